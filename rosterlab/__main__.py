@@ -1,0 +1,5 @@
+"""``python -m rosterlab`` runs the CLI."""
+
+from rosterlab.cli import run
+
+run()

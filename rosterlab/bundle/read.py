@@ -1,0 +1,369 @@
+"""Read a bundle from a folder or a zip: the files as received, sniffed, with file/header findings.
+
+A file is a spec file only under its exact name at the top level, as Clever picks it up; a file
+that is clearly meant to be one (``Students.csv``, ``students.txt``, ``upload/teachers.csv``,
+``enrolments.csv``) is reported as misnamed. Operating-system litter (hidden files,
+``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``) is not part of a bundle. A zip whose entries all sit
+under one folder — what zipping a folder produces — is read as that folder.
+
+Bad data becomes findings; only a bundle that cannot be read at all raises
+:class:`~rosterlab.errors.BundleError` (missing path, not a zip, unsafe or encrypted zip, too
+large, unreadable file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from rosterlab.bundle.model import Bundle, SourceFile
+from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
+from rosterlab.errors import BundleError
+from rosterlab.spec import (
+    ENTITIES,
+    EXTENSION_PREFIX,
+    FILES,
+    Finding,
+    entity_of_file,
+    file_allows_extensions,
+    file_columns,
+    finding,
+)
+
+IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
+MISNAMED_EXTENSIONS = ("csv", "txt", "")  # a renamed file with these is still the right text
+NEAR_MISS = 0.85  # difflib ratio from which a name is "clearly meant" as another
+BLANK_ROW_FINDINGS = 1000  # per file; SourceFile.blank_rows keeps every one
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Bounds that keep a hostile or broken zip from filling the disk."""
+
+    max_bytes: int = 16 * 1024**3  # total uncompressed size
+    max_members: int = 1000
+
+
+@contextmanager
+def open_bundle(source: str | Path, *, limits: ZipLimits | None = None) -> Iterator[Bundle]:
+    """Read a bundle into a temporary work folder that is removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="rosterlab-bundle-") as work:
+        yield read_bundle(source, work, limits=limits)
+
+
+def read_bundle(
+    source: str | Path, work_dir: str | Path, *, limits: ZipLimits | None = None
+) -> Bundle:
+    """Read the folder or zip at ``source``; extracted and transcoded copies go under ``work_dir``.
+
+    The returned paths stay valid as long as ``work_dir`` and the source folder do.
+    """
+    path = Path(source).absolute()
+    if path.is_dir():
+        work = _work_folder(work_dir)
+        files = [
+            _read_file(path / name, name, work, i) for i, name in enumerate(_folder_names(path))
+        ]
+    elif path.is_file():
+        files = _read_zip(path, _work_folder(work_dir), limits or ZipLimits())
+    else:
+        raise BundleError(f"bundle {path} does not exist: pass a bundle folder or a .zip of one")
+    files.sort(key=lambda f: f.name)
+    identity = hashlib.sha256()
+    for f in files:
+        identity.update(f"{f.name}\0{f.sha256}\n".encode())
+    return Bundle(
+        source=str(source),
+        files=tuple(files),
+        findings=tuple(bundle_findings(files)),
+        sha256=identity.hexdigest(),
+        newest_mtime=max((f.mtime for f in files), default=None),
+    )
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def _work_folder(work_dir: str | Path) -> Path:
+    try:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="bundle-", dir=work_dir))
+    except OSError as exc:
+        raise BundleError(
+            f"cannot use work folder {work_dir} ({exc.strerror}): choose a writable folder"
+        ) from None
+
+
+def _ignored(parts: Iterable[str]) -> bool:
+    """Hidden files and folders and desktop litter are not part of a bundle."""
+    return any(part.startswith(".") or part in IGNORED_NAMES for part in parts)
+
+
+def _folder_names(root: Path) -> list[str]:
+    """Every regular file under ``root``, as a relative POSIX name (symlinked folders skipped)."""
+
+    def fail(exc: OSError) -> None:
+        raise BundleError(f"cannot list {exc.filename} ({exc.strerror}): check its permissions")
+
+    names = []
+    for folder, dirs, files in os.walk(root, onerror=fail):
+        relative = Path(folder).relative_to(root).parts
+        dirs[:] = [d for d in dirs if not _ignored([d])]
+        names += [
+            "/".join((*relative, name))
+            for name in files
+            if not _ignored([name]) and Path(folder, name).is_file()  # no FIFOs, broken links
+        ]
+    return sorted(names)
+
+
+def _read_file(path: Path, name: str, work: Path, index: int) -> SourceFile:
+    try:
+        sniffed = sniff(path, _work_path(work, "utf8", index, name))
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
+    except OSError as exc:
+        raise BundleError(
+            f"cannot read {path} or copy it under {work} ({exc.strerror}): "
+            "check permissions and free space"
+        ) from None
+    return _source_file(name, path, mtime, sniffed)
+
+
+def _work_path(work: Path, kind: str, index: int, name: str) -> Path:
+    """Where a file's extracted (raw) or UTF-8 copy goes: one folder per file, no collisions."""
+    return work / kind / str(index) / PurePosixPath(name).name
+
+
+def _source_file(name: str, path: Path, mtime: datetime, sniffed: Sniffed) -> SourceFile:
+    return SourceFile(
+        name=name,
+        spec_name=name if name in FILES else None,
+        path=path,
+        parse_path=sniffed.parse_path,
+        sha256=sniffed.sha256,
+        size=sniffed.size,
+        mtime=mtime,
+        encoding=sniffed.encoding,
+        bom=sniffed.bom,
+        newline=sniffed.newline,
+        header=sniffed.header,
+        blank_rows=sniffed.blank_rows,
+    )
+
+
+def _read_zip(path: Path, work: Path, limits: ZipLimits) -> list[SourceFile]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(
+            f"{path} is neither a folder nor a readable zip ({exc}): pass the "
+            "bundle folder or a .zip of it"
+        ) from None
+    with archive:
+        members = _zip_members(path, archive.infolist(), limits)
+        files = []
+        for index, (name, info) in enumerate(members.items()):
+            if info.flag_bits & 0x1:
+                raise BundleError(
+                    f"{path} is encrypted ({info.filename}): unzip it with its "
+                    "password and pass the folder"
+                )
+            target = _work_path(work, "raw", index, name)
+            try:
+                target.parent.mkdir(parents=True)
+                # zipfile stops at the declared size and checks the CRC, so the limit holds.
+                with archive.open(info) as stream:
+                    sniffed = sniff(target, _work_path(work, "utf8", index, name), stream)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise BundleError(
+                    f"{path}: cannot unpack {info.filename} ({exc}): re-create "
+                    "the zip or pass the folder"
+                ) from None
+            except OSError as exc:
+                raise BundleError(
+                    f"cannot unpack {path} into {work} ({exc.strerror}): free "
+                    "some space or choose another work folder"
+                ) from None
+            files.append(_source_file(name, target, _zip_mtime(info), sniffed))
+    return files
+
+
+def _zip_members(
+    path: Path, infos: list[zipfile.ZipInfo], limits: ZipLimits
+) -> dict[str, zipfile.ZipInfo]:
+    """The zip's files by safe relative name, litter dropped, a lone top folder unwrapped."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if info.is_dir():
+            continue
+        name = _safe_name(path, info)
+        if name is None:
+            continue
+        if name in members:
+            raise BundleError(f"{path} holds {name!r} twice: re-create the zip")
+        members[name] = info
+    if len(members) > limits.max_members:
+        raise BundleError(
+            f"{path} holds {len(members)} files, over the limit of "
+            f"{limits.max_members}: unzip it and pass the folder"
+        )
+    size = sum(info.file_size for info in members.values())
+    if size > limits.max_bytes:
+        raise BundleError(
+            f"{path} unpacks to {size:,} bytes, over the limit of "
+            f"{limits.max_bytes:,}: unzip it and pass the folder"
+        )
+    tops = {name.split("/", 1)[0] for name in members}
+    if len(tops) == 1 and all("/" in name for name in members):
+        members = {name.split("/", 1)[1]: info for name, info in members.items()}
+    return members
+
+
+def _safe_name(path: Path, info: zipfile.ZipInfo) -> str | None:
+    """The member's relative name; None for litter; unsafe names and links raise."""
+    raw = info.filename.replace("\\", "/")
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    is_link = stat.S_ISLNK(info.external_attr >> 16)
+    if raw.startswith("/") or ".." in parts or re.match(r"[A-Za-z]:", raw) or is_link:
+        raise BundleError(
+            f"{path} holds an unsafe entry {info.filename!r} (absolute, '..' or a "
+            "link): re-create the zip with plain relative names"
+        )
+    if not parts or _ignored(parts):
+        return None
+    return "/".join(parts)
+
+
+def _zip_mtime(info: zipfile.ZipInfo) -> datetime:
+    """Zip times are local wall-clock times without a zone: read them as this machine's."""
+    try:
+        return datetime(*info.date_time).astimezone(UTC)
+    except ValueError:  # an impossible date (month 0) from a careless zipper
+        return datetime(1980, 1, 1, tzinfo=UTC)
+
+
+# --- findings --------------------------------------------------------------------------------
+
+
+def bundle_findings(files: list[SourceFile]) -> Iterator[Finding]:
+    """File and header findings for a bundle's files (rows are checked elsewhere)."""
+    present = {f.spec_name for f in files if f.spec_name}
+    for spec in FILES.values():
+        if spec.required and spec.name not in present:
+            yield finding("missing-file", entity=spec.entities[0], value=spec.name)
+    for f in files:
+        if f.spec_name:
+            yield from _file_findings(f, f.spec_name)
+            continue
+        expected = meant_as(f.name)
+        if expected and expected not in present:
+            yield finding(
+                "misnamed-file", entity=entity_of_file(expected), value=f.name, expected=expected
+            )
+        else:
+            yield finding("unexpected-file", value=f.name)
+
+
+def meant_as(name: str) -> str | None:
+    """The spec file a misnamed file is clearly meant to be (``Students.CSV`` → students.csv)."""
+    stem, _, extension = PurePosixPath(name).name.lower().rpartition(".")
+    if not stem:
+        stem, extension = extension, ""
+    if extension not in MISNAMED_EXTENSIONS:
+        return None
+    stems = {spec.stem: spec.name for spec in FILES.values()}
+    match = difflib.get_close_matches(stem, stems, n=1, cutoff=NEAR_MISS)
+    return stems[match[0]] if match else None
+
+
+def _file_findings(f: SourceFile, spec_name: str) -> Iterator[Finding]:
+    entity = entity_of_file(spec_name)
+    if FILES[spec_name].deprecated:
+        yield finding("deprecated-file", entity=entity, value=spec_name)
+    if f.encoding not in ("utf-8", "utf-8-sig"):
+        yield finding(
+            "encoding-not-utf8", entity=entity, value=f.encoding or BINARY, file=spec_name
+        )
+    if f.bom and f.encoding == "utf-8-sig":
+        yield finding("bom-present", entity=entity, file=spec_name)
+    if f.encoding is None:
+        return
+    if not f.header:
+        yield finding("empty-file", entity=entity, value=spec_name)
+        return
+    yield from header_findings(spec_name, f.header)
+    for row in f.blank_rows[:BLANK_ROW_FINDINGS]:
+        yield finding("blank-row", entity=entity, row=row, file=spec_name)
+
+
+def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding]:
+    """Duplicate, missing, misspelled, unknown and extension columns of a spec file's header."""
+    fields = file_columns(spec_name)
+    names = {field.name for field in fields}
+    counts = Counter(header)
+    for column in dict.fromkeys(c for c in header if counts[c] > 1):
+        yield finding(
+            "duplicate-column", entity=_entity_of(spec_name, column), value=column, file=spec_name
+        )
+    for field in fields:
+        if field.required and field.name not in counts:
+            code = "missing-column" if field.confirmed else "missing-column-unconfirmed"
+            yield finding(
+                code, entity=_entity_of(spec_name, field.name), field=field.name, file=spec_name
+            )
+    absent = [field.name for field in fields if field.name not in counts]
+    for column in dict.fromkeys(header):
+        if column in names:
+            continue
+        if column.startswith(EXTENSION_PREFIX):
+            code = (
+                "extension-column" if file_allows_extensions(spec_name) else "extension-not-allowed"
+            )
+            yield finding(code, entity=entity_of_file(spec_name), value=column, file=spec_name)
+        elif near := _near_miss(spec_name, column, absent):
+            yield finding(
+                "misspelled-column",
+                entity=_entity_of(spec_name, near),
+                field=near,
+                value=column,
+                file=spec_name,
+            )
+        else:
+            yield finding(
+                "unknown-column", entity=entity_of_file(spec_name), value=column, file=spec_name
+            )
+
+
+def _near_miss(spec_name: str, column: str, absent: list[str]) -> str | None:
+    """The absent spec column ``column`` is a near miss of (case, spacing, a typo), if any."""
+    if column[: len(EXTENSION_PREFIX)].lower() == EXTENSION_PREFIX:
+        fixed = EXTENSION_PREFIX + column[len(EXTENSION_PREFIX) :]
+        return fixed if file_allows_extensions(spec_name) else None
+    by_key = {_squash(name): name for name in absent}
+    key = _squash(column)
+    if key in by_key:
+        return by_key[key]
+    match = difflib.get_close_matches(key, by_key, n=1, cutoff=NEAR_MISS)
+    return by_key[match[0]] if match else None
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[\s_.\-]", "", name).lower()
+
+
+def _entity_of(spec_name: str, column: str) -> str:
+    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
+    entities = [ENTITIES[name] for name in FILES[spec_name].entities]
+    return next((e.name for e in entities if column in e.columns), entities[0].name)

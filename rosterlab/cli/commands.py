@@ -1,0 +1,198 @@
+"""Sub-commands: parse arguments, call the API, hand results to renderers and output."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.history import read_history_folder
+from rosterlab.cli import output
+from rosterlab.config import Settings, load_settings
+from rosterlab.errors import ConfigError
+from rosterlab.report import snapshots as render
+from rosterlab.store import IngestResult, Store, export_snapshot, ingest_bundle
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(store=args.store, config=args.config)
+
+
+def _taken_at(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--taken-at {text!r} is not ISO-8601 (e.g. 2026-09-03T02:00:00)"
+        ) from None
+
+
+def _fails(summary: dict[str, int], fail_on: str | None) -> bool:
+    if not fail_on:
+        return False
+    return any(summary[s] for s in spec.SEVERITIES if SEVERITY_RANK[s] <= SEVERITY_RANK[fail_on])
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = Path(args.bundle)
+    history = read_history_folder(path)
+    progress = output.Progress(output.progress_wanted(args.progress))
+    results: list[tuple[IngestResult, dict[str, int]]] = []
+    if history is not None:
+        district = args.district or history.district
+        known = settings.districts.get(district) or history.settings
+        if not history.nights:
+            raise ConfigError(f"{path} has no night folders named YYYY-MM-DD: nothing to ingest")
+        with Store.open(settings.store) as store:
+            for night in history.nights:
+                progress(f"{district} {night.path.name}")
+                with open_bundle(night.path) as bundle:
+                    result = ingest_bundle(
+                        store,
+                        bundle,
+                        district=district,
+                        taken_at=night.taken_at,
+                        sync_type=args.sync_type or (known.sync_type if known else None),
+                        district_name=known.name if known else None,
+                        source=str(night.path),
+                        progress=progress,
+                        rebuild=args.rebuild,
+                    )
+                results.append((result, store.snapshot_rows(result.snapshot.id)))
+    else:
+        if not args.district:
+            raise ConfigError("--district is required when BUNDLE is a single bundle")
+        known = settings.districts.get(args.district)
+        with open_bundle(path) as bundle, Store.open(settings.store) as store:
+            result = ingest_bundle(
+                store,
+                bundle,
+                district=args.district,
+                taken_at=_taken_at(args.taken_at),
+                sync_type=args.sync_type or (known.sync_type if known else None),
+                district_name=known.name if known else None,
+                source=str(path),
+                progress=progress,
+                rebuild=args.rebuild,
+            )
+            results.append((result, store.snapshot_rows(result.snapshot.id)))
+    if args.format == "json":
+        payloads = [render.ingest_dict(r) for r, _ in results]
+        output.emit_json(payloads[0] if history is None else payloads)
+    else:
+        output.emit("\n".join(render.ingest_text(r, rows) for r, rows in results))
+    worst = any(_fails(r.findings_summary(), args.fail_on) for r, _ in results)
+    return 1 if worst else 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with Store.open(settings.store, read_only=True) as store:
+        items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
+    if args.format == "json":
+        output.emit_json([render.snapshot_dict(s, rows) for s, rows in items])
+    else:
+        output.emit(render.snapshots_text(items))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with Store.open(settings.store, read_only=True) as store:
+        snapshot = store.resolve(args.snapshot, args.district)
+        written = export_snapshot(store, snapshot.id, args.dir, canonical=args.canonical)
+    kind = "canonical files" if args.canonical else "files as received"
+    output.emit(
+        f"snapshot {snapshot.id} ({snapshot.district} night {snapshot.seq}): "
+        f"{len(written)} {kind} written to {args.dir}"
+    )
+    return 0
+
+
+EXAMPLES = {
+    "ingest": "rosterlab ingest data/samples/maple/2026-09-03 --district maple\n"
+    "  rosterlab ingest data/samples/maple            # every night of a district folder",
+    "snapshots": "rosterlab snapshots --district maple --format json",
+    "export": "rosterlab export latest out/ --district maple [--canonical]",
+}
+
+
+def _add(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="example:\n  " + EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rosterlab",
+        description="Understand and repair Clever roster sync data (history store: DuckDB).",
+    )
+    parser.add_argument(
+        "--store",
+        help="history store file (default: ROSTERLAB_STORE, rosterlab.toml, ./rosterlab.duckdb)",
+    )
+    parser.add_argument(
+        "--config", help="config file (default: ROSTERLAB_CONFIG, ./rosterlab.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = _add(sub, "ingest", "Record a bundle (folder or .zip) as a district's next snapshot.")
+    ingest.add_argument(
+        "bundle",
+        metavar="BUNDLE",
+        help="bundle folder or .zip, or a district folder of YYYY-MM-DD nights",
+    )
+    ingest.add_argument("--district", help="district id (default for a district folder: its name)")
+    ingest.add_argument(
+        "--taken-at", help="ISO-8601 time of the upload (default: newest file mtime)"
+    )
+    ingest.add_argument("--sync-type", choices=spec.SYNC_TYPES)
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="accept a night older than the newest by replaying history in order",
+    )
+    ingest.add_argument(
+        "--fail-on",
+        choices=spec.SEVERITIES,
+        help="exit 1 when findings at or above this severity exist",
+    )
+    ingest.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress on stderr (default: when stderr is a terminal)",
+    )
+    ingest.add_argument("--format", choices=("text", "json"), default="text")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    snaps = _add(sub, "snapshots", "List ingested snapshots with row counts per entity.")
+    snaps.add_argument("--district")
+    snaps.add_argument("--format", choices=("text", "json"), default="text")
+    snaps.set_defaults(handler=cmd_snapshots)
+
+    export = _add(sub, "export", "Write a snapshot's files (byte-identical unless --canonical).")
+    export.add_argument("snapshot", metavar="SNAP", help="snapshot id, latest or previous")
+    export.add_argument("dir", metavar="DIR", help="new or empty folder")
+    export.add_argument("--district", help="needed with latest/previous")
+    export.add_argument(
+        "--canonical",
+        action="store_true",
+        help="regenerate from the tables instead of the received bytes",
+    )
+    export.set_defaults(handler=cmd_export)
+    return parser

@@ -1,0 +1,84 @@
+"""Exceptions: the tool could not do its job (bad *data* is a finding, never an exception).
+
+Every error carries a one-line message that says what happened and what to do next, and the
+exit code the CLI returns for it. The CLI is the one place that turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+
+class RosterlabError(Exception):
+    """Base of every error a user can cause; the message is one actionable line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(RosterlabError):
+    """rosterlab.toml or an option is wrong."""
+
+
+class BundleError(RosterlabError):
+    """A bundle cannot be read at all (not a folder or zip, unsafe zip, too large)."""
+
+
+class StoreError(RosterlabError):
+    """The history store cannot be opened or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store for writing."""
+
+
+class SnapshotNotFoundError(StoreError):
+    """A snapshot reference does not name a snapshot in the store."""
+
+
+class OutOfOrderError(StoreError):
+    """A night older than the district's newest snapshot was offered for ingest."""
+
+
+class ExportError(RosterlabError):
+    """A snapshot cannot be exported (raw files pruned, destination not empty)."""
+
+
+class TransportError(RosterlabError):
+    """An SFTP target could not be reached, trusted, read or written."""
+
+
+class HostUnreachableError(TransportError):
+    """No SSH connection could be opened (refused, timed out, no route)."""
+
+
+class HostKeyUnknownError(TransportError):
+    """The server's host key is not pinned in the target's known_hosts file."""
+
+
+class HostKeyChangedError(TransportError):
+    """The server presented a key different from the pinned one (possible man-in-the-middle)."""
+
+
+class AuthenticationError(TransportError):
+    """The server refused the target's credentials."""
+
+
+class RemotePermissionError(TransportError):
+    """The server denied an operation on the remote folder."""
+
+
+class RemoteDiskFullError(TransportError):
+    """The server ran out of space (or quota) while storing a file."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection dropped or stalled mid-transfer (retried before it is raised)."""
+
+
+class PosixRenameUnsupportedError(TransportError):
+    """The server lacks posix-rename, so a bundle cannot be swapped in atomically."""

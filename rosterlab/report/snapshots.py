@@ -1,0 +1,107 @@
+"""Render ingest results and snapshot listings (the shapes in the CLI contract)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rosterlab.spec import Finding
+from rosterlab.store import IngestResult, SnapshotInfo
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def ingest_dict(result: IngestResult) -> dict[str, Any]:
+    snap = result.snapshot
+    return {
+        "snapshot": {
+            "id": snap.id,
+            "district": snap.district,
+            "seq": snap.seq,
+            "taken_at": _iso(snap.taken_at),
+            "bundle_sha256": snap.bundle_sha256,
+            "new": result.new,
+        },
+        "findings_summary": result.findings_summary(),
+    }
+
+
+def snapshot_dict(snap: SnapshotInfo, rows: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "id": snap.id,
+        "district": snap.district,
+        "seq": snap.seq,
+        "taken_at": _iso(snap.taken_at),
+        "origin": snap.origin,
+        "sync_type": snap.sync_type,
+        "bundle_sha256": snap.bundle_sha256,
+        "rows": dict(rows),
+    }
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def summary_text(summary: Mapping[str, int]) -> str:
+    return ", ".join(
+        [
+            _plural(summary["error"], "error"),
+            _plural(summary["warning"], "warning"),
+            f"{summary['info']} info",
+        ]
+    )
+
+
+def ingest_text(result: IngestResult, rows: Mapping[str, int]) -> str:
+    snap = result.snapshot
+    state = "new" if result.new else "already ingested, unchanged"
+    lines = [
+        f"{snap.district} {snap.taken_at:%Y-%m-%d %H:%M} → snapshot {snap.id} "
+        f"(night {snap.seq}, {state})",
+        "  rows: " + " · ".join(f"{entity} {count:,}" for entity, count in rows.items()),
+        "  findings: " + summary_text(result.findings_summary()),
+    ]
+    lines += [f"    {line}" for line in findings_by_code(result.findings)]
+    return "\n".join(lines)
+
+
+def findings_by_code(findings: Sequence[Finding]) -> list[str]:
+    """One line per finding code, most severe first: ``error  missing-file ×2: <first message>``."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    counts = Counter(f.code for f in findings)
+    first: dict[str, Finding] = {}
+    for f in findings:
+        first.setdefault(f.code, f)
+    codes = sorted(counts, key=lambda c: (order[first[c].severity], c))
+    return [f"{first[c].severity:<7} {c} ×{counts[c]}: {first[c].message}" for c in codes]
+
+
+def snapshots_text(items: Sequence[tuple[SnapshotInfo, Mapping[str, int]]]) -> str:
+    if not items:
+        return "no snapshots yet: ingest a bundle with rosterlab ingest"
+    entities = list(items[0][1]) if items else []
+    header = ["id", "district", "night", "taken_at", "origin", *entities]
+    table = [header]
+    for snap, rows in items:
+        table.append(
+            [
+                str(snap.id),
+                snap.district,
+                str(snap.seq),
+                f"{snap.taken_at:%Y-%m-%d %H:%M}",
+                snap.origin,
+                *(f"{rows.get(e, 0):,}" for e in entities),
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i < 5 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in table
+    )

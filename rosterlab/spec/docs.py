@@ -1,0 +1,36 @@
+"""Generate docs/findings.md from the catalogue (``make docs``)."""
+
+from __future__ import annotations
+
+from rosterlab.spec.findings import CATALOGUE_ENTRIES, GROUPS
+
+GROUP_TITLES = {
+    "file": "File",
+    "header": "Header",
+    "row": "Row and cell",
+    "cross-file": "Cross-file (broken enrollments and friends)",
+    "history": "History (this snapshot against the district's previous one)",
+}
+
+
+def render_catalogue() -> str:
+    """The findings catalogue as Markdown, one table per group."""
+    lines = [
+        "# Findings catalogue",
+        "",
+        "Generated from `rosterlab/spec/findings.py` by `make docs`; do not edit by hand.",
+        "A finding is a record (code, severity, entity, key, field, value, row, message, hint,",
+        "cause). `error` = Clever would reject the upload; `warning` = applied but likely wrong.",
+    ]
+    for group in GROUPS:
+        lines += ["", f"## {GROUP_TITLES[group]}", "", "| code | severity | when | hint |"]
+        lines.append("| --- | --- | --- | --- |")
+        for entry in CATALOGUE_ENTRIES:
+            if entry.group == group:
+                hint = entry.hint.replace("|", "\\|")
+                lines.append(f"| `{entry.code}` | {entry.severity} | {entry.when} | {hint} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_catalogue(), end="")

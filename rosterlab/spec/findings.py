@@ -1,0 +1,549 @@
+"""The findings catalogue: every problem rosterlab reports, as a record with a stable code.
+
+Bad data never raises; it becomes a :class:`Finding`. The codes are a public interface (JSON,
+notebooks, reports): add freely, never rename or drop. ``docs/findings.md`` is generated from
+:data:`CATALOGUE` (``python -m rosterlab.spec.docs``) and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
+GROUPS: tuple[str, ...] = ("file", "header", "row", "cross-file", "history")
+
+
+@dataclass(frozen=True)
+class FindingType:
+    """A catalogue entry: what the code means and how its message and hint are worded.
+
+    Templates use ``str.format`` fields taken from the finding (``entity``, ``key``, ``field``,
+    ``value``, ``row``, ``cause``) plus any extra context the check passes. ``hint_by_sync_type``
+    words the hint for how the district makes its files (sftp, clever-managed, sis-managed).
+    """
+
+    code: str
+    severity: str
+    group: str
+    title: str
+    when: str
+    message: str
+    hint: str
+    hint_by_sync_type: tuple[tuple[str, str], ...] = ()
+
+    def hint_for(self, sync_type: str | None) -> str:
+        return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one place: a record, never an exception."""
+
+    code: str
+    severity: str
+    entity: str | None
+    key: str | None
+    field: str | None
+    value: str | None
+    row: int | None
+    message: str
+    hint: str
+    cause: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _SafeDict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def finding(
+    code: str,
+    *,
+    entity: str | None = None,
+    key: str | None = None,
+    field: str | None = None,
+    value: str | None = None,
+    row: int | None = None,
+    cause: str | None = None,
+    sync_type: str | None = None,
+    **context: Any,
+) -> Finding:
+    """Build a finding from the catalogue, formatting its message and hint."""
+    kind = CATALOGUE[code]
+    values = _SafeDict(
+        entity=entity, key=key, field=field, value=value, row=row, cause=cause, **context
+    )
+    return Finding(
+        code=code,
+        severity=kind.severity,
+        entity=entity,
+        key=key,
+        field=field,
+        value=value,
+        row=row,
+        message=kind.message.format_map(values),
+        hint=kind.hint_for(sync_type).format_map(values),
+        cause=cause,
+    )
+
+
+def _t(*args: Any, **kw: Any) -> FindingType:
+    return FindingType(*args, **kw)
+
+
+_SYNC_COLUMN_HINTS = {
+    "column-dropped": (
+        (
+            "sftp",
+            "Add {field} back to the export that builds {file}, or record the change in "
+            "the customization ledger if it is on purpose.",
+        ),
+        (
+            "clever-managed",
+            "Ask Clever Support to include {field} in the sync again, or record "
+            "the change in the customization ledger if it is on purpose.",
+        ),
+        (
+            "sis-managed",
+            "Ask your SIS vendor to include {field} in the nightly export again, or "
+            "record the change in the customization ledger if it is on purpose.",
+        ),
+    ),
+    "column-emptied": (
+        (
+            "sftp",
+            "Check the export that fills {field}: a renamed or misspelled source column "
+            "often empties it.",
+        ),
+        ("clever-managed", "Ask Clever Support why {field} stopped arriving from the SIS."),
+        ("sis-managed", "Ask your SIS vendor why {field} stopped arriving in the export."),
+    ),
+}
+
+CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
+    # --- file ---
+    _t(
+        "missing-file",
+        "error",
+        "file",
+        "Required file missing",
+        "a required file is absent from the bundle",
+        "{value} is missing from the bundle; Clever will not process this upload.",
+        "Upload all five required files together: schools, students, teachers, sections, "
+        "enrollments.",
+    ),
+    _t(
+        "misnamed-file",
+        "error",
+        "file",
+        "Misnamed file",
+        "a file Clever will not pick up but that is clearly meant to be a spec file",
+        "{value} will not be picked up by Clever; it looks like {expected}.",
+        "Rename {value} to {expected} (lower case, .csv, in the top folder).",
+    ),
+    _t(
+        "unexpected-file",
+        "info",
+        "file",
+        "Unexpected file",
+        "a file that is not part of the format",
+        "{value} is not part of the Clever format and is ignored.",
+        "Remove it from the upload unless another tool needs it.",
+    ),
+    _t(
+        "deprecated-file",
+        "warning",
+        "file",
+        "Deprecated file",
+        "admins.csv",
+        "{value} has been deprecated since 2019; only older integrations read it.",
+        "Move administrators to staff.csv.",
+    ),
+    _t(
+        "empty-file",
+        "error",
+        "file",
+        "Empty file",
+        "no header row",
+        "{value} has no header row.",
+        "Export the file again with its header row; an empty file deletes every record.",
+    ),
+    _t(
+        "encoding-not-utf8",
+        "error",
+        "file",
+        "Not UTF-8",
+        "not valid UTF-8 (UTF-16, Windows-1252, …); value names the detected encoding",
+        "{file} is encoded as {value}, not UTF-8.",
+        "Save the file as UTF-8 (in Excel: CSV UTF-8); rosterlab fix writes UTF-8.",
+    ),
+    _t(
+        "bom-present",
+        "warning",
+        "file",
+        "Byte-order mark",
+        "UTF-8 byte-order mark",
+        "{file} starts with a UTF-8 byte-order mark.",
+        "Save as UTF-8 without BOM; some importers read the mark into the first header.",
+    ),
+    _t(
+        "malformed-row",
+        "error",
+        "file",
+        "Malformed row",
+        "wrong number of fields, unclosed quote; row points at it",
+        "{file} row {row} cannot be parsed: {detail}.",
+        "Quote values that contain commas, quotes or line breaks, and check the row has one "
+        "value per header column.",
+    ),
+    _t(
+        "blank-row",
+        "warning",
+        "file",
+        "Blank row",
+        "an empty line inside the data",
+        "{file} has an empty line at row {row}.",
+        "Remove blank lines from the export.",
+    ),
+    # --- header ---
+    _t(
+        "missing-column",
+        "error",
+        "header",
+        "Required column missing",
+        "a required column is absent",
+        "{file} has no {field} column, which is required.",
+        "Add the {field} column to {file}.",
+    ),
+    _t(
+        "misspelled-column",
+        "warning",
+        "header",
+        "Misspelled column",
+        "an unknown column that is a near miss of a spec column; hint names the spec column",
+        "{file} column {value} looks like a misspelling of {field}; Clever ignores it.",
+        "Rename the column {value} to {field}.",
+    ),
+    _t(
+        "unknown-column",
+        "warning",
+        "header",
+        "Unknown column",
+        "any other column that is neither in the spec nor ext.*",
+        "{file} column {value} is not in the Clever format and is ignored.",
+        "Remove it, or rename it to ext.{value} to send it as a custom field.",
+    ),
+    _t(
+        "duplicate-column",
+        "error",
+        "header",
+        "Duplicate column",
+        "the same header twice",
+        "{file} has the column {value} more than once.",
+        "Keep one {value} column.",
+    ),
+    _t(
+        "extension-column",
+        "info",
+        "header",
+        "Extension column",
+        "an ext.* column (a field customization)",
+        "{file} sends the custom field {value}.",
+        "Custom fields reach only apps that ask for them; nothing to do if it is intended.",
+    ),
+    _t(
+        "missing-column-unconfirmed",
+        "warning",
+        "header",
+        "Possibly required column missing",
+        "a column the format lists as required, where Clever's own text does not confirm it, is "
+        "absent",
+        "{file} has no {field} column; it is listed as required, though Clever does not confirm "
+        "it.",
+        "Add the {field} column to {file} to be safe.",
+    ),
+    _t(
+        "extension-not-allowed",
+        "warning",
+        "header",
+        "Custom field not allowed",
+        "an ext.* column in a file that takes no custom fields (enrollments.csv, admins.csv)",
+        "{file} column {value} is ignored: {file} takes no custom fields.",
+        "Remove the column {value} from {file}.",
+    ),
+    # --- row and cell ---
+    _t(
+        "missing-value",
+        "error",
+        "row",
+        "Required value blank",
+        "a required field is blank",
+        "{entity} {key}: {field} is blank but required.",
+        "Fill {field} for this record, or drop the record.",
+    ),
+    _t(
+        "duplicate-id",
+        "error",
+        "row",
+        "Duplicate ID",
+        "a key repeats (Clever keeps only the first); for students: the same Student_id with "
+        "different student-level values",
+        "{entity} {key} appears more than once; Clever keeps only the first.",
+        "Give each record its own ID, or remove the repeated row.",
+    ),
+    _t(
+        "invalid-value",
+        "warning",
+        "row",
+        "Value outside vocabulary",
+        "a value outside its vocabulary; hint gives the canonical value where one exists",
+        "{entity} {key}: {field} {value!r} is not a recognised value.",
+        "Use {suggestion}.",
+    ),
+    _t(
+        "invalid-date",
+        "warning",
+        "row",
+        "Invalid date",
+        "a date not in MM/DD/YYYY, or impossible",
+        "{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
+        "Write dates as MM/DD/YYYY.",
+    ),
+    _t(
+        "invalid-email",
+        "warning",
+        "row",
+        "Invalid email",
+        "an email that cannot be one",
+        "{entity} {key}: {field} {value!r} is not an email address.",
+        "Correct the address; SSO needs it.",
+    ),
+    _t(
+        "excel-damage",
+        "warning",
+        "row",
+        "Excel damage",
+        "scientific-notation IDs, zips that lost a leading zero, dates rewritten to M/D/YY",
+        "{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
+        "Export straight from the SIS, or format the column as Text before saving.",
+    ),
+    _t(
+        "padded-id",
+        "warning",
+        "row",
+        "Padded ID",
+        "leading/trailing whitespace in an ID",
+        "{entity} {key}: {field} has leading or trailing spaces.",
+        "Trim the ID; Clever treats ' 123' and '123' as different records.",
+    ),
+    _t(
+        "too-many-contacts",
+        "warning",
+        "row",
+        "Too many contacts",
+        "more than 5 contacts for one student",
+        "student {key} has {count} contacts; Clever keeps at most 5.",
+        "Send the five contacts that matter most.",
+    ),
+    _t(
+        "incomplete-contact",
+        "warning",
+        "row",
+        "Incomplete contact",
+        "contact columns filled without Contact_type or Contact_name",
+        "student {key}: a contact has {field} blank while other contact columns are filled.",
+        "Fill Contact_type and Contact_name, or clear the contact columns.",
+    ),
+    # --- cross-file ---
+    _t(
+        "unknown-school",
+        "error",
+        "cross-file",
+        "Unknown school",
+        "a School_id not in schools.csv",
+        "{entity} {key}: School_id {value!r} is not in schools.csv.",
+        "Add school {value} to schools.csv or correct the School_id.",
+    ),
+    _t(
+        "enrollment-unknown-student",
+        "error",
+        "cross-file",
+        "Enrollment of unknown student",
+        "enrollment → student not in students.csv",
+        "enrollment {key}: student {value!r} is not in students.csv.",
+        "Add the student to students.csv or drop the enrollment.",
+    ),
+    _t(
+        "enrollment-unknown-section",
+        "error",
+        "cross-file",
+        "Enrollment in unknown section",
+        "enrollment → section not in sections.csv",
+        "enrollment {key}: section {value!r} is not in sections.csv.",
+        "Add the section to sections.csv or drop its enrollments.",
+    ),
+    _t(
+        "enrollment-school-mismatch",
+        "warning",
+        "cross-file",
+        "Enrollment school mismatch",
+        "enrollment School_id differs from its section's School_id",
+        "enrollment {key}: School_id {value!r} differs from its section's school.",
+        "Use the section's School_id in enrollments.csv.",
+    ),
+    _t(
+        "duplicate-enrollment",
+        "warning",
+        "cross-file",
+        "Duplicate enrollment",
+        "the same (section, student) twice",
+        "enrollment {key} appears more than once.",
+        "Remove the repeated enrollment row.",
+    ),
+    _t(
+        "section-unknown-teacher",
+        "error",
+        "cross-file",
+        "Section with unknown teacher",
+        "Teacher_id or Teacher_N_id not in teachers.csv",
+        "section {key}: {field} {value!r} is not in teachers.csv.",
+        "Add the teacher to teachers.csv (a new hire not yet exported?) or correct {field}.",
+    ),
+    _t(
+        "section-without-students",
+        "warning",
+        "cross-file",
+        "Section without students",
+        "a section nobody is enrolled in",
+        "section {key} has no enrollments.",
+        "Check enrollments.csv, or drop the section if it is not taught.",
+    ),
+    _t(
+        "student-without-enrollments",
+        "info",
+        "cross-file",
+        "Student without enrollments",
+        "a student in no section",
+        "student {key} is in no section.",
+        "Enroll the student, or ignore if expected (e.g. a new arrival).",
+    ),
+    _t(
+        "teacher-without-sections",
+        "info",
+        "cross-file",
+        "Teacher without sections",
+        "a teacher who teaches no section",
+        "teacher {key} teaches no section.",
+        "Nothing to do unless the teacher should have sections.",
+    ),
+    _t(
+        "school-id-is-number",
+        "error",
+        "cross-file",
+        "School number used as School_id",
+        "IDs in other files match a school's School_number instead of its School_id",
+        "{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
+        "Use School_id {school_id} instead of the school number.",
+    ),
+    _t(
+        "shared-staff-id",
+        "error",
+        "cross-file",
+        "ID shared by different people",
+        "one Staff_id (or Teacher_id) used by different people",
+        "{entity} {key}: {field} {value!r} is used by different people.",
+        "Give each person their own ID.",
+    ),
+    # --- history ---
+    _t(
+        "hold-mass-deletion",
+        "warning",
+        "history",
+        "Hold: mass deletion",
+        "more than 10 % of an entity deleted: Clever will hold the sync",
+        "{ratio:.0%} of {entity} would be deleted (threshold {threshold:.0%}); Clever will hold "
+        "the sync.",
+        "Check the export is complete; if the deletions are real, approve the hold in Clever.",
+    ),
+    _t(
+        "hold-mass-update",
+        "warning",
+        "history",
+        "Hold: mass update",
+        "more than 75 % of an entity updated: Clever will hold the sync",
+        "{ratio:.0%} of {entity} would be updated (threshold {threshold:.0%}); Clever will hold "
+        "the sync.",
+        "Check what changed in bulk; if intended, approve the hold in Clever.",
+    ),
+    _t(
+        "term-rollover",
+        "info",
+        "history",
+        "Term rollover",
+        "the removed sections belong to a term that has ended: an expected hold",
+        "{count} removed sections belong to term {value!r}, which ended; an expected hold.",
+        "Approve the hold in Clever once the new term's sections are in.",
+    ),
+    _t(
+        "id-rekeyed",
+        "warning",
+        "history",
+        "Re-keyed ID",
+        "a record removed and re-added under a new ID (same person/section by natural key)",
+        "{entity} {old_key} came back as {key} (matched on {matched_on}); apps lose its history.",
+        "Keep IDs stable: restore {old_key} unless the change is intended.",
+    ),
+    _t(
+        "column-dropped",
+        "warning",
+        "history",
+        "Column dropped",
+        "a column the district sent before is gone (a field customization changed)",
+        "{file} no longer sends {field}.",
+        "Restore {field} in the export, or record the change if it is on purpose.",
+        hint_by_sync_type=_SYNC_COLUMN_HINTS["column-dropped"],
+    ),
+    _t(
+        "column-added",
+        "info",
+        "history",
+        "Column added",
+        "a new column arrived",
+        "{file} now sends {field}.",
+        "Nothing to do if intended; apps may start using it.",
+    ),
+    _t(
+        "column-emptied",
+        "warning",
+        "history",
+        "Column emptied",
+        "a column's fill rate fell sharply (e.g. emails stopped arriving)",
+        "{file} {field} fill rate fell from {before:.0%} to {after:.0%}.",
+        "Check the source of {field}.",
+        hint_by_sync_type=_SYNC_COLUMN_HINTS["column-emptied"],
+    ),
+    _t(
+        "format-shift",
+        "warning",
+        "history",
+        "Format shift",
+        "a column's value pattern changed (DOB MM/DD/YYYY → YYYY-MM-DD, Grade 9 → 09)",
+        "{file} {field} changed format from {before} to {after}.",
+        "Restore the previous format; apps may misread the new one.",
+    ),
+    _t(
+        "override-reverted",
+        "warning",
+        "history",
+        "Override reverted",
+        "this upload undoes a customization in the district's ledger",
+        "{entity} {key}: {field} is back to {value!r}, undoing the kept override {override!r}.",
+        "Re-apply the override with rosterlab fix, or retire it from the ledger.",
+    ),
+)
+
+CATALOGUE: dict[str, FindingType] = {entry.code: entry for entry in CATALOGUE_ENTRIES}

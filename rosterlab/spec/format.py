@@ -1,0 +1,329 @@
+"""The Clever SFTP roster format as data: files, entities, fields, keys, references, vocabularies.
+
+Nothing else in rosterlab hard-codes a column name: rooms ask this module. ``students.csv`` is one
+file but two entities (``students`` and ``contacts``), because a student with several contacts
+appears on several rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYNC_TYPES: tuple[str, ...] = ("sftp", "clever-managed", "sis-managed")
+EXTENSION_PREFIX = "ext."
+KEY_SEPARATOR = "/"
+MAX_CONTACTS = 5
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a spec file."""
+
+    name: str
+    required: bool = False
+    kind: str = "text"  # id | text | name | grade | date | year | email | phone | zip | code
+    vocabulary: str | None = None  # key of VOCABULARIES
+    references: str | None = None  # entity whose key this column points at
+    pii: bool = False
+    confirmed: bool = True  # False: a rule not confirmed from Clever's own text (warn, never error)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A record type rosterlab keeps history for."""
+
+    name: str
+    file: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    extensions: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name}")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file of the bundle."""
+
+    name: str
+    entities: tuple[str, ...]
+    required: bool
+    deprecated: bool = False
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".csv")
+
+
+def _f(name: str, **kw: object) -> Field:
+    return Field(name, **kw)  # type: ignore[arg-type]
+
+
+def _id(name: str, *, required: bool = False, references: str | None = None) -> Field:
+    return Field(name, required=required, kind="id", references=references)
+
+
+TEACHER_SLOTS: tuple[str, ...] = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
+
+SCHOOLS = Entity(
+    "schools",
+    "schools.csv",
+    ("School_id",),
+    (
+        _id("School_id", required=True),
+        _f("School_name", required=True, kind="name"),
+        _f("School_number", required=True, kind="id", confirmed=False),
+        _f("State_id", kind="id"),
+        _f("Low_grade", kind="grade", vocabulary="grade"),
+        _f("High_grade", kind="grade", vocabulary="grade"),
+        _f("Principal", kind="name"),
+        _f("Principal_email", kind="email"),
+        _f("School_address"),
+        _f("School_city"),
+        _f("School_state"),
+        _f("School_zip", kind="zip"),
+        _f("School_phone", kind="phone"),
+    ),
+)
+
+STUDENT_FIELDS: tuple[Field, ...] = (
+    _id("School_id", required=True, references="schools"),
+    _id("Student_id", required=True),
+    _f("Student_number", kind="id"),
+    _f("State_id", kind="id"),
+    _f("Last_name", required=True, kind="name", pii=True),
+    _f("Middle_name", kind="name", pii=True),
+    _f("First_name", required=True, kind="name", pii=True),
+    _f("Grade", kind="grade", vocabulary="grade"),
+    _f("Gender", kind="code", vocabulary="gender", pii=True),
+    _f("DOB", kind="date", pii=True),
+    _f("Graduation_year", kind="year"),
+    _f("Race", kind="code", vocabulary="race", pii=True),
+    _f("Hispanic_Latino", kind="code", vocabulary="yes_no", pii=True),
+    _f("Home_language", pii=True),
+    _f("Ell_status", kind="code", vocabulary="yes_no", pii=True),
+    _f("Frl_status", kind="code", vocabulary="frl", pii=True, confirmed=False),
+    _f("IEP_status", kind="code", vocabulary="yes_no", pii=True),
+    _f("Student_street", pii=True),
+    _f("Student_city", pii=True),
+    _f("Student_state", pii=True),
+    _f("Student_zip", kind="zip", pii=True),
+    _f("Student_email", kind="email", pii=True),
+    _f("Username", pii=True),
+    _f("Password", pii=True),
+    _f("Unweighted_gpa", pii=True),
+    _f("Weighted_gpa", pii=True),
+)
+
+CONTACT_FIELDS: tuple[Field, ...] = (
+    _f("Contact_relationship", kind="code", vocabulary="contact_relationship"),
+    _f("Contact_type", kind="code", vocabulary="contact_type"),
+    _f("Contact_name", kind="name", pii=True),
+    _f("Contact_phone", kind="phone", pii=True),
+    _f("Contact_phone_type", kind="code", vocabulary="contact_phone_type"),
+    _f("Contact_email", kind="email", pii=True),
+    _f("Contact_sis_id", kind="id"),
+)
+
+STUDENTS = Entity("students", "students.csv", ("Student_id",), STUDENT_FIELDS)
+
+# A contact belongs to a student; its identity is Contact_sis_id when present, else a natural key
+# (see CONTACT_IDENTITY). The entity's stored key is Student_id/identity.
+CONTACTS = Entity(
+    "contacts",
+    "students.csv",
+    ("Student_id", "Contact_identity"),
+    (_id("Student_id", required=True, references="students"), *CONTACT_FIELDS),
+    extensions=False,
+)
+
+# Contact identity, in order of preference: each tuple is tried when all its columns are filled.
+CONTACT_IDENTITY: tuple[tuple[str, ...], ...] = (
+    ("Contact_sis_id",),
+    ("Contact_name", "Contact_email"),
+    ("Contact_name", "Contact_phone"),
+    ("Contact_name", "Contact_type", "Contact_relationship", "Contact_phone_type"),
+)
+
+TEACHERS = Entity(
+    "teachers",
+    "teachers.csv",
+    ("Teacher_id", "School_id"),
+    (
+        _id("School_id", required=True, references="schools"),
+        _id("Teacher_id", required=True),
+        _f("Teacher_number", kind="id"),
+        _f("State_teacher_id", kind="id"),
+        _f("Last_name", required=True, kind="name", pii=True),
+        _f("Middle_name", kind="name", pii=True),
+        _f("First_name", required=True, kind="name", pii=True),
+        _f("Teacher_email", kind="email", pii=True),
+        _f("Title"),
+        _f("Username", pii=True),
+        _f("Password", pii=True),
+    ),
+)
+
+SECTIONS = Entity(
+    "sections",
+    "sections.csv",
+    ("Section_id",),
+    (
+        _id("School_id", required=True, references="schools"),
+        _id("Section_id", required=True),
+        _id("Teacher_id", required=True, references="teachers"),
+        *(_id(slot, references="teachers") for slot in TEACHER_SLOTS[1:]),
+        _f("Name"),
+        _f("Section_number"),
+        _f("Grade", kind="grade", vocabulary="grade"),
+        _f("Course_name"),
+        _f("Course_number"),
+        _f("Course_description"),
+        _f("Period"),
+        _f("Subject", kind="code", vocabulary="subject"),
+        _f("Term_name"),
+        _f("Term_start", kind="date"),
+        _f("Term_end", kind="date"),
+    ),
+)
+
+ENROLLMENTS = Entity(
+    "enrollments",
+    "enrollments.csv",
+    ("Section_id", "Student_id"),
+    (
+        _id("School_id", required=True, references="schools"),
+        _id("Section_id", required=True, references="sections"),
+        _id("Student_id", required=True, references="students"),
+    ),
+    extensions=False,
+)
+
+STAFF = Entity(
+    "staff",
+    "staff.csv",
+    ("Staff_id", "School_id"),
+    (
+        _id("School_id", required=True, references="schools"),
+        _id("Staff_id", required=True),
+        _f("Staff_email", required=True, kind="email", pii=True, confirmed=False),
+        _f("First_name", required=True, kind="name", pii=True),
+        _f("Last_name", required=True, kind="name", pii=True),
+        _f("Department"),
+        _f("Title"),
+        _f("Username", pii=True),
+        _f("Password", pii=True),
+        _f("Role", kind="code", vocabulary="staff_role"),
+    ),
+)
+
+ADMINS = Entity(
+    "admins",
+    "admins.csv",
+    ("Staff_id", "School_id"),
+    (
+        _id("School_id", required=True, references="schools"),
+        _id("Staff_id", required=True),
+        _f("Admin_email", required=True, kind="email", pii=True),
+        _f("First_name", required=True, kind="name", pii=True),
+        _f("Last_name", required=True, kind="name", pii=True),
+        _f("Admin_title"),
+        _f("Username", pii=True),
+        _f("Password", pii=True),
+        _f("Role"),
+    ),
+    extensions=False,
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e for e in (SCHOOLS, STUDENTS, CONTACTS, TEACHERS, SECTIONS, ENROLLMENTS, STAFF, ADMINS)
+}
+
+FILES: dict[str, FileSpec] = {
+    spec.name: spec
+    for spec in (
+        FileSpec("schools.csv", ("schools",), required=True),
+        FileSpec("students.csv", ("students", "contacts"), required=True),
+        FileSpec("teachers.csv", ("teachers",), required=True),
+        FileSpec("sections.csv", ("sections",), required=True),
+        FileSpec("enrollments.csv", ("enrollments",), required=True),
+        FileSpec("staff.csv", ("staff",), required=False),
+        FileSpec("admins.csv", ("admins",), required=False, deprecated=True),
+    )
+}
+
+
+def file_columns(file_name: str) -> tuple[Field, ...]:
+    """Every spec column of a file, in spec order (students.csv: student then contact columns)."""
+    if file_name == "students.csv":
+        return STUDENT_FIELDS + CONTACT_FIELDS
+    return ENTITIES[FILES[file_name].entities[0]].fields
+
+
+def file_allows_extensions(file_name: str) -> bool:
+    return ENTITIES[FILES[file_name].entities[0]].extensions
+
+
+def entity_of_file(file_name: str) -> str:
+    """The primary entity of a file (students.csv → students)."""
+    return FILES[file_name].entities[0]
+
+
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "grade": (
+        "InfantToddler",
+        "Preschool",
+        "PreKindergarten",
+        "TransitionalKindergarten",
+        "Kindergarten",
+        *(str(n) for n in range(1, 14)),
+        "PostGraduate",
+        "Ungraded",
+        "Other",
+    ),
+    "gender": ("M", "F", "X"),
+    "race": ("A", "B", "I", "M", "P", "W"),
+    "yes_no": ("Y", "N"),
+    "frl": ("Free", "Reduced", "Paid", "Other", "Y", "N"),
+    "subject": (
+        "english/language arts",
+        "math",
+        "science",
+        "social studies",
+        "language",
+        "homeroom/advisory",
+        "interventions/online learning",
+        "technology and engineering",
+        "PE and health",
+        "arts and music",
+        "other",
+    ),
+    "contact_type": ("Primary", "Secondary", "Parent/Guardian", "Emergency", "Family", "Other"),
+    "contact_relationship": ("Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other"),
+    "contact_phone_type": ("Cell", "Home", "Work", "Other"),
+    "staff_role": ("School Tech Lead",),
+}
+
+# Vocabularies Clever treats case-insensitively in practice.
+CASE_INSENSITIVE_VOCABULARIES = frozenset({"subject"})
+
+# Non-canonical spellings seen in SIS exports, with the canonical value as the suggested fix.
+GRADE_ALIASES: dict[str, str] = {
+    "K": "Kindergarten",
+    "KG": "Kindergarten",
+    "PK": "PreKindergarten",
+    "Prekindergarten": "PreKindergarten",
+    "TK": "TransitionalKindergarten",
+    "Postgraduate": "PostGraduate",
+    **{f"{n:02d}": str(n) for n in range(1, 13)},
+}
+
+DATE_FORMAT = "MM/DD/YYYY"

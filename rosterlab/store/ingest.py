@@ -1,0 +1,558 @@
+"""Ingest: one bundle becomes one snapshot, in one transaction, set-based in DuckDB.
+
+For every spec file the received text is parsed by DuckDB ``read_csv`` (every value TEXT,
+positional columns ``c0..cN`` so any header — duplicated, blank or hostile — is safe) into a
+temporary *staging* table with the data row number ``_row``. Each entity is then projected from
+staging, hashed per row, and merged into its SCD2 table: versions no longer present are closed at
+the previous night, versions not yet present are opened at this night. Only the changes are
+written, so storage and time after the parse grow with churn, not with district size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.model import Bundle, SourceFile
+from rosterlab.errors import OutOfOrderError, StoreError
+from rosterlab.spec import Finding, finding
+from rosterlab.store.raw import compress
+from rosterlab.store.sql import positional, quote_ident
+from rosterlab.store.store import IngestResult, SnapshotInfo, Store
+
+Progress = Callable[[str], None]
+ORIGINS = ("upload", "pulled", "corrected")
+
+
+def staging_table(file_name: str) -> str:
+    """The temporary staging table of a spec file (``students.csv`` → ``staged_students``)."""
+    return "staged_" + spec.FILES[file_name].stem
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where each column of a received header lands: spec columns by name, the rest in ``extra``."""
+
+    spec_positions: dict[str, int]  # spec column → first received position
+    extra_positions: dict[str, int]  # other received column (ext.* and unknown) → first position
+
+    @classmethod
+    def of(cls, file_name: str, header: Sequence[str]) -> ColumnMap:
+        spec_names = {f.name for f in spec.file_columns(file_name)}
+        spec_positions: dict[str, int] = {}
+        extra_positions: dict[str, int] = {}
+        for position, name in enumerate(header):
+            target = spec_positions if name in spec_names else extra_positions
+            target.setdefault(name, position)
+        return cls(spec_positions, extra_positions)
+
+    def value(self, column: str) -> str:
+        """SQL for a spec column's value in staging (absent column: NULL).
+
+        The parser already reads an empty field, quoted or not, as NULL, so '' and NULL are one.
+        """
+        if column in self.spec_positions:
+            return positional(self.spec_positions[column])
+        return "NULL::VARCHAR"
+
+    def extra_names(self) -> list[str]:
+        return list(self.extra_positions)
+
+    def extra_map(self) -> str:
+        """SQL for the ``extra`` map; binds the list of names (when there are extra columns)."""
+        if not self.extra_positions:
+            return "NULL::MAP(VARCHAR, VARCHAR)"
+        values = ", ".join(positional(p) for p in self.extra_positions.values())
+        return f"MAP(?::VARCHAR[], [{values}])"
+
+    def extra_hash_inputs(self) -> str:
+        """Hash inputs for the extra columns; binds the names joined into one string.
+
+        Hashing the names once plus the plain value columns is far cheaper than hashing a map
+        built per row, and still changes when a column is renamed.
+        """
+        values = ", ".join(positional(p) for p in self.extra_positions.values())
+        return f", ?::VARCHAR, {values}" if self.extra_positions else ""
+
+
+def key_sql(entity: spec.Entity, columns: ColumnMap) -> str:
+    """The entity's key as text, composite parts joined with '/'."""
+    if entity.name == "contacts":
+        return (
+            f"concat_ws('{spec.KEY_SEPARATOR}', coalesce({columns.value('Student_id')}, ''), "
+            f"{contact_identity_sql(columns)})"
+        )
+    parts = [f"coalesce({columns.value(k)}, '')" for k in entity.key]
+    if len(parts) == 1:
+        return parts[0]
+    return f"concat_ws('{spec.KEY_SEPARATOR}', {', '.join(parts)})"
+
+
+def contact_identity_sql(columns: ColumnMap) -> str:
+    """A contact's identity: Contact_sis_id when present, else the first natural key filled."""
+    branches = []
+    for combo in spec.CONTACT_IDENTITY:
+        filled = " AND ".join(f"{columns.value(c)} IS NOT NULL" for c in combo)
+        label = "+".join(c.removeprefix("Contact_") for c in combo)
+        joined = " || '|' || ".join(columns.value(c) for c in combo)
+        branches.append(f"WHEN {filled} THEN '{label}:' || {joined}")
+    fallback = " || '|' || ".join(
+        f"coalesce({columns.value(c)}, '')" for c in spec.CONTACT_IDENTITY[-1]
+    )
+    return f"(CASE {' '.join(branches)} ELSE 'partial:' || {fallback} END)"
+
+
+def _row_hash(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    values = ", ".join(columns.value(c) for c in entity.columns)
+    if entity.extensions and columns.extra_positions:
+        joined = "\x1f".join(columns.extra_names())
+        return f"hash({values}{columns.extra_hash_inputs()})", [joined]
+    return f"hash({values})", []
+
+
+def projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    """SELECT list projecting staging onto an entity: _row, key, row_hash, columns, extra."""
+    row_hash, params = _row_hash(entity, columns)
+    with_extra = entity.extensions and bool(columns.extra_positions)
+    select = ", ".join(
+        [
+            "_row",
+            f"{key_sql(entity, columns)} AS key",
+            f"{row_hash} AS row_hash",
+            *(f"{columns.value(c)} AS {quote_ident(c)}" for c in entity.columns),
+            f"{columns.extra_map() if with_extra else 'NULL::MAP(VARCHAR, VARCHAR)'} AS extra",
+        ]
+    )
+    return select, params + ([columns.extra_names()] if with_extra else [])
+
+
+def hash_projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    """Just ``_row`` and ``row_hash`` (the same hash as :func:`projection`), for the merge."""
+    row_hash, params = _row_hash(entity, columns)
+    return f"_row, {row_hash} AS row_hash", params
+
+
+def entity_filter(entity: spec.Entity, columns: ColumnMap) -> str:
+    """Rows of the file that carry this entity (contacts: rows with any contact column filled)."""
+    if entity.name != "contacts":
+        return "TRUE"
+    contact_columns = [f.name for f in entity.fields if f.name != "Student_id"]
+    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in contact_columns) + ")"
+
+
+class Ingestor:
+    """Carries one ingest through its steps inside one transaction."""
+
+    def __init__(self, store: Store, progress: Progress | None) -> None:
+        self.store = store
+        self.progress = progress or (lambda _message: None)
+
+    def run(
+        self,
+        bundle: Bundle,
+        *,
+        district: str,
+        taken_at: datetime,
+        sync_type: str,
+        origin: str,
+        source: str,
+        district_name: str | None,
+        allow_out_of_order: bool = False,
+        snapshot_id: int | None = None,
+    ) -> IngestResult:
+        if sync_type not in spec.SYNC_TYPES:
+            raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
+        if origin not in ORIGINS:
+            raise StoreError(f"origin {origin!r} must be one of {', '.join(ORIGINS)}")
+        taken_at = _naive_utc(taken_at)
+        history = self.store.snapshots(district)
+        already = _already_ingested(history, bundle.sha256, taken_at)
+        if already is not None:
+            return IngestResult(already, False, tuple(self.store.findings(already.id)))
+        if history and taken_at <= history[-1].taken_at and not allow_out_of_order:
+            newest = history[-1]
+            raise OutOfOrderError(
+                f"{source} was taken at {taken_at:%Y-%m-%d %H:%M}, not after district {district}'s "
+                f"newest snapshot {newest.id} ({newest.taken_at:%Y-%m-%d %H:%M}): "
+                "re-run with --rebuild to replay the district's history in time order"
+            )
+        seq = history[-1].seq + 1 if history else 1
+        kept = {row[0] for row in self.store.rows("SELECT sha256 FROM raw_files")}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            compressed = pool.submit(_compress_new_files, bundle.files, kept)
+            with self.store.transaction():
+                snapshot = self._insert_snapshot(
+                    bundle,
+                    district,
+                    district_name,
+                    seq,
+                    taken_at,
+                    sync_type,
+                    origin,
+                    source,
+                    snapshot_id,
+                )
+                parse_findings = self._stage_files(bundle, snapshot)
+                self._merge_entities(bundle, snapshot)
+                self.progress("keeping raw files")
+                self._store_raw(compressed.result())
+                findings = tuple(bundle.findings) + tuple(parse_findings)
+                self.store.record_findings(snapshot.id, "ingest", findings)
+                self.progress("committing")
+        return IngestResult(snapshot, True, findings)
+
+    def _insert_snapshot(
+        self,
+        bundle: Bundle,
+        district: str,
+        district_name: str | None,
+        seq: int,
+        taken_at: datetime,
+        sync_type: str,
+        origin: str,
+        source: str,
+        snapshot_id: int | None,
+    ) -> SnapshotInfo:
+        self.store.execute(
+            "INSERT INTO districts VALUES (?, ?, ?) ON CONFLICT (district) DO UPDATE SET "
+            "sync_type = excluded.sync_type, name = coalesce(excluded.name, districts.name)",
+            [district, district_name, sync_type],
+        )
+        if snapshot_id is None:
+            snapshot_id = self.store.rows("SELECT nextval('snapshot_ids')")[0][0]
+        ingested_at = datetime.now(UTC).replace(tzinfo=None)
+        self.store.execute(
+            "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                snapshot_id,
+                district,
+                seq,
+                taken_at,
+                ingested_at,
+                source,
+                bundle.sha256,
+                origin,
+                sync_type,
+            ],
+        )
+        return self.store.snapshot(snapshot_id)
+
+    def _stage_files(self, bundle: Bundle, snapshot: SnapshotInfo) -> list[Finding]:
+        findings: list[Finding] = []
+        for source in bundle.files:
+            rows: int | None = None
+            if source.spec_name and source.encoding and source.header:
+                self.progress(f"parsing {source.name} ({source.size:,} bytes)")
+                rows, parse_findings = self._stage(source)
+                findings += parse_findings
+            elif source.spec_name:
+                self.store.execute(f"DROP VIEW IF EXISTS {staging_table(source.spec_name)}")
+            entity = spec.entity_of_file(source.spec_name) if source.spec_name else None
+            self.store.execute(
+                "INSERT INTO snapshot_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    snapshot.id,
+                    source.name,
+                    source.spec_name,
+                    entity,
+                    source.sha256,
+                    source.size,
+                    rows,
+                    source.encoding,
+                    source.bom,
+                    source.newline,
+                    list(source.header),
+                    _naive_utc(source.mtime),
+                ],
+            )
+        return findings
+
+    def _stage(self, source: SourceFile) -> tuple[int, list[Finding]]:
+        """Parse one file into staging; return its row count and its malformed rows."""
+        assert source.spec_name is not None
+        view = staging_table(source.spec_name)
+        parsed = "_parsed_" + spec.FILES[source.spec_name].stem
+        columns = (
+            "{"
+            + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(len(source.header)))
+            + "}"
+        )
+        self.store.execute("DROP TABLE IF EXISTS reject_errors")
+        self.store.execute("DROP TABLE IF EXISTS reject_scans")
+        self.store.execute(f"DROP VIEW IF EXISTS {view}")
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, header = true, "
+            f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
+            "escape = '\"', strict_mode = true, null_padding = false, store_rejects = true)",
+            [str(source.parse_path)],
+        )
+        rejects = self.store.rows(
+            "SELECT line, error_type, error_message FROM reject_errors ORDER BY line"
+        )
+        findings = [
+            finding(
+                "malformed-row",
+                entity=spec.entity_of_file(source.spec_name),
+                row=int(line) - 1,
+                file=source.name,
+                detail=_reject_detail(error_type, message),
+            )
+            for line, error_type, message in rejects
+        ]
+        skipped = sorted({int(line) - 1 for line, _, _ in rejects} | set(source.blank_rows))
+        self._create_staging_view(view, parsed, skipped)
+        rows = self.store.rows(f"SELECT count(*) FROM {parsed}")[0][0]
+        return int(rows), findings
+
+    def _create_staging_view(self, view: str, parsed: str, skipped: list[int]) -> None:
+        """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
+
+        The parse keeps file order, so the n-th accepted row has rowid n-1. When malformed or
+        blank rows were skipped, the accepted ordinal o lands on data row o + k, where k counts
+        the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
+        """
+        if not skipped:
+            self.store.execute(
+                f"CREATE TEMP VIEW {view} AS SELECT rowid + 1 AS _row, * FROM {parsed}"
+            )
+            return
+        segments = "_segments_" + parsed
+        self.store.execute(f"CREATE OR REPLACE TEMP TABLE {segments} (start BIGINT, shift BIGINT)")
+        self.store.executemany(
+            f"INSERT INTO {segments} VALUES (?, ?)",
+            [(s - k + 1, k) for k, s in enumerate(skipped, start=1)],
+        )
+        self.store.execute(
+            f"CREATE TEMP VIEW {view} AS SELECT p.rowid + 1 + coalesce(g.shift, 0) AS _row, "
+            f"p.* FROM {parsed} p ASOF LEFT JOIN {segments} g ON p.rowid + 1 >= g.start"
+        )
+
+    def _merge_entities(self, bundle: Bundle, snapshot: SnapshotInfo) -> None:
+        for entity in spec.ENTITIES.values():
+            source = bundle.spec_file(entity.file)
+            if source is None or not source.encoding or not source.header:
+                source = None
+            self.progress(f"merging {entity.name}")
+            self._merge(entity, source, snapshot)
+
+    def _merge(
+        self, entity: spec.Entity, source: SourceFile | None, snapshot: SnapshotInfo
+    ) -> None:
+        """Close the versions that vanished, open the ones that appeared, count the rows."""
+        table = quote_ident(entity.name)
+        district, seq = snapshot.district, snapshot.seq
+        if source is not None and source.spec_name is not None:
+            columns = ColumnMap.of(source.spec_name, source.header)
+            hashed, params = hash_projection(entity, columns)
+            tonight = (
+                f"SELECT {hashed} FROM {staging_table(source.spec_name)} "
+                f"WHERE {entity_filter(entity, columns)}"
+            )
+        else:
+            tonight, params = "SELECT NULL::BIGINT AS _row, NULL::UBIGINT AS row_hash LIMIT 0", []
+        # One hash join over tonight's rows and the open versions finds both sides of the change.
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _delta AS "
+            "SELECT c.row_hash AS new_hash, c._row AS first_row, o.row_hash AS old_hash "
+            f"FROM ({tonight}) c FULL JOIN (SELECT row_hash FROM {table} "
+            "WHERE district = ? AND valid_to IS NULL) o ON c.row_hash = o.row_hash "
+            "WHERE c.row_hash IS NULL OR o.row_hash IS NULL",
+            [*params, district],
+        )
+        closed = self.store.rows("SELECT count(old_hash) FROM _delta")[0][0]
+        if closed:
+            self.store.execute(
+                f"UPDATE {table} SET valid_to = ? FROM _delta d WHERE {table}.district = ? "
+                f"AND {table}.valid_to IS NULL AND {table}.row_hash = d.old_hash",
+                [seq - 1, district],
+            )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _opened AS SELECT new_hash, min(first_row) AS first_row "
+            "FROM _delta WHERE new_hash IS NOT NULL GROUP BY new_hash"
+        )
+        opened = self.store.rows("SELECT count(*) FROM _opened")[0][0]
+        if opened and source is not None and source.spec_name is not None:
+            select, params = projection(entity, ColumnMap.of(source.spec_name, source.header))
+            column_list = ", ".join(quote_ident(c) for c in entity.columns)
+            self.store.execute(
+                f"INSERT INTO {table} (district, key, row_hash, valid_from, valid_to, "
+                f"{column_list}, extra) "
+                f"SELECT ?, key, row_hash, ?, NULL, {column_list}, extra "
+                f"FROM (SELECT {select} FROM {staging_table(source.spec_name)} "
+                "WHERE _row IN (SELECT first_row FROM _opened))",
+                [district, seq, *params],
+            )
+        rows = self.store.rows(
+            f"SELECT count(*) FROM {table} WHERE district = ? AND valid_to IS NULL", [district]
+        )[0][0]
+        self.store.execute(
+            "INSERT INTO snapshot_entities VALUES (?, ?, ?, ?, ?)",
+            [snapshot.id, entity.name, int(rows), int(opened), int(closed)],
+        )
+        self.store.execute("DROP TABLE _delta")
+        self.store.execute("DROP TABLE _opened")
+
+    def _store_raw(self, compressed: list[tuple[str, int, str, bytes]]) -> None:
+        for sha256, size, codec, data in compressed:
+            self.store.execute(
+                "INSERT INTO raw_files VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [sha256, size, codec, data],
+            )
+
+
+def _already_ingested(
+    history: Sequence[SnapshotInfo], bundle_sha256: str, taken_at: datetime
+) -> SnapshotInfo | None:
+    """The snapshot this bundle already is: the newest one, or one taken at the same time.
+
+    Re-ingesting a night is a no-op; a district re-sending an older night's exact files after a
+    change is a real new night (a revert), so it is ingested.
+    """
+    for snapshot in reversed(history):
+        if snapshot.bundle_sha256 == bundle_sha256 and (
+            snapshot is history[-1] or snapshot.taken_at == taken_at
+        ):
+            return snapshot
+    return None
+
+
+def _compress_new_files(
+    files: Sequence[SourceFile], kept: set[str]
+) -> list[tuple[str, int, str, bytes]]:
+    """Compress the received files the raw store does not hold yet (runs beside the parse)."""
+    out = []
+    seen = set(kept)
+    for source in files:
+        if source.sha256 in seen:
+            continue
+        seen.add(source.sha256)
+        data = source.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != source.sha256:
+            raise StoreError(f"{source.name} changed while it was being ingested: ingest again")
+        codec, packed = compress(data)
+        out.append((source.sha256, len(data), codec, packed))
+    return out
+
+
+def _reject_detail(error_type: str, message: str) -> str:
+    kinds = {
+        "MISSING COLUMNS": "too few fields",
+        "TOO MANY COLUMNS": "too many fields",
+        "UNQUOTED VALUE": "unclosed or stray quote",
+        "INVALID UNICODE": "invalid characters",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+    }
+    return f"{kinds.get(error_type, error_type.lower())} ({message.rstrip('.')})"
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def ingest_bundle(
+    store: Store,
+    bundle: Bundle,
+    *,
+    district: str,
+    taken_at: datetime | None = None,
+    sync_type: str | None = None,
+    origin: str = "upload",
+    source: str | None = None,
+    district_name: str | None = None,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> IngestResult:
+    """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
+
+    ``taken_at`` defaults to the newest file modification time; ``sync_type`` to the district's
+    known one, else ``sftp``. A night older than the district's newest is refused unless
+    ``rebuild``, which replays the district's history from the raw files in time order.
+    """
+    sync_type = sync_type or store.district_sync_type(district) or "sftp"
+    when = taken_at or bundle.newest_mtime or datetime.now(UTC)
+    ingestor = Ingestor(store, progress)
+    args: dict[str, Any] = {
+        "district": district,
+        "taken_at": when,
+        "sync_type": sync_type,
+        "origin": origin,
+        "source": source or bundle.source,
+        "district_name": district_name,
+    }
+    if not rebuild:
+        return ingestor.run(bundle, **args)
+    return _rebuild(store, ingestor, bundle, args)
+
+
+def _rebuild(
+    store: Store, ingestor: Ingestor, bundle: Bundle, args: dict[str, Any]
+) -> IngestResult:
+    """Replay a district's snapshots plus ``bundle`` in time order, as one transaction."""
+    district = args["district"]
+    history = store.snapshots(district)
+    already = _already_ingested(history, bundle.sha256, _naive_utc(args["taken_at"]))
+    if already is not None:
+        return IngestResult(already, False, tuple(store.findings(already.id)))
+    new_at = _naive_utc(args["taken_at"])
+    with store.transaction(), tempfile.TemporaryDirectory(prefix="rosterlab-rebuild-") as tmp:
+        replays: list[tuple[datetime, SnapshotInfo, Path]] = []
+        for old in history:
+            folder = Path(tmp) / str(old.id)
+            _materialize(store, old.id, folder)
+            replays.append((_naive_utc(old.taken_at), old, folder))
+        _forget_district(store, district, [old.id for old in history])
+        result: IngestResult | None = None
+        for taken_at, old, folder in sorted(replays, key=lambda item: item[0]):
+            if result is None and new_at < taken_at:
+                result = ingestor.run(bundle, **{**args, "taken_at": new_at})
+            with open_bundle(folder) as replay:
+                ingestor.run(
+                    replay,
+                    district=district,
+                    taken_at=taken_at,
+                    sync_type=old.sync_type,
+                    origin=old.origin,
+                    source=old.source,
+                    district_name=None,
+                    snapshot_id=old.id,
+                )
+        if result is None:
+            result = ingestor.run(bundle, **{**args, "taken_at": new_at})
+        return result
+
+
+def _materialize(store: Store, snapshot_id: int, folder: Path) -> None:
+    """Write a snapshot's raw files back to a folder, names and mtimes as received."""
+    for name, sha256, mtime in store.rows(
+        "SELECT name, sha256, mtime FROM snapshot_files WHERE snapshot_id = ?", [snapshot_id]
+    ):
+        target = folder.joinpath(*PurePosixPath(name).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.raw_bytes(sha256))
+        if mtime is not None:
+            stamp = mtime.replace(tzinfo=UTC).timestamp()
+            os.utime(target, (stamp, stamp))
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> None:
+    """Remove a district's derived history (raw files stay: they are content-addressed)."""
+    for entity in spec.ENTITIES.values():
+        store.execute(f"DELETE FROM {quote_ident(entity.name)} WHERE district = ?", [district])
+    for table in ("snapshot_entities", "snapshot_files", "findings"):
+        store.execute(
+            f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
+            [snapshot_ids],
+        )
+    store.execute("DELETE FROM snapshots WHERE district = ?", [district])

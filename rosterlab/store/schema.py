@@ -1,0 +1,103 @@
+"""The history store's schema, as recorded migrations applied in order.
+
+Each entity gets one SCD2 table: every distinct row version of a district, with the interval of
+snapshot sequence numbers ``[valid_from, valid_to]`` (``valid_to`` NULL while still present) in
+which that exact version was present. Storage grows with changes, not with the number of nights.
+Versions are a set, as Clever sees them: an exact duplicate row is one version (the duplicate
+itself is a finding, and the raw file keeps it byte for byte).
+"""
+
+from __future__ import annotations
+
+from rosterlab import spec
+from rosterlab.store.sql import quote_ident
+
+SYSTEM_COLUMNS = ("district", "key", "row_hash", "valid_from", "valid_to")
+
+
+def entity_table_ddl(entity: spec.Entity) -> str:
+    columns = ",\n    ".join(f"{quote_ident(c)} VARCHAR" for c in entity.columns)
+    return f"""
+CREATE TABLE {quote_ident(entity.name)} (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    {columns},
+    extra MAP(VARCHAR, VARCHAR)
+)"""
+
+
+BASE_TABLES = """
+CREATE TABLE districts (
+    district VARCHAR PRIMARY KEY,
+    name VARCHAR,
+    sync_type VARCHAR NOT NULL
+);
+CREATE SEQUENCE snapshot_ids START 1;
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    district VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    taken_at TIMESTAMP NOT NULL,
+    ingested_at TIMESTAMP NOT NULL,
+    source VARCHAR NOT NULL,
+    bundle_sha256 VARCHAR NOT NULL,
+    origin VARCHAR NOT NULL,
+    sync_type VARCHAR NOT NULL,
+    UNIQUE (district, seq)
+);
+CREATE TABLE raw_files (
+    sha256 VARCHAR PRIMARY KEY,
+    bytes BIGINT NOT NULL,
+    codec VARCHAR NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE snapshot_files (
+    snapshot_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    spec_name VARCHAR,
+    entity VARCHAR,
+    sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL,
+    rows BIGINT,
+    encoding VARCHAR,
+    bom BOOLEAN NOT NULL,
+    newline VARCHAR,
+    header VARCHAR[] NOT NULL,
+    mtime TIMESTAMP,
+    PRIMARY KEY (snapshot_id, name)
+);
+CREATE TABLE snapshot_entities (
+    snapshot_id INTEGER NOT NULL,
+    entity VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    versions_added BIGINT NOT NULL,
+    versions_closed BIGINT NOT NULL,
+    PRIMARY KEY (snapshot_id, entity)
+);
+CREATE TABLE findings (
+    snapshot_id INTEGER NOT NULL,
+    stage VARCHAR NOT NULL,
+    code VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    entity VARCHAR,
+    key VARCHAR,
+    field VARCHAR,
+    value VARCHAR,
+    "row" BIGINT,
+    message VARCHAR NOT NULL,
+    hint VARCHAR NOT NULL,
+    cause VARCHAR
+);
+"""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
+    entity_sql = ";\n".join(entity_table_ddl(e) for e in spec.ENTITIES.values())
+    return [
+        (1, "base tables", BASE_TABLES),
+        (2, "entity SCD2 tables", entity_sql),
+    ]

@@ -1,0 +1,341 @@
+"""The history store: one DuckDB file holding every night of every district.
+
+This is the only module family that imports duckdb. Other rooms call :class:`Store` methods or
+hand it SQL text with bound values; results come back as polars DataFrames or frozen records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from rosterlab import spec
+from rosterlab.errors import SnapshotNotFoundError, StoreBusyError, StoreError
+from rosterlab.spec import Finding
+from rosterlab.store.raw import decompress
+from rosterlab.store.schema import migrations
+from rosterlab.store.sql import quote_ident
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One ingested bundle of one district."""
+
+    id: int
+    district: str
+    seq: int
+    taken_at: datetime
+    ingested_at: datetime
+    source: str
+    bundle_sha256: str
+    origin: str
+    sync_type: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ``ingest`` did: the snapshot, whether it is new, and the findings recorded for it."""
+
+    snapshot: SnapshotInfo
+    new: bool
+    findings: tuple[Finding, ...]
+
+    def findings_summary(self) -> dict[str, int]:
+        return severity_counts(self.findings)
+
+
+def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
+    counts = dict.fromkeys(spec.SEVERITIES, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return counts
+
+
+_SNAPSHOT_COLUMNS = (
+    "id, district, seq, taken_at, ingested_at, source, bundle_sha256, origin, sync_type"
+)
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def _busy_message(path: Path, exc: Exception) -> str:
+    pid = _LOCK_PID.search(str(exc))
+    holder = f" (held by process {pid.group(1)})" if pid else ""
+    return f"store {path} is in use by another process{holder}: wait for it to finish and retry"
+
+
+class Store:
+    """An open history store: use :meth:`open` (a context manager) or :meth:`connect`."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self._con = con
+        self.path = path
+        self.read_only = read_only
+        self._depth = 0
+
+    # --- opening -------------------------------------------------------------------------
+    @classmethod
+    def connect(
+        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> Store:
+        """Open (creating and migrating when writable) the store at ``path``."""
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(f"no store at {path}: ingest a bundle first (rosterlab ingest)")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusyError(_busy_message(path, exc)) from None
+            raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
+            ) from None
+        store = cls(con, path, read_only)
+        store._migrate()
+        return store
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[Store]:
+        store = cls.connect(path, read_only=read_only, memory_limit=memory_limit)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _migrate(self) -> None:
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+            if not self.read_only
+            else "SELECT 1"
+        )
+        applied = {row[0] for row in self._rows("SELECT version FROM schema_migrations")}
+        pending = [m for m in migrations() if m[0] not in applied]
+        if not pending:
+            return
+        if self.read_only:
+            raise StoreError(
+                f"store {self.path} needs a schema upgrade: open it once for writing "
+                "(e.g. rosterlab snapshots) and retry"
+            )
+        with self.transaction():
+            for version, name, sql in pending:
+                self.execute(sql)
+                self.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                    [version, name],
+                )
+
+    # --- low-level access for rooms above ----------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work: everything inside commits together or not at all.
+
+        Nested uses join the outermost transaction, so a rebuild that replays many ingests is
+        still one unit.
+        """
+        self._require_writable()
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+        self.execute("COMMIT")
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.path} is open read-only: reopen it for writing")
+
+    def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._con.execute(sql, params or []).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement with bound values (for rooms that keep their SQL beside their logic).
+
+        The result is always fetched: an unfinished result would block the connection.
+        """
+        self._con.execute(sql, params or []).fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._con.executemany(sql, rows).fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Run a query with bound values and return a polars DataFrame."""
+        return self._con.sql(sql, params=list(params or [])).pl()
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query with bound values and return plain tuples (small results only)."""
+        return self._rows(sql, params)
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The raw connection, for the store's own modules."""
+        return self._con
+
+    # --- snapshots -----------------------------------------------------------------------
+    def snapshots(self, district: str | None = None) -> list[SnapshotInfo]:
+        """Every snapshot (of one district), oldest first."""
+        where, params = ("WHERE district = ?", [district]) if district else ("", [])
+        rows = self._rows(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots {where} ORDER BY district, seq", params
+        )
+        return [SnapshotInfo(*row) for row in rows]
+
+    def districts(self) -> list[str]:
+        return [row[0] for row in self._rows("SELECT district FROM districts ORDER BY district")]
+
+    def snapshot(self, snapshot_id: int) -> SnapshotInfo:
+        rows = self._rows(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?", [snapshot_id])
+        if not rows:
+            raise SnapshotNotFoundError(
+                f"no snapshot {snapshot_id} in {self.path}: list them with rosterlab snapshots"
+            )
+        return SnapshotInfo(*rows[0])
+
+    def resolve(self, ref: str | int, district: str | None = None) -> SnapshotInfo:
+        """A snapshot from an id, ``latest`` or ``previous`` (the last two within ``district``)."""
+        if isinstance(ref, int) or str(ref).isdigit():
+            found = self.snapshot(int(ref))
+            if district and found.district != district:
+                raise SnapshotNotFoundError(
+                    f"snapshot {ref} belongs to district {found.district}, not {district}: "
+                    "check --district"
+                )
+            return found
+        if ref not in ("latest", "previous"):
+            raise SnapshotNotFoundError(
+                f"snapshot reference {ref!r} is not an id, 'latest' or 'previous'"
+            )
+        if not district:
+            raise SnapshotNotFoundError(f"'{ref}' needs --district to know whose snapshots")
+        history = self.snapshots(district)
+        wanted = 1 if ref == "latest" else 2
+        if len(history) < wanted:
+            have = f"{len(history)} snapshot(s)" if history else "no snapshots"
+            raise SnapshotNotFoundError(
+                f"district {district} has {have}, so there is no '{ref}': ingest more nights"
+            )
+        return history[-wanted]
+
+    def snapshot_rows(self, snapshot_id: int) -> dict[str, int]:
+        """Row counts per entity in a snapshot (as ingested)."""
+        rows = self._rows(
+            "SELECT entity, rows FROM snapshot_entities WHERE snapshot_id = ? ORDER BY entity",
+            [snapshot_id],
+        )
+        order = list(spec.ENTITIES)
+        return dict(sorted(rows, key=lambda r: order.index(r[0])))
+
+    def snapshot_files(self, snapshot_id: int) -> pl.DataFrame:
+        return self.query(
+            "SELECT * EXCLUDE (snapshot_id) FROM snapshot_files WHERE snapshot_id = ? "
+            "ORDER BY name",
+            [snapshot_id],
+        )
+
+    def findings(self, snapshot_id: int, stage: str | None = None) -> list[Finding]:
+        """The findings recorded for a snapshot (optionally of one stage), in stable order."""
+        where = "snapshot_id = ?" + (" AND stage = ?" if stage else "")
+        params: list[Any] = [snapshot_id] + ([stage] if stage else [])
+        rows = self._rows(
+            'SELECT code, severity, entity, key, field, value, "row", message, hint, cause '
+            f"FROM findings WHERE {where} ORDER BY rowid",
+            params,
+        )
+        return [Finding(*row) for row in rows]
+
+    def record_findings(self, snapshot_id: int, stage: str, findings: Sequence[Finding]) -> None:
+        """Replace the findings of one stage of a snapshot (idempotent re-checks)."""
+        self.execute(
+            "DELETE FROM findings WHERE snapshot_id = ? AND stage = ?", [snapshot_id, stage]
+        )
+        if findings:
+            frame = pl.DataFrame(
+                [f.to_dict() for f in findings],
+                schema={
+                    "code": pl.String,
+                    "severity": pl.String,
+                    "entity": pl.String,
+                    "key": pl.String,
+                    "field": pl.String,
+                    "value": pl.String,
+                    "row": pl.Int64,
+                    "message": pl.String,
+                    "hint": pl.String,
+                    "cause": pl.String,
+                },
+            )
+            self._con.register("_new_findings", frame)
+            try:
+                self.execute(
+                    "INSERT INTO findings SELECT ?, ?, code, severity, entity, key, field, value, "
+                    '"row", message, hint, cause FROM _new_findings',
+                    [snapshot_id, stage],
+                )
+            finally:
+                self._con.unregister("_new_findings")
+
+    # --- entity history ------------------------------------------------------------------
+    def entity_sql(self, entity: str) -> str:
+        """SQL of the rows of ``entity`` present in one snapshot; binds (district, seq, seq)."""
+        table = quote_ident(spec.ENTITIES[entity].name)
+        return (
+            f"SELECT * FROM {table} WHERE district = ? AND valid_from <= ? "
+            "AND (valid_to IS NULL OR valid_to >= ?)"
+        )
+
+    def entity_frame(self, snapshot_id: int, entity: str) -> pl.DataFrame:
+        """The rows of ``entity`` in a snapshot, ordered by key (one row per version)."""
+        snap = self.snapshot(snapshot_id)
+        return self.query(
+            self.entity_sql(entity) + " ORDER BY key, row_hash",
+            [snap.district, snap.seq, snap.seq],
+        )
+
+    def raw_bytes(self, sha256: str) -> bytes:
+        """The bytes of a received file, from the content-addressed raw store."""
+        rows = self._rows("SELECT codec, data FROM raw_files WHERE sha256 = ?", [sha256])
+        if not rows:
+            raise StoreError(
+                f"raw file {sha256[:12]} is not kept (pruned by retention): "
+                "export with --canonical instead"
+            )
+        codec, data = rows[0]
+        return decompress(codec, data)
+
+    def district_sync_type(self, district: str) -> str | None:
+        rows = self._rows("SELECT sync_type FROM districts WHERE district = ?", [district])
+        return rows[0][0] if rows else None

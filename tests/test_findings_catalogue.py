@@ -1,0 +1,112 @@
+"""The findings catalogue is the public contract: every required code exists, docs are generated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rosterlab.spec import CATALOGUE, finding
+from rosterlab.spec.docs import render_catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every code ../shared/spec/findings.md says each version keeps, with its severity.
+REQUIRED = {
+    "missing-file": "error",
+    "misnamed-file": "error",
+    "unexpected-file": "info",
+    "deprecated-file": "warning",
+    "empty-file": "error",
+    "encoding-not-utf8": "error",
+    "bom-present": "warning",
+    "malformed-row": "error",
+    "blank-row": "warning",
+    "missing-column": "error",
+    "misspelled-column": "warning",
+    "unknown-column": "warning",
+    "duplicate-column": "error",
+    "extension-column": "info",
+    "missing-value": "error",
+    "duplicate-id": "error",
+    "invalid-value": "warning",
+    "invalid-date": "warning",
+    "invalid-email": "warning",
+    "excel-damage": "warning",
+    "padded-id": "warning",
+    "too-many-contacts": "warning",
+    "incomplete-contact": "warning",
+    "unknown-school": "error",
+    "enrollment-unknown-student": "error",
+    "enrollment-unknown-section": "error",
+    "enrollment-school-mismatch": "warning",
+    "duplicate-enrollment": "warning",
+    "section-unknown-teacher": "error",
+    "section-without-students": "warning",
+    "student-without-enrollments": "info",
+    "teacher-without-sections": "info",
+    "school-id-is-number": "error",
+    "shared-staff-id": "error",
+    "hold-mass-deletion": "warning",
+    "hold-mass-update": "warning",
+    "term-rollover": "info",
+    "id-rekeyed": "warning",
+    "column-dropped": "warning",
+    "column-added": "info",
+    "column-emptied": "warning",
+    "format-shift": "warning",
+    "override-reverted": "warning",
+}
+
+
+def test_every_contract_code_is_in_the_catalogue_with_its_severity():
+    assert {code: CATALOGUE[code].severity for code in REQUIRED} == REQUIRED
+
+
+def test_codes_are_kebab_case():
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", code) for code in CATALOGUE)
+
+
+def test_docs_findings_md_is_generated_from_the_catalogue():
+    committed = (ROOT / "docs" / "findings.md").read_text()
+    assert committed == render_catalogue(), "run `make docs` to regenerate docs/findings.md"
+
+
+def test_hints_are_worded_for_the_sync_type():
+    sftp = finding("column-dropped", field="Student_email", file="students.csv", sync_type="sftp")
+    managed = finding(
+        "column-dropped", field="Student_email", file="students.csv", sync_type="clever-managed"
+    )
+    vendor = finding(
+        "column-dropped", field="Student_email", file="students.csv", sync_type="sis-managed"
+    )
+    assert sftp.hint.startswith("Add Student_email back to the export that builds students.csv")
+    assert managed.hint.startswith("Ask Clever Support to include Student_email")
+    assert vendor.hint.startswith("Ask your SIS vendor to include Student_email")
+    assert sftp.message == "students.csv no longer sends Student_email."
+
+
+def test_every_template_formats_without_leftover_fields():
+    context = {
+        "entity": "students",
+        "key": "S-1",
+        "field": "Grade",
+        "value": "K",
+        "row": 3,
+        "cause": "sections/SEC-1",
+        "file": "students.csv",
+        "expected": "students.csv",
+        "detail": "too many fields",
+        "suggestion": "Kindergarten",
+        "count": 6,
+        "school_id": "SCH-1",
+        "ratio": 0.5,
+        "threshold": 0.1,
+        "old_key": "T-1",
+        "matched_on": "Teacher_email",
+        "before": 0.9,
+        "after": 0.1,
+        "override": "X",
+    }
+    for code in CATALOGUE:
+        made = finding(code, **context)
+        assert "{" not in made.message + made.hint, code

@@ -1,0 +1,84 @@
+"""A tiny hand-written district for store and CLI tests: every row is visible in the test.
+
+``tiny_night()`` is a clean night; tests copy it and apply the incident they are about
+(``night["students.csv"].append(...)``) so the fixture names its incident.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+Night = dict[str, list[list[str]]]
+
+CLEAN_NIGHT: Night = {
+    "schools.csv": [
+        ["School_id", "School_name", "School_number", "Low_grade", "High_grade"],
+        ["SCH-1", "Maple Elementary", "101", "Kindergarten", "5"],
+        ["SCH-2", "Maple High", "102", "9", "12"],
+    ],
+    "students.csv": [
+        [
+            "School_id",
+            "Student_id",
+            "Student_number",
+            "Last_name",
+            "First_name",
+            "Grade",
+            "Student_zip",
+            "Contact_type",
+            "Contact_name",
+            "Contact_sis_id",
+            "ext.house",
+        ],
+        ["SCH-1", "S-001", "00123", "Lee", "Ada", "3", "02134", "Primary", "Pat Lee", "C-1", "red"],
+        ["SCH-1", "S-001", "00123", "Lee", "Ada", "3", "02134", "Emergency", "Sam Lee", "", "red"],
+        ["SCH-2", "S-002", "00456", "Diaz", "Bo", "10", "02135", "", "", "", "blue"],
+        ["SCH-2", "S-003", "00789", "Okafor", "Cy", "11", "", "Primary", "Ngozi Okafor", "C-3", ""],
+    ],
+    "teachers.csv": [
+        ["School_id", "Teacher_id", "Last_name", "First_name", "Teacher_email"],
+        ["SCH-1", "T-1", "Park", "Jo", "jo.park@maple.example"],
+        ["SCH-2", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"],
+        ["SCH-1", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"],
+    ],
+    "sections.csv": [
+        ["School_id", "Section_id", "Teacher_id", "Teacher_2_id", "Course_name", "Period"],
+        ["SCH-1", "SEC-1", "T-1", "T-2", "Reading", "1"],
+        ["SCH-2", "SEC-2", "T-2", "", "Algebra", "2"],
+    ],
+    "enrollments.csv": [
+        ["School_id", "Section_id", "Student_id"],
+        ["SCH-1", "SEC-1", "S-001"],
+        ["SCH-2", "SEC-2", "S-002"],
+        ["SCH-2", "SEC-2", "S-003"],
+    ],
+}
+
+
+def tiny_night() -> Night:
+    return copy.deepcopy(CLEAN_NIGHT)
+
+
+def csv_text(rows: list[list[str]], newline: str = "\n") -> str:
+    def cell(value: str) -> str:
+        if any(ch in value for ch in ',"\r\n'):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    return "".join(",".join(cell(v) for v in row) + newline for row in rows)
+
+
+def write_night(
+    folder: Path, night: Night, *, newline: str = "\n", when: datetime | None = None
+) -> Path:
+    """Write a night as a bundle folder (files' mtime = ``when``, default 2026-09-01 02:00 UTC)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = (when or datetime(2026, 9, 1, 2, 0, tzinfo=UTC)).timestamp()
+    for name, rows in night.items():
+        path = folder / name
+        path.write_bytes(csv_text(rows, newline).encode())
+        os.utime(path, (stamp, stamp))
+    return folder
