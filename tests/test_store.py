@@ -10,7 +10,7 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ExportError, OutOfOrderError, SnapshotNotFoundError, StoreError
-from rosterlab.store import Store, export_snapshot, ingest_bundle
+from rosterlab.store import Store, export_snapshot, ingest_bundle, stage_snapshot
 from tests.tiny import tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0)
@@ -267,3 +267,27 @@ def test_taken_at_defaults_to_newest_file_mtime(store, tmp_path):
     with open_bundle(folder) as bundle:
         result = ingest_bundle(store, bundle, district="maple")
     assert result.snapshot.taken_at == datetime(2026, 9, 5, 2, 30)
+
+
+def test_stage_snapshot_reparses_an_older_night_with_row_numbers(store, tmp_path):
+    ingest_night(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1)
+    night = tiny_night()
+    night["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])  # incident: unknown section
+    ingest_night(store, write_night(tmp_path / "n2", night), NIGHT_2)
+    assert store.staged_snapshot == 2
+
+    staged = stage_snapshot(store, 1)
+    assert store.staged_snapshot == 1
+    enrollments = staged["enrollments.csv"]
+    section = enrollments.columns.value("Section_id")
+    assert store.rows(f"SELECT _row, {section} FROM {enrollments.view} ORDER BY _row") == [
+        (1, "SEC-1"),
+        (2, "SEC-2"),
+        (3, "SEC-2"),
+    ]
+    assert stage_snapshot(store, 2)["enrollments.csv"].header == (
+        "School_id",
+        "Section_id",
+        "Student_id",
+    )
+    assert store.rows("SELECT max(_row) FROM staged_enrollments") == [(4,)]

@@ -1,8 +1,13 @@
-"""Sub-commands: parse arguments, call the API, hand results to renderers and output."""
+"""The store commands (ingest, snapshots, export) and the parser that gathers every command.
+
+Each sub-command module has ``register(sub)``; :func:`build_parser` calls them in order.
+Handlers parse arguments, call the API, and hand results to renderers and ``output``.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,16 +16,10 @@ from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import read_history_folder
 from rosterlab.cli import output
-from rosterlab.config import Settings, load_settings
+from rosterlab.cli.common import add_command, add_format, fails, settings_of
 from rosterlab.errors import ConfigError
 from rosterlab.report import snapshots as render
 from rosterlab.store import IngestResult, Store, export_snapshot, ingest_bundle
-
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(store=args.store, config=args.config)
 
 
 def _taken_at(text: str | None) -> datetime | None:
@@ -34,14 +33,8 @@ def _taken_at(text: str | None) -> datetime | None:
         ) from None
 
 
-def _fails(summary: dict[str, int], fail_on: str | None) -> bool:
-    if not fail_on:
-        return False
-    return any(summary[s] for s in spec.SEVERITIES if SEVERITY_RANK[s] <= SEVERITY_RANK[fail_on])
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     path = Path(args.bundle)
     history = read_history_folder(path)
     progress = output.Progress(output.progress_wanted(args.progress))
@@ -89,12 +82,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         output.emit_json(payloads[0] if history is None else payloads)
     else:
         output.emit("\n".join(render.ingest_text(r, rows) for r, rows in results))
-    worst = any(_fails(r.findings_summary(), args.fail_on) for r, _ in results)
+    worst = any(fails(r.findings_summary(), args.fail_on) for r, _ in results)
     return 1 if worst else 0
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     with Store.open(settings.store, read_only=True) as store:
         items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
     if args.format == "json":
@@ -105,7 +98,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     with Store.open(settings.store, read_only=True) as store:
         snapshot = store.resolve(args.snapshot, args.district)
         written = export_snapshot(store, snapshot.id, args.dir, canonical=args.canonical)
@@ -117,40 +110,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-EXAMPLES = {
-    "ingest": "rosterlab ingest data/samples/maple/2026-09-03 --district maple\n"
-    "  rosterlab ingest data/samples/maple            # every night of a district folder",
-    "snapshots": "rosterlab snapshots --district maple --format json",
-    "export": "rosterlab export latest out/ --district maple [--canonical]",
-}
-
-
-def _add(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog="example:\n  " + EXAMPLES[name],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def register(sub: Any) -> None:
+    ingest = add_command(
+        sub,
+        "ingest",
+        "Record a bundle (folder or .zip) as a district's next snapshot.",
+        "rosterlab ingest data/samples/maple/2026-09-03 --district maple\n"
+        "  rosterlab ingest data/samples/maple            # every night of a district folder",
     )
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rosterlab",
-        description="Understand and repair Clever roster sync data (history store: DuckDB).",
-    )
-    parser.add_argument(
-        "--store",
-        help="history store file (default: ROSTERLAB_STORE, rosterlab.toml, ./rosterlab.duckdb)",
-    )
-    parser.add_argument(
-        "--config", help="config file (default: ROSTERLAB_CONFIG, ./rosterlab.toml)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    ingest = _add(sub, "ingest", "Record a bundle (folder or .zip) as a district's next snapshot.")
     ingest.add_argument(
         "bundle",
         metavar="BUNDLE",
@@ -177,15 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress on stderr (default: when stderr is a terminal)",
     )
-    ingest.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(ingest)
     ingest.set_defaults(handler=cmd_ingest)
 
-    snaps = _add(sub, "snapshots", "List ingested snapshots with row counts per entity.")
+    snaps = add_command(
+        sub,
+        "snapshots",
+        "List ingested snapshots with row counts per entity.",
+        "rosterlab snapshots --district maple --format json",
+    )
     snaps.add_argument("--district")
-    snaps.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(snaps)
     snaps.set_defaults(handler=cmd_snapshots)
 
-    export = _add(sub, "export", "Write a snapshot's files (byte-identical unless --canonical).")
+    export = add_command(
+        sub,
+        "export",
+        "Write a snapshot's files (byte-identical unless --canonical).",
+        "rosterlab export latest out/ --district maple [--canonical]",
+    )
     export.add_argument("snapshot", metavar="SNAP", help="snapshot id, latest or previous")
     export.add_argument("dir", metavar="DIR", help="new or empty folder")
     export.add_argument("--district", help="needed with latest/previous")
@@ -195,4 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="regenerate from the tables instead of the received bytes",
     )
     export.set_defaults(handler=cmd_export)
+
+
+# Every command module's register(sub), in --help order. Add yours here.
+REGISTRARS: tuple[Callable[[Any], None], ...] = (register,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rosterlab",
+        description="Understand and repair Clever roster sync data (history store: DuckDB).",
+    )
+    parser.add_argument(
+        "--store",
+        help="history store file (default: ROSTERLAB_STORE, rosterlab.toml, ./rosterlab.duckdb)",
+    )
+    parser.add_argument(
+        "--config", help="config file (default: ROSTERLAB_CONFIG, ./rosterlab.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register_commands in REGISTRARS:
+        register_commands(sub)
     return parser

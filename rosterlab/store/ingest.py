@@ -248,14 +248,13 @@ class Ingestor:
 
     def _stage_files(self, bundle: Bundle, snapshot: SnapshotInfo) -> list[Finding]:
         findings: list[Finding] = []
+        self.clear_staging()
         for source in bundle.files:
             rows: int | None = None
             if source.spec_name and source.encoding and source.header:
                 self.progress(f"parsing {source.name} ({source.size:,} bytes)")
                 rows, parse_findings = self._stage(source)
                 findings += parse_findings
-            elif source.spec_name:
-                self.store.execute(f"DROP VIEW IF EXISTS {staging_table(source.spec_name)}")
             entity = spec.entity_of_file(source.spec_name) if source.spec_name else None
             self.store.execute(
                 "INSERT INTO snapshot_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -274,6 +273,21 @@ class Ingestor:
                     _naive_utc(source.mtime),
                 ],
             )
+        self.store.staged_snapshot = snapshot.id
+        return findings
+
+    def clear_staging(self) -> None:
+        for file_name in spec.FILES:
+            self.store.execute(f"DROP VIEW IF EXISTS {staging_table(file_name)}")
+        self.store.staged_snapshot = None
+
+    def stage_bundle(self, bundle: Bundle) -> list[Finding]:
+        """Parse a bundle's spec files into staging without recording anything."""
+        self.clear_staging()
+        findings: list[Finding] = []
+        for source in bundle.files:
+            if source.spec_name and source.encoding and source.header:
+                findings += self._stage(source)[1]
         return findings
 
     def _stage(self, source: SourceFile) -> tuple[int, list[Finding]]:
@@ -530,6 +544,48 @@ def _rebuild(
         if result is None:
             result = ingestor.run(bundle, **{**args, "taken_at": new_at})
         return result
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A spec file of a snapshot, parsed: its staging view and where each column landed."""
+
+    spec_name: str
+    name: str
+    view: str
+    header: tuple[str, ...]
+    columns: ColumnMap
+
+
+def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
+    """Make ``staged_<file>`` views hold a snapshot's spec files, with data row numbers.
+
+    Right after an ingest they already do (nothing is re-read); otherwise the raw files are
+    parsed again. Views have ``_row`` plus positional columns ``c0..cN`` in received order: use
+    ``StagedFile.columns.value(name)`` for a spec column's SQL.
+    """
+    if store.staged_snapshot != snapshot_id:
+        store.snapshot(snapshot_id)  # a clear error for an unknown id
+        with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
+            folder = Path(tmp) / "bundle"
+            _materialize(store, snapshot_id, folder)
+            with open_bundle(folder) as bundle:
+                Ingestor(store, None).stage_bundle(bundle)
+        store.staged_snapshot = snapshot_id
+    staged = {}
+    for name, spec_name, header in store.rows(
+        "SELECT name, spec_name, header FROM snapshot_files WHERE snapshot_id = ? "
+        "AND spec_name IS NOT NULL AND rows IS NOT NULL ORDER BY spec_name",
+        [snapshot_id],
+    ):
+        staged[spec_name] = StagedFile(
+            spec_name,
+            name,
+            staging_table(spec_name),
+            tuple(header),
+            ColumnMap.of(spec_name, header),
+        )
+    return staged
 
 
 def _materialize(store: Store, snapshot_id: int, folder: Path) -> None:

@@ -81,6 +81,8 @@ class Store:
         self.path = path
         self.read_only = read_only
         self._depth = 0
+        # Which snapshot the temporary staging views (staged_<file>) currently hold.
+        self.staged_snapshot: int | None = None
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -170,6 +172,7 @@ class Store:
             yield
         except BaseException:
             self.execute("ROLLBACK")
+            self.staged_snapshot = None  # staging made inside the transaction is gone too
             raise
         finally:
             self._depth = 0

@@ -1,0 +1,38 @@
+"""Helpers every sub-command module shares: settings, severity gates, parser plumbing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.config import Settings, load_settings
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    return load_settings(store=args.store, config=args.config)
+
+
+def fails(summary: dict[str, int], fail_on: str | None) -> bool:
+    """True when findings at or above ``fail_on`` exist (exit code 1)."""
+    if not fail_on:
+        return False
+    return any(summary[s] for s in spec.SEVERITIES if SEVERITY_RANK[s] <= SEVERITY_RANK[fail_on])
+
+
+def add_command(sub: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with an example."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="example:\n  " + example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def add_format(parser: argparse.ArgumentParser, *extra: str) -> None:
+    parser.add_argument("--format", choices=("text", "json", *extra), default="text")
