@@ -34,6 +34,7 @@ typecheck: venv
 
 docs: venv
 	$(BIN)/python -m rosterlab.spec.docs > docs/findings.md
+	$(BIN)/python -m rosterlab.cli.docs > docs/cli.md
 
 unit: venv
 	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""District-scale benchmarks (not tests): python -m benchmarks.NAME; results in docs/."""

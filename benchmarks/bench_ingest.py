@@ -1,0 +1,138 @@
+"""Ingest benchmark: one night of a 1M-student district into a store holding the previous night.
+
+Targets (issue 2): ingest time <= 2x a bare DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...,
+all_varchar=true)`` of the same files measured in the same run; peak memory <= 3 GB; re-ingesting
+the same night is a no-op; N nights take <= 2x the disk of one night's tables.
+
+    python -m benchmarks.bench_ingest [--students 1000000] [--nights 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import PYTHON, Timed, nights_of, run_timed, synth_district, write_section
+
+BARE_CTAS = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+for path in sys.argv[2:]:
+    name = path.rsplit('/', 1)[-1].removesuffix('.csv')
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{path}', all_varchar=true)")
+con.close()
+"""
+
+STORE_SIZES = """
+import sys, json, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+raw = con.execute(
+    "SELECT coalesce(sum(octet_length(data)), 0), count(*) FROM raw_files"
+).fetchall()[0]
+versions = con.execute(
+    "SELECT sum(n) FROM (SELECT count(*) AS n FROM students UNION ALL SELECT count(*) FROM contacts"
+    " UNION ALL SELECT count(*) FROM enrollments UNION ALL SELECT count(*) FROM sections)"
+).fetchall()[0][0]
+print(json.dumps({"raw_bytes": raw[0], "raw_files": raw[1], "versions": versions}))
+"""
+
+
+def ingest(store: Path, night: Path) -> Timed:
+    return run_timed(
+        [
+            PYTHON,
+            "-m",
+            "rosterlab",
+            "--store",
+            str(store),
+            "ingest",
+            str(night),
+            "--district",
+            "bench",
+            "--taken-at",
+            f"{night.name}T02:00:00",
+            "--format",
+            "json",
+        ]
+    )
+
+
+def store_sizes(store: Path) -> dict[str, int]:
+    done = run_timed([PYTHON, "-c", STORE_SIZES, str(store)])
+    sizes: dict[str, int] = json.loads(done.stdout)
+    sizes["file_bytes"] = store.stat().st_size
+    sizes["table_bytes"] = sizes["file_bytes"] - sizes["raw_bytes"]
+    return sizes
+
+
+def mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--nights", type=int, default=2, help="nights to ingest (>= 2)")
+    args = parser.parse_args()
+    folder = synth_district("bench", students=args.students, nights=max(2, args.nights))
+    nights = nights_of(folder)[: max(2, args.nights)]
+    csvs = sorted(str(p) for p in nights[1].glob("*.csv"))
+    input_bytes = sum(Path(p).stat().st_size for p in csvs)
+
+    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+        base = Path(tmp) / "bare.duckdb"
+        bare = run_timed([PYTHON, "-c", BARE_CTAS, str(base), *csvs])
+        one_night_tables = base.stat().st_size
+        store = Path(tmp) / "store.duckdb"
+        first = ingest(store, nights[0])
+        after_first = store_sizes(store)
+        second = ingest(store, nights[1])
+        after_second = store_sizes(store)
+        again = ingest(store, nights[1])
+        assert json.loads(again.stdout)["snapshot"]["new"] is False
+        later = [ingest(store, night) for night in nights[2:]]
+        final = store_sizes(store)
+
+    ratio = second.seconds / bare.seconds
+    growth = after_second["table_bytes"] - after_first["table_bytes"]
+    lines = [
+        f"District: {args.students:,} students (rosterlab.synth seed 1, ~1 % nightly churn); "
+        f"one night = {len(csvs)} files, {mb(input_bytes)} of CSV.",
+        "",
+        "| measurement | seconds | peak RSS | vs bare CTAS |",
+        "| --- | ---: | ---: | ---: |",
+        f"| bare DuckDB CTAS of night 2 (all_varchar) | {bare.seconds:.2f} | {bare.peak_mb:,.0f} MB"
+        " | 1.00× |",
+        f"| ingest night 1 into an empty store | {first.seconds:.2f} | {first.peak_mb:,.0f} MB | "
+        f"{first.seconds / bare.seconds:.2f}× |",
+        f"| **ingest night 2 (store holds night 1)** | **{second.seconds:.2f}** | "
+        f"{second.peak_mb:,.0f} MB | **{ratio:.2f}×** (target ≤ 2×) |",
+        f"| re-ingest night 2 (no-op) | {again.seconds:.2f} | {again.peak_mb:,.0f} MB | "
+        f"{again.seconds / bare.seconds:.2f}× |",
+        "",
+        f"Disk: one night's bare tables {mb(one_night_tables)}. Store tables after night 1 "
+        f"{mb(after_first['table_bytes'])}, after night 2 {mb(after_second['table_bytes'])} "
+        f"(+{mb(growth)}, {growth / after_first['table_bytes']:.1%} for ~1 % churn). "
+        f"Raw files kept (zstd) after night 2: {mb(after_second['raw_bytes'])}.",
+    ]
+    if later:
+        n = len(nights)
+        lines += [
+            "",
+            f"After {n} nights: store tables {mb(final['table_bytes'])} = "
+            f"{final['table_bytes'] / one_night_tables:.2f}× one night's bare tables "
+            "(target ≤ 2×); "
+            f"raw files kept {mb(final['raw_bytes'])} ({final['raw_files']} files, "
+            f"{final['raw_bytes'] / n / 2**20:,.0f} MB a night); whole store file "
+            f"{mb(final['file_bytes'])}. Nights 3–{n} ingested in "
+            f"{min(t.seconds for t in later):.1f}–{max(t.seconds for t in later):.1f} s each, "
+            f"peak RSS ≤ {max(t.peak_mb for t in later):,.0f} MB.",
+        ]
+    write_section("Ingest", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

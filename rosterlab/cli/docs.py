@@ -1,0 +1,41 @@
+"""Generate docs/cli.md from the parser, so every command's reference is its real --help.
+
+``python -m rosterlab.cli.docs > docs/cli.md`` (``make docs``); a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from rosterlab.cli.commands import build_parser
+
+INTRO = """# rosterlab command reference
+
+Generated from the CLI's own `--help` by `make docs`; do not edit by hand. The JSON shapes are a
+public contract (see the project's CLI contract); exit codes: `0` done, `1` findings at or above
+`--fail-on`, `2` the command could not do its job (one line on stderr says what to do), `130`
+interrupted.
+"""
+
+
+def render_reference() -> str:
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal: make it stable
+    try:
+        parser = build_parser()
+        sections = [INTRO, "## rosterlab", "", "```", parser.format_help().rstrip(), "```"]
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for name, sub in subparsers.choices.items():
+            help_text = sub.format_help().rstrip()
+            sections += ["", f"## rosterlab {name}", "", "```", help_text, "```"]
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
+    return "\n".join(sections) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")
