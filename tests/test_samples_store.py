@@ -1,0 +1,66 @@
+"""The committed sample districts round-trip through the store byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle.history import read_history_folder
+from rosterlab.cli import main
+from rosterlab.store import Store, export_snapshot
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("samples") / "samples.duckdb"
+    for district in ("maple", "cedar"):
+        assert main(["--store", str(store), "ingest", str(SAMPLES / district)]) == 0
+    return store
+
+
+@pytest.mark.parametrize("district", ["maple", "cedar"])
+def test_every_sample_night_exports_byte_identical(sample_store, tmp_path, district):
+    history = read_history_folder(SAMPLES / district)
+    assert history is not None
+    with Store.open(sample_store, read_only=True) as store:
+        snapshots = store.snapshots(district)
+        assert [s.taken_at for s in snapshots] == [n.taken_at for n in history.nights]
+        for snapshot, night in zip(snapshots, history.nights, strict=True):
+            out = tmp_path / f"{district}-{snapshot.seq}"
+            export_snapshot(store, snapshot.id, out)
+            assert digest_tree(out) == digest_tree(night.path), night.path.name
+
+
+def test_sample_districts_keep_their_sync_types(sample_store):
+    with Store.open(sample_store, read_only=True) as store:
+        assert {s.district: s.sync_type for s in store.snapshots()} == {
+            "maple": "sftp",
+            "cedar": "clever-managed",
+        }
+        assert len(store.snapshots("maple")) == 8
+        assert len(store.snapshots("cedar")) == 8
+
+
+def test_reingesting_the_samples_changes_nothing(sample_store, capsys):
+    with Store.open(sample_store, read_only=True) as store:
+        before = store.rows("SELECT count(*) FROM enrollments")
+    assert (
+        main(["--store", str(sample_store), "ingest", str(SAMPLES / "maple"), "--format", "json"])
+        == 0
+    )
+    assert '"new": true' not in capsys.readouterr().out
+    with Store.open(sample_store, read_only=True) as store:
+        assert store.rows("SELECT count(*) FROM enrollments") == before
+        assert len(store.snapshots()) == 16
