@@ -16,14 +16,17 @@ $(STAMP): constraints.txt pyproject.toml
 venv: $(STAMP)
 
 # System packages the tests drive for real (OpenSSH server, Debian's chromium), installed when missing.
+# chromium runs headless for the JupyterLab browser test; fonts-liberation gives it legible text.
+SYSDEPS := /usr/bin/chromium:chromium /usr/share/fonts/truetype/liberation:fonts-liberation
 sysdeps:
-	@bash scripts/sysdeps.sh
+	@ROSTERLAB_SYSDEPS="$(SYSDEPS) $${ROSTERLAB_SYSDEPS:-}" bash scripts/sysdeps.sh
 
 # Ingest every sample district night by night into the embedded store and say what was found.
 demo: venv
 	$(BIN)/rosterlab --store $(STORE) ingest data/samples/maple
 	$(BIN)/rosterlab --store $(STORE) ingest data/samples/cedar
 	$(BIN)/rosterlab --store $(STORE) snapshots
+	$(BIN)/rosterlab --store $(STORE) report --district maple --out out/maple-report.html
 
 lint: venv
 	$(BIN)/ruff check rosterlab tests benchmarks scripts
@@ -38,8 +41,19 @@ docs: venv
 
 unit: venv
 	$(BIN)/pytest
+	$(NBVAL) notebooks/
 
 test: venv sysdeps lint typecheck unit
+
+# The notebooks' stored outputs are evidence: nbval re-runs them against data/samples (full
+# comparison). After an intended change, `make notebooks` re-executes them in place.
+NBVAL := env -u ROSTERLAB_STORE -u ROSTERLAB_CONFIG $(BIN)/pytest --nbval --nbval-current-env \
+	--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider -q
+notebooks: venv
+	env -u ROSTERLAB_STORE -u ROSTERLAB_CONFIG -u ROSTERLAB_SAMPLES $(BIN)/jupyter nbconvert \
+	  --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
+	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
+	  notebooks/*.ipynb
 
 # Benchmarks are not tests: district-scale runs, results appended to docs/benchmarks.md.
 bench: venv

@@ -3,11 +3,15 @@
 Store path: ``--store``, else ``ROSTERLAB_STORE``, else ``store`` in rosterlab.toml, else
 ``./rosterlab.duckdb``. Config file: ``--config``, else ``ROSTERLAB_CONFIG``, else
 ``./rosterlab.toml`` (optional). Per-district settings live under ``[districts.<id>]``.
+DuckDB's memory limit and threads: ``ROSTERLAB_MEMORY_LIMIT`` / ``ROSTERLAB_THREADS``, else
+``memory_limit`` / ``threads`` in rosterlab.toml, else DuckDB's defaults (80 % of RAM, one thread
+per core); past the limit DuckDB spills to a ``.tmp`` folder beside the store.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +22,7 @@ from rosterlab.spec import SYNC_TYPES
 
 DEFAULT_STORE = "rosterlab.duckdb"
 DEFAULT_CONFIG = "rosterlab.toml"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Settings:
     districts: dict[str, DistrictSettings] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    memory_limit: str | None = None  # DuckDB size text, e.g. "2GB"; None = DuckDB's default
+    threads: int | None = None
 
     def district(self, district: str) -> DistrictSettings:
         return self.districts.get(district, DistrictSettings(district=district))
@@ -101,4 +108,29 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         districts=districts,
         targets=dict(raw.get("targets") or {}),
         raw=raw,
+        memory_limit=_memory_limit(os.environ.get("ROSTERLAB_MEMORY_LIMIT"), raw, config_path),
+        threads=_threads(os.environ.get("ROSTERLAB_THREADS"), raw, config_path),
     )
+
+
+def _memory_limit(env: str | None, raw: dict[str, Any], config: Path | None) -> str | None:
+    """``ROSTERLAB_MEMORY_LIMIT``, else ``memory_limit`` in rosterlab.toml: a size like "2GB"."""
+    value, where = (env, "ROSTERLAB_MEMORY_LIMIT") if env else (raw.get("memory_limit"), config)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _MEMORY.fullmatch(value.strip()):
+        raise ConfigError(f"{where}: memory_limit {value!r} must be a size like '2GB' or '512MB'")
+    return value.strip()
+
+
+def _threads(env: str | None, raw: dict[str, Any], config: Path | None) -> int | None:
+    """``ROSTERLAB_THREADS``, else ``threads`` in rosterlab.toml: a positive whole number."""
+    value: Any = env if env else raw.get("threads")
+    where = "ROSTERLAB_THREADS" if env else config
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: threads {value!r} must be a whole number of at least 1")
+    return value

@@ -82,3 +82,27 @@ class ConnectionLostError(TransportError):
 
 class PosixRenameUnsupportedError(TransportError):
     """The server lacks posix-rename, so a bundle cannot be swapped in atomically."""
+
+
+class RulesError(RosterlabError):
+    """A corrections rules file is invalid (names the rule and its line)."""
+
+
+class FixError(RosterlabError):
+    """A corrected bundle cannot be built or written (output folder in use, snapshot unusable)."""
+
+
+class PushRefusedError(RosterlabError):
+    """A bundle still has error findings, so pushing it would make Clever reject the upload."""
+
+
+class ReportError(RosterlabError):
+    """A notebook report could not be run or written (a cell failed, the notebook is missing)."""
+
+
+class LabError(RosterlabError):
+    """JupyterLab could not be started (port in use, notebooks folder missing)."""
+
+
+class LedgerError(RosterlabError):
+    """A customization-ledger entry is invalid or does not exist."""

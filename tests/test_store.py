@@ -258,6 +258,9 @@ def test_migrations_are_recorded_once(tmp_path):
         assert store.rows("SELECT version, name FROM schema_migrations ORDER BY version") == [
             (1, "base tables"),
             (2, "entity SCD2 tables"),
+            (3, "pushes"),
+            (4, "checks: ledger, field profiles, check runs"),
+            (5, "raw file deltas"),
         ]
 
 
@@ -291,3 +294,11 @@ def test_stage_snapshot_reparses_an_older_night_with_row_numbers(store, tmp_path
         "Student_id",
     )
     assert store.rows("SELECT max(_row) FROM staged_enrollments") == [(4,)]
+
+
+def test_staged_row_numbers_are_right_inside_the_ingest_transaction(store, tmp_path):
+    with store.transaction():
+        ingest_night(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1)
+        inside = store.rows("SELECT _row FROM staged_enrollments ORDER BY _row")
+    assert inside == [(1,), (2,), (3,)]
+    assert store.rows("SELECT _row FROM staged_enrollments ORDER BY _row") == inside

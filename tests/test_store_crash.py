@@ -1,31 +1,35 @@
-"""A killed ingest leaves the store exactly as it was, and the night ingests cleanly afterwards."""
+"""A killed ingest leaves the store exactly as it was, and the night ingests cleanly afterwards.
+
+Kill points: four named progress lines through the real CLI, and ``ROSTERLAB_KILL_POINTS``
+(default 20) seeded points — after a seeded number of progress lines plus a seeded delay, so they
+land inside phases, in the commit and after it. After each: ``doctor`` passes on the store as the
+kill left it, the store holds exactly the committed snapshots, every kept file exports byte for
+byte (nothing lost), and re-running the ingest succeeds.
+"""
 
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from rosterlab.store import Store
+from rosterlab.bundle import open_bundle
+from rosterlab.store import Store, export_snapshot, ingest_bundle
+from rosterlab.store.doctor import check_store, open_for_check
+from tests.corpus.faults import big_night, start_ingest
 from tests.tiny import tiny_night, write_night
 
 ROSTERLAB = [sys.executable, "-m", "rosterlab"]
-
-
-def big_night(folder: Path, students: int) -> Path:
-    """The tiny district grown to ``students`` students in two sections each (slow to ingest)."""
-    night = tiny_night()
-    for n in range(students):
-        night["students.csv"].append(
-            ["SCH-1", f"S-{n:06d}", f"{n:06d}", "Last", "First", "3", "", "", "", "", ""]
-        )
-        night["enrollments.csv"].append(["SCH-1", "SEC-1", f"S-{n:06d}"])
-        night["enrollments.csv"].append(["SCH-2", "SEC-2", f"S-{n:06d}"])
-    return write_night(folder, night)
+KILL_POINTS = int(os.environ.get("ROSTERLAB_KILL_POINTS", "20"))
+NIGHT_2 = "2026-09-02T02:00"
 
 
 def ingest_cmd(store: Path, folder: Path, taken_at: str) -> list[str]:
@@ -71,6 +75,7 @@ def test_sigkill_mid_ingest_leaves_earlier_snapshots_only(tmp_path, kill_at):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "".join(seen)
 
+    healthy(store_path)
     with Store.open(store_path) as store:
         assert [(s.id, s.seq) for s in store.snapshots()] == [(1, 1)]
         assert store.snapshot_rows(1)["students"] == 3
@@ -87,3 +92,71 @@ def test_sigkill_mid_ingest_leaves_earlier_snapshots_only(tmp_path, kill_at):
         assert [(s.id, s.seq) for s in store.snapshots()] == [(1, 1), (2, 2)]
         assert store.snapshot_rows(2)["students"] == 60_003
         assert store.snapshot_rows(2)["enrollments"] == 120_003
+
+
+def healthy(store_path: Path) -> None:
+    store = open_for_check(store_path)
+    try:
+        report = check_store(store)
+    finally:
+        store.close()
+    assert report.problems == ()
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def exported(store: Store, snapshot_id: int, dest: Path) -> dict[str, bytes]:
+    export_snapshot(store, snapshot_id, dest)
+    return files_of(dest)
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A store holding night 1, and night 2: the tiny district grown by 8,000 students."""
+    base = tmp_path_factory.mktemp("kill")
+    night1 = write_night(base / "n1", tiny_night())
+    night2 = big_night(base / "n2", 8_000)
+    template = base / "template.duckdb"
+    with open_bundle(night1) as bundle, Store.open(template) as store:
+        ingest_bundle(store, bundle, district="maple", taken_at=datetime(2026, 9, 1, 2))
+    return template, night1, night2
+
+
+@pytest.mark.parametrize("seed", range(KILL_POINTS))
+def test_sigkill_at_a_seeded_point_loses_nothing_and_the_rerun_succeeds(
+    nights: tuple[Path, Path, Path], tmp_path: Path, seed: int
+) -> None:
+    template, night1, night2 = nights
+    store_path = tmp_path / "store.duckdb"
+    shutil.copy(template, store_path)
+    rng = random.Random(seed)
+    lines, delay = rng.randrange(0, 24), rng.uniform(0, 0.05)
+
+    child = start_ingest(store_path, night2, NIGHT_2)
+    assert child.stderr is not None
+    seen = [child.stderr.readline()]
+    while seen[-1] and len(seen) <= lines:
+        seen.append(child.stderr.readline())
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    seen += child.stderr.readlines()
+    committed = any(line.startswith("committed") for line in seen)
+
+    healthy(store_path)  # on the store exactly as the kill left it (WAL not yet replayed)
+    with Store.open(store_path, read_only=True) as store:
+        ids = [s.id for s in store.snapshots()]
+        assert ids == [1, 2] if committed else ids in ([1], [1, 2]), "".join(seen)
+        assert exported(store, 1, tmp_path / "out1") == files_of(night1)
+        if ids == [1, 2]:
+            assert exported(store, 2, tmp_path / "out2") == files_of(night2)
+    with open_bundle(night2) as bundle, Store.open(store_path) as store:
+        rerun = ingest_bundle(
+            store, bundle, district="maple", taken_at=datetime.fromisoformat(NIGHT_2)
+        )
+        assert (rerun.snapshot.id, rerun.new) == (2, ids == [1])
+        assert store.snapshot_rows(2)["students"] == 8_003
+        assert exported(store, 2, tmp_path / "again") == files_of(night2)
+    healthy(store_path)

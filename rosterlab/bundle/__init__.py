@@ -2,5 +2,15 @@
 
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.read import ZipLimits, open_bundle, read_bundle
+from rosterlab.bundle.writer import csv_line, newline_chars, write_csv
 
-__all__ = ["Bundle", "SourceFile", "ZipLimits", "open_bundle", "read_bundle"]
+__all__ = [
+    "Bundle",
+    "SourceFile",
+    "ZipLimits",
+    "csv_line",
+    "newline_chars",
+    "open_bundle",
+    "read_bundle",
+    "write_csv",
+]

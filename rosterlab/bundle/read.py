@@ -112,20 +112,31 @@ def _ignored(parts: Iterable[str]) -> bool:
 
 
 def _folder_names(root: Path) -> list[str]:
-    """Every regular file under ``root``, as a relative POSIX name (symlinked folders skipped)."""
+    """Every regular file under ``root``, as a relative POSIX name (symlinked folders skipped).
+
+    A link to a file inside the bundle is read; a link leading out of it raises, as a zip's link
+    entry does: whoever can write the drop folder must not make rosterlab keep, export or push
+    another file of this machine (an SSH key, /etc/passwd).
+    """
 
     def fail(exc: OSError) -> None:
         raise BundleError(f"cannot list {exc.filename} ({exc.strerror}): check its permissions")
 
     names = []
+    inside = root.resolve()
     for folder, dirs, files in os.walk(root, onerror=fail):
         relative = Path(folder).relative_to(root).parts
         dirs[:] = [d for d in dirs if not _ignored([d])]
-        names += [
-            "/".join((*relative, name))
-            for name in files
-            if not _ignored([name]) and Path(folder, name).is_file()  # no FIFOs, broken links
-        ]
+        for name in files:
+            path = Path(folder, name)
+            if _ignored([name]) or not path.is_file():  # no FIFOs, broken links
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(inside):
+                raise BundleError(
+                    f"{root} holds {'/'.join((*relative, name))!r}, a link to "
+                    f"{path.resolve()} outside the bundle: copy the file in instead of linking it"
+                )
+            names.append("/".join((*relative, name)))
     return sorted(names)
 
 

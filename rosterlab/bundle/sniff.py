@@ -9,6 +9,11 @@ line break is inside quotes exactly when an odd number of ``"`` precede it (an e
 two), so when the cheap counts show a possible blank line, or mixed newlines in a file that has
 quotes, one more pass splits the text into lines with polars and finds record starts from the
 running quote parity, set-based.
+
+A file whose line breaks come in more than one style (an exporter appending CRLF rows to an LF
+file, a stray CR) is rewritten once more for the parser with every record terminator as LF —
+line breaks inside quoted values are kept — because DuckDB's strict CSV parser gives up on a file
+whose terminators are mixed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import itertools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +43,12 @@ _BOMS = (
 )
 # Byte pairs that can only occur around an empty line (LF, CRLF or CR files).
 _BLANK_PATTERNS = (b"\n\n", b"\n\r\n", b"\r\r")
+# As DuckDB's parser reads a record: a quote opens a value only at the start of a field (a quote
+# inside an unquoted value is a character), and "" inside a quoted value is one quote. group 1:
+# the closing quote ('' when the value runs past the end of the text); group 2: a line break.
+_RECORD_TOKENS = re.compile(rb'(?<![^,\r\n])"(?:[^"]|"")*("|\Z)|(\r\n|\r|\n)')
+_QUOTED_REST = re.compile(rb'(?:[^"]|"")*("|\Z)')
+_TERMINATORS = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class _Counts:
             return
         if not self._head_done:
             self.head += chunk[: HEAD_LIMIT - len(self.head)]
-            self._head_done = len(self.head) >= HEAD_LIMIT or bool(re.search(rb"[\r\n]", self.head))
+            self._head_done = len(self.head) >= HEAD_LIMIT or _record_ended(self.head)
         # Each count is a full pass over the chunk: skip the CR passes when there is no CR
         # (most files), which halves the sniffing time of a large LF file.
         cr = chunk.count(b"\r")
@@ -138,7 +151,14 @@ def sniff(
     header = _header(counts.head)
     kinds = counts.newline_kinds()
     blank_rows: tuple[int, ...] = ()
-    if header and (counts.maybe_blank or (len(kinds) > 1 and counts.quotes)):
+    if header and len(kinds) > 1:
+        kinds, unified = _unify_terminators(parse_path, utf8_path, chunk)
+        if unified:
+            parse_path = utf8_path
+            blank_rows = _scan_records(parse_path, "\n", chunk)[0]
+        elif counts.maybe_blank:  # one terminator style; other breaks sit inside quotes
+            blank_rows = _scan_records(parse_path, "\r" if "CR" in kinds else "\n", chunk)[0]
+    elif header and counts.maybe_blank:
         separator = "\n" if counts.lf else "\r"
         blank_rows, kinds = _scan_records(parse_path, separator, chunk)
     newline = None if not kinds else next(iter(kinds)) if len(kinds) == 1 else "mixed"
@@ -210,16 +230,86 @@ def _transcode(path: Path, utf8_path: Path, codec: str, skip: int, chunk: int) -
     return counts
 
 
+def _record_ended(head: bytes) -> bool:
+    """True once ``head`` holds a line break outside quotes: the header record is complete."""
+    return any(
+        head.count(b'"', 0, match.start()) % 2 == 0 for match in re.finditer(rb"[\r\n]", head)
+    )
+
+
 def _header(head: bytes) -> tuple[str, ...]:
-    """The first line as CSV cells; () when the file is empty or starts with an empty line."""
-    line = re.split(rb"[\r\n]", head, maxsplit=1)[0]
-    text = line.decode("utf-8", errors="replace")  # HEAD_LIMIT may cut a character in two
-    if not text:
+    """The first record as CSV cells; () when the file is empty or starts with an empty line.
+
+    A quoted header cell may hold a line break, as the parser reads it (the record, not the line).
+    """
+    text = head.decode("utf-8", errors="replace")  # HEAD_LIMIT may cut a character in two
+    if not text or text[0] in "\r\n":
         return ()
     try:
-        return tuple(next(csv.reader([text])))
+        return tuple(next(csv.reader(io.StringIO(text, newline=""))))
     except csv.Error:  # a cell past csv's field size limit: keep the plain comma split
-        return tuple(text.split(","))
+        return tuple(re.split(r"[\r\n]", text, maxsplit=1)[0].split(","))
+
+
+def _unify_terminators(path: Path, unified_path: Path, chunk: int) -> tuple[dict[str, int], bool]:
+    """Record terminators by style, read as the parser reads records; rewrite them as LF if mixed.
+
+    Returns the styles and whether ``unified_path`` now holds the rewritten text (it may be
+    ``path`` itself, a transcoded copy). Line breaks inside quoted values stay as they are.
+    """
+    kinds = dict.fromkeys(_TERMINATORS.values(), 0)
+    scratch = unified_path.with_name(unified_path.name + ".unified")
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    inside = False
+    previous = b"\n"  # the text starts at a record start
+    carry = b""
+    with path.open("rb") as src, scratch.open("wb") as out:
+        while True:
+            block = src.read(chunk)
+            data = carry + block
+            # Trailing quotes may be half of "", a trailing CR half of CRLF: decide next time.
+            cut = len(data.rstrip(b'"')) if block else len(data)
+            if block and cut == len(data) and data.endswith(b"\r"):
+                cut -= 1
+            data, carry = data[:cut], data[cut:]
+            if data:
+                text, inside = _unify_block(previous + data, inside, kinds)
+                out.write(text)
+                previous = data[-1:]
+            if not block:
+                break
+    found = {kind: n for kind, n in kinds.items() if n}
+    if len(found) > 1:
+        os.replace(scratch, unified_path)
+        return found, True
+    scratch.unlink()
+    return found, False
+
+
+def _unify_block(text: bytes, inside: bool, kinds: dict[str, int]) -> tuple[bytes, bool]:
+    """``text[1:]`` with line breaks outside quotes as LF (``text[0]`` is the byte before it)."""
+    parts = []
+    position = 1
+    if inside:
+        rest = _QUOTED_REST.match(text, 1)
+        assert rest is not None  # the pattern matches the empty string
+        position, inside = rest.end(), not rest.group(1)
+    start = 1
+    while not inside:
+        token = _RECORD_TOKENS.search(text, position)
+        if token is None:
+            break
+        position = token.end()
+        if token.group(2) is None:
+            inside = not token.group(1)
+            continue
+        kinds[_TERMINATORS[token.group(2)]] += 1
+        if token.group(2) != b"\n":
+            parts.append(text[start : token.start()])
+            parts.append(b"\n")
+            start = position
+    parts.append(text[start:])
+    return b"".join(parts), inside
 
 
 def _scan_records(path: Path, separator: str, chunk: int) -> tuple[tuple[int, ...], dict[str, int]]:
@@ -264,3 +354,137 @@ def _scan_records(path: Path, separator: str, chunk: int) -> tuple[tuple[int, ..
     rows = tuple(pl.concat(blank).to_list()) if blank else ()
     kinds = {"CRLF": crlf, "LF" if separator == "\n" else "CR": plain}
     return rows, {kind: n for kind, n in kinds.items() if n}
+
+
+# As the parser reads a line (see _RECORD_TOKENS): a whole quoted field, one left open at the end
+# of the line, and the rest of a quoted field a line starts inside of (up to its closing quote).
+_QUOTED_FIELD = r'(^|,)"(?:[^"]|"")*"'
+_OPEN_FIELD = r'(^|,)".*$'
+_CLOSING = r'^(?:[^"]|"")*"'
+
+
+def surplus_rows(
+    path: Path, newline: str | None, fields: int, chunk: int = CHUNK
+) -> list[tuple[int, int]]:
+    """(data row, fields) of the records with more than ``fields`` fields, as DuckDB splits them.
+
+    DuckDB's strict parser silently drops *empty* surplus fields at the end of a row, so an
+    unquoted comma in a row whose last columns are empty would shift its values one column to
+    the right unnoticed. This set-based pass (polars, per line) counts the fields of every record:
+    commas outside quoted fields, following the quote state from line to line.
+    """
+    separator = "\r" if newline == "CR" else "\n"
+    sep = separator.encode()
+    found: list[tuple[int, int]] = []
+    state = 0  # 1 when the next line starts inside a quoted value
+    records = 0  # records (header included) that started before the next line
+    pending = 0  # commas of a record still open at the end of the previous block
+    rest = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            data = rest + block
+            cut = data.rfind(sep) + 1 if block else len(data)
+            body, rest = data[:cut], data[cut:]
+            if body:
+                lines = pl.Series("line", [body.decode("utf-8")]).str.split(separator).explode()
+                if body.endswith(sep):
+                    lines = lines.head(-1)
+                state, records, pending = _surplus_block(
+                    lines, state, records, pending, fields, found
+                )
+            if not block:
+                return found
+
+
+def _surplus_block(
+    lines: pl.Series,
+    state: int,
+    records: int,
+    pending: int,
+    fields: int,
+    found: list[tuple[int, int]],
+) -> tuple[int, int, int]:
+    """Count the fields of the records in ``lines``; append the rows over ``fields``.
+
+    Only lines holding a quote need the quote patterns; a line without one keeps the quote state
+    and its commas count only outside quotes.
+    """
+    frame = pl.DataFrame(lines).with_row_index("i")
+    frame = frame.with_columns(
+        c0=pl.col("line").str.count_matches(",", literal=True),
+        quoted=pl.col("line").str.contains('"', literal=True),
+    )
+    if state == 0 and not frame["quoted"].any():  # the common case: one line, one record
+        over = frame.filter(
+            (pl.col("c0") + 1 > fields) & (pl.col("i") + records > 0) & (pl.col("line") != "\r")
+        )
+        found += zip((over["i"] + records).to_list(), (over["c0"] + 1).to_list(), strict=True)
+        return 0, records + len(lines), 0
+    line = pl.col("line")
+    outside = line.str.replace_all(_QUOTED_FIELD, "$1")
+    closed = line.str.replace(_CLOSING, "").str.replace_all(_QUOTED_FIELD, "$1")
+    patterns = frame.filter(pl.col("quoted")).select(
+        "i",
+        g0=outside.str.contains(_OPEN_FIELD),
+        c0=outside.str.replace(_OPEN_FIELD, "$1").str.count_matches(",", literal=True),
+        closes=line.str.contains(_CLOSING),
+        g1=~line.str.contains(_CLOSING) | closed.str.contains(_OPEN_FIELD),
+        c1=closed.str.replace(_OPEN_FIELD, "$1").str.count_matches(",", literal=True),
+    )
+    frame = (
+        frame.join(patterns, on="i", how="left", suffix="_q")
+        .with_columns(
+            g0=pl.col("g0").fill_null(False),
+            g1=pl.col("g1").fill_null(True),
+            c0=pl.coalesce("c0_q", "c0"),
+            c1=pl.col("c1").fill_null(0),
+            closes=pl.col("closes").fill_null(False),
+        )
+        # The quote state after each line: a line maps the state before it to a constant, to
+        # itself or to its opposite; compose the maps with running counts.
+        .with_columns(
+            const=pl.when(pl.col("g0") == pl.col("g1")).then(pl.col("g0").cast(pl.Int64)),
+            flips=(pl.col("g0") & ~pl.col("g1")).cast(pl.Int64).cum_sum(),
+        )
+        .with_columns(
+            end=(
+                pl.col("const").forward_fill().fill_null(state)
+                + pl.col("flips")
+                - pl.when(pl.col("const").is_not_null())
+                .then(pl.col("flips"))
+                .forward_fill()
+                .fill_null(0)
+            )
+            % 2
+        )
+        .with_columns(start=pl.col("end").shift(1, fill_value=state))
+        .with_columns(
+            commas=pl.when(pl.col("start") == 0)
+            .then(pl.col("c0"))
+            .when(pl.col("closes"))
+            .then(pl.col("c1"))
+            .otherwise(0),
+            record=(pl.col("start") == 0).cast(pl.Int64).cum_sum() + records,
+        )
+        # A record's commas: the running sum at its last line less the sum before its first.
+        .with_columns(total=pl.col("commas").cum_sum() + pending)
+        .with_columns(
+            before=pl.when(pl.col("start") == 0)
+            .then(pl.col("total") - pl.col("commas"))
+            .forward_fill()
+            .fill_null(0),
+            last=pl.col("start").shift(-1, fill_value=pl.col("end").last()) == 0,
+        )
+    )
+    over = frame.filter(
+        pl.col("last")
+        & (pl.col("total") - pl.col("before") + 1 > fields)
+        & (pl.col("record") > 1)
+        & ~((pl.col("start") == 0) & pl.col("line").is_in(["", "\r"]))
+    )
+    counted = over["total"] - over["before"] + 1
+    found += zip((over["record"] - 1).to_list(), counted.to_list(), strict=True)
+    end = int(frame["end"][-1])
+    carried = int(frame["total"][-1] - frame["before"][-1]) if end else 0
+    return end, int(frame["record"][-1]), carried

@@ -15,7 +15,14 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import read_history_folder
-from rosterlab.cli import output
+from rosterlab.cli import (
+    check_commands,
+    diff_commands,
+    doctor_commands,
+    fix_commands,
+    lab_commands,
+    output,
+)
 from rosterlab.cli.common import add_command, add_format, fails, settings_of
 from rosterlab.errors import ConfigError
 from rosterlab.report import snapshots as render
@@ -44,7 +51,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         known = settings.districts.get(district) or history.settings
         if not history.nights:
             raise ConfigError(f"{path} has no night folders named YYYY-MM-DD: nothing to ingest")
-        with Store.open(settings.store) as store:
+        with Store.open(
+            settings.store, memory_limit=settings.memory_limit, threads=settings.threads
+        ) as store:
             for night in history.nights:
                 progress(f"{district} {night.path.name}")
                 with open_bundle(night.path) as bundle:
@@ -59,12 +68,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         progress=progress,
                         rebuild=args.rebuild,
                     )
+                result = check_commands.with_checks(store, result, known)
                 results.append((result, store.snapshot_rows(result.snapshot.id)))
     else:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
         known = settings.districts.get(args.district)
-        with open_bundle(path) as bundle, Store.open(settings.store) as store:
+        with (
+            open_bundle(path) as bundle,
+            Store.open(
+                settings.store, memory_limit=settings.memory_limit, threads=settings.threads
+            ) as store,
+        ):
             result = ingest_bundle(
                 store,
                 bundle,
@@ -76,6 +91,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 progress=progress,
                 rebuild=args.rebuild,
             )
+            result = check_commands.with_checks(store, result, known)
             results.append((result, store.snapshot_rows(result.snapshot.id)))
     if args.format == "json":
         payloads = [render.ingest_dict(r) for r, _ in results]
@@ -88,7 +104,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with Store.open(settings.store, read_only=True) as store:
+    with Store.open(
+        settings.store,
+        read_only=True,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+    ) as store:
         items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
     if args.format == "json":
         output.emit_json([render.snapshot_dict(s, rows) for s, rows in items])
@@ -99,7 +120,12 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with Store.open(settings.store, read_only=True) as store:
+    with Store.open(
+        settings.store,
+        read_only=True,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+    ) as store:
         snapshot = store.resolve(args.snapshot, args.district)
         written = export_snapshot(store, snapshot.id, args.dir, canonical=args.canonical)
     kind = "canonical files" if args.canonical else "files as received"
@@ -175,7 +201,14 @@ def register(sub: Any) -> None:
 
 
 # Every command module's register(sub), in --help order. Add yours here.
-REGISTRARS: tuple[Callable[[Any], None], ...] = (register,)
+REGISTRARS: tuple[Callable[[Any], None], ...] = (
+    register,
+    diff_commands.register,
+    check_commands.register,
+    fix_commands.register,
+    lab_commands.register,
+    doctor_commands.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -358,6 +358,26 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "student {key}: a contact has {field} blank while other contact columns are filled.",
         "Fill Contact_type and Contact_name, or clear the contact columns.",
     ),
+    _t(
+        "missing-value-unconfirmed",
+        "warning",
+        "row",
+        "Possibly required value blank",
+        "a field the format lists as required, where Clever's own text does not confirm it, is "
+        "blank",
+        "{entity} {key}: {field} is blank; it is listed as required, though Clever does not "
+        "confirm it.",
+        "Fill {field} for this record to be safe.",
+    ),
+    _t(
+        "invalid-phone",
+        "warning",
+        "row",
+        "Invalid phone number",
+        "a phone number without 10–11 digits",
+        "{entity} {key}: {field} {value!r} does not have 10 or 11 digits.",
+        "Write the full number with its area code (10 digits, or 11 with the leading 1).",
+    ),
     # --- cross-file ---
     _t(
         "unknown-school",
@@ -457,6 +477,15 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "one Staff_id (or Teacher_id) used by different people",
         "{entity} {key}: {field} {value!r} is used by different people.",
         "Give each person their own ID.",
+    ),
+    _t(
+        "section-teacher-other-school",
+        "warning",
+        "cross-file",
+        "Section teacher at another school",
+        "a section's teacher is in teachers.csv, but not at the section's school",
+        "section {key}: {field} {value!r} is in teachers.csv only at other schools.",
+        "List the teacher at school {school_id} too (one teachers.csv row per school).",
     ),
     # --- history ---
     _t(

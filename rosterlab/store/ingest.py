@@ -10,11 +10,12 @@ written, so storage and time after the parse grow with churn, not with district 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -23,9 +24,10 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.model import Bundle, SourceFile
+from rosterlab.bundle.sniff import surplus_rows
 from rosterlab.errors import OutOfOrderError, StoreError
 from rosterlab.spec import Finding, finding
-from rosterlab.store.raw import compress
+from rosterlab.store import raw
 from rosterlab.store.sql import positional, quote_ident
 from rosterlab.store.store import IngestResult, SnapshotInfo, Store
 
@@ -186,28 +188,24 @@ class Ingestor:
                 "re-run with --rebuild to replay the district's history in time order"
             )
         seq = history[-1].seq + 1 if history else 1
-        kept = {row[0] for row in self.store.rows("SELECT sha256 FROM raw_files")}
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            compressed = pool.submit(_compress_new_files, bundle.files, kept)
-            with self.store.transaction():
-                snapshot = self._insert_snapshot(
-                    bundle,
-                    district,
-                    district_name,
-                    seq,
-                    taken_at,
-                    sync_type,
-                    origin,
-                    source,
-                    snapshot_id,
-                )
-                parse_findings = self._stage_files(bundle, snapshot)
+        with self.store.transaction():
+            snapshot = self._insert_snapshot(
+                bundle,
+                district,
+                district_name,
+                seq,
+                taken_at,
+                sync_type,
+                origin,
+                source,
+                snapshot_id,
+            )
+            parse_findings = self._stage_files(bundle, snapshot)
+            with self._keeping_raw(bundle, snapshot):
                 self._merge_entities(bundle, snapshot)
-                self.progress("keeping raw files")
-                self._store_raw(compressed.result())
-                findings = tuple(bundle.findings) + tuple(parse_findings)
-                self.store.record_findings(snapshot.id, "ingest", findings)
-                self.progress("committing")
+            findings = tuple(bundle.findings) + tuple(parse_findings)
+            self.store.record_findings(snapshot.id, "ingest", findings)
+            self.progress("committing")
         return IngestResult(snapshot, True, findings)
 
     def _insert_snapshot(
@@ -309,46 +307,72 @@ class Ingestor:
             "escape = '\"', strict_mode = true, null_padding = false, store_rejects = true)",
             [str(source.parse_path)],
         )
+        # DuckDB may reject a row once per surplus or missing field: one finding per row, the
+        # reject naming the most fields found (too many) or the fewest (too few).
         rejects = self.store.rows(
-            "SELECT line, error_type, error_message FROM reject_errors ORDER BY line"
+            "SELECT line, error_type, error_message FROM reject_errors QUALIFY row_number() "
+            "OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY COLUMNS' "
+            "THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
         )
+        # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
+        # comma in a row ending with empty columns would shift its values unnoticed. Count
+        # every row's fields; such rows are malformed and leave staging like rejected ones.
+        width = len(source.header)
+        surplus = dict(surplus_rows(source.parse_path, source.newline, width))
+        problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
+        for row, fields in surplus.items():
+            problems[row] = _reject_detail(
+                "TOO MANY COLUMNS", f"Expected Number of Columns: {width} Found: {fields}"
+            )
         findings = [
             finding(
                 "malformed-row",
                 entity=spec.entity_of_file(source.spec_name),
-                row=int(line) - 1,
+                row=row,
                 file=source.name,
-                detail=_reject_detail(error_type, message),
+                detail=detail,
             )
-            for line, error_type, message in rejects
+            for row, detail in sorted(problems.items())
         ]
         skipped = sorted({int(line) - 1 for line, _, _ in rejects} | set(source.blank_rows))
-        self._create_staging_view(view, parsed, skipped)
-        rows = self.store.rows(f"SELECT count(*) FROM {parsed}")[0][0]
+        accepted_surplus = sorted(set(surplus) - {int(line) - 1 for line, _, _ in rejects})
+        self._create_staging_view(view, parsed, skipped, accepted_surplus)
+        rows = self.store.rows(f"SELECT count(*) FROM {view}")[0][0]
         return int(rows), findings
 
-    def _create_staging_view(self, view: str, parsed: str, skipped: list[int]) -> None:
+    def _create_staging_view(
+        self, view: str, parsed: str, skipped: list[int], dropped: list[int]
+    ) -> None:
         """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
 
-        The parse keeps file order, so the n-th accepted row has rowid n-1. When malformed or
+        The parse keeps file order, so the n-th accepted row has the n-th rowid. When malformed or
         blank rows were skipped, the accepted ordinal o lands on data row o + k, where k counts
         the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
+        ``dropped`` rows were parsed but are malformed all the same: the view leaves them out.
         """
-        if not skipped:
+        # Inside an open transaction DuckDB numbers new rows from a large base, not 0: count
+        # from the table's first rowid so _row is right before and after the commit.
+        ordinal = f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
+        numbered = f"SELECT {ordinal} AS _row, p.* FROM {parsed} p"
+        if skipped:
+            segments = "_segments_" + parsed
             self.store.execute(
-                f"CREATE TEMP VIEW {view} AS SELECT rowid + 1 AS _row, * FROM {parsed}"
+                f"CREATE OR REPLACE TEMP TABLE {segments} (start BIGINT, shift BIGINT)"
             )
-            return
-        segments = "_segments_" + parsed
-        self.store.execute(f"CREATE OR REPLACE TEMP TABLE {segments} (start BIGINT, shift BIGINT)")
-        self.store.executemany(
-            f"INSERT INTO {segments} VALUES (?, ?)",
-            [(s - k + 1, k) for k, s in enumerate(skipped, start=1)],
-        )
-        self.store.execute(
-            f"CREATE TEMP VIEW {view} AS SELECT p.rowid + 1 + coalesce(g.shift, 0) AS _row, "
-            f"p.* FROM {parsed} p ASOF LEFT JOIN {segments} g ON p.rowid + 1 >= g.start"
-        )
+            self.store.executemany(
+                f"INSERT INTO {segments} VALUES (?, ?)",
+                [(s - k + 1, k) for k, s in enumerate(skipped, start=1)],
+            )
+            numbered = (
+                f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, p.* FROM {parsed} p "
+                f"ASOF LEFT JOIN {segments} g ON {ordinal} >= g.start"
+            )
+        if dropped:
+            excluded = "_dropped_" + parsed
+            self.store.execute(f"CREATE OR REPLACE TEMP TABLE {excluded} (row BIGINT)")
+            self.store.executemany(f"INSERT INTO {excluded} VALUES (?)", [(r,) for r in dropped])
+            numbered = f"SELECT * FROM ({numbered}) WHERE _row NOT IN (SELECT row FROM {excluded})"
+        self.store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
 
     def _merge_entities(self, bundle: Bundle, snapshot: SnapshotInfo) -> None:
         for entity in spec.ENTITIES.values():
@@ -415,12 +439,80 @@ class Ingestor:
         self.store.execute("DROP TABLE _delta")
         self.store.execute("DROP TABLE _opened")
 
-    def _store_raw(self, compressed: list[tuple[str, int, str, bytes]]) -> None:
-        for sha256, size, codec, data in compressed:
-            self.store.execute(
-                "INSERT INTO raw_files VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [sha256, size, codec, data],
+    @contextmanager
+    def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[None]:
+        """Keep the received files the raw store lacks, compressed in a worker beside the body.
+
+        The body is the merge, after the parse: the codec's memory (about twice a file's size,
+        one file at a time) never meets the parse's peak, and its time hides behind the merge.
+        The worker never touches DuckDB: keyframes are read before it starts, blobs written after.
+        """
+        kept = {
+            row[0]
+            for row in self.store.rows(
+                "SELECT sha256 FROM raw_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                [[source.sha256 for source in bundle.files]],
             )
+        }
+        jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]] = []
+        for source in bundle.files:
+            if source.sha256 not in kept:
+                kept.add(source.sha256)
+                jobs.append((source, self._stored_keyframe(source, snapshot)))
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            packing = pool.submit(_pack_files, jobs, stop)
+            del jobs  # the worker owns the keyframes now and drops each once used
+            try:
+                yield
+            except BaseException:
+                stop.set()
+                raise
+            self.progress("keeping raw files")
+            packed = packing.result()
+        for source, blob in packed:
+            self.store.execute(
+                "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [source.sha256, source.size, blob.codec, blob.data, blob.base_sha256],
+            )
+
+    def _stored_keyframe(
+        self, source: SourceFile, snapshot: SnapshotInfo
+    ) -> tuple[str, int, bytes] | None:
+        """(sha256, bytes, data) of the keyframe behind the district's newest earlier version."""
+        if source.spec_name is None:
+            return None
+        found = self.store.rows(
+            "SELECT k.sha256 FROM snapshot_files f JOIN snapshots s ON s.id = f.snapshot_id "
+            "JOIN raw_files r ON r.sha256 = f.sha256 "
+            "JOIN raw_files k ON k.sha256 = coalesce(r.base_sha256, r.sha256) "
+            "WHERE s.district = ? AND s.seq < ? AND f.spec_name = ? "
+            "ORDER BY s.seq DESC LIMIT 1",
+            [snapshot.district, snapshot.seq, source.spec_name],
+        )
+        if not found:
+            return None
+        sha256, size, data = self.store.rows(
+            "SELECT sha256, bytes, data FROM raw_files WHERE sha256 = ?", [found[0][0]]
+        )[0]
+        return sha256, size, data
+
+
+def _pack_files(
+    jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]], stop: threading.Event
+) -> list[tuple[SourceFile, raw.Blob]]:
+    """Compress files one at a time (a delta against their keyframe when they have one)."""
+    packed = []
+    while jobs and not stop.is_set():
+        source, stored = jobs.pop(0)
+        keyframe = raw.load_keyframe(*stored) if stored else None
+        del stored
+        packed.append(
+            (source, raw.pack(source.name, source.path, source.sha256, source.size, keyframe))
+        )
+        del keyframe  # before the next file's keyframe is loaded
+    return packed
 
 
 def _already_ingested(
@@ -437,24 +529,6 @@ def _already_ingested(
         ):
             return snapshot
     return None
-
-
-def _compress_new_files(
-    files: Sequence[SourceFile], kept: set[str]
-) -> list[tuple[str, int, str, bytes]]:
-    """Compress the received files the raw store does not hold yet (runs beside the parse)."""
-    out = []
-    seen = set(kept)
-    for source in files:
-        if source.sha256 in seen:
-            continue
-        seen.add(source.sha256)
-        data = source.path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != source.sha256:
-            raise StoreError(f"{source.name} changed while it was being ingested: ingest again")
-        codec, packed = compress(data)
-        out.append((source.sha256, len(data), codec, packed))
-    return out
 
 
 def _reject_detail(error_type: str, message: str) -> str:

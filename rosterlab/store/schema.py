@@ -93,6 +93,69 @@ CREATE TABLE findings (
 );
 """
 
+# Every push of a bundle to an SFTP target, failed ones included (outcome 'pushed' | 'failed').
+PUSHES_TABLE = """
+CREATE SEQUENCE push_ids START 1;
+CREATE TABLE pushes (
+    id INTEGER PRIMARY KEY,
+    district VARCHAR,
+    target VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    port INTEGER NOT NULL,
+    remote_dir VARCHAR NOT NULL,
+    bundle_dir VARCHAR NOT NULL,
+    bundle_sha256 VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    outcome VARCHAR NOT NULL,
+    error VARCHAR,
+    attempts INTEGER,
+    forced BOOLEAN NOT NULL,
+    files STRUCT(name VARCHAR, bytes BIGINT, sha256 VARCHAR)[] NOT NULL,
+    entity_rows MAP(VARCHAR, BIGINT),
+    stale_remote VARCHAR[] NOT NULL
+);
+"""
+
+# rosterlab.checks: the district's customization ledger (overrides kept on purpose), a field
+# profile per snapshot and received column, and which snapshots' check findings are current.
+CHECKS_TABLES = """
+CREATE SEQUENCE ledger_ids START 1;
+CREATE TABLE ledger (
+    id INTEGER PRIMARY KEY DEFAULT nextval('ledger_ids'),
+    district VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    field VARCHAR NOT NULL,
+    value VARCHAR,
+    reason VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (district, entity, key, field)
+);
+CREATE TABLE field_profiles (
+    snapshot_id INTEGER NOT NULL,
+    file VARCHAR NOT NULL,
+    field VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    rows BIGINT NOT NULL,
+    filled BIGINT NOT NULL,
+    distinct_values BIGINT NOT NULL,
+    sampled BIGINT NOT NULL,
+    patterns MAP(VARCHAR, BIGINT),
+    PRIMARY KEY (snapshot_id, file, field)
+);
+CREATE TABLE check_runs (
+    snapshot_id INTEGER PRIMARY KEY,
+    fingerprint VARCHAR NOT NULL,
+    checked_at TIMESTAMP NOT NULL
+);
+"""
+
+
+# A raw file is a full zstd frame (codec 'zstd', a keyframe) or a zstd patch-from delta (codec
+# 'zstd-delta') against the keyframe ``base_sha256``; see rosterlab/store/raw.py.
+RAW_DELTAS = "ALTER TABLE raw_files ADD COLUMN base_sha256 VARCHAR"
+
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
@@ -100,4 +163,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return [
         (1, "base tables", BASE_TABLES),
         (2, "entity SCD2 tables", entity_sql),
+        (3, "pushes", PUSHES_TABLE),
+        (4, "checks: ledger, field profiles, check runs", CHECKS_TABLES),
+        (5, "raw file deltas", RAW_DELTAS),
     ]

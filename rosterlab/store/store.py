@@ -20,7 +20,7 @@ import polars as pl
 from rosterlab import spec
 from rosterlab.errors import SnapshotNotFoundError, StoreBusyError, StoreError
 from rosterlab.spec import Finding
-from rosterlab.store.raw import decompress
+from rosterlab.store import raw
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
 
@@ -83,11 +83,17 @@ class Store:
         self._depth = 0
         # Which snapshot the temporary staging views (staged_<file>) currently hold.
         self.staged_snapshot: int | None = None
+        self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
     def connect(
-        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> Store:
         """Open (creating and migrating when writable) the store at ``path``."""
         path = Path(path)
@@ -98,6 +104,8 @@ class Store:
         config: dict[str, Any] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
@@ -109,15 +117,21 @@ class Store:
                 f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
             ) from None
         store = cls(con, path, read_only)
+        store.memory_limit = memory_limit or store.memory_limit
         store._migrate()
         return store
 
     @classmethod
     @contextmanager
     def open(
-        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> Iterator[Store]:
-        store = cls.connect(path, read_only=read_only, memory_limit=memory_limit)
+        store = cls.connect(path, read_only=read_only, memory_limit=memory_limit, threads=threads)
         try:
             yield store
         finally:
@@ -182,22 +196,37 @@ class Store:
         if self.read_only:
             raise StoreError(f"store {self.path} is open read-only: reopen it for writing")
 
+    @contextmanager
+    def _resources(self) -> Iterator[None]:
+        """Running out of memory is a tool failure with a one-line remedy, not a traceback."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException:
+            raise StoreError(
+                f"store {self.path} ran out of memory (memory_limit {self.memory_limit}): raise "
+                "memory_limit in rosterlab.toml or ROSTERLAB_MEMORY_LIMIT, or lower threads"
+            ) from None
+
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self._con.execute(sql, params or []).fetchall()
+        with self._resources():
+            return self._con.execute(sql, params or []).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement with bound values (for rooms that keep their SQL beside their logic).
 
         The result is always fetched: an unfinished result would block the connection.
         """
-        self._con.execute(sql, params or []).fetchall()
+        with self._resources():
+            self._con.execute(sql, params or []).fetchall()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._con.executemany(sql, rows).fetchall()
+        with self._resources():
+            self._con.executemany(sql, rows).fetchall()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run a query with bound values and return a polars DataFrame."""
-        return self._con.sql(sql, params=list(params or [])).pl()
+        with self._resources():
+            return self._con.sql(sql, params=list(params or [])).pl()
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query with bound values and return plain tuples (small results only)."""
@@ -329,15 +358,30 @@ class Store:
         )
 
     def raw_bytes(self, sha256: str) -> bytes:
-        """The bytes of a received file, from the content-addressed raw store."""
-        rows = self._rows("SELECT codec, data FROM raw_files WHERE sha256 = ?", [sha256])
+        """The bytes of a received file, from the content-addressed raw store (sha256-checked).
+
+        A delta is decoded against its keyframe; a corrupt or unreadable blob raises StoreError.
+        """
+        rows = self._rows(
+            "SELECT bytes, codec, data, base_sha256 FROM raw_files WHERE sha256 = ?", [sha256]
+        )
         if not rows:
             raise StoreError(
                 f"raw file {sha256[:12]} is not kept (pruned by retention): "
                 "export with --canonical instead"
             )
-        codec, data = rows[0]
-        return decompress(codec, data)
+        size, codec, data, base_sha256 = rows[0]
+        keyframe = self._raw_keyframe(sha256, base_sha256) if base_sha256 else None
+        return raw.unpack(sha256, size, raw.Blob(codec, data, base_sha256), keyframe)
+
+    def _raw_keyframe(self, sha256: str, base_sha256: str) -> raw.Keyframe:
+        rows = self._rows("SELECT bytes, data FROM raw_files WHERE sha256 = ?", [base_sha256])
+        if not rows:
+            raise StoreError(
+                f"raw file {sha256[:12]} is a delta of keyframe {base_sha256[:12]}, which is not "
+                "kept: export with --canonical instead"
+            )
+        return raw.load_keyframe(base_sha256, *rows[0])
 
     def district_sync_type(self, district: str) -> str | None:
         rows = self._rows("SELECT sync_type FROM districts WHERE district = ?", [district])

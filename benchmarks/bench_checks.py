@@ -1,0 +1,236 @@
+"""Benchmark (not a test): a full check of a 1M-student / 8M-enrollment snapshot.
+
+    .venv/bin/python -m benchmarks.bench_checks [--students 1000000] [--repeat 3]
+
+The night is generated once with ``rosterlab.synth`` into the gitignored ``benchmarks/data/``.
+Each step runs in its own process so its peak memory is its own (the kernel's high-water mark
+is reset right before the measured step):
+
+1. ``read``   — bare DuckDB: ``read_csv`` of the same files (all text) into tables: the yardstick;
+2. ``ingest`` — for reference; the checks then run in the same process, as ``rosterlab ingest``
+   does, on the staging the ingest left (``warm``: the budgeted number, ≤ 4 s and ≤ 3 GB);
+3. ``cold``   — ``run_checks`` in a fresh process, which first re-parses the kept raw files.
+
+Wall and CPU seconds are both reported: the machine may be shared, and CPU seconds move less
+with other people's load. Results replace the ``## Checks`` section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Checks"
+BUDGET_SECONDS, BUDGET_BYTES = 4.0, 3 * 1024**3
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (VmHWM) so the next step's peak is its own."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _measure(step: Any) -> dict[str, float]:
+    _reset_peak()
+    wall, cpu = time.perf_counter(), _cpu()
+    step()
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": _cpu() - cpu,
+        "peak": float(_peak_bytes()),
+    }
+
+
+def night_folder(students: int) -> Path:
+    """The benchmark night, generated on first use (deterministic: same bytes every time)."""
+    from rosterlab.synth import generate_district, write_night
+
+    folder = DATA / f"checks-{students}" / "2026-09-01"
+    if not (folder / "enrollments.csv").exists():
+        night = generate_district("bench", students=students, seed=4).night(1)
+        write_night(night, folder)
+    return folder
+
+
+def child_read(folder: Path, repeat: int) -> list[dict[str, float]]:
+    import duckdb
+
+    files = sorted(folder.glob("*.csv"))
+    runs = []
+    for _ in range(repeat):
+        con = duckdb.connect()
+
+        def read(con: duckdb.DuckDBPyConnection = con) -> None:
+            for i, path in enumerate(files):
+                con.execute(
+                    f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, header = true, "
+                    "all_varchar = true)",
+                    [str(path)],
+                ).fetchall()
+
+        runs.append(_measure(read))
+        con.close()
+    return runs
+
+
+def child_warm(folder: Path, store_path: Path, repeat: int) -> dict[str, Any]:
+    from rosterlab.bundle import open_bundle
+    from rosterlab.checks import run_checks
+    from rosterlab.store import Store, ingest_bundle
+
+    store_path.unlink(missing_ok=True)
+    with Store.open(store_path) as store, open_bundle(folder) as bundle:
+        ingested: list[int] = []
+        ingest = _measure(
+            lambda: ingested.append(ingest_bundle(store, bundle, district="bench").snapshot.id)
+        )
+        found: list[Any] = []
+        checks = [
+            _measure(lambda: found.append(run_checks(store, ingested[0], refresh=True)))
+            for _ in range(repeat)
+        ]
+        summary = found[0].summary()
+    return {"ingest": ingest, "checks": checks, "summary": summary}
+
+
+def child_cold(store_path: Path) -> dict[str, float]:
+    from rosterlab.checks import run_checks
+    from rosterlab.store import Store
+
+    with Store.open(store_path) as store:
+        snapshot = store.snapshots("bench")[-1].id
+        return _measure(lambda: run_checks(store, snapshot, refresh=True))
+
+
+def _child(*argv: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_checks", *argv],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _rows(folder: Path) -> dict[str, int]:
+    counts = {}
+    for path in sorted(folder.glob("*.csv")):
+        with path.open("rb") as fh:
+            counts[path.name] = sum(1 for _ in fh) - 1
+    return counts
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "peak")}
+
+
+def _gib(value: float) -> str:
+    return f"{value / 1024**3:.2f} GiB"
+
+
+def report(students: int, repeat: int) -> str:
+    folder = night_folder(students)
+    store_path = DATA / f"checks-{students}.duckdb"
+    load_before = os.getloadavg()
+    read = _median(_child("read", str(folder), str(repeat)))
+    warm = _child("warm", str(folder), str(store_path), str(repeat))
+    cold = _child("cold", str(store_path))
+    load_after = os.getloadavg()
+    check = _median(warm["checks"])
+    rows = _rows(folder)
+    size = sum(p.stat().st_size for p in folder.glob("*.csv"))
+    verdict = (
+        "within" if check["wall"] <= BUDGET_SECONDS and check["peak"] <= BUDGET_BYTES else "over"
+    )
+    lines = [
+        SECTION,
+        "",
+        f"`python -m benchmarks.bench_checks` ({date.today().isoformat()}): every check "
+        f"(`run_checks`, recomputed) of one synthetic night — {rows['students.csv']:,} "
+        f"students.csv rows ({students:,} students), {rows['enrollments.csv']:,} enrollments, "
+        f"{rows['sections.csv']:,} sections; {size / 1e6:,.0f} MB of CSV. Machine: "
+        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}; "
+        f"load average {load_before[0]:.1f} before and {load_after[0]:.1f} after (the machine "
+        "was shared). Median of "
+        f"{repeat} runs; peak = the step's own peak RSS.",
+        "",
+        "| step | wall s | CPU s | peak RSS |",
+        "| --- | ---: | ---: | ---: |",
+        f"| bare DuckDB `read_csv` of the same files (yardstick) | {read['wall']:.2f} | "
+        f"{read['cpu']:.2f} | {_gib(read['peak'])} |",
+        f"| ingest (reference, not budgeted) | {warm['ingest']['wall']:.2f} | "
+        f"{warm['ingest']['cpu']:.2f} | {_gib(warm['ingest']['peak'])} |",
+        f"| **check right after ingest** (budget ≤ {BUDGET_SECONDS:.0f} s, ≤ 3 GiB) | "
+        f"**{check['wall']:.2f}** | {check['cpu']:.2f} | {_gib(check['peak'])} |",
+        f"| check in a fresh process (re-parses the raw files first) | {cold['wall']:.2f} | "
+        f"{cold['cpu']:.2f} | {_gib(cold['peak'])} |",
+        "",
+        f"Check ÷ bare read: {check['wall'] / read['wall']:.2f}× wall, "
+        f"{check['cpu'] / read['cpu']:.2f}× CPU. Verdict: {verdict} budget on this run. "
+        f"Findings on the clean night: {warm['summary']['by_code']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    """Replace (or append) the ``## Checks`` section of docs/benchmarks.md."""
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        rest = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[rest + 1 :] if rest != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text)
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] in ("read", "warm", "cold"):
+        step, args = argv[0], argv[1:]
+        if step == "read":
+            result: Any = child_read(Path(args[0]), int(args[1]))
+        elif step == "warm":
+            result = child_warm(Path(args[0]), Path(args[1]), int(args[2]))
+        else:
+            result = child_cold(Path(args[0]))
+        print(json.dumps(result, default=str))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print, do not edit the docs")
+    args = parser.parse_args(argv)
+    section = report(args.students, args.repeat)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

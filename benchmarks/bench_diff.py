@@ -1,0 +1,378 @@
+"""Diff benchmark: rosterlab's store diff against a full-join diff and datacompy, in one run.
+
+A synthetic district (rosterlab.synth, 1,000,000 students by default, ~1 % nightly churn) is
+ingested night by night into a store kept under ``benchmarks/data/`` (built once: each night is
+generated, ingested, deleted). Then, each measurement in its own subprocess (peak RSS of that
+child; seconds timed inside it, best of several warm runs):
+
+* rosterlab ``diff_snapshots`` of the last two nights (consecutive) and of nights 1 → N;
+* a plain DuckDB FULL OUTER JOIN diff of the same nights' entity tables (materialised once from
+  the store into their own DuckDB file, as a district would load each night's files): added,
+  removed, changed, unchanged and per-field counts per entity — what rosterlab reports;
+* datacompy's PolarsCompare on the last two nights' students.csv (its own virtualenv,
+  ``benchmarks/.venv-datacompy``: datacompy pins polars < 1.45).
+
+    python -m benchmarks.bench_diff [--students 1000000] [--nights 31] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import DATA, PYTHON, ROOT, Timed, run_timed, write_section
+
+DISTRICT = "bench"
+SEED = 1
+DATACOMPY_VENV = ROOT / "benchmarks" / ".venv-datacompy"
+DATACOMPY_JOIN = ["Student_id", "Contact_sis_id", "Contact_name"]
+
+# Runs inside benchmarks/.venv-datacompy (its own polars): argv = csv_from csv_to join_columns...
+DATACOMPY_SCRIPT = """
+import json, sys, time
+import datacompy, polars as pl
+started = time.perf_counter()
+a = pl.read_csv(sys.argv[1], infer_schema_length=0)
+b = pl.read_csv(sys.argv[2], infer_schema_length=0)
+read = time.perf_counter() - started
+started = time.perf_counter()
+compare = datacompy.PolarsCompare(a, b, join_columns=sys.argv[3:])
+changed = int(compare.intersect_rows.height - compare.count_matching_rows())
+seconds = time.perf_counter() - started
+print(json.dumps({"read": read, "compare": seconds, "summary": {
+    "removed": compare.df1_unq_rows.height, "added": compare.df2_unq_rows.height,
+    "changed": changed}, "datacompy": datacompy.__version__, "polars": pl.__version__}))
+"""
+
+
+# --- building the history (once) ---------------------------------------------------------
+def history(students: int, nights: int) -> Path:
+    """The store of ``nights`` ingested nights, the two last students.csv, baseline tables."""
+    folder = DATA / f"diff-{students}-{nights}n-s{SEED}"
+    if not (folder / ".complete").exists():
+        ingest_history(folder, students, nights)
+    if not (folder / "baseline.duckdb").exists():
+        run_timed([PYTHON, "-m", "benchmarks.bench_diff", "--child", "tables", str(folder)])
+    from rosterlab.store import Store
+
+    with Store.open(folder / "store.duckdb"):
+        pass  # applies schema migrations added since the store was built
+    return folder
+
+
+def ingest_history(folder: Path, students: int, nights: int) -> None:
+    """Generate, ingest and delete each night in turn (one night's CSV on disk at a time).
+
+    Resumes after the nights the store already holds (night k is derived from night k-1, so
+    earlier nights are generated again, in memory only).
+    """
+    from rosterlab.synth import generate_district, write_night
+
+    store = folder / "store.duckdb"
+    done = ingested(store)
+    if not done:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    district = generate_district(DISTRICT, students=students, seed=SEED)
+    for k in range(1, nights + 1):
+        began = time.perf_counter()
+        night = district.night(k)
+        if k <= done and k < nights - 1:
+            continue
+        tonight = folder / "tonight"
+        shutil.rmtree(tonight, ignore_errors=True)
+        write_night(night, tonight)
+        del night
+        if k > done:
+            taken_at = district.taken_at(k).replace(tzinfo=None).isoformat()
+            child = [PYTHON, "-m", "benchmarks.bench_diff", "--child", "ingest"]
+            run_timed([*child, str(store), str(tonight), taken_at])
+        if k >= nights - 1:
+            shutil.copy(tonight / "students.csv", folder / f"students-{k}.csv")
+        shutil.rmtree(tonight)
+        print(f"night {k}/{nights} ingested ({time.perf_counter() - began:.0f} s)", flush=True)
+    (folder / ".complete").write_text("ok\n")
+
+
+def ingested(store: Path) -> int:
+    """How many nights of the benchmark district a store holds (0 when there is no store)."""
+    if not store.exists():
+        return 0
+    from rosterlab.store import Store
+
+    with Store.open(store) as opened:
+        return len(opened.snapshots(DISTRICT))
+
+
+def child_ingest(store: Path, night: Path, taken_at: str) -> None:
+    """Ingest one night with the store API (the CLI's ingest also runs the checks)."""
+    from datetime import datetime
+
+    from rosterlab.bundle import open_bundle
+    from rosterlab.store import Store, ingest_bundle
+
+    with Store.open(store) as opened, open_bundle(night) as bundle:
+        ingest_bundle(opened, bundle, district=DISTRICT, taken_at=datetime.fromisoformat(taken_at))
+
+
+def baseline_nights(nights: int) -> tuple[int, ...]:
+    return (1, nights - 1, nights)
+
+
+def child_tables(folder: Path) -> None:
+    """Materialise each baseline night's entity tables as plain tables in their own file."""
+    import duckdb
+
+    from rosterlab import spec
+
+    nights = max(int(p.stem.split("-")[1]) for p in folder.glob("students-*.csv"))
+    building = folder / "baseline.duckdb.part"
+    building.unlink(missing_ok=True)
+    con = duckdb.connect(str(building))
+    con.execute(f"ATTACH '{folder / 'store.duckdb'}' AS store (READ_ONLY)").fetchall()
+    for entity in spec.ENTITIES:
+        for k in baseline_nights(nights):
+            con.execute(
+                f"CREATE OR REPLACE TABLE n{k}_{entity} AS SELECT * EXCLUDE (district, row_hash, "
+                f'valid_from, valid_to) FROM store."{entity}" WHERE district = ? AND '
+                "valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)",
+                [DISTRICT, k, k],
+            ).fetchall()
+    con.close()
+    building.rename(folder / "baseline.duckdb")
+
+
+# --- the measured children ----------------------------------------------------------------
+def _timed(repeat: int, work: Any) -> tuple[list[float], Any]:
+    """One warm-up, then ``repeat`` timed runs of ``work()``."""
+    result = work()
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = work()
+        seconds.append(time.perf_counter() - started)
+    return seconds, result
+
+
+def child_rosterlab(folder: Path, frm: int, to: int, repeat: int) -> dict[str, Any]:
+    """Time ``diff_snapshots``; also how much of it is the duplicate-key lookup (S)."""
+    from rosterlab.diff import diff_snapshots
+    from rosterlab.diff.engine import DiffEngine
+    from rosterlab.store import Store
+
+    lookup: list[float] = []
+    stable = DiffEngine._stable
+
+    def timed_stable(self: DiffEngine, *args: Any) -> None:
+        started = time.perf_counter()
+        stable(self, *args)
+        lookup.append(time.perf_counter() - started)
+
+    DiffEngine._stable = timed_stable  # type: ignore[method-assign,assignment]
+    with Store.open(folder / "store.duckdb", read_only=True) as store:
+        ids = {s.seq: s.id for s in store.snapshots(DISTRICT)}
+        runs = []
+
+        def work() -> Any:
+            lookup.clear()
+            result = diff_snapshots(store, DISTRICT, ids[frm], ids[to])
+            runs.append(sum(lookup))
+            return result
+
+        seconds, result = _timed(repeat, work)
+    summary = {e.entity: [e.added, e.removed, e.changed, e.unchanged] for e in result.entities}
+    return {
+        "seconds": seconds,
+        "lookup": runs[1:],
+        "summary": summary,
+        "rekeys": len(result.rekeys),
+    }
+
+
+def baseline_sql(entity: str, frm: int, to: int) -> str:
+    """The plain diff: FULL OUTER JOIN on the key, per-field IS DISTINCT FROM, counts."""
+    from rosterlab import spec
+    from rosterlab.store import quote_ident
+
+    columns = [*spec.ENTITIES[entity].columns, "extra"]
+    differs = [f"f.{quote_ident(c)} IS DISTINCT FROM t.{quote_ident(c)}" for c in columns]
+    both = "f.key IS NOT NULL AND t.key IS NOT NULL"
+    changed = " OR ".join(differs)
+    per_field = ", ".join(f"count(*) FILTER (WHERE {both} AND {d})" for d in differs)
+    return (
+        "SELECT count(*) FILTER (WHERE f.key IS NULL), count(*) FILTER (WHERE t.key IS NULL), "
+        f"count(*) FILTER (WHERE {both} AND ({changed})), "
+        f"count(*) FILTER (WHERE {both} AND NOT ({changed})), {per_field} "
+        f"FROM n{frm}_{entity} f FULL OUTER JOIN n{to}_{entity} t ON f.key = t.key"
+    )
+
+
+def child_baseline(folder: Path, frm: int, to: int, repeat: int) -> dict[str, Any]:
+    import duckdb
+
+    from rosterlab import spec
+
+    con = duckdb.connect(str(folder / "baseline.duckdb"), read_only=True)
+    queries = {e: baseline_sql(e, frm, to) for e in spec.ENTITIES}
+
+    def work() -> dict[str, list[int]]:
+        return {e: list(con.execute(sql).fetchall()[0][:4]) for e, sql in queries.items()}
+
+    seconds, summary = _timed(repeat, work)
+    return {"seconds": seconds, "summary": summary}
+
+
+CHILDREN = {"rosterlab": child_rosterlab, "baseline": child_baseline}
+
+
+# --- datacompy in its own virtualenv ------------------------------------------------------
+def datacompy_python() -> Path:
+    python = DATACOMPY_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DATACOMPY_VENV)], check=True)
+        (DATACOMPY_VENV / ".gitignore").write_text("*\n")
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "datacompy", "polars<1.45"],
+            check=True,
+        )
+    return python
+
+
+# --- the run ------------------------------------------------------------------------------
+def measure(folder: Path, kind: str, frm: int, to: int, repeat: int) -> tuple[Timed, dict]:
+    done = run_timed(
+        [
+            PYTHON,
+            "-m",
+            "benchmarks.bench_diff",
+            "--child",
+            kind,
+            str(folder),
+            str(frm),
+            str(to),
+            str(repeat),
+        ]
+    )
+    return done, json.loads(done.stdout)
+
+
+def best(result: dict[str, Any]) -> float:
+    return min(result["seconds"])
+
+
+def row(label: str, seconds: float, timed: Timed, ratio: str) -> str:
+    return f"| {label} | {seconds:.3f} | {timed.peak_mb:,.0f} MB | {ratio} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--nights", type=int, default=31, help="nights to ingest (>= 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, folder, *rest = args.child
+        if kind == "tables":
+            child_tables(Path(folder))
+            return
+        if kind == "ingest":
+            child_ingest(Path(folder), Path(rest[0]), rest[1])
+            return
+        frm, to, repeat = (int(x) for x in rest)
+        print(json.dumps(CHILDREN[kind](Path(folder), frm, to, repeat)))
+        return
+
+    nights = max(3, args.nights)
+    folder = history(args.students, nights)
+    last, first = (nights - 1, nights), (1, nights)
+    ours, ours_r = measure(folder, "rosterlab", *last, args.repeat)
+    base, base_r = measure(folder, "baseline", *last, args.repeat)
+    far, far_r = measure(folder, "rosterlab", *first, args.repeat)
+    far_base, far_base_r = measure(folder, "baseline", *first, args.repeat)
+    compare = run_timed(
+        [
+            str(datacompy_python()),
+            "-c",
+            DATACOMPY_SCRIPT,
+            str(folder / f"students-{last[0]}.csv"),
+            str(folder / f"students-{last[1]}.csv"),
+            *DATACOMPY_JOIN,
+        ]
+    )
+    dc = json.loads(compare.stdout)
+
+    consecutive = best(ours_r)
+    lines = [
+        f"District: {args.students:,} students (rosterlab.synth seed {SEED}, ~1 % nightly "
+        f"churn), {nights} nights ingested into one store. Consecutive = nights "
+        f"{last[0]} → {last[1]}; far = nights 1 → {nights} ({nights - 1} nights apart, real "
+        "history, no shortcut). Seconds: best of "
+        f"{args.repeat} warm runs inside each measured process (median in brackets); peak RSS "
+        "of that process.",
+        "",
+        "| measurement | seconds | peak RSS | ratio |",
+        "| --- | ---: | ---: | ---: |",
+        row(
+            f"**rosterlab diff, consecutive** (median {statistics.median(ours_r['seconds']):.3f})",
+            consecutive,
+            ours,
+            "target ≤ 0.5 s",
+        ),
+        row(
+            f"DuckDB FULL OUTER JOIN diff, consecutive "
+            f"(median {statistics.median(base_r['seconds']):.3f})",
+            best(base_r),
+            base,
+            f"**{best(base_r) / consecutive:.1f}× slower** than rosterlab (target ≥ 4×)",
+        ),
+        row(
+            f"datacompy {dc['datacompy']} PolarsCompare, students.csv only (polars "
+            f"{dc['polars']}; reading the two files took another {dc['read']:.1f} s)",
+            dc["compare"],
+            compare,
+            f"**{dc['compare'] / consecutive:.1f}× slower** than rosterlab (target ≥ 6×)",
+        ),
+        row(
+            f"**rosterlab diff, {nights - 1} nights apart** "
+            f"(median {statistics.median(far_r['seconds']):.3f})",
+            best(far_r),
+            far,
+            f"**{best(far_r) / best(far_base_r):.2f}×** the full join (target ≤ 2×)",
+        ),
+        row(
+            f"DuckDB FULL OUTER JOIN diff, {nights - 1} nights apart "
+            f"(median {statistics.median(far_base_r['seconds']):.3f})",
+            best(far_base_r),
+            far_base,
+            "1.00×",
+        ),
+        "",
+        "What the consecutive diff reads: per entity the versions that ended at the first night "
+        "and those that began at the second (SCD2 intervals; the latter were appended together "
+        "by the ingest, the former lie scattered, so only the values of changed and removed "
+        "representatives are fetched), then one lookup of the touched keys' other versions (S), "
+        "which is what keeps the result exact when a key is held by two versions at once; with "
+        f"no index on the key it scans the key column: {min(ours_r['lookup']):.3f} s of the "
+        f"best run here (far diff: {min(far_r['lookup']):.3f} s). A duplicate-key record kept "
+        "per snapshot by the ingest would let the diff skip that scan whenever no touched key "
+        "is duplicated.",
+        "",
+        "Per entity (added, removed, changed, unchanged), consecutive — rosterlab: "
+        f"`{json.dumps(ours_r['summary'])}`; full join: `{json.dumps(base_r['summary'])}` "
+        "(the join counts a duplicated key once per version pair); datacompy on students.csv "
+        f"rows (joined on {', '.join(DATACOMPY_JOIN)}): `{json.dumps(dc['summary'])}`.",
+    ]
+    write_section("Diff", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

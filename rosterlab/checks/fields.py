@@ -1,0 +1,393 @@
+"""Field customizations: a profile of every received column per snapshot, compared over time.
+
+A profile holds, per file and received column: rows, filled values, distinct values (exact up to
+:data:`EXACT_DISTINCT_ROWS` rows, a HyperLogLog estimate above) and the mix of value *patterns*
+in a sample of rows — digits become ``9`` and runs of letters ``A``, so ``09/03/2026`` is
+``99/99/9999``, ``2026-09-03`` is ``9999-99-99``, grade ``9`` is ``9`` and ``09`` is ``99``.
+Profiles are computed in DuckDB from the staging views and kept in ``field_profiles``.
+
+Comparing a snapshot's profile with the previous one yields ``column-dropped``,
+``column-added``, ``column-emptied`` and ``format-shift`` (thresholds in
+:class:`~rosterlab.checks.model.CheckSettings`); hints are worded for the district's sync type.
+The reader already reports the header-level customizations (``extension-column``,
+``misspelled-column``), and a column explained by a misspelling is not reported again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.checks.model import CheckContext, CheckSettings
+from rosterlab.checks.sql import entity_of_column, field_of
+from rosterlab.spec import Finding, finding
+from rosterlab.store import SnapshotInfo, StagedFile, Store, stage_snapshot
+
+EXACT_DISTINCT_ROWS = 100_000
+SAMPLE_TABLE = "_check_pattern_sample"
+PATTERN_LENGTH = 40
+# Digits → 9, then runs of letters (any script) → A; capped so free text stays one short shape.
+PATTERN_SQL = "left(regexp_replace(regexp_replace(v, '[0-9]', '9', 'g'), '\\pL+', 'A', 'g'), {n})"
+
+HISTORY_CODES = ("column-dropped", "column-added", "column-emptied", "format-shift")
+# Header findings of the reader that describe a field customization (shown by ``fields``).
+HEADER_CODES = (
+    "missing-column",
+    "missing-column-unconfirmed",
+    "misspelled-column",
+    "unknown-column",
+    "extension-column",
+    "extension-not-allowed",
+)
+
+
+@dataclass(frozen=True)
+class FieldProfile:
+    """One received column of one file in one snapshot."""
+
+    file: str
+    field: str
+    position: int
+    rows: int
+    filled: int
+    distinct: int
+    sampled: int  # filled values whose pattern was counted
+    patterns: tuple[tuple[str, int], ...]  # most common first
+
+    @property
+    def fill_rate(self) -> float | None:
+        return self.filled / self.rows if self.rows else None
+
+    @property
+    def pattern(self) -> str | None:
+        """The most common value pattern."""
+        return self.patterns[0][0] if self.patterns else None
+
+    @property
+    def entity(self) -> str:
+        return entity_of_column(self.file, self.field).name
+
+
+def _positions(staged: StagedFile) -> dict[str, int]:
+    """Each received column's first position (a duplicated header is profiled once)."""
+    merged = {**staged.columns.spec_positions, **staged.columns.extra_positions}
+    return dict(sorted(merged.items(), key=lambda item: item[1]))
+
+
+def profile_file(
+    store: Store, staged: StagedFile, sample: int, known: Mapping[str, str] | None = None
+) -> list[FieldProfile]:
+    """Profile one staged file: fill, distinct values and a pattern mix per column, in SQL.
+
+    ``known`` maps columns to tables of their distinct values that the checks already made
+    (their exact count is then free).
+    """
+    positions = _positions(staged)
+    if not positions:
+        return []
+    known = known or {}
+    rows = int(store.rows(f"SELECT count(*) FROM {staged.view}")[0][0])
+    distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
+    columns = [f"c{p}" for p in positions.values()]
+    stats = store.rows(
+        "SELECT "
+        + ", ".join(
+            f"count({c}), "
+            + (f"(SELECT count(*) FROM {known[name]})" if name in known else distinct.format(c))
+            for name, c in zip(positions, columns, strict=True)
+        )
+        + f" FROM {staged.view}"
+    )[0]
+    sampled = (
+        f" USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (42)" if rows > sample else ""
+    )
+    pattern = PATTERN_SQL.format(n=PATTERN_LENGTH)
+    counted: dict[str, list[tuple[str, int]]] = {c: [] for c in columns}
+    # The sample is kept in a table first: unpivoting a sampling subquery re-reads the file.
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
+        f"FROM {staged.view}{sampled}"
+    )
+    for column, shape, count in store.rows(
+        f"SELECT col, {pattern} AS p, sum(n) AS n FROM (SELECT col, v, count(*) AS n FROM "
+        f"(UNPIVOT {SAMPLE_TABLE} ON COLUMNS(*) INTO NAME col VALUE v) GROUP BY ALL) "
+        "GROUP BY ALL ORDER BY col, n DESC, p"
+    ):
+        counted[column].append((shape, int(count)))
+    store.execute(f"DROP TABLE {SAMPLE_TABLE}")
+    return [
+        FieldProfile(
+            file=staged.spec_name,
+            field=name,
+            position=position,
+            rows=rows,
+            filled=int(stats[2 * i]),
+            distinct=int(stats[2 * i + 1]),
+            sampled=sum(n for _, n in counted[columns[i]]),
+            patterns=tuple(counted[columns[i]]),
+        )
+        for i, (name, position) in enumerate(positions.items())
+    ]
+
+
+def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> None:
+    store.execute("DELETE FROM field_profiles WHERE snapshot_id = ?", [snapshot_id])
+    if not profiles:
+        return
+    store.executemany(
+        "INSERT INTO field_profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+        "MAP(?::VARCHAR[], ?::BIGINT[]))",
+        [
+            (
+                snapshot_id,
+                p.file,
+                p.field,
+                p.position,
+                p.rows,
+                p.filled,
+                p.distinct,
+                p.sampled,
+                [s for s, _ in p.patterns],
+                [n for _, n in p.patterns],
+            )
+            for p in profiles
+        ],
+    )
+
+
+def stored_profiles(store: Store, snapshot_id: int) -> list[FieldProfile] | None:
+    """The kept profile of a snapshot (None when it was never profiled)."""
+    if not store.rows("SELECT 1 FROM check_runs WHERE snapshot_id = ?", [snapshot_id]) and not (
+        store.rows("SELECT 1 FROM field_profiles WHERE snapshot_id = ? LIMIT 1", [snapshot_id])
+    ):
+        return None
+    rows = store.rows(
+        "SELECT file, field, position, rows, filled, distinct_values, sampled, "
+        "map_keys(patterns), map_values(patterns) FROM field_profiles WHERE snapshot_id = ? "
+        "ORDER BY file, position",
+        [snapshot_id],
+    )
+    found = []
+    for file, field, position, n, filled, distinct, sampled, shapes, counts in rows:
+        ranked = sorted(zip(shapes or [], counts or [], strict=True), key=lambda x: (-x[1], x[0]))
+        found.append(
+            FieldProfile(file, field, position, n, filled, distinct, sampled, tuple(ranked))
+        )
+    return found
+
+
+def profile_snapshot(
+    store: Store,
+    snapshot_id: int,
+    staged: Mapping[str, StagedFile],
+    settings: CheckSettings,
+    ctx: CheckContext | None = None,
+) -> list[FieldProfile]:
+    """Profile a staged snapshot and keep the profile (when the store is writable).
+
+    During a check run, ``ctx`` lends the distinct-value tables the other checks made.
+    """
+    profiles = []
+    for staged_file in staged.values():
+        known = {}
+        if ctx is not None:
+            for column in staged_file.columns.spec_positions:
+                table = ctx.distinct_table(staged_file, column)
+                if table is not None:
+                    known[column] = table
+        profiles += profile_file(store, staged_file, settings.pattern_sample, known)
+    if not store.read_only:
+        _save(store, snapshot_id, profiles)
+    return profiles
+
+
+def snapshot_profiles(
+    store: Store, snapshot_id: int, settings: CheckSettings
+) -> list[FieldProfile]:
+    """A snapshot's profile: kept, or computed now (this re-stages the snapshot)."""
+    kept = stored_profiles(store, snapshot_id)
+    if kept is not None:
+        return kept
+    return profile_snapshot(store, snapshot_id, stage_snapshot(store, snapshot_id), settings)
+
+
+def _distance(before: FieldProfile, after: FieldProfile) -> float:
+    """Total variation distance between two pattern mixes (0 same shapes, 1 all different)."""
+    a = {s: n / before.sampled for s, n in before.patterns}
+    b = {s: n / after.sampled for s, n in after.patterns}
+    return sum(abs(a.get(s, 0.0) - b.get(s, 0.0)) for s in a.keys() | b.keys()) / 2
+
+
+def field_changes(
+    previous: Sequence[FieldProfile],
+    current: Sequence[FieldProfile],
+    header: Sequence[Finding],
+    *,
+    sync_type: str | None,
+    settings: CheckSettings,
+) -> list[Finding]:
+    """column-dropped/-added/-emptied and format-shift of ``current`` against ``previous``.
+
+    Only files present on both nights are compared (a missing file is a file finding). A
+    column the reader reports as a misspelling (``Iep_status`` for ``IEP_status``) is not also
+    reported as dropped and added; a required column that is gone is ``missing-column``.
+    """
+    before = {(p.file, p.field): p for p in previous}
+    after = {(p.file, p.field): p for p in current}
+    files = {p.file for p in previous} & {p.file for p in current}
+    misspelled = {
+        (spec.ENTITIES[f.entity].file, name)
+        for f in header
+        if f.code == "misspelled-column" and f.entity
+        for name in (f.field, f.value)
+    }
+    found: list[Finding] = []
+
+    def make(code: str, file: str, column: str, **context: Any) -> Finding:
+        return finding(
+            code,
+            entity=entity_of_column(file, column).name,
+            field=column,
+            sync_type=sync_type,
+            file=file,
+            **context,
+        )
+
+    for (file, column), old in before.items():
+        spec_field = field_of(file, column)
+        if file not in files or (file, column) in misspelled:
+            continue
+        new = after.get((file, column))
+        if new is None:
+            if spec_field is None or not spec_field.required:
+                found.append(make("column-dropped", file, column))
+            continue
+        if (
+            old.fill_rate is not None
+            and new.fill_rate is not None
+            and old.fill_rate >= settings.emptied_min_fill
+            and new.fill_rate <= old.fill_rate * settings.emptied_ratio
+        ):
+            found.append(
+                make("column-emptied", file, column, before=old.fill_rate, after=new.fill_rate)
+            )
+        elif (
+            min(old.sampled, new.sampled) >= settings.shift_min_values
+            and _distance(old, new) >= settings.shift_distance
+        ):
+            found.append(
+                finding(
+                    "format-shift",
+                    entity=entity_of_column(file, column).name,
+                    field=column,
+                    value=new.pattern,
+                    sync_type=sync_type,
+                    file=file,
+                    before=old.pattern,
+                    after=new.pattern,
+                )
+            )
+    for (file, column), _new in after.items():
+        if file in files and (file, column) not in before and (file, column) not in misspelled:
+            found.append(make("column-added", file, column))
+    order = {name: i for i, name in enumerate(spec.FILES)}
+    return sorted(found, key=lambda f: (order.get(_file_of(f), 99), HISTORY_CODES.index(f.code)))
+
+
+def _file_of(f: Finding) -> str:
+    return spec.ENTITIES[f.entity].file if f.entity else ""
+
+
+def check_fields(ctx: CheckContext) -> list[Finding]:
+    """Profile tonight's columns and compare them with the previous snapshot's."""
+    current = profile_snapshot(ctx.store, ctx.snapshot.id, ctx.staged, ctx.settings, ctx)
+    if ctx.previous is None:
+        return []
+    previous = stored_profiles(ctx.store, ctx.previous.id)
+    assert previous is not None, "run_checks profiles the previous snapshot before staging"
+    header = ctx.store.findings(ctx.snapshot.id, "ingest")
+    return field_changes(
+        previous, current, header, sync_type=ctx.snapshot.sync_type, settings=ctx.settings
+    )
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One column of one file across a district's snapshots (None where the file was absent)."""
+
+    file: str
+    entity: str
+    field: str
+    in_spec: bool
+    required: bool
+    extension: bool
+    present: tuple[bool, ...]
+    fill_rate: tuple[float | None, ...]
+    distinct: tuple[int | None, ...]
+    pattern: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class FieldMatrix:
+    """The field × night matrix of a district and its field-customization flags."""
+
+    district: str
+    snapshots: tuple[SnapshotInfo, ...]
+    fields: tuple[FieldRow, ...]
+    flags: tuple[tuple[int, Finding], ...]  # (snapshot id, finding)
+
+
+def field_matrix(store: Store, district: str, settings: CheckSettings | None = None) -> FieldMatrix:
+    """Every received column of every snapshot of ``district``, with the nightly flags.
+
+    Snapshots never profiled (ingested before checks ran) are profiled now, once.
+    """
+    settings = settings or CheckSettings()
+    history = tuple(store.snapshots(district))
+    profiles = [snapshot_profiles(store, s.id, settings) for s in history]
+    spec_order = {
+        (file, f.name): i for file in spec.FILES for i, f in enumerate(spec.file_columns(file))
+    }
+    seen: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for night, night_profiles in enumerate(profiles):
+        for p in night_profiles:
+            order = spec_order.get((p.file, p.field), len(spec_order) + night * 1000 + p.position)
+            seen.setdefault((p.file, p.field), (list(spec.FILES).index(p.file), order, night))
+    by_night = [{(p.file, p.field): p for p in night} for night in profiles]
+    rows = []
+    for file, column in sorted(seen, key=seen.__getitem__):
+        spec_field = field_of(file, column)
+        cells = [night.get((file, column)) for night in by_night]
+        rows.append(
+            FieldRow(
+                file=file,
+                entity=entity_of_column(file, column).name,
+                field=column,
+                in_spec=spec_field is not None,
+                required=bool(spec_field and spec_field.required),
+                extension=column.startswith(spec.EXTENSION_PREFIX),
+                present=tuple(c is not None for c in cells),
+                fill_rate=tuple(
+                    None if c is None or c.fill_rate is None else round(c.fill_rate, 4)
+                    for c in cells
+                ),
+                distinct=tuple(None if c is None else c.distinct for c in cells),
+                pattern=tuple(None if c is None else c.pattern for c in cells),
+            )
+        )
+    flags: list[tuple[int, Finding]] = []
+    for night, snapshot in enumerate(history):
+        header = store.findings(snapshot.id, "ingest")
+        flags += [(snapshot.id, f) for f in header if f.code in HEADER_CODES]
+        if night:
+            changes = field_changes(
+                profiles[night - 1],
+                profiles[night],
+                header,
+                sync_type=snapshot.sync_type,
+                settings=settings,
+            )
+            flags += [(snapshot.id, f) for f in changes]
+    return FieldMatrix(district, history, tuple(rows), tuple(flags))

@@ -1,0 +1,198 @@
+"""The records of checking: a check declares its codes; a run yields a frozen result.
+
+A :class:`Check` is a name, the finding codes it may emit, and a function from a
+:class:`CheckContext` (the store, the snapshot, its staged files, the previous snapshot) to
+findings. :class:`CheckResult` is what ``rosterlab check`` renders: every finding of the
+snapshot (ingest and check stages), a summary, and the findings grouped by root cause.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.config import DistrictSettings
+from rosterlab.diff import HoldThresholds
+from rosterlab.spec import Finding
+from rosterlab.store import SnapshotInfo, StagedFile, Store
+
+SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(spec.SEVERITIES)}
+
+_ENROLLMENTS = spec.ENTITIES["enrollments"]
+# Columns whose distinct values are wanted together (an enrollment's section and school, for
+# enrollment-school-mismatch): each column's distinct values derive from the pairs.
+DISTINCT_TOGETHER: dict[str, tuple[str, ...]] = {
+    _ENROLLMENTS.file: tuple(
+        f.name for f in _ENROLLMENTS.fields if f.references in ("sections", "schools")
+    )
+}
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Thresholds of the history checks (per district; the defaults are documented here).
+
+    - ``column-emptied``: a column filled on at least ``emptied_min_fill`` of the previous
+      night's rows whose fill rate tonight is at most ``emptied_ratio`` times that (it fell by
+      half or more).
+    - ``format-shift``: the total variation distance between the two nights' value-pattern
+      mixes is at least ``shift_distance`` (half the values changed shape), with at least
+      ``shift_min_values`` filled values on both nights. Patterns come from a sample of at most
+      ``pattern_sample`` rows per file (every row of a smaller file).
+    - holds: Clever's thresholds (``rosterlab.diff.HoldThresholds``).
+    """
+
+    emptied_ratio: float = 0.5
+    emptied_min_fill: float = 0.2
+    shift_distance: float = 0.5
+    shift_min_values: int = 5
+    pattern_sample: int = 5000
+    hold: HoldThresholds = field(default_factory=HoldThresholds)
+
+    @classmethod
+    def of(cls, district: DistrictSettings | None) -> CheckSettings:
+        """The settings of a configured district (hold thresholds from rosterlab.toml)."""
+        return cls(hold=HoldThresholds.of(district)) if district is not None else cls()
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check sees: one snapshot, its staged files, and the district's previous one.
+
+    :meth:`distinct` keeps the distinct values of a column (or column tuple) in a temporary
+    table for the whole run, so that the checks that need them — references, orphans, the
+    profile — share one aggregation over a big file instead of each scanning it.
+    """
+
+    store: Store
+    snapshot: SnapshotInfo
+    previous: SnapshotInfo | None
+    staged: Mapping[str, StagedFile]
+    settings: CheckSettings
+    tables: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, compare=False)
+
+    def staged_of(self, entity: str) -> StagedFile | None:
+        """The staged file holding ``entity`` (None when absent or unreadable tonight)."""
+        return self.staged.get(spec.ENTITIES[entity].file)
+
+    def distinct(self, staged: StagedFile, *columns: str) -> str:
+        """A temporary table (``v0``, ``v1``, ...) of the distinct value tuples of ``columns``.
+
+        Rows whose columns are all blank are left out. A column of a file in
+        :data:`DISTINCT_TOGETHER` derives from the tuple table of its group: one aggregation
+        over the big file instead of one per column.
+        """
+        key = (staged.view, columns)
+        if key in self.tables:
+            return self.tables[key]
+        together = DISTINCT_TOGETHER.get(staged.spec_name, ())
+        if (
+            len(columns) == 1
+            and columns[0] in together
+            and all(c in staged.columns.spec_positions for c in together)
+        ):
+            wide = self.distinct(staged, *together)
+            name = f"_check_values_{len(self.tables)}"
+            i = together.index(columns[0])
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT v{i} AS v0 FROM {wide} "
+                f"WHERE v{i} IS NOT NULL"
+            )
+        else:
+            name = f"_check_values_{len(self.tables)}"
+            values = [staged.columns.value(c) for c in columns]
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT "
+                + ", ".join(f"{v} AS v{i}" for i, v in enumerate(values))
+                + f" FROM {staged.view} WHERE "
+                + " OR ".join(f"{v} IS NOT NULL" for v in values)
+            )
+        self.tables[key] = name
+        return name
+
+    def distinct_table(self, staged: StagedFile, column: str) -> str | None:
+        """The distinct-values table of one column, if a check already made it."""
+        return self.tables.get((staged.view, (column,)))
+
+    def drop_tables(self) -> None:
+        for name in self.tables.values():
+            self.store.execute(f"DROP TABLE IF EXISTS {name}")
+        self.tables.clear()
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check: the codes it may emit and the function that finds them."""
+
+    name: str
+    codes: tuple[str, ...]
+    run: Callable[[CheckContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Findings sharing one root cause (``sections/SEC-77``): fix it and they all go away."""
+
+    cause: str
+    codes: tuple[str, ...]
+    count: int  # records (entity, key) the cause breaks
+    findings: int
+    severity: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause,
+            "codes": list(self.codes),
+            "count": self.count,
+            "findings": self.findings,
+            "severity": self.severity,
+        }
+
+
+def group_by_cause(findings: Sequence[Finding]) -> tuple[Group, ...]:
+    """Findings with a cause, grouped; the cause that breaks the most records comes first."""
+    records: dict[str, set[tuple[str | None, str | None, int | None]]] = {}
+    codes: dict[str, dict[str, None]] = {}
+    counts: Counter[str] = Counter()
+    worst: dict[str, str] = {}
+    for f in findings:
+        if f.cause is None:
+            continue
+        records.setdefault(f.cause, set()).add((f.entity, f.key, None if f.key else f.row))
+        codes.setdefault(f.cause, {})[f.code] = None
+        counts[f.cause] += 1
+        current = worst.get(f.cause, f.severity)
+        worst[f.cause] = min(current, f.severity, key=SEVERITY_ORDER.__getitem__)
+    groups = [
+        Group(cause, tuple(codes[cause]), len(records[cause]), counts[cause], worst[cause])
+        for cause in records
+    ]
+    groups.sort(key=lambda g: (-g.count, SEVERITY_ORDER[g.severity], -g.findings, g.cause))
+    return tuple(groups)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every finding of one snapshot (ingest + checks + history), and their root causes."""
+
+    snapshot: SnapshotInfo
+    findings: tuple[Finding, ...]
+    groups: tuple[Group, ...]
+    cached: bool  # True: the check findings came from the store's cache
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per severity and per code (codes ordered most severe first, then by name)."""
+        counts = dict.fromkeys(spec.SEVERITIES, 0)
+        by_code: Counter[str] = Counter()
+        for f in self.findings:
+            counts[f.severity] += 1
+            by_code[f.code] += 1
+        order = sorted(by_code, key=lambda c: (SEVERITY_ORDER[spec.CATALOGUE[c].severity], c))
+        return {**counts, "by_code": {code: by_code[code] for code in order}}
+
+    def severity_counts(self) -> dict[str, int]:
+        summary = self.summary()
+        return {s: summary[s] for s in spec.SEVERITIES}

@@ -1,0 +1,305 @@
+"""Row and cell checks, set-based over the staging views (so every finding has its file row).
+
+- cells: required values, vocabularies (with the canonical spelling as the fix), dates, emails,
+  phones, years, Excel damage (scientific-notation IDs, zips that lost a leading zero, M/D/YY
+  dates) and padded IDs — one finding per cell, the most specific code first;
+- duplicate IDs: a key that repeats (Clever keeps the first row); for students, whose rows repeat
+  once per contact, a row whose student-level values differ from the student's first row;
+- contacts: more than five per student, and contact rows without Contact_type or Contact_name.
+"""
+
+from __future__ import annotations
+
+from rosterlab import spec
+from rosterlab.checks.model import CheckContext
+from rosterlab.checks.sql import (
+    NULL,
+    Sql,
+    bound,
+    entity_of_column,
+    has,
+    row_key,
+    run_findings,
+    select_findings,
+    union,
+)
+from rosterlab.spec import Finding
+from rosterlab.store import StagedFile
+from rosterlab.store.ingest import contact_identity_sql, entity_filter
+
+CONTACTS = spec.ENTITIES["contacts"]
+ENROLLMENTS = spec.ENTITIES["enrollments"].name
+# A contact row needs these (spec §3: "required when any contact column is filled").
+CONTACT_REQUIRED: tuple[str, ...] = tuple(
+    CONTACTS.field(name).name for name in ("Contact_type", "Contact_name")
+)
+
+SCIENTIFIC = r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+"
+SHORT_ZIP = r"[0-9]{4}(-[0-9]{4})?"
+SHORT_DATE = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}"
+# What a spreadsheet did to a value, by the kind of field it damaged (excel-damage's detail).
+EXCEL_DETAIL = {
+    "id": "scientific notation",
+    "zip": "the zip lost its leading zero",
+    "date": "a date rewritten as M/D/YY",
+}
+
+Rule = tuple[Sql, str | None]
+"""A cell rule: a condition on the value, and its code (None: the value is fine, stop here)."""
+
+
+def cell_rules(field: spec.Field, v: str) -> list[Rule]:
+    """The rules of one spec field over the value SQL ``v``, in order.
+
+    Each kind starts with a cheap test that accepts the common well-formed value, so the
+    costlier tests (regular expressions, date parsing) only see the few values that fail it.
+    """
+    missing = None
+    if field.required:
+        missing = "missing-value" if field.confirmed else "missing-value-unconfirmed"
+    rules: list[Rule] = [((f"{v} IS NULL", []), missing)]
+    if field.kind == "id":
+        rules.append(((f"(prefix({v}, ' ') OR suffix({v}, ' '))", []), "padded-id"))
+        scientific = f"(contains({v}, '+') AND regexp_full_match({v}, '{SCIENTIFIC}'))"
+        rules.append(((scientific, []), "excel-damage"))
+    elif field.kind == "zip":
+        short = f"(length({v}) IN (4, 9) AND regexp_full_match({v}, '{SHORT_ZIP}'))"
+        rules.append(((short, []), "excel-damage"))
+    elif field.kind == "date":
+        valid = f"(length({v}) = 10 AND try_strptime({v}, '%m/%d/%Y') IS NOT NULL)"
+        rules.append(((valid, []), None))
+        rules.append(((f"regexp_full_match({v}, '{SHORT_DATE}')", []), "excel-damage"))
+        rules.append((("TRUE", []), "invalid-date"))
+    elif field.kind == "email":
+        valid = (
+            f"({v} LIKE '%_@_%._%' AND NOT contains({v}, ' ') AND NOT {v} LIKE '%@%@%' "
+            f"AND NOT contains({v}, '@.') AND NOT suffix({v}, '.'))"
+        )
+        rules.append(((valid, []), None))
+        rules.append((("TRUE", []), "invalid-email"))
+    elif field.kind == "phone":
+        plain = f"(length({v}) IN (10, 11) AND TRY_CAST({v} AS UBIGINT) IS NOT NULL)"
+        rules.append(((plain, []), None))
+        digits = f"length(regexp_replace({v}, '[^0-9]', '', 'g'))"
+        rules.append(((f"{digits} NOT BETWEEN 10 AND 11", []), "invalid-phone"))
+    elif field.kind == "year":
+        year = f"(length({v}) = 4 AND TRY_CAST({v} AS USMALLINT) IS NOT NULL)"
+        rules.append(((f"NOT {year}", []), "invalid-value"))
+    if field.vocabulary is not None:
+        words = list(spec.VOCABULARIES[field.vocabulary])
+        if field.vocabulary in spec.CASE_INSENSITIVE_VOCABULARIES:
+            condition = (
+                f"NOT list_contains(?::VARCHAR[], lower({v}))",
+                [[w.lower() for w in words]],
+            )
+        else:
+            condition = (f"NOT list_contains(?::VARCHAR[], {v})", [words])
+        rules.append((condition, "invalid-value"))
+    return rules
+
+
+def _case(rules: list[Rule]) -> Sql:
+    """``CASE WHEN cond THEN code ... END``: the first rule that holds decides."""
+    sql, params = [], []
+    for condition, code in rules:
+        then = bound(code) if code is not None else ("NULL", [])
+        sql.append(f"WHEN {condition[0]} THEN {then[0]}")
+        params += condition[1] + then[1]
+    return "CASE " + " ".join(sql) + " END", params
+
+
+def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
+    """One query per column: the rules evaluated row by row, or — for a column pointing at
+    another file, whose distinct values the references check gathers anyway — once per distinct
+    value, reading back only the rows that hold a bad one."""
+    queries: list[Sql] = []
+    for field in spec.file_columns(staged.spec_name):
+        if not has(staged, field.name):
+            continue  # an absent column is a header finding, not one per row
+        v = staged.columns.value(field.name)
+        entity = entity_of_column(staged.spec_name, field.name)
+        detail = EXCEL_DETAIL.get(field.kind)
+        select, select_params = select_findings(
+            code=("_code", []),
+            entity=entity.name,
+            key=row_key(staged, entity),
+            field=field.name,
+            value=v,
+            info=bound(detail) if detail else NULL,
+        )
+        if field.references is None:
+            rules = cell_rules(field, v)
+            if len(rules) == 1 and rules[0][1] is None:
+                continue  # a blank is fine and nothing else is checked
+            code_sql, code_params = _case(rules)
+            queries.append(
+                (
+                    f"SELECT {select} FROM (SELECT {code_sql} AS _code, * FROM {staged.view}) "
+                    "WHERE _code IS NOT NULL",
+                    select_params + code_params,
+                )
+            )
+            continue
+        (_, missing), *rules = cell_rules(field, "d.v0")
+        if missing is not None:
+            queries.append(
+                (
+                    f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM {staged.view} "
+                    f"WHERE {v} IS NULL)",
+                    [*select_params, missing],
+                )
+            )
+        if rules:
+            code_sql, code_params = _case(rules)
+            bad = (
+                f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM "
+                f"{ctx.distinct(staged, field.name)} d) WHERE _code IS NOT NULL)"
+            )
+            queries.append(
+                (
+                    f"SELECT {select} FROM {staged.view} JOIN {bad} b ON {v} = b.v0",
+                    select_params + code_params,
+                )
+            )
+    return queries
+
+
+def check_cells(ctx: CheckContext) -> list[Finding]:
+    """Required values and the format of every spec cell, file by file."""
+    found: list[Finding] = []
+    for staged in ctx.staged.values():
+        query = union(_cell_queries(ctx, staged))
+        if query is not None:
+            found += run_findings(ctx, *query, file=staged.spec_name)
+    return found
+
+
+def _keys_present(staged: StagedFile, entity: spec.Entity) -> str:
+    return " AND ".join(f"{staged.columns.value(k)} IS NOT NULL" for k in entity.key)
+
+
+def _student_conflicts(ctx: CheckContext, staged: StagedFile, entity: spec.Entity) -> Sql:
+    """Rows of a per-contact file whose record-level values differ from the record's first row.
+
+    The store already holds one version per distinct record-level row, so a key with two
+    versions present tonight is a conflict: only those keys' rows are read from staging.
+    """
+    (key_column,) = entity.key
+    k = staged.columns.value(key_column)
+    values = [staged.columns.value(c) for c in entity.columns if has(staged, c)]
+    values += [f"c{p}" for p in staged.columns.extra_positions.values()]
+    select, params = select_findings(
+        code=bound("duplicate-id"),
+        entity=entity.name,
+        key="r.k",
+        field=key_column,
+        value="r.k",
+        row="r._row",
+        cause=("? || r.k", [f"{entity.name}{spec.KEY_SEPARATOR}"]),
+    )
+    snapshot = ctx.snapshot
+    return (
+        f"WITH c AS (SELECT key FROM ({ctx.store.entity_sql(entity.name)}) GROUP BY key "
+        "HAVING count(*) > 1), "
+        f"r AS (SELECT _row, {k} AS k, hash({', '.join(values)}) AS h FROM {staged.view} "
+        f"WHERE {k} IN (SELECT key FROM c)), "
+        "d AS (SELECT k, arg_min(h, _row) AS h0 FROM r GROUP BY k) "
+        f"SELECT {select} FROM r JOIN d USING (k) WHERE r.h <> d.h0",
+        [snapshot.district, snapshot.seq, snapshot.seq, *params],
+    )
+
+
+def _repeated_keys(staged: StagedFile, entity: spec.Entity) -> Sql:
+    """Rows whose key already appeared on an earlier row."""
+    key = row_key(staged, entity)
+    select, params = select_findings(
+        code=bound("duplicate-id"),
+        entity=entity.name,
+        key="k",
+        field=entity.key[0],
+        value="k",
+        cause=("? || k", [f"{entity.name}{spec.KEY_SEPARATOR}"]),
+    )
+    return (
+        f"SELECT {select} FROM (SELECT _row, {key} AS k, row_number() OVER "
+        f"(PARTITION BY {key} ORDER BY _row) AS n FROM {staged.view} "
+        f"WHERE {_keys_present(staged, entity)}) WHERE n > 1",
+        params,
+    )
+
+
+def check_duplicates(ctx: CheckContext) -> list[Finding]:
+    """Keys that repeat; for students, the same Student_id with different student values."""
+    found: list[Finding] = []
+    for staged in ctx.staged.values():
+        names = spec.FILES[staged.spec_name].entities
+        entity = spec.ENTITIES[names[0]]
+        if entity.name == ENROLLMENTS or not all(has(staged, k) for k in entity.key):
+            continue  # a repeated enrollment is duplicate-enrollment (cross-file)
+        if len(names) > 1:
+            query = _student_conflicts(ctx, staged, entity)
+        else:
+            query = _repeated_keys(staged, entity)
+        ordered = union([query])
+        assert ordered is not None
+        found += run_findings(ctx, *ordered, file=staged.spec_name)
+    return found
+
+
+def check_contacts(ctx: CheckContext) -> list[Finding]:
+    """Contact rows missing Contact_type/Contact_name, and students with more than 5 contacts."""
+    staged = ctx.staged_of(CONTACTS.name)
+    if staged is None:
+        return []
+    sid = staged.columns.value(CONTACTS.key[0])
+    is_contact = entity_filter(CONTACTS, staged.columns)
+    queries: list[Sql] = []
+    for column in CONTACT_REQUIRED:
+        select, params = select_findings(
+            code=bound("incomplete-contact"),
+            entity=spec.FILES[staged.spec_name].entities[0],
+            key=sid,
+            field=column,
+            value="NULL",
+        )
+        queries.append(
+            (
+                f"SELECT {select} FROM {staged.view} WHERE {is_contact} "
+                f"AND {staged.columns.value(column)} IS NULL",
+                params,
+            )
+        )
+    # Students with more than five contact rows (usually none) are listed first; only their
+    # rows are then read to count distinct contacts.
+    crowded = [
+        row[0]
+        for row in ctx.store.rows(
+            f"SELECT {sid} FROM {staged.view} WHERE {is_contact} GROUP BY 1 HAVING count(*) > ?",
+            [spec.MAX_CONTACTS],
+        )
+    ]
+    if crowded:
+        select, params = select_findings(
+            code=bound("too-many-contacts"),
+            entity=spec.FILES[staged.spec_name].entities[0],
+            key="k",
+            field=None,
+            value="total::VARCHAR",
+            row="r",
+            info=("total", []),
+        )
+        identity = contact_identity_sql(staged.columns)
+        queries.append(
+            (
+                f"WITH f AS (SELECT {sid} AS k, {identity} AS ident, min(_row) AS r "
+                f"FROM {staged.view} WHERE {is_contact} AND {sid} IN (SELECT unnest(?)) "
+                "GROUP BY ALL), "
+                "ranked AS (SELECT k, r, row_number() OVER (PARTITION BY k ORDER BY r) AS n, "
+                "count(*) OVER (PARTITION BY k) AS total FROM f) "
+                f"SELECT {select} FROM ranked WHERE n = ? + 1",
+                [crowded, *params, spec.MAX_CONTACTS],
+            )
+        )
+    query = union(queries)
+    assert query is not None
+    return run_findings(ctx, *query, file=staged.spec_name)

@@ -1,0 +1,190 @@
+"""Run every check over one snapshot, cache the findings in the store, group them by cause.
+
+The checks' findings are recorded as the snapshot's ``check`` stage and marked current in
+``check_runs`` with a fingerprint of everything they depend on (the checks' version, the
+snapshot and its predecessor as ingested, the district's ledger, the settings). A later run with
+the same fingerprint reads them back instead of recomputing; a rebuilt history, a ledger edit or
+new settings recompute. The result adds the ingest findings (file, header, malformed rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from rosterlab import spec
+from rosterlab.checks.crossfile import (
+    check_enrollments,
+    check_orphans,
+    check_references,
+    check_shared_ids,
+)
+from rosterlab.checks.fields import HISTORY_CODES, check_fields, snapshot_profiles
+from rosterlab.checks.ledger import check_ledger, ledger_fingerprint
+from rosterlab.checks.model import (
+    Check,
+    CheckContext,
+    CheckResult,
+    CheckSettings,
+    group_by_cause,
+)
+from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
+from rosterlab.diff import diff_snapshots, history_findings
+from rosterlab.spec import Finding
+from rosterlab.store import SnapshotInfo, Store, stage_snapshot
+
+CHECKS_VERSION = "1"
+STAGE = "check"
+
+
+def check_history(ctx: CheckContext) -> list[Finding]:
+    """Predicted holds, term rollovers and re-keyed IDs against the previous snapshot.
+
+    A required file that is missing tonight makes Clever reject the upload (``missing-file``),
+    so the "deletion" of all its records is no hold and is not reported again.
+    """
+    if ctx.previous is None:
+        return []
+    result = diff_snapshots(
+        ctx.store,
+        ctx.snapshot.district,
+        ctx.previous.id,
+        ctx.snapshot.id,
+        thresholds=ctx.settings.hold,
+    )
+    rejected = {
+        entity
+        for entity in spec.ENTITIES.values()
+        if spec.FILES[entity.file].required and ctx.staged_of(entity.name) is None
+    }
+    return [
+        f
+        for f in history_findings(result, ctx.snapshot.sync_type)
+        if not (f.code == "hold-mass-deletion" and spec.ENTITIES.get(f.entity or "") in rejected)
+    ]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "cells",
+        (
+            "missing-value",
+            "missing-value-unconfirmed",
+            "padded-id",
+            "excel-damage",
+            "invalid-date",
+            "invalid-email",
+            "invalid-phone",
+            "invalid-value",
+        ),
+        check_cells,
+    ),
+    Check("duplicates", ("duplicate-id",), check_duplicates),
+    Check("contacts", ("incomplete-contact", "too-many-contacts"), check_contacts),
+    Check(
+        "references",
+        (
+            "unknown-school",
+            "school-id-is-number",
+            "enrollment-unknown-student",
+            "enrollment-unknown-section",
+            "section-unknown-teacher",
+            "section-teacher-other-school",
+        ),
+        check_references,
+    ),
+    Check("enrollments", ("enrollment-school-mismatch", "duplicate-enrollment"), check_enrollments),
+    Check(
+        "orphans",
+        ("section-without-students", "student-without-enrollments", "teacher-without-sections"),
+        check_orphans,
+    ),
+    Check("shared-ids", ("shared-staff-id",), check_shared_ids),
+    Check("fields", HISTORY_CODES, check_fields),
+    Check("ledger", ("override-reverted",), check_ledger),
+    Check(
+        "history",
+        ("hold-mass-deletion", "hold-mass-update", "term-rollover", "id-rekeyed"),
+        check_history,
+    ),
+)
+
+
+def previous_snapshot(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo | None:
+    """The district's snapshot just before ``snapshot`` (None for its first night)."""
+    history = store.snapshots(snapshot.district)
+    earlier = [s for s in history if s.seq < snapshot.seq]
+    return earlier[-1] if earlier else None
+
+
+def _fingerprint(
+    store: Store, snapshot: SnapshotInfo, previous: SnapshotInfo | None, settings: CheckSettings
+) -> str:
+    parts = [
+        CHECKS_VERSION,
+        f"{snapshot.id}@{snapshot.ingested_at.isoformat()}",
+        f"{previous.id}@{previous.ingested_at.isoformat()}" if previous else "-",
+        ledger_fingerprint(store, snapshot.district),
+        repr(settings),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _context(
+    store: Store, snapshot: SnapshotInfo, previous: SnapshotInfo | None, settings: CheckSettings
+) -> CheckContext:
+    """Profile the previous snapshot if needed, then stage this one.
+
+    Both may parse raw files into temporary tables, so this runs outside any transaction: rows
+    a transaction inserts carry provisional row ids, and ``_row`` (the file's row number) is
+    derived from the row id.
+    """
+    if previous is not None:
+        snapshot_profiles(store, previous.id, settings)
+    staged = stage_snapshot(store, snapshot.id)
+    in_order = {name: staged[name] for name in spec.FILES if name in staged}
+    return CheckContext(store, snapshot, previous, in_order, settings)
+
+
+def _compute(ctx: CheckContext) -> list[Finding]:
+    found: list[Finding] = []
+    try:
+        for check in CHECKS:
+            found += check.run(ctx)
+    finally:
+        ctx.drop_tables()
+    return found
+
+
+def run_checks(
+    store: Store,
+    snapshot_id: int,
+    *,
+    settings: CheckSettings | None = None,
+    refresh: bool = False,
+) -> CheckResult:
+    """Check one snapshot (cached per snapshot; ``refresh`` recomputes) and group by cause.
+
+    On a writable store the findings are recorded as the snapshot's ``check`` stage, so
+    ``store.findings(snapshot_id)`` returns ingest and check findings together.
+    """
+    settings = settings or CheckSettings()
+    snapshot = store.snapshot(snapshot_id)
+    previous = previous_snapshot(store, snapshot)
+    fingerprint = _fingerprint(store, snapshot, previous, settings)
+    kept = store.rows("SELECT fingerprint FROM check_runs WHERE snapshot_id = ?", [snapshot_id])
+    cached = not refresh and bool(kept) and kept[0][0] == fingerprint
+    if cached:
+        found = store.findings(snapshot_id, STAGE)
+    elif store.read_only:
+        found = _compute(_context(store, snapshot, previous, settings))
+    else:
+        ctx = _context(store, snapshot, previous, settings)
+        with store.transaction():
+            found = _compute(ctx)
+            store.record_findings(snapshot_id, STAGE, found)
+            store.execute(
+                "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
+                [snapshot_id, fingerprint],
+            )
+    findings = (*store.findings(snapshot_id, "ingest"), *found)
+    return CheckResult(snapshot, findings, group_by_cause(findings), cached)

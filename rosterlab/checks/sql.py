@@ -1,0 +1,151 @@
+"""SQL building blocks the checks share, and the one place query rows become findings.
+
+Every finding query returns the columns of :data:`FINDING_COLUMNS`; ``info`` carries the one
+template value a code needs beyond the finding's own fields (see :data:`INFO_NAME`). Queries run
+over the staging views (``staged_<file>``: ``_row`` plus positional ``c0..cN``), whose spec
+columns are reached through ``StagedFile.columns.value(name)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.checks.model import CheckContext
+from rosterlab.spec import Finding, finding
+from rosterlab.store import StagedFile, quote_ident
+from rosterlab.store.ingest import key_sql
+
+FINDING_COLUMNS = ("code", "entity", "key", "field", "value", "row", "cause", "info")
+
+# The template field a finding query's ``info`` column fills, per code.
+INFO_NAME = {
+    "excel-damage": "detail",
+    "too-many-contacts": "count",
+    "school-id-is-number": "school_id",
+    "section-teacher-other-school": "school_id",
+    "invalid-value": "suggestion",
+    "override-reverted": "override",
+}
+
+# Suggested fix for a value outside a vocabulary that has no canonical spelling.
+YEAR_SUGGESTION = "a four-digit year (YYYY)"
+
+
+def entity_of_column(file_name: str, column: str) -> spec.Entity:
+    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
+    entities = [spec.ENTITIES[name] for name in spec.FILES[file_name].entities]
+    return next((e for e in entities if column in e.columns), entities[0])
+
+
+def field_of(file_name: str, column: str) -> spec.Field | None:
+    """The spec field a received column is (None for ext.* and unknown columns)."""
+    return next((f for f in spec.file_columns(file_name) if f.name == column), None)
+
+
+def row_key(staged: StagedFile, entity: spec.Entity) -> str:
+    """SQL for a staged row's record key (composite parts joined with '/', as the store keys)."""
+    return key_sql(entity, staged.columns)
+
+
+def has(staged: StagedFile, column: str) -> bool:
+    """Whether the received header has the spec column."""
+    return column in staged.columns.spec_positions
+
+
+def reference_column(entity: spec.Entity) -> str:
+    """The column other records use to point at ``entity`` (teachers: Teacher_id)."""
+    return entity.key[0]
+
+
+def suggestion(entity: str, column: str, value: str) -> str:
+    """The canonical value to use instead of ``value`` (``K`` → ``Kindergarten``)."""
+    field = spec.ENTITIES[entity].field(column)
+    if field.vocabulary is None:
+        return YEAR_SUGGESTION
+    words = spec.VOCABULARIES[field.vocabulary]
+    aliases = spec.GRADE_ALIASES if field.vocabulary == "grade" else {}
+    if value in aliases:
+        return aliases[value]
+    folded = {w.lower(): w for w in words} | {a.lower(): c for a, c in aliases.items()}
+    canonical = folded.get(value.strip().lower())
+    if canonical is not None:
+        return canonical
+    return "one of " + ", ".join(words)
+
+
+def run_findings(
+    ctx: CheckContext, sql: str, params: Sequence[Any], *, file: str | None
+) -> list[Finding]:
+    """Run a finding query (columns :data:`FINDING_COLUMNS`) and build its findings."""
+    found = []
+    for code, entity, key, column, value, row, cause, info in ctx.store.rows(sql, params):
+        context: dict[str, Any] = {}
+        if code == "invalid-value":
+            context["suggestion"] = suggestion(entity, column, value)
+        elif info is not None and code in INFO_NAME:
+            context[INFO_NAME[code]] = info
+        found.append(
+            finding(
+                code,
+                entity=entity,
+                key=key or None,
+                field=column,
+                value=value,
+                row=row,
+                cause=cause,
+                sync_type=ctx.snapshot.sync_type,
+                file=file,
+                **context,
+            )
+        )
+    return found
+
+
+Sql = tuple[str, list[Any]]
+"""A SQL snippet and its bound values, in textual order."""
+
+NULL: Sql = ("NULL", [])
+
+
+def bound(value: str) -> Sql:
+    """A bound text value as a snippet."""
+    return "?::VARCHAR", [value]
+
+
+def select_findings(
+    *,
+    code: Sql,
+    entity: str,
+    key: str,
+    field: str | None,
+    value: str,
+    row: str = "_row",
+    cause: Sql = NULL,
+    info: Sql = NULL,
+) -> Sql:
+    """A SELECT list in :data:`FINDING_COLUMNS` order (entity and field bound)."""
+    parts: list[Sql] = [
+        code,
+        ("?::VARCHAR", [entity]),
+        (key, []),
+        ("?::VARCHAR", [field]),
+        (value, []),
+        (f"{row}::BIGINT", []),
+        (f"{cause[0]}::VARCHAR", cause[1]),
+        (f"{info[0]}::VARCHAR", info[1]),
+    ]
+    select = ", ".join(
+        f"{sql} AS {quote_ident(name)}"
+        for (sql, _), name in zip(parts, FINDING_COLUMNS, strict=True)
+    )
+    return select, [v for _, values in parts for v in values]
+
+
+def union(queries: Sequence[Sql], order: str = '"row", field, code') -> Sql | None:
+    """The UNION ALL of finding queries, ordered (None when there is nothing to run)."""
+    if not queries:
+        return None
+    sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
+    return f"SELECT * FROM ({sql}) ORDER BY {order}", [v for _, values in queries for v in values]

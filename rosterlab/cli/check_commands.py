@@ -1,0 +1,180 @@
+"""The check commands: ``check`` (every finding of a snapshot, grouped by root cause),
+``fields`` (the field × night matrix) and ``ledger add|list|remove`` (overrides kept on purpose).
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.checks import (
+    CheckSettings,
+    add_override,
+    field_matrix,
+    overrides,
+    remove_override,
+    run_checks,
+)
+from rosterlab.cli import output
+from rosterlab.cli.common import add_command, add_format, fails, settings_of
+from rosterlab.config import DistrictSettings, Settings
+from rosterlab.errors import SnapshotNotFoundError
+from rosterlab.report import checks as render
+from rosterlab.store import IngestResult, Store
+
+
+def with_checks(
+    store: Store, result: IngestResult, district: DistrictSettings | None
+) -> IngestResult:
+    """An ingest result whose findings include the checks of its (new) snapshot."""
+    if not result.new:
+        return result
+    checked = run_checks(store, result.snapshot.id, settings=CheckSettings.of(district))
+    return IngestResult(result.snapshot, result.new, checked.findings)
+
+
+def _open(settings: Settings) -> AbstractContextManager[Store]:
+    """The store, writable: checks cache their findings and profiles in it."""
+    return Store.open(settings.store, memory_limit=settings.memory_limit, threads=settings.threads)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    with _open(settings) as store:
+        snapshot = store.resolve(args.snapshot, args.district)
+        result = run_checks(
+            store,
+            snapshot.id,
+            settings=CheckSettings.of(settings.districts.get(args.district)),
+            refresh=args.recheck,
+        )
+    if args.format == "json":
+        output.emit_json(render.check_dict(result))
+    else:
+        output.emit(render.check_text(result))
+    return 1 if fails(result.severity_counts(), args.fail_on) else 0
+
+
+def cmd_fields(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    with _open(settings) as store:
+        if not store.snapshots(args.district):
+            raise SnapshotNotFoundError(
+                f"district {args.district} has no snapshots: check --district or ingest its nights"
+            )
+        matrix = field_matrix(
+            store, args.district, CheckSettings.of(settings.districts.get(args.district))
+        )
+    if args.format == "json":
+        output.emit_json(render.fields_dict(matrix))
+    else:
+        output.emit(render.fields_text(matrix))
+    return 0
+
+
+def cmd_ledger_add(args: argparse.Namespace) -> int:
+    with _open(settings_of(args)) as store:
+        item = add_override(
+            store,
+            args.district,
+            entity=args.entity,
+            key=args.key,
+            field=args.field,
+            value=args.value,
+            reason=args.reason,
+        )
+    if args.format == "json":
+        output.emit_json(render.override_dict(item))
+    else:
+        output.emit(
+            f"override {item.id} kept: {item.entity} {item.key} {item.field} = {item.value!r}"
+        )
+    return 0
+
+
+def cmd_ledger_list(args: argparse.Namespace) -> int:
+    with _open(settings_of(args)) as store:
+        items = overrides(store, args.district)
+    if args.format == "json":
+        output.emit_json([render.override_dict(item) for item in items])
+    else:
+        output.emit(render.overrides_text(args.district, items))
+    return 0
+
+
+def cmd_ledger_remove(args: argparse.Namespace) -> int:
+    with _open(settings_of(args)) as store:
+        item = remove_override(store, args.district, args.id)
+    output.emit(f"override {item.id} retired: {item.entity} {item.key} {item.field}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    check = add_command(
+        sub,
+        "check",
+        "Every finding of a snapshot, grouped by root cause (cached per snapshot).",
+        "rosterlab check --district maple --format json --fail-on error",
+    )
+    check.add_argument("--district", required=True)
+    check.add_argument(
+        "--snapshot", default="latest", metavar="SNAP", help="id, latest or previous"
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=spec.SEVERITIES,
+        help="exit 1 when findings at or above this severity exist",
+    )
+    check.add_argument(
+        "--recheck", action="store_true", help="recompute instead of reading the cached findings"
+    )
+    add_format(check)
+    check.set_defaults(handler=cmd_check)
+
+    fields = add_command(
+        sub,
+        "fields",
+        "The field × night matrix: which columns a district sends, stopped or started sending.",
+        "rosterlab fields --district maple --format json",
+    )
+    fields.add_argument("--district", required=True)
+    add_format(fields)
+    fields.set_defaults(handler=cmd_fields)
+
+    ledger = add_command(
+        sub,
+        "ledger",
+        "The customization ledger: field values a district keeps on purpose.",
+        "rosterlab ledger add --district maple --entity students --key S-1001 "
+        '--field First_name --value Bo --reason "preferred name"',
+    )
+    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = add_command(
+        actions,
+        "add",
+        "Keep a value on purpose (an upload with another value is flagged override-reverted).",
+        "rosterlab ledger add --district maple --entity students --key S-1001 "
+        '--field First_name --value Bo --reason "preferred name"',
+    )
+    add.add_argument("--district", required=True)
+    add.add_argument("--entity", required=True, choices=list(spec.ENTITIES))
+    add.add_argument("--key", required=True, help="the record key (composite keys joined by /)")
+    add.add_argument("--field", required=True, help="a spec column or an ext.* field")
+    add.add_argument("--value", required=True, help="the value kept ('' = kept blank)")
+    add.add_argument("--reason", required=True)
+    add_format(add)
+    add.set_defaults(handler=cmd_ledger_add)
+    listing = add_command(
+        actions, "list", "The district's overrides.", "rosterlab ledger list --district maple"
+    )
+    listing.add_argument("--district", required=True)
+    add_format(listing)
+    listing.set_defaults(handler=cmd_ledger_list)
+    remove = add_command(
+        actions, "remove", "Retire an override by id.", "rosterlab ledger remove 3 --district maple"
+    )
+    remove.add_argument("id", type=int, metavar="ID")
+    remove.add_argument("--district", required=True)
+    remove.set_defaults(handler=cmd_ledger_remove)

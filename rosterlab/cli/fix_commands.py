@@ -1,0 +1,255 @@
+"""The repair and delivery commands: fix (corrected bundle), push and pull (SFTP).
+
+Every real push — pushed or failed — is recorded in the store's push log; a dry run touches
+nothing (no connection, no store). A bundle with error findings is refused unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rosterlab.bundle import open_bundle
+from rosterlab.cli import check_commands, output
+from rosterlab.cli.common import add_command, add_format, settings_of
+from rosterlab.config import Settings
+from rosterlab.errors import PushRefusedError, RosterlabError
+from rosterlab.fix import Verdict, bundle_verdict, fix_snapshot, load_rules
+from rosterlab.report import fix as render
+from rosterlab.report.snapshots import ingest_dict, ingest_text
+from rosterlab.store import Store, ingest_bundle
+from rosterlab.store.pushes import PushedFile, PushRecord, record_push
+from rosterlab.transport import (
+    PushPlan,
+    PushResult,
+    load_target,
+    plan_push,
+    pull_bundle,
+    push_bundle,
+)
+from rosterlab.transport.common import Progress as TransferProgress
+
+LARGE_FILE = 1 << 20  # transfers at least this big report progress, every 10 %
+
+
+def transfer_progress(progress: Callable[[str], None], verb: str) -> TransferProgress:
+    """Progress lines for large files only, one per 10 % step."""
+    steps: dict[str, int] = {}
+
+    def report(name: str, done: int, total: int) -> None:
+        if total < LARGE_FILE:
+            return
+        step = done * 10 // total
+        if steps.get(name) != step:
+            steps[name] = step
+            progress(f"{verb} {name}: {done:,} of {total:,} bytes ({step * 10}%)")
+
+    return report
+
+
+def _open(settings: Settings) -> AbstractContextManager[Store]:
+    return Store.open(settings.store, memory_limit=settings.memory_limit, threads=settings.threads)
+
+
+def _progress(args: argparse.Namespace) -> output.Progress:
+    return output.Progress(output.progress_wanted(args.progress))
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    rules = load_rules(args.rules, district=args.district)
+    with _open(settings) as store:
+        snapshot = store.resolve(args.snapshot, args.district)
+        result = fix_snapshot(
+            store,
+            snapshot.id,
+            rules,
+            args.out,
+            settings=settings.district(args.district),
+            progress=_progress(args),
+        )
+    if args.format == "json":
+        output.emit_json(render.fix_dict(result))
+    else:
+        output.emit(render.fix_text(result))
+    if result.ok:
+        return 0
+    output.error(
+        f"the corrected bundle in {result.out_dir} still has {len(result.remaining)} error "
+        "finding(s) (listed above): add rules for them and run fix again"
+    )
+    return 1
+
+
+def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
+    codes = ", ".join(f"{code} ×{n}" for code, n in verdict.errors.items())
+    return PushRefusedError(
+        f"{folder} has {verdict.error_count} error finding(s) ({codes}), so Clever would reject "
+        "the upload: correct it with rosterlab fix, or re-run push with --force"
+    )
+
+
+def _record(
+    store: Store,
+    plan: PushPlan,
+    verdict: Verdict,
+    *,
+    forced: bool,
+    started: datetime,
+    result: PushResult | None = None,
+    error: str | None = None,
+) -> PushRecord:
+    """Log a push: ``result`` when it went through, else the one-line ``error``."""
+    return record_push(
+        store,
+        PushRecord(
+            target=plan.target,
+            host=plan.host,
+            port=plan.port,
+            remote_dir=plan.remote_dir,
+            bundle_dir=str(plan.bundle_dir.resolve()),
+            bundle_sha256=plan.bundle_sha256,
+            started_at=result.started_at if result else started,
+            finished_at=result.finished_at if result else datetime.now(UTC),
+            outcome="pushed" if result else "failed",
+            files=tuple(PushedFile(f.name, f.size, f.sha256) for f in plan.files),
+            district=verdict.district,
+            error=error,
+            attempts=result.attempts if result else None,
+            forced=forced and verdict.error_count > 0,
+            entity_rows=verdict.entity_rows,
+            stale_remote=tuple(result.stale_remote) if result else (),
+        ),
+    )
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    target = load_target(settings, args.target)
+    folder = Path(args.dir)
+    verdict = bundle_verdict(folder, district=args.district)
+    if args.dry_run:
+        result = push_bundle(target, folder, dry_run=True)
+        _emit_push(args, result, verdict, None)
+        if verdict.error_count and not args.force:
+            raise _refuse(folder, verdict)
+        return 0
+    if verdict.error_count and not args.force:
+        raise _refuse(folder, verdict)
+    plan = plan_push(target, folder)
+    progress = transfer_progress(_progress(args), "uploading")
+    with _open(settings) as store:  # opened first: a push is never left unrecorded
+        started = datetime.now(UTC)
+        try:
+            result = push_bundle(target, folder, progress=progress)
+        except BaseException as exc:
+            error = exc.message if isinstance(exc, RosterlabError) else _failure(exc)
+            _record(store, plan, verdict, forced=args.force, started=started, error=error)
+            raise
+        record = _record(store, plan, verdict, forced=args.force, started=started, result=result)
+    _emit_push(args, result, verdict, record)
+    return 0
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _emit_push(
+    args: argparse.Namespace, result: PushResult, verdict: Verdict, record: PushRecord | None
+) -> None:
+    if args.format == "json":
+        output.emit_json(render.push_dict(result, verdict, record))
+    else:
+        output.emit(render.push_text(result, verdict, record))
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    target = load_target(settings, args.target)
+    known = settings.districts.get(args.district)
+    progress = _progress(args)
+    with tempfile.TemporaryDirectory(prefix="rosterlab-pull-") as tmp:
+        folder = Path(tmp) / "pulled"
+        pulled = pull_bundle(target, folder, progress=transfer_progress(progress, "downloading"))
+        with _open(settings) as store, open_bundle(folder) as bundle:
+            result = ingest_bundle(
+                store,
+                bundle,
+                district=args.district,
+                sync_type=known.sync_type if known else None,
+                district_name=known.name if known else None,
+                origin="pulled",
+                source=f"sftp://{target.username}@{target.address}{target.remote_dir}",
+                progress=progress,
+            )
+            result = check_commands.with_checks(store, result, known)
+            rows = store.snapshot_rows(result.snapshot.id)
+    if args.format == "json":
+        output.emit_json(render.pull_dict(pulled, ingest_dict(result)))
+    else:
+        output.emit(render.pull_text(pulled) + "\n" + ingest_text(result, rows))
+    return 0
+
+
+def _progress_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress on stderr (default: when stderr is a terminal)",
+    )
+
+
+def register(sub: Any) -> None:
+    fix = add_command(
+        sub,
+        "fix",
+        "Apply a district's corrections rules to a snapshot and write a corrected bundle.",
+        "rosterlab fix --district maple --rules maple.rules.toml --out out/maple-fixed",
+    )
+    fix.add_argument("--district", required=True)
+    fix.add_argument("--snapshot", default="latest", help="snapshot id, latest or previous")
+    fix.add_argument("--rules", required=True, metavar="FILE", help="corrections rules (TOML)")
+    fix.add_argument("--out", required=True, metavar="DIR", help="new or empty folder")
+    _progress_flag(fix)
+    add_format(fix)
+    fix.set_defaults(handler=cmd_fix)
+
+    push = add_command(
+        sub,
+        "push",
+        "Upload a bundle folder to an SFTP target (*.part, verified, then renamed in one burst).",
+        "rosterlab push out/maple-fixed --target clever-maple --dry-run",
+    )
+    push.add_argument("dir", metavar="DIR", help="bundle folder (e.g. the output of fix)")
+    push.add_argument("--target", required=True, help="a [targets.NAME] of rosterlab.toml")
+    push.add_argument("--dry-run", action="store_true", help="print the plan; touch nothing")
+    push.add_argument(
+        "--force", action="store_true", help="push even though the bundle has error findings"
+    )
+    push.add_argument(
+        "--district", help="district the bundle belongs to (default: from its manifest.json)"
+    )
+    _progress_flag(push)
+    add_format(push)
+    push.set_defaults(handler=cmd_push)
+
+    pull = add_command(
+        sub,
+        "pull",
+        "Download a target's current files and ingest them as a snapshot (origin pulled).",
+        "rosterlab pull --target maple-drop --district maple",
+    )
+    pull.add_argument("--target", required=True, help="a [targets.NAME] of rosterlab.toml")
+    pull.add_argument("--district", required=True)
+    _progress_flag(pull)
+    add_format(pull)
+    pull.set_defaults(handler=cmd_pull)

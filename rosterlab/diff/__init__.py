@@ -1,0 +1,42 @@
+"""Snapshot diff, re-key detection, hold prediction and record timelines, from the history store.
+
+>>> result = diff_snapshots(store, "maple")               # previous → latest
+>>> history_findings(result, "sftp")                      # hold-*, term-rollover, id-rekeyed
+>>> record_timeline(store, "maple", "students", "S-1001")
+"""
+
+from rosterlab.diff.hold import history_findings, hold_reasons
+from rosterlab.diff.model import (
+    CHANGE_COLUMNS,
+    DiffResult,
+    Duplicate,
+    EntityDiff,
+    HoldReason,
+    HoldThresholds,
+    Rekey,
+    TermRollover,
+    Timeline,
+    TimelineEvent,
+)
+from rosterlab.diff.rekey import NATURAL_KEYS, NaturalKey
+from rosterlab.diff.snapshots import diff_snapshots
+from rosterlab.diff.timeline import record_timeline
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "NATURAL_KEYS",
+    "DiffResult",
+    "Duplicate",
+    "EntityDiff",
+    "HoldReason",
+    "HoldThresholds",
+    "NaturalKey",
+    "Rekey",
+    "TermRollover",
+    "Timeline",
+    "TimelineEvent",
+    "diff_snapshots",
+    "history_findings",
+    "hold_reasons",
+    "record_timeline",
+]

@@ -1,0 +1,415 @@
+"""The snapshot diff, set-based in DuckDB, at the cost of the changes rather than the district.
+
+A version is present at night ``s`` iff ``valid_from <= s`` and ``valid_to`` is NULL or ``>= s``.
+A diff of nights ``a → b`` reads three small sets per entity, never a whole snapshot:
+
+* ``L``: versions present at ``a`` and not at ``b`` (consecutive nights: ``valid_to = a``);
+  their rows lie scattered over the table, so only key and hash are read, and the values of
+  the few representatives the diff needs are fetched after;
+* ``R``: versions present at ``b`` and not at ``a`` (consecutive nights: ``valid_from = b``;
+  appended together by the ingest, so cheap to read whole);
+* ``S``: versions present at both ends whose key is in ``L`` or ``R``. A touched key can still
+  hold an untouched version when it is duplicated (two versions with one key at once); without
+  ``S`` a vanished duplicate would read as a removed record.
+
+A row hash in both ``L`` and ``R`` is content that left and came back between ``a`` and ``b``:
+it is present at both ends, so it joins ``S``. Per key, the version with the lowest ``row_hash``
+stands for the key at each end (deterministic under duplicates); two representatives differ when
+a value differs, NULL-safe, in a spec column or in the ``extra`` map (ext.* and unknown columns;
+a missing entry is NULL). Untouched keys are unchanged; their count comes from
+``snapshot_entities`` (versions present at ``b``), not from a scan.
+
+The ``S`` lookup scans the entity's key column (it has no index); it is skipped when no key is
+touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from rosterlab import spec
+from rosterlab.diff.model import (
+    CHANGE_COLUMNS,
+    Duplicate,
+    EntityDiff,
+    Rekey,
+    TermRollover,
+)
+from rosterlab.diff.rekey import NATURAL_KEYS, rule_sql
+from rosterlab.store import SnapshotInfo, Store, quote_ident
+
+SECTIONS = spec.ENTITIES["sections"]
+ENROLLMENTS = spec.ENTITIES["enrollments"]
+TERM_NAME = SECTIONS.field("Term_name").name
+TERM_END = SECTIONS.field("Term_end").name
+# The enrollments column naming the section (the one referencing sections).
+ENROLLMENT_SECTION = next(f.name for f in ENROLLMENTS.fields if f.references == SECTIONS.name)
+# Term_end must be a real MM/DD/YYYY date to count (a spreadsheet's M/D/YY is not trusted).
+DATE_PATTERN = r"\d\d/\d\d/\d\d\d\d"
+DATE_FORMAT = "%m/%d/%Y"
+# admins.csv is deprecated: the entity is listed only when a snapshot of the pair has admins.
+OPTIONAL_ENTITY = "admins"
+
+_TEMP_TABLES = (
+    "_rl_l",
+    "_rl_r",
+    "_rl_back",
+    "_rl_t",
+    "_rl_s0",
+    "_rl_sv",
+    "_rl_s",
+    "_rl_need",
+    "_rl_vals",
+    "_rl_k",
+    "_rl_pairs",
+    "_rl_fc",
+    "_rl_one",
+    "_rl_rekeys",
+    "_rl_rolled",
+    "_rl_changes",
+)
+
+
+@dataclass(frozen=True)
+class DiffParts:
+    """What the engine computes; :func:`rosterlab.diff.diff_snapshots` adds the hold."""
+
+    entities: tuple[EntityDiff, ...]
+    rekeys: tuple[Rekey, ...]
+    rollovers: tuple[TermRollover, ...]
+    changes: pl.DataFrame | None
+
+
+def _only(present: int, absent: int) -> tuple[str, list[Any]]:
+    """Versions present at night ``present`` and not at ``absent`` (zone-map friendly)."""
+    if present < absent:
+        return "valid_to >= ? AND valid_to < ? AND valid_from <= ?", [present, absent, present]
+    return (
+        "valid_from > ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)",
+        [absent, present, present],
+    )
+
+
+def _both(a: int, b: int) -> tuple[str, list[Any]]:
+    return "valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)", [min(a, b), max(a, b)]
+
+
+class DiffEngine:
+    """Runs one diff through the entities on one store connection, in temp tables."""
+
+    def __init__(self, store: Store, frm: SnapshotInfo, to: SnapshotInfo, *, details: bool) -> None:
+        self.store = store
+        self.frm = frm
+        self.to = to
+        self.details = details
+        self.rows_to = store.snapshot_rows(to.id)
+        self.rows_from = store.snapshot_rows(frm.id)
+
+    # --- the whole diff ------------------------------------------------------------------
+    def run(self) -> DiffParts:
+        self._create_accumulators()
+        try:
+            entities = tuple(
+                self._entity(entity)
+                for entity in spec.ENTITIES.values()
+                if entity.name != OPTIONAL_ENTITY
+                or self.rows_from.get(entity.name)
+                or self.rows_to.get(entity.name)
+            )
+            return DiffParts(
+                entities,
+                self._rekeys(),
+                self._rollovers(),
+                self._changes() if self.details else None,
+            )
+        finally:
+            for table in _TEMP_TABLES:
+                self.store.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def _create_accumulators(self) -> None:
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_rekeys "
+            "(entity VARCHAR, old_key VARCHAR, new_key VARCHAR, rule INTEGER)"
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_rolled "
+            "(key VARCHAR, term VARCHAR, term_end VARCHAR, enrollments BIGINT)"
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_changes (entity VARCHAR, entity_ord INTEGER, "
+            "key VARCHAR, change VARCHAR, field VARCHAR, ord INTEGER, old VARCHAR, new VARCHAR)"
+        )
+
+    # --- one entity ----------------------------------------------------------------------
+    def _entity(self, entity: spec.Entity) -> EntityDiff:
+        a, b = self.frm.seq, self.to.seq
+        rows_to = int(self.rows_to.get(entity.name, 0))
+        if a == b or not self._touched(entity, a, b):
+            return EntityDiff(entity.name, 0, 0, 0, rows_to, (), ())
+        self._stable(entity, a, b)
+        self._per_key()
+        self._values(entity, a, b, removed=self._needs_removed(entity))
+        self._field_changes(entity)
+        added, removed, changed, same, versions_to = self.store.rows(
+            "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
+            "count(*) FILTER (WHERE to_hash IS NULL), "
+            "count(*) FILTER (WHERE key IN (SELECT key FROM _rl_fc)), "
+            "count(*) FILTER (WHERE from_hash IS NOT NULL AND to_hash IS NOT NULL "
+            "AND key NOT IN (SELECT key FROM _rl_fc)), "
+            "coalesce(sum(n_to), 0) FROM _rl_k"
+        )[0]
+        fields = self.store.rows(
+            "SELECT field, count(*) FROM _rl_fc GROUP BY field, ord ORDER BY ord, field"
+        )
+        duplicates = self.store.rows(
+            "SELECT key, n_from, n_to FROM _rl_k WHERE n_from > 1 OR n_to > 1 ORDER BY key"
+        )
+        if added and removed:
+            self._rekey(entity)
+        if entity.name == SECTIONS.name:
+            self._rolled_sections()
+        elif entity.name == ENROLLMENTS.name:
+            self._rolled_enrollments()
+        if self.details:
+            self._record_changes(entity)
+        return EntityDiff(
+            entity.name,
+            int(added),
+            int(removed),
+            int(changed),
+            rows_to - int(versions_to) + int(same),
+            tuple((str(f), int(n)) for f, n in fields),
+            tuple(Duplicate(str(k), int(f), int(t)) for k, f, t in duplicates),
+        )
+
+    def _rekey(self, entity: spec.Entity) -> None:
+        """Pair removed and added records rule by rule, on the records still unpaired."""
+        for rule_index, rule in enumerate(NATURAL_KEYS.get(entity.name, ())):
+            self.store.execute(rule_sql(rule), [entity.name, rule_index, entity.name, entity.name])
+
+    def _needs_removed(self, entity: spec.Entity) -> bool:
+        """Whether removed records' values are read: re-keys, rollovers or details."""
+        if self.details or entity.name in NATURAL_KEYS or entity.name == SECTIONS.name:
+            return True
+        return entity.name == ENROLLMENTS.name and bool(
+            self.store.rows("SELECT count(*) FROM _rl_rolled")[0][0]
+        )
+
+    def _select(self, entity: spec.Entity, prefix: str = "") -> str:
+        return ", ".join(
+            [f"{prefix}key", f"{prefix}row_hash"]
+            + [f"{prefix}{quote_ident(c)}" for c in entity.columns]
+            + [f"{prefix}extra"]
+        )
+
+    def _touched(self, entity: spec.Entity, a: int, b: int) -> bool:
+        """Build L (key and hash only: its rows are scattered over the table, so their values
+        are fetched later for the few that need them), R (appended together, cheap to read
+        whole) and the touched keys; False when no key is touched."""
+        table = quote_ident(entity.name)
+        district = self.frm.district
+        for name, columns, (where, params) in (
+            ("_rl_l", "key, row_hash", _only(a, b)),
+            ("_rl_r", self._select(entity), _only(b, a)),
+        ):
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} "
+                f"FROM {table} WHERE district = ? AND {where}",
+                [district, *params],
+            )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_back AS "
+            "SELECT row_hash FROM _rl_l INTERSECT SELECT row_hash FROM _rl_r"
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_t AS SELECT DISTINCT key FROM "
+            "(SELECT key, row_hash FROM _rl_l UNION ALL SELECT key, row_hash FROM _rl_r) "
+            "WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+        )
+        return bool(self.store.rows("SELECT count(*) FROM _rl_t")[0][0])
+
+    def _stable(self, entity: spec.Entity, a: int, b: int) -> None:
+        """S (key, row_hash): versions present at both ends with a touched key, and content that
+        came back; ``_rl_sv`` holds the values of the looked-up ones (rarely any)."""
+        where, params = _both(a, b)
+        table = quote_ident(entity.name)
+        # The lookup reads only the key (and interval) columns; the rare hits are fetched after.
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_s0 AS SELECT row_hash FROM "
+            f"{table} WHERE district = ? AND {where} AND key IN (SELECT key FROM _rl_t)",
+            [self.frm.district, *params],
+        )
+        if self.store.rows("SELECT count(*) FROM _rl_s0")[0][0]:
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE _rl_sv AS SELECT {self._select(entity)} FROM "
+                f"{table} WHERE district = ? AND {where} "
+                "AND row_hash IN (SELECT row_hash FROM _rl_s0)",
+                [self.frm.district, *params],
+            )
+        else:
+            self.store.execute("CREATE OR REPLACE TEMP TABLE _rl_sv AS FROM _rl_r LIMIT 0")
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_s AS SELECT key, row_hash FROM _rl_sv UNION ALL "
+            "SELECT key, row_hash FROM _rl_r WHERE row_hash IN (SELECT row_hash FROM _rl_back) "
+            "AND key IN (SELECT key FROM _rl_t)"
+        )
+
+    def _values(self, entity: spec.Entity, a: int, b: int, *, removed: bool) -> None:
+        """_rl_vals: the values of every representative the diff reads, by row_hash.
+
+        R and the looked-up S are at hand (content that came back is in R); from L only the
+        representatives of changed keys are fetched, and those of removed keys when
+        ``removed`` (re-keys, rollovers, details need them).
+        """
+        where, params = _only(a, b)
+        gone = " OR to_hash IS NULL" if removed else ""
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_need AS SELECT from_hash AS row_hash FROM _rl_k "
+            f"WHERE (from_hash <> to_hash{gone}) "
+            "AND from_hash NOT IN (SELECT row_hash FROM _rl_s)"
+        )
+        fetched = ""
+        if self.store.rows("SELECT count(*) FROM _rl_need")[0][0]:
+            fetched = (
+                f"SELECT {self._select(entity)} FROM {quote_ident(entity.name)} WHERE "
+                f"district = ? AND {where} AND row_hash IN (SELECT row_hash FROM _rl_need) "
+                "UNION ALL "
+            )
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE _rl_vals AS {fetched}FROM _rl_r UNION ALL FROM _rl_sv",
+            [self.frm.district, *params] if fetched else [],
+        )
+
+    def _per_key(self) -> None:
+        """Per touched key: the representative (lowest row_hash) and version count at each end."""
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_k AS "
+            "WITH f AS (SELECT key, min(row_hash) AS h, count(*) AS n FROM "
+            "(SELECT key, row_hash FROM _rl_l WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+            " UNION ALL SELECT key, row_hash FROM _rl_s) GROUP BY key), "
+            "t AS (SELECT key, min(row_hash) AS h, count(*) AS n FROM "
+            "(SELECT key, row_hash FROM _rl_r WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+            " UNION ALL SELECT key, row_hash FROM _rl_s) GROUP BY key) "
+            "SELECT coalesce(f.key, t.key) AS key, f.h AS from_hash, coalesce(f.n, 0) AS n_from, "
+            "t.h AS to_hash, coalesce(t.n, 0) AS n_to FROM f FULL JOIN t ON f.key = t.key"
+        )
+
+    def _field_changes(self, entity: spec.Entity) -> None:
+        """_rl_fc: (key, field, ord, old, new) for every differing field of a changed key."""
+        columns = entity.columns
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_pairs AS SELECT k.key, "
+            + ", ".join(f"f.{quote_ident(c)} AS f{i}" for i, c in enumerate(columns))
+            + ", "
+            + ", ".join(f"t.{quote_ident(c)} AS t{i}" for i, c in enumerate(columns))
+            + ", f.extra AS fx, t.extra AS tx FROM _rl_k k "
+            "JOIN _rl_vals f ON f.row_hash = k.from_hash JOIN _rl_vals t ON t.row_hash = k.to_hash "
+            "WHERE k.from_hash <> k.to_hash"
+        )
+        branches = [
+            f"SELECT key, ?::VARCHAR AS field, {i} AS ord, f{i} AS old, t{i} AS new "
+            f"FROM _rl_pairs WHERE f{i} IS DISTINCT FROM t{i}"
+            for i in range(len(columns))
+        ]
+        branches.append(
+            f"SELECT key, name AS field, {len(columns)} AS ord, "
+            "map_extract_value(fx, name) AS old, map_extract_value(tx, name) AS new FROM "
+            "(SELECT key, fx, tx, unnest(list_distinct(list_concat("
+            "coalesce(map_keys(fx), []::VARCHAR[]), coalesce(map_keys(tx), []::VARCHAR[])))) "
+            "AS name FROM _rl_pairs) WHERE map_extract_value(fx, name) IS DISTINCT FROM "
+            "map_extract_value(tx, name)"
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rl_fc AS " + " UNION ALL ".join(branches),
+            list(columns),
+        )
+
+    def _rolled_sections(self) -> None:
+        """Removed sections whose MM/DD/YYYY Term_end is before the ``to`` night's date."""
+        self.store.execute(
+            f"INSERT INTO _rl_rolled SELECT k.key, v.{quote_ident(TERM_NAME)}, "
+            f"v.{quote_ident(TERM_END)}, 0 FROM _rl_k k "
+            "JOIN _rl_vals v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
+            f"AND regexp_full_match(v.{quote_ident(TERM_END)}, ?) "
+            f"AND try_strptime(v.{quote_ident(TERM_END)}, ?)::DATE < ?::DATE",
+            [DATE_PATTERN, DATE_FORMAT, self.to.taken_at.date()],
+        )
+
+    def _rolled_enrollments(self) -> None:
+        """Count the removed enrollments of each rolled-over section."""
+        self.store.execute(
+            "UPDATE _rl_rolled SET enrollments = n FROM (SELECT v."
+            f"{quote_ident(ENROLLMENT_SECTION)} AS section, count(*) AS n FROM _rl_k k "
+            "JOIN _rl_vals v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
+            "GROUP BY section) e WHERE e.section = _rl_rolled.key"
+        )
+
+    def _record_changes(self, entity: spec.Entity) -> None:
+        """Append the tidy row-level changes: changed fields, and every filled field of an
+        added (new) or removed (old) record, so the changes rebuild ``to`` from ``from``."""
+        columns = entity.columns
+        order = list(spec.ENTITIES).index(entity.name)
+        self.store.execute(
+            "INSERT INTO _rl_changes SELECT ?, ?, key, 'changed', field, ord, old, new FROM _rl_fc",
+            [entity.name, order],
+        )
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE _rl_one AS SELECT k.key, 'added' AS change, "
+            f"{self._select(entity, 'v.')} FROM _rl_k k JOIN _rl_vals v ON v.row_hash = k.to_hash "
+            "WHERE k.from_hash IS NULL UNION ALL SELECT k.key, 'removed', "
+            f"{self._select(entity, 'v.')} FROM _rl_k k JOIN _rl_vals v "
+            "ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL"
+        )
+        side = "CASE WHEN change = 'removed' THEN {v} END, CASE WHEN change = 'added' THEN {v} END"
+        branches = [
+            f"SELECT key, change, ?::VARCHAR, {i}, "
+            + side.format(v=quote_ident(c))
+            + f" FROM _rl_one WHERE {quote_ident(c)} IS NOT NULL"
+            for i, c in enumerate(columns)
+        ]
+        branches.append(
+            f"SELECT key, change, e.key, {len(columns)}, "
+            + side.format(v="e.value")
+            + " FROM (SELECT key, change, unnest(map_entries(extra)) AS e FROM _rl_one) "
+            "WHERE e.value IS NOT NULL"
+        )
+        self.store.execute(
+            "INSERT INTO _rl_changes SELECT ?, ?, * FROM (" + " UNION ALL ".join(branches) + ")",
+            [entity.name, order, *columns],
+        )
+
+    # --- across entities -----------------------------------------------------------------
+    def _rekeys(self) -> tuple[Rekey, ...]:
+        order = {name: i for i, name in enumerate(spec.ENTITIES)}
+        found = [
+            Rekey(entity, old, new, NATURAL_KEYS[entity][rule].columns)
+            for entity, old, new, rule in self.store.rows(
+                "SELECT entity, old_key, new_key, rule FROM _rl_rekeys"
+            )
+        ]
+        return tuple(sorted(found, key=lambda r: (order[r.entity], r.old_key, r.new_key)))
+
+    def _rollovers(self) -> tuple[TermRollover, ...]:
+        rows = self.store.rows(
+            "SELECT term, term_end, list(key ORDER BY key), sum(enrollments) FROM _rl_rolled "
+            "GROUP BY term, term_end ORDER BY strptime(term_end, ?), term NULLS FIRST",
+            [DATE_FORMAT],
+        )
+        return tuple(
+            TermRollover(term, term_end, tuple(keys), int(enrollments))
+            for term, term_end, keys, enrollments in rows
+        )
+
+    def _changes(self) -> pl.DataFrame:
+        return self.store.query(
+            f"SELECT {', '.join(CHANGE_COLUMNS)} FROM _rl_changes "
+            "ORDER BY entity_ord, key, ord, field"
+        )
+
+
+def run_diff(store: Store, frm: SnapshotInfo, to: SnapshotInfo, *, details: bool) -> DiffParts:
+    """Compute the per-entity diff, re-keys, term rollovers and (with ``details``) changes."""
+    return DiffEngine(store, frm, to, details=details).run()

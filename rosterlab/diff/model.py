@@ -1,0 +1,157 @@
+"""Frozen results of a diff and of a record's timeline; renderers in ``rosterlab.report.diff``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from rosterlab.config import DistrictSettings
+from rosterlab.store import SnapshotInfo
+
+# Columns of the tidy row-level change frame, in order.
+CHANGE_COLUMNS: tuple[str, ...] = ("entity", "key", "change", "field", "old", "new")
+CHANGE_KINDS: tuple[str, ...] = ("added", "removed", "changed")
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A key held by more than one version at an end of the diff (``versions_from``/``_to``)."""
+
+    key: str
+    versions_from: int
+    versions_to: int
+
+
+@dataclass(frozen=True)
+class EntityDiff:
+    """Counts for one entity, per record (key).
+
+    ``unchanged`` counts the keys present at both ends with the same values; a key duplicated
+    identically at both ends that the diff never touches counts once per version (the count
+    comes from ``snapshot_entities`` without scanning the snapshot). ``duplicates`` lists the
+    duplicated keys among the keys the diff touches.
+    """
+
+    entity: str
+    added: int
+    removed: int
+    changed: int
+    unchanged: int
+    fields: tuple[tuple[str, int], ...]
+    duplicates: tuple[Duplicate, ...]
+
+    @property
+    def records_from(self) -> int:
+        """Records at the ``from`` end: the base of the hold ratios."""
+        return self.removed + self.changed + self.unchanged
+
+    @property
+    def records_to(self) -> int:
+        return self.added + self.changed + self.unchanged
+
+
+@dataclass(frozen=True)
+class Rekey:
+    """A removed and an added record that are one person/section by natural key."""
+
+    entity: str
+    old_key: str
+    new_key: str
+    matched_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TermRollover:
+    """Removed sections whose term had ended at the ``to`` snapshot, with their enrollments."""
+
+    term: str | None
+    term_end: str
+    sections: tuple[str, ...]
+    enrollments: int
+
+
+@dataclass(frozen=True)
+class HoldThresholds:
+    """Shares above which Clever holds a sync (``>``, per entity)."""
+
+    deletion: float = 0.10
+    update: float = 0.75
+
+    @classmethod
+    def of(cls, district: DistrictSettings) -> HoldThresholds:
+        return cls(district.hold_deletion_threshold, district.hold_update_threshold)
+
+
+@dataclass(frozen=True)
+class HoldReason:
+    """One entity over a threshold. ``expected``: a term rollover explains it (deletions only:
+    the deletions left after taking out the rolled-over records stay under the threshold)."""
+
+    entity: str
+    kind: str  # deletion | update
+    count: int
+    total: int
+    ratio: float
+    threshold: float
+    expected: bool
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """What changed between two snapshots of one district.
+
+    Counts stay raw: a re-keyed record is one removed and one added record (that is what Clever
+    sees and holds on) and is listed in ``rekeys`` as well. ``changes`` (the tidy row-level
+    frame, :data:`CHANGE_COLUMNS`) is only computed when asked for.
+    """
+
+    district: str
+    from_snapshot: SnapshotInfo
+    to_snapshot: SnapshotInfo
+    thresholds: HoldThresholds
+    entities: tuple[EntityDiff, ...]
+    rekeys: tuple[Rekey, ...]
+    rollovers: tuple[TermRollover, ...]
+    hold_reasons: tuple[HoldReason, ...]
+    changes: pl.DataFrame | None = None
+
+    @property
+    def hold_predicted(self) -> bool:
+        return bool(self.hold_reasons)
+
+    def entity(self, name: str) -> EntityDiff:
+        for item in self.entities:
+            if item.entity == name:
+                return item
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One step in a record's life.
+
+    ``change``: ``first-seen``, ``changed`` (one event per field), ``removed``, ``reappeared``
+    (followed by ``changed`` events against the version last seen), ``versions`` (the number of
+    versions holding the key changed: a duplicate appeared or went away; old/new are counts).
+    """
+
+    snapshot_id: int
+    seq: int
+    taken_at: datetime
+    change: str
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Every change of one record across all snapshots of its district."""
+
+    district: str
+    entity: str
+    key: str
+    snapshots: int
+    events: tuple[TimelineEvent, ...]

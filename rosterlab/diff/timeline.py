@@ -1,0 +1,78 @@
+"""The timeline of one record: every version of one key across all snapshots of its district.
+
+One query reads the key's versions (a handful of rows); walking the district's nights over them
+is then cheap. At each night the lowest ``row_hash`` present stands for the key, as in the diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.diff.model import Timeline, TimelineEvent
+from rosterlab.errors import ConfigError, SnapshotNotFoundError
+from rosterlab.store import SnapshotInfo, Store, quote_ident
+
+
+def _values(entity: spec.Entity, row: Mapping[str, Any]) -> dict[str, str]:
+    """A version's filled values: spec columns, then extra (ext.*) columns by name."""
+    values = {c: row[c] for c in entity.columns if row[c] is not None}
+    values.update(sorted((k, v) for k, v in (row["extra"] or {}).items() if v is not None))
+    return values
+
+
+def _field_events(
+    snap: SnapshotInfo, entity: spec.Entity, old: dict[str, str], new: dict[str, str]
+) -> list[TimelineEvent]:
+    order = {c: i for i, c in enumerate(entity.columns)}
+    names = sorted(set(old) | set(new), key=lambda n: (order.get(n, len(order)), n))
+    return [
+        TimelineEvent(snap.id, snap.seq, snap.taken_at, "changed", n, old.get(n), new.get(n))
+        for n in names
+        if old.get(n) != new.get(n)
+    ]
+
+
+def record_timeline(store: Store, district: str, entity: str, key: str) -> Timeline:
+    """First seen, each field change, removal and re-appearance of ``entity`` ``key``."""
+    if entity not in spec.ENTITIES:
+        raise ConfigError(f"unknown entity {entity!r}: use one of {', '.join(spec.ENTITIES)}")
+    snapshots = store.snapshots(district)
+    if not snapshots:
+        raise SnapshotNotFoundError(
+            f"district {district} has no snapshots: check --district or ingest its nights"
+        )
+    kind = spec.ENTITIES[entity]
+    columns = ", ".join(quote_ident(c) for c in kind.columns)
+    versions = store.query(
+        f"SELECT row_hash, valid_from, valid_to, {columns}, extra FROM {quote_ident(entity)} "
+        "WHERE district = ? AND key = ? ORDER BY valid_from, row_hash",
+        [district, key],
+    ).to_dicts()
+    events: list[TimelineEvent] = []
+    last_seen: dict[str, str] | None = None
+    present_before = 0
+    for snap in snapshots:
+        present = [
+            v
+            for v in versions
+            if v["valid_from"] <= snap.seq and (v["valid_to"] is None or v["valid_to"] >= snap.seq)
+        ]
+        current = _values(kind, min(present, key=lambda v: v["row_hash"])) if present else None
+        at = (snap.id, snap.seq, snap.taken_at)
+        if current is None:
+            if present_before:
+                events.append(TimelineEvent(*at, "removed"))
+        elif last_seen is None:
+            events.append(TimelineEvent(*at, "first-seen"))
+        else:
+            if not present_before:
+                events.append(TimelineEvent(*at, "reappeared"))
+            events += _field_events(snap, kind, last_seen, current)
+        if present and len(present) != max(present_before, 1):
+            old = str(max(present_before, 1))
+            events.append(TimelineEvent(*at, "versions", None, old, str(len(present))))
+        last_seen = current if current is not None else last_seen
+        present_before = len(present)
+    return Timeline(district, entity, key, len(snapshots), tuple(events))

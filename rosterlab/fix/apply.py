@@ -1,0 +1,473 @@
+"""Apply corrections rules to a snapshot, set-based in DuckDB.
+
+Each spec file of the snapshot is copied from its staging view into a temporary work table
+``fix_<stem>`` (``_row`` = the received data row, ``c0..cN`` = the received columns); each rule
+is one or two SQL statements over those tables. Before changing anything a rule logs what it is
+about to change into ``fix_changes`` (entity, key, field, old, new), so ``changes.csv`` is a
+query too. Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.bundle import newline_chars
+from rosterlab.fix.rules import Rule, id_field
+from rosterlab.store import ColumnMap, SnapshotInfo, Store, stage_snapshot
+from rosterlab.store.ingest import entity_filter, key_sql
+from rosterlab.store.sql import positional
+
+CHANGES = "fix_changes"
+LEDGER = "ledger"  # the checks room's customization ledger (store migration 4)
+CHANGES_HEADER = ("entity", "key", "field", "change", "old", "new", "rule", "reason")
+
+
+@dataclass
+class WorkFile:
+    """One spec file being corrected: its work table and current header."""
+
+    spec_name: str
+    table: str
+    header: list[str]
+    newline: str
+    order: int
+
+    def columns(self) -> ColumnMap:
+        return ColumnMap.of(self.spec_name, self.header)
+
+    def position(self, name: str) -> int | None:
+        """The received position of a column (the first, if the header repeats it)."""
+        return self.header.index(name) if name in self.header else None
+
+    def key(self, entity: spec.Entity) -> str:
+        return key_sql(entity, self.columns())
+
+    def rows_of(self, entity: spec.Entity) -> str:
+        """Predicate for the rows that carry ``entity`` (contacts: rows with a contact)."""
+        return entity_filter(entity, self.columns())
+
+
+class Workbench:
+    """The work tables of one snapshot being corrected, and the change log."""
+
+    def __init__(self, store: Store, snapshot: SnapshotInfo) -> None:
+        self.store = store
+        self.snapshot = snapshot
+        self.files: dict[str, WorkFile] = {}
+        self.unparsed: list[str] = []
+        staged = stage_snapshot(store, snapshot.id)
+        newlines = dict(
+            store.rows(
+                "SELECT spec_name, newline FROM snapshot_files WHERE snapshot_id = ? "
+                "AND spec_name IS NOT NULL",
+                [snapshot.id],
+            )
+        )
+        usual = _usual_newline(list(newlines.values()))
+        for order, spec_name in enumerate(spec.FILES):
+            if spec_name in newlines and spec_name not in staged:
+                self.unparsed.append(spec_name)
+            if spec_name not in staged:
+                continue
+            table = "fix_" + spec.FILES[spec_name].stem
+            store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {staged[spec_name].view}"
+            )
+            self.files[spec_name] = WorkFile(
+                spec_name,
+                table,
+                list(staged[spec_name].header),
+                newline_chars(newlines[spec_name], usual),
+                order,
+            )
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {CHANGES} (rule INTEGER, rule_label VARCHAR, "
+            "reason VARCHAR, file_order INTEGER, _row BIGINT, field_order INTEGER, "
+            "entity VARCHAR, key VARCHAR, field VARCHAR, change VARCHAR, old VARCHAR, "
+            "new VARCHAR)"
+        )
+        self._log_unparseable_rows()
+
+    def close(self) -> None:
+        """Drop the work tables (they are temporary: this only frees memory early)."""
+        for work in self.files.values():
+            self.store.execute(f"DROP TABLE IF EXISTS {work.table}")
+        self.store.execute(f"DROP TABLE IF EXISTS {CHANGES}")
+
+    # --- the change log ------------------------------------------------------------------
+    def _log(
+        self,
+        rule: Rule,
+        work: WorkFile,
+        entity: spec.Entity,
+        *,
+        change: str,
+        column: int | None,
+        old: str,
+        new: str,
+        where: str,
+        params: Sequence[Any],
+        source: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Log one change per matching row (``old``/``new``/``reason`` are SQL over the source).
+
+        ``reason`` defaults to the rule's reason.
+        """
+        field_name = work.header[column] if column is not None else None
+        self.store.execute(
+            f"INSERT INTO {CHANGES} SELECT ?, ?, {reason or '?'}, ?, _row, ?, ?, "
+            f"{work.key(entity)}, ?, ?, {old}, {new} FROM {source or work.table} WHERE {where}",
+            [
+                rule.number,
+                rule.label,
+                *([] if reason else [rule.reason]),
+                work.order,
+                column if column is not None else -1,
+                entity.name,
+                field_name,
+                change,
+                *params,
+            ],
+        )
+
+    def _log_unparseable_rows(self) -> None:
+        """Rows the parser could not read are not in staging: say so in the change log."""
+        self.store.execute(
+            f"INSERT INTO {CHANGES} SELECT 0, NULL, 'not parseable, so not in the corrected "
+            "bundle: ' || message, coalesce(list_position(?::VARCHAR[], entity), 0), "
+            "\"row\", -1, entity, NULL, NULL, 'dropped', NULL, NULL FROM findings "
+            "WHERE snapshot_id = ? AND code = 'malformed-row'",
+            [list(spec.ENTITIES), self.snapshot.id],
+        )
+
+    # --- applying rules --------------------------------------------------------------------
+    def apply(self, rule: Rule) -> list[str]:
+        """Apply one rule; return its notes (what it could not do, or did beyond the rows)."""
+        notes: list[str] = []
+        if rule.op == "rename-column":
+            self._rename(rule, notes)
+        elif rule.op == "ledger":
+            self._ledger(rule, notes)
+        elif rule.op == "rekey":
+            self._rekey(rule, notes)
+        else:
+            entity = spec.ENTITIES[str(rule.entity)]
+            work = self.files.get(entity.file)
+            if work is None:
+                notes.append(f"{entity.file} is not in the snapshot: nothing to do")
+            elif rule.op == "drop":
+                self._drop(rule, entity, work, notes)
+            elif rule.op == "map":
+                self._map(rule, entity, work, notes)
+            else:
+                self._set(rule, entity, work, notes)
+        return notes
+
+    def _drop(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+        """Drop the records carrying the finding code.
+
+        A finding with a row pins the row of the file (whichever of the file's entities it is
+        reported on: contact findings are reported on students.csv's rows); one without a row
+        is matched by the rule entity's key.
+        """
+        by_row = (
+            'SELECT "row" FROM findings WHERE snapshot_id = ? AND code = ? '
+            'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL'
+        )
+        by_key = (
+            "SELECT key FROM findings WHERE snapshot_id = ? AND code = ? AND entity = ? "
+            'AND "row" IS NULL'
+        )
+        row_params = [self.snapshot.id, rule.code, list(spec.FILES[entity.file].entities)]
+        key_params = [self.snapshot.id, rule.code, entity.name]
+        carried = self.store.rows(
+            f"SELECT count(*) FROM ({by_row} UNION ALL {by_key})", [*row_params, *key_params]
+        )[0][0]
+        if not carried:
+            notes.append(
+                f"no {entity.name} record carries {rule.code} in snapshot {self.snapshot.id}"
+            )
+            return
+        where = (
+            f"({work.rows_of(entity)}) AND (_row IN ({by_row}) OR {work.key(entity)} IN ({by_key}))"
+        )
+        params = [*row_params, *key_params]
+        self._log(
+            rule,
+            work,
+            entity,
+            change="dropped",
+            column=None,
+            old="NULL",
+            new="NULL",
+            where=where,
+            params=params,
+        )
+        if entity.name == "contacts":  # the row stays: it also carries its student
+            cleared = [
+                f"{positional(p)} = NULL"
+                for name in entity.columns
+                if name != "Student_id" and (p := work.position(name)) is not None
+            ]
+            if cleared:
+                self.store.execute(
+                    f"UPDATE {work.table} SET {', '.join(cleared)} WHERE {where}", params
+                )
+        else:
+            self.store.execute(f"DELETE FROM {work.table} WHERE {where}", params)
+
+    def _map(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+        column = work.position(str(rule.field))
+        if column is None:
+            notes.append(f"{work.spec_name} has no {rule.field} column: nothing to map")
+            return
+        c = positional(column)
+        olds = [old for old, _ in rule.values]
+        case = "CASE " + " ".join(f"WHEN {c} = ? THEN ?" for _ in rule.values) + " END"
+        case_params = [v for pair in rule.values for v in pair]
+        where = f"({work.rows_of(entity)}) AND {c} IN (SELECT unnest(?::VARCHAR[]))"
+        self._log(
+            rule,
+            work,
+            entity,
+            change="changed",
+            column=column,
+            old=c,
+            new=case,
+            where=where,
+            params=[*case_params, olds],
+        )
+        self.store.execute(
+            f"UPDATE {work.table} SET {c} = {case} WHERE {where}", [*case_params, olds]
+        )
+
+    def _set(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+        """set / fill: write ``value`` into ``field`` of the selected records."""
+        field_name = str(rule.field)
+        column = work.position(field_name)
+        if column is None and rule.value is None:
+            return
+        conditions = [f"({work.rows_of(entity)})"]
+        params: list[Any] = []
+        if rule.keys:
+            conditions.append(f"{work.key(entity)} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(rule.keys))
+            self._note_missing_keys(rule, entity, work, notes)
+        for name, value in rule.where:
+            position = work.position(name)
+            if position is None:
+                conditions.append("TRUE" if value is None else "FALSE")
+            elif value is None:
+                conditions.append(f"{positional(position)} IS NULL")
+            else:
+                conditions.append(f"{positional(position)} = ?")
+                params.append(value)
+        if column is None:
+            column = self._add_column(work, field_name)
+            notes.append(f"{field_name} added to {work.spec_name} (it was not sent)")
+        c = positional(column)
+        conditions.append(f"{c} IS NULL" if rule.op == "fill" else f"{c} IS DISTINCT FROM ?")
+        if rule.op == "set":
+            params.append(rule.value)
+        where = " AND ".join(conditions)
+        self._log(
+            rule,
+            work,
+            entity,
+            change="changed",
+            column=column,
+            old=c,
+            new="?",
+            where=where,
+            params=[rule.value, *params],
+        )
+        self.store.execute(f"UPDATE {work.table} SET {c} = ? WHERE {where}", [rule.value, *params])
+
+    def _note_missing_keys(
+        self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]
+    ) -> None:
+        missing = self.store.rows(
+            f"SELECT k FROM unnest(?::VARCHAR[]) t(k) WHERE k NOT IN (SELECT {work.key(entity)} "
+            f"FROM {work.table} WHERE {work.rows_of(entity)}) ORDER BY k",
+            [list(rule.keys)],
+        )
+        if missing:
+            listed = ", ".join(k for (k,) in missing)
+            notes.append(f"no {entity.name} record has key {listed}")
+
+    def _add_column(self, work: WorkFile, name: str) -> int:
+        """Append a column the district did not send (NULL everywhere) to a work file."""
+        position = len(work.header)
+        self.store.execute(f"ALTER TABLE {work.table} ADD COLUMN {positional(position)} VARCHAR")
+        work.header.append(name)
+        return position
+
+    def _rename(self, rule: Rule, notes: list[str]) -> None:
+        work = self.files.get(str(rule.file))
+        old, new = str(rule.old), str(rule.new)
+        if work is None:
+            notes.append(f"{rule.file} is not in the snapshot: nothing to rename")
+        elif old not in work.header:
+            notes.append(f"{rule.file} has no column {old!r}: nothing to rename")
+        elif new in work.header:
+            notes.append(f"{rule.file} already has {new}: {old!r} left as it is")
+        else:
+            column = work.header.index(old)
+            work.header[column] = new
+            entity = spec.ENTITIES[_entity_of_column(work.spec_name, new)]
+            self.store.execute(
+                f"INSERT INTO {CHANGES} VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, 'renamed', ?, ?)",
+                [
+                    rule.number,
+                    rule.label,
+                    rule.reason,
+                    work.order,
+                    column,
+                    entity.name,
+                    new,
+                    old,
+                    new,
+                ],
+            )
+
+    def _rekey(self, rule: Rule, notes: list[str]) -> None:
+        """Change an ID in its own column and in every column that refers to it (per spec)."""
+        owner = spec.ENTITIES[str(rule.entity)]
+        places: dict[tuple[str, str], spec.Entity] = {(owner.file, id_field(owner.name)): owner}
+        for entity in spec.ENTITIES.values():
+            for f in entity.fields:
+                if f.references == owner.name:
+                    places.setdefault((entity.file, f.name), entity)
+        touched = 0
+        for (file_name, column_name), entity in places.items():
+            work = self.files.get(file_name)
+            column = work.position(column_name) if work else None
+            if work is None or column is None:
+                continue
+            c = positional(column)
+            where = f"{c} = ?"
+            self._log(
+                rule,
+                work,
+                entity,
+                change="changed",
+                column=column,
+                old=c,
+                new="?",
+                where=where,
+                params=[rule.new, rule.old],
+            )
+            touched += self.store.rows(
+                f"SELECT count(*) FROM {work.table} WHERE {where}", [rule.old]
+            )[0][0]
+            self.store.execute(
+                f"UPDATE {work.table} SET {c} = ? WHERE {where}", [rule.new, rule.old]
+            )
+        if not touched:
+            notes.append(f"no {owner.name} record or reference has ID {rule.old}")
+
+    def _ledger(self, rule: Rule, notes: list[str]) -> None:
+        """Re-apply the district's kept field overrides (the customization ledger).
+
+        Each change's reason is the rule's, then the ledger entry's own.
+        """
+        groups = self.store.rows(
+            "SELECT entity, field, list(key ORDER BY key), list(value ORDER BY key), "
+            f"list(reason ORDER BY key) FROM {LEDGER} WHERE district = ? GROUP BY entity, field "
+            "ORDER BY entity, field",
+            [self.snapshot.district],
+        )
+        if not groups:
+            notes.append(f"the ledger has no entries for {self.snapshot.district}")
+        for entity_name, field_name, keys, values, reasons in groups:
+            entity = spec.ENTITIES.get(entity_name)
+            work = self.files.get(entity.file) if entity else None
+            if entity is None or work is None or not _is_field(entity, field_name):
+                notes.append(f"ledger entry {entity_name}.{field_name} does not apply")
+                continue
+            column = work.position(field_name)
+            if column is None:
+                column = self._add_column(work, field_name)
+            self.store.execute(
+                "CREATE OR REPLACE TEMP TABLE fix_ledger AS SELECT unnest(?::VARCHAR[]) AS "
+                "ledger_key, unnest(?::VARCHAR[]) AS ledger_value, unnest(?::VARCHAR[]) AS "
+                "ledger_reason",
+                [keys, values, [f"{rule.reason}: {why}" for why in reasons]],
+            )
+            self._apply_ledger(rule, entity, work, column)
+            self.store.execute("DROP TABLE fix_ledger")
+
+    def _apply_ledger(self, rule: Rule, entity: spec.Entity, work: WorkFile, column: int) -> None:
+        c = positional(column)
+        joined = f"{work.table} JOIN fix_ledger ON {work.key(entity)} = ledger_key"
+        where = f"({work.rows_of(entity)}) AND {c} IS DISTINCT FROM ledger_value"
+        self._log(
+            rule,
+            work,
+            entity,
+            change="changed",
+            column=column,
+            old=c,
+            new="ledger_value",
+            where=where,
+            params=[],
+            source=joined,
+            reason="ledger_reason",
+        )
+        self.store.execute(
+            f"UPDATE {work.table} SET {c} = ledger_value FROM fix_ledger "
+            f"WHERE {work.key(entity)} = ledger_key AND {where}"
+        )
+
+    # --- results ---------------------------------------------------------------------------
+    def select(self, work: WorkFile) -> str:
+        """SQL of a corrected file's rows in received order."""
+        columns = ", ".join(positional(i) for i in range(len(work.header)))
+        return f"SELECT {columns} FROM {work.table} ORDER BY _row"
+
+    _DISTINCT_CHANGES = (
+        "SELECT entity, key, field, change, old, new, rule, rule_label, reason, "
+        "min(file_order) AS f, min(_row) AS r, min(field_order) AS c "
+        f"FROM {CHANGES} GROUP BY ALL"
+    )
+
+    def changes_select(self) -> str:
+        """SQL of ``changes.csv``: one row per changed record and field, in rule then row order.
+
+        A record on several rows (a student with contacts) or repeated rows change once.
+        """
+        return (
+            "SELECT entity, key, field, change, old, new, rule_label, reason "
+            f"FROM ({self._DISTINCT_CHANGES}) "
+            "ORDER BY rule, f, r, c, key, old, new"
+        )
+
+    def changes_per_rule(self) -> dict[int, int]:
+        """Rows of ``changes.csv`` per rule number (0: rows the parser could not read)."""
+        rows = self.store.rows(
+            f"SELECT rule, count(*) FROM ({self._DISTINCT_CHANGES}) GROUP BY rule"
+        )
+        return {int(rule): int(count) for rule, count in rows}
+
+
+def _usual_newline(styles: list[str | None]) -> str:
+    """The snapshot's usual newline among CRLF and LF (for files whose own style is unclear)."""
+    crlf, lf = styles.count("CRLF"), styles.count("LF")
+    return "CRLF" if crlf > lf else "LF"
+
+
+def _is_field(entity: spec.Entity, name: str) -> bool:
+    """A spec column of the entity, or an ``ext.*`` column where the entity has them."""
+    return name in entity.columns or (entity.extensions and name.startswith(spec.EXTENSION_PREFIX))
+
+
+def _entity_of_column(spec_name: str, column: str) -> str:
+    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
+    for name in spec.FILES[spec_name].entities:
+        if column in spec.ENTITIES[name].columns:
+            return name
+    return spec.entity_of_file(spec_name)

@@ -1,0 +1,170 @@
+"""Render check results, the field × night matrix and the ledger (CLI contract shapes).
+
+JSON keeps every finding (the contract lists them all); text summarizes: the root causes that
+break the most records, then each code with its count, hint and first rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rosterlab.checks import CheckResult, FieldMatrix, Override
+from rosterlab.checks.model import SEVERITY_ORDER
+from rosterlab.report.snapshots import summary_text
+from rosterlab.spec import Finding
+
+TOP_CAUSES = 10
+ROWS_PER_CODE = 5
+
+
+def check_dict(result: CheckResult) -> dict[str, Any]:
+    """``rosterlab check --format json``."""
+    return {
+        "snapshot": result.snapshot.id,
+        "district": result.snapshot.district,
+        "seq": result.snapshot.seq,
+        "summary": result.summary(),
+        "findings": [f.to_dict() for f in result.findings],
+        "groups": [g.to_dict() for g in result.groups],
+    }
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def _where(f: Finding) -> str:
+    """``row 4 SEC-9/S-001: `` — where a finding is, when it is in one place."""
+    parts = []
+    if f.row is not None:
+        parts.append(f"row {f.row}")
+    if f.key:
+        parts.append(f.key)
+    return " ".join(parts) + ": " if parts else ""
+
+
+def check_text(
+    result: CheckResult, *, top_causes: int = TOP_CAUSES, rows_per_code: int = ROWS_PER_CODE
+) -> str:
+    """A readable summary: totals, the causes to fix first, then each code's first rows."""
+    snap = result.snapshot
+    summary = result.summary()
+    lines = [
+        f"{snap.district} snapshot {snap.id} (night {snap.seq}, {snap.taken_at:%Y-%m-%d %H:%M}): "
+        + summary_text(summary)
+    ]
+    if not result.findings:
+        return lines[0] + "\nno findings"
+    if result.groups:
+        lines += ["", "fix first (root causes, most records broken first):"]
+        width = max(len(g.cause) for g in result.groups[:top_causes])
+        for group in result.groups[:top_causes]:
+            lines.append(
+                f"  {group.cause:<{width}}  {_plural(group.count, 'record'):>12}  "
+                + ", ".join(group.codes)
+            )
+        if len(result.groups) > top_causes:
+            lines.append(f"  … and {_plural(len(result.groups) - top_causes, 'more cause')}")
+    by_code: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_code.setdefault(f.code, []).append(f)
+    lines += ["", "findings by code:"]
+    for code in sorted(by_code, key=lambda c: (SEVERITY_ORDER[by_code[c][0].severity], c)):
+        found = by_code[code]
+        lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}")
+        for f in found[:rows_per_code]:
+            lines.append(f"      {_where(f)}{f.message}")
+        if len(found) > rows_per_code:
+            lines.append(f"      … and {len(found) - rows_per_code:,} more")
+        hints = dict.fromkeys(f.hint for f in found[:rows_per_code])
+        if len(hints) == 1:
+            lines.append(f"      hint: {next(iter(hints))}")
+    return "\n".join(lines)
+
+
+def flag_dict(snapshot_id: int, f: Finding) -> dict[str, Any]:
+    return {"snapshot": snapshot_id, **f.to_dict()}
+
+
+def fields_dict(matrix: FieldMatrix) -> dict[str, Any]:
+    """``rosterlab fields --format json``: the field × night matrix and its flags."""
+    return {
+        "district": matrix.district,
+        "snapshots": [s.id for s in matrix.snapshots],
+        "fields": [
+            {
+                "entity": row.entity,
+                "file": row.file,
+                "field": row.field,
+                "in_spec": row.in_spec,
+                "required": row.required,
+                "extension": row.extension,
+                "present": list(row.present),
+                "fill_rate": list(row.fill_rate),
+                "distinct": list(row.distinct),
+                "pattern": list(row.pattern),
+            }
+            for row in matrix.fields
+        ],
+        "flags": [flag_dict(snapshot_id, f) for snapshot_id, f in matrix.flags],
+    }
+
+
+def _cell(present: bool, fill: float | None) -> str:
+    if not present:
+        return "·"
+    if fill is None:
+        return "0 rows"
+    return f"{fill:.0%}"
+
+
+def fields_text(matrix: FieldMatrix) -> str:
+    """Fill rate per column and night (``·`` = not sent), then the flags."""
+    if not matrix.snapshots:
+        return f"district {matrix.district} has no snapshots"
+    header = ["file", "field", "kind", *(f"#{s.id}" for s in matrix.snapshots)]
+    table = [header]
+    for row in matrix.fields:
+        kind = "ext" if row.extension else ("spec" if row.in_spec else "unknown")
+        if row.required:
+            kind += " (req)"
+        cells = [_cell(p, f) for p, f in zip(row.present, row.fill_rate, strict=True)]
+        table.append([row.file, row.field, kind, *cells])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = [f"{matrix.district}: fill rate per column and night (· = column not sent)", ""]
+    lines += [
+        "  ".join(
+            cell.ljust(width) if i < 3 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in table
+    ]
+    if matrix.flags:
+        lines += ["", "flags:"]
+        lines += [
+            f"  #{snapshot_id} {f.severity:<7} {f.code}: {f.message}"
+            for snapshot_id, f in matrix.flags
+        ]
+    return "\n".join(lines)
+
+
+def override_dict(item: Override) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "district": item.district,
+        "entity": item.entity,
+        "key": item.key,
+        "field": item.field,
+        "value": item.value,
+        "reason": item.reason,
+        "created_at": item.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def overrides_text(district: str, items: Sequence[Override]) -> str:
+    if not items:
+        return f"district {district} keeps no overrides (add one with rosterlab ledger add)"
+    return "\n".join(
+        f"{o.id:>4}  {o.entity} {o.key} {o.field} = {o.value!r}  ({o.reason})" for o in items
+    )

@@ -1,0 +1,440 @@
+"""Render a diff and a record timeline: text, JSON-ready dicts (the CLI contract) and HTML.
+
+Redaction (``redact=True``) masks the values of spec fields flagged PII, and of every column that
+is not in the spec (ext.* and unknown columns: their content is unknown, so they are treated as
+sensitive), in changes; and the contact identity in contact keys when it is built from PII
+columns (``S-1/name+email:…``; a ``sis_id`` identity is an ID and stays). Student, teacher and
+other IDs are not PII in the spec and stay. Everything taken from a file is escaped in HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.diff import DiffResult, Timeline
+from rosterlab.store import SnapshotInfo
+
+MASK = "•••"
+RATIO_DIGITS = 4
+NULL_TEXT = "∅"
+
+
+# --- redaction ---------------------------------------------------------------------------
+def _identity_labels() -> dict[str, bool]:
+    """Contact identity label → whether it is built from PII columns (as ingest labels them)."""
+    contacts = spec.ENTITIES["contacts"]
+    return {
+        "+".join(c.removeprefix("Contact_") for c in combo): any(
+            contacts.field(c).pii for c in combo
+        )
+        for combo in spec.CONTACT_IDENTITY
+    }
+
+
+_PII_IDENTITY = _identity_labels()
+
+
+def sensitive(entity: str, field: str) -> bool:
+    """True for a PII spec field, or any column the spec does not know."""
+    kind = spec.ENTITIES[entity]
+    return kind.field(field).pii if field in kind.columns else True
+
+
+def mask_value(entity: str, field: str | None, value: str | None, redact: bool) -> str | None:
+    if not redact or value is None or field is None or not sensitive(entity, field):
+        return value
+    return MASK
+
+
+def mask_key(entity: str, key: str, redact: bool) -> str:
+    """A contact key keeps its student and a sis_id identity; other identities are masked."""
+    if not redact or entity != "contacts" or spec.KEY_SEPARATOR not in key:
+        return key
+    student, identity = key.split(spec.KEY_SEPARATOR, 1)
+    label = identity.split(":", 1)[0]
+    if _PII_IDENTITY.get(label, True):
+        return f"{student}{spec.KEY_SEPARATOR}{label}:{MASK}"
+    return key
+
+
+# --- JSON --------------------------------------------------------------------------------
+def _iso(snapshot: SnapshotInfo) -> str:
+    return snapshot.taken_at.isoformat(timespec="seconds")
+
+
+def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False) -> dict[str, Any]:
+    """The ``diff`` JSON of the CLI contract (plus seq, taken_at, duplicates, rollovers)."""
+    payload: dict[str, Any] = {
+        "district": result.district,
+        "from": result.from_snapshot.id,
+        "to": result.to_snapshot.id,
+        "from_seq": result.from_snapshot.seq,
+        "to_seq": result.to_snapshot.seq,
+        "from_taken_at": _iso(result.from_snapshot),
+        "to_taken_at": _iso(result.to_snapshot),
+        "entities": {
+            e.entity: {
+                "added": e.added,
+                "removed": e.removed,
+                "changed": e.changed,
+                "unchanged": e.unchanged,
+                "fields": dict(e.fields),
+                "duplicates": [
+                    {
+                        "key": mask_key(e.entity, d.key, redact),
+                        "from": d.versions_from,
+                        "to": d.versions_to,
+                    }
+                    for d in e.duplicates
+                ],
+            }
+            for e in result.entities
+        },
+        "rekeys": [
+            {
+                "entity": r.entity,
+                "old_key": mask_key(r.entity, r.old_key, redact),
+                "new_key": mask_key(r.entity, r.new_key, redact),
+                "matched_on": list(r.matched_on),
+            }
+            for r in result.rekeys
+        ],
+        "hold": {
+            "predicted": result.hold_predicted,
+            "reasons": [
+                {
+                    "entity": h.entity,
+                    "kind": h.kind,
+                    "ratio": round(h.ratio, RATIO_DIGITS),
+                    "threshold": h.threshold,
+                    "count": h.count,
+                    "total": h.total,
+                    "expected": h.expected,
+                }
+                for h in result.hold_reasons
+            ],
+        },
+        "term_rollovers": [
+            {
+                "term": r.term,
+                "term_end": r.term_end,
+                "sections": list(r.sections),
+                "enrollments": r.enrollments,
+            }
+            for r in result.rollovers
+        ],
+    }
+    if details:
+        payload["changes"] = [
+            {
+                "entity": c["entity"],
+                "key": mask_key(c["entity"], c["key"], redact),
+                "change": c["change"],
+                "field": c["field"],
+                "old": mask_value(c["entity"], c["field"], c["old"], redact),
+                "new": mask_value(c["entity"], c["field"], c["new"], redact),
+            }
+            for c in _changes(result)
+        ]
+    return payload
+
+
+def _changes(result: DiffResult) -> list[dict[str, Any]]:
+    if result.changes is None:
+        raise ValueError("this diff was computed without details: diff_snapshots(details=True)")
+    return result.changes.to_dicts()
+
+
+# --- text --------------------------------------------------------------------------------
+def _night(snapshot: SnapshotInfo) -> str:
+    return f"snapshot {snapshot.id} (night {snapshot.seq}, {snapshot.taken_at:%Y-%m-%d %H:%M})"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Left-aligned first column, right-aligned numbers."""
+    table = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in table
+    ]
+
+
+def _shown(value: str | None) -> str:
+    return NULL_TEXT if value is None else repr(value)
+
+
+def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
+    """The human summary: counts, changed fields, re-keys, duplicates, rollovers, the hold."""
+    lines = [f"{result.district}: {_night(result.from_snapshot)} → {_night(result.to_snapshot)}"]
+    lines += _table(
+        ("entity", "added", "removed", "changed", "unchanged"),
+        (
+            (e.entity, f"{e.added:,}", f"{e.removed:,}", f"{e.changed:,}", f"{e.unchanged:,}")
+            for e in result.entities
+        ),
+    )
+    fields = [(f"{e.entity}.{f}", n) for e in result.entities for f, n in e.fields]
+    if fields:
+        lines.append("changed fields:")
+        lines += [f"  {name}  {n:,}" for name, n in fields]
+    if result.rekeys:
+        lines.append("re-keyed:")
+        lines += [
+            f"  {r.entity} {mask_key(r.entity, r.old_key, redact)} → "
+            f"{mask_key(r.entity, r.new_key, redact)} (matched on {', '.join(r.matched_on)})"
+            for r in result.rekeys
+        ]
+    duplicates = [(e.entity, d) for e in result.entities for d in e.duplicates]
+    if duplicates:
+        lines.append("duplicate keys (versions at from → to; the lowest row hash stands):")
+        lines += [
+            f"  {entity} {mask_key(entity, d.key, redact)}: {d.versions_from} → {d.versions_to}"
+            for entity, d in duplicates
+        ]
+    for r in result.rollovers:
+        lines.append(
+            f"term rollover: {len(r.sections):,} sections of {r.term or '(no term name)'} "
+            f"(ended {r.term_end}) and {r.enrollments:,} of their enrollments removed"
+        )
+    if result.hold_predicted:
+        lines.append("hold: predicted")
+        lines += [
+            f"  {h.entity}: {h.ratio:.0%} {'deleted' if h.kind == 'deletion' else 'updated'} "
+            f"({h.count:,} of {h.total:,}; threshold {h.threshold:.0%})"
+            + (" — expected: term rollover" if h.expected else "")
+            for h in result.hold_reasons
+        ]
+    else:
+        lines.append("hold: not predicted")
+    if details:
+        lines.append("changes:")
+        lines += [f"  {line}" for line in _change_lines(_changes(result), redact)]
+    return "\n".join(lines)
+
+
+def _change_lines(changes: Sequence[Mapping[str, Any]], redact: bool) -> list[str]:
+    """One line per record: ``students S-1 changed: Grade '9' → '10'``."""
+    lines: list[str] = []
+    current: tuple[str, str, str] | None = None
+    parts: list[str] = []
+
+    def flush() -> None:
+        if current is not None:
+            entity, key, change = current
+            lines.append(f"{entity} {mask_key(entity, key, redact)} {change}: {', '.join(parts)}")
+
+    for c in changes:
+        record = (c["entity"], c["key"], c["change"])
+        if record != current:
+            flush()
+            current, parts = record, []
+        old = mask_value(c["entity"], c["field"], c["old"], redact)
+        new = mask_value(c["entity"], c["field"], c["new"], redact)
+        if c["change"] == "changed":
+            parts.append(f"{c['field']} {_shown(old)} → {_shown(new)}")
+        else:
+            parts.append(f"{c['field']}={_shown(new if c['change'] == 'added' else old)}")
+    flush()
+    return lines
+
+
+# --- HTML --------------------------------------------------------------------------------
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; max-width: 1100px;
+       margin: 2em auto; padding: 0 1.5em; }
+h1 { font-size: 1.5em; border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
+h2 { font-size: 1.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.hold { color: #b42318; font-weight: 600; }
+.muted { color: #656d76; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _html_table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Collection[int] = ()
+) -> str:
+    """A table; columns at the ``numeric`` positions are right-aligned. Every cell is escaped."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(cell)}</td>' if i in numeric else f"<td>{_e(cell)}</td>"
+            for i, cell in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
+    """The diff as an HTML fragment (for notebooks and the full page)."""
+    parts = [
+        f"<p>{_e(_night(result.from_snapshot))} → {_e(_night(result.to_snapshot))}</p>",
+        "<h2>Records</h2>",
+        _html_table(
+            ("entity", "added", "removed", "changed", "unchanged"),
+            (
+                (e.entity, f"{e.added:,}", f"{e.removed:,}", f"{e.changed:,}", f"{e.unchanged:,}")
+                for e in result.entities
+            ),
+            numeric=(1, 2, 3, 4),
+        ),
+        "<h2>Hold</h2>",
+    ]
+    if result.hold_predicted:
+        parts.append('<p class="hold">Clever will hold this sync.</p>')
+        parts.append(
+            _html_table(
+                ("entity", "kind", "share", "threshold", "records", "expected"),
+                (
+                    (
+                        h.entity,
+                        h.kind,
+                        f"{h.ratio:.1%}",
+                        f"{h.threshold:.0%}",
+                        f"{h.count:,} of {h.total:,}",
+                        "term rollover" if h.expected else "",
+                    )
+                    for h in result.hold_reasons
+                ),
+                numeric=(2, 3, 4),
+            )
+        )
+    else:
+        parts.append('<p class="muted">No hold predicted.</p>')
+    fields = [(e.entity, f, f"{n:,}") for e in result.entities for f, n in e.fields]
+    if fields:
+        parts += [
+            "<h2>Changed fields</h2>",
+            _html_table(("entity", "field", "records"), fields, numeric=(2,)),
+        ]
+    if result.rekeys:
+        parts += [
+            "<h2>Re-keyed records</h2>",
+            _html_table(
+                ("entity", "old key", "new key", "matched on"),
+                (
+                    (
+                        r.entity,
+                        mask_key(r.entity, r.old_key, redact),
+                        mask_key(r.entity, r.new_key, redact),
+                        ", ".join(r.matched_on),
+                    )
+                    for r in result.rekeys
+                ),
+            ),
+        ]
+    if result.rollovers:
+        parts += [
+            "<h2>Term rollover</h2>",
+            _html_table(
+                ("term", "ended", "sections", "enrollments"),
+                (
+                    (r.term or "", r.term_end, f"{len(r.sections):,}", f"{r.enrollments:,}")
+                    for r in result.rollovers
+                ),
+                numeric=(2, 3),
+            ),
+        ]
+    duplicates = [
+        (e.entity, mask_key(e.entity, d.key, redact), d.versions_from, d.versions_to)
+        for e in result.entities
+        for d in e.duplicates
+    ]
+    if duplicates:
+        parts += [
+            "<h2>Duplicate keys</h2>",
+            '<p class="muted">Versions holding the key; the lowest row hash stands for it.</p>',
+            _html_table(
+                ("entity", "key", "versions at from", "versions at to"), duplicates, (2, 3)
+            ),
+        ]
+    if details:
+        parts += [
+            "<h2>Changes</h2>",
+            _html_table(
+                ("entity", "key", "change", "field", "old", "new"),
+                (
+                    (
+                        c["entity"],
+                        mask_key(c["entity"], c["key"], redact),
+                        c["change"],
+                        c["field"],
+                        _text_or_blank(mask_value(c["entity"], c["field"], c["old"], redact)),
+                        _text_or_blank(mask_value(c["entity"], c["field"], c["new"], redact)),
+                    )
+                    for c in _changes(result)
+                ),
+            ),
+        ]
+    return "\n".join(parts)
+
+
+def _text_or_blank(value: str | None) -> str:
+    return NULL_TEXT if value is None else value
+
+
+def diff_html(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
+    """One self-contained page: inline style, no scripts, no external resources."""
+    title = f"rosterlab diff — {result.district}"
+    note = " (PII redacted)" if redact else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{_e(title)}{_e(note)}</h1>\n"
+        + diff_fragment(result, details=details, redact=redact)
+        + "\n</body></html>\n"
+    )
+
+
+# --- timeline ----------------------------------------------------------------------------
+def timeline_dict(timeline: Timeline) -> dict[str, Any]:
+    return {
+        "district": timeline.district,
+        "entity": timeline.entity,
+        "key": timeline.key,
+        "snapshots": timeline.snapshots,
+        "events": [
+            {
+                "snapshot": e.snapshot_id,
+                "seq": e.seq,
+                "taken_at": e.taken_at.isoformat(timespec="seconds"),
+                "change": e.change,
+                "field": e.field,
+                "old": e.old,
+                "new": e.new,
+            }
+            for e in timeline.events
+        ],
+    }
+
+
+def timeline_text(timeline: Timeline) -> str:
+    head = f"{timeline.district} {timeline.entity} {timeline.key}"
+    if not timeline.events:
+        return f"{head}: not in any of the district's {timeline.snapshots} snapshots"
+    lines = [f"{head} ({timeline.snapshots} snapshots)"]
+    for e in timeline.events:
+        when = f"night {e.seq} (snapshot {e.snapshot_id}, {e.taken_at:%Y-%m-%d %H:%M})"
+        if e.change == "changed":
+            lines.append(f"  {when}  {e.field}: {_shown(e.old)} → {_shown(e.new)}")
+        elif e.change == "versions":
+            lines.append(f"  {when}  versions holding the key: {e.old} → {e.new}")
+        else:
+            lines.append(f"  {when}  {e.change}")
+    return "\n".join(lines)

@@ -1,0 +1,324 @@
+"""Run a notebook with parameters and export it as ONE self-contained HTML page.
+
+The page is what support emails to a district: no code cells, no scripts, no network needed to
+view it (charts are inline ``data:`` PNGs, the stylesheet is inline). HTML outputs come from
+rosterlab's own renderers, which escape everything taken from file data; plain-text outputs are
+escaped here. Parameters are injected papermill-style: a cell tagged ``injected-parameters`` is
+inserted after the cell tagged ``parameters`` (a few lines, so no papermill dependency).
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import subprocess
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbconvert.filters import markdown2html_mistune
+
+import rosterlab
+from rosterlab import spec
+from rosterlab.checks import CheckResult, FieldMatrix
+from rosterlab.errors import ReportError
+from rosterlab.report.diff import MASK, sensitive
+from rosterlab.spec import Finding
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+REPORT_NOTEBOOK = "district_report.ipynb"
+Parameter = str | int | float | bool | None | tuple[Any, ...]
+
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif;
+       color: #1f2328; max-width: 1100px; margin: 2em auto; padding: 0 1.5em; }
+h1, h2, h3 { line-height: 1.2; margin-top: 1.6em; }
+h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f6f8fa; padding: .6em .8em; overflow-x: auto; font-size: 12.5px; }
+img { max-width: 100%; height: auto; }
+.sev-error { color: #b42318; font-weight: 600; }
+.sev-warning { color: #9a6700; font-weight: 600; }
+.sev-info { color: #0550ae; }
+.hold { color: #b42318; font-weight: 600; }
+.muted { color: #656d76; }
+a.anchor-link { display: none; }
+footer { margin-top: 3em; color: #656d76; font-size: 12px; }
+"""
+
+
+def notebooks_dir() -> Path:
+    """The workbench notebooks of this checkout (``notebooks/`` beside the package)."""
+    folder = Path(rosterlab.__file__).resolve().parent.parent / "notebooks"
+    if not folder.is_dir():
+        raise ReportError(f"no notebooks folder at {folder}: run rosterlab from a source checkout")
+    return folder
+
+
+def _assignment(name: str, value: Parameter) -> str:
+    if not name.isidentifier():
+        raise ReportError(f"parameter name {name!r} is not a Python identifier")
+    if not isinstance(value, str | int | float | bool | tuple | type(None)):
+        raise ReportError(f"parameter {name} has unsupported type {type(value).__name__}")
+    return f"{name} = {value!r}"
+
+
+def inject_parameters(
+    nb: nbformat.NotebookNode, parameters: Mapping[str, Parameter]
+) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with a cell assigning ``parameters`` right after its parameters cell."""
+    result = copy.deepcopy(nb)
+    cells = result.cells
+    where = next(
+        (i for i, c in enumerate(cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])),
+        None,
+    )
+    if where is None:
+        raise ReportError("the notebook has no cell tagged 'parameters': tag its first code cell")
+    source = "# Parameters injected by rosterlab\n" + "\n".join(
+        _assignment(name, value) for name, value in parameters.items()
+    )
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    injected.id = INJECTED_TAG
+    cells.insert(where + 1, injected)
+    return result
+
+
+def execute_notebook(
+    path: Path, parameters: Mapping[str, Parameter], *, timeout: int = 600
+) -> nbformat.NotebookNode:
+    """Run the notebook at ``path`` (in its own folder) with ``parameters`` injected."""
+    if not path.is_file():
+        raise ReportError(f"notebook {path} not found: run rosterlab from a source checkout")
+    nb = inject_parameters(nbformat.read(path, as_version=4), parameters)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    try:
+        # The kernel's own log (a transport warning at start) is not the report's business:
+        # what a cell raises arrives as a CellExecutionError, a dead kernel as DeadKernelError.
+        client.execute(stderr=subprocess.DEVNULL)
+    except CellTimeoutError:
+        raise ReportError(
+            f"{path.name} took longer than {timeout} s in one cell: retry, or narrow the nights"
+        ) from None
+    except (DeadKernelError, RuntimeError) as exc:
+        raise ReportError(
+            f"the notebook kernel for {path.name} failed ({exc}): check the environment with "
+            "rosterlab lab and retry"
+        ) from None
+    except CellExecutionError as exc:
+        raise ReportError(
+            f"{path.name} failed: {exc.ename}: {exc.evalue} (open it in rosterlab lab to see why)"
+        ) from None
+    return nb
+
+
+def _markdown(source: str) -> str:
+    return str(markdown2html_mistune(source))
+
+
+def _output_html(output: Mapping[str, Any]) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        if output.get("name") != "stdout":
+            return ""
+        return f"<pre>{html.escape(str(output.get('text', '')))}</pre>"
+    data = output.get("data", {})
+    if "text/html" in data:
+        return str(data["text/html"])
+    if "image/png" in data:
+        alt = html.escape(str(data.get("text/plain", "chart")), quote=True)
+        png = str(data["image/png"]).replace("\n", "")
+        return f'<p><img alt="{alt}" src="data:image/png;base64,{png}"></p>'
+    if "text/plain" in data:
+        return f"<pre>{html.escape(str(data['text/plain']))}</pre>"
+    return ""
+
+
+def notebook_html(nb: nbformat.NotebookNode, *, title: str, footer: str = "") -> str:
+    """One self-contained HTML page of the notebook's markdown and outputs (no code cells)."""
+    parts: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parts.append(_markdown(cell.source))
+        elif cell.cell_type == "code":
+            parts.extend(filter(None, (_output_html(o) for o in cell.get("outputs", []))))
+    note = f"<footer>{html.escape(footer)}</footer>" if footer else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(parts)
+        + f"\n{note}\n</body></html>\n"
+    )
+
+
+LABEL_COLUMNS = ("row", "night", "line", "rule")  # whole numbers that name, not count
+
+
+def cell_text(value: Any, label: bool = False) -> str:
+    """A table cell's text: counts with thousands separators, fractions as percentages, None
+    as empty; ``label`` numbers (a row number) stay plain."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value) if label else f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.1%}" if 0 <= value <= 1 else f"{value:,.2f}"
+    return str(value)
+
+
+def html_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    numeric: Collection[str] = (),
+    css: str = "rl-table",
+    empty: str = "nothing to show",
+) -> str:
+    """An HTML table of plain values, every header and cell escaped (file data is hostile)."""
+    head = "".join(
+        f'<th class="num">{html.escape(c)}</th>' if c in numeric else f"<th>{html.escape(c)}</th>"
+        for c in columns
+    )
+    body = [
+        "<tr>"
+        + "".join(
+            f'<td class="num">{html.escape(cell_text(v, c in LABEL_COLUMNS))}</td>'
+            if c in numeric
+            else f"<td>{html.escape(cell_text(v, c in LABEL_COLUMNS))}</td>"
+            for c, v in zip(columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    ]
+    if not body:
+        return f'<p class="muted">{html.escape(empty)}</p>'
+    return (
+        f'<table class="{html.escape(css, quote=True)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def write_report(html_text: str, out: Path) -> Path:
+    """Write the page atomically (a temp file renamed into place); returns the absolute path."""
+    out = out.expanduser().resolve()
+    if out.is_dir():
+        raise ReportError(f"--out {out} is a folder: give a file name such as report.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".part")
+    partial.write_text(html_text, encoding="utf-8")
+    partial.replace(out)
+    return out
+
+
+# --- findings and field flags, for the district report ----------------------------------------
+FINDINGS_SHOWN = 50
+SEVERITY_RANK = {s: i for i, s in enumerate(spec.SEVERITIES)}
+
+
+def _shown_value(f: Finding, redact: bool) -> str | None:
+    """A finding's value, unless redacting and its field is not a known, non-PII spec field."""
+    if not redact or f.value is None:
+        return f.value
+    if f.entity in spec.ENTITIES and f.field is not None and not sensitive(f.entity, f.field):
+        return f.value
+    return MASK
+
+
+def redacted(f: Finding, redact: bool) -> Finding:
+    """The finding as a report shows it: personal data masked, in the message too."""
+    value = _shown_value(f, redact)
+    if f.value is None or value == f.value:
+        return f
+    return replace(f, value=value, message=f.message.replace(f.value, MASK))
+
+
+def _finding_line(f: Finding) -> str:
+    where = (f" {f.key}" if f.key else "") + (f" row {f.row}" if f.row is not None else "")
+    return f"  {f.severity} {f.code}{where}: {f.message}"
+
+
+def findings_fragment(
+    result: CheckResult, *, redact: bool = False, limit: int = FINDINGS_SHOWN
+) -> tuple[str, str]:
+    """(HTML, text) of one night's findings: counts, root causes, the first ``limit`` findings
+    (most severe first) and what to do per code."""
+    counts = result.severity_counts()
+    ordered = sorted(result.findings, key=lambda f: SEVERITY_RANK[f.severity])
+    shown = [redacted(f, redact) for f in ordered[:limit]]
+    more = len(ordered) - len(shown)
+    snap = result.snapshot
+    head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + ", ".join(
+        f"{counts[s]:,} {s}" for s in spec.SEVERITIES
+    )
+    causes = [(g.cause, ", ".join(g.codes), g.count, g.severity) for g in result.groups]
+    hints = sorted({f.code: f.hint for f in result.findings}.items())
+    page = (
+        f"<p><b>{html.escape(head)}</b> (an error is something Clever rejects the whole upload "
+        "for)</p>"
+        + (
+            "<h3>Root causes (fix these first)</h3>"
+            + html_table(
+                ("cause", "codes", "records broken", "severity"),
+                causes,
+                numeric=("records broken",),
+            )
+            if causes
+            else ""
+        )
+        + "<h3>Findings</h3>"
+        + html_table(
+            ("severity", "code", "entity", "key", "field", "value", "row", "message"),
+            [
+                (f.severity, f.code, f.entity, f.key, f.field, f.value, f.row, f.message)
+                for f in shown
+            ],
+            numeric=("row",),
+            empty="no findings",
+        )
+        + (f'<p class="muted">… and {more:,} more findings.</p>' if more else "")
+        + "<h3>What to do</h3>"
+        + html_table(("code", "hint"), hints, empty="nothing to do")
+    )
+    lines = [f"Findings: {snap.district} {head}"]
+    lines += [f"  cause {c} breaks {n:,} record(s) ({codes})" for c, codes, n, _ in causes]
+    lines += [_finding_line(f) for f in shown]
+    if more:
+        lines.append(f"  … and {more:,} more findings")
+    return page, "\n".join(lines)
+
+
+def flag_column(f: Finding) -> str:
+    """The column a field flag is about (extension flags name it in ``value``)."""
+    return f.field or f.value or ""
+
+
+def flags_fragment(matrix: FieldMatrix, *, redact: bool = False) -> tuple[str, str]:
+    """(HTML, text) of the field-customization flags (warnings and errors), night by night."""
+    seq = {s.id: s.seq for s in matrix.snapshots}
+    flags = [(seq[sid], redacted(f, redact)) for sid, f in matrix.flags if f.severity != "info"]
+    page = html_table(
+        ("night", "severity", "code", "entity", "field", "message", "hint"),
+        [(n, f.severity, f.code, f.entity, flag_column(f), f.message, f.hint) for n, f in flags],
+        numeric=("night",),
+        empty="no field customization flags",
+    )
+    lines = [f"Field flags: {matrix.district}, {len(flags)} flag(s)"]
+    lines += [f"  night {n}: {f.code} {f.entity} {flag_column(f)}" for n, f in flags]
+    return page, "\n".join(lines)

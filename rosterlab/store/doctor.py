@@ -1,0 +1,364 @@
+"""``rosterlab doctor``: an integrity check of a history store, read-only and set-based.
+
+It checks what an ingest promises to leave behind — one transaction each, so after any crash:
+schema migrations complete; every snapshot's ``snapshot_files`` add up to the bundle it recorded
+and it has one ``snapshot_entities`` row per entity; every received file has its raw blob, and
+(unless ``quick``) the blob decodes to bytes with that sha256; the SCD2 tables keep their
+invariants (``valid_from <= valid_to``, no version open twice, intervals within the district's
+nights, row counts per night equal ``snapshot_entities``); seqs run 1, 2, 3... per district.
+
+Each problem is one line saying what is wrong and what to do. The store is opened read-only and
+without migrating, so a store that needs an upgrade is reported rather than upgraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rosterlab import spec
+from rosterlab.errors import StoreBusyError, StoreError
+from rosterlab.store.schema import migrations
+from rosterlab.store.sql import quote_ident
+from rosterlab.store.store import Store, _busy_message
+
+LISTED = 20  # problems listed per check; the rest are counted in one more line
+RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
+REQUIRED_TABLES = ("schema_migrations", "snapshots", "snapshot_files", "snapshot_entities")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One integrity problem: which check found it, where, and one line saying what to do."""
+
+    check: str
+    message: str
+    district: str | None = None
+    snapshot: int | None = None
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """The result of a check: what was looked at and every problem found (none = healthy)."""
+
+    store: str
+    quick: bool
+    districts: int
+    snapshots: int
+    versions: int
+    raw_files: int
+    raw_files_decoded: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "healthy": self.healthy}
+
+
+def open_for_check(
+    path: str | Path, *, memory_limit: str | None = None, threads: int | None = None
+) -> Store:
+    """Open a store read-only without migrating it (a pending migration is a finding here)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no store at {path}: check --store or ROSTERLAB_STORE")
+    config: dict[str, Any] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusyError(_busy_message(path, exc)) from None
+        if "not a valid DuckDB database" in str(exc):
+            raise StoreError(
+                f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
+            ) from None
+        raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
+        ) from None
+    store = Store(con, path, read_only=True)
+    store.memory_limit = memory_limit or store.memory_limit
+    return store
+
+
+def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
+    """Run every check on an open store; ``quick`` skips decoding the raw blobs."""
+    tables = {row[0] for row in store.rows("SELECT table_name FROM duckdb_tables()")}
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if "snapshots" in missing:
+        raise StoreError(f"{store.path} is not a rosterlab store (no snapshots table)")
+    problems = list(_migrations(store, tables))
+    if missing:
+        return _report(store, tables, quick, 0, problems)
+    problems += _limited(_seqs(store))
+    problems += _limited(_bundles(store))
+    problems += _limited(_entity_rows_present(store))
+    problems += _limited(_orphans(store, tables))
+    decoded = 0
+    if "raw_files" in tables:
+        problems += _limited(_raw_present(store))
+        if not quick:
+            decoded, found = _raw_decodes(store)
+            problems += _limited(iter(found))
+    for entity in spec.ENTITIES.values():
+        if entity.name in tables:
+            problems += _limited(_scd2(store, entity.name))
+            problems += _limited(_counts(store, entity.name))
+    return _report(store, tables, quick, decoded, problems)
+
+
+def _report(
+    store: Store, tables: set[str], quick: bool, decoded: int, problems: list[Problem]
+) -> DoctorReport:
+    def count(table: str, what: str = "*") -> int:
+        if table not in tables:  # a missing table is a problem reported already
+            return 0
+        return int(store.rows(f"SELECT count({what}) FROM {quote_ident(table)}")[0][0])
+
+    return DoctorReport(
+        store=str(store.path),
+        quick=quick,
+        districts=count("snapshots", "DISTINCT district"),
+        snapshots=count("snapshots"),
+        versions=sum(count(entity) for entity in spec.ENTITIES),
+        raw_files=count("raw_files"),
+        raw_files_decoded=decoded,
+        problems=tuple(problems),
+    )
+
+
+def _limited(found: Iterator[Problem]) -> list[Problem]:
+    """The first LISTED problems of a check, then one line counting the rest."""
+    listed: list[Problem] = []
+    extra = 0
+    for problem in found:
+        if len(listed) < LISTED:
+            listed.append(problem)
+        else:
+            extra += 1
+    if extra:
+        last = listed[-1]
+        listed.append(Problem(last.check, f"... and {extra} more {last.check} problems like these"))
+    return listed
+
+
+def _night(district: str, seq: int, snapshot: int) -> str:
+    return f"snapshot {snapshot} ({district} night {seq})"
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def _migrations(store: Store, tables: set[str]) -> Iterator[Problem]:
+    known = {version: name for version, name, _ in migrations()}
+    applied: set[int] = set()
+    if "schema_migrations" in tables:
+        applied = {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+    for version in sorted(set(known) - applied):
+        yield Problem(
+            "migrations",
+            f"schema migration {version} ({known[version]}) is not applied: run any rosterlab "
+            "ingest once (re-ingesting the latest night changes nothing) to apply it",
+        )
+    for version in sorted(applied - set(known)):
+        yield Problem(
+            "migrations",
+            f"schema migration {version} is unknown to this rosterlab: the store was written by a "
+            "newer version; upgrade rosterlab",
+        )
+
+
+def _seqs(store: Store) -> Iterator[Problem]:
+    """Seqs run 1, 2, 3... per district, and every district is registered."""
+    for district, seq, snapshot, expected in store.rows(
+        "SELECT district, seq, id, row_number() OVER (PARTITION BY district ORDER BY seq) AS n "
+        "FROM snapshots QUALIFY seq <> n ORDER BY district, seq"
+    ):
+        yield Problem(
+            "seqs",
+            f"{_night(district, seq, snapshot)} should be night {expected}: the district's "
+            f"nights are not numbered 1, 2, 3...; {RESTORE}",
+            district,
+            snapshot,
+        )
+    for (district,) in store.rows(
+        "SELECT DISTINCT district FROM snapshots WHERE district NOT IN "
+        "(SELECT district FROM districts) ORDER BY district"
+    ):
+        yield Problem(
+            "seqs",
+            f"district {district} has snapshots but no districts row; {RESTORE}",
+            district,
+        )
+
+
+def _bundles(store: Store) -> Iterator[Problem]:
+    """A snapshot's files add up to the bundle sha256 it recorded (as the bundle reader does)."""
+    for snapshot, district, seq, recorded, names, hashes in store.rows(
+        "SELECT s.id, s.district, s.seq, s.bundle_sha256, list(f.name) FILTER (f.name IS NOT "
+        "NULL), list(f.sha256) FILTER (f.name IS NOT NULL) FROM snapshots s LEFT JOIN "
+        "snapshot_files f ON f.snapshot_id = s.id GROUP BY ALL ORDER BY s.id"
+    ):
+        identity = hashlib.sha256()
+        for name, sha256 in sorted(zip(names or [], hashes or [], strict=True)):
+            identity.update(f"{name}\0{sha256}\n".encode())
+        if identity.hexdigest() != recorded:
+            yield Problem(
+                "snapshot-files",
+                f"{_night(district, seq, snapshot)}: its snapshot_files ({len(names or [])} "
+                f"files) do not add up to the bundle it recorded; {RESTORE}",
+                district,
+                snapshot,
+            )
+
+
+def _entity_rows_present(store: Store) -> Iterator[Problem]:
+    """One snapshot_entities row per snapshot and entity."""
+    for snapshot, district, seq, entity in store.rows(
+        "SELECT s.id, s.district, s.seq, e.entity FROM snapshots s "
+        "CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS entity) e "
+        "ANTI JOIN snapshot_entities se ON se.snapshot_id = s.id AND se.entity = e.entity "
+        "ORDER BY s.id, e.entity",
+        [list(spec.ENTITIES)],
+    ):
+        yield Problem(
+            "snapshot-entities",
+            f"{_night(district, seq, snapshot)} has no snapshot_entities row for {entity}; "
+            f"{RESTORE}",
+            district,
+            snapshot,
+            entity,
+        )
+
+
+def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
+    """Rows that name a snapshot the store does not hold (a half-removed snapshot)."""
+    for table in ("snapshot_files", "snapshot_entities", "findings"):
+        if table not in tables:
+            continue
+        for snapshot, rows in store.rows(
+            f"SELECT snapshot_id, count(*) FROM {table} WHERE snapshot_id NOT IN "
+            "(SELECT id FROM snapshots) GROUP BY ALL ORDER BY snapshot_id"
+        ):
+            yield Problem(
+                "orphans",
+                f"{table} has {rows} rows of snapshot {snapshot}, which does not exist; {RESTORE}",
+                snapshot=snapshot,
+            )
+
+
+def _raw_present(store: Store) -> Iterator[Problem]:
+    """Every received file has its raw blob, of the recorded size."""
+    for sha256, snapshot, name, size, kept in store.rows(
+        "SELECT f.sha256, min(f.snapshot_id), min(f.name), min(f.bytes), min(r.bytes) "
+        "FROM snapshot_files f LEFT JOIN raw_files r ON r.sha256 = f.sha256 "
+        "GROUP BY f.sha256 HAVING min(r.bytes) IS DISTINCT FROM min(f.bytes) "
+        "OR count(DISTINCT f.bytes) > 1 ORDER BY 2, 3"
+    ):
+        what = "is missing" if kept is None else f"holds {kept:,} bytes, not {size:,}"
+        yield Problem(
+            "raw-files",
+            f"raw file {sha256[:12]} ({name} of snapshot {snapshot}) {what}: export and push of "
+            f"that night will fail; {RESTORE}",
+            snapshot=snapshot,
+        )
+
+
+def _raw_decodes(store: Store) -> tuple[int, list[Problem]]:
+    """Decode every kept blob and hash it (the expensive part; ``--quick`` skips it)."""
+    problems = []
+    kept = store.rows("SELECT sha256, bytes FROM raw_files ORDER BY sha256")
+    for sha256, size in kept:
+        try:
+            data = store.raw_bytes(sha256)
+        except StoreError as exc:  # the raw store checks what it decodes and says what is wrong
+            problems.append(_corrupt(sha256, f"cannot be read ({exc.message})"))
+            continue
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+            problems.append(_corrupt(sha256, "decodes to other bytes than were received"))
+    return len(kept), problems
+
+
+def _corrupt(sha256: str, what: str) -> Problem:
+    return Problem(
+        "raw-files",
+        f"raw file {sha256[:12]} {what}: export of the nights holding it is lost; {RESTORE}",
+    )
+
+
+def _scd2(store: Store, entity: str) -> Iterator[Problem]:
+    """Intervals well-formed, within the district's nights, no version present twice at once."""
+    table = quote_ident(entity)
+    for district, key, valid_from, valid_to, last in store.rows(
+        f"SELECT v.district, v.key, v.valid_from, v.valid_to, n.last FROM {table} v "
+        "LEFT JOIN (SELECT district, max(seq) AS last FROM snapshots GROUP BY ALL) n "
+        "USING (district) WHERE n.last IS NULL OR v.valid_from < 1 OR v.valid_from > n.last "
+        "OR v.valid_to < v.valid_from OR v.valid_to > n.last ORDER BY ALL"
+    ):
+        nights = f"1..{last}" if last is not None else "none"
+        yield Problem(
+            "scd2",
+            f"{entity} {key!r} of district {district} has interval [{valid_from}, {valid_to}] "
+            f"outside its nights ({nights}) or reversed; {RESTORE}",
+            district,
+            entity=entity,
+        )
+    for district, key, valid_from in store.rows(
+        f"SELECT district, key, valid_from FROM (SELECT district, key, valid_from, "
+        "lag(coalesce(valid_to, 2147483647)) OVER (PARTITION BY district, row_hash "
+        f"ORDER BY valid_from, valid_to NULLS LAST) AS before FROM {table}) "
+        "WHERE before >= valid_from ORDER BY ALL"
+    ):
+        yield Problem(
+            "scd2",
+            f"{entity} {key!r} of district {district}: the same version is present twice from "
+            f"night {valid_from} (ingest would mis-close it); {RESTORE}",
+            district,
+            entity=entity,
+        )
+
+
+def _counts(store: Store, entity: str) -> Iterator[Problem]:
+    """Rows present per night, versions opened and closed, equal snapshot_entities."""
+    table = quote_ident(entity)
+    for snapshot, district, seq, counted, recorded in store.rows(
+        "WITH events AS ("
+        f"  SELECT district, valid_from AS seq, 1 AS delta, 1 AS opened, 0 AS closed FROM {table}"
+        "  UNION ALL"
+        "  SELECT district, valid_to + 1, -1, 0, 1 FROM " + table + " WHERE valid_to IS NOT NULL),"
+        " per_night AS (SELECT district, seq, sum(delta) AS delta, sum(opened) AS opened,"
+        "  sum(closed) AS closed FROM events GROUP BY ALL),"
+        " counted AS (SELECT s.id, s.district, s.seq,"
+        "  sum(coalesce(p.delta, 0)) OVER (PARTITION BY s.district ORDER BY s.seq) AS rows,"
+        "  coalesce(p.opened, 0) AS opened, coalesce(p.closed, 0) AS closed"
+        "  FROM snapshots s LEFT JOIN per_night p ON p.district = s.district AND p.seq = s.seq)"
+        " SELECT c.id, c.district, c.seq, [c.rows, c.opened, c.closed],"
+        "  [e.rows, e.versions_added, e.versions_closed]"
+        " FROM counted c JOIN snapshot_entities e ON e.snapshot_id = c.id AND e.entity = ?"
+        " WHERE [c.rows, c.opened, c.closed] <> [e.rows, e.versions_added, e.versions_closed]"
+        " ORDER BY c.id",
+        [entity],
+    ):
+        yield Problem(
+            "counts",
+            f"{_night(district, seq, snapshot)}: {entity} history gives rows/opened/closed "
+            f"{'/'.join(map(str, counted))} but snapshot_entities records "
+            f"{'/'.join(map(str, recorded))}; {RESTORE}",
+            district,
+            snapshot,
+            entity,
+        )

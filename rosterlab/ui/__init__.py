@@ -1,0 +1,41 @@
+"""The workbench widgets: the only room that imports ipywidgets; thin shells over the library.
+
+>>> bench = open_workbench(store=None, district="maple")   # None: ROSTERLAB_STORE or the samples
+>>> DiffExplorer(bench, nights=("previous", "latest"))
+"""
+
+from rosterlab.ui.charts import churn, consecutive_diffs, record_counts
+from rosterlab.ui.diff_explorer import DiffExplorer
+from rosterlab.ui.fields import FieldMatrixView, fill_rates, matrix_for
+from rosterlab.ui.findings import FindingsBrowser, check
+from rosterlab.ui.fix_panel import FixPanel, PushPreview
+from rosterlab.ui.history import SyncHistory, sync_history
+from rosterlab.ui.picker import SnapshotPicker
+from rosterlab.ui.reports import Static, diff_summary, field_flags, findings_summary, title
+from rosterlab.ui.session import Workbench, build_sample_store, open_workbench, samples_dir
+
+__all__ = [
+    "DiffExplorer",
+    "FieldMatrixView",
+    "FindingsBrowser",
+    "FixPanel",
+    "PushPreview",
+    "SnapshotPicker",
+    "Static",
+    "SyncHistory",
+    "Workbench",
+    "build_sample_store",
+    "check",
+    "churn",
+    "consecutive_diffs",
+    "diff_summary",
+    "field_flags",
+    "fill_rates",
+    "findings_summary",
+    "matrix_for",
+    "open_workbench",
+    "record_counts",
+    "samples_dir",
+    "sync_history",
+    "title",
+]

@@ -1,0 +1,36 @@
+"""The workbench's charts for a district (rendered by :mod:`rosterlab.report.charts`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+import polars as pl
+
+from rosterlab.diff import DiffResult, HoldThresholds, diff_snapshots
+from rosterlab.report import charts
+from rosterlab.ui.session import NightRef, Workbench
+
+
+def consecutive_diffs(
+    bench: Workbench, nights: Sequence[NightRef] | None = None
+) -> list[DiffResult]:
+    """The diff of every night against the one before, over ``nights`` (None: all)."""
+    span = bench.span(nights)
+    thresholds = HoldThresholds.of(bench.settings)
+    return [
+        diff_snapshots(bench.store, bench.district, old.id, new.id, thresholds=thresholds)
+        for old, new in pairwise(span)
+    ]
+
+
+def record_counts(bench: Workbench, nights: Sequence[NightRef] | None = None) -> charts.Chart:
+    """Records per night per entity."""
+    seqs = [s.seq for s in bench.span(nights)]
+    counts = charts.counts_per_night(bench.store, bench.district)
+    return charts.record_counts_chart(counts.filter(pl.col("seq").is_in(seqs)), bench.district)
+
+
+def churn(bench: Workbench, nights: Sequence[NightRef] | None = None) -> charts.Chart:
+    """Added / removed / changed per night, predicted holds marked."""
+    return charts.churn_chart(consecutive_diffs(bench, nights), bench.district)

@@ -1,0 +1,246 @@
+"""The findings browser: a night's findings grouped by root cause, filtered, down to file rows.
+
+A thin shell over :func:`rosterlab.checks.run_checks` (findings and root-cause groups). The
+drill-down shows the rows exactly as received (``staged_<file>`` views of the snapshot), one
+page at a time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+
+from rosterlab import spec
+from rosterlab.checks import CheckResult, run_checks
+from rosterlab.report.html_report import html_table
+from rosterlab.spec import Finding
+from rosterlab.store import quote_ident, stage_snapshot
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.ui.picker import night_label, night_text
+from rosterlab.ui.session import NightRef, Workbench, check_settings
+
+ALL = "all"
+ALL_CODES = "(all codes)"
+FINDING_COLUMNS = ("severity", "code", "entity", "key", "field", "value", "row", "message")
+SEVERITY_RANK = {s: i for i, s in enumerate(spec.SEVERITIES)}
+
+
+def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
+    """Every finding of one night of the district (cached in a writable store)."""
+    return run_checks(bench.store, bench.snapshot(ref).id, settings=check_settings(bench.settings))
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings shown together: one root cause, or one code for findings without a cause."""
+
+    label: str
+    cause: str | None
+    code: str | None
+    records: int
+
+    def holds(self, f: Finding) -> bool:
+        return (
+            f.cause == self.cause
+            if self.cause is not None
+            else (f.cause is None and f.code == self.code)
+        )
+
+
+def finding_groups(result: CheckResult) -> list[FindingGroup]:
+    """Root causes first (the one breaking the most records first), then codes without a cause."""
+    groups = [
+        FindingGroup(
+            f"{g.cause} — breaks {g.count:,} record(s): {', '.join(g.codes)}",
+            g.cause,
+            None,
+            g.count,
+        )
+        for g in result.groups
+    ]
+    loose = [f for f in result.findings if f.cause is None]
+    counts = Counter(f.code for f in loose)
+    order = sorted(counts, key=lambda c: (SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
+    groups += [
+        FindingGroup(
+            f"{spec.CATALOGUE[c].severity} {c} — {counts[c]:,} finding(s)", None, c, counts[c]
+        )
+        for c in order
+    ]
+    return groups
+
+
+class FindingsBrowser(Panel):
+    """Groups by root cause, severity and code filters, a finding page and its received rows."""
+
+    def __init__(
+        self, bench: Workbench, snapshot: NightRef = "latest", *, page_size: int = PAGE_SIZE
+    ) -> None:
+        self.bench = bench
+        history = bench.snapshots
+        self.night = widgets.Dropdown(
+            description="night",
+            options=[(night_label(s), s.id) for s in history],
+            value=bench.snapshot(snapshot).id,
+        )
+        self.severity = widgets.ToggleButtons(options=(ALL, *spec.SEVERITIES), value=ALL)
+        self.code = widgets.Dropdown(description="code", options=[ALL_CODES], value=ALL_CODES)
+        self.summary = html_box()
+        self.groups = widgets.Select(
+            description="group", options=[], rows=8, layout={"width": "95%"}
+        )
+        self.table = html_box()
+        self.table.add_class("rl-findings-table")
+        self.pager = Pager(self.show_page, page_size)
+        self.rows = html_box()
+        self.result: CheckResult | None = None
+        self._groups: list[FindingGroup] = []
+        self._selected: list[Finding] = []
+        self._busy = False
+        self.night.observe(lambda _: self.load(), "value")
+        self.severity.observe(lambda _: self.filter_groups(), "value")
+        self.code.observe(lambda _: self.filter_groups(), "value")
+        self.groups.observe(lambda _: self.select_group(), "value")
+        super().__init__(
+            [
+                self.night,
+                self.summary,
+                widgets.HBox([self.severity, self.code]),
+                self.groups,
+                self.table,
+                self.pager,
+                self.rows,
+            ]
+        )
+        self.add_class("rl-findings-browser")
+        self.load()
+
+    # --- state -----------------------------------------------------------------------------
+    def visible(self, f: Finding) -> bool:
+        """Whether a finding passes the severity and code filters."""
+        return (self.severity.value in (ALL, f.severity)) and (
+            self.code.value in (ALL_CODES, f.code)
+        )
+
+    @property
+    def group(self) -> FindingGroup | None:
+        index = self.groups.value
+        return self._groups[index] if index is not None else None
+
+    @property
+    def page(self) -> list[Finding]:
+        return self._selected[self.pager.offset : self.pager.offset + self.pager.page_size]
+
+    # --- handlers --------------------------------------------------------------------------
+    def load(self) -> None:
+        self.result = run_checks(
+            self.bench.store, int(self.night.value), settings=check_settings(self.bench.settings)
+        )
+        self._groups = finding_groups(self.result)
+        codes = sorted({f.code for f in self.result.findings})
+        counts = self.result.severity_counts()
+        self.summary.value = wrap(
+            f"<b>{esc(self.bench.district)}</b> {esc(night_text(self.result.snapshot))}: "
+            + " · ".join(
+                f'<span class="sev-{s}">{counts[s]:,} {esc(s)}</span>' for s in spec.SEVERITIES
+            )
+        )
+        self._busy = True
+        try:
+            self.severity.value = ALL
+            self.code.options = [ALL_CODES, *codes]
+            self.code.value = ALL_CODES
+        finally:
+            self._busy = False
+        self.filter_groups()
+
+    def filter_groups(self) -> None:
+        if self._busy or self.result is None:
+            return
+        shown = [
+            (group.label, i)
+            for i, group in enumerate(self._groups)
+            if any(group.holds(f) and self.visible(f) for f in self.result.findings)
+        ]
+        self._busy = True
+        try:
+            self.groups.options = shown
+            self.groups.value = shown[0][1] if shown else None
+        finally:
+            self._busy = False
+        self.select_group()
+
+    def select_group(self) -> None:
+        if self._busy or self.result is None:
+            return
+        group = self.group
+        self._selected = (
+            [f for f in self.result.findings if group.holds(f) and self.visible(f)]
+            if group is not None
+            else []
+        )
+        self.pager.reset(len(self._selected))
+        self.show_page()
+
+    def show_page(self) -> None:
+        page = self.page
+        self.table.value = wrap(
+            html_table(
+                FINDING_COLUMNS,
+                [
+                    (f.severity, f.code, f.entity, f.key, f.field, f.value, f.row, f.message)
+                    for f in page
+                ],
+                numeric=("row",),
+                empty="no findings",
+            )
+            + (f"<p><b>What to do:</b> {esc(page[0].hint)}</p>" if page else "")
+        )
+        self.rows.value = wrap(self._received_rows(page))
+
+    # --- rendering -------------------------------------------------------------------------
+    def _received_rows(self, page: Sequence[Finding]) -> str:
+        """The page's findings' rows as received, per file (header as sent)."""
+        wanted: dict[str, set[int]] = {}
+        for f in page:
+            if f.row is not None and f.entity in spec.ENTITIES:
+                wanted.setdefault(spec.ENTITIES[f.entity].file, set()).add(f.row)
+        if not wanted or self.result is None:
+            return ""
+        staged = stage_snapshot(self.bench.store, self.result.snapshot.id)
+        parts = []
+        for file, numbers in sorted(wanted.items()):
+            source = staged.get(file)
+            if source is None:
+                continue
+            columns = [f"c{i}" for i in range(len(source.header))]
+            rows = self.bench.store.rows(
+                f"SELECT _row, {', '.join(quote_ident(c) for c in columns)} "
+                f"FROM {quote_ident(source.view)} WHERE _row IN "
+                f"({', '.join('?' for _ in numbers)}) ORDER BY _row",
+                sorted(numbers),
+            )
+            parts.append(
+                f"<h4>{esc(source.name)}: rows as received</h4>"
+                + html_table(("row", *source.header), rows, numeric=("row",))
+            )
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        if self.result is None:
+            return "FindingsBrowser: nothing loaded"
+        counts = self.result.severity_counts()
+        lines = [
+            f"FindingsBrowser: {self.bench.district}, {night_text(self.result.snapshot)}: "
+            + ", ".join(f"{counts[s]:,} {s}" for s in spec.SEVERITIES)
+        ]
+        lines += [f"  {label}" for label, _ in self.groups.options]
+        group = self.group
+        lines.append(
+            f"  showing {group.label if group else 'nothing'} "
+            f"[severity {self.severity.value}, {self.code.value}]: {self.pager.describe()}"
+        )
+        return "\n".join(lines)

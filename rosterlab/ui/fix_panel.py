@@ -1,0 +1,289 @@
+"""The fix-and-push panel: rules preview, corrected-vs-original changes, dry run, confirmed push.
+
+A thin shell over :func:`rosterlab.fix.fix_snapshot` (the corrected bundle, re-checked, with its
+``changes.csv``), :func:`rosterlab.transport.push_bundle` (dry run and push) and the store's push
+log. Nothing is uploaded until a dry run has shown the plan and the confirmation box is ticked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import ipywidgets as widgets
+import polars as pl
+
+from rosterlab.errors import PushRefusedError, RosterlabError
+from rosterlab.fix import FixResult, Verdict, bundle_verdict, fix_snapshot, load_rules
+from rosterlab.report import fix as render
+from rosterlab.report.html_report import html_table
+from rosterlab.store.pushes import PushedFile, PushRecord, record_push
+from rosterlab.transport import PushPlan, PushResult, load_target, plan_push, push_bundle
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.ui.picker import night_text
+from rosterlab.ui.session import NightRef, Workbench, scratch_dir
+
+CHANGES_FILE = "changes.csv"
+RULE_COLUMNS = ("rule", "line", "op", "entity", "field", "what", "reason")
+
+
+@dataclass(frozen=True)
+class PushPreview:
+    """A dry run: the plan and the bundle's verdict (nothing uploaded, nothing recorded)."""
+
+    plan: PushPlan
+    verdict: Verdict
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict.error_count > 0
+
+    def __repr__(self) -> str:
+        return (
+            "PushPreview: "
+            + render.plan_text(self.plan, self.verdict)
+            + ("\n  dry run: nothing was uploaded or recorded")
+        )
+
+    def _repr_html_(self) -> str:
+        return wrap(f"<pre>{esc(repr(self))}</pre>")
+
+
+def _rule_what(rule: object) -> str:
+    """What a rule acts on, in a few words (values, keys, code, renames)."""
+    parts = []
+    for name in ("code", "value", "old", "new"):
+        value = getattr(rule, name)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    values = getattr(rule, "values", ())
+    if values:
+        parts.append("values " + ", ".join(f"{a}→{b}" for a, b in values))
+    keys = getattr(rule, "keys", ())
+    if keys:
+        parts.append("keys " + ", ".join(keys))
+    where = getattr(rule, "where", ())
+    if where:
+        parts.append("where " + ", ".join(f"{a}={b}" for a, b in where))
+    return "; ".join(parts)
+
+
+class FixPanel(Panel):
+    """Build a corrected bundle of one night, show what changed, dry-run and push it."""
+
+    def __init__(
+        self,
+        bench: Workbench,
+        rules: str | Path,
+        *,
+        snapshot: NightRef = "latest",
+        target: str | None = None,
+        out: str | Path | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.bench = bench
+        self.rules = load_rules(rules, district=bench.district)
+        self.source = bench.snapshot(snapshot)
+        self.target_name = target
+        self._out = Path(out) if out is not None else None
+        self.result: FixResult | None = None
+        self.preview: PushPreview | None = None
+        self.pushed: PushResult | None = None
+        self._changes = pl.DataFrame()
+        self.rules_box = html_box(self._rules_html())
+        self.build_button = widgets.Button(
+            description="rebuild corrected bundle", layout={"width": "auto"}
+        )
+        self.summary = html_box()
+        self.changes_table = html_box()
+        self.changes_table.add_class("rl-fix-changes")
+        self.pager = Pager(self.show_page, page_size)
+        self.dry_run_button = widgets.Button(
+            description="dry run", disabled=target is None, tooltip="plan the upload; touch nothing"
+        )
+        self.plan_box = html_box()
+        self.confirm = widgets.Checkbox(
+            value=False,
+            disabled=True,
+            description="run a dry run first",
+            layout={"width": "auto"},
+        )
+        self.force = widgets.Checkbox(
+            value=False,
+            description="push even with error findings (Clever will reject it)",
+            layout={"width": "auto"},
+        )
+        self.push_button = widgets.Button(description="push", button_style="danger", disabled=True)
+        self.status = html_box()
+        self.build_button.on_click(lambda _: self.build())
+        self.dry_run_button.on_click(lambda _: self.dry_run())
+        self.push_button.on_click(lambda _: self.push())
+        self.confirm.observe(lambda _: self._arm(), "value")
+        super().__init__(
+            [
+                self.rules_box,
+                self.build_button,
+                self.summary,
+                self.changes_table,
+                self.pager,
+                self.dry_run_button,
+                self.plan_box,
+                self.force,
+                self.confirm,
+                self.push_button,
+                self.status,
+            ]
+        )
+        self.add_class("rl-fix-panel")
+        self.build()
+
+    # --- steps -----------------------------------------------------------------------------
+    def build(self) -> FixResult | None:
+        """Write the corrected bundle: into ``out`` if given, else a fresh scratch folder (kept
+        while the kernel runs: push it from there, or pass ``out`` to keep it)."""
+        out = self._out or scratch_dir("fixed") / f"{self.bench.district}-night{self.source.seq}"
+        try:
+            self.result = fix_snapshot(
+                self.bench.store, self.source.id, self.rules, out, settings=self.bench.settings
+            )
+        except RosterlabError as exc:
+            self._say(exc.message, error=True)
+            return None
+        self.preview = None
+        self._arm()
+        self.summary.value = wrap(f"<pre>{esc(render.fix_text(self.result))}</pre>")
+        self._changes = pl.read_csv(self.result.out_dir / CHANGES_FILE, infer_schema=False)
+        self.pager.reset(self._changes.height)
+        self.show_page()
+        return self.result
+
+    def show_page(self) -> None:
+        page = self._changes.slice(self.pager.offset, self.pager.page_size)
+        self.changes_table.value = wrap(
+            "<h4>Corrected vs. original (changes.csv)</h4>"
+            + html_table(page.columns, page.rows(), empty="no changes")
+        )
+
+    def dry_run(self) -> PushPreview | None:
+        """Plan the upload to the target and check the bundle; nothing is uploaded."""
+        if self.result is None or self.target_name is None:
+            self._say("build a corrected bundle and give a target first", error=True)
+            return None
+        try:
+            target = load_target(self.bench.config, self.target_name)
+            verdict = bundle_verdict(self.result.out_dir, district=self.bench.district)
+            plan = push_bundle(target, self.result.out_dir, dry_run=True).plan
+        except RosterlabError as exc:
+            self._say(exc.message, error=True)
+            return None
+        self.preview = PushPreview(plan, verdict)
+        self.plan_box.value = self.preview._repr_html_()
+        self.confirm.description = (
+            f"upload {len(plan.files)} files ({plan.total_bytes:,} bytes) to {plan.target} "
+            f"({plan.host}:{plan.port}{plan.remote_dir})"
+        )
+        self.confirm.value = False
+        self.confirm.disabled = False
+        self._arm()
+        return self.preview
+
+    def push(self) -> PushResult | None:
+        """Upload the corrected bundle: only after a dry run, with the box ticked."""
+        preview = self.preview
+        if self.result is None or preview is None or not self.confirm.value:
+            self._say("run a dry run and tick the confirmation first: nothing was pushed", True)
+            return None
+        if preview.refused and not self.force.value:
+            self._say(
+                str(
+                    PushRefusedError(
+                        f"the bundle has {preview.verdict.error_count} error "
+                        "finding(s), so Clever would reject it: add rules, rebuild, "
+                        "or tick 'push even with error findings'"
+                    )
+                ),
+                error=True,
+            )
+            return None
+        target = load_target(self.bench.config, preview.plan.target)
+        plan = plan_push(target, self.result.out_dir)
+        started = datetime.now(UTC)
+        self.confirm.value = False
+        try:
+            result = push_bundle(target, self.result.out_dir)
+        except RosterlabError as exc:
+            self._record(plan, preview.verdict, started, error=exc.message)
+            self._say(f"push failed (recorded): {exc.message}", error=True)
+            return None
+        record = self._record(plan, preview.verdict, started, result=result)
+        self.pushed = result
+        self._say(render.push_text(result, preview.verdict, record))
+        return result
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _record(
+        self,
+        plan: PushPlan,
+        verdict: Verdict,
+        started: datetime,
+        *,
+        result: PushResult | None = None,
+        error: str | None = None,
+    ) -> PushRecord:
+        return record_push(
+            self.bench.store,
+            PushRecord(
+                target=plan.target,
+                host=plan.host,
+                port=plan.port,
+                remote_dir=plan.remote_dir,
+                bundle_dir=str(plan.bundle_dir.resolve()),
+                bundle_sha256=plan.bundle_sha256,
+                started_at=result.started_at if result else started,
+                finished_at=result.finished_at if result else datetime.now(UTC),
+                outcome="pushed" if result else "failed",
+                files=tuple(PushedFile(f.name, f.size, f.sha256) for f in plan.files),
+                district=verdict.district,
+                error=error,
+                attempts=result.attempts if result else None,
+                forced=self.force.value and verdict.error_count > 0,
+                entity_rows=verdict.entity_rows,
+                stale_remote=tuple(result.stale_remote) if result else (),
+            ),
+        )
+
+    def _arm(self) -> None:
+        """The push button works only after a dry run, with the confirmation ticked."""
+        self.push_button.disabled = self.preview is None or not self.confirm.value
+
+    def _say(self, text: str, error: bool = False) -> None:
+        css = ' class="sev-error"' if error else ""
+        self.status.value = wrap(f"<pre{css}>{esc(text)}</pre>")
+
+    def _rules_html(self) -> str:
+        return f"<h4>Rules: {esc(self.rules.name)}</h4>" + html_table(
+            RULE_COLUMNS,
+            [
+                (r.number, r.line, r.op, r.entity or r.file, r.field, _rule_what(r), r.reason)
+                for r in self.rules.rules
+            ],
+            numeric=("rule", "line"),
+            empty="no rules",
+        )
+
+    def __repr__(self) -> str:
+        lines = [
+            f"FixPanel: {self.bench.district} {night_text(self.source)} with {self.rules.name} "
+            f"({len(self.rules.rules)} rules)"
+        ]
+        lines += [
+            f"  rule {r.number} {r.op} {r.entity or r.file or ''} {_rule_what(r)}".rstrip()
+            + f" — {r.reason}"
+            for r in self.rules.rules
+        ]
+        if self.result is not None:
+            lines += ["  " + line for line in render.fix_text(self.result).splitlines()]
+        state = "pushed" if self.pushed else "dry run done" if self.preview else "no dry run yet"
+        lines.append(f"  target: {self.target_name or 'none'} ({state})")
+        return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""A district's sync history at a glance: one line per night (files, rows, findings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rosterlab import spec
+from rosterlab.report.html_report import html_table
+from rosterlab.ui.base import STYLE
+from rosterlab.ui.findings import check
+from rosterlab.ui.session import NightRef, Workbench
+
+
+@dataclass(frozen=True)
+class NightSummary:
+    """What one night's upload held and what was wrong with it."""
+
+    snapshot_id: int
+    seq: int
+    taken_at: datetime
+    origin: str
+    files: tuple[str, ...]
+    notes: tuple[str, ...]  # encodings, BOMs, newline styles worth a look
+    rows: tuple[tuple[str, int], ...]
+    findings: tuple[tuple[str, int], ...]  # per severity
+
+
+@dataclass(frozen=True)
+class SyncHistory:
+    """Every night of a district (or a span of them), oldest first."""
+
+    district: str
+    nights: tuple[NightSummary, ...]
+
+    @property
+    def entities(self) -> list[str]:
+        seen = {entity for night in self.nights for entity, count in night.rows if count}
+        return [e for e in spec.ENTITIES if e in seen]
+
+    def table(self) -> tuple[list[str], list[list[object]]]:
+        entities = self.entities
+        columns = ["night", "date", "origin", *entities, *spec.SEVERITIES, "files", "notes"]
+        body: list[list[object]] = []
+        for night in self.nights:
+            rows, found = dict(night.rows), dict(night.findings)
+            body.append(
+                [
+                    night.seq,
+                    f"{night.taken_at:%Y-%m-%d}",
+                    night.origin,
+                    *(rows.get(e, 0) for e in entities),
+                    *(found.get(s, 0) for s in spec.SEVERITIES),
+                    len(night.files),
+                    "; ".join(night.notes),
+                ]
+            )
+        return columns, body
+
+    def _repr_html_(self) -> str:
+        columns, body = self.table()
+        numeric = {"night", *self.entities, *spec.SEVERITIES, "files"}
+        return f'{STYLE}<div class="rl">{html_table(columns, body, numeric=numeric)}</div>'
+
+    def __repr__(self) -> str:
+        columns, body = self.table()
+        cells = [columns] + [[_text(v) for v in row] for row in body]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        lines = [f"SyncHistory: {self.district}, {len(self.nights)} nights"]
+        lines += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells
+        ]
+        return "\n".join(lines)
+
+
+def _text(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _notes(files: Sequence[tuple[str, str | None, str | None, bool, str | None]]) -> list[str]:
+    notes = []
+    newlines = {newline for *_, newline in files if newline}
+    for name, spec_name, encoding, bom, _ in files:
+        if spec_name is None:
+            notes.append(f"{name}: not a file name Clever reads")
+        elif spec_name != name:
+            notes.append(f"{name}: should be {spec_name}")
+        if encoding and encoding not in ("utf-8", "utf-8-sig"):
+            notes.append(f"{name}: {encoding}")
+        if bom:
+            notes.append(f"{name}: BOM")
+    if len(newlines) > 1:
+        notes.append("mixed newlines: " + ", ".join(sorted(newlines)))
+    return notes
+
+
+def sync_history(bench: Workbench, nights: Sequence[NightRef] | None = None) -> SyncHistory:
+    """One :class:`NightSummary` per night of ``nights`` (None: all): files, rows, findings."""
+    summaries = []
+    for snap in bench.span(nights):
+        files = bench.store.rows(
+            "SELECT name, spec_name, encoding, bom, newline FROM snapshot_files "
+            "WHERE snapshot_id = ? ORDER BY name",
+            [snap.id],
+        )
+        summaries.append(
+            NightSummary(
+                snapshot_id=snap.id,
+                seq=snap.seq,
+                taken_at=snap.taken_at,
+                origin=snap.origin,
+                files=tuple(row[0] for row in files),
+                notes=tuple(_notes(files)),
+                rows=tuple(bench.store.snapshot_rows(snap.id).items()),
+                findings=tuple(check(bench, snap.id).severity_counts().items()),
+            )
+        )
+    return SyncHistory(bench.district, tuple(summaries))

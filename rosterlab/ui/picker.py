@@ -1,0 +1,105 @@
+"""The snapshot picker: a district and a from/to night, the input of the diff-based widgets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+
+from rosterlab.config import DistrictSettings
+from rosterlab.diff import HoldThresholds
+from rosterlab.store import SnapshotInfo
+from rosterlab.ui.base import Panel
+from rosterlab.ui.session import NightRef, Workbench
+
+
+def night_label(snap: SnapshotInfo) -> str:
+    return f"night {snap.seq} · {snap.taken_at:%Y-%m-%d} (#{snap.id})"
+
+
+def night_text(snap: SnapshotInfo) -> str:
+    return f"night {snap.seq} ({snap.taken_at:%Y-%m-%d})"
+
+
+class SnapshotPicker(Panel):
+    """District, from-night and to-night dropdowns; ``on_change`` callbacks get no arguments."""
+
+    def __init__(self, bench: Workbench, nights: Sequence[NightRef] | None = None) -> None:
+        self.bench = bench
+        self._callbacks: list[Callable[[], None]] = []
+        self._quiet = False
+        self.district_box = widgets.Dropdown(
+            description="district", options=bench.store.districts(), value=bench.district
+        )
+        self.from_box = widgets.Dropdown(description="from")
+        self.to_box = widgets.Dropdown(description="to")
+        self._fill(bench.district, nights)
+        self.district_box.observe(self._district_changed, "value")
+        self.from_box.observe(self._changed, "value")
+        self.to_box.observe(self._changed, "value")
+        super().__init__([widgets.HBox([self.district_box, self.from_box, self.to_box])])
+
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def district(self) -> str:
+        return str(self.district_box.value)
+
+    @property
+    def snapshots(self) -> list[SnapshotInfo]:
+        return self.bench.store.snapshots(self.district)
+
+    @property
+    def pair(self) -> tuple[SnapshotInfo, SnapshotInfo]:
+        """The chosen (from, to) snapshots."""
+        store = self.bench.store
+        return store.snapshot(int(self.from_box.value)), store.snapshot(int(self.to_box.value))
+
+    @property
+    def settings(self) -> DistrictSettings:
+        if self.district == self.bench.district:
+            return self.bench.settings
+        return self.bench.config.district(self.district)
+
+    @property
+    def thresholds(self) -> HoldThresholds:
+        return HoldThresholds.of(self.settings)
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    # --- handlers --------------------------------------------------------------------------
+    def _fill(self, district: str, nights: Sequence[NightRef] | None) -> None:
+        history = self.bench.store.snapshots(district)
+        options = [(night_label(s), s.id) for s in history]
+        if len(history) >= 2:
+            refs = tuple(nights) if nights is not None else (history[-2].id, history[-1].id)
+            old, new = (self.bench.store.resolve(ref, district) for ref in refs)
+        else:
+            old = new = history[-1]
+        self._quiet = True
+        try:
+            self.from_box.options = options
+            self.to_box.options = options
+            self.from_box.value = old.id
+            self.to_box.value = new.id
+        finally:
+            self._quiet = False
+
+    def _district_changed(self, _: object) -> None:
+        self._fill(self.district, None)
+        self._notify()
+
+    def _changed(self, _: object) -> None:
+        if not self._quiet:
+            self._notify()
+
+    def _notify(self) -> None:
+        for callback in self._callbacks:
+            callback()
+
+    def __repr__(self) -> str:
+        old, new = self.pair
+        return (
+            f"SnapshotPicker: district {self.district}, {night_text(old)} → {night_text(new)} "
+            f"({len(self.snapshots)} snapshots)"
+        )

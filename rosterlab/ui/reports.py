@@ -1,0 +1,65 @@
+"""Static displays for the district report: HTML for notebooks and the exported page, text for
+nbval. No widgets here: the report is read in a mail client, not in JupyterLab. ``redact=True``
+masks personal data (see :mod:`rosterlab.report.html_report` and :mod:`rosterlab.report.diff`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rosterlab.diff import HoldThresholds, diff_snapshots
+from rosterlab.report.diff import diff_fragment, diff_text
+from rosterlab.report.html_report import findings_fragment, flags_fragment
+from rosterlab.ui.base import esc, wrap
+from rosterlab.ui.fields import matrix_for
+from rosterlab.ui.findings import check
+from rosterlab.ui.picker import night_text
+from rosterlab.ui.session import NightRef, Workbench
+
+
+@dataclass(frozen=True)
+class Static:
+    """A display with an HTML and a text form."""
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def title(bench: Workbench, nights: Sequence[NightRef] | None = None) -> Static:
+    """The report's heading: the district and the two nights it compares."""
+    old, new = bench.pair(nights)
+    name = bench.settings.name or bench.district
+    text = f"{name} ({bench.district}): {night_text(old)} → {night_text(new)}"
+    return Static(f"<h2>{esc(text)}</h2>", text)
+
+
+def diff_summary(
+    bench: Workbench, nights: Sequence[NightRef] | None = None, *, redact: bool = False
+) -> Static:
+    """What changed between two nights and whether Clever will hold it (no row-level detail)."""
+    old, new = bench.pair(nights)
+    result = diff_snapshots(
+        bench.store, bench.district, old.id, new.id, thresholds=HoldThresholds.of(bench.settings)
+    )
+    return Static(wrap(diff_fragment(result, redact=redact)), diff_text(result, redact=redact))
+
+
+def findings_summary(bench: Workbench, ref: NightRef = "latest", *, redact: bool = False) -> Static:
+    """One night's findings: counts, root causes (biggest first), the first findings, hints."""
+    page, text = findings_fragment(check(bench, ref), redact=redact)
+    return Static(wrap(page), text)
+
+
+def field_flags(
+    bench: Workbench, nights: Sequence[NightRef] | None = None, *, redact: bool = False
+) -> Static:
+    """The field-customization flags of each night (columns dropped, added, emptied, reshaped)."""
+    page, text = flags_fragment(matrix_for(bench, nights), redact=redact)
+    return Static(wrap(page), text)

@@ -1,0 +1,300 @@
+"""Field customizations over time, the field × night matrix, the ledger and the check cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.checks import (
+    CheckSettings,
+    add_override,
+    field_matrix,
+    overrides,
+    remove_override,
+    run_checks,
+    snapshot_profiles,
+)
+from rosterlab.errors import LedgerError
+from rosterlab.store import Store, ingest_bundle
+from tests.test_checks import add_column, found, one
+from tests.tiny import Night, tiny_night, write_night
+
+
+def ingest(store: Store, tmp_path: Path, *nights: Night, sync_type: str = "sftp") -> list[int]:
+    """Ingest ``nights`` as district tiny (2026-09-01, -02, ...); their snapshot ids."""
+    ids = []
+    for number, night in enumerate(nights, start=1):
+        when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
+        folder = write_night(tmp_path / f"night{number}", night, when=when)
+        with open_bundle(folder) as bundle:
+            result = ingest_bundle(
+                store, bundle, district="tiny", taken_at=when, sync_type=sync_type
+            )
+        ids.append(result.snapshot.id)
+    return ids
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "store.duckdb") as opened:
+        yield opened
+
+
+def without_teacher_email() -> Night:
+    night = tiny_night()
+    night["teachers.csv"] = [row[:4] for row in night["teachers.csv"]]
+    return night
+
+
+@pytest.mark.parametrize(
+    ("sync_type", "hint"),
+    [
+        (
+            "sftp",
+            "Add Teacher_email back to the export that builds teachers.csv, or record the "
+            "change in the customization ledger if it is on purpose.",
+        ),
+        (
+            "clever-managed",
+            "Ask Clever Support to include Teacher_email in the sync again, or record the "
+            "change in the customization ledger if it is on purpose.",
+        ),
+        (
+            "sis-managed",
+            "Ask your SIS vendor to include Teacher_email in the nightly export again, or "
+            "record the change in the customization ledger if it is on purpose.",
+        ),
+    ],
+)
+def test_teacher_email_no_longer_sent_is_worded_for_the_sync_type(store, tmp_path, sync_type, hint):
+    ids = ingest(store, tmp_path, tiny_night(), without_teacher_email(), sync_type=sync_type)
+    result = run_checks(store, ids[-1])
+
+    assert found(result) == [
+        ("column-dropped", "teachers", None, "Teacher_email", None, None, None),
+        ("hold-mass-update", "teachers", None, None, "3", None, None),
+    ]
+    dropped = one(result, "column-dropped")
+    assert dropped.message == "teachers.csv no longer sends Teacher_email."
+    assert dropped.hint == hint
+
+
+def test_teacher_emails_stopped_arriving(store, tmp_path):
+    night = tiny_night()
+    for row in night["teachers.csv"][1:]:
+        row[4] = ""
+    ids = ingest(store, tmp_path, tiny_night(), night)
+    result = run_checks(store, ids[-1])
+
+    assert found(result) == [
+        ("column-emptied", "teachers", None, "Teacher_email", None, None, None),
+        ("hold-mass-update", "teachers", None, None, "3", None, None),
+    ]
+    assert one(result, "column-emptied").message == (
+        "teachers.csv Teacher_email fill rate fell from 100% to 0%."
+    )
+
+
+def test_a_new_column_and_a_new_custom_field_arrive(store, tmp_path):
+    night = tiny_night()
+    add_column(night["teachers.csv"], "Title", ["Teacher", "Teacher", "Teacher"])
+    add_column(night["sections.csv"], "ext.room", ["101", "102"])
+    ids = ingest(store, tmp_path, tiny_night(), night)
+    result = run_checks(store, ids[-1])
+
+    assert found(result) == [
+        ("column-added", "teachers", None, "Title", None, None, None),
+        ("column-added", "sections", None, "ext.room", None, None, None),
+        ("hold-mass-update", "teachers", None, None, "3", None, None),
+        ("hold-mass-update", "sections", None, None, "2", None, None),
+    ]
+    assert [f.value for f in result.findings if f.code == "extension-column"] == [
+        "ext.room",
+        "ext.house",
+    ]
+
+
+def test_a_misspelled_header_is_not_also_reported_as_dropped_and_added(store, tmp_path):
+    night = tiny_night()
+    night["students.csv"][0][2] = "Student_Number"
+    ids = ingest(store, tmp_path, tiny_night(), night)
+    result = run_checks(store, ids[-1])
+
+    assert found(result) == [("hold-mass-update", "students", None, None, "3", None, None)]
+    misspelled = one(result, "misspelled-column")
+    assert (misspelled.field, misspelled.value) == ("Student_number", "Student_Number")
+
+
+def test_dates_that_switch_to_iso_format_shift(store, tmp_path):
+    before, after = tiny_night(), tiny_night()
+    add_column(before["students.csv"], "DOB", ["03/04/2015", "03/04/2015", "12/01/2010", ""])
+    add_column(after["students.csv"], "DOB", ["2015-03-04", "2015-03-04", "2010-12-01", ""])
+    ids = ingest(store, tmp_path, before, after)
+    result = run_checks(store, ids[-1], settings=CheckSettings(shift_min_values=3))
+
+    shift = one(result, "format-shift")
+    assert (shift.entity, shift.field, shift.value) == ("students", "DOB", "9999-99-99")
+    assert shift.message == "students.csv DOB changed format from 99/99/9999 to 9999-99-99."
+    assert [f.row for f in result.findings if f.code == "invalid-date"] == [1, 2, 3]
+    # With the default minimum of 5 filled values, three dates are too few to call a shift.
+    assert "format-shift" not in run_checks(store, ids[-1]).summary()["by_code"]
+
+
+def test_profile_of_a_night(store, tmp_path):
+    (snapshot,) = ingest(store, tmp_path, tiny_night())
+    profiles = {(p.file, p.field): p for p in snapshot_profiles(store, snapshot, CheckSettings())}
+
+    grade = profiles[("students.csv", "Grade")]
+    assert (grade.rows, grade.filled, grade.distinct, grade.patterns) == (
+        4,
+        4,
+        3,
+        (("9", 2), ("99", 2)),  # a tie: the shorter pattern first
+    )
+    zip_code = profiles[("students.csv", "Student_zip")]
+    assert (zip_code.fill_rate, zip_code.pattern) == (0.75, "99999")
+    house = profiles[("students.csv", "ext.house")]
+    assert (house.entity, house.position, house.distinct, house.pattern) == (
+        "students",
+        10,
+        2,
+        "A",
+    )
+
+
+def test_the_field_matrix_of_a_district(store, tmp_path):
+    ids = ingest(store, tmp_path, tiny_night(), without_teacher_email())
+    matrix = field_matrix(store, "tiny")
+
+    assert [s.id for s in matrix.snapshots] == ids
+    rows = {(r.file, r.field): r for r in matrix.fields}
+    email = rows[("teachers.csv", "Teacher_email")]
+    assert (email.entity, email.in_spec, email.required, email.extension) == (
+        "teachers",
+        True,
+        False,
+        False,
+    )
+    assert (email.present, email.fill_rate, email.distinct) == (
+        (True, False),
+        (1.0, None),
+        (2, None),
+    )
+    house = rows[("students.csv", "ext.house")]
+    assert (house.in_spec, house.extension, house.fill_rate) == (False, True, (0.75, 0.75))
+    assert [r.field for r in matrix.fields if r.file == "schools.csv"] == [
+        "School_id",
+        "School_name",
+        "School_number",
+        "Low_grade",
+        "High_grade",
+    ]
+    assert [(snapshot, f.code, f.field or f.value) for snapshot, f in matrix.flags] == [
+        (ids[0], "extension-column", "ext.house"),
+        (ids[1], "extension-column", "ext.house"),
+        (ids[1], "column-dropped", "Teacher_email"),
+    ]
+
+
+# --- the customization ledger ----------------------------------------------------------------
+
+
+def test_an_upload_that_undoes_a_kept_preferred_name(store, tmp_path):
+    (first,) = ingest(store, tmp_path, tiny_night())
+    assert run_checks(store, first).cached is False
+    assert run_checks(store, first).cached is True
+    kept = add_override(
+        store,
+        "tiny",
+        entity="students",
+        key="S-002",
+        field="First_name",
+        value="Bobby",
+        reason="preferred name",
+    )
+
+    result = run_checks(store, first)  # the ledger changed: the cache is stale
+
+    assert result.cached is False
+    assert found(result) == [
+        ("override-reverted", "students", "S-002", "First_name", "Bo", 3, None),
+    ]
+    assert one(result, "override-reverted").message == (
+        "students S-002: First_name is back to 'Bo', undoing the kept override 'Bobby'."
+    )
+    assert overrides(store, "tiny") == [kept]
+    remove_override(store, "tiny", kept.id)
+    assert found(run_checks(store, first)) == []
+
+
+def test_an_upload_that_keeps_the_override_is_fine(store, tmp_path):
+    night = tiny_night()
+    night["students.csv"][3][4] = "Bobby"
+    night["students.csv"][2][10] = "green"  # an ext.* override on S-001's second row only
+    (first,) = ingest(store, tmp_path, night)
+    add_override(
+        store, "tiny", entity="students", key="S-002", field="First_name", value="Bobby", reason="x"
+    )
+    add_override(
+        store, "tiny", entity="students", key="S-001", field="ext.house", value="red", reason="y"
+    )
+
+    assert found(run_checks(store, first)) == [
+        ("duplicate-id", "students", "S-001", "Student_id", "S-001", 2, "students/S-001")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entity", "field", "message"),
+    [
+        ("pupils", "First_name", "unknown entity 'pupils': use one of schools, students,"),
+        ("students", "Nickname", "students has no field 'Nickname': use a spec column or an"),
+        ("enrollments", "ext.x", "enrollments has no field 'ext.x': use a spec column or an"),
+    ],
+)
+def test_ledger_entries_must_name_a_real_field(store, entity, field, message):
+    with pytest.raises(LedgerError) as raised:
+        add_override(store, "tiny", entity=entity, key="K", field=field, value="v", reason="r")
+    assert raised.value.message.startswith(message)
+
+
+def test_removing_an_unknown_override_says_how_to_list_them(store):
+    with pytest.raises(LedgerError) as raised:
+        remove_override(store, "tiny", 42)
+    assert raised.value.message == (
+        "district tiny has no override 42: list them with rosterlab ledger list"
+    )
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+def test_findings_are_recorded_and_cached_per_snapshot(store, tmp_path):
+    night = tiny_night()
+    night["enrollments.csv"].append(["SCH-2", "SEC-2", "S-404"])
+    (snapshot,) = ingest(store, tmp_path, night)
+
+    first = run_checks(store, snapshot)
+    again = run_checks(store, snapshot)
+    refreshed = run_checks(store, snapshot, refresh=True)
+
+    assert (first.cached, again.cached, refreshed.cached) == (False, True, False)
+    assert first.findings == again.findings == refreshed.findings
+    assert [f.code for f in store.findings(snapshot, "check")] == ["enrollment-unknown-student"]
+    assert [f.code for f in store.findings(snapshot)] == [
+        "extension-column",
+        "enrollment-unknown-student",
+    ]
+
+
+def test_a_read_only_store_is_checked_without_caching(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with Store.open(path) as store:
+        (snapshot,) = ingest(store, tmp_path, tiny_night())
+    with Store.open(path, read_only=True) as store:
+        result = run_checks(store, snapshot)
+        assert (result.cached, [f.code for f in result.findings]) == (False, ["extension-column"])
+        assert store.rows("SELECT count(*) FROM check_runs") == [(0,)]

@@ -1,0 +1,296 @@
+"""fix → push → pull through the CLI against a real OpenSSH sshd; refusals, dry runs, push log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.register_assert_rewrite("tests.sftp_servers")
+
+from rosterlab.cli import main  # noqa: E402
+from rosterlab.cli.fix_commands import transfer_progress  # noqa: E402
+from rosterlab.store import Store  # noqa: E402
+from rosterlab.store.pushes import PushedFile, pushes  # noqa: E402
+from rosterlab.synth import generate_district, write_district_toml, write_night  # noqa: E402
+from tests.sftp_servers import KeyPair, Sshd, current_user, folder_digests  # noqa: E402
+from tests.tiny import tiny_night  # noqa: E402
+from tests.tiny import write_night as write_tiny_night  # noqa: E402
+
+pytest_plugins = ["tests.sftp_servers"]
+
+RULES = """district = "maple"
+
+[[rules]]
+op = "drop"
+entity = "enrollments"
+code = "enrollment-unknown-section"
+reason = "the section is not exported yet: Clever would reject the whole upload"
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def lab(tmp_path: Path, sshd: Sshd, client_key: KeyPair) -> dict[str, Path]:
+    """A store path, a rosterlab.toml with a pinned and an unpinned target, an empty remote."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    pinned = tmp_path / "known_hosts"
+    pinned.write_text(f"[127.0.0.1]:{sshd.port} {sshd.host_public_line}\n")
+    (tmp_path / "known_hosts_empty").write_text("")
+    target = (
+        f'host = "127.0.0.1"\nport = {sshd.port}\nusername = "{current_user()}"\n'
+        f'key_file = "{client_key.private}"\nremote_dir = "{remote}"\n'
+    )
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        '[districts.maple]\nname = "Maple Grove USD"\nsync_type = "sftp"\n\n'
+        f'[targets.clever-maple]\n{target}known_hosts = "{pinned}"\n\n'
+        f'[targets.unpinned]\n{target}known_hosts = "{tmp_path / "known_hosts_empty"}"\n'
+    )
+    (tmp_path / "maple.rules.toml").write_text(RULES)
+    return {
+        "store": tmp_path / "store.duckdb",
+        "config": config,
+        "remote": remote,
+        "rules": tmp_path / "maple.rules.toml",
+    }
+
+
+def cli(capsys: pytest.CaptureFixture[str], lab: dict[str, Path], *argv: str):
+    return run(capsys, "--store", str(lab["store"]), "--config", str(lab["config"]), *argv)
+
+
+def spec_digests(folder: Path) -> dict[str, str]:
+    return {
+        n: d for n, d in folder_digests(folder).items() if n not in ("manifest.json", "changes.csv")
+    }
+
+
+def test_round_trip_fix_push_pull_with_openssh(capsys, tmp_path, lab):
+    district = generate_district("maple", students=40, incidents={2: ["orphan-enrollments"]})
+    history = tmp_path / "maple"
+    write_district_toml(history, "Maple Grove USD", "sftp")
+    nights = [district.night(k) for k in (1, 2)]
+    for night in nights:
+        write_night(night, history / night.folder)
+    assert cli(capsys, lab, "ingest", str(history))[0] == 0
+    (orphans,) = nights[1].results  # incident: 3 enrollments in a section sections.csv lacks
+    assert len(orphans.keys) == 3
+
+    out = tmp_path / "maple-fixed"
+    code, text, err = cli(
+        capsys, lab, "fix", "--district", "maple", "--rules", str(lab["rules"]), "--out", str(out)
+    )
+    assert (code, err) == (0, "")
+    assert "  rule 1 drop (line 3): 3 changes — the section is not exported yet" in text
+    assert "  findings before: 3 errors," in text
+    assert "  findings after:  0 errors," in text
+
+    code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple")
+    assert (code, err) == (0, "")
+    assert folder_digests(lab["remote"]) == spec_digests(out)  # byte-identical, no extras
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert text.splitlines()[2] == "  check: no error findings (from manifest.json)"
+
+    code, text, err = cli(capsys, lab, "pull", "--target", "clever-maple", "--district", "maple")
+    assert (code, err) == (0, "")
+    assert text.splitlines()[1].startswith("maple ")
+    assert "→ snapshot 3 (night 3, new)" in text.splitlines()[1]
+    with Store.open(lab["store"]) as store:
+        pulled = store.snapshot(3)
+        assert (pulled.origin, pulled.district) == ("pulled", "maple")
+        assert [f.code for f in store.findings(3) if f.severity == "error"] == []
+        received = dict(store.rows("SELECT name, sha256 FROM snapshot_files WHERE snapshot_id = 3"))
+        assert received == spec_digests(out)
+        (push,) = pushes(store)
+    assert (push.outcome, push.district, push.target, push.host, push.error) == (
+        "pushed",
+        "maple",
+        "clever-maple",
+        "127.0.0.1",
+        None,
+    )
+    assert push.files == tuple(
+        PushedFile(f["name"], f["bytes"], f["sha256"]) for f in manifest["files"]
+    )
+    assert push.entity_rows == manifest["entities"]
+    assert (push.attempts, push.forced, push.stale_remote) == (1, False, ())
+
+    # The next fix predicts its hold against what was pushed: the pulled snapshot holds those files.
+    again = tmp_path / "maple-fixed-again"
+    code, _, _ = cli(capsys, lab, "fix", "--district", "maple", "--snapshot", "2", "--rules",
+                     str(lab["rules"]), "--out", str(again))  # fmt: skip
+    assert code == 0
+    hold = json.loads((again / "manifest.json").read_text())["hold"]
+    assert hold == {
+        "predicted": False,
+        "method": "diff",
+        "baseline": {"kind": "push", "push": push.id, "target": "clever-maple",
+                     "bundle_sha256": push.bundle_sha256,
+                     "pushed_at": push.finished_at.isoformat(timespec="seconds"), "snapshot": 3},
+        "reasons": [],
+        "note": None,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def missing_sections(tmp_path: Path) -> Path:
+    """A tiny bundle whose sections.csv was not uploaded (an error Clever rejects)."""
+    night = tiny_night()
+    del night["sections.csv"]
+    return write_tiny_night(tmp_path / "no-sections", night)
+
+
+def test_push_refuses_a_bundle_with_errors_from_its_manifest(
+    capsys, tmp_path, lab, missing_sections
+):
+    assert cli(capsys, lab, "ingest", str(missing_sections), "--district", "maple")[0] == 0
+    out = tmp_path / "fixed"
+    code, _, err = cli(
+        capsys, lab, "fix", "--district", "maple", "--rules", str(lab["rules"]), "--out", str(out)
+    )
+    assert code == 1
+    assert err == (
+        f"rosterlab: the corrected bundle in {out} still has 1 error finding(s) (listed above): "
+        "add rules for them and run fix again\n"
+    )
+    code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple")
+    assert (code, text) == (2, "")
+    assert err == (
+        f"rosterlab: {out} has 1 error finding(s) (missing-file ×1), so Clever would reject the "
+        "upload: correct it with rosterlab fix, or re-run push with --force\n"
+    )
+    assert list(lab["remote"].iterdir()) == []
+    with Store.open(lab["store"]) as store:
+        assert pushes(store) == []
+
+
+def test_push_checks_a_bundle_without_manifest_and_force_pushes_it(capsys, lab, missing_sections):
+    code, _, err = cli(capsys, lab, "push", str(missing_sections), "--target", "clever-maple")
+    assert code == 2
+    assert "has 1 error finding(s) (missing-file ×1)" in err
+    assert list(lab["remote"].iterdir()) == []
+
+    code, text, err = cli(
+        capsys,
+        lab,
+        "push",
+        str(missing_sections),
+        "--target",
+        "clever-maple",
+        "--force",
+        "--district",
+        "maple",
+    )
+    assert (code, err) == (0, "")
+    assert text.splitlines()[2:4] == [
+        "  check: 1 error finding (from a check of its files): missing-file ×1",
+        "  pushed despite error findings (--force): Clever will reject this upload",
+    ]
+    assert folder_digests(lab["remote"]) == folder_digests(missing_sections)
+    with Store.open(lab["store"]) as store:
+        (push,) = pushes(store)
+    assert (push.outcome, push.forced, push.district) == ("pushed", True, "maple")
+    assert push.entity_rows == {
+        "schools": 2,
+        "students": 3,
+        "contacts": 3,
+        "teachers": 3,
+        "sections": 0,
+        "enrollments": 3,
+        "staff": 0,
+        "admins": 0,
+    }
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(capsys, tmp_path, lab):
+    bundle = write_tiny_night(tmp_path / "clean", tiny_night())
+    code, text, err = cli(capsys, lab, "push", str(bundle), "--target", "clever-maple", "--dry-run")
+
+    assert (code, err) == (0, "")
+    sizes = {p.name: p.stat().st_size for p in bundle.iterdir()}
+    remote = lab["remote"]
+    assert text.splitlines()[1:] == [
+        f"  bundle sha256 {text.split('bundle sha256 ')[1].split()[0]}",
+        *(
+            f"  {name:<16} {sizes[name]:>12,} bytes → {remote / name}"
+            for name in (
+                "schools.csv",
+                "students.csv",
+                "teachers.csv",
+                "sections.csv",
+                "enrollments.csv",
+            )
+        ),
+        "  check: no error findings (from a check of its files)",
+        "  dry run: nothing was uploaded or recorded",
+    ]
+    assert list(remote.iterdir()) == []
+    assert not lab["store"].exists()  # not even the store was opened
+
+
+def test_a_failed_push_is_recorded_with_its_error_line(capsys, tmp_path, lab):
+    bundle = write_tiny_night(tmp_path / "clean", tiny_night())
+    code, text, err = cli(capsys, lab, "push", str(bundle), "--target", "unpinned")
+
+    assert (code, text) == (2, "")
+    assert err.startswith("rosterlab: host key of [127.0.0.1]:")
+    assert err.endswith(
+        f"is not pinned in {tmp_path / 'known_hosts_empty'}: confirm this fingerprint with the "
+        "SFTP provider, then add the key to that file\n"
+    )
+    assert list(lab["remote"].iterdir()) == []
+    with Store.open(lab["store"]) as store:
+        (push,) = pushes(store)
+    assert (push.outcome, push.target, push.error) == (
+        "failed",
+        "unpinned",
+        err.removeprefix("rosterlab: ").rstrip("\n"),
+    )
+    assert [f.name for f in push.files] == [
+        "schools.csv",
+        "students.csv",
+        "teachers.csv",
+        "sections.csv",
+        "enrollments.csv",
+    ]
+    assert push.files[0].bytes == (bundle / "schools.csv").stat().st_size
+    assert push.files[0].sha256 == sha256_of(bundle / "schools.csv")
+    assert push.attempts is None
+
+    code, text, _ = cli(
+        capsys, lab, "push", str(bundle), "--target", "clever-maple", "--format", "json"
+    )
+    assert code == 0
+    payload = json.loads(text)
+    assert (payload["outcome"], payload["push_id"], payload["check"]["errors"]) == ("pushed", 2, 0)
+    with Store.open(lab["store"]) as store:
+        assert [p.outcome for p in pushes(store)] == ["failed", "pushed"]
+        assert [p.outcome for p in pushes(store, target="clever-maple")] == ["pushed"]
+
+
+def test_progress_is_shown_for_large_files_only_once_per_ten_percent():
+    lines: list[str] = []
+    report = transfer_progress(lines.append, "uploading")
+    for done in (0, 32_768, 500_000, 1_048_576, 2_000_000, 2_097_152):
+        report("students.csv", done, 2_097_152)
+    report("schools.csv", 100, 100)  # small: silent
+    assert lines == [
+        "uploading students.csv: 0 of 2,097,152 bytes (0%)",
+        "uploading students.csv: 500,000 of 2,097,152 bytes (20%)",
+        "uploading students.csv: 1,048,576 of 2,097,152 bytes (50%)",
+        "uploading students.csv: 2,000,000 of 2,097,152 bytes (90%)",
+        "uploading students.csv: 2,097,152 of 2,097,152 bytes (100%)",
+    ]

@@ -1,0 +1,208 @@
+"""The report machinery: parameter injection, the self-contained page, charts, redaction, and the
+``report`` / ``lab`` commands' failures. The real run of ``rosterlab report`` opened in chromium
+with networking disabled is in tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+import polars as pl
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.checks import run_checks
+from rosterlab.cli import main
+from rosterlab.diff import diff_snapshots
+from rosterlab.errors import ReportError
+from rosterlab.report import charts
+from rosterlab.report.html_report import (
+    findings_fragment,
+    inject_parameters,
+    notebook_html,
+    write_report,
+)
+from rosterlab.store import Store, ingest_bundle
+from tests.tiny import Night, tiny_night, write_night
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def store_of(tmp_path: Path, *nights: Night) -> Path:
+    path = tmp_path / "tiny.duckdb"
+    with Store.open(path) as store:
+        for number, night in enumerate(nights, start=1):
+            when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
+            with open_bundle(write_night(tmp_path / f"n{number}", night, when=when)) as bundle:
+                ingest_bundle(store, bundle, district="tiny", taken_at=when)
+    return path
+
+
+def notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Report\n\nFor **you**."),
+        nbformat.v4.new_code_cell('district = "x"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("secret_code()"),
+    ]
+    return nb
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def test_parameters_are_injected_right_after_the_parameters_cell():
+    injected = inject_parameters(notebook(), {"district": "maple", "nights": (3, 4)})
+    assert [c.source for c in injected.cells[1:4]] == [
+        'district = "x"',
+        "# Parameters injected by rosterlab\ndistrict = 'maple'\nnights = (3, 4)",
+        "secret_code()",
+    ]
+    assert injected.cells[2].metadata.tags == ["injected-parameters"]
+    nbformat.validate(injected)
+    assert len(notebook().cells) == 3  # the original is untouched
+
+
+def test_injection_needs_a_parameters_cell_and_plain_values():
+    nb = notebook()
+    nb.cells[1].metadata.tags = []
+    with pytest.raises(ReportError, match="no cell tagged 'parameters'"):
+        inject_parameters(nb, {"district": "maple"})
+    with pytest.raises(ReportError, match="parameter store has unsupported type PosixPath"):
+        inject_parameters(notebook(), {"store": Path("x")})  # type: ignore[dict-item]
+    with pytest.raises(ReportError, match="'a b' is not a Python identifier"):
+        inject_parameters(notebook(), {"a b": 1})
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def test_the_page_has_no_code_escapes_text_and_inlines_images():
+    nb = notebook()
+    png = PNG_MAGIC + b"fake"
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="<b>printed</b>"),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning"),
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": base64.b64encode(png).decode(), "text/plain": 'Chart: "x" <y>'},
+        ),
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "<script>alert(1)</script>"}, execution_count=1
+        ),
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/html": "<table><tr><td>1</td></tr></table>", "text/plain": "T"},
+        ),
+    ]
+    page = notebook_html(nb, title="R <1>", footer="made & sent")
+    assert "secret_code" not in page and 'district = "x"' not in page
+    assert "<title>R &lt;1&gt;</title>" in page
+    assert '<h1 id="Report">Report' in page and "<strong>you</strong>" in page
+    assert "<pre>&lt;b&gt;printed&lt;/b&gt;</pre>" in page
+    assert "a warning" not in page
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    assert f'<img alt="Chart: &quot;x&quot; &lt;y&gt;" src="{uri}">' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script" not in page
+    assert "<table><tr><td>1</td></tr></table>" in page
+    assert "<footer>made &amp; sent</footer>" in page
+    assert "http" not in page  # nothing to fetch
+
+
+def test_report_is_written_atomically_and_never_over_a_folder(tmp_path):
+    written = write_report("<p>x</p>", tmp_path / "out" / "r.html")
+    assert written == tmp_path / "out" / "r.html"
+    assert written.read_text() == "<p>x</p>"
+    assert sorted(p.name for p in written.parent.iterdir()) == ["r.html"]
+    with pytest.raises(ReportError, match=r"is a folder: give a file name such as report\.html"):
+        write_report("<p>x</p>", tmp_path / "out")
+
+
+# --- charts -------------------------------------------------------------------------------
+
+
+def truncated_night() -> Night:
+    """Night 2: the export stopped after the first student: a mass deletion Clever holds."""
+    night = tiny_night()
+    night["students.csv"] = night["students.csv"][:3]
+    night["enrollments.csv"] = night["enrollments.csv"][:2]
+    return night
+
+
+def test_charts_summarise_what_they_draw_and_are_reproducible(tmp_path):
+    path = store_of(tmp_path, tiny_night(), truncated_night())
+    with Store.open(path) as store:
+        counts = charts.counts_per_night(store, "tiny")
+        assert counts.filter(pl.col("entity") == "students")["rows"].to_list() == [3, 1]
+        chart = charts.record_counts_chart(counts, "tiny")
+        churn = charts.churn_chart([diff_snapshots(store, "tiny", 1, 2)], "tiny")
+        again = charts.churn_chart([diff_snapshots(store, "tiny", 1, 2)], "tiny")
+    assert repr(chart) == (
+        "Chart: records per night, tiny, nights 1–2: schools 2→2, students 3→1, contacts 3→2, "
+        "teachers 3→3, sections 2→2, enrollments 3→1"
+    )
+    assert repr(churn) == (
+        "Chart: churn per night, tiny, nights 2–2; holds predicted: night 2 (students deletion, "
+        "contacts deletion, enrollments deletion)"
+    )
+    assert churn.png == again.png and churn.png.startswith(PNG_MAGIC)
+    bundle = chart._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == chart.png
+    assert bundle["text/plain"] == repr(chart)
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+def odd_gender_night() -> Night:
+    """A Gender outside the vocabulary (PII) and a Grade outside it (not PII)."""
+    night = tiny_night()
+    night["students.csv"][0] += ["Gender"]
+    for row, gender in zip(night["students.csv"][1:], ["Q", "Q", "F", "M"], strict=True):
+        row.append(gender)
+    night["students.csv"][4][5] = "13th"
+    return night
+
+
+def test_redaction_masks_personal_values_in_findings_and_messages(tmp_path):
+    path = store_of(tmp_path, odd_gender_night())
+    with Store.open(path) as store:
+        result = run_checks(store, 1)
+    gender = [f for f in result.findings if f.field == "Gender"]
+    assert [(f.key, f.value) for f in gender] == [("S-001", "Q"), ("S-001", "Q")]
+    plain_page, plain_text = findings_fragment(result)
+    masked_page, masked_text = findings_fragment(result, redact=True)
+    assert "<td>Q</td>" in plain_page and "<td>Q</td>" not in masked_page
+    assert "'Q'" in plain_text and "'Q'" not in masked_text and "'•••'" in masked_text
+    assert "<td>13th</td>" in masked_page  # Grade is not personal data
+
+
+# --- command failures ---------------------------------------------------------------------
+
+
+def test_report_without_a_store_or_district_exits_two_with_one_line(tmp_path, capsys):
+    missing = tmp_path / "none.duckdb"
+    code = main(["--store", str(missing), "report", "--district", "tiny", "--out", "r.html"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: no store at {missing}: ingest a bundle first (rosterlab ingest)\n"
+    )
+    path = store_of(tmp_path, tiny_night())
+    code = main(["--store", str(path), "report", "--district", "oak", "--out", "r.html"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "rosterlab: district oak has no snapshots, so there is no 'previous': ingest more nights\n"
+    )
+
+
+def test_lab_refuses_a_missing_notebooks_folder(tmp_path, capsys):
+    code = main(
+        ["--store", str(tmp_path / "s.duckdb"), "lab", "--notebooks", str(tmp_path / "nope")]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: --notebooks {tmp_path / 'nope'} is not a folder: give the notebooks folder\n"
+    )
