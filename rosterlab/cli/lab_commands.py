@@ -15,13 +15,6 @@ import rosterlab
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, settings_of
 from rosterlab.errors import LabError
-from rosterlab.report.html_report import (
-    REPORT_NOTEBOOK,
-    execute_notebook,
-    notebook_html,
-    notebooks_dir,
-    write_report,
-)
 from rosterlab.store import Store
 
 STORE_ENV = "ROSTERLAB_STORE"
@@ -58,6 +51,10 @@ def lab_command(folder: Path, *, ip: str, port: int, browser: bool, extra: list[
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    # Imported here: the notebook machinery (nbformat, nbconvert) costs seconds of CLI start-up
+    # that every other command would pay.
+    from rosterlab.report.html_report import notebooks_dir
+
     settings = settings_of(args)
     folder = Path(args.notebooks).resolve() if args.notebooks else notebooks_dir()
     if not folder.is_dir():
@@ -94,6 +91,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from rosterlab.report.html_report import (
+        REPORT_NOTEBOOK,
+        execute_notebook,
+        notebook_html,
+        notebooks_dir,
+        write_report,
+    )
+
     settings = settings_of(args)
     path = settings.store.resolve()
     with Store.open(path, read_only=True) as store:

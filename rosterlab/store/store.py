@@ -154,7 +154,7 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"store {self.path} needs a schema upgrade: open it once for writing "
-                "(e.g. rosterlab snapshots) and retry"
+                "(run rosterlab ingest) and retry"
             )
         with self.transaction():
             for version, name, sql in pending:

@@ -977,6 +977,10 @@ CASES: tuple[Case, ...] = (
         (EXT,),
         stored=(("students", "1.23457E+11", "Student_number", "1.23E+05"),),
         rows=TINY_ROWS,
+        checked=(
+            ("excel-damage", "students", "Student_id", "1.23457E+11", 3),
+            ("excel-damage", "students", "Student_number", "1.23E+05", 3),
+        ),
     ),
     Case(
         "terminal-escapes",
