@@ -17,7 +17,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "store": BASE | {"bundle"},
     "diff": BASE | {"bundle", "store"},
     "checks": BASE | {"bundle", "store", "diff"},
-    "fix": BASE | {"bundle", "store", "diff", "checks"},
+    "fix": BASE | {"bundle", "store", "diff", "checks", "transport"},
     "transport": BASE | {"bundle"},
     "report": BASE | {"bundle", "store", "diff", "checks", "fix", "transport"},
     "ui": BASE | {"bundle", "store", "diff", "checks", "fix", "transport", "report", "synth"},

@@ -20,12 +20,12 @@ from rosterlab.cli.common import add_command, add_format, settings_of
 from rosterlab.config import Settings
 from rosterlab.errors import PushRefusedError, RosterlabError
 from rosterlab.fix import Verdict, bundle_verdict, fix_snapshot, load_rules
+from rosterlab.fix.delivery import log_push
 from rosterlab.report import fix as render
 from rosterlab.report.snapshots import ingest_dict, ingest_text
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.store.pushes import PushedFile, PushRecord, record_push
+from rosterlab.store.pushes import PushRecord
 from rosterlab.transport import (
-    PushPlan,
     PushResult,
     load_target,
     plan_push,
@@ -94,40 +94,6 @@ def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
     )
 
 
-def _record(
-    store: Store,
-    plan: PushPlan,
-    verdict: Verdict,
-    *,
-    forced: bool,
-    started: datetime,
-    result: PushResult | None = None,
-    error: str | None = None,
-) -> PushRecord:
-    """Log a push: ``result`` when it went through, else the one-line ``error``."""
-    return record_push(
-        store,
-        PushRecord(
-            target=plan.target,
-            host=plan.host,
-            port=plan.port,
-            remote_dir=plan.remote_dir,
-            bundle_dir=str(plan.bundle_dir.resolve()),
-            bundle_sha256=plan.bundle_sha256,
-            started_at=result.started_at if result else started,
-            finished_at=result.finished_at if result else datetime.now(UTC),
-            outcome="pushed" if result else "failed",
-            files=tuple(PushedFile(f.name, f.size, f.sha256) for f in plan.files),
-            district=verdict.district,
-            error=error,
-            attempts=result.attempts if result else None,
-            forced=forced and verdict.error_count > 0,
-            entity_rows=verdict.entity_rows,
-            stale_remote=tuple(result.stale_remote) if result else (),
-        ),
-    )
-
-
 def cmd_push(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     target = load_target(settings, args.target)
@@ -149,9 +115,9 @@ def cmd_push(args: argparse.Namespace) -> int:
             result = push_bundle(target, folder, progress=progress)
         except BaseException as exc:
             error = exc.message if isinstance(exc, RosterlabError) else _failure(exc)
-            _record(store, plan, verdict, forced=args.force, started=started, error=error)
+            log_push(store, plan, verdict, forced=args.force, started=started, error=error)
             raise
-        record = _record(store, plan, verdict, forced=args.force, started=started, result=result)
+        record = log_push(store, plan, verdict, forced=args.force, started=started, result=result)
     _emit_push(args, result, verdict, record)
     return 0
 

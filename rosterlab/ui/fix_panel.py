@@ -16,9 +16,9 @@ import polars as pl
 
 from rosterlab.errors import PushRefusedError, RosterlabError
 from rosterlab.fix import FixResult, Verdict, bundle_verdict, fix_snapshot, load_rules
+from rosterlab.fix.delivery import log_push
 from rosterlab.report import fix as render
 from rosterlab.report.html_report import html_table
-from rosterlab.store.pushes import PushedFile, PushRecord, record_push
 from rosterlab.transport import PushPlan, PushResult, load_target, plan_push, push_bundle
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
 from rosterlab.ui.picker import night_text
@@ -213,45 +213,29 @@ class FixPanel(Panel):
         try:
             result = push_bundle(target, self.result.out_dir)
         except RosterlabError as exc:
-            self._record(plan, preview.verdict, started, error=exc.message)
+            log_push(
+                self.bench.store,
+                plan,
+                preview.verdict,
+                forced=self.force.value,
+                started=started,
+                error=exc.message,
+            )
             self._say(f"push failed (recorded): {exc.message}", error=True)
             return None
-        record = self._record(plan, preview.verdict, started, result=result)
+        record = log_push(
+            self.bench.store,
+            plan,
+            preview.verdict,
+            forced=self.force.value,
+            started=started,
+            result=result,
+        )
         self.pushed = result
         self._say(render.push_text(result, preview.verdict, record))
         return result
 
     # --- helpers ---------------------------------------------------------------------------
-    def _record(
-        self,
-        plan: PushPlan,
-        verdict: Verdict,
-        started: datetime,
-        *,
-        result: PushResult | None = None,
-        error: str | None = None,
-    ) -> PushRecord:
-        return record_push(
-            self.bench.store,
-            PushRecord(
-                target=plan.target,
-                host=plan.host,
-                port=plan.port,
-                remote_dir=plan.remote_dir,
-                bundle_dir=str(plan.bundle_dir.resolve()),
-                bundle_sha256=plan.bundle_sha256,
-                started_at=result.started_at if result else started,
-                finished_at=result.finished_at if result else datetime.now(UTC),
-                outcome="pushed" if result else "failed",
-                files=tuple(PushedFile(f.name, f.size, f.sha256) for f in plan.files),
-                district=verdict.district,
-                error=error,
-                attempts=result.attempts if result else None,
-                forced=self.force.value and verdict.error_count > 0,
-                entity_rows=verdict.entity_rows,
-                stale_remote=tuple(result.stale_remote) if result else (),
-            ),
-        )
 
     def _arm(self) -> None:
         """The push button works only after a dry run, with the confirmation ticked."""
