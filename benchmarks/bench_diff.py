@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -151,10 +152,10 @@ def child_tables(folder: Path) -> None:
 
 # --- the measured children ----------------------------------------------------------------
 def _timed(repeat: int, work: Any) -> tuple[list[float], Any]:
-    """One warm-up, then ``repeat`` timed runs of ``work()``."""
-    result = work()
+    """``1 + repeat`` timed runs of ``work()``; the first (cold caches) is reported apart."""
     seconds = []
-    for _ in range(repeat):
+    result = None
+    for _ in range(1 + repeat):
         started = time.perf_counter()
         result = work()
         seconds.append(time.perf_counter() - started)
@@ -190,7 +191,7 @@ def child_rosterlab(folder: Path, frm: int, to: int, repeat: int) -> dict[str, A
     summary = {e.entity: [e.added, e.removed, e.changed, e.unchanged] for e in result.entities}
     return {
         "seconds": seconds,
-        "lookup": runs[1:],
+        "lookup": runs,
         "summary": summary,
         "rekeys": len(result.rekeys),
     }
@@ -264,11 +265,29 @@ def measure(folder: Path, kind: str, frm: int, to: int, repeat: int) -> tuple[Ti
 
 
 def best(result: dict[str, Any]) -> float:
-    return min(result["seconds"])
+    """The fastest warm run (the first run, with cold caches, is not a candidate)."""
+    return min(result["seconds"][1:])
 
 
-def row(label: str, seconds: float, timed: Timed, ratio: str) -> str:
-    return f"| {label} | {seconds:.3f} | {timed.peak_mb:,.0f} MB | {ratio} |"
+def median(result: dict[str, Any]) -> float:
+    return statistics.median(result["seconds"][1:])
+
+
+def lookup_of_best(result: dict[str, Any]) -> float:
+    """The duplicate-key lookup's share of the fastest warm run."""
+    warm = result["seconds"][1:]
+    return float(result["lookup"][1:][warm.index(min(warm))])
+
+
+def row(label: str, result: dict[str, Any], timed: Timed, ratio: str) -> str:
+    return (
+        f"| {label} | {best(result):.3f} | {median(result):.3f} | {result['seconds'][0]:.3f} "
+        f"| {timed.peak_mb:,.0f} MB | {ratio} |"
+    )
+
+
+def verdict(name: str, value: str, met: bool) -> str:
+    return f"{name}: {value}, {'met' if met else '**not met**'}"
 
 
 def main() -> None:
@@ -309,61 +328,68 @@ def main() -> None:
     )
     dc = json.loads(compare.stdout)
 
+    load = os.getloadavg()[0]
     consecutive = best(ours_r)
+    dc_result = {"seconds": [dc["compare"], dc["compare"]]}
+    speedup, versus_dc = best(base_r) / consecutive, dc["compare"] / consecutive
+    far_ratio = best(far_r) / best(far_base_r)
+    peak = max(ours.peak_mb, far.peak_mb)
     lines = [
         f"District: {args.students:,} students (rosterlab.synth seed {SEED}, ~1 % nightly "
-        f"churn), {nights} nights ingested into one store. Consecutive = nights "
-        f"{last[0]} → {last[1]}; far = nights 1 → {nights} ({nights - 1} nights apart, real "
-        "history, no shortcut). Seconds: best of "
-        f"{args.repeat} warm runs inside each measured process (median in brackets); peak RSS "
-        "of that process.",
+        f"churn), {nights} nights ingested one by one into one store (real history, no "
+        f"shortcut). Consecutive = nights {last[0]} → {last[1]}; far = nights 1 → {nights} "
+        f"({nights - 1} nights apart). Each measurement runs in its own process: seconds timed "
+        f"inside it, best and median of {args.repeat} warm runs and the first (cold) run; peak "
+        "RSS of that process. The machine was shared with other work: load average "
+        f"{load:.1f} on {os.cpu_count()} cores when the run ended, so absolute seconds are "
+        "inflated (compare the baseline with the ~2 s the issue quotes for this machine); "
+        "ratios come from the same run.",
         "",
-        "| measurement | seconds | peak RSS | ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "| measurement | best s | median s | first s | peak RSS | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        row("**rosterlab diff, consecutive**", ours_r, ours, "target ≤ 0.5 s"),
         row(
-            f"**rosterlab diff, consecutive** (median {statistics.median(ours_r['seconds']):.3f})",
-            consecutive,
-            ours,
-            "target ≤ 0.5 s",
-        ),
-        row(
-            f"DuckDB FULL OUTER JOIN diff, consecutive "
-            f"(median {statistics.median(base_r['seconds']):.3f})",
-            best(base_r),
+            "DuckDB FULL OUTER JOIN diff, consecutive",
+            base_r,
             base,
-            f"**{best(base_r) / consecutive:.1f}× slower** than rosterlab (target ≥ 4×)",
+            f"**{speedup:.1f}×** rosterlab (target ≥ 4×)",
         ),
         row(
             f"datacompy {dc['datacompy']} PolarsCompare, students.csv only (polars "
-            f"{dc['polars']}; reading the two files took another {dc['read']:.1f} s)",
-            dc["compare"],
+            f"{dc['polars']}; one run; reading the two files took another {dc['read']:.1f} s)",
+            dc_result,
             compare,
-            f"**{dc['compare'] / consecutive:.1f}× slower** than rosterlab (target ≥ 6×)",
+            f"**{versus_dc:.1f}×** rosterlab (target ≥ 6×)",
         ),
         row(
-            f"**rosterlab diff, {nights - 1} nights apart** "
-            f"(median {statistics.median(far_r['seconds']):.3f})",
-            best(far_r),
+            f"**rosterlab diff, {nights - 1} nights apart**",
+            far_r,
             far,
-            f"**{best(far_r) / best(far_base_r):.2f}×** the full join (target ≤ 2×)",
+            f"**{far_ratio:.2f}×** the full join (target ≤ 2×)",
         ),
-        row(
-            f"DuckDB FULL OUTER JOIN diff, {nights - 1} nights apart "
-            f"(median {statistics.median(far_base_r['seconds']):.3f})",
-            best(far_base_r),
-            far_base,
-            "1.00×",
-        ),
+        row(f"DuckDB FULL OUTER JOIN diff, {nights - 1} nights apart", far_base_r, far_base, "1×"),
+        "",
+        "Targets on this run — "
+        + "; ".join(
+            [
+                verdict("consecutive ≤ 0.5 s", f"{consecutive:.2f} s", consecutive <= 0.5),
+                verdict("≥ 4× the full join", f"{speedup:.1f}×", speedup >= 4),
+                verdict("≥ 6× datacompy", f"{versus_dc:.1f}×", versus_dc >= 6),
+                verdict(f"{nights - 1} nights apart ≤ 2×", f"{far_ratio:.2f}×", far_ratio <= 2),
+                verdict("peak memory ≤ 3 GB", f"{peak:,.0f} MB", peak <= 3 * 1024),
+            ]
+        )
+        + ".",
         "",
         "What the consecutive diff reads: per entity the versions that ended at the first night "
         "and those that began at the second (SCD2 intervals; the latter were appended together "
         "by the ingest, the former lie scattered, so only the values of changed and removed "
         "representatives are fetched), then one lookup of the touched keys' other versions (S), "
-        "which is what keeps the result exact when a key is held by two versions at once; with "
-        f"no index on the key it scans the key column: {min(ours_r['lookup']):.3f} s of the "
-        f"best run here (far diff: {min(far_r['lookup']):.3f} s). A duplicate-key record kept "
-        "per snapshot by the ingest would let the diff skip that scan whenever no touched key "
-        "is duplicated.",
+        "which keeps the result exact when a key is held by two versions at once; with no index "
+        f"on the key it scans the key column: {lookup_of_best(ours_r):.3f} s of the best "
+        f"consecutive run ({lookup_of_best(far_r):.3f} s of the far one). A duplicate-key "
+        "record kept per snapshot by the ingest would let the diff skip that scan whenever no "
+        "touched key is duplicated.",
         "",
         "Per entity (added, removed, changed, unchanged), consecutive — rosterlab: "
         f"`{json.dumps(ours_r['summary'])}`; full join: `{json.dumps(base_r['summary'])}` "

@@ -191,11 +191,14 @@ class DiffEngine:
             self.store.execute(rule_sql(rule), [entity.name, rule_index, entity.name, entity.name])
 
     def _needs_removed(self, entity: spec.Entity) -> bool:
-        """Whether removed records' values are read: re-keys, rollovers or details."""
-        if self.details or entity.name in NATURAL_KEYS or entity.name == SECTIONS.name:
+        """Whether removed records' values are read: details, rollovers, or re-keys (which need
+        an added record to pair with)."""
+        if self.details or entity.name == SECTIONS.name:
             return True
-        return entity.name == ENROLLMENTS.name and bool(
-            self.store.rows("SELECT count(*) FROM _rl_rolled")[0][0]
+        if entity.name == ENROLLMENTS.name:
+            return bool(self.store.rows("SELECT count(*) FROM _rl_rolled")[0][0])
+        return entity.name in NATURAL_KEYS and bool(
+            self.store.rows("SELECT count(*) FROM _rl_k WHERE from_hash IS NULL")[0][0]
         )
 
     def _select(self, entity: spec.Entity, prefix: str = "") -> str:
