@@ -55,9 +55,12 @@ notebooks: venv
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 	  notebooks/*.ipynb
 
-# Benchmarks are not tests: district-scale runs, results appended to docs/benchmarks.md.
+# Benchmarks are not tests: district-scale runs (1M students; data generated into the gitignored
+# benchmarks/data/), each writing its section of docs/benchmarks.md. Run on a quiet machine.
 bench: venv
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.bench_ingest
+	$(BIN)/python -m benchmarks.bench_diff
+	$(BIN)/python -m benchmarks.bench_checks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build *.egg-info
