@@ -124,6 +124,21 @@ def test_churn_nights_are_deltas_of_the_first_nights_keyframe_not_a_chain(store,
         assert exported(store, snapshot_id, tmp_path / f"out{snapshot_id}") == received(folder)
 
 
+def test_copy_raw_streams_keyframes_and_deltas_to_a_file(store, tmp_path):
+    night = big_night()
+    n1 = write(tmp_path, "n1", night)
+    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    ingest(store, n1, 1)
+    ingest(store, n2, 2)
+    for folder in (n1, n2):
+        received_bytes = (folder / "students.csv").read_bytes()
+        target = tmp_path / f"{folder.name}.csv"
+        with target.open("wb") as stream:
+            store.copy_raw(sha256(received_bytes), stream)
+        assert target.read_bytes() == received_bytes
+    assert kept(store, n2) == ("zstd-delta", sha256((n1 / "students.csv").read_bytes()))
+
+
 def test_a_file_rewritten_wholesale_starts_a_new_keyframe_for_later_deltas(store, tmp_path):
     n1 = write(tmp_path, "n1", big_night(seed=7))
     rerostered = big_night(seed=8)  # the district re-sent a different roster: every row differs
@@ -184,12 +199,16 @@ def test_a_corrupted_delta_is_refused_with_one_line(store, tmp_path):
     data = bytearray(store.rows("SELECT data FROM raw_files WHERE sha256 = ?", [delta])[0][0])
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the delta
     store.execute("UPDATE raw_files SET data = ? WHERE sha256 = ?", [bytes(data), delta])
-    with pytest.raises(StoreError) as caught:
-        export_snapshot(store, second, tmp_path / "out")
-    assert str(caught.value) == (
+    message = (
         f"raw file {delta[:12]} (a delta of keyframe {keyframe[:12]}) is corrupt "
         "(zstd cannot decode it): export it with --canonical instead"
     )
+    with pytest.raises(StoreError) as caught:
+        export_snapshot(store, second, tmp_path / "out")
+    assert str(caught.value) == message
+    with pytest.raises(StoreError) as caught, (tmp_path / "copy.csv").open("wb") as stream:
+        store.copy_raw(delta, stream)
+    assert str(caught.value) == message
 
 
 def test_a_delta_pointed_at_the_wrong_keyframe_is_refused(store, tmp_path):
@@ -238,8 +257,8 @@ def test_a_corrupted_keyframe_is_refused_before_its_deltas_are_used(store, tmp_p
     with pytest.raises(StoreError) as caught:
         ingest(store, n2, 2)
     assert str(caught.value) == (
-        f"raw file {keyframe[:12]} is corrupt (zstd cannot decode it): "
-        "export it with --canonical instead"
+        f"cannot keep students.csv: the store's keyframe of it ({keyframe[:12]}) is corrupt; "
+        "run rosterlab doctor"
     )
     assert [s.seq for s in store.snapshots("maple")] == [1]
 

@@ -200,8 +200,9 @@ class Ingestor:
                 source,
                 snapshot_id,
             )
-            parse_findings = self._stage_files(bundle, snapshot)
-            with self._keeping_raw(bundle, snapshot):
+            with self._keeping_raw(bundle, snapshot) as parsed:
+                parse_findings = self._stage_files(bundle, snapshot)
+                parsed.set()
                 self._merge_entities(bundle, snapshot)
             findings = tuple(bundle.findings) + tuple(parse_findings)
             self.store.record_findings(snapshot.id, "ingest", findings)
@@ -440,12 +441,14 @@ class Ingestor:
         self.store.execute("DROP TABLE _opened")
 
     @contextmanager
-    def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[None]:
+    def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[threading.Event]:
         """Keep the received files the raw store lacks, compressed in a worker beside the body.
 
-        The body is the merge, after the parse: the codec's memory (about twice a file's size,
-        one file at a time) never meets the parse's peak, and its time hides behind the merge.
-        The worker never touches DuckDB: keyframes are read before it starts, blobs written after.
+        The body parses then merges, and sets the yielded event once the parse is done. The
+        codec needs about twice a file's size in memory, so the largest file waits for that
+        event: its codec never meets the parse's peak (DuckDB parsing that same file), while the
+        other files and then the largest are compressed beside the parse and the merge. The
+        worker never touches DuckDB: keyframes are read before it starts, blobs written after.
         """
         kept = {
             row[0]
@@ -459,15 +462,18 @@ class Ingestor:
             if source.sha256 not in kept:
                 kept.add(source.sha256)
                 jobs.append((source, self._stored_keyframe(source, snapshot)))
-        stop = threading.Event()
+        jobs.sort(key=lambda job: job[0].size)  # the largest last
+        parsed, stop = threading.Event(), threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            packing = pool.submit(_pack_files, jobs, stop)
+            packing = pool.submit(_pack_files, jobs, parsed, stop)
             del jobs  # the worker owns the keyframes now and drops each once used
             try:
-                yield
+                yield parsed
             except BaseException:
                 stop.set()
                 raise
+            finally:
+                parsed.set()
             self.progress("keeping raw files")
             packed = packing.result()
         for source, blob in packed:
@@ -500,19 +506,35 @@ class Ingestor:
 
 
 def _pack_files(
-    jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]], stop: threading.Event
+    jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]],
+    parsed: threading.Event,
+    stop: threading.Event,
 ) -> list[tuple[SourceFile, raw.Blob]]:
-    """Compress files one at a time (a delta against their keyframe when they have one)."""
+    """Compress files one at a time, smallest first; the largest once ``parsed`` is set."""
     packed = []
-    while jobs and not stop.is_set():
+    while jobs:
+        if len(jobs) == 1:
+            parsed.wait()  # a failed body sets it too, with stop
+        if stop.is_set():
+            break
         source, stored = jobs.pop(0)
-        keyframe = raw.load_keyframe(*stored) if stored else None
+        keyframe = _load_keyframe(source, *stored) if stored else None
         del stored
         packed.append(
             (source, raw.pack(source.name, source.path, source.sha256, source.size, keyframe))
         )
         del keyframe  # before the next file's keyframe is loaded
     return packed
+
+
+def _load_keyframe(source: SourceFile, sha256: str, size: int, data: bytes) -> raw.Keyframe:
+    try:
+        return raw.load_keyframe(sha256, size, data)
+    except StoreError:
+        raise StoreError(
+            f"cannot keep {source.name}: the store's keyframe of it ({sha256[:12]}) is corrupt; "
+            "run rosterlab doctor"
+        ) from None
 
 
 def _already_ingested(

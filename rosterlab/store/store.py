@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import polars as pl
@@ -361,7 +361,19 @@ class Store:
         """The bytes of a received file, from the content-addressed raw store (sha256-checked).
 
         A delta is decoded against its keyframe; a corrupt or unreadable blob raises StoreError.
+        Holds the file twice in memory at the end: prefer :meth:`copy_raw` for big files.
         """
+        return raw.unpack(sha256, *self._raw_blob(sha256))
+
+    def copy_raw(self, sha256: str, stream: BinaryIO) -> None:
+        """Write a received file to a binary stream as it is decoded, never whole in memory.
+
+        Its sha256 is checked at the end: on StoreError the stream holds a partial file.
+        """
+        raw.unpack_to(stream, sha256, *self._raw_blob(sha256))
+
+    def _raw_blob(self, sha256: str) -> tuple[int, raw.Blob, raw.Keyframe | None]:
+        """A kept file's size, blob and (for a delta) loaded keyframe."""
         rows = self._rows(
             "SELECT bytes, codec, data, base_sha256 FROM raw_files WHERE sha256 = ?", [sha256]
         )
@@ -372,7 +384,7 @@ class Store:
             )
         size, codec, data, base_sha256 = rows[0]
         keyframe = self._raw_keyframe(sha256, base_sha256) if base_sha256 else None
-        return raw.unpack(sha256, size, raw.Blob(codec, data, base_sha256), keyframe)
+        return size, raw.Blob(codec, data, base_sha256), keyframe
 
     def _raw_keyframe(self, sha256: str, base_sha256: str) -> raw.Keyframe:
         rows = self._rows("SELECT bytes, data FROM raw_files WHERE sha256 = ?", [base_sha256])
