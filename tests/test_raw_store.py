@@ -206,6 +206,7 @@ def test_a_corrupted_delta_is_refused_with_one_line(store, tmp_path):
     with pytest.raises(StoreError) as caught:
         export_snapshot(store, second, tmp_path / "out")
     assert str(caught.value) == message
+    assert not (tmp_path / "out" / "students.csv").exists()  # no partial file left behind
     with pytest.raises(StoreError) as caught, (tmp_path / "copy.csv").open("wb") as stream:
         store.copy_raw(delta, stream)
     assert str(caught.value) == message

@@ -7,7 +7,7 @@ from datetime import UTC
 from pathlib import Path, PurePosixPath
 
 from rosterlab import spec
-from rosterlab.errors import ExportError
+from rosterlab.errors import ExportError, StoreError
 from rosterlab.store.sql import quote_ident, quote_literal
 from rosterlab.store.store import SnapshotInfo, Store
 
@@ -46,7 +46,12 @@ def export_snapshot(
     ):
         target = _safe_target(dest, name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(store.raw_bytes(sha256))
+        try:
+            with target.open("wb") as stream:
+                store.copy_raw(sha256, stream)
+        except StoreError:
+            target.unlink()  # never leave a partial file that looks like the received one
+            raise
         if mtime is not None:
             stamp = mtime.replace(tzinfo=UTC).timestamp()
             os.utime(target, (stamp, stamp))

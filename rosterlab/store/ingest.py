@@ -691,7 +691,8 @@ def _materialize(store: Store, snapshot_id: int, folder: Path) -> None:
     ):
         target = folder.joinpath(*PurePosixPath(name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(store.raw_bytes(sha256))
+        with target.open("wb") as stream:
+            store.copy_raw(sha256, stream)
         if mtime is not None:
             stamp = mtime.replace(tzinfo=UTC).timestamp()
             os.utime(target, (stamp, stamp))

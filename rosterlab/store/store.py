@@ -361,7 +361,7 @@ class Store:
         """The bytes of a received file, from the content-addressed raw store (sha256-checked).
 
         A delta is decoded against its keyframe; a corrupt or unreadable blob raises StoreError.
-        Holds the file twice in memory at the end: prefer :meth:`copy_raw` for big files.
+        Holds the file twice in memory at the end: export and staging use :meth:`copy_raw`.
         """
         return raw.unpack(sha256, *self._raw_blob(sha256))
 
