@@ -144,6 +144,13 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
             ],
             [f"findings has 1 rows of snapshot 9, which does not exist; {RESTORE}"],
         ),
+        (
+            ["INSERT INTO duplicate_keys VALUES (2, 'students', 'S-002')"],
+            [
+                "snapshot 2 (maple night 2): duplicate_keys records 1 students keys held by two "
+                f"versions at once but the history holds 0; {RESTORE}"
+            ],
+        ),
     ],
     ids=[
         "migration-missing",
@@ -155,6 +162,7 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
         "version-open-twice",
         "raw-file-missing",
         "orphan-findings",
+        "duplicate-key-not-held",
     ],
 )
 def test_each_damage_is_one_line_saying_what_to_do(

@@ -376,17 +376,25 @@ class Ingestor:
         self.store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
 
     def _merge_entities(self, bundle: Bundle, snapshot: SnapshotInfo) -> None:
+        previous = self.store.rows(
+            "SELECT id FROM snapshots WHERE district = ? AND seq = ?",
+            [snapshot.district, snapshot.seq - 1],
+        )
         for entity in spec.ENTITIES.values():
             source = bundle.spec_file(entity.file)
             if source is None or not source.encoding or not source.header:
                 source = None
             self.progress(f"merging {entity.name}")
-            self._merge(entity, source, snapshot)
+            opened = self._merge(entity, source, snapshot)
+            self._record_duplicate_keys(
+                entity, snapshot, previous[0][0] if previous else None, opened
+            )
 
-    def _merge(
-        self, entity: spec.Entity, source: SourceFile | None, snapshot: SnapshotInfo
-    ) -> None:
-        """Close the versions that vanished, open the ones that appeared, count the rows."""
+    def _merge(self, entity: spec.Entity, source: SourceFile | None, snapshot: SnapshotInfo) -> int:
+        """Close the versions that vanished, open the ones that appeared, count the rows.
+
+        Returns how many versions were opened.
+        """
         table = quote_ident(entity.name)
         district, seq = snapshot.district, snapshot.seq
         if source is not None and source.spec_name is not None:
@@ -439,6 +447,40 @@ class Ingestor:
         )
         self.store.execute("DROP TABLE _delta")
         self.store.execute("DROP TABLE _opened")
+        return int(opened)
+
+    def _record_duplicate_keys(
+        self, entity: spec.Entity, snapshot: SnapshotInfo, previous: int | None, opened: int
+    ) -> None:
+        """Record tonight's keys held by two or more versions (``duplicate_keys``).
+
+        A key becomes duplicated only through a version opened tonight and stays so only if it
+        was last night, so after the first night just those keys are looked up in the key column
+        (and nothing is scanned when there are none).
+        """
+        table = quote_ident(entity.name)
+        district = snapshot.district
+        if previous is None:
+            candidates, params = "", []
+        else:
+            candidates = (
+                f"AND key IN (SELECT key FROM {table} WHERE district = ? AND valid_from = ? "
+                "UNION ALL SELECT key FROM duplicate_keys WHERE snapshot_id = ? AND entity = ?)"
+            )
+            params = [district, snapshot.seq, previous, entity.name]
+            if (
+                not opened
+                and not self.store.rows(
+                    "SELECT count(*) FROM duplicate_keys WHERE snapshot_id = ? AND entity = ?",
+                    [previous, entity.name],
+                )[0][0]
+            ):
+                return
+        self.store.execute(
+            f"INSERT INTO duplicate_keys SELECT ?, ?, key FROM {table} WHERE district = ? "
+            f"AND valid_to IS NULL {candidates} GROUP BY key HAVING count(*) > 1",
+            [snapshot.id, entity.name, district, *params],
+        )
 
     @contextmanager
     def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[threading.Event]:
@@ -703,7 +745,7 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
     """Remove a district's derived history (raw files stay: they are content-addressed)."""
     for entity in spec.ENTITIES.values():
         store.execute(f"DELETE FROM {quote_ident(entity.name)} WHERE district = ?", [district])
-    for table in ("snapshot_entities", "snapshot_files", "findings"):
+    for table in ("snapshot_entities", "snapshot_files", "findings", "duplicate_keys"):
         store.execute(
             f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
             [snapshot_ids],

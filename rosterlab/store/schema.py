@@ -10,7 +10,7 @@ itself is a finding, and the raw file keeps it byte for byte).
 from __future__ import annotations
 
 from rosterlab import spec
-from rosterlab.store.sql import quote_ident
+from rosterlab.store.sql import quote_ident, quote_literal
 
 SYSTEM_COLUMNS = ("district", "key", "row_hash", "valid_from", "valid_to")
 
@@ -157,6 +157,30 @@ CREATE TABLE check_runs (
 RAW_DELTAS = "ALTER TABLE raw_files ADD COLUMN base_sha256 VARCHAR"
 
 
+# The keys two or more versions hold at once in a snapshot (a duplicate ID as the store sees it).
+# Kept by the ingest so a diff need not scan a key column to learn that a touched key has
+# another version at both ends; the backfill finds overlapping versions of one key.
+DUPLICATE_KEYS = """
+CREATE TABLE duplicate_keys (
+    snapshot_id INTEGER NOT NULL,
+    entity VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    PRIMARY KEY (snapshot_id, entity, key)
+)"""
+
+
+def duplicate_keys_sql(entity: spec.Entity) -> str:
+    """Every snapshot's duplicate keys of ``entity``, from pairs of overlapping versions."""
+    never = 2**31 - 1
+    return f"""
+SELECT DISTINCT s.id, {quote_literal(entity.name)}, p.key FROM (
+    SELECT a.district, a.key, greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, {never}), coalesce(b.valid_to, {never})) AS hi
+    FROM {quote_ident(entity.name)} a JOIN {quote_ident(entity.name)} b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
     entity_sql = ";\n".join(entity_table_ddl(e) for e in spec.ENTITIES.values())
@@ -166,4 +190,13 @@ def migrations() -> list[tuple[int, str, str]]:
         (3, "pushes", PUSHES_TABLE),
         (4, "checks: ledger, field profiles, check runs", CHECKS_TABLES),
         (5, "raw file deltas", RAW_DELTAS),
+        (
+            6,
+            "duplicate keys per snapshot",
+            DUPLICATE_KEYS
+            + "".join(
+                f";\nINSERT INTO duplicate_keys {duplicate_keys_sql(e)}"
+                for e in spec.ENTITIES.values()
+            ),
+        ),
     ]
