@@ -340,10 +340,10 @@ def main() -> None:
         f"shortcut). Consecutive = nights {last[0]} → {last[1]}; far = nights 1 → {nights} "
         f"({nights - 1} nights apart). Each measurement runs in its own process: seconds timed "
         f"inside it, best and median of {args.repeat} warm runs and the first (cold) run; peak "
-        "RSS of that process. The machine was shared with other work: load average "
-        f"{load:.1f} on {os.cpu_count()} cores when the run ended, so absolute seconds are "
-        "inflated (compare the baseline with the ~2 s the issue quotes for this machine); "
-        "ratios come from the same run.",
+        f"RSS of that process. Load average {load:.1f} on {os.cpu_count()} cores when the run "
+        "ended (above ~1, other work shared the machine and absolute seconds are inflated: "
+        "compare the baseline with the ~2 s the issue quotes for this machine); ratios come "
+        "from the same run.",
         "",
         "| measurement | best s | median s | first s | peak RSS | ratio |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
@@ -384,12 +384,12 @@ def main() -> None:
         "What the consecutive diff reads: per entity the versions that ended at the first night "
         "and those that began at the second (SCD2 intervals; the latter were appended together "
         "by the ingest, the former lie scattered, so only the values of changed and removed "
-        "representatives are fetched), then one lookup of the touched keys' other versions (S), "
-        "which keeps the result exact when a key is held by two versions at once; with no index "
-        f"on the key it scans the key column: {lookup_of_best(ours_r):.3f} s of the best "
-        f"consecutive run ({lookup_of_best(far_r):.3f} s of the far one). A duplicate-key "
-        "record kept per snapshot by the ingest would let the diff skip that scan whenever no "
-        "touched key is duplicated.",
+        "representatives are fetched). A touched key can hold another version at both ends "
+        "only if it is duplicated there, so the other versions (S) are looked up only for the "
+        "touched keys the ingest recorded in `duplicate_keys` at either end; with no index on "
+        f"the key that lookup scans the key column: {lookup_of_best(ours_r):.3f} s of the best "
+        f"consecutive run ({lookup_of_best(far_r):.3f} s of the far one), spent on the "
+        "entities whose touched keys include a duplicate.",
         "",
         "Per entity (added, removed, changed, unchanged), consecutive — rosterlab: "
         f"`{json.dumps(ours_r['summary'])}`; full join: `{json.dumps(base_r['summary'])}` "
