@@ -34,6 +34,11 @@ class DistrictSettings:
     sync_type: str = "sftp"
     hold_deletion_threshold: float = 0.10
     hold_update_threshold: float = 0.75
+    # Field-customization thresholds (see rosterlab.checks.model.CheckSettings).
+    column_emptied_ratio: float = 0.5
+    column_emptied_min_fill: float = 0.2
+    format_shift_share: float = 0.5
+    format_shift_min_values: int = 5
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,22 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file") from None
 
 
+# Per-district settings that are a share between 0 and 1, and those that are a count.
+SHARE_KEYS = (
+    "hold_deletion_threshold",
+    "hold_update_threshold",
+    "column_emptied_ratio",
+    "column_emptied_min_fill",
+    "format_shift_share",
+)
+COUNT_KEYS = ("format_shift_min_values",)
+
+
 def district_settings(district: str, table: dict[str, Any], where: str) -> DistrictSettings:
     """Validate one ``[districts.X]`` table (or a sample's district.toml)."""
-    known = {"name", "sync_type", "hold_deletion_threshold", "hold_update_threshold"}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table of settings, not {type(table).__name__}")
+    known = {"name", "sync_type", *SHARE_KEYS, *COUNT_KEYS}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
@@ -74,13 +92,19 @@ def district_settings(district: str, table: dict[str, Any], where: str) -> Distr
         raise ConfigError(
             f"{where}: sync_type {sync_type!r} must be one of {', '.join(SYNC_TYPES)}"
         )
-    thresholds = {}
-    for key in ("hold_deletion_threshold", "hold_update_threshold"):
+    thresholds: dict[str, Any] = {}
+    for key in SHARE_KEYS:
         if key in table:
             value = table[key]
-            if not isinstance(value, int | float) or not 0 <= value <= 1:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"{where}: {key} must be a number between 0 and 1")
             thresholds[key] = float(value)
+    for key in COUNT_KEYS:
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}: {key} must be a whole number of at least 1")
+            thresholds[key] = value
     return DistrictSettings(
         district=district, name=table.get("name"), sync_type=sync_type, **thresholds
     )
@@ -99,7 +123,7 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         raw = load_toml(default) if config_path else {}
     store_value = store or os.environ.get("ROSTERLAB_STORE") or raw.get("store") or DEFAULT_STORE
     districts = {
-        name: district_settings(name, table, f"[districts.{name}]")
+        name: district_settings(name, table, f"{config_path} [districts.{name}]")
         for name, table in (raw.get("districts") or {}).items()
     }
     return Settings(

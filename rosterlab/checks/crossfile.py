@@ -18,13 +18,15 @@ from rosterlab.checks.model import DISTINCT_TOGETHER, CheckContext
 from rosterlab.checks.sql import (
     Sql,
     bound,
+    cause,
+    conflicting_rows,
     entity_of_column,
+    find,
     has,
     reference_column,
+    repeated_rows,
     row_key,
-    run_findings,
     select_findings,
-    union,
 )
 from rosterlab.spec import Finding
 from rosterlab.store import StagedFile
@@ -43,10 +45,6 @@ REFERENCE_CODES: dict[tuple[str, str], str] = {
     (ENROLLMENTS.name, SECTIONS.name): "enrollment-unknown-section",
     (SECTIONS.name, TEACHERS.name): "section-unknown-teacher",
 }
-
-
-def _cause(parent: str, value: str) -> Sql:
-    return f"? || {value}", [f"{parent}{spec.KEY_SEPARATOR}"]
 
 
 def _school_column(entity: spec.Entity) -> str | None:
@@ -106,7 +104,7 @@ def _references(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             key=row_key(staged, entity),
             field=field.name,
             value="b.v0",
-            cause=_cause(parent.name, "b.v0"),
+            cause=cause(parent.name, "b.v0"),
             info=info,
         )
         queries.append((f"SELECT {select} FROM {staged.view} JOIN {bad} b ON {v} = b.v0", params))
@@ -146,7 +144,7 @@ def _teachers_elsewhere(ctx: CheckContext, sections: StagedFile) -> list[Sql]:
             key=row_key(sections, SECTIONS),
             field=field.name,
             value="b.v0",
-            cause=_cause(TEACHERS.name, "b.v0"),
+            cause=cause(TEACHERS.name, "b.v0"),
             info=("b.v1", []),
         )
         queries.append(
@@ -166,9 +164,7 @@ def check_references(ctx: CheckContext) -> list[Finding]:
         queries = _references(ctx, staged)
         if staged.spec_name == SECTIONS.file:
             queries += _teachers_elsewhere(ctx, staged)
-        query = union(queries)
-        if query is not None:
-            found += run_findings(ctx, *query, file=staged.spec_name)
+        found += find(ctx, queries, file=staged.spec_name)
     return found
 
 
@@ -260,19 +256,13 @@ def _repeated(ctx: CheckContext, enrollments: StagedFile, mismatched: str | None
         )
     else:
         rows = f"{enrollments.view} SEMI JOIN ({scope}) c ON {section} = c.v0 AND {student} = c.v1"
-    select, params = select_findings(
-        code=bound("duplicate-enrollment"),
-        entity=ENROLLMENTS.name,
-        key="_k",
+    return repeated_rows(
+        "duplicate-enrollment",
+        ENROLLMENTS,
+        key=row_key(enrollments, ENROLLMENTS),
         field=None,
-        value="_k",
-        cause=_cause(ENROLLMENTS.name, "_k"),
-    )
-    return (
-        f"SELECT {select} FROM (SELECT _row, {row_key(enrollments, ENROLLMENTS)} AS _k, "
-        f"row_number() OVER (PARTITION BY {section}, {student} ORDER BY _row) AS _n "
-        f"FROM {rows}) WHERE _n > 1",
-        params,
+        partition=f"{section}, {student}",
+        rows=rows,
     )
 
 
@@ -297,7 +287,7 @@ def check_enrollments(ctx: CheckContext) -> list[Finding]:
             key=key,
             field=columns[0],
             value=school,
-            cause=_cause(SECTIONS.name, section),
+            cause=cause(SECTIONS.name, section),
             info=("b.school", []),
         )
         queries.append(
@@ -308,9 +298,7 @@ def check_enrollments(ctx: CheckContext) -> list[Finding]:
             )
         )
     queries.append(_repeated(ctx, enrollments, mismatched))
-    query = union(queries)
-    assert query is not None
-    return run_findings(ctx, *query, file=enrollments.spec_name)
+    return find(ctx, queries, file=enrollments.spec_name)
 
 
 def _unreferenced(
@@ -334,7 +322,7 @@ def _unreferenced(
         field=None,
         value="_id",
         row="_first",
-        cause=_cause(entity.name, "_key"),
+        cause=cause(entity.name, "_key"),
     )
     return (
         f"SELECT {select} FROM (SELECT {key} AS _key, any_value({own}) AS _id, "
@@ -361,9 +349,8 @@ def check_orphans(ctx: CheckContext) -> list[Finding]:
         columns = [f.name for f in fields if f.references == entity.name and has(referrers, f.name)]
         if not columns:
             continue
-        query = union([_unreferenced(ctx, code, records, entity, referrers, columns)])
-        assert query is not None
-        found += run_findings(ctx, *query, file=records.spec_name)
+        query = _unreferenced(ctx, code, records, entity, referrers, columns)
+        found += find(ctx, [query], file=records.spec_name)
     return found
 
 
@@ -389,27 +376,14 @@ def check_shared_ids(ctx: CheckContext) -> list[Finding]:
         person = " || '|' || ".join(
             f"coalesce(lower(trim({staged.columns.value(n)})), '')" for n in names
         )
-        select, params = select_findings(
-            code=bound("shared-staff-id"),
-            entity=entity.name,
-            key="r._key",
+        query = conflicting_rows(
+            "shared-staff-id",
+            entity,
             field=id_column,
-            value="r._id",
-            row="r._row",
-            cause=_cause(entity.name, "r._id"),
+            ident=person_id,
+            value=person,
+            rows=f"{staged.view} WHERE {person_id} IS NOT NULL",
+            key=row_key(staged, entity),
         )
-        query = union(
-            [
-                (
-                    f"WITH r AS (SELECT _row, {person_id} AS _id, {row_key(staged, entity)} "
-                    f"AS _key, {person} AS _p FROM {staged.view} WHERE {person_id} IS NOT NULL), "
-                    "d AS (SELECT _id, arg_min(_p, _row) AS _p0 FROM r GROUP BY 1 "
-                    "HAVING min(_p) <> max(_p)) "
-                    f"SELECT {select} FROM r JOIN d USING (_id) WHERE r._p <> d._p0",
-                    params,
-                )
-            ]
-        )
-        assert query is not None
-        found += run_findings(ctx, *query, file=staged.spec_name)
+        found += find(ctx, [query], file=staged.spec_name)
     return found

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from rosterlab import spec
 from rosterlab.checks.model import CheckContext
-from rosterlab.checks.sql import Sql, bound, row_key, run_findings, select_findings, union
+from rosterlab.checks.sql import Sql, bound, find, row_key, select_findings
 from rosterlab.errors import LedgerError
 from rosterlab.spec import Finding
 from rosterlab.store import Store
@@ -140,7 +140,5 @@ def check_ledger(ctx: CheckContext) -> list[Finding]:
             )
         )
     for file, queries in by_file.items():
-        query = union(queries)
-        assert query is not None
-        found += run_findings(ctx, *query, file=file)
+        found += find(ctx, queries, file=file)
     return found

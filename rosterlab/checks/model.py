@@ -33,16 +33,19 @@ DISTINCT_TOGETHER: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class CheckSettings:
-    """Thresholds of the history checks (per district; the defaults are documented here).
+    """Thresholds of the history checks (per district: :meth:`of` reads them from its settings).
 
     - ``column-emptied``: a column filled on at least ``emptied_min_fill`` of the previous
       night's rows whose fill rate tonight is at most ``emptied_ratio`` times that (it fell by
-      half or more).
+      half or more); settings ``column_emptied_min_fill`` and ``column_emptied_ratio``.
     - ``format-shift``: the total variation distance between the two nights' value-pattern
       mixes is at least ``shift_distance`` (half the values changed shape), with at least
-      ``shift_min_values`` filled values on both nights. Patterns come from a sample of at most
-      ``pattern_sample`` rows per file (every row of a smaller file).
+      ``shift_min_values`` filled values on both nights; settings ``format_shift_share`` and
+      ``format_shift_min_values``. Patterns come from a sample of at most ``pattern_sample``
+      rows per file (every row of a smaller file).
     - holds: Clever's thresholds (``rosterlab.diff.HoldThresholds``).
+
+    The defaults equal :class:`~rosterlab.config.DistrictSettings`'s.
     """
 
     emptied_ratio: float = 0.5
@@ -54,8 +57,16 @@ class CheckSettings:
 
     @classmethod
     def of(cls, district: DistrictSettings | None) -> CheckSettings:
-        """The settings of a configured district (hold thresholds from rosterlab.toml)."""
-        return cls(hold=HoldThresholds.of(district)) if district is not None else cls()
+        """The settings of a configured district (rosterlab.toml or its district.toml)."""
+        if district is None:
+            return cls()
+        return cls(
+            emptied_ratio=district.column_emptied_ratio,
+            emptied_min_fill=district.column_emptied_min_fill,
+            shift_distance=district.format_shift_share,
+            shift_min_values=district.format_shift_min_values,
+            hold=HoldThresholds.of(district),
+        )
 
 
 @dataclass(frozen=True)

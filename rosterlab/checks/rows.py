@@ -16,12 +16,13 @@ from rosterlab.checks.sql import (
     NULL,
     Sql,
     bound,
+    conflicting_rows,
     entity_of_column,
+    find,
     has,
+    repeated_rows,
     row_key,
-    run_findings,
     select_findings,
-    union,
 )
 from rosterlab.spec import Finding
 from rosterlab.store import StagedFile
@@ -168,9 +169,7 @@ def check_cells(ctx: CheckContext) -> list[Finding]:
     """Required values and the format of every spec cell, file by file."""
     found: list[Finding] = []
     for staged in ctx.staged.values():
-        query = union(_cell_queries(ctx, staged))
-        if query is not None:
-            found += run_findings(ctx, *query, file=staged.spec_name)
+        found += find(ctx, _cell_queries(ctx, staged), file=staged.spec_name)
     return found
 
 
@@ -188,43 +187,32 @@ def _student_conflicts(ctx: CheckContext, staged: StagedFile, entity: spec.Entit
     k = staged.columns.value(key_column)
     values = [staged.columns.value(c) for c in entity.columns if has(staged, c)]
     values += [f"c{p}" for p in staged.columns.extra_positions.values()]
-    select, params = select_findings(
-        code=bound("duplicate-id"),
-        entity=entity.name,
-        key="r.k",
-        field=key_column,
-        value="r.k",
-        row="r._row",
-        cause=("? || r.k", [f"{entity.name}{spec.KEY_SEPARATOR}"]),
-    )
     snapshot = ctx.snapshot
-    return (
-        f"WITH c AS (SELECT key FROM ({ctx.store.entity_sql(entity.name)}) GROUP BY key "
-        "HAVING count(*) > 1), "
-        f"r AS (SELECT _row, {k} AS k, hash({', '.join(values)}) AS h FROM {staged.view} "
-        f"WHERE {k} IN (SELECT key FROM c)), "
-        "d AS (SELECT k, arg_min(h, _row) AS h0 FROM r GROUP BY k) "
-        f"SELECT {select} FROM r JOIN d USING (k) WHERE r.h <> d.h0",
-        [snapshot.district, snapshot.seq, snapshot.seq, *params],
+    return conflicting_rows(
+        "duplicate-id",
+        entity,
+        field=key_column,
+        ident=k,
+        value=f"hash({', '.join(values)})",
+        rows=f"{staged.view} WHERE {k} IN (SELECT key FROM c)",
+        scope=(
+            f"c AS (SELECT key FROM ({ctx.store.entity_sql(entity.name)}) GROUP BY key "
+            "HAVING count(*) > 1), ",
+            [snapshot.district, snapshot.seq, snapshot.seq],
+        ),
     )
 
 
 def _repeated_keys(staged: StagedFile, entity: spec.Entity) -> Sql:
     """Rows whose key already appeared on an earlier row."""
     key = row_key(staged, entity)
-    select, params = select_findings(
-        code=bound("duplicate-id"),
-        entity=entity.name,
-        key="k",
+    return repeated_rows(
+        "duplicate-id",
+        entity,
+        key=key,
         field=entity.key[0],
-        value="k",
-        cause=("? || k", [f"{entity.name}{spec.KEY_SEPARATOR}"]),
-    )
-    return (
-        f"SELECT {select} FROM (SELECT _row, {key} AS k, row_number() OVER "
-        f"(PARTITION BY {key} ORDER BY _row) AS n FROM {staged.view} "
-        f"WHERE {_keys_present(staged, entity)}) WHERE n > 1",
-        params,
+        partition=key,
+        rows=f"{staged.view} WHERE {_keys_present(staged, entity)}",
     )
 
 
@@ -240,9 +228,7 @@ def check_duplicates(ctx: CheckContext) -> list[Finding]:
             query = _student_conflicts(ctx, staged, entity)
         else:
             query = _repeated_keys(staged, entity)
-        ordered = union([query])
-        assert ordered is not None
-        found += run_findings(ctx, *ordered, file=staged.spec_name)
+        found += find(ctx, [query], file=staged.spec_name)
     return found
 
 
@@ -300,6 +286,4 @@ def check_contacts(ctx: CheckContext) -> list[Finding]:
                 [crowded, *params, spec.MAX_CONTACTS],
             )
         )
-    query = union(queries)
-    assert query is not None
-    return run_findings(ctx, *query, file=staged.spec_name)
+    return find(ctx, queries, file=staged.spec_name)

@@ -147,11 +147,8 @@ def _context(
 
 def _compute(ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
-    try:
-        for check in CHECKS:
-            found += check.run(ctx)
-    finally:
-        ctx.drop_tables()
+    for check in CHECKS:
+        found += check.run(ctx)
     return found
 
 
@@ -175,16 +172,22 @@ def run_checks(
     cached = not refresh and bool(kept) and kept[0][0] == fingerprint
     if cached:
         found = store.findings(snapshot_id, STAGE)
-    elif store.read_only:
-        found = _compute(_context(store, snapshot, previous, settings))
     else:
         ctx = _context(store, snapshot, previous, settings)
-        with store.transaction():
-            found = _compute(ctx)
-            store.record_findings(snapshot_id, STAGE, found)
-            store.execute(
-                "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
-                [snapshot_id, fingerprint],
-            )
+        # The temporary tables are dropped after the transaction ends: a failed statement (out
+        # of memory) aborts it, and only its rollback makes the connection usable again.
+        try:
+            if store.read_only:
+                found = _compute(ctx)
+            else:
+                with store.transaction():
+                    found = _compute(ctx)
+                    store.record_findings(snapshot_id, STAGE, found)
+                    store.execute(
+                        "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
+                        [snapshot_id, fingerprint],
+                    )
+        finally:
+            ctx.drop_tables()
     findings = (*store.findings(snapshot_id, "ingest"), *found)
     return CheckResult(snapshot, findings, group_by_cause(findings), cached)

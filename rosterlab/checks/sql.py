@@ -75,9 +75,7 @@ def suggestion(entity: str, column: str, value: str) -> str:
     return "one of " + ", ".join(words)
 
 
-def run_findings(
-    ctx: CheckContext, sql: str, params: Sequence[Any], *, file: str | None
-) -> list[Finding]:
+def run_findings(ctx: CheckContext, sql: str, params: Sequence[Any], *, file: str) -> list[Finding]:
     """Run a finding query (columns :data:`FINDING_COLUMNS`) and build its findings."""
     found = []
     for code, entity, key, column, value, row, cause, info in ctx.store.rows(sql, params):
@@ -143,9 +141,75 @@ def select_findings(
     return select, [v for _, values in parts for v in values]
 
 
-def union(queries: Sequence[Sql], order: str = '"row", field, code') -> Sql | None:
-    """The UNION ALL of finding queries, ordered (None when there is nothing to run)."""
+def cause(parent: str, value: str) -> Sql:
+    """SQL of a finding's root cause: ``parent/<value>`` (``sections/SEC-77``)."""
+    return f"? || {value}", [f"{parent}{spec.KEY_SEPARATOR}"]
+
+
+def repeated_rows(
+    code: str, entity: spec.Entity, *, key: str, field: str | None, partition: str, rows: str
+) -> Sql:
+    """A finding query for the rows whose ``partition`` values appeared on an earlier row.
+
+    ``rows`` is what to read (a staging view, perhaps with a WHERE or a join); ``key`` is the
+    SQL of the row's record key, which is also the finding's value and cause.
+    """
+    select, params = select_findings(
+        code=bound(code),
+        entity=entity.name,
+        key="_k",
+        field=field,
+        value="_k",
+        cause=cause(entity.name, "_k"),
+    )
+    return (
+        f"SELECT {select} FROM (SELECT _row, {key} AS _k, row_number() OVER "
+        f"(PARTITION BY {partition} ORDER BY _row) AS _n FROM {rows}) WHERE _n > 1",
+        params,
+    )
+
+
+def conflicting_rows(
+    code: str,
+    entity: spec.Entity,
+    *,
+    field: str,
+    ident: str,
+    value: str,
+    rows: str,
+    key: str | None = None,
+    scope: Sql = ("", []),
+) -> Sql:
+    """A finding query for the rows whose ``value`` differs from the first row's of the same
+    ``ident`` (one ID, two different people or records).
+
+    ``rows`` is what to read; ``key`` the SQL of the record key (default: ``ident``, which is
+    also the finding's value and cause); ``scope`` common table expressions ``rows`` may use.
+    """
+    select, params = select_findings(
+        code=bound(code),
+        entity=entity.name,
+        key="r._key",
+        field=field,
+        value="r._id",
+        row="r._row",
+        cause=cause(entity.name, "r._id"),
+    )
+    return (
+        f"WITH {scope[0]}r AS (SELECT _row, {ident} AS _id, {key or ident} AS _key, "
+        f"{value} AS _v FROM {rows}), "
+        "d AS (SELECT _id, arg_min(_v, _row) AS _v0 FROM r GROUP BY 1 HAVING min(_v) <> max(_v)) "
+        f"SELECT {select} FROM r JOIN d USING (_id) WHERE r._v <> d._v0",
+        [*scope[1], *params],
+    )
+
+
+def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Finding]:
+    """Run finding queries as one UNION ALL, ordered by row, field and code."""
     if not queries:
-        return None
+        return []
     sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
-    return f"SELECT * FROM ({sql}) ORDER BY {order}", [v for _, values in queries for v in values]
+    params = [v for _, values in queries for v in values]
+    return run_findings(
+        ctx, f'SELECT * FROM ({sql}) ORDER BY "row", field, code', params, file=file
+    )

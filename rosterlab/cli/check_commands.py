@@ -20,7 +20,7 @@ from rosterlab.checks import (
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, fails, settings_of
 from rosterlab.config import DistrictSettings, Settings
-from rosterlab.errors import SnapshotNotFoundError
+from rosterlab.errors import SnapshotNotFoundError, StoreError
 from rosterlab.report import checks as render
 from rosterlab.store import IngestResult, Store
 
@@ -28,11 +28,23 @@ from rosterlab.store import IngestResult, Store
 def with_checks(
     store: Store, result: IngestResult, district: DistrictSettings | None
 ) -> IngestResult:
-    """An ingest result whose findings include the checks of its (new) snapshot."""
+    """An ingest result whose findings include the checks of its (new) snapshot.
+
+    The ingest is committed before the checks run, so a check that fails (out of memory) says
+    that the night is kept and how to check it once the cause is fixed.
+    """
     if not result.new:
         return result
-    checked = run_checks(store, result.snapshot.id, settings=CheckSettings.of(district))
-    return IngestResult(result.snapshot, result.new, checked.findings)
+    snapshot = result.snapshot
+    try:
+        checked = run_checks(store, snapshot.id, settings=CheckSettings.of(district))
+    except StoreError as exc:
+        raise type(exc)(
+            f"{snapshot.district} night {snapshot.seq} was ingested as snapshot {snapshot.id} "
+            f"but not checked: {exc.message}; then run rosterlab check --district "
+            f"{snapshot.district}"
+        ) from None
+    return IngestResult(snapshot, result.new, checked.findings)
 
 
 def _open(settings: Settings) -> AbstractContextManager[Store]:
