@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from rosterlab.checks import FieldMatrix, FieldRow, field_matrix
+from rosterlab.checks import CheckSettings, FieldMatrix, FieldRow, field_matrix
 from rosterlab.report.charts import Chart, fill_rate_heatmap
 from rosterlab.report.html_report import flag_column, html_table
 from rosterlab.ui.base import Panel, html_box, wrap
-from rosterlab.ui.session import NightRef, Workbench, check_settings
+from rosterlab.ui.session import NightRef, Workbench
 
 ALL_FILES = "(all files)"
 SHOW = ("fill rate", "present", "pattern", "distinct")
@@ -30,7 +30,7 @@ CELL_STYLE = """<style>
 
 def matrix_for(bench: Workbench, nights: Sequence[NightRef] | None = None) -> FieldMatrix:
     """The district's field matrix, narrowed to ``nights`` (None: all)."""
-    matrix = field_matrix(bench.store, bench.district, check_settings(bench.settings))
+    matrix = field_matrix(bench.store, bench.district, CheckSettings.of(bench.settings))
     if nights is None:
         return matrix
     span = {s.id for s in bench.span(nights)}

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 
 from rosterlab import spec
-from rosterlab.checks import CheckResult, run_checks
+from rosterlab.checks import CheckResult, CheckSettings, run_checks
 from rosterlab.report.html_report import html_table
 from rosterlab.spec import Finding
 from rosterlab.store import quote_ident, stage_snapshot
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
 from rosterlab.ui.picker import night_label, night_text
-from rosterlab.ui.session import NightRef, Workbench, check_settings
+from rosterlab.ui.session import NightRef, Workbench
 
 ALL = "all"
 ALL_CODES = "(all codes)"
@@ -30,7 +30,9 @@ SEVERITY_RANK = {s: i for i, s in enumerate(spec.SEVERITIES)}
 
 def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
     """Every finding of one night of the district (cached in a writable store)."""
-    return run_checks(bench.store, bench.snapshot(ref).id, settings=check_settings(bench.settings))
+    return run_checks(
+        bench.store, bench.snapshot(ref).id, settings=CheckSettings.of(bench.settings)
+    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class FindingsBrowser(Panel):
     # --- handlers --------------------------------------------------------------------------
     def load(self) -> None:
         self.result = run_checks(
-            self.bench.store, int(self.night.value), settings=check_settings(self.bench.settings)
+            self.bench.store, int(self.night.value), settings=CheckSettings.of(self.bench.settings)
         )
         self._groups = finding_groups(self.result)
         codes = sorted({f.code for f in self.result.findings})

@@ -21,7 +21,6 @@ from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import HistoryFolder, read_history_folder
 from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings, Settings, load_settings
-from rosterlab.diff import HoldThresholds
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
 
@@ -44,11 +43,6 @@ def samples_dir() -> Path:
             f"no sample districts at {folder}: set {SAMPLES_ENV} or pass store= to a real store"
         )
     return folder
-
-
-def check_settings(district: DistrictSettings) -> CheckSettings:
-    """The checks' settings for a district (its hold thresholds)."""
-    return CheckSettings(hold=HoldThresholds.of(district))
 
 
 def _sample_history(district: str) -> HistoryFolder:
@@ -78,7 +72,7 @@ def build_sample_store(path: Path, district: str) -> DistrictSettings:
                     district_name=known.name,
                     source=f"{SAMPLES_ORIGIN}/{district}/{night.path.name}",
                 )
-            run_checks(store, result.snapshot.id, settings=check_settings(known))
+            run_checks(store, result.snapshot.id, settings=CheckSettings.of(known))
     return known
 
 
