@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import polars as pl
 
 CHUNK = 16 * 1024 * 1024
@@ -358,6 +359,7 @@ def _scan_records(path: Path, separator: str, chunk: int) -> tuple[tuple[int, ..
 
 # As the parser reads a line (see _RECORD_TOKENS): a whole quoted field, one left open at the end
 # of the line, and the rest of a quoted field a line starts inside of (up to its closing quote).
+_COMMA = ord(",")
 _QUOTED_FIELD = r'(^|,)"(?:[^"]|"")*"'
 _OPEN_FIELD = r'(^|,)".*$'
 _CLOSING = r'^(?:[^"]|"")*"'
@@ -386,7 +388,9 @@ def surplus_rows(
             data = rest + block
             cut = data.rfind(sep) + 1 if block else len(data)
             body, rest = data[:cut], data[cut:]
-            if body:
+            if body and state == 0 and b'"' not in body:
+                records, pending = _surplus_plain_block(body, sep, records, fields, found), 0
+            elif body:
                 lines = pl.Series("line", [body.decode("utf-8")]).str.split(separator).explode()
                 if body.endswith(sep):
                     lines = lines.head(-1)
@@ -395,6 +399,27 @@ def surplus_rows(
                 )
             if not block:
                 return found
+
+
+def _surplus_plain_block(
+    body: bytes, sep: bytes, records: int, fields: int, found: list[tuple[int, int]]
+) -> int:
+    """The common case, a block with no quote that starts a record: one line, one record.
+
+    Commas are summed per line with its line break (numpy, on the bytes: in UTF-8 a comma or
+    line-break byte is never part of another character), so no line is empty and the sums are
+    exact. Returns the records seen so far.
+    """
+    data = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(data == sep[0])
+    if not body.endswith(sep):
+        ends = np.append(ends, len(data))  # the file's last line, without a line break
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    per_line = np.add.reduceat((data == _COMMA).view(np.uint8), starts, dtype=np.int64) + 1
+    index = np.arange(records, records + len(ends))
+    over = (per_line > fields) & (index > 0)  # record 0 is the header
+    found += zip(index[over].tolist(), per_line[over].tolist(), strict=True)
+    return records + len(ends)
 
 
 def _surplus_block(
@@ -415,12 +440,6 @@ def _surplus_block(
         c0=pl.col("line").str.count_matches(",", literal=True),
         quoted=pl.col("line").str.contains('"', literal=True),
     )
-    if state == 0 and not frame["quoted"].any():  # the common case: one line, one record
-        over = frame.filter(
-            (pl.col("c0") + 1 > fields) & (pl.col("i") + records > 0) & (pl.col("line") != "\r")
-        )
-        found += zip((over["i"] + records).to_list(), (over["c0"] + 1).to_list(), strict=True)
-        return 0, records + len(lines), 0
     line = pl.col("line")
     outside = line.str.replace_all(_QUOTED_FIELD, "$1")
     closed = line.str.replace(_CLOSING, "").str.replace_all(_QUOTED_FIELD, "$1")
