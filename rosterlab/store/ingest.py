@@ -302,12 +302,21 @@ class Ingestor:
         self.store.execute("DROP TABLE IF EXISTS reject_errors")
         self.store.execute("DROP TABLE IF EXISTS reject_scans")
         self.store.execute(f"DROP VIEW IF EXISTS {view}")
-        self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, header = true, "
-            f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
-            "escape = '\"', strict_mode = true, null_padding = false, store_rejects = true)",
-            [str(source.parse_path)],
-        )
+        width = len(source.header)
+        # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
+        # comma in a row ending with empty columns would shift its values unnoticed. Every
+        # row's fields are counted beside the parse; such rows are malformed and leave staging
+        # like rejected ones.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counting = pool.submit(surplus_rows, source.parse_path, source.newline, width)
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
+                f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
+                "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+                "store_rejects = true)",
+                [str(source.parse_path)],
+            )
+            surplus = dict(counting.result())
         # DuckDB may reject a row once per surplus or missing field: one finding per row, the
         # reject naming the most fields found (too many) or the fewest (too few).
         rejects = self.store.rows(
@@ -315,11 +324,6 @@ class Ingestor:
             "OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY COLUMNS' "
             "THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
         )
-        # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
-        # comma in a row ending with empty columns would shift its values unnoticed. Count
-        # every row's fields; such rows are malformed and leave staging like rejected ones.
-        width = len(source.header)
-        surplus = dict(surplus_rows(source.parse_path, source.newline, width))
         problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
         for row, fields in surplus.items():
             problems[row] = _reject_detail(
