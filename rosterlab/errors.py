@@ -6,6 +6,9 @@ exit code the CLI returns for it. The CLI is the one place that turns them into 
 
 from __future__ import annotations
 
+import errno
+import re
+
 
 class RosterlabError(Exception):
     """Base of every error a user can cause; the message is one actionable line."""
@@ -42,6 +45,58 @@ class SnapshotNotFoundError(StoreError):
 
 class OutOfOrderError(StoreError):
     """A night older than the district's newest snapshot was offered for ingest."""
+
+
+class DiskFullError(RosterlabError):
+    """A write failed because its disk, a quota or a file-size limit is full."""
+
+    def __init__(self, path: str, reason: str, afterwards: str) -> None:
+        super().__init__(
+            f"disk full while writing {path} ({reason}): free space on that disk (or raise the "
+            f"quota or file-size limit), then re-run; {afterwards}"
+        )
+        self.path = path
+        self.reason = reason
+
+    def after(self, afterwards: str) -> DiskFullError:
+        """The same failure, saying what the caller left behind."""
+        return DiskFullError(self.path, self.reason, afterwards)
+
+
+_DISK_FULL_ERRNOS = {
+    errno.ENOSPC: "no space left",
+    errno.EFBIG: "file too large",
+    errno.EDQUOT: "quota exceeded",
+}
+_DISK_FULL_TEXTS = {
+    "no space left on device": "no space left",
+    "file too large": "file too large",
+    "disk quota exceeded": "quota exceeded",
+}
+_WRITING = re.compile(r'write file \\?"(.+?)\\?"')  # DuckDB quotes it, JSON-escaped or not
+
+
+def disk_full(exc: BaseException, writing: str, afterwards: str) -> DiskFullError | None:
+    """A DiskFullError when ``exc`` (an OSError or a DuckDB IO error) is a full disk, else None.
+
+    ``writing`` names what was being written (the file the error names wins); ``afterwards``
+    says what the failure left behind, e.g. "the store keeps what it held before".
+    """
+    if isinstance(exc, DiskFullError):
+        return exc.after(afterwards)
+    if isinstance(exc, RosterlabError):
+        return None
+    if isinstance(exc, OSError):
+        reason = _DISK_FULL_ERRNOS.get(exc.errno or 0)
+        name = exc.filename if isinstance(exc.filename, str) else None
+    else:
+        text = str(exc).lower()
+        reason = next((why for word, why in _DISK_FULL_TEXTS.items() if word in text), None)
+        found = _WRITING.search(str(exc))
+        name = found.group(1) if found else None
+    if reason is None:
+        return None
+    return DiskFullError(name or writing, reason, afterwards)
 
 
 class ExportError(RosterlabError):

@@ -144,3 +144,49 @@ def test_unreadable_bundles_fail_with_one_line_in_a_real_process(tmp_path: Path)
 def test_every_case_is_listed_in_docs_reliability() -> None:
     listed = (Path(__file__).parent.parent / "docs" / "reliability.md").read_text()
     assert [case.name for case in CASES if f"| `{case.name}` |" not in listed] == []
+
+
+def case_named(name: str) -> Case:
+    return next(case for case in CASES if case.name == name)
+
+
+def test_canonical_export_writes_a_column_whose_name_holds_a_nul(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    built = case_named("nul-in-header").build(tmp_path / "input")
+    store = str(tmp_path / "store.duckdb")
+    assert run(capsys, *ingest_args(tmp_path / "store.duckdb", built.path))[0] == 0
+    out = tmp_path / "canonical"
+    code, text, err = run(capsys, "--store", store, "export", "1", str(out), "--canonical")
+    assert (code, err) == (0, "")
+    assert text == f"snapshot 1 (corpus night 1): 5 canonical files written to {out}\n"
+    assert (out / "students.csv").read_bytes() == (
+        b"School_id,Student_id,Student_number,Last_name,First_name,Grade,Student_zip,"
+        b"Contact_type,Contact_name,Contact_sis_id,ext.ho\x00use\n"
+        b"SCH-1,S-001,00123,Lee,Ada,3,02134,Emergency,Sam Lee,,red\n"
+        b"SCH-1,S-001,00123,Lee,Ada,3,02134,Primary,Pat Lee,C-1,red\n"
+        b"SCH-2,S-002,00456,Diaz,Bo,10,02135,,,,blue\n"
+        b"SCH-2,S-003,00789,Okafor,Cy,11,,Primary,Ngozi Okafor,C-3,\n"
+    )
+
+
+def test_control_characters_print_escaped_in_text_and_exact_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Incident: a column name that would clear a support engineer's screen and reorder it."""
+    built = case_named("control-characters-in-header").build(tmp_path / "input")
+    store = tmp_path / "store.duckdb"
+    argv = ingest_args(store, built.path)
+    code, text, err = run(capsys, *argv[: argv.index("--format")])
+    assert (code, err) == (0, "")
+    assert text.splitlines()[3] == (
+        "    info    extension-column ×1: students.csv sends the custom field "
+        "ext.\\x1b[2J\\x07ho\\x9buse\\u202e."
+    )
+    code, text, err = run(
+        capsys, "--store", str(store), "check", "--district", DISTRICT, "--format", "json"
+    )
+    assert (code, err) == (0, "")
+    assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(text)
+    (finding,) = json.loads(text)["findings"]
+    assert finding["value"] == "ext.\x1b[2J\x07ho\x9buse\u202e"

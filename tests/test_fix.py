@@ -613,10 +613,16 @@ def test_fix_command_says_what_it_did_and_exits_1_while_errors_remain(capsys, tm
         "add rules for them and run fix again\n"
     )
 
+    # Re-running the same fix into its finished folder changes nothing (a retry is safe) ...
+    assert main([*fix, "--out", str(out)]) == 1
+    assert capsys.readouterr() == (text, err)
+    (out / "notes.txt").write_text("mine")  # ... but a folder holding anything else is kept
     assert main([*fix, "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
-        f"rosterlab: {out} exists and is not an empty folder: choose a new --out folder\n"
+        f"rosterlab: {out} holds another corrected bundle: choose a new --out folder or remove "
+        "it\n"
     )
+    assert (out / "notes.txt").read_text() == "mine"
     (tmp_path / "rules.toml").write_text('[[rules]]\nop = "drop"\nreason = "x"\n')
     assert main([*fix, "--out", str(tmp_path / "other")]) == 2
     assert capsys.readouterr().err == (

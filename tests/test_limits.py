@@ -5,10 +5,21 @@ with no limit peaks at about 340 MB of DuckDB memory; with ``memory_limit = 64MB
 it completes, spilling about 140 MB to the store's ``.tmp`` folder (measured, see
 docs/reliability.md). The test proves the spill is what makes it fit: with spilling switched off
 the same ingest runs out of memory (a one-line error, nothing committed), with it on it succeeds.
+
+A full disk is simulated per process with ``RLIMIT_FSIZE`` (writes past the limit fail with
+EFBIG, as ENOSPC would on a full disk; SIGXFSZ ignored): ingest, export and fix each give one
+line saying the disk is full, exit 2, and leave the store healthy and the re-run working.
 """
 
 from __future__ import annotations
 
+import re
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -124,3 +135,96 @@ def test_a_wrong_limit_is_a_one_line_config_error(
     with pytest.raises(ConfigError) as raised:
         load_settings(config=str(config))
     assert raised.value.message == message.format(config=config)
+
+
+FULL = (
+    "(file too large): free space on that disk (or raise the quota or file-size limit), then re-run"
+)
+RULES = """district = "maple"
+
+[[rules]]
+op = "drop"
+entity = "enrollments"
+code = "enrollment-unknown-section"
+reason = "SEC-9 is not exported yet"
+"""
+
+
+def file_size_limit(limit: int) -> Callable[[], None]:
+    """For ``preexec_fn``: writes past ``limit`` bytes of any file fail, as on a full disk."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def rosterlab(store: Path, *argv: str, limit: int | None = None) -> tuple[int, str]:
+    """Run the CLI in a process (under a file-size limit); its exit code and stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rosterlab", "--store", str(store), *argv],
+        capture_output=True,
+        text=True,
+        preexec_fn=None if limit is None else file_size_limit(limit),
+    )
+    return done.returncode, done.stderr
+
+
+def test_a_full_disk_is_one_line_for_ingest_export_and_fix_and_the_store_stays_healthy(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store.duckdb"
+    night2 = tiny_night()
+    night2["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])  # for fix to drop
+    folders = [
+        write_tiny(tmp_path / "n1", tiny_night()),
+        write_tiny(tmp_path / "n2", night2, when=datetime(2026, 9, 2, 2, tzinfo=UTC)),
+    ]
+    assert rosterlab(store, "ingest", str(folders[0]), "--district", "maple") == (0, "")
+    ingest = ["ingest", str(folders[1]), "--district", "maple"]
+
+    assert rosterlab(store, *ingest, limit=1000) == (
+        2,
+        f"rosterlab: disk full while writing {store}.wal {FULL}; the store keeps what it held "
+        "before\n",
+    )
+    assert rosterlab(store, "doctor") == (0, "")
+    with Store.open(store, read_only=True) as opened:
+        assert [s.id for s in opened.snapshots()] == [1]
+    assert rosterlab(store, *ingest) == (0, "")
+
+    dest = tmp_path / "export"
+    export = ["export", "2", str(dest)]
+    assert rosterlab(store, *export, limit=200) == (
+        2,
+        f"rosterlab: disk full while writing {dest / 'students.csv'} {FULL}; nothing was "
+        "exported\n",
+    )
+    assert list(dest.iterdir()) == []  # the re-run may use the same folder
+    assert rosterlab(store, *export) == (0, "")
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == {
+        p.name: p.read_bytes() for p in folders[1].iterdir()
+    }
+
+    (tmp_path / "rules.toml").write_text(RULES)
+    out = tmp_path / "fixed"
+    fix = ["fix", "--district", "maple", "--rules", str(tmp_path / "rules.toml"), "--out", str(out)]
+    code, err = rosterlab(store, *fix, limit=1000)
+    assert code == 2
+    assert re.fullmatch(  # the first write is the re-check's throw-away store, in a temp folder
+        rf"rosterlab: disk full while writing /\S+/check\.duckdb(\.wal)? {re.escape(FULL)}; "
+        rf"no corrected bundle was written to {re.escape(str(out))}\n",
+        err,
+    ), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "export", "n1", "n2", "rules.toml", "store.duckdb",
+    ]  # fmt: skip
+    assert rosterlab(store, "doctor") == (0, "")
+    assert rosterlab(store, *fix) == (0, "")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "changes.csv", "enrollments.csv", "manifest.json", "schools.csv", "sections.csv",
+        "students.csv", "teachers.csv",
+    ]  # fmt: skip
+    with Store.open(store, read_only=True) as opened:
+        assert [s.id for s in opened.snapshots()] == [1, 2]

@@ -7,18 +7,25 @@ import sys
 import time
 from typing import Any
 
+from rosterlab.report.text import json_safe, shown
 
-def emit(text: str) -> None:
+
+def _write(text: str) -> None:
     sys.stdout.write(text.rstrip("\n") + "\n")
     sys.stdout.flush()
 
 
+def emit(text: str) -> None:
+    """Rendered text; any control character a value brought along is shown escaped."""
+    _write(shown(text, keep="\n"))
+
+
 def emit_json(payload: Any) -> None:
-    emit(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    _write(json_safe(json.dumps(payload, indent=2, ensure_ascii=False, default=str)))
 
 
 def error(message: str) -> None:
-    sys.stderr.write(f"rosterlab: {message}\n")
+    sys.stderr.write(f"rosterlab: {shown(message)}\n")
     sys.stderr.flush()
 
 

@@ -5,11 +5,13 @@ applied, UTF-8 without BOM, the district's newline, RFC 4180 quoting, rows in re
 ``changes.csv`` (one row per changed record and field, with the rule and its reason) and
 ``manifest.json`` (source snapshot, rules hash, per-file sha256 and rows, findings before and
 after, predicted hold). It is written into a temporary folder beside the destination and renamed
-into place, so a failure never leaves a partial bundle.
+into place, so a failure never leaves a partial bundle; the temporary folder of a killed fix is
+removed by the next fix into the same destination, and re-running a fix that finished is a no-op.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rosterlab.config import DistrictSettings
-from rosterlab.errors import FixError
+from rosterlab.errors import FixError, disk_full
 from rosterlab.fix.apply import CHANGES_HEADER, Workbench
 from rosterlab.fix.hold import HoldPrediction
 from rosterlab.fix.recheck import (
@@ -40,6 +42,7 @@ from rosterlab.store.write import copy_csv
 MANIFEST_VERSION = 1
 REMAINING_LISTED = 100  # error findings spelled out in the manifest (all are counted)
 _STYLES = {"\r\n": "CRLF", "\n": "LF"}
+PARTIAL = ".partial"  # suffix of the temporary folder a bundle is written into
 
 Progress = Callable[[str], None]
 
@@ -159,13 +162,31 @@ def fix_snapshot(
     settings: DistrictSettings | None = None,
     progress: Progress | None = None,
 ) -> FixResult:
-    """Apply ``rules`` to a snapshot and write the corrected bundle to ``out_dir`` (new or empty).
+    """Apply ``rules`` to a snapshot and write the corrected bundle to ``out_dir``.
 
-    The rules were validated when loaded; what depends on the data (a column that is not there,
-    a key nothing has) becomes a note on the rule instead of an error.
+    ``out_dir`` is new or empty, or already holds exactly this corrected bundle (a re-run after
+    an interruption is then a no-op). The rules were validated when loaded; what depends on the
+    data (a column that is not there, a key nothing has) becomes a note on the rule instead of
+    an error. A full disk raises DiskFullError and leaves no bundle behind.
     """
-    say = progress or (lambda _message: None)
     out = Path(out_dir)
+    try:
+        return _fix(store, snapshot_id, rules, out, settings, progress or (lambda _message: None))
+    except BaseException as exc:
+        full = disk_full(exc, str(out), f"no corrected bundle was written to {out}")
+        if full is None:
+            raise
+        raise full from None
+
+
+def _fix(
+    store: Store,
+    snapshot_id: int,
+    rules: RuleSet,
+    out: Path,
+    settings: DistrictSettings | None,
+    say: Progress,
+) -> FixResult:
     _check_destination(out)
     source = store.snapshot(snapshot_id)
     if rules.district and rules.district != source.district:
@@ -174,8 +195,10 @@ def fix_snapshot(
             f"{source.district}'s: pick that district's rules file"
         )
     settings = settings or DistrictSettings(district=source.district)
+    say(f"checking snapshot {source.id}")
     check_snapshot(store, source.id, settings)  # drop rules act on its check findings
     before = findings_summary(store.findings(source.id))
+    say(f"staging snapshot {source.id}")
     work = Workbench(store, source)
     try:
         outcomes_notes = []
@@ -189,14 +212,20 @@ def fix_snapshot(
             )
             for rule, notes in outcomes_notes
         )
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        _remove_stale_partials(out)
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=PARTIAL, dir=out.parent)
+        )
         try:
             files = _write_files(store, work, tmp, say)
             say("re-checking the corrected bundle")
             checked = check_folder(
                 tmp, district=source.district, sync_type=source.sync_type, settings=settings
             )
-            hold = trial_hold(store, tmp, source, settings)
+            say("predicting the hold")
+            hold = trial_hold(
+                store, tmp, source, settings, progress=lambda m: say(f"hold check: {m}")
+            )
             result = FixResult(
                 district=source.district,
                 source=source,
@@ -213,6 +242,7 @@ def fix_snapshot(
                 hold=hold,
                 notes=_notes(store, source, work),
             )
+            say(f"writing {CHANGES}")
             copy_csv(
                 store,
                 work.changes_select(),
@@ -221,6 +251,7 @@ def fix_snapshot(
                 header=CHANGES_HEADER,
                 newline="\n",
             )
+            say(f"writing {MANIFEST}")
             (tmp / MANIFEST).write_text(
                 json.dumps(result.manifest(), indent=2, ensure_ascii=False) + "\n",
                 encoding="utf-8",
@@ -231,22 +262,63 @@ def fix_snapshot(
             raise
     finally:
         work.close()
+    say(f"corrected bundle in {out}")
     return result
 
 
 def _check_destination(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or _holds_other_files(out)):
         raise FixError(f"{out} exists and is not an empty folder: choose a new --out folder")
     if not out.parent.is_dir():
         raise FixError(f"{out.parent} does not exist: create it or choose another --out folder")
 
 
+def _holds_other_files(out: Path) -> bool:
+    """Whether ``out`` holds anything but a finished corrected bundle (it has a manifest)."""
+    return any(out.iterdir()) and not (out / MANIFEST).is_file()
+
+
 def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished folder to ``out`` (an empty ``out`` is replaced)."""
+    """Rename the finished folder to ``out`` (an empty ``out`` is replaced).
+
+    When ``out`` already holds a bundle, it must be this very bundle, byte for byte (an earlier
+    run finished just before it was interrupted); the new copy is then dropped.
+    """
     _check_destination(out)
+    if out.exists() and any(out.iterdir()):
+        if _tree(out) != _tree(tmp):
+            raise FixError(
+                f"{out} holds another corrected bundle: choose a new --out folder or remove it"
+            )
+        shutil.rmtree(tmp)
+        return
     if out.exists():
         out.rmdir()
     os.rename(tmp, out)
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.name: file_sha256(p) if p.is_file() else "" for p in folder.iterdir()}
+
+
+def _remove_stale_partials(out: Path) -> None:
+    """Remove the temporary folders of fixes into ``out`` that were killed (their process is
+    gone); those of a fix still running are left alone."""
+    prefix = f".{out.name}."
+    for path in out.parent.glob(f"{glob.escape(prefix)}*{PARTIAL}"):
+        pid = path.name[len(prefix) :].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _write_files(

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -110,12 +110,18 @@ class _Discard(Exception):
 
 
 def trial_hold(
-    store: Store, folder: Path, source: SnapshotInfo, settings: DistrictSettings
+    store: Store,
+    folder: Path,
+    source: SnapshotInfo,
+    settings: DistrictSettings,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> HoldPrediction:
     """Predict the hold of a corrected bundle by diffing it inside the district's own store.
 
     The bundle is ingested as the district's next snapshot (origin ``corrected``) in a
     transaction that is rolled back once the diff is done: the store's history is unchanged.
+    ``progress`` gets the trial ingest's progress lines.
     """
     found: list[HoldPrediction] = []
     newest = store.snapshots(source.district)[-1]
@@ -125,7 +131,7 @@ def trial_hold(
             # does not roll back).
             trial_id = store.rows("SELECT coalesce(max(id), 0) + 1 FROM snapshots")[0][0]
             corrected = (
-                Ingestor(store, None)
+                Ingestor(store, progress)
                 .run(
                     bundle,
                     district=source.district,

@@ -12,6 +12,7 @@ from typing import Any
 from rosterlab.checks import CheckResult, FieldMatrix, Override
 from rosterlab.checks.model import SEVERITY_ORDER
 from rosterlab.report.snapshots import summary_text
+from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 
 TOP_CAUSES = 10
@@ -40,7 +41,7 @@ def _where(f: Finding) -> str:
     if f.row is not None:
         parts.append(f"row {f.row}")
     if f.key:
-        parts.append(f.key)
+        parts.append(shown(f.key))
     return " ".join(parts) + ": " if parts else ""
 
 
@@ -74,7 +75,7 @@ def check_text(
         found = by_code[code]
         lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}")
         for f in found[:rows_per_code]:
-            lines.append(f"      {_where(f)}{f.message}")
+            lines.append(f"      {_where(f)}{shown(f.message)}")
         if len(found) > rows_per_code:
             lines.append(f"      … and {len(found) - rows_per_code:,} more")
         hints = dict.fromkeys(f.hint for f in found[:rows_per_code])
@@ -143,7 +144,7 @@ def fields_text(matrix: FieldMatrix) -> str:
     if matrix.flags:
         lines += ["", "flags:"]
         lines += [
-            f"  #{snapshot_id} {f.severity:<7} {f.code}: {f.message}"
+            f"  #{snapshot_id} {f.severity:<7} {f.code}: {shown(f.message)}"
             for snapshot_id, f in matrix.flags
         ]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rosterlab.fix import FixResult, HoldPrediction, Verdict
 from rosterlab.report.snapshots import summary_text
+from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 from rosterlab.store.pushes import PushRecord
 from rosterlab.transport import PullResult, PushPlan, PushResult
@@ -44,7 +45,7 @@ def errors_by_code(findings: Sequence[Finding]) -> list[str]:
         counts[f.code] = counts.get(f.code, 0) + 1
     lines = []
     for code in sorted(first):
-        lines.append(f"error   {code} ×{counts[code]}: {first[code].message}")
+        lines.append(f"error   {code} ×{counts[code]}: {shown(first[code].message)}")
         lines.append(f"        hint: {first[code].hint}")
     return lines
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 from rosterlab.store import IngestResult, SnapshotInfo
 
@@ -77,7 +78,7 @@ def findings_by_code(findings: Sequence[Finding]) -> list[str]:
     for f in findings:
         first.setdefault(f.code, f)
     codes = sorted(counts, key=lambda c: (order[first[c].severity], c))
-    return [f"{first[c].severity:<7} {c} ×{counts[c]}: {first[c].message}" for c in codes]
+    return [f"{first[c].severity:<7} {c} ×{counts[c]}: {shown(first[c].message)}" for c in codes]
 
 
 def snapshots_text(items: Sequence[tuple[SnapshotInfo, Mapping[str, int]]]) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC
 from pathlib import Path, PurePosixPath
 
 from rosterlab import spec
-from rosterlab.errors import ExportError, StoreError
-from rosterlab.store.sql import quote_ident, quote_literal
+from rosterlab.errors import ExportError, disk_full
+from rosterlab.store.sql import positional, quote_ident
 from rosterlab.store.store import SnapshotInfo, Store
+from rosterlab.store.write import copy_csv
 
 
 def _prepare(dest: Path) -> None:
@@ -32,35 +34,54 @@ def export_snapshot(
 
     Default: every file exactly as received (sha256-identical), with its received mtime.
     ``canonical``: the spec files regenerated from the history tables (UTF-8, no BOM, LF,
-    minimal quoting, rows ordered by key, received column order).
+    minimal quoting, rows ordered by key, received column order). A failure (a full disk, a
+    corrupt raw file) removes what was written, so ``dest`` is left empty for the re-run.
     """
     dest = Path(dest)
     snapshot = store.snapshot(snapshot_id)
     _prepare(dest)
-    if canonical:
-        return _export_canonical(store, snapshot, dest)
-    written = []
-    for name, sha256, mtime in store.rows(
-        "SELECT name, sha256, mtime FROM snapshot_files WHERE snapshot_id = ? ORDER BY name",
-        [snapshot_id],
-    ):
-        target = _safe_target(dest, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with target.open("wb") as stream:
-                store.copy_raw(sha256, stream)
-        except StoreError:
-            target.unlink()  # never leave a partial file that looks like the received one
+    written: list[Path] = []
+    try:
+        if canonical:
+            _export_canonical(store, snapshot, dest, written)
+        else:
+            _export_received(store, snapshot, dest, written)
+    except BaseException as exc:
+        _empty(dest)
+        full = disk_full(exc, str(written[-1] if written else dest), "nothing was exported")
+        if full is None:
             raise
-        if mtime is not None:
-            stamp = mtime.replace(tzinfo=UTC).timestamp()
-            os.utime(target, (stamp, stamp))
-        written.append(target)
+        raise full from None
     return written
 
 
-def _export_canonical(store: Store, snapshot: SnapshotInfo, dest: Path) -> list[Path]:
-    written = []
+def _export_received(store: Store, snapshot: SnapshotInfo, dest: Path, written: list[Path]) -> None:
+    for name, sha256, mtime in store.rows(
+        "SELECT name, sha256, mtime FROM snapshot_files WHERE snapshot_id = ? ORDER BY name",
+        [snapshot.id],
+    ):
+        target = _safe_target(dest, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written.append(target)
+        with target.open("wb") as stream:
+            store.copy_raw(sha256, stream)
+        if mtime is not None:
+            stamp = mtime.replace(tzinfo=UTC).timestamp()
+            os.utime(target, (stamp, stamp))
+
+
+def _empty(dest: Path) -> None:
+    """Remove what a failed export wrote: ``dest`` was empty when it began."""
+    for path in dest.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _export_canonical(
+    store: Store, snapshot: SnapshotInfo, dest: Path, written: list[Path]
+) -> None:
     files = store.rows(
         "SELECT spec_name, header FROM snapshot_files WHERE snapshot_id = ? AND rows IS NOT NULL "
         "ORDER BY spec_name",
@@ -68,20 +89,19 @@ def _export_canonical(store: Store, snapshot: SnapshotInfo, dest: Path) -> list[
     )
     for spec_name, header in files:
         target = dest / spec_name
-        select, params = canonical_select(store, snapshot, spec_name, list(header))
-        store.execute(
-            f"COPY ({select}) TO {quote_literal(str(target))} "
-            "(HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')",
-            params,
-        )
+        select, params, columns = canonical_select(store, snapshot, spec_name, list(header))
         written.append(target)
-    return written
+        copy_csv(store, select, params, target, header=columns, newline="\n")
 
 
 def canonical_select(
     store: Store, snapshot: SnapshotInfo, spec_name: str, header: list[str]
-) -> tuple[str, list[object]]:
-    """SQL (and bound values) producing a file's rows from the tables, in received column order."""
+) -> tuple[str, list[object], list[str]]:
+    """SQL, bound values and header of a file's rows from the tables, in received column order.
+
+    Output columns are positional (``c0``, ``c1``...) and the header is written apart, so any
+    received name works, even one holding a NUL byte (which no SQL identifier can).
+    """
     entity = spec.ENTITIES[spec.entity_of_file(spec_name)]
     columns: list[str] = []
     for name in header:
@@ -91,14 +111,15 @@ def canonical_select(
     student_columns = set(entity.columns)
     params: list[object] = []
     select = []
-    for name in columns:
+    for index, name in enumerate(columns):
         if name in student_columns:
-            select.append(f"e.{quote_ident(name)} AS {quote_ident(name)}")
+            value = f"e.{quote_ident(name)}"
         elif spec_name == "students.csv" and name in spec.ENTITIES["contacts"].columns:
-            select.append(f"c.{quote_ident(name)} AS {quote_ident(name)}")
+            value = f"c.{quote_ident(name)}"
         else:
-            select.append(f"e.extra[?] AS {quote_ident(name)}")
+            value = "e.extra[?]"
             params.append(name)
+        select.append(f"{value} AS {positional(index)}")
     from_sql = f"({store.entity_sql(entity.name)}) e"
     params_from: list[object] = list(at)
     order = "e.key, e.row_hash"
@@ -110,4 +131,4 @@ def canonical_select(
         params_from += at
         order += ", c.key"
     sql = f"SELECT {', '.join(select)} FROM {from_sql} ORDER BY {order}"
-    return sql, params + params_from
+    return sql, params + params_from, columns

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from rosterlab import spec
-from rosterlab.errors import SnapshotNotFoundError, StoreBusyError, StoreError
+from rosterlab.errors import SnapshotNotFoundError, StoreBusyError, StoreError, disk_full
 from rosterlab.spec import Finding
 from rosterlab.store import raw
 from rosterlab.store.schema import migrations
@@ -111,6 +111,8 @@ class Store:
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreBusyError(_busy_message(path, exc)) from None
+            if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
+                raise full from None
             raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
         except duckdb.Error as exc:
             raise StoreError(
@@ -206,6 +208,11 @@ class Store:
                 f"store {self.path} ran out of memory (memory_limit {self.memory_limit}): raise "
                 "memory_limit in rosterlab.toml or ROSTERLAB_MEMORY_LIMIT, or lower threads"
             ) from None
+        except duckdb.Error as exc:  # IO or commit errors: a full disk says what to do
+            full = disk_full(exc, f"store {self.path}", "the store keeps what it held before")
+            if full is None:
+                raise
+            raise full from None
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._resources():
@@ -218,6 +225,13 @@ class Store:
         """
         with self._resources():
             self._con.execute(sql, params or []).fetchall()
+
+    def written(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run a ``CREATE TABLE ... AS`` or ``INSERT`` with bound values; return the rows written.
+
+        Saves the ``count(*)`` query that would otherwise follow it.
+        """
+        return int(self._rows(sql, params)[0][0])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._resources():

@@ -1,8 +1,10 @@
 """Push a bundle folder to an SFTP target: plan, upload to ``*.part``, verify, posix-rename.
 
 Clever starts processing about five minutes after the last SFTP activity, so the final names
-change only in one quick burst of renames once every file is uploaded and verified; a failure
-before that burst leaves the remote's previous bundle untouched and removes our ``*.part`` files.
+change only in one burst of renames once every file is uploaded and verified: every rename
+request leaves in a single write, so even a push killed mid-burst renames all files or none. A
+failure before the burst leaves the remote's previous bundle untouched and removes our ``*.part``
+files (a killed push leaves them; the next push overwrites or removes them).
 """
 
 from __future__ import annotations
@@ -179,9 +181,9 @@ class _HashingReader:
 
 @dataclass
 class _State:
-    """What earlier attempts did to the remote's final names."""
+    """Whether an attempt lost its connection during the rename burst (some may be done)."""
 
-    replaced_some: bool = False
+    renaming: bool = False
 
 
 def _upload(s: Session, f: PlannedFile, progress: Progress | None) -> None:
@@ -207,19 +209,26 @@ def _upload(s: Session, f: PlannedFile, progress: Progress | None) -> None:
 
 
 def _commit(s: Session, plan: PushPlan, state: _State) -> None:
-    """The burst: rename every uploaded ``*.part`` over its final name."""
-    for done, f in enumerate(plan.files):
+    """The burst: rename every uploaded ``*.part`` over its final name, all requests at once."""
+    total = len(plan.files)
+    state.renaming = True
+    with s.guard(f"renaming {total} uploaded files into place", plan.files[0].part_path):
+        errors = s.client.rename_all([(f.part_path, f.remote_path) for f in plan.files])
+    done = sum(error is None for error in errors)
+    for f, error in zip(plan.files, errors, strict=True):
+        if error is None:
+            continue
         try:
             with s.guard(f"renaming {f.name}{PART_SUFFIX} to {f.name}", f.part_path):
-                s.client.posix_rename(f.part_path, f.remote_path)
+                raise error
         except RosterlabError as exc:
-            if done == 0 or isinstance(exc, _TRANSIENT):
+            if done == 0:
                 raise
             raise type(exc)(
-                f"{exc.message}; {done} of {len(plan.files)} files were already replaced, so the "
-                "remote holds a mix of old and new files: fix this, then re-run push"
+                f"{exc.message}; {done} of {total} files were already replaced, so the remote "
+                "holds a mix of old and new files: fix this, then re-run push"
             ) from exc
-        state.replaced_some = True
+    state.renaming = False
 
 
 def _push_once(
@@ -296,9 +305,9 @@ def push_bundle(
                 continue
             _cleanup(target, plan)
             outcome = (
-                "some files were already replaced, so the remote holds a mix of old and new "
-                "files: re-run push now"
-                if state.replaced_some
+                "the connection was lost during the renames, so the remote may hold a mix of old "
+                "and new files: re-run push now"
+                if state.renaming
                 else "the remote still holds its previous files: re-run push once it is reachable"
             )
             raise type(exc)(

@@ -9,16 +9,19 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
 import paramiko
 from paramiko.message import Message
 from paramiko.sftp import (
+    CMD_EXTENDED,
     CMD_HANDLE,
     CMD_INIT,
     CMD_OPEN,
+    CMD_STATUS,
     CMD_VERSION,
     CMD_WRITE,
     SFTP_FLAG_CREATE,
@@ -101,6 +104,25 @@ class _UploadFile(paramiko.SFTPFile):
         super().close()
 
 
+class _Replies:
+    """Collects the status replies of pipelined requests: None when done, else the OSError."""
+
+    def __init__(self, sftp: paramiko.SFTPClient) -> None:
+        self._sftp = sftp
+        self.got: dict[int, OSError | None] = {}
+
+    def _async_response(self, kind: int, msg: Message, num: int) -> None:
+        try:
+            if kind != CMD_STATUS:
+                raise OSError(f"unexpected reply type {kind}")
+            self._sftp._convert_status(msg)
+            self.got[num] = None
+        except OSError as exc:
+            self.got[num] = exc
+        except EOFError as exc:
+            self.got[num] = OSError(str(exc))
+
+
 class _SFTPClient(paramiko.SFTPClient):
     """An SFTPClient that keeps the server's advertised extensions and checks every write."""
 
@@ -118,6 +140,33 @@ class _SFTPClient(paramiko.SFTPClient):
                 remote.write(data)
                 done += len(data)
                 callback(done, size)
+
+    def rename_all(self, renames: Sequence[tuple[str, str]]) -> list[OSError | None]:
+        """posix-rename every ``(old, new)`` pair in one burst; each rename's error or None.
+
+        All requests leave in a single write (one SSH packet when the channel window allows),
+        so a client killed during the burst has sent every rename or none: the server then
+        renames all the files or none, never some. The replies are read afterwards.
+        """
+        replies = _Replies(self)
+        numbers = []
+        out = []
+        with self._lock:
+            for old, new in renames:
+                msg = Message()
+                msg.add_int(self.request_number)
+                msg.add_string(POSIX_RENAME)
+                msg.add_string(self._adjust_cwd(old))
+                msg.add_string(self._adjust_cwd(new))
+                body = msg.asbytes()
+                out.append(struct.pack(">I", len(body) + 1) + bytes([CMD_EXTENDED]) + body)
+                numbers.append(self.request_number)
+                self._expecting[self.request_number] = replies
+                self.request_number += 1
+        self._write_all(b"".join(out))
+        while len(replies.got) < len(numbers):
+            self._read_response()
+        return [replies.got[n] for n in numbers]
 
     def _send_version(self) -> int:
         init = Message()

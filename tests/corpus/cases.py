@@ -40,6 +40,8 @@ ROW_2 = "SCH-1,S-001,00123,Lee,Ada,3,02134,Emergency,Sam Lee,,red"
 ROW_3 = "SCH-2,S-002,00456,Diaz,Bo,10,02135,,,,blue"
 ROW_4 = "SCH-2,S-003,00789,Okafor,Cy,11,,Primary,Ngozi Okafor,C-3,"
 ZIP_LIMIT = 16 * 1024**3
+NUL_NAME = "ext.ho\x00use"
+ESCAPES_NAME = "ext.\x1b[2J\x07ho\x9buse\u202e"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def students(*lines: str, newline: str = "\n", end: str | None = None) -> bytes:
 
 
 TINY_STUDENTS = (STUDENTS_HEADER, ROW_1, ROW_2, ROW_3, ROW_4)
+ROWS = TINY_STUDENTS[1:]
 
 
 def zipped(
@@ -999,6 +1002,26 @@ CASES: tuple[Case, ...] = (
             ("students", "S-002", "Last_name", "\u202eziaD"),
             ("students", "S-002", "First_name", "B\u200do 👩‍🎓"),
         ),
+        rows=TINY_ROWS,
+    ),
+    Case(
+        "nul-in-header",
+        "a NUL byte inside an extension column's name: kept, and canonical export still writes it",
+        tiny_with(
+            students_csv=students(
+                STUDENTS_HEADER.replace("ext.house", NUL_NAME), *TINY_STUDENTS[1:]
+            )
+        ),
+        (("extension-column", "students", None, NUL_NAME, None),),
+        stored=(("students", "S-002", NUL_NAME, "blue"),),
+        rows=TINY_ROWS,
+    ),
+    Case(
+        "control-characters-in-header",
+        "an ESC sequence, a BEL, a C1 CSI and a bidi override in a column name",
+        tiny_with(students_csv=students(STUDENTS_HEADER.replace("ext.house", ESCAPES_NAME), *ROWS)),
+        (("extension-column", "students", None, ESCAPES_NAME, None),),
+        stored=(("students", "S-002", ESCAPES_NAME, "blue"),),
         rows=TINY_ROWS,
     ),
 )
