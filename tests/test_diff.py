@@ -22,7 +22,7 @@ from rosterlab.diff import (
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import ENTITIES
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.store.schema import duplicate_keys_sql
+from rosterlab.store.schema import duplicate_versions_sql
 from tests.tiny import Night, tiny_night, write_night
 
 FIRST = datetime(2026, 9, 1, 2, 0)
@@ -181,7 +181,7 @@ def test_duplicate_key_versions_are_reported_and_one_version_stands(tmp_path):
         assert counts(vanishes)["teachers"] == (0, 0, 1, 2)
 
 
-def test_duplicate_keys_are_recorded_each_night_and_the_backfill_agrees(tmp_path):
+def test_duplicate_versions_are_recorded_each_night_and_the_backfill_agrees(tmp_path):
     doubled = tiny_night()
     doubled["teachers.csv"].append(["SCH-1", "T-1", "Park", "Jo", "jo.park@new.example"])
     still_doubled = tiny_night()  # night 3: the duplicate stays; only a school is renamed
@@ -190,16 +190,25 @@ def test_duplicate_keys_are_recorded_each_night_and_the_backfill_agrees(tmp_path
     path = ingest_history(tmp_path, tiny_night(), doubled, still_doubled, tiny_night())
     with Store.open(path) as store:
         recorded = store.rows(
-            "SELECT s.seq, d.entity, d.key FROM duplicate_keys d "
-            "JOIN snapshots s ON s.id = d.snapshot_id ORDER BY ALL"
+            "SELECT s.seq, d.entity, d.key, v.Teacher_email FROM duplicate_versions d "
+            "JOIN snapshots s ON s.id = d.snapshot_id "
+            "JOIN teachers v ON v.key = d.key AND v.row_hash = d.row_hash ORDER BY ALL"
         )
         backfill = store.rows(
-            " UNION ".join(duplicate_keys_sql(e) for e in ENTITIES.values()) + " ORDER BY ALL"
+            " UNION ".join(duplicate_versions_sql(e) for e in ENTITIES.values()) + " ORDER BY ALL"
         )
         ids = {s.seq: s.id for s in store.snapshots("maple")}
+        recorded_rows = store.rows(
+            "SELECT snapshot_id, entity, key, row_hash FROM duplicate_versions ORDER BY ALL"
+        )
 
-    assert recorded == [(2, "teachers", "T-1/SCH-1"), (3, "teachers", "T-1/SCH-1")]
-    assert backfill == [(ids[2], "teachers", "T-1/SCH-1"), (ids[3], "teachers", "T-1/SCH-1")]
+    assert recorded == [
+        (seq, "teachers", "T-1/SCH-1", email)
+        for seq in (2, 3)
+        for email in ("jo.park@maple.example", "jo.park@new.example")
+    ]
+    assert backfill == recorded_rows
+    assert sorted({row[0] for row in recorded_rows}) == [ids[2], ids[3]]
 
 
 def test_a_teacher_rekeyed_with_the_same_email_is_a_rekey(tmp_path):

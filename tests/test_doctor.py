@@ -145,10 +145,10 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
             [f"findings has 1 rows of snapshot 9, which does not exist; {RESTORE}"],
         ),
         (
-            ["INSERT INTO duplicate_keys VALUES (2, 'students', 'S-002')"],
+            ["INSERT INTO duplicate_versions VALUES (2, 'students', 'S-002', 42)"],
             [
-                "snapshot 2 (maple night 2): duplicate_keys records 1 students keys held by two "
-                f"versions at once but the history holds 0; {RESTORE}"
+                "snapshot 2 (maple night 2): duplicate_versions records 1 students versions "
+                f"sharing a key but the history holds 0; {RESTORE}"
             ],
         ),
     ],
@@ -162,7 +162,7 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
         "version-open-twice",
         "raw-file-missing",
         "orphan-findings",
-        "duplicate-key-not-held",
+        "duplicate-version-not-held",
     ],
 )
 def test_each_damage_is_one_line_saying_what_to_do(

@@ -261,7 +261,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (3, "pushes"),
             (4, "checks: ledger, field profiles, check runs"),
             (5, "raw file deltas"),
-            (6, "duplicate keys per snapshot"),
+            (6, "duplicate versions per snapshot"),
         ]
 
 

@@ -19,9 +19,9 @@ a value differs, NULL-safe, in a spec column or in the ``extra`` map (ext.* and 
 a missing entry is NULL). Untouched keys are unchanged; their count comes from
 ``snapshot_entities`` (versions present at ``b``), not from a scan.
 
-Only a duplicated key can hold a version in ``S`` (a touched key with another version present at
-both ends holds two at one end), so the ``S`` lookup, which scans the entity's key column (it has
-no index), runs only for touched keys the ingest recorded in ``duplicate_keys`` at either end.
+A version in ``S`` shares its key with a touched version at one end (the key is held twice
+there), so ``S`` is looked up among the ``duplicate_versions`` the ingest recorded for the two
+nights, not by scanning the entity's key column (it has no index).
 """
 
 from __future__ import annotations
@@ -59,14 +59,13 @@ _TEMP_TABLES = (
     "_rl_r",
     "_rl_back",
     "_rl_t",
-    "_rl_dk",
+    "_rl_sc",
     "_rl_s0",
     "_rl_sv",
     "_rl_s",
     "_rl_need",
     "_rl_vals",
     "_rl_k",
-    "_rl_pairs",
     "_rl_fc",
     "_rl_one",
     "_rl_rekeys",
@@ -229,32 +228,39 @@ class DiffEngine:
             "CREATE OR REPLACE TEMP TABLE _rl_back AS "
             "SELECT row_hash FROM _rl_l INTERSECT SELECT row_hash FROM _rl_r"
         )
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_t AS SELECT DISTINCT key FROM "
-            "(SELECT key, row_hash FROM _rl_l UNION ALL SELECT key, row_hash FROM _rl_r) "
-            "WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+        return bool(
+            self.store.written(
+                "CREATE OR REPLACE TEMP TABLE _rl_t AS SELECT DISTINCT key FROM "
+                "(SELECT key, row_hash FROM _rl_l UNION ALL SELECT key, row_hash FROM _rl_r) "
+                "WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+            )
         )
-        return bool(self.store.rows("SELECT count(*) FROM _rl_t")[0][0])
 
     def _stable(self, entity: spec.Entity, a: int, b: int) -> None:
         """S (key, row_hash): versions present at both ends with a touched key, and content that
-        came back; ``_rl_sv`` holds the values of the looked-up ones (rarely any)."""
+        came back; ``_rl_sv`` holds their values (rarely any).
+
+        Such a version shares its key with a touched version at one end, so it is among the
+        ``duplicate_versions`` the ingest recorded at ``a`` or ``b``; those candidates are kept
+        when present at both ends.
+        """
         where, params = _both(a, b)
         table = quote_ident(entity.name)
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_dk AS SELECT key FROM _rl_t WHERE key IN "
-            "(SELECT key FROM duplicate_keys WHERE snapshot_id IN (?, ?) AND entity = ?)",
-            [self.frm.id, self.to.id, entity.name],
-        )
         found = 0
-        if self.store.rows("SELECT count(*) FROM _rl_dk")[0][0]:
-            # Reads only the key (and interval) columns; the rare hits are fetched after.
-            self.store.execute(
+        if self.store.written(
+            "CREATE OR REPLACE TEMP TABLE _rl_sc AS SELECT DISTINCT row_hash FROM "
+            "duplicate_versions WHERE snapshot_id IN (?, ?) AND entity = ? "
+            "AND key IN (SELECT key FROM _rl_t)",
+            [self.frm.id, self.to.id, entity.name],
+        ):
+            # Keep the candidates present at both ends, reading no text column; only those
+            # few have their values fetched (the others lie scattered over the table).
+            found = self.store.written(
                 "CREATE OR REPLACE TEMP TABLE _rl_s0 AS SELECT row_hash FROM "
-                f"{table} WHERE district = ? AND {where} AND key IN (SELECT key FROM _rl_dk)",
+                f"{table} WHERE district = ? AND {where} "
+                "AND row_hash IN (SELECT row_hash FROM _rl_sc)",
                 [self.frm.district, *params],
             )
-            found = self.store.rows("SELECT count(*) FROM _rl_s0")[0][0]
         if found:
             self.store.execute(
                 f"CREATE OR REPLACE TEMP TABLE _rl_sv AS SELECT {self._select(entity)} FROM "
@@ -279,13 +285,12 @@ class DiffEngine:
         """
         where, params = _only(a, b)
         gone = " OR to_hash IS NULL" if removed else ""
-        self.store.execute(
+        fetched = ""
+        if self.store.written(
             "CREATE OR REPLACE TEMP TABLE _rl_need AS SELECT key, from_hash AS row_hash "
             f"FROM _rl_k WHERE (from_hash <> to_hash{gone}) "
             "AND from_hash NOT IN (SELECT row_hash FROM _rl_s)"
-        )
-        fetched = ""
-        if self.store.rows("SELECT count(*) FROM _rl_need")[0][0]:
+        ):
             # The key is at hand: not reading it again spares decoding the widest column.
             values = ", ".join([*(quote_ident(c) for c in entity.columns), "extra"])
             fetched = (
@@ -314,32 +319,28 @@ class DiffEngine:
         )
 
     def _field_changes(self, entity: spec.Entity) -> None:
-        """_rl_fc: (key, field, ord, old, new) for every differing field of a changed key."""
+        """_rl_fc: (key, field, ord, old, new) for every differing field of a changed key.
+
+        One pass over the changed pairs: each pair unnests into (field, ord, old, new) structs.
+        """
         columns = entity.columns
+        fields = ", ".join(
+            f"{{'field': ?::VARCHAR, 'ord': {i}, 'old': f.{quote_ident(c)}, "
+            f"'new': t.{quote_ident(c)}}}"
+            for i, c in enumerate(columns)
+        )
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_pairs AS SELECT k.key, "
-            + ", ".join(f"f.{quote_ident(c)} AS f{i}" for i, c in enumerate(columns))
-            + ", "
-            + ", ".join(f"t.{quote_ident(c)} AS t{i}" for i, c in enumerate(columns))
-            + ", f.extra AS fx, t.extra AS tx FROM _rl_k k "
+            "CREATE OR REPLACE TEMP TABLE _rl_fc AS WITH p AS (SELECT k.key, f.extra AS fx, "
+            f"t.extra AS tx, [{fields}] AS fields FROM _rl_k k "
             "JOIN _rl_vals f ON f.row_hash = k.from_hash JOIN _rl_vals t ON t.row_hash = k.to_hash "
-            "WHERE k.from_hash <> k.to_hash"
-        )
-        branches = [
-            f"SELECT key, ?::VARCHAR AS field, {i} AS ord, f{i} AS old, t{i} AS new "
-            f"FROM _rl_pairs WHERE f{i} IS DISTINCT FROM t{i}"
-            for i in range(len(columns))
-        ]
-        branches.append(
-            f"SELECT key, name AS field, {len(columns)} AS ord, "
-            "map_extract_value(fx, name) AS old, map_extract_value(tx, name) AS new FROM "
-            "(SELECT key, fx, tx, unnest(list_distinct(list_concat("
-            "coalesce(map_keys(fx), []::VARCHAR[]), coalesce(map_keys(tx), []::VARCHAR[])))) "
-            "AS name FROM _rl_pairs) WHERE map_extract_value(fx, name) IS DISTINCT FROM "
-            "map_extract_value(tx, name)"
-        )
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_fc AS " + " UNION ALL ".join(branches),
+            "WHERE k.from_hash <> k.to_hash) "
+            "SELECT key, c.field, c.ord, c.old, c.new FROM (SELECT key, unnest(fields) AS c "
+            "FROM p) WHERE c.old IS DISTINCT FROM c.new "
+            f"UNION ALL SELECT key, name, {len(columns)}, map_extract_value(fx, name), "
+            "map_extract_value(tx, name) FROM (SELECT key, fx, tx, unnest(list_distinct("
+            "list_concat(coalesce(map_keys(fx), []::VARCHAR[]), "
+            "coalesce(map_keys(tx), []::VARCHAR[])))) AS name FROM p) "
+            "WHERE map_extract_value(fx, name) IS DISTINCT FROM map_extract_value(tx, name)",
             list(columns),
         )
 

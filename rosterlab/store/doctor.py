@@ -23,7 +23,7 @@ import duckdb
 
 from rosterlab import spec
 from rosterlab.errors import StoreBusyError, StoreError
-from rosterlab.store.schema import duplicate_keys_sql, migrations
+from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.store import Store, _busy_message
 
@@ -118,8 +118,8 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
         if entity.name in tables:
             problems += _limited(_scd2(store, entity.name))
             problems += _limited(_counts(store, entity.name))
-            if "duplicate_keys" in tables:
-                problems += _limited(_duplicate_keys(store, entity))
+            if "duplicate_versions" in tables:
+                problems += _limited(_duplicate_versions(store, entity))
     return _report(store, tables, quick, decoded, problems)
 
 
@@ -249,7 +249,7 @@ def _entity_rows_present(store: Store) -> Iterator[Problem]:
 
 def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
     """Rows that name a snapshot the store does not hold (a half-removed snapshot)."""
-    for table in ("snapshot_files", "snapshot_entities", "findings", "duplicate_keys"):
+    for table in ("snapshot_files", "snapshot_entities", "findings", "duplicate_versions"):
         if table not in tables:
             continue
         for snapshot, rows in store.rows(
@@ -334,11 +334,12 @@ def _scd2(store: Store, entity: str) -> Iterator[Problem]:
         )
 
 
-def _duplicate_keys(store: Store, entity: spec.Entity) -> Iterator[Problem]:
-    """The keys recorded as held by two versions at once are those the history holds so."""
+def _duplicate_versions(store: Store, entity: spec.Entity) -> Iterator[Problem]:
+    """The versions recorded as sharing their key with another are those the history holds so."""
     for snapshot, district, seq, recorded, held in store.rows(
-        f"WITH held AS ({duplicate_keys_sql(entity)}), "
-        "recorded AS (SELECT snapshot_id, entity, key FROM duplicate_keys WHERE entity = ?), "
+        f"WITH held AS ({duplicate_versions_sql(entity)}), "
+        "recorded AS (SELECT snapshot_id, entity, key, row_hash FROM duplicate_versions "
+        "WHERE entity = ?), "
         "wrong AS (SELECT DISTINCT id FROM ((FROM held EXCEPT FROM recorded) "
         "UNION ALL (FROM recorded EXCEPT FROM held))) "
         "SELECT s.id, s.district, s.seq, "
@@ -348,9 +349,9 @@ def _duplicate_keys(store: Store, entity: spec.Entity) -> Iterator[Problem]:
         [entity.name],
     ):
         yield Problem(
-            "duplicate-keys",
-            f"{_night(district, seq, snapshot)}: duplicate_keys records {recorded} {entity.name} "
-            f"keys held by two versions at once but the history holds {held}; {RESTORE}",
+            "duplicate-versions",
+            f"{_night(district, seq, snapshot)}: duplicate_versions records {recorded} "
+            f"{entity.name} versions sharing a key but the history holds {held}; {RESTORE}",
             district,
             snapshot,
             entity.name,

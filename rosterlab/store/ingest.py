@@ -390,7 +390,7 @@ class Ingestor:
                 source = None
             self.progress(f"merging {entity.name}")
             opened = self._merge(entity, source, snapshot)
-            self._record_duplicate_keys(
+            self._record_duplicate_versions(
                 entity, snapshot, previous[0][0] if previous else None, opened
             )
 
@@ -453,10 +453,10 @@ class Ingestor:
         self.store.execute("DROP TABLE _opened")
         return int(opened)
 
-    def _record_duplicate_keys(
+    def _record_duplicate_versions(
         self, entity: spec.Entity, snapshot: SnapshotInfo, previous: int | None, opened: int
     ) -> None:
-        """Record tonight's keys held by two or more versions (``duplicate_keys``).
+        """Record tonight's versions of the keys two or more versions hold (``duplicate_versions``).
 
         A key becomes duplicated only through a version opened tonight and stays so only if it
         was last night, so after the first night just those keys are looked up in the key column
@@ -469,20 +469,21 @@ class Ingestor:
         else:
             candidates = (
                 f"AND key IN (SELECT key FROM {table} WHERE district = ? AND valid_from = ? "
-                "UNION ALL SELECT key FROM duplicate_keys WHERE snapshot_id = ? AND entity = ?)"
+                "UNION ALL SELECT key FROM duplicate_versions WHERE snapshot_id = ? AND entity = ?)"
             )
             params = [district, snapshot.seq, previous, entity.name]
             if (
                 not opened
                 and not self.store.rows(
-                    "SELECT count(*) FROM duplicate_keys WHERE snapshot_id = ? AND entity = ?",
+                    "SELECT count(*) FROM duplicate_versions WHERE snapshot_id = ? AND entity = ?",
                     [previous, entity.name],
                 )[0][0]
             ):
                 return
         self.store.execute(
-            f"INSERT INTO duplicate_keys SELECT ?, ?, key FROM {table} WHERE district = ? "
-            f"AND valid_to IS NULL {candidates} GROUP BY key HAVING count(*) > 1",
+            "INSERT INTO duplicate_versions SELECT ?, ?, key, row_hash FROM (SELECT key, "
+            f"row_hash, count(*) OVER (PARTITION BY key) AS versions FROM {table} "
+            f"WHERE district = ? AND valid_to IS NULL {candidates}) WHERE versions > 1",
             [snapshot.id, entity.name, district, *params],
         )
 
@@ -749,7 +750,7 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
     """Remove a district's derived history (raw files stay: they are content-addressed)."""
     for entity in spec.ENTITIES.values():
         store.execute(f"DELETE FROM {quote_ident(entity.name)} WHERE district = ?", [district])
-    for table in ("snapshot_entities", "snapshot_files", "findings", "duplicate_keys"):
+    for table in ("snapshot_entities", "snapshot_files", "findings", "duplicate_versions"):
         store.execute(
             f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
             [snapshot_ids],

@@ -157,24 +157,27 @@ CREATE TABLE check_runs (
 RAW_DELTAS = "ALTER TABLE raw_files ADD COLUMN base_sha256 VARCHAR"
 
 
-# The keys two or more versions hold at once in a snapshot (a duplicate ID as the store sees it).
-# Kept by the ingest so a diff need not scan a key column to learn that a touched key has
-# another version at both ends; the backfill finds overlapping versions of one key.
-DUPLICATE_KEYS = """
-CREATE TABLE duplicate_keys (
+# The versions of each key two or more versions hold at once in a snapshot (a duplicate ID as
+# the store sees it). Kept by the ingest so a diff finds a touched key's other versions here
+# instead of scanning a key column; the backfill pairs overlapping versions of one key. No
+# primary key: a rebuild deletes and re-inserts the same rows in one transaction, which DuckDB's
+# index refuses; doctor checks the table against the history instead.
+DUPLICATE_VERSIONS = """
+CREATE TABLE duplicate_versions (
     snapshot_id INTEGER NOT NULL,
     entity VARCHAR NOT NULL,
     key VARCHAR NOT NULL,
-    PRIMARY KEY (snapshot_id, entity, key)
+    row_hash UBIGINT NOT NULL
 )"""
 
 
-def duplicate_keys_sql(entity: spec.Entity) -> str:
-    """Every snapshot's duplicate keys of ``entity``, from pairs of overlapping versions."""
+def duplicate_versions_sql(entity: spec.Entity) -> str:
+    """Every snapshot's duplicate versions of ``entity``, from pairs of overlapping versions."""
     never = 2**31 - 1
     return f"""
-SELECT DISTINCT s.id, {quote_literal(entity.name)}, p.key FROM (
-    SELECT a.district, a.key, greatest(a.valid_from, b.valid_from) AS lo,
+SELECT DISTINCT s.id, {quote_literal(entity.name)}, p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
         least(coalesce(a.valid_to, {never}), coalesce(b.valid_to, {never})) AS hi
     FROM {quote_ident(entity.name)} a JOIN {quote_ident(entity.name)} b
         ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
@@ -192,10 +195,10 @@ def migrations() -> list[tuple[int, str, str]]:
         (5, "raw file deltas", RAW_DELTAS),
         (
             6,
-            "duplicate keys per snapshot",
-            DUPLICATE_KEYS
+            "duplicate versions per snapshot",
+            DUPLICATE_VERSIONS
             + "".join(
-                f";\nINSERT INTO duplicate_keys {duplicate_keys_sql(e)}"
+                f";\nINSERT INTO duplicate_versions {duplicate_versions_sql(e)}"
                 for e in spec.ENTITIES.values()
             ),
         ),
