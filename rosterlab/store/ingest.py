@@ -480,12 +480,20 @@ class Ingestor:
                 )[0][0]
             ):
                 return
-        self.store.execute(
-            "INSERT INTO duplicate_versions SELECT ?, ?, key, row_hash FROM (SELECT key, "
-            f"row_hash, count(*) OVER (PARTITION BY key) AS versions FROM {table} "
-            f"WHERE district = ? AND valid_to IS NULL {candidates}) WHERE versions > 1",
-            [snapshot.id, entity.name, district, *params],
-        )
+        # Keys first (an aggregate holds far less than a window over every open version).
+        if self.store.written(
+            f"CREATE OR REPLACE TEMP TABLE _duplicated AS SELECT key FROM {table} "
+            f"WHERE district = ? AND valid_to IS NULL {candidates} "
+            "GROUP BY key HAVING count(*) > 1",
+            [district, *params],
+        ):
+            self.store.execute(
+                f"INSERT INTO duplicate_versions SELECT ?, ?, key, row_hash FROM {table} "
+                "WHERE district = ? AND valid_to IS NULL "
+                "AND key IN (SELECT key FROM _duplicated)",
+                [snapshot.id, entity.name, district],
+            )
+        self.store.execute("DROP TABLE _duplicated")
 
     @contextmanager
     def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[threading.Event]:
