@@ -3,9 +3,11 @@
 A version is present at night ``s`` iff ``valid_from <= s`` and ``valid_to`` is NULL or ``>= s``.
 A diff of nights ``a → b`` reads three small sets per entity, never a whole snapshot:
 
-* ``L``: versions present at ``a`` and not at ``b`` (consecutive nights: ``valid_to = a``);
-  their rows lie scattered over the table, so only key and hash are read, and the values of
-  the few representatives the diff needs are fetched after;
+* ``L``: versions present at ``a`` and not at ``b`` (consecutive nights: ``valid_to = a``).
+  Their rows lie scattered over the table, so reading any value column decodes nearly all of
+  it: an entity whose removed records may be re-keys reads L's values in the same scan (nearly
+  all of them are needed), enrollments read key and hash only and fetch the few values needed
+  after;
 * ``R``: versions present at ``b`` and not at ``a`` (consecutive nights: ``valid_from = b``;
   appended together by the ingest, so cheap to read whole);
 * ``S``: versions present at both ends whose key is in ``L`` or ``R``. A touched key can still
@@ -64,7 +66,7 @@ _TEMP_TABLES = (
     "_rl_sv",
     "_rl_s",
     "_rl_need",
-    "_rl_vals",
+    "_rl_fetched",
     "_rl_k",
     "_rl_fc",
     "_rl_one",
@@ -127,6 +129,7 @@ class DiffEngine:
                 self._changes() if self.details else None,
             )
         finally:
+            self.store.execute("DROP VIEW IF EXISTS _rl_vals")
             for table in _TEMP_TABLES:
                 self.store.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -152,7 +155,9 @@ class DiffEngine:
             return EntityDiff(entity.name, 0, 0, 0, rows_to, (), ())
         self._stable(entity, a, b)
         self._per_key()
-        self._values(entity, a, b, removed=self._needs_removed(entity))
+        # With L's values at hand removed records cost nothing more: keep them all.
+        removed = self._l_values(entity) or self._needs_removed(entity)
+        self._values(entity, a, b, removed=removed)
         self._field_changes(entity)
         added, removed, changed, same, versions_to = self.store.rows(
             "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
@@ -209,14 +214,18 @@ class DiffEngine:
             + [f"{prefix}extra"]
         )
 
+    def _l_values(self, entity: spec.Entity) -> bool:
+        """Whether L is read with its values (see the module's docstring)."""
+        return self.details or entity.name in NATURAL_KEYS
+
     def _touched(self, entity: spec.Entity, a: int, b: int) -> bool:
-        """Build L (key and hash only: its rows are scattered over the table, so their values
-        are fetched later for the few that need them), R (appended together, cheap to read
+        """Build L (with its values or key and hash only), R (appended together, cheap to read
         whole) and the touched keys; False when no key is touched."""
         table = quote_ident(entity.name)
         district = self.frm.district
+        l_columns = self._select(entity) if self._l_values(entity) else "key, row_hash"
         for name, columns, (where, params) in (
-            ("_rl_l", "key, row_hash", _only(a, b)),
+            ("_rl_l", l_columns, _only(a, b)),
             ("_rl_r", self._select(entity), _only(b, a)),
         ):
             self.store.execute(
@@ -277,15 +286,22 @@ class DiffEngine:
         )
 
     def _values(self, entity: spec.Entity, a: int, b: int, *, removed: bool) -> None:
-        """_rl_vals: the values of every representative the diff reads, by row_hash.
+        """_rl_vals (a view): the values of the versions the diff reads, one row per row_hash.
 
-        R and the looked-up S are at hand (content that came back is in R); from L only the
-        representatives of changed keys are fetched, and those of removed keys when
-        ``removed`` (re-keys, rollovers, details need them).
+        R and the looked-up S are at hand (content that came back is in R). L is too when it was
+        read with its values (less the content that came back); otherwise the representatives
+        of changed keys, and those of removed keys when ``removed`` (re-keys, rollovers, details
+        need them), are fetched from the table into ``_rl_fetched``.
         """
+        if self._l_values(entity):
+            self.store.execute(
+                "CREATE OR REPLACE TEMP VIEW _rl_vals AS FROM _rl_l WHERE row_hash NOT IN "
+                "(SELECT row_hash FROM _rl_back) UNION ALL FROM _rl_r UNION ALL FROM _rl_sv"
+            )
+            return
         where, params = _only(a, b)
         gone = " OR to_hash IS NULL" if removed else ""
-        fetched = ""
+        fetch, fetch_params = "FROM _rl_r LIMIT 0", []
         if self.store.written(
             "CREATE OR REPLACE TEMP TABLE _rl_need AS SELECT key, from_hash AS row_hash "
             f"FROM _rl_k WHERE (from_hash <> to_hash{gone}) "
@@ -293,15 +309,17 @@ class DiffEngine:
         ):
             # The key is at hand: not reading it again spares decoding the widest column.
             values = ", ".join([*(quote_ident(c) for c in entity.columns), "extra"])
-            fetched = (
+            fetch = (
                 f"SELECT n.key, v.* FROM (SELECT row_hash, {values} FROM "
                 f"{quote_ident(entity.name)} WHERE district = ? AND {where} "
                 "AND row_hash IN (SELECT row_hash FROM _rl_need)) v "
-                "JOIN _rl_need n USING (row_hash) UNION ALL "
+                "JOIN _rl_need n USING (row_hash)"
             )
+            fetch_params = [self.frm.district, *params]
+        self.store.execute(f"CREATE OR REPLACE TEMP TABLE _rl_fetched AS {fetch}", fetch_params)
         self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE _rl_vals AS {fetched}FROM _rl_r UNION ALL FROM _rl_sv",
-            [self.frm.district, *params] if fetched else [],
+            "CREATE OR REPLACE TEMP VIEW _rl_vals AS "
+            "FROM _rl_fetched UNION ALL FROM _rl_r UNION ALL FROM _rl_sv"
         )
 
     def _per_key(self) -> None:
