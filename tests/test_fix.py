@@ -619,8 +619,7 @@ def test_fix_command_says_what_it_did_and_exits_1_while_errors_remain(capsys, tm
     (out / "notes.txt").write_text("mine")  # ... but a folder holding anything else is kept
     assert main([*fix, "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
-        f"rosterlab: {out} holds another corrected bundle: choose a new --out folder or remove "
-        "it\n"
+        f"rosterlab: {out} holds another corrected bundle: choose a new --out folder or remove it\n"
     )
     assert (out / "notes.txt").read_text() == "mine"
     (tmp_path / "rules.toml").write_text('[[rules]]\nop = "drop"\nreason = "x"\n')

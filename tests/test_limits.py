@@ -184,6 +184,13 @@ def test_a_full_disk_is_one_line_for_ingest_export_and_fix_and_the_store_stays_h
     assert rosterlab(store, "ingest", str(folders[0]), "--district", "maple") == (0, "")
     ingest = ["ingest", str(folders[1]), "--district", "maple"]
 
+    assert rosterlab(store, *ingest, limit=0) == (  # not even a temporary file can be written
+        2,
+        "rosterlab: disk full while writing a temporary folder (none of TMPDIR, /tmp, /var/tmp "
+        "or the current folder takes a file): free space on that disk (or raise the quota or "
+        "file-size limit), then re-run; nothing was read (TMPDIR may name a folder on a disk "
+        "with space)\n",
+    )
     assert rosterlab(store, *ingest, limit=1000) == (
         2,
         f"rosterlab: disk full while writing {store}.wal {FULL}; the store keeps what it held "

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
-from rosterlab.errors import BundleError
+from rosterlab.errors import BundleError, DiskFullError, disk_full
 from rosterlab.spec import (
     ENTITIES,
     EXTENSION_PREFIX,
@@ -58,9 +58,27 @@ class ZipLimits:
 
 @contextmanager
 def open_bundle(source: str | Path, *, limits: ZipLimits | None = None) -> Iterator[Bundle]:
-    """Read a bundle into a temporary work folder that is removed when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="rosterlab-bundle-") as work:
-        yield read_bundle(source, work, limits=limits)
+    """Read a bundle into a temporary work folder that is removed when the block ends.
+
+    A full disk (or no writable temporary folder) is a one-line DiskFullError.
+    """
+    try:
+        work = tempfile.TemporaryDirectory(prefix="rosterlab-bundle-")
+    except OSError as exc:  # tempfile found no folder it could write a probe file into
+        raise DiskFullError(
+            "a temporary folder",
+            "none of TMPDIR, /tmp, /var/tmp or the current folder takes a file",
+            "nothing was read (TMPDIR may name a folder on a disk with space)",
+        ) from exc
+    with work as folder:
+        try:
+            bundle = read_bundle(source, folder, limits=limits)
+        except OSError as exc:
+            full = disk_full(exc, folder, "nothing was read")
+            if full is None:
+                raise
+            raise full from None
+        yield bundle
 
 
 def read_bundle(

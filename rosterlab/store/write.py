@@ -31,13 +31,13 @@ def copy_csv(
     record, rows in the query's order.
     """
     body = path.with_name(path.name + ".rows")
-    copied = store.rows(
-        f"COPY ({select_sql}) TO {quote_literal(str(body))} (FORMAT csv, HEADER false, "
-        f"DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE {quote_literal(_escaped(newline))}, "
-        "COMMENT '')",
-        list(params),
-    )
     try:
+        copied = store.rows(
+            f"COPY ({select_sql}) TO {quote_literal(str(body))} (FORMAT csv, HEADER false, "
+            f"DELIMITER ',', QUOTE '\"', ESCAPE '\"', "
+            f"NEW_LINE {quote_literal(_escaped(newline))}, COMMENT '')",
+            list(params),
+        )
         with path.open("wb") as out, body.open("rb") as rows:
             out.write(csv_line(header, newline).encode("utf-8"))
             shutil.copyfileobj(rows, out, 1 << 20)
