@@ -134,6 +134,34 @@ class Workbench:
             ],
         )
 
+    def _change(
+        self,
+        rule: Rule,
+        work: WorkFile,
+        entity: spec.Entity,
+        column: int,
+        new: str,
+        new_params: Sequence[Any],
+        where: str,
+        params: Sequence[Any],
+    ) -> None:
+        """Log, then make, the change of ``column`` to ``new`` (SQL binding ``new_params``) in
+        the rows ``where`` (binding ``params``) selects."""
+        c = positional(column)
+        bound = [*new_params, *params]
+        self._log(
+            rule,
+            work,
+            entity,
+            change="changed",
+            column=column,
+            old=c,
+            new=new,
+            where=where,
+            params=bound,
+        )
+        self.store.execute(f"UPDATE {work.table} SET {c} = {new} WHERE {where}", bound)
+
     def _log_unparseable_rows(self) -> None:
         """Rows the parser could not read are not in staging: say so in the change log."""
         self.store.execute(
@@ -230,20 +258,7 @@ class Workbench:
         case = "CASE " + " ".join(f"WHEN {c} = ? THEN ?" for _ in rule.values) + " END"
         case_params = [v for pair in rule.values for v in pair]
         where = f"({work.rows_of(entity)}) AND {c} IN (SELECT unnest(?::VARCHAR[]))"
-        self._log(
-            rule,
-            work,
-            entity,
-            change="changed",
-            column=column,
-            old=c,
-            new=case,
-            where=where,
-            params=[*case_params, olds],
-        )
-        self.store.execute(
-            f"UPDATE {work.table} SET {c} = {case} WHERE {where}", [*case_params, olds]
-        )
+        self._change(rule, work, entity, column, case, case_params, where, [olds])
 
     def _set(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
         """set / fill: write ``value`` into ``field`` of the selected records."""
@@ -273,19 +288,9 @@ class Workbench:
         conditions.append(f"{c} IS NULL" if rule.op == "fill" else f"{c} IS DISTINCT FROM ?")
         if rule.op == "set":
             params.append(rule.value)
-        where = " AND ".join(conditions)
-        self._log(
-            rule,
-            work,
-            entity,
-            change="changed",
-            column=column,
-            old=c,
-            new="?",
-            where=where,
-            params=[rule.value, *params],
+        self._change(
+            rule, work, entity, column, "?", [rule.value], " AND ".join(conditions), params
         )
-        self.store.execute(f"UPDATE {work.table} SET {c} = ? WHERE {where}", [rule.value, *params])
 
     def _note_missing_keys(
         self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]
@@ -348,25 +353,11 @@ class Workbench:
             column = work.position(column_name) if work else None
             if work is None or column is None:
                 continue
-            c = positional(column)
-            where = f"{c} = ?"
-            self._log(
-                rule,
-                work,
-                entity,
-                change="changed",
-                column=column,
-                old=c,
-                new="?",
-                where=where,
-                params=[rule.new, rule.old],
-            )
+            where = f"{positional(column)} = ?"
             touched += self.store.rows(
                 f"SELECT count(*) FROM {work.table} WHERE {where}", [rule.old]
             )[0][0]
-            self.store.execute(
-                f"UPDATE {work.table} SET {c} = ? WHERE {where}", [rule.new, rule.old]
-            )
+            self._change(rule, work, entity, column, "?", [rule.new], where, [rule.old])
         if not touched:
             notes.append(f"no {owner.name} record or reference has ID {rule.old}")
 
