@@ -80,6 +80,14 @@ def write(tmp_path: Path, name: str, night: Night) -> Path:
     return write_night(tmp_path / name, night)
 
 
+def churn_nights(tmp_path: Path) -> tuple[Path, Path]:
+    """Night 1, and night 2 in which 400 students took a new last name (written to n1, n2)."""
+    night = big_night()
+    return write(tmp_path, "n1", night), write(
+        tmp_path, "n2", renamed(night, range(0, 400), "Moreau")
+    )
+
+
 def kept(store: Store, folder: Path, file: str = "students.csv") -> tuple[str, str | None]:
     """How a night's file is stored: (codec, keyframe it is a delta of)."""
     digest = sha256((folder / file).read_bytes())
@@ -125,9 +133,7 @@ def test_churn_nights_are_deltas_of_the_first_nights_keyframe_not_a_chain(store,
 
 
 def test_copy_raw_streams_keyframes_and_deltas_to_a_file(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     ingest(store, n2, 2)
     for folder in (n1, n2):
@@ -154,9 +160,7 @@ def test_a_file_rewritten_wholesale_starts_a_new_keyframe_for_later_deltas(store
 
 
 def test_a_file_seen_before_is_not_stored_again_in_any_district(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     ingest(store, n2, 2)
     before = store.rows("SELECT sha256, codec, base_sha256 FROM raw_files ORDER BY sha256")
@@ -189,9 +193,7 @@ def test_tiny_nights_round_trip_byte_for_byte_including_odd_files(store, tmp_pat
 
 
 def test_a_corrupted_delta_is_refused_with_one_line(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     second = ingest(store, n2, 2)
     delta = sha256((n2 / "students.csv").read_bytes())
@@ -213,9 +215,7 @@ def test_a_corrupted_delta_is_refused_with_one_line(store, tmp_path):
 
 
 def test_a_delta_pointed_at_the_wrong_keyframe_is_refused(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     ingest(store, n2, 2)
     delta = sha256((n2 / "students.csv").read_bytes())
@@ -230,9 +230,7 @@ def test_a_delta_pointed_at_the_wrong_keyframe_is_refused(store, tmp_path):
 
 
 def test_a_delta_whose_keyframe_is_gone_says_so(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     ingest(store, n2, 2)
     delta = sha256((n2 / "students.csv").read_bytes())
@@ -247,9 +245,7 @@ def test_a_delta_whose_keyframe_is_gone_says_so(store, tmp_path):
 
 
 def test_a_corrupted_keyframe_is_refused_before_its_deltas_are_used(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     keyframe = sha256((n1 / "students.csv").read_bytes())
     data = bytearray(store.rows("SELECT data FROM raw_files WHERE sha256 = ?", [keyframe])[0][0])
@@ -265,9 +261,7 @@ def test_a_corrupted_keyframe_is_refused_before_its_deltas_are_used(store, tmp_p
 
 
 def test_a_file_edited_while_it_is_ingested_is_refused_and_nothing_is_kept(store, tmp_path):
-    night = big_night()
-    n1 = write(tmp_path, "n1", night)
-    n2 = write(tmp_path, "n2", renamed(night, range(0, 400), "Moreau"))
+    n1, n2 = churn_nights(tmp_path)
     ingest(store, n1, 1)
     before = store.rows("SELECT sha256 FROM raw_files ORDER BY sha256")
     students = n2 / "students.csv"
