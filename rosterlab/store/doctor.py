@@ -19,13 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from rosterlab import spec
-from rosterlab.errors import StoreBusyError, StoreError
+from rosterlab.errors import StoreError
 from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.store import Store, _busy_message
+from rosterlab.store.store import Store
 
 LISTED = 20  # problems listed per check; the rest are counted in one more line
 RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
@@ -71,28 +69,9 @@ def open_for_check(
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"no store at {path}: check --store or ROSTERLAB_STORE")
-    config: dict[str, Any] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if threads:
-        config["threads"] = threads
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=config)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusyError(_busy_message(path, exc)) from None
-        if "not a valid DuckDB database" in str(exc):
-            raise StoreError(
-                f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
-            ) from None
-        raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
-    except duckdb.Error as exc:
-        raise StoreError(
-            f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
-        ) from None
-    store = Store(con, path, read_only=True)
-    store.memory_limit = memory_limit or store.memory_limit
-    return store
+    return Store.connect(
+        path, read_only=True, memory_limit=memory_limit, threads=threads, migrate=False
+    )
 
 
 def check_store(store: Store, *, quick: bool = False) -> DoctorReport:

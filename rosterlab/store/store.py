@@ -94,8 +94,12 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        migrate: bool = True,
     ) -> Store:
-        """Open (creating and migrating when writable) the store at ``path``."""
+        """Open (creating and migrating when writable) the store at ``path``.
+
+        ``migrate=False`` opens it as it is (``rosterlab doctor`` reports pending migrations).
+        """
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"no store at {path}: ingest a bundle first (rosterlab ingest)")
@@ -113,6 +117,10 @@ class Store:
                 raise StoreBusyError(_busy_message(path, exc)) from None
             if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
                 raise full from None
+            if "not a valid DuckDB database" in str(exc):
+                raise StoreError(
+                    f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
+                ) from None
             raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
         except duckdb.Error as exc:
             raise StoreError(
@@ -120,7 +128,8 @@ class Store:
             ) from None
         store = cls(con, path, read_only)
         store.memory_limit = memory_limit or store.memory_limit
-        store._migrate()
+        if migrate:
+            store._migrate()
         return store
 
     @classmethod
