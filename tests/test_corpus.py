@@ -19,6 +19,7 @@ from rosterlab import spec
 from rosterlab.cli import main
 from rosterlab.store import Store
 from tests.corpus.cases import CASES, Case
+from tests.tiny import folder_files
 
 DISTRICT = "corpus"
 ERROR_CASES = [case for case in CASES if case.error]
@@ -45,14 +46,6 @@ def ingest_args(store: Path, bundle: Path) -> list[str]:
         "--format",
         "json",
     ]
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def stored_value(store: Store, entity: str, key: str, column: str) -> str | None:
@@ -106,7 +99,7 @@ def test_corpus_case(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[s
     exported = tmp_path / "export"
     code, _, err = run(capsys, "--store", str(store_path), "export", "1", str(exported))
     assert (code, err) == (0, "")
-    assert tree(exported) == built.files
+    assert folder_files(exported) == built.files
     code, out, err = run(capsys, "--store", str(store_path), "doctor")
     assert (code, err) == (0, ""), out
     assert out.startswith(f"store {store_path} is healthy: 1 snapshot of 1 district, ")

@@ -19,7 +19,7 @@ from rosterlab.fix import RuleSet, Verdict, bundle_verdict, fix_snapshot, parse_
 from rosterlab.spec import finding
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.pushes import PushedFile, PushRecord, record_push
-from tests.tiny import Night, tiny_night, write_night
+from tests.tiny import Night, folder_files, tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0)
 NIGHT_2 = datetime(2026, 9, 2, 2, 0)
@@ -112,7 +112,7 @@ def test_broken_enrollment_is_dropped_with_exact_files_manifest_and_change_log(m
         "students.csv",
         "teachers.csv",
     ]
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = folder_files(out)
     assert files["enrollments.csv"] == (
         b"School_id,Section_id,Student_id\nSCH-1,SEC-1,S-001\nSCH-2,SEC-2,S-002\n"
         b"SCH-2,SEC-2,S-003\n"

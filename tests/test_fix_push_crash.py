@@ -39,7 +39,7 @@ from rosterlab.store.pushes import pushes  # noqa: E402
 from rosterlab.transport.common import bundle_sha256  # noqa: E402
 from tests.corpus.faults import big_night  # noqa: E402
 from tests.sftp_servers import KeyPair, Sshd, current_user, folder_digests  # noqa: E402
-from tests.tiny import tiny_night, write_night  # noqa: E402
+from tests.tiny import folder_files, tiny_night, write_night  # noqa: E402
 
 pytest_plugins = ["tests.sftp_servers"]
 
@@ -63,10 +63,6 @@ def healthy(store_path: Path) -> None:
         assert check_store(store).problems == ()
     finally:
         store.close()
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 def log_kill(**fields: Any) -> None:
@@ -142,7 +138,7 @@ def fix_lab(tmp_path_factory: pytest.TempPathFactory) -> FixLab:
     shutil.copy(template, store)
     done = subprocess.run(fix_cmd(store, rules, base / "reference"), capture_output=True)
     assert done.returncode == 0, done.stderr
-    return FixLab(template, rules, tree(base / "reference"), all_findings(store))
+    return FixLab(template, rules, folder_files(base / "reference"), all_findings(store))
 
 
 FIX_POINTS = [  # regular expressions
@@ -179,13 +175,13 @@ def killed_fix(
         checked = opened.rows("SELECT snapshot_id FROM check_runs ORDER BY ALL")
     staged = any("staging snapshot" in line for line in seen)
     assert checked == [(2,)] if staged else checked in ([], [(2,)]), "".join(seen)
-    assert not out.exists() or tree(out) == lab.reference
+    assert not out.exists() or folder_files(out) == lab.reference
     output = "complete" if out.exists() else "absent"
     leftovers = sorted(p.name for p in tmp_path.glob(".fixed.*.partial"))
 
     rerun = subprocess.run(fix_cmd(store, lab.rules, out), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert tree(out) == lab.reference
+    assert folder_files(out) == lab.reference
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed", "store.duckdb"]
     assert all_findings(store) == lab.findings
     healthy(store)
@@ -208,7 +204,7 @@ def test_a_finished_fix_reruns_as_a_no_op_but_never_overwrites_another_bundle(
     out = tmp_path / "fixed"
     assert main(fix_cmd(store, fix_lab.rules, out)[len(ROSTERLAB) : -1]) == 0
     assert main(fix_cmd(store, fix_lab.rules, out)[len(ROSTERLAB) : -1]) == 0  # the same bundle
-    assert tree(out) == fix_lab.reference
+    assert folder_files(out) == fix_lab.reference
     other = tmp_path / "other.rules.toml"
     other.write_text(RULES.replace("not exported yet", "not in the SIS yet"))
     capsys.readouterr()
@@ -216,7 +212,7 @@ def test_a_finished_fix_reruns_as_a_no_op_but_never_overwrites_another_bundle(
     assert capsys.readouterr().err == (
         f"rosterlab: {out} holds another corrected bundle: choose a new --out folder or remove it\n"
     )
-    assert tree(out) == fix_lab.reference
+    assert folder_files(out) == fix_lab.reference
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fixed",
         "other.rules.toml",
@@ -298,7 +294,7 @@ def push_lab(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd, client_key: K
         push_cmd(lab, template, with_manifest(base / "old", old, 40_000)), capture_output=True
     )
     assert first.returncode == 0, first.stderr
-    assert tree(remote) == old
+    assert folder_files(remote) == old
     return lab
 
 
@@ -322,7 +318,7 @@ def test_push_killed_at_a_seeded_point(push_lab: PushLab, tmp_path: Path, seed: 
 
 def remote_state(lab: PushLab, remote: Path) -> str:
     """``old`` or ``new`` (and stray ``*.part`` files of ours only); anything else fails."""
-    files = tree(remote)
+    files = folder_files(remote)
     parts = {n for n in files if n.endswith(".part")}
     assert parts <= {f"{n}.part" for n in SPEC}, sorted(files)
     final = {n: d for n, d in files.items() if n not in parts}
@@ -354,7 +350,7 @@ def killed_push(
 
     rerun = subprocess.run(push_cmd(lab, store, lab.new), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert tree(lab.remote) == lab.new_files  # no *.part left, nothing lost
+    assert folder_files(lab.remote) == lab.new_files  # no *.part left, nothing lost
     with Store.open(store, read_only=True) as opened:
         final = pushes(opened)
     assert final[:-1] == after

@@ -30,7 +30,7 @@ from rosterlab.config import load_settings
 from rosterlab.errors import ConfigError, StoreError
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.synth import generate_district, write_night
-from tests.tiny import tiny_night
+from tests.tiny import folder_files, tiny_night
 from tests.tiny import write_night as write_tiny
 
 LIMIT = "64MB"
@@ -210,9 +210,7 @@ def test_a_full_disk_is_one_line_for_ingest_export_and_fix_and_the_store_stays_h
     )
     assert list(dest.iterdir()) == []  # the re-run may use the same folder
     assert rosterlab(store, *export) == (0, "")
-    assert {p.name: p.read_bytes() for p in dest.iterdir()} == {
-        p.name: p.read_bytes() for p in folders[1].iterdir()
-    }
+    assert folder_files(dest) == folder_files(folders[1])
 
     (tmp_path / "rules.toml").write_text(RULES)
     out = tmp_path / "fixed"

@@ -25,7 +25,7 @@ from rosterlab.bundle import open_bundle
 from rosterlab.store import Store, export_snapshot, ingest_bundle
 from rosterlab.store.doctor import check_store, open_for_check
 from tests.corpus.faults import big_night, start_ingest
-from tests.tiny import tiny_night, write_night
+from tests.tiny import folder_files, tiny_night, write_night
 
 ROSTERLAB = [sys.executable, "-m", "rosterlab"]
 KILL_POINTS = int(os.environ.get("ROSTERLAB_KILL_POINTS", "20"))
@@ -103,13 +103,9 @@ def healthy(store_path: Path) -> None:
     assert report.problems == ()
 
 
-def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
-
-
 def exported(store: Store, snapshot_id: int, dest: Path) -> dict[str, bytes]:
     export_snapshot(store, snapshot_id, dest)
-    return files_of(dest)
+    return folder_files(dest)
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +145,14 @@ def test_sigkill_at_a_seeded_point_loses_nothing_and_the_rerun_succeeds(
     with Store.open(store_path, read_only=True) as store:
         ids = [s.id for s in store.snapshots()]
         assert ids == [1, 2] if committed else ids in ([1], [1, 2]), "".join(seen)
-        assert exported(store, 1, tmp_path / "out1") == files_of(night1)
+        assert exported(store, 1, tmp_path / "out1") == folder_files(night1)
         if ids == [1, 2]:
-            assert exported(store, 2, tmp_path / "out2") == files_of(night2)
+            assert exported(store, 2, tmp_path / "out2") == folder_files(night2)
     with open_bundle(night2) as bundle, Store.open(store_path) as store:
         rerun = ingest_bundle(
             store, bundle, district="maple", taken_at=datetime.fromisoformat(NIGHT_2)
         )
         assert (rerun.snapshot.id, rerun.new) == (2, ids == [1])
         assert store.snapshot_rows(2)["students"] == 8_003
-        assert exported(store, 2, tmp_path / "again") == files_of(night2)
+        assert exported(store, 2, tmp_path / "again") == folder_files(night2)
     healthy(store_path)

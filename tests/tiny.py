@@ -82,3 +82,12 @@ def write_night(
         path.write_bytes(csv_text(rows, newline).encode())
         os.utime(path, (stamp, stamp))
     return folder
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (by its relative path) and its bytes, to compare bundles."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
