@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import AbstractContextManager
 from typing import Any
 
 from rosterlab import spec
@@ -18,8 +17,8 @@ from rosterlab.checks import (
     run_checks,
 )
 from rosterlab.cli import output
-from rosterlab.cli.common import add_command, add_format, fails, settings_of
-from rosterlab.config import DistrictSettings, Settings
+from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
+from rosterlab.config import DistrictSettings
 from rosterlab.errors import SnapshotNotFoundError, StoreError
 from rosterlab.report import checks as render
 from rosterlab.store import IngestResult, Store
@@ -47,14 +46,9 @@ def with_checks(
     return IngestResult(snapshot, result.new, checked.findings)
 
 
-def _open(settings: Settings) -> AbstractContextManager[Store]:
-    """The store, writable: checks cache their findings and profiles in it."""
-    return Store.open(settings.store, memory_limit=settings.memory_limit, threads=settings.threads)
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with _open(settings) as store:
+    with open_store(settings) as store:  # writable: checks cache findings
         snapshot = store.resolve(args.snapshot, args.district)
         result = run_checks(
             store,
@@ -71,7 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_fields(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with _open(settings) as store:
+    with open_store(settings) as store:  # writable: checks cache findings
         if not store.snapshots(args.district):
             raise SnapshotNotFoundError(
                 f"district {args.district} has no snapshots: check --district or ingest its nights"
@@ -87,7 +81,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_add(args: argparse.Namespace) -> int:
-    with _open(settings_of(args)) as store:
+    with open_store(settings_of(args)) as store:
         item = add_override(
             store,
             args.district,
@@ -107,7 +101,7 @@ def cmd_ledger_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_list(args: argparse.Namespace) -> int:
-    with _open(settings_of(args)) as store:
+    with open_store(settings_of(args)) as store:
         items = overrides(store, args.district)
     if args.format == "json":
         output.emit_json([render.override_dict(item) for item in items])
@@ -117,7 +111,7 @@ def cmd_ledger_list(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_remove(args: argparse.Namespace) -> int:
-    with _open(settings_of(args)) as store:
+    with open_store(settings_of(args)) as store:
         item = remove_override(store, args.district, args.id)
     output.emit(f"override {item.id} retired: {item.entity} {item.key} {item.field}")
     return 0

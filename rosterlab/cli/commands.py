@@ -23,10 +23,10 @@ from rosterlab.cli import (
     lab_commands,
     output,
 )
-from rosterlab.cli.common import add_command, add_format, fails, settings_of
+from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.errors import ConfigError
 from rosterlab.report import snapshots as render
-from rosterlab.store import IngestResult, Store, export_snapshot, ingest_bundle
+from rosterlab.store import IngestResult, export_snapshot, ingest_bundle
 
 
 def _taken_at(text: str | None) -> datetime | None:
@@ -51,9 +51,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         known = settings.districts.get(district) or history.settings
         if not history.nights:
             raise ConfigError(f"{path} has no night folders named YYYY-MM-DD: nothing to ingest")
-        with Store.open(
-            settings.store, memory_limit=settings.memory_limit, threads=settings.threads
-        ) as store:
+        with open_store(settings) as store:
             for night in history.nights:
                 progress(f"{district} {night.path.name}")
                 with open_bundle(night.path) as bundle:
@@ -76,9 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         known = settings.districts.get(args.district)
         with (
             open_bundle(path) as bundle,
-            Store.open(
-                settings.store, memory_limit=settings.memory_limit, threads=settings.threads
-            ) as store,
+            open_store(settings) as store,
         ):
             result = ingest_bundle(
                 store,
@@ -104,12 +100,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with Store.open(
-        settings.store,
-        read_only=True,
-        memory_limit=settings.memory_limit,
-        threads=settings.threads,
-    ) as store:
+    with open_store(settings, read_only=True) as store:
         items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
     if args.format == "json":
         output.emit_json([render.snapshot_dict(s, rows) for s, rows in items])
@@ -120,12 +111,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with Store.open(
-        settings.store,
-        read_only=True,
-        memory_limit=settings.memory_limit,
-        threads=settings.threads,
-    ) as store:
+    with open_store(settings, read_only=True) as store:
         snapshot = store.resolve(args.snapshot, args.district)
         written = export_snapshot(store, snapshot.id, args.dir, canonical=args.canonical)
     kind = "canonical files" if args.canonical else "files as received"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.config import Settings, load_settings
+from rosterlab.store import Store
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -36,3 +38,13 @@ def add_command(sub: Any, name: str, help_text: str, example: str) -> argparse.A
 
 def add_format(parser: argparse.ArgumentParser, *extra: str) -> None:
     parser.add_argument("--format", choices=("text", "json", *extra), default="text")
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> AbstractContextManager[Store]:
+    """The configured store, opened with the configured DuckDB memory limit and threads."""
+    return Store.open(
+        settings.store,
+        read_only=read_only,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+    )

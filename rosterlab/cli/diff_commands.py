@@ -7,33 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.cli import output
-from rosterlab.cli.common import add_command, add_format, settings_of
-from rosterlab.config import Settings
+from rosterlab.cli.common import add_command, add_format, open_store, settings_of
 from rosterlab.diff import HoldThresholds, diff_snapshots, record_timeline
 from rosterlab.errors import ConfigError
 from rosterlab.report import diff as render
-from rosterlab.store import Store
-
-
-def _open(settings: Settings) -> AbstractContextManager[Store]:
-    return Store.open(
-        settings.store,
-        read_only=True,
-        memory_limit=settings.memory_limit,
-        threads=settings.threads,
-    )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     thresholds = HoldThresholds.of(settings.district(args.district))
-    with _open(settings) as store:
+    with open_store(settings, read_only=True) as store:
         result = diff_snapshots(
             store,
             args.district,
@@ -65,7 +53,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with _open(settings) as store:
+    with open_store(settings, read_only=True) as store:
         timeline = record_timeline(store, args.district, args.entity, args.key)
     if args.format == "json":
         output.emit_json(render.timeline_dict(timeline))

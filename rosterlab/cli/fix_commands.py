@@ -9,21 +9,19 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import check_commands, output
-from rosterlab.cli.common import add_command, add_format, settings_of
-from rosterlab.config import Settings
+from rosterlab.cli.common import add_command, add_format, open_store, settings_of
 from rosterlab.errors import PushRefusedError, RosterlabError
 from rosterlab.fix import Verdict, bundle_verdict, fix_snapshot, load_rules
 from rosterlab.fix.delivery import log_push
 from rosterlab.report import fix as render
 from rosterlab.report.snapshots import ingest_dict, ingest_text
-from rosterlab.store import Store, ingest_bundle
+from rosterlab.store import ingest_bundle
 from rosterlab.store.pushes import PushRecord
 from rosterlab.transport import (
     PushResult,
@@ -52,10 +50,6 @@ def transfer_progress(progress: Callable[[str], None], verb: str) -> TransferPro
     return report
 
 
-def _open(settings: Settings) -> AbstractContextManager[Store]:
-    return Store.open(settings.store, memory_limit=settings.memory_limit, threads=settings.threads)
-
-
 def _progress(args: argparse.Namespace) -> output.Progress:
     return output.Progress(output.progress_wanted(args.progress))
 
@@ -63,7 +57,7 @@ def _progress(args: argparse.Namespace) -> output.Progress:
 def cmd_fix(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     rules = load_rules(args.rules, district=args.district)
-    with _open(settings) as store:
+    with open_store(settings) as store:
         snapshot = store.resolve(args.snapshot, args.district)
         result = fix_snapshot(
             store,
@@ -109,7 +103,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise _refuse(folder, verdict)
     plan = plan_push(target, folder)
     progress = transfer_progress(_progress(args), "uploading")
-    with _open(settings) as store:  # opened first: a push is never left unrecorded
+    with open_store(settings) as store:  # opened first: a push is never left unrecorded
         started = datetime.now(UTC)
         try:
             result = push_bundle(target, folder, progress=progress)
@@ -145,7 +139,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rosterlab-pull-") as tmp:
         folder = Path(tmp) / "pulled"
         pulled = pull_bundle(target, folder, progress=transfer_progress(progress, "downloading"))
-        with _open(settings) as store, open_bundle(folder) as bundle:
+        with open_store(settings) as store, open_bundle(folder) as bundle:
             result = ingest_bundle(
                 store,
                 bundle,
