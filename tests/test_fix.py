@@ -488,7 +488,7 @@ def test_a_big_deletion_predicts_a_hold_against_the_last_push(store, broken, tmp
         "bundle_sha256": "f" * 64,
         "pushed_at": "2026-09-01T02:00:00",
     }
-    assert [r.to_dict() for r in hold.reasons] == [
+    assert hold.to_dict()["reasons"] == [
         {
             "entity": "enrollments",
             "kind": "deletion",
@@ -517,7 +517,7 @@ def test_a_hold_is_predicted_by_diff_against_the_previous_night(maple, tmp_path)
 
     assert (hold.predicted, hold.method) == (True, "diff")
     assert hold.baseline == {"kind": "snapshot", "snapshot": 1, "night": 1}
-    assert [r.to_dict() for r in hold.reasons] == [
+    assert hold.to_dict()["reasons"] == [
         {
             "entity": "students",
             "kind": "update",

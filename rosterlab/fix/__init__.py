@@ -6,7 +6,7 @@
 """
 
 from rosterlab.fix.corrected import FixResult, RuleOutcome, WrittenFile, fix_snapshot
-from rosterlab.fix.hold import HoldPrediction, HoldReason, predict_hold
+from rosterlab.fix.hold import HoldPrediction, predict_hold
 from rosterlab.fix.recheck import (
     Checked,
     Verdict,
@@ -21,7 +21,6 @@ __all__ = [
     "Checked",
     "FixResult",
     "HoldPrediction",
-    "HoldReason",
     "Rule",
     "RuleOutcome",
     "RuleSet",

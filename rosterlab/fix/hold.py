@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rosterlab.config import DistrictSettings
-from rosterlab.diff import HoldThresholds, diff_snapshots
+from rosterlab.diff import HoldReason, HoldThresholds, diff_snapshots
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.pushes import PushRecord, last_push
 
@@ -26,30 +26,6 @@ ROW_COUNTS_NOTE = (
     "the pushed files are not in the store, so deletions are estimated from rows per entity: "
     "deletions offset by additions are missed and updates are not measured"
 )
-
-
-@dataclass(frozen=True)
-class HoldReason:
-    """One entity over a threshold; ``expected`` when a term rollover explains it."""
-
-    entity: str
-    kind: str  # deletion | update
-    count: int
-    total: int
-    ratio: float
-    threshold: float
-    expected: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "entity": self.entity,
-            "kind": self.kind,
-            "count": self.count,
-            "total": self.total,
-            "ratio": round(self.ratio, 4),
-            "threshold": self.threshold,
-            "expected": self.expected,
-        }
 
 
 @dataclass(frozen=True)
@@ -67,9 +43,21 @@ class HoldPrediction:
             "predicted": self.predicted,
             "method": self.method,
             "baseline": self.baseline,
-            "reasons": [r.to_dict() for r in self.reasons],
+            "reasons": [_reason_dict(r) for r in self.reasons],
             "note": self.note,
         }
+
+
+def _reason_dict(reason: HoldReason) -> dict[str, Any]:
+    return {
+        "entity": reason.entity,
+        "kind": reason.kind,
+        "count": reason.count,
+        "total": reason.total,
+        "ratio": round(reason.ratio, 4),
+        "threshold": reason.threshold,
+        "expected": reason.expected,
+    }
 
 
 def predict_hold(
@@ -127,11 +115,7 @@ def _by_diff(
     diff = diff_snapshots(
         store, corrected.district, baseline.id, corrected.id, thresholds=thresholds
     )
-    reasons = tuple(
-        HoldReason(r.entity, r.kind, r.count, r.total, r.ratio, r.threshold, r.expected)
-        for r in diff.hold_reasons
-    )
-    return HoldPrediction(bool(reasons), DIFF, described, reasons)
+    return HoldPrediction(bool(diff.hold_reasons), DIFF, described, diff.hold_reasons)
 
 
 def _by_rows(
@@ -142,6 +126,8 @@ def _by_rows(
         removed = total - after.get(entity, 0)
         if total > 0 and removed > 0 and removed / total > thresholds.deletion:
             reasons.append(
-                HoldReason(entity, "deletion", removed, total, removed / total, thresholds.deletion)
+                HoldReason(
+                    entity, "deletion", removed, total, removed / total, thresholds.deletion, False
+                )
             )
     return tuple(reasons)
