@@ -155,9 +155,7 @@ class DiffEngine:
             return EntityDiff(entity.name, 0, 0, 0, rows_to, (), ())
         self._stable(entity, a, b)
         self._per_key()
-        # With L's values at hand removed records cost nothing more: keep them all.
-        removed = self._l_values(entity) or self._needs_removed(entity)
-        self._values(entity, a, b, removed=removed)
+        self._values(entity, a, b)
         self._field_changes(entity)
         added, removed, changed, same, versions_to = self.store.rows(
             "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
@@ -197,14 +195,10 @@ class DiffEngine:
             self.store.execute(rule_sql(rule), [entity.name, rule_index, entity.name, entity.name])
 
     def _needs_removed(self, entity: spec.Entity) -> bool:
-        """Whether removed records' values are read: details, rollovers, or re-keys (which need
-        an added record to pair with)."""
-        if self.details or entity.name == SECTIONS.name:
-            return True
-        if entity.name == ENROLLMENTS.name:
-            return bool(self.store.rows("SELECT count(*) FROM _rl_rolled")[0][0])
-        return entity.name in NATURAL_KEYS and bool(
-            self.store.rows("SELECT count(*) FROM _rl_k WHERE from_hash IS NULL")[0][0]
+        """Whether an entity read without L's values needs its removed records' values: only
+        enrollments do, to count those of rolled-over sections."""
+        return entity.name == ENROLLMENTS.name and bool(
+            self.store.rows("SELECT count(*) FROM _rl_rolled")[0][0]
         )
 
     def _select(self, entity: spec.Entity, prefix: str = "") -> str:
@@ -285,13 +279,13 @@ class DiffEngine:
             "AND key IN (SELECT key FROM _rl_t)"
         )
 
-    def _values(self, entity: spec.Entity, a: int, b: int, *, removed: bool) -> None:
+    def _values(self, entity: spec.Entity, a: int, b: int) -> None:
         """_rl_vals (a view): the values of the versions the diff reads, one row per row_hash.
 
         R and the looked-up S are at hand (content that came back is in R). L is too when it was
         read with its values (less the content that came back); otherwise the representatives
-        of changed keys, and those of removed keys when ``removed`` (re-keys, rollovers, details
-        need them), are fetched from the table into ``_rl_fetched``.
+        of changed keys, and those of removed keys when :meth:`_needs_removed`, are fetched from
+        the table into ``_rl_fetched``.
         """
         if self._l_values(entity):
             self.store.execute(
@@ -300,7 +294,7 @@ class DiffEngine:
             )
             return
         where, params = _only(a, b)
-        gone = " OR to_hash IS NULL" if removed else ""
+        gone = " OR to_hash IS NULL" if self._needs_removed(entity) else ""
         fetch, fetch_params = "FROM _rl_r LIMIT 0", []
         if self.store.written(
             "CREATE OR REPLACE TEMP TABLE _rl_need AS SELECT key, from_hash AS row_hash "
