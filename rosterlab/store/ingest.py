@@ -426,11 +426,10 @@ class Ingestor:
                 f"AND {table}.valid_to IS NULL AND {table}.row_hash = d.old_hash",
                 [seq - 1, district],
             )
-        self.store.execute(
+        opened = self.store.written(
             "CREATE OR REPLACE TEMP TABLE _opened AS SELECT new_hash, min(first_row) AS first_row "
             "FROM _delta WHERE new_hash IS NOT NULL GROUP BY new_hash"
         )
-        opened = self.store.rows("SELECT count(*) FROM _opened")[0][0]
         if opened and source is not None and source.spec_name is not None:
             select, params = projection(entity, ColumnMap.of(source.spec_name, source.header))
             column_list = ", ".join(quote_ident(c) for c in entity.columns)
