@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_ingest import mb, raw_kept, store_sizes, used_bytes
-from benchmarks.common import DATA, PYTHON, ROOT, Timed, run_timed, write_section
+from benchmarks.common import (
+    DATA,
+    PYTHON,
+    ROOT,
+    Timed,
+    ingest_without_checks,
+    run_timed,
+    write_section,
+)
 
 DISTRICT = "bench"
 SEED = 1
@@ -94,8 +102,7 @@ def ingest_history(folder: Path, students: int, nights: int) -> None:
         del night
         if k > done:
             taken_at = district.taken_at(k).replace(tzinfo=None).isoformat()
-            child = [PYTHON, "-m", "benchmarks.bench_diff", "--child", "ingest"]
-            run_timed([*child, str(store), str(tonight), taken_at])
+            ingest_without_checks(store, tonight, DISTRICT, taken_at)
         if k >= nights - 1:
             shutil.copy(tonight / "students.csv", folder / f"students-{k}.csv")
         shutil.rmtree(tonight)
@@ -111,17 +118,6 @@ def ingested(store: Path) -> int:
 
     with Store.open(store) as opened:
         return len(opened.snapshots(DISTRICT))
-
-
-def child_ingest(store: Path, night: Path, taken_at: str) -> None:
-    """Ingest one night with the store API (the CLI's ingest also runs the checks)."""
-    from datetime import datetime
-
-    from rosterlab.bundle import open_bundle
-    from rosterlab.store import Store, ingest_bundle
-
-    with Store.open(store) as opened, open_bundle(night) as bundle:
-        ingest_bundle(opened, bundle, district=DISTRICT, taken_at=datetime.fromisoformat(taken_at))
 
 
 def baseline_nights(nights: int) -> tuple[int, ...]:
@@ -302,9 +298,6 @@ def main() -> None:
         kind, folder, *rest = args.child
         if kind == "tables":
             child_tables(Path(folder))
-            return
-        if kind == "ingest":
-            child_ingest(Path(folder), Path(rest[0]), rest[1])
             return
         frm, to, repeat = (int(x) for x in rest)
         print(json.dumps(CHILDREN[kind](Path(folder), frm, to, repeat)))

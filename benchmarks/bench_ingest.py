@@ -16,7 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, Timed, nights_of, run_timed, synth_district, write_section
+from benchmarks.common import (
+    PYTHON,
+    Timed,
+    ingest_without_checks,
+    nights_of,
+    run_timed,
+    synth_district,
+    write_section,
+)
 
 BARE_CTAS = """
 import sys, duckdb
@@ -62,21 +70,6 @@ def ingest(store: Path, night: Path) -> Timed:
             "json",
         ]
     )
-
-
-# The store's ingest alone, through the API: what ``rosterlab ingest`` does before its checks.
-API_INGEST = """
-import sys
-from datetime import datetime
-from rosterlab.bundle import open_bundle
-from rosterlab.store import Store, ingest_bundle
-with Store.open(sys.argv[1]) as store, open_bundle(sys.argv[2]) as bundle:
-    ingest_bundle(store, bundle, district="bench", taken_at=datetime.fromisoformat(sys.argv[3]))
-"""
-
-
-def ingest_without_checks(store: Path, night: Path) -> Timed:
-    return run_timed([PYTHON, "-c", API_INGEST, str(store), str(night), f"{night.name}T02:00:00"])
 
 
 def store_sizes(store: Path) -> dict[str, Any]:
@@ -128,7 +121,9 @@ def main() -> None:
         after_first = store_sizes(store)
         alone = Path(tmp) / "alone.duckdb"
         shutil.copyfile(store, alone)
-        second_alone = ingest_without_checks(alone, nights[1])
+        second_alone = ingest_without_checks(
+            alone, nights[1], "bench", f"{nights[1].name}T02:00:00"
+        )
         alone.unlink()
         second = ingest(store, nights[1])
         after_second = store_sizes(store)

@@ -47,6 +47,22 @@ def run_timed(argv: list[str], *, env: dict[str, str] | None = None) -> Timed:
         return Timed(elapsed, usage.ru_maxrss / 1024, out.read())
 
 
+# The store's ingest alone, through the API (``rosterlab ingest`` also runs every check after it).
+API_INGEST = """
+import sys
+from datetime import datetime
+from rosterlab.bundle import open_bundle
+from rosterlab.store import Store, ingest_bundle
+with Store.open(sys.argv[1]) as store, open_bundle(sys.argv[2]) as bundle:
+    ingest_bundle(store, bundle, district=sys.argv[3], taken_at=datetime.fromisoformat(sys.argv[4]))
+"""
+
+
+def ingest_without_checks(store: Path, night: Path, district: str, taken_at: str) -> Timed:
+    """Ingest one night into ``store`` in a child process (no checks), timed."""
+    return run_timed([PYTHON, "-c", API_INGEST, str(store), str(night), district, taken_at])
+
+
 def synth_district(name: str, *, students: int, nights: int, seed: int = 1) -> Path:
     """Generate (once; cached under benchmarks/data/) a synthetic district history folder."""
     folder = DATA / f"{name}-{students}-{nights}n-s{seed}"
