@@ -212,13 +212,13 @@ def write_section(section: str) -> None:
 
 def main(argv: list[str]) -> None:
     if argv and argv[0] in ("read", "warm", "cold"):
-        step, args = argv[0], argv[1:]
+        step, operands = argv[0], argv[1:]
         if step == "read":
-            result: Any = child_read(Path(args[0]), int(args[1]))
+            result: Any = child_read(Path(operands[0]), int(operands[1]))
         elif step == "warm":
-            result = child_warm(Path(args[0]), Path(args[1]), int(args[2]))
+            result = child_warm(Path(operands[0]), Path(operands[1]), int(operands[2]))
         else:
-            result = child_cold(Path(args[0]))
+            result = child_cold(Path(operands[0]))
         print(json.dumps(result, default=str))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
