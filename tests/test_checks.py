@@ -24,17 +24,24 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECK_GROUPS = ("row", "cross-file", "history")
 
 
+def ingest(store: Store, tmp_path: Path, *nights: Night, sync_type: str = "sftp") -> list[int]:
+    """Ingest ``nights`` as district tiny (2026-09-01, -02, ...); their snapshot ids."""
+    ids = []
+    for number, night in enumerate(nights, start=1):
+        when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
+        folder = write_night(tmp_path / f"night{number}", night, when=when)
+        with open_bundle(folder) as bundle:
+            result = ingest_bundle(
+                store, bundle, district="tiny", taken_at=when, sync_type=sync_type
+            )
+        ids.append(result.snapshot.id)
+    return ids
+
+
 def check(tmp_path: Path, *nights: Night, sync_type: str = "sftp") -> CheckResult:
     """Ingest ``nights`` (2026-09-01, -02, ...) into a fresh store; check the last one."""
     with Store.open(tmp_path / "store.duckdb") as store:
-        for number, night in enumerate(nights, start=1):
-            when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
-            folder = write_night(tmp_path / f"night{number}", night, when=when)
-            with open_bundle(folder) as bundle:
-                result = ingest_bundle(
-                    store, bundle, district="tiny", taken_at=when, sync_type=sync_type
-                )
-        return run_checks(store, result.snapshot.id)
+        return run_checks(store, ingest(store, tmp_path, *nights, sync_type=sync_type)[-1])
 
 
 def found(result: CheckResult) -> list[tuple[object, ...]]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from rosterlab.bundle import open_bundle
 from rosterlab.checks import (
     CheckSettings,
     add_override,
@@ -18,23 +16,9 @@ from rosterlab.checks import (
     snapshot_profiles,
 )
 from rosterlab.errors import LedgerError
-from rosterlab.store import Store, ingest_bundle
-from tests.test_checks import add_column, found, one
-from tests.tiny import Night, tiny_night, write_night
-
-
-def ingest(store: Store, tmp_path: Path, *nights: Night, sync_type: str = "sftp") -> list[int]:
-    """Ingest ``nights`` as district tiny (2026-09-01, -02, ...); their snapshot ids."""
-    ids = []
-    for number, night in enumerate(nights, start=1):
-        when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
-        folder = write_night(tmp_path / f"night{number}", night, when=when)
-        with open_bundle(folder) as bundle:
-            result = ingest_bundle(
-                store, bundle, district="tiny", taken_at=when, sync_type=sync_type
-            )
-        ids.append(result.snapshot.id)
-    return ids
+from rosterlab.store import Store
+from tests.test_checks import add_column, found, ingest, one
+from tests.tiny import Night, tiny_night
 
 
 @pytest.fixture
