@@ -1,4 +1,9 @@
-"""The rooms keep to their jobs: import arrows point one way, drivers stay in their room."""
+"""The rooms keep to their jobs: import arrows point one way, drivers stay in their room.
+
+Every import is checked, whatever its spelling: ``import rosterlab.store``,
+``from rosterlab.store import Store``, ``from rosterlab import store`` and relative imports
+(``from ..store import Store``) all name the room they reach into.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +13,81 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "rosterlab"
 
 BASE = {"errors", "config", "spec"}
+ENGINE = {"store", "bundle", "diff", "checks"}
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "spec": {"errors"},
     "config": {"spec", "errors"},
     "bundle": BASE,
-    "synth": BASE | {"bundle"},
+    "synth": {"spec"},
     "store": BASE | {"bundle"},
-    "diff": BASE | {"bundle", "store"},
-    "checks": BASE | {"bundle", "store", "diff"},
-    "fix": BASE | {"bundle", "store", "diff", "checks", "transport"},
-    "transport": BASE | {"bundle"},
-    "report": BASE | {"bundle", "store", "diff", "checks", "fix", "transport"},
-    "ui": BASE | {"bundle", "store", "diff", "checks", "fix", "transport", "report", "synth"},
-    "cli": BASE | {"bundle", "store", "diff", "checks", "fix", "transport", "report", "synth"},
+    "diff": BASE | {"store"},
+    "checks": BASE | {"store", "diff"},
+    "transport": BASE,
+    "api": BASE | ENGINE,
+    "fix": BASE | ENGINE | {"transport"},
+    "report": BASE | {"store", "diff", "checks", "fix", "transport", "api"},
+    "fleet": BASE | ENGINE | {"fix", "transport", "api", "report"},
+    "ui": BASE | ENGINE | {"fix", "transport", "api", "report", "fleet"},
+    "cli": BASE | ENGINE | {"fix", "transport", "api", "report", "fleet"},
     "__init__": set(),
     "__main__": {"cli"},
 }
-DRIVERS = {"duckdb": "store", "paramiko": "transport", "ipywidgets": "ui"}
+DRIVERS = {
+    "duckdb": "store",
+    "paramiko": "transport",
+    "ipywidgets": "ui",
+    "httpx": "api",
+    "dask": "fleet",
+    "distributed": "fleet",
+}
 
 
-def room_of(path: Path) -> str:
-    rel = path.relative_to(PACKAGE)
+def room_of(path: Path, package: Path = PACKAGE) -> str:
+    rel = path.relative_to(package)
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
-def imports_of(path: Path) -> list[str]:
+def _absolute(path: Path, node: ast.ImportFrom, package: Path) -> str:
+    """The dotted module a (possibly relative) ``from … import`` names, as seen from ``path``."""
+    if node.level == 0:
+        return node.module or ""
+    parts = ["rosterlab", *path.relative_to(package).with_suffix("").parts]
+    if path.name != "__init__.py":
+        parts = parts[:-1]  # a module's package, not the module itself
+    base = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def imports_of(path: Path, package: Path = PACKAGE) -> list[str]:
+    """Every module ``path`` imports, absolute, with ``from pkg import name`` as ``pkg.name``."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(path, node, package)
+            if module == "rosterlab":
+                names += [f"rosterlab.{alias.name}" for alias in node.names]
+            else:
+                names.append(module)
     return names
+
+
+def wrong_arrows(paths: list[Path], package: Path = PACKAGE) -> list[str]:
+    wrong = []
+    for path in paths:
+        room = room_of(path, package)
+        for name in imports_of(path, package):
+            top = name.split(".")[0]
+            if top in DRIVERS and DRIVERS[top] != room:
+                wrong.append(f"{path.relative_to(package)} imports {top}")
+            if top == "rosterlab" and "." in name:
+                target = name.split(".")[1]
+                if target != room and target not in MAY_IMPORT[room]:
+                    wrong.append(f"{path.relative_to(package)} ({room}) imports rosterlab.{target}")
+    return wrong
 
 
 def test_every_module_belongs_to_a_known_room():
@@ -50,22 +96,42 @@ def test_every_module_belongs_to_a_known_room():
 
 
 def test_imports_point_the_right_way_and_drivers_stay_in_their_room():
-    wrong = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        room = room_of(path)
-        for name in imports_of(path):
-            top = name.split(".")[0]
-            if top in DRIVERS and DRIVERS[top] != room:
-                wrong.append(f"{path.relative_to(PACKAGE)} imports {top}")
-            if top == "rosterlab" and "." in name:
-                target = name.split(".")[1]
-                if target != room and target not in MAY_IMPORT[room]:
-                    wrong.append(f"{path.relative_to(PACKAGE)} ({room}) imports rosterlab.{target}")
-    assert wrong == []
+    assert wrong_arrows(sorted(PACKAGE.rglob("*.py"))) == []
 
 
-def test_the_architecture_test_catches_a_wrong_way_arrow(tmp_path):
-    module = tmp_path / "bad.py"
-    module.write_text("import duckdb\nfrom rosterlab.cli import main\n")
-    assert imports_of(module) == ["duckdb", "rosterlab.cli"]
-    assert "cli" not in MAY_IMPORT["store"]
+def test_nothing_imports_cli_or_ui():
+    for room, targets in MAY_IMPORT.items():
+        if room != "__main__":
+            assert not targets & {"cli", "ui"}, room
+
+
+def test_every_spelling_of_a_wrong_way_arrow_is_caught(tmp_path):
+    package = tmp_path / "rosterlab"
+    (package / "store").mkdir(parents=True)
+    (package / "store" / "__init__.py").write_text("")
+    bad = package / "store" / "bad.py"
+    bad.write_text(
+        "import duckdb\n"
+        "import httpx\n"
+        "from rosterlab.cli import main\n"
+        "from rosterlab import ui\n"
+        "from ..report import text\n"
+        "from .. import fix\n"
+        "from . import raw\n"
+    )
+    assert imports_of(bad, package) == [
+        "duckdb",
+        "httpx",
+        "rosterlab.cli",
+        "rosterlab.ui",
+        "rosterlab.report",
+        "rosterlab.fix",
+        "rosterlab.store",
+    ]
+    assert wrong_arrows([bad], package) == [
+        "store/bad.py imports httpx",
+        "store/bad.py (store) imports rosterlab.cli",
+        "store/bad.py (store) imports rosterlab.ui",
+        "store/bad.py (store) imports rosterlab.report",
+        "store/bad.py (store) imports rosterlab.fix",
+    ]
