@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rosterlab.cli import main
+from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
 
 
@@ -23,12 +23,6 @@ def district(tmp_path: Path) -> Path:
     write_night(folder / "2026-09-02", night)
     (folder / "district.toml").write_text('name = "Maple Grove USD"\nsync_type = "sftp"\n')
     return folder
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

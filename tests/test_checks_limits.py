@@ -16,9 +16,9 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import run_checks
-from rosterlab.cli import main
 from rosterlab.errors import StoreError
 from rosterlab.store import Store, ingest_bundle
+from tests.cli_run import run
 from tests.test_limits import out_of_memory
 from tests.tiny import tiny_night, write_night
 
@@ -37,12 +37,6 @@ def limited(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("ROSTERLAB_MEMORY_LIMIT", LIMIT)
     monkeypatch.setenv("ROSTERLAB_THREADS", "1")
     return monkeypatch
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def cache(path: Path) -> tuple[list[tuple[object, ...]], list[str], int]:

@@ -12,19 +12,13 @@ from pathlib import Path
 import pytest
 
 from rosterlab.checks import CheckSettings, run_checks
-from rosterlab.cli import main
 from rosterlab.config import DistrictSettings, district_settings, load_settings
 from rosterlab.errors import ConfigError
 from rosterlab.store import Store
+from tests.cli_run import run
 from tests.test_checks import add_column, found, one
 from tests.test_checks_fields import ingest
 from tests.tiny import tiny_night, write_night
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def history_findings(out: str) -> list[tuple[str, str, str | None]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rosterlab.cli import main
+from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
 
 
@@ -24,12 +24,6 @@ def district(tmp_path: Path) -> Path:
     write_night(folder / "2026-09-02", night)
     (folder / "district.toml").write_text('name = "Maple Grove USD"\nsync_type = "sftp"\n')
     return folder
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_ingest_a_district_folder_night_by_night(capsys, tmp_path, district):

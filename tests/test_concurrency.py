@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from rosterlab.bundle import open_bundle
-from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
+from tests.cli_run import run
 from tests.corpus.faults import big_night, start_ingest, start_reader, wait_for
 from tests.tiny import tiny_night, write_night
 
@@ -33,12 +33,6 @@ def busy(store: Path, pid: int) -> str:
         f"rosterlab: store {store} is in use by another process (held by process {pid}): "
         "wait for it to finish and retry\n"
     )
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

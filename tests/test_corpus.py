@@ -16,19 +16,13 @@ from pathlib import Path
 import pytest
 
 from rosterlab import spec
-from rosterlab.cli import main
 from rosterlab.store import Store
+from tests.cli_run import run
 from tests.corpus.cases import CASES, Case
 from tests.tiny import folder_files
 
 DISTRICT = "corpus"
 ERROR_CASES = [case for case in CASES if case.error]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ingest_args(store: Path, bundle: Path) -> list[str]:

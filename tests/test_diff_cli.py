@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from rosterlab.cli import main
+from tests.cli_run import run
 from tests.test_diff import ingest_history
 from tests.tiny import tiny_night
 
@@ -24,12 +24,6 @@ def store(tmp_path_factory) -> str:
         ["SCH-1", "S-004", "00999", "<b>Ng</b>", "Di", "4", "", "Parent", "Al Ng", "", "green"]
     )
     return str(ingest_history(tmp_path_factory.mktemp("maple"), tiny_night(), night))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 SUMMARY = [

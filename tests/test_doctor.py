@@ -13,18 +13,12 @@ from pathlib import Path
 import pytest
 
 from rosterlab.bundle import open_bundle
-from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
+from tests.cli_run import run
 from tests.corpus.faults import big_night, start_ingest, wait_for
 from tests.tiny import tiny_night, write_night
 
 RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

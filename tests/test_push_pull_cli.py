@@ -10,11 +10,11 @@ import pytest
 
 pytest.register_assert_rewrite("tests.sftp_servers")
 
-from rosterlab.cli import main  # noqa: E402
 from rosterlab.cli.fix_commands import transfer_progress  # noqa: E402
 from rosterlab.store import Store  # noqa: E402
 from rosterlab.store.pushes import PushedFile, pushes  # noqa: E402
 from rosterlab.synth import generate_district, write_district_toml, write_night  # noqa: E402
+from tests.cli_run import run  # noqa: E402
 from tests.sftp_servers import KeyPair, Sshd, current_user, folder_digests  # noqa: E402
 from tests.tiny import tiny_night  # noqa: E402
 from tests.tiny import write_night as write_tiny_night  # noqa: E402
@@ -29,12 +29,6 @@ entity = "enrollments"
 code = "enrollment-unknown-section"
 reason = "the section is not exported yet: Clever would reject the whole upload"
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def sha256_of(path: Path) -> str:
