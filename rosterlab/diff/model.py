@@ -47,10 +47,6 @@ class EntityDiff:
         """Records at the ``from`` end: the base of the hold ratios."""
         return self.removed + self.changed + self.unchanged
 
-    @property
-    def records_to(self) -> int:
-        return self.added + self.changed + self.unchanged
-
 
 @dataclass(frozen=True)
 class Rekey:

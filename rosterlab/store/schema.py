@@ -12,8 +12,6 @@ from __future__ import annotations
 from rosterlab import spec
 from rosterlab.store.sql import quote_ident, quote_literal
 
-SYSTEM_COLUMNS = ("district", "key", "row_hash", "valid_from", "valid_to")
-
 
 def entity_table_ddl(entity: spec.Entity) -> str:
     columns = ",\n    ".join(f"{quote_ident(c)} VARCHAR" for c in entity.columns)

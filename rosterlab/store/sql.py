@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 
 def quote_ident(name: str) -> str:
     """Quote any string as a DuckDB identifier (``ext.x"; DROP TABLE`` stays a name)."""
     if "\x00" in name:
         raise ValueError("identifiers cannot contain NUL")
     return '"' + name.replace('"', '""') + '"'
-
-
-def ident_list(names: Iterable[str]) -> str:
-    return ", ".join(quote_ident(n) for n in names)
 
 
 def positional(index: int) -> str:
