@@ -5,23 +5,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
-from rosterlab.checks import (
-    CheckSettings,
-    add_override,
-    field_matrix,
-    overrides,
-    remove_override,
-    run_checks,
-)
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import SnapshotNotFoundError, StoreError
-from rosterlab.report import checks as render
-from rosterlab.store import IngestResult, Store
+
+if TYPE_CHECKING:
+    from rosterlab.store import IngestResult, Store
 
 
 def with_checks(
@@ -32,6 +25,9 @@ def with_checks(
     The ingest is committed before the checks run, so a check that fails (out of memory) says
     that the night is kept and how to check it once the cause is fixed.
     """
+    from rosterlab.checks import CheckSettings, run_checks
+    from rosterlab.store import IngestResult
+
     if not result.new:
         return result
     snapshot = result.snapshot
@@ -47,6 +43,9 @@ def with_checks(
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from rosterlab.checks import CheckSettings, run_checks
+    from rosterlab.report import checks as render
+
     settings = settings_of(args)
     with open_store(settings) as store:  # writable: checks cache findings
         snapshot = store.resolve(args.snapshot, args.district)
@@ -64,6 +63,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fields(args: argparse.Namespace) -> int:
+    from rosterlab.checks import CheckSettings, field_matrix
+    from rosterlab.report import checks as render
+
     settings = settings_of(args)
     with open_store(settings) as store:  # writable: checks cache findings
         if not store.snapshots(args.district):
@@ -81,6 +83,9 @@ def cmd_fields(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_add(args: argparse.Namespace) -> int:
+    from rosterlab.checks import add_override
+    from rosterlab.report import checks as render
+
     with open_store(settings_of(args)) as store:
         item = add_override(
             store,
@@ -101,6 +106,9 @@ def cmd_ledger_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_list(args: argparse.Namespace) -> int:
+    from rosterlab.checks import overrides
+    from rosterlab.report import checks as render
+
     with open_store(settings_of(args)) as store:
         items = overrides(store, args.district)
     if args.format == "json":
@@ -111,6 +119,8 @@ def cmd_ledger_list(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_remove(args: argparse.Namespace) -> int:
+    from rosterlab.checks import remove_override
+
     with open_store(settings_of(args)) as store:
         item = remove_override(store, args.district, args.id)
     output.emit(f"override {item.id} retired: {item.entity} {item.key} {item.field}")

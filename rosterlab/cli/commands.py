@@ -10,11 +10,9 @@ import argparse
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
-from rosterlab.bundle import open_bundle
-from rosterlab.bundle.history import read_history_folder
 from rosterlab.cli import (
     check_commands,
     diff_commands,
@@ -25,8 +23,9 @@ from rosterlab.cli import (
 )
 from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.errors import ConfigError
-from rosterlab.report import snapshots as render
-from rosterlab.store import IngestResult, export_snapshot, ingest_bundle
+
+if TYPE_CHECKING:
+    from rosterlab.store import IngestResult
 
 
 def _taken_at(text: str | None) -> datetime | None:
@@ -41,6 +40,11 @@ def _taken_at(text: str | None) -> datetime | None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rosterlab.bundle import open_bundle
+    from rosterlab.bundle.history import read_history_folder
+    from rosterlab.report import snapshots as render
+    from rosterlab.store import ingest_bundle
+
     settings = settings_of(args)
     path = Path(args.bundle)
     history = read_history_folder(path)
@@ -99,6 +103,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
+    from rosterlab.report import snapshots as render
+
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
         items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
@@ -110,6 +116,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from rosterlab.store import export_snapshot
+
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
         snapshot = store.resolve(args.snapshot, args.district)

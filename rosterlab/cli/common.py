@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.config import Settings, load_settings
-from rosterlab.store import Store
+
+if TYPE_CHECKING:
+    from rosterlab.store import Store
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -42,6 +44,8 @@ def add_format(parser: argparse.ArgumentParser, *extra: str) -> None:
 
 def open_store(settings: Settings, *, read_only: bool = False) -> AbstractContextManager[Store]:
     """The configured store, opened with the configured DuckDB memory limit and threads."""
+    from rosterlab.store import Store
+
     return Store.open(
         settings.store,
         read_only=read_only,

@@ -13,12 +13,13 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, open_store, settings_of
-from rosterlab.diff import HoldThresholds, diff_snapshots, record_timeline
 from rosterlab.errors import ConfigError
-from rosterlab.report import diff as render
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from rosterlab.diff import HoldThresholds, diff_snapshots
+    from rosterlab.report import diff as render
+
     settings = settings_of(args)
     thresholds = HoldThresholds.of(settings.district(args.district))
     with open_store(settings, read_only=True) as store:
@@ -52,6 +53,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
+    from rosterlab.diff import record_timeline
+    from rosterlab.report import diff as render
+
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
         timeline = record_timeline(store, args.district, args.entity, args.key)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, settings_of
-from rosterlab.store.doctor import DoctorReport, check_store, open_for_check
+
+if TYPE_CHECKING:
+    from rosterlab.store.doctor import DoctorReport
 
 
 def _count(n: int, noun: str) -> str:
@@ -29,6 +31,8 @@ def doctor_text(report: DoctorReport) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from rosterlab.store.doctor import check_store, open_for_check
+
     settings = settings_of(args)
     store = open_for_check(
         settings.store, memory_limit=settings.memory_limit, threads=settings.threads

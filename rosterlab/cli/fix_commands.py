@@ -11,26 +11,17 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rosterlab.bundle import open_bundle
 from rosterlab.cli import check_commands, output
 from rosterlab.cli.common import add_command, add_format, open_store, settings_of
 from rosterlab.errors import PushRefusedError, RosterlabError
-from rosterlab.fix import Verdict, bundle_verdict, fix_snapshot, load_rules
-from rosterlab.fix.delivery import log_push
-from rosterlab.report import fix as render
-from rosterlab.report.snapshots import ingest_dict, ingest_text
-from rosterlab.store import ingest_bundle
-from rosterlab.store.pushes import PushRecord
-from rosterlab.transport import (
-    PushResult,
-    load_target,
-    plan_push,
-    pull_bundle,
-    push_bundle,
-)
-from rosterlab.transport.common import Progress as TransferProgress
+
+if TYPE_CHECKING:
+    from rosterlab.fix import Verdict
+    from rosterlab.store.pushes import PushRecord
+    from rosterlab.transport import PushResult
+    from rosterlab.transport.common import Progress as TransferProgress
 
 LARGE_FILE = 1 << 20  # transfers at least this big report progress, every 10 %
 
@@ -55,6 +46,9 @@ def _progress(args: argparse.Namespace) -> output.Progress:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    from rosterlab.fix import fix_snapshot, load_rules
+    from rosterlab.report import fix as render
+
     settings = settings_of(args)
     rules = load_rules(args.rules, district=args.district)
     with open_store(settings) as store:
@@ -89,6 +83,10 @@ def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from rosterlab.fix import bundle_verdict
+    from rosterlab.fix.delivery import log_push
+    from rosterlab.transport import load_target, plan_push, push_bundle
+
     settings = settings_of(args)
     target = load_target(settings, args.target)
     folder = Path(args.dir)
@@ -125,6 +123,8 @@ def _failure(exc: BaseException) -> str:
 def _emit_push(
     args: argparse.Namespace, result: PushResult, verdict: Verdict, record: PushRecord | None
 ) -> None:
+    from rosterlab.report import fix as render
+
     if args.format == "json":
         output.emit_json(render.push_dict(result, verdict, record))
     else:
@@ -132,6 +132,12 @@ def _emit_push(
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    from rosterlab.bundle import open_bundle
+    from rosterlab.report import fix as render
+    from rosterlab.report.snapshots import ingest_dict, ingest_text
+    from rosterlab.store import ingest_bundle
+    from rosterlab.transport import load_target, pull_bundle
+
     settings = settings_of(args)
     target = load_target(settings, args.target)
     known = settings.districts.get(args.district)

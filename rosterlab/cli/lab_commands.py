@@ -15,7 +15,6 @@ import rosterlab
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, settings_of
 from rosterlab.errors import LabError
-from rosterlab.store import Store
 
 STORE_ENV = "ROSTERLAB_STORE"
 CONFIG_ENV = "ROSTERLAB_CONFIG"
@@ -98,6 +97,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         notebooks_dir,
         write_report,
     )
+    from rosterlab.store import Store
 
     settings = settings_of(args)
     path = settings.store.resolve()

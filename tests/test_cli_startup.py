@@ -1,0 +1,62 @@
+"""The CLI answers at once: parsing a command line imports no engine.
+
+Timing lives in benchmarks/bench_cli.py; this test keeps the reason it is fast: ``--help`` and
+argument errors never import duckdb, polars, numpy, pyarrow, paramiko, httpx or ipywidgets.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.tiny import tiny_night, write_night
+
+HEAVY = ("duckdb", "polars", "numpy", "pyarrow", "paramiko", "httpx", "ipywidgets", "nbformat")
+
+PROBE = """
+import json, sys
+from rosterlab.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print(json.dumps({{"code": code, "heavy": sorted({{m.split(".")[0] for m in heavy}})}}))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["ingest", "--help"],
+        ["diff", "--help"],
+        ["check", "--help"],
+        ["push", "--help"],
+        ["diff", "--no-such-option"],
+    ],
+)
+def test_parsing_a_command_line_imports_no_engine(argv: list[str]) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0 if "--help" in argv else 2, "heavy": []}
+
+
+def test_a_command_that_runs_imports_its_engine(tmp_path) -> None:
+    """The probe can see a heavy import: ``ingest`` loads duckdb."""
+    night = write_night(tmp_path / "2026-09-01", tiny_night())
+    argv = ["--store", str(tmp_path / "s.duckdb"), "ingest", str(night), "--district", "tiny"]
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    assert {"duckdb", "polars"} <= set(result["heavy"])
