@@ -24,6 +24,14 @@ a missing entry is NULL). Untouched keys are unchanged; their count comes from
 A version in ``S`` shares its key with a touched version at one end (the key is held twice
 there), so ``S`` is looked up among the ``duplicate_versions`` the ingest recorded for the two
 nights, not by scanning the entity's key column (it has no index).
+
+The temp tables carry those words: ``_rl_left_only`` (L), ``_rl_right_only`` (R),
+``_rl_came_back`` (hashes in both), ``_rl_touched_keys`` (keys of L or R), ``_rl_both`` (S, from
+``_rl_both_candidates`` → ``_rl_both_duplicated`` → ``_rl_both_values``), ``_rl_key_ends`` (per key:
+the representative hash and version count at each end), ``_rl_values`` (a view over the values
+read: L's or ``_rl_values_fetched`` for ``_rl_values_needed``, R, S), ``_rl_field_changes``,
+``_rl_one_sided`` (added/removed records' values), and the accumulators ``_rl_rekeys``,
+``_rl_rolled``, ``_rl_changes``.
 """
 
 from __future__ import annotations
@@ -57,19 +65,19 @@ DATE_FORMAT = "%m/%d/%Y"
 OPTIONAL_ENTITY = "admins"
 
 _TEMP_TABLES = (
-    "_rl_l",
-    "_rl_r",
-    "_rl_back",
-    "_rl_t",
-    "_rl_sc",
-    "_rl_s0",
-    "_rl_sv",
-    "_rl_s",
-    "_rl_need",
-    "_rl_fetched",
-    "_rl_k",
-    "_rl_fc",
-    "_rl_one",
+    "_rl_left_only",
+    "_rl_right_only",
+    "_rl_came_back",
+    "_rl_touched_keys",
+    "_rl_both_candidates",
+    "_rl_both_duplicated",
+    "_rl_both_values",
+    "_rl_both",
+    "_rl_values_needed",
+    "_rl_values_fetched",
+    "_rl_key_ends",
+    "_rl_field_changes",
+    "_rl_one_sided",
     "_rl_rekeys",
     "_rl_rolled",
     "_rl_changes",
@@ -129,7 +137,7 @@ class DiffEngine:
                 self._changes() if self.details else None,
             )
         finally:
-            self.store.execute("DROP VIEW IF EXISTS _rl_vals")
+            self.store.execute("DROP VIEW IF EXISTS _rl_values")
             for table in _TEMP_TABLES:
                 self.store.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -160,16 +168,16 @@ class DiffEngine:
         added, removed, changed, same, versions_to = self.store.rows(
             "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
             "count(*) FILTER (WHERE to_hash IS NULL), "
-            "count(*) FILTER (WHERE key IN (SELECT key FROM _rl_fc)), "
+            "count(*) FILTER (WHERE key IN (SELECT key FROM _rl_field_changes)), "
             "count(*) FILTER (WHERE from_hash IS NOT NULL AND to_hash IS NOT NULL "
-            "AND key NOT IN (SELECT key FROM _rl_fc)), "
-            "coalesce(sum(n_to), 0) FROM _rl_k"
+            "AND key NOT IN (SELECT key FROM _rl_field_changes)), "
+            "coalesce(sum(n_to), 0) FROM _rl_key_ends"
         )[0]
         fields = self.store.rows(
-            "SELECT field, count(*) FROM _rl_fc GROUP BY field, ord ORDER BY ord, field"
+            "SELECT field, count(*) FROM _rl_field_changes GROUP BY field, ord ORDER BY ord, field"
         )
         duplicates = self.store.rows(
-            "SELECT key, n_from, n_to FROM _rl_k WHERE n_from > 1 OR n_to > 1 ORDER BY key"
+            "SELECT key, n_from, n_to FROM _rl_key_ends WHERE n_from > 1 OR n_to > 1 ORDER BY key"
         )
         if added and removed:
             self._rekey(entity)
@@ -219,8 +227,8 @@ class DiffEngine:
         district = self.frm.district
         l_columns = self._select(entity) if self._l_values(entity) else "key, row_hash"
         for name, columns, (where, params) in (
-            ("_rl_l", l_columns, _only(a, b)),
-            ("_rl_r", self._select(entity), _only(b, a)),
+            ("_rl_left_only", l_columns, _only(a, b)),
+            ("_rl_right_only", self._select(entity), _only(b, a)),
         ):
             self.store.execute(
                 f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} "
@@ -228,20 +236,26 @@ class DiffEngine:
                 [district, *params],
             )
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_back AS "
-            "SELECT row_hash FROM _rl_l INTERSECT SELECT row_hash FROM _rl_r"
+            """
+            CREATE OR REPLACE TEMP TABLE _rl_came_back AS
+            SELECT row_hash FROM _rl_left_only INTERSECT SELECT row_hash FROM _rl_right_only
+            """
         )
         return bool(
             self.store.written(
-                "CREATE OR REPLACE TEMP TABLE _rl_t AS SELECT DISTINCT key FROM "
-                "(SELECT key, row_hash FROM _rl_l UNION ALL SELECT key, row_hash FROM _rl_r) "
-                "WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
+                """
+                CREATE OR REPLACE TEMP TABLE _rl_touched_keys AS
+                SELECT DISTINCT key FROM (
+                    SELECT key, row_hash FROM _rl_left_only
+                    UNION ALL SELECT key, row_hash FROM _rl_right_only
+                ) WHERE row_hash NOT IN (SELECT row_hash FROM _rl_came_back)
+                """
             )
         )
 
     def _stable(self, entity: spec.Entity, a: int, b: int) -> None:
         """S (key, row_hash): versions present at both ends with a touched key, and content that
-        came back; ``_rl_sv`` holds their values (rarely any).
+        came back; ``_rl_both_values`` holds their values (rarely any).
 
         Such a version shares its key with a touched version at one end, so it is among the
         ``duplicate_versions`` the ingest recorded at ``a`` or ``b``; those candidates are kept
@@ -251,87 +265,110 @@ class DiffEngine:
         table = quote_ident(entity.name)
         found = 0
         if self.store.written(
-            "CREATE OR REPLACE TEMP TABLE _rl_sc AS SELECT DISTINCT row_hash FROM "
-            "duplicate_versions WHERE snapshot_id IN (?, ?) AND entity = ? "
-            "AND key IN (SELECT key FROM _rl_t)",
+            """
+            CREATE OR REPLACE TEMP TABLE _rl_both_candidates AS
+            SELECT DISTINCT row_hash FROM duplicate_versions
+            WHERE snapshot_id IN (?, ?) AND entity = ? AND key IN (SELECT key FROM _rl_touched_keys)
+            """,
             [self.frm.id, self.to.id, entity.name],
         ):
             # Keep the candidates present at both ends, reading no text column; only those
             # few have their values fetched (the others lie scattered over the table).
             found = self.store.written(
-                "CREATE OR REPLACE TEMP TABLE _rl_s0 AS SELECT row_hash FROM "
+                "CREATE OR REPLACE TEMP TABLE _rl_both_duplicated AS SELECT row_hash FROM "
                 f"{table} WHERE district = ? AND {where} "
-                "AND row_hash IN (SELECT row_hash FROM _rl_sc)",
+                "AND row_hash IN (SELECT row_hash FROM _rl_both_candidates)",
                 [self.frm.district, *params],
             )
         if found:
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE _rl_sv AS SELECT {self._select(entity)} FROM "
-                f"{table} WHERE district = ? AND {where} "
-                "AND row_hash IN (SELECT row_hash FROM _rl_s0)",
+                "CREATE OR REPLACE TEMP TABLE _rl_both_values AS "
+                f"SELECT {self._select(entity)} FROM {table} WHERE district = ? AND {where} "
+                "AND row_hash IN (SELECT row_hash FROM _rl_both_duplicated)",
                 [self.frm.district, *params],
             )
         else:
-            self.store.execute("CREATE OR REPLACE TEMP TABLE _rl_sv AS FROM _rl_r LIMIT 0")
+            self.store.execute(
+                "CREATE OR REPLACE TEMP TABLE _rl_both_values AS FROM _rl_right_only LIMIT 0"
+            )
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_s AS SELECT key, row_hash FROM _rl_sv UNION ALL "
-            "SELECT key, row_hash FROM _rl_r WHERE row_hash IN (SELECT row_hash FROM _rl_back) "
-            "AND key IN (SELECT key FROM _rl_t)"
+            """
+            CREATE OR REPLACE TEMP TABLE _rl_both AS
+            SELECT key, row_hash FROM _rl_both_values
+            UNION ALL SELECT key, row_hash FROM _rl_right_only
+            WHERE row_hash IN (SELECT row_hash FROM _rl_came_back)
+                AND key IN (SELECT key FROM _rl_touched_keys)
+            """
         )
 
     def _values(self, entity: spec.Entity, a: int, b: int) -> None:
-        """_rl_vals (a view): the values of the versions the diff reads, one row per row_hash.
+        """_rl_values (a view): the values of the versions the diff reads, one row per row_hash.
 
         R and the looked-up S are at hand (content that came back is in R). L is too when it was
         read with its values (less the content that came back); otherwise the representatives
         of changed keys, and those of removed keys when :meth:`_needs_removed`, are fetched from
-        the table into ``_rl_fetched``.
+        the table into ``_rl_values_fetched``.
         """
         if self._l_values(entity):
             self.store.execute(
-                "CREATE OR REPLACE TEMP VIEW _rl_vals AS FROM _rl_l WHERE row_hash NOT IN "
-                "(SELECT row_hash FROM _rl_back) UNION ALL FROM _rl_r UNION ALL FROM _rl_sv"
+                """
+                CREATE OR REPLACE TEMP VIEW _rl_values AS
+                FROM _rl_left_only WHERE row_hash NOT IN (SELECT row_hash FROM _rl_came_back)
+                UNION ALL FROM _rl_right_only UNION ALL FROM _rl_both_values
+                """
             )
             return
         where, params = _only(a, b)
         gone = " OR to_hash IS NULL" if self._needs_removed(entity) else ""
-        fetch, fetch_params = "FROM _rl_r LIMIT 0", []
+        fetch, fetch_params = "FROM _rl_right_only LIMIT 0", []
         if self.store.written(
-            "CREATE OR REPLACE TEMP TABLE _rl_need AS SELECT key, from_hash AS row_hash "
-            f"FROM _rl_k WHERE (from_hash <> to_hash{gone}) "
-            "AND from_hash NOT IN (SELECT row_hash FROM _rl_s)"
+            "CREATE OR REPLACE TEMP TABLE _rl_values_needed AS SELECT key, from_hash AS row_hash "
+            f"FROM _rl_key_ends WHERE (from_hash <> to_hash{gone}) "
+            "AND from_hash NOT IN (SELECT row_hash FROM _rl_both)"
         ):
             # The key is at hand: not reading it again spares decoding the widest column.
             values = ", ".join([*(quote_ident(c) for c in entity.columns), "extra"])
             fetch = (
                 f"SELECT n.key, v.* FROM (SELECT row_hash, {values} FROM "
                 f"{quote_ident(entity.name)} WHERE district = ? AND {where} "
-                "AND row_hash IN (SELECT row_hash FROM _rl_need)) v "
-                "JOIN _rl_need n USING (row_hash)"
+                "AND row_hash IN (SELECT row_hash FROM _rl_values_needed)) v "
+                "JOIN _rl_values_needed n USING (row_hash)"
             )
             fetch_params = [self.frm.district, *params]
-        self.store.execute(f"CREATE OR REPLACE TEMP TABLE _rl_fetched AS {fetch}", fetch_params)
         self.store.execute(
-            "CREATE OR REPLACE TEMP VIEW _rl_vals AS "
-            "FROM _rl_fetched UNION ALL FROM _rl_r UNION ALL FROM _rl_sv"
+            f"CREATE OR REPLACE TEMP TABLE _rl_values_fetched AS {fetch}", fetch_params
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP VIEW _rl_values AS "
+            "FROM _rl_values_fetched UNION ALL FROM _rl_right_only UNION ALL FROM _rl_both_values"
         )
 
     def _per_key(self) -> None:
         """Per touched key: the representative (lowest row_hash) and version count at each end."""
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_k AS "
-            "WITH f AS (SELECT key, min(row_hash) AS h, count(*) AS n FROM "
-            "(SELECT key, row_hash FROM _rl_l WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
-            " UNION ALL SELECT key, row_hash FROM _rl_s) GROUP BY key), "
-            "t AS (SELECT key, min(row_hash) AS h, count(*) AS n FROM "
-            "(SELECT key, row_hash FROM _rl_r WHERE row_hash NOT IN (SELECT row_hash FROM _rl_back)"
-            " UNION ALL SELECT key, row_hash FROM _rl_s) GROUP BY key) "
-            "SELECT coalesce(f.key, t.key) AS key, f.h AS from_hash, coalesce(f.n, 0) AS n_from, "
-            "t.h AS to_hash, coalesce(t.n, 0) AS n_to FROM f FULL JOIN t ON f.key = t.key"
+            """
+            CREATE OR REPLACE TEMP TABLE _rl_key_ends AS
+            WITH f AS (
+                SELECT key, min(row_hash) AS h, count(*) AS n FROM (
+                    SELECT key, row_hash FROM _rl_left_only
+                    WHERE row_hash NOT IN (SELECT row_hash FROM _rl_came_back)
+                    UNION ALL SELECT key, row_hash FROM _rl_both
+                ) GROUP BY key
+            ), t AS (
+                SELECT key, min(row_hash) AS h, count(*) AS n FROM (
+                    SELECT key, row_hash FROM _rl_right_only
+                    WHERE row_hash NOT IN (SELECT row_hash FROM _rl_came_back)
+                    UNION ALL SELECT key, row_hash FROM _rl_both
+                ) GROUP BY key
+            )
+            SELECT coalesce(f.key, t.key) AS key, f.h AS from_hash, coalesce(f.n, 0) AS n_from,
+                t.h AS to_hash, coalesce(t.n, 0) AS n_to
+            FROM f FULL JOIN t ON f.key = t.key
+            """
         )
 
     def _field_changes(self, entity: spec.Entity) -> None:
-        """_rl_fc: (key, field, ord, old, new) for every differing field of a changed key.
+        """_rl_field_changes: (key, field, ord, old, new), every differing field of a changed key.
 
         One pass over the changed pairs: each pair unnests into (field, ord, old, new) structs.
         """
@@ -342,9 +379,10 @@ class DiffEngine:
             for i, c in enumerate(columns)
         )
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rl_fc AS WITH p AS (SELECT k.key, f.extra AS fx, "
-            f"t.extra AS tx, [{fields}] AS fields FROM _rl_k k "
-            "JOIN _rl_vals f ON f.row_hash = k.from_hash JOIN _rl_vals t ON t.row_hash = k.to_hash "
+            "CREATE OR REPLACE TEMP TABLE _rl_field_changes AS WITH p AS (SELECT k.key, "
+            f"f.extra AS fx, t.extra AS tx, [{fields}] AS fields FROM _rl_key_ends k "
+            "JOIN _rl_values f ON f.row_hash = k.from_hash "
+            "JOIN _rl_values t ON t.row_hash = k.to_hash "
             "WHERE k.from_hash <> k.to_hash) "
             "SELECT key, c.field, c.ord, c.old, c.new FROM (SELECT key, unnest(fields) AS c "
             "FROM p) WHERE c.old IS DISTINCT FROM c.new "
@@ -360,8 +398,8 @@ class DiffEngine:
         """Removed sections whose MM/DD/YYYY Term_end is before the ``to`` night's date."""
         self.store.execute(
             f"INSERT INTO _rl_rolled SELECT k.key, v.{quote_ident(TERM_NAME)}, "
-            f"v.{quote_ident(TERM_END)}, 0 FROM _rl_k k "
-            "JOIN _rl_vals v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
+            f"v.{quote_ident(TERM_END)}, 0 FROM _rl_key_ends k "
+            "JOIN _rl_values v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
             f"AND regexp_full_match(v.{quote_ident(TERM_END)}, ?) "
             f"AND try_strptime(v.{quote_ident(TERM_END)}, ?)::DATE < ?::DATE",
             [DATE_PATTERN, DATE_FORMAT, self.to.taken_at.date()],
@@ -371,8 +409,8 @@ class DiffEngine:
         """Count the removed enrollments of each rolled-over section."""
         self.store.execute(
             "UPDATE _rl_rolled SET enrollments = n FROM (SELECT v."
-            f"{quote_ident(ENROLLMENT_SECTION)} AS section, count(*) AS n FROM _rl_k k "
-            "JOIN _rl_vals v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
+            f"{quote_ident(ENROLLMENT_SECTION)} AS section, count(*) AS n FROM _rl_key_ends k "
+            "JOIN _rl_values v ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL "
             "GROUP BY section) e WHERE e.section = _rl_rolled.key"
         )
 
@@ -382,27 +420,29 @@ class DiffEngine:
         columns = entity.columns
         order = list(spec.ENTITIES).index(entity.name)
         self.store.execute(
-            "INSERT INTO _rl_changes SELECT ?, ?, key, 'changed', field, ord, old, new FROM _rl_fc",
+            "INSERT INTO _rl_changes "
+            "SELECT ?, ?, key, 'changed', field, ord, old, new FROM _rl_field_changes",
             [entity.name, order],
         )
         self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE _rl_one AS SELECT k.key, 'added' AS change, "
-            f"{self._select(entity, 'v.')} FROM _rl_k k JOIN _rl_vals v ON v.row_hash = k.to_hash "
+            f"CREATE OR REPLACE TEMP TABLE _rl_one_sided AS SELECT k.key, 'added' AS change, "
+            f"{self._select(entity, 'v.')} FROM _rl_key_ends k "
+            "JOIN _rl_values v ON v.row_hash = k.to_hash "
             "WHERE k.from_hash IS NULL UNION ALL SELECT k.key, 'removed', "
-            f"{self._select(entity, 'v.')} FROM _rl_k k JOIN _rl_vals v "
+            f"{self._select(entity, 'v.')} FROM _rl_key_ends k JOIN _rl_values v "
             "ON v.row_hash = k.from_hash WHERE k.to_hash IS NULL"
         )
         side = "CASE WHEN change = 'removed' THEN {v} END, CASE WHEN change = 'added' THEN {v} END"
         branches = [
             f"SELECT key, change, ?::VARCHAR, {i}, "
             + side.format(v=quote_ident(c))
-            + f" FROM _rl_one WHERE {quote_ident(c)} IS NOT NULL"
+            + f" FROM _rl_one_sided WHERE {quote_ident(c)} IS NOT NULL"
             for i, c in enumerate(columns)
         ]
         branches.append(
             f"SELECT key, change, e.key, {len(columns)}, "
             + side.format(v="e.value")
-            + " FROM (SELECT key, change, unnest(map_entries(extra)) AS e FROM _rl_one) "
+            + " FROM (SELECT key, change, unnest(map_entries(extra)) AS e FROM _rl_one_sided) "
             "WHERE e.value IS NOT NULL"
         )
         self.store.execute(

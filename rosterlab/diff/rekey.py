@@ -56,7 +56,7 @@ NATURAL_KEYS: dict[str, tuple[NaturalKey, ...]] = {
 def rule_sql(rule: NaturalKey) -> str:
     """INSERT pairing the entity's unpaired removed and added records on one rule.
 
-    Reads the diff's temp tables ``_rl_k`` (per key: from_hash, to_hash) and ``_rl_vals``
+    Reads the diff's temp tables ``_rl_key_ends`` (per key: from_hash, to_hash) and ``_rl_values``
     (versions by row_hash); appends to ``_rl_rekeys``. Binds (entity, rule index, entity,
     entity). Uniqueness is a GROUP BY, not a window: DuckDB drops every row when two windowed
     subqueries are joined.
@@ -70,7 +70,7 @@ def rule_sql(rule: NaturalKey) -> str:
         return (
             "SELECT any_value(k.key) AS key, "
             + ", ".join(f"{expr} AS {name}" for expr, name in zip(natural, names, strict=True))
-            + f"{differs} FROM _rl_k k JOIN _rl_vals v ON v.row_hash = k.{hash_column} "
+            + f"{differs} FROM _rl_key_ends k JOIN _rl_values v ON v.row_hash = k.{hash_column} "
             f"ANTI JOIN (SELECT {taken} AS paired FROM _rl_rekeys WHERE entity = ?) p "
             f"ON p.paired = k.key WHERE k.{other} IS NULL AND {filled} "
             f"GROUP BY {', '.join(natural)} HAVING count(*) = 1"
