@@ -7,8 +7,17 @@ from pathlib import Path
 import pytest
 
 from rosterlab.errors import RulesError
-from rosterlab.fix import Rule, load_rules, parse_rules
-from rosterlab.fix.rules import rule_lines
+from rosterlab.fix import load_rules, parse_rules
+from rosterlab.fix.rules import (
+    DropRule,
+    FillRule,
+    LedgerRule,
+    MapRule,
+    RekeyRule,
+    RenameColumnRule,
+    SetRule,
+    rule_lines,
+)
 
 EVERY_OP = b"""# maple's corrections
 district = "maple"
@@ -71,27 +80,24 @@ def test_every_op_parses_into_an_exact_rule():
     assert rules.district == "maple"
     assert len(rules.sha256) == 64
     assert rules.rules == (
-        Rule(
+        DropRule(
             1,
             4,
-            "drop",
             "SEC-9 was deleted in the SIS",
             entity="enrollments",
             code="enrollment-unknown-section",
         ),
-        Rule(
+        MapRule(
             2,
             10,
-            "map",
             "Clever spells grades its own way",
             entity="students",
             field="Grade",
             values=(("K", "Kindergarten"), ("09", "9")),
         ),
-        Rule(
+        SetRule(
             3,
             17,
-            "set",
             "zip confirmed by the office",
             entity="students",
             field="Student_zip",
@@ -99,35 +105,53 @@ def test_every_op_parses_into_an_exact_rule():
             keys=("S-001", "S-002"),
             where=(("School_id", "SCH-1"), ("Student_zip", None)),
         ),
-        Rule(
+        FillRule(
             4,
             28,
-            "fill",
             "Title is blank for new hires",
             entity="teachers",
             field="Title",
             value="Teacher",
         ),
-        Rule(5, 35, "ledger", "keep the district's overrides"),
-        Rule(
+        LedgerRule(5, 35, "keep the district's overrides"),
+        RenameColumnRule(
             6,
             39,
-            "rename-column",
             "the SIS export misspells it",
             file="students.csv",
             old="Iep_status",
             new="IEP_status",
         ),
-        Rule(
+        RekeyRule(
             7,
             46,
-            "rekey",
             "HR re-issued the ID by mistake",
             entity="teachers",
             old="T-9104",
             new="T-104",
         ),
     )
+    assert [r.op for r in rules.rules] == [
+        "drop",
+        "map",
+        "set",
+        "fill",
+        "ledger",
+        "rename-column",
+        "rekey",
+    ]
+    assert [(r.subject, r.summary) for r in rules.rules] == [
+        (("enrollments", None), "code=enrollment-unknown-section"),
+        (("students", "Grade"), "values K→Kindergarten, 09→9"),
+        (
+            ("students", "Student_zip"),
+            "value=02134; keys S-001, S-002; where School_id=SCH-1, Student_zip=None",
+        ),
+        (("teachers", "Title"), "value=Teacher"),
+        ((None, None), ""),
+        (("students.csv", None), "old=Iep_status; new=IEP_status"),
+        (("teachers", None), "old=T-9104; new=T-104"),
+    ]
     assert [r.label for r in rules.rules][:2] == ["1:drop", "2:map"]
 
 

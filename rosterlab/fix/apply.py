@@ -15,7 +15,17 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import newline_chars
-from rosterlab.fix.rules import Rule, id_field
+from rosterlab.fix.rules import (
+    DropRule,
+    FillRule,
+    LedgerRule,
+    MapRule,
+    RekeyRule,
+    RenameColumnRule,
+    Rule,
+    SetRule,
+    id_field,
+)
 from rosterlab.store import ColumnMap, SnapshotInfo, Store, stage_snapshot
 from rosterlab.store.ingest import entity_filter, key_sql
 from rosterlab.store.sql import positional
@@ -176,26 +186,27 @@ class Workbench:
     def apply(self, rule: Rule) -> list[str]:
         """Apply one rule; return its notes (what it could not do, or did beyond the rows)."""
         notes: list[str] = []
-        if rule.op == "rename-column":
-            self._rename(rule, notes)
-        elif rule.op == "ledger":
-            self._ledger(rule, notes)
-        elif rule.op == "rekey":
-            self._rekey(rule, notes)
-        else:
-            entity = spec.ENTITIES[str(rule.entity)]
-            work = self.files.get(entity.file)
-            if work is None:
-                notes.append(f"{entity.file} is not in the snapshot: nothing to do")
-            elif rule.op == "drop":
-                self._drop(rule, entity, work, notes)
-            elif rule.op == "map":
-                self._map(rule, entity, work, notes)
-            else:
-                self._set(rule, entity, work, notes)
+        match rule:
+            case RenameColumnRule():
+                self._rename(rule, notes)
+            case LedgerRule():
+                self._ledger(rule, notes)
+            case RekeyRule():
+                self._rekey(rule, notes)
+            case DropRule() | MapRule() | SetRule():
+                entity = spec.ENTITIES[rule.entity]
+                work = self.files.get(entity.file)
+                if work is None:
+                    notes.append(f"{entity.file} is not in the snapshot: nothing to do")
+                elif isinstance(rule, DropRule):
+                    self._drop(rule, entity, work, notes)
+                elif isinstance(rule, MapRule):
+                    self._map(rule, entity, work, notes)
+                else:
+                    self._set(rule, entity, work, notes)
         return notes
 
-    def _drop(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+    def _drop(self, rule: DropRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
         """Drop the records carrying the finding code.
 
         A finding with a row pins the row of the file (whichever of the file's entities it is
@@ -248,8 +259,8 @@ class Workbench:
         else:
             self.store.execute(f"DELETE FROM {work.table} WHERE {where}", params)
 
-    def _map(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
-        column = work.position(str(rule.field))
+    def _map(self, rule: MapRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+        column = work.position(rule.field)
         if column is None:
             notes.append(f"{work.spec_name} has no {rule.field} column: nothing to map")
             return
@@ -260,9 +271,9 @@ class Workbench:
         where = f"({work.rows_of(entity)}) AND {c} IN (SELECT unnest(?::VARCHAR[]))"
         self._change(rule, work, entity, column, case, case_params, where, [olds])
 
-    def _set(self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+    def _set(self, rule: SetRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
         """set / fill: write ``value`` into ``field`` of the selected records."""
-        field_name = str(rule.field)
+        field_name = rule.field
         column = work.position(field_name)
         if column is None and rule.value is None:
             return
@@ -285,15 +296,17 @@ class Workbench:
             column = self._add_column(work, field_name)
             notes.append(f"{field_name} added to {work.spec_name} (it was not sent)")
         c = positional(column)
-        conditions.append(f"{c} IS NULL" if rule.op == "fill" else f"{c} IS DISTINCT FROM ?")
-        if rule.op == "set":
+        if isinstance(rule, FillRule):
+            conditions.append(f"{c} IS NULL")
+        else:
+            conditions.append(f"{c} IS DISTINCT FROM ?")
             params.append(rule.value)
         self._change(
             rule, work, entity, column, "?", [rule.value], " AND ".join(conditions), params
         )
 
     def _note_missing_keys(
-        self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]
+        self, rule: SetRule, entity: spec.Entity, work: WorkFile, notes: list[str]
     ) -> None:
         missing = self.store.rows(
             f"SELECT k FROM unnest(?::VARCHAR[]) t(k) WHERE k NOT IN (SELECT {work.key(entity)} "
@@ -311,9 +324,9 @@ class Workbench:
         work.header.append(name)
         return position
 
-    def _rename(self, rule: Rule, notes: list[str]) -> None:
-        work = self.files.get(str(rule.file))
-        old, new = str(rule.old), str(rule.new)
+    def _rename(self, rule: RenameColumnRule, notes: list[str]) -> None:
+        work = self.files.get(rule.file)
+        old, new = rule.old, rule.new
         if work is None:
             notes.append(f"{rule.file} is not in the snapshot: nothing to rename")
         elif old not in work.header:
@@ -339,9 +352,9 @@ class Workbench:
                 ],
             )
 
-    def _rekey(self, rule: Rule, notes: list[str]) -> None:
+    def _rekey(self, rule: RekeyRule, notes: list[str]) -> None:
         """Change an ID in its own column and in every column that refers to it (per spec)."""
-        owner = spec.ENTITIES[str(rule.entity)]
+        owner = spec.ENTITIES[rule.entity]
         places: dict[tuple[str, str], spec.Entity] = {(owner.file, id_field(owner.name)): owner}
         for entity in spec.ENTITIES.values():
             for f in entity.fields:
@@ -361,7 +374,7 @@ class Workbench:
         if not touched:
             notes.append(f"no {owner.name} record or reference has ID {rule.old}")
 
-    def _ledger(self, rule: Rule, notes: list[str]) -> None:
+    def _ledger(self, rule: LedgerRule, notes: list[str]) -> None:
         """Re-apply the district's kept field overrides (the customization ledger).
 
         Each change's reason is the rule's, then the ledger entry's own.

@@ -19,7 +19,6 @@ raises :class:`~rosterlab.errors.RulesError` naming the rule and the line of its
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import hashlib
 import re
@@ -27,14 +26,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 from rosterlab import spec
 from rosterlab.errors import RulesError
 
-OPS: tuple[str, ...] = ("drop", "map", "set", "fill", "ledger", "rename-column", "rekey")
+Op = Literal["drop", "map", "set", "fill", "ledger", "rename-column", "rekey"]
+OPS: tuple[Op, ...] = get_args(Op)
 _SELECTORS = ("key", "keys", "where")
-_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # op → (required, optional)
+_KEYS: dict[Op, tuple[tuple[str, ...], tuple[str, ...]]] = {  # op → (required, optional)
     "drop": (("entity", "code"), ()),
     "map": (("entity", "field", "values"), ()),
     "set": (("entity", "field", "value"), _SELECTORS),
@@ -44,29 +44,20 @@ _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # op → (require
     "rekey": (("entity", "from", "to"), ()),
 }
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(#.*)?$")
+Pairs = tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One validated rule. ``number`` is its 1-based position, ``line`` its ``[[rules]]`` line.
-
-    Blank values (``""``) are kept as ``None``: rosterlab reads an empty field as NULL.
+class _Rule:
+    """What every validated rule has: ``number`` (1-based position), the ``line`` of its
+    ``[[rules]]`` header and its ``reason``. Blank values (``""``) are kept as ``None``:
+    rosterlab reads an empty field as NULL.
     """
 
     number: int
     line: int
-    op: str
     reason: str
-    entity: str | None = None
-    field: str | None = None
-    file: str | None = None
-    code: str | None = None
-    value: str | None = None
-    values: tuple[tuple[str, str | None], ...] = ()
-    keys: tuple[str, ...] = ()
-    where: tuple[tuple[str, str | None], ...] = ()
-    old: str | None = None  # rename-column and rekey: from
-    new: str | None = None  # rename-column and rekey: to
+    op: ClassVar[Op]
 
     @property
     def label(self) -> str:
@@ -74,9 +65,127 @@ class Rule:
         return f"{self.number}:{self.op}"
 
     @property
-    def selected(self) -> bool:
-        """Whether a set/fill rule narrows its records by key or condition."""
-        return bool(self.keys or self.where)
+    def subject(self) -> tuple[str | None, str | None]:
+        """(entity or file, field) the rule acts on, for listings."""
+        return None, None
+
+    @property
+    def summary(self) -> str:
+        """What the rule does beyond its subject, in a few words (values, keys, code, IDs)."""
+        return ""
+
+
+@dataclass(frozen=True)
+class DropRule(_Rule):
+    """Drop the records of ``entity`` that carry the finding ``code``."""
+
+    entity: str
+    code: str
+    op: ClassVar[Op] = "drop"
+
+    @property
+    def subject(self) -> tuple[str | None, str | None]:
+        return self.entity, None
+
+    @property
+    def summary(self) -> str:
+        return f"code={self.code}"
+
+
+@dataclass(frozen=True)
+class MapRule(_Rule):
+    """Map values of ``field`` (old → new)."""
+
+    entity: str
+    field: str
+    values: Pairs
+    op: ClassVar[Op] = "map"
+
+    @property
+    def subject(self) -> tuple[str | None, str | None]:
+        return self.entity, self.field
+
+    @property
+    def summary(self) -> str:
+        return "values " + ", ".join(f"{a}→{b}" for a, b in self.values)
+
+
+@dataclass(frozen=True)
+class SetRule(_Rule):
+    """Write ``value`` into ``field`` of the records picked by ``keys`` and ``where``."""
+
+    entity: str
+    field: str
+    value: str | None
+    keys: tuple[str, ...] = ()
+    where: Pairs = ()
+    op: ClassVar[Op] = "set"
+
+    @property
+    def subject(self) -> tuple[str | None, str | None]:
+        return self.entity, self.field
+
+    @property
+    def summary(self) -> str:
+        parts = [] if self.value is None else [f"value={self.value}"]
+        if self.keys:
+            parts.append("keys " + ", ".join(self.keys))
+        if self.where:
+            parts.append("where " + ", ".join(f"{a}={b}" for a, b in self.where))
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class FillRule(SetRule):
+    """Like :class:`SetRule`, writing only blank fields."""
+
+    op: ClassVar[Op] = "fill"
+
+
+@dataclass(frozen=True)
+class LedgerRule(_Rule):
+    """Apply the district's customization ledger (its kept field overrides)."""
+
+    op: ClassVar[Op] = "ledger"
+
+
+@dataclass(frozen=True)
+class RenameColumnRule(_Rule):
+    """Rename column ``old`` of ``file``'s header to ``new``."""
+
+    file: str
+    old: str
+    new: str
+    op: ClassVar[Op] = "rename-column"
+
+    @property
+    def subject(self) -> tuple[str | None, str | None]:
+        return self.file, None
+
+    @property
+    def summary(self) -> str:
+        return f"old={self.old}; new={self.new}"
+
+
+@dataclass(frozen=True)
+class RekeyRule(_Rule):
+    """Change ``entity``'s ID ``old`` to ``new`` everywhere it is referenced."""
+
+    entity: str
+    old: str
+    new: str
+    op: ClassVar[Op] = "rekey"
+
+    @property
+    def subject(self) -> tuple[str | None, str | None]:
+        return self.entity, None
+
+    @property
+    def summary(self) -> str:
+        return f"old={self.old}; new={self.new}"
+
+
+Rule = DropRule | MapRule | SetRule | LedgerRule | RenameColumnRule | RekeyRule
 
 
 @dataclass(frozen=True)
@@ -178,7 +287,7 @@ def _rule(table: Any, number: int, line: int, name: str) -> Rule:
     if not isinstance(table, dict):
         raise _Where(name, number, line, None).error("a rule must be a table of keys")
     op = table.get("op")
-    if not isinstance(op, str) or op not in OPS:
+    if op not in OPS:
         problem = f"unknown op {op!r}: {_suggest(str(op), OPS)}"
         raise _Where(name, number, line, None).error(problem)
     where = _Where(name, number, line, op)
@@ -195,8 +304,7 @@ def _rule(table: Any, number: int, line: int, name: str) -> Rule:
     for key in required:
         if key not in table:
             raise where.error(f"op {op} needs {key}: add {key} = ...")
-    rule = Rule(number=number, line=line, op=op, reason=" ".join(reason.split()))
-    return _validated(rule, table, where)
+    return _validated(op, (number, line, " ".join(reason.split())), table, where)
 
 
 def _string(table: Mapping[str, Any], key: str, where: _Where) -> str:
@@ -237,7 +345,7 @@ def _field(entity: spec.Entity, name: str, where: _Where, what: str = "field") -
     )
 
 
-def _pairs(table: Mapping[str, Any], key: str, where: _Where) -> tuple[tuple[str, str | None], ...]:
+def _pairs(table: Mapping[str, Any], key: str, where: _Where) -> Pairs:
     value = table[key]
     if not isinstance(value, dict) or not value:
         raise where.error(f'{key} must be a non-empty table, e.g. {key} = {{ K = "Kindergarten" }}')
@@ -249,33 +357,37 @@ def _pairs(table: Mapping[str, Any], key: str, where: _Where) -> tuple[tuple[str
     return tuple(pairs)
 
 
-def _validated(rule: Rule, table: Mapping[str, Any], where: _Where) -> Rule:
-    op = rule.op
-    if op == "ledger":
-        return rule
-    if op == "rename-column":
-        return _rename(rule, table, where)
+def _validated(
+    op: Op, common: tuple[int, int, str], table: Mapping[str, Any], where: _Where
+) -> Rule:
+    """The rule of ``op`` built from ``table``; ``common`` is (number, line, reason)."""
+    match op:
+        case "ledger":
+            return LedgerRule(*common)
+        case "rename-column":
+            return _rename(common, table, where)
     entity = _entity(table, where)
-    if op == "drop":
-        code = _string(table, "code", where)
-        if code not in spec.CATALOGUE:
-            codes = tuple(spec.CATALOGUE)
-            listed = "the codes are listed in docs/findings.md"
-            raise where.error(f"unknown finding code {code!r}: {_suggest(code, codes, listed)}")
-        return _replace(rule, entity=entity.name, code=code)
-    if op == "rekey":
-        if _id_field(entity) is None:
-            raise where.error(
-                f"{entity.name} has no ID of its own to re-key: re-key the record it refers to"
-            )
-        old, new = _string(table, "from", where), _string(table, "to", where)
-        if not old or not new or old == new:
-            raise where.error("from and to must be two different, non-empty IDs")
-        return _replace(rule, entity=entity.name, old=old, new=new)
+    match op:
+        case "drop":
+            code = _string(table, "code", where)
+            if code not in spec.CATALOGUE:
+                listed = "the codes are listed in docs/findings.md"
+                hint = _suggest(code, tuple(spec.CATALOGUE), listed)
+                raise where.error(f"unknown finding code {code!r}: {hint}")
+            return DropRule(*common, entity=entity.name, code=code)
+        case "rekey":
+            if _id_field(entity) is None:
+                raise where.error(
+                    f"{entity.name} has no ID of its own to re-key: re-key the record it refers to"
+                )
+            old, new = _string(table, "from", where), _string(table, "to", where)
+            if not old or not new or old == new:
+                raise where.error("from and to must be two different, non-empty IDs")
+            return RekeyRule(*common, entity=entity.name, old=old, new=new)
     field_name = _field(entity, _string(table, "field", where), where)
     if op == "map":
-        return _replace(
-            rule, entity=entity.name, field=field_name, values=_pairs(table, "values", where)
+        return MapRule(
+            *common, entity=entity.name, field=field_name, values=_pairs(table, "values", where)
         )
     value = _blank_is_none(_string(table, "value", where))
     if op == "fill" and value is None:
@@ -290,17 +402,20 @@ def _validated(rule: Rule, table: Mapping[str, Any], where: _Where) -> Rule:
         if not isinstance(raw, list) or not raw or not all(isinstance(k, str) for k in raw):
             raise where.error('keys must be a non-empty list of strings, e.g. keys = ["S-1"]')
         keys = tuple(raw)
-    conditions: tuple[tuple[str, str | None], ...] = ()
+    conditions: Pairs = ()
     if "where" in table:
         conditions = _pairs(table, "where", where)
         for name, _ in conditions:
             _field(entity, name, where, "where field")
-    return _replace(
-        rule, entity=entity.name, field=field_name, value=value, keys=keys, where=conditions
+    kind = FillRule if op == "fill" else SetRule
+    return kind(
+        *common, entity=entity.name, field=field_name, value=value, keys=keys, where=conditions
     )
 
 
-def _rename(rule: Rule, table: Mapping[str, Any], where: _Where) -> Rule:
+def _rename(
+    common: tuple[int, int, str], table: Mapping[str, Any], where: _Where
+) -> RenameColumnRule:
     file_name = _string(table, "file", where)
     if file_name not in spec.FILES:
         raise where.error(f"unknown file {file_name!r}: {_suggest(file_name, tuple(spec.FILES))}")
@@ -314,11 +429,7 @@ def _rename(rule: Rule, table: Mapping[str, Any], where: _Where) -> Rule:
         )
     if not old or old == new:
         raise where.error("from must name the column as received, different from to")
-    return _replace(rule, file=file_name, old=old, new=new)
-
-
-def _replace(rule: Rule, **changes: Any) -> Rule:
-    return dataclasses.replace(rule, **changes)
+    return RenameColumnRule(*common, file=file_name, old=old, new=new)
 
 
 def _id_field(entity: spec.Entity) -> str | None:

@@ -50,25 +50,6 @@ class PushPreview:
         return wrap(f"<pre>{esc(repr(self))}</pre>")
 
 
-def _rule_what(rule: object) -> str:
-    """What a rule acts on, in a few words (values, keys, code, renames)."""
-    parts = []
-    for name in ("code", "value", "old", "new"):
-        value = getattr(rule, name)
-        if value is not None:
-            parts.append(f"{name}={value}")
-    values = getattr(rule, "values", ())
-    if values:
-        parts.append("values " + ", ".join(f"{a}→{b}" for a, b in values))
-    keys = getattr(rule, "keys", ())
-    if keys:
-        parts.append("keys " + ", ".join(keys))
-    where = getattr(rule, "where", ())
-    if where:
-        parts.append("where " + ", ".join(f"{a}={b}" for a, b in where))
-    return "; ".join(parts)
-
-
 class FixPanel(Panel):
     """Build a corrected bundle of one night, show what changed, dry-run and push it."""
 
@@ -248,10 +229,7 @@ class FixPanel(Panel):
     def _rules_html(self) -> str:
         return f"<h4>Rules: {esc(self.rules.name)}</h4>" + html_table(
             RULE_COLUMNS,
-            [
-                (r.number, r.line, r.op, r.entity or r.file, r.field, _rule_what(r), r.reason)
-                for r in self.rules.rules
-            ],
+            [(r.number, r.line, r.op, *r.subject, r.summary, r.reason) for r in self.rules.rules],
             numeric=("rule", "line"),
             empty="no rules",
         )
@@ -262,8 +240,7 @@ class FixPanel(Panel):
             f"({len(self.rules.rules)} rules)"
         ]
         lines += [
-            f"  rule {r.number} {r.op} {r.entity or r.file or ''} {_rule_what(r)}".rstrip()
-            + f" — {r.reason}"
+            f"  rule {r.number} {r.op} {r.subject[0] or ''} {r.summary}".rstrip() + f" — {r.reason}"
             for r in self.rules.rules
         ]
         if self.result is not None:
