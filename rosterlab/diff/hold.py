@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rosterlab.diff.engine import ENROLLMENTS, SECTIONS
-from rosterlab.diff.model import DiffResult, EntityDiff, HoldReason, HoldThresholds, TermRollover
+from rosterlab.diff.model import (
+    DiffResult,
+    EntityDiff,
+    HoldKind,
+    HoldReason,
+    HoldThresholds,
+    TermRollover,
+)
 from rosterlab.spec import Finding, finding
 
 ROLLOVER_CAUSE = "term-rollover"
@@ -33,10 +40,11 @@ def hold_reasons(
         total = item.records_from
         if not total:
             continue
-        for kind, count, threshold in (
+        checks: tuple[tuple[HoldKind, int, float], ...] = (
             ("deletion", item.removed, thresholds.deletion),
             ("update", item.changed, thresholds.update),
-        ):
+        )
+        for kind, count, threshold in checks:
             if count / total <= threshold:
                 continue
             explained = rolled.get(item.entity, 0) if kind == "deletion" else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import polars as pl
 
@@ -12,7 +13,8 @@ from rosterlab.store import SnapshotInfo
 
 # Columns of the tidy row-level change frame, in order.
 CHANGE_COLUMNS: tuple[str, ...] = ("entity", "key", "change", "field", "old", "new")
-CHANGE_KINDS: tuple[str, ...] = ("added", "removed", "changed")
+HoldKind = Literal["deletion", "update"]
+TimelineChange = Literal["first-seen", "changed", "removed", "reappeared", "versions"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class HoldReason:
     the deletions left after taking out the rolled-over records stay under the threshold)."""
 
     entity: str
-    kind: str  # deletion | update
+    kind: HoldKind
     count: int
     total: int
     ratio: float
@@ -136,7 +138,7 @@ class TimelineEvent:
     snapshot_id: int
     seq: int
     taken_at: datetime
-    change: str
+    change: TimelineChange
     field: str | None = None
     old: str | None = None
     new: str | None = None
