@@ -19,16 +19,23 @@ interrupted.
 """
 
 
+def commands(parser: argparse.ArgumentParser, prefix: str = "rosterlab") -> list[tuple[str, str]]:
+    """(``rosterlab ledger add``, its --help) for every command and sub-command, in order."""
+    found = [(prefix, parser.format_help().rstrip())]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += commands(sub, f"{prefix} {name}")
+    return found
+
+
 def render_reference() -> str:
     columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal: make it stable
     try:
-        parser = build_parser()
-        sections = [INTRO, "## rosterlab", "", "```", parser.format_help().rstrip(), "```"]
-        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        for name, sub in subparsers.choices.items():
-            help_text = sub.format_help().rstrip()
-            sections += ["", f"## rosterlab {name}", "", "```", help_text, "```"]
+        sections = [INTRO.rstrip("\n")]
+        for name, help_text in commands(build_parser()):
+            sections += ["", f"## {name}", "", "```", help_text, "```"]
     finally:
         if columns is None:
             del os.environ["COLUMNS"]
