@@ -19,8 +19,6 @@ from rosterlab.diff import HoldThresholds
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store
 
-SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(spec.SEVERITIES)}
-
 _ENROLLMENTS = spec.ENTITIES["enrollments"]
 # Columns whose distinct values are wanted together (an enrollment's section and school, for
 # enrollment-school-mismatch): each column's distinct values derive from the pairs.
@@ -176,12 +174,12 @@ def group_by_cause(findings: Sequence[Finding]) -> tuple[Group, ...]:
         codes.setdefault(f.cause, {})[f.code] = None
         counts[f.cause] += 1
         current = worst.get(f.cause, f.severity)
-        worst[f.cause] = min(current, f.severity, key=SEVERITY_ORDER.__getitem__)
+        worst[f.cause] = min(current, f.severity, key=spec.SEVERITY_RANK.__getitem__)
     groups = [
         Group(cause, tuple(codes[cause]), len(records[cause]), counts[cause], worst[cause])
         for cause in records
     ]
-    groups.sort(key=lambda g: (-g.count, SEVERITY_ORDER[g.severity], -g.findings, g.cause))
+    groups.sort(key=lambda g: (-g.count, spec.SEVERITY_RANK[g.severity], -g.findings, g.cause))
     return tuple(groups)
 
 
@@ -196,14 +194,7 @@ class CheckResult:
 
     def summary(self) -> dict[str, Any]:
         """Counts per severity and per code (codes ordered most severe first, then by name)."""
-        counts = dict.fromkeys(spec.SEVERITIES, 0)
-        by_code: Counter[str] = Counter()
-        for f in self.findings:
-            counts[f.severity] += 1
-            by_code[f.code] += 1
-        order = sorted(by_code, key=lambda c: (SEVERITY_ORDER[spec.CATALOGUE[c].severity], c))
-        return {**counts, "by_code": {code: by_code[code] for code in order}}
+        return spec.findings_summary(self.findings)
 
     def severity_counts(self) -> dict[str, int]:
-        summary = self.summary()
-        return {s: summary[s] for s in spec.SEVERITIES}
+        return spec.severity_counts(self.findings)

@@ -12,8 +12,6 @@ from rosterlab.config import Settings, load_settings
 if TYPE_CHECKING:
     from rosterlab.store import Store
 
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-
 
 def settings_of(args: argparse.Namespace) -> Settings:
     return load_settings(store=args.store, config=args.config)
@@ -23,7 +21,8 @@ def fails(summary: dict[str, int], fail_on: str | None) -> bool:
     """True when findings at or above ``fail_on`` exist (exit code 1)."""
     if not fail_on:
         return False
-    return any(summary[s] for s in spec.SEVERITIES if SEVERITY_RANK[s] <= SEVERITY_RANK[fail_on])
+    rank = spec.SEVERITY_RANK
+    return any(summary[s] for s in spec.SEVERITIES if rank[s] <= rank[fail_on])
 
 
 def add_command(sub: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:

@@ -12,7 +12,6 @@ from rosterlab.fix.recheck import (
     Verdict,
     bundle_verdict,
     check_folder,
-    findings_summary,
 )
 from rosterlab.fix.rules import OPS, Rule, RuleSet, load_rules, parse_rules
 
@@ -28,7 +27,6 @@ __all__ = [
     "WrittenFile",
     "bundle_verdict",
     "check_folder",
-    "findings_summary",
     "fix_snapshot",
     "load_rules",
     "parse_rules",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rosterlab import spec
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import FixError, disk_full
 from rosterlab.fix.apply import CHANGES_HEADER, Workbench
@@ -31,7 +32,6 @@ from rosterlab.fix.recheck import (
     check_folder,
     check_snapshot,
     file_sha256,
-    findings_summary,
     trial_hold,
 )
 from rosterlab.fix.rules import RuleSet
@@ -197,7 +197,7 @@ def _fix(
     settings = settings or DistrictSettings(district=source.district)
     say(f"checking snapshot {source.id}")
     check_snapshot(store, source.id, settings)  # drop rules act on its check findings
-    before = findings_summary(store.findings(source.id))
+    before = spec.findings_summary(store.findings(source.id))
     say(f"staging snapshot {source.id}")
     work = Workbench(store, source)
     try:
@@ -236,7 +236,7 @@ def _fix(
                 unparseable_rows=per_rule.get(0, 0),
                 changes=sum(per_rule.values()),
                 before=before,
-                after=findings_summary(checked.findings),
+                after=spec.findings_summary(checked.findings),
                 remaining=checked.errors(),
                 entity_rows=checked.entity_rows,
                 hold=hold,

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -150,15 +150,6 @@ def trial_hold(
     except _Discard:
         pass
     return found[0]
-
-
-def findings_summary(findings: Sequence[Finding]) -> dict[str, Any]:
-    """``{"error": n, "warning": n, "info": n, "by_code": {code: n}}`` (the CLI's check shape)."""
-    counts: dict[str, Any] = dict.fromkeys(spec.SEVERITIES, 0)
-    for f in findings:
-        counts[f.severity] += 1
-    counts["by_code"] = dict(sorted(Counter(f.code for f in findings).items()))
-    return counts
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix, Override
-from rosterlab.checks.model import SEVERITY_ORDER
 from rosterlab.report.snapshots import summary_text
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
@@ -71,7 +71,7 @@ def check_text(
     for f in result.findings:
         by_code.setdefault(f.code, []).append(f)
     lines += ["", "findings by code:"]
-    for code in sorted(by_code, key=lambda c: (SEVERITY_ORDER[by_code[c][0].severity], c)):
+    for code in sorted(by_code, key=lambda c: (spec.SEVERITY_RANK[by_code[c][0].severity], c)):
         found = by_code[code]
         lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}")
         for f in found[:rows_per_code]:

@@ -229,7 +229,6 @@ def write_report(html_text: str, out: Path) -> Path:
 
 # --- findings and field flags, for the district report ----------------------------------------
 FINDINGS_SHOWN = 50
-SEVERITY_RANK = {s: i for i, s in enumerate(spec.SEVERITIES)}
 
 
 def _shown_value(f: Finding, redact: bool) -> str | None:
@@ -260,7 +259,7 @@ def findings_fragment(
     """(HTML, text) of one night's findings: counts, root causes, the first ``limit`` findings
     (most severe first) and what to do per code."""
     counts = result.severity_counts()
-    ordered = sorted(result.findings, key=lambda f: SEVERITY_RANK[f.severity])
+    ordered = sorted(result.findings, key=lambda f: spec.SEVERITY_RANK[f.severity])
     shown = [redacted(f, redact) for f in ordered[:limit]]
     more = len(ordered) - len(shown)
     snap = result.snapshot

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rosterlab import spec
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 from rosterlab.store import IngestResult, SnapshotInfo
@@ -72,12 +73,11 @@ def ingest_text(result: IngestResult, rows: Mapping[str, int]) -> str:
 
 def findings_by_code(findings: Sequence[Finding]) -> list[str]:
     """One line per finding code, most severe first: ``error  missing-file ×2: <first message>``."""
-    order = {"error": 0, "warning": 1, "info": 2}
     counts = Counter(f.code for f in findings)
     first: dict[str, Finding] = {}
     for f in findings:
         first.setdefault(f.code, f)
-    codes = sorted(counts, key=lambda c: (order[first[c].severity], c))
+    codes = sorted(counts, key=lambda c: (spec.SEVERITY_RANK[first[c].severity], c))
     return [f"{first[c].severity:<7} {c} ×{counts[c]}: {shown(first[c].message)}" for c in codes]
 
 

@@ -1,6 +1,16 @@
 """The Clever format and the findings catalogue, as data."""
 
-from rosterlab.spec.findings import CATALOGUE, SEVERITIES, Finding, FindingType, finding
+from rosterlab.spec.findings import (
+    CATALOGUE,
+    SEVERITIES,
+    SEVERITY_RANK,
+    Finding,
+    FindingType,
+    Severity,
+    finding,
+    findings_summary,
+    severity_counts,
+)
 from rosterlab.spec.format import (
     CASE_INSENSITIVE_VOCABULARIES,
     CONTACT_IDENTITY,
@@ -34,6 +44,7 @@ __all__ = [
     "KEY_SEPARATOR",
     "MAX_CONTACTS",
     "SEVERITIES",
+    "SEVERITY_RANK",
     "SYNC_TYPES",
     "TEACHER_SLOTS",
     "VOCABULARIES",
@@ -42,8 +53,11 @@ __all__ = [
     "FileSpec",
     "Finding",
     "FindingType",
+    "Severity",
     "entity_of_file",
     "file_allows_extensions",
     "file_columns",
     "finding",
+    "findings_summary",
+    "severity_counts",
 ]

@@ -7,10 +7,15 @@ notebooks, reports): add freely, never rename or drop. ``docs/findings.md`` is g
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
-SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+# Most severe first: sort keys and ``--fail-on`` gates compare ranks.
+SEVERITY_RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 GROUPS: tuple[str, ...] = ("file", "header", "row", "cross-file", "history")
 
 
@@ -24,7 +29,7 @@ class FindingType:
     """
 
     code: str
-    severity: str
+    severity: Severity
     group: str
     title: str
     when: str
@@ -53,6 +58,23 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """``{"error": n, "warning": n, "info": n}``."""
+    counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return counts
+
+
+def findings_summary(findings: Iterable[Finding]) -> dict[str, Any]:
+    """Counts per severity and ``by_code`` (codes most severe first, then by name): the shape
+    of ``check``'s JSON summary and of a corrected bundle's manifest."""
+    findings = list(findings)
+    by_code = Counter(f.code for f in findings)
+    order = sorted(by_code, key=lambda c: (SEVERITY_RANK[CATALOGUE[c].severity], c))
+    return {**severity_counts(findings), "by_code": {code: by_code[code] for code in order}}
 
 
 class _SafeDict(dict[str, Any]):

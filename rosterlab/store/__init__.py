@@ -9,7 +9,7 @@ from rosterlab.store.ingest import (
     staging_table,
 )
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.store import IngestResult, SnapshotInfo, Store, severity_counts
+from rosterlab.store.store import IngestResult, SnapshotInfo, Store
 
 __all__ = [
     "ColumnMap",
@@ -20,7 +20,6 @@ __all__ = [
     "export_snapshot",
     "ingest_bundle",
     "quote_ident",
-    "severity_counts",
     "stage_snapshot",
     "staging_table",
 ]

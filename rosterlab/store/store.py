@@ -51,14 +51,7 @@ class IngestResult:
     findings: tuple[Finding, ...]
 
     def findings_summary(self) -> dict[str, int]:
-        return severity_counts(self.findings)
-
-
-def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
-    counts = dict.fromkeys(spec.SEVERITIES, 0)
-    for f in findings:
-        counts[f.severity] += 1
-    return counts
+        return spec.severity_counts(self.findings)
 
 
 _SNAPSHOT_COLUMNS = (

@@ -25,7 +25,6 @@ from rosterlab.ui.session import NightRef, Workbench
 ALL = "all"
 ALL_CODES = "(all codes)"
 FINDING_COLUMNS = ("severity", "code", "entity", "key", "field", "value", "row", "message")
-SEVERITY_RANK = {s: i for i, s in enumerate(spec.SEVERITIES)}
 
 
 def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
@@ -65,7 +64,7 @@ def finding_groups(result: CheckResult) -> list[FindingGroup]:
     ]
     loose = [f for f in result.findings if f.cause is None]
     counts = Counter(f.code for f in loose)
-    order = sorted(counts, key=lambda c: (SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
+    order = sorted(counts, key=lambda c: (spec.SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
     groups += [
         FindingGroup(
             f"{spec.CATALOGUE[c].severity} {c} — {counts[c]:,} finding(s)", None, c, counts[c]
