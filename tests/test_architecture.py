@@ -23,7 +23,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "store": BASE | {"bundle"},
     "diff": BASE | {"store"},
     "checks": BASE | {"store", "diff"},
-    "transport": BASE,
+    "transport": BASE | {"bundle"},
     "api": BASE | ENGINE,
     "fix": BASE | ENGINE | {"transport"},
     "report": BASE | {"store", "diff", "checks", "fix", "transport", "api"},

@@ -32,11 +32,11 @@ import pytest
 pytest.register_assert_rewrite("tests.sftp_servers")
 
 from rosterlab.bundle import open_bundle  # noqa: E402
+from rosterlab.bundle.digest import bundle_sha256  # noqa: E402
 from rosterlab.cli import main  # noqa: E402
 from rosterlab.store import Store, ingest_bundle  # noqa: E402
 from rosterlab.store.doctor import check_store, open_for_check  # noqa: E402
 from rosterlab.store.pushes import pushes  # noqa: E402
-from rosterlab.transport.common import bundle_sha256  # noqa: E402
 from tests.corpus.faults import big_night  # noqa: E402
 from tests.sftp_servers import KeyPair, Sshd, current_user, folder_digests  # noqa: E402
 from tests.tiny import folder_files, tiny_night, write_night  # noqa: E402

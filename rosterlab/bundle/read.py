@@ -14,7 +14,6 @@ large, unreadable file).
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import stat
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
 from rosterlab.errors import BundleError, DiskFullError, disk_full
@@ -99,14 +99,11 @@ def read_bundle(
     else:
         raise BundleError(f"bundle {path} does not exist: pass a bundle folder or a .zip of one")
     files.sort(key=lambda f: f.name)
-    identity = hashlib.sha256()
-    for f in files:
-        identity.update(f"{f.name}\0{f.sha256}\n".encode())
     return Bundle(
         source=str(source),
         files=tuple(files),
         findings=tuple(bundle_findings(files)),
-        sha256=identity.hexdigest(),
+        sha256=bundle_sha256((f.name, f.sha256) for f in files),
         newest_mtime=max((f.mtime for f in files), default=None),
     )
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rosterlab import spec
+from rosterlab.bundle.digest import file_sha256
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import FixError, disk_full
 from rosterlab.fix.apply import CHANGES_HEADER, Workbench
@@ -31,7 +32,6 @@ from rosterlab.fix.recheck import (
     MANIFEST,
     check_folder,
     check_snapshot,
-    file_sha256,
     trial_hold,
 )
 from rosterlab.fix.rules import RuleSet

@@ -9,7 +9,6 @@ count: exactly what a push uploads.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
+from rosterlab.bundle.digest import file_sha256
 from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings
 from rosterlab.fix.hold import HoldPrediction, predict_hold
@@ -48,15 +48,6 @@ class Checked:
 def check_snapshot(store: Store, snapshot_id: int, settings: DistrictSettings) -> None:
     """Run every check on a snapshot (cached per snapshot) and record its ``check`` findings."""
     run_checks(store, snapshot_id, settings=CheckSettings.of(settings))
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def spec_files(folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rosterlab import spec
+from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.errors import StoreError
 from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
@@ -194,10 +195,7 @@ def _bundles(store: Store) -> Iterator[Problem]:
         "NULL), list(f.sha256) FILTER (f.name IS NOT NULL) FROM snapshots s LEFT JOIN "
         "snapshot_files f ON f.snapshot_id = s.id GROUP BY ALL ORDER BY s.id"
     ):
-        identity = hashlib.sha256()
-        for name, sha256 in sorted(zip(names or [], hashes or [], strict=True)):
-            identity.update(f"{name}\0{sha256}\n".encode())
-        if identity.hexdigest() != recorded:
+        if bundle_sha256(zip(names or [], hashes or [], strict=True)) != recorded:
             yield Problem(
                 "snapshot-files",
                 f"{_night(district, seq, snapshot)}: its snapshot_files ({len(names or [])} "

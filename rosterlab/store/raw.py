@@ -26,6 +26,7 @@ from typing import BinaryIO
 import pyzstd
 from pyzstd import CParameter, DParameter
 
+from rosterlab.bundle.digest import file_sha256
 from rosterlab.errors import StoreError
 
 FULL = "zstd"
@@ -145,7 +146,7 @@ def _verify(
         for _ in _checked_chunks(sha256, size, blob.data, keyframe):
             pass
     except StoreError:
-        if _file_sha256(path) != sha256:
+        if file_sha256(path) != sha256:
             raise _changed(name) from None
         raise StoreError(
             f"{blob.codec} encoding of {name} did not decode to the received bytes; nothing was "
@@ -205,8 +206,3 @@ def _corrupt(sha256: str, keyframe: Keyframe | None, reason: str) -> StoreError:
 
 def _changed(name: str) -> StoreError:
     return StoreError(f"{name} changed while it was being ingested: ingest again")
-
-
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()

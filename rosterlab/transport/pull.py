@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.errors import TransportError
 from rosterlab.spec import FILES
-from rosterlab.transport.common import Progress, bundle_sha256
+from rosterlab.transport.common import Progress
 from rosterlab.transport.session import Session
 from rosterlab.transport.target import Target
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rosterlab.bundle.digest import bundle_sha256, file_sha256
 from rosterlab.errors import (
     BundleError,
     ConfigError,
@@ -27,7 +28,7 @@ from rosterlab.errors import (
     TransportError,
 )
 from rosterlab.spec import FILES
-from rosterlab.transport.common import Progress, bundle_sha256, file_sha256
+from rosterlab.transport.common import Progress
 from rosterlab.transport.session import POSIX_RENAME, Session
 from rosterlab.transport.target import Target
 
