@@ -20,7 +20,6 @@ from rosterlab.checks.sql import (
     bound,
     cause,
     conflicting_rows,
-    entity_of_column,
     find,
     has,
     reference_column,
@@ -71,7 +70,7 @@ def _references(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
     for field in spec.file_columns(staged.spec_name):
         if field.references is None or not has(staged, field.name):
             continue
-        entity = entity_of_column(staged.spec_name, field.name)
+        entity = spec.entity_of_column(staged.spec_name, field.name)
         parent = spec.ENTITIES[field.references]
         parent_file = ctx.staged_of(parent.name)
         if (

@@ -21,7 +21,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.checks.model import CheckContext, CheckSettings
-from rosterlab.checks.sql import entity_of_column, field_of
+from rosterlab.checks.sql import field_of
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store, stage_snapshot
 
@@ -67,7 +67,7 @@ class FieldProfile:
 
     @property
     def entity(self) -> str:
-        return entity_of_column(self.file, self.field).name
+        return spec.entity_of_column(self.file, self.field).name
 
 
 def _positions(staged: StagedFile) -> dict[str, int]:
@@ -248,7 +248,7 @@ def field_changes(
     def make(code: str, file: str, column: str, **context: Any) -> Finding:
         return finding(
             code,
-            entity=entity_of_column(file, column).name,
+            entity=spec.entity_of_column(file, column).name,
             field=column,
             sync_type=sync_type,
             file=file,
@@ -280,7 +280,7 @@ def field_changes(
             found.append(
                 finding(
                     "format-shift",
-                    entity=entity_of_column(file, column).name,
+                    entity=spec.entity_of_column(file, column).name,
                     field=column,
                     value=new.pattern,
                     sync_type=sync_type,
@@ -363,7 +363,7 @@ def field_matrix(store: Store, district: str, settings: CheckSettings | None = N
         rows.append(
             FieldRow(
                 file=file,
-                entity=entity_of_column(file, column).name,
+                entity=spec.entity_of_column(file, column).name,
                 field=column,
                 in_spec=spec_field is not None,
                 required=bool(spec_field and spec_field.required),

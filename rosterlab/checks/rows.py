@@ -17,7 +17,6 @@ from rosterlab.checks.sql import (
     Sql,
     bound,
     conflicting_rows,
-    entity_of_column,
     find,
     has,
     repeated_rows,
@@ -118,7 +117,7 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
         if not has(staged, field.name):
             continue  # an absent column is a header finding, not one per row
         v = staged.columns.value(field.name)
-        entity = entity_of_column(staged.spec_name, field.name)
+        entity = spec.entity_of_column(staged.spec_name, field.name)
         detail = EXCEL_DETAIL.get(field.kind)
         select, select_params = select_findings(
             code=("_code", []),

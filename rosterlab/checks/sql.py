@@ -33,12 +33,6 @@ INFO_NAME = {
 YEAR_SUGGESTION = "a four-digit year (YYYY)"
 
 
-def entity_of_column(file_name: str, column: str) -> spec.Entity:
-    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
-    entities = [spec.ENTITIES[name] for name in spec.FILES[file_name].entities]
-    return next((e for e in entities if column in e.columns), entities[0])
-
-
 def field_of(file_name: str, column: str) -> spec.Field | None:
     """The spec field a received column is (None for ext.* and unknown columns)."""
     return next((f for f in spec.file_columns(file_name) if f.name == column), None)

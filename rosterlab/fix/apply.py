@@ -336,7 +336,7 @@ class Workbench:
         else:
             column = work.header.index(old)
             work.header[column] = new
-            entity = spec.ENTITIES[_entity_of_column(work.spec_name, new)]
+            entity = spec.entity_of_column(work.spec_name, new)
             self.store.execute(
                 f"INSERT INTO {CHANGES} VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, 'renamed', ?, ?)",
                 [
@@ -467,11 +467,3 @@ def _usual_newline(styles: list[str | None]) -> str:
 def _is_field(entity: spec.Entity, name: str) -> bool:
     """A spec column of the entity, or an ``ext.*`` column where the entity has them."""
     return name in entity.columns or (entity.extensions and name.startswith(spec.EXTENSION_PREFIX))
-
-
-def _entity_of_column(spec_name: str, column: str) -> str:
-    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
-    for name in spec.FILES[spec_name].entities:
-        if column in spec.ENTITIES[name].columns:
-            return name
-    return spec.entity_of_file(spec_name)

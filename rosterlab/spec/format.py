@@ -277,6 +277,13 @@ def entity_of_file(file_name: str) -> str:
     return FILES[file_name].entities[0]
 
 
+def entity_of_column(file_name: str, column: str) -> Entity:
+    """The entity a column of a file belongs to (students.csv contact columns → contacts;
+    ext.* and unknown columns → the file's primary entity)."""
+    entities = [ENTITIES[name] for name in FILES[file_name].entities]
+    return next((e for e in entities if column in e.columns), entities[0])
+
+
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "grade": (
         "InfantToddler",
