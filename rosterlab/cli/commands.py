@@ -217,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", help="config file (default: ROSTERLAB_CONFIG, ./rosterlab.toml)"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, print the traceback too (also: ROSTERLAB_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register_commands in REGISTRARS:
         register_commands(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import traceback as tb
 from typing import Any
 
 from rosterlab.report.text import json_safe, shown
@@ -26,6 +27,12 @@ def emit_json(payload: Any) -> None:
 
 def error(message: str) -> None:
     sys.stderr.write(f"rosterlab: {shown(message)}\n")
+    sys.stderr.flush()
+
+
+def traceback(exc: BaseException) -> None:
+    """The traceback of ``exc`` with its chained causes (``--debug``)."""
+    sys.stderr.write("".join(tb.format_exception(exc)))
     sys.stderr.flush()
 
 

@@ -9,7 +9,7 @@ from rosterlab.store.ingest import (
     staging_table,
 )
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.store import IngestResult, SnapshotInfo, Store
+from rosterlab.store.store import IngestResult, SnapshotInfo, Store, interrupt_queries
 
 __all__ = [
     "ColumnMap",
@@ -19,6 +19,7 @@ __all__ = [
     "Store",
     "export_snapshot",
     "ingest_bundle",
+    "interrupt_queries",
     "quote_ident",
     "stage_snapshot",
     "staging_table",

@@ -7,6 +7,7 @@ hand it SQL text with bound values; results come back as polars DataFrames or fr
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +59,19 @@ _SNAPSHOT_COLUMNS = (
     "id, district, seq, taken_at, ingested_at, source, bundle_sha256, origin, sync_type"
 )
 _LOCK_PID = re.compile(r"PID (\d+)")
+_OPEN: weakref.WeakSet[Store] = weakref.WeakSet()  # every open store, for interrupt_queries()
+
+
+def interrupt_queries() -> None:
+    """Stop the query every open store is running (safe from another thread, e.g. on Ctrl-C).
+
+    The query fails with ``duckdb.InterruptException``; a store that is idle is unaffected.
+    """
+    for store in list(_OPEN):
+        try:
+            store._con.interrupt()
+        except duckdb.Error:  # closed meanwhile
+            pass
 
 
 def _busy_message(path: Path, exc: Exception) -> str:
@@ -77,6 +91,7 @@ class Store:
         # Which snapshot the temporary staging views (staged_<file>) currently hold.
         self.staged_snapshot: int | None = None
         self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
+        _OPEN.add(self)
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -142,6 +157,7 @@ class Store:
             store.close()
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self._con.close()
 
     def _migrate(self) -> None:
