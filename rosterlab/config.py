@@ -60,12 +60,36 @@ class Settings:
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, turning every problem into a one-line ConfigError."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found: create it or drop --config") from None
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found: create it or drop --config") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path} is a folder, not a TOML file: give the file's path") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror}): check the path") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 ({_bad_byte(data, exc)}): save it as UTF-8"
+        ) from exc
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file") from None
+        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file") from exc
+
+
+def _bad_byte(data: bytes, exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8: the byte, its line and the key set on that line."""
+    before = data[: exc.start].split(b"\n")
+    line = before[-1] + data[exc.start :].split(b"\n", 1)[0]
+    where = f"byte 0x{data[exc.start]:02x} on line {len(before)}"
+    key = line.split(b"=", 1)[0].strip() if b"=" in line else b""
+    if key and key.isascii():
+        tables = [row.strip() for row in before[:-1] if row.strip().startswith(b"[")]
+        table = tables[-1].decode() + " " if tables and tables[-1].isascii() else ""
+        where += f", in {table}{key.decode()}"
+    return where
 
 
 # Per-district settings that are a share between 0 and 1, and those that are a count.
@@ -105,9 +129,10 @@ def district_settings(district: str, table: dict[str, Any], where: str) -> Distr
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{where}: {key} must be a whole number of at least 1")
             thresholds[key] = value
-    return DistrictSettings(
-        district=district, name=table.get("name"), sync_type=sync_type, **thresholds
-    )
+    name = table.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f'{where}: name {name!r} must be text, e.g. name = "Maple USD"')
+    return DistrictSettings(district=district, name=name, sync_type=sync_type, **thresholds)
 
 
 def load_settings(store: str | None = None, config: str | None = None) -> Settings:
@@ -119,22 +144,44 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         raw = load_toml(config_path)
     else:
         default = Path(DEFAULT_CONFIG)
-        config_path = default if default.is_file() else None
+        config_path = default if default.exists() else None
         raw = load_toml(default) if config_path else {}
-    store_value = store or os.environ.get("ROSTERLAB_STORE") or raw.get("store") or DEFAULT_STORE
+    where = config_path or DEFAULT_CONFIG
+    store_value = store or os.environ.get("ROSTERLAB_STORE") or _store(raw, where)
     districts = {
         name: district_settings(name, table, f"{config_path} [districts.{name}]")
-        for name, table in (raw.get("districts") or {}).items()
+        for name, table in _table(raw, "districts", where).items()
     }
     return Settings(
         store=Path(store_value).expanduser(),
         config_path=config_path,
         districts=districts,
-        targets=dict(raw.get("targets") or {}),
+        targets=_table(raw, "targets", where),
         raw=raw,
         memory_limit=_memory_limit(os.environ.get("ROSTERLAB_MEMORY_LIMIT"), raw, config_path),
         threads=_threads(os.environ.get("ROSTERLAB_THREADS"), raw, config_path),
     )
+
+
+def _store(raw: dict[str, Any], where: Path | str) -> str:
+    """``store`` in rosterlab.toml: a path as text (else the default)."""
+    value = raw.get("store", DEFAULT_STORE)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where}: store {value!r} must be a file path in quotes, "
+            'e.g. store = "rosterlab.duckdb"'
+        )
+    return value
+
+
+def _table(raw: dict[str, Any], key: str, where: Path | str) -> dict[str, Any]:
+    """``[districts]`` or ``[targets]`` of rosterlab.toml: a table of ``[key.NAME]`` tables."""
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where}: {key} must be a table of [{key}.NAME] sections, not {type(value).__name__}"
+        )
+    return dict(value)
 
 
 def _memory_limit(env: str | None, raw: dict[str, Any], config: Path | None) -> str | None:
