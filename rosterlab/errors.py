@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import re
+from pathlib import Path
 
 
 class RosterlabError(Exception):
@@ -97,6 +98,23 @@ def disk_full(exc: BaseException, writing: str, afterwards: str) -> DiskFullErro
     if reason is None:
         return None
     return DiskFullError(name or writing, reason, afterwards)
+
+
+def cannot_write(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not be created or written, for an error line.
+
+    A file where a folder of the path should be is named as such (``out/sub`` under a file
+    ``out``); anything else (read-only, under /proc, permission) gives the system's reason.
+    """
+    for parent in (path, *path.parents):
+        if parent.exists() or parent.is_symlink():
+            if parent != path and not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    where = path
+    if isinstance(exc.filename, str) and Path(exc.filename).is_relative_to(path):
+        where = Path(exc.filename)  # the file inside it that failed
+    return f"cannot write {where} ({exc.strerror or type(exc).__name__})"
 
 
 class ExportError(RosterlabError):

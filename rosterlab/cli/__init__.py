@@ -60,6 +60,7 @@ def _interrupt_queries() -> None:
 def _failed(exc: BaseException, watch: interrupts.Watch, debug: bool) -> int:
     """The exit code of a command that raised ``exc``, after its one line on stderr."""
     from rosterlab.cli import output
+
     if watch.signal is not None or isinstance(exc, KeyboardInterrupt):
         # Whatever the unwinding raised (DuckDB's InterruptException, an error wrapping it).
         output.error(INTERRUPTED)

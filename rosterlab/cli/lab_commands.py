@@ -15,6 +15,7 @@ import rosterlab
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, settings_of
 from rosterlab.errors import LabError
+from rosterlab.report.destination import report_destination
 
 STORE_ENV = "ROSTERLAB_STORE"
 CONFIG_ENV = "ROSTERLAB_CONFIG"
@@ -90,6 +91,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    report_destination(Path(args.out))  # before the notebook's imports and run: seconds
     from rosterlab.report.html_report import (
         REPORT_NOTEBOOK,
         execute_notebook,

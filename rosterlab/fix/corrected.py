@@ -24,7 +24,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle.digest import file_sha256
 from rosterlab.config import DistrictSettings
-from rosterlab.errors import FixError, disk_full
+from rosterlab.errors import FixError, cannot_write, disk_full
 from rosterlab.fix.apply import CHANGES_HEADER, Workbench
 from rosterlab.fix.hold import HoldPrediction
 from rosterlab.fix.recheck import (
@@ -174,9 +174,14 @@ def fix_snapshot(
         return _fix(store, snapshot_id, rules, out, settings, progress or (lambda _message: None))
     except BaseException as exc:
         full = disk_full(exc, str(out), f"no corrected bundle was written to {out}")
-        if full is None:
-            raise
-        raise full from None
+        if full is not None:
+            raise full from exc
+        if isinstance(exc, OSError):
+            raise FixError(
+                f"{cannot_write(out, exc)}: choose another --out folder; no corrected bundle "
+                "was written"
+            ) from exc
+        raise
 
 
 def _fix(
@@ -188,6 +193,7 @@ def _fix(
     say: Progress,
 ) -> FixResult:
     _check_destination(out)
+    _check_writable(out)
     source = store.snapshot(snapshot_id)
     if rules.district and rules.district != source.district:
         raise FixError(
@@ -270,7 +276,24 @@ def _check_destination(out: Path) -> None:
     if out.exists() and (not out.is_dir() or _holds_other_files(out)):
         raise FixError(f"{out} exists and is not an empty folder: choose a new --out folder")
     if not out.parent.is_dir():
+        blocked = next((p for p in out.parents if p.exists()), None)
+        if blocked is not None and not blocked.is_dir():
+            raise FixError(f"{blocked} is a file, not a folder: choose another --out folder")
         raise FixError(f"{out.parent} does not exist: create it or choose another --out folder")
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before any work when the folder beside ``out`` (or an empty ``out``) takes no new
+    folder (read-only, /proc, no permission): the bundle is written into a temporary folder
+    there and renamed onto ``out``."""
+    for folder in (out.parent, out) if out.is_dir() else (out.parent,):
+        try:
+            Path(tempfile.mkdtemp(prefix=f".{out.name}.probe.", dir=folder)).rmdir()
+        except OSError as exc:
+            where = out if folder == out.parent else folder
+            raise FixError(
+                f"cannot write {where} ({exc.strerror}): choose another --out folder"
+            ) from exc
 
 
 def _holds_other_files(out: Path) -> bool:

@@ -25,7 +25,8 @@ from nbconvert.filters import markdown2html_mistune
 import rosterlab
 from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix
-from rosterlab.errors import ReportError
+from rosterlab.errors import ReportError, cannot_write, disk_full
+from rosterlab.report.destination import report_destination
 from rosterlab.report.diff import MASK, sensitive
 from rosterlab.spec import Finding
 
@@ -217,13 +218,17 @@ def html_table(
 
 def write_report(html_text: str, out: Path) -> Path:
     """Write the page atomically (a temp file renamed into place); returns the absolute path."""
-    out = out.expanduser().resolve()
-    if out.is_dir():
-        raise ReportError(f"--out {out} is a folder: give a file name such as report.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = report_destination(out)
     partial = out.with_name(out.name + ".part")
-    partial.write_text(html_text, encoding="utf-8")
-    partial.replace(out)
+    try:
+        partial.write_text(html_text, encoding="utf-8")
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        full = disk_full(exc, str(partial), "no report was written")
+        if full is not None:
+            raise full from exc
+        raise ReportError(f"{cannot_write(out, exc)}: give another --out") from exc
     return out
 
 

@@ -8,7 +8,7 @@ from datetime import UTC
 from pathlib import Path, PurePosixPath
 
 from rosterlab import spec
-from rosterlab.errors import ExportError, disk_full
+from rosterlab.errors import ExportError, cannot_write, disk_full
 from rosterlab.store.sql import positional, quote_ident
 from rosterlab.store.store import SnapshotInfo, Store
 from rosterlab.store.write import copy_csv
@@ -17,7 +17,10 @@ from rosterlab.store.write import copy_csv
 def _prepare(dest: Path) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ExportError(f"{dest} exists and is not an empty folder: choose a new folder")
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{cannot_write(dest, exc)}: choose another folder") from exc
 
 
 def _safe_target(dest: Path, name: str) -> Path:
@@ -49,9 +52,13 @@ def export_snapshot(
     except BaseException as exc:
         _empty(dest)
         full = disk_full(exc, str(written[-1] if written else dest), "nothing was exported")
-        if full is None:
-            raise
-        raise full from None
+        if full is not None:
+            raise full from exc
+        if isinstance(exc, OSError):
+            raise ExportError(
+                f"{cannot_write(dest, exc)}: choose another folder; nothing was exported"
+            ) from exc
+        raise
     return written
 
 

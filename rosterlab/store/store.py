@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,10 +68,8 @@ def interrupt_queries() -> None:
     The query fails with ``duckdb.InterruptException``; a store that is idle is unaffected.
     """
     for store in list(_OPEN):
-        try:
+        with suppress(duckdb.Error):  # closed meanwhile
             store._con.interrupt()
-        except duckdb.Error:  # closed meanwhile
-            pass
 
 
 def _busy_message(path: Path, exc: Exception) -> str:
