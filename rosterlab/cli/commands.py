@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,14 +29,24 @@ if TYPE_CHECKING:
 
 
 def _taken_at(text: str | None) -> datetime | None:
+    """``--taken-at`` as the store keeps it: a time with a zone becomes UTC without one."""
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
         raise ConfigError(
             f"--taken-at {text!r} is not ISO-8601 (e.g. 2026-09-03T02:00:00)"
-        ) from None
+        ) from exc
+    if when.tzinfo is None:
+        return when
+    try:
+        return when.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        raise ConfigError(
+            f"--taken-at {text!r} is outside 0001-01-01 to 9999-12-31 once in UTC: give a time "
+            "within those years"
+        ) from exc
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

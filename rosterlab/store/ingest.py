@@ -25,7 +25,7 @@ from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import surplus_rows
-from rosterlab.errors import OutOfOrderError, StoreError
+from rosterlab.errors import OutOfOrderError, StoreError, disk_full
 from rosterlab.spec import Finding, finding
 from rosterlab.store import raw
 from rosterlab.store.sql import positional, quote_ident
@@ -716,11 +716,25 @@ def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
     """
     if store.staged_snapshot != snapshot_id:
         store.snapshot(snapshot_id)  # a clear error for an unknown id
-        with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
-            folder = Path(tmp) / "bundle"
-            _materialize(store, snapshot_id, folder)
-            with open_bundle(folder) as bundle:
-                Ingestor(store, None).stage_bundle(bundle)
+        try:
+            with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
+                folder = Path(tmp) / "bundle"
+                _materialize(store, snapshot_id, folder)
+                with open_bundle(folder) as bundle:
+                    Ingestor(store, None).stage_bundle(bundle)
+        except OSError as exc:  # the raw files are unpacked into a temporary folder
+            unchanged = (
+                "the store keeps what it held before (TMPDIR may name a folder on a disk with "
+                "space)"
+            )
+            copy = f"a temporary copy of snapshot {snapshot_id} in {tempfile.gettempdir()}"
+            full = disk_full(exc, copy, unchanged)
+            if full is not None:
+                raise full from exc
+            raise StoreError(
+                f"cannot unpack snapshot {snapshot_id}'s files into a temporary folder "
+                f"({exc.strerror or exc}): set TMPDIR to a folder you can write; {unchanged}"
+            ) from exc
         store.staged_snapshot = snapshot_id
     staged = {}
     for name, spec_name, header in store.rows(
