@@ -135,3 +135,39 @@ def test_every_spelling_of_a_wrong_way_arrow_is_caught(tmp_path):
         "store/bad.py (store) imports rosterlab.report",
         "store/bad.py (store) imports rosterlab.fix",
     ]
+
+
+def unchained_raises(source: str, filename: str) -> list[str]:
+    """``raise X(...)`` inside an ``except`` block without ``from`` the caught exception
+    (``from None`` included): the cause, which ``--debug`` shows, would be dropped."""
+    found = []
+    for handler in ast.walk(ast.parse(source, filename=filename)):
+        if not isinstance(handler, ast.ExceptHandler):
+            continue
+        for node in ast.walk(handler):
+            if not isinstance(node, ast.Raise) or node.exc is None:
+                continue
+            if isinstance(node.exc, ast.Name) and node.exc.id == handler.name:
+                continue  # re-raising the caught exception itself
+            if node.cause is None or (
+                isinstance(node.cause, ast.Constant) and node.cause.value is None
+            ):
+                found.append(f"{filename}:{node.lineno}")
+    return found
+
+
+def test_errors_raised_while_handling_another_chain_it_as_their_cause():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        found += unchained_raises(path.read_text(), str(path.relative_to(PACKAGE)))
+    assert found == []
+
+
+def test_the_chaining_rule_catches_a_dropped_cause():
+    source = (
+        "try:\n    open('x')\nexcept OSError as exc:\n    raise ValueError('a') from None\n"
+        "try:\n    open('x')\nexcept OSError:\n    raise ValueError('b')\n"
+        "try:\n    open('x')\nexcept OSError as exc:\n    raise ValueError('c') from exc\n"
+        "try:\n    open('x')\nexcept OSError as exc:\n    raise exc\n"
+    )
+    assert unchained_raises(source, "m.py") == ["m.py:4", "m.py:8"]

@@ -77,7 +77,7 @@ def open_bundle(source: str | Path, *, limits: ZipLimits | None = None) -> Itera
             full = disk_full(exc, folder, "nothing was read")
             if full is None:
                 raise
-            raise full from None
+            raise full from exc
         yield bundle
 
 
@@ -118,7 +118,7 @@ def _work_folder(work_dir: str | Path) -> Path:
     except OSError as exc:
         raise BundleError(
             f"cannot use work folder {work_dir} ({exc.strerror}): choose a writable folder"
-        ) from None
+        ) from exc
 
 
 def _ignored(parts: Iterable[str]) -> bool:
@@ -163,7 +163,7 @@ def _read_file(path: Path, name: str, work: Path, index: int) -> SourceFile:
         raise BundleError(
             f"cannot read {path} or copy it under {work} ({exc.strerror}): "
             "check permissions and free space"
-        ) from None
+        ) from exc
     return _source_file(name, path, mtime, sniffed)
 
 
@@ -196,7 +196,7 @@ def _read_zip(path: Path, work: Path, limits: ZipLimits) -> list[SourceFile]:
         raise BundleError(
             f"{path} is neither a folder nor a readable zip ({exc}): pass the "
             "bundle folder or a .zip of it"
-        ) from None
+        ) from exc
     with archive:
         members = _zip_members(path, archive.infolist(), limits)
         files = []
@@ -216,12 +216,12 @@ def _read_zip(path: Path, work: Path, limits: ZipLimits) -> list[SourceFile]:
                 raise BundleError(
                     f"{path}: cannot unpack {info.filename} ({exc}): re-create "
                     "the zip or pass the folder"
-                ) from None
+                ) from exc
             except OSError as exc:
                 raise BundleError(
                     f"cannot unpack {path} into {work} ({exc.strerror}): free "
                     "some space or choose another work folder"
-                ) from None
+                ) from exc
             files.append(_source_file(name, target, _zip_mtime(info), sniffed))
     return files
 

@@ -38,7 +38,7 @@ def with_checks(
             f"{snapshot.district} night {snapshot.seq} was ingested as snapshot {snapshot.id} "
             f"but not checked: {exc.message}; then run rosterlab check --district "
             f"{snapshot.district}"
-        ) from None
+        ) from exc
     return IngestResult(snapshot, result.new, checked.findings)
 
 

@@ -45,7 +45,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     try:
         target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write {target} ({exc.strerror}): give another --out") from None
+        raise ConfigError(f"cannot write {target} ({exc.strerror}): give another --out") from exc
     output.emit(
         f"diff of snapshots {result.from_snapshot.id} → {result.to_snapshot.id} written to {target}"
     )

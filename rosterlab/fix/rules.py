@@ -218,7 +218,7 @@ def load_rules(path: str | Path, *, district: str | None = None) -> RuleSet:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RulesError(f"cannot read rules file {path} ({exc.strerror}): check --rules") from None
+        raise RulesError(f"cannot read rules file {path} ({exc.strerror}): check --rules") from exc
     return parse_rules(data, name=path.name, district=district, path=path)
 
 
@@ -230,7 +230,7 @@ def parse_rules(
         text = data.decode("utf-8")
         parsed = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{name} is not valid TOML ({exc}): fix the file") from None
+        raise RulesError(f"{name} is not valid TOML ({exc}): fix the file") from exc
     unknown = sorted(set(parsed) - {"district", "rules"})
     if unknown:
         raise RulesError(

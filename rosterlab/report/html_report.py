@@ -111,19 +111,19 @@ def execute_notebook(
         # The kernel's own log (a transport warning at start) is not the report's business:
         # what a cell raises arrives as a CellExecutionError, a dead kernel as DeadKernelError.
         client.execute(stderr=subprocess.DEVNULL)
-    except CellTimeoutError:
+    except CellTimeoutError as exc:
         raise ReportError(
             f"{path.name} took longer than {timeout} s in one cell: retry, or narrow the nights"
-        ) from None
+        ) from exc
     except (DeadKernelError, RuntimeError) as exc:
         raise ReportError(
             f"the notebook kernel for {path.name} failed ({exc}): check the environment with "
             "rosterlab lab and retry"
-        ) from None
+        ) from exc
     except CellExecutionError as exc:
         raise ReportError(
             f"{path.name} failed: {exc.ename}: {exc.evalue} (open it in rosterlab lab to see why)"
-        ) from None
+        ) from exc
     return nb
 
 

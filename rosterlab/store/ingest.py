@@ -584,11 +584,11 @@ def _pack_files(
 def _load_keyframe(source: SourceFile, sha256: str, size: int, data: bytes) -> raw.Keyframe:
     try:
         return raw.load_keyframe(sha256, size, data)
-    except StoreError:
+    except StoreError as exc:
         raise StoreError(
             f"cannot keep {source.name}: the store's keyframe of it ({sha256[:12]}) is corrupt; "
             "run rosterlab doctor"
-        ) from None
+        ) from exc
 
 
 def _already_ingested(

@@ -145,13 +145,13 @@ def _verify(
     try:
         for _ in _checked_chunks(sha256, size, blob.data, keyframe):
             pass
-    except StoreError:
+    except StoreError as exc:
         if file_sha256(path) != sha256:
-            raise _changed(name) from None
+            raise _changed(name) from exc
         raise StoreError(
             f"{blob.codec} encoding of {name} did not decode to the received bytes; nothing was "
             "stored: report this rosterlab bug with the file"
-        ) from None
+        ) from exc
 
 
 def _decode(
@@ -189,8 +189,8 @@ def _checked_chunks(
                 break
             chunk = decoder.decompress(b"", CHUNK)
         complete = decoder.eof and not decoder.unused_data
-    except pyzstd.ZstdError:
-        raise _corrupt(sha256, keyframe, "zstd cannot decode it") from None
+    except pyzstd.ZstdError as exc:
+        raise _corrupt(sha256, keyframe, "zstd cannot decode it") from exc
     if not complete or seen != size:
         raise _corrupt(sha256, keyframe, "truncated or overlong")
     if digest is not None and digest.hexdigest() != sha256:

@@ -120,18 +120,18 @@ class Store:
             con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreBusyError(_busy_message(path, exc)) from None
+                raise StoreBusyError(_busy_message(path, exc)) from exc
             if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
-                raise full from None
+                raise full from exc
             if "not a valid DuckDB database" in str(exc):
                 raise StoreError(
                     f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
-                ) from None
-            raise StoreError(f"cannot open store {path} ({exc}): check the path") from None
+                ) from exc
+            raise StoreError(f"cannot open store {path} ({exc}): check the path") from exc
         except duckdb.Error as exc:
             raise StoreError(
                 f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
-            ) from None
+            ) from exc
         store = cls(con, path, read_only)
         store.memory_limit = memory_limit or store.memory_limit
         if migrate:
@@ -219,16 +219,16 @@ class Store:
         """Running out of memory is a tool failure with a one-line remedy, not a traceback."""
         try:
             yield
-        except duckdb.OutOfMemoryException:
+        except duckdb.OutOfMemoryException as exc:
             raise StoreError(
                 f"store {self.path} ran out of memory (memory_limit {self.memory_limit}): raise "
                 "memory_limit in rosterlab.toml or ROSTERLAB_MEMORY_LIMIT, or lower threads"
-            ) from None
+            ) from exc
         except duckdb.Error as exc:  # IO or commit errors: a full disk says what to do
             full = disk_full(exc, f"store {self.path}", "the store keeps what it held before")
             if full is None:
                 raise
-            raise full from None
+            raise full from exc
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._resources():

@@ -96,9 +96,9 @@ def _resolve(incident: str | Incident) -> Incident:
         return incident
     try:
         return INCIDENTS[incident]
-    except KeyError:
+    except KeyError as exc:
         known = ", ".join(sorted(INCIDENTS))
-        raise ValueError(f"unknown incident {incident!r}; known: {known}") from None
+        raise ValueError(f"unknown incident {incident!r}; known: {known}") from exc
 
 
 @dataclass(eq=False)
