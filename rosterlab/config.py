@@ -147,7 +147,8 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         config_path = default if default.exists() else None
         raw = load_toml(default) if config_path else {}
     where = config_path or DEFAULT_CONFIG
-    store_value = store or os.environ.get("ROSTERLAB_STORE") or _store(raw, where)
+    configured = _store(raw, where)  # checked even when --store or the environment wins
+    store_value = store or os.environ.get("ROSTERLAB_STORE") or configured
     districts = {
         name: district_settings(name, table, f"{config_path} [districts.{name}]")
         for name, table in _table(raw, "districts", where).items()
