@@ -86,6 +86,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
         known = settings.districts.get(args.district)
+        taken_at = _taken_at(args.taken_at)  # before anything is opened
         with (
             open_bundle(path) as bundle,
             open_store(settings) as store,
@@ -94,7 +95,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 store,
                 bundle,
                 district=args.district,
-                taken_at=_taken_at(args.taken_at),
+                taken_at=taken_at,
                 sync_type=args.sync_type or (known.sync_type if known else None),
                 district_name=known.name if known else None,
                 source=str(path),

@@ -15,7 +15,8 @@ INTRO = """# rosterlab command reference
 Generated from the CLI's own `--help` by `make docs`; do not edit by hand. The JSON shapes are a
 public contract (see the project's CLI contract); exit codes: `0` done, `1` findings at or above
 `--fail-on`, `2` the command could not do its job (one line on stderr says what to do), `130`
-interrupted.
+interrupted (Ctrl-C; nothing half-written). An unexpected error (a bug) is one line too, exit `2`;
+`--debug` or `ROSTERLAB_DEBUG=1` prints its traceback, causes included.
 """
 
 
