@@ -24,6 +24,7 @@ import pytest
 from rosterlab.cli import main
 from rosterlab.store import Store
 from tests.corpus.cli_cases import CLI_CASES, DISTRICT, CliCase, Invocation
+from tests.corpus.faults import big_night
 from tests.tiny import tiny_night, write_night
 
 INTERRUPTED = "rosterlab: interrupted: nothing was half-written; re-run the command\n"
@@ -200,6 +201,46 @@ def test_ctrl_c_during_a_long_query_exits_130_with_one_line_and_the_store_as_it_
     assert checked.stdout.startswith(f"store {store} is healthy: 1 snapshot of 1 district, ")
     assert snapshot_ids(store) == [1]
     assert not (tmp_path / "store.duckdb.tmp").exists()
+
+
+def test_ctrl_c_during_a_real_ingest_exits_130_and_keeps_the_store(
+    store_file: Path, tmp_path: Path
+) -> None:
+    """No injected query: the SIGINT follows the ingest's "merging students" progress line of
+    a 60,000-student night, inside its transaction."""
+    store = tmp_path / "store.duckdb"
+    shutil.copy(store_file, store)
+    night = big_night(tmp_path / "2026-09-02", 60_000)
+    argv = [sys.executable, "-m", "rosterlab", "--store", str(store), "ingest", str(night)]
+    child = subprocess.Popen(
+        [*argv, "--district", DISTRICT, "--taken-at", "2026-09-02T02:00:00", "--progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=environment(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    lines = wait_for(child, "[", "merging students")
+    child.send_signal(signal.SIGINT)
+    out, rest = child.communicate(timeout=60)
+    assert (child.returncode, out) == (130, "")
+    assert rest.endswith(INTERRUPTED)
+    assert "Traceback" not in rest and all(line.startswith("[") for line in lines)
+    checked = doctor(store)
+    assert (checked.returncode, checked.stderr) == (0, "")
+    assert snapshot_ids(store) == [1]
+
+
+def wait_for(child: subprocess.Popen[str], prefix: str, text: str) -> list[str]:
+    """Progress lines read from the child's stderr up to the one holding ``text``."""
+    assert child.stderr is not None
+    seen = []
+    for line in child.stderr:
+        seen.append(line)
+        if line.startswith(prefix) and text in line:
+            return seen
+    raise AssertionError(f"the child ended before {text!r}: {seen}")
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
