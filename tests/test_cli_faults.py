@@ -247,8 +247,9 @@ def wait_for(child: subprocess.Popen[str], prefix: str, text: str) -> list[str]:
 def test_ctrl_c_during_start_up_imports_exits_130_with_one_line(
     delay: float, store_file: Path, tmp_path: Path
 ) -> None:
-    """The byte comes just before ``import rosterlab.cli`` (a few milliseconds); the commands'
-    imports, under the watch, take longer than the delays (about half a second)."""
+    """The byte comes just before ``import rosterlab.cli`` (a few milliseconds); the imports
+    under the watch (the parser's, then the command's engines: duckdb, polars) take longer than
+    the delays (about half a second)."""
     store = tmp_path / "store.duckdb"
     shutil.copy(store_file, store)
     code, out, err, _ = interrupted(

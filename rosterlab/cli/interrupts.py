@@ -9,7 +9,9 @@ every open store's running query) at once, so the main thread unwinds through it
 ``128 + signal number`` (130 for SIGINT) with one line, whatever exception the unwinding raised.
 
 Another signal that should stop a command the same way (SIGTERM, SIGHUP): add it to ``STOPPING``
-and give it a Python handler that raises (as SIGINT's default one does).
+and, in :func:`watching`, install a Python handler for it that sets ``watch.signal`` and raises
+KeyboardInterrupt (as SIGINT's default handler raises), restoring the old handler on the way out:
+the cleanups that handle Ctrl-C then handle it too, and the exit code is ``128 + N`` (143).
 """
 
 from __future__ import annotations

@@ -283,17 +283,16 @@ def _check_destination(out: Path) -> None:
 
 
 def _check_writable(out: Path) -> None:
-    """Fail before any work when the folder beside ``out`` (or an empty ``out``) takes no new
-    folder (read-only, /proc, no permission): the bundle is written into a temporary folder
-    there and renamed onto ``out``."""
-    for folder in (out.parent, out) if out.is_dir() else (out.parent,):
-        try:
-            Path(tempfile.mkdtemp(prefix=f".{out.name}.probe.", dir=folder)).rmdir()
-        except OSError as exc:
-            where = out if folder == out.parent else folder
-            raise FixError(
-                f"cannot write {where} ({exc.strerror}): choose another --out folder"
-            ) from exc
+    """Fail before any work when the folder beside ``out`` takes no new folder (read-only,
+    /proc, no permission): the bundle is written into a temporary folder there. The probe is
+    named like that folder, so a fix killed meanwhile leaves nothing the next one keeps."""
+    try:
+        probe = tempfile.mkdtemp(
+            prefix=f".{out.name}.{os.getpid()}.", suffix=PARTIAL, dir=out.parent
+        )
+        os.rmdir(probe)
+    except OSError as exc:
+        raise FixError(f"cannot write {out} ({exc.strerror}): choose another --out folder") from exc
 
 
 def _holds_other_files(out: Path) -> bool:
