@@ -17,12 +17,15 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
-from rosterlab.store import Store
+from rosterlab.errors import ConfigError
+from rosterlab.store import Store, ingest_bundle
 from tests.corpus.cli_cases import CLI_CASES, DISTRICT, CliCase, Invocation
 from tests.corpus.faults import big_night
 from tests.tiny import tiny_night, write_night
@@ -323,4 +326,18 @@ def test_debug_shows_the_cause_of_a_tool_error(tmp_path: Path) -> None:
         2,
         "",
         line,
+    )
+
+
+def test_the_api_refuses_a_taken_at_outside_the_years_once_in_utc(tmp_path: Path) -> None:
+    """A notebook passing an aware datetime gets the same error, not an OverflowError."""
+    night = write_night(tmp_path / "night", tiny_night())
+    when = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    with open_bundle(night) as bundle, Store.open(tmp_path / "store.duckdb") as store:
+        with pytest.raises(ConfigError) as raised:
+            ingest_bundle(store, bundle, district="far", taken_at=when)
+        assert store.snapshots() == []
+    assert str(raised.value) == (
+        "taken_at 0001-01-01T00:00:00+01:00 is outside 0001-01-01 to 9999-12-31 once in UTC: "
+        "give a time within those years"
     )

@@ -25,7 +25,7 @@ from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import surplus_rows
-from rosterlab.errors import OutOfOrderError, StoreError, disk_full
+from rosterlab.errors import ConfigError, OutOfOrderError, StoreError, disk_full
 from rosterlab.spec import Finding, finding
 from rosterlab.store import raw
 from rosterlab.store.sql import positional, quote_ident
@@ -621,7 +621,13 @@ def _reject_detail(error_type: str, message: str) -> str:
 def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ConfigError(
+            f"taken_at {value.isoformat()} is outside 0001-01-01 to 9999-12-31 once in UTC: "
+            "give a time within those years"
+        ) from exc
 
 
 def ingest_bundle(
