@@ -157,6 +157,10 @@ class PosixRenameUnsupportedError(TransportError):
     """The server lacks posix-rename, so a bundle cannot be swapped in atomically."""
 
 
+class ApiError(RosterlabError):
+    """Clever's Data API (or the stand-in) could not be read: refused, unreachable, malformed."""
+
+
 class RulesError(RosterlabError):
     """A corrections rules file is invalid (names the rule and its line)."""
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.cli import (
+    api_commands,
     check_commands,
     diff_commands,
     doctor_commands,
@@ -213,6 +214,7 @@ REGISTRARS: tuple[Callable[[Any], None], ...] = (
     fix_commands.register,
     lab_commands.register,
     doctor_commands.register,
+    api_commands.register,
 )
 
 

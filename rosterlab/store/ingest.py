@@ -32,7 +32,7 @@ from rosterlab.store.sql import positional, quote_ident
 from rosterlab.store.store import IngestResult, SnapshotInfo, Store
 
 Progress = Callable[[str], None]
-ORIGINS = ("upload", "pulled", "corrected")
+ORIGINS = ("upload", "pulled", "corrected", "api")
 
 
 def staging_table(file_name: str) -> str:

@@ -182,6 +182,47 @@ SELECT DISTINCT s.id, {quote_literal(entity.name)}, p.key, p.row_hash FROM (
 ) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi"""
 
 
+# rosterlab.api: one row per API pull (the snapshot it made, version, district status, sharing
+# scope as records served per step), its raw JSON pages (content-addressed in raw_files, so the
+# snapshot can be re-derived), and each served record's Clever id beside its sis_id. Kept apart
+# from the entity tables so an API snapshot's row hashes equal the upload's for equal data.
+API_TABLES = """
+CREATE TABLE api_pulls (
+    snapshot_id INTEGER PRIMARY KEY,
+    target VARCHAR NOT NULL,
+    base_url VARCHAR NOT NULL,
+    version VARCHAR NOT NULL,
+    clever_district_id VARCHAR,
+    district_state VARCHAR,
+    sis_type VARCHAR,
+    last_sync VARCHAR,
+    pause_start VARCHAR,
+    pause_end VARCHAR,
+    scope MAP(VARCHAR, BIGINT) NOT NULL,
+    pages INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    rate_limit_waits INTEGER NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    event_cursor VARCHAR
+);
+CREATE TABLE api_pages (
+    snapshot_id INTEGER NOT NULL,
+    step VARCHAR NOT NULL,
+    page INTEGER NOT NULL,
+    uri VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL,
+    records INTEGER NOT NULL
+);
+CREATE TABLE api_ids (
+    snapshot_id INTEGER NOT NULL,
+    entity VARCHAR NOT NULL,
+    sis_id VARCHAR NOT NULL,
+    clever_id VARCHAR NOT NULL
+)"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
     entity_sql = ";\n".join(entity_table_ddl(e) for e in spec.ENTITIES.values())
@@ -200,4 +241,5 @@ def migrations() -> list[tuple[int, str, str]]:
                 for e in spec.ENTITIES.values()
             ),
         ),
+        (7, "api pulls, pages and Clever ids", API_TABLES),
     ]

@@ -1,0 +1,165 @@
+"""``rosterlab api pull`` (a district's Data API into one snapshot) and ``api serve`` (stand-in)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.api import (
+    Fault,
+    StandIn,
+    StandInSettings,
+    api_token,
+    load_api_target,
+    pull_district,
+    served_district,
+)
+from rosterlab.api.schemas import VERSIONS
+from rosterlab.cli import check_commands, output
+from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
+from rosterlab.errors import ApiError, ConfigError
+from rosterlab.report import api as render_api
+from rosterlab.report import snapshots as render
+
+STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
+
+
+def cmd_api_pull(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    target = load_api_target(settings, args.target)
+    token = api_token(target)
+    known = settings.districts.get(args.district)
+    progress = output.Progress(output.progress_wanted(args.progress))
+    with open_store(settings) as store:
+        result = pull_district(
+            store,
+            target,
+            token,
+            district=args.district,
+            sync_type=known.sync_type if known else None,
+            district_name=known.name if known else None,
+            progress=progress,
+        )
+        ingest = check_commands.with_checks(store, result.ingest, known)
+        rows = store.snapshot_rows(ingest.snapshot.id)
+    if args.format == "json":
+        output.emit_json(
+            {**render.ingest_dict(ingest), "api": render_api.pull_dict(result.pull, result.resumed)}
+        )
+    else:
+        output.emit(
+            render.ingest_text(ingest, rows)
+            + "\n"
+            + render_api.pull_text(result.pull, result.resumed)
+        )
+    return 1 if fails(ingest.findings_summary(), args.fail_on) else 0
+
+
+def cmd_api_serve(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    token = os.environ.get(args.token_env)
+    if not token:
+        raise ConfigError(
+            f"environment variable {args.token_env} is not set: export the token the stand-in "
+            "should accept (any string) before running"
+        )
+    faults = tuple(Fault.parse(text) for text in args.fault)
+    if args.rate_limit < 1 or args.rate_window <= 0:
+        raise ConfigError("--rate-limit must be at least 1 and --rate-window above 0 seconds")
+    known = settings.districts.get(args.district)
+    with open_store(settings, read_only=True) as store:
+        snapshot = store.resolve(args.snapshot, args.district)
+        served = {
+            version: served_district(
+                store, snapshot, version, district_name=known.name if known else None
+            )
+            for version in VERSIONS
+        }
+    standin = StandIn(
+        served,
+        StandInSettings(
+            token=token,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+            faults=faults,
+        ),
+    )
+    try:
+        server = standin.server(args.host, args.port)
+    except OSError as exc:
+        raise ApiError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port"
+        ) from None
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    output.emit(
+        f"serving {snapshot.district} snapshot {snapshot.id} (night {snapshot.seq}) as the "
+        f"Data API at http://{host}:{port}/v3.0 and /v3.1; Ctrl-C stops it"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def register(sub: Any) -> None:
+    api = add_command(
+        sub,
+        "api",
+        "Clever's Data API: pull a district into the store, or serve a snapshot as a stand-in.",
+        "rosterlab api pull --target clever-oak --district oak",
+    )
+    commands = api.add_subparsers(dest="api_command", required=True, metavar="API_COMMAND")
+    pull = add_command(
+        commands,
+        "pull",
+        "Page every resource of a district's Data API into one snapshot (origin api).",
+        "rosterlab api pull --target clever-oak --district oak\n"
+        '  # rosterlab.toml: [api.clever-oak] base_url = "https://api.clever.com", '
+        'version = "3.1", token_env = "OAK_TOKEN"',
+    )
+    pull.add_argument("--target", required=True, help="an [api.NAME] table of rosterlab.toml")
+    pull.add_argument("--district", required=True, help="district id in the store")
+    pull.add_argument(
+        "--fail-on",
+        choices=spec.SEVERITIES,
+        help="exit 1 when findings at or above this severity exist",
+    )
+    pull.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress on stderr: pages, records, rate-limit waits (default: when a terminal)",
+    )
+    add_format(pull)
+    pull.set_defaults(handler=cmd_api_pull)
+
+    serve = add_command(
+        commands,
+        "serve",
+        "Serve a stored snapshot as Clever's Data API v3.0/v3.1 on 127.0.0.1 (a stand-in).",
+        "ROSTERLAB_STANDIN_TOKEN=secret rosterlab api serve --district maple --port 8765",
+    )
+    serve.add_argument("--district", required=True)
+    serve.add_argument("--snapshot", default="latest", help="snapshot id or latest (default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed)")
+    serve.add_argument(
+        "--token-env",
+        default=STANDIN_TOKEN_ENV,
+        help=f"variable holding the accepted bearer token (default {STANDIN_TOKEN_ENV})",
+    )
+    serve.add_argument("--rate-limit", type=int, default=1200, help="requests per window")
+    serve.add_argument("--rate-window", type=float, default=60.0, help="window in seconds")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND@N",
+        help="fail data request N (N-M, N+): 503, 429, html, malformed, drop or slow",
+    )
+    serve.set_defaults(handler=cmd_api_serve)

@@ -1,0 +1,51 @@
+"""Renderers for API pulls: text lines and JSON-ready dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rosterlab.store.api_pulls import ApiPull
+
+
+def pull_dict(pull: ApiPull | None, resumed: bool) -> dict[str, Any] | None:
+    if pull is None:
+        return None
+    return {
+        "target": pull.target,
+        "base_url": pull.base_url,
+        "version": pull.version,
+        "resumed": resumed,
+        "district": {
+            "clever_id": pull.clever_district_id,
+            "state": pull.district_state,
+            "sis_type": pull.sis_type,
+            "last_sync": pull.last_sync,
+            "pause_start": pull.pause_start,
+            "pause_end": pull.pause_end,
+        },
+        "scope": dict(pull.scope),
+        "pages": pull.pages,
+        "requests": pull.requests,
+        "rate_limit_waits": pull.rate_limit_waits,
+    }
+
+
+def pull_text(pull: ApiPull | None, resumed: bool) -> str:
+    if pull is None:
+        return "  api: served data unchanged since the newest snapshot; nothing new recorded"
+    served = " · ".join(f"{step} {count:,}" for step, count in pull.scope.items())
+    pause = (
+        f", paused {pull.pause_start} – {pull.pause_end}"
+        if pull.pause_start or pull.pause_end
+        else ""
+    )
+    return "\n".join(
+        [
+            f"  api: {pull.target} v{pull.version}, {pull.pages} pages in {pull.requests} "
+            f"requests, {pull.rate_limit_waits} rate-limit waits"
+            + (", resumed" if resumed else ""),
+            f"  district: state {pull.district_state or 'unknown'}, sis_type "
+            f"{pull.sis_type or 'unknown'}, last sync {pull.last_sync or 'never'}{pause}",
+            f"  served: {served}",
+        ]
+    )

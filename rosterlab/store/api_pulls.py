@@ -1,0 +1,133 @@
+"""What an API pull records beside its snapshot: the pull, its raw JSON pages, Clever ids.
+
+Pages are kept in ``raw_files`` like received files (content-addressed, zstd), so the snapshot
+can be re-derived from exactly what Clever served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rosterlab.store import raw
+from rosterlab.store.store import Store
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """One raw JSON page of a pull."""
+
+    step: str
+    page: int
+    uri: str
+    path: Path
+    sha256: str
+    bytes: int
+    records: int
+
+
+@dataclass(frozen=True)
+class ApiPull:
+    """One pull, as recorded in ``api_pulls``."""
+
+    snapshot_id: int
+    target: str
+    base_url: str
+    version: str
+    clever_district_id: str | None
+    district_state: str | None
+    sis_type: str | None
+    last_sync: str | None
+    pause_start: str | None
+    pause_end: str | None
+    scope: dict[str, int]
+    pages: int
+    requests: int
+    rate_limit_waits: int
+    started_at: datetime
+    finished_at: datetime
+    event_cursor: str | None
+
+
+_PULL_COLUMNS = (
+    "snapshot_id, target, base_url, version, clever_district_id, district_state, sis_type, "
+    "last_sync, pause_start, pause_end, scope, pages, requests, rate_limit_waits, started_at, "
+    "finished_at, event_cursor"
+)
+
+
+def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
+    """Record a pull and keep its pages (call inside the snapshot's transaction)."""
+    values: list[Any] = [getattr(pull, name.strip()) for name in _PULL_COLUMNS.split(",")]
+    values[10] = {"key": list(pull.scope), "value": list(pull.scope.values())}
+    store.execute(
+        f"INSERT INTO api_pulls ({_PULL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?, ?, ?, ?)",
+        [*values[:10], values[10]["key"], values[10]["value"], *values[11:]],
+    )
+    kept = {
+        row[0]
+        for row in store.rows(
+            "SELECT sha256 FROM raw_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [[p.sha256 for p in pages]],
+        )
+    }
+    for page in pages:
+        if page.sha256 not in kept:
+            kept.add(page.sha256)
+            blob = raw.pack(page.path.name, page.path, page.sha256, page.bytes, None)
+            store.execute(
+                "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [page.sha256, page.bytes, blob.codec, blob.data, blob.base_sha256],
+            )
+        store.execute(
+            "INSERT INTO api_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                pull.snapshot_id,
+                page.step,
+                page.page,
+                page.uri,
+                page.sha256,
+                page.bytes,
+                page.records,
+            ],
+        )
+
+
+def pulls(store: Store, district: str) -> list[ApiPull]:
+    """A district's recorded pulls, oldest first."""
+    return _pulls(store, "s.district = ?", [district])
+
+
+def pull_of(store: Store, snapshot_id: int) -> ApiPull | None:
+    """The pull that made a snapshot (None: not an API snapshot)."""
+    found = _pulls(store, "s.id = ?", [snapshot_id])
+    return found[0] if found else None
+
+
+def _pulls(store: Store, where: str, params: list[Any]) -> list[ApiPull]:
+    rows = store.rows(
+        f"SELECT {', '.join('p.' + c.strip() for c in _PULL_COLUMNS.split(','))} "
+        f"FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id WHERE {where} "
+        "ORDER BY s.seq",
+        params,
+    )
+    found = []
+    for row in rows:
+        values = list(row)
+        values[10] = dict(values[10])  # scope: DuckDB returns a MAP as a dict already
+        found.append(ApiPull(*values))
+    return found
+
+
+def page_files(store: Store, snapshot_id: int) -> list[tuple[str, int, str]]:
+    """(step, page, sha256) of a pull's kept pages, in pull order."""
+    rows = store.rows(
+        "SELECT step, page, sha256 FROM api_pages WHERE snapshot_id = ? ORDER BY rowid",
+        [snapshot_id],
+    )
+    return [(step, page, sha256) for step, page, sha256 in rows]
