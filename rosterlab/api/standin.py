@@ -68,6 +68,7 @@ class StandInSettings:
     rate_window: float = 60.0
     faults: tuple[Fault, ...] = ()
     slow_seconds: float = 0.5
+    max_limit: int = MAX_LIMIT
 
 
 @dataclass
@@ -197,8 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
             limit = int(query.get("limit", [str(DEFAULT_LIMIT)])[0])
         except ValueError:
             return 400, _dumps({"message": "limit must be a whole number"})
-        if limit > MAX_LIMIT:
-            return 413, _dumps({"message": f"limit must be at most {MAX_LIMIT}"})
+        most = self.owner.settings.max_limit
+        if limit > most:
+            return 413, _dumps({"message": f"limit must be at most {most}"})
         if limit < 1:
             return 400, _dumps({"message": "limit must be at least 1"})
         after = query.get("starting_after", [None])[0]

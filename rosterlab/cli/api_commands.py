@@ -17,6 +17,7 @@ from rosterlab.api import (
     served_district,
 )
 from rosterlab.api.schemas import VERSIONS
+from rosterlab.api.standin import MAX_LIMIT
 from rosterlab.cli import check_commands, output
 from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.errors import ApiError, ConfigError
@@ -84,6 +85,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             rate_window=args.rate_window,
             faults=faults,
+            max_limit=args.max_limit,
         ),
     )
     try:
@@ -155,6 +157,9 @@ def register(sub: Any) -> None:
     )
     serve.add_argument("--rate-limit", type=int, default=1200, help="requests per window")
     serve.add_argument("--rate-window", type=float, default=60.0, help="window in seconds")
+    serve.add_argument(
+        "--max-limit", type=int, default=MAX_LIMIT, help="largest page size; above it: 413"
+    )
     serve.add_argument(
         "--fault",
         action="append",
