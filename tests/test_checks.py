@@ -435,9 +435,11 @@ def test_every_catalogue_code_is_emitted_by_a_check_or_the_reader_store_or_diff(
     declared = {code for c in CHECKS for code in c.codes}
     file_and_header = {c for c, kind in spec.CATALOGUE.items() if kind.group in ("file", "header")}
     upstream = _codes_in_source("bundle") | _codes_in_source("store")
+    reconcile = {c for c, kind in spec.CATALOGUE.items() if kind.group == "reconcile"}
 
     assert file_and_header <= upstream
-    assert declared | upstream == set(spec.CATALOGUE)
+    assert reconcile <= _codes_in_source("api")
+    assert declared | upstream | reconcile == set(spec.CATALOGUE)
     assert {"term-rollover", "id-rekeyed"} <= _codes_in_source("diff")
 
 

@@ -106,6 +106,10 @@ def test_every_template_formats_without_leftover_fields():
         "before": 0.9,
         "after": 0.1,
         "override": "X",
+        "remedy": "apps never receive Password from Clever",
+        "uploaded": "12",
+        "served": "11",
+        "old_id": "5f0c6a1e0000000000000001",
     }
     for code in CATALOGUE:
         made = finding(code, **context)

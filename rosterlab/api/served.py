@@ -126,7 +126,10 @@ class _Builder:
         self.night_time = dict(nights)
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
-        """The entity's rows tonight (the first version of a duplicated key), with first seen."""
+        """The entity's rows tonight that Clever keeps, with the night each key was first seen.
+
+        Clever skips a row missing a required value, and every row of a duplicated key.
+        """
         table = spec.ENTITIES[entity].name
         frame = self.store.query(
             f"SELECT t.*, f.first_seen FROM ({self.store.entity_sql(entity)}) t JOIN "
@@ -134,13 +137,14 @@ class _Builder:
             "GROUP BY key) f USING (key) ORDER BY key, row_hash",
             [self.snapshot.district, self.snapshot.seq, self.snapshot.seq, self.snapshot.district],
         )
-        seen: set[str] = set()
-        rows = []
-        for row in frame.iter_rows(named=True):
-            if row["key"] not in seen:
-                seen.add(row["key"])
-                rows.append(row)
-        return rows
+        counts = frame["key"].value_counts()
+        duplicated = set(counts.filter(counts["count"] > 1)["key"].to_list())
+        required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
+        return [
+            row
+            for row in frame.iter_rows(named=True)
+            if row["key"] not in duplicated and not any(_blank(row[c]) for c in required)
+        ]
 
     def make_id(self, entity: str, key: str, first_seen_seq: int) -> str:
         first = self.night_time[first_seen_seq]
@@ -185,8 +189,6 @@ class _Builder:
     def _schools(self) -> dict[str, tuple[str, dict[str, Any]]]:
         found = {}
         for r in self.rows("schools"):
-            if _blank(r["School_id"]) or _blank(r["School_name"]):
-                continue  # a row missing a required value is skipped
             cid = self.make_id("schools", r["key"], r["first_seen"])
             found[r["School_id"]] = (
                 cid,
@@ -216,10 +218,8 @@ class _Builder:
         found = {}
         for r in self.rows("students"):
             school = school_ids.get(r["School_id"])
-            if school is None or any(
-                _blank(r[c]) for c in ("Student_id", "Last_name", "First_name")
-            ):
-                continue  # blank required value or a school Clever does not have: skipped
+            if school is None:
+                continue  # a school Clever does not serve: the row is skipped
             cid = self.make_id("students", r["key"], r["first_seen"])
             student: dict[str, Any] = {
                 "sis_id": r["Student_id"],
@@ -268,9 +268,7 @@ class _Builder:
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         for r in self.rows("teachers"):
             school = school_ids.get(r["School_id"])
-            if school is None or any(
-                _blank(r[c]) for c in ("Teacher_id", "Last_name", "First_name")
-            ):
+            if school is None:
                 continue
             if r["Teacher_id"] in found:
                 teacher = found[r["Teacher_id"]][1]["roles"]["teacher"]
@@ -309,9 +307,7 @@ class _Builder:
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         for r in self.rows("staff"):
             school = school_ids.get(r["School_id"])
-            if school is None or any(
-                _blank(r[c]) for c in ("Staff_id", "Staff_email", "First_name", "Last_name")
-            ):
+            if school is None:
                 continue
             if r["Staff_id"] in found:
                 staff = found[r["Staff_id"]][1]["roles"]["staff"]
@@ -393,7 +389,7 @@ class _Builder:
         courses: dict[str, dict[str, Any]] = {}
         for r in self.rows("sections"):
             school = school_ids.get(r["School_id"])
-            if school is None or _blank(r["Section_id"]):
+            if school is None:
                 continue
             first_seen = self.night_time[r["first_seen"]]
             teachers = [teacher_ids[r[s]] for s in spec.TEACHER_SLOTS if r[s] in teacher_ids]

@@ -110,9 +110,14 @@ CHECKS: tuple[Check, ...] = (
 
 
 def previous_snapshot(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo | None:
-    """The district's snapshot just before ``snapshot`` (None for its first night)."""
+    """The district's snapshot just before ``snapshot`` (None for its first night).
+
+    History compares like with like: an API pull (origin ``api``) follows the previous pull, an
+    upload the previous upload, so a pull between two nights is no "change" of either.
+    """
     history = store.snapshots(snapshot.district)
-    earlier = [s for s in history if s.seq < snapshot.seq]
+    pulled = snapshot.origin == "api"
+    earlier = [s for s in history if s.seq < snapshot.seq and (s.origin == "api") == pulled]
     return earlier[-1] if earlier else None
 
 

@@ -16,12 +16,14 @@ from rosterlab.api import (
     pull_district,
     served_district,
 )
+from rosterlab.api.reconcile import reconcile
 from rosterlab.api.schemas import VERSIONS
 from rosterlab.api.standin import MAX_LIMIT
 from rosterlab.cli import check_commands, output
 from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.errors import ApiError, ConfigError
 from rosterlab.report import api as render_api
+from rosterlab.report import reconcile as render_reconcile
 from rosterlab.report import snapshots as render
 
 STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
@@ -108,7 +110,36 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    with open_store(settings, read_only=True) as store:
+        result = reconcile(store, args.district, upload=args.upload, served=args.served)
+    if args.format == "json":
+        output.emit_json(render_reconcile.reconcile_dict(result))
+    else:
+        output.emit(render_reconcile.reconcile_text(result, details=args.details))
+    return 1 if args.fail_on_unexplained and result.unexplained else 0
+
+
 def register(sub: Any) -> None:
+    rec = add_command(
+        sub,
+        "reconcile",
+        "What the district uploaded vs what Clever's API serves, every difference with a reason.",
+        "rosterlab reconcile --district maple [--upload 3 --served 4] [--details]",
+    )
+    rec.add_argument("--district", required=True)
+    rec.add_argument("--upload", help="uploaded snapshot (default: the newest before --served)")
+    rec.add_argument("--served", help="API snapshot (default: the newest api pull)")
+    rec.add_argument("--details", action="store_true", help="list every difference")
+    rec.add_argument(
+        "--fail-on-unexplained",
+        action="store_true",
+        help="exit 1 when a difference has no documented reason",
+    )
+    add_format(rec)
+    rec.set_defaults(handler=cmd_reconcile)
+
     api = add_command(
         sub,
         "api",

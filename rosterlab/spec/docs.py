@@ -10,6 +10,7 @@ GROUP_TITLES = {
     "row": "Row and cell",
     "cross-file": "Cross-file (broken enrollments and friends)",
     "history": "History (this snapshot against the district's previous one)",
+    "reconcile": "Reconcile (what the district uploaded against what Clever's API serves)",
 }
 
 

@@ -16,7 +16,7 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # Most severe first: sort keys and ``--fail-on`` gates compare ranks.
 SEVERITY_RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-GROUPS: tuple[str, ...] = ("file", "header", "row", "cross-file", "history")
+GROUPS: tuple[str, ...] = ("file", "header", "row", "cross-file", "history", "reconcile")
 
 
 @dataclass(frozen=True)
@@ -594,6 +594,89 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "this upload undoes a customization in the district's ledger",
         "{entity} {key}: {field} is back to {value!r}, undoing the kept override {override!r}.",
         "Re-apply the override with rosterlab fix, or retire it from the ledger.",
+    ),
+    # Reconcile: one finding per difference (records) or per entity, field and cause (values);
+    # ``value`` holds the count where a finding stands for many records.
+    _t(
+        "served-skipped",
+        "warning",
+        "reconcile",
+        "Uploaded, not served: Clever skipped it",
+        "an uploaded record Clever does not serve, explained by an error finding of the upload "
+        "(blank required value, duplicate ID, broken reference)",
+        "{entity} {key} was uploaded but is not served: Clever skipped it ({cause}).",
+        "Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
+    ),
+    _t(
+        "served-missing",
+        "error",
+        "reconcile",
+        "Uploaded, not served, unexplained",
+        "an uploaded record Clever does not serve and no finding of the upload explains",
+        "{entity} {key} was uploaded but is not served, and nothing in the upload explains why.",
+        "Check the app's sharing rules for this record's school or section, then ask Clever "
+        "support with the record's ID.",
+    ),
+    _t(
+        "served-stale",
+        "warning",
+        "reconcile",
+        "Served, no longer uploaded",
+        "a record Clever serves that this upload dropped but an earlier upload had",
+        "{entity} {key} is served but not in this upload (last uploaded in snapshot {value}): "
+        "Clever still serves an older night.",
+        "Check whether the sync is held or this upload was not processed yet (rosterlab diff, "
+        "the district's Clever dashboard).",
+    ),
+    _t(
+        "served-not-uploaded",
+        "warning",
+        "reconcile",
+        "Served, never uploaded",
+        "a record Clever serves that no upload of the district ever had",
+        "{entity} {key} is served but was never uploaded: shared from another source or "
+        "created in Clever.",
+        "Check the district's other sync sources and records created in the Clever dashboard.",
+    ),
+    _t(
+        "field-not-served",
+        "info",
+        "reconcile",
+        "Field not served",
+        "an uploaded field the API does not serve (never exposed, not in this API version, or "
+        "outside the app's sharing scope); value = uploaded records with a value",
+        "{entity} {field} is not served ({cause}); uploaded records with a value: {value}.",
+        "Nothing to fix for the sync: {remedy}.",
+    ),
+    _t(
+        "value-normalised",
+        "info",
+        "reconcile",
+        "Value normalised by Clever",
+        "Clever serves an uploaded value in its own form (race codes as names, DOB without "
+        "leading zeros, frl Y/N as Other/Paid, off-vocabulary values dropped); value = count",
+        "{entity} {field}: {value} values are served normalised ({cause}).",
+        "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid it.",
+    ),
+    _t(
+        "value-differs",
+        "warning",
+        "reconcile",
+        "Served value differs, unexplained",
+        "a field whose served value differs from the upload's with no documented normalisation",
+        "{entity} {key} {field}: uploaded {uploaded!r}, served {served!r}.",
+        "Check whether Clever has processed this upload (held sync) or another source "
+        "overrides the field.",
+    ),
+    _t(
+        "served-rekeyed",
+        "warning",
+        "reconcile",
+        "Re-keyed: a new Clever ID",
+        "a changed sis_id made Clever serve the record under a new Clever id (apps lose its "
+        "history)",
+        "{entity} {old_key} is served as {key} with a new Clever id {value} (was {old_id}).",
+        "Keep sis_ids stable: restore {old_key} unless the change is intended.",
     ),
 )
 

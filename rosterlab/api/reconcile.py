@@ -1,0 +1,494 @@
+"""Reconcile: what a district uploaded against what Clever's Data API serves, every difference
+with a reason.
+
+Both sides are snapshots of the same district in the history store: an upload (origin upload,
+pulled or corrected) and an API pull (origin api, mapped back to the bundle shape). Per entity
+the two are joined on the record key in DuckDB; each difference gets a reason code from the
+findings catalogue (group ``reconcile``). A difference nothing explains is reported as such
+(``served-missing``, ``served-not-uploaded``, ``value-differs``), never hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.api.mapping import ONLY_31
+from rosterlab.api.served import FRL_NAMES
+from rosterlab.diff import diff_snapshots
+from rosterlab.errors import SnapshotNotFoundError
+from rosterlab.spec import Finding, finding
+from rosterlab.store import SnapshotInfo, Store
+from rosterlab.store.api_pulls import pull_of
+from rosterlab.store.sql import quote_ident, quote_literal
+
+NEVER_SERVED: dict[str, frozenset[str]] = {
+    "students": frozenset({"Password", "Unweighted_gpa", "Weighted_gpa"}),
+    "teachers": frozenset({"Password"}),
+    "staff": frozenset({"Password"}),
+    "sections": frozenset({"Course_description"}),
+}
+NOT_SERVED_ENTITIES = ("admins",)  # district admins carry no school: not mapped back
+# (field, referenced entity, finding code): references whose target Clever must serve, or it
+# skips the row (the stand-in does the same).
+SKIPPING_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "students": (("School_id", "schools", "unknown-school"),),
+    "teachers": (("School_id", "schools", "unknown-school"),),
+    "staff": (("School_id", "schools", "unknown-school"),),
+    "sections": (("School_id", "schools", "unknown-school"),),
+    "contacts": (("Student_id", "students", "a contact of a student not in students.csv"),),
+    "enrollments": (
+        ("Student_id", "students", "enrollment-unknown-student"),
+        ("Section_id", "sections", "enrollment-unknown-section"),
+    ),
+}
+UNEXPLAINED = frozenset({"served-missing", "served-not-uploaded", "value-differs"})
+DETAIL_LIMIT = 1000  # record-level findings kept per entity and code (counts stay exact)
+_NEVER = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class EntityCounts:
+    """Records of one entity on each side, matched by key, and matched with equal values."""
+
+    entity: str
+    uploaded: int
+    served: int
+    matched: int
+    identical: int
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """Upload vs served for one district: counts, and every difference as a finding."""
+
+    district: str
+    upload: SnapshotInfo
+    served: SnapshotInfo
+    version: str
+    entities: tuple[EntityCounts, ...]
+    findings: tuple[Finding, ...]
+    totals: tuple[tuple[str, int], ...]  # (code, differences) — exact even past DETAIL_LIMIT
+
+    @property
+    def unexplained(self) -> int:
+        return sum(count for code, count in self.totals if code in UNEXPLAINED)
+
+    @property
+    def truncated(self) -> bool:
+        return sum(count for _, count in self.totals) > len(self.findings)
+
+
+def _resolve(
+    store: Store, district: str, upload: str | int | None, served: str | int | None
+) -> tuple[SnapshotInfo, SnapshotInfo]:
+    history = store.snapshots(district)
+    if served is None:
+        pulled = [s for s in history if s.origin == "api"]
+        if not pulled:
+            raise SnapshotNotFoundError(
+                f"district {district} has no API snapshot: run rosterlab api pull first"
+            )
+        served_snap = pulled[-1]
+    else:
+        served_snap = store.resolve(served, district)
+    if served_snap.origin != "api":
+        raise SnapshotNotFoundError(
+            f"snapshot {served_snap.id} is an {served_snap.origin}, not an API pull: give "
+            "--served an API snapshot (rosterlab snapshots shows origins)"
+        )
+    if upload is None:
+        earlier = [s for s in history if s.origin != "api" and s.seq < served_snap.seq]
+        if not earlier:
+            raise SnapshotNotFoundError(
+                f"district {district} has no upload before API snapshot {served_snap.id}: "
+                "ingest the uploaded bundle or give --upload"
+            )
+        upload_snap = earlier[-1]
+    else:
+        upload_snap = store.resolve(upload, district)
+    if upload_snap.origin == "api":
+        raise SnapshotNotFoundError(
+            f"snapshot {upload_snap.id} is an API pull, not an upload: give --upload an "
+            "uploaded snapshot"
+        )
+    return upload_snap, served_snap
+
+
+def reconcile(
+    store: Store,
+    district: str,
+    *,
+    upload: str | int | None = None,
+    served: str | int | None = None,
+) -> ReconcileResult:
+    """Reconcile an upload with what the API serves; read-only.
+
+    Defaults: the newest API snapshot, and the newest upload before it.
+    """
+    upload_snap, served_snap = _resolve(store, district, upload, served)
+    pull = pull_of(store, served_snap.id)
+    version = pull.version if pull is not None else "3.1"
+    work = _Reconciler(store, upload_snap, served_snap, version)
+    counts = tuple(
+        work.entity(entity)
+        for entity in spec.ENTITIES.values()
+        if entity.name not in NOT_SERVED_ENTITIES
+    )
+    work.rekeys()
+    totals = tuple(sorted(work.totals.items()))
+    return ReconcileResult(
+        district, upload_snap, served_snap, version, counts, tuple(work.findings), totals
+    )
+
+
+class _Reconciler:
+    def __init__(
+        self, store: Store, upload: SnapshotInfo, served: SnapshotInfo, version: str
+    ) -> None:
+        self.store = store
+        self.upload = upload
+        self.served = served
+        self.version = version
+        self.findings: list[Finding] = []
+        self.totals: dict[str, int] = {}
+        self.sync_type = upload.sync_type
+
+    def _add(self, code: str, count: int, found: list[Finding]) -> None:
+        if count:
+            self.totals[code] = self.totals.get(code, 0) + count
+            self.findings += found
+
+    def entity(self, entity: spec.Entity) -> EntityCounts:
+        name = entity.name
+        side = (
+            self.store.entity_sql(name)
+            + " QUALIFY row_number() OVER (PARTITION BY key ORDER BY row_hash) = 1"
+        )
+        values = ", ".join(
+            f"u.{quote_ident(c)} AS {quote_ident('u:' + c)}, "
+            f"s.{quote_ident(c)} AS {quote_ident('s:' + c)}"
+            for c in entity.columns
+        )
+        d, u, s = self.upload.district, self.upload.seq, self.served.seq
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT coalesce(u.key, s.key) AS key, "
+            "u.key IS NOT NULL AS in_upload, s.key IS NOT NULL AS in_served, "
+            f"u.row_hash IS NOT DISTINCT FROM s.row_hash AS same, {values}, "
+            'u.extra AS "u:extra", s.extra AS "s:extra" '
+            f"FROM ({side}) u FULL OUTER JOIN ({side}) s ON u.key = s.key",
+            [d, u, u, d, s, s],
+        )
+        uploaded, served, matched, identical = self.store.rows(
+            "SELECT count(*) FILTER (in_upload), count(*) FILTER (in_served), "
+            "count(*) FILTER (in_upload AND in_served), "
+            "count(*) FILTER (in_upload AND in_served AND same) FROM _rec"
+        )[0]
+        self._not_served(entity)
+        self._not_uploaded(name)
+        self._fields(entity)
+        self.store.execute("DROP TABLE _rec")
+        return EntityCounts(name, uploaded, served, matched, identical)
+
+    def _keys(self, entity: str, snapshot: SnapshotInfo) -> str:
+        return (
+            f"SELECT key FROM {quote_ident(entity)} WHERE district = "
+            f"{quote_literal(snapshot.district)} AND valid_from <= {snapshot.seq} "
+            f"AND (valid_to IS NULL OR valid_to >= {snapshot.seq})"
+        )
+
+    def _skip_reason(self, entity: spec.Entity) -> str:
+        """SQL naming why Clever skips an uploaded row: the finding code of the upload's problem.
+
+        A blank required value (missing-value), a duplicated key (duplicate-id), or a reference
+        to a record that is not served: the code of the broken reference when the upload lacks
+        it too, else which reference is not served (the referenced record was skipped).
+        """
+        branches = [
+            f"WHEN {quote_ident('u:' + f.name)} IS NULL THEN 'missing-value'"
+            for f in entity.fields
+            if f.required and f.confirmed
+        ]
+        branches.append(
+            "WHEN r.key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = "
+            f"{self.upload.id} AND entity = {quote_literal(entity.name)}) THEN 'duplicate-id'"
+        )
+        for field, target, code in SKIPPING_REFERENCES.get(entity.name, ()):
+            column = quote_ident("u:" + field)
+            branches.append(
+                f"WHEN {column} NOT IN ({self._keys(target, self.served)}) THEN CASE WHEN "
+                f"{column} IN ({self._keys(target, self.upload)}) THEN "
+                f"'{field} ' || {column} || ' is not served' ELSE '{code}' END"
+            )
+        return f"(CASE {' '.join(branches)} END)"
+
+    def _not_served(self, entity: spec.Entity) -> None:
+        """Uploaded records Clever does not serve: skipped (the upload says why) or unexplained."""
+        name = entity.name
+        rows = self.store.rows(
+            f"SELECT key, cause, count(*) OVER (PARTITION BY cause IS NULL) FROM (SELECT r.key, "
+            f"{self._skip_reason(entity)} AS cause FROM _rec r WHERE NOT r.in_served) "
+            "QUALIFY row_number() OVER (PARTITION BY cause IS NULL ORDER BY key) <= ? "
+            "ORDER BY key",
+            [DETAIL_LIMIT],
+        )
+        for code, explained in (("served-skipped", True), ("served-missing", False)):
+            chosen = [r for r in rows if (r[1] is not None) == explained]
+            self._add(
+                code,
+                chosen[0][2] if chosen else 0,
+                [
+                    finding(code, entity=name, key=key, cause=cause, sync_type=self.sync_type)
+                    for key, cause, _ in chosen
+                ],
+            )
+
+    def _not_uploaded(self, name: str) -> None:
+        """Served records the upload lacks: stale (an earlier upload had them) or never sent."""
+        table = quote_ident(name)
+        rows = self.store.rows(
+            "WITH extra AS (SELECT key FROM _rec WHERE NOT in_upload), "
+            f"seen AS (SELECT t.key, max(sn.id) AS last_upload FROM {table} t "
+            "JOIN snapshots sn ON sn.district = t.district "
+            f"AND sn.seq BETWEEN t.valid_from AND coalesce(t.valid_to, {_NEVER}) "
+            "WHERE t.district = ? AND sn.origin <> 'api' AND sn.seq < ? "
+            "AND t.key IN (SELECT key FROM extra) GROUP BY t.key) "
+            "SELECT e.key, s.last_upload, count(*) OVER (PARTITION BY s.key IS NULL) "
+            "FROM extra e LEFT JOIN seen s USING (key) "
+            "QUALIFY row_number() OVER (PARTITION BY s.key IS NULL ORDER BY e.key) <= ? "
+            "ORDER BY e.key",
+            [self.upload.district, self.served.seq, DETAIL_LIMIT],
+        )
+        for code, stale in (("served-stale", True), ("served-not-uploaded", False)):
+            chosen = [r for r in rows if (r[1] is not None) == stale]
+            self._add(
+                code,
+                chosen[0][2] if chosen else 0,
+                [
+                    finding(
+                        code,
+                        entity=name,
+                        key=key,
+                        value=str(last) if last is not None else None,
+                        sync_type=self.sync_type,
+                    )
+                    for key, last, _ in chosen
+                ],
+            )
+
+    def _served_columns(self, entity: spec.Entity) -> set[str]:
+        header = self.store.rows(
+            "SELECT header FROM snapshot_files WHERE snapshot_id = ? AND spec_name = ?",
+            [self.served.id, entity.file],
+        )
+        return set(header[0][0]) if header else set()
+
+    def _fields(self, entity: spec.Entity) -> None:
+        name = entity.name
+        served_columns = self._served_columns(entity)
+        compared = [c for c in entity.columns if c in served_columns]
+        for column in entity.columns:
+            if column not in served_columns:
+                cause, remedy = _why_not_served(name, column, self.version)
+                self._field_not_served(name, column, cause, remedy)
+        self._ignored_columns(name)
+        if not compared and not entity.extensions:
+            return
+        unpivot = [
+            f"SELECT key, '{c}' AS field, {quote_ident('u:' + c)} AS uploaded, "
+            f"{quote_ident('s:' + c)} AS served FROM _rec WHERE in_upload AND in_served "
+            f"AND NOT same AND {quote_ident('u:' + c)} IS DISTINCT FROM {quote_ident('s:' + c)}"
+            for c in compared
+        ]
+        if entity.extensions:
+            unpivot.append(
+                "SELECT coalesce(ue.key, se.key), coalesce(ue.field, se.field), ue.v, se.v FROM "
+                "(SELECT key, e.key AS field, e.value AS v FROM (SELECT key, "
+                'unnest(map_entries("u:extra")) AS e FROM _rec WHERE in_upload AND in_served '
+                "AND NOT same)) ue FULL OUTER JOIN (SELECT key, e.key AS field, e.value AS v FROM "
+                '(SELECT key, unnest(map_entries("s:extra")) AS e FROM _rec WHERE in_upload '
+                "AND in_served AND NOT same)) se ON ue.key = se.key AND ue.field = se.field "
+                f"WHERE coalesce(ue.field, se.field) LIKE '{spec.EXTENSION_PREFIX}%' "
+                "AND ue.v IS DISTINCT FROM se.v"
+            )
+        cause, params = _normalisation_sql(entity)
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _values AS SELECT key, field, uploaded, served, "
+            f"{cause} AS cause FROM ({' UNION ALL '.join(unpivot)})",
+            params,
+        )
+        for field, why, count in self.store.rows(
+            "SELECT field, cause, count(*) FROM _values WHERE cause IS NOT NULL "
+            "GROUP BY ALL ORDER BY field, cause"
+        ):
+            self._add(
+                "value-normalised",
+                count,
+                [
+                    finding(
+                        "value-normalised",
+                        entity=name,
+                        field=field,
+                        value=str(count),
+                        cause=why,
+                        sync_type=self.sync_type,
+                    )
+                ],
+            )
+        differing = self.store.rows(
+            "SELECT key, field, uploaded, served, count(*) OVER () FROM _values "
+            "WHERE cause IS NULL ORDER BY key, field LIMIT ?",
+            [DETAIL_LIMIT],
+        )
+        self._add(
+            "value-differs",
+            differing[0][4] if differing else 0,
+            [
+                finding(
+                    "value-differs",
+                    entity=name,
+                    key=key,
+                    field=field,
+                    value=served,
+                    uploaded=uploaded,
+                    served=served,
+                    sync_type=self.sync_type,
+                )
+                for key, field, uploaded, served, _ in differing
+            ],
+        )
+        self.store.execute("DROP TABLE _values")
+
+    def _field_not_served(self, name: str, column: str, cause: str, remedy: str) -> None:
+        """One finding per uploaded field the served side lacks, counting the filled records."""
+        count = self.store.rows(
+            f"SELECT count({quote_ident('u:' + column)}) FROM _rec WHERE in_upload"
+        )[0][0]
+        self._add(
+            "field-not-served",
+            1 if count else 0,
+            [
+                finding(
+                    "field-not-served",
+                    entity=name,
+                    field=column,
+                    value=str(count),
+                    cause=cause,
+                    remedy=remedy,
+                    sync_type=self.sync_type,
+                )
+            ],
+        )
+
+    def _ignored_columns(self, name: str) -> None:
+        """Uploaded columns outside the format (not ext.*): Clever ignores them."""
+        for field, count in self.store.rows(
+            'SELECT e.key, count(e.value) FROM (SELECT unnest(map_entries("u:extra")) AS e '
+            f"FROM _rec WHERE in_upload) WHERE e.key NOT LIKE '{spec.EXTENSION_PREFIX}%' "
+            "GROUP BY ALL HAVING count(e.value) > 0 ORDER BY 1"
+        ):
+            self._add(
+                "field-not-served",
+                1,
+                [
+                    finding(
+                        "field-not-served",
+                        entity=name,
+                        field=field,
+                        value=str(count),
+                        cause="not in the Clever format: Clever ignores the column",
+                        remedy=f"rename it ext.{field} if apps should receive it",
+                        sync_type=self.sync_type,
+                    )
+                ],
+            )
+
+    def rekeys(self) -> None:
+        """Records the API serves under a new Clever id because their sis_id changed."""
+        earlier = [
+            s
+            for s in self.store.snapshots(self.served.district)
+            if s.origin == "api" and s.seq < self.served.seq
+        ]
+        if not earlier:
+            return
+        result = diff_snapshots(self.store, self.served.district, earlier[-1].id, self.served.id)
+        found = []
+        for rekey in result.rekeys:
+            ids = dict(
+                self.store.rows(
+                    "SELECT snapshot_id, clever_id FROM api_ids WHERE entity = ? AND "
+                    "((snapshot_id = ? AND sis_id = ?) OR (snapshot_id = ? AND sis_id = ?))",
+                    [
+                        rekey.entity,
+                        earlier[-1].id,
+                        _sis(rekey.old_key),
+                        self.served.id,
+                        _sis(rekey.new_key),
+                    ],
+                )
+            )
+            found.append(
+                finding(
+                    "served-rekeyed",
+                    entity=rekey.entity,
+                    key=rekey.new_key,
+                    value=ids.get(self.served.id),
+                    old_key=rekey.old_key,
+                    old_id=ids.get(earlier[-1].id),
+                    sync_type=self.sync_type,
+                )
+            )
+        self._add("served-rekeyed", len(found), found)
+
+
+def _sis(key: str) -> str:
+    """The sis_id part of a record key (teachers and staff are keyed id/school)."""
+    return key.split(spec.KEY_SEPARATOR, 1)[0]
+
+
+def _why_not_served(entity: str, column: str, version: str) -> tuple[str, str]:
+    """(cause, remedy) of an uploaded field the served snapshot lacks."""
+    if column in NEVER_SERVED.get(entity, ()):
+        return "the Data API never exposes it", f"apps never receive {column} from Clever"
+    if entity == "students" and column in ONLY_31 and version == "3.0":
+        return "not in API v3.0", f"read the API as version 3.1 to see {column}"
+    return (
+        "outside the app's sharing scope",
+        f"widen the app's data sharing in Clever if it needs {column}",
+    )
+
+
+def _normalisation_sql(entity: spec.Entity) -> tuple[str, list[Any]]:
+    """CASE naming the documented normalisation that explains a value difference, else NULL."""
+    branches: list[str] = []
+    params: list[Any] = []
+    dates = [f.name for f in entity.fields if f.kind == "date"]
+    if dates:
+        names = ", ".join(f"'{d}'" for d in dates)
+        branches.append(
+            f"WHEN field IN ({names}) AND served = strftime(try_strptime(uploaded, "
+            "'%m/%d/%Y'), '%m/%d/%Y') THEN 'dates are served as M/D/YYYY and read back MM/DD/YYYY'"
+        )
+    if entity.name == "students":
+        branches.append(
+            "WHEN field = 'Frl_status' AND uploaded IN ('Y', 'N') AND served = CASE uploaded "
+            f"WHEN 'Y' THEN '{FRL_NAMES['Y']}' ELSE '{FRL_NAMES['N']}' END "
+            "THEN 'frl Y/N is served as Other/Paid'"
+        )
+    if entity.name == "enrollments":
+        branches.append("WHEN field = 'School_id' THEN 'served as the section''s school'")
+    branches.append(
+        "WHEN served IS NOT NULL AND lower(uploaded) = lower(served) "
+        "THEN 'spelled as in Clever''s vocabulary'"
+    )
+    for field in entity.fields:
+        if field.vocabulary is not None:
+            branches.append(
+                f"WHEN field = '{field.name}' AND served IS NULL AND uploaded IS NOT NULL "
+                "AND NOT list_contains(?::VARCHAR[], uploaded) "
+                "THEN 'a value outside Clever''s vocabulary is not served'"
+            )
+            params.append(list(spec.VOCABULARIES[field.vocabulary]))
+    return f"(CASE {' '.join(branches)} ELSE NULL END)", params

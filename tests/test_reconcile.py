@@ -1,0 +1,204 @@
+"""Reconcile: the district's upload against what the stand-in API serves, every difference named.
+
+Each test uploads the every-field district with its incident, lets the stand-in (a real process)
+serve what Clever would, pulls it, and reconciles.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rosterlab.bundle import open_bundle
+from rosterlab.cli import main
+from rosterlab.store import Store, ingest_bundle
+from tests.api_standin import TOKEN, TOKEN_ENV, standin
+from tests.test_api import ADA, DISTRICT, EVERY_FIELD_NIGHT, STUDENT_HEADER, configure, pull
+from tests.tiny import Night, write_night
+
+NEVER_EXPOSED = "the Data API never exposes it"
+PASSWORDS = [
+    ("field-not-served", "students", None, "Password", "1", NEVER_EXPOSED),
+    ("field-not-served", "teachers", None, "Password", "1", NEVER_EXPOSED),
+    ("field-not-served", "sections", None, "Course_description", "1", NEVER_EXPOSED),
+    ("field-not-served", "staff", None, "Password", "2", NEVER_EXPOSED),
+]
+
+
+def student(student_id: str, school: str, last: str, **values: str) -> list[str]:
+    """A student row like Ada's (no contact), with its own ids and the given values."""
+    row = [*ADA, *[""] * 7]
+    row[STUDENT_HEADER.index("Student_id")] = student_id
+    row[STUDENT_HEADER.index("School_id")] = school
+    row[STUDENT_HEADER.index("Last_name")] = last
+    for column in ("Student_number", "State_id", "Student_email", "Username"):
+        row[STUDENT_HEADER.index(column)] = f"{student_id}-{column}"
+    for column, value in values.items():
+        row[STUDENT_HEADER.index(column)] = value
+    return row
+
+
+def every_field_night() -> Night:
+    return copy.deepcopy(EVERY_FIELD_NIGHT)
+
+
+def ingest(store: Path, folder: Path, night: Night, when: datetime) -> None:
+    with Store.open(store) as s, open_bundle(write_night(folder, night, when=when)) as b:
+        ingest_bundle(s, b, district=DISTRICT, taken_at=when)
+
+
+def pull_from(served_store: Path, into: Path, tmp_path: Path, *options: str) -> None:
+    with standin(served_store, DISTRICT, *options) as origin:
+        assert pull(into, configure(tmp_path, origin)) == 0
+
+
+def reconciled(store: Path, capsys: Any) -> dict[str, Any]:
+    capsys.readouterr()
+    command = ["--store", str(store), "reconcile", "--district", DISTRICT, "--format", "json"]
+    assert main(command) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def found(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (f["code"], f["entity"], f["key"], f["field"], f["value"], f["cause"])
+        for f in result["findings"]
+    ]
+
+
+SEPT_1 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+SEPT_2 = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
+
+
+def test_an_upload_served_as_is_differs_only_by_the_fields_the_api_never_exposes(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    assert found(result) == PASSWORDS
+    assert (result["differences"], result["unexplained"]) == ({"field-not-served": 4}, 0)
+    assert (result["upload"]["id"], result["served"]["id"]) == (1, 2)
+    entities = result["entities"]
+    assert [(e["entity"], e["uploaded"], e["served"], e["matched"]) for e in entities] == [
+        ("schools", 2, 2, 2), ("students", 3, 3, 3), ("contacts", 3, 3, 3), ("teachers", 3, 3, 3),
+        ("sections", 2, 2, 2), ("enrollments", 3, 3, 3), ("staff", 2, 2, 2),
+    ]  # fmt: skip
+
+
+def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised_values_named(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = every_field_night()
+    night["students.csv"] += [
+        student("S-004", "SCH-2", ""),  # blank Last_name: Clever skips the row
+        student("S-005", "SCH-9", "Ray"),  # a school that does not exist
+    ]
+    night["enrollments.csv"].append(["SCH-2", "SEC-2", "S-004"])  # enrolls a skipped student
+    for ada in night["students.csv"][1:3]:
+        ada[STUDENT_HEADER.index("DOB")] = "3/7/2017"  # no leading zeros
+        ada[STUDENT_HEADER.index("Frl_status")] = "Y"  # Clever serves Free/Reduced/Paid/Other
+        ada[STUDENT_HEADER.index("Race")] = "Z"  # outside the race codes
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", night, SEPT_1)
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    dates = "dates are served as M/D/YYYY and read back MM/DD/YYYY"
+    assert found(result) == [
+        ("served-skipped", "students", "S-004", None, None, "missing-value"),
+        ("served-skipped", "students", "S-005", None, None, "unknown-school"),
+        ("field-not-served", "students", None, "Password", "3", NEVER_EXPOSED),
+        ("value-normalised", "students", None, "DOB", "1", dates),
+        ("value-normalised", "students", None, "Frl_status", "1",
+         "frl Y/N is served as Other/Paid"),
+        ("value-normalised", "students", None, "Race", "1",
+         "a value outside Clever's vocabulary is not served"),
+        *PASSWORDS[1:3],
+        ("served-skipped", "enrollments", "SEC-2/S-004", None, None,
+         "Student_id S-004 is not served"),
+        PASSWORDS[3],
+    ]  # fmt: skip
+    assert result["unexplained"] == 0
+    assert result["differences"] == {
+        "field-not-served": 4, "served-skipped": 3, "value-normalised": 3
+    }  # fmt: skip
+
+
+def test_a_held_sync_shows_stale_records_missing_records_and_unexplained_values(
+    tmp_path, capsys, monkeypatch
+):
+    """Clever still serves night 1 (the sync was held); the district uploaded night 2."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    night2 = every_field_night()
+    night2["students.csv"] = [r for r in night2["students.csv"] if r[1] != "S-002"]
+    night2["students.csv"].append(student("S-006", "SCH-1", "New"))
+    night2["students.csv"][-2][STUDENT_HEADER.index("Grade")] = "12"  # Cy: 11 → 12
+    night2["enrollments.csv"] = [r for r in night2["enrollments.csv"] if r[2] != "S-002"]
+    ingest(store, tmp_path / "n2", night2, SEPT_2)
+    pull_from(store, store, tmp_path, "--snapshot", "1")
+    result = reconciled(store, capsys)
+    assert (result["upload"]["id"], result["served"]["id"]) == (2, 3)
+    assert (
+        found(result)
+        == [
+            ("served-missing", "students", "S-006", None, None, None),
+            ("served-stale", "students", "S-002", None, "1", None),
+            ("field-not-served", "students", None, "Password", "2", NEVER_EXPOSED),  # S-006's too
+            ("value-differs", "students", "S-003", "Grade", "11", None),
+            *PASSWORDS[1:3],
+            ("served-stale", "enrollments", "SEC-2/S-002", None, "1", None),
+            PASSWORDS[3],
+        ]
+    )
+    differs = next(f for f in result["findings"] if f["code"] == "value-differs")
+    assert differs["message"] == "students S-003 Grade: uploaded '12', served '11'."
+    assert result["unexplained"] == 2
+
+
+def test_a_record_clever_serves_that_was_never_uploaded_is_listed_as_such(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    elsewhere = every_field_night()  # another source Clever merges in adds S-099
+    elsewhere["students.csv"].append(student("S-099", "SCH-1", "Else"))
+    other_store = tmp_path / "other.duckdb"
+    ingest(other_store, tmp_path / "other", elsewhere, SEPT_1)
+    pull_from(other_store, store, tmp_path)
+    result = reconciled(store, capsys)
+    assert found(result) == [
+        ("served-not-uploaded", "students", "S-099", None, None, None),
+        *PASSWORDS,
+    ]
+    assert result["unexplained"] == 1
+
+
+def test_a_changed_sis_id_is_served_under_a_new_clever_id(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    pull_from(store, store, tmp_path)
+    night2 = json.loads(json.dumps(every_field_night()).replace('"S-003"', '"S-003X"'))
+    ingest(store, tmp_path / "n2", night2, datetime.now(UTC))
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    with Store.open(store, read_only=True) as s:
+        ids = dict(
+            s.rows("SELECT sis_id, clever_id FROM api_ids WHERE sis_id IN ('S-003', 'S-003X')")
+        )
+    assert ids["S-003"] != ids["S-003X"]
+    (rekeyed,) = [f for f in result["findings"] if f["code"] == "served-rekeyed"]
+    assert rekeyed["message"] == (
+        f"students S-003 is served as S-003X with a new Clever id {ids['S-003X']} "
+        f"(was {ids['S-003']})."
+    )
+    assert (result["upload"]["id"], result["served"]["id"]) == (3, 4)
