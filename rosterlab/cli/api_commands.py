@@ -175,7 +175,8 @@ def register(sub: Any) -> None:
         commands,
         "serve",
         "Serve a stored snapshot as Clever's Data API v3.0/v3.1 on 127.0.0.1 (a stand-in).",
-        "ROSTERLAB_STANDIN_TOKEN=secret rosterlab api serve --district maple --port 8765",
+        "rosterlab api serve --district maple --port 8765 --fault 503@3\n"
+        "  # the accepted token: export ROSTERLAB_STANDIN_TOKEN=anything",
     )
     serve.add_argument("--district", required=True)
     serve.add_argument("--snapshot", default="latest", help="snapshot id or latest (default)")
