@@ -99,7 +99,11 @@ def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised
     night["students.csv"] += [
         student("S-004", "SCH-2", ""),  # blank Last_name: Clever skips the row
         student("S-005", "SCH-9", "Ray"),  # a school that does not exist
+        student("S-007", "SCH-1", "Iso", DOB="2017-03-07"),  # not MM/DD/YYYY
     ]
+    section = list(night["sections.csv"][1])
+    section[1:4] = ["SEC-3", "T-9", ""]  # a teacher HR has not exported yet
+    night["sections.csv"].append(section)
     night["enrollments.csv"].append(["SCH-2", "SEC-2", "S-004"])  # enrolls a skipped student
     for ada in night["students.csv"][1:3]:
         ada[STUDENT_HEADER.index("DOB")] = "3/7/2017"  # no leading zeros
@@ -113,20 +117,25 @@ def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised
     assert found(result) == [
         ("served-skipped", "students", "S-004", None, None, "missing-value"),
         ("served-skipped", "students", "S-005", None, None, "unknown-school"),
-        ("field-not-served", "students", None, "Password", "3", NEVER_EXPOSED),
+        ("field-not-served", "students", None, "Password", "4", NEVER_EXPOSED),
+        ("value-normalised", "students", None, "DOB", "1",
+         "a date not written MM/DD/YYYY is not served"),
         ("value-normalised", "students", None, "DOB", "1", dates),
         ("value-normalised", "students", None, "Frl_status", "1",
          "frl Y/N is served as Other/Paid"),
         ("value-normalised", "students", None, "Race", "1",
          "a value outside Clever's vocabulary is not served"),
-        *PASSWORDS[1:3],
+        PASSWORDS[1],
+        ("field-not-served", "sections", None, "Course_description", "2", NEVER_EXPOSED),
+        ("reference-not-served", "sections", None, "Teacher_id", "1", "section-unknown-teacher"),
         ("served-skipped", "enrollments", "SEC-2/S-004", None, None,
          "Student_id S-004 is not served"),
         PASSWORDS[3],
     ]  # fmt: skip
     assert result["unexplained"] == 0
     assert result["differences"] == {
-        "field-not-served": 4, "served-skipped": 3, "value-normalised": 3
+        "field-not-served": 4, "reference-not-served": 1, "served-skipped": 3,
+        "value-normalised": 4,
     }  # fmt: skip
 
 

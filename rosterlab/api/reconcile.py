@@ -15,7 +15,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.api.mapping import ONLY_31
-from rosterlab.api.served import FRL_NAMES
+from rosterlab.api.served import FRL_NAMES, US_DATE
 from rosterlab.diff import diff_snapshots
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
@@ -43,6 +43,18 @@ SKIPPING_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("Section_id", "sections", "enrollment-unknown-section"),
     ),
 }
+REFERENCED = ("schools", "students", "sections", "teachers")
+# The upload's finding code for a reference to a record the upload lacks.
+UNKNOWN_REFERENCE_CODES = {
+    ("sections", "teachers"): "section-unknown-teacher",
+    ("sections", "schools"): "unknown-school",
+    ("students", "schools"): "unknown-school",
+    ("teachers", "schools"): "unknown-school",
+    ("staff", "schools"): "unknown-school",
+    ("enrollments", "students"): "enrollment-unknown-student",
+    ("enrollments", "sections"): "enrollment-unknown-section",
+}
+GROUPED = frozenset({"value-normalised", "reference-not-served", "field-not-served"})
 UNEXPLAINED = frozenset({"served-missing", "served-not-uploaded", "value-differs"})
 DETAIL_LIMIT = 1000  # record-level findings kept per entity and code (counts stay exact)
 _NEVER = 2**31 - 1
@@ -69,15 +81,13 @@ class ReconcileResult:
     version: str
     entities: tuple[EntityCounts, ...]
     findings: tuple[Finding, ...]
-    totals: tuple[tuple[str, int], ...]  # (code, differences) — exact even past DETAIL_LIMIT
+    totals: tuple[tuple[str, int], ...]  # (code, records; fields for field-not-served), exact
 
     @property
     def unexplained(self) -> int:
         return sum(count for code, count in self.totals if code in UNEXPLAINED)
 
-    @property
-    def truncated(self) -> bool:
-        return sum(count for _, count in self.totals) > len(self.findings)
+    truncated: bool  # record-level findings were capped at DETAIL_LIMIT per entity and code
 
 
 def _resolve(
@@ -137,9 +147,17 @@ def reconcile(
         if entity.name not in NOT_SERVED_ENTITIES
     )
     work.rekeys()
+    store.execute("DROP TABLE _ref_keys")
     totals = tuple(sorted(work.totals.items()))
     return ReconcileResult(
-        district, upload_snap, served_snap, version, counts, tuple(work.findings), totals
+        district,
+        upload_snap,
+        served_snap,
+        version,
+        counts,
+        tuple(work.findings),
+        totals,
+        work.truncated,
     )
 
 
@@ -154,11 +172,16 @@ class _Reconciler:
         self.findings: list[Finding] = []
         self.totals: dict[str, int] = {}
         self.sync_type = upload.sync_type
+        self.truncated = False
+        self._reference_targets()
 
     def _add(self, code: str, count: int, found: list[Finding]) -> None:
+        """Record ``count`` differences of ``code``, shown by ``found`` (one per record, or one
+        per field and cause for the grouped codes)."""
         if count:
             self.totals[code] = self.totals.get(code, 0) + count
             self.findings += found
+            self.truncated |= code not in GROUPED and len(found) < count
 
     def entity(self, entity: spec.Entity) -> EntityCounts:
         name = entity.name
@@ -191,12 +214,22 @@ class _Reconciler:
         self.store.execute("DROP TABLE _rec")
         return EntityCounts(name, uploaded, served, matched, identical)
 
-    def _keys(self, entity: str, snapshot: SnapshotInfo) -> str:
-        return (
-            f"SELECT key FROM {quote_ident(entity)} WHERE district = "
-            f"{quote_literal(snapshot.district)} AND valid_from <= {snapshot.seq} "
-            f"AND (valid_to IS NULL OR valid_to >= {snapshot.seq})"
+    def _reference_targets(self) -> None:
+        """``_ref_keys``: the ids (first key column) of every referenced entity on both sides."""
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _ref_keys (side VARCHAR, entity VARCHAR, id VARCHAR)"
         )
+        for side, snap in (("upload", self.upload), ("served", self.served)):
+            for target in REFERENCED:
+                column = quote_ident(spec.ENTITIES[target].key[0])
+                self.store.execute(
+                    f"INSERT INTO _ref_keys SELECT DISTINCT ?, ?, {column} FROM "
+                    f"({self.store.entity_sql(target)}) WHERE {column} IS NOT NULL",
+                    [side, target, snap.district, snap.seq, snap.seq],
+                )
+
+    def _keys(self, entity: str, side: str) -> str:
+        return f"SELECT id FROM _ref_keys WHERE side = '{side}' AND entity = '{entity}'"
 
     def _skip_reason(self, entity: spec.Entity) -> str:
         """SQL naming why Clever skips an uploaded row: the finding code of the upload's problem.
@@ -217,8 +250,8 @@ class _Reconciler:
         for field, target, code in SKIPPING_REFERENCES.get(entity.name, ()):
             column = quote_ident("u:" + field)
             branches.append(
-                f"WHEN {column} NOT IN ({self._keys(target, self.served)}) THEN CASE WHEN "
-                f"{column} IN ({self._keys(target, self.upload)}) THEN "
+                f"WHEN {column} NOT IN ({self._keys(target, 'served')}) THEN CASE WHEN "
+                f"{column} IN ({self._keys(target, 'upload')}) THEN "
                 f"'{field} ' || {column} || ' is not served' ELSE '{code}' END"
             )
         return f"(CASE {' '.join(branches)} END)"
@@ -312,22 +345,26 @@ class _Reconciler:
                 f"WHERE coalesce(ue.field, se.field) LIKE '{spec.EXTENSION_PREFIX}%' "
                 "AND ue.v IS DISTINCT FROM se.v"
             )
-        cause, params = _normalisation_sql(entity)
+        normalised, params = _normalisation_sql(entity)
+        reference = self._reference_sql(entity)
         self.store.execute(
             "CREATE OR REPLACE TEMP TABLE _values AS SELECT key, field, uploaded, served, "
-            f"{cause} AS cause FROM ({' UNION ALL '.join(unpivot)})",
-            params,
+            f"CASE WHEN {reference} IS NOT NULL THEN 'reference-not-served' "
+            f"WHEN {normalised} IS NOT NULL THEN 'value-normalised' END AS code, "
+            f"coalesce({reference}, {normalised}) AS cause "
+            f"FROM ({' UNION ALL '.join(unpivot)})",
+            params + params,
         )
-        for field, why, count in self.store.rows(
-            "SELECT field, cause, count(*) FROM _values WHERE cause IS NOT NULL "
-            "GROUP BY ALL ORDER BY field, cause"
+        for code, field, why, count in self.store.rows(
+            "SELECT code, field, cause, count(*) FROM _values WHERE code IS NOT NULL "
+            "GROUP BY ALL ORDER BY code DESC, field, cause"
         ):
             self._add(
-                "value-normalised",
+                code,
                 count,
                 [
                     finding(
-                        "value-normalised",
+                        code,
                         entity=name,
                         field=field,
                         value=str(count),
@@ -338,7 +375,7 @@ class _Reconciler:
             )
         differing = self.store.rows(
             "SELECT key, field, uploaded, served, count(*) OVER () FROM _values "
-            "WHERE cause IS NULL ORDER BY key, field LIMIT ?",
+            "WHERE code IS NULL ORDER BY key, field LIMIT ?",
             [DETAIL_LIMIT],
         )
         self._add(
@@ -359,6 +396,22 @@ class _Reconciler:
             ],
         )
         self.store.execute("DROP TABLE _values")
+
+    def _reference_sql(self, entity: spec.Entity) -> str:
+        """CASE naming why a reference is served empty: its target is not served, else NULL."""
+        branches = []
+        for field in entity.fields:
+            if field.references is None:
+                continue
+            target = field.references
+            code = UNKNOWN_REFERENCE_CODES.get((entity.name, target), "a record the upload lacks")
+            branches.append(
+                f"WHEN field = {quote_literal(field.name)} AND served IS NULL AND uploaded NOT IN "
+                f"({self._keys(target, 'served')}) THEN CASE WHEN uploaded IN "
+                f"({self._keys(target, 'upload')}) THEN 'the {target} record it names is not "
+                f"served' ELSE '{code}' END"
+            )
+        return f"(CASE {' '.join(branches)} END)" if branches else "NULL"
 
     def _field_not_served(self, name: str, column: str, cause: str, remedy: str) -> None:
         """One finding per uploaded field the served side lacks, counting the filled records."""
@@ -467,9 +520,18 @@ def _normalisation_sql(entity: spec.Entity) -> tuple[str, list[Any]]:
     dates = [f.name for f in entity.fields if f.kind == "date"]
     if dates:
         names = ", ".join(f"'{d}'" for d in dates)
+        readable = (
+            f"(regexp_full_match(uploaded, '{US_DATE.pattern}') "
+            "AND try_strptime(uploaded, '%m/%d/%Y') IS NOT NULL)"
+        )
         branches.append(
-            f"WHEN field IN ({names}) AND served = strftime(try_strptime(uploaded, "
-            "'%m/%d/%Y'), '%m/%d/%Y') THEN 'dates are served as M/D/YYYY and read back MM/DD/YYYY'"
+            f"WHEN field IN ({names}) AND {readable} AND served = strftime(try_strptime("
+            "uploaded, '%m/%d/%Y'), '%m/%d/%Y') "
+            "THEN 'dates are served as M/D/YYYY and read back MM/DD/YYYY'"
+        )
+        branches.append(
+            f"WHEN field IN ({names}) AND served IS NULL AND NOT coalesce({readable}, false) "
+            "THEN 'a date not written MM/DD/YYYY is not served'"
         )
     if entity.name == "students":
         branches.append(

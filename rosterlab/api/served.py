@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from rosterlab import spec
@@ -33,6 +34,7 @@ RACE_NAMES = {
 # (unconfirmed) how Clever words the SFTP Y/N frl values in the API's Free/Reduced/Paid/Other.
 FRL_NAMES = {"Free": "Free", "Reduced": "Reduced", "Paid": "Paid", "Other": "Other", "Y": "Other"}
 FRL_NAMES["N"] = "Paid"
+US_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
 SIS_TYPES = {"sftp": "sftp", "clever-managed": "clever", "sis-managed": "sis"}  # (unconfirmed)
 
 
@@ -68,25 +70,26 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def _dob(value: str | None) -> str | None:
-    """MM/DD/YYYY → M/D/YYYY, as Clever serves it; anything else is not served (lossy)."""
-    if value is None:
+def _us_date(value: str | None) -> date | None:
+    """A date written M/D/YYYY (leading zeros optional); anything else is unreadable (None)."""
+    if value is None or not US_DATE.fullmatch(value):
         return None
     try:
-        day = datetime.strptime(value, "%m/%d/%Y")
+        return datetime.strptime(value, "%m/%d/%Y").date()
     except ValueError:
         return None
-    return f"{day.month}/{day.day}/{day.year}"
+
+
+def _dob(value: str | None) -> str | None:
+    """MM/DD/YYYY → M/D/YYYY, as Clever serves it; anything else is not served (lossy)."""
+    day = _us_date(value)
+    return f"{day.month}/{day.day}/{day.year}" if day else None
 
 
 def _iso_date(value: str | None) -> str | None:
     """Term dates: MM/DD/YYYY → YYYY-MM-DD (unconfirmed); other forms are not served."""
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%m/%d/%Y").date().isoformat()
-    except ValueError:
-        return None
+    day = _us_date(value)
+    return day.isoformat() if day else None
 
 
 def _enum(value: str | None, allowed: tuple[str, ...]) -> str | None:

@@ -659,6 +659,17 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid it.",
     ),
     _t(
+        "reference-not-served",
+        "warning",
+        "reconcile",
+        "Reference served empty",
+        "an uploaded reference (a section's teacher, a student's school) to a record Clever does "
+        "not serve, so the reference is served empty; value = count",
+        "{entity} {field}: {value} references are served empty ({cause}).",
+        "Fix the upload so the referenced record exists and is valid; Clever then serves the "
+        "reference.",
+    ),
+    _t(
         "value-differs",
         "warning",
         "reconcile",
