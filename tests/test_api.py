@@ -235,7 +235,7 @@ def test_a_bundle_comes_back_through_the_api_equal_except_the_documented_lossy_f
             "success",
         )
         assert (recorded.sis_type, recorded.last_sync) == ("sftp", "2026-09-01T02:00:00.000Z")
-        assert recorded.pages == 9 and recorded.requests == 9 and recorded.rate_limit_waits == 0
+        assert recorded.pages == 9 and recorded.requests == 10 and recorded.rate_limit_waits == 0
         clever_ids = store.rows(
             "SELECT entity, count(*) FROM api_ids WHERE snapshot_id = ? GROUP BY ALL ORDER BY 1",
             [served.id],
@@ -310,8 +310,8 @@ def snapshot_state(store_path: Path) -> list[tuple[Any, ...]]:
     ("options", "message"),
     [
         (("--fault", "html@3"), "answered text/html, not JSON: the token may be of the wrong kind"),
-        (("--fault", "503@2+"), "HTTP 503 on /v3.1/schools?limit=10000, 4 times"),
-        (("--fault", "drop@2+"), "connection lost (RemoteProtocolError) on /v3.1/schools"),
+        (("--fault", "503@2+"), "HTTP 503 on /v3.1/districts?limit=10000, 4 times"),
+        (("--fault", "drop@2+"), "connection lost (RemoteProtocolError) on /v3.1/districts"),
         (("--fault", "malformed@2+"), "malformed JSON ("),
         (("--max-limit", "100"), "refused with HTTP 413 (limit must be at most 100)"),
     ],
@@ -339,7 +339,8 @@ def test_a_wrong_token_is_refused_with_401_and_says_where_the_token_comes_from(
         assert pull(uploaded, configure(tmp_path, origin)) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"rosterlab: {origin}/v3.1/districts?limit=10000 refused with HTTP 401 (invalid or "
+        f"rosterlab: {origin}/v3.1/events?limit=1&ending_before={'f' * 24} refused with HTTP "
+        "401 (invalid or "
         f"missing bearer token): check the district-app token in token_env {TOKEN_ENV}\n"
     )
     assert snapshot_state(uploaded) == before
@@ -355,7 +356,7 @@ def test_a_passing_fault_is_retried_into_a_correct_snapshot(
     with standin(uploaded, DISTRICT, "--fault", fault) as origin:
         assert pull(uploaded, configure(tmp_path, origin), "--format", "json") == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["api"]["pages"] == 9 and result["api"]["requests"] == 10
+    assert result["api"]["pages"] == 9 and result["api"]["requests"] == 11
     with Store.open(uploaded, read_only=True) as store:
         upload, served = store.snapshots(DISTRICT)
         for entity in ENTITIES:
@@ -374,7 +375,7 @@ def test_a_429_storm_waits_for_each_reset_and_still_makes_one_correct_snapshot(
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert result["api"]["rate_limit_waits"] >= 1
-    assert result["api"]["requests"] == 9 + result["api"]["rate_limit_waits"]
+    assert result["api"]["requests"] == 10 + result["api"]["rate_limit_waits"]
     assert "rate limited (429): waiting" in captured.err
     assert result["api"]["scope"]["users-contact"] == 3
 
@@ -389,9 +390,10 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
         assert pull(uploaded, configure(tmp_path, origin), "--progress", "--format", "json") == 0
     captured = capsys.readouterr()
     assert "resuming the pull started at" in captured.err
-    assert "(5 pages kept)" in captured.err
+    assert "(4 pages kept)" in captured.err
     result = json.loads(captured.out)
     assert result["api"]["resumed"] is True
     assert result["api"]["pages"] == 9
-    assert result["api"]["requests"] == 5 + 4 + 4  # 5 good, 4 refused (3 retries), 4 resumed
+    # the cursor and 4 pages, 4 refused (3 retries), then the 5 pages left
+    assert result["api"]["requests"] == 5 + 4 + 5
     assert not (uploaded.parent / f".{uploaded.name}.api-pulls" / f"{DISTRICT}.standin").exists()

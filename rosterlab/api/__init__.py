@@ -4,7 +4,7 @@ The only room that imports the HTTP client (httpx). See ``docs/api.md`` for the 
 """
 
 from rosterlab.api.pull import PullResult, pull_district, rederive
-from rosterlab.api.served import ServedDistrict, served_district
+from rosterlab.api.served import ServedDistrict, served_district, served_events
 from rosterlab.api.standin import Fault, StandIn, StandInSettings
 from rosterlab.api.target import ApiTarget, api_target_from_table, api_token, load_api_target
 
@@ -21,4 +21,5 @@ __all__ = [
     "pull_district",
     "rederive",
     "served_district",
+    "served_events",
 ]

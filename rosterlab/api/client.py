@@ -44,6 +44,14 @@ class Page:
     first_object: dict[str, Any] | None
 
 
+class RefusedError(ApiError):
+    """The API answered with an error status that retrying does not cure."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class _Retry(Exception):
     """A transient failure: retry the page after a backoff."""
 
@@ -163,7 +171,7 @@ class ApiClient:
             raise _Retry(f"HTTP {status}")
         if status != 200:
             response.read()
-            raise ApiError(_refusal(self.target, status, uri, _message(response)))
+            raise RefusedError(_refusal(self.target, status, uri, _message(response)), status)
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise ApiError(

@@ -9,14 +9,17 @@ Nothing is held in Python objects, so a large district costs DuckDB's memory, no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rosterlab.store import Store
 from rosterlab.store.sql import quote_ident, quote_literal
 from rosterlab.store.write import copy_csv
 
 NEWLINE = "\n"
+EVENTS_STEP = "events"
 STEPS: tuple[tuple[str, str | None], ...] = (
     ("districts", None),
     ("schools", None),
@@ -49,20 +52,59 @@ def _v(path: str, source: str = "j") -> str:
     return f"nullif(json_extract_string({source}, {quote_literal(path)}), '')"
 
 
+def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
+    """Every item of the pages into ``table`` (step from the file name, id, JSON)."""
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {table} (step VARCHAR, id VARCHAR, j JSON)")
+    if pages:
+        store.execute(
+            f"INSERT INTO {table} SELECT "
+            "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
+            "j->>'id' AS id, j FROM (SELECT filename, "
+            "unnest(from_json(json->'data', '[\"json\"]'))->'data' AS j "
+            "FROM read_json_objects(?, filename = true, format = 'auto'))",
+            [[str(p) for p in pages]],
+        )
+
+
 def load_pages(store: Store, pages: Sequence[Path]) -> int:
-    """Read every page into the temp table ``api_objects`` (step, id, j); return the objects."""
-    store.execute("DROP TABLE IF EXISTS api_objects")
-    if not pages:
-        store.execute("CREATE TEMP TABLE api_objects (step VARCHAR, id VARCHAR, j JSON)")
-        return 0
-    return store.written(
-        "CREATE TEMP TABLE api_objects AS SELECT "
-        "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
-        "j->>'id' AS id, j FROM (SELECT filename, "
-        "unnest(from_json(json->'data', '[\"json\"]'))->'data' AS j "
-        "FROM read_json_objects(?, filename = true, format = 'auto'))",
-        [[str(p) for p in pages]],
-    )
+    """Read every page into the temp table ``api_objects`` (step, id, j); return the objects.
+
+    Event pages (step ``events``) are applied to the objects of the others, in event-id order:
+    the last event of an object wins; ``deleted`` removes it, ``created``/``updated`` put its
+    ``data.object`` in place (a user once per role it has).
+    """
+    objects = [p for p in pages if not p.name.startswith(EVENTS_STEP + "-")]
+    _read(store, "api_objects", objects)
+    events = [p for p in pages if p.name.startswith(EVENTS_STEP + "-")]
+    if events:
+        _read(store, "api_events", events)
+        roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
+            "split_part(j->>'type', '.', 1) AS resource, split_part(j->>'type', '.', 2) AS kind, "
+            "j->'data'->'object' AS obj, j->'data'->'object'->>'id' AS oid FROM api_events "
+            "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY id DESC) = 1"
+        )
+        store.execute("DELETE FROM api_objects WHERE id IN (SELECT oid FROM api_latest)")
+        store.execute(
+            "INSERT INTO api_objects SELECT CASE WHEN resource = 'users' "
+            "THEN 'users-' || role ELSE resource END, oid, obj FROM (SELECT *, unnest(CASE WHEN "
+            "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
+            f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
+            "ELSE [NULL] END) AS role FROM api_latest "
+            "WHERE kind <> 'deleted' AND resource IN "
+            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))}))"
+        )
+        store.execute("DROP TABLE api_events")
+        store.execute("DROP TABLE api_latest")
+    return int(store.rows("SELECT count(*) FROM api_objects")[0][0])
+
+
+def district_status(store: Store) -> dict[str, Any]:
+    """The served district object (state, sis_type, last_sync, pause window) from the pages."""
+    found = store.rows("SELECT j FROM api_objects WHERE step = 'districts' LIMIT 1")
+    status = json.loads(found[0][0]) if found else {}
+    return status if isinstance(status, dict) else {}
 
 
 def _ext_columns(store: Store, step: str, ext_path: str, alias: str = "j") -> list[tuple[str, str]]:

@@ -1,5 +1,10 @@
 """``api pull``: page every resource of a district's Data API into ONE snapshot (origin ``api``).
 
+A full pull first remembers the newest event id (the cursor), then pages every resource. An
+events pull (``--events``) fetches the events after the last pull's cursor and applies them to
+that pull's kept pages; with no usable cursor (none recorded, older than Clever's 30-day window,
+or refused by the API) it falls back to a full pull and says so.
+
 Pages land one by one in a work folder beside the store, with a manifest saying which pages are
 complete and where each resource continues; a broken pull (an error, Ctrl-C, a crash) resumes
 from there. Once every resource is complete, the pages are mapped to a bundle in DuckDB
@@ -19,28 +24,41 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from rosterlab.api.client import ApiClient
-from rosterlab.api.mapping import STEPS, load_pages, record_clever_ids, step_name, write_bundle
+from rosterlab.api.client import ApiClient, RefusedError
+from rosterlab.api.mapping import (
+    EVENTS_STEP,
+    STEPS,
+    district_status,
+    load_pages,
+    record_clever_ids,
+    step_name,
+    write_bundle,
+)
+from rosterlab.api.served import EVENT_WINDOW
 from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ApiError
 from rosterlab.store import IngestResult, Store, ingest_bundle
-from rosterlab.store.api_pulls import ApiPull, KeptPage, page_files, pull_of, record_pull
+from rosterlab.store.api_pulls import ApiPull, KeptPage, kept_pages, pull_of, pulls, record_pull
 
 Progress = Callable[[str], None]
 PAGE_LIMIT = 10000
 MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
+# ``ending_before`` an id above every id gives the newest event (unconfirmed at Clever).
+NEWEST_EVENT = "f" * 24
 
 
 @dataclass(frozen=True)
 class PullResult:
-    """What a pull did: the ingest result, the recorded pull (None when unchanged), resumed."""
+    """What a pull did: the ingest result, the recorded pull (None when unchanged), whether it
+    resumed, the rows per bundle file, and the snapshot events were applied to (None: full)."""
 
     ingest: IngestResult
     pull: ApiPull | None
     resumed: bool
     rows: dict[str, int]
+    events_base: int | None
 
 
 def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
@@ -54,9 +72,13 @@ def first_uri(target: ApiTarget, resource: str, role: str | None) -> str:
 
 
 class _Manifest:
-    """The pull's progress on disk, rewritten atomically after every page."""
+    """The pull's progress on disk, rewritten atomically after every page.
 
-    def __init__(self, folder: Path, target: ApiTarget) -> None:
+    ``mode`` is ``full`` or ``events`` (with the base snapshot and cursor); a manifest left by
+    another mode, base URL or version is discarded.
+    """
+
+    def __init__(self, folder: Path, target: ApiTarget, mode: dict[str, Any]) -> None:
         self.folder = folder
         self.path = folder / MANIFEST
         self.resumed = False
@@ -66,16 +88,19 @@ class _Manifest:
                 state = json.loads(self.path.read_text())
             except (OSError, ValueError):
                 state = None
-            if not isinstance(state, dict) or state.get("root") != target.root:
+            if not isinstance(state, dict) or (state.get("root"), state.get("mode")) != (
+                target.root,
+                mode,
+            ):
                 state = None
         if state is None:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
             state = {
                 "root": target.root,
+                "mode": mode,
                 "started_at": datetime.now(UTC).isoformat(),
                 "steps": {},
-                "district": None,
                 "requests": 0,
                 "rate_limit_waits": 0,
             }
@@ -103,41 +128,131 @@ def pull_district(
     token: str,
     *,
     district: str,
+    events: bool = False,
     sync_type: str | None = None,
     district_name: str | None = None,
     progress: Progress | None = None,
-    client: ApiClient | None = None,
 ) -> PullResult:
-    """Pull every resource of the district the token sees and record it as one snapshot."""
+    """Pull the district the token sees (every resource, or the events since the last pull)
+    and record it as one snapshot."""
     say = progress or (lambda _message: None)
+    base = _event_base(store, target, district, say) if events else None
     folder = work_folder(store, district, target)
-    manifest = _Manifest(folder, target)
+    manifest = _Manifest(folder, target, _mode(base))
     if manifest.resumed:
         started = manifest.state["started_at"]
         say(f"resuming the pull started at {started} ({manifest.pages} pages kept)")
-    own_client = client is None
-    api = client or ApiClient(target, token, say)
-    try:
-        _fetch_all(api, target, manifest, say)
-    finally:
-        manifest.state["requests"] += api.requests
-        manifest.state["rate_limit_waits"] += api.rate_limit_waits
-        api.requests = api.rate_limit_waits = 0
-        manifest.save()
-        if own_client:
-            api.close()
-    result = _record(store, target, manifest, district, sync_type, district_name, say)
+    with ApiClient(target, token, say) as api:
+        try:
+            if base is not None:
+                try:
+                    _fetch_events(api, target, manifest, base, store, say)
+                except RefusedError as refused:
+                    if refused.status not in (400, 404) or manifest.pages:
+                        raise
+                    say(f"the API refused event cursor {base.event_cursor} ({refused}): full pull")
+                    base = None
+                    manifest = _Manifest(folder, target, _mode(None))
+            if base is None:
+                _fetch_cursor(api, target, manifest, say)
+                _fetch_steps(api, target, manifest, say)
+        finally:
+            manifest.state["requests"] += api.requests
+            manifest.state["rate_limit_waits"] += api.rate_limit_waits
+            manifest.save()
+    result = _record(store, target, manifest, base, district, sync_type, district_name, say)
     shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
-def _fetch_all(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Progress) -> None:
+def _mode(base: ApiPull | None) -> dict[str, Any]:
+    if base is None:
+        return {"kind": "full"}
+    return {"kind": "events", "base": base.snapshot_id, "cursor": base.event_cursor}
+
+
+def _event_base(store: Store, target: ApiTarget, district: str, say: Progress) -> ApiPull | None:
+    """The pull whose cursor the events continue from, or None (saying why) for a full pull."""
+    earlier = [
+        p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
+    ]
+    if not earlier:
+        say(
+            f"no earlier pull of [api.{target.name}] v{target.version} to apply events to: "
+            "full pull"
+        )
+        return None
+    last = earlier[-1]
+    if last.event_cursor is None:
+        say(f"snapshot {last.snapshot_id} has no event cursor (events not served then): full pull")
+        return None
+    age = datetime.now(UTC).replace(tzinfo=None) - last.finished_at
+    if age > EVENT_WINDOW:
+        say(
+            f"the last pull (snapshot {last.snapshot_id}) is {age.days} days old, beyond Clever's "
+            f"{EVENT_WINDOW.days}-day event window: full pull"
+        )
+        return None
+    return last
+
+
+def _fetch_cursor(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Progress) -> None:
+    """Remember the newest event id before paging (events after it are applied next time)."""
+    if "event_cursor" in manifest.state:
+        return
+    uri = f"/v{target.version}/events?limit=1&ending_before={NEWEST_EVENT}"
+    try:
+        newest = api.fetch(uri, manifest.folder / "cursor.json")
+        manifest.state["event_cursor"] = newest.last_id
+    except RefusedError as refused:
+        if refused.status != 404:
+            raise
+        say(f"events are not served ({refused}): the next --events pull will be a full pull")
+        manifest.state["event_cursor"] = None
+    manifest.save()
+
+
+def _fetch_events(
+    api: ApiClient,
+    target: ApiTarget,
+    manifest: _Manifest,
+    base: ApiPull,
+    store: Store,
+    say: Progress,
+) -> None:
+    """The events after the base pull's cursor, numbered after the base's own event pages."""
+    if "first_event_page" not in manifest.state:
+        earlier = store.rows(
+            "SELECT count(*) FROM api_pages WHERE snapshot_id = ? AND step = ?",
+            [base.snapshot_id, EVENTS_STEP],
+        )[0][0]
+        manifest.state["first_event_page"] = int(earlier) + 1
+    query = urlencode({"limit": PAGE_LIMIT, "starting_after": base.event_cursor})
+    _fetch_steps(
+        api,
+        target,
+        manifest,
+        say,
+        [(EVENTS_STEP, f"/v{target.version}/events?{query}")],
+        first_page=manifest.state["first_event_page"],
+    )
+
+
+def _fetch_steps(
+    api: ApiClient,
+    target: ApiTarget,
+    manifest: _Manifest,
+    say: Progress,
+    steps: list[tuple[str, str]] | None = None,
+    first_page: int = 1,
+) -> None:
+    """Page each step from its first URI, following ``next`` links, saving after every page."""
     records = 0
-    for resource, role in STEPS:
-        name = step_name(resource, role)
-        step = manifest.step(name, first_uri(target, resource, role))
+    plan = steps or [(step_name(r, role), first_uri(target, r, role)) for r, role in STEPS]
+    for name, uri in plan:
+        step = manifest.step(name, uri)
         while not step["done"]:
-            number = len(step["pages"]) + 1
+            number = first_page + len(step["pages"])
             page = api.fetch(step["next"], manifest.folder / f"{name}-{number:05d}.json")
             last = step["pages"][-1]["last_id"] if step["pages"] else None
             if last is not None and page.first_id is not None and page.first_id <= last:
@@ -145,8 +260,11 @@ def _fetch_all(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Prog
                     f"{target.root} served {name} out of order (id {page.first_id} after "
                     f"{last}): records would be repeated or skipped; pull again"
                 )
-            if name == "districts":
-                _check_district(target, page.records, page.first_object, manifest)
+            if name == "districts" and page.records != 1:
+                raise ApiError(
+                    f"the token for [api.{target.name}] sees {page.records} districts, not one: "
+                    "use a district-app token (one district per token)"
+                )
             step["pages"].append(
                 {
                     "page": number,
@@ -169,54 +287,38 @@ def _fetch_all(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Prog
     say(f"{manifest.pages} pages fetched, {records:,} records this run")
 
 
-def _check_district(
-    target: ApiTarget, records: int, first: dict[str, Any] | None, manifest: _Manifest
-) -> None:
-    if records != 1 or first is None:
-        raise ApiError(
-            f"the token for [api.{target.name}] sees {records} districts, not one: "
-            "use a district-app token (one district per token)"
-        )
-    manifest.state["district"] = {
-        k: first.get(k)
-        for k in ("id", "name", "state", "sis_type", "last_sync", "pause_start", "pause_end")
-    }
-
-
 def _record(
     store: Store,
     target: ApiTarget,
     manifest: _Manifest,
+    base: ApiPull | None,
     district: str,
     sync_type: str | None,
     district_name: str | None,
     say: Progress,
 ) -> PullResult:
     folder = manifest.folder
-    served = manifest.state["district"] or {}
-    kept = [
-        KeptPage(
-            name,
-            p["page"],
-            p["uri"],
-            folder / p["file"],
-            p["sha256"],
-            p["bytes"],
-            p["records"],
-        )
+    fetched = [
+        KeptPage(name, p["page"], p["uri"], folder / p["file"], p["sha256"], p["bytes"],
+                 p["records"])
         for name, step in manifest.state["steps"].items()
         for p in step["pages"]
-    ]
-    scope = {
-        name: sum(p["records"] for p in step["pages"])
-        for name, step in manifest.state["steps"].items()
-    }
-    sync = sync_type or store.district_sync_type(district)
-    sync = sync or SIS_SYNC_TYPES.get(str(served.get("sis_type")), "clever-managed")
-    say(f"mapping {sum(scope.values()):,} records to a bundle")
+    ]  # fmt: skip
+    kept = (kept_pages(store, base.snapshot_id, folder / "base") if base else []) + fetched
+    if base is None:
+        cursor = manifest.state.get("event_cursor")
+    else:
+        newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
+        cursor = next((c for c in reversed(newest) if c), base.event_cursor)
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
-        load_pages(store, [p.path for p in kept])
+        applied = load_pages(store, [p.path for p in kept])
+        say(f"mapping {applied:,} records to a bundle")
+        served = district_status(store)
+        scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
+        scope = {step_name(r, role): scope.get(step_name(r, role), 0) for r, role in STEPS}
         rows = write_bundle(store, Path(tmp) / "bundle", target.version)
+        sync = sync_type or store.district_sync_type(district)
+        sync = sync or SIS_SYNC_TYPES.get(str(served.get("sis_type")), "clever-managed")
         with open_bundle(Path(tmp) / "bundle") as bundle:
             ingest = ingest_bundle(
                 store,
@@ -232,6 +334,7 @@ def _record(
         pull = None
         if ingest.new:
             record_clever_ids(store, ingest.snapshot.id)
+            started = datetime.fromisoformat(manifest.state["started_at"])
             pull = ApiPull(
                 snapshot_id=ingest.snapshot.id,
                 target=target.name,
@@ -247,15 +350,13 @@ def _record(
                 pages=len(kept),
                 requests=manifest.state["requests"],
                 rate_limit_waits=manifest.state["rate_limit_waits"],
-                started_at=datetime.fromisoformat(manifest.state["started_at"]).replace(
-                    tzinfo=None
-                ),
+                started_at=started.replace(tzinfo=None),
                 finished_at=datetime.now(UTC).replace(tzinfo=None),
-                event_cursor=None,
+                event_cursor=cursor,
             )
             record_pull(store, pull, kept)
         store.execute("DROP TABLE IF EXISTS api_objects")
-    return PullResult(ingest, pull, manifest.resumed, rows)
+    return PullResult(ingest, pull, manifest.resumed, rows, base.snapshot_id if base else None)
 
 
 def rederive(store: Store, snapshot_id: int, folder: Path) -> dict[str, int]:
@@ -264,15 +365,9 @@ def rederive(store: Store, snapshot_id: int, folder: Path) -> dict[str, int]:
     if pulled is None:
         raise ApiError(f"snapshot {snapshot_id} was not pulled from the API: nothing to re-derive")
     pages_dir = folder.with_name(folder.name + ".pages")
-    pages_dir.mkdir(parents=True)
-    paths = []
-    for step, page, sha256 in page_files(store, snapshot_id):
-        path = pages_dir / f"{step}-{page:05d}.json"
-        with path.open("wb") as out:
-            store.copy_raw(sha256, out)
-        paths.append(path)
     try:
-        load_pages(store, paths)
+        kept = kept_pages(store, snapshot_id, pages_dir)
+        load_pages(store, [p.path for p in kept])
         rows = write_bundle(store, folder, pulled.version)
         store.execute("DROP TABLE IF EXISTS api_objects")
     finally:

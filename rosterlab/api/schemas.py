@@ -273,3 +273,50 @@ def one_schema(resource: str, version: str) -> dict[str, Any]:
 
 
 ERROR = _object({"message": _string()}, ("message",))
+
+
+EVENT_TYPE = (
+    r"^(districts|schools|users|sections|terms|courses|resources)\.(created|updated|deleted)$"
+)
+
+
+def event_list_schema(version: str) -> dict[str, Any]:
+    """An events list; each event's ``data.object`` is checked against its resource's schema.
+
+    ``previous_attributes`` sits in ``data`` as Clever's guide shows it (the Swagger text puts
+    it beside ``data``: unconfirmed, so both places are allowed).
+    """
+    kinds = []
+    for resource in ("districts", "schools", "users", "sections", "terms", "courses"):
+        kinds.append(
+            {
+                "properties": {
+                    "type": {"type": "string", "pattern": f"^{resource}\\."},
+                    "data": _object(
+                        {
+                            "object": object_schema(resource, version),
+                            "previous_attributes": {"type": "object"},
+                        },
+                        ("object",),
+                    ),
+                }
+            }
+        )
+    event = {
+        **_object(
+            {
+                "id": _string(),
+                "type": {"type": "string", "pattern": EVENT_TYPE},
+                "created": _string(),
+                "data": {"type": "object"},
+                "previous_attributes": {"type": "object"},
+            },
+            ("id", "type", "created", "data"),
+        ),
+        "oneOf": kinds,
+    }
+    item = _object({"data": event}, ("data",))
+    return _object(
+        {"data": {"type": "array", "items": item}, "links": {"type": "array", "items": LINK}},
+        ("data", "links"),
+    )

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rosterlab import spec
@@ -122,11 +122,12 @@ class _Builder:
         self.store = store
         self.snapshot = snapshot
         self.version = version
-        self.district_id = clever_id(snapshot.taken_at, snapshot.district, "districts", "")
         nights = store.rows(
             "SELECT seq, taken_at FROM snapshots WHERE district = ?", [snapshot.district]
         )
         self.night_time = dict(nights)
+        first_night = self.night_time[min(self.night_time)]
+        self.district_id = clever_id(first_night, snapshot.district, "districts", "")
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
         """The entity's rows tonight that Clever keeps, with the night each key was first seen.
@@ -186,7 +187,7 @@ class _Builder:
             "last_sync": self.snapshot.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "pause_start": None,
             "pause_end": None,
-            "launch_date": self.night_time[1].date().isoformat(),
+            "launch_date": self.night_time[min(self.night_time)].date().isoformat(),
         }
 
     def _schools(self) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -469,3 +470,81 @@ def served_district(
         snapshot,
         builder.build(district_name, snapshot.sync_type),
     )
+
+
+EVENT_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One served event: its id (ascending in time), when it happened, and its JSON text."""
+
+    id: str
+    created: datetime
+    body: str
+
+
+def events_between(old: ServedDistrict, new: ServedDistrict, counter: int) -> list[Event]:
+    """The events that turn what ``old`` serves into what ``new`` serves, at ``new``'s time.
+
+    Per resource and Clever id: ``created``, ``deleted`` (the last object), or ``updated`` with
+    ``previous_attributes`` (the changed top-level fields' old values). Ids: the night's time,
+    then ``counter`` onwards, so they ascend across nights.
+    """
+    when = new.snapshot.taken_at
+    stamp = int(when.replace(tzinfo=UTC).timestamp())
+    created_text = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    events: list[Event] = []
+    for resource in RESOURCES:
+        before = {r.id: r.body for r in old.resources[resource]}
+        after = {r.id: r.body for r in new.resources[resource]}
+        for cid in sorted(before.keys() | after.keys()):
+            if before.get(cid) == after.get(cid):
+                continue
+            data: dict[str, Any]
+            if cid not in before:
+                kind, data = "created", {"object": json.loads(after[cid])}
+            elif cid not in after:
+                kind, data = "deleted", {"object": json.loads(before[cid])}
+            else:
+                previous, current = json.loads(before[cid]), json.loads(after[cid])
+                changed = {
+                    k: previous.get(k)
+                    for k in previous.keys() | current.keys()
+                    if previous.get(k) != current.get(k)
+                }
+                kind, data = "updated", {"object": current, "previous_attributes": changed}
+            event_id = f"{stamp:08x}{counter + len(events):016x}"
+            body = {
+                "id": event_id,
+                "type": f"{resource}.{kind}",
+                "created": created_text,
+                "data": data,
+            }
+            events.append(Event(event_id, when, json.dumps(body, separators=(",", ":"))))
+    return events
+
+
+def served_events(
+    store: Store, snapshot: SnapshotInfo, version: str, *, district_name: str | None = None
+) -> list[Event]:
+    """The events Clever keeps when serving ``snapshot``: those of the nights within
+    :data:`EVENT_WINDOW` before it, each night diffed with the one before (like with like: API
+    pulls with API pulls, uploads with uploads)."""
+    pulled = snapshot.origin == "api"
+    nights = [
+        s
+        for s in store.snapshots(snapshot.district)
+        if s.seq <= snapshot.seq and (s.origin == "api") == pulled
+    ]
+    start = snapshot.taken_at - EVENT_WINDOW
+    before = [s for s in nights if s.taken_at < start]
+    chain = before[-1:] + [s for s in nights if s.taken_at >= start]
+    events: list[Event] = []
+    previous: ServedDistrict | None = None
+    for night in chain:
+        current = served_district(store, night, version, district_name=district_name)
+        if previous is not None:
+            events += events_between(previous, current, len(events))
+        previous = current
+    return events

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from rosterlab.api.served import USER_ROLES, Record, ServedDistrict
+from rosterlab.api.served import EVENT_WINDOW, USER_ROLES, Event, Record, ServedDistrict
 from rosterlab.errors import ConfigError
 
 DEFAULT_LIMIT = 100  # (unconfirmed) Clever's default page size
@@ -82,9 +82,15 @@ class _Counters:
 class StandIn:
     """Everything one server serves: the district in both versions, its settings and counters."""
 
-    def __init__(self, served: dict[str, ServedDistrict], settings: StandInSettings) -> None:
+    def __init__(
+        self,
+        served: dict[str, ServedDistrict],
+        settings: StandInSettings,
+        events: dict[str, list[Event]] | None = None,
+    ) -> None:
         self.served = served
         self.settings = settings
+        self.events = {version: _Index(kept) for version, kept in (events or {}).items()}
         self.counters = _Counters()
         self.index = {
             version: {
@@ -121,8 +127,8 @@ class StandIn:
 
 
 class _Index:
-    def __init__(self, records: list[Record]) -> None:
-        self.records = records
+    def __init__(self, records: list[Record] | list[Event]) -> None:
+        self.records: list[Record] | list[Event] = records
         self.ids = [r.id for r in records]
         self.by_id = {r.id: r for r in records}
 
@@ -171,13 +177,39 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "html":
             self._send(200, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
             return
-        status, body = self._route(version, parts[1:], parse_qs(url.query))
+        query = parse_qs(url.query)
+        if parts[1:2] == ["events"]:
+            status, body = self._events(version, parts[1:], query)
+        else:
+            status, body = self._route(version, parts[1:], query)
         if fault == "malformed":
             body = body[: max(1, len(body) // 2)]
         if fault == "drop":
             self._drop(status, body)
             return
         self._send(status, body, "application/json; charset=utf-8", rate_headers)
+
+    def _events(
+        self, version: str, parts: list[str], query: dict[str, list[str]]
+    ) -> tuple[int, bytes]:
+        """``/events``: ascending ids within the 30-day window; an expired cursor is a 404."""
+        index = self.owner.events.get(version)
+        if index is None:
+            return 404, _dumps({"message": "events are not enabled for this district"})
+        if len(parts) == 2:
+            record = index.by_id.get(parts[1])
+            if record is None:
+                return 404, _dumps({"message": "not found"})
+            return 200, ('{"data":' + record.body + "}").encode()
+        after = query.get("starting_after", [None])[0]
+        if after is not None and after not in index.by_id:
+            return 404, _dumps(
+                {
+                    "message": f"event {after} not found: older than the {EVENT_WINDOW.days}-day "
+                    "window, or never an event of this district"
+                }
+            )
+        return self._page(version, "events", None, index, query)
 
     def _route(
         self, version: str, parts: list[str], query: dict[str, list[str]]
@@ -194,6 +226,17 @@ class _Handler(BaseHTTPRequestHandler):
             if record is None:
                 return 404, _dumps({"message": "not found"})
             return 200, ('{"data":' + record.body + "}").encode()
+        return self._page(version, resource, role, index, query)
+
+    def _page(
+        self,
+        version: str,
+        resource: str,
+        role: str | None,
+        index: _Index,
+        query: dict[str, list[str]],
+    ) -> tuple[int, bytes]:
+        """One page of a list, by ascending id, with its ``links``."""
         try:
             limit = int(query.get("limit", [str(DEFAULT_LIMIT)])[0])
         except ValueError:

@@ -15,6 +15,7 @@ from rosterlab.api import (
     load_api_target,
     pull_district,
     served_district,
+    served_events,
 )
 from rosterlab.api.reconcile import reconcile
 from rosterlab.api.schemas import VERSIONS
@@ -41,6 +42,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             target,
             token,
             district=args.district,
+            events=args.events,
             sync_type=known.sync_type if known else None,
             district_name=known.name if known else None,
             progress=progress,
@@ -49,13 +51,16 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
         rows = store.snapshot_rows(ingest.snapshot.id)
     if args.format == "json":
         output.emit_json(
-            {**render.ingest_dict(ingest), "api": render_api.pull_dict(result.pull, result.resumed)}
+            {
+                **render.ingest_dict(ingest),
+                "api": render_api.pull_dict(result.pull, result.resumed, result.events_base),
+            }
         )
     else:
         output.emit(
             render.ingest_text(ingest, rows)
             + "\n"
-            + render_api.pull_text(result.pull, result.resumed)
+            + render_api.pull_text(result.pull, result.resumed, result.events_base)
         )
     return 1 if fails(ingest.findings_summary(), args.fail_on) else 0
 
@@ -72,14 +77,11 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
     if args.rate_limit < 1 or args.rate_window <= 0:
         raise ConfigError("--rate-limit must be at least 1 and --rate-window above 0 seconds")
     known = settings.districts.get(args.district)
+    name = known.name if known else None
     with open_store(settings, read_only=True) as store:
         snapshot = store.resolve(args.snapshot, args.district)
-        served = {
-            version: served_district(
-                store, snapshot, version, district_name=known.name if known else None
-            )
-            for version in VERSIONS
-        }
+        served = {v: served_district(store, snapshot, v, district_name=name) for v in VERSIONS}
+        events = {v: served_events(store, snapshot, v, district_name=name) for v in VERSIONS}
     standin = StandIn(
         served,
         StandInSettings(
@@ -89,6 +91,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
             faults=faults,
             max_limit=args.max_limit,
         ),
+        events,
     )
     try:
         server = standin.server(args.host, args.port)
@@ -157,6 +160,11 @@ def register(sub: Any) -> None:
     )
     pull.add_argument("--target", required=True, help="an [api.NAME] table of rosterlab.toml")
     pull.add_argument("--district", required=True, help="district id in the store")
+    pull.add_argument(
+        "--events",
+        action="store_true",
+        help="apply the events since the last pull's cursor (a full pull when it is unusable)",
+    )
     pull.add_argument(
         "--fail-on",
         choices=spec.SEVERITIES,

@@ -7,7 +7,9 @@ from typing import Any
 from rosterlab.store.api_pulls import ApiPull
 
 
-def pull_dict(pull: ApiPull | None, resumed: bool) -> dict[str, Any] | None:
+def pull_dict(
+    pull: ApiPull | None, resumed: bool, events_base: int | None
+) -> dict[str, Any] | None:
     if pull is None:
         return None
     return {
@@ -15,6 +17,8 @@ def pull_dict(pull: ApiPull | None, resumed: bool) -> dict[str, Any] | None:
         "base_url": pull.base_url,
         "version": pull.version,
         "resumed": resumed,
+        "events_applied_to": events_base,
+        "event_cursor": pull.event_cursor,
         "district": {
             "clever_id": pull.clever_district_id,
             "state": pull.district_state,
@@ -30,7 +34,7 @@ def pull_dict(pull: ApiPull | None, resumed: bool) -> dict[str, Any] | None:
     }
 
 
-def pull_text(pull: ApiPull | None, resumed: bool) -> str:
+def pull_text(pull: ApiPull | None, resumed: bool, events_base: int | None) -> str:
     if pull is None:
         return "  api: served data unchanged since the newest snapshot; nothing new recorded"
     served = " · ".join(f"{step} {count:,}" for step, count in pull.scope.items())
@@ -43,7 +47,8 @@ def pull_text(pull: ApiPull | None, resumed: bool) -> str:
         [
             f"  api: {pull.target} v{pull.version}, {pull.pages} pages in {pull.requests} "
             f"requests, {pull.rate_limit_waits} rate-limit waits"
-            + (", resumed" if resumed else ""),
+            + (", resumed" if resumed else "")
+            + (f", events applied to snapshot {events_base}" if events_base else ""),
             f"  district: state {pull.district_state or 'unknown'}, sis_type "
             f"{pull.sis_type or 'unknown'}, last sync {pull.last_sync or 'never'}{pause}",
             f"  served: {served}",

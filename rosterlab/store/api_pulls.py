@@ -124,10 +124,17 @@ def _pulls(store: Store, where: str, params: list[Any]) -> list[ApiPull]:
     return found
 
 
-def page_files(store: Store, snapshot_id: int) -> list[tuple[str, int, str]]:
-    """(step, page, sha256) of a pull's kept pages, in pull order."""
-    rows = store.rows(
-        "SELECT step, page, sha256 FROM api_pages WHERE snapshot_id = ? ORDER BY rowid",
+def kept_pages(store: Store, snapshot_id: int, folder: Path) -> list[KeptPage]:
+    """A pull's kept pages, written back to ``folder`` as ``<step>-<page>.json``, in pull order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for step, page, uri, sha256, size, records in store.rows(
+        "SELECT step, page, uri, sha256, bytes, records FROM api_pages WHERE snapshot_id = ? "
+        "ORDER BY rowid",
         [snapshot_id],
-    )
-    return [(step, page, sha256) for step, page, sha256 in rows]
+    ):
+        path = folder / f"{step}-{page:05d}.json"
+        with path.open("wb") as out:
+            store.copy_raw(sha256, out)
+        pages.append(KeptPage(step, page, uri, path, sha256, size, records))
+    return pages
