@@ -114,11 +114,11 @@ def uploaded(tmp_path: Path) -> Path:
     return store
 
 
-def configure(tmp_path: Path, origin: str, version: str = "3.1") -> Path:
+def configure(tmp_path: Path, origin: str, version: str = "3.1", page_limit: int = 10000) -> Path:
     config = tmp_path / "rosterlab.toml"
     config.write_text(
         f'[api.standin]\nbase_url = "{origin}"\nversion = "{version}"\n'
-        f'token_env = "{TOKEN_ENV}"\nbackoff = 0.01\nretries = 3\n'
+        f'token_env = "{TOKEN_ENV}"\nbackoff = 0.01\nretries = 3\npage_limit = {page_limit}\n'
     )
     return config
 
@@ -397,3 +397,69 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
     # the cursor and 4 pages, 4 refused (3 retries), then the 5 pages left
     assert result["api"]["requests"] == 5 + 4 + 5
     assert not (uploaded.parent / f".{uploaded.name}.api-pulls" / f"{DISTRICT}.standin").exists()
+
+
+def test_a_student_created_between_two_pages_is_pulled_once_and_none_is_skipped(
+    uploaded, tmp_path, capsys, monkeypatch
+):
+    """One record per page; the stand-in creates S-NEW-11 after the first page of students."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    # requests: 1 cursor, 2 districts, 3-4 schools, 5 terms, 6-7 courses, 8-9 sections,
+    # 10 the first page of students, 11 the second (S-NEW-11 is created just before it)
+    with standin(uploaded, DISTRICT, "--fault", "create@11") as origin:
+        config = configure(tmp_path, origin, page_limit=1)
+        assert pull(uploaded, config, "--format", "json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["api"]["scope"]["users-student"] == 4
+    with Store.open(uploaded, read_only=True) as store:
+        served = store.snapshots(DISTRICT)[-1]
+        keys = [r["key"] for r in rows(store, served.id, "students")]
+        duplicates = store.rows("SELECT count(*) FROM duplicate_versions WHERE snapshot_id = ?",
+                                [served.id])  # fmt: skip
+    assert keys == ["S-001", "S-002", "S-003", "S-NEW-11"]
+    assert duplicates == [(0,)]
+
+
+def test_ids_and_values_with_odd_characters_survive_the_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = json.loads(json.dumps(EVERY_FIELD_NIGHT))
+    odd = 'S-ö "7",x/y\u00a0'
+    night = json.loads(json.dumps(night).replace('"S-003"', json.dumps(odd)))
+    night["students.csv"][0][24] = 'ext.house "name", é'
+    store_path = tmp_path / "s.duckdb"
+    with Store.open(store_path) as s, open_bundle(write_night(tmp_path / "n1", night)) as b:
+        ingest_bundle(s, b, district=DISTRICT)
+    with standin(store_path, DISTRICT) as origin:
+        assert pull(store_path, configure(tmp_path, origin)) == 0
+    with Store.open(store_path, read_only=True) as store:
+        upload, served = store.snapshots(DISTRICT)
+        for entity in ("students", "contacts", "enrollments"):
+            lossy = LOSSY.get(entity, set())
+            assert without(rows(store, served.id, entity), lossy) == without(
+                rows(store, upload.id, entity), lossy
+            ), entity
+        keys = [r["key"] for r in rows(store, served.id, "students")]
+    assert odd in keys
+
+
+def test_a_token_in_rosterlab_toml_is_refused_and_a_missing_variable_named(
+    tmp_path, capsys, monkeypatch
+):
+    config = tmp_path / "rosterlab.toml"
+    config.write_text('[api.standin]\nbase_url = "https://api.clever.com"\ntoken = "abc"\n')
+    assert pull(tmp_path / "s.duckdb", config) == 2
+    assert capsys.readouterr().err == (
+        "rosterlab: [api.standin]: token must not be written in rosterlab.toml: remove it and "
+        'set token_env = "VARIABLE" naming an environment variable that holds the token\n'
+    )
+    monkeypatch.delenv("OAK_TOKEN", raising=False)
+    config.write_text('[api.standin]\nbase_url = "http://api.example"\ntoken_env = "OAK_TOKEN"\n')
+    assert pull(tmp_path / "s.duckdb", config) == 2
+    assert "would send the token unencrypted: use https" in capsys.readouterr().err
+    config.write_text('[api.standin]\nbase_url = "https://api.example"\ntoken_env = "OAK_TOKEN"\n')
+    assert pull(tmp_path / "s.duckdb", config) == 2
+    assert capsys.readouterr().err == (
+        "rosterlab: environment variable OAK_TOKEN (token_env of [api.standin]) is not set: "
+        "export the district-app token in it before running\n"
+    )
+    assert not (tmp_path / "s.duckdb").exists()

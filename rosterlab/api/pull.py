@@ -42,7 +42,6 @@ from rosterlab.store import IngestResult, Store, ingest_bundle
 from rosterlab.store.api_pulls import ApiPull, KeptPage, kept_pages, pull_of, pulls, record_pull
 
 Progress = Callable[[str], None]
-PAGE_LIMIT = 10000
 MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
 # ``ending_before`` an id above every id gives the newest event (unconfirmed at Clever).
@@ -67,7 +66,7 @@ def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
 
 
 def first_uri(target: ApiTarget, resource: str, role: str | None) -> str:
-    query = urlencode({**({"role": role} if role else {}), "limit": PAGE_LIMIT})
+    query = urlencode({**({"role": role} if role else {}), "limit": target.page_limit})
     return f"/v{target.version}/{resource}?{query}"
 
 
@@ -227,7 +226,7 @@ def _fetch_events(
             [base.snapshot_id, EVENTS_STEP],
         )[0][0]
         manifest.state["first_event_page"] = int(earlier) + 1
-    query = urlencode({"limit": PAGE_LIMIT, "starting_after": base.event_cursor})
+    query = urlencode({"limit": target.page_limit, "starting_after": base.event_cursor})
     _fetch_steps(
         api,
         target,

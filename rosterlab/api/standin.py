@@ -5,7 +5,9 @@ bearer-token auth (401 otherwise), paging by ascending id with ``limit`` (defaul
 10000 → 413), ``starting_after``/``ending_before`` and ``links``, a per-window rate limit (429 +
 ``X-RateLimit-Reset``), and fault knobs that fire on chosen request numbers: ``503``, ``429``,
 ``html`` (a 200 with an HTML body, as a wrong token type gets), ``malformed`` (truncated JSON),
-``drop`` (the connection closed mid-body) and ``slow``. It needs no HTTP client library.
+``drop`` (the connection closed mid-body), ``slow``, and ``create`` (a new student is created
+just before the request is answered, as between two pages of a pull). It needs no HTTP client
+library.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from rosterlab.errors import ConfigError
 
 DEFAULT_LIMIT = 100  # (unconfirmed) Clever's default page size
 MAX_LIMIT = 10000
-FAULT_KINDS = ("503", "429", "html", "malformed", "drop", "slow")
+FAULT_KINDS = ("503", "429", "html", "malformed", "drop", "slow", "create")
 LIST_RESOURCES = ("districts", "schools", "sections", "terms", "courses", "users")
 
 
@@ -115,6 +117,19 @@ class StandIn:
             over = c.in_window > self.settings.rate_limit
             return c.requests, (start + window if over else None)
 
+    def create_student(self, number: int) -> None:
+        """A new student (a copy of the first, new sis_id ``S-NEW-<number>``), newest id."""
+        with self.counters.lock:
+            newest = max(i for ix in self.index.values() for i in ix[("users", None)].ids)
+            cid = f"{int(newest, 16) + 1:024x}"
+            for indexes in self.index.values():
+                template = json.loads(indexes[("users", "student")].records[0].body)
+                template["id"] = cid
+                template["roles"]["student"]["sis_id"] = f"S-NEW-{number}"
+                record = Record(cid, "student", json.dumps(template))
+                for key in (("users", None), ("users", "student")):
+                    indexes[key].append(record)
+
     def server(self, host: str, port: int) -> ThreadingHTTPServer:
         standin = self
 
@@ -128,9 +143,15 @@ class StandIn:
 
 class _Index:
     def __init__(self, records: list[Record] | list[Event]) -> None:
-        self.records: list[Record] | list[Event] = records
+        self.records: list[Record | Event] = list(records)
         self.ids = [r.id for r in records]
-        self.by_id = {r.id: r for r in records}
+        self.by_id: dict[str, Record | Event] = {r.id: r for r in records}
+
+    def append(self, record: Record) -> None:
+        """A record newer than every other (ids ascend in creation order)."""
+        self.records.append(record)
+        self.ids.append(record.id)
+        self.by_id[record.id] = record
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -164,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = next((f.kind for f in self.owner.settings.faults if f.fires(number)), None)
         if fault == "slow":
             time.sleep(self.owner.settings.slow_seconds)
+        elif fault == "create":
+            self.owner.create_student(number)
         elif fault == "503":
             self._json(503, {"message": "service unavailable"})
             return

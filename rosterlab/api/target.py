@@ -16,7 +16,8 @@ from rosterlab.errors import ConfigError
 
 VERSIONS = ("3.0", "3.1")
 KEYRING_SERVICE = "rosterlab"
-_KEYS = ("base_url", "version", "token_env", "timeout", "retries", "backoff")
+_KEYS = ("base_url", "version", "token_env", "timeout", "retries", "backoff", "page_limit")
+MAX_PAGE_LIMIT = 10000
 _SECRET_KEYS = ("token", "client_secret", "password")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -27,7 +28,8 @@ class ApiTarget:
 
     ``base_url`` is the API's origin (``https://api.clever.com``); the version path is added.
     ``retries`` bounds the retries per page on 5xx, dropped connections and malformed bodies;
-    ``backoff`` is the first wait (seconds), doubled on each retry.
+    ``backoff`` is the first wait (seconds), doubled on each retry. ``page_limit`` is the
+    page size asked for (Clever's maximum, 10000, unless a proxy needs smaller pages).
     """
 
     name: str
@@ -37,6 +39,7 @@ class ApiTarget:
     timeout: float = 60.0
     retries: int = 5
     backoff: float = 1.0
+    page_limit: int = MAX_PAGE_LIMIT
 
     @property
     def root(self) -> str:
@@ -93,6 +96,11 @@ def api_target_from_table(name: str, table: Any, where: str | None = None) -> Ap
     backoff = table.get("backoff", 1.0)
     if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 0:
         raise ConfigError(f"{where}: backoff must be a number of seconds, at least 0")
+    page_limit = table.get("page_limit", MAX_PAGE_LIMIT)
+    if isinstance(page_limit, bool) or not isinstance(page_limit, int):
+        raise ConfigError(f"{where}: page_limit must be a whole number from 1 to {MAX_PAGE_LIMIT}")
+    if not 1 <= page_limit <= MAX_PAGE_LIMIT:
+        raise ConfigError(f"{where}: page_limit must be a whole number from 1 to {MAX_PAGE_LIMIT}")
     return ApiTarget(
         name=name,
         base_url=base_url.strip().rstrip("/"),
@@ -101,6 +109,7 @@ def api_target_from_table(name: str, table: Any, where: str | None = None) -> Ap
         timeout=float(timeout),
         retries=retries,
         backoff=float(backoff),
+        page_limit=page_limit,
     )
 
 
