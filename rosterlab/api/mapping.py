@@ -66,6 +66,32 @@ def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
         )
 
 
+class _Extract:
+    """The JSON values a file reads from one object alias, read in ONE parse of the object.
+
+    Calling it with a path returns the SQL of that value ('' as NULL); :meth:`over` wraps the
+    step's objects with the list of every path asked for (``json_extract_string`` with a list
+    parses each object once, several times faster than one call per column).
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.paths: list[str] = []
+
+    def __call__(self, path: str) -> str:
+        if path not in self.paths:
+            self.paths.append(path)
+        return f"nullif({self.alias}.{self.alias}_v[{self.paths.index(path) + 1}], '')"
+
+    def over(self, step: str) -> str:
+        """The step's objects with the values column, aliased (for a FROM clause)."""
+        paths = ", ".join(quote_literal(p) for p in self.paths)
+        return (
+            f"(SELECT *, json_extract_string(j, [{paths}]) AS {self.alias}_v FROM api_objects "
+            f"WHERE step = {quote_literal(step)}) {self.alias}"
+        )
+
+
 def load_pages(store: Store, pages: Sequence[Path]) -> int:
     """Read every page into the temp table ``api_objects`` (step, id, j); return the objects.
 
@@ -107,7 +133,7 @@ def district_status(store: Store) -> dict[str, Any]:
     return status if isinstance(status, dict) else {}
 
 
-def _ext_columns(store: Store, step: str, ext_path: str, alias: str = "j") -> list[tuple[str, str]]:
+def _ext_columns(store: Store, step: str, ext_path: str, x: _Extract) -> list[tuple[str, str]]:
     """(column name, SQL) of every ``ext`` key the step's objects carry, sorted by key."""
     keys = store.rows(
         f"SELECT DISTINCT unnest(json_keys(j->{quote_literal(ext_path)})) AS k "
@@ -116,9 +142,8 @@ def _ext_columns(store: Store, step: str, ext_path: str, alias: str = "j") -> li
     )
     columns = []
     for (key,) in keys:
-        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        value = f"json_extract_string({alias}->{quote_literal(ext_path)}, {quote_literal(path)})"
-        columns.append((f"ext.{key}", f"nullif({value}, '')"))
+        quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        columns.append((f"ext.{key}", x(f"{ext_path}.{quoted}")))
     return columns
 
 
@@ -136,17 +161,16 @@ def _write(
     )
 
 
-def _race(source: str) -> str:
+def _race(x: _Extract) -> str:
     cases = " ".join(
         f"WHEN {quote_literal(name)} THEN {quote_literal(code)}"
         for name, code in RACE_CODES.items()
     )
-    return f"(CASE {_v('$.roles.student.race', source)} {cases} ELSE NULL END)"
+    return f"(CASE {x('$.roles.student.race')} {cases} ELSE NULL END)"
 
 
-def _date(path: str, source: str, parse: str) -> str:
+def _date(raw: str, parse: str) -> str:
     """A date served as ``parse`` written back as MM/DD/YYYY (else the served text as is)."""
-    raw = _v(path, source)
     return f"coalesce(strftime(try_strptime({raw}, '{parse}'), '%m/%d/%Y'), {raw})"
 
 
@@ -155,8 +179,9 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_sis AS "
-        "SELECT step, id, coalesce(j->>'sis_id', j->>'$.roles.student.sis_id', "
-        "j->>'$.roles.teacher.sis_id', j->>'$.roles.staff.staff_id') AS sis "
+        "SELECT step, id, CASE step WHEN 'users-student' THEN j->>'$.roles.student.sis_id' "
+        "WHEN 'users-teacher' THEN j->>'$.roles.teacher.sis_id' "
+        "WHEN 'users-staff' THEN j->>'$.roles.staff.staff_id' ELSE j->>'sis_id' END AS sis "
         "FROM api_objects WHERE step IN ('schools', 'sections', 'users-student', "
         "'users-teacher', 'users-staff')"
     )
@@ -173,75 +198,77 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
 
 
 def _schools(store: Store, folder: Path) -> int:
+    o = _Extract("o")
     columns = [
-        ("School_id", _v("$.sis_id")),
-        ("School_name", _v("$.name")),
-        ("School_number", _v("$.school_number")),
-        ("State_id", _v("$.state_id")),
-        ("Low_grade", _v("$.low_grade")),
-        ("High_grade", _v("$.high_grade")),
-        ("Principal", _v("$.principal.name")),
-        ("Principal_email", _v("$.principal.email")),
-        ("School_address", _v("$.location.address")),
-        ("School_city", _v("$.location.city")),
-        ("School_state", _v("$.location.state")),
-        ("School_zip", _v("$.location.zip")),
-        ("School_phone", _v("$.phone")),
-        *_ext_columns(store, "schools", "$.ext"),
+        ("School_id", o("$.sis_id")),
+        ("School_name", o("$.name")),
+        ("School_number", o("$.school_number")),
+        ("State_id", o("$.state_id")),
+        ("Low_grade", o("$.low_grade")),
+        ("High_grade", o("$.high_grade")),
+        ("Principal", o("$.principal.name")),
+        ("Principal_email", o("$.principal.email")),
+        ("School_address", o("$.location.address")),
+        ("School_city", o("$.location.city")),
+        ("School_state", o("$.location.state")),
+        ("School_zip", o("$.location.zip")),
+        ("School_phone", o("$.phone")),
+        *_ext_columns(store, "schools", "$.ext", o),
     ]
-    return _write(
-        store, folder, "schools.csv", columns, "FROM api_objects WHERE step = 'schools' ORDER BY id"
-    )
+    return _write(store, folder, "schools.csv", columns, f"FROM {o.over('schools')} ORDER BY o.id")
 
 
 def _students(store: Store, folder: Path, version: str) -> int:
-    s = "s.j"
+    s = _Extract("s")
     student = [
         ("School_id", "sc.sis"),
-        ("Student_id", _v("$.roles.student.sis_id", s)),
-        ("Student_number", _v("$.roles.student.student_number", s)),
-        ("State_id", _v("$.roles.student.state_id", s)),
-        ("Last_name", _v("$.name.last", s)),
-        ("Middle_name", _v("$.name.middle", s)),
-        ("First_name", _v("$.name.first", s)),
-        ("Grade", _v("$.roles.student.grade", s)),
-        ("Gender", _v("$.roles.student.gender", s)),
-        ("DOB", _date("$.roles.student.dob", s, "%m/%d/%Y")),
-        ("Graduation_year", _v("$.roles.student.graduation_year", s)),
+        ("Student_id", s("$.roles.student.sis_id")),
+        ("Student_number", s("$.roles.student.student_number")),
+        ("State_id", s("$.roles.student.state_id")),
+        ("Last_name", s("$.name.last")),
+        ("Middle_name", s("$.name.middle")),
+        ("First_name", s("$.name.first")),
+        ("Grade", s("$.roles.student.grade")),
+        ("Gender", s("$.roles.student.gender")),
+        ("DOB", _date(s("$.roles.student.dob"), "%m/%d/%Y")),
+        ("Graduation_year", s("$.roles.student.graduation_year")),
         ("Race", _race(s)),
-        ("Hispanic_Latino", _v("$.roles.student.hispanic_ethnicity", s)),
-        ("Home_language", _v("$.roles.student.home_language", s)),
-        ("Ell_status", _v("$.roles.student.ell_status", s)),
-        ("Frl_status", _v("$.roles.student.frl_status", s)),
-        ("IEP_status", _v("$.roles.student.iep_status", s)),
-        ("Student_street", _v("$.roles.student.location.address", s)),
-        ("Student_city", _v("$.roles.student.location.city", s)),
-        ("Student_state", _v("$.roles.student.location.state", s)),
-        ("Student_zip", _v("$.roles.student.location.zip", s)),
-        ("Student_email", _v("$.email", s)),
-        ("Username", _v("$.roles.student.credentials.district_username", s)),
+        ("Hispanic_Latino", s("$.roles.student.hispanic_ethnicity")),
+        ("Home_language", s("$.roles.student.home_language")),
+        ("Ell_status", s("$.roles.student.ell_status")),
+        ("Frl_status", s("$.roles.student.frl_status")),
+        ("IEP_status", s("$.roles.student.iep_status")),
+        ("Student_street", s("$.roles.student.location.address")),
+        ("Student_city", s("$.roles.student.location.city")),
+        ("Student_state", s("$.roles.student.location.state")),
+        ("Student_zip", s("$.roles.student.location.zip")),
+        ("Student_email", s("$.email")),
+        ("Username", s("$.roles.student.credentials.district_username")),
     ]
     if version == "3.0":
         student = [c for c in student if c[0] not in ONLY_31]
-    c = "c.j"
+    c = _Extract("c")
     contact = [
         ("Contact_relationship", _v("$.relationship", "c.rel")),
         ("Contact_type", _v("$.type", "c.rel")),
         (
             "Contact_name",
-            f"nullif(concat_ws(' ', {_v('$.name.first', c)}, "
-            f"{_v('$.name.middle', c)}, {_v('$.name.last', c)}), '')",
+            f"nullif(concat_ws(' ', {c('$.name.first')}, "
+            f"{c('$.name.middle')}, {c('$.name.last')}), '')",
         ),
-        ("Contact_phone", _v("$.roles.contact.phone", c)),
-        ("Contact_phone_type", _v("$.roles.contact.phone_type", c)),
-        ("Contact_email", _v("$.email", c)),
-        ("Contact_sis_id", _v("$.roles.contact.sis_id", c)),
+        ("Contact_phone", c("$.roles.contact.phone")),
+        ("Contact_phone_type", c("$.roles.contact.phone_type")),
+        ("Contact_email", c("$.email")),
+        ("Contact_sis_id", c("$.roles.contact.sis_id")),
     ]
-    ext = _ext_columns(store, "users-student", "$.roles.student.ext", "s.j")
+    ext = _ext_columns(store, "users-student", "$.roles.student.ext", s)
+    school = s("$.roles.student.school")
+    contact_paths = ", ".join(quote_literal(p) for p in c.paths)
     from_sql = (
-        "FROM (SELECT * FROM api_objects WHERE step = 'users-student') s "
-        "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = s.j->>'$.roles.student.school' "
-        "LEFT JOIN (SELECT id, j, rel, rel->>'student' AS student FROM (SELECT id, j, "
+        f"FROM {s.over('users-student')} "
+        f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
+        "LEFT JOIN (SELECT id, c_v, rel, rel->>'student' AS student FROM (SELECT id, "
+        f"json_extract_string(j, [{contact_paths}]) AS c_v, "
         "unnest(from_json(j->'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
         "FROM api_objects WHERE step = 'users-contact')) c ON c.student = s.id "
         "ORDER BY s.id, c.id"
@@ -249,49 +276,51 @@ def _students(store: Store, folder: Path, version: str) -> int:
     return _write(store, folder, "students.csv", student + ext + contact, from_sql)
 
 
-def _per_school(role: str) -> str:
+def _per_school(role: str, t: _Extract) -> str:
     """One row per (user, school in ``schools[]``), the school joined back to its sis_id."""
+    paths = ", ".join(quote_literal(p) for p in t.paths)
     return (
-        f"FROM (SELECT id, j, unnest(from_json(j->'$.roles.{role}.schools', '[\"varchar\"]')) "
-        f"AS school, unnest(range(json_array_length(j->'$.roles.{role}.schools')::BIGINT)) AS pos "
+        f"FROM (SELECT id, json_extract_string(j, [{paths}]) AS t_v, "
+        f"unnest(from_json(j->'$.roles.{role}.schools', '[\"varchar\"]')) AS school, "
+        f"unnest(range(json_array_length(j->'$.roles.{role}.schools')::BIGINT)) AS pos "
         f"FROM api_objects WHERE step = 'users-{role}') t "
         "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = t.school ORDER BY t.id, t.pos"
     )
 
 
 def _teachers(store: Store, folder: Path) -> int:
-    t = "t.j"
+    t = _Extract("t")
     columns = [
         ("School_id", "sc.sis"),
-        ("Teacher_id", _v("$.roles.teacher.sis_id", t)),
-        ("Teacher_number", _v("$.roles.teacher.teacher_number", t)),
-        ("State_teacher_id", _v("$.roles.teacher.state_id", t)),
-        ("Last_name", _v("$.name.last", t)),
-        ("Middle_name", _v("$.name.middle", t)),
-        ("First_name", _v("$.name.first", t)),
-        ("Teacher_email", _v("$.email", t)),
-        ("Title", _v("$.roles.teacher.title", t)),
-        ("Username", _v("$.roles.teacher.credentials.district_username", t)),
+        ("Teacher_id", t("$.roles.teacher.sis_id")),
+        ("Teacher_number", t("$.roles.teacher.teacher_number")),
+        ("State_teacher_id", t("$.roles.teacher.state_id")),
+        ("Last_name", t("$.name.last")),
+        ("Middle_name", t("$.name.middle")),
+        ("First_name", t("$.name.first")),
+        ("Teacher_email", t("$.email")),
+        ("Title", t("$.roles.teacher.title")),
+        ("Username", t("$.roles.teacher.credentials.district_username")),
         *_ext_columns(store, "users-teacher", "$.roles.teacher.ext", t),
     ]
-    return _write(store, folder, "teachers.csv", columns, _per_school("teacher"))
+    return _write(store, folder, "teachers.csv", columns, _per_school("teacher", t))
 
 
 def _staff(store: Store, folder: Path) -> int:
-    t = "t.j"
+    t = _Extract("t")
     columns = [
         ("School_id", "sc.sis"),
-        ("Staff_id", _v("$.roles.staff.staff_id", t)),
-        ("Staff_email", _v("$.email", t)),
-        ("First_name", _v("$.name.first", t)),
-        ("Last_name", _v("$.name.last", t)),
-        ("Department", _v("$.roles.staff.department", t)),
-        ("Title", _v("$.roles.staff.title", t)),
-        ("Username", _v("$.roles.staff.credentials.district_username", t)),
-        ("Role", _v("$.roles.staff.roles[0]", t)),
+        ("Staff_id", t("$.roles.staff.staff_id")),
+        ("Staff_email", t("$.email")),
+        ("First_name", t("$.name.first")),
+        ("Last_name", t("$.name.last")),
+        ("Department", t("$.roles.staff.department")),
+        ("Title", t("$.roles.staff.title")),
+        ("Username", t("$.roles.staff.credentials.district_username")),
+        ("Role", t("$.roles.staff.roles[0]")),
         *_ext_columns(store, "users-staff", "$.roles.staff.ext", t),
     ]
-    return _write(store, folder, "staff.csv", columns, _per_school("staff"))
+    return _write(store, folder, "staff.csv", columns, _per_school("staff", t))
 
 
 def _sections(store: Store, folder: Path) -> int:
@@ -306,36 +335,36 @@ def _sections(store: Store, folder: Path) -> int:
         "LEFT JOIN api_sis ut ON ut.step = 'users-teacher' AND ut.id = x.teacher "
         "WHERE x.teacher IS DISTINCT FROM x.primary_teacher"
     )
-    s = "s.j"
+    s, co, te = _Extract("s"), _Extract("co"), _Extract("te")
     slots = [(f"Teacher_{n}_id", f"ct.t{n}") for n in range(2, 11)]
     pivot = ", ".join(f"max(sis) FILTER (WHERE slot = {n}) AS t{n}" for n in range(2, 11))
     columns = [
         ("School_id", "sc.sis"),
-        ("Section_id", _v("$.sis_id", s)),
+        ("Section_id", s("$.sis_id")),
         ("Teacher_id", "tp.sis"),
         *slots,
-        ("Name", _v("$.name", s)),
-        ("Section_number", _v("$.section_number", s)),
-        ("Grade", _v("$.grade", s)),
-        ("Course_name", _v("$.name", "co.j")),
-        ("Course_number", _v("$.number", "co.j")),
-        ("Period", _v("$.period", s)),
-        ("Subject", _v("$.subject", s)),
-        ("Term_name", _v("$.name", "te.j")),
-        ("Term_start", _date("$.start_date", "te.j", "%Y-%m-%d")),
-        ("Term_end", _date("$.end_date", "te.j", "%Y-%m-%d")),
+        ("Name", s("$.name")),
+        ("Section_number", s("$.section_number")),
+        ("Grade", s("$.grade")),
+        ("Course_name", co("$.name")),
+        ("Course_number", co("$.number")),
+        ("Period", s("$.period")),
+        ("Subject", s("$.subject")),
+        ("Term_name", te("$.name")),
+        ("Term_start", _date(te("$.start_date"), "%Y-%m-%d")),
+        ("Term_end", _date(te("$.end_date"), "%Y-%m-%d")),
         *_ext_columns(store, "sections", "$.ext", s),
     ]
+    school, teacher = s("$.school"), s("$.teacher")
+    course, term = s("$.course"), s("$.term_id")
     from_sql = (
-        "FROM (SELECT * FROM api_objects WHERE step = 'sections') s "
-        "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = s.j->>'school' "
-        "LEFT JOIN api_sis tp ON tp.step = 'users-teacher' AND tp.id = s.j->>'teacher' "
+        f"FROM {s.over('sections')} "
+        f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
+        f"LEFT JOIN api_sis tp ON tp.step = 'users-teacher' AND tp.id = {teacher} "
         f"LEFT JOIN (SELECT section, {pivot} FROM api_coteachers GROUP BY section) ct "
         "ON ct.section = s.id "
-        "LEFT JOIN (SELECT * FROM api_objects WHERE step = 'courses') co "
-        "ON co.id = s.j->>'course' "
-        "LEFT JOIN (SELECT * FROM api_objects WHERE step = 'terms') te "
-        "ON te.id = s.j->>'term_id' ORDER BY s.id"
+        f"LEFT JOIN {co.over('courses')} ON co.id = {course} "
+        f"LEFT JOIN {te.over('terms')} ON te.id = {term} ORDER BY s.id"
     )
     return _write(store, folder, "sections.csv", columns, from_sql)
 
