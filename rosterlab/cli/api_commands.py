@@ -205,6 +205,7 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KIND@N",
-        help="fail data request N (N-M, N+): 503, 429, html, malformed, drop or slow",
+        help="a fault on data request N (N-M, N+): 503, 429, html, malformed, drop, slow, "
+        "or create (a new student)",
     )
     serve.set_defaults(handler=cmd_api_serve)
