@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rosterlab.api.reconcile import EntityCounts, ReconcileResult
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
-from rosterlab.store import Store, ingest_bundle
+from rosterlab.report.reconcile import reconcile_html
+from rosterlab.spec import finding
+from rosterlab.store import SnapshotInfo, Store, ingest_bundle
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.test_api import ADA, DISTRICT, EVERY_FIELD_NIGHT, STUDENT_HEADER, configure, pull
 from tests.tiny import Night, write_night
@@ -211,3 +214,34 @@ def test_a_changed_sis_id_is_served_under_a_new_clever_id(tmp_path, capsys, monk
         f"(was {ids['S-003']})."
     )
     assert (result["upload"]["id"], result["served"]["id"]) == (3, 4)
+
+
+def test_the_html_page_escapes_every_value_from_the_district():
+    def snap(id_: int, origin: str) -> SnapshotInfo:
+        return SnapshotInfo(id_, DISTRICT, id_, SEPT_1, SEPT_1, "x", "0" * 64, origin, "sftp")
+
+    hostile = '<script>alert("x")</script>'
+    differs = finding(
+        "value-differs",
+        entity="students",
+        key=hostile,
+        field="Grade",
+        value="11",
+        uploaded=hostile,
+        served="11",
+    )
+    result = ReconcileResult(
+        district=DISTRICT,
+        upload=snap(1, "upload"),
+        served=snap(2, "api"),
+        version="3.1",
+        entities=(EntityCounts("students", 3, 3, 3, 2),),
+        findings=(differs,),
+        totals=(("value-differs", 1),),
+        truncated=False,
+    )
+    page = reconcile_html(result)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "<p>1 differences, 1 unexplained</p>" in page
+    assert "<td>value-differs</td><td>warning</td>" in page

@@ -119,6 +119,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         result = reconcile(store, args.district, upload=args.upload, served=args.served)
     if args.format == "json":
         output.emit_json(render_reconcile.reconcile_dict(result))
+    elif args.format == "html":
+        output.emit(render_reconcile.reconcile_html(result))
     else:
         output.emit(render_reconcile.reconcile_text(result, details=args.details))
     return 1 if args.fail_on_unexplained and result.unexplained else 0
@@ -140,7 +142,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="exit 1 when a difference has no documented reason",
     )
-    add_format(rec)
+    add_format(rec, "html")
     rec.set_defaults(handler=cmd_reconcile)
 
     api = add_command(

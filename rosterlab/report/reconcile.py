@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+from collections import Counter
 from typing import Any
 
 from rosterlab.api.reconcile import ReconcileResult
+from rosterlab.report.diff import STYLE, _html_table
 from rosterlab.report.snapshots import findings_by_code
 from rosterlab.report.text import shown
 
@@ -65,3 +68,61 @@ def reconcile_text(result: ReconcileResult, *, details: bool = False) -> str:
         lines.append("  details:")
         lines += [f"    {f.severity:<7} {f.code}: {shown(f.message)}" for f in result.findings]
     return "\n".join(lines)
+
+
+def reconcile_html(result: ReconcileResult) -> str:
+    """One self-contained page (inline style, no scripts); every value escaped."""
+    up, served = result.upload, result.served
+    title = f"rosterlab reconcile — {result.district}"
+    total = sum(count for _, count in result.totals)
+    severity = {f.code: f.severity for f in result.findings}
+    shown_per_code = Counter(f.code for f in result.findings)
+    parts = [
+        f"<p>upload snapshot {up.id} ({up.taken_at:%Y-%m-%d %H:%M}) vs served snapshot "
+        f"{served.id} (API v{html.escape(result.version)}, {served.taken_at:%Y-%m-%d %H:%M})</p>",
+        "<h2>Records</h2>",
+        _html_table(
+            ("entity", "uploaded", "served", "matched", "identical"),
+            (
+                (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}",
+                 f"{e.identical:,}")
+                for e in result.entities
+            ),
+            numeric=(1, 2, 3, 4),
+        ),
+        "<h2>Differences</h2>",
+    ]  # fmt: skip
+    if not total:
+        parts.append('<p class="muted">No differences: Clever serves what was uploaded.</p>')
+    else:
+        parts.append(
+            f"<p>{total:,} differences, {result.unexplained:,} unexplained"
+            + (" (details truncated; counts exact)" if result.truncated else "")
+            + "</p>"
+        )
+        parts.append(
+            _html_table(
+                ("code", "severity", "differences", "listed"),
+                (
+                    (code, severity[code], f"{count:,}", f"{shown_per_code[code]:,}")
+                    for code, count in result.totals
+                ),
+                numeric=(2, 3),
+            )
+        )
+        parts += [
+            "<h2>Details</h2>",
+            _html_table(
+                ("severity", "code", "entity", "key", "field", "message", "hint"),
+                (
+                    (f.severity, f.code, f.entity or "", f.key or "", f.field or "", f.message,
+                     f.hint)
+                    for f in result.findings
+                ),
+            ),
+        ]  # fmt: skip
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
