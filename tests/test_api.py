@@ -463,3 +463,16 @@ def test_a_token_in_rosterlab_toml_is_refused_and_a_missing_variable_named(
         "export the district-app token in it before running\n"
     )
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_an_unwritable_work_folder_is_one_line_and_the_store_is_as_it_was(
+    uploaded, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    before = snapshot_state(uploaded)
+    (uploaded.parent / f".{uploaded.name}.api-pulls").write_text("a file in the way")
+    assert pull(uploaded, configure(tmp_path, "http://127.0.0.1:9")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rosterlab: cannot write {uploaded.parent}/.{uploaded.name}.api-pulls/")
+    assert err.endswith("make that folder writable\n") and err.count("\n") == 1
+    assert snapshot_state(uploaded) == before

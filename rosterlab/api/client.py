@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from rosterlab.api.target import ApiTarget
-from rosterlab.errors import ApiError
+from rosterlab.errors import ApiError, disk_full
 
 Progress = Callable[[str], None]
 RETRIED_STATUSES = (500, 502, 503, 504)
@@ -154,7 +154,17 @@ class ApiClient:
         except httpx.ConnectError:
             raise _Retry(f"cannot connect to {self.target.base_url}") from None
         except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
             raise _Retry(f"connection lost ({type(exc).__name__})") from None
+        except httpx.RequestError as exc:  # an undecodable body, a redirect loop
+            partial.unlink(missing_ok=True)
+            raise _Retry(f"unreadable answer ({type(exc).__name__})") from None
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            full = disk_full(exc, str(partial), "the pages fetched so far are kept for a resume")
+            raise full or ApiError(
+                f"cannot write {partial} ({exc.strerror}): check the folder beside the store"
+            ) from None
         try:
             page = _parse(uri, partial, digest.hexdigest(), size)
         except ValueError as bad:

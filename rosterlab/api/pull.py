@@ -37,7 +37,7 @@ from rosterlab.api.mapping import (
 from rosterlab.api.served import EVENT_WINDOW
 from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
-from rosterlab.errors import ApiError
+from rosterlab.errors import ApiError, DiskFullError, disk_full
 from rosterlab.store import IngestResult, Store, ingest_bundle
 from rosterlab.store.api_pulls import ApiPull, KeptPage, kept_pages, pull_of, pulls, record_pull
 
@@ -94,7 +94,10 @@ class _Manifest:
                 state = None
         if state is None:
             shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _unwritable(exc, folder) from None
             state = {
                 "root": target.root,
                 "mode": mode,
@@ -117,8 +120,19 @@ class _Manifest:
 
     def save(self) -> None:
         partial = self.path.with_name(MANIFEST + ".part")
-        partial.write_text(json.dumps(self.state, indent=1))
-        partial.replace(self.path)
+        try:
+            partial.write_text(json.dumps(self.state, indent=1))
+            partial.replace(self.path)
+        except OSError as exc:
+            raise _unwritable(exc, partial) from None
+
+
+def _unwritable(exc: OSError, path: Path) -> ApiError | DiskFullError:
+    full = disk_full(exc, str(path), "the pages fetched so far are kept for a resume")
+    return full or ApiError(
+        f"cannot write {path} ({exc.strerror}): the pull keeps its pages beside the store; "
+        "make that folder writable"
+    )
 
 
 def pull_district(
