@@ -262,6 +262,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (4, "checks: ledger, field profiles, check runs"),
             (5, "raw file deltas"),
             (6, "duplicate versions per snapshot"),
+            (7, "api pulls, pages and Clever ids"),
         ]
 
 
