@@ -245,3 +245,18 @@ def test_the_html_page_escapes_every_value_from_the_district():
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "<p>1 differences, 1 unexplained</p>" in page
     assert "<td>value-differs</td><td>warning</td>" in page
+
+
+def test_reconcile_without_an_api_snapshot_says_to_pull_first(tmp_path, capsys):
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    command = ["--store", str(store), "reconcile", "--district", DISTRICT]
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: district {DISTRICT} has no API snapshot: run rosterlab api pull first\n"
+    )
+    assert main([*command, "--served", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "rosterlab: snapshot 1 (origin upload) is not an API pull: give --served an API snapshot "
+        "(rosterlab snapshots shows origins)\n"
+    )

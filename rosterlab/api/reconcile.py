@@ -105,7 +105,7 @@ def _resolve(
         served_snap = store.resolve(served, district)
     if served_snap.origin != "api":
         raise SnapshotNotFoundError(
-            f"snapshot {served_snap.id} is an {served_snap.origin}, not an API pull: give "
+            f"snapshot {served_snap.id} (origin {served_snap.origin}) is not an API pull: give "
             "--served an API snapshot (rosterlab snapshots shows origins)"
         )
     if upload is None:
