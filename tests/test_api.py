@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -476,3 +477,27 @@ def test_an_unwritable_work_folder_is_one_line_and_the_store_is_as_it_was(
     assert err.startswith(f"rosterlab: cannot write {uploaded.parent}/.{uploaded.name}.api-pulls/")
     assert err.endswith("make that folder writable\n") and err.count("\n") == 1
     assert snapshot_state(uploaded) == before
+
+
+def test_serve_says_what_to_do_when_its_port_is_taken_or_its_token_unset(
+    uploaded, capsys, monkeypatch
+):
+    serve = ["--store", str(uploaded), "api", "serve", "--district", DISTRICT]
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert main([*serve, "--port", "0"]) == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: environment variable {TOKEN_ENV} is not set: export the token the "
+        "stand-in should accept (any string) before running\n"
+    )
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main([*serve, "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "pick another --port\n"
+    )
+    assert main([*serve, "--fault", "explode@1"]) == 2
+    assert "fault 'explode@1' must look like KIND@N" in capsys.readouterr().err
