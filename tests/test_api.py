@@ -115,11 +115,14 @@ def uploaded(tmp_path: Path) -> Path:
     return store
 
 
-def configure(tmp_path: Path, origin: str, version: str = "3.1", page_limit: int = 10000) -> Path:
+def configure(
+    tmp_path: Path, origin: str, version: str = "3.1", page_limit: int = 10000, timeout: float = 30
+) -> Path:
     config = tmp_path / "rosterlab.toml"
     config.write_text(
         f'[api.standin]\nbase_url = "{origin}"\nversion = "{version}"\n'
         f'token_env = "{TOKEN_ENV}"\nbackoff = 0.01\nretries = 3\npage_limit = {page_limit}\n'
+        f"timeout = {timeout}\n"
     )
     return config
 
@@ -501,3 +504,13 @@ def test_serve_says_what_to_do_when_its_port_is_taken_or_its_token_unset(
     )
     assert main([*serve, "--fault", "explode@1"]) == 2
     assert "fault 'explode@1' must look like KIND@N" in capsys.readouterr().err
+
+
+def test_a_page_slower_than_the_timeout_is_retried(uploaded, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with standin(uploaded, DISTRICT, "--fault", "slow@3") as origin:  # 0.5 s on schools
+        config = configure(tmp_path, origin, timeout=0.25)
+        assert pull(uploaded, config, "--format", "json", "--progress") == 0
+    captured = capsys.readouterr()
+    assert "timed out on /v3.1/schools?limit=10000: retry 1 in 0.0s" in captured.err
+    assert json.loads(captured.out)["api"]["requests"] == 11

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,7 +40,6 @@ class Page:
     first_id: str | None
     last_id: str | None
     links: dict[str, str]
-    first_object: dict[str, Any] | None
 
 
 class RefusedError(ApiError):
@@ -254,7 +252,6 @@ def _parse(uri: str, path: Path, sha256: str, size: int) -> Page:
         and isinstance(link.get("rel"), str)
         and isinstance(link.get("uri"), str)
     }
-    first = payload["data"][0]["data"] if payload["data"] else None
     return Page(
         uri,
         path,
@@ -264,5 +261,4 @@ def _parse(uri: str, path: Path, sha256: str, size: int) -> Page:
         ids[0] if ids else None,
         ids[-1] if ids else None,
         rels,
-        first,
     )
