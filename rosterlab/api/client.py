@@ -119,7 +119,7 @@ class ApiClient:
                     raise ApiError(
                         f"rate limited {rate_waits - 1} times in a row on {uri}: another client "
                         "may be using this token's quota; retry later"
-                    ) from None
+                    ) from limited
                 wait = limited.wait
                 self.progress(f"rate limited (429): waiting {wait:.1f}s for X-RateLimit-Reset")
                 self.sleep(wait)
@@ -129,7 +129,7 @@ class ApiClient:
                     raise ApiError(
                         f"{transient} on {uri}, {failures} times: Clever's API is not answering "
                         "well; retry later (the pull resumes where it stopped)"
-                    ) from None
+                    ) from transient
                 wait = min(MAX_BACKOFF, self.target.backoff * 2 ** (failures - 1))
                 self.progress(f"{transient} on {uri}: retry {failures} in {wait:.1f}s")
                 self.sleep(wait)
@@ -147,27 +147,28 @@ class ApiClient:
                         digest.update(chunk)
                         size += len(chunk)
                         out.write(chunk)
-        except httpx.TimeoutException:
-            raise _Retry("timed out") from None
-        except httpx.ConnectError:
-            raise _Retry(f"cannot connect to {self.target.base_url}") from None
+        except httpx.TimeoutException as exc:
+            partial.unlink(missing_ok=True)
+            raise _Retry("timed out") from exc
+        except httpx.ConnectError as exc:
+            raise _Retry(f"cannot connect to {self.target.base_url}") from exc
         except httpx.TransportError as exc:
             partial.unlink(missing_ok=True)
-            raise _Retry(f"connection lost ({type(exc).__name__})") from None
+            raise _Retry(f"connection lost ({type(exc).__name__})") from exc
         except httpx.RequestError as exc:  # an undecodable body, a redirect loop
             partial.unlink(missing_ok=True)
-            raise _Retry(f"unreadable answer ({type(exc).__name__})") from None
+            raise _Retry(f"unreadable answer ({type(exc).__name__})") from exc
         except OSError as exc:
             partial.unlink(missing_ok=True)
             full = disk_full(exc, str(partial), "the pages fetched so far are kept for a resume")
             raise full or ApiError(
                 f"cannot write {partial} ({exc.strerror}): check the folder beside the store"
-            ) from None
+            ) from exc
         try:
             page = _parse(uri, partial, digest.hexdigest(), size)
         except ValueError as bad:
             partial.unlink(missing_ok=True)
-            raise _Retry(f"malformed JSON ({bad})") from None
+            raise _Retry(f"malformed JSON ({bad})") from bad
         partial.replace(dest)
         return Page(**{**page.__dict__, "path": dest})
 

@@ -97,7 +97,7 @@ class _Manifest:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise _unwritable(exc, folder) from None
+                raise _unwritable(exc, folder) from exc
             state = {
                 "root": target.root,
                 "mode": mode,
@@ -124,7 +124,7 @@ class _Manifest:
             partial.write_text(json.dumps(self.state, indent=1))
             partial.replace(self.path)
         except OSError as exc:
-            raise _unwritable(exc, partial) from None
+            raise _unwritable(exc, partial) from exc
 
 
 def _unwritable(exc: OSError, path: Path) -> ApiError | DiskFullError:

@@ -47,11 +47,11 @@ class Fault:
                 return cls._checked(kind, int(when[:-1]), None, text)
             first, _, last = when.partition("-")
             return cls._checked(kind, int(first), int(last) if last else int(first), text)
-        except ValueError:
+        except ValueError as exc:
             raise ConfigError(
                 f"fault {text!r} must look like KIND@N, KIND@N-M or KIND@N+ "
                 f"(KIND: {', '.join(FAULT_KINDS)})"
-            ) from None
+            ) from exc
 
     @classmethod
     def _checked(cls, kind: str, first: int, last: int | None, text: str) -> Fault:

@@ -98,7 +98,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ApiError(
             f"cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port"
-        ) from None
+        ) from exc
     host, port = str(server.server_address[0]), int(server.server_address[1])
     output.emit(
         f"serving {snapshot.district} snapshot {snapshot.id} (night {snapshot.seq}) as the "
