@@ -33,6 +33,9 @@ print(json.dumps({{"code": code, "heavy": sorted({{m.split(".")[0] for m in heav
         ["diff", "--help"],
         ["check", "--help"],
         ["push", "--help"],
+        ["api", "pull", "--help"],
+        ["api", "serve", "--help"],
+        ["reconcile", "--help"],
         ["diff", "--no-such-option"],
     ],
 )

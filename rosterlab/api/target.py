@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from rosterlab.api.schemas import VERSIONS
 from rosterlab.config import Settings
 from rosterlab.errors import ConfigError
 
-VERSIONS = ("3.0", "3.1")
 KEYRING_SERVICE = "rosterlab"
 _KEYS = ("base_url", "version", "token_env", "timeout", "retries", "backoff", "page_limit")
 MAX_PAGE_LIMIT = 10000

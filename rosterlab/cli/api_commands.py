@@ -7,30 +7,18 @@ import os
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.api import (
-    Fault,
-    StandIn,
-    StandInSettings,
-    api_token,
-    load_api_target,
-    pull_district,
-    served_district,
-    served_events,
-)
-from rosterlab.api.reconcile import reconcile
-from rosterlab.api.schemas import VERSIONS
-from rosterlab.api.standin import MAX_LIMIT
 from rosterlab.cli import check_commands, output
 from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
 from rosterlab.errors import ApiError, ConfigError
-from rosterlab.report import api as render_api
-from rosterlab.report import reconcile as render_reconcile
-from rosterlab.report import snapshots as render
 
 STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
 
 
 def cmd_api_pull(args: argparse.Namespace) -> int:
+    from rosterlab.api import api_token, load_api_target, pull_district
+    from rosterlab.report import api as render_api
+    from rosterlab.report import snapshots as render
+
     settings = settings_of(args)
     target = load_api_target(settings, args.target)
     token = api_token(target)
@@ -66,6 +54,10 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_api_serve(args: argparse.Namespace) -> int:
+    from rosterlab.api import Fault, StandIn, StandInSettings, served_district, served_events
+    from rosterlab.api.schemas import VERSIONS
+    from rosterlab.api.standin import MAX_LIMIT
+
     settings = settings_of(args)
     token = os.environ.get(args.token_env)
     if not token:
@@ -89,7 +81,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             rate_window=args.rate_window,
             faults=faults,
-            max_limit=args.max_limit,
+            max_limit=args.max_limit or MAX_LIMIT,
         ),
         events,
     )
@@ -114,6 +106,9 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
+    from rosterlab.api.reconcile import reconcile
+    from rosterlab.report import reconcile as render_reconcile
+
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
         result = reconcile(store, args.district, upload=args.upload, served=args.served)
@@ -200,7 +195,7 @@ def register(sub: Any) -> None:
     serve.add_argument("--rate-limit", type=int, default=1200, help="requests per window")
     serve.add_argument("--rate-window", type=float, default=60.0, help="window in seconds")
     serve.add_argument(
-        "--max-limit", type=int, default=MAX_LIMIT, help="largest page size; above it: 413"
+        "--max-limit", type=int, help="largest page size; above it: 413 (default: 10000)"
     )
     serve.add_argument(
         "--fault",
