@@ -144,11 +144,11 @@ def test_nightly_export_that_forgot_enrollments_is_missing_a_file(tmp_path: Path
 @pytest.mark.parametrize(
     ("received", "expected"),
     [
-        ("Students.csv", "students.csv"),
-        ("students.CSV", "students.csv"),
+        ("students.csv.txt", "students.csv"),  # Windows hid the known extension .csv
         ("students.txt", "students.csv"),
         ("students", "students.csv"),
         ("upload/students.csv", "students.csv"),
+        ("upload/Students.csv", "students.csv"),
         ("Student.csv", "students.csv"),
         ("enrolments.csv", "enrollments.csv"),
     ],
@@ -166,9 +166,38 @@ def test_file_clever_will_not_pick_up_is_misnamed_with_its_right_name(
     ]
     misnamed = bundle.findings[1]
     assert (
-        misnamed.hint == f"Rename {received} to {expected} (lower case, .csv, in the top folder)."
+        misnamed.hint == f"Rename {received} to {expected} (.csv, in the top folder of the upload)."
     )
     assert bundle.spec_file(expected) is None
+
+
+@pytest.mark.parametrize("received", ["Students.csv", "students.CSV", "STUDENTS.CSV"])
+def test_spec_file_name_in_another_case_is_read_as_that_file_with_a_warning(
+    tmp_path: Path, received: str
+) -> None:
+    files = clean_files()
+    files[received] = files.pop("students.csv")
+    bundle = read(tmp_path, files)
+
+    assert codes(bundle) == [("file-name-case", received, None, None)]
+    (warning,) = bundle.findings
+    assert (warning.severity, warning.entity) == ("warning", "students")
+    assert warning.message == (
+        f"{received} is read as students.csv; Clever's instructions write the file names in "
+        "lower case."
+    )
+    source = bundle.spec_file("students.csv")
+    assert source is not None and source.name == received
+
+
+def test_two_spellings_of_one_file_the_exact_name_is_the_spec_file(tmp_path: Path) -> None:
+    files = clean_files()
+    files["Students.csv"] = files["students.csv"]
+    bundle = read(tmp_path, files)
+
+    assert codes(bundle) == [("unexpected-file", "Students.csv", None, None)]
+    source = bundle.spec_file("students.csv")
+    assert source is not None and source.name == "students.csv"
 
 
 def test_backups_beside_the_real_files_are_only_unexpected(tmp_path: Path) -> None:
@@ -214,7 +243,10 @@ def test_excel_unicode_text_export_is_utf16_and_parsed_from_a_utf8_copy(tmp_path
     bundle = read(tmp_path, clean_files() | {"schools.csv": text.encode("utf-16")})
 
     assert codes(bundle) == [("encoding-not-utf8", "utf-16-le", None, None)]
-    assert bundle.findings[0].message == "schools.csv is encoded as utf-16-le, not UTF-8."
+    assert bundle.findings[0].message == (
+        "schools.csv is encoded as utf-16-le, not UTF-8; Clever may show its accented letters "
+        "garbled."
+    )
     schools = bundle.spec_file("schools.csv")
     assert schools is not None
     assert (schools.encoding, schools.bom, schools.newline) == ("utf-16-le", True, "CRLF")
@@ -410,26 +442,27 @@ def test_hand_edited_students_header(tmp_path: Path) -> None:
     ]  # fmt: skip
     bundle = read(tmp_path, clean_files() | {"students.csv": (",".join(header) + "\n").encode()})
 
+    # Iep_status and Dob are IEP_status and DOB: headers match case-insensitively (v2.1.1).
     assert [(f.code, f.entity, f.value, f.field) for f in bundle.findings] == [
         ("duplicate-column", "students", "Grade", None),
         ("missing-column", "students", None, "Last_name"),
-        ("misspelled-column", "students", "Iep_status", "IEP_status"),
-        ("misspelled-column", "students", "Dob", "DOB"),
         ("unknown-column", "students", "Favourite_color", None),
         ("extension-column", "students", "ext.bus_route", None),
         ("misspelled-column", "contacts", "contact name", "Contact_name"),
     ]
-    assert bundle.findings[2].hint == "Rename the column Iep_status to IEP_status."
+    assert bundle.findings[1].message == (
+        "students.csv has no Last_name column, which is required; Clever skips every row of "
+        "students.csv."
+    )
+    assert bundle.findings[4].hint == "Rename the column contact name to Contact_name."
 
 
-def test_second_spelling_of_a_column_already_present_is_unknown_not_misspelled(
-    tmp_path: Path,
-) -> None:
+def test_second_spelling_of_a_column_already_present_is_a_duplicate(tmp_path: Path) -> None:
     header = [*header_of("teachers.csv"), "teacher_id", "Ext.room"]
     bundle = read(tmp_path, clean_files() | {"teachers.csv": (",".join(header) + "\n").encode()})
 
     assert codes(bundle) == [
-        ("unknown-column", "teacher_id", None, None),
+        ("duplicate-column", "Teacher_id", None, None),
         ("misspelled-column", "Ext.room", "ext.room", None),
     ]
 
@@ -442,13 +475,18 @@ def test_custom_field_in_enrollments_is_not_allowed(tmp_path: Path) -> None:
     assert bundle.findings[0].hint == "Remove the column ext.seat from enrollments.csv."
 
 
-def test_schools_without_school_number_is_a_warning_because_clever_does_not_confirm_it(
-    tmp_path: Path,
-) -> None:
+def test_schools_without_school_number_is_an_error_every_row_skipped(tmp_path: Path) -> None:
     bundle = read(tmp_path, clean_files() | {"schools.csv": b"School_id,School_name\nS1,Maple\n"})
 
-    assert codes(bundle) == [("missing-column-unconfirmed", None, "School_number", None)]
-    assert bundle.findings[0].severity == "warning"
+    assert codes(bundle) == [("missing-column", None, "School_number", None)]
+    assert bundle.findings[0].severity == "error"  # School_number is required (v2.1.1)
+
+
+def test_upper_case_oracle_headers_are_the_spec_columns(tmp_path: Path) -> None:
+    header = [name.upper() for name in header_of("students.csv")]
+    bundle = read(tmp_path, clean_files() | {"students.csv": (",".join(header) + "\n").encode()})
+
+    assert codes(bundle) == []
 
 
 # --- bundles that cannot be read ---------------------------------------------------------------

@@ -82,18 +82,20 @@ def test_the_clean_tiny_night_has_no_check_findings(tmp_path):
 def test_required_values_left_blank(tmp_path):
     night = tiny_night()
     night["students.csv"][3][3] = ""  # S-002 Last_name
-    night["schools.csv"][2][2] = ""  # SCH-2 School_number (required, unconfirmed)
+    night["schools.csv"][2][2] = ""  # SCH-2 School_number (required, v2.1.1)
+    night["students.csv"][4][4] = "   "  # S-003 First_name: only spaces is blank
 
     result = check(tmp_path, night)
 
     assert found(result) == [
-        ("missing-value-unconfirmed", "schools", "SCH-2", "School_number", None, 2, None),
+        ("missing-value", "schools", "SCH-2", "School_number", None, 2, None),
         ("missing-value", "students", "S-002", "Last_name", None, 3, None),
+        ("missing-value", "students", "S-003", "First_name", "   ", 4, None),
     ]
-    assert one(result, "missing-value-unconfirmed").severity == "warning"
-    assert one(result, "missing-value").severity == "error"
-    assert (
-        one(result, "missing-value").message == "students S-002: Last_name is blank but required."
+    blanks = [f for f in result.findings if f.code == "missing-value"]
+    assert [f.severity for f in blanks] == ["error", "error", "error"]
+    assert blanks[1].message == (
+        "students S-002: Last_name is blank but required; Clever skips this row."
     )
 
 
@@ -173,6 +175,8 @@ def test_emails_and_phones_that_cannot_be_real(tmp_path):
     result = check(tmp_path, night)
 
     assert found(result) == [
+        ("invalid-phone", "contacts", "S-001/sis_id:C-1", "Contact_phone", "(617) 555-0100", 1,
+         None),
         ("invalid-phone", "contacts", "S-001/name+phone:Sam Lee|555-1234", "Contact_phone",
          "555-1234", 2, None),
         ("invalid-email", "teachers", "T-1/SCH-1", "Teacher_email", "jo.park at maple.example",
@@ -234,8 +238,9 @@ def test_six_contacts_for_one_student(tmp_path):
 
     assert found(result) == [("too-many-contacts", "students", "S-003", None, "6", 9, None)]
     assert one(result, "too-many-contacts").message == (
-        "student S-003 has 6 contacts; Clever keeps at most 5."
+        "student S-003 has 6 contacts; many apps show at most 5."
     )
+    assert one(result, "too-many-contacts").severity == "info"  # v2.1.1 states no limit
 
 
 # --- cross-file ------------------------------------------------------------------------------
@@ -287,9 +292,10 @@ def test_a_co_teacher_missing_from_teachers_csv(tmp_path):
     ]
 
 
-def test_a_multi_school_teacher_listed_at_one_school_only(tmp_path):
+def test_a_teacher_listed_once_who_co_teaches_at_another_school_is_only_advice(tmp_path):
     night = tiny_night()
-    del night["teachers.csv"][3]  # T-2 stays listed at SCH-2 only, but co-teaches SEC-1 at SCH-1
+    del night["teachers.csv"][3]  # T-3 leaves; T-2, listed at SCH-2, co-teaches SEC-1 at SCH-1
+    night["sections.csv"][1][3] = "T-2"
 
     result = check(tmp_path, night)
 
@@ -298,19 +304,39 @@ def test_a_multi_school_teacher_listed_at_one_school_only(tmp_path):
          "teachers/T-2")
     ]  # fmt: skip
     finding = one(result, "section-teacher-other-school")
-    assert finding.hint == "List the teacher at school SCH-1 too (one teachers.csv row per school)."
+    assert finding.severity == "info"
+    assert finding.hint == (
+        "Nothing to do: a teacher is listed once, at a primary school, and may teach sections at "
+        "other schools (help centre)."
+    )
 
 
-def test_a_teacher_at_a_school_missing_from_schools_csv(tmp_path):
+def test_a_teacher_listed_at_two_schools_in_teachers_csv(tmp_path):
     night = tiny_night()
-    night["teachers.csv"].append(["SCH-3", "T-3", "Ito", "Ken", "ken.ito@maple.example"])
+    night["teachers.csv"].append(["SCH-1", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"])
 
     result = check(tmp_path, night)
 
     assert found(result) == [
-        ("unknown-school", "teachers", "T-3/SCH-3", "School_id", "SCH-3", 4, "schools/SCH-3"),
-        ("teacher-without-sections", "teachers", "T-3/SCH-3", None, "T-3", 4,
-         "teachers/T-3/SCH-3"),
+        ("teacher-several-schools", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4,
+         "teachers/T-2"),
+    ]  # fmt: skip
+    assert one(result, "teacher-several-schools").message == (
+        "teacher T-2/SCH-1: Teacher_id 'T-2' is already listed at school SCH-2 on an earlier "
+        "row; Clever processes only the first row."
+    )
+
+
+def test_a_teacher_at_a_school_missing_from_schools_csv(tmp_path):
+    night = tiny_night()
+    night["teachers.csv"].append(["SCH-3", "T-4", "Ito", "Ken", "ken.ito@maple.example"])
+
+    result = check(tmp_path, night)
+
+    assert found(result) == [
+        ("unknown-school", "teachers", "T-4/SCH-3", "School_id", "SCH-3", 4, "schools/SCH-3"),
+        ("teacher-without-sections", "teachers", "T-4/SCH-3", None, "T-4", 4,
+         "teachers/T-4/SCH-3"),
     ]  # fmt: skip
 
 
@@ -403,13 +429,15 @@ def test_a_new_section_student_and_teacher_nobody_connects(tmp_path):
 
 def test_one_teacher_id_used_by_two_people(tmp_path):
     night = tiny_night()
-    night["teachers.csv"][3][2:4] = ["Smith", "Ann"]  # T-2 at SCH-1 is someone else
+    night["teachers.csv"].append(["SCH-1", "T-2", "Smith", "Ann", "ann.smith@maple.example"])
 
     result = check(tmp_path, night)
 
     assert found(result) == [
-        ("shared-staff-id", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 3, "teachers/T-2")
-    ]
+        ("teacher-several-schools", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4,
+         "teachers/T-2"),
+        ("shared-staff-id", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4, "teachers/T-2"),
+    ]  # fmt: skip
 
 
 # --- the catalogue and the checks agree ------------------------------------------------------

@@ -42,11 +42,11 @@ CLEAN_NIGHT: Night = {
         ["School_id", "Teacher_id", "Last_name", "First_name", "Teacher_email"],
         ["SCH-1", "T-1", "Park", "Jo", "jo.park@maple.example"],
         ["SCH-2", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"],
-        ["SCH-1", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"],
+        ["SCH-1", "T-3", "Kowalski", "Ewa", "ewa.kowalski@maple.example"],
     ],
     "sections.csv": [
         ["School_id", "Section_id", "Teacher_id", "Teacher_2_id", "Course_name", "Period"],
-        ["SCH-1", "SEC-1", "T-1", "T-2", "Reading", "1"],
+        ["SCH-1", "SEC-1", "T-1", "T-3", "Reading", "1"],
         ["SCH-2", "SEC-2", "T-2", "", "Algebra", "2"],
     ],
     "enrollments.csv": [

@@ -18,7 +18,7 @@ class SourceFile:
     """One file of a bundle, as received.
 
     ``name`` is the path inside the bundle as received (``students.csv``, ``sub/Students.CSV``);
-    ``spec_name`` is the spec file it *is* (exact name match at the top level) or ``None``.
+    ``spec_name`` is the spec file it *is* (its name at the top level, in any case) or ``None``.
     ``path`` holds the received bytes; ``parse_path`` holds the same text as UTF-8 without BOM
     (the same file when no transcoding was needed) for the parser.
     """

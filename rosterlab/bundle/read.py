@@ -1,8 +1,11 @@
 """Read a bundle from a folder or a zip: the files as received, sniffed, with file/header findings.
 
-A file is a spec file only under its exact name at the top level, as Clever picks it up; a file
-that is clearly meant to be one (``Students.csv``, ``students.txt``, ``upload/teachers.csv``,
-``enrolments.csv``) is reported as misnamed. Operating-system litter (hidden files,
+A file is a spec file under its spec name at the top level, in any case: Clever's spec does not
+speak to case and its help centre lists the names capitalised, so ``Students.csv`` is read,
+stored and checked as students.csv, with a warning naming the canonical name. A file that is
+clearly meant to be one but that Clever will not pick up (``students.csv.txt`` — Windows hides
+known extensions —, ``students.txt``, ``upload/teachers.csv``, ``enrolments.csv``) is reported
+as misnamed. Operating-system litter (hidden files,
 ``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``) is not part of a bundle. A zip whose entries all sit
 under one folder — what zipping a folder produces — is read as that folder.
 
@@ -23,7 +26,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -40,6 +43,8 @@ from rosterlab.spec import (
     file_allows_extensions,
     file_columns,
     finding,
+    spec_column,
+    spec_file,
 )
 
 IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
@@ -98,7 +103,7 @@ def read_bundle(
         files = _read_zip(path, _work_folder(work_dir), limits or ZipLimits())
     else:
         raise BundleError(f"bundle {path} does not exist: pass a bundle folder or a .zip of one")
-    files.sort(key=lambda f: f.name)
+    files = _one_per_spec_name(sorted(files, key=lambda f: f.name))
     return Bundle(
         source=str(source),
         files=tuple(files),
@@ -106,6 +111,19 @@ def read_bundle(
         sha256=bundle_sha256((f.name, f.sha256) for f in files),
         newest_mtime=max((f.mtime for f in files), default=None),
     )
+
+
+def _one_per_spec_name(files: list[SourceFile]) -> list[SourceFile]:
+    """When names differing only in case collide (``students.csv`` and ``Students.csv``), the
+    exact spec name is the spec file, else the first by name; the others are not spec files."""
+    chosen: dict[str, SourceFile] = {}
+    for f in files:
+        if f.spec_name and (f.spec_name not in chosen or f.name == f.spec_name):
+            chosen[f.spec_name] = f
+    return [
+        f if chosen.get(f.spec_name or "") in (None, f) else replace(f, spec_name=None)
+        for f in files
+    ]
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -175,7 +193,7 @@ def _work_path(work: Path, kind: str, index: int, name: str) -> Path:
 def _source_file(name: str, path: Path, mtime: datetime, sniffed: Sniffed) -> SourceFile:
     return SourceFile(
         name=name,
-        spec_name=name if name in FILES else None,
+        spec_name=spec_file(name),
         path=path,
         parse_path=sniffed.parse_path,
         sha256=sniffed.sha256,
@@ -291,6 +309,13 @@ def bundle_findings(files: list[SourceFile]) -> Iterator[Finding]:
             yield finding("missing-file", entity=spec.entities[0], value=spec.name)
     for f in files:
         if f.spec_name:
+            if f.name != f.spec_name:
+                yield finding(
+                    "file-name-case",
+                    entity=entity_of_file(f.spec_name),
+                    value=f.name,
+                    expected=f.spec_name,
+                )
             yield from _file_findings(f, f.spec_name)
             continue
         expected = meant_as(f.name)
@@ -303,12 +328,14 @@ def bundle_findings(files: list[SourceFile]) -> Iterator[Finding]:
 
 
 def meant_as(name: str) -> str | None:
-    """The spec file a misnamed file is clearly meant to be (``Students.CSV`` → students.csv)."""
+    """The spec file a misnamed file is clearly meant to be (``students.txt``,
+    ``students.csv.txt``, ``upload/Students.csv`` → students.csv)."""
     stem, _, extension = PurePosixPath(name).name.lower().rpartition(".")
     if not stem:
         stem, extension = extension, ""
     if extension not in MISNAMED_EXTENSIONS:
         return None
+    stem = stem.removesuffix(".csv")  # students.csv.txt: a hidden extension added another
     stems = {spec.stem: spec.name for spec in FILES.values()}
     match = difflib.get_close_matches(stem, stems, n=1, cutoff=NEAR_MISS)
     return stems[match[0]] if match else None
@@ -335,14 +362,22 @@ def _file_findings(f: SourceFile, spec_name: str) -> Iterator[Finding]:
 
 
 def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding]:
-    """Duplicate, missing, misspelled, unknown and extension columns of a spec file's header."""
+    """Duplicate, missing, misspelled, unknown and extension columns of a spec file's header.
+
+    Spec columns match case-insensitively, as Clever matches them (v2.1.1): ``SCHOOL_ID`` is
+    School_id, and ``School_id`` next to ``SCHOOL_ID`` is a duplicate.
+    """
     fields = file_columns(spec_name)
-    names = {field.name for field in fields}
-    counts = Counter(header)
-    for column in dict.fromkeys(c for c in header if counts[c] > 1):
-        yield finding(
-            "duplicate-column", entity=_entity_of(spec_name, column), value=column, file=spec_name
-        )
+    matched = [spec_column(spec_name, column) or column for column in header]
+    counts = Counter(matched)
+    first: dict[str, str] = {}
+    for column, name in zip(matched, header, strict=True):
+        first.setdefault(column, name)
+    for column, name in first.items():
+        if counts[column] > 1:
+            yield finding(
+                "duplicate-column", entity=_entity_of(spec_name, column), value=name, file=spec_name
+            )
     for field in fields:
         if field.required and field.name not in counts:
             code = "missing-column" if field.confirmed else "missing-column-unconfirmed"
@@ -351,7 +386,7 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
             )
     absent = [field.name for field in fields if field.name not in counts]
     for column in dict.fromkeys(header):
-        if column in names:
+        if spec_column(spec_name, column):
             continue
         if column.startswith(EXTENSION_PREFIX):
             code = (

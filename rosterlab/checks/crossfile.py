@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from rosterlab import spec
 from rosterlab.checks.model import DISTINCT_TOGETHER, CheckContext
+from rosterlab.checks.rows import district_office_sql
 from rosterlab.checks.sql import (
     Sql,
     bound,
@@ -81,6 +82,8 @@ def _references(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             continue
         v = staged.columns.value(field.name)
         bad = _unknown(ctx, staged, field.name, parent_file)
+        if field.district_office:  # DEFAULT_DISTRICT_OFFICE is no school (its misspellings: cells)
+            bad = f"(SELECT * FROM {bad} u WHERE NOT {district_office_sql('u.v0')})"
         if parent.name == SCHOOLS.name:
             number = parent_file.columns.value(SCHOOL_NUMBER)
             school_id = parent_file.columns.value(reference_column(SCHOOLS))

@@ -29,6 +29,7 @@ from rosterlab.store.ingest import contact_identity_sql, entity_filter
 
 CONTACTS = spec.ENTITIES["contacts"]
 ENROLLMENTS = spec.ENTITIES["enrollments"].name
+TEACHERS = spec.ENTITIES["teachers"].name
 # A contact row needs these (spec §3: "required when any contact column is filled").
 CONTACT_REQUIRED: tuple[str, ...] = tuple(
     CONTACTS.field(name).name for name in ("Contact_type", "Contact_name")
@@ -48,6 +49,25 @@ Rule = tuple[Sql, str | None]
 """A cell rule: a condition on the value, and its code (None: the value is fine, stop here)."""
 
 
+def blank(v: str) -> str:
+    """SQL: the value is blank — empty, or only spaces (spec §3: "a value of only spaces is
+    blank"); only values starting with a space pay for the trim."""
+    return f"({v} IS NULL OR (prefix({v}, ' ') AND trim({v}) = ''))"
+
+
+def district_office_sql(v: str) -> str:
+    """SQL: the value is DEFAULT_DISTRICT_OFFICE in any spelling (spaces, case)."""
+    return f"(lower(regexp_replace({v}, '[\\s_]', '', 'g')) = 'defaultdistrictoffice')"
+
+
+def _words(vocabulary: str, v: str) -> Sql:
+    """SQL: the value is in the vocabulary (case-insensitively where Clever compares so)."""
+    words = list(spec.VOCABULARIES[vocabulary])
+    if vocabulary in spec.CASE_INSENSITIVE_VOCABULARIES:
+        return f"list_contains(?::VARCHAR[], lower({v}))", [[w.lower() for w in words]]
+    return f"list_contains(?::VARCHAR[], {v})", [words]
+
+
 def cell_rules(field: spec.Field, v: str) -> list[Rule]:
     """The rules of one spec field over the value SQL ``v``, in order.
 
@@ -57,14 +77,22 @@ def cell_rules(field: spec.Field, v: str) -> list[Rule]:
     missing = None
     if field.required:
         missing = "missing-value" if field.confirmed else "missing-value-unconfirmed"
-    rules: list[Rule] = [((f"{v} IS NULL", []), missing)]
+    rules: list[Rule] = [((blank(v), []), missing)]
+    if field.district_office:  # staff School_id (v2.1.1); any other spelling: the fix named
+        rules.append(((f"{v} = '{spec.DISTRICT_OFFICE}'", []), None))
+        rules.append(((district_office_sql(v), []), "invalid-value"))
     if field.kind == "id":
         rules.append(((f"(prefix({v}, ' ') OR suffix({v}, ' '))", []), "padded-id"))
         scientific = f"(contains({v}, '+') AND regexp_full_match({v}, '{SCIENTIFIC}'))"
         rules.append(((scientific, []), "excel-damage"))
-    elif field.kind == "zip":
+    elif field.kind == "zip":  # 5 or 9 letters or digits, no punctuation (v2.1.1)
+        valid = f"(length({v}) IN (5, 9) AND regexp_full_match({v}, '[0-9A-Za-z]+'))"
+        rules.append(((valid, []), None))
         short = f"(length({v}) IN (4, 9) AND regexp_full_match({v}, '{SHORT_ZIP}'))"
         rules.append(((short, []), "excel-damage"))
+        rules.append((("TRUE", []), "invalid-zip"))
+    elif field.kind == "state":  # a two-letter abbreviation (v2.1.1)
+        rules.append(((f"NOT regexp_full_match({v}, '[A-Za-z]{{2}}')", []), "invalid-state"))
     elif field.kind == "date":
         valid = f"(length({v}) = 10 AND try_strptime({v}, '%m/%d/%Y') IS NOT NULL)"
         rules.append(((valid, []), None))
@@ -77,24 +105,28 @@ def cell_rules(field: spec.Field, v: str) -> list[Rule]:
         )
         rules.append(((valid, []), None))
         rules.append((("TRUE", []), "invalid-email"))
-    elif field.kind == "phone":
-        plain = f"(length({v}) IN (10, 11) AND TRY_CAST({v} AS UBIGINT) IS NOT NULL)"
-        rules.append(((plain, []), None))
-        digits = f"length(regexp_replace({v}, '[^0-9]', '', 'g'))"
-        rules.append(((f"{digits} NOT BETWEEN 10 AND 11", []), "invalid-phone"))
+    elif field.kind == "phone":  # 10 or 11 digits, digits only (v2.1.1)
+        plain = f"(length({v}) IN (10, 11) AND regexp_full_match({v}, '[0-9]+'))"
+        rules.append(((f"NOT {plain}", []), "invalid-phone"))
     elif field.kind == "year":
         year = f"(length({v}) = 4 AND TRY_CAST({v} AS USMALLINT) IS NOT NULL)"
         rules.append(((f"NOT {year}", []), "invalid-value"))
     if field.vocabulary is not None:
-        words = list(spec.VOCABULARIES[field.vocabulary])
-        if field.vocabulary in spec.CASE_INSENSITIVE_VOCABULARIES:
-            condition = (
-                f"NOT list_contains(?::VARCHAR[], lower({v}))",
-                [[w.lower() for w in words]],
+        listed, params = _words(field.vocabulary, v)
+        if field.ranges:  # a grade range such as 9-13 (v2.1.1): two listed grades
+            low, low_params = _words(field.vocabulary, f"split_part({v}, '-', 1)")
+            high, high_params = _words(field.vocabulary, f"split_part({v}, '-', 2)")
+            is_range = (
+                f"(length({v}) - length(replace({v}, '-', '')) = 1 AND {low} AND {high})",
+                low_params + high_params,
             )
-        else:
-            condition = (f"NOT list_contains(?::VARCHAR[], {v})", [words])
-        rules.append((condition, "invalid-value"))
+            rules.append((is_range, None))
+        code = (
+            "unlisted-contact-value"
+            if field.vocabulary in spec.ADVISORY_VOCABULARIES
+            else "invalid-value"
+        )
+        rules.append(((f"NOT {listed}", params), code))
     return rules
 
 
@@ -140,16 +172,17 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                 )
             )
             continue
-        (_, missing), *rules = cell_rules(field, "d.v0")
+        (is_blank, missing), *rules = cell_rules(field, "d.v0")
         if missing is not None:
             queries.append(
                 (
                     f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM {staged.view} "
-                    f"WHERE {v} IS NULL)",
+                    f"WHERE {blank(v)})",
                     [*select_params, missing],
                 )
             )
         if rules:
+            rules.insert(0, (is_blank, None))
             code_sql, code_params = _case(rules)
             bad = (
                 f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM "
@@ -215,19 +248,64 @@ def _repeated_keys(staged: StagedFile, entity: spec.Entity) -> Sql:
     )
 
 
+def _shared_values(staged: StagedFile, entity: spec.Entity) -> list[Sql]:
+    """Rows whose unique-in-the-district value (Student_number, Teacher_number, Staff_email,
+    Admin_email; v2.1.1) an earlier row of another record already holds. The record is its
+    ID column: a staff member's rows at several schools share their email rightly."""
+    record = staged.columns.value(entity.key[0])
+    queries = []
+    for field in entity.fields:
+        if not field.unique or not has(staged, field.name):
+            continue
+        v = staged.columns.value(field.name)
+        queries.append(
+            conflicting_rows(
+                "duplicate-unique-value",
+                entity,
+                field=field.name,
+                ident=v,
+                value=record,
+                rows=f"{staged.view} WHERE NOT {blank(v)} AND {record} IS NOT NULL",
+                key=row_key(staged, entity),
+                info=("d._v0", []),
+            )
+        )
+    return queries
+
+
+def _teachers_at_several_schools(staged: StagedFile, entity: spec.Entity) -> Sql:
+    """teachers.csv rows of a Teacher_id already listed at another school: the help centre lists
+    a teacher once, with a primary school (staff.csv, by contrast, repeats a row per school)."""
+    teacher, school = (staged.columns.value(k) for k in entity.key)
+    return conflicting_rows(
+        "teacher-several-schools",
+        entity,
+        field=entity.key[0],
+        ident=teacher,
+        value=school,
+        rows=f"{staged.view} WHERE {teacher} IS NOT NULL AND {school} IS NOT NULL",
+        key=row_key(staged, entity),
+        info=("d._v0", []),
+    )
+
+
 def check_duplicates(ctx: CheckContext) -> list[Finding]:
-    """Keys that repeat; for students, the same Student_id with different student values."""
+    """Keys that repeat (for students, the same Student_id with different student values),
+    values that must be unique in the district, and teachers listed at several schools."""
     found: list[Finding] = []
     for staged in ctx.staged.values():
         names = spec.FILES[staged.spec_name].entities
         entity = spec.ENTITIES[names[0]]
         if entity.name == ENROLLMENTS or not all(has(staged, k) for k in entity.key):
             continue  # a repeated enrollment is duplicate-enrollment (cross-file)
+        queries = _shared_values(staged, entity)
         if len(names) > 1:
-            query = _student_conflicts(ctx, staged, entity)
+            queries.append(_student_conflicts(ctx, staged, entity))
         else:
-            query = _repeated_keys(staged, entity)
-        found += find(ctx, [query], file=staged.spec_name)
+            queries.append(_repeated_keys(staged, entity))
+        if entity.name == TEACHERS:
+            queries.append(_teachers_at_several_schools(staged, entity))
+        found += find(ctx, queries, file=staged.spec_name)
     return found
 
 
@@ -250,7 +328,7 @@ def check_contacts(ctx: CheckContext) -> list[Finding]:
         queries.append(
             (
                 f"SELECT {select} FROM {staged.view} WHERE {is_contact} "
-                f"AND {staged.columns.value(column)} IS NULL",
+                f"AND {blank(staged.columns.value(column))}",
                 params,
             )
         )

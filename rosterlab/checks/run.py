@@ -32,7 +32,7 @@ from rosterlab.diff import diff_snapshots, history_findings
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, Store, stage_snapshot
 
-CHECKS_VERSION = "1"
+CHECKS_VERSION = "2"
 STAGE = "check"
 
 
@@ -74,11 +74,18 @@ CHECKS: tuple[Check, ...] = (
             "invalid-date",
             "invalid-email",
             "invalid-phone",
+            "invalid-zip",
+            "invalid-state",
             "invalid-value",
+            "unlisted-contact-value",
         ),
         check_cells,
     ),
-    Check("duplicates", ("duplicate-id",), check_duplicates),
+    Check(
+        "duplicates",
+        ("duplicate-id", "duplicate-unique-value", "teacher-several-schools"),
+        check_duplicates,
+    ),
     Check("contacts", ("incomplete-contact", "too-many-contacts"), check_contacts),
     Check(
         "references",

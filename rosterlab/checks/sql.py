@@ -8,6 +8,7 @@ columns are reached through ``StagedFile.columns.value(name)``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,8 +27,13 @@ INFO_NAME = {
     "school-id-is-number": "school_id",
     "section-teacher-other-school": "school_id",
     "invalid-value": "suggestion",
+    "duplicate-unique-value": "other",
+    "teacher-several-schools": "other",
     "override-reverted": "override",
 }
+
+# Codes whose hint names the value to use instead (see :func:`suggestion`).
+SUGGESTING = frozenset({"invalid-value", "invalid-zip", "unlisted-contact-value"})
 
 # Suggested fix for a value outside a vocabulary that has no canonical spelling.
 YEAR_SUGGESTION = "a four-digit year (YYYY)"
@@ -54,12 +60,17 @@ def reference_column(entity: spec.Entity) -> str:
 
 
 def suggestion(entity: str, column: str, value: str) -> str:
-    """The canonical value to use instead of ``value`` (``K`` → ``Kindergarten``)."""
+    """The value to use instead of ``value`` (``K`` → ``Kindergarten``, ``Free`` → ``F``,
+    ``12345-6789`` → ``123456789``)."""
     field = spec.ENTITIES[entity].field(column)
+    if field.kind == "zip":
+        return re.sub(r"[^0-9A-Za-z]", "", value)
+    if field.district_office:
+        return spec.DISTRICT_OFFICE
     if field.vocabulary is None:
         return YEAR_SUGGESTION
     words = spec.VOCABULARIES[field.vocabulary]
-    aliases = spec.GRADE_ALIASES if field.vocabulary == "grade" else {}
+    aliases = spec.ALIASES.get(field.vocabulary, {})
     if value in aliases:
         return aliases[value]
     folded = {w.lower(): w for w in words} | {a.lower(): c for a, c in aliases.items()}
@@ -74,7 +85,7 @@ def run_findings(ctx: CheckContext, sql: str, params: Sequence[Any], *, file: st
     found = []
     for code, entity, key, column, value, row, cause, info in ctx.store.rows(sql, params):
         context: dict[str, Any] = {}
-        if code == "invalid-value":
+        if code in SUGGESTING:
             context["suggestion"] = suggestion(entity, column, value)
         elif info is not None and code in INFO_NAME:
             context[INFO_NAME[code]] = info
@@ -173,12 +184,14 @@ def conflicting_rows(
     rows: str,
     key: str | None = None,
     scope: Sql = ("", []),
+    info: Sql = NULL,
 ) -> Sql:
     """A finding query for the rows whose ``value`` differs from the first row's of the same
     ``ident`` (one ID, two different people or records).
 
     ``rows`` is what to read; ``key`` the SQL of the record key (default: ``ident``, which is
-    also the finding's value and cause); ``scope`` common table expressions ``rows`` may use.
+    also the finding's value and cause); ``scope`` common table expressions ``rows`` may use;
+    ``info`` may read the first row's value as ``d._v0``.
     """
     select, params = select_findings(
         code=bound(code),
@@ -188,6 +201,7 @@ def conflicting_rows(
         value="r._id",
         row="r._row",
         cause=cause(entity.name, "r._id"),
+        info=info,
     )
     return (
         f"WITH {scope[0]}r AS (SELECT _row, {ident} AS _id, {key or ident} AS _key, "

@@ -60,6 +60,16 @@ class WorkFile:
         return entity_filter(entity, self.columns())
 
 
+def canonical_header(spec_name: str, header: Sequence[str]) -> list[str]:
+    """The received header with spec columns in their spec spelling (``SCHOOL_ID`` → School_id;
+    a repeat, in any case, stays as received)."""
+    canonical: list[str] = []
+    for name in header:
+        column = spec.spec_column(spec_name, name)
+        canonical.append(column if column and column not in canonical else name)
+    return canonical
+
+
 class Workbench:
     """The work tables of one snapshot being corrected, and the change log."""
 
@@ -89,7 +99,7 @@ class Workbench:
             self.files[spec_name] = WorkFile(
                 spec_name,
                 table,
-                list(staged[spec_name].header),
+                canonical_header(spec_name, staged[spec_name].header),
                 newline_chars(newlines[spec_name], usual),
                 order,
             )

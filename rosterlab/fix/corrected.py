@@ -1,7 +1,8 @@
 """Build a corrected bundle: a snapshot with rules applied, in Clever form, re-checked.
 
-The output folder holds the spec files (lower-case spec names, the received header with renames
-applied, UTF-8 without BOM, the district's newline, RFC 4180 quoting, rows in received order),
+The output folder holds the spec files (spec names, the received header with spec columns in
+their spec spelling and renames applied, UTF-8 without BOM, the district's newline, RFC 4180
+quoting, rows in received order),
 ``changes.csv`` (one row per changed record and field, with the rule and its reason) and
 ``manifest.json`` (source snapshot, rules hash, per-file sha256 and rows, findings before and
 after, predicted hold). It is written into a temporary folder beside the destination and renamed

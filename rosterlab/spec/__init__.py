@@ -12,9 +12,12 @@ from rosterlab.spec.findings import (
     severity_counts,
 )
 from rosterlab.spec.format import (
+    ADVISORY_VOCABULARIES,
+    ALIASES,
     CASE_INSENSITIVE_VOCABULARIES,
     CONTACT_IDENTITY,
     DATE_FORMAT,
+    DISTRICT_OFFICE,
     ENTITIES,
     EXTENSION_PREFIX,
     FILES,
@@ -31,13 +34,18 @@ from rosterlab.spec.format import (
     entity_of_file,
     file_allows_extensions,
     file_columns,
+    spec_column,
+    spec_file,
 )
 
 __all__ = [
+    "ADVISORY_VOCABULARIES",
+    "ALIASES",
     "CASE_INSENSITIVE_VOCABULARIES",
     "CATALOGUE",
     "CONTACT_IDENTITY",
     "DATE_FORMAT",
+    "DISTRICT_OFFICE",
     "ENTITIES",
     "EXTENSION_PREFIX",
     "FILES",
@@ -62,4 +70,6 @@ __all__ = [
     "finding",
     "findings_summary",
     "severity_counts",
+    "spec_column",
+    "spec_file",
 ]

@@ -21,15 +21,24 @@ def render_catalogue() -> str:
         "",
         "Generated from `rosterlab/spec/findings.py` by `make docs`; do not edit by hand.",
         "A finding is a record (code, severity, entity, key, field, value, row, message, hint,",
-        "cause). `error` = Clever would reject the upload; `warning` = applied but likely wrong.",
+        "cause). `error` = the upload is not processed, rows are skipped, or records are linked",
+        "or identified wrongly (where Clever does not say what it then does, the finding says",
+        "so); `warning` = processed, but likely not what the district means; `info` = advice.",
+        "*What Clever does* quotes its source: Clever's SFTP Instructions v2.1.1 or help centre.",
     ]
     for group in GROUPS:
-        lines += ["", f"## {GROUP_TITLES[group]}", "", "| code | severity | when | hint |"]
-        lines.append("| --- | --- | --- | --- |")
+        lines += [
+            "",
+            f"## {GROUP_TITLES[group]}",
+            "",
+            "| code | severity | when | what Clever does | hint |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for entry in CATALOGUE_ENTRIES:
             if entry.group == group:
                 hint = entry.hint.replace("|", "\\|")
-                lines.append(f"| `{entry.code}` | {entry.severity} | {entry.when} | {hint} |")
+                cells = (f"`{entry.code}`", entry.severity, entry.when, entry.clever, hint)
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

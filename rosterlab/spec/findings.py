@@ -26,6 +26,8 @@ class FindingType:
     Templates use ``str.format`` fields taken from the finding (``entity``, ``key``, ``field``,
     ``value``, ``row``, ``cause``) plus any extra context the check passes. ``hint_by_sync_type``
     words the hint for how the district makes its files (sftp, clever-managed, sis-managed).
+    ``clever`` says what Clever does, and on whose word: upload not processed or row skipped
+    (SFTP Instructions v2.1.1), or a consequence Clever does not state.
     """
 
     code: str
@@ -36,6 +38,7 @@ class FindingType:
     message: str
     hint: str
     hint_by_sync_type: tuple[tuple[str, str], ...] = ()
+    clever: str = ""  # what Clever does (NOT_PROCESSED, ROW_SKIPPED, UNCONFIRMED, ...)
 
     def hint_for(self, sync_type: str | None) -> str:
         return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
@@ -113,6 +116,19 @@ def finding(
     )
 
 
+# What Clever does with a problem (the catalogue's ``clever``), each on its source's word.
+NOT_PROCESSED = "upload not processed (v2.1.1)"
+ROWS_SKIPPED = "every row of the file skipped (v2.1.1)"
+ROW_SKIPPED = "row skipped (v2.1.1)"
+UNCONFIRMED = "consequence unconfirmed: Clever does not say"
+IGNORED = "ignored: Clever does not read it"
+PROCESSED = "processed as sent; likely not what the district means"
+READ = "read and processed (names and headers match case-insensitively)"
+HELD = "sync held until the district approves it (Clever's published thresholds)"
+FIRST_ROW = "only the first row processed (help centre)"
+ADVICE = "nothing: advice only"
+
+
 def _t(*args: Any, **kw: Any) -> FindingType:
     return FindingType(*args, **kw)
 
@@ -157,15 +173,29 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{value} is missing from the bundle; Clever will not process this upload.",
         "Upload all five required files together: schools, students, teachers, sections, "
         "enrollments.",
+        clever=NOT_PROCESSED,
     ),
     _t(
         "misnamed-file",
         "error",
         "file",
         "Misnamed file",
-        "a file Clever will not pick up but that is clearly meant to be a spec file",
+        "a file Clever will not pick up but that is clearly meant to be a spec file: another "
+        "suffix (students.csv.txt, students.txt), a subfolder, a misspelling",
         "{value} will not be picked up by Clever; it looks like {expected}.",
-        "Rename {value} to {expected} (lower case, .csv, in the top folder).",
+        "Rename {value} to {expected} (.csv, in the top folder of the upload).",
+        clever=IGNORED,
+    ),
+    _t(
+        "file-name-case",
+        "warning",
+        "file",
+        "File name in another case",
+        "a spec file named in another case (Students.csv, students.CSV): read, stored and checked "
+        "as that file",
+        "{value} is read as {expected}; Clever's instructions write the file names in lower case.",
+        "Rename {value} to {expected} to match the instructions; rosterlab fix writes {expected}.",
+        clever=READ,
     ),
     _t(
         "unexpected-file",
@@ -175,6 +205,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a file that is not part of the format",
         "{value} is not part of the Clever format and is ignored.",
         "Remove it from the upload unless another tool needs it.",
+        clever=IGNORED,
     ),
     _t(
         "deprecated-file",
@@ -184,6 +215,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "admins.csv",
         "{value} has been deprecated since 2019; only older integrations read it.",
         "Move administrators to staff.csv.",
+        clever=PROCESSED,
     ),
     _t(
         "empty-file",
@@ -193,6 +225,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "no header row",
         "{value} has no header row.",
         "Export the file again with its header row; an empty file deletes every record.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "encoding-not-utf8",
@@ -200,8 +233,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "file",
         "Not UTF-8",
         "not valid UTF-8 (UTF-16, Windows-1252, …); value names the detected encoding",
-        "{file} is encoded as {value}, not UTF-8.",
+        "{file} is encoded as {value}, not UTF-8; Clever may show its accented letters garbled.",
         "Save the file as UTF-8 (in Excel: CSV UTF-8); rosterlab fix writes UTF-8.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "bom-present",
@@ -211,6 +245,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "UTF-8 byte-order mark",
         "{file} starts with a UTF-8 byte-order mark.",
         "Save as UTF-8 without BOM; some importers read the mark into the first header.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "malformed-row",
@@ -218,9 +253,11 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "file",
         "Malformed row",
         "wrong number of fields, unclosed quote; row points at it",
-        "{file} row {row} cannot be parsed: {detail}.",
+        "{file} row {row} cannot be parsed: {detail}; what Clever does with such a row is not "
+        "stated.",
         "Quote values that contain commas, quotes or line breaks, and check the row has one "
         "value per header column.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "blank-row",
@@ -230,6 +267,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an empty line inside the data",
         "{file} has an empty line at row {row}.",
         "Remove blank lines from the export.",
+        clever=UNCONFIRMED,
     ),
     # --- header ---
     _t(
@@ -238,8 +276,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "header",
         "Required column missing",
         "a required column is absent",
-        "{file} has no {field} column, which is required.",
+        "{file} has no {field} column, which is required; Clever skips every row of {file}.",
         "Add the {field} column to {file}.",
+        clever=ROWS_SKIPPED,
     ),
     _t(
         "misspelled-column",
@@ -249,6 +288,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an unknown column that is a near miss of a spec column; hint names the spec column",
         "{file} column {value} looks like a misspelling of {field}; Clever ignores it.",
         "Rename the column {value} to {field}.",
+        clever=IGNORED,
     ),
     _t(
         "unknown-column",
@@ -258,6 +298,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "any other column that is neither in the spec nor ext.*",
         "{file} column {value} is not in the Clever format and is ignored.",
         "Remove it, or rename it to ext.{value} to send it as a custom field.",
+        clever=IGNORED,
     ),
     _t(
         "duplicate-column",
@@ -267,6 +308,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "the same header twice",
         "{file} has the column {value} more than once.",
         "Keep one {value} column.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "extension-column",
@@ -276,6 +318,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an ext.* column (a field customization)",
         "{file} sends the custom field {value}.",
         "Custom fields reach only apps that ask for them; nothing to do if it is intended.",
+        clever=READ,
     ),
     _t(
         "missing-column-unconfirmed",
@@ -287,6 +330,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{file} has no {field} column; it is listed as required, though Clever does not confirm "
         "it.",
         "Add the {field} column to {file} to be safe.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "extension-not-allowed",
@@ -296,6 +340,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an ext.* column in a file that takes no custom fields (enrollments.csv, admins.csv)",
         "{file} column {value} is ignored: {file} takes no custom fields.",
         "Remove the column {value} from {file}.",
+        clever=IGNORED,
     ),
     # --- row and cell ---
     _t(
@@ -304,18 +349,19 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "row",
         "Required value blank",
         "a required field is blank",
-        "{entity} {key}: {field} is blank but required.",
-        "Fill {field} for this record, or drop the record.",
+        "{entity} {key}: {field} is blank but required; Clever skips this row.",
+        "Fill {field} for this record; a skipped row reads as a deletion of the record.",
+        clever=ROW_SKIPPED,
     ),
     _t(
         "duplicate-id",
         "error",
         "row",
         "Duplicate ID",
-        "a key repeats (Clever keeps only the first); for students: the same Student_id with "
-        "different student-level values",
-        "{entity} {key} appears more than once; Clever keeps only the first.",
+        "a key repeats; for students: the same Student_id with different student-level values",
+        "{entity} {key} appears more than once; Clever does not say which row it keeps.",
         "Give each record its own ID, or remove the repeated row.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "invalid-value",
@@ -325,6 +371,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a value outside its vocabulary; hint gives the canonical value where one exists",
         "{entity} {key}: {field} {value!r} is not a recognised value.",
         "Use {suggestion}.",
+        clever=PROCESSED,
     ),
     _t(
         "invalid-date",
@@ -334,6 +381,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a date not in MM/DD/YYYY, or impossible",
         "{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
         "Write dates as MM/DD/YYYY.",
+        clever=PROCESSED,
     ),
     _t(
         "invalid-email",
@@ -343,6 +391,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an email that cannot be one",
         "{entity} {key}: {field} {value!r} is not an email address.",
         "Correct the address; SSO needs it.",
+        clever=PROCESSED,
     ),
     _t(
         "excel-damage",
@@ -352,6 +401,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "scientific-notation IDs, zips that lost a leading zero, dates rewritten to M/D/YY",
         "{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
         "Export straight from the SIS, or format the column as Text before saving.",
+        clever=PROCESSED,
     ),
     _t(
         "padded-id",
@@ -361,15 +411,17 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "leading/trailing whitespace in an ID",
         "{entity} {key}: {field} has leading or trailing spaces.",
         "Trim the ID; Clever treats ' 123' and '123' as different records.",
+        clever=PROCESSED,
     ),
     _t(
         "too-many-contacts",
-        "warning",
+        "info",
         "row",
         "Too many contacts",
-        "more than 5 contacts for one student",
-        "student {key} has {count} contacts; Clever keeps at most 5.",
-        "Send the five contacts that matter most.",
+        "more than 5 contacts for one student (a limit of ours: v2.1.1 states none)",
+        "student {key} has {count} contacts; many apps show at most 5.",
+        "Nothing Clever requires; send the five contacts that matter most if apps show too few.",
+        clever=ADVICE,
     ),
     _t(
         "incomplete-contact",
@@ -379,6 +431,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "contact columns filled without Contact_type or Contact_name",
         "student {key}: a contact has {field} blank while other contact columns are filled.",
         "Fill Contact_type and Contact_name, or clear the contact columns.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "missing-value-unconfirmed",
@@ -390,15 +443,72 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} is blank; it is listed as required, though Clever does not "
         "confirm it.",
         "Fill {field} for this record to be safe.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "invalid-phone",
         "warning",
         "row",
         "Invalid phone number",
-        "a phone number without 10–11 digits",
-        "{entity} {key}: {field} {value!r} does not have 10 or 11 digits.",
-        "Write the full number with its area code (10 digits, or 11 with the leading 1).",
+        "a phone number that is not 10 or 11 digits, digits only (v2.1.1)",
+        "{entity} {key}: {field} {value!r} is not 10 or 11 digits, digits only.",
+        "Write the number as digits only, with its area code (10 digits, or 11 with the leading "
+        "1): 5551234567.",
+        clever=PROCESSED,
+    ),
+    _t(
+        "invalid-zip",
+        "warning",
+        "row",
+        "Invalid ZIP",
+        "a ZIP that is not 5 or 9 letters or digits without punctuation (v2.1.1)",
+        "{entity} {key}: {field} {value!r} is not 5 or 9 characters without punctuation.",
+        "Write the ZIP as 5 or 9 characters, no hyphen or space ({suggestion}).",
+        clever=PROCESSED,
+    ),
+    _t(
+        "invalid-state",
+        "warning",
+        "row",
+        "Invalid state",
+        "a state that is not a two-letter abbreviation (v2.1.1)",
+        "{entity} {key}: {field} {value!r} is not a two-letter state abbreviation.",
+        "Write the state's two-letter postal abbreviation (MA, TX).",
+        clever=PROCESSED,
+    ),
+    _t(
+        "unlisted-contact-value",
+        "info",
+        "row",
+        "Contact type or relationship off the help-centre list",
+        "Contact_type or Contact_relationship outside the help centre's current list (v2.1.1 "
+        "takes free text); hint suggests the listed value",
+        "{entity} {key}: {field} {value!r} is not on Clever's current list.",
+        "Nothing Clever requires (v2.1.1 takes free text); the listed value would be {suggestion}.",
+        clever=PROCESSED,
+    ),
+    _t(
+        "duplicate-unique-value",
+        "warning",
+        "row",
+        "Value not unique",
+        "Student_number, Teacher_number, Staff_email or Admin_email shared by two records; v2.1.1 "
+        "requires them unique in the district",
+        "{entity} {key}: {field} {value!r} is also used by {entity} {other}.",
+        "Give each record its own {field}; it must be unique in the district.",
+        clever=UNCONFIRMED,
+    ),
+    _t(
+        "teacher-several-schools",
+        "warning",
+        "row",
+        "Teacher listed at several schools",
+        "a Teacher_id on several rows of teachers.csv (staff.csv, by contrast, repeats one row per "
+        "school)",
+        "teacher {key}: Teacher_id {value!r} is already listed at school {other} on an earlier "
+        "row; Clever processes only the first row.",
+        "List the teacher once, with the primary school; sections at other schools still work.",
+        clever=FIRST_ROW,
     ),
     # --- cross-file ---
     _t(
@@ -407,8 +517,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "cross-file",
         "Unknown school",
         "a School_id not in schools.csv",
-        "{entity} {key}: School_id {value!r} is not in schools.csv.",
+        "{entity} {key}: School_id {value!r} is not in schools.csv; what Clever does with the "
+        "broken link is not stated.",
         "Add school {value} to schools.csv or correct the School_id.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "enrollment-unknown-student",
@@ -416,8 +528,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "cross-file",
         "Enrollment of unknown student",
         "enrollment → student not in students.csv",
-        "enrollment {key}: student {value!r} is not in students.csv.",
+        "enrollment {key}: student {value!r} is not in students.csv; what Clever does with the "
+        "broken link is not stated.",
         "Add the student to students.csv or drop the enrollment.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "enrollment-unknown-section",
@@ -425,8 +539,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "cross-file",
         "Enrollment in unknown section",
         "enrollment → section not in sections.csv",
-        "enrollment {key}: section {value!r} is not in sections.csv.",
+        "enrollment {key}: section {value!r} is not in sections.csv; what Clever does with the "
+        "broken link is not stated.",
         "Add the section to sections.csv or drop its enrollments.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "enrollment-school-mismatch",
@@ -436,6 +552,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "enrollment School_id differs from its section's School_id",
         "enrollment {key}: School_id {value!r} differs from its section's school.",
         "Use the section's School_id in enrollments.csv.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "duplicate-enrollment",
@@ -445,6 +562,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "the same (section, student) twice",
         "enrollment {key} appears more than once.",
         "Remove the repeated enrollment row.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "section-unknown-teacher",
@@ -452,8 +570,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "cross-file",
         "Section with unknown teacher",
         "Teacher_id or Teacher_N_id not in teachers.csv",
-        "section {key}: {field} {value!r} is not in teachers.csv.",
+        "section {key}: {field} {value!r} is not in teachers.csv; what Clever does with the "
+        "broken link is not stated.",
         "Add the teacher to teachers.csv (a new hire not yet exported?) or correct {field}.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "section-without-students",
@@ -463,6 +583,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a section nobody is enrolled in",
         "section {key} has no enrollments.",
         "Check enrollments.csv, or drop the section if it is not taught.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "student-without-enrollments",
@@ -472,6 +593,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a student in no section",
         "student {key} is in no section.",
         "Enroll the student, or ignore if expected (e.g. a new arrival).",
+        clever=ADVICE,
     ),
     _t(
         "teacher-without-sections",
@@ -481,6 +603,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a teacher who teaches no section",
         "teacher {key} teaches no section.",
         "Nothing to do unless the teacher should have sections.",
+        clever=ADVICE,
     ),
     _t(
         "school-id-is-number",
@@ -490,6 +613,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "IDs in other files match a school's School_number instead of its School_id",
         "{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
         "Use School_id {school_id} instead of the school number.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "shared-staff-id",
@@ -499,15 +623,19 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "one Staff_id (or Teacher_id) used by different people",
         "{entity} {key}: {field} {value!r} is used by different people.",
         "Give each person their own ID.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "section-teacher-other-school",
-        "warning",
+        "info",
         "cross-file",
         "Section teacher at another school",
-        "a section's teacher is in teachers.csv, but not at the section's school",
-        "section {key}: {field} {value!r} is in teachers.csv only at other schools.",
-        "List the teacher at school {school_id} too (one teachers.csv row per school).",
+        "a section's teacher is in teachers.csv, but at another school than the section's",
+        "section {key}: {field} {value!r} is listed in teachers.csv at another school than "
+        "{school_id}.",
+        "Nothing to do: a teacher is listed once, at a primary school, and may teach sections at "
+        "other schools (help centre).",
+        clever=ADVICE,
     ),
     # --- history ---
     _t(
@@ -519,6 +647,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{ratio:.0%} of {entity} would be deleted (threshold {threshold:.0%}); Clever will hold "
         "the sync.",
         "Check the export is complete; if the deletions are real, approve the hold in Clever.",
+        clever=HELD,
     ),
     _t(
         "hold-mass-update",
@@ -529,6 +658,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{ratio:.0%} of {entity} would be updated (threshold {threshold:.0%}); Clever will hold "
         "the sync.",
         "Check what changed in bulk; if intended, approve the hold in Clever.",
+        clever=HELD,
     ),
     _t(
         "term-rollover",
@@ -538,6 +668,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "the removed sections belong to a term that has ended: an expected hold",
         "{count} removed sections belong to term {value!r}, which ended; an expected hold.",
         "Approve the hold in Clever once the new term's sections are in.",
+        clever=HELD,
     ),
     _t(
         "id-rekeyed",
@@ -547,6 +678,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a record removed and re-added under a new ID (same person/section by natural key)",
         "{entity} {old_key} came back as {key} (matched on {matched_on}); apps lose its history.",
         "Keep IDs stable: restore {old_key} unless the change is intended.",
+        clever=PROCESSED,
     ),
     _t(
         "column-dropped",
@@ -557,6 +689,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{file} no longer sends {field}.",
         "Restore {field} in the export, or record the change if it is on purpose.",
         hint_by_sync_type=_SYNC_COLUMN_HINTS["column-dropped"],
+        clever=PROCESSED,
     ),
     _t(
         "column-added",
@@ -566,6 +699,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a new column arrived",
         "{file} now sends {field}.",
         "Nothing to do if intended; apps may start using it.",
+        clever=READ,
     ),
     _t(
         "column-emptied",
@@ -576,6 +710,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{file} {field} fill rate fell from {before:.0%} to {after:.0%}.",
         "Check the source of {field}.",
         hint_by_sync_type=_SYNC_COLUMN_HINTS["column-emptied"],
+        clever=PROCESSED,
     ),
     _t(
         "format-shift",
@@ -585,6 +720,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a column's value pattern changed (DOB MM/DD/YYYY → YYYY-MM-DD, Grade 9 → 09)",
         "{file} {field} changed format from {before} to {after}.",
         "Restore the previous format; apps may misread the new one.",
+        clever=PROCESSED,
     ),
     _t(
         "override-reverted",
@@ -594,6 +730,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "this upload undoes a customization in the district's ledger",
         "{entity} {key}: {field} is back to {value!r}, undoing the kept override {override!r}.",
         "Re-apply the override with rosterlab fix, or retire it from the ledger.",
+        clever=PROCESSED,
     ),
     # Reconcile: one finding per difference (records) or per entity, field and cause (values);
     # ``value`` holds the count where a finding stands for many records.

@@ -21,11 +21,14 @@ class Field:
 
     name: str
     required: bool = False
-    kind: str = "text"  # id | text | name | grade | date | year | email | phone | zip | code
+    kind: str = "text"  # id text name grade date year email phone zip state code
     vocabulary: str | None = None  # key of VOCABULARIES
     references: str | None = None  # entity whose key this column points at
     pii: bool = False
     confirmed: bool = True  # False: a rule not confirmed from Clever's own text (warn, never error)
+    ranges: bool = False  # a grade field that also takes a range such as 9-13 (v2.1.1)
+    unique: bool = False  # unique in the district though not the file's key (v2.1.1)
+    district_office: bool = False  # School_id that also takes DEFAULT_DISTRICT_OFFICE (v2.1.1)
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,15 @@ SCHOOLS = Entity(
     (
         _id("School_id", required=True),
         _f("School_name", required=True, kind="name"),
-        _f("School_number", required=True, kind="id", confirmed=False),
+        _f("School_number", required=True, kind="id"),
         _f("State_id", kind="id"),
-        _f("Low_grade", kind="grade", vocabulary="grade"),
-        _f("High_grade", kind="grade", vocabulary="grade"),
+        _f("Low_grade", kind="grade", vocabulary="grade", ranges=True),
+        _f("High_grade", kind="grade", vocabulary="grade", ranges=True),
         _f("Principal", kind="name"),
         _f("Principal_email", kind="email"),
         _f("School_address"),
         _f("School_city"),
-        _f("School_state"),
+        _f("School_state", kind="state"),
         _f("School_zip", kind="zip"),
         _f("School_phone", kind="phone"),
     ),
@@ -97,7 +100,7 @@ SCHOOLS = Entity(
 STUDENT_FIELDS: tuple[Field, ...] = (
     _id("School_id", required=True, references="schools"),
     _id("Student_id", required=True),
-    _f("Student_number", kind="id"),
+    _f("Student_number", kind="id", unique=True),
     _f("State_id", kind="id"),
     _f("Last_name", required=True, kind="name", pii=True),
     _f("Middle_name", kind="name", pii=True),
@@ -108,13 +111,13 @@ STUDENT_FIELDS: tuple[Field, ...] = (
     _f("Graduation_year", kind="year"),
     _f("Race", kind="code", vocabulary="race", pii=True),
     _f("Hispanic_Latino", kind="code", vocabulary="yes_no", pii=True),
-    _f("Home_language", pii=True),
+    _f("Home_language", kind="code", vocabulary="home_language", pii=True),
     _f("Ell_status", kind="code", vocabulary="yes_no", pii=True),
-    _f("Frl_status", kind="code", vocabulary="frl", pii=True, confirmed=False),
+    _f("Frl_status", kind="code", vocabulary="frl", pii=True),
     _f("IEP_status", kind="code", vocabulary="yes_no", pii=True),
     _f("Student_street", pii=True),
     _f("Student_city", pii=True),
-    _f("Student_state", pii=True),
+    _f("Student_state", kind="state", pii=True),
     _f("Student_zip", kind="zip", pii=True),
     _f("Student_email", kind="email", pii=True),
     _f("Username", pii=True),
@@ -160,7 +163,7 @@ TEACHERS = Entity(
     (
         _id("School_id", required=True, references="schools"),
         _id("Teacher_id", required=True),
-        _f("Teacher_number", kind="id"),
+        _f("Teacher_number", kind="id", unique=True),
         _f("State_teacher_id", kind="id"),
         _f("Last_name", required=True, kind="name", pii=True),
         _f("Middle_name", kind="name", pii=True),
@@ -183,7 +186,7 @@ SECTIONS = Entity(
         *(_id(slot, references="teachers") for slot in TEACHER_SLOTS[1:]),
         _f("Name"),
         _f("Section_number"),
-        _f("Grade", kind="grade", vocabulary="grade"),
+        _f("Grade", kind="grade", vocabulary="grade", ranges=True),
         _f("Course_name"),
         _f("Course_number"),
         _f("Course_description"),
@@ -212,9 +215,9 @@ STAFF = Entity(
     "staff.csv",
     ("Staff_id", "School_id"),
     (
-        _id("School_id", required=True, references="schools"),
+        _f("School_id", required=True, kind="id", references="schools", district_office=True),
         _id("Staff_id", required=True),
-        _f("Staff_email", required=True, kind="email", pii=True, confirmed=False),
+        _f("Staff_email", required=True, kind="email", pii=True, unique=True),
         _f("First_name", required=True, kind="name", pii=True),
         _f("Last_name", required=True, kind="name", pii=True),
         _f("Department"),
@@ -232,13 +235,13 @@ ADMINS = Entity(
     (
         _id("School_id", required=True, references="schools"),
         _id("Staff_id", required=True),
-        _f("Admin_email", required=True, kind="email", pii=True),
+        _f("Admin_email", required=True, kind="email", pii=True, unique=True),
         _f("First_name", required=True, kind="name", pii=True),
         _f("Last_name", required=True, kind="name", pii=True),
         _f("Admin_title"),
         _f("Username", pii=True),
         _f("Password", pii=True),
-        _f("Role"),
+        _f("Role", kind="code", vocabulary="staff_role"),
     ),
     extensions=False,
 )
@@ -284,8 +287,29 @@ def entity_of_column(file_name: str, column: str) -> Entity:
     return next((e for e in entities if column in e.columns), entities[0])
 
 
+def spec_column(file_name: str, name: str) -> str | None:
+    """The spec column a received header name is, matched as Clever does: case-insensitively
+    ("case-sensitive matching is not required", v2.1.1), everything else exact (``Dob`` is DOB,
+    ``Student_Street`` is Student_street, ``PERID`` is not Period)."""
+    return _FOLDED_COLUMNS[file_name].get(name.lower())
+
+
+def spec_file(name: str) -> str | None:
+    """The spec file a received name is: the spec name itself, or one differing only in case
+    (``Students.csv``, ``students.CSV``) at the top level. Other suffixes or folders are not."""
+    return _FOLDED_FILES.get(name.lower()) if "/" not in name else None
+
+
+_FOLDED_COLUMNS: dict[str, dict[str, str]] = {
+    file_name: {f.name.lower(): f.name for f in file_columns(file_name)} for file_name in FILES
+}
+_FOLDED_FILES: dict[str, str] = {name.lower(): name for name in FILES}
+
+
+# Vocabularies, each tagged with its source: (v2.1.1) Clever's SFTP Instructions v2.1.1, (help
+# centre) a newer Clever article. ``Other`` is a Data API *output* grade, not an SFTP input value.
 VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "grade": (
+    "grade": (  # (v2.1.1)
         "InfantToddler",
         "Preschool",
         "PreKindergarten",
@@ -294,13 +318,12 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
         *(str(n) for n in range(1, 14)),
         "PostGraduate",
         "Ungraded",
-        "Other",
     ),
-    "gender": ("M", "F", "X"),
-    "race": ("A", "B", "I", "M", "P", "W"),
-    "yes_no": ("Y", "N"),
-    "frl": ("Free", "Reduced", "Paid", "Other", "Y", "N"),
-    "subject": (
+    "gender": ("M", "F", "X"),  # (v2.1.1)
+    "race": ("A", "B", "I", "M", "P", "W"),  # (v2.1.1)
+    "yes_no": ("Y", "N"),  # (v2.1.1)
+    "frl": ("F", "R", "N"),  # (v2.1.1): free, reduced, paid
+    "subject": (  # (v2.1.1)
         "english/language arts",
         "math",
         "science",
@@ -313,24 +336,109 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
         "arts and music",
         "other",
     ),
+    # (help centre); v2.1.1 leaves both free text, so an off-list value is only advice.
     "contact_type": ("Primary", "Secondary", "Parent/Guardian", "Emergency", "Family", "Other"),
     "contact_relationship": ("Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other"),
-    "contact_phone_type": ("Cell", "Home", "Work", "Other"),
-    "staff_role": ("School Tech Lead",),
+    "contact_phone_type": ("Cell", "Home", "Work", "Other"),  # (v2.1.1) + Other (help centre)
+    "home_language": (  # (v2.1.1)
+        "English",
+        "Albanian",
+        "Amharic",
+        "Arabic",
+        "Bengali",
+        "Bosnian",
+        "Burmese",
+        "Cantonese",
+        "Chinese",
+        "Dutch",
+        "Farsi",
+        "French",
+        "German",
+        "Hebrew",
+        "Hindi",
+        "Hmong",
+        "Ilocano",
+        "Japanese",
+        "Javanese",
+        "Karen",
+        "Khmer",
+        "Korean",
+        "Laotian",
+        "Latvian",
+        "Malay",
+        "Mandarin",
+        "Nepali",
+        "Oromo",
+        "Polish",
+        "Portuguese",
+        "Punjabi",
+        "Romanian",
+        "Russian",
+        "Samoan",
+        "Serbian",
+        "Somali",
+        "Spanish",
+        "Swahili",
+        "Tagalog",
+        "Tamil",
+        "Telugu",
+        "Thai",
+        "Tigrinya",
+        "Turkish",
+        "Ukrainian",
+        "Urdu",
+        "Vietnamese",
+    ),
+    "staff_role": ("School Tech Lead", "SchoolTechLead", "STL"),  # (v2.1.1), any case
 }
 
-# Vocabularies Clever treats case-insensitively in practice.
-CASE_INSENSITIVE_VOCABULARIES = frozenset({"subject"})
+# Vocabularies compared case-insensitively (the fix output uses the listed spelling).
+CASE_INSENSITIVE_VOCABULARIES = frozenset(
+    {"subject", "contact_type", "contact_relationship", "home_language", "staff_role"}
+)
+
+# Lists Clever does not enforce (v2.1.1 says free text): an off-list value is info, never a warning.
+ADVISORY_VOCABULARIES = frozenset({"contact_type", "contact_relationship"})
 
 # Non-canonical spellings seen in SIS exports, with the canonical value as the suggested fix.
 GRADE_ALIASES: dict[str, str] = {
     "K": "Kindergarten",
     "KG": "Kindergarten",
+    "0": "Kindergarten",
     "PK": "PreKindergarten",
+    "-1": "PreKindergarten",
     "Prekindergarten": "PreKindergarten",
     "TK": "TransitionalKindergarten",
     "Postgraduate": "PostGraduate",
     **{f"{n:02d}": str(n) for n in range(1, 13)},
 }
+
+# Suggested fixes per vocabulary (looked up case-insensitively after an exact miss).
+ALIASES: dict[str, dict[str, str]] = {
+    "grade": GRADE_ALIASES,
+    "frl": {"Free": "F", "Reduced": "R", "Paid": "N"},
+    "contact_type": {
+        "Guardian": "Parent/Guardian",
+        "Parent": "Parent/Guardian",
+        "Mother": "Parent/Guardian",
+        "Father": "Parent/Guardian",
+        "Emergency Contact": "Emergency",
+    },
+    "contact_relationship": {
+        "Father": "Parent",
+        "Mother": "Parent",
+        "Stepfather": "Parent",
+        "Stepmother": "Parent",
+        "Grandmother": "Grandparent",
+        "Grandfather": "Grandparent",
+        "Aunt": "Aunt/Uncle",
+        "Uncle": "Aunt/Uncle",
+        "Brother": "Sibling",
+        "Sister": "Sibling",
+    },
+}
+
+# Staff may sit at the district office instead of a school (v2.1.1); admins.csv may not.
+DISTRICT_OFFICE = "DEFAULT_DISTRICT_OFFICE"
 
 DATE_FORMAT = "MM/DD/YYYY"

@@ -36,8 +36,9 @@ def export_snapshot(
     """Write a snapshot's files into ``dest`` (new or empty); return the written paths.
 
     Default: every file exactly as received (sha256-identical), with its received mtime.
-    ``canonical``: the spec files regenerated from the history tables (UTF-8, no BOM, LF,
-    minimal quoting, rows ordered by key, received column order). A failure (a full disk, a
+    ``canonical``: the spec files regenerated from the history tables under their spec names
+    (UTF-8, no BOM, LF, minimal quoting, rows ordered by key, received column order, spec
+    columns spelled as the spec spells them). A failure (a full disk, a
     corrupt raw file) removes what was written, so ``dest`` is left empty for the re-run.
     """
     dest = Path(dest)
@@ -111,7 +112,8 @@ def canonical_select(
     """
     entity = spec.ENTITIES[spec.entity_of_file(spec_name)]
     columns: list[str] = []
-    for name in header:
+    for name in header:  # spec columns in their spec spelling (SCHOOL_ID → School_id)
+        name = spec.spec_column(spec_name, name) or name
         if name not in columns:
             columns.append(name)
     at = [snapshot.district, snapshot.seq, snapshot.seq]

@@ -42,19 +42,22 @@ def staging_table(file_name: str) -> str:
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Where each column of a received header lands: spec columns by name, the rest in ``extra``."""
+    """Where each column of a received header lands: spec columns by their spec name (matched
+    case-insensitively, as Clever does: ``SCHOOL_ID`` is School_id), the rest in ``extra``."""
 
     spec_positions: dict[str, int]  # spec column → first received position
     extra_positions: dict[str, int]  # other received column (ext.* and unknown) → first position
 
     @classmethod
     def of(cls, file_name: str, header: Sequence[str]) -> ColumnMap:
-        spec_names = {f.name for f in spec.file_columns(file_name)}
         spec_positions: dict[str, int] = {}
         extra_positions: dict[str, int] = {}
         for position, name in enumerate(header):
-            target = spec_positions if name in spec_names else extra_positions
-            target.setdefault(name, position)
+            column = spec.spec_column(file_name, name)
+            if column is None:
+                extra_positions.setdefault(name, position)
+            else:  # a repeat, in any case, is a duplicate-column finding: the first one counts
+                spec_positions.setdefault(column, position)
         return cls(spec_positions, extra_positions)
 
     def value(self, column: str) -> str:
