@@ -230,10 +230,13 @@ def test_a_teacher_rekeyed_with_the_same_email_is_a_rekey(tmp_path):
 
 
 def test_a_teacher_at_two_schools_rekeys_per_school(tmp_path):
-    night = tiny_night()
-    for row in night["teachers.csv"][2:]:
-        row[1] = "T-9002"  # incident: T-2 (at SCH-1 and SCH-2) re-numbered
-    result = diff(ingest_history(tmp_path, tiny_night(), night))
+    before, night = tiny_night(), tiny_night()
+    for listed in (before, night):  # T-2 listed at SCH-1 too
+        listed["teachers.csv"].append(["SCH-1", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"])
+    for row in night["teachers.csv"]:
+        if row[1] == "T-2":
+            row[1] = "T-9002"  # incident: T-2 (at SCH-1 and SCH-2) re-numbered
+    result = diff(ingest_history(tmp_path, before, night))
 
     assert result.rekeys == (
         Rekey("teachers", "T-2/SCH-1", "T-9002/SCH-1", ("School_id", "Teacher_email")),

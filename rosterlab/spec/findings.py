@@ -253,8 +253,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "file",
         "Malformed row",
         "wrong number of fields, unclosed quote; row points at it",
-        "{file} row {row} cannot be parsed: {detail}; what Clever does with such a row is not "
-        "stated.",
+        "{file} row {row} cannot be parsed: {detail}.",
         "Quote values that contain commas, quotes or line breaks, and check the row has one "
         "value per header column.",
         clever=UNCONFIRMED,
