@@ -322,7 +322,7 @@ def test_byte_level_incidents(tmp_path: Path) -> None:
             assert raw == clean.decode().encode("cp1252") and raw != clean
     _, misnamed = incident_night("misnamed-file")
     names = [p.name for p in write_night(misnamed, tmp_path / "misnamed")]
-    assert "Students.csv" in names and STUDENTS not in names
+    assert "students.csv.txt" in names and STUDENTS not in names
 
 
 def test_unquoted_comma_makes_malformed_rows(tmp_path: Path) -> None:
@@ -410,7 +410,7 @@ def test_cli_writes_one_folder_per_night(
         "district.toml",
     ]
     assert (tmp_path / "district.toml").read_text() == 'name = "birch"\nsync_type = "sftp"\n'
-    assert (tmp_path / "2026-09-02" / "Students.csv").exists()
+    assert (tmp_path / "2026-09-02" / "students.csv.txt").exists()
     assert b"\r\n" in (tmp_path / "2026-09-01" / SECTIONS).read_bytes()
     assert capsys.readouterr().out.count("\n") == 2
     with pytest.raises(SystemExit) as exit_info:
@@ -444,6 +444,6 @@ def test_samples_tell_their_story() -> None:
     cedar = SAMPLES / "cedar"
     assert (cedar / "2026-09-04" / TEACHERS).read_bytes()[:2] == b"\xff\xfe"
     assert (cedar / "2026-09-02" / STUDENTS).read_bytes()[:3] == b"\xef\xbb\xbf"
-    assert (cedar / "2026-09-07" / "Students.csv").exists()
+    assert (cedar / "2026-09-07" / "students.csv.txt").exists()
     size = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
     assert size < 3_000_000

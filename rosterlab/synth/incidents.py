@@ -292,7 +292,9 @@ def grade_format_shift(
     students, and every student in grades 1–9 counts as updated.
     """
     padded = {
-        canonical: alias for alias, canonical in spec.GRADE_ALIASES.items() if alias.isdigit()
+        canonical: alias
+        for alias, canonical in spec.GRADE_ALIASES.items()
+        if alias.isdigit() and len(alias) == 2
     }
     before = frames[file]
     columns = [
@@ -511,12 +513,16 @@ def bom(frames: Frames, ctx: IncidentContext, *, file: str = STUDENTS_CSV) -> Ou
 
 @_incident("misnamed-file")
 def misnamed_file(
-    frames: Frames, ctx: IncidentContext, *, file: str = STUDENTS_CSV, name: str = "Students.csv"
+    frames: Frames,
+    ctx: IncidentContext,
+    *,
+    file: str = STUDENTS_CSV,
+    name: str = "students.csv.txt",
 ) -> Outcome:
-    """A file is uploaded under the wrong name (``Students.csv``); Clever will not pick it up.
+    """A file is uploaded as ``students.csv.txt`` (Windows hides known extensions).
 
-    File names are case-sensitive: the required students.csv is missing, so Clever rejects the
-    upload.
+    Clever does not pick that name up: the required students.csv is missing, so Clever does not
+    process the upload (v2.1.1).
     """
     result = IncidentResult(
         "misnamed-file", file, related=(name,), detail=f"{file} uploaded as {name}"

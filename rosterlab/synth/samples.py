@@ -124,7 +124,7 @@ SAMPLES: tuple[Sample, ...] = (
                 "The SIS reused a Student_id for a second student, and two staff members share a "
                 "Staff_id."
             ),
-            7: "students.csv is uploaded as Students.csv, which Clever does not pick up.",
+            7: "students.csv is uploaded as students.csv.txt, which Clever does not pick up.",
             8: (
                 "One school's rows use its School_number instead of its School_id, and a section "
                 "lost its teacher."

@@ -111,7 +111,7 @@ BANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 HOME_LANGUAGES: tuple[tuple[str, int], ...] = (
-    ("English", 70), ("Spanish", 15), ("Portuguese", 4), ("Haitian Creole", 3),
+    ("English", 70), ("Spanish", 15), ("Portuguese", 4), ("French", 3),
     ("Chinese", 3), ("Vietnamese", 3), ("Arabic", 2),
 )  # fmt: skip
 

@@ -1,0 +1,326 @@
+"""Bundles written the way real district exporters write them, read the way Clever reads them.
+
+Each generator reproduces one public exporter's conventions; each night has its exact findings:
+the true problems, and no warning or error on any value Clever's SFTP Instructions v2.1.1 allow.
+The rule tests below read like the spec (../shared/spec/clever-sftp.md): one case per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.checks import run_checks
+from rosterlab.spec import Finding
+from rosterlab.store import Store, export_snapshot, ingest_bundle
+
+Rows = list[dict[str, str]]
+District = dict[str, Rows]
+TAKEN_AT = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+
+
+def district() -> District:
+    """A small district whose every value is one v2.1.1 allows (ranges, F/R/N, STL, …)."""
+    return {
+        "schools.csv": [
+            {"School_id": "SCH-1", "School_name": "Maple Elementary", "School_number": "101",
+             "Low_grade": "PreKindergarten", "High_grade": "5", "School_state": "MA",
+             "School_zip": "02134", "School_phone": "6175550100"},
+            {"School_id": "SCH-2", "School_name": "Maple High", "School_number": "102",
+             "Low_grade": "9", "High_grade": "9-13", "School_state": "MA",
+             "School_zip": "021351234", "School_phone": "16175550101"},
+        ],
+        "students.csv": [
+            {"School_id": "SCH-1", "Student_id": "S-1", "Student_number": "1001",
+             "Last_name": "Lee", "First_name": "Ada", "Grade": "Kindergarten",
+             "DOB": "03/14/2020", "Frl_status": "F", "IEP_status": "N", "Home_language": "Spanish",
+             "Contact_type": "Parent/Guardian", "Contact_relationship": "parent",
+             "Contact_name": "Pat Lee", "Contact_phone": "6175550102", "Contact_sis_id": "C-1"},
+            {"School_id": "SCH-1", "Student_id": "S-1", "Student_number": "1001",
+             "Last_name": "Lee", "First_name": "Ada", "Grade": "Kindergarten",
+             "DOB": "03/14/2020", "Frl_status": "F", "IEP_status": "N", "Home_language": "Spanish",
+             "Contact_type": "emergency", "Contact_relationship": "Grandparent",
+             "Contact_name": "Sam Lee", "Contact_phone": "", "Contact_sis_id": "C-2"},
+            {"School_id": "SCH-2", "Student_id": "S-2", "Student_number": "1002",
+             "Last_name": "Diaz", "First_name": "Bo", "Grade": "10", "DOB": "11/02/2010",
+             "Frl_status": "R", "IEP_status": "Y", "Home_language": "english",
+             "Contact_type": "", "Contact_relationship": "", "Contact_name": "",
+             "Contact_phone": "", "Contact_sis_id": ""},
+            {"School_id": "SCH-2", "Student_id": "S-3", "Student_number": "1003",
+             "Last_name": "Okafor", "First_name": "Cy", "Grade": "12", "DOB": "01/30/2009",
+             "Frl_status": "N", "IEP_status": "N", "Home_language": "",
+             "Contact_type": "", "Contact_relationship": "", "Contact_name": "",
+             "Contact_phone": "", "Contact_sis_id": ""},
+        ],
+        "teachers.csv": [
+            {"School_id": "SCH-1", "Teacher_id": "T-1", "Teacher_number": "501",
+             "Last_name": "Park", "First_name": "Jo", "Teacher_email": "jo.park@maple.example"},
+            {"School_id": "SCH-2", "Teacher_id": "T-2", "Teacher_number": "502",
+             "Last_name": "Nowak", "First_name": "Ola", "Teacher_email": "ola@maple.example"},
+        ],
+        "sections.csv": [
+            {"School_id": "SCH-1", "Section_id": "SEC-1", "Teacher_id": "T-1",
+             "Course_name": "Reading", "Grade": "Kindergarten-2", "Subject": "Math",
+             "Term_start": "08/31/2026", "Term_end": "06/18/2027"},
+            {"School_id": "SCH-2", "Section_id": "SEC-2", "Teacher_id": "T-2",
+             "Course_name": "Algebra", "Grade": "9-12", "Subject": "math",
+             "Term_start": "08/31/2026", "Term_end": "06/18/2027"},
+        ],
+        "enrollments.csv": [
+            {"School_id": "SCH-1", "Section_id": "SEC-1", "Student_id": "S-1"},
+            {"School_id": "SCH-2", "Section_id": "SEC-2", "Student_id": "S-2"},
+            {"School_id": "SCH-2", "Section_id": "SEC-2", "Student_id": "S-3"},
+        ],
+        "staff.csv": [
+            {"School_id": "SCH-1", "Staff_id": "A-1", "Staff_email": "kim@maple.example",
+             "First_name": "Kim", "Last_name": "Ito", "Role": "STL"},
+            {"School_id": "SCH-2", "Staff_id": "A-1", "Staff_email": "kim@maple.example",
+             "First_name": "Kim", "Last_name": "Ito", "Role": "STL"},
+            {"School_id": "DEFAULT_DISTRICT_OFFICE", "Staff_id": "A-2",
+             "Staff_email": "lu@maple.example", "First_name": "Lu", "Last_name": "Chen",
+             "Role": "SchoolTechLead"},
+        ],
+    }  # fmt: skip
+
+
+# --- the exporters ---------------------------------------------------------------------------
+
+
+def _minimal(value: str) -> str:
+    return (
+        f'"{value.replace(chr(34), 2 * chr(34))}"' if any(c in value for c in ',"\r\n') else value
+    )
+
+
+def sqlplus_spool(rows: Rows) -> bytes:
+    """Oracle SQL*Plus spool of a PowerSchool query (``SPOOL``, ``SET HEADING OFF``, ``TRIMSPOOL
+    ON``, ``TO_CHAR(dob, 'MM/dd/yyyy')``, as ldesimon/illuminate_kipp_workspace
+    kipp_nj/enrollment.sql): Oracle upper-cases unquoted column aliases, so the header arrives as
+    ``SCHOOL_ID,STUDENT_ID,…``; values joined with ``||','||``, run on Windows (CRLF)."""
+    header = ",".join(name.upper() for name in rows[0])
+    lines = [header, *(",".join(_minimal(v) for v in row.values()) for row in rows)]
+    return "".join(line + "\r\n" for line in lines).encode("ascii")
+
+
+def powershell51_export_csv(rows: Rows) -> bytes:
+    """Windows PowerShell 5.1 ``Export-Csv -NoTypeInformation`` (rcmcdonald91/FACTS-To-CSV-Sync
+    FactstoCleverCSV.ps1, scottorgan/kitchen modules/clever.psm1): every field and header quoted,
+    CRLF, and 5.1's default encoding ASCII (Microsoft's about_Character_Encoding)."""
+    lines = [",".join(f'"{v}"' for v in row) for row in [list(rows[0]), *map(dict.values, rows)]]
+    return "".join(line + "\r\n" for line in lines).encode("ascii", errors="replace")
+
+
+def powershell7_export_csv(rows: Rows) -> bytes:
+    """PowerShell 7 ``Export-Csv`` on Windows: every field quoted (UseQuotes Always), no #TYPE
+    line (PowerShell/PowerShell#5131 made -NoTypeInformation the default), UTF-8 without BOM."""
+    lines = [",".join(f'"{v}"' for v in row) for row in [list(rows[0]), *map(dict.values, rows)]]
+    return "".join(line + "\r\n" for line in lines).encode()
+
+
+def python_windows_csv(rows: Rows) -> bytes:
+    """Python ``csv.writer`` on Windows (``open(path, "w", newline="")``): the excel dialect's
+    CRLF, minimal quoting, and the locale's default encoding, cp1252."""
+    lines = [",".join(map(_minimal, row)) for row in [list(rows[0]), *map(dict.values, rows)]]
+    return "".join(line + "\r\n" for line in lines).encode("cp1252")
+
+
+def write_bundle(
+    folder: Path,
+    night: District,
+    exporter: Callable[[Rows], bytes],
+    names: dict[str, str] | None = None,
+) -> Path:
+    """Write ``night`` with ``exporter`` into ``folder`` (``names``: files under other names)."""
+    folder.mkdir(parents=True)
+    for name, rows in night.items():
+        (folder / (names or {}).get(name, name)).write_bytes(exporter(rows))
+    return folder
+
+
+@contextmanager
+def ingest_and_check(tmp_path: Path, folder: Path) -> Iterator[tuple[list[Finding], Store]]:
+    """Ingest ``folder`` into a fresh store and check it: its findings, and the open store."""
+    with Store.open(tmp_path / "store.duckdb") as store:
+        with open_bundle(folder) as bundle:
+            result = ingest_bundle(
+                store, bundle, district="real", taken_at=TAKEN_AT, sync_type="sftp"
+            )
+        yield list(run_checks(store, result.snapshot.id).findings), store
+
+
+def summary(findings: list[Finding]) -> list[tuple[str, str | None, str | None, str | None]]:
+    """The warnings and errors, as (code, entity, field, value)."""
+    return [(f.code, f.entity, f.field, f.value) for f in findings if f.severity != "info"]
+
+
+# --- each exporter's night --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exporter", [sqlplus_spool, powershell51_export_csv, powershell7_export_csv]
+)
+def test_a_clean_district_from_each_exporter_has_no_warning(tmp_path, exporter):
+    with ingest_and_check(tmp_path, write_bundle(tmp_path / "b", district(), exporter)) as (
+        findings,
+        store,
+    ):
+        assert summary(findings) == []
+        students = store.entity_frame(1, "students")
+        assert sorted(students["Student_id"]) == ["S-1", "S-2", "S-3"]
+        assert sorted(students["DOB"]) == ["01/30/2009", "03/14/2020", "11/02/2010"]
+        assert store.entity_frame(1, "enrollments").height == 3
+        assert store.entity_frame(1, "contacts").height == 2
+
+
+def test_oracle_upper_case_headers_are_checked_like_canonical_ones(tmp_path):
+    night = district()
+    night["students.csv"][2]["DOB"] = "2010-11-02"  # TO_CHAR forgotten: ISO date
+    night["enrollments.csv"].append(
+        {"School_id": "SCH-2", "Section_id": "SEC-9", "Student_id": "S-3"}
+    )
+    with ingest_and_check(tmp_path, write_bundle(tmp_path / "b", night, sqlplus_spool)) as run:
+        findings, _ = run
+
+    assert summary(findings) == [
+        ("invalid-date", "students", "DOB", "2010-11-02"),
+        ("enrollment-unknown-section", "enrollments", "Section_id", "SEC-9"),
+    ]
+
+
+def test_python_on_windows_writes_cp1252_which_is_flagged_not_rejected(tmp_path):
+    night = district()
+    night["students.csv"][3]["First_name"] = "Zoë"
+    with ingest_and_check(tmp_path, write_bundle(tmp_path / "b", night, python_windows_csv)) as (
+        findings,
+        store,
+    ):
+        assert summary(findings) == [("encoding-not-utf8", "students", None, "cp1252")]
+        assert "may show its accented letters garbled" in findings[0].message
+        names = store.entity_frame(1, "students").sort("Student_id")["First_name"].to_list()
+        assert names == ["Ada", "Bo", "Zoë"]
+
+
+def test_hand_rolled_capitalised_names_and_sis_headers(tmp_path):
+    """Philip-Greyson/D118-CleverStudents students.py: writes ``Students.csv`` with every field
+    quoted, PowerSchool's headers ``Dob``, ``Student_Street``, ``Ell_Status``, an ``Active``
+    column, DOB as ``yyyy-mm-dd`` and Frl F/R/N. The files are read, stored and checked."""
+    night = district()
+    for row in night["students.csv"]:
+        row["Dob"] = row.pop("DOB").replace("03/14/2020", "2020-03-14")
+        row["Active"] = "0"
+    names = {"students.csv": "Students.csv", "teachers.csv": "Teachers.csv"}
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv, names)
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        assert summary(findings) == [
+            ("file-name-case", "students", None, "Students.csv"),
+            ("unknown-column", "students", None, "Active"),
+            ("file-name-case", "teachers", None, "Teachers.csv"),
+            ("invalid-date", "students", "DOB", "2020-03-14"),
+            ("invalid-date", "students", "DOB", "2020-03-14"),
+        ]
+        assert store.entity_frame(1, "students").height == 3
+        exported = tmp_path / "export"
+        export_snapshot(store, 1, exported)
+        assert (exported / "Students.csv").read_bytes() == (folder / "Students.csv").read_bytes()
+
+
+# --- one case per rule: values v2.1.1 allows raise no warning ---------------------------------
+
+ALLOWED = [
+    ("frl-codes-f-r-n", "students.csv", 3, "Frl_status", "R"),
+    ("school-grade-range", "schools.csv", 0, "High_grade", "3-5"),
+    ("section-grade-range", "sections.csv", 0, "Grade", "9-13"),
+    ("contact-type-any-case", "students.csv", 0, "Contact_type", "PRIMARY"),
+    ("contact-relationship-any-case", "students.csv", 0, "Contact_relationship", "aunt/uncle"),
+    ("home-language-listed", "students.csv", 2, "Home_language", "Somali"),
+    ("role-school-tech-lead", "staff.csv", 0, "Role", "School Tech Lead"),
+    ("role-stl-any-case", "staff.csv", 0, "Role", "stl"),
+    ("district-office", "staff.csv", 0, "School_id", "DEFAULT_DISTRICT_OFFICE"),
+    ("phone-eleven-digits", "schools.csv", 0, "School_phone", "16175550100"),
+    ("zip-nine-characters", "schools.csv", 0, "School_zip", "021341234"),
+    ("state-two-letters", "schools.csv", 0, "School_state", "TX"),
+    ("grade-ungraded", "students.csv", 2, "Grade", "Ungraded"),
+    ("subject-any-case", "sections.csv", 0, "Subject", "ARTS AND MUSIC"),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column", "value"), [a[1:] for a in ALLOWED], ids=[a[0] for a in ALLOWED]
+)
+def test_a_value_v2_1_1_allows_raises_nothing(tmp_path, file, row, column, value):
+    night = district()
+    night[file][row][column] = value
+    with ingest_and_check(
+        tmp_path, write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    ) as run:
+        findings, _ = run
+    assert summary(findings) == []
+
+
+# --- one case per rule: what v2.1.1 does not allow is found, with its fix ---------------------
+
+PROBLEMS = [
+    ("frl-long-form", "students.csv", 2, "Frl_status", "Free", "invalid-value", "Use F."),
+    ("grade-other-is-not-an-input", "students.csv", 2, "Grade", "Other", "invalid-value", None),
+    ("student-grade-no-range", "students.csv", 2, "Grade", "9-12", "invalid-value", None),
+    ("home-language-off-list", "students.csv", 2, "Home_language", "Klingon", "invalid-value",
+     None),
+    ("role-other", "staff.csv", 2, "Role", "Principal", "invalid-value", None),
+    ("district-office-spelled-with-spaces", "staff.csv", 2, "School_id",
+     "Default District Office", "invalid-value", "Use DEFAULT_DISTRICT_OFFICE."),
+    ("phone-with-punctuation", "schools.csv", 0, "School_phone", "(617) 555-0100",
+     "invalid-phone", None),
+    ("zip-with-hyphen", "schools.csv", 1, "School_zip", "02135-1234", "invalid-zip",
+     "Write the ZIP as 5 or 9 characters, no hyphen or space (021351234)."),
+    ("state-spelled-out", "schools.csv", 0, "School_state", "Mass.", "invalid-state", None),
+    ("student-number-not-unique", "students.csv", 3, "Student_number", "1002",
+     "duplicate-unique-value", None),
+    ("teacher-number-not-unique", "teachers.csv", 1, "Teacher_number", "501",
+     "duplicate-unique-value", None),
+    ("staff-email-not-unique", "staff.csv", 2, "Staff_email", "kim@maple.example",
+     "duplicate-unique-value", None),
+    ("school-number-blank", "schools.csv", 1, "School_number", "", "missing-value", None),
+    ("staff-email-only-spaces", "staff.csv", 2, "Staff_email", "   ", "missing-value", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column", "value", "code", "hint"),
+    [p[1:] for p in PROBLEMS],
+    ids=[p[0] for p in PROBLEMS],
+)
+def test_a_value_v2_1_1_does_not_allow_is_found(tmp_path, file, row, column, value, code, hint):
+    night = district()
+    night[file][row][column] = value
+    with ingest_and_check(
+        tmp_path, write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    ) as run:
+        findings, _ = run
+    (found,) = [f for f in findings if f.severity != "info"]
+    assert (found.code, found.field, found.value) == (code, column, value or None)
+    if hint is not None:
+        assert found.hint == hint
+
+
+def test_an_off_list_contact_relationship_is_only_advice_with_a_mapping(tmp_path):
+    night = district()
+    night["students.csv"][0]["Contact_relationship"] = "Father"  # v2.1.1's own example
+    night["students.csv"][1]["Contact_type"] = "Guardian"  # FACTS-To-CSV-Sync students.sql
+    with ingest_and_check(
+        tmp_path, write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    ) as run:
+        findings, _ = run
+    advice = [
+        (f.code, f.severity, f.field, f.value, f.hint) for f in findings if f.entity == "contacts"
+    ]
+    prefix = "Nothing Clever requires (v2.1.1 takes free text); the listed value would be"
+    assert advice == [
+        ("unlisted-contact-value", "info", "Contact_relationship", "Father", f"{prefix} Parent."),
+        ("unlisted-contact-value", "info", "Contact_type", "Guardian",
+         f"{prefix} Parent/Guardian."),
+    ]  # fmt: skip
