@@ -666,7 +666,10 @@ CASES: tuple[Case, ...] = (
             )
         ),
         (),
-        stored=(("students", "S-001", "Student_number", "00123"), ("students", "S-001", "Grade", "3")),
+        stored=(
+            ("students", "S-001", "Student_number", "00123"),
+            ("students", "S-001", "Grade", "3"),
+        ),
         rows={"students": 1, "contacts": 0},
     ),
     Case(
