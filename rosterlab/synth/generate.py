@@ -235,9 +235,7 @@ def student_rows(shape: Shape, seed: int, first: int, count: int) -> pl.DataFram
             .then(pl.lit("Y"))
             .otherwise(pl.lit("N"))
             .alias(STU.Ell_status),
-            weighted((("F", 35), ("R", 8), ("N", 57)), draw(H, "frl")).alias(
-                STU.Frl_status
-            ),
+            weighted((("F", 35), ("R", 8), ("N", 57)), draw(H, "frl")).alias(STU.Frl_status),
             weighted((("Y", 14), ("N", 86)), draw(H, "iep")).alias(STU.IEP_status),
             pl.concat_str(
                 (draw(H, "street-no") % 990 + 10).cast(pl.String),
