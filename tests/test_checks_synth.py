@@ -240,7 +240,7 @@ def test_misspelled_header_is_one_finding_not_a_dropped_and_an_added_column(tmp_
 
     assert of_code(result, "column-dropped", "column-added") == []
     assert [(f.field, f.value) for f in result.findings if f.code == "misspelled-column"] == [
-        ("IEP_status", "Iep_status")
+        ("IEP_status", "IEPstatus")
     ]
 
 

@@ -360,7 +360,7 @@ def test_reference_incidents() -> None:
     assert "00071" in column(number, ENROLLMENTS, "School_id")
     assert "SCH-003" not in column(number, STUDENTS, "School_id")
     _, header = incident_night("misspelled-header")
-    assert "Iep_status" in header.frames[STUDENTS].columns
+    assert "IEPstatus" in header.frames[STUDENTS].columns
     assert "IEP_status" not in header.frames[STUDENTS].columns
 
 

@@ -680,9 +680,9 @@ def misspelled_header(
     *,
     file: str = STUDENTS_CSV,
     column: str = STU.IEP_status,
-    spelled: str = "Iep_status",
+    spelled: str = "IEPstatus",
 ) -> Outcome:
-    """A header is misspelled (``Iep_status``): the sensitive field silently arrives empty.
+    """A header is misspelled (``IEPstatus``): the sensitive field silently arrives empty.
 
     Clever ignores the unknown column and blanks IEP_status for every student.
     """
