@@ -311,6 +311,22 @@ def test_a_teacher_listed_once_who_co_teaches_at_another_school_is_only_advice(t
     )
 
 
+def test_a_teacher_listed_at_two_schools_in_teachers_csv(tmp_path):
+    night = tiny_night()
+    night["teachers.csv"].append(["SCH-1", "T-2", "Nowak", "Ola", "ola.nowak@maple.example"])
+
+    result = check(tmp_path, night)
+
+    assert found(result) == [
+        ("teacher-several-schools", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4,
+         "teachers/T-2"),
+    ]  # fmt: skip
+    assert one(result, "teacher-several-schools").message == (
+        "teacher T-2/SCH-1: Teacher_id 'T-2' is already listed at school SCH-2 on an earlier "
+        "row; Clever processes only the first row."
+    )
+
+
 def test_a_teacher_at_a_school_missing_from_schools_csv(tmp_path):
     night = tiny_night()
     night["teachers.csv"].append(["SCH-3", "T-4", "Ito", "Ken", "ken.ito@maple.example"])
@@ -418,6 +434,8 @@ def test_one_teacher_id_used_by_two_people(tmp_path):
     result = check(tmp_path, night)
 
     assert found(result) == [
+        ("teacher-several-schools", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4,
+         "teachers/T-2"),
         ("shared-staff-id", "teachers", "T-2/SCH-1", "Teacher_id", "T-2", 4, "teachers/T-2"),
     ]  # fmt: skip
 

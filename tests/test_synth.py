@@ -145,7 +145,7 @@ def test_written_files_keep_leading_zeros_exact_headers_and_mtime(tmp_path: Path
     assert header.split(",") == [*STUDENT_COLUMNS, *CONTACT_COLUMNS, "ext.homeroom"]
     assert first == (
         "SCH-001,S-100001,0000123,100000012345,Lee,,James,1,M,06/08/2020,2038,W,Y,Spanish,N,"
-        "N,N,750 School Street,Cedar Falls,MA,01760,jlee100001@students.zeros.example.org,"
+        "Paid,N,750 School Street,Cedar Falls,MA,01760,jlee100001@students.zeros.example.org,"
         "jlee100001,,,Parent,Primary,Lily Singh,5085558305,Cell,lily.singh0@mail.example.com,,"
         "Room 140"
     )

@@ -29,6 +29,7 @@ from rosterlab.store.ingest import contact_identity_sql, entity_filter
 
 CONTACTS = spec.ENTITIES["contacts"]
 ENROLLMENTS = spec.ENTITIES["enrollments"].name
+TEACHERS = spec.ENTITIES["teachers"].name
 # A contact row needs these (spec §3: "required when any contact column is filled").
 CONTACT_REQUIRED: tuple[str, ...] = tuple(
     CONTACTS.field(name).name for name in ("Contact_type", "Contact_name")
@@ -272,9 +273,25 @@ def _shared_values(staged: StagedFile, entity: spec.Entity) -> list[Sql]:
     return queries
 
 
+def _teachers_at_several_schools(staged: StagedFile, entity: spec.Entity) -> Sql:
+    """teachers.csv rows of a Teacher_id already listed at another school: the help centre lists
+    a teacher once, with a primary school (staff.csv, by contrast, repeats a row per school)."""
+    teacher, school = (staged.columns.value(k) for k in entity.key)
+    return conflicting_rows(
+        "teacher-several-schools",
+        entity,
+        field=entity.key[0],
+        ident=teacher,
+        value=school,
+        rows=f"{staged.view} WHERE {teacher} IS NOT NULL AND {school} IS NOT NULL",
+        key=row_key(staged, entity),
+        info=("d._v0", []),
+    )
+
+
 def check_duplicates(ctx: CheckContext) -> list[Finding]:
-    """Keys that repeat (for students, the same Student_id with different student values) and
-    values that must be unique in the district."""
+    """Keys that repeat (for students, the same Student_id with different student values),
+    values that must be unique in the district, and teachers listed at several schools."""
     found: list[Finding] = []
     for staged in ctx.staged.values():
         names = spec.FILES[staged.spec_name].entities
@@ -286,6 +303,8 @@ def check_duplicates(ctx: CheckContext) -> list[Finding]:
             queries.append(_student_conflicts(ctx, staged, entity))
         else:
             queries.append(_repeated_keys(staged, entity))
+        if entity.name == TEACHERS:
+            queries.append(_teachers_at_several_schools(staged, entity))
         found += find(ctx, queries, file=staged.spec_name)
     return found
 

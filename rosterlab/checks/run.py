@@ -83,7 +83,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "duplicates",
-        ("duplicate-id", "duplicate-unique-value"),
+        ("duplicate-id", "duplicate-unique-value", "teacher-several-schools"),
         check_duplicates,
     ),
     Check("contacts", ("incomplete-contact", "too-many-contacts"), check_contacts),

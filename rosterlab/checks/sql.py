@@ -28,6 +28,7 @@ INFO_NAME = {
     "section-teacher-other-school": "school_id",
     "invalid-value": "suggestion",
     "duplicate-unique-value": "other",
+    "teacher-several-schools": "other",
     "override-reverted": "override",
 }
 

@@ -125,6 +125,7 @@ IGNORED = "ignored: Clever does not read it"
 PROCESSED = "processed as sent; likely not what the district means"
 READ = "read and processed (names and headers match case-insensitively)"
 HELD = "sync held until the district approves it (Clever's published thresholds)"
+FIRST_ROW = "only the first row processed (help centre)"
 ADVICE = "nothing: advice only"
 
 
@@ -495,6 +496,18 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} {value!r} is also used by {entity} {other}.",
         "Give each record its own {field}; it must be unique in the district.",
         clever=UNCONFIRMED,
+    ),
+    _t(
+        "teacher-several-schools",
+        "warning",
+        "row",
+        "Teacher listed at several schools",
+        "a Teacher_id on several rows of teachers.csv (staff.csv, by contrast, repeats one row per "
+        "school)",
+        "teacher {key}: Teacher_id {value!r} is already listed at school {other} on an earlier "
+        "row; Clever processes only the first row.",
+        "List the teacher once, with the primary school; sections at other schools still work.",
+        clever=FIRST_ROW,
     ),
     # --- cross-file ---
     _t(
