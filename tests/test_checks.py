@@ -17,6 +17,7 @@ from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import CHECKS, CheckResult, run_checks
 from rosterlab.spec import Finding
+from rosterlab.spec.findings import RETIRED_CODES
 from rosterlab.store import Store, ingest_bundle
 from tests.tiny import Night, tiny_night, write_night
 
@@ -292,23 +293,14 @@ def test_a_co_teacher_missing_from_teachers_csv(tmp_path):
     ]
 
 
-def test_a_teacher_listed_once_who_co_teaches_at_another_school_is_only_advice(tmp_path):
+def test_a_teacher_listed_once_who_co_teaches_at_another_school_raises_nothing(tmp_path):
     night = tiny_night()
     del night["teachers.csv"][3]  # T-3 leaves; T-2, listed at SCH-2, co-teaches SEC-1 at SCH-1
     night["sections.csv"][1][3] = "T-2"
 
     result = check(tmp_path, night)
 
-    assert found(result) == [
-        ("section-teacher-other-school", "sections", "SEC-1", "Teacher_2_id", "T-2", 1,
-         "teachers/T-2")
-    ]  # fmt: skip
-    finding = one(result, "section-teacher-other-school")
-    assert finding.severity == "info"
-    assert finding.hint == (
-        "Nothing to do: a teacher is listed once, at a primary school, and may teach sections at "
-        "other schools (help centre)."
-    )
+    assert found(result) == []  # help centre: listed once, at a primary school
 
 
 def test_a_teacher_listed_at_two_schools_in_teachers_csv(tmp_path):
@@ -467,7 +459,8 @@ def test_every_catalogue_code_is_emitted_by_a_check_or_the_reader_store_or_diff(
 
     assert file_and_header <= upstream
     assert reconcile <= _codes_in_source("api")
-    assert declared | upstream | reconcile == set(spec.CATALOGUE)
+    assert declared | upstream | reconcile == set(spec.CATALOGUE) - RETIRED_CODES
+    assert not RETIRED_CODES & (declared | upstream | reconcile)
     assert {"term-rollover", "id-rekeyed"} <= _codes_in_source("diff")
 
 

@@ -40,7 +40,7 @@ def test_ingest_reports_the_checks_of_each_new_night(capsys, tmp_path, district)
     assert out.splitlines()[6:] == [
         "  findings: 2 errors, 2 warnings, 1 info",
         "    error   enrollment-unknown-section ×2: enrollment SEC-9/S-001: section 'SEC-9' is "
-        "not in sections.csv.",
+        "not in sections.csv; what Clever does with the broken link is not stated.",
         "    warning column-dropped ×1: teachers.csv no longer sends Teacher_email.",
         "    warning hold-mass-update ×1: 100% of teachers would be updated (threshold 75%); "
         "Clever will hold the sync.",
@@ -76,7 +76,8 @@ def test_check_json_matches_the_contract(capsys, store):
         "field": "Section_id",
         "value": "SEC-9",
         "row": 4,
-        "message": "enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv.",
+        "message": "enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv; what Clever "
+        "does with the broken link is not stated.",
         "hint": "Add the section to sections.csv or drop its enrollments.",
         "cause": "sections/SEC-9",
     }
@@ -110,8 +111,10 @@ def test_check_text_summarizes_causes_and_codes(capsys, store):
         "",
         "findings by code:",
         "  error   enrollment-unknown-section ×2",
-        "      row 4 SEC-9/S-001: enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv.",
-        "      row 5 SEC-9/S-002: enrollment SEC-9/S-002: section 'SEC-9' is not in sections.csv.",
+        "      row 4 SEC-9/S-001: enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv; "
+        "what Clever does with the broken link is not stated.",
+        "      row 5 SEC-9/S-002: enrollment SEC-9/S-002: section 'SEC-9' is not in sections.csv; "
+        "what Clever does with the broken link is not stated.",
         "      hint: Add the section to sections.csv or drop its enrollments.",
         "  warning column-dropped ×1",
         "      teachers.csv no longer sends Teacher_email.",
@@ -164,7 +167,7 @@ def test_fields_json_is_the_field_by_night_matrix(capsys, store):
         "extension": False,
         "present": [True, False],
         "fill_rate": [1.0, None],
-        "distinct": [2, None],
+        "distinct": [3, None],
         "pattern": ["A.A@A.A", None],
     }
     assert [(f["snapshot"], f["code"]) for f in payload["flags"]] == [

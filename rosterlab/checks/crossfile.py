@@ -113,60 +113,11 @@ def _references(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
     return queries
 
 
-def _teachers_elsewhere(ctx: CheckContext, sections: StagedFile) -> list[Sql]:
-    """Section teachers who are in teachers.csv, but only at other schools."""
-    teachers = ctx.staged_of(TEACHERS.name)
-    section_school = _school_column(SECTIONS)
-    teacher_school = _school_column(TEACHERS)
-    teacher_id = reference_column(TEACHERS)
-    if (
-        teachers is None
-        or section_school is None
-        or teacher_school is None
-        or not has(sections, section_school)
-        or not all(has(teachers, c) for c in (teacher_id, teacher_school))
-    ):
-        return []
-    school = sections.columns.value(section_school)
-    ids = ctx.distinct(teachers, teacher_id)
-    placed = ctx.distinct(teachers, teacher_id, teacher_school)
-    queries: list[Sql] = []
-    for field in SECTIONS.fields:
-        if field.references != TEACHERS.name or not has(sections, field.name):
-            continue
-        v = sections.columns.value(field.name)
-        pairs = ctx.distinct(sections, field.name, section_school)
-        bad = (
-            f"(SELECT p.v0, p.v1 FROM {pairs} p SEMI JOIN {ids} t ON p.v0 = t.v0 "
-            f"ANTI JOIN {placed} q ON p.v0 = q.v0 AND p.v1 = q.v1)"
-        )
-        select, params = select_findings(
-            code=bound("section-teacher-other-school"),
-            entity=SECTIONS.name,
-            key=row_key(sections, SECTIONS),
-            field=field.name,
-            value="b.v0",
-            cause=cause(TEACHERS.name, "b.v0"),
-            info=("b.v1", []),
-        )
-        queries.append(
-            (
-                f"SELECT {select} FROM {sections.view} JOIN {bad} b "
-                f"ON {v} = b.v0 AND {school} = b.v1",
-                params,
-            )
-        )
-    return queries
-
-
 def check_references(ctx: CheckContext) -> list[Finding]:
     """Unknown schools, students, sections and teachers; School_number used as School_id."""
     found: list[Finding] = []
     for staged in ctx.staged.values():
-        queries = _references(ctx, staged)
-        if staged.spec_name == SECTIONS.file:
-            queries += _teachers_elsewhere(ctx, staged)
-        found += find(ctx, queries, file=staged.spec_name)
+        found += find(ctx, _references(ctx, staged), file=staged.spec_name)
     return found
 
 

@@ -95,7 +95,6 @@ CHECKS: tuple[Check, ...] = (
             "enrollment-unknown-student",
             "enrollment-unknown-section",
             "section-unknown-teacher",
-            "section-teacher-other-school",
         ),
         check_references,
     ),

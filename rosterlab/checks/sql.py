@@ -25,7 +25,6 @@ INFO_NAME = {
     "excel-damage": "detail",
     "too-many-contacts": "count",
     "school-id-is-number": "school_id",
-    "section-teacher-other-school": "school_id",
     "invalid-value": "suggestion",
     "duplicate-unique-value": "other",
     "teacher-several-schools": "other",

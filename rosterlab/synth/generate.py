@@ -307,7 +307,9 @@ def _with_contacts(rows: pl.LazyFrame, seed: int) -> pl.LazyFrame:
 
 
 def teachers(shape: Shape, seed: int) -> pl.DataFrame:
-    """teachers.csv rows plus ``_s`` (school index); multi-school teachers have a row per school."""
+    """Teacher rows plus ``_s`` (school index) and ``_visit``: a multi-school teacher has a
+    visiting row at the next school, for the sections roster only. teachers.csv lists each
+    teacher once, at the home school (help centre: one row, the primary school)."""
     t = pl.col("_t")
     first, last = draw(H, "first"), draw(H, "last")
     home = (
@@ -319,7 +321,10 @@ def teachers(shape: Shape, seed: int) -> pl.DataFrame:
     visiting = home.filter((t % MULTI_SCHOOL_EVERY == 7) & pl.lit(shape.schools > 1)).with_columns(
         _s=(pl.col("_s") + 1) % shape.schools
     )
-    frame = with_hash(pl.concat([home, visiting]).sort("_s", "_t"), t, seed, "teachers")
+    rows = pl.concat(
+        [home.with_columns(_visit=pl.lit(False)), visiting.with_columns(_visit=pl.lit(True))]
+    )
+    frame = with_hash(rows.sort("_s", "_t"), t, seed, "teachers")
     frame = frame.with_columns(
         school_id(pl.col("_s")).alias(TEA.School_id),
         teacher_id(t).alias(TEA.Teacher_id),
@@ -515,7 +520,7 @@ def first_night(shape: Shape, seed: int) -> Frames:
     return {
         SCHOOLS_CSV: schools(shape, seed),
         STUDENTS_CSV: student_rows(shape, seed, 0, shape.students),
-        TEACHERS_CSV: teacher_rows.drop("_s"),
+        TEACHERS_CSV: teacher_rows.filter(~pl.col("_visit")).drop("_s", "_visit"),
         SECTIONS_CSV: section_rows,
         ENROLLMENTS_CSV: enrollment_rows(
             shape, seed, numbered(shape, 0, shape.students), section_rows
