@@ -72,8 +72,8 @@ def test_row_counts_of_a_small_configuration() -> None:
     night = generate_district("sizes", students=60, seed=1, class_size=28).night(1)
     rows = {name: frame.height for name, frame in night.frames.items()}
     # 3 schools × 10 sections; 3 teachers a school (T-1008 also teaches at a second school); 8
-    # enrollments a student; 2 staff a school + 2 district staff listed at every school; students.csv has a
-    # row per contact (30 students with 0–1 contacts, 25 with 2, 5 with 3).
+    # enrollments a student; 2 staff a school + 2 district staff listed at every school;
+    # students.csv has a row per contact (30 students with 0–1 contacts, 25 with 2, 5 with 3).
     assert rows == {
         "schools.csv": 3,
         STUDENTS: 95,
