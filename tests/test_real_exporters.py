@@ -16,6 +16,7 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import run_checks
+from rosterlab.fix import fix_snapshot, parse_rules
 from rosterlab.spec import Finding
 from rosterlab.store import Store, export_snapshot, ingest_bundle
 
@@ -324,3 +325,52 @@ def test_an_off_list_contact_relationship_is_only_advice_with_a_mapping(tmp_path
         ("unlisted-contact-value", "info", "Contact_type", "Guardian",
          f"{prefix} Parent/Guardian."),
     ]  # fmt: skip
+
+
+def test_the_corrected_bundle_writes_canonical_names_and_headers(tmp_path):
+    """SQL*Plus upper-case headers in a hand-named Students.csv: ``fix`` (no rules) writes
+    students.csv with the spec's header spelling; every row is carried."""
+    folder = write_bundle(
+        tmp_path / "b", district(), sqlplus_spool, {"students.csv": "Students.csv"}
+    )
+    with ingest_and_check(tmp_path, folder) as (_, store):
+        result = fix_snapshot(store, 1, parse_rules(b"", name="none.toml"), tmp_path / "out")
+    written = sorted(p.name for p in (tmp_path / "out").glob("*.csv"))
+    assert written == [
+        "changes.csv",
+        "enrollments.csv",
+        "schools.csv",
+        "sections.csv",
+        "staff.csv",
+        "students.csv",
+        "teachers.csv",
+    ]
+    header, *rows = (tmp_path / "out" / "students.csv").read_text().splitlines()
+    assert header == ",".join(district()["students.csv"][0])
+    assert len(rows) == 4
+    assert result.notes == ()
+
+
+def test_powershell_5_1_without_no_type_information_writes_a_type_line(tmp_path):
+    """Export-Csv in Windows PowerShell 5.1 writes ``#TYPE <type name>`` first unless
+    -NoTypeInformation is given (PowerShell/PowerShell#5131): Clever reads that as the header."""
+    night = {name: rows for name, rows in district().items() if name == "schools.csv"}
+
+    def typed(rows: Rows) -> bytes:
+        return b"#TYPE System.Data.DataRow\r\n" + powershell51_export_csv(rows)
+
+    folder = write_bundle(tmp_path / "b", night, typed)
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        schools = [(f.code, f.value, f.row) for f in findings if f.entity == "schools"]
+        assert schools == [
+            ("type-information-line", "#TYPE System.Data.DataRow", None),
+            ("malformed-row", None, 1),
+            ("malformed-row", None, 2),
+            ("malformed-row", None, 3),
+        ]
+        (typed_line,) = [f for f in findings if f.code == "type-information-line"]
+        assert typed_line.message == (
+            "schools.csv starts with PowerShell's type line '#TYPE System.Data.DataRow'; Clever "
+            "reads it as the header, so no column matches and every row of schools.csv is skipped."
+        )
+        assert store.entity_frame(1, "schools").height == 0

@@ -51,6 +51,7 @@ IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
 MISNAMED_EXTENSIONS = ("csv", "txt", "")  # a renamed file with these is still the right text
 NEAR_MISS = 0.85  # difflib ratio from which a name is "clearly meant" as another
 BLANK_ROW_FINDINGS = 1000  # per file; SourceFile.blank_rows keeps every one
+TYPE_LINE = "#TYPE "  # Windows PowerShell 5.1 Export-Csv's first line by default
 
 
 @dataclass(frozen=True)
@@ -365,8 +366,18 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
     """Duplicate, missing, misspelled, unknown and extension columns of a spec file's header.
 
     Spec columns match case-insensitively, as Clever matches them (v2.1.1): ``SCHOOL_ID`` is
-    School_id, and ``School_id`` next to ``SCHOOL_ID`` is a duplicate.
+    School_id, and ``School_id`` next to ``SCHOOL_ID`` is a duplicate. PowerShell's
+    ``Export-Csv`` without ``-NoTypeInformation`` writes a ``#TYPE …`` line first, which Clever
+    reads as the header: that is one finding, not one per missing column.
     """
+    if len(header) == 1 and header[0].startswith(TYPE_LINE):
+        yield finding(
+            "type-information-line",
+            entity=entity_of_file(spec_name),
+            value=header[0],
+            file=spec_name,
+        )
+        return
     fields = file_columns(spec_name)
     matched = [spec_column(spec_name, column) or column for column in header]
     counts = Counter(matched)

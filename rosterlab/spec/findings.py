@@ -120,6 +120,7 @@ def finding(
 NOT_PROCESSED = "upload not processed (v2.1.1)"
 ROWS_SKIPPED = "every row of the file skipped (v2.1.1)"
 ROW_SKIPPED = "row skipped (v2.1.1)"
+SECTION_SKIPPED = "section not processed (v2.1.1)"
 UNCONFIRMED = "consequence unconfirmed: Clever does not say"
 IGNORED = "ignored: Clever does not read it"
 PROCESSED = "processed as sent; likely not what the district means"
@@ -277,6 +278,18 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a required column is absent",
         "{file} has no {field} column, which is required; Clever skips every row of {file}.",
         "Add the {field} column to {file}.",
+        clever=ROWS_SKIPPED,
+    ),
+    _t(
+        "type-information-line",
+        "error",
+        "header",
+        "PowerShell type line",
+        "the file starts with the #TYPE line Windows PowerShell 5.1's Export-Csv writes unless "
+        "-NoTypeInformation is given: Clever reads it as the header",
+        "{file} starts with PowerShell's type line {value!r}; Clever reads it as the header, so no "
+        "column matches and every row of {file} is skipped.",
+        "Export with Export-Csv -NoTypeInformation (PowerShell 7 omits the line by default).",
         clever=ROWS_SKIPPED,
     ),
     _t(
@@ -580,9 +593,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "cross-file",
         "Section without students",
         "a section nobody is enrolled in",
-        "section {key} has no enrollments.",
+        "section {key} has no enrollments; Clever does not process a section without students.",
         "Check enrollments.csv, or drop the section if it is not taught.",
-        clever=UNCONFIRMED,
+        clever=SECTION_SKIPPED,
     ),
     _t(
         "student-without-enrollments",
