@@ -170,7 +170,8 @@ class FixError(RosterlabError):
 
 
 class PushRefusedError(RosterlabError):
-    """A bundle still has error findings, so pushing it would make Clever reject the upload."""
+    """A bundle still has error findings: Clever would not process it, or skip or mislink
+    records."""
 
 
 class ReportError(RosterlabError):

@@ -163,8 +163,9 @@ def test_push_refuses_a_bundle_with_errors_from_its_manifest(
     code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple")
     assert (code, text) == (2, "")
     assert err == (
-        f"rosterlab: {out} has 1 error finding(s) (missing-file ×1), so Clever would reject the "
-        "upload: correct it with rosterlab fix, or re-run push with --force\n"
+        f"rosterlab: {out} has 1 error finding(s) (missing-file ×1), so Clever would not process "
+        "the upload, or skip or mislink records: correct it with rosterlab fix, or re-run push "
+        "with --force\n"
     )
     assert list(lab["remote"].iterdir()) == []
     with Store.open(lab["store"]) as store:
@@ -191,7 +192,8 @@ def test_push_checks_a_bundle_without_manifest_and_force_pushes_it(capsys, lab, 
     assert (code, err) == (0, "")
     assert text.splitlines()[2:4] == [
         "  check: 1 error finding (from a check of its files): missing-file ×1",
-        "  pushed despite error findings (--force): Clever will reject this upload",
+        "  pushed despite error findings (--force): Clever may not process this upload, or "
+        "skip or mislink records",
     ]
     assert folder_digests(lab["remote"]) == folder_digests(missing_sections)
     with Store.open(lab["store"]) as store:

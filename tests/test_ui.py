@@ -376,7 +376,9 @@ def test_fix_panel_refuses_a_bundle_with_errors_unless_forced(tmp_path):
     assert preview is not None and preview.refused
     panel.confirm.value = True
     assert panel.push() is None
-    assert "1 error finding(s), so Clever would reject it" in panel.status.value
+    assert "1 error finding(s), so Clever would not process it, or skip or mislink" in (
+        panel.status.value
+    )
     assert bench.store.rows("SELECT count(*) FROM pushes") == [(0,)]
 
 

@@ -3,8 +3,9 @@
 - cells: required values, vocabularies (with the canonical spelling as the fix), dates, emails,
   phones, years, Excel damage (scientific-notation IDs, zips that lost a leading zero, M/D/YY
   dates) and padded IDs — one finding per cell, the most specific code first;
-- duplicate IDs: a key that repeats (Clever keeps the first row); for students, whose rows repeat
-  once per contact, a row whose student-level values differ from the student's first row;
+- duplicate IDs: a key that repeats (what Clever then does is not stated); for students, whose
+  rows repeat once per contact, a row whose student-level values differ from the student's first
+  row; values that must be unique in the district; teachers listed at several schools;
 - contacts: more than five per student, and contact rows without Contact_type or Contact_name.
 """
 

@@ -39,7 +39,8 @@ STAGE = "check"
 def check_history(ctx: CheckContext) -> list[Finding]:
     """Predicted holds, term rollovers and re-keyed IDs against the previous snapshot.
 
-    A required file that is missing tonight makes Clever reject the upload (``missing-file``),
+    A required file that is missing tonight means Clever does not process the upload
+    (``missing-file``, v2.1.1),
     so the "deletion" of all its records is no hold and is not reported again.
     """
     if ctx.previous is None:

@@ -77,8 +77,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
 def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
     codes = ", ".join(f"{code} ×{n}" for code, n in verdict.errors.items())
     return PushRefusedError(
-        f"{folder} has {verdict.error_count} error finding(s) ({codes}), so Clever would reject "
-        "the upload: correct it with rosterlab fix, or re-run push with --force"
+        f"{folder} has {verdict.error_count} error finding(s) ({codes}), so Clever would not "
+        "process the upload, or skip or mislink records: correct it with rosterlab fix, or "
+        "re-run push with --force"
     )
 
 

@@ -72,7 +72,9 @@ def fix_text(result: FixResult) -> str:
     lines.append(f"  {hold_text(result.hold)}")
     lines += [f"  note: {note}" for note in result.notes]
     if result.remaining:
-        lines.append("  errors remain, so Clever would reject this bundle:")
+        lines.append(
+            "  errors remain: Clever would not process this bundle, or skip or mislink records:"
+        )
         lines += [f"    {line}" for line in errors_by_code(result.remaining)]
     return "\n".join(lines)
 
@@ -119,7 +121,10 @@ def push_text(result: PushResult, verdict: Verdict, record: PushRecord | None) -
         f"  check: {verdict_text(verdict)}",
     ]
     if verdict.error_count:
-        lines.append("  pushed despite error findings (--force): Clever will reject this upload")
+        lines.append(
+            "  pushed despite error findings (--force): Clever may not process this upload, or "
+            "skip or mislink records"
+        )
     if result.stale_remote:
         lines.append(
             f"  still on the remote from an earlier bundle: {', '.join(result.stale_remote)} "

@@ -274,8 +274,8 @@ def findings_fragment(
     causes = [(g.cause, ", ".join(g.codes), g.count, g.severity) for g in result.groups]
     hints = sorted({f.code: f.hint for f in result.findings}.items())
     page = (
-        f"<p><b>{html.escape(head)}</b> (an error is something Clever rejects the whole upload "
-        "for)</p>"
+        f"<p><b>{html.escape(head)}</b> (an error: Clever does not process the upload, skips "
+        "rows, or may mislink records; each finding says which)</p>"
         + (
             "<h3>Root causes (fix these first)</h3>"
             + html_table(

@@ -160,8 +160,8 @@ def orphan_enrollments(frames: Frames, ctx: IncidentContext, *, count: int = 3) 
     """Enrollments point at a section missing from sections.csv.
 
     A section created in the SIS after the sections export ran already has a few students
-    enrolled. Clever rejects the whole upload (enrollment → unknown section) and keeps the
-    previous night's data live.
+    enrolled. What Clever does with an enrollment in an unknown section is not stated
+    (v2.1.1): those students miss the class at best.
     """
     rng = ctx.rng("orphan-enrollments")
     enrollments, sections = frames[ENROLLMENTS_CSV], frames[SECTIONS_CSV]
@@ -191,8 +191,8 @@ def section_missing_teacher(frames: Frames, ctx: IncidentContext) -> Outcome:
     """A section is given to a new hire whose teachers.csv row is not exported yet.
 
     The SIS assigned the section before HR finished the hire; from the next night the teacher is
-    in teachers.csv (the district continues with the hire). Clever rejects tonight's upload
-    (section → unknown teacher).
+    in teachers.csv (the district continues with the hire). What Clever does with a section of
+    an unknown teacher is not stated (v2.1.1).
     """
     rng = ctx.rng("section-missing-teacher")
     teachers, sections = frames[TEACHERS_CSV], frames[SECTIONS_CSV]
@@ -491,7 +491,8 @@ def utf16_file(frames: Frames, ctx: IncidentContext, *, file: str = TEACHERS_CSV
 def cp1252_file(frames: Frames, ctx: IncidentContext, *, file: str = STUDENTS_CSV) -> Outcome:
     """One file is written as Windows-1252 (Latin-1) instead of UTF-8.
 
-    Names like ``José`` become invalid UTF-8 bytes. Clever rejects the file or shows mojibake.
+    Names like ``José`` become invalid UTF-8 bytes. Clever may show them garbled (v2.1.1 asks
+    for UTF-8 and does not state the consequence).
     """
     edit = FileEdit(file, transform=lambda data: data.decode().encode("cp1252", errors="replace"))
     result = IncidentResult(
@@ -534,8 +535,8 @@ def misnamed_file(
 def unquoted_comma(frames: Frames, ctx: IncidentContext, *, suffix: str = ", Jr.") -> Outcome:
     """A last name with a comma is written without quotes (a hand-rolled exporter).
 
-    The student's rows in students.csv get one field too many: malformed rows, so Clever rejects
-    the upload.
+    The student's rows in students.csv get one field too many: malformed rows, which Clever may
+    misread (the consequence is not stated).
     """
     rng = ctx.rng("unquoted-comma")
     students = frames[STUDENTS_CSV]
@@ -628,7 +629,7 @@ def shared_staff_id(frames: Frames, ctx: IncidentContext) -> Outcome:
 def blank_teacher_id(frames: Frames, ctx: IncidentContext) -> Outcome:
     """A section arrives with an empty Teacher_id (teacher unassigned in the SIS).
 
-    Teacher_id is required: Clever rejects the upload.
+    Teacher_id is required: Clever skips the section's row (v2.1.1).
     """
     rng = ctx.rng("blank-teacher-id")
     sections = frames[SECTIONS_CSV]
@@ -653,7 +654,7 @@ def blank_teacher_id(frames: Frames, ctx: IncidentContext) -> Outcome:
 def school_id_is_number(frames: Frames, ctx: IncidentContext) -> Outcome:
     """One school's School_number is used instead of its School_id in every other file.
 
-    Rows of that school point at a school Clever does not know: the upload is rejected.
+    Rows of that school point at a school Clever does not know (the consequence is not stated).
     """
     rng = ctx.rng("school-id-is-number")
     schools = frames[SCHOOLS_CSV]

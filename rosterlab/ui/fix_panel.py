@@ -92,7 +92,7 @@ class FixPanel(Panel):
         )
         self.force = widgets.Checkbox(
             value=False,
-            description="push even with error findings (Clever will reject it)",
+            description="push even with error findings (Clever may skip or mislink records)",
             layout={"width": "auto"},
         )
         self.push_button = widgets.Button(description="push", button_style="danger", disabled=True)
@@ -180,7 +180,8 @@ class FixPanel(Panel):
                 str(
                     PushRefusedError(
                         f"the bundle has {preview.verdict.error_count} error "
-                        "finding(s), so Clever would reject it: add rules, rebuild, "
+                        "finding(s), so Clever would not process it, or skip or mislink "
+                        "records: add rules, rebuild, "
                         "or tick 'push even with error findings'"
                     )
                 ),
