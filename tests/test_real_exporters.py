@@ -374,3 +374,21 @@ def test_powershell_5_1_without_no_type_information_writes_a_type_line(tmp_path)
             "reads it as the header, so no column matches and every row of schools.csv is skipped."
         )
         assert store.entity_frame(1, "schools").height == 0
+
+
+def test_capitalised_file_names_are_read_with_only_a_naming_warning(tmp_path):
+    """Clever's help centre lists the files capitalised; districts upload them so in production
+    (Philip-Greyson/D118-CleverStudents uploads Students.csv)."""
+    names = {name: name.capitalize() for name in district()}
+    folder = write_bundle(tmp_path / "b", district(), powershell7_export_csv, names)
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        assert summary(findings) == [
+            ("file-name-case", "enrollments", None, "Enrollments.csv"),
+            ("file-name-case", "schools", None, "Schools.csv"),
+            ("file-name-case", "sections", None, "Sections.csv"),
+            ("file-name-case", "staff", None, "Staff.csv"),
+            ("file-name-case", "students", None, "Students.csv"),
+            ("file-name-case", "teachers", None, "Teachers.csv"),
+        ]
+        heights = {e: store.entity_frame(1, e).height for e in ("students", "enrollments", "staff")}
+        assert heights == {"students": 3, "enrollments": 3, "staff": 3}
