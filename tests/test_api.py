@@ -279,11 +279,11 @@ def test_a_v30_pull_has_no_frl_iep_or_home_language_column(uploaded, tmp_path, m
 
 
 def test_clever_normalises_values_and_the_mapping_says_how(tmp_path, monkeypatch):
-    """DOB without leading zeros comes back padded; Y frl is Other; off-vocabulary values drop."""
+    """DOB without leading zeros comes back padded; frl F is Free; off-vocabulary values drop."""
     night = json.loads(json.dumps(EVERY_FIELD_NIGHT))
     ada = night["students.csv"][1]
     ada[STUDENT_HEADER.index("DOB")] = "3/7/2017"
-    ada[STUDENT_HEADER.index("Frl_status")] = "Y"
+    ada[STUDENT_HEADER.index("Frl_status")] = "F"
     ada[STUDENT_HEADER.index("Race")] = "Z"
     ada[STUDENT_HEADER.index("Grade")] = "K"
     night["students.csv"][2] = list(ada[:25]) + night["students.csv"][2][25:]
@@ -296,7 +296,7 @@ def test_clever_normalises_values_and_the_mapping_says_how(tmp_path, monkeypatch
     with Store.open(store_path, read_only=True) as store:
         served = store.snapshots(DISTRICT)[-1]
         (ada_served,) = [r for r in rows(store, served.id, "students") if r["key"] == "S-001"]
-    assert (ada_served["DOB"], ada_served["Frl_status"]) == ("03/07/2017", "Other")
+    assert (ada_served["DOB"], ada_served["Frl_status"]) == ("03/07/2017", "Free")
     assert (ada_served["Race"], ada_served["Grade"]) == (None, None)
 
 

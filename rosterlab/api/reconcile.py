@@ -534,10 +534,12 @@ def _normalisation_sql(entity: spec.Entity) -> tuple[str, list[Any]]:
             "THEN 'a date not written MM/DD/YYYY is not served'"
         )
     if entity.name == "students":
+        cases = " ".join(
+            f"WHEN '{code}' THEN '{name}'" for code, name in FRL_NAMES.items() if code != name
+        )
         branches.append(
-            "WHEN field = 'Frl_status' AND uploaded IN ('Y', 'N') AND served = CASE uploaded "
-            f"WHEN 'Y' THEN '{FRL_NAMES['Y']}' ELSE '{FRL_NAMES['N']}' END "
-            "THEN 'frl Y/N is served as Other/Paid'"
+            f"WHEN field = 'Frl_status' AND served = CASE uploaded {cases} END "
+            "THEN 'frl codes are served as Free/Reduced/Paid (Y as Other)'"
         )
     if entity.name == "enrollments":
         branches.append("WHEN field = 'School_id' THEN 'served as the section''s school'")

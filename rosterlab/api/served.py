@@ -31,9 +31,17 @@ RACE_NAMES = {
     "P": "Hawaiian or Other Pacific Islander",
     "W": "Caucasian",
 }
-# (unconfirmed) how Clever words the SFTP Y/N frl values in the API's Free/Reduced/Paid/Other.
-FRL_NAMES = {"Free": "Free", "Reduced": "Reduced", "Paid": "Paid", "Other": "Other", "Y": "Other"}
-FRL_NAMES["N"] = "Paid"
+# How the SFTP frl codes (v2.1.1: F R N) read in the API's Free/Reduced/Paid/Other; a long form
+# is served as is and an off-list Y as Other (both unconfirmed).
+FRL_CODES = {"F": "Free", "R": "Reduced", "N": "Paid"}
+FRL_NAMES = {
+    **FRL_CODES,
+    "Free": "Free",
+    "Reduced": "Reduced",
+    "Paid": "Paid",
+    "Other": "Other",
+    "Y": "Other",
+}
 US_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
 SIS_TYPES = {"sftp": "sftp", "clever-managed": "clever", "sis-managed": "sis"}  # (unconfirmed)
 

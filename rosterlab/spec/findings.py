@@ -128,6 +128,7 @@ READ = "read and processed (names and headers match case-insensitively)"
 HELD = "sync held until the district approves it (Clever's published thresholds)"
 FIRST_ROW = "only the first row processed (help centre)"
 ADVICE = "nothing: advice only"
+OBSERVED = "observed in what Clever serves (Data API)"
 
 
 def _t(*args: Any, **kw: Any) -> FindingType:
@@ -756,6 +757,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "(blank required value, duplicate ID, broken reference)",
         "{entity} {key} was uploaded but is not served: Clever skipped it ({cause}).",
         "Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
+        clever=OBSERVED,
     ),
     _t(
         "served-missing",
@@ -766,6 +768,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key} was uploaded but is not served, and nothing in the upload explains why.",
         "Check the app's sharing rules for this record's school or section, then ask Clever "
         "support with the record's ID.",
+        clever=OBSERVED,
     ),
     _t(
         "served-stale",
@@ -777,6 +780,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "Clever still serves an older night.",
         "Check whether the sync is held or this upload was not processed yet (rosterlab diff, "
         "the district's Clever dashboard).",
+        clever=OBSERVED,
     ),
     _t(
         "served-not-uploaded",
@@ -787,6 +791,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key} is served but was never uploaded: shared from another source or "
         "created in Clever.",
         "Check the district's other sync sources and records created in the Clever dashboard.",
+        clever=OBSERVED,
     ),
     _t(
         "field-not-served",
@@ -797,6 +802,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "outside the app's sharing scope); value = uploaded records with a value",
         "{entity} {field} is not served ({cause}); uploaded records with a value: {value}.",
         "Nothing to fix for the sync: {remedy}.",
+        clever=OBSERVED,
     ),
     _t(
         "value-normalised",
@@ -807,6 +813,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "leading zeros, frl Y/N as Other/Paid, off-vocabulary values dropped); value = count",
         "{entity} {field}: {value} values are served normalised ({cause}).",
         "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid it.",
+        clever=OBSERVED,
     ),
     _t(
         "reference-not-served",
@@ -818,6 +825,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {field}: {value} references are served empty ({cause}).",
         "Fix the upload so the referenced record exists and is valid; Clever then serves the "
         "reference.",
+        clever=OBSERVED,
     ),
     _t(
         "value-differs",
@@ -828,6 +836,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key} {field}: uploaded {uploaded!r}, served {served!r}.",
         "Check whether Clever has processed this upload (held sync) or another source "
         "overrides the field.",
+        clever=OBSERVED,
     ),
     _t(
         "served-rekeyed",
@@ -838,6 +847,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "history)",
         "{entity} {old_key} is served as {key} with a new Clever id {value} (was {old_id}).",
         "Keep sis_ids stable: restore {old_key} unless the change is intended.",
+        clever=OBSERVED,
     ),
 )
 
