@@ -6,6 +6,8 @@ Store path: ``--store``, else ``ROSTERLAB_STORE``, else ``store`` in rosterlab.t
 DuckDB's memory limit and threads: ``ROSTERLAB_MEMORY_LIMIT`` / ``ROSTERLAB_THREADS``, else
 ``memory_limit`` / ``threads`` in rosterlab.toml, else DuckDB's defaults (80 % of RAM, one thread
 per core); past the limit DuckDB spills to a ``.tmp`` folder beside the store.
+Bounds on what one bundle may cost (zip size and compression ratio, pulled bytes, columns per
+file) live under ``[limits]`` in rosterlab.toml (see :class:`Limits`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,24 @@ from rosterlab.spec import SYNC_TYPES
 DEFAULT_STORE = "rosterlab.duckdb"
 DEFAULT_CONFIG = "rosterlab.toml"
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_SIZE = re.compile(r"(\d+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one bundle may cost, so a hostile or broken one cannot take the machine down.
+
+    Sizes are bytes (or a size text like "8GiB" in rosterlab.toml's ``[limits]``).
+    """
+
+    bundle_max_bytes: int = 8 * 2**30  # a zip's declared unpacked size
+    zip_max_ratio: int = 200  # unpacked : packed, per member of 1 MiB or more
+    zip_max_files: int = 1000
+    pull_max_file_bytes: int = 4 * 2**30  # one pulled file
+    pull_max_bytes: int = 8 * 2**30  # a pulled bundle
+    max_columns: int = 512  # per file; a wider file is not parsed (too-many-columns)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class Settings:
     raw: dict[str, Any] = field(default_factory=dict)
     memory_limit: str | None = None  # DuckDB size text, e.g. "2GB"; None = DuckDB's default
     threads: int | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def district(self, district: str) -> DistrictSettings:
         return self.districts.get(district, DistrictSettings(district=district))
@@ -161,6 +182,7 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         raw=raw,
         memory_limit=_memory_limit(os.environ.get("ROSTERLAB_MEMORY_LIMIT"), raw, config_path),
         threads=_threads(os.environ.get("ROSTERLAB_THREADS"), raw, config_path),
+        limits=_limits(raw.get("limits", {}), where),
     )
 
 
@@ -183,6 +205,30 @@ def _table(raw: dict[str, Any], key: str, where: Path | str) -> dict[str, Any]:
             f"{where}: {key} must be a table of [{key}.NAME] sections, not {type(value).__name__}"
         )
     return dict(value)
+
+
+def _limits(table: Any, config: Path | str) -> Limits:
+    """``[limits]`` of rosterlab.toml: whole numbers of at least 1 (sizes may carry a unit)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config}: limits must be a table of settings ([limits])")
+    known = Limits.__dataclass_fields__
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{config} [limits]: unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}"
+        )
+    values = {}
+    for key, value in table.items():
+        found = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if found and (key.endswith("_bytes") or not found.group(2)):
+            value = int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            unit = " (a size like '8GiB' is fine)" if key.endswith("_bytes") else ""
+            raise ConfigError(
+                f"{config} [limits]: {key} {value!r} must be a whole number of at least 1{unit}"
+            )
+        values[key] = value
+    return Limits(**values)
 
 
 def _memory_limit(env: str | None, raw: dict[str, Any], config: Path | None) -> str | None:

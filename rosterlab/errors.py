@@ -48,6 +48,10 @@ class OutOfOrderError(StoreError):
     """A night older than the district's newest snapshot was offered for ingest."""
 
 
+class TakenAtError(RosterlabError):
+    """A snapshot's time is impossible (more than a day ahead of now)."""
+
+
 class DiskFullError(RosterlabError):
     """A write failed because its disk, a quota or a file-size limit is full."""
 

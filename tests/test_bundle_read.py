@@ -14,8 +14,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rosterlab.bundle import Bundle, ZipLimits, open_bundle, read_bundle
+from rosterlab.bundle import Bundle, open_bundle, read_bundle
 from rosterlab.bundle.sniff import sniff
+from rosterlab.config import Limits
 from rosterlab.errors import BundleError
 from rosterlab.spec import FILES, file_columns
 
@@ -529,7 +530,7 @@ def test_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path: Path) -> None
     archive = zip_of(tmp_path / "bomb.zip", {"students.csv": b"0" * 100_000})
 
     with pytest.raises(BundleError, match="unpacks to 100,000 bytes, over the limit of 1,000"):
-        read_bundle(archive, tmp_path / "work", limits=ZipLimits(max_bytes=1000))
+        read_bundle(archive, tmp_path / "work", limits=Limits(bundle_max_bytes=1000))
     assert list((tmp_path / "work").glob("*/raw")) == []
 
 
@@ -537,7 +538,7 @@ def test_zip_with_thousands_of_entries_is_refused(tmp_path: Path) -> None:
     archive = zip_of(tmp_path / "many.zip", {f"f{n}.csv": b"" for n in range(11)})
 
     with pytest.raises(BundleError, match="holds 11 files, over the limit of 10"):
-        read_bundle(archive, tmp_path / "work", limits=ZipLimits(max_members=10))
+        read_bundle(archive, tmp_path / "work", limits=Limits(zip_max_files=10))
 
 
 def test_zip_holding_the_same_name_twice_is_refused(tmp_path: Path) -> None:

@@ -18,14 +18,20 @@ import pytest
 from rosterlab import spec
 from rosterlab.store import Store
 from tests.cli_run import run
-from tests.corpus.cases import CASES, Case
+from tests.corpus.cases import CASES as CORPUS
+from tests.corpus.cases import Case
+from tests.corpus.holes import HOLES
 from tests.tiny import folder_files
 
 DISTRICT = "corpus"
+CASES = (*CORPUS, *HOLES)
 ERROR_CASES = [case for case in CASES if case.error]
 
 
-def ingest_args(store: Path, bundle: Path) -> list[str]:
+def ingest_args(
+    store: Path, bundle: Path, taken_at: str | None = "2026-09-01T02:00:00"
+) -> list[str]:
+    when = ["--taken-at", taken_at] if taken_at else []
     return [
         "--store",
         str(store),
@@ -33,8 +39,7 @@ def ingest_args(store: Path, bundle: Path) -> list[str]:
         str(bundle),
         "--district",
         DISTRICT,
-        "--taken-at",
-        "2026-09-01T02:00:00",
+        *when,
         "--fail-on",
         "error",
         "--format",
@@ -61,7 +66,7 @@ def test_the_corpus_is_big_and_names_are_unique() -> None:
 def test_corpus_case(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     built = case.build(tmp_path / "input")
     store_path = tmp_path / "store.duckdb"
-    code, out, err = run(capsys, *ingest_args(store_path, built.path))
+    code, out, err = run(capsys, *ingest_args(store_path, built.path, case.taken_at))
 
     if case.error is not None:
         message = case.error.format(bundle=built.path, **built.context)
@@ -112,7 +117,7 @@ def test_unreadable_bundles_fail_with_one_line_in_a_real_process(tmp_path: Path)
     argvs: list[list[str]] = []
     for case in ERROR_CASES:
         built = case.build(tmp_path / case.name)
-        argvs.append(ingest_args(tmp_path / f"{case.name}.duckdb", built.path))
+        argvs.append(ingest_args(tmp_path / f"{case.name}.duckdb", built.path, case.taken_at))
         assert case.error is not None
         expected += [
             f"rosterlab: {case.error.format(bundle=built.path, **built.context)}",

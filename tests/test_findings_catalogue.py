@@ -111,6 +111,10 @@ def test_every_template_formats_without_leftover_fields():
         "served": "11",
         "old_id": "5f0c6a1e0000000000000001",
         "other": "S-2",
+        "limit": 512,
+        "line": 4,
+        "column": "Last_name",
+        "text": "é",
     }
     for code in CATALOGUE:
         made = finding(code, **context)

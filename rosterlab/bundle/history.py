@@ -2,18 +2,25 @@
 
 This is how data/samples is laid out and how a support engineer keeps a district's nights;
 ``rosterlab ingest FOLDER`` ingests every night in date order, taken at 02:00 UTC that day.
+Night folders are checked up front, before anything is ingested: a name that looks like a date
+but is not an exact, real ``YYYY-MM-DD`` (``2026-9-01``, ``2026-02-30``), and a night that links
+out of the history folder, are refused.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from rosterlab.config import DistrictSettings, district_settings, load_toml
+from rosterlab.errors import BundleError
 
 NIGHT_TIME = time(2, 0)
 DISTRICT_FILE = "district.toml"
+_DATE_LIKE = re.compile(r"\d{1,4}-\d{1,2}-\d{1,2}")
+_NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,9 @@ class HistoryFolder:
 
 
 def _night_date(name: str) -> datetime | None:
+    """The night a folder name is (exactly YYYY-MM-DD, a real date), else None."""
+    if not _NIGHT.fullmatch(name):
+        return None
     try:
         day = datetime.strptime(name, "%Y-%m-%d")
     except ValueError:
@@ -41,17 +51,15 @@ def read_history_folder(path: Path) -> HistoryFolder | None:
     """The folder as a district history, or None when it is a plain bundle folder."""
     if not path.is_dir() or any(p.suffix.lower() == ".csv" for p in path.iterdir()):
         return None
+    folders = sorted(child for child in path.iterdir() if child.is_dir())
     nights = sorted(
-        (
-            Night(when, child)
-            for child in path.iterdir()
-            if child.is_dir() and (when := _night_date(child.name)) is not None
-        ),
+        (Night(when, child) for child in folders if (when := _night_date(child.name)) is not None),
         key=lambda night: night.taken_at,
     )
     settings_file = path / DISTRICT_FILE
     if not nights and not settings_file.is_file():
         return None
+    _check_nights(path, folders)
     district = path.resolve().name
     settings = (
         district_settings(district, load_toml(settings_file), str(settings_file))
@@ -59,3 +67,29 @@ def read_history_folder(path: Path) -> HistoryFolder | None:
         else None
     )
     return HistoryFolder(district, settings, tuple(nights))
+
+
+def _check_nights(path: Path, folders: list[Path]) -> None:
+    """Refuse date-like names that are not nights, and nights linking out of ``path``."""
+    bad = [f.name for f in folders if _DATE_LIKE.fullmatch(f.name) and not _night_date(f.name)]
+    if bad:
+        raise BundleError(
+            f"{path} has night folders that are not real YYYY-MM-DD dates "
+            f"({', '.join(repr(name) for name in bad)}): rename them (e.g. 2026-09-01); "
+            "nothing was ingested"
+        )
+    ahead = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    future = [f.name for f in folders if (when := _night_date(f.name)) and when > ahead]
+    if future:
+        raise BundleError(
+            f"{path} has night folders more than a day after today ({', '.join(future)}): "
+            "rename them to the nights they are (or ingest them one by one with --allow-future); "
+            "nothing was ingested"
+        )
+    inside = path.resolve()
+    for folder in folders:
+        if _night_date(folder.name) and not folder.resolve().is_relative_to(inside):
+            raise BundleError(
+                f"{path} holds night {folder.name!r}, a link to {folder.resolve()} outside the "
+                "district folder: copy the night in instead of linking it; nothing was ingested"
+            )

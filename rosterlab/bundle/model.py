@@ -35,6 +35,12 @@ class SourceFile:
     newline: str | None  # CRLF | LF | CR | mixed | None (single line)
     header: tuple[str, ...]  # as received, in received order (empty when no header row)
     blank_rows: tuple[int, ...] = ()  # 1-based data row numbers of empty lines
+    too_wide: bool = False  # more columns than Limits.max_columns: never parsed
+
+    @property
+    def parsable(self) -> bool:
+        """A spec file whose rows are read: text, with a header, not too wide."""
+        return bool(self.spec_name and self.encoding and self.header and not self.too_wide)
 
 
 @dataclass(frozen=True)

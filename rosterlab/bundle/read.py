@@ -26,13 +26,14 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
+from rosterlab.config import Limits
 from rosterlab.errors import BundleError, DiskFullError, disk_full
 from rosterlab.spec import (
     ENTITIES,
@@ -52,18 +53,12 @@ MISNAMED_EXTENSIONS = ("csv", "txt", "")  # a renamed file with these is still t
 NEAR_MISS = 0.85  # difflib ratio from which a name is "clearly meant" as another
 BLANK_ROW_FINDINGS = 1000  # per file; SourceFile.blank_rows keeps every one
 TYPE_LINE = "#TYPE "  # Windows PowerShell 5.1 Export-Csv's first line by default
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    """Bounds that keep a hostile or broken zip from filling the disk."""
-
-    max_bytes: int = 16 * 1024**3  # total uncompressed size
-    max_members: int = 1000
+RATIO_FROM_BYTES = 1024**2  # smaller members are never zip bombs, whatever their ratio
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 
 
 @contextmanager
-def open_bundle(source: str | Path, *, limits: ZipLimits | None = None) -> Iterator[Bundle]:
+def open_bundle(source: str | Path, *, limits: Limits | None = None) -> Iterator[Bundle]:
     """Read a bundle into a temporary work folder that is removed when the block ends.
 
     A full disk (or no writable temporary folder) is a one-line DiskFullError.
@@ -88,27 +83,29 @@ def open_bundle(source: str | Path, *, limits: ZipLimits | None = None) -> Itera
 
 
 def read_bundle(
-    source: str | Path, work_dir: str | Path, *, limits: ZipLimits | None = None
+    source: str | Path, work_dir: str | Path, *, limits: Limits | None = None
 ) -> Bundle:
     """Read the folder or zip at ``source``; extracted and transcoded copies go under ``work_dir``.
 
     The returned paths stay valid as long as ``work_dir`` and the source folder do.
     """
     path = Path(source).absolute()
+    limits = limits or Limits()
     if path.is_dir():
         work = _work_folder(work_dir)
         files = [
-            _read_file(path / name, name, work, i) for i, name in enumerate(_folder_names(path))
+            _read_file(path / name, name, work, i, limits)
+            for i, name in enumerate(_folder_names(path))
         ]
     elif path.is_file():
-        files = _read_zip(path, _work_folder(work_dir), limits or ZipLimits())
+        files = _read_zip(path, _work_folder(work_dir), limits)
     else:
         raise BundleError(f"bundle {path} does not exist: pass a bundle folder or a .zip of one")
     files = _one_per_spec_name(sorted(files, key=lambda f: f.name))
     return Bundle(
         source=str(source),
         files=tuple(files),
-        findings=tuple(bundle_findings(files)),
+        findings=tuple(bundle_findings(files, limits)),
         sha256=bundle_sha256((f.name, f.sha256) for f in files),
         newest_mtime=max((f.mtime for f in files), default=None),
     )
@@ -148,9 +145,10 @@ def _ignored(parts: Iterable[str]) -> bool:
 def _folder_names(root: Path) -> list[str]:
     """Every regular file under ``root``, as a relative POSIX name (symlinked folders skipped).
 
-    A link to a file inside the bundle is read; a link leading out of it raises, as a zip's link
-    entry does: whoever can write the drop folder must not make rosterlab keep, export or push
-    another file of this machine (an SSH key, /etc/passwd).
+    A link to a file inside the bundle is read; a link (to a file or a folder) leading out of it
+    raises, as a zip's link entry does: whoever can write the drop folder must not make rosterlab
+    keep, export or push another file of this machine (an SSH key, /etc/passwd). A name that is
+    not UTF-8 raises too: the store keeps names as text.
     """
 
     def fail(exc: OSError) -> None:
@@ -161,20 +159,42 @@ def _folder_names(root: Path) -> list[str]:
     for folder, dirs, files in os.walk(root, onerror=fail):
         relative = Path(folder).relative_to(root).parts
         dirs[:] = [d for d in dirs if not _ignored([d])]
+        for name in [*(f for f in files if not _ignored([f])), *dirs]:
+            path = Path(folder, name)
+            shown = "/".join((*relative, name))
+            if not _utf8(name):
+                raise BundleError(
+                    f"{root} holds a file whose name is not UTF-8 ('{_escaped(shown)}'): "
+                    "rename it (or move it out of the bundle)"
+                )
+            if path.is_symlink() and not path.resolve().is_relative_to(inside):
+                raise BundleError(
+                    f"{root} holds {shown!r}, a link to {path.resolve()} outside the bundle: "
+                    "copy the file in instead of linking it"
+                )
         for name in files:
             path = Path(folder, name)
             if _ignored([name]) or not path.is_file():  # no FIFOs, broken links
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(inside):
-                raise BundleError(
-                    f"{root} holds {'/'.join((*relative, name))!r}, a link to "
-                    f"{path.resolve()} outside the bundle: copy the file in instead of linking it"
-                )
             names.append("/".join((*relative, name)))
     return sorted(names)
 
 
-def _read_file(path: Path, name: str, work: Path, index: int) -> SourceFile:
+def _utf8(name: str) -> bool:
+    """False for a name the file system gave as bytes that are not UTF-8 (surrogate escapes)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(name: str) -> str:
+    """A name with its undecodable bytes as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _read_file(path: Path, name: str, work: Path, index: int, limits: Limits) -> SourceFile:
     try:
         sniffed = sniff(path, _work_path(work, "utf8", index, name))
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
@@ -183,7 +203,7 @@ def _read_file(path: Path, name: str, work: Path, index: int) -> SourceFile:
             f"cannot read {path} or copy it under {work} ({exc.strerror}): "
             "check permissions and free space"
         ) from exc
-    return _source_file(name, path, mtime, sniffed)
+    return _source_file(name, path, mtime, sniffed, limits)
 
 
 def _work_path(work: Path, kind: str, index: int, name: str) -> Path:
@@ -191,7 +211,9 @@ def _work_path(work: Path, kind: str, index: int, name: str) -> Path:
     return work / kind / str(index) / PurePosixPath(name).name
 
 
-def _source_file(name: str, path: Path, mtime: datetime, sniffed: Sniffed) -> SourceFile:
+def _source_file(
+    name: str, path: Path, mtime: datetime, sniffed: Sniffed, limits: Limits
+) -> SourceFile:
     return SourceFile(
         name=name,
         spec_name=spec_file(name),
@@ -205,16 +227,23 @@ def _source_file(name: str, path: Path, mtime: datetime, sniffed: Sniffed) -> So
         newline=sniffed.newline,
         header=sniffed.header,
         blank_rows=sniffed.blank_rows,
+        too_wide=len(sniffed.header) > limits.max_columns,
     )
 
 
-def _read_zip(path: Path, work: Path, limits: ZipLimits) -> list[SourceFile]:
+def _read_zip(path: Path, work: Path, limits: Limits) -> list[SourceFile]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(
             f"{path} is neither a folder nor a readable zip ({exc}): pass the "
             "bundle folder or a .zip of it"
+        ) from exc
+    except UnicodeDecodeError as exc:  # flagged as UTF-8, but it is not
+        name = exc.object[:255].decode("utf-8", "backslashreplace")
+        raise BundleError(
+            f"{path} holds a file name that is not UTF-8 ('{name}'): re-create the zip "
+            "with UTF-8 names, or pass the folder"
         ) from exc
     with archive:
         members = _zip_members(path, archive.infolist(), limits)
@@ -241,12 +270,12 @@ def _read_zip(path: Path, work: Path, limits: ZipLimits) -> list[SourceFile]:
                     f"cannot unpack {path} into {work} ({exc.strerror}): free "
                     "some space or choose another work folder"
                 ) from exc
-            files.append(_source_file(name, target, _zip_mtime(info), sniffed))
+            files.append(_source_file(name, target, _zip_mtime(info), sniffed, limits))
     return files
 
 
 def _zip_members(
-    path: Path, infos: list[zipfile.ZipInfo], limits: ZipLimits
+    path: Path, infos: list[zipfile.ZipInfo], limits: Limits
 ) -> dict[str, zipfile.ZipInfo]:
     """The zip's files by safe relative name, litter dropped, a lone top folder unwrapped."""
     members: dict[str, zipfile.ZipInfo] = {}
@@ -259,17 +288,32 @@ def _zip_members(
         if name in members:
             raise BundleError(f"{path} holds {name!r} twice: re-create the zip")
         members[name] = info
-    if len(members) > limits.max_members:
+    if len(members) > limits.zip_max_files:
         raise BundleError(
             f"{path} holds {len(members)} files, over the limit of "
-            f"{limits.max_members}: unzip it and pass the folder"
+            f"{limits.zip_max_files}: unzip it and pass the folder"
         )
+    for name in members:
+        parents = ["/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)]
+        if clash := next((parent for parent in parents if parent in members), None):
+            raise BundleError(
+                f"{path} holds {clash!r} both as a file and as the folder of {name!r}: "
+                "re-create the zip"
+            )
     size = sum(info.file_size for info in members.values())
-    if size > limits.max_bytes:
+    if size > limits.bundle_max_bytes:
         raise BundleError(
-            f"{path} unpacks to {size:,} bytes, over the limit of "
-            f"{limits.max_bytes:,}: unzip it and pass the folder"
+            f"{path} unpacks to {size:,} bytes, over the limit of {limits.bundle_max_bytes:,} "
+            "(bundle_max_bytes in [limits]): unzip it and pass the folder"
         )
+    for info in members.values():
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size >= RATIO_FROM_BYTES and ratio > limits.zip_max_ratio:
+            raise BundleError(
+                f"{path}: {info.filename} unpacks {ratio:,.0f} times its packed size "
+                f"({info.file_size:,} bytes), over the limit of {limits.zip_max_ratio}:1 "
+                "(zip_max_ratio in [limits]) that stops zip bombs: unzip it and pass the folder"
+            )
     tops = {name.split("/", 1)[0] for name in members}
     if len(tops) == 1 and all("/" in name for name in members):
         members = {name.split("/", 1)[1]: info for name, info in members.items()}
@@ -288,6 +332,11 @@ def _safe_name(path: Path, info: zipfile.ZipInfo) -> str | None:
         )
     if not parts or _ignored(parts):
         return None
+    if long := next((part for part in parts if len(part.encode()) > NAME_MAX), None):
+        raise BundleError(
+            f"{path} holds an entry whose name is over {NAME_MAX} bytes ({long[:40]!r}...), "
+            "longer than a file name can be: re-create the zip with shorter names"
+        )
     return "/".join(parts)
 
 
@@ -302,7 +351,7 @@ def _zip_mtime(info: zipfile.ZipInfo) -> datetime:
 # --- findings --------------------------------------------------------------------------------
 
 
-def bundle_findings(files: list[SourceFile]) -> Iterator[Finding]:
+def bundle_findings(files: list[SourceFile], limits: Limits) -> Iterator[Finding]:
     """File and header findings for a bundle's files (rows are checked elsewhere)."""
     present = {f.spec_name for f in files if f.spec_name}
     for spec in FILES.values():
@@ -317,7 +366,7 @@ def bundle_findings(files: list[SourceFile]) -> Iterator[Finding]:
                     value=f.name,
                     expected=f.spec_name,
                 )
-            yield from _file_findings(f, f.spec_name)
+            yield from _file_findings(f, f.spec_name, limits)
             continue
         expected = meant_as(f.name)
         if expected and expected not in present:
@@ -342,7 +391,7 @@ def meant_as(name: str) -> str | None:
     return stems[match[0]] if match else None
 
 
-def _file_findings(f: SourceFile, spec_name: str) -> Iterator[Finding]:
+def _file_findings(f: SourceFile, spec_name: str, limits: Limits) -> Iterator[Finding]:
     entity = entity_of_file(spec_name)
     if FILES[spec_name].deprecated:
         yield finding("deprecated-file", entity=entity, value=spec_name)
@@ -356,6 +405,15 @@ def _file_findings(f: SourceFile, spec_name: str) -> Iterator[Finding]:
         return
     if not f.header:
         yield finding("empty-file", entity=entity, value=spec_name)
+        return
+    if f.too_wide:  # its header alone would be thousands of findings
+        yield finding(
+            "too-many-columns",
+            entity=entity,
+            value=str(len(f.header)),
+            file=spec_name,
+            limit=limits.max_columns,
+        )
         return
     yield from header_findings(spec_name, f.header)
     for row in f.blank_rows[:BLANK_ROW_FINDINGS]:

@@ -25,6 +25,7 @@ import io
 import itertools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -35,6 +36,7 @@ import polars as pl
 CHUNK = 16 * 1024 * 1024
 HEAD_LIMIT = 1024 * 1024  # the header row is read from at most this many leading bytes
 PROBE = 4096  # leading bytes that decide between a BOM, UTF-16 without one, and the rest
+LINE_LIMIT = 2_000_000  # DuckDB's max_line_size: a longer line is a malformed row
 BINARY = "binary"  # the encoding-not-utf8 value for a file that is not text at all
 
 _BOMS = (
@@ -112,7 +114,6 @@ def sniff(
     """
     digest = hashlib.sha256()
     size = 0
-    valid_utf8 = True
     nul = False
     decoder = codecs.getincrementaldecoder("utf-8")()
     counts = _Counts()
@@ -122,6 +123,8 @@ def sniff(
         kind = _bom_kind(probe)  # then the UTF-16 byte pattern; None = try UTF-8
         bom = kind is not None
         kind = kind or _utf16_kind(probe)
+        # Mostly NUL bytes (and not UTF-16): a disk image or a zeroed file, not text.
+        valid_utf8 = kind is not None or probe.count(0) * 2 <= len(probe)
         pieces = (probe[i : i + chunk] for i in range(0, len(probe), chunk))
         for block in itertools.chain(pieces, iter(lambda: source.read(chunk), b"")):
             if stream:
@@ -323,16 +326,16 @@ def _scan_records(path: Path, separator: str, chunk: int) -> tuple[tuple[int, ..
     blank: list[pl.Series] = []
     crlf = plain = 0
     quotes = records = 0  # quotes and record starts before the current block
-    rest = b""
     with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            data = rest + block
-            cut = data.rfind(sep) + 1
-            body, rest = data[:cut], data[cut:]
-            if not body:
+        for body in _line_blocks(fh, sep, chunk):
+            if body is None:  # a line too long for the parser: one record, its quotes unknown
+                records += 1
                 continue
             # Only terminated lines matter: an unterminated last line is neither blank nor a
-            # terminator, so ``rest`` left at the end is never scanned.
+            # terminator.
+            body = body[: body.rfind(sep) + 1]
+            if not body:
+                continue
             lines = pl.Series("line", [body.decode("utf-8")]).str.split(separator).explode()
             frame = (
                 pl.DataFrame(lines.head(-1))
@@ -381,24 +384,44 @@ def surplus_rows(
     state = 0  # 1 when the next line starts inside a quoted value
     records = 0  # records (header included) that started before the next line
     pending = 0  # commas of a record still open at the end of the previous block
-    rest = b""
     with path.open("rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            data = rest + block
-            cut = data.rfind(sep) + 1 if block else len(data)
-            body, rest = data[:cut], data[cut:]
-            if body and state == 0 and b'"' not in body:
+        for body in _line_blocks(fh, sep, chunk):
+            if body is None:  # a line too long for the parser (which rejects it): one record
+                records, state, pending = records + (state == 0), 0, 0
+            elif state == 0 and b'"' not in body:
                 records, pending = _surplus_plain_block(body, sep, records, fields, found), 0
-            elif body:
+            else:
                 lines = pl.Series("line", [body.decode("utf-8")]).str.split(separator).explode()
                 if body.endswith(sep):
                     lines = lines.head(-1)
                 state, records, pending = _surplus_block(
                     lines, state, records, pending, fields, found
                 )
-            if not block:
-                return found
+    return found
+
+
+def _line_blocks(fh: IO[bytes], sep: bytes, chunk: int) -> Iterator[bytes | None]:
+    """The file in blocks of whole lines (the last one may lack its line break).
+
+    A line longer than the parser's ``LINE_LIMIT`` is skipped — None stands for it — so no
+    buffer grows past ``LINE_LIMIT + chunk``, whatever the file (gigabytes without a newline).
+    """
+    rest = b""
+    while True:
+        block = fh.read(chunk)
+        data = rest + block
+        cut = data.rfind(sep) + 1 if block else len(data)
+        body, rest = data[:cut], data[cut:]
+        if body:
+            yield body
+        if not block:
+            return
+        if len(rest) > LINE_LIMIT:
+            yield None
+            while (end := (block := fh.read(chunk)).find(sep)) < 0:
+                if not block:
+                    return
+            rest = block[end + 1 :]
 
 
 def _surplus_plain_block(

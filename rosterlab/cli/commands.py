@@ -54,7 +54,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rosterlab.bundle import open_bundle
     from rosterlab.bundle.history import read_history_folder
     from rosterlab.report import snapshots as render
-    from rosterlab.store import ingest_bundle
+    from rosterlab.store import ingest_bundle, resolve_taken_at
 
     settings = settings_of(args)
     path = Path(args.bundle)
@@ -69,7 +69,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         with open_store(settings) as store:
             for night in history.nights:
                 progress(f"{district} {night.path.name}")
-                with open_bundle(night.path) as bundle:
+                with open_bundle(night.path, limits=settings.limits) as bundle:
                     result = ingest_bundle(
                         store,
                         bundle,
@@ -80,6 +80,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         source=str(night.path),
                         progress=progress,
                         rebuild=args.rebuild,
+                        allow_future=args.allow_future,
                     )
                 result = check_commands.with_checks(store, result, known)
                 results.append((result, store.snapshot_rows(result.snapshot.id)))
@@ -87,24 +88,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
         known = settings.districts.get(args.district)
-        taken_at = _taken_at(args.taken_at)  # before anything is opened
-        with (
-            open_bundle(path) as bundle,
-            open_store(settings) as store,
-        ):
-            result = ingest_bundle(
-                store,
-                bundle,
-                district=args.district,
-                taken_at=taken_at,
-                sync_type=args.sync_type or (known.sync_type if known else None),
-                district_name=known.name if known else None,
-                source=str(path),
-                progress=progress,
-                rebuild=args.rebuild,
+        given = _taken_at(args.taken_at)  # before anything is opened
+        with open_bundle(path, limits=settings.limits) as bundle:
+            taken_at = resolve_taken_at(
+                bundle, given, allow_future=args.allow_future, source=str(path)
             )
-            result = check_commands.with_checks(store, result, known)
-            results.append((result, store.snapshot_rows(result.snapshot.id)))
+            with open_store(settings) as store:
+                result = ingest_bundle(
+                    store,
+                    bundle,
+                    district=args.district,
+                    taken_at=taken_at,
+                    sync_type=args.sync_type or (known.sync_type if known else None),
+                    district_name=known.name if known else None,
+                    source=str(path),
+                    progress=progress,
+                    rebuild=args.rebuild,
+                    allow_future=args.allow_future,
+                )
+                result = check_commands.with_checks(store, result, known)
+                results.append((result, store.snapshot_rows(result.snapshot.id)))
     if args.format == "json":
         payloads = [render.ingest_dict(r) for r, _ in results]
         output.emit_json(payloads[0] if history is None else payloads)
@@ -164,6 +167,11 @@ def register(sub: Any) -> None:
         "--rebuild",
         action="store_true",
         help="accept a night older than the newest by replaying history in order",
+    )
+    ingest.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="accept a time more than a day ahead of now (refused by default: a wrong clock)",
     )
     ingest.add_argument(
         "--fail-on",

@@ -156,6 +156,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 origin="pulled",
                 source=f"sftp://{target.username}@{target.address}{target.remote_dir}",
                 progress=progress,
+                allow_future=args.allow_future,
             )
             result = check_commands.with_checks(store, result, known)
             rows = store.snapshot_rows(result.snapshot.id)
@@ -217,6 +218,11 @@ def register(sub: Any) -> None:
     )
     pull.add_argument("--target", required=True, help="a [targets.NAME] of rosterlab.toml")
     pull.add_argument("--district", required=True)
+    pull.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="accept remote file times more than a day ahead of now (a wrong clock otherwise)",
+    )
     _progress_flag(pull)
     add_format(pull)
     pull.set_defaults(handler=cmd_pull)

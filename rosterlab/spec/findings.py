@@ -261,6 +261,28 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=UNCONFIRMED,
     ),
     _t(
+        "too-many-columns",
+        "error",
+        "file",
+        "Too many columns",
+        "more columns than rosterlab reads in one file (max_columns); value is the count",
+        "{file} has {value} columns, more than the {limit} rosterlab reads: its rows were not "
+        "read.",
+        "Drop the extra columns (a spreadsheet that grew sideways?); if they are real, raise "
+        "max_columns in rosterlab.toml's [limits].",
+    ),
+    _t(
+        "invalid-utf8-bytes",
+        "error",
+        "file",
+        "Bytes that are not UTF-8",
+        "a UTF-8 file with a few bytes that are not UTF-8 (one finding per place, the first 100)",
+        "{file} line {line}, column {column}: {value} is not UTF-8; read as Windows-1252 "
+        "({text!r}).",
+        "Fix that value at the source and save the file as UTF-8; the rest of the file was "
+        "read as UTF-8.",
+    ),
+    _t(
         "blank-row",
         "warning",
         "file",

@@ -5,6 +5,7 @@ from rosterlab.store.ingest import (
     ColumnMap,
     StagedFile,
     ingest_bundle,
+    resolve_taken_at,
     stage_snapshot,
     staging_table,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ingest_bundle",
     "interrupt_queries",
     "quote_ident",
+    "resolve_taken_at",
     "stage_snapshot",
     "staging_table",
 ]

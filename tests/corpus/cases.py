@@ -39,7 +39,7 @@ ROW_1 = "SCH-1,S-001,00123,Lee,Ada,3,02134,Primary,Pat Lee,C-1,red"
 ROW_2 = "SCH-1,S-001,00123,Lee,Ada,3,02134,Emergency,Sam Lee,,red"
 ROW_3 = "SCH-2,S-002,00456,Diaz,Bo,10,02135,,,,blue"
 ROW_4 = "SCH-2,S-003,00789,Okafor,Cy,11,,Primary,Ngozi Okafor,C-3,"
-ZIP_LIMIT = 16 * 1024**3
+ZIP_LIMIT = 8 * 1024**3
 NUL_NAME = "ext.ho\x00use"
 ESCAPES_NAME = "ext.\x1b[2J\x07ho\x9buse\u202e"
 
@@ -64,6 +64,7 @@ class Case:
     rows: dict[str, int] = field(default_factory=dict)
     messages: tuple[str, ...] = ()  # exact messages of the malformed-row findings, in order
     checked: tuple[Expected, ...] = ()  # findings the checks after ingest must include
+    taken_at: str | None = "2026-09-01T02:00:00"  # --taken-at (None: the files' newest mtime)
 
 
 # --- builders ----------------------------------------------------------------------------------
@@ -778,7 +779,7 @@ CASES: tuple[Case, ...] = (
         "five entries claiming 4 GiB each: refused before anything is unpacked",
         patched_zip({f"students{n}.csv": b"0" * 1000 for n in range(5)}, declare_size(2**32 - 16)),
         error=f"{{bundle}} unpacks to {5 * (2**32 - 16):,} bytes, over the limit of "
-        f"{ZIP_LIMIT:,}: unzip it and pass the folder",
+        f"{ZIP_LIMIT:,} (bundle_max_bytes in [limits]): unzip it and pass the folder",
     ),
     Case(
         "zip-bomb-lying-size",
