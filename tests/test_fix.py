@@ -648,3 +648,28 @@ def test_the_bundle_writer_quotes_minimally_with_the_chosen_newline(tmp_path):
         "\n",
         "\r\n",
     )
+
+
+def test_changes_csv_neutralises_formulas_and_the_bundle_keeps_them_exact(maple, tmp_path):
+    """Incident: a value and a reason a spreadsheet would run (OWASP CSV injection)."""
+    rules = rules_of(
+        '[[rules]]\nop = "set"\nentity = "students"\nfield = "Student_zip"\nkey = "S-003"\n'
+        'value = "=HYPERLINK(\\"http://evil.example\\",\\"open\\")"\n'
+        'reason = "@SUM(A1:A9)"\n'
+        '[[rules]]\nop = "set"\nentity = "students"\nfield = "Grade"\nkey = "S-001"\n'
+        'value = "-2+3"\nreason = "+1 from the office"\n'
+    )
+    out = tmp_path / "out"
+    fix_snapshot(maple.store, maple.night_2, rules, out)
+
+    assert changes_of(out) == [
+        "students,S-003,Student_zip,changed,,"
+        '"\'=HYPERLINK(""http://evil.example"",""open"")",1:set,\'@SUM(A1:A9)',
+        "students,S-001,Grade,changed,3,'-2+3,2:set,'+1 from the office",
+    ]
+    students = (out / "students.csv").read_text().splitlines()
+    assert [line for line in students if "S-003" in line] == [
+        'SCH-2,S-003,00789,Okafor,Cy,11,"=HYPERLINK(""http://evil.example"",""open"")",'
+        "Primary,Ngozi Okafor,C-3,"
+    ]
+    assert [line.split(",")[5] for line in students if "S-001" in line] == ["-2+3", "-2+3"]

@@ -28,7 +28,7 @@ from rosterlab.fix.rules import (
 )
 from rosterlab.store import ColumnMap, SnapshotInfo, Store, stage_snapshot
 from rosterlab.store.ingest import entity_filter, key_sql
-from rosterlab.store.sql import positional
+from rosterlab.store.sql import positional, spreadsheet_safe
 
 CHANGES = "fix_changes"
 LEDGER = "ledger"  # the checks room's customization ledger (store migration 4)
@@ -452,12 +452,13 @@ class Workbench:
     def changes_select(self) -> str:
         """SQL of ``changes.csv``: one row per changed record and field, in rule then row order.
 
-        A record on several rows (a student with contacts) or repeated rows change once.
+        A record on several rows (a student with contacts) or repeated rows change once. Values
+        a spreadsheet would run as formulas are neutralised (:func:`spreadsheet_safe`).
         """
+        columns = ("entity", "key", "field", "change", "old", "new", "rule_label", "reason")
+        safe = ", ".join(f"{spreadsheet_safe(c)} AS {c}" for c in columns)
         return (
-            "SELECT entity, key, field, change, old, new, rule_label, reason "
-            f"FROM ({self._DISTINCT_CHANGES}) "
-            "ORDER BY rule, f, r, c, key, old, new"
+            f"SELECT {safe} FROM ({self._DISTINCT_CHANGES}) ORDER BY rule, f, r, c, key, old, new"
         )
 
     def changes_per_rule(self) -> dict[int, int]:

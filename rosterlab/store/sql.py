@@ -20,3 +20,18 @@ def quote_literal(text: str) -> str:
     if "\x00" in text:
         raise ValueError("literals cannot contain NUL")
     return "'" + text.replace("'", "''") + "'"
+
+
+def spreadsheet_safe(expression: str) -> str:
+    """SQL making a text value safe to open in a spreadsheet (OWASP "CSV injection").
+
+    A value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to
+    Excel, LibreOffice and Google Sheets (``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``): it gets a
+    leading single quote, which the spreadsheet shows as text. Only for CSV files people open
+    (``changes.csv``); Clever bundles are written exactly.
+    """
+    starts = "^[=+@\\-\t\r]"
+    return (
+        f"CASE WHEN regexp_matches({expression}, {quote_literal(starts)}) "
+        f"THEN concat(chr(39), {expression}) ELSE {expression} END"
+    )
