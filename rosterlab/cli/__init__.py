@@ -1,7 +1,8 @@
 """The command line: ``main(argv) -> int``, thin over the API; one place maps errors to exit codes.
 
 Exit codes: 0 done; 1 findings at or above ``--fail-on``; 2 the command could not do its job
-(one line on stderr says what to do); 130 interrupted (Ctrl-C), store as it was.
+(one line on stderr says what to do); 130 interrupted (Ctrl-C), store as it was; 143 (SIGTERM)
+and 129 (SIGHUP) the same way.
 
 A bug (any other exception) is one line too, naming ``--debug`` / ``ROSTERLAB_DEBUG=1``, which
 print the traceback, causes included, above the line. The commands are imported inside

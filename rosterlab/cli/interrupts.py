@@ -8,10 +8,11 @@ every open store's running query) at once, so the main thread unwinds through it
 (transactions roll back, temporary folders go) within a second. The command then exits
 ``128 + signal number`` (130 for SIGINT) with one line, whatever exception the unwinding raised.
 
-Another signal that should stop a command the same way (SIGTERM, SIGHUP): add it to ``STOPPING``
-and, in :func:`watching`, install a Python handler for it that sets ``watch.signal`` and raises
-KeyboardInterrupt (as SIGINT's default handler raises), restoring the old handler on the way out:
-the cleanups that handle Ctrl-C then handle it too, and the exit code is ``128 + N`` (143).
+SIGTERM (a scheduler's timeout, ``kill``) and SIGHUP (a closed terminal) stop a command the same
+way: while :func:`watching`, a Python handler sets ``watch.signal`` and raises KeyboardInterrupt
+(as SIGINT's default handler does), so the cleanups that handle Ctrl-C handle them too — a zip's
+unpacked files (student PII) leave the temporary folder, the store stays as it was — and the
+exit code is ``128 + N`` (143, 129). Their old handlers come back on the way out.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-STOPPING: frozenset[int] = frozenset({signal.SIGINT})
+STOPPING: frozenset[int] = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+RAISING = (signal.SIGTERM, signal.SIGHUP)  # their default ends the process without cleanups
 
 
 class Watch:
@@ -54,15 +57,25 @@ def watching(watch: Watch) -> Iterator[None]:
         return
     read_fd, write_fd = os.pipe()
     previous: int | None = None
+    handlers: list[tuple[int, Any]] = []  # the handlers ours replaced
     thread = threading.Thread(
         target=_read_signals, args=(read_fd, watch), name="rosterlab-signals", daemon=True
     )
+
+    def stop(number: int, _frame: object) -> None:
+        watch.signal = number
+        raise KeyboardInterrupt
+
     try:
         os.set_blocking(write_fd, False)
         thread.start()
         previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for raising in RAISING:
+            handlers.append((raising, signal.signal(raising, stop)))
         yield
     finally:
+        for replaced, handler in reversed(handlers):
+            signal.signal(replaced, handler)
         if previous is not None:
             signal.set_wakeup_fd(previous)
         os.close(write_fd)  # the thread reads end-of-file and ends
