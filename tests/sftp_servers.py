@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,7 @@ class Faults:
     read_only: bool = False  # opening for write, removing and renaming fail with EACCES
     posix_rename: bool = True  # False: the server neither advertises nor serves posix-rename
     renames_allowed: int | None = None  # posix-renames after this many fail with EACCES
+    listed_as: dict[str, str] = field(default_factory=dict)  # a listing lies: real → shown name
 
 
 @dataclass
@@ -237,6 +238,13 @@ class _FaultSFTP(asyncssh.SFTPServer):
                 self.connection.abort()
             raise asyncssh.SFTPConnectionLost("dropped on purpose")
         return int(await _maybe(super().write(file_obj, offset, data)))
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        lies = {k.encode(): v.encode() for k, v in self._server.faults.listed_as.items()}
+        async for entry in super().scandir(path):
+            if isinstance(entry.filename, bytes) and entry.filename in lies:
+                entry.filename = lies[entry.filename]
+            yield entry
 
     def remove(self, path: bytes) -> Any:
         self._deny()

@@ -16,7 +16,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.sftp_servers")
 
-from rosterlab.config import Settings, load_settings  # noqa: E402
+from rosterlab.config import Limits, Settings, load_settings  # noqa: E402
 from rosterlab.errors import (  # noqa: E402
     AuthenticationError,
     BundleError,
@@ -328,6 +328,78 @@ def test_pull_takes_look_alikes_and_skips_the_rest(tmp_path: Path, target: Targe
         "sections.txt",
         "teachers.CSV",
     ]
+
+
+def test_pull_follows_a_link_to_a_file_inside_the_drop(tmp_path: Path, target: Target) -> None:
+    """Incident: the SIS writes exports/students.csv and links students.csv to it."""
+    remote = remote_dir(target)
+    write_files(remote, OLD)
+    write_files(remote / "exports", {"students.csv": NEW["students.csv"]})
+    (remote / "students.csv").unlink()
+    (remote / "students.csv").symlink_to("exports/students.csv")
+    pulled = pull_bundle(target, tmp_path / "pulled")
+    assert [(f.name, f.size) for f in pulled.files] == [
+        (n, len(d)) for n, d in sorted({**OLD, "students.csv": NEW["students.csv"]}.items())
+    ]
+    assert (tmp_path / "pulled" / "students.csv").read_bytes() == NEW["students.csv"]
+
+
+@pytest.mark.parametrize("kind", ["link-outside", "folder", "dangling-link"])
+def test_pull_refuses_a_spec_name_that_is_not_a_file_in_the_drop(
+    tmp_path: Path, target: Target, kind: str
+) -> None:
+    """Skipping students.csv would record a night with 0 students: a full deletion."""
+    remote = remote_dir(target)
+    write_files(remote, OLD)
+    (remote / "students.csv").unlink()
+    outside = write_files(tmp_path / "elsewhere", {"passwd": b"root:x:0:0\n"}) / "passwd"
+    if kind == "folder":
+        (remote / "students.csv").mkdir()
+    else:
+        (remote / "students.csv").symlink_to(outside if kind == "link-outside" else "gone.csv")
+    with pytest.raises(TransportError) as err:
+        pull_bundle(target, tmp_path / "pulled")
+    address = f"127.0.0.1:{target.port}"
+    assert (
+        str(err.value)
+        == {
+            "link-outside": f"students.csv on {address} is a link to {outside}, which is not a file "
+            f"in {remote}: nothing was pulled; replace the link by the file",
+            "folder": f"students.csv on {address} is not a regular file (a folder or a device): "
+            "nothing was pulled; the district must upload it as a file",
+            "dangling-link": f"{remote}/students.csv does not exist on {address}: check remote_dir "
+            "of [targets.t]",
+        }[kind]
+    )
+    assert not (tmp_path / "pulled").exists()
+
+
+@pytest.mark.parametrize(
+    ("limits", "line"),
+    [
+        (
+            Limits(pull_max_file_bytes=100),
+            "students.csv on {address} is {size:,} bytes, over the limit of 100 "
+            "(pull_max_file_bytes in [limits]): nothing was pulled",
+        ),
+        (
+            Limits(pull_max_bytes=151),
+            "the files on {address} add up to {total:,} bytes, over the limit of 151 "
+            "(pull_max_bytes in [limits]): nothing was pulled",
+        ),
+    ],
+)
+def test_pull_refuses_files_over_the_size_caps(
+    tmp_path: Path, target: Target, limits: Limits, line: str
+) -> None:
+    """A lying or broken server must not fill the disk: sizes are checked before downloading."""
+    remote = remote_dir(target)
+    write_files(remote, {**OLD, "students.csv": b"x" * 150})
+    with pytest.raises(TransportError) as err:
+        pull_bundle(target, tmp_path / "pulled", limits=limits)
+    total = sum(len(d) for d in OLD.values()) - len(OLD["students.csv"]) + 150
+    assert str(err.value) == line.format(address=f"127.0.0.1:{target.port}", size=150, total=total)
+    assert not (tmp_path / "pulled").exists()
 
 
 def test_pull_needs_an_empty_folder(tmp_path: Path, target: Target) -> None:

@@ -20,6 +20,7 @@ from rosterlab.errors import (  # noqa: E402
     PosixRenameUnsupportedError,
     RemoteDiskFullError,
     RemotePermissionError,
+    TransportError,
 )
 from rosterlab.transport import Target, pull_bundle, push_bundle  # noqa: E402
 from tests.sftp_servers import (  # noqa: E402
@@ -257,3 +258,18 @@ def test_authentication_refused(tmp_path: Path, fault_server: FaultServer) -> No
         "public key"
     )
     assert fault_server.writes_opened == []
+
+
+def test_a_server_listing_a_name_with_a_slash_is_refused(
+    tmp_path: Path, fault_server: FaultServer, setup: tuple[Target, Path]
+) -> None:
+    """A lying server lists ``students./x``: it cannot be a file name here; nothing is pulled."""
+    target, _ = setup
+    fault_server.faults.listed_as = {"students.csv": "students./x"}
+    with pytest.raises(TransportError) as err:
+        pull_bundle(target, tmp_path / "pulled")
+    assert str(err.value) == (
+        f"127.0.0.1:{fault_server.port} lists a file named 'students./x' in /, which cannot be "
+        "a file name: nothing was pulled; ask the provider to check the server"
+    )
+    assert not (tmp_path / "pulled").exists()

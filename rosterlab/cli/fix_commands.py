@@ -145,8 +145,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
     progress = _progress(args)
     with tempfile.TemporaryDirectory(prefix="rosterlab-pull-") as tmp:
         folder = Path(tmp) / "pulled"
-        pulled = pull_bundle(target, folder, progress=transfer_progress(progress, "downloading"))
-        with open_store(settings) as store, open_bundle(folder) as bundle:
+        pulled = pull_bundle(
+            target,
+            folder,
+            progress=transfer_progress(progress, "downloading"),
+            limits=settings.limits,
+        )
+        with open_store(settings) as store, open_bundle(folder, limits=settings.limits) as bundle:
             result = ingest_bundle(
                 store,
                 bundle,
