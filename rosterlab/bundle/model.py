@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from rosterlab.bundle.sniff import BadBytes
 from rosterlab.spec import Finding
 
 
@@ -36,6 +37,7 @@ class SourceFile:
     header: tuple[str, ...]  # as received, in received order (empty when no header row)
     blank_rows: tuple[int, ...] = ()  # 1-based data row numbers of empty lines
     too_wide: bool = False  # more columns than Limits.max_columns: never parsed
+    bad_bytes: tuple[BadBytes, ...] = ()  # of a UTF-8 file, read as Windows-1252 (the first 100)
 
     @property
     def parsable(self) -> bool:

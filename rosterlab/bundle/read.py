@@ -228,6 +228,7 @@ def _source_file(
         header=sniffed.header,
         blank_rows=sniffed.blank_rows,
         too_wide=len(sniffed.header) > limits.max_columns,
+        bad_bytes=sniffed.bad_bytes,
     )
 
 
@@ -416,6 +417,25 @@ def _file_findings(f: SourceFile, spec_name: str, limits: Limits) -> Iterator[Fi
         )
         return
     yield from header_findings(spec_name, f.header)
+    for bad in f.bad_bytes:
+        column = (
+            "?"
+            if bad.field is None
+            else f.header[bad.field]
+            if bad.field < len(f.header)
+            else f"#{bad.field + 1}"
+        )
+        yield finding(
+            "invalid-utf8-bytes",
+            entity=entity,
+            field=column if bad.line > 1 else None,
+            value=bad.raw.hex(" ").upper(),
+            row=bad.line - 1 if bad.line > 1 else None,
+            file=spec_name,
+            line=bad.line,
+            column=column,
+            text=bad.text,
+        )
     for row in f.blank_rows[:BLANK_ROW_FINDINGS]:
         yield finding("blank-row", entity=entity, row=row, file=spec_name)
 

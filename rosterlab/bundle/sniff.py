@@ -37,6 +37,9 @@ CHUNK = 16 * 1024 * 1024
 HEAD_LIMIT = 1024 * 1024  # the header row is read from at most this many leading bytes
 PROBE = 4096  # leading bytes that decide between a BOM, UTF-16 without one, and the rest
 LINE_LIMIT = 2_000_000  # DuckDB's max_line_size: a longer line is a malformed row
+BAD_BYTE_PLACES = 100  # bad bytes of a mostly-UTF-8 file reported by place
+_ESCAPED = re.compile("[\udc80-\udcff]+")  # bytes the surrogateescape handler kept
+_CP1252_UNDEFINED = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
 BINARY = "binary"  # the encoding-not-utf8 value for a file that is not text at all
 
 _BOMS = (
@@ -66,6 +69,17 @@ class Sniffed:
     newline: str | None
     header: tuple[str, ...]
     blank_rows: tuple[int, ...]
+    bad_bytes: tuple[BadBytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class BadBytes:
+    """Bytes that are not UTF-8 in a UTF-8 file: where (1-based line, 0-based field), and what."""
+
+    line: int
+    field: int | None  # None when the line is too long to tell
+    raw: bytes
+    text: str  # as read: the bytes decoded as Windows-1252
 
 
 class _Counts:
@@ -146,12 +160,19 @@ def sniff(
         except UnicodeDecodeError:
             valid_utf8 = False
 
-    encoding, transcoded = _decide(path, utf8_path, kind, bom, valid_utf8, nul, chunk)
+    bad: tuple[BadBytes, ...] = ()
+    repaired = None
+    if kind in (None, "utf-8-sig") and not valid_utf8 and not nul:
+        repaired = _repair_utf8(path, utf8_path, len(codecs.BOM_UTF8) if bom else 0, chunk)
+    if repaired is not None:
+        encoding, (transcoded, bad) = kind or "utf-8", repaired
+    else:
+        encoding, transcoded = _decide(path, utf8_path, kind, bom, valid_utf8, nul, chunk)
     if encoding is None:
         return Sniffed(digest.hexdigest(), size, path, None, False, None, (), ())
     if transcoded is not None:
         counts = transcoded
-    parse_path = path if encoding == "utf-8" else utf8_path
+    parse_path = path if encoding == "utf-8" and not repaired else utf8_path
     header = _header(counts.head)
     kinds = counts.newline_kinds()
     blank_rows: tuple[int, ...] = ()
@@ -166,7 +187,9 @@ def sniff(
         separator = "\n" if counts.lf else "\r"
         blank_rows, kinds = _scan_records(parse_path, separator, chunk)
     newline = None if not kinds else next(iter(kinds)) if len(kinds) == 1 else "mixed"
-    return Sniffed(digest.hexdigest(), size, parse_path, encoding, bom, newline, header, blank_rows)
+    return Sniffed(
+        digest.hexdigest(), size, parse_path, encoding, bom, newline, header, blank_rows, bad
+    )
 
 
 def _bom_kind(block: bytes) -> str | None:
@@ -232,6 +255,77 @@ def _transcode(path: Path, utf8_path: Path, codec: str, skip: int, chunk: int) -
         utf8_path.unlink()
         return None
     return counts
+
+
+def _repair_utf8(
+    path: Path, utf8_path: Path, skip: int, chunk: int
+) -> tuple[_Counts, tuple[BadBytes, ...]] | None:
+    """A UTF-8 file but for a few bytes: write it to ``utf8_path`` with each bad byte read as
+    Windows-1252 (Latin-1 for the five bytes it leaves undefined), good text untouched.
+
+    None when the file is not mostly UTF-8: as many bad bytes as bytes continuing a valid
+    multi-byte character (a Windows-1252 file has bad bytes and hardly any of those).
+    """
+    bad = good = 0
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    with path.open("rb") as src:
+        src.seek(skip)
+        while True:
+            block = src.read(chunk)
+            text = decoder.decode(block, final=not block)
+            bad += sum(len(run) for run in _ESCAPED.findall(text))
+            good += len(block) - len(text) if block else 0
+            if not block:
+                break
+    if bad > good:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    counts = _Counts()
+    places: list[BadBytes] = []
+    utf8_path.parent.mkdir(parents=True, exist_ok=True)
+    lines = 1
+    partial = ""  # the current line up to this block (for the field a bad byte sits in)
+    with path.open("rb") as src, utf8_path.open("wb") as out:
+        src.seek(skip)
+        while True:
+            block = src.read(chunk)
+            text = decoder.decode(block, final=not block)
+            for match in _ESCAPED.finditer(text) if len(places) < BAD_BYTE_PLACES else ():
+                start = text.rfind("\n", 0, match.start()) + 1
+                line = lines + text.count("\n", 0, match.start())
+                prefix = (partial if start == 0 else "") + text[start : match.start()]
+                places.append(BadBytes(line, _field_index(prefix), *_as_cp1252(match.group())))
+                if len(places) == BAD_BYTE_PLACES:
+                    break
+            data = _ESCAPED.sub(lambda m: _as_cp1252(m.group())[1], text).encode("utf-8")
+            out.write(data)
+            counts.feed(data)
+            lines += text.count("\n")
+            last = text.rfind("\n")
+            partial = text[last + 1 :] if last >= 0 else partial + text
+            partial = partial if len(partial) <= LINE_LIMIT else partial[:LINE_LIMIT]
+            if not block:
+                break
+    return counts, tuple(places)
+
+
+def _as_cp1252(escaped: str) -> tuple[bytes, str]:
+    """The raw bytes behind surrogate escapes, and their Windows-1252 (else Latin-1) reading."""
+    raw = bytes(ord(ch) - 0xDC00 for ch in escaped)
+    text = "".join(
+        bytes([b]).decode("cp1252") if b not in _CP1252_UNDEFINED else chr(b) for b in raw
+    )
+    return raw, text
+
+
+def _field_index(prefix: str) -> int | None:
+    """The 0-based field a position sits in, from its line up to it (None: line too long)."""
+    if len(prefix) >= LINE_LIMIT:
+        return None
+    try:
+        return len(next(csv.reader([prefix]))) - 1 if prefix else 0
+    except csv.Error:  # a quote left open, past csv's field size limit
+        return prefix.count(",")
 
 
 def _record_ended(head: bytes) -> bool:

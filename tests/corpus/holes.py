@@ -19,6 +19,10 @@ from rosterlab.bundle.sniff import LINE_LIMIT
 from rosterlab.config import Limits
 from tests.corpus.cases import (
     EXT,
+    ROW_1,
+    ROW_2,
+    ROW_3,
+    ROW_4,
     ROWS,
     STUDENTS_HEADER,
     TINY_ROWS,
@@ -116,6 +120,9 @@ def with_students(data: bytes) -> dict[str, bytes]:
     return tiny_files() | {"students.csv": data}
 
 
+STRAY_BYTE = students(
+    STUDENTS_HEADER, ROW_1.replace("Ada", "Renée"), ROW_2.replace("Ada", "Renée"), ROW_3, ROW_4
+).replace(b"Diaz", b"Bj\xf6rk")
 NUL_FILE = b"\x00" * (2 * LINE_LIMIT + 1)
 ENDLESS_LINE = students(STUDENTS_HEADER, *ROWS) + b"x" * (2 * LINE_LIMIT + 1)
 BLANKS = students(STUDENTS_HEADER, ROWS[0], *[""] * BLANK_LINES, *ROWS[1:])
@@ -197,6 +204,17 @@ HOLES: tuple[Case, ...] = (
         folder_with_bytes_name,
         error="{bundle} holds a file whose name is not UTF-8 ('stud\\xe9nts.csv'): rename it "
         "(or move it out of the bundle)",
+    ),
+    Case(
+        "utf8-with-a-stray-byte",
+        "a UTF-8 file (Renée) where one name was pasted in as Windows-1252 (Bj\\xf6rk)",
+        tiny_with(students_csv=STRAY_BYTE),
+        (EXT, ("invalid-utf8-bytes", "students", "Last_name", "F6", 3)),
+        stored=(
+            ("students", "S-001", "First_name", "Renée"),
+            ("students", "S-002", "Last_name", "Björk"),
+        ),
+        rows=TINY_ROWS,
     ),
     Case(
         "nul-bytes-no-newline",
