@@ -363,8 +363,8 @@ def test_pull_refuses_a_spec_name_that_is_not_a_file_in_the_drop(
     assert (
         str(err.value)
         == {
-            "link-outside": f"students.csv on {address} is a link to {outside}, which is not a file "
-            f"in {remote}: nothing was pulled; replace the link by the file",
+            "link-outside": f"students.csv on {address} is a link to {outside}, which is not a "
+            f"file in {remote}: nothing was pulled; replace the link by the file",
             "folder": f"students.csv on {address} is not a regular file (a folder or a device): "
             "nothing was pulled; the district must upload it as a file",
             "dangling-link": f"{remote}/students.csv does not exist on {address}: check remote_dir "

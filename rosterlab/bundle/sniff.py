@@ -164,6 +164,8 @@ def sniff(
     repaired = None
     if kind in (None, "utf-8-sig") and not valid_utf8 and not nul:
         repaired = _repair_utf8(path, utf8_path, len(codecs.BOM_UTF8) if bom else 0, chunk)
+    encoding: str | None
+    transcoded: _Counts | None
     if repaired is not None:
         encoding, (transcoded, bad) = kind or "utf-8", repaired
     else:
