@@ -6,6 +6,10 @@ with networking disabled is in tests/test_browser.py.
 from __future__ import annotations
 
 import base64
+import html
+import itertools
+import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,20 +17,25 @@ import nbformat
 import polars as pl
 import pytest
 
+from rosterlab import spec
 from rosterlab.bundle import open_bundle
-from rosterlab.checks import run_checks
+from rosterlab.checks import field_matrix, run_checks
 from rosterlab.cli import main
 from rosterlab.diff import diff_snapshots
 from rosterlab.errors import ReportError
 from rosterlab.report import charts
+from rosterlab.report.diff import diff_dict, diff_fragment, diff_text
 from rosterlab.report.html_report import (
     findings_fragment,
+    flags_fragment,
     inject_parameters,
     notebook_html,
     write_report,
 )
 from rosterlab.store import Store, ingest_bundle
 from tests.tiny import Night, tiny_night, write_night
+
+SAMPLES = Path(__file__).parent.parent / "data" / "samples"
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -206,3 +215,73 @@ def test_lab_refuses_a_missing_notebooks_folder(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"rosterlab: --notebooks {tmp_path / 'nope'} is not a folder: give the notebooks folder\n"
     )
+
+
+def contact_by_name_and_email_night() -> Night:
+    """S-002 gets a contact known only by name and email, whose phone is not a phone number."""
+    night = tiny_night()
+    night["students.csv"][0] += ["Contact_email", "Contact_phone"]
+    for row in night["students.csv"][1:]:
+        row += ["", ""]
+    night["students.csv"][3][7:13] = [
+        "Primary",
+        "Bartholomew Oyelaran",
+        "",
+        "blue",
+        "b.oyelaran@mail.example.org",
+        "call-me-maybe",
+    ]
+    return night
+
+
+def test_redaction_masks_a_contact_identity_in_keys_messages_and_causes(tmp_path):
+    """Incident: `report --redact` showed S-002/name+email:Bartholomew Oyelaran|b.oyelaran@…."""
+    path = store_of(tmp_path, contact_by_name_and_email_night())
+    with Store.open(path) as store:
+        result = run_checks(store, 1)
+    key = "S-002/name+email:Bartholomew Oyelaran|b.oyelaran@mail.example.org"
+    assert [(f.code, f.key, f.field) for f in result.findings if f.entity == "contacts"] == [
+        ("invalid-phone", key, "Contact_phone")
+    ]
+    page, text = findings_fragment(result, redact=True)
+    personal = ("Bartholomew", "Oyelaran", "b.oyelaran", "call-me-maybe")
+    assert [p for p in personal if p.lower() in (page + text).lower()] == []
+    assert "<td>S-002/name+email:•••</td>" in page
+    plain_page, _ = findings_fragment(result)
+    assert f"<td>{key}</td>" in plain_page
+
+
+def test_no_personal_value_of_the_samples_appears_in_a_redacted_report_or_diff(tmp_path):
+    """Every PII value (spec flags; 5+ characters, no vocabulary) of maple's first three nights
+    (clean, churn, broken references), in any case, in findings, field flags and diffs."""
+    maple = tmp_path / "maple"
+    for night in ("2026-09-01", "2026-09-02", "2026-09-03"):
+        shutil.copytree(SAMPLES / "maple" / night, maple / night)
+    path = tmp_path / "maple.duckdb"
+    argv = ["--store", str(path), "ingest", str(maple), "--district", "maple", "--format", "json"]
+    assert main(argv) == 0
+    with Store.open(path) as store:
+        nights = store.snapshots("maple")
+        personal = set()
+        for night in nights:
+            for entity in spec.ENTITIES.values():
+                frame = store.entity_frame(night.id, entity.name)
+                for field in entity.fields:
+                    if field.pii and not field.vocabulary and field.name in frame.columns:
+                        personal |= {v.lower() for v in frame[field.name] if v and len(v) >= 5}
+        shown = [
+            text
+            for night in nights
+            for text in findings_fragment(run_checks(store, night.id), redact=True, limit=10**6)
+        ]
+        shown += flags_fragment(field_matrix(store, "maple"), redact=True)
+        for old, new in itertools.pairwise(nights):
+            diff = diff_snapshots(store, "maple", old.id, new.id, details=True)
+            shown += [
+                diff_text(diff, details=True, redact=True),
+                diff_fragment(diff, details=True, redact=True),
+                json.dumps(diff_dict(diff, details=True, redact=True), ensure_ascii=False),
+            ]
+    everything = html.unescape("\n".join(shown)).lower()
+    assert len(personal) > 1000
+    assert sorted(value for value in personal if value in everything) == []

@@ -10,6 +10,7 @@ other IDs are not PII in the spec and stay. Everything taken from a file is esca
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -51,13 +52,40 @@ def mask_value(entity: str, field: str | None, value: str | None, redact: bool) 
 
 def mask_key(entity: str, key: str, redact: bool) -> str:
     """A contact key keeps its student and a sis_id identity; other identities are masked."""
-    if not redact or entity != "contacts" or spec.KEY_SEPARATOR not in key:
+    secrets = key_secrets(entity, key) if redact else []
+    if not secrets:
         return key
     student, identity = key.split(spec.KEY_SEPARATOR, 1)
-    label = identity.split(":", 1)[0]
-    if _PII_IDENTITY.get(label, True):
-        return f"{student}{spec.KEY_SEPARATOR}{label}:{MASK}"
-    return key
+    return f"{student}{spec.KEY_SEPARATOR}{identity.split(':', 1)[0]}:{MASK}"
+
+
+def key_secrets(entity: str | None, key: str | None) -> list[str]:
+    """The personal data in a record key: a contact identity built from PII columns (whole, and
+    each of its parts: ``Pat Lee|pat@example.org``, ``Pat Lee``, ``pat@example.org``)."""
+    if entity != "contacts" or key is None or spec.KEY_SEPARATOR not in key:
+        return []
+    identity = key.split(spec.KEY_SEPARATOR, 1)[1]
+    label, _, text = identity.partition(":")
+    if not _PII_IDENTITY.get(label, True):
+        return []
+    return [part for part in (text, *text.split("|")) if part]
+
+
+def mask_cause(cause: str | None, redact: bool) -> str | None:
+    """A root cause (``entity/key``) with its key masked as :func:`mask_key` masks it."""
+    if not redact or cause is None or spec.KEY_SEPARATOR not in cause:
+        return cause
+    entity, key = cause.split(spec.KEY_SEPARATOR, 1)
+    return f"{entity}{spec.KEY_SEPARATOR}{mask_key(entity, key, redact)}"
+
+
+def scrub(text: str | None, secrets: Collection[str]) -> str | None:
+    """``text`` with every secret (longest first, any case) replaced by the mask."""
+    if text is None:
+        return None
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
+    return text
 
 
 # --- JSON --------------------------------------------------------------------------------

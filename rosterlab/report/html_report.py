@@ -27,7 +27,7 @@ from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix
 from rosterlab.errors import ReportError, cannot_write, disk_full
 from rosterlab.report.destination import report_destination
-from rosterlab.report.diff import MASK, sensitive
+from rosterlab.report.diff import MASK, key_secrets, mask_cause, scrub, sensitive
 from rosterlab.spec import Finding
 
 PARAMETERS_TAG = "parameters"
@@ -246,11 +246,28 @@ def _shown_value(f: Finding, redact: bool) -> str | None:
 
 
 def redacted(f: Finding, redact: bool) -> Finding:
-    """The finding as a report shows it: personal data masked, in the message too."""
-    value = _shown_value(f, redact)
-    if f.value is None or value == f.value:
+    """The finding as a report shows it: personal data masked everywhere it could appear.
+
+    A PII value (by the spec's PII flags) and a contact identity built from PII columns (in the
+    key or the root cause) are masked in the key, value, message, hint and cause.
+    """
+    if not redact:
         return f
-    return replace(f, value=value, message=f.message.replace(f.value, MASK))
+    value = _shown_value(f, redact)
+    secrets = [f.value] if f.value is not None and value != f.value else []
+    secrets += key_secrets(f.entity, f.key)
+    if f.cause is not None and spec.KEY_SEPARATOR in f.cause:
+        secrets += key_secrets(*f.cause.split(spec.KEY_SEPARATOR, 1))
+    if not secrets:
+        return f
+    return replace(
+        f,
+        key=scrub(f.key, secrets),
+        value=value,
+        message=scrub(f.message, secrets) or "",
+        hint=scrub(f.hint, secrets) or "",
+        cause=scrub(f.cause, secrets),
+    )
 
 
 def _finding_line(f: Finding) -> str:
@@ -271,8 +288,11 @@ def findings_fragment(
     head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + ", ".join(
         f"{counts[s]:,} {s}" for s in spec.SEVERITIES
     )
-    causes = [(g.cause, ", ".join(g.codes), g.count, g.severity) for g in result.groups]
-    hints = sorted({f.code: f.hint for f in result.findings}.items())
+    causes = [
+        (mask_cause(g.cause, redact), ", ".join(g.codes), g.count, g.severity)
+        for g in result.groups
+    ]
+    hints = sorted({f.code: f.hint for f in (redacted(f, redact) for f in ordered)}.items())
     page = (
         f"<p><b>{html.escape(head)}</b> (an error: Clever does not process the upload, skips "
         "rows, or may mislink records; each finding says which)</p>"
