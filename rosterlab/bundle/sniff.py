@@ -37,6 +37,7 @@ CHUNK = 16 * 1024 * 1024
 HEAD_LIMIT = 1024 * 1024  # the header row is read from at most this many leading bytes
 PROBE = 4096  # leading bytes that decide between a BOM, UTF-16 without one, and the rest
 LINE_LIMIT = 2_000_000  # DuckDB's max_line_size: a longer line is a malformed row
+TOO_LONG = 0  # surplus_rows' field count for a line over LINE_LIMIT
 BAD_BYTE_PLACES = 100  # bad bytes of a mostly-UTF-8 file reported by place
 _ESCAPED = re.compile("[\udc80-\udcff]+")  # bytes the surrogateescape handler kept
 _CP1252_UNDEFINED = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
@@ -467,7 +468,8 @@ _CLOSING = r'^(?:[^"]|"")*"'
 def surplus_rows(
     path: Path, newline: str | None, fields: int, chunk: int = CHUNK
 ) -> list[tuple[int, int]]:
-    """(data row, fields) of the records with more than ``fields`` fields, as DuckDB splits them.
+    """(data row, fields) of the records with more than ``fields`` fields, as DuckDB splits them;
+    fields is ``TOO_LONG`` for a line longer than ``LINE_LIMIT`` (never buffered whole).
 
     DuckDB's strict parser silently drops *empty* surplus fields at the end of a row, so an
     unquoted comma in a row whose last columns are empty would shift its values one column to
@@ -482,7 +484,9 @@ def surplus_rows(
     pending = 0  # commas of a record still open at the end of the previous block
     with path.open("rb") as fh:
         for body in _line_blocks(fh, sep, chunk):
-            if body is None:  # a line too long for the parser (which rejects it): one record
+            if body is None:  # a line too long for the parser: one record, reported as such
+                if state == 0 and records:
+                    found.append((records, TOO_LONG))
                 records, state, pending = records + (state == 0), 0, 0
             elif state == 0 and b'"' not in body:
                 records, pending = _surplus_plain_block(body, sep, records, fields, found), 0

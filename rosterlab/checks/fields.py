@@ -28,6 +28,7 @@ from rosterlab.store import SnapshotInfo, StagedFile, Store, stage_snapshot
 EXACT_DISTINCT_ROWS = 100_000
 SAMPLE_TABLE = "_check_pattern_sample"
 PATTERN_LENGTH = 40
+PROFILE_BATCH = 64  # columns profiled per query: bounds memory and time on very wide files
 # Digits → 9, then runs of letters (any script) → A; capped so free text stays one short shape.
 PATTERN_SQL = "left(regexp_replace(regexp_replace(v, '[0-9]', '9', 'g'), '\\pL+', 'A', 'g'), {n})"
 
@@ -91,15 +92,25 @@ def profile_file(
     rows = int(store.rows(f"SELECT count(*) FROM {staged.view}")[0][0])
     distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
     columns = [f"c{p}" for p in positions.values()]
-    stats = store.rows(
-        "SELECT "
-        + ", ".join(
-            f"count({c}), "
-            + (f"(SELECT count(*) FROM {known[name]})" if name in known else distinct.format(c))
-            for name, c in zip(positions, columns, strict=True)
-        )
-        + f" FROM {staged.view}"
-    )[0]
+    names = list(positions)
+    # Columns go in batches: one query over hundreds of columns (a file with 500 ext.* columns)
+    # needs memory for all their distinct sets at once, and took seconds per hundred columns.
+    stats: list[Any] = []
+    for start in range(0, len(columns), PROFILE_BATCH):
+        batch = range(start, min(start + PROFILE_BATCH, len(columns)))
+        stats += store.rows(
+            "SELECT "
+            + ", ".join(
+                f"count({columns[i]}), "
+                + (
+                    f"(SELECT count(*) FROM {known[names[i]]})"
+                    if names[i] in known
+                    else distinct.format(columns[i])
+                )
+                for i in batch
+            )
+            + f" FROM {staged.view}"
+        )[0]
     sampled = (
         f" USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (42)" if rows > sample else ""
     )
@@ -110,12 +121,14 @@ def profile_file(
         f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
         f"FROM {staged.view}{sampled}"
     )
-    for column, shape, count in store.rows(
-        f"SELECT col, {pattern} AS p, sum(n) AS n FROM (SELECT col, v, count(*) AS n FROM "
-        f"(UNPIVOT {SAMPLE_TABLE} ON COLUMNS(*) INTO NAME col VALUE v) GROUP BY ALL) "
-        "GROUP BY ALL ORDER BY col, n DESC, p"
-    ):
-        counted[column].append((shape, int(count)))
+    for start in range(0, len(columns), PROFILE_BATCH):
+        batch_columns = ", ".join(columns[start : start + PROFILE_BATCH])
+        for column, shape, count in store.rows(
+            f"SELECT col, {pattern} AS p, sum(n) AS n FROM (SELECT col, v, count(*) AS n FROM "
+            f"(UNPIVOT (SELECT {batch_columns} FROM {SAMPLE_TABLE}) ON COLUMNS(*) INTO NAME col "
+            "VALUE v) GROUP BY ALL) GROUP BY ALL ORDER BY col, n DESC, p"
+        ):
+            counted[column].append((shape, int(count)))
     store.execute(f"DROP TABLE {SAMPLE_TABLE}")
     return [
         FieldProfile(

@@ -24,7 +24,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.model import Bundle, SourceFile
-from rosterlab.bundle.sniff import surplus_rows
+from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
 from rosterlab.errors import (
     ConfigError,
     OutOfOrderError,
@@ -336,6 +336,11 @@ class Ingestor:
         )
         problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
         for row, fields in surplus.items():
+            if fields == TOO_LONG:  # DuckDB may skip a huge last line without a word
+                problems.setdefault(
+                    row, _reject_detail("LINE SIZE OVER MAXIMUM", f"over {LINE_LIMIT:,} bytes")
+                )
+                continue
             problems[row] = _reject_detail(
                 "TOO MANY COLUMNS", f"Expected Number of Columns: {width} Found: {fields}"
             )

@@ -128,6 +128,11 @@ ENDLESS_LINE = students(STUDENTS_HEADER, *ROWS) + b"x" * (2 * LINE_LIMIT + 1)
 BLANKS = students(STUDENTS_HEADER, ROWS[0], *[""] * BLANK_LINES, *ROWS[1:])
 WIDE_HEADER = ",".join(["Student_id", *(f"ext.c{n}" for n in range(WIDE - 1))])
 WIDE_FILE = students(WIDE_HEADER, ",".join(["S-001", *["v"] * (WIDE - 1)]))
+VERY_WIDE = 3001  # 3,000 ext.* columns once crashed DuckDB (and every later check)
+VERY_WIDE_FILE = students(
+    ",".join(["Student_id", *(f"ext.c{n}" for n in range(VERY_WIDE - 1))]),
+    ",".join(["S-001", *["v"] * (VERY_WIDE - 1)]),
+)
 
 HOLES: tuple[Case, ...] = (
     Case(
@@ -242,6 +247,13 @@ HOLES: tuple[Case, ...] = (
         f"students.csv with {WIDE} columns (one past the limit)",
         tiny_with(students_csv=WIDE_FILE),
         (("too-many-columns", "students", None, str(WIDE), None),),
+        rows={"students": 0, "contacts": 0, "teachers": 3},
+    ),
+    Case(
+        "three-thousand-columns",
+        "students.csv with 3,000 ext.* columns (a spreadsheet that grew sideways)",
+        tiny_with(students_csv=VERY_WIDE_FILE),
+        (("too-many-columns", "students", None, str(VERY_WIDE), None),),
         rows={"students": 0, "contacts": 0, "teachers": 3},
     ),
 )
