@@ -30,9 +30,10 @@ def test_a_96_mib_line_without_a_break_is_read_in_bounded_memory(tmp_path: Path)
         for _ in range(96):
             fh.write(b"x" * 2**20)
     store = tmp_path / "store.duckdb"
+    argv = ["--store", str(store), "ingest", str(bundle), "--district", "d"]
+    argv += ["--taken-at", "2026-09-01", "--format", "json"]
     done = subprocess.run(
-        [sys.executable, "-c", PEAK, "--store", str(store), "ingest", str(bundle)]
-        + ["--district", "d", "--taken-at", "2026-09-01", "--format", "json"],
+        [sys.executable, "-c", PEAK, *argv],
         capture_output=True,
         text=True,
         check=True,
