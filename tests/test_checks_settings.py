@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rosterlab.checks import CheckSettings, run_checks
-from rosterlab.config import DistrictSettings, district_settings, load_settings
+from rosterlab.config import DistrictSettings, Limits, district_settings, load_settings
 from rosterlab.errors import ConfigError
 from rosterlab.store import Store
 from tests.cli_run import run
@@ -44,8 +44,9 @@ def test_the_readme_settings_example_shows_the_defaults(tmp_path: Path):
     example = readme.split("## Settings")[1].split("```toml\n")[1].split("```")[0]
     config = tmp_path / "rosterlab.toml"
     config.write_text(example)
-    maple = load_settings(config=str(config)).districts["maple"]
-    assert maple == DistrictSettings("maple", name="Maple Grove USD")
+    settings = load_settings(config=str(config))
+    assert settings.districts["maple"] == DistrictSettings("maple", name="Maple Grove USD")
+    assert settings.limits == Limits()
 
 
 def test_a_district_that_calls_a_third_of_teacher_emails_gone_emptied(
