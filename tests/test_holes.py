@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rosterlab.cli import main
 from rosterlab.store import Store
+from tests.cli_run import run
 from tests.corpus.cases import tiny_files, zipped
 from tests.corpus.holes import future_mtime
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_allow_future_ingests_a_night_from_a_clock_in_2099(tmp_path, capsys):
