@@ -16,13 +16,16 @@ from pathlib import Path
 
 from rosterlab.bundle.sniff import TOO_LONG
 
+# The peak is read from VmHWM: ru_maxrss would report the parent's size (Linux keeps it across
+# exec), and pytest after a few hundred tests is far bigger than the child.
 READ = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from rosterlab.bundle.sniff import sniff, surplus_rows
 sniffed = sniff(Path(sys.argv[1]), Path(sys.argv[2]))
 found = surplus_rows(sniffed.parse_path, sniffed.newline, len(sniffed.header))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, found)
+peak_kb = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)
+print(int(peak_kb) // 1024, found)
 """
 
 
