@@ -292,7 +292,7 @@ def findings_fragment(
         (mask_cause(g.cause, redact), ", ".join(g.codes), g.count, g.severity)
         for g in result.groups
     ]
-    hints = sorted({f.code: f.hint for f in (redacted(f, redact) for f in ordered)}.items())
+    hints = sorted({f.code: redacted(f, redact).hint for f in result.findings}.items())
     page = (
         f"<p><b>{html.escape(head)}</b> (an error: Clever does not process the upload, skips "
         "rows, or may mislink records; each finding says which)</p>"

@@ -123,6 +123,8 @@ def with_students(data: bytes) -> dict[str, bytes]:
 STRAY_BYTE = students(
     STUDENTS_HEADER, ROW_1.replace("Ada", "Renée"), ROW_2.replace("Ada", "Renée"), ROW_3, ROW_4
 ).replace(b"Diaz", b"Bj\xf6rk")
+BAD_ROW = "SCH-2,S-009,00999,Bad,Row,9,,,,,green,surplus"
+TWO_BAD_ROWS = students(STUDENTS_HEADER, ROW_1, ROW_2, BAD_ROW, BAD_ROW, ROW_3, ROW_4)
 NUL_FILE = b"\x00" * (2 * LINE_LIMIT + 1)
 ENDLESS_LINE = students(STUDENTS_HEADER, *ROWS) + b"x" * (2 * LINE_LIMIT + 1)
 BLANKS = students(STUDENTS_HEADER, ROWS[0], *[""] * BLANK_LINES, *ROWS[1:])
@@ -209,6 +211,22 @@ HOLES: tuple[Case, ...] = (
         folder_with_bytes_name,
         error="{bundle} holds a file whose name is not UTF-8 ('stud\\xe9nts.csv'): rename it "
         "(or move it out of the bundle)",
+    ),
+    Case(
+        "two-malformed-rows-in-a-row",
+        "two consecutive rows with a surplus field before S-002 and S-003",
+        tiny_with(students_csv=TWO_BAD_ROWS),
+        (
+            EXT,
+            ("malformed-row", "students", None, None, 3),
+            ("malformed-row", "students", None, None, 4),
+        ),
+        stored=(
+            ("students", "S-002", "Last_name", "Diaz"),
+            ("students", "S-003", "Last_name", "Okafor"),
+            ("contacts", "S-003/sis_id:C-3", "Contact_name", "Ngozi Okafor"),
+        ),
+        rows=TINY_ROWS,
     ),
     Case(
         "utf8-with-a-stray-byte",
