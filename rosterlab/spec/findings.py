@@ -270,6 +270,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "read.",
         "Drop the extra columns (a spreadsheet that grew sideways?); if they are real, raise "
         "max_columns in rosterlab.toml's [limits].",
+        clever=UNCONFIRMED,
     ),
     _t(
         "invalid-utf8-bytes",
@@ -281,6 +282,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "({text!r}).",
         "Fix that value at the source and save the file as UTF-8; the rest of the file was "
         "read as UTF-8.",
+        clever=UNCONFIRMED,
     ),
     _t(
         "blank-row",
