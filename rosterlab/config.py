@@ -5,9 +5,10 @@ Store path: ``--store``, else ``ROSTERLAB_STORE``, else ``store`` in rosterlab.t
 ``./rosterlab.toml`` (optional). Per-district settings live under ``[districts.<id>]``.
 DuckDB's memory limit and threads: ``ROSTERLAB_MEMORY_LIMIT`` / ``ROSTERLAB_THREADS``, else
 ``memory_limit`` / ``threads`` in rosterlab.toml, else DuckDB's defaults (80 % of RAM, one thread
-per core); past the limit DuckDB spills to a ``.tmp`` folder beside the store.
-Bounds on what one bundle may cost (zip size and compression ratio, pulled bytes, columns per
-file) live under ``[limits]`` in rosterlab.toml (see :class:`Limits`).
+per core); past the limit DuckDB spills to a ``.tmp`` folder beside the store. How long a writer
+waits for another one holding the store: ``ROSTERLAB_STORE_WAIT``, else ``store_wait`` (seconds,
+default 300). Bounds on what one bundle may cost (zip size and compression ratio, pulled bytes,
+columns per file) live under ``[limits]`` in rosterlab.toml (see :class:`Limits`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Settings:
     memory_limit: str | None = None  # DuckDB size text, e.g. "2GB"; None = DuckDB's default
     threads: int | None = None
     limits: Limits = field(default_factory=Limits)
+    store_wait: float = 300.0  # seconds a writer waits for another one holding the store
 
     def district(self, district: str) -> DistrictSettings:
         return self.districts.get(district, DistrictSettings(district=district))
@@ -183,6 +185,7 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         memory_limit=_memory_limit(os.environ.get("ROSTERLAB_MEMORY_LIMIT"), raw, config_path),
         threads=_threads(os.environ.get("ROSTERLAB_THREADS"), raw, config_path),
         limits=_limits(raw.get("limits", {}), where),
+        store_wait=_store_wait(os.environ.get("ROSTERLAB_STORE_WAIT"), raw, config_path),
     )
 
 
@@ -252,3 +255,18 @@ def _threads(env: str | None, raw: dict[str, Any], config: Path | None) -> int |
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{where}: threads {value!r} must be a whole number of at least 1")
     return value
+
+
+def _store_wait(env: str | None, raw: dict[str, Any], config: Path | None) -> float:
+    """``ROSTERLAB_STORE_WAIT``, else ``store_wait`` in rosterlab.toml: seconds, 0 or more."""
+    value: Any = env if env else raw.get("store_wait")
+    where = "ROSTERLAB_STORE_WAIT" if env else config
+    if value is None:
+        return Settings.store_wait
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:
+        raise ConfigError(f"{where}: store_wait {value!r} must be seconds from 0 to 86400")
+    return seconds

@@ -40,6 +40,10 @@ class StoreBusyError(StoreError):
     """Another process holds the store for writing."""
 
 
+class StoreDamagedError(StoreError):
+    """The store file is truncated or corrupt (restore it, or rebuild it from the nights)."""
+
+
 class SnapshotNotFoundError(StoreError):
     """A snapshot reference does not name a snapshot in the store."""
 

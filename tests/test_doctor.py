@@ -15,7 +15,7 @@ import pytest
 from rosterlab.bundle import open_bundle
 from rosterlab.store import Store, ingest_bundle
 from tests.cli_run import run
-from tests.corpus.faults import big_night, start_ingest, wait_for
+from tests.corpus.faults import big_night, program, start_ingest, wait_for
 from tests.tiny import tiny_night, write_night
 
 RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
@@ -198,7 +198,10 @@ def test_a_corrupt_raw_file_is_found_by_the_full_check_only(
 
 
 def test_a_store_doctor_cannot_open_is_exit_two(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, store_path: Path
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    store_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     missing = tmp_path / "none.duckdb"
     assert run(capsys, "--store", str(missing), "doctor") == (
@@ -219,11 +222,14 @@ def test_a_store_doctor_cannot_open_is_exit_two(
         store_path, big_night(tmp_path / "n3", 100), "2026-09-03T02:00", pause_at="merging"
     )
     wait_for(writer, "paused")
+    monkeypatch.setenv("ROSTERLAB_STORE_WAIT", "1.5")  # doctor reads the store file: it waits
+    holder = f"PID {writer.pid} ({program(writer.pid)})"
     assert run(capsys, "--store", str(store_path), "doctor") == (
         2,
         "",
-        f"rosterlab: store {store_path} is in use by another process (held by process "
-        f"{writer.pid}): wait for it to finish and retry\n",
+        f"rosterlab: waiting for the store, held by {holder} — 1 s\n"
+        f"rosterlab: store {store_path} is in use by {holder} (waited 2 s): wait for it to "
+        "finish and retry, or raise store_wait\n",
     )
     assert writer.stdin is not None
     writer.stdin.close()

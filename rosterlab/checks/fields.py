@@ -318,7 +318,7 @@ def check_fields(ctx: CheckContext) -> list[Finding]:
     current = profile_snapshot(ctx.store, ctx.snapshot.id, ctx.staged, ctx.settings, ctx)
     if ctx.previous is None:
         return []
-    previous = stored_profiles(ctx.store, ctx.previous.id)
+    previous = ctx.previous_profiles
     assert previous is not None, "run_checks profiles the previous snapshot before staging"
     header = ctx.store.findings(ctx.snapshot.id, "ingest")
     return field_changes(

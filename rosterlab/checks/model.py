@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.config import DistrictSettings
 from rosterlab.diff import HoldThresholds
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store
+
+if TYPE_CHECKING:
+    from rosterlab.checks.fields import FieldProfile
 
 _ENROLLMENTS = spec.ENTITIES["enrollments"]
 # Columns whose distinct values are wanted together (an enrollment's section and school, for
@@ -82,6 +85,8 @@ class CheckContext:
     staged: Mapping[str, StagedFile]
     settings: CheckSettings
     tables: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, compare=False)
+    # The previous snapshot's field profiles (rosterlab.checks.fields.FieldProfile).
+    previous_profiles: Sequence[FieldProfile] | None = None
 
     def staged_of(self, entity: str) -> StagedFile | None:
         """The staged file holding ``entity`` (None when absent or unreadable tonight)."""

@@ -47,7 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rosterlab.report import checks as render
 
     settings = settings_of(args)
-    with open_store(settings) as store:  # writable: checks cache findings
+    with open_store(settings, read_only=True) as store:  # cached at ingest, else computed
         snapshot = store.resolve(args.snapshot, args.district)
         result = run_checks(
             store,
@@ -67,7 +67,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
     from rosterlab.report import checks as render
 
     settings = settings_of(args)
-    with open_store(settings) as store:  # writable: checks cache findings
+    with open_store(settings, read_only=True) as store:  # profiles are kept at ingest
         if not store.snapshots(args.district):
             raise SnapshotNotFoundError(
                 f"district {args.district} has no snapshots: check --district or ingest its nights"
@@ -109,7 +109,7 @@ def cmd_ledger_list(args: argparse.Namespace) -> int:
     from rosterlab.checks import overrides
     from rosterlab.report import checks as render
 
-    with open_store(settings_of(args)) as store:
+    with open_store(settings_of(args), read_only=True) as store:
         items = overrides(store, args.district)
     if args.format == "json":
         output.emit_json([render.override_dict(item) for item in items])

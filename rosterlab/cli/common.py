@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
+from rosterlab.cli import output
 from rosterlab.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -42,7 +43,11 @@ def add_format(parser: argparse.ArgumentParser, *extra: str) -> None:
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> AbstractContextManager[Store]:
-    """The configured store, opened with the configured DuckDB memory limit and threads."""
+    """The configured store, opened with the configured DuckDB memory limit and threads.
+
+    Read-only opens the copy the last writer published; a writer waits (saying so on stderr)
+    up to ``store_wait`` seconds for another process holding the store.
+    """
     from rosterlab.store import Store
 
     return Store.open(
@@ -50,4 +55,6 @@ def open_store(settings: Settings, *, read_only: bool = False) -> AbstractContex
         read_only=read_only,
         memory_limit=settings.memory_limit,
         threads=settings.threads,
+        wait=settings.store_wait,
+        on_wait=output.note,
     )

@@ -35,7 +35,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     store = open_for_check(
-        settings.store, memory_limit=settings.memory_limit, threads=settings.threads
+        settings.store,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+        wait=settings.store_wait,
+        on_wait=output.note,
     )
     try:
         report = check_store(store, quick=args.quick)

@@ -36,6 +36,12 @@ def traceback(exc: BaseException) -> None:
     sys.stderr.flush()
 
 
+def note(message: str) -> None:
+    """A line on stderr that is not an error (``waiting for the store, held by ...``)."""
+    sys.stderr.write(f"rosterlab: {shown(message)}\n")
+    sys.stderr.flush()
+
+
 class Progress:
     """Progress lines on stderr with elapsed seconds, so a long ingest never sits silent."""
 

@@ -1,6 +1,7 @@
 """The DuckDB history store: the only room that imports duckdb."""
 
 from rosterlab.store.export import export_snapshot
+from rosterlab.store.files import published_path
 from rosterlab.store.ingest import (
     ColumnMap,
     StagedFile,
@@ -21,6 +22,7 @@ __all__ = [
     "export_snapshot",
     "ingest_bundle",
     "interrupt_queries",
+    "published_path",
     "quote_ident",
     "resolve_taken_at",
     "stage_snapshot",

@@ -22,6 +22,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.errors import StoreError
+from rosterlab.store import files
 from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.store import Store
@@ -64,14 +65,27 @@ class DoctorReport:
 
 
 def open_for_check(
-    path: str | Path, *, memory_limit: str | None = None, threads: int | None = None
+    path: str | Path,
+    *,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    wait: float = files.DEFAULT_WAIT,
+    on_wait: files.Waiting | None = None,
 ) -> Store:
-    """Open a store read-only without migrating it (a pending migration is a finding here)."""
+    """Open the store file itself read-only, without migrating it (a pending migration is a
+    finding here); it waits up to ``wait`` seconds for a writer to finish."""
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"no store at {path}: check --store or ROSTERLAB_STORE")
     return Store.connect(
-        path, read_only=True, memory_limit=memory_limit, threads=threads, migrate=False
+        path,
+        read_only=True,
+        memory_limit=memory_limit,
+        threads=threads,
+        migrate=False,
+        published=False,
+        wait=wait,
+        on_wait=on_wait,
     )
 
 
@@ -82,8 +96,9 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
     if "snapshots" in missing:
         raise StoreError(f"{store.path} is not a rosterlab store (no snapshots table)")
     problems = list(_migrations(store, tables))
-    if missing:
-        return _report(store, tables, quick, 0, problems)
+    if missing or _applied(store, tables) - {version for version, _, _ in migrations()}:
+        return _report(store, tables, quick, 0, problems)  # a newer schema: checks would misread
+    problems += _published(store)
     problems += _limited(_seqs(store))
     problems += _limited(_bundles(store))
     problems += _limited(_entity_rows_present(store))
@@ -145,11 +160,15 @@ def _night(district: str, seq: int, snapshot: int) -> str:
 # --- the checks ------------------------------------------------------------------------------
 
 
+def _applied(store: Store, tables: set[str]) -> set[int]:
+    if "schema_migrations" not in tables:
+        return set()
+    return {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+
+
 def _migrations(store: Store, tables: set[str]) -> Iterator[Problem]:
     known = {version: name for version, name, _ in migrations()}
-    applied: set[int] = set()
-    if "schema_migrations" in tables:
-        applied = {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+    applied = _applied(store, tables)
     for version in sorted(set(known) - applied):
         yield Problem(
             "migrations",
@@ -161,6 +180,19 @@ def _migrations(store: Store, tables: set[str]) -> Iterator[Problem]:
             "migrations",
             f"schema migration {version} is unknown to this rosterlab: the store was written by a "
             "newer version; upgrade rosterlab",
+        )
+
+
+def _published(store: Store) -> Iterator[Problem]:
+    """Readers open the copy the last writer published: it must be the store's current state."""
+    if files.stale(store.path):
+        copy = files.published_path(store.path)
+        state = "is older than the store" if copy.exists() else "is missing"
+        yield Problem(
+            "published",
+            f"the copy readers open, {copy}, {state}: notebooks and reports see an older state "
+            "until a writer publishes it; re-run the last rosterlab ingest (a no-op that "
+            "publishes)",
         )
 
 

@@ -6,7 +6,7 @@ hand it SQL text with bound values; results come back as polars DataFrames or fr
 
 from __future__ import annotations
 
-import re
+import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -18,10 +18,11 @@ from typing import Any, BinaryIO
 import duckdb
 import polars as pl
 
+import rosterlab
 from rosterlab import spec
-from rosterlab.errors import SnapshotNotFoundError, StoreBusyError, StoreError, disk_full
+from rosterlab.errors import RosterlabError, SnapshotNotFoundError, StoreError, disk_full
 from rosterlab.spec import Finding
-from rosterlab.store import raw
+from rosterlab.store import files, raw
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
 
@@ -58,7 +59,6 @@ class IngestResult:
 _SNAPSHOT_COLUMNS = (
     "id, district, seq, taken_at, ingested_at, source, bundle_sha256, origin, sync_type"
 )
-_LOCK_PID = re.compile(r"PID (\d+)")
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()  # every open store, for interrupt_queries()
 
 
@@ -72,14 +72,13 @@ def interrupt_queries() -> None:
             store._con.interrupt()
 
 
-def _busy_message(path: Path, exc: Exception) -> str:
-    pid = _LOCK_PID.search(str(exc))
-    holder = f" (held by process {pid.group(1)})" if pid else ""
-    return f"store {path} is in use by another process{holder}: wait for it to finish and retry"
-
-
 class Store:
-    """An open history store: use :meth:`open` (a context manager) or :meth:`connect`."""
+    """An open history store: use :meth:`open` (a context manager) or :meth:`connect`.
+
+    Opened writable it holds the store file (one writer at a time, waiting up to ``wait``
+    seconds for another); opened read-only it reads the copy the last writer published (see
+    :mod:`rosterlab.store.files`), so readers and the writer never wait for each other.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
         self._con = con
@@ -90,6 +89,7 @@ class Store:
         self.staged_snapshot: int | None = None
         self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
         _OPEN.add(self)
+        self._descriptor: int | None = None  # the writer's own view of the file, to publish it
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -101,41 +101,50 @@ class Store:
         memory_limit: str | None = None,
         threads: int | None = None,
         migrate: bool = True,
+        published: bool = True,
+        wait: float = files.DEFAULT_WAIT,
+        on_wait: files.Waiting | None = None,
     ) -> Store:
         """Open (creating and migrating when writable) the store at ``path``.
 
-        ``migrate=False`` opens it as it is (``rosterlab doctor`` reports pending migrations).
+        Read-only opens the published copy when there is one (``published=False``: the store
+        file itself, as ``rosterlab doctor`` does). ``migrate=False`` opens it as it is
+        (``rosterlab doctor`` reports pending migrations). A writer waits up to ``wait``
+        seconds for another process holding the file, telling ``on_wait`` now and then.
         """
         path = Path(path)
-        if read_only and not path.exists():
-            raise StoreError(f"no store at {path}: ingest a bundle first (rosterlab ingest)")
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        copy = files.published_path(path)
+        reading_copy = read_only and published and copy.is_file()
+        _check_path(path, read_only=read_only, copy_exists=reading_copy)
         config: dict[str, Any] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
+        descriptor = None
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreBusyError(_busy_message(path, exc)) from exc
-            if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
-                raise full from exc
-            if "not a valid DuckDB database" in str(exc):
-                raise StoreError(
-                    f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
-                ) from exc
-            raise StoreError(f"cannot open store {path} ({exc}): check the path") from exc
+            if reading_copy:
+                con = files.attach_read_only(copy, config)
+            else:
+                con = files.connect_waiting(
+                    path, read_only=read_only, config=config, wait=wait, on_wait=on_wait
+                )
+                if not read_only:  # opened while DuckDB holds the lock: see files.publish
+                    descriptor = os.open(path, os.O_RDONLY)
+        except StoreError:
+            raise
         except duckdb.Error as exc:
-            raise StoreError(
-                f"{path} is not a rosterlab store ({type(exc).__name__}): give another --store"
-            ) from exc
+            raise _open_error(path, exc, memory_limit, threads) from exc
         store = cls(con, path, read_only)
+        store._descriptor = descriptor
         store.memory_limit = memory_limit or store.memory_limit
-        if migrate:
-            store._migrate()
+        try:
+            if migrate:
+                store._check_identity()
+                store._migrate()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -147,16 +156,82 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        wait: float = files.DEFAULT_WAIT,
+        on_wait: files.Waiting | None = None,
     ) -> Iterator[Store]:
-        store = cls.connect(path, read_only=read_only, memory_limit=memory_limit, threads=threads)
+        store = cls.connect(
+            path,
+            read_only=read_only,
+            memory_limit=memory_limit,
+            threads=threads,
+            wait=wait,
+            on_wait=on_wait,
+        )
         try:
             yield store
         finally:
             store.close()
 
     def close(self) -> None:
+        """Close; a writer first publishes what it committed for the readers."""
         _OPEN.discard(self)
-        self._con.close()
+        try:
+            if self._descriptor is not None and not self._depth:
+                self.publish()
+        finally:
+            self._con.close()
+            if self._descriptor is not None:  # only now: closing it drops DuckDB's lock
+                os.close(self._descriptor)
+                self._descriptor = None
+
+    def publish(self) -> None:
+        """Give readers the last committed state (the writer does it on close).
+
+        A copy that cannot be written (a full disk) leaves readers on the previous one, which
+        ``rosterlab doctor`` reports; the nights committed are kept either way.
+        """
+        if self._descriptor is None:
+            return
+        try:
+            files.publish(self._con, self.path, self._descriptor)
+        except (OSError, duckdb.Error):
+            return
+
+    def _check_identity(self) -> None:
+        """Refuse a DuckDB file that is not a rosterlab store, or one from a newer rosterlab."""
+        tables = {
+            row[0]
+            for row in self._rows(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database()"
+            )
+        }
+        if not tables:
+            if self.read_only:
+                raise StoreError(
+                    f"{self.path} is an empty DuckDB file, not a rosterlab store yet: ingest a "
+                    "bundle into it first (rosterlab ingest)"
+                )
+            return
+        versions = (
+            dict(self._rows("SELECT version, name FROM schema_migrations"))
+            if "schema_migrations" in tables
+            else {}
+        )
+        first = migrations()[0]
+        if versions.get(first[0]) != first[1] and not (versions == {} and len(tables) == 1):
+            listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(
+                f"{self.path} is a DuckDB database but not a rosterlab store (it holds {listed}): "
+                "give another --store (a new file, or an existing rosterlab store)"
+            )
+        newest = max(version for version, _, _ in migrations())
+        if versions and max(versions) > newest:
+            raise StoreError(
+                f"store {self.path} was written by a newer rosterlab (schema version "
+                f"{max(versions)}; this rosterlab {rosterlab.__version__} knows up to {newest}): "
+                "upgrade rosterlab to read or write it"
+            )
 
     def _migrate(self) -> None:
         self.execute(
@@ -226,9 +301,11 @@ class Store:
             ) from exc
         except duckdb.Error as exc:  # IO or commit errors: a full disk says what to do
             full = disk_full(exc, f"store {self.path}", "the store keeps what it held before")
-            if full is None:
-                raise
-            raise full from exc
+            if full is not None:
+                raise full from exc
+            if (reason := files.damage(exc)) is not None:
+                raise files.damaged(self.path, reason) from exc
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._resources():
@@ -428,3 +505,51 @@ class Store:
     def district_sync_type(self, district: str) -> str | None:
         rows = self._rows("SELECT sync_type FROM districts WHERE district = ?", [district])
         return rows[0][0] if rows else None
+
+
+def _check_path(path: Path, *, read_only: bool, copy_exists: bool) -> None:
+    """One line for a store path that cannot be a store file (missing, a folder, under a file)."""
+    if path.is_dir():
+        raise StoreError(f"store {path} is a folder, not a file: give a file name as --store")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise StoreError(
+            f"cannot use store {path}: {parent} is a file, not a folder: give another --store"
+        )
+    if read_only:
+        if not path.exists() and not copy_exists:
+            raise StoreError(f"no store at {path}: ingest a bundle first (rosterlab ingest)")
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder of store {path} ({exc.strerror}): give another --store"
+        ) from exc
+
+
+def _open_error(
+    path: Path, exc: duckdb.Error, memory_limit: str | None, threads: int | None
+) -> RosterlabError:
+    """The one line for a store DuckDB could not open."""
+    if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
+        return full
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return StoreError(
+            f"DuckDB could not start with memory_limit {memory_limit or 'default'} and threads "
+            f"{threads or 'default'} (out of memory before opening {path}): give memory_limit "
+            "a size like '2GB' and threads a number no larger than the cores "
+            "(rosterlab.toml, ROSTERLAB_MEMORY_LIMIT, ROSTERLAB_THREADS)"
+        )
+    if "not a valid DuckDB database" in str(exc):
+        return StoreError(
+            f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
+        )
+    if (reason := files.damage(exc)) is not None:
+        return files.damaged(path, reason)
+    if isinstance(exc, duckdb.IOException):
+        return StoreError(f"cannot open store {path} ({exc}): check the path")
+    return StoreError(
+        f"cannot open store {path} ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
+        "check the path and the settings"
+    )

@@ -124,10 +124,11 @@ class FixPanel(Panel):
         """Write the corrected bundle: into ``out`` if given, else a fresh scratch folder (kept
         while the kernel runs: push it from there, or pass ``out`` to keep it)."""
         out = self._out or scratch_dir("fixed") / f"{self.bench.district}-night{self.source.seq}"
-        try:
-            self.result = fix_snapshot(
-                self.bench.store, self.source.id, self.rules, out, settings=self.bench.settings
-            )
+        try:  # writable while it runs: the hold is predicted by a trial ingest, rolled back
+            with self.bench.writing() as store:
+                self.result = fix_snapshot(
+                    store, self.source.id, self.rules, out, settings=self.bench.settings
+                )
         except RosterlabError as exc:
             self._say(exc.message, error=True)
             return None
@@ -195,24 +196,26 @@ class FixPanel(Panel):
         try:
             result = push_bundle(target, self.result.out_dir)
         except RosterlabError as exc:
-            log_push(
-                self.bench.store,
+            with self.bench.writing() as store:
+                log_push(
+                    store,
+                    plan,
+                    preview.verdict,
+                    forced=self.force.value,
+                    started=started,
+                    error=exc.message,
+                )
+            self._say(f"push failed (recorded): {exc.message}", error=True)
+            return None
+        with self.bench.writing() as store:
+            record = log_push(
+                store,
                 plan,
                 preview.verdict,
                 forced=self.force.value,
                 started=started,
-                error=exc.message,
+                result=result,
             )
-            self._say(f"push failed (recorded): {exc.message}", error=True)
-            return None
-        record = log_push(
-            self.bench.store,
-            plan,
-            preview.verdict,
-            forced=self.force.value,
-            started=started,
-            result=result,
-        )
         self.pushed = result
         self._say(render.push_text(result, preview.verdict, record))
         return result

@@ -33,11 +33,28 @@ class SnapshotPicker(Panel):
         )
         self.from_box = widgets.Dropdown(description="from")
         self.to_box = widgets.Dropdown(description="to")
+        self.refresh_button = widgets.Button(
+            description="refresh", tooltip="see the nights ingested since the store was opened"
+        )
+        self.refresh_note = widgets.Label()
         self._fill(bench.district, nights)
         self.district_box.observe(self._district_changed, "value")
         self.from_box.observe(self._changed, "value")
         self.to_box.observe(self._changed, "value")
-        super().__init__([widgets.HBox([self.district_box, self.from_box, self.to_box])])
+        self.refresh_button.on_click(lambda _: self.refresh())
+        super().__init__(
+            [
+                widgets.HBox(
+                    [
+                        self.district_box,
+                        self.from_box,
+                        self.to_box,
+                        self.refresh_button,
+                        self.refresh_note,
+                    ]
+                )
+            ]
+        )
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -66,6 +83,12 @@ class SnapshotPicker(Panel):
 
     def on_change(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)
+
+    def refresh(self) -> None:
+        """Reopen the store (``bench.refresh()``) and move to its last two nights."""
+        self.refresh_note.value = self.bench.refresh()
+        self._fill(self.district, None)
+        self._notify()
 
     # --- handlers --------------------------------------------------------------------------
     def _fill(self, district: str, nights: Sequence[NightRef] | None) -> None:

@@ -12,7 +12,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from rosterlab.bundle.history import HistoryFolder, read_history_folder
 from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings, Settings, load_settings
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
-from rosterlab.store import SnapshotInfo, Store, ingest_bundle
+from rosterlab.store import SnapshotInfo, Store, ingest_bundle, published_path
 
 STORE_ENV = "ROSTERLAB_STORE"
 SAMPLES_ENV = "ROSTERLAB_SAMPLES"
@@ -138,6 +139,7 @@ def sample_store(path: Path, district: str) -> DistrictSettings:
             cached.parent.mkdir(parents=True, exist_ok=True)
             partial = cached.with_name(f".{cached.name}.{os.getpid()}")
             build_sample_store(partial, district)
+            published_path(partial).unlink(missing_ok=True)  # the copy gets its own
             for outdated in cached.parent.glob(f"{district}-*.duckdb"):
                 outdated.unlink(missing_ok=True)
             partial.replace(cached)
@@ -152,15 +154,46 @@ def sample_districts() -> list[str]:
     return sorted(p.name for p in samples_dir().iterdir() if p.is_dir())
 
 
-@dataclass(frozen=True)
+@dataclass
 class Workbench:
-    """An open store and one district: what every notebook cell and widget works on."""
+    """An open store and one district: what every notebook cell and widget works on.
+
+    ``store`` reads the copy of the store the last writer published (see
+    :mod:`rosterlab.store.files`): the nightly ingest never waits for a notebook, and the
+    notebook keeps the state it opened until :meth:`refresh`.
+    """
 
     store: Store
     district: str
     settings: DistrictSettings
     origin: str  # "samples" or the store's path
     config: Settings
+
+    def refresh(self) -> str:
+        """Reopen the store to see the nights ingested since; says what changed."""
+        before = len(self.snapshots)
+        self.store.close()
+        self.store = _reader(self.store.path, self.config)
+        after = len(self.snapshots)
+        since = f" ({after - before:+d} since the last look)" if after != before else ""
+        return f"{self.district}: {after} snapshots{since}"
+
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """The store opened for writing, for one action (recording a push): waits for another
+        writer up to ``store_wait`` seconds, publishes on close, then reads the new state."""
+        path = self.store.path
+        self.store.close()  # one process never holds the file both ways
+        try:
+            with Store.open(
+                path,
+                memory_limit=self.config.memory_limit,
+                threads=self.config.threads,
+                wait=self.config.store_wait,
+            ) as store:
+                yield store
+        finally:
+            self.store = _reader(path, self.config)
 
     @property
     def snapshots(self) -> list[SnapshotInfo]:
@@ -212,6 +245,16 @@ class Workbench:
         )
 
 
+def _reader(path: Path, settings: Settings) -> Store:
+    return Store.connect(
+        path,
+        read_only=True,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+        wait=settings.store_wait,
+    )
+
+
 def _district(store: Store, settings: Settings, district: str) -> DistrictSettings:
     """The district's settings: rosterlab.toml's, else what the store recorded at ingest."""
     if district in settings.districts:
@@ -221,11 +264,10 @@ def _district(store: Store, settings: Settings, district: str) -> DistrictSettin
     return replace(settings.district(district), name=name, sync_type=sync_type)
 
 
-def open_workbench(
-    store: str | Path | None = None, *, district: str, read_only: bool = False
-) -> Workbench:
+def open_workbench(store: str | Path | None = None, *, district: str) -> Workbench:
     """Open the store a notebook works on (see the module docstring for ``store=None``).
 
+    Read-only, always: the workbench reads the published copy and never holds the store file.
     A real store comes with the settings of ``ROSTERLAB_CONFIG`` / ``./rosterlab.toml``; the
     sample run with ``notebooks/sample-targets.toml``, so that it is the same everywhere.
     """
@@ -233,7 +275,7 @@ def open_workbench(
     if chosen:
         settings = load_settings()
         path = Path(chosen).expanduser()
-        opened = Store.connect(path, read_only=read_only)
+        opened = _reader(path, settings)
         if not opened.snapshots(district):
             present = ", ".join(opened.districts()) or "none"
             opened.close()
@@ -247,6 +289,6 @@ def open_workbench(
     settings = load_settings(config=str(SAMPLE_CONFIG))
     path = scratch_dir("samples") / f"{district}.duckdb"
     known = sample_store(path, district)
-    opened = Store.connect(path)
-    atexit.register(opened.close)
-    return Workbench(opened, district, known, SAMPLES_ORIGIN, settings)
+    bench = Workbench(_reader(path, settings), district, known, SAMPLES_ORIGIN, settings)
+    atexit.register(bench.close)
+    return bench

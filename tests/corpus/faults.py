@@ -102,3 +102,8 @@ def big_night(folder: Path, students: int) -> Path:
         night["enrollments.csv"].append(["SCH-1", "SEC-1", f"S-{n:06d}"])
         night["enrollments.csv"].append(["SCH-2", "SEC-2", f"S-{n:06d}"])
     return write_night(folder, night)
+
+
+def program(pid: int) -> str:
+    """The name a process was started as (its argv[0]), as the store's busy line shows it."""
+    return Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()).name
