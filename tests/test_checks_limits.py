@@ -58,7 +58,7 @@ def test_ingest_whose_checks_run_out_of_memory_keeps_the_night_and_says_how_to_c
     assert (code, out) == (2, "")
     assert err == (
         "rosterlab: maple night 1 was ingested as snapshot 1 but not checked: "
-        f"{out_of_memory(store, LIMIT)}; then run rosterlab check --district maple\n"
+        f"{out_of_memory(store, LIMIT)}; then run rosterlab check --recheck --district maple\n"
     )
     limited.delenv("ROSTERLAB_MEMORY_LIMIT")
     assert cache(store) == ([], [], 0)
@@ -66,6 +66,10 @@ def test_ingest_whose_checks_run_out_of_memory_keeps_the_night_and_says_how_to_c
     assert (code, err) == (0, "")
     assert out.startswith(f"store {store} is healthy: 1 snapshot of 1 district")
     code, out, err = run(capsys, "--store", str(store), "check", "--district", "maple")
+    assert (code, err) == (0, "")
+    assert out.startswith("maple snapshot 1 (night 1, 2026-09-01 02:00): 0 errors, 0 warnings")
+    assert cache(store) == ([], [], 0)  # a plain check is a reader: computed, not kept
+    code, out, err = run(capsys, "--store", str(store), "check", "--recheck", "--district", "maple")
     assert (code, err) == (0, "")
     assert out.startswith("maple snapshot 1 (night 1, 2026-09-01 02:00): 0 errors, 0 warnings")
     runs, codes, profiled = cache(store)

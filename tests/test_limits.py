@@ -223,7 +223,7 @@ def test_a_full_disk_is_one_line_for_ingest_export_and_fix_and_the_store_stays_h
         err,
     ), err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "export", "n1", "n2", "rules.toml", "store.duckdb",
+        "export", "n1", "n2", "rules.toml", "store.duckdb", "store.duckdb.published",
     ]  # fmt: skip
     assert rosterlab(store, "doctor") == (0, "")
     assert rosterlab(store, *fix) == (0, "")

@@ -36,7 +36,7 @@ def with_checks(
     except StoreError as exc:
         raise type(exc)(
             f"{snapshot.district} night {snapshot.seq} was ingested as snapshot {snapshot.id} "
-            f"but not checked: {exc.message}; then run rosterlab check --district "
+            f"but not checked: {exc.message}; then run rosterlab check --recheck --district "
             f"{snapshot.district}"
         ) from exc
     return IngestResult(snapshot, result.new, checked.findings)
@@ -47,7 +47,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rosterlab.report import checks as render
 
     settings = settings_of(args)
-    with open_store(settings, read_only=True) as store:  # cached at ingest, else computed
+    # A reader: the findings ingest cached, else computed and not kept. --recheck keeps them.
+    with open_store(settings, read_only=not args.recheck) as store:
         snapshot = store.resolve(args.snapshot, args.district)
         result = run_checks(
             store,
@@ -144,7 +145,9 @@ def register(sub: Any) -> None:
         help="exit 1 when findings at or above this severity exist",
     )
     check.add_argument(
-        "--recheck", action="store_true", help="recompute instead of reading the cached findings"
+        "--recheck",
+        action="store_true",
+        help="recompute and keep the findings (opens the store for writing)",
     )
     add_format(check)
     check.set_defaults(handler=cmd_check)

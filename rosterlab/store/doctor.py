@@ -21,7 +21,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle.digest import bundle_sha256
-from rosterlab.errors import StoreError
+from rosterlab.errors import RosterlabError, StoreError
 from rosterlab.store import files
 from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
@@ -29,6 +29,7 @@ from rosterlab.store.store import Store
 
 LISTED = 20  # problems listed per check; the rest are counted in one more line
 RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
+STATE_TABLES = ("snapshots", "findings", "check_runs", "pushes", "ledger", "raw_files")
 REQUIRED_TABLES = ("schema_migrations", "snapshots", "snapshot_files", "snapshot_entities")
 
 
@@ -77,7 +78,7 @@ def open_for_check(
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"no store at {path}: check --store or ROSTERLAB_STORE")
-    return Store.connect(
+    store = Store.connect(
         path,
         read_only=True,
         memory_limit=memory_limit,
@@ -87,6 +88,12 @@ def open_for_check(
         wait=wait,
         on_wait=on_wait,
     )
+    try:
+        store.refuse_foreign()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
@@ -98,7 +105,8 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
     problems = list(_migrations(store, tables))
     if missing or _applied(store, tables) - {version for version, _, _ in migrations()}:
         return _report(store, tables, quick, 0, problems)  # a newer schema: checks would misread
-    problems += _published(store)
+    if not problems:  # a pending migration already says what readers need
+        problems += _published(store, tables)
     problems += _limited(_seqs(store))
     problems += _limited(_bundles(store))
     problems += _limited(_entity_rows_present(store))
@@ -183,17 +191,34 @@ def _migrations(store: Store, tables: set[str]) -> Iterator[Problem]:
         )
 
 
-def _published(store: Store) -> Iterator[Problem]:
-    """Readers open the copy the last writer published: it must be the store's current state."""
-    if files.stale(store.path):
-        copy = files.published_path(store.path)
-        state = "is older than the store" if copy.exists() else "is missing"
+def _published(store: Store, tables: set[str]) -> Iterator[Problem]:
+    """Readers open the copy the last writer published: it must hold the store's state."""
+    copy = files.published_path(store.path)
+    if not copy.is_file():
+        state = "is missing"
+    else:
+        try:
+            with Store.open(store.path, read_only=True) as reader:  # opens the copy
+                behind = _state(reader, tables) != _state(store, tables)
+        except RosterlabError as exc:
+            state = f"cannot be read ({exc.message})"
+        else:
+            state = "holds an older state than the store" if behind else ""
+    if state:
         yield Problem(
             "published",
             f"the copy readers open, {copy}, {state}: notebooks and reports see an older state "
-            "until a writer publishes it; re-run the last rosterlab ingest (a no-op that "
-            "publishes)",
+            "until the next rosterlab ingest (or any write) publishes it again",
         )
+
+
+def _state(store: Store, tables: set[str]) -> tuple[int, ...]:
+    """Rows in the tables every write adds to: equal in the copy when it is current."""
+    kept = [t for t in STATE_TABLES if t in tables]
+    counts = " UNION ALL ".join(
+        f"SELECT {i} AS i, count(*) AS n FROM {quote_ident(t)}" for i, t in enumerate(kept)
+    )
+    return tuple(row[0] for row in store.rows(f"SELECT n FROM ({counts}) ORDER BY i"))
 
 
 def _seqs(store: Store) -> Iterator[Problem]:

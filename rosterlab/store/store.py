@@ -90,6 +90,7 @@ class Store:
         self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
         _OPEN.add(self)
         self._descriptor: int | None = None  # the writer's own view of the file, to publish it
+        self._damaged = False
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -140,10 +141,11 @@ class Store:
         store.memory_limit = memory_limit or store.memory_limit
         try:
             if migrate:
-                store._check_identity()
+                if store.refuse_foreign():
+                    store._refuse_newer()
                 store._migrate()
         except BaseException:
-            store.close()
+            store._close(publish=False)  # nothing was written: a foreign file stays as it was
             raise
         return store
 
@@ -174,9 +176,12 @@ class Store:
 
     def close(self) -> None:
         """Close; a writer first publishes what it committed for the readers."""
+        self._close(publish=True)
+
+    def _close(self, *, publish: bool) -> None:
         _OPEN.discard(self)
         try:
-            if self._descriptor is not None and not self._depth:
+            if publish and self._descriptor is not None and not (self._depth or self._damaged):
                 self.publish()
         finally:
             self._con.close()
@@ -197,8 +202,8 @@ class Store:
         except (OSError, duckdb.Error):
             return
 
-    def _check_identity(self) -> None:
-        """Refuse a DuckDB file that is not a rosterlab store, or one from a newer rosterlab."""
+    def refuse_foreign(self) -> bool:
+        """Refuse a DuckDB file that is not a rosterlab store; False: empty, a new store."""
         tables = {
             row[0]
             for row in self._rows(
@@ -212,25 +217,30 @@ class Store:
                     f"{self.path} is an empty DuckDB file, not a rosterlab store yet: ingest a "
                     "bundle into it first (rosterlab ingest)"
                 )
-            return
-        versions = (
-            dict(self._rows("SELECT version, name FROM schema_migrations"))
-            if "schema_migrations" in tables
-            else {}
+            return False
+        first_version, first_name, _ = migrations()[0]
+        ours = "schema_migrations" in tables and (
+            self._rows("SELECT name FROM schema_migrations WHERE version = ?", [first_version])
+            == [(first_name,)]
+            or (tables == {"schema_migrations"} and not self._rows("FROM schema_migrations"))
         )
-        first = migrations()[0]
-        if versions.get(first[0]) != first[1] and not (versions == {} and len(tables) == 1):
+        if not ours:
             listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
             raise StoreError(
                 f"{self.path} is a DuckDB database but not a rosterlab store (it holds {listed}): "
                 "give another --store (a new file, or an existing rosterlab store)"
             )
+        return True
+
+    def _refuse_newer(self) -> None:
+        """A store a newer rosterlab migrated may hold what this one would misread or break."""
         newest = max(version for version, _, _ in migrations())
-        if versions and max(versions) > newest:
+        found = self._rows("SELECT max(version) FROM schema_migrations")[0][0]
+        if found is not None and found > newest:
             raise StoreError(
-                f"store {self.path} was written by a newer rosterlab (schema version "
-                f"{max(versions)}; this rosterlab {rosterlab.__version__} knows up to {newest}): "
-                "upgrade rosterlab to read or write it"
+                f"store {self.path} was written by a newer rosterlab (schema version {found}; "
+                f"this rosterlab {rosterlab.__version__} knows up to {newest}): upgrade "
+                "rosterlab to read or write it"
             )
 
     def _migrate(self) -> None:
@@ -304,6 +314,7 @@ class Store:
             if full is not None:
                 raise full from exc
             if (reason := files.damage(exc)) is not None:
+                self._damaged = True  # never publish this over the readers' good copy
                 raise files.damaged(self.path, reason) from exc
             raise
 

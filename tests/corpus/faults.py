@@ -3,7 +3,8 @@
 The child runs what ``rosterlab ingest`` runs (open the bundle, open the store, ingest with
 progress on stderr) without importing the whole CLI, so that a test can start dozens of them.
 ``--pause-at TEXT`` stops it, mid-transaction, at the first progress line starting with TEXT until
-a line arrives on stdin; ``--hold`` keeps the store open (read-only) until stdin closes.
+a line arrives on stdin; ``--hold`` keeps the store open (read-only) until stdin closes, saying
+how many snapshots it sees after every line (``reopen`` reopens it first).
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def progress(message):
 
 try:
     if args.hold:
-        with Store.open(args.store, read_only=True) as store:
+        store = Store.connect(args.store, read_only=True)
+        say(f"holding {len(store.snapshots())} snapshots")
+        for line in sys.stdin:
+            if line.strip() == "reopen":
+                store.close()
+                store = Store.connect(args.store, read_only=True)
             say(f"holding {len(store.snapshots())} snapshots")
-            sys.stdin.read()
+        store.close()
         sys.exit(0)
     with open_bundle(args.bundle) as bundle, Store.open(args.store) as store:
         say("store open")
@@ -71,7 +77,8 @@ def start_ingest(
 
 
 def start_reader(store: Path) -> subprocess.Popen[str]:
-    """Start a child that holds the store open read-only (a notebook) until its stdin closes."""
+    """Start a child that holds the store open read-only (a notebook) until its stdin closes;
+    each line it gets (``look``, ``reopen``) makes it say ``holding N snapshots``."""
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, str(store), "--hold"],
         stdin=subprocess.PIPE,
