@@ -112,8 +112,9 @@ def connect_waiting(
     config: dict[str, Any],
     wait: float,
     on_wait: Waiting | None,
-) -> duckdb.DuckDBPyConnection:
-    """Open the store file itself, waiting up to ``wait`` seconds while another process holds it.
+) -> tuple[duckdb.DuckDBPyConnection, float]:
+    """Open the store file itself, waiting up to ``wait`` seconds while another process holds it;
+    the connection and the seconds waited.
 
     ``on_wait`` hears ``waiting for the store, held by PID 123 (jupyter kernel) — 12 s`` now and
     then; past ``wait`` it is a StoreBusyError naming the holder.
@@ -121,12 +122,15 @@ def connect_waiting(
     started = time.monotonic()
     next_note = 1.0  # a wait shorter than a second goes unsaid
     pause = 0.02
+    held = False  # whether it had to wait at all
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config)
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+            return con, (time.monotonic() - started) if held else 0.0
         except duckdb.IOException as exc:
             if not is_locked(exc):
                 raise
+            held = True
             waited = time.monotonic() - started
             if waited >= wait:
                 raise StoreBusyError(

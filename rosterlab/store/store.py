@@ -91,6 +91,7 @@ class Store:
         _OPEN.add(self)
         self._descriptor: int | None = None  # the writer's own view of the file, to publish it
         self._damaged = False
+        self.waited = 0.0  # seconds spent waiting for another process to release the file
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -123,11 +124,12 @@ class Store:
         if threads:
             config["threads"] = threads
         descriptor = None
+        waited = 0.0
         try:
             if reading_copy:
                 con = files.attach_read_only(copy, config)
             else:
-                con = files.connect_waiting(
+                con, waited = files.connect_waiting(
                     path, read_only=read_only, config=config, wait=wait, on_wait=on_wait
                 )
                 if not read_only:  # opened while DuckDB holds the lock: see files.publish
@@ -138,6 +140,7 @@ class Store:
             raise _open_error(path, exc, memory_limit, threads) from exc
         store = cls(con, path, read_only)
         store._descriptor = descriptor
+        store.waited = waited
         store.memory_limit = memory_limit or store.memory_limit
         try:
             if migrate:
