@@ -191,9 +191,9 @@ def test_a_store_without_a_published_copy_is_read_from_the_store_file(
     code, out, _ = run(capsys, "--store", str(store), "doctor", "--quick")
     assert code == 1
     assert out.splitlines()[0] == (
-        f"problem: the copy readers open, {published_path(store)}, is missing: notebooks and "
-        "reports see an older state until the next rosterlab ingest (or any write) publishes it "
-        "again"
+        f"problem: the copy readers open, {published_path(store)}, is missing: readers open the "
+        "store file instead and make the nightly ingest wait; the next rosterlab ingest (or any "
+        "write) publishes it"
     )
     code, _, err = run(
         capsys, "--store", str(store), "ingest", str(night2), "--district", "maple",
@@ -231,3 +231,25 @@ def test_readers_polling_through_nightly_ingests_never_wait_and_see_whole_snapsh
         assert grades == [(1, "10"), (2, "2"), (3, "3"), (4, "4"), (5, "5")]
     assert seen >= {1, 4}, seen  # readers listed before and between the ingests
     assert os.path.getsize(published_path(store)) == os.path.getsize(store)
+
+
+def test_a_copy_left_behind_by_a_killed_writer_is_a_note_and_the_next_write_publishes(
+    capsys: pytest.CaptureFixture[str], district: tuple[Path, Path]
+) -> None:
+    """A writer killed between its commit and publishing leaves readers one state behind."""
+    store, night2 = district
+    before = published_path(store).read_bytes()
+    ingest = ["--store", str(store), "ingest", str(night2), "--district", "maple"]
+    assert run(capsys, *ingest, "--taken-at", NIGHT_2)[0] == 0
+    published_path(store).write_bytes(before)  # as if killed before publishing
+    assert listed(capsys, store) == [(1, 3)]
+    code, out, _ = run(capsys, "--store", str(store), "doctor", "--quick")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"note: the copy readers open, {published_path(store)}, holds an older state than the "
+        "store: notebooks and reports see it until the next rosterlab ingest (or any write) "
+        "publishes again"
+    )
+    assert run(capsys, *ingest, "--taken-at", NIGHT_2)[0] == 0  # a no-op re-run publishes
+    assert listed(capsys, store) == [(1, 3), (2, 3_003)]
+    assert run(capsys, "--store", str(store), "doctor", "--quick")[1].startswith("store ")

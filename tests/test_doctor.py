@@ -58,6 +58,7 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
         "raw_files": 6,
         "raw_files_decoded": 0,
         "problems": [],
+        "notes": [],
         "healthy": True,
     }
 

@@ -17,15 +17,16 @@ def _count(n: int, noun: str) -> str:
 
 
 def doctor_text(report: DoctorReport) -> str:
-    """One line per problem, then a summary line."""
+    """One line per problem and per note, then a summary line."""
     decoded = "not decoded: --quick" if report.quick else f"{report.raw_files_decoded:,} decoded"
     checked = (
         f"{_count(report.snapshots, 'snapshot')} of {_count(report.districts, 'district')}, "
         f"{_count(report.versions, 'version')}, {_count(report.raw_files, 'raw file')} ({decoded})"
     )
+    notes = [f"note: {note}" for note in report.notes]
     if report.healthy:
-        return f"store {report.store} is healthy: {checked}"
-    lines = [f"problem: {p.message}" for p in report.problems]
+        return "\n".join([*notes, f"store {report.store} is healthy: {checked}"])
+    lines = [f"problem: {p.message}" for p in report.problems] + notes
     lines.append(f"store {report.store}: {_count(len(report.problems), 'problem')} in {checked}")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ without migrating, so a store that needs an upgrade is reported rather than upgr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ class DoctorReport:
     raw_files: int
     raw_files_decoded: int
     problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = ()  # worth knowing, not a problem (the store is healthy)
 
     @property
     def healthy(self) -> bool:
@@ -105,8 +106,10 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
     problems = list(_migrations(store, tables))
     if missing or _applied(store, tables) - {version for version, _, _ in migrations()}:
         return _report(store, tables, quick, 0, problems)  # a newer schema: checks would misread
+    notes: list[str] = []
     if not problems:  # a pending migration already says what readers need
-        problems += _published(store, tables)
+        found, notes = _published(store, tables)
+        problems += found
     problems += _limited(_seqs(store))
     problems += _limited(_bundles(store))
     problems += _limited(_entity_rows_present(store))
@@ -123,11 +126,16 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
             problems += _limited(_counts(store, entity.name))
             if "duplicate_versions" in tables:
                 problems += _limited(_duplicate_versions(store, entity))
-    return _report(store, tables, quick, decoded, problems)
+    return _report(store, tables, quick, decoded, problems, notes)
 
 
 def _report(
-    store: Store, tables: set[str], quick: bool, decoded: int, problems: list[Problem]
+    store: Store,
+    tables: set[str],
+    quick: bool,
+    decoded: int,
+    problems: list[Problem],
+    notes: Sequence[str] = (),
 ) -> DoctorReport:
     def count(table: str, what: str = "*") -> int:
         if table not in tables:  # a missing table is a problem reported already
@@ -143,6 +151,7 @@ def _report(
         raw_files=count("raw_files"),
         raw_files_decoded=decoded,
         problems=tuple(problems),
+        notes=tuple(notes),
     )
 
 
@@ -191,8 +200,10 @@ def _migrations(store: Store, tables: set[str]) -> Iterator[Problem]:
         )
 
 
-def _published(store: Store, tables: set[str]) -> Iterator[Problem]:
-    """Readers open the copy the last writer published: it must hold the store's state."""
+def _published(store: Store, tables: set[str]) -> tuple[list[Problem], list[str]]:
+    """Readers open the copy the last writer published: a problem when they cannot (they then
+    read the store file and make writers wait), a note when it is behind (a writer killed
+    between its commit and publishing it; the next write publishes again)."""
     copy = files.published_path(store.path)
     if not copy.is_file():
         state = "is missing"
@@ -203,13 +214,20 @@ def _published(store: Store, tables: set[str]) -> Iterator[Problem]:
         except RosterlabError as exc:
             state = f"cannot be read ({exc.message})"
         else:
-            state = "holds an older state than the store" if behind else ""
-    if state:
-        yield Problem(
+            if behind:
+                return [], [
+                    f"the copy readers open, {copy}, holds an older state than the store: "
+                    "notebooks and reports see it until the next rosterlab ingest (or any "
+                    "write) publishes again"
+                ]
+            return [], []
+    return [
+        Problem(
             "published",
-            f"the copy readers open, {copy}, {state}: notebooks and reports see an older state "
-            "until the next rosterlab ingest (or any write) publishes it again",
+            f"the copy readers open, {copy}, {state}: readers open the store file instead and "
+            "make the nightly ingest wait; the next rosterlab ingest (or any write) publishes it",
         )
+    ], []
 
 
 def _state(store: Store, tables: set[str]) -> tuple[int, ...]:
