@@ -77,6 +77,9 @@ def test_a_district_that_calls_a_third_of_teacher_emails_gone_emptied(
             "teachers.csv Teacher_email fill rate fell from 100% to 67%.",
         )
     ]
+    with Store.open(store, read_only=True) as opened:  # a plain check reads, never writes
+        assert [f.code for f in opened.findings(2, "check")] == []
+    assert run(capsys, "--config", str(config), *check, "--recheck")[0] == 0  # kept
     with Store.open(store, read_only=True) as opened:
         assert [f.code for f in opened.findings(2, "check")] == ["column-emptied"]
 

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from rosterlab.cli import main  # noqa: E402
 from rosterlab.store import Store, ingest_bundle  # noqa: E402
 from rosterlab.store.doctor import check_store, open_for_check  # noqa: E402
 from rosterlab.store.pushes import pushes  # noqa: E402
-from tests.corpus.faults import big_night  # noqa: E402
+from tests.corpus.faults import big_night, copy_store  # noqa: E402
 from tests.sftp_servers import KeyPair, Sshd, current_user, folder_digests  # noqa: E402
 from tests.tiny import folder_files, tiny_night, write_night  # noqa: E402
 
@@ -116,7 +115,7 @@ def fix_cmd(store: Path, rules: Path, out: Path) -> list[str]:
 
 
 def all_findings(store_path: Path) -> list[tuple[Any, ...]]:
-    with Store.open(store_path, read_only=True) as store:
+    with Store.open(store_path, read_only=True, published=False) as store:
         return store.rows("SELECT * FROM findings ORDER BY ALL")
 
 
@@ -135,7 +134,7 @@ def fix_lab(tmp_path_factory: pytest.TempPathFactory) -> FixLab:
     rules = base / "maple.rules.toml"
     rules.write_text(RULES)
     store = base / "reference.duckdb"
-    shutil.copy(template, store)
+    copy_store(template, store)
     done = subprocess.run(fix_cmd(store, rules, base / "reference"), capture_output=True)
     assert done.returncode == 0, done.stderr
     return FixLab(template, rules, folder_files(base / "reference"), all_findings(store))
@@ -164,12 +163,12 @@ def killed_fix(
     lab: FixLab, tmp_path: Path, *, kill_at: str | None = None, seed: int | None = None
 ) -> None:
     store = tmp_path / "store.duckdb"
-    shutil.copy(lab.template, store)
+    copy_store(lab.template, store)
     out = tmp_path / "fixed"
     seen, read = run_killed(fix_cmd(store, lab.rules, out), kill_at, seed)
 
     healthy(store)
-    with Store.open(store, read_only=True) as opened:
+    with Store.open(store, read_only=True, published=False) as opened:
         assert [(s.id, s.seq) for s in opened.snapshots()] == [(1, 1), (2, 2)]
         assert pushes(opened) == []
         checked = opened.rows("SELECT snapshot_id FROM check_runs ORDER BY ALL")
@@ -200,7 +199,7 @@ def test_a_finished_fix_reruns_as_a_no_op_but_never_overwrites_another_bundle(
     fix_lab: FixLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "store.duckdb"
-    shutil.copy(fix_lab.template, store)
+    copy_store(fix_lab.template, store)
     out = tmp_path / "fixed"
     assert main(fix_cmd(store, fix_lab.rules, out)[len(ROSTERLAB) : -1]) == 0
     assert main(fix_cmd(store, fix_lab.rules, out)[len(ROSTERLAB) : -1]) == 0  # the same bundle
@@ -330,15 +329,15 @@ def killed_push(
     lab: PushLab, tmp_path: Path, *, kill_at: str | None = None, seed: int | None = None
 ) -> None:
     store = tmp_path / "store.duckdb"
-    shutil.copy(lab.template, store)
+    copy_store(lab.template, store)
     restore_remote(lab)
-    with Store.open(store, read_only=True) as opened:
+    with Store.open(store, read_only=True, published=False) as opened:
         before = pushes(opened)
     seen, read = run_killed(push_cmd(lab, store, lab.new), kill_at, seed)
 
     healthy(store)
     state = remote_state(lab, lab.remote)
-    with Store.open(store, read_only=True) as opened:
+    with Store.open(store, read_only=True, published=False) as opened:
         assert [s.id for s in opened.snapshots()] == [1]
         after = pushes(opened)
     recorded = after[len(before) :]
@@ -351,7 +350,7 @@ def killed_push(
     rerun = subprocess.run(push_cmd(lab, store, lab.new), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert folder_files(lab.remote) == lab.new_files  # no *.part left, nothing lost
-    with Store.open(store, read_only=True) as opened:
+    with Store.open(store, read_only=True, published=False) as opened:
         final = pushes(opened)
     assert final[:-1] == after
     assert (final[-1].outcome, final[-1].bundle_sha256) == ("pushed", new_sha(lab))
@@ -406,7 +405,7 @@ def test_push_killed_just_before_or_after_the_rename_burst_is_sent(
     """The burst's renames leave in one write: killed on either side of it, the remote switches
     wholly or not at all."""
     store = tmp_path / "store.duckdb"
-    shutil.copy(push_lab.template, store)
+    copy_store(push_lab.template, store)
     restore_remote(push_lab)
     argv = push_cmd(push_lab, store, push_lab.new)[len(ROSTERLAB) :]
     child = subprocess.run(
@@ -424,7 +423,7 @@ def test_push_killed_just_before_or_after_the_rename_burst_is_sent(
     expected_parts = set() if expected == "new" else {f"{n}.part" for n in SPEC}
     assert {n for n in os.listdir(push_lab.remote) if n.endswith(".part")} == expected_parts
     healthy(store)
-    with Store.open(store, read_only=True) as opened:
+    with Store.open(store, read_only=True, published=False) as opened:
         assert len(pushes(opened)) == 1  # the killed push was not recorded
     rerun = subprocess.run(push_cmd(push_lab, store, push_lab.new), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import pytest
 from rosterlab.bundle import open_bundle
 from rosterlab.store import Store, export_snapshot, ingest_bundle
 from rosterlab.store.doctor import check_store, open_for_check
-from tests.corpus.faults import big_night, start_ingest
+from tests.corpus.faults import big_night, copy_store, start_ingest
 from tests.tiny import folder_files, tiny_night, write_night
 
 ROSTERLAB = [sys.executable, "-m", "rosterlab"]
@@ -88,7 +87,7 @@ def test_sigkill_mid_ingest_leaves_earlier_snapshots_only(tmp_path, kill_at):
         text=True,
     )
     assert rerun.returncode == 0, rerun.stderr
-    with Store.open(store_path, read_only=True) as store:
+    with Store.open(store_path, read_only=True, published=False) as store:
         assert [(s.id, s.seq) for s in store.snapshots()] == [(1, 1), (2, 2)]
         assert store.snapshot_rows(2)["students"] == 60_003
         assert store.snapshot_rows(2)["enrollments"] == 120_003
@@ -126,7 +125,7 @@ def test_sigkill_at_a_seeded_point_loses_nothing_and_the_rerun_succeeds(
 ) -> None:
     template, night1, night2 = nights
     store_path = tmp_path / "store.duckdb"
-    shutil.copy(template, store_path)
+    copy_store(template, store_path)
     rng = random.Random(seed)
     lines, delay = rng.randrange(0, 24), rng.uniform(0, 0.05)
 
@@ -142,7 +141,7 @@ def test_sigkill_at_a_seeded_point_loses_nothing_and_the_rerun_succeeds(
     committed = any(line.startswith("committed") for line in seen)
 
     healthy(store_path)  # on the store exactly as the kill left it (WAL not yet replayed)
-    with Store.open(store_path, read_only=True) as store:
+    with Store.open(store_path, read_only=True, published=False) as store:
         ids = [s.id for s in store.snapshots()]
         assert ids == [1, 2] if committed else ids in ([1], [1, 2]), "".join(seen)
         assert exported(store, 1, tmp_path / "out1") == folder_files(night1)

@@ -92,8 +92,14 @@ def damage(exc: BaseException) -> str | None:
     return text.splitlines()[0].strip()
 
 
-def damaged(path: Path, reason: str) -> StoreDamagedError:
+def damaged(path: Path, reason: str, *, in_copy: bool) -> StoreDamagedError:
+    """The one line for a damaged store file, or (``in_copy``) the published copy of it."""
     copy = published_path(path)
+    if in_copy:
+        return StoreDamagedError(
+            f"the copy readers open, {copy}, is damaged ({reason}): the next rosterlab ingest "
+            f"publishes it again from the store; rosterlab doctor checks the store {path} itself"
+        )
     restore = (
         f"restore it from a backup or from {copy} (the last published state)"
         if copy.is_file()

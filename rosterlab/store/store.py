@@ -92,6 +92,7 @@ class Store:
         self._descriptor: int | None = None  # the writer's own view of the file, to publish it
         self._damaged = False
         self.waited = 0.0  # seconds spent waiting for another process to release the file
+        self.reading_copy = False  # True: reads the published copy, not the store file
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -137,8 +138,9 @@ class Store:
         except StoreError:
             raise
         except duckdb.Error as exc:
-            raise _open_error(path, exc, memory_limit, threads) from exc
+            raise _open_error(path, exc, memory_limit, threads, in_copy=reading_copy) from exc
         store = cls(con, path, read_only)
+        store.reading_copy = reading_copy
         store._descriptor = descriptor
         store.waited = waited
         store.memory_limit = memory_limit or store.memory_limit
@@ -161,6 +163,7 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        published: bool = True,
         wait: float = files.DEFAULT_WAIT,
         on_wait: files.Waiting | None = None,
     ) -> Iterator[Store]:
@@ -169,6 +172,7 @@ class Store:
             read_only=read_only,
             memory_limit=memory_limit,
             threads=threads,
+            published=published,
             wait=wait,
             on_wait=on_wait,
         )
@@ -318,7 +322,7 @@ class Store:
                 raise full from exc
             if (reason := files.damage(exc)) is not None:
                 self._damaged = True  # never publish this over the readers' good copy
-                raise files.damaged(self.path, reason) from exc
+                raise files.damaged(self.path, reason, in_copy=self.reading_copy) from exc
             raise
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -543,7 +547,12 @@ def _check_path(path: Path, *, read_only: bool, copy_exists: bool) -> None:
 
 
 def _open_error(
-    path: Path, exc: duckdb.Error, memory_limit: str | None, threads: int | None
+    path: Path,
+    exc: duckdb.Error,
+    memory_limit: str | None,
+    threads: int | None,
+    *,
+    in_copy: bool,
 ) -> RosterlabError:
     """The one line for a store DuckDB could not open."""
     if (full := disk_full(exc, str(path), "the store was not opened")) is not None:
@@ -555,12 +564,12 @@ def _open_error(
             "a size like '2GB' and threads a number no larger than the cores "
             "(rosterlab.toml, ROSTERLAB_MEMORY_LIMIT, ROSTERLAB_THREADS)"
         )
-    if "not a valid DuckDB database" in str(exc):
+    if "not a valid DuckDB database" in str(exc) and not in_copy:
         return StoreError(
             f"{path} is not a rosterlab store (not a DuckDB file): give another --store"
         )
     if (reason := files.damage(exc)) is not None:
-        return files.damaged(path, reason)
+        return files.damaged(path, reason, in_copy=in_copy)
     if isinstance(exc, duckdb.IOException):
         return StoreError(f"cannot open store {path} ({exc}): check the path")
     return StoreError(

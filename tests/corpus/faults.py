@@ -9,10 +9,12 @@ how many snapshots it sees after every line (``reopen`` reopens it first).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from rosterlab.store import published_path
 from tests.tiny import tiny_night, write_night
 
 CHILD = """
@@ -114,3 +116,9 @@ def big_night(folder: Path, students: int) -> Path:
 def program(pid: int) -> str:
     """The name a process was started as (its argv[0]), as the store's busy line shows it."""
     return Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()).name
+
+
+def copy_store(template: Path, dest: Path) -> None:
+    """Copy a store file with the copy its last writer published for readers."""
+    shutil.copy(template, dest)
+    shutil.copy(published_path(template), published_path(dest))
