@@ -19,7 +19,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,7 +159,10 @@ def attach_read_only(copy: Path, config: dict[str, Any]) -> duckdb.DuckDBPyConne
     database per path and process, so a second connect while an older one is open would return
     the replaced file's state instead of the current one.
     """
-    con = duckdb.connect(":memory:", config=config)
+    # An in-memory database would spill to ./.tmp: a folder of its own instead, made only when
+    # a query spills and removed by DuckDB at close.
+    spill = Path(tempfile.gettempdir()) / f"rosterlab-read-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    con = duckdb.connect(":memory:", config={**config, "temp_directory": str(spill)})
     try:
         con.execute(f"ATTACH '{_literal(copy)}' AS store (READ_ONLY)")
         con.execute("USE store")

@@ -135,8 +135,6 @@ class Store:
                 )
                 if not read_only:  # opened while DuckDB holds the lock: see files.publish
                     descriptor = os.open(path, os.O_RDONLY)
-        except StoreError:
-            raise
         except duckdb.Error as exc:
             raise _open_error(path, exc, memory_limit, threads, in_copy=reading_copy) from exc
         store = cls(con, path, read_only)
