@@ -194,6 +194,28 @@ def test_a_damaged_store_and_copy_is_one_line_for_every_command(
             ), (argv, err)
 
 
+def test_a_missing_store_whose_copy_remains_is_not_recreated_over_it(
+    store: Path, night: Path
+) -> None:
+    """A store file moved or deleted by mistake: a new empty store would be published over the
+    readers' copy, the last full state. Ingest refuses; readers keep reading the copy."""
+    store.unlink()
+    copy = published_path(store)
+    before = copy.read_bytes()
+    assert rosterlab("--store", str(store), "ingest", str(night), "--district", "maple") == (
+        2,
+        "",
+        f"rosterlab: store {store} is missing but the copy readers open, {copy}, is there: "
+        f"restore the store from it (cp {copy} {store}) and retry, or remove the copy to start "
+        "a new store\n",
+    )
+    assert (store.exists(), copy.read_bytes() == before) == (False, True)
+    assert rosterlab("--store", str(store), "snapshots")[::2] == (0, "")
+    shutil.copyfile(copy, store)
+    code, _, err = rosterlab("--store", str(store), "ingest", str(night), "--district", "maple")
+    assert (code, err) == (0, "")  # the same night again: a no-op on the restored store
+
+
 def test_a_store_whose_parent_is_a_file(tmp_path: Path, night: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a folder")
     path = tmp_path / "notes.txt" / "sub" / "store.duckdb"

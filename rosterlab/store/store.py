@@ -536,6 +536,12 @@ def _check_path(path: Path, *, read_only: bool, copy_exists: bool) -> None:
         if not path.exists() and not copy_exists:
             raise StoreError(f"no store at {path}: ingest a bundle first (rosterlab ingest)")
         return
+    copy = files.published_path(path)
+    if not path.exists() and copy.is_file():  # a new store would be published over the copy
+        raise StoreError(
+            f"store {path} is missing but the copy readers open, {copy}, is there: restore the "
+            f"store from it (cp {copy} {path}) and retry, or remove the copy to start a new store"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
