@@ -181,7 +181,7 @@ def killed_fix(
     rerun = subprocess.run(fix_cmd(store, lab.rules, out), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert folder_files(out) == lab.reference
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed", "store.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed", "store.duckdb", "store.duckdb.published"]
     assert all_findings(store) == lab.findings
     healthy(store)
     log_kill(
@@ -216,6 +216,7 @@ def test_a_finished_fix_reruns_as_a_no_op_but_never_overwrites_another_bundle(
         "fixed",
         "other.rules.toml",
         "store.duckdb",
+        "store.duckdb.published",
     ]
 
 
