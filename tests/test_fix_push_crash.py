@@ -181,7 +181,9 @@ def killed_fix(
     rerun = subprocess.run(fix_cmd(store, lab.rules, out), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert folder_files(out) == lab.reference
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed", "store.duckdb", "store.duckdb.published"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fixed", "store.duckdb", "store.duckdb.published",
+    ]  # fmt: skip
     assert all_findings(store) == lab.findings
     healthy(store)
     log_kill(
