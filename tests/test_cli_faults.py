@@ -27,7 +27,7 @@ from rosterlab.cli import main
 from rosterlab.errors import ConfigError
 from rosterlab.store import Store, ingest_bundle
 from tests.corpus.cli_cases import CLI_CASES, DISTRICT, CliCase, Invocation
-from tests.corpus.faults import big_night
+from tests.corpus.faults import big_night, copy_store
 from tests.tiny import tiny_night, write_night
 
 INTERRUPTED = "rosterlab: interrupted: nothing was half-written; re-run the command\n"
@@ -84,7 +84,7 @@ def snapshot_ids(store: Path) -> list[int]:
 @pytest.mark.parametrize("case", CLI_CASES, ids=[case.name for case in CLI_CASES])
 def test_cli_case(case: CliCase, store_file: Path, tmp_path: Path) -> None:
     store = tmp_path / "store.duckdb"
-    shutil.copy(store_file, store)
+    copy_store(store_file, store)  # with the copy readers open, as every writer leaves it
     invocation = case.build(tmp_path)
     if invocation.mounts and not can_mount():
         pytest.skip("needs a private mount namespace (unshare -m, as root)")

@@ -20,6 +20,7 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.store import Store, ingest_bundle, published_path
+from rosterlab.store.schema import migrations
 from tests.tiny import tiny_night, write_night
 
 BLOCK = 256 * 1024  # DuckDB's block size; the first 12 KiB of a file are its headers
@@ -95,9 +96,10 @@ def test_a_store_from_a_newer_rosterlab_is_refused_and_doctor_says_why(
 ) -> None:
     with Store.open(store) as opened:
         opened.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', now())")
+    newest = max(version for version, _, _ in migrations())
     line = (
         f"rosterlab: store {store} was written by a newer rosterlab (schema version 99; this "
-        "rosterlab 0.1.0 knows up to 6): upgrade rosterlab to read or write it\n"
+        f"rosterlab 0.1.0 knows up to {newest}): upgrade rosterlab to read or write it\n"
     )
     before = store.read_bytes()
     for argv in (["snapshots"], ["ingest", str(night), "--district", "maple"]):
