@@ -73,6 +73,7 @@ def test_ingest_json_matches_the_contract_and_is_idempotent(capsys, tmp_path, di
             "taken_at": "2026-09-01T02:00:00",
             "bundle_sha256": first["snapshot"]["bundle_sha256"],
             "new": True,
+            "taken_at_from": "given",
         },
         "findings_summary": {"error": 0, "warning": 0, "info": 1},
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,16 @@ def test_progress_is_shown_for_large_files_only_once_per_ten_percent():
         "uploading students.csv: 2,000,000 of 2,097,152 bytes (90%)",
         "uploading students.csv: 2,097,152 of 2,097,152 bytes (100%)",
     ]
+
+
+def test_pull_dates_the_night_by_the_remote_files_mtime(capsys, lab):
+    uploaded = datetime(2026, 9, 4, 2, 30, tzinfo=UTC)  # when the district's SIS uploaded
+    write_tiny_night(lab["remote"], tiny_night(), when=uploaded)
+    code, text, err = cli(capsys, lab, "pull", "--target", "clever-maple", "--district", "maple")
+    assert (code, err) == (0, "")
+    assert text.splitlines()[1:3] == [
+        "maple 2026-09-04 02:30 → snapshot 1 (night 1, new)",
+        "  taken_at: from the remote files' newest modification time",
+    ]
+    with Store.open(lab["store"]) as store:
+        assert store.snapshot(1).taken_at == datetime(2026, 9, 4, 2, 30)

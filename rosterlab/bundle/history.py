@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from rosterlab.config import DistrictSettings, district_settings, load_toml
 from rosterlab.errors import BundleError
@@ -21,6 +21,8 @@ NIGHT_TIME = time(2, 0)
 DISTRICT_FILE = "district.toml"
 _DATE_LIKE = re.compile(r"\d{1,4}-\d{1,2}-\d{1,2}")
 _NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date in a bundle's name, optionally with a time: maple-2026-09-03, 2026-09-03T0215.zip.
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:[T_ ](\d{2})(\d{2}))?(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,27 @@ def _night_date(name: str) -> datetime | None:
     except ValueError:
         return None
     return datetime.combine(day.date(), NIGHT_TIME)
+
+
+def date_in_name(source: str | PurePath) -> datetime | None:
+    """The night a bundle's folder or zip name gives (``YYYY-MM-DD`` at 02:00, or ``THHMM``).
+
+    The last valid date in the name wins (``export-2026-09-03`` → 2026-09-03 02:00); a name
+    without one (or with an impossible one, 2026-13-01) gives None.
+    """
+    name = PurePath(source).name
+    if name.lower().endswith(".zip"):
+        name = name[:-4]
+    found = None
+    for match in _NAME_DATE.finditer(name):
+        year, month, day, hour, minute = match.groups()
+        try:
+            found = datetime(
+                int(year), int(month), int(day), int(hour or NIGHT_TIME.hour), int(minute or 0)
+            )
+        except ValueError:
+            continue
+    return found
 
 
 def read_history_folder(path: Path) -> HistoryFolder | None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
@@ -26,7 +27,6 @@ def with_checks(
     that the night is kept and how to check it once the cause is fixed.
     """
     from rosterlab.checks import CheckSettings, run_checks
-    from rosterlab.store import IngestResult
 
     if not result.new:
         return result
@@ -39,7 +39,7 @@ def with_checks(
             f"but not checked: {exc.message}; then run rosterlab check --recheck --district "
             f"{snapshot.district}"
         ) from exc
-    return IngestResult(snapshot, result.new, checked.findings)
+    return replace(result, findings=checked.findings)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

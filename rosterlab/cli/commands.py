@@ -22,7 +22,15 @@ from rosterlab.cli import (
     lab_commands,
     output,
 )
-from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
+from rosterlab.cli.common import (
+    DISTRICT_HELP,
+    SNAP_HELP,
+    add_command,
+    add_format,
+    fails,
+    open_store,
+    settings_of,
+)
 from rosterlab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -81,6 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         progress=progress,
                         rebuild=args.rebuild,
                         allow_future=args.allow_future,
+                        dated_by="name",
                     )
                 result = check_commands.with_checks(store, result, known)
                 results.append((result, store.snapshot_rows(result.snapshot.id)))
@@ -90,7 +99,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         known = settings.districts.get(args.district)
         given = _taken_at(args.taken_at)  # before anything is opened
         with open_bundle(path, limits=settings.limits) as bundle:
-            taken_at = resolve_taken_at(
+            taken_at, dated_by = resolve_taken_at(
                 bundle, given, allow_future=args.allow_future, source=str(path)
             )
             with open_store(settings) as store:
@@ -105,6 +114,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     progress=progress,
                     rebuild=args.rebuild,
                     allow_future=args.allow_future,
+                    dated_by=dated_by,
                 )
                 result = check_commands.with_checks(store, result, known)
                 results.append((result, store.snapshot_rows(result.snapshot.id)))
@@ -127,6 +137,40 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         output.emit_json([render.snapshot_dict(s, rows) for s, rows in items])
     else:
         output.emit(render.snapshots_text(items))
+    return 0
+
+
+def cmd_snapshots_forget(args: argparse.Namespace) -> int:
+    from rosterlab.report import snapshots as render
+    from rosterlab.store import forget_snapshot
+
+    with open_store(settings_of(args)) as store:
+        gone = store.resolve(args.snapshot, args.district)
+        history = forget_snapshot(store, gone.id)
+        items = [(s, store.snapshot_rows(s.id)) for s in history]
+    output.emit(
+        f"forgot snapshot {gone.id} ({gone.district} night {gone.seq}, "
+        f"{gone.taken_at:%Y-%m-%d %H:%M}); {gone.district}'s history was replayed from the kept "
+        "raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
+    )
+    return 0
+
+
+def cmd_snapshots_redate(args: argparse.Namespace) -> int:
+    from rosterlab.report import snapshots as render
+    from rosterlab.store import redate_snapshot
+
+    when = _taken_at(args.taken_at)
+    assert when is not None  # --taken-at is required
+    with open_store(settings_of(args)) as store:
+        moved = store.resolve(args.snapshot, args.district)
+        history = redate_snapshot(store, moved.id, when)
+        items = [(s, store.snapshot_rows(s.id)) for s in history]
+    output.emit(
+        f"snapshot {moved.id} ({moved.district}) moved from {moved.taken_at:%Y-%m-%d %H:%M} to "
+        f"{when:%Y-%m-%d %H:%M}; {moved.district}'s history was replayed in time order from the "
+        "kept raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
+    )
     return 0
 
 
@@ -160,7 +204,9 @@ def register(sub: Any) -> None:
     )
     ingest.add_argument("--district", help="district id (default for a district folder: its name)")
     ingest.add_argument(
-        "--taken-at", help="ISO-8601 time of the upload (default: newest file mtime)"
+        "--taken-at",
+        help="ISO-8601 time of the upload (default: a YYYY-MM-DD[THHMM] in the bundle's name, "
+        "02:00 without a time; else the newest file modification time, and the output says so)",
     )
     ingest.add_argument("--sync-type", choices=spec.SYNC_TYPES)
     ingest.add_argument(
@@ -190,12 +236,34 @@ def register(sub: Any) -> None:
     snaps = add_command(
         sub,
         "snapshots",
-        "List ingested snapshots with row counts per entity.",
-        "rosterlab snapshots --district maple --format json",
+        "List ingested snapshots with row counts per entity; forget or redate one.",
+        "rosterlab snapshots --district maple --format json\n"
+        "  rosterlab snapshots forget 2026-09-03 --district maple\n"
+        "  rosterlab snapshots redate n9 --district maple --taken-at 2026-09-04T02:00",
     )
     snaps.add_argument("--district")
     add_format(snaps)
     snaps.set_defaults(handler=cmd_snapshots)
+    actions = snaps.add_subparsers(dest="action", metavar="ACTION")
+    forget = add_command(
+        actions,
+        "forget",
+        "Remove a snapshot; the district's other nights are replayed from the kept raw files "
+        "(one transaction, ids kept).",
+        "rosterlab snapshots forget 2026-09-03 --district maple",
+    )
+    redate = add_command(
+        actions,
+        "redate",
+        "Give a snapshot another taken_at; the district's nights are replayed in the new order "
+        "from the kept raw files (one transaction, ids kept).",
+        "rosterlab snapshots redate n9 --district maple --taken-at 2026-09-04T02:00",
+    )
+    for action, handler in ((forget, cmd_snapshots_forget), (redate, cmd_snapshots_redate)):
+        action.add_argument("snapshot", metavar="SNAP", help=SNAP_HELP)
+        action.add_argument("--district", default=argparse.SUPPRESS, help=DISTRICT_HELP)
+        action.set_defaults(handler=handler)
+    redate.add_argument("--taken-at", required=True, help="ISO-8601 time the night was taken")
 
     export = add_command(
         sub,
@@ -203,9 +271,9 @@ def register(sub: Any) -> None:
         "Write a snapshot's files (byte-identical unless --canonical).",
         "rosterlab export latest out/ --district maple [--canonical]",
     )
-    export.add_argument("snapshot", metavar="SNAP", help="snapshot id, latest or previous")
+    export.add_argument("snapshot", metavar="SNAP", help=SNAP_HELP)
     export.add_argument("dir", metavar="DIR", help="new or empty folder")
-    export.add_argument("--district", help="needed with latest/previous")
+    export.add_argument("--district", help=DISTRICT_HELP)
     export.add_argument(
         "--canonical",
         action="store_true",

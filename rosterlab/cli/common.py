@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from rosterlab.store import Store
 
 
+SNAP_HELP = (
+    "snapshot id, latest, previous, a date (2026-09-03: the district's night of that day) or a "
+    "night number (n3: the district's third night)"
+)
+DISTRICT_HELP = "the district (needed unless SNAP is an id)"
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
     return load_settings(store=args.store, config=args.config)
 

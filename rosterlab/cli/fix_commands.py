@@ -156,6 +156,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 store,
                 bundle,
                 district=args.district,
+                taken_at=max((f.mtime for f in pulled.files), default=None),
+                dated_by="remote-mtime",
                 sync_type=known.sync_type if known else None,
                 district_name=known.name if known else None,
                 origin="pulled",

@@ -9,7 +9,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
-from rosterlab.store import IngestResult, SnapshotInfo
+from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
 
 
 def _iso(value: Any) -> str:
@@ -26,6 +26,7 @@ def ingest_dict(result: IngestResult) -> dict[str, Any]:
             "taken_at": _iso(snap.taken_at),
             "bundle_sha256": snap.bundle_sha256,
             "new": result.new,
+            "taken_at_from": result.dated_by,
         },
         "findings_summary": result.findings_summary(),
     }
@@ -64,6 +65,15 @@ def ingest_text(result: IngestResult, rows: Mapping[str, int]) -> str:
     lines = [
         f"{snap.district} {snap.taken_at:%Y-%m-%d %H:%M} → snapshot {snap.id} "
         f"(night {snap.seq}, {state})",
+    ]
+    if result.new and result.dated_by not in ("given", "name"):
+        lines.append(f"  taken_at: from {DATED_BY[result.dated_by]}")
+    if result.new and result.dated_by in ("mtime", "now"):
+        lines.append(
+            f"    wrong? rosterlab snapshots redate {snap.id} --taken-at YYYY-MM-DDTHH:MM, or "
+            "name the bundle's folder or zip after its night (YYYY-MM-DD)"
+        )
+    lines += [
         "  rows: " + " · ".join(f"{entity} {count:,}" for entity, count in rows.items()),
         "  findings: " + summary_text(result.findings_summary()),
     ]

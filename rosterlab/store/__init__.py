@@ -5,25 +5,30 @@ from rosterlab.store.files import published_path
 from rosterlab.store.ingest import (
     ColumnMap,
     StagedFile,
+    forget_snapshot,
     ingest_bundle,
+    redate_snapshot,
     resolve_taken_at,
     stage_snapshot,
     staging_table,
 )
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.store import IngestResult, SnapshotInfo, Store, interrupt_queries
+from rosterlab.store.store import DATED_BY, IngestResult, SnapshotInfo, Store, interrupt_queries
 
 __all__ = [
+    "DATED_BY",
     "ColumnMap",
     "IngestResult",
     "SnapshotInfo",
     "StagedFile",
     "Store",
     "export_snapshot",
+    "forget_snapshot",
     "ingest_bundle",
     "interrupt_queries",
     "published_path",
     "quote_ident",
+    "redate_snapshot",
     "resolve_taken_at",
     "stage_snapshot",
     "staging_table",

@@ -16,13 +16,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
+from rosterlab.bundle.history import date_in_name
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
 from rosterlab.errors import (
@@ -180,6 +181,7 @@ class Ingestor:
         district_name: str | None,
         allow_out_of_order: bool = False,
         snapshot_id: int | None = None,
+        replaying: bool = False,
     ) -> IngestResult:
         if sync_type not in spec.SYNC_TYPES:
             raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
@@ -187,7 +189,9 @@ class Ingestor:
             raise StoreError(f"origin {origin!r} must be one of {', '.join(ORIGINS)}")
         taken_at = _naive_utc(taken_at)
         history = self.store.snapshots(district)
-        already = _already_ingested(history, bundle.sha256, taken_at)
+        # A replayed snapshot is recorded even when it repeats the night before: it was a
+        # night of its own.
+        already = None if replaying else _already_ingested(history, bundle.sha256, taken_at)
         if already is not None:
             return IngestResult(already, False, tuple(self.store.findings(already.id)))
         if history and taken_at <= history[-1].taken_at and not allow_out_of_order:
@@ -650,23 +654,36 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def resolve_taken_at(
-    bundle: Bundle, taken_at: datetime | None, *, allow_future: bool, source: str | None = None
-) -> datetime:
-    """``taken_at``, else the newest file modification time, else now.
+    bundle: Bundle,
+    taken_at: datetime | None,
+    *,
+    allow_future: bool,
+    source: str | None = None,
+    dated_by: str = "given",
+) -> tuple[datetime, str]:
+    """The night's time and where it came from (a key of ``DATED_BY``): ``taken_at`` (as
+    ``dated_by``), else the date in the bundle's name, else the newest file modification time,
+    else now.
 
     A time more than a day ahead of now raises unless ``allow_future``: every later night would
     be "older than the newest" and refused. Call it before opening the store to leave no trace.
     """
     now = datetime.now(UTC)
-    when = taken_at or bundle.newest_mtime or now
+    when, dated_by = _when(bundle, taken_at, dated_by)
     if _naive_utc(when) > _naive_utc(now + FUTURE_SLACK) and not allow_future:
-        origin_of_time = "--taken-at" if taken_at else "the newest file's modification time"
+        origin_of_time = (
+            "--taken-at"
+            if taken_at
+            else "the date in its name"
+            if dated_by == "name"
+            else "the newest file's modification time"
+        )
         raise TakenAtError(
             f"{source or bundle.source} would be taken at {_naive_utc(when):%Y-%m-%d %H:%M} UTC "
             f"({origin_of_time}), more than a day after today ({now:%Y-%m-%d} UTC): fix the "
             "clock or pass --taken-at, or re-run with --allow-future if it is right"
         )
-    return when
+    return when, dated_by
 
 
 def ingest_bundle(
@@ -682,16 +699,52 @@ def ingest_bundle(
     progress: Progress | None = None,
     rebuild: bool = False,
     allow_future: bool = False,
+    dated_by: str = "given",
 ) -> IngestResult:
     """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
 
-    ``taken_at`` defaults to the newest file modification time; ``sync_type`` to the district's
-    known one, else ``sftp``. A night older than the district's newest is refused unless
-    ``rebuild``, which replays the district's history from the raw files in time order. A time
-    more than a day ahead of now is refused unless ``allow_future`` (:func:`resolve_taken_at`).
+    ``taken_at`` defaults to the date in the bundle's folder or zip name (``YYYY-MM-DD`` at
+    02:00, or ``YYYY-MM-DDTHHMM``), else the newest file modification time (``dated_by`` of the
+    result says which; a given ``taken_at`` is ``dated_by``). ``sync_type`` defaults to the
+    district's known one, else ``sftp``. A night older than the district's newest is refused
+    unless ``rebuild``, which replays the district's history from the raw files in time order.
+    A time more than a day ahead of now is refused unless ``allow_future``
+    (:func:`resolve_taken_at`).
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
-    when = resolve_taken_at(bundle, taken_at, allow_future=allow_future, source=source)
+    when, dated_by = resolve_taken_at(
+        bundle, taken_at, allow_future=allow_future, source=source, dated_by=dated_by
+    )
+    result = _ingest(
+        store, bundle, district, when, sync_type, origin, source, district_name, progress, rebuild
+    )
+    return replace(result, dated_by=dated_by)
+
+
+def _when(bundle: Bundle, taken_at: datetime | None, dated_by: str) -> tuple[datetime, str]:
+    """The night's time and where it came from (a key of ``DATED_BY``)."""
+    if taken_at is not None:
+        return taken_at, dated_by
+    named = date_in_name(bundle.source)
+    if named is not None:
+        return named, "name"
+    if bundle.newest_mtime is not None:
+        return bundle.newest_mtime, "mtime"
+    return datetime.now(UTC), "now"
+
+
+def _ingest(
+    store: Store,
+    bundle: Bundle,
+    district: str,
+    when: datetime,
+    sync_type: str,
+    origin: str,
+    source: str | None,
+    district_name: str | None,
+    progress: Progress | None,
+    rebuild: bool,
+) -> IngestResult:
     ingestor = Ingestor(store, progress)
     args: dict[str, Any] = {
         "district": district,
@@ -712,22 +765,57 @@ def _rebuild(
     """Replay a district's snapshots plus ``bundle`` in time order, as one transaction."""
     district = args["district"]
     history = store.snapshots(district)
-    already = _already_ingested(history, bundle.sha256, _naive_utc(args["taken_at"]))
+    new_at = _naive_utc(args["taken_at"])
+    already = _already_ingested(history, bundle.sha256, new_at)
     if already is not None:
         return IngestResult(already, False, tuple(store.findings(already.id)))
-    new_at = _naive_utc(args["taken_at"])
-    with store.transaction(), tempfile.TemporaryDirectory(prefix="rosterlab-rebuild-") as tmp:
-        replays: list[tuple[datetime, SnapshotInfo, Path]] = []
+    with store.transaction():
+        result = _replay(
+            store,
+            ingestor,
+            district,
+            {old.id: _naive_utc(old.taken_at) for old in history},
+            (new_at, lambda: ingestor.run(bundle, **{**args, "taken_at": new_at})),
+        )
+    assert result is not None
+    return result
+
+
+def _replay(
+    store: Store,
+    ingestor: Ingestor,
+    district: str,
+    times: dict[int, datetime],
+    insert: tuple[datetime, Callable[[], IngestResult]] | None = None,
+) -> IngestResult | None:
+    """Re-ingest the district's snapshots named in ``times`` at those times, in time order.
+
+    Their ids are kept; snapshots not named are dropped. ``insert`` is a new night (its time and
+    how to ingest it) replayed in its place; its result is returned. The caller holds the
+    transaction.
+    """
+    history = store.snapshots(district)
+    with tempfile.TemporaryDirectory(prefix="rosterlab-rebuild-") as tmp:
+        folders = {}
         for old in history:
-            folder = Path(tmp) / str(old.id)
-            _materialize(store, old.id, folder)
-            replays.append((_naive_utc(old.taken_at), old, folder))
+            if old.id in times:
+                folders[old.id] = Path(tmp) / str(old.id)
+                _materialize(store, old.id, folders[old.id])
         _forget_district(store, district, [old.id for old in history])
+        dropped = [old.id for old in history if old.id not in times]
+        for table in ("field_profiles", "check_runs"):
+            store.execute(
+                f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
+                [dropped],
+            )
+        plan = sorted(
+            ((times[old.id], old) for old in history if old.id in times), key=lambda item: item[0]
+        )
         result: IngestResult | None = None
-        for taken_at, old, folder in sorted(replays, key=lambda item: item[0]):
-            if result is None and new_at < taken_at:
-                result = ingestor.run(bundle, **{**args, "taken_at": new_at})
-            with open_bundle(folder) as replay:
+        for taken_at, old in plan:
+            if insert is not None and result is None and insert[0] < taken_at:
+                result = insert[1]()
+            with open_bundle(folders[old.id]) as replay:
                 ingestor.run(
                     replay,
                     district=district,
@@ -737,10 +825,51 @@ def _rebuild(
                     source=old.source,
                     district_name=None,
                     snapshot_id=old.id,
+                    replaying=True,
                 )
-        if result is None:
-            result = ingestor.run(bundle, **{**args, "taken_at": new_at})
+        if insert is not None and result is None:
+            result = insert[1]()
         return result
+
+
+def forget_snapshot(store: Store, snapshot_id: int) -> list[SnapshotInfo]:
+    """Remove one snapshot; the district's other nights are replayed from their raw files.
+
+    One transaction; the other snapshots keep their ids (their night numbers close up). The
+    raw files stay (content-addressed). Returns the district's snapshots after.
+    """
+    gone = store.snapshot(snapshot_id)
+    history = store.snapshots(gone.district)
+    with store.transaction():
+        _replay(
+            store,
+            Ingestor(store, None),
+            gone.district,
+            {old.id: old.taken_at for old in history if old.id != snapshot_id},
+        )
+    return store.snapshots(gone.district)
+
+
+def redate_snapshot(store: Store, snapshot_id: int, taken_at: datetime) -> list[SnapshotInfo]:
+    """Give one snapshot another ``taken_at``; the district's history is replayed in the new
+    time order from the raw files, in one transaction, every id kept. Returns the snapshots."""
+    moved = store.snapshot(snapshot_id)
+    when = _naive_utc(taken_at)
+    history = store.snapshots(moved.district)
+    for other in history:
+        if other.id != snapshot_id and other.taken_at == when:
+            raise ConfigError(
+                f"snapshot {other.id} (night {other.seq} of {moved.district}) is already taken "
+                f"at {when:%Y-%m-%d %H:%M}: give another --taken-at"
+            )
+    with store.transaction():
+        _replay(
+            store,
+            Ingestor(store, None),
+            moved.district,
+            {old.id: when if old.id == snapshot_id else old.taken_at for old in history},
+        )
+    return store.snapshots(moved.district)
 
 
 @dataclass(frozen=True)

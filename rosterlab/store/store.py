@@ -44,13 +44,25 @@ class SnapshotInfo:
     sync_type: str
 
 
+# How an ingest dated its night (IngestResult.dated_by).
+DATED_BY = {
+    "given": "given (--taken-at)",
+    "name": "the date in the bundle's name",
+    "mtime": "the files' newest modification time (no YYYY-MM-DD in the bundle's name)",
+    "remote-mtime": "the remote files' newest modification time",
+    "now": "the time of the ingest (no files, no YYYY-MM-DD in the bundle's name)",
+}
+
+
 @dataclass(frozen=True)
 class IngestResult:
-    """What ``ingest`` did: the snapshot, whether it is new, and the findings recorded for it."""
+    """What ``ingest`` did: the snapshot, whether it is new, the findings recorded for it, and
+    where its ``taken_at`` came from (a key of :data:`DATED_BY`)."""
 
     snapshot: SnapshotInfo
     new: bool
     findings: tuple[Finding, ...]
+    dated_by: str = "given"
 
     def findings_summary(self) -> dict[str, int]:
         return spec.severity_counts(self.findings)
