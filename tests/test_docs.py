@@ -20,7 +20,14 @@ def test_every_command_and_sub_command_is_documented_with_an_example():
     (``rosterlab ledger add`` included); the bare group commands list their sub-commands."""
     listed = commands(build_parser())
     names = [name for name, _ in listed]
-    assert names[:4] == ["rosterlab", "rosterlab ingest", "rosterlab snapshots", "rosterlab export"]
+    assert names[:6] == [
+        "rosterlab",
+        "rosterlab ingest",
+        "rosterlab snapshots",
+        "rosterlab snapshots forget",
+        "rosterlab snapshots redate",
+        "rosterlab export",
+    ]
     assert {"rosterlab ledger add", "rosterlab ledger list", "rosterlab ledger remove"} <= set(
         names
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rosterlab.bundle.history import date_in_name
+from rosterlab.cli import main
 from rosterlab.store import Store
 from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
@@ -167,3 +168,82 @@ def test_redate_onto_another_nights_time_is_refused_and_changes_nothing(capsys, 
         (2, 2, "2026-09-02 02:00"),
         (3, 3, "2026-09-03 02:00"),
     ]
+
+
+@pytest.fixture
+def maple_and_cedar(tmp_path: Path) -> Path:
+    """maple's three nights are snapshots 1-3; cedar's two are 4 and 5."""
+    store = tmp_path / "s.duckdb"
+    main_store = nightly(store, "ingest", str(three_nights(tmp_path)))
+    assert main(main_store) == 0
+    for day in (1, 2):
+        night = tiny_night()
+        night["students.csv"][3][5] = str(9 + day)
+        folder = write_night(tmp_path / "cedar" / f"2026-09-0{day}", night, when=CHECKOUT)
+        assert main(nightly(store, "ingest", str(folder), "--district", "cedar")) == 0
+    return store
+
+
+def test_an_id_of_another_district_names_this_districts_nights(capsys, maple_and_cedar):
+    capsys.readouterr()
+    code, out, err = run(
+        capsys, *nightly(maple_and_cedar, "check", "--district", "cedar", "--snapshot", "2")
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "rosterlab: snapshot 2 belongs to maple; cedar's nights are n1 = 4 (2026-09-01), "
+        "n2 = 5 (2026-09-02)\n"
+    )
+
+
+def test_nights_are_named_by_date_or_night_number(capsys, maple_and_cedar):
+    capsys.readouterr()
+    code, out, err = run(
+        capsys,
+        *nightly(maple_and_cedar, "diff", "--district", "maple", "--from", "n1", "--to",
+                 "2026-09-03", "--format", "json"),
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    diff = json.loads(out)
+    assert (diff["from"], diff["to"], diff["entities"]["students"]["fields"]) == (
+        1,
+        3,
+        {"Grade": 1},
+    )
+    code, out, _ = run(
+        capsys, *nightly(maple_and_cedar, "check", "--district", "cedar", "--snapshot", "n2")
+    )
+    assert out.splitlines()[0].startswith("cedar snapshot 5 (night 2, 2026-09-02 02:00)")
+
+
+def test_a_date_or_night_that_is_not_there_lists_the_nights(capsys, maple_and_cedar, tmp_path):
+    capsys.readouterr()
+    for ref, message in (
+        ("2026-09-04", "cedar has no night on 2026-09-04; cedar's nights are n1 = 4 (2026-09-01), "
+                       "n2 = 5 (2026-09-02)"),
+        ("n7", "there is no night n7; cedar's nights are n1 = 4 (2026-09-01), n2 = 5 (2026-09-02)"),
+        ("yesterday", "snapshot reference 'yesterday' is not an id, latest, previous, a date "
+                      "(YYYY-MM-DD) or a night number (n3)"),
+    ):  # fmt: skip
+        code, out, err = run(
+            capsys, *nightly(maple_and_cedar, "export", ref, str(tmp_path / "x"), "--district",
+                             "cedar"),
+        )  # fmt: skip
+        assert (code, out, err) == (2, "", f"rosterlab: {message}\n")
+
+
+def test_a_day_with_two_nights_asks_which(capsys, maple_and_cedar, tmp_path):
+    night = tiny_night()
+    night["students.csv"][3][5] = "12"
+    afternoon = write_night(tmp_path / "cedar-2026-09-02T1430", night, when=CHECKOUT)
+    assert main(nightly(maple_and_cedar, "ingest", str(afternoon), "--district", "cedar")) == 0
+    capsys.readouterr()
+    code, _, err = run(
+        capsys, *nightly(maple_and_cedar, "check", "--district", "cedar", "--snapshot",
+                         "2026-09-02"),
+    )  # fmt: skip
+    assert (code, err) == (
+        2,
+        "rosterlab: cedar has 2 nights on 2026-09-02: n2 = 5 (02:00), n3 = 6 (14:30); give the "
+        "id or nN\n",
+    )

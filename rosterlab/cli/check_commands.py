@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.cli import output
-from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
+from rosterlab.cli.common import SNAP_HELP, add_command, add_format, fails, open_store, settings_of
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import SnapshotNotFoundError, StoreError
 
@@ -137,7 +137,7 @@ def register(sub: Any) -> None:
     )
     check.add_argument("--district", required=True)
     check.add_argument(
-        "--snapshot", default="latest", metavar="SNAP", help="id, latest or previous"
+        "--snapshot", default="latest", metavar="SNAP", help=SNAP_HELP + " (default: latest)"
     )
     check.add_argument(
         "--fail-on",

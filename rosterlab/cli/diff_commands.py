@@ -12,7 +12,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.cli import output
-from rosterlab.cli.common import add_command, add_format, open_store, settings_of
+from rosterlab.cli.common import SNAP_HELP, add_command, add_format, open_store, settings_of
 from rosterlab.errors import ConfigError
 
 
@@ -79,13 +79,13 @@ def register(sub: Any) -> None:
         dest="frm",
         default="previous",
         metavar="SNAP",
-        help="snapshot id, latest or previous (default: previous)",
+        help=SNAP_HELP + " (default: previous)",
     )
     diff.add_argument(
         "--to",
         default="latest",
         metavar="SNAP",
-        help="snapshot id, latest or previous (default: latest)",
+        help=SNAP_HELP + " (default: latest)",
     )
     diff.add_argument("--details", action="store_true", help="list every row-level change")
     diff.add_argument(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rosterlab.cli import check_commands, output
-from rosterlab.cli.common import add_command, add_format, open_store, settings_of
+from rosterlab.cli.common import SNAP_HELP, add_command, add_format, open_store, settings_of
 from rosterlab.errors import PushRefusedError, RosterlabError
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def register(sub: Any) -> None:
         "rosterlab fix --district maple --rules maple.rules.toml --out out/maple-fixed",
     )
     fix.add_argument("--district", required=True)
-    fix.add_argument("--snapshot", default="latest", help="snapshot id, latest or previous")
+    fix.add_argument("--snapshot", default="latest", help=SNAP_HELP + " (default: latest)")
     fix.add_argument("--rules", required=True, metavar="FILE", help="corrections rules (TOML)")
     fix.add_argument("--out", required=True, metavar="DIR", help="new or empty folder")
     _progress_flag(fix)

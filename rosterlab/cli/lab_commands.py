@@ -13,7 +13,7 @@ from typing import Any
 
 import rosterlab
 from rosterlab.cli import output
-from rosterlab.cli.common import add_command, settings_of
+from rosterlab.cli.common import SNAP_HELP, add_command, settings_of
 from rosterlab.errors import LabError
 from rosterlab.report.destination import report_destination
 
@@ -166,14 +166,14 @@ def register(sub: Any) -> None:
         dest="from_ref",
         default="previous",
         metavar="SNAP",
-        help="snapshot id, latest or previous (default previous)",
+        help=SNAP_HELP + " (default: previous)",
     )
     report.add_argument(
         "--to",
         dest="to_ref",
         default="latest",
         metavar="SNAP",
-        help="snapshot id, latest or previous (default latest)",
+        help=SNAP_HELP + " (default: latest)",
     )
     report.add_argument("--out", required=True, metavar="FILE.html")
     report.add_argument(

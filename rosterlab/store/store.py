@@ -84,6 +84,21 @@ def interrupt_queries() -> None:
             store._con.interrupt()
 
 
+_NIGHT_REF = re.compile(r"n[1-9][0-9]*")
+_DATE_REF = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _reference_kind(text: str) -> str | None:
+    """``latest``/``previous`` (themselves), ``night`` (n3), ``date`` (2026-09-05) or None."""
+    if text in ("latest", "previous"):
+        return text
+    if _NIGHT_REF.fullmatch(text):
+        return "night"
+    if _DATE_REF.fullmatch(text):
+        return "date"
+    return None
+
+
 class Store:
     """An open history store: use :meth:`open` (a context manager) or :meth:`connect`.
 
@@ -393,29 +408,62 @@ class Store:
         return SnapshotInfo(*rows[0])
 
     def resolve(self, ref: str | int, district: str | None = None) -> SnapshotInfo:
-        """A snapshot from an id, ``latest`` or ``previous`` (the last two within ``district``)."""
-        if isinstance(ref, int) or str(ref).isdigit():
-            found = self.snapshot(int(ref))
+        """A snapshot from a reference (``SNAP``): an id, ``latest``, ``previous``, a date
+        (``2026-09-05``: the district's night of that day) or a night number (``n3``).
+
+        Ids are unique across districts; the others are within ``district``. An error names
+        the district's nights so the user can pick the right one.
+        """
+        text = str(ref).strip()
+        if isinstance(ref, int) or text.isdigit():
+            found = self.snapshot(int(text))
             if district and found.district != district:
                 raise SnapshotNotFoundError(
-                    f"snapshot {ref} belongs to district {found.district}, not {district}: "
-                    "check --district"
+                    f"snapshot {text} belongs to {found.district}; {self._nights(district)}"
                 )
             return found
-        if ref not in ("latest", "previous"):
+        kind = _reference_kind(text)
+        if kind is None:
             raise SnapshotNotFoundError(
-                f"snapshot reference {ref!r} is not an id, 'latest' or 'previous'"
+                f"snapshot reference {text!r} is not an id, latest, previous, a date "
+                "(YYYY-MM-DD) or a night number (n3)"
             )
         if not district:
-            raise SnapshotNotFoundError(f"'{ref}' needs --district to know whose snapshots")
+            raise SnapshotNotFoundError(f"'{text}' needs --district to know whose snapshots")
         history = self.snapshots(district)
-        wanted = 1 if ref == "latest" else 2
+        if kind == "night":
+            found_night = [s for s in history if s.seq == int(text[1:])]
+            if not found_night:
+                raise SnapshotNotFoundError(f"there is no night {text}; {self._nights(district)}")
+            return found_night[0]
+        if kind == "date":
+            on_day = [s for s in history if f"{s.taken_at:%Y-%m-%d}" == text]
+            if len(on_day) == 1:
+                return on_day[0]
+            if on_day:
+                names = ", ".join(f"n{s.seq} = {s.id} ({s.taken_at:%H:%M})" for s in on_day)
+                raise SnapshotNotFoundError(
+                    f"{district} has {len(on_day)} nights on {text}: {names}; give the id or nN"
+                )
+            raise SnapshotNotFoundError(
+                f"{district} has no night on {text}; {self._nights(district)}"
+            )
+        wanted = 1 if text == "latest" else 2
         if len(history) < wanted:
             have = f"{len(history)} snapshot(s)" if history else "no snapshots"
             raise SnapshotNotFoundError(
-                f"district {district} has {have}, so there is no '{ref}': ingest more nights"
+                f"district {district} has {have}, so there is no '{text}': ingest more nights"
             )
         return history[-wanted]
+
+    def _nights(self, district: str, shown: int = 8) -> str:
+        """``cedar's nights are n1 = 6 (2026-09-01), …`` for an error message."""
+        history = self.snapshots(district)
+        if not history:
+            return f"{district} has no snapshots (list them with rosterlab snapshots)"
+        names = [f"n{s.seq} = {s.id} ({s.taken_at:%Y-%m-%d})" for s in history[-shown:]]
+        more = f"{len(history) - shown} earlier, …, " if len(history) > shown else ""
+        return f"{district}'s nights are {more}{', '.join(names)}"
 
     def snapshot_rows(self, snapshot_id: int) -> dict[str, int]:
         """Row counts per entity in a snapshot (as ingested)."""
