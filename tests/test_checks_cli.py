@@ -111,10 +111,10 @@ def test_check_text_summarizes_causes_and_codes(capsys, store):
         "",
         "findings by code:",
         "  error   enrollment-unknown-section ×2",
-        "      row 4 SEC-9/S-001: enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv; "
-        "what Clever does with the broken link is not stated.",
-        "      row 5 SEC-9/S-002: enrollment SEC-9/S-002: section 'SEC-9' is not in sections.csv; "
-        "what Clever does with the broken link is not stated.",
+        "      enrollments.csv line 5 SEC-9/S-001: enrollment SEC-9/S-001: section 'SEC-9' is not "
+        "in sections.csv; what Clever does with the broken link is not stated.",
+        "      enrollments.csv line 6 SEC-9/S-002: enrollment SEC-9/S-002: section 'SEC-9' is not "
+        "in sections.csv; what Clever does with the broken link is not stated.",
         "      hint: Add the section to sections.csv or drop its enrollments.",
         "  warning column-dropped ×1",
         "      teachers.csv no longer sends Teacher_email.",

@@ -16,6 +16,7 @@ from rosterlab.checks.fields import (
     field_matrix,
     snapshot_profiles,
 )
+from rosterlab.checks.filters import FindingFilter
 from rosterlab.checks.ledger import Override, add_override, overrides, remove_override
 from rosterlab.checks.model import Check, CheckResult, CheckSettings, Group, group_by_cause
 from rosterlab.checks.run import CHECKS, previous_snapshot, run_checks
@@ -28,6 +29,7 @@ __all__ = [
     "FieldMatrix",
     "FieldProfile",
     "FieldRow",
+    "FindingFilter",
     "Group",
     "Override",
     "add_override",

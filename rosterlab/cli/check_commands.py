@@ -42,10 +42,22 @@ def with_checks(
     return replace(result, findings=checked.findings)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from rosterlab.checks import CheckSettings, run_checks
-    from rosterlab.report import checks as render
+def _listed(values: list[str] | None) -> list[str]:
+    """``--code a,b --code c`` → ``[a, b, c]``."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rosterlab.checks import CheckSettings, FindingFilter, run_checks
+    from rosterlab.report import checks as render
+    from rosterlab.report.findings_csv import findings_csv, received_names
+
+    wanted = FindingFilter.of(
+        codes=_listed(args.code),
+        severities=_listed(args.severity),
+        entities=_listed(args.entity),
+        causes=_listed(args.cause),
+    )
     settings = settings_of(args)
     # A reader: the findings ingest cached, else computed and not kept. --recheck keeps them.
     with open_store(settings, read_only=not args.recheck) as store:
@@ -56,11 +68,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             settings=CheckSettings.of(settings.districts.get(args.district)),
             refresh=args.recheck,
         )
+        received = received_names(store, snapshot.id)
+    shown = wanted.apply(result)
     if args.format == "json":
-        output.emit_json(render.check_dict(result))
+        output.emit_json(render.check_dict(shown))
+    elif args.format == "csv":
+        output.emit_csv(findings_csv(shown.findings, received))
     else:
-        output.emit(render.check_text(result))
-    return 1 if fails(result.severity_counts(), args.fail_on) else 0
+        output.emit(render.check_text(shown, filtered=wanted.describe(), received=received))
+    return 1 if fails(shown.severity_counts(), args.fail_on) else 0
 
 
 def cmd_fields(args: argparse.Namespace) -> int:
@@ -133,7 +149,11 @@ def register(sub: Any) -> None:
         sub,
         "check",
         "Every finding of a snapshot, grouped by root cause (cached per snapshot).",
-        "rosterlab check --district maple --format json --fail-on error",
+        "rosterlab check --district maple --format json --fail-on error\n"
+        "  rosterlab check --district maple --snapshot 2026-09-05 --severity error,warning "
+        "--format csv > findings.csv\n"
+        "  rosterlab check --district maple --code enrollment-unknown-section --cause "
+        "sections/SEC-9",
     )
     check.add_argument("--district", required=True)
     check.add_argument(
@@ -149,7 +169,19 @@ def register(sub: Any) -> None:
         action="store_true",
         help="recompute and keep the findings (opens the store for writing)",
     )
-    add_format(check)
+    for flag, what in (
+        ("--code", "finding code(s), e.g. missing-file"),
+        ("--severity", "severities: error, warning, info"),
+        ("--entity", "entities, e.g. students"),
+        ("--cause", "root causes, e.g. sections/SEC-9"),
+    ):
+        check.add_argument(
+            flag,
+            action="append",
+            metavar="X[,Y]",
+            help=f"only these {what} (repeat or comma-separate)",
+        )
+    add_format(check, "csv")
     check.set_defaults(handler=cmd_check)
 
     fields = add_command(

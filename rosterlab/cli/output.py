@@ -21,6 +21,13 @@ def emit(text: str) -> None:
     _write(shown(text, keep="\n"))
 
 
+def emit_csv(text: str) -> None:
+    """CSV text as written (CRLF rows, quoted line breaks and tabs kept); other control
+    characters are shown escaped."""
+    sys.stdout.write(shown(text, keep="\r\n\t"))
+    sys.stdout.flush()
+
+
 def emit_json(payload: Any) -> None:
     _write(json_safe(json.dumps(payload, indent=2, ensure_ascii=False, default=str)))
 

@@ -6,11 +6,13 @@ break the most records, then each code with its count, hint and first rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix, Override
+from rosterlab.report.findings_csv import finding_file
 from rosterlab.report.snapshots import summary_text
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
@@ -35,25 +37,35 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def _where(f: Finding) -> str:
-    """``row 4 SEC-9/S-001: `` — where a finding is, when it is in one place."""
+def _where(f: Finding, received: Mapping[str, str]) -> str:
+    """``enrollments.csv line 5 SEC-9/S-001: `` — where a finding is, when it is in one place
+    (the line as an editor counts it: the header is line 1)."""
     parts = []
     if f.row is not None:
-        parts.append(f"row {f.row}")
+        parts.append(f"{shown(finding_file(f, received))} line {f.row + 1}".lstrip())
     if f.key:
         parts.append(shown(f.key))
     return " ".join(parts) + ": " if parts else ""
 
 
 def check_text(
-    result: CheckResult, *, top_causes: int = TOP_CAUSES, rows_per_code: int = ROWS_PER_CODE
+    result: CheckResult,
+    *,
+    top_causes: int = TOP_CAUSES,
+    rows_per_code: int = ROWS_PER_CODE,
+    filtered: str = "",
+    received: Mapping[str, str] | None = None,
 ) -> str:
-    """A readable summary: totals, the causes to fix first, then each code's first rows."""
+    """A readable summary: totals, the causes to fix first, then each code's first rows and
+    every distinct hint. ``filtered`` describes the filter the findings passed, if any;
+    ``received`` maps spec file names to the names received (for where a finding is)."""
+    received = received or {}
     snap = result.snapshot
     summary = result.summary()
     lines = [
         f"{snap.district} snapshot {snap.id} (night {snap.seq}, {snap.taken_at:%Y-%m-%d %H:%M}): "
         + summary_text(summary)
+        + (f" (only {shown(filtered)})" if filtered else "")
     ]
     if not result.findings:
         return lines[0] + "\nno findings"
@@ -75,12 +87,13 @@ def check_text(
         found = by_code[code]
         lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}")
         for f in found[:rows_per_code]:
-            lines.append(f"      {_where(f)}{shown(f.message)}")
+            lines.append(f"      {_where(f, received)}{shown(f.message)}")
         if len(found) > rows_per_code:
             lines.append(f"      … and {len(found) - rows_per_code:,} more")
-        hints = dict.fromkeys(f.hint for f in found[:rows_per_code])
-        if len(hints) == 1:
-            lines.append(f"      hint: {next(iter(hints))}")
+        hints = Counter(f.hint for f in found)
+        for hint, count in hints.items():
+            also = f" (×{count:,})" if len(hints) > 1 else ""
+            lines.append(f"      hint{also}: {shown(hint)}")
     return "\n".join(lines)
 
 

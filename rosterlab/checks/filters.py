@@ -1,0 +1,83 @@
+"""Which findings a support engineer asked for: by code, severity, entity and root cause.
+
+One filter for ``check --code/--severity/--entity/--cause``, the findings browser and the CSV
+export; an empty set means "any".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rosterlab import spec
+from rosterlab.checks.model import CheckResult, group_by_cause
+from rosterlab.errors import ConfigError
+from rosterlab.spec import Finding
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Findings whose code, severity, entity and cause are each in the set given (if any)."""
+
+    codes: frozenset[str] = frozenset()
+    severities: frozenset[str] = frozenset()
+    entities: frozenset[str] = frozenset()
+    causes: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        codes: Iterable[str] = (),
+        severities: Iterable[str] = (),
+        entities: Iterable[str] = (),
+        causes: Iterable[str] = (),
+    ) -> FindingFilter:
+        """A filter from user input; an unknown code, severity or entity is a ConfigError."""
+        chosen = cls(
+            frozenset(codes), frozenset(severities), frozenset(entities), frozenset(causes)
+        )
+        for kind, given, known in (
+            ("finding code", chosen.codes, spec.CATALOGUE),
+            ("severity", chosen.severities, spec.SEVERITIES),
+            ("entity", chosen.entities, spec.ENTITIES),
+        ):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise ConfigError(
+                    f"unknown {kind} {', '.join(unknown)}: use one of {', '.join(sorted(known))}"
+                )
+        return chosen
+
+    @property
+    def active(self) -> bool:
+        return bool(self.codes or self.severities or self.entities or self.causes)
+
+    def matches(self, f: Finding) -> bool:
+        return (
+            (not self.codes or f.code in self.codes)
+            and (not self.severities or f.severity in self.severities)
+            and (not self.entities or f.entity in self.entities)
+            and (not self.causes or f.cause in self.causes)
+        )
+
+    def apply(self, result: CheckResult) -> CheckResult:
+        """The result with only the matching findings (root-cause groups regrouped)."""
+        if not self.active:
+            return result
+        kept = tuple(f for f in result.findings if self.matches(f))
+        return CheckResult(result.snapshot, kept, group_by_cause(kept), result.cached)
+
+    def describe(self) -> str:
+        """``code missing-file; severity error`` (empty when nothing is filtered)."""
+        parts = [
+            f"{name} {', '.join(sorted(values))}"
+            for name, values in (
+                ("code", self.codes),
+                ("severity", self.severities),
+                ("entity", self.entities),
+                ("cause", self.causes),
+            )
+            if values
+        ]
+        return "; ".join(parts)

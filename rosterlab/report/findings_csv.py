@@ -1,0 +1,83 @@
+"""Findings as a CSV a support engineer can hand over (spreadsheet-safe).
+
+A function over findings, so any list of them (a night's, a filtered set, aggregated ones) can
+be exported. Columns: file, line (as an editor counts it: the header is line 1), entity, key,
+field, value, code, severity, message, hint, cause.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from rosterlab import spec
+from rosterlab.spec import Finding
+
+if TYPE_CHECKING:
+    from rosterlab.store import Store
+
+CSV_COLUMNS = (
+    "file",
+    "line",
+    "entity",
+    "key",
+    "field",
+    "value",
+    "code",
+    "severity",
+    "message",
+    "hint",
+    "cause",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text: a value starting with ``=``, ``+``, ``-``, ``@``, a
+    tab or a carriage return (a formula to Excel, LibreOffice, Google Sheets) gets a leading
+    single quote (OWASP "CSV injection")."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def finding_file(f: Finding, received: Mapping[str, str]) -> str:
+    """The file a finding is in: the received name of its entity's spec file (``received``
+    maps spec names to received names), else the spec name; blank for bundle-wide findings."""
+    if f.entity not in spec.ENTITIES:
+        return ""
+    spec_name = spec.ENTITIES[f.entity].file
+    return received.get(spec_name, spec_name)
+
+
+def findings_csv(findings: Iterable[Finding], received: Mapping[str, str]) -> str:
+    """CSV text (header first, CRLF line ends as RFC 4180) of ``findings`` in their order."""
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in findings:
+        cells = (
+            finding_file(f, received),
+            "" if f.row is None else str(f.row + 1),
+            f.entity,
+            f.key,
+            f.field,
+            f.value,
+            f.code,
+            f.severity,
+            f.message,
+            f.hint,
+            f.cause,
+        )
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in cells])
+    return stream.getvalue()
+
+
+def received_names(store: Store, snapshot_id: int) -> dict[str, str]:
+    """Spec name → the name the file was received under, for one snapshot."""
+    files = store.snapshot_files(snapshot_id)
+    return {
+        row["spec_name"]: row["name"]
+        for row in files.select("spec_name", "name").iter_rows(named=True)
+        if row["spec_name"] is not None
+    }
