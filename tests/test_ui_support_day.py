@@ -3,15 +3,21 @@ the diff explorer's record search over the whole change set. Real DuckDB stores,
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from rosterlab.bundle import open_bundle
+from rosterlab.checks import finding_groups, run_checks
 from rosterlab.errors import SnapshotNotFoundError
+from rosterlab.report.html_report import findings_fragment
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.ui import SnapshotPicker, open_workbench
+from rosterlab.ui import FindingsBrowser, SnapshotPicker, open_workbench
 from tests.tiny import Night, tiny_night, write_night
 
 
@@ -47,3 +53,64 @@ def test_the_picker_takes_nights_by_number_and_date(tmp_path):
     assert (picker.from_box.value, picker.to_box.value) == (1, 3)
     with pytest.raises(SnapshotNotFoundError, match="tiny has no night on 2026-09-09; tiny's"):
         SnapshotPicker(bench, nights=("n1", "2026-09-09"))
+
+
+def orphans_and_formula_night() -> Night:
+    """Enrollments in SEC-9 (not in sections.csv) and S-003's grade a spreadsheet formula."""
+    night = tiny_night()
+    night["enrollments.csv"] += [["SCH-1", "SEC-9", "S-001"], ["SCH-2", "SEC-9", "S-002"]]
+    night["students.csv"][4][5] = "=1+2"
+    return night
+
+
+def downloaded(link: str) -> list[list[str]]:
+    """The CSV rows a Download CSV link saves."""
+    payload = re.search(r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', link)
+    assert payload is not None
+    text = base64.b64decode(payload.group(1)).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_findings_browser_filters_by_entity_and_cause_and_downloads_what_it_shows(tmp_path):
+    bench = open_workbench(ingest_nights(tmp_path, orphans_and_formula_night()), district="tiny")
+    browser = FindingsBrowser(bench)
+    assert browser.entity.options == ("(all entities)", "enrollments", "students")
+    assert browser.cause.options == ("(all causes)", "sections/SEC-9")
+    assert 'download="tiny-night-1-findings.csv"' in browser.download.value
+    assert "Download CSV (4 findings)" in browser.download.value
+
+    browser.entity.value = "students"
+    assert [label for label, _ in browser.groups.options] == [
+        "warning invalid-value — 1 finding(s)",
+        "info extension-column — 1 finding(s)",
+    ]
+    rows = downloaded(browser.download.value)
+    assert [(r[0], r[1], r[3], r[5], r[6]) for r in rows[1:]] == [
+        ("students.csv", "", "", "ext.house", "extension-column"),
+        ("students.csv", "5", "S-003", "'=1+2", "invalid-value"),
+    ]
+
+    browser.entity.value = "(all entities)"
+    browser.cause.value = "sections/SEC-9"
+    assert [(f.key, f.row) for f in browser.page] == [("SEC-9/S-001", 4), ("SEC-9/S-002", 5)]
+    assert [r[1] for r in downloaded(browser.download.value)[1:]] == ["5", "6"]
+    assert repr(browser).splitlines()[-1] == (
+        "  showing sections/SEC-9 — breaks 2 record(s): enrollment-unknown-section "
+        "[severity all, (all codes), (all entities), sections/SEC-9]: rows 1–2 of 2"
+    )
+
+
+def test_the_report_lists_every_finding_collapsed_by_group_with_a_csv(tmp_path):
+    night = tiny_night()
+    night["enrollments.csv"] += [["SCH-1", "SEC-9", f"S-{n:03}"] for n in range(100, 160)]
+    path = ingest_nights(tmp_path, night)
+    with Store.open(path) as store:
+        result = run_checks(store, 1)
+    page, text = findings_fragment(result)
+    assert page.count("<details><summary>") == len(finding_groups(result))
+    unknown = [f for f in result.findings if f.code == "enrollment-unknown-section"]
+    assert len(unknown) == 60
+    assert all(f"<td>SEC-9/{f.key.split('/')[1]}</td>" in page for f in unknown)
+    assert "more findings" not in page
+    assert len(downloaded(page)) == 1 + len(result.findings)
+    assert "    … and 57 more (in the HTML and CSV)" in text.splitlines()

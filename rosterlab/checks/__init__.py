@@ -16,7 +16,7 @@ from rosterlab.checks.fields import (
     field_matrix,
     snapshot_profiles,
 )
-from rosterlab.checks.filters import FindingFilter
+from rosterlab.checks.filters import FindingFilter, FindingGroup, finding_groups
 from rosterlab.checks.ledger import Override, add_override, overrides, remove_override
 from rosterlab.checks.model import Check, CheckResult, CheckSettings, Group, group_by_cause
 from rosterlab.checks.run import CHECKS, previous_snapshot, run_checks
@@ -30,11 +30,13 @@ __all__ = [
     "FieldProfile",
     "FieldRow",
     "FindingFilter",
+    "FindingGroup",
     "Group",
     "Override",
     "add_override",
     "field_changes",
     "field_matrix",
+    "finding_groups",
     "group_by_cause",
     "overrides",
     "previous_snapshot",

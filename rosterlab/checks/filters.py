@@ -6,6 +6,7 @@ export; an empty set means "any".
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -81,3 +82,43 @@ class FindingFilter:
             if values
         ]
         return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings shown together: one root cause, or one code for findings without a cause."""
+
+    label: str
+    cause: str | None
+    code: str | None
+    records: int
+
+    def holds(self, f: Finding) -> bool:
+        return (
+            f.cause == self.cause
+            if self.cause is not None
+            else (f.cause is None and f.code == self.code)
+        )
+
+
+def finding_groups(result: CheckResult) -> list[FindingGroup]:
+    """Root causes first (the one breaking the most records first), then codes without a cause."""
+    groups = [
+        FindingGroup(
+            f"{g.cause} — breaks {g.count:,} record(s): {', '.join(g.codes)}",
+            g.cause,
+            None,
+            g.count,
+        )
+        for g in result.groups
+    ]
+    loose = [f for f in result.findings if f.cause is None]
+    counts = Counter(f.code for f in loose)
+    order = sorted(counts, key=lambda c: (spec.SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
+    groups += [
+        FindingGroup(
+            f"{spec.CATALOGUE[c].severity} {c} — {counts[c]:,} finding(s)", None, c, counts[c]
+        )
+        for c in order
+    ]
+    return groups

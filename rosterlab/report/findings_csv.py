@@ -7,7 +7,9 @@ field, value, code, severity, message, hint, cause.
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -81,3 +83,19 @@ def received_names(store: Store, snapshot_id: int) -> dict[str, str]:
         for row in files.select("spec_name", "name").iter_rows(named=True)
         if row["spec_name"] is not None
     }
+
+
+def csv_download_link(csv_text: str, filename: str, label: str = "Download CSV") -> str:
+    """An HTML link that saves ``csv_text`` as ``filename`` (a ``data:`` URI: works offline,
+    in an emailed report and in a notebook output alike; no script)."""
+    payload = base64.b64encode(csv_text.encode("utf-8-sig")).decode("ascii")
+    return (
+        f'<a class="rl-download" download="{html.escape(filename)}" '
+        f'href="data:text/csv;charset=utf-8;base64,{payload}">{html.escape(label)}</a>'
+    )
+
+
+def findings_filename(district: str, seq: int) -> str:
+    """``maple-night-3-findings.csv`` (the district id made file-name safe)."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in district)
+    return f"{safe}-night-{seq}-findings.csv"

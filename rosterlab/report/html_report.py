@@ -24,10 +24,11 @@ from nbconvert.filters import markdown2html_mistune
 
 import rosterlab
 from rosterlab import spec
-from rosterlab.checks import CheckResult, FieldMatrix
+from rosterlab.checks import CheckResult, FieldMatrix, finding_groups
 from rosterlab.errors import ReportError, cannot_write, disk_full
 from rosterlab.report.destination import report_destination
 from rosterlab.report.diff import MASK, key_secrets, mask_cause, scrub, sensitive
+from rosterlab.report.findings_csv import csv_download_link, findings_csv, findings_filename
 from rosterlab.spec import Finding
 
 PARAMETERS_TAG = "parameters"
@@ -233,7 +234,7 @@ def write_report(html_text: str, out: Path) -> Path:
 
 
 # --- findings and field flags, for the district report ----------------------------------------
-FINDINGS_SHOWN = 50
+LINES_PER_GROUP = 3  # in the text form; the HTML lists every finding
 
 
 def _shown_value(f: Finding, redact: bool) -> str | None:
@@ -243,6 +244,13 @@ def _shown_value(f: Finding, redact: bool) -> str | None:
     if f.entity in spec.ENTITIES and f.field is not None and not sensitive(f.entity, f.field):
         return f.value
     return MASK
+
+
+def _group_label(label: str, cause: str | None, redact: bool) -> str:
+    """A findings group's label with its root cause masked as the causes table masks it."""
+    if cause is None:
+        return label
+    return label.replace(cause, mask_cause(cause, redact) or "", 1)
 
 
 def redacted(f: Finding, redact: bool) -> Finding:
@@ -271,19 +279,18 @@ def redacted(f: Finding, redact: bool) -> Finding:
 
 
 def _finding_line(f: Finding) -> str:
-    where = (f" {f.key}" if f.key else "") + (f" row {f.row}" if f.row is not None else "")
-    return f"  {f.severity} {f.code}{where}: {f.message}"
+    where = (f" {f.key}" if f.key else "") + (f" line {f.row + 1}" if f.row is not None else "")
+    return f"    {f.severity} {f.code}{where}: {f.message}"
 
 
 def findings_fragment(
-    result: CheckResult, *, redact: bool = False, limit: int = FINDINGS_SHOWN
+    result: CheckResult, *, redact: bool = False, lines_per_group: int = LINES_PER_GROUP
 ) -> tuple[str, str]:
-    """(HTML, text) of one night's findings: counts, root causes, the first ``limit`` findings
-    (most severe first) and what to do per code."""
+    """(HTML, text) of one night's findings: counts, a CSV of them all, root causes, then every
+    finding in a collapsed section per group (root cause, or code) and what to do per code.
+
+    The text lists each group with its first ``lines_per_group`` findings."""
     counts = result.severity_counts()
-    ordered = sorted(result.findings, key=lambda f: spec.SEVERITY_RANK[f.severity])
-    shown = [redacted(f, redact) for f in ordered[:limit]]
-    more = len(ordered) - len(shown)
     snap = result.snapshot
     head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + ", ".join(
         f"{counts[s]:,} {s}" for s in spec.SEVERITIES
@@ -292,10 +299,41 @@ def findings_fragment(
         (mask_cause(g.cause, redact), ", ".join(g.codes), g.count, g.severity)
         for g in result.groups
     ]
-    hints = sorted({f.code: redacted(f, redact).hint for f in result.findings}.items())
+    hints = sorted({(f.code, redacted(f, redact).hint) for f in result.findings})
+    shown = [redacted(f, redact) for f in result.findings]
+    groups = [
+        (group, [redacted(f, redact) for f in result.findings if group.holds(f)])
+        for group in finding_groups(result)
+    ]
+    download = csv_download_link(
+        findings_csv(shown, {}), findings_filename(snap.district, snap.seq)
+    )
+    sections = "".join(
+        f"<details><summary>{html.escape(_group_label(group.label, group.cause, redact))}"
+        "</summary>"
+        + html_table(
+            ("severity", "code", "entity", "key", "field", "value", "line", "message"),
+            [
+                (
+                    f.severity,
+                    f.code,
+                    f.entity,
+                    f.key,
+                    f.field,
+                    f.value,
+                    None if f.row is None else f.row + 1,
+                    f.message,
+                )
+                for f in found
+            ],
+            numeric=("line",),
+        )
+        + "</details>"
+        for group, found in groups
+    )
     page = (
         f"<p><b>{html.escape(head)}</b> (an error: Clever does not process the upload, skips "
-        "rows, or may mislink records; each finding says which)</p>"
+        f"rows, or may mislink records; each finding says which) {download}</p>"
         + (
             "<h3>Root causes (fix these first)</h3>"
             + html_table(
@@ -307,24 +345,17 @@ def findings_fragment(
             else ""
         )
         + "<h3>Findings</h3>"
-        + html_table(
-            ("severity", "code", "entity", "key", "field", "value", "row", "message"),
-            [
-                (f.severity, f.code, f.entity, f.key, f.field, f.value, f.row, f.message)
-                for f in shown
-            ],
-            numeric=("row",),
-            empty="no findings",
-        )
-        + (f'<p class="muted">… and {more:,} more findings.</p>' if more else "")
+        + (sections or "<p>no findings</p>")
         + "<h3>What to do</h3>"
         + html_table(("code", "hint"), hints, empty="nothing to do")
     )
     lines = [f"Findings: {snap.district} {head}"]
     lines += [f"  cause {c} breaks {n:,} record(s) ({codes})" for c, codes, n, _ in causes]
-    lines += [_finding_line(f) for f in shown]
-    if more:
-        lines.append(f"  … and {more:,} more findings")
+    for group, found in groups:
+        lines.append(f"  {group.label}")
+        lines += [_finding_line(f) for f in found[:lines_per_group]]
+        if len(found) > lines_per_group:
+            lines.append(f"    … and {len(found) - lines_per_group:,} more (in the HTML and CSV)")
     return page, "\n".join(lines)
 
 

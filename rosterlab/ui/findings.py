@@ -7,14 +7,25 @@ page at a time.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import ipywidgets as widgets
 
 from rosterlab import spec
-from rosterlab.checks import CheckResult, CheckSettings, run_checks
+from rosterlab.checks import (
+    CheckResult,
+    CheckSettings,
+    FindingFilter,
+    FindingGroup,
+    finding_groups,
+    run_checks,
+)
+from rosterlab.report.findings_csv import (
+    csv_download_link,
+    findings_csv,
+    findings_filename,
+    received_names,
+)
 from rosterlab.report.html_report import html_table
 from rosterlab.spec import Finding
 from rosterlab.store import quote_ident, stage_snapshot
@@ -24,6 +35,8 @@ from rosterlab.ui.session import NightRef, Workbench
 
 ALL = "all"
 ALL_CODES = "(all codes)"
+ALL_ENTITIES = "(all entities)"
+ALL_CAUSES = "(all causes)"
 FINDING_COLUMNS = ("severity", "code", "entity", "key", "field", "value", "row", "message")
 
 
@@ -32,46 +45,6 @@ def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
     return run_checks(
         bench.store, bench.snapshot(ref).id, settings=CheckSettings.of(bench.settings)
     )
-
-
-@dataclass(frozen=True)
-class FindingGroup:
-    """Findings shown together: one root cause, or one code for findings without a cause."""
-
-    label: str
-    cause: str | None
-    code: str | None
-    records: int
-
-    def holds(self, f: Finding) -> bool:
-        return (
-            f.cause == self.cause
-            if self.cause is not None
-            else (f.cause is None and f.code == self.code)
-        )
-
-
-def finding_groups(result: CheckResult) -> list[FindingGroup]:
-    """Root causes first (the one breaking the most records first), then codes without a cause."""
-    groups = [
-        FindingGroup(
-            f"{g.cause} — breaks {g.count:,} record(s): {', '.join(g.codes)}",
-            g.cause,
-            None,
-            g.count,
-        )
-        for g in result.groups
-    ]
-    loose = [f for f in result.findings if f.cause is None]
-    counts = Counter(f.code for f in loose)
-    order = sorted(counts, key=lambda c: (spec.SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
-    groups += [
-        FindingGroup(
-            f"{spec.CATALOGUE[c].severity} {c} — {counts[c]:,} finding(s)", None, c, counts[c]
-        )
-        for c in order
-    ]
-    return groups
 
 
 class FindingsBrowser(Panel):
@@ -89,7 +62,12 @@ class FindingsBrowser(Panel):
         )
         self.severity = widgets.ToggleButtons(options=(ALL, *spec.SEVERITIES), value=ALL)
         self.code = widgets.Dropdown(description="code", options=[ALL_CODES], value=ALL_CODES)
+        self.entity = widgets.Dropdown(
+            description="entity", options=[ALL_ENTITIES], value=ALL_ENTITIES
+        )
+        self.cause = widgets.Dropdown(description="cause", options=[ALL_CAUSES], value=ALL_CAUSES)
         self.summary = html_box()
+        self.download = html_box()
         self.groups = widgets.Select(
             description="group", options=[], rows=8, layout={"width": "95%"}
         )
@@ -103,13 +81,15 @@ class FindingsBrowser(Panel):
         self._busy = False
         self.night.observe(lambda _: self.load(), "value")
         self.severity.observe(lambda _: self.filter_groups(), "value")
-        self.code.observe(lambda _: self.filter_groups(), "value")
+        for box in (self.code, self.entity, self.cause):
+            box.observe(lambda _: self.filter_groups(), "value")
         self.groups.observe(lambda _: self.select_group(), "value")
         super().__init__(
             [
                 self.night,
                 self.summary,
                 widgets.HBox([self.severity, self.code]),
+                widgets.HBox([self.entity, self.cause, self.download]),
                 self.groups,
                 self.table,
                 self.pager,
@@ -120,11 +100,32 @@ class FindingsBrowser(Panel):
         self.load()
 
     # --- state -----------------------------------------------------------------------------
-    def visible(self, f: Finding) -> bool:
-        """Whether a finding passes the severity and code filters."""
-        return (self.severity.value in (ALL, f.severity)) and (
-            self.code.value in (ALL_CODES, f.code)
+    @property
+    def filter(self) -> FindingFilter:
+        """The severity, code, entity and cause chosen (as ``check --severity ...`` takes them)."""
+        chosen = (
+            (self.severity.value, ALL),
+            (self.code.value, ALL_CODES),
+            (self.entity.value, ALL_ENTITIES),
+            (self.cause.value, ALL_CAUSES),
         )
+        severities, codes, entities, causes = (
+            frozenset() if value == everything else frozenset([str(value)])
+            for value, everything in chosen
+        )
+        return FindingFilter(codes, severities, entities, causes)
+
+    def visible(self, f: Finding) -> bool:
+        """Whether a finding passes the severity, code, entity and cause filters."""
+        return self.filter.matches(f)
+
+    @property
+    def shown(self) -> list[Finding]:
+        """Every finding passing the filters (what Download CSV saves)."""
+        if self.result is None:
+            return []
+        wanted = self.filter
+        return [f for f in self.result.findings if wanted.matches(f)]
 
     @property
     def group(self) -> FindingGroup | None:
@@ -154,6 +155,13 @@ class FindingsBrowser(Panel):
             self.severity.value = ALL
             self.code.options = [ALL_CODES, *codes]
             self.code.value = ALL_CODES
+            self.entity.options = [
+                ALL_ENTITIES,
+                *sorted({f.entity for f in self.result.findings if f.entity}),
+            ]
+            self.entity.value = ALL_ENTITIES
+            self.cause.options = [ALL_CAUSES, *(g.cause for g in self.result.groups)]
+            self.cause.value = ALL_CAUSES
         finally:
             self._busy = False
         self.filter_groups()
@@ -172,7 +180,19 @@ class FindingsBrowser(Panel):
             self.groups.value = shown[0][1] if shown else None
         finally:
             self._busy = False
+        self._offer_download()
         self.select_group()
+
+    def _offer_download(self) -> None:
+        if self.result is None:
+            return
+        snap = self.result.snapshot
+        found = self.shown
+        self.download.value = csv_download_link(
+            findings_csv(found, received_names(self.bench.store, snap.id)),
+            findings_filename(snap.district, snap.seq),
+            f"Download CSV ({len(found):,} findings)",
+        )
 
     def select_group(self) -> None:
         if self._busy or self.result is None:
@@ -242,6 +262,7 @@ class FindingsBrowser(Panel):
         group = self.group
         lines.append(
             f"  showing {group.label if group else 'nothing'} "
-            f"[severity {self.severity.value}, {self.code.value}]: {self.pager.describe()}"
+            f"[severity {self.severity.value}, {self.code.value}, {self.entity.value}, "
+            f"{self.cause.value}]: {self.pager.describe()}"
         )
         return "\n".join(lines)
