@@ -238,7 +238,8 @@ def test_set_by_key_and_by_condition_and_fill_a_column_that_was_not_sent(maple, 
         'value = "4"\nreason = "a student who left"\n'
     )
     out = tmp_path / "out"
-    result = fix_snapshot(maple.store, maple.night_2, rules, out)
+    # forced: rule 2 changes SCH-1's High_grade, a value valid tonight
+    result = fix_snapshot(maple.store, maple.night_2, rules, out, force=True)
 
     assert changes_of(out) == [
         "students,S-003,Student_zip,changed,,02136,1:set,zip from the front office",
@@ -270,7 +271,7 @@ def test_a_student_on_several_rows_changes_once_in_the_log(maple, tmp_path):
         'value = "4"\nreason = "promoted mid-year"\n'
     )
     out = tmp_path / "out"
-    fix_snapshot(maple.store, maple.night_2, rules, out)
+    fix_snapshot(maple.store, maple.night_2, rules, out, force=True)  # grade 3 is valid
     assert changes_of(out) == ["students,S-001,Grade,changed,3,4,1:set,promoted mid-year"]
     students = (out / "students.csv").read_text().splitlines()
     assert [line.split(",")[5] for line in students[1:3]] == ["4", "4"]  # both contact rows
@@ -513,7 +514,7 @@ def test_a_hold_is_predicted_by_diff_against_the_previous_night(maple, tmp_path)
         'reason = "SEC-9 is gone"\n'
     )
     before = maple.store.snapshots("maple")
-    hold = fix_snapshot(maple.store, maple.night_2, rules, tmp_path / "out").hold
+    hold = fix_snapshot(maple.store, maple.night_2, rules, tmp_path / "out", force=True).hold
 
     assert (hold.predicted, hold.method) == (True, "diff")
     assert hold.baseline == {"kind": "snapshot", "snapshot": 1, "night": 1}

@@ -246,7 +246,7 @@ def rule_error(body: str, prelude: str = "") -> str:
         (
             'op = "ledger"\nentity = "students"\nreason = "x"\n',
             "r.toml line 2, rule 1 (ledger): unknown key 'entity' for op ledger: allowed keys "
-            "are op, reason",
+            "are op, reason, when",
         ),
         (
             'op = "rename-column"\nfile = "Students.csv"\nfrom = "a"\nto = "IEP_status"\n'

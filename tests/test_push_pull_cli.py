@@ -232,10 +232,58 @@ def test_dry_run_prints_the_plan_and_touches_nothing(capsys, tmp_path, lab):
             )
         ),
         "  check: no error findings (from a check of its files)",
+        "  hold: unknown (no manifest.json from rosterlab fix)",
+        *text.splitlines()[-3:-1],  # the credentials, checked below
         "  dry run: nothing was uploaded or recorded",
     ]
+    known_hosts, key_file = text.splitlines()[-3:-1]
+    port = lab["config"].read_text().split("port = ")[1].split()[0]
+    assert known_hosts.startswith(
+        f"  credentials: known_hosts {lab['config'].parent / 'known_hosts'}: pins "
+        f"[127.0.0.1]:{port} (ssh-"
+    )
+    assert key_file.startswith("  credentials: key_file ") and " reads as ssh-" in key_file
     assert list(remote.iterdir()) == []
     assert not lab["store"].exists()  # not even the store was opened
+
+
+def test_dry_run_shows_the_predicted_hold_and_refuses_bad_credentials(capsys, tmp_path, lab):
+    district = generate_district("maple", students=40, incidents={2: ["orphan-enrollments"]})
+    history = tmp_path / "maple"
+    nights = [district.night(k) for k in (1, 2)]
+    for night in nights:
+        write_night(night, history / night.folder)
+    assert cli(capsys, lab, "ingest", str(history), "--district", "maple")[0] == 0
+    out = tmp_path / "maple-fixed"
+    assert cli(capsys, lab, "fix", "--district", "maple", "--rules", str(lab["rules"]),
+               "--out", str(out))[0] == 0  # fmt: skip
+    code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple", "--dry-run")
+    assert (code, err) == (0, "")
+    assert "  hold: not predicted against snapshot 1 (night 1), by diff (from manifest.json)" in (
+        text.splitlines()
+    )
+    dry = json.loads(
+        cli(capsys, lab, "push", str(out), "--target", "clever-maple", "--dry-run", "--format",
+            "json")[1]
+    )  # fmt: skip
+    assert dry["hold"]["baseline"] == {"kind": "snapshot", "snapshot": 1, "night": 1}
+    assert len(dry["credentials"]) == 2
+
+    (tmp_path / "known_hosts").write_text("not a host key line at all\n")
+    code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple", "--dry-run")
+    assert (code, text) == (2, "")
+    assert err.startswith(
+        f"rosterlab: known_hosts file {tmp_path / 'known_hosts'} of [targets.clever-maple] "
+    )
+    (tmp_path / "known_hosts").write_text("")
+    code, _, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple", "--dry-run")
+    port = lab["config"].read_text().split("port = ")[1].split()[0]
+    assert (code, err) == (
+        2,
+        f"rosterlab: known_hosts file {tmp_path / 'known_hosts'} of [targets.clever-maple] pins "
+        f"no key for [127.0.0.1]:{port}: add the server's host key, checked against the "
+        "fingerprint the provider gives you\n",
+    )
 
 
 def test_a_failed_push_is_recorded_with_its_error_line(capsys, tmp_path, lab):

@@ -60,6 +60,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             args.out,
             settings=settings.district(args.district),
             progress=_progress(args),
+            force=args.force,
         )
     if args.format == "json":
         output.emit_json(render.fix_dict(result))
@@ -86,7 +87,7 @@ def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
 def cmd_push(args: argparse.Namespace) -> int:
     from rosterlab.fix import bundle_verdict
     from rosterlab.fix.delivery import log_push
-    from rosterlab.transport import load_target, plan_push, push_bundle
+    from rosterlab.transport import check_credentials, load_target, plan_push, push_bundle
 
     settings = settings_of(args)
     target = load_target(settings, args.target)
@@ -94,7 +95,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     verdict = bundle_verdict(folder, district=args.district)
     if args.dry_run:
         result = push_bundle(target, folder, dry_run=True)
-        _emit_push(args, result, verdict, None)
+        _emit_push(args, result, verdict, None, check_credentials(target))
         if verdict.error_count and not args.force:
             raise _refuse(folder, verdict)
         return 0
@@ -122,14 +123,18 @@ def _failure(exc: BaseException) -> str:
 
 
 def _emit_push(
-    args: argparse.Namespace, result: PushResult, verdict: Verdict, record: PushRecord | None
+    args: argparse.Namespace,
+    result: PushResult,
+    verdict: Verdict,
+    record: PushRecord | None,
+    credentials: tuple[str, ...] = (),
 ) -> None:
     from rosterlab.report import fix as render
 
     if args.format == "json":
-        output.emit_json(render.push_dict(result, verdict, record))
+        output.emit_json(render.push_dict(result, verdict, record, credentials))
     else:
-        output.emit(render.push_text(result, verdict, record))
+        output.emit(render.push_text(result, verdict, record, credentials))
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -188,12 +193,20 @@ def register(sub: Any) -> None:
         sub,
         "fix",
         "Apply a district's corrections rules to a snapshot and write a corrected bundle.",
-        "rosterlab fix --district maple --rules maple.rules.toml --out out/maple-fixed",
+        "rosterlab fix --district maple --rules maple.rules.toml --out out/maple-fixed\n"
+        "  rosterlab fix --district maple --snapshot 2026-09-03 --rules maple.rules.toml "
+        "--out out/maple-night3",
     )
     fix.add_argument("--district", required=True)
     fix.add_argument("--snapshot", default="latest", help=SNAP_HELP + " (default: latest)")
     fix.add_argument("--rules", required=True, metavar="FILE", help="corrections rules (TOML)")
     fix.add_argument("--out", required=True, metavar="DIR", help="new or empty folder")
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="apply map/set rules even where they change a value that is valid tonight (no "
+        'finding on it); without it such a fix is refused: give the rule when = "<code>"',
+    )
     _progress_flag(fix)
     add_format(fix)
     fix.set_defaults(handler=cmd_fix)

@@ -196,6 +196,11 @@ class Workbench:
     def apply(self, rule: Rule) -> list[str]:
         """Apply one rule; return its notes (what it could not do, or did beyond the rows)."""
         notes: list[str] = []
+        if rule.when is not None and not self._present(rule.when):
+            return [
+                f"when {rule.when}: snapshot {self.snapshot.id} has no such finding, so the rule "
+                "did nothing"
+            ]
         match rule:
             case RenameColumnRule():
                 self._rename(rule, notes)
@@ -216,8 +221,20 @@ class Workbench:
                     self._set(rule, entity, work, notes)
         return notes
 
-    def _drop(self, rule: DropRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
-        """Drop the records carrying the finding code.
+    def _present(self, code: str) -> bool:
+        """Whether the snapshot has a finding of ``code`` (a rule's ``when``)."""
+        return bool(
+            self.store.rows(
+                "SELECT count(*) FROM findings WHERE snapshot_id = ? AND code = ?",
+                [self.snapshot.id, code],
+            )[0][0]
+        )
+
+    def _carrying(
+        self, code: str, entity: spec.Entity, work: WorkFile, notes: list[str]
+    ) -> tuple[str, list[Any]] | None:
+        """SQL (and its parameters) selecting the rows whose record carries the finding
+        ``code``; None (with a note) when no record does.
 
         A finding with a row pins the row of the file (whichever of the file's entities it is
         reported on: contact findings are reported on students.csv's rows); one without a row
@@ -231,20 +248,36 @@ class Workbench:
             "SELECT key FROM findings WHERE snapshot_id = ? AND code = ? AND entity = ? "
             'AND "row" IS NULL'
         )
-        row_params = [self.snapshot.id, rule.code, list(spec.FILES[entity.file].entities)]
-        key_params = [self.snapshot.id, rule.code, entity.name]
+        row_params = [self.snapshot.id, code, list(spec.FILES[entity.file].entities)]
+        key_params = [self.snapshot.id, code, entity.name]
         carried = self.store.rows(
             f"SELECT count(*) FROM ({by_row} UNION ALL {by_key})", [*row_params, *key_params]
         )[0][0]
         if not carried:
-            notes.append(
-                f"no {entity.name} record carries {rule.code} in snapshot {self.snapshot.id}"
-            )
-            return
-        where = (
-            f"({work.rows_of(entity)}) AND (_row IN ({by_row}) OR {work.key(entity)} IN ({by_key}))"
+            notes.append(f"no {entity.name} record carries {code} in snapshot {self.snapshot.id}")
+            return None
+        return (
+            f"(_row IN ({by_row}) OR {work.key(entity)} IN ({by_key}))",
+            [*row_params, *key_params],
         )
-        params = [*row_params, *key_params]
+
+    def _scope(
+        self, rule: Rule, entity: spec.Entity, work: WorkFile, notes: list[str]
+    ) -> tuple[str, list[Any]] | None:
+        """The rows a rule may touch: all, or those carrying its ``when`` finding (None: no
+        row does)."""
+        if rule.when is None:
+            return "TRUE", []
+        return self._carrying(rule.when, entity, work, notes)
+
+    def _drop(self, rule: DropRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
+        """Drop the records carrying the finding code (and ``when``'s, if given)."""
+        carrying = self._carrying(rule.code, entity, work, notes)
+        scope = self._scope(rule, entity, work, notes)
+        if carrying is None or scope is None:
+            return
+        where = f"({work.rows_of(entity)}) AND {carrying[0]} AND {scope[0]}"
+        params = [*carrying[1], *scope[1]]
         self._log(
             rule,
             work,
@@ -274,12 +307,15 @@ class Workbench:
         if column is None:
             notes.append(f"{work.spec_name} has no {rule.field} column: nothing to map")
             return
+        scope = self._scope(rule, entity, work, notes)
+        if scope is None:
+            return
         c = positional(column)
         olds = [old for old, _ in rule.values]
         case = "CASE " + " ".join(f"WHEN {c} = ? THEN ?" for _ in rule.values) + " END"
         case_params = [v for pair in rule.values for v in pair]
-        where = f"({work.rows_of(entity)}) AND {c} IN (SELECT unnest(?::VARCHAR[]))"
-        self._change(rule, work, entity, column, case, case_params, where, [olds])
+        where = f"({work.rows_of(entity)}) AND {c} IN (SELECT unnest(?::VARCHAR[])) AND {scope[0]}"
+        self._change(rule, work, entity, column, case, case_params, where, [olds, *scope[1]])
 
     def _set(self, rule: SetRule, entity: spec.Entity, work: WorkFile, notes: list[str]) -> None:
         """set / fill: write ``value`` into ``field`` of the selected records."""
@@ -287,8 +323,11 @@ class Workbench:
         column = work.position(field_name)
         if column is None and rule.value is None:
             return
-        conditions = [f"({work.rows_of(entity)})"]
-        params: list[Any] = []
+        scope = self._scope(rule, entity, work, notes)
+        if scope is None:
+            return
+        conditions = [f"({work.rows_of(entity)})", scope[0]]
+        params: list[Any] = list(scope[1])
         if rule.keys:
             conditions.append(f"{work.key(entity)} IN (SELECT unnest(?::VARCHAR[]))")
             params.append(list(rule.keys))
@@ -438,6 +477,25 @@ class Workbench:
         )
 
     # --- results ---------------------------------------------------------------------------
+    def valid_values_changed(self, rule: Rule) -> list[tuple[str, str, str, str, str | None]]:
+        """(entity, key, field, old, new) of each value a ``map`` or ``set`` rule changed that
+        is valid tonight: no finding of the snapshot is on that record's field (nor, for a
+        rule with ``when``, is its finding on the record). Such a change may undo the
+        district's own fix (a teacher who exists by now), so ``fix`` refuses it unless forced.
+        """
+        if not isinstance(rule, MapRule | SetRule) or isinstance(rule, FillRule):
+            return []
+        rows = self.store.rows(
+            f"SELECT DISTINCT entity, key, field, old, new FROM {CHANGES} c "
+            "WHERE rule = ? AND change = 'changed' AND old IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM findings f WHERE f.snapshot_id = ? AND f.entity = c.entity "
+            'AND (f.key = c.key OR f."row" = c._row) '
+            "AND (f.field = c.field OR f.code IS NOT DISTINCT FROM ?)) "
+            "ORDER BY entity, key, field",
+            [rule.number, self.snapshot.id, rule.when],
+        )
+        return [(str(e), str(k), str(f), str(o), n) for e, k, f, o, n in rows]
+
     def select(self, work: WorkFile) -> str:
         """SQL of a corrected file's rows in received order."""
         columns = ", ".join(positional(i) for i in range(len(work.header)))

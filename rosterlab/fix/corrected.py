@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,9 +78,12 @@ class RuleOutcome:
     reason: str
     changes: int
     notes: tuple[str, ...]
+    when: str | None = None
+    # (entity, key, field, old, new) of values valid tonight that the rule changed
+    valid_changed: tuple[tuple[str, str, str, str, str | None], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "rule": self.number,
             "line": self.line,
             "op": self.op,
@@ -88,6 +91,21 @@ class RuleOutcome:
             "changes": self.changes,
             "notes": list(self.notes),
         }
+        if self.when is not None:
+            found["when"] = self.when
+        if self.valid_changed:
+            found["valid_values_changed"] = [
+                dict(zip(("entity", "key", "field", "old", "new"), row, strict=True))
+                for row in self.valid_changed
+            ]
+        return found
+
+    def valid_changed_text(self) -> list[str]:
+        """``sections SEC-1009 Teacher_id: T-1016 → T-1004`` per valid value changed."""
+        return [
+            f"{e} {k} {f}: {o} → {n if n is not None else '(blank)'}"
+            for e, k, f, o, n in self.valid_changed
+        ]
 
 
 @dataclass(frozen=True)
@@ -162,8 +180,13 @@ def fix_snapshot(
     *,
     settings: DistrictSettings | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> FixResult:
     """Apply ``rules`` to a snapshot and write the corrected bundle to ``out_dir``.
+
+    A ``map`` or ``set`` rule that changes a value valid tonight (no finding on it) is refused
+    with a FixError naming the values, before anything is written, unless ``force``; forced,
+    the values are listed in the result and the manifest.
 
     ``out_dir`` is new or empty, or already holds exactly this corrected bundle (a re-run after
     an interruption is then a no-op). The rules were validated when loaded; what depends on the
@@ -172,7 +195,9 @@ def fix_snapshot(
     """
     out = Path(out_dir)
     try:
-        return _fix(store, snapshot_id, rules, out, settings, progress or (lambda _message: None))
+        return _fix(
+            store, snapshot_id, rules, out, settings, progress or (lambda _message: None), force
+        )
     except BaseException as exc:
         full = disk_full(exc, str(out), f"no corrected bundle was written to {out}")
         if full is not None:
@@ -192,6 +217,7 @@ def _fix(
     out: Path,
     settings: DistrictSettings | None,
     say: Progress,
+    force: bool,
 ) -> FixResult:
     _check_destination(out)
     _check_writable(out)
@@ -211,14 +237,24 @@ def _fix(
         outcomes_notes = []
         for rule in rules.rules:
             say(f"rule {rule.number} ({rule.op})")
-            outcomes_notes.append((rule, tuple(work.apply(rule))))
+            notes = tuple(work.apply(rule))
+            outcomes_notes.append((rule, notes, tuple(work.valid_values_changed(rule))))
         per_rule = work.changes_per_rule()
         outcomes = tuple(
             RuleOutcome(
-                rule.number, rule.line, rule.op, rule.reason, per_rule.get(rule.number, 0), notes
+                rule.number,
+                rule.line,
+                rule.op,
+                rule.reason,
+                per_rule.get(rule.number, 0),
+                notes,
+                rule.when,
+                valid,
             )
-            for rule, notes in outcomes_notes
+            for rule, notes, valid in outcomes_notes
         )
+        if not force:
+            _refuse_valid_changes(rules, outcomes)
         _remove_stale_partials(out)
         tmp = Path(
             tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=PARTIAL, dir=out.parent)
@@ -271,6 +307,29 @@ def _fix(
         work.close()
     say(f"corrected bundle in {out}")
     return result
+
+
+VALID_LISTED = 5  # values named per rule in the refusal
+
+
+def _refuse_valid_changes(rules: RuleSet, outcomes: Sequence[RuleOutcome]) -> None:
+    """FixError when a rule changed values valid tonight (the caller was not forced)."""
+    risky = [o for o in outcomes if o.valid_changed]
+    if not risky:
+        return
+    parts = []
+    for o in risky:
+        shown = o.valid_changed_text()
+        more = f", and {len(shown) - VALID_LISTED} more" if len(shown) > VALID_LISTED else ""
+        parts.append(
+            f"rule {o.number} ({o.op}, line {o.line}) changes {len(shown)} value(s) valid "
+            f"tonight: {'; '.join(shown[:VALID_LISTED])}{more}"
+        )
+    raise FixError(
+        f"{rules.name}: {' · '.join(parts)} — it may undo the district's own fix: add "
+        'when = "<finding code>" to the rule so it applies only while the problem is there, '
+        "or re-run fix with --force; nothing was written"
+    )
 
 
 def _check_destination(out: Path) -> None:

@@ -48,6 +48,31 @@ class HoldPrediction:
         }
 
 
+def hold_of_manifest(data: Any) -> HoldPrediction | None:
+    """The hold prediction a manifest.json recorded (None when it has none or it is damaged)."""
+    try:
+        return HoldPrediction(
+            predicted=bool(data["predicted"]),
+            method=data["method"],
+            baseline=data["baseline"],
+            reasons=tuple(
+                HoldReason(
+                    r["entity"],
+                    r["kind"],
+                    int(r["count"]),
+                    int(r["total"]),
+                    float(r["ratio"]),
+                    float(r["threshold"]),
+                    bool(r["expected"]),
+                )
+                for r in data["reasons"]
+            ),
+            note=data.get("note"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _reason_dict(reason: HoldReason) -> dict[str, Any]:
     return {
         "entity": reason.entity,

@@ -25,7 +25,7 @@ from rosterlab.bundle import open_bundle
 from rosterlab.bundle.digest import file_sha256
 from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings
-from rosterlab.fix.hold import HoldPrediction, predict_hold
+from rosterlab.fix.hold import HoldPrediction, hold_of_manifest, predict_hold
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
 from rosterlab.store.ingest import Ingestor
@@ -148,7 +148,8 @@ class Verdict:
     """Whether a bundle folder may be pushed: its error findings by code, and where they came from.
 
     ``source`` is ``manifest`` (its manifest.json matches its files) or ``checked`` (it was
-    ingested into a temporary store and checked). ``note`` says why a manifest was not used.
+    ingested into a temporary store and checked). ``note`` says why a manifest was not used;
+    ``hold`` is the hold the manifest predicted when the bundle was made.
     """
 
     source: str
@@ -156,6 +157,7 @@ class Verdict:
     district: str | None
     entity_rows: dict[str, int] | None
     note: str | None = None
+    hold: HoldPrediction | None = None
 
     @property
     def error_count(self) -> int:
@@ -172,7 +174,13 @@ def bundle_verdict(folder: Path, *, district: str | None = None) -> Verdict:
             for code, n in by_code.items()
             if code in spec.CATALOGUE and spec.CATALOGUE[code].severity == "error"
         }
-        return Verdict("manifest", errors, district or manifest["district"], manifest["entities"])
+        return Verdict(
+            "manifest",
+            errors,
+            district or manifest["district"],
+            manifest["entities"],
+            hold=hold_of_manifest(manifest.get("hold")),
+        )
     checked = check_folder(folder, district=district or "unnamed")
     errors = dict(sorted(Counter(f.code for f in checked.errors()).items()))
     return Verdict("checked", errors, district, checked.entity_rows, note)

@@ -13,6 +13,12 @@ Each ``[[rules]]`` table has an ``op``, a ``reason`` (why this correction is rig
 ``rekey``          ``entity``, ``from``, ``to``: change a record's ID everywhere it is referenced
 =================  ==========================================================================
 
+Any rule may say ``when = "<finding code>"``: it then applies only while that finding is
+present — to the records carrying it (``drop``, ``map``, ``set``, ``fill``), or at all when the
+snapshot has it (``ledger``, ``rename-column``, ``rekey``). A workaround written for one night
+(``set`` a section's teacher ``when = "section-unknown-teacher"``) stops by itself once the
+district's own value is valid.
+
 Everything is validated before anything runs: an unknown op, entity, field, file or finding code
 raises :class:`~rosterlab.errors.RulesError` naming the rule and the line of its ``[[rules]]``.
 """
@@ -24,7 +30,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
@@ -57,6 +63,7 @@ class _Rule:
     number: int
     line: int
     reason: str
+    when: str | None = field(default=None, kw_only=True)  # a finding code (module docstring)
     op: ClassVar[Op]
 
     @property
@@ -292,7 +299,7 @@ def _rule(table: Any, number: int, line: int, name: str) -> Rule:
         raise _Where(name, number, line, None).error(problem)
     where = _Where(name, number, line, op)
     required, optional = _KEYS[op]
-    allowed = {"op", "reason", *required, *optional}
+    allowed = {"op", "reason", "when", *required, *optional}
     extra = sorted(set(table) - allowed)
     if extra:
         raise where.error(
@@ -304,7 +311,21 @@ def _rule(table: Any, number: int, line: int, name: str) -> Rule:
     for key in required:
         if key not in table:
             raise where.error(f"op {op} needs {key}: add {key} = ...")
-    return _validated(op, (number, line, " ".join(reason.split())), table, where)
+    rule = _validated(op, (number, line, " ".join(reason.split())), table, where)
+    if "when" not in table:
+        return rule
+    return replace(rule, when=_code(table, "when", where))
+
+
+def _code(table: Mapping[str, Any], key: str, where: _Where) -> str:
+    """A finding code of the catalogue (``code`` of drop, ``when`` of any rule)."""
+    code = _string(table, key, where)
+    if code not in spec.CATALOGUE:
+        listed = "the codes are listed in docs/findings.md"
+        raise where.error(
+            f"unknown finding code {code!r}: {_suggest(code, tuple(spec.CATALOGUE), listed)}"
+        )
+    return code
 
 
 def _string(table: Mapping[str, Any], key: str, where: _Where) -> str:
@@ -369,12 +390,7 @@ def _validated(
     entity = _entity(table, where)
     match op:
         case "drop":
-            code = _string(table, "code", where)
-            if code not in spec.CATALOGUE:
-                listed = "the codes are listed in docs/findings.md"
-                hint = _suggest(code, tuple(spec.CATALOGUE), listed)
-                raise where.error(f"unknown finding code {code!r}: {hint}")
-            return DropRule(*common, entity=entity.name, code=code)
+            return DropRule(*common, entity=entity.name, code=_code(table, "code", where))
         case "rekey":
             if _id_field(entity) is None:
                 raise where.error(

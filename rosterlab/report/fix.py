@@ -60,7 +60,10 @@ def fix_text(result: FixResult) -> str:
         lines.append(
             f"  rule {o.number} {o.op} (line {o.line}): {_plural(o.changes, 'change')} — {o.reason}"
         )
+        if o.when is not None:
+            lines.append(f"      when: {o.when} (only the records carrying it)")
         lines += [f"      note: {note}" for note in o.notes]
+        lines += [f"      changed a valid value (forced): {v}" for v in o.valid_changed_text()]
     if result.unparseable_rows:
         lines.append(
             f"  {_plural(result.unparseable_rows, 'unparseable row')} left out (in changes.csv)"
@@ -109,10 +112,24 @@ def plan_text(plan: PushPlan, verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def push_text(result: PushResult, verdict: Verdict, record: PushRecord | None) -> str:
+def push_text(
+    result: PushResult,
+    verdict: Verdict,
+    record: PushRecord | None,
+    credentials: Sequence[str] = (),
+) -> str:
+    """A push, or a dry run: its plan, check, predicted hold (from manifest.json) and the
+    credentials checked without connecting."""
     plan = result.plan
     if result.outcome == "dry-run":
-        return plan_text(plan, verdict) + "\n  dry run: nothing was uploaded or recorded"
+        hold = (
+            hold_text(verdict.hold) + " (from manifest.json)"
+            if verdict.hold is not None
+            else "hold: unknown (no manifest.json from rosterlab fix)"
+        )
+        lines = [plan_text(plan, verdict), f"  {hold}"]
+        lines += [f"  credentials: {line}" for line in credentials]
+        return "\n".join([*lines, "  dry run: nothing was uploaded or recorded"])
     lines = [
         f"pushed {_plural(len(plan.files), 'file')} ({plan.total_bytes:,} bytes) to "
         f"{plan.target} ({plan.host}:{plan.port}{plan.remote_dir}) in "
@@ -135,9 +152,21 @@ def push_text(result: PushResult, verdict: Verdict, record: PushRecord | None) -
     return "\n".join(lines)
 
 
-def push_dict(result: PushResult, verdict: Verdict, record: PushRecord | None) -> dict[str, Any]:
+def push_dict(
+    result: PushResult,
+    verdict: Verdict,
+    record: PushRecord | None,
+    credentials: Sequence[str] = (),
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if result.outcome == "dry-run":
+        extra = {
+            "hold": verdict.hold.to_dict() if verdict.hold is not None else None,
+            "credentials": list(credentials),
+        }
     return {
         **result.to_dict(),
+        **extra,
         "check": {
             "source": verdict.source,
             "errors": verdict.error_count,

@@ -7,6 +7,7 @@ an unknown or changed key is always refused.
 from rosterlab.transport.common import Progress
 from rosterlab.transport.pull import PulledFile, PullResult, pull_bundle, spec_name_of
 from rosterlab.transport.push import PlannedFile, PushPlan, PushResult, plan_push, push_bundle
+from rosterlab.transport.session import check_credentials
 from rosterlab.transport.target import Target, load_target, target_from_table
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PushPlan",
     "PushResult",
     "Target",
+    "check_credentials",
     "load_target",
     "plan_push",
     "pull_bundle",

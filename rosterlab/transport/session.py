@@ -211,6 +211,69 @@ def target_secret(target: Target) -> str | None:
     return value
 
 
+def _check_files(t: Target) -> None:
+    where = f"[targets.{t.name}]"
+    if not t.known_hosts.is_file():
+        raise ConfigError(
+            f"known_hosts file {t.known_hosts} of {where} not found: create it with the "
+            "server's host key, checked against the fingerprint the provider gives you"
+        )
+    if t.key_file is not None and not t.key_file.is_file():
+        raise ConfigError(f"key_file {t.key_file} of {where} not found: fix key_file")
+
+
+def _load_known_hosts(t: Target, keys: paramiko.HostKeys) -> None:
+    where = f"[targets.{t.name}]"
+    try:
+        keys.load(str(t.known_hosts))
+    except paramiko.hostkeys.InvalidHostKey as exc:
+        raise ConfigError(
+            f"known_hosts file {t.known_hosts} of {where} has an invalid line ({exc.line!r}):"
+            " fix or remove it"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"known_hosts file {t.known_hosts} of {where} cannot be read ({exc}): fix it"
+        ) from exc
+
+
+def check_credentials(t: Target) -> tuple[str, ...]:
+    """What a dry run can check without connecting: ``known_hosts`` exists, parses and pins
+    the target's host; ``key_file`` (if set) exists and parses (with the target's secret, if
+    encrypted). Returns one line per file checked; a problem is a ConfigError."""
+    where = f"[targets.{t.name}]"
+    _check_files(t)
+    keys = paramiko.HostKeys()
+    _load_known_hosts(t, keys)
+    host = t.host if t.port == 22 else f"[{t.host}]:{t.port}"
+    pinned = keys.lookup(host)
+    if not pinned:
+        raise ConfigError(
+            f"known_hosts file {t.known_hosts} of {where} pins no key for {host}: add the "
+            "server's host key, checked against the fingerprint the provider gives you"
+        )
+    lines = [
+        f"known_hosts {t.known_hosts}: pins {host} ("
+        + ", ".join(fingerprint(pinned[kind]) for kind in sorted(pinned.keys()))
+        + ")"
+    ]
+    if t.key_file is not None:
+        try:
+            key = paramiko.PKey.from_path(t.key_file, password=target_secret(t))
+        except paramiko.PasswordRequiredException as exc:
+            raise ConfigError(
+                f"key_file {t.key_file} of {where} is encrypted: set password_env to a variable "
+                "holding its passphrase"
+            ) from exc
+        except (paramiko.SSHException, OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"key_file {t.key_file} of {where} is not a private key paramiko can read "
+                f"({_one_line(str(exc)) or type(exc).__name__}): fix key_file"
+            ) from exc
+        lines.append(f"key_file {t.key_file}: reads as {fingerprint(key)}")
+    return tuple(lines)
+
+
 class Session:
     """An authenticated SFTP session; a context manager that always closes the connection."""
 
@@ -264,26 +327,9 @@ class Session:
 
     def _connect(self) -> None:
         t = self.target
-        where = f"[targets.{t.name}]"
-        if not t.known_hosts.is_file():
-            raise ConfigError(
-                f"known_hosts file {t.known_hosts} of {where} not found: create it with the "
-                "server's host key, checked against the fingerprint the provider gives you"
-            )
-        if t.key_file is not None and not t.key_file.is_file():
-            raise ConfigError(f"key_file {t.key_file} of {where} not found: fix key_file")
+        _check_files(t)
         secret = target_secret(t)
-        try:
-            self._client.get_host_keys().load(str(t.known_hosts))
-        except paramiko.hostkeys.InvalidHostKey as exc:
-            raise ConfigError(
-                f"known_hosts file {t.known_hosts} of {where} has an invalid line ({exc.line!r}):"
-                " fix or remove it"
-            ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"known_hosts file {t.known_hosts} of {where} cannot be read ({exc}): fix it"
-            ) from exc
+        _load_known_hosts(t, self._client.get_host_keys())
         self._client.set_missing_host_key_policy(_PinnedKeysOnly(t))
         try:
             self._client.connect(
