@@ -17,7 +17,8 @@ from rosterlab.checks import finding_groups, run_checks
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.report.html_report import findings_fragment
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.ui import FindingsBrowser, SnapshotPicker, open_workbench
+from rosterlab.ui import DiffExplorer, FindingsBrowser, SnapshotPicker, open_workbench
+from rosterlab.ui.base import wrap
 from tests.tiny import Night, tiny_night, write_night
 
 
@@ -114,3 +115,27 @@ def test_the_report_lists_every_finding_collapsed_by_group_with_a_csv(tmp_path):
     assert "more findings" not in page
     assert len(downloaded(page)) == 1 + len(result.findings)
     assert "    … and 57 more (in the HTML and CSV)" in text.splitlines()
+
+
+def test_the_diff_explorers_record_picker_searches_the_whole_change_set(tmp_path):
+    """Night 2 regrades all three students: the table pages one change at a time."""
+    bench = open_workbench(
+        ingest_nights(tmp_path, tiny_night(), regraded(tiny_night())), district="tiny"
+    )
+    explorer = DiffExplorer(bench, page_size=1)
+    assert explorer.entity == "students"
+    assert explorer.page["key"].to_list() == ["S-001"]
+    assert [k for _, k in explorer.record.options] == ["", "S-001", "S-002", "S-003"]
+    explorer.search.value = "s-003"
+    assert explorer.record.options == (("(pick a record)", ""), ("S-003", "S-003"))
+    explorer.record.value = "S-003"
+    assert "Timeline of students S-003" in explorer.timeline.value
+    explorer.search.value = "T-"
+    assert explorer.record.options == (("(no record matches)", ""),)
+    assert explorer.timeline.value == wrap("")
+
+
+def regraded(night: Night) -> Night:
+    for row in night["students.csv"][1:]:
+        row[5] = str(int(row[5]) + 1)
+    return night

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,30 @@ from rosterlab.cli import output
 from rosterlab.cli.common import SNAP_HELP, add_command, add_format, open_store, settings_of
 from rosterlab.errors import ConfigError
 
+CHANGE_KINDS = ("added", "removed", "changed")
+
+
+def _listed(values: list[str] | None, known: Collection[str], what: str) -> list[str]:
+    """``--entity a,b --entity c`` → ``[a, b, c]``, each one of ``known``."""
+    chosen = [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {what} {', '.join(unknown)}: use one of {', '.join(known)}")
+    return chosen
+
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import polars as pl
+
     from rosterlab.diff import HoldThresholds, diff_snapshots
     from rosterlab.report import diff as render
+    from rosterlab.report.change_set import change_set_csv
 
+    entities = _listed(args.entity, spec.ENTITIES, "entity")
+    kinds = _listed(args.change, CHANGE_KINDS, "change")
+    details = args.details or args.format == "csv" or bool(entities or kinds)
     settings = settings_of(args)
     thresholds = HoldThresholds.of(settings.district(args.district))
     with open_store(settings, read_only=True) as store:
@@ -29,10 +49,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
             args.frm,
             args.to,
             thresholds=thresholds,
-            details=args.details,
+            details=details,
         )
-    options = {"details": args.details, "redact": args.redact}
-    if args.format == "json":
+    if result.changes is not None and (entities or kinds):
+        result = replace(
+            result,
+            changes=result.changes.filter(
+                (pl.col("entity").is_in(entities) if entities else pl.lit(True))
+                & (pl.col("change").is_in(kinds) if kinds else pl.lit(True))
+            ),
+        )
+    options = {"details": details, "redact": args.redact}
+    if args.format == "csv":
+        assert result.changes is not None
+        text = change_set_csv(result.changes.to_dicts(), redact=args.redact)
+        if args.out is None:
+            output.emit_csv(text)
+            return 0
+    elif args.format == "json":
         text = json.dumps(render.diff_dict(result, **options), indent=2, ensure_ascii=False)
     elif args.format == "html":
         text = render.diff_html(result, **options)
@@ -43,7 +77,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     target = Path(args.out)
     try:
-        target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        if args.format == "csv":
+            target.write_text(text, encoding="utf-8", newline="")
+        else:
+            target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write {target} ({exc.strerror}): give another --out") from exc
     output.emit(
@@ -71,7 +108,9 @@ def register(sub: Any) -> None:
         sub,
         "diff",
         "What changed between two snapshots of a district, and will Clever hold it.",
-        "rosterlab diff --district maple --details --format json",
+        "rosterlab diff --district maple --details --format json\n"
+        "  rosterlab diff --district maple --entity students --change removed --format csv "
+        "--out removed.csv",
     )
     diff.add_argument("--district", required=True, help="district id")
     diff.add_argument(
@@ -89,22 +128,38 @@ def register(sub: Any) -> None:
     )
     diff.add_argument("--details", action="store_true", help="list every row-level change")
     diff.add_argument(
+        "--entity",
+        action="append",
+        metavar="E[,F]",
+        help="only the changes of these entities (implies --details)",
+    )
+    diff.add_argument(
+        "--change",
+        action="append",
+        metavar="KIND[,KIND]",
+        help="only these changes: added, removed, changed (implies --details)",
+    )
+    diff.add_argument(
         "--redact", action="store_true", help="mask PII values (and PII-built contact keys)"
     )
     diff.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    add_format(diff, "html")
+    add_format(diff, "html", "csv")
     diff.set_defaults(handler=cmd_diff)
 
     timeline = add_command(
         sub,
         "timeline",
         "Every change of one record across the district's snapshots.",
-        "rosterlab timeline --district maple --entity students --key S-100017",
+        "rosterlab timeline --district maple --entity students --key S-100017\n"
+        "  rosterlab timeline --district maple --entity teachers --key T-1008   # T-1008/SCH-002",
     )
     timeline.add_argument("--district", required=True, help="district id")
     timeline.add_argument("--entity", required=True, choices=tuple(spec.ENTITIES))
     timeline.add_argument(
-        "--key", required=True, help="the record's key; composite keys joined with '/'"
+        "--key",
+        required=True,
+        help="the record's key; composite keys joined with '/' (a part is enough when it names "
+        "one record: --key T-1008 for T-1008/SCH-002)",
     )
     add_format(timeline)
     timeline.set_defaults(handler=cmd_timeline)

@@ -34,8 +34,40 @@ def _field_events(
     ]
 
 
+CANDIDATES_LISTED = 10
+
+
+def full_key(store: Store, district: str, entity: str, key: str) -> str:
+    """The key ``key`` names: itself when the entity has it, else the one key of which it is a
+    ``/``-separated part (``T-1008`` → ``T-1008/SCH-002``). Several: a ConfigError listing them;
+    none: ``key`` unchanged (its timeline is empty)."""
+    table = quote_ident(entity)
+    if store.rows(f"SELECT 1 FROM {table} WHERE district = ? AND key = ? LIMIT 1", [district, key]):
+        return key
+    sep = spec.KEY_SEPARATOR
+    found = [
+        row[0]
+        for row in store.rows(
+            f"SELECT DISTINCT key FROM {table} WHERE district = ? AND list_contains("
+            "string_split(key, ?), ?) ORDER BY key LIMIT ?",
+            [district, sep, key, CANDIDATES_LISTED + 1],
+        )
+    ]
+    if len(found) == 1:
+        return str(found[0])
+    if found:
+        shown = ", ".join(found[:CANDIDATES_LISTED])
+        more = f", … ({CANDIDATES_LISTED} shown)" if len(found) > CANDIDATES_LISTED else ""
+        raise ConfigError(
+            f"{key} is part of several {entity} keys of {district}: {shown}{more}; give one "
+            "with --key"
+        )
+    return key
+
+
 def record_timeline(store: Store, district: str, entity: str, key: str) -> Timeline:
-    """First seen, each field change, removal and re-appearance of ``entity`` ``key``."""
+    """First seen, each field change, removal and re-appearance of ``entity`` ``key`` (a part
+    of a composite key is enough when it names one record: :func:`full_key`)."""
     if entity not in spec.ENTITIES:
         raise ConfigError(f"unknown entity {entity!r}: use one of {', '.join(spec.ENTITIES)}")
     snapshots = store.snapshots(district)
@@ -43,6 +75,7 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
         raise SnapshotNotFoundError(
             f"district {district} has no snapshots: check --district or ingest its nights"
         )
+    key = full_key(store, district, entity, key)
     kind = spec.ENTITIES[entity]
     columns = ", ".join(quote_ident(c) for c in kind.columns)
     versions = store.query(

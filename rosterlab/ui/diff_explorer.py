@@ -21,6 +21,7 @@ from rosterlab.ui.session import NightRef, Workbench
 
 ALL_FIELDS = "(all fields)"
 CHANGE_KINDS = ("all", "added", "removed", "changed")
+RECORDS_OFFERED = 100  # keys in the record picker at once (the search narrows them)
 TIMELINE_COLUMNS = ("night", "date", "change", "field", "old", "new")
 
 
@@ -59,6 +60,11 @@ class DiffExplorer(Panel):
         self.field = widgets.Dropdown(description="field", options=[ALL_FIELDS])
         self.table = html_box()
         self.pager = Pager(self.show_page, page_size)
+        self.search = widgets.Text(
+            description="find key",
+            placeholder="part of a key, e.g. S-1001",
+            continuous_update=False,
+        )
         self.record = widgets.Dropdown(description="record", options=[("(pick a record)", "")])
         self.timeline = html_box()
         self.result: DiffResult | None = None
@@ -69,6 +75,7 @@ class DiffExplorer(Panel):
         self.tabs.observe(lambda _: self.select_entity(), "selected_index")
         self.kind.observe(lambda _: self.filter_rows(), "value")
         self.field.observe(lambda _: self.filter_rows(), "value")
+        self.search.observe(lambda _: self.find_records(), "value")
         self.record.observe(lambda _: self.show_timeline(), "value")
         super().__init__(
             [
@@ -78,7 +85,7 @@ class DiffExplorer(Panel):
                 widgets.HBox([self.kind, self.field]),
                 self.table,
                 self.pager,
-                self.record,
+                widgets.HBox([self.search, self.record]),
                 self.timeline,
             ]
         )
@@ -149,6 +156,7 @@ class DiffExplorer(Panel):
         self._rows = rows
         self.pager.reset(rows.height)
         self.show_page()
+        self.find_records()
 
     def show_page(self) -> None:
         page = self.page
@@ -159,11 +167,30 @@ class DiffExplorer(Panel):
                 empty=f"no {self.entity} changes",
             )
         )
-        keys = list(dict.fromkeys(page["key"].to_list())) if page.height else []
-        self.record.options = [("(pick a record)", ""), *((k, k) for k in keys)]
-        self.record.value = ""
+
+    def find_records(self) -> None:
+        """Offer the records of the whole change set (every page, the kind and field shown)
+        whose key contains the search text (any case); the first RECORDS_OFFERED of them."""
+        text = self.search.value.strip().lower()
+        keys = self._rows["key"].unique(maintain_order=True) if self._rows.height else None
+        if keys is not None and text:
+            keys = keys.filter(keys.str.to_lowercase().str.contains(text, literal=True))
+        found = keys.len() if keys is not None else 0
+        offered = keys.head(RECORDS_OFFERED).to_list() if keys is not None else []
+        label = "(pick a record)" if found else "(no record matches)"
+        if found > RECORDS_OFFERED:
+            label = f"({found:,} records, first {RECORDS_OFFERED}: narrow the search)"
+        self._busy = True
+        try:
+            self.record.options = [(label, ""), *((k, k) for k in offered)]
+            self.record.value = ""
+        finally:
+            self._busy = False
+        self.show_timeline()
 
     def show_timeline(self) -> None:
+        if self._busy:
+            return
         key = self.record.value
         if not key:
             self.timeline.value = wrap("")
