@@ -122,6 +122,7 @@ def test_the_page_has_no_code_escapes_text_and_inlines_images():
 
 
 def test_report_is_written_atomically_and_never_over_a_folder(tmp_path):
+    (tmp_path / "out").mkdir()  # a missing folder is refused (tests/test_lab_and_report_edges)
     written = write_report("<p>x</p>", tmp_path / "out" / "r.html")
     assert written == tmp_path / "out" / "r.html"
     assert written.read_text() == "<p>x</p>"

@@ -11,7 +11,8 @@ every open store's running query) at once, so the main thread unwinds through it
 SIGTERM (a scheduler's timeout, ``kill``) and SIGHUP (a closed terminal) stop a command the same
 way: while :func:`watching`, a Python handler sets ``watch.signal`` and raises KeyboardInterrupt
 (as SIGINT's default handler does), so the cleanups that handle Ctrl-C handle them too — a zip's
-unpacked files (student PII) leave the temporary folder, the store stays as it was — and the
+unpacked files (student PII) leave the temporary folder, the store stays as it was, ``rosterlab
+lab`` stops its JupyterLab server — and the
 exit code is ``128 + N`` (143, 129). Their old handlers come back on the way out.
 """
 

@@ -81,13 +81,34 @@ def cmd_lab(args: argparse.Namespace) -> int:
         f"JupyterLab on {folder}\n  {where}\n"
         f"  open http://{args.ip}:{args.port}/lab?token={token}\n  stop with Ctrl-C"
     )
-    code = subprocess.run(command, env=env, check=False).returncode
+    server = subprocess.Popen(command, env=env)
+    try:
+        code = server.wait()
+    except BaseException:  # Ctrl-C, SIGTERM or SIGHUP (cli/interrupts.py): stop the server too
+        _stop_server(server)
+        raise
     if code not in (0, -2, 130):
         raise LabError(
             f"JupyterLab exited with code {code} (see its messages above): "
             "if the port is in use, pass another --port"
         )
     return 0
+
+
+SERVER_STOP_SECONDS = 15  # JupyterLab's own shutdown (kernels first) before it is killed
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Ask JupyterLab to shut down (SIGTERM: it stops its kernels and frees its port); kill it
+    if it has not within SERVER_STOP_SECONDS."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
