@@ -803,7 +803,7 @@ def _replay(
                 _materialize(store, old.id, folders[old.id])
         _forget_district(store, district, [old.id for old in history])
         dropped = [old.id for old in history if old.id not in times]
-        for table in ("field_profiles", "check_runs"):
+        for table in ("field_profiles", "check_runs", "api_pulls", "api_pages", "api_ids"):
             store.execute(
                 f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
                 [dropped],
