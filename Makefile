@@ -48,7 +48,7 @@ test: venv sysdeps lint typecheck unit
 # The notebooks' stored outputs are evidence: nbval re-runs them against data/samples (full
 # comparison). After an intended change, `make notebooks` re-executes them in place.
 NBVAL := env -u ROSTERLAB_STORE -u ROSTERLAB_CONFIG $(BIN)/pytest --nbval --nbval-current-env \
-	--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider -q
+	-p no:cacheprovider -q
 notebooks: venv
 	env -u ROSTERLAB_STORE -u ROSTERLAB_CONFIG -u ROSTERLAB_SAMPLES $(BIN)/jupyter nbconvert \
 	  --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \

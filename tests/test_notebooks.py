@@ -141,7 +141,6 @@ def test_changing_a_sample_night_makes_nbval_fail(tmp_path):
     work = tmp_path / "nb"
     work.mkdir()
     shutil.copy(NOTEBOOKS / "01_sync_history.ipynb", work)
-    shutil.copy(NOTEBOOKS / "sanitize.cfg", work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTERLAB_")}
     env["ROSTERLAB_SAMPLES"] = str(samples)
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the real samples' cached store stays
@@ -152,8 +151,6 @@ def test_changing_a_sample_night_makes_nbval_fail(tmp_path):
             "pytest",
             "--nbval",
             "01_sync_history.ipynb",
-            "--nbval-sanitize-with",
-            "sanitize.cfg",
             "--nbval-current-env",
             "-p",
             "no:cacheprovider",
