@@ -17,7 +17,13 @@ from rosterlab.checks import finding_groups, run_checks
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.report.html_report import findings_fragment
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.ui import DiffExplorer, FindingsBrowser, SnapshotPicker, open_workbench
+from rosterlab.ui import (
+    DiffExplorer,
+    FindingsBrowser,
+    FixPanel,
+    SnapshotPicker,
+    open_workbench,
+)
 from rosterlab.ui.base import wrap
 from tests.tiny import Night, tiny_night, write_night
 
@@ -139,3 +145,22 @@ def regraded(night: Night) -> Night:
     for row in night["students.csv"][1:]:
         row[5] = str(int(row[5]) + 1)
     return night
+
+
+def test_the_fix_panel_says_why_it_built_nothing(tmp_path):
+    """A set rule that would change a teacher valid tonight is refused: the panel's text says so."""
+    night = tiny_night()
+    bench = open_workbench(ingest_nights(tmp_path, night), district="tiny")
+    rules = tmp_path / "tiny.rules.toml"
+    rules.write_text(
+        '[[rules]]\nop = "set"\nentity = "sections"\nfield = "Teacher_id"\nkey = "SEC-1"\n'
+        'value = "T-2"\nreason = "a workaround from another night"\n'
+    )
+    panel = FixPanel(bench, rules, out=tmp_path / "fixed")
+    assert panel.result is None and not (tmp_path / "fixed").exists()
+    assert repr(panel).splitlines()[-2] == (
+        "  error: tiny.rules.toml: rule 1 (set, line 1) changes 1 value(s) valid tonight: "
+        "sections SEC-1 Teacher_id: T-1 → T-2 — it may undo the district's own fix: add "
+        'when = "<finding code>" to the rule so it applies only while the problem is there, or '
+        "re-run fix with --force; nothing was written"
+    )

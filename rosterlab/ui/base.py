@@ -26,6 +26,7 @@ STYLE = """<style>
 .rl .sev-error { color: #b42318; font-weight: 600; }
 .rl .sev-warning { color: #9a6700; font-weight: 600; }
 .rl .sev-info { color: #0550ae; }
+.rl pre { white-space: pre; word-break: normal; overflow-wrap: normal; overflow-x: auto; }
 </style>"""
 
 

@@ -69,6 +69,7 @@ class FixPanel(Panel):
         self.target_name = target
         self._out = Path(out) if out is not None else None
         self.result: FixResult | None = None
+        self.error: str | None = None  # the last step's error (shown in the status box)
         self.preview: PushPreview | None = None
         self.pushed: PushResult | None = None
         self._changes = pl.DataFrame()
@@ -132,6 +133,7 @@ class FixPanel(Panel):
         except RosterlabError as exc:
             self._say(exc.message, error=True)
             return None
+        self.error = None
         self.preview = None
         self._arm()
         self.summary.value = wrap(f"<pre>{esc(render.fix_text(self.result))}</pre>")
@@ -227,6 +229,7 @@ class FixPanel(Panel):
         self.push_button.disabled = self.preview is None or not self.confirm.value
 
     def _say(self, text: str, error: bool = False) -> None:
+        self.error = text if error else None
         css = ' class="sev-error"' if error else ""
         self.status.value = wrap(f"<pre{css}>{esc(text)}</pre>")
 
@@ -249,6 +252,8 @@ class FixPanel(Panel):
         ]
         if self.result is not None:
             lines += ["  " + line for line in render.fix_text(self.result).splitlines()]
+        if self.error is not None:
+            lines.append(f"  error: {self.error}")
         state = "pushed" if self.pushed else "dry run done" if self.preview else "no dry run yet"
         lines.append(f"  target: {self.target_name or 'none'} ({state})")
         return "\n".join(lines)
