@@ -16,6 +16,7 @@ from rosterlab.checks import run_checks
 from rosterlab.cli import main
 from rosterlab.errors import FixError
 from rosterlab.fix import RuleSet, Verdict, bundle_verdict, fix_snapshot, parse_rules
+from rosterlab.fix.hold import HoldPrediction
 from rosterlab.spec import finding
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.pushes import PushedFile, PushRecord, record_push
@@ -561,7 +562,8 @@ def test_push_trusts_a_manifest_only_while_the_files_match_it(maple, tmp_path):
     fix_snapshot(maple.store, maple.night_2, rules, out)
     rows = {"schools": 2, "students": 3, "contacts": 3, "teachers": 3, "sections": 2,
             "enrollments": 3, "staff": 0, "admins": 0}  # fmt: skip
-    assert bundle_verdict(out) == Verdict("manifest", {}, "maple", rows)
+    kept_hold = HoldPrediction(False, "diff", {"kind": "snapshot", "snapshot": 1, "night": 1}, ())
+    assert bundle_verdict(out) == Verdict("manifest", {}, "maple", rows, hold=kept_hold)
 
     with (out / "enrollments.csv").open("a") as fh:  # incident: edited by hand after fix
         fh.write("SCH-1,SEC-9,S-001\n")
