@@ -17,7 +17,7 @@ from tests.tiny import tiny_night, write_night
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 GRADES_HINT = (
     "Use one of InfantToddler, Preschool, PreKindergarten, TransitionalKindergarten, "
-    "Kindergarten, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, PostGraduate, Ungraded, Other."
+    "Kindergarten, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, PostGraduate, Ungraded."
 )
 
 
@@ -79,7 +79,8 @@ def test_check_csv_names_the_file_and_the_editor_line(capsys, store):
         "value": "SEC-9",
         "code": "enrollment-unknown-section",
         "severity": "error",
-        "message": "enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv.",
+        "message": "enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv; what Clever "
+        "does with the broken link is not stated.",
         "hint": "Add the section to sections.csv or drop its enrollments.",
         "cause": "sections/SEC-9",
     }
