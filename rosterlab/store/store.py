@@ -7,6 +7,7 @@ hand it SQL text with bound values; results come back as polars DataFrames or fr
 from __future__ import annotations
 
 import os
+import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
