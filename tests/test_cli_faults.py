@@ -132,6 +132,18 @@ def test_taken_at_at_the_ends_of_the_range_is_kept_in_utc(
 CHILD = """
 import os, sys
 ready = int(os.environ["READY_FD"])
+if os.environ.get("SLOW_IMPORT"):  # the named module takes half a minute to import
+    import importlib.abc
+    import time
+
+    class SlowImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == os.environ["SLOW_IMPORT"]:
+                sys.meta_path.remove(self)
+                time.sleep(30)
+            return None
+
+    sys.meta_path.insert(0, SlowImport())
 if os.environ.get("SLOW_QUERY"):
     from rosterlab.store import store as module
     execute = module.Store.execute
@@ -150,11 +162,17 @@ run()
 """
 
 
-def interrupted(argv: list[str], *, slow_query: bool, delay: float) -> tuple[int, str, str, float]:
+def interrupted(
+    argv: list[str], *, slow_query: bool, delay: float, slow_import: str | None = None
+) -> tuple[int, str, str, float]:
     """Start the CLI, send SIGINT ``delay`` s after its ready byte; exit code, outputs, seconds
-    from the signal to the exit."""
+    from the signal to the exit. ``slow_import`` names a module whose import stalls."""
     read_fd, write_fd = os.pipe()
-    env = environment({"READY_FD": str(write_fd)} | ({"SLOW_QUERY": "1"} if slow_query else {}))
+    env = environment(
+        {"READY_FD": str(write_fd)}
+        | ({"SLOW_QUERY": "1"} if slow_query else {})
+        | ({"SLOW_IMPORT": slow_import} if slow_import else {})
+    )
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, *argv],
         stdout=subprocess.PIPE,
@@ -252,12 +270,13 @@ def test_ctrl_c_during_start_up_imports_exits_130_with_one_line(
     delay: float, store_file: Path, tmp_path: Path
 ) -> None:
     """The byte comes just before ``import rosterlab.cli`` (a few milliseconds); the imports
-    under the watch (the parser's, then the command's engines: duckdb, polars) take longer than
-    the delays (about half a second)."""
+    under the watch are the parser's, then the command's engines (duckdb, polars). duckdb's
+    import is made to stall, so every delay lands among the start-up imports however fast the
+    machine is (unstalled, a quiet machine finished ``snapshots`` before 0.3 s)."""
     store = tmp_path / "store.duckdb"
     shutil.copy(store_file, store)
     code, out, err, _ = interrupted(
-        ["--store", str(store), "snapshots"], slow_query=False, delay=delay
+        ["--store", str(store), "snapshots"], slow_query=False, delay=delay, slow_import="duckdb"
     )
     assert (code, out, err) == (130, "", INTERRUPTED)
     assert snapshot_ids(store) == [1]

@@ -115,6 +115,7 @@ def test_any_text_in_a_file_is_ingested_as_findings_never_an_error(
             result = ingest_bundle(store, bundle, district=f"d{next(DISTRICTS)}", taken_at=NIGHT)
         export_snapshot(store, result.snapshot.id, Path(tmp) / "out")
         assert (Path(tmp) / "out" / "students.csv").read_bytes() == data
+    store.publish()  # what the writer does on close: readers get the committed state
     assert check_store(store, quick=True).problems == ()
 
 

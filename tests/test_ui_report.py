@@ -273,7 +273,9 @@ def test_no_personal_value_of_the_samples_appears_in_a_redacted_report_or_diff(t
         shown = [
             text
             for night in nights
-            for text in findings_fragment(run_checks(store, night.id), redact=True, limit=10**6)
+            for text in findings_fragment(
+                run_checks(store, night.id), redact=True, lines_per_group=10**6
+            )
         ]
         shown += flags_fragment(field_matrix(store, "maple"), redact=True)
         for old, new in itertools.pairwise(nights):
