@@ -336,7 +336,8 @@ class _Reconciler:
         ]
         if entity.extensions:
             unpivot.append(
-                "SELECT coalesce(ue.key, se.key), coalesce(ue.field, se.field), ue.v, se.v FROM "
+                "SELECT coalesce(ue.key, se.key) AS key, coalesce(ue.field, se.field) AS field, "
+                "ue.v AS uploaded, se.v AS served FROM "
                 "(SELECT key, e.key AS field, e.value AS v FROM (SELECT key, "
                 'unnest(map_entries("u:extra")) AS e FROM _rec WHERE in_upload AND in_served '
                 "AND NOT same)) ue FULL OUTER JOIN (SELECT key, e.key AS field, e.value AS v FROM "
