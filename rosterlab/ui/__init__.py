@@ -2,6 +2,7 @@
 
 >>> bench = open_workbench(store=None, district="maple")   # None: ROSTERLAB_STORE or the samples
 >>> DiffExplorer(bench, nights=("previous", "latest"))
+>>> pull_api(bench, 3); ReconcileView(bench, upload=3)   # upload vs what Clever serves
 """
 
 from rosterlab.ui.charts import churn, consecutive_diffs, record_counts
@@ -11,6 +12,7 @@ from rosterlab.ui.findings import FindingsBrowser, check
 from rosterlab.ui.fix_panel import FixPanel, PushPreview
 from rosterlab.ui.history import SyncHistory, sync_history
 from rosterlab.ui.picker import SnapshotPicker
+from rosterlab.ui.reconcile import ReconcileView, pull_api
 from rosterlab.ui.reports import Static, diff_summary, field_flags, findings_summary, title
 from rosterlab.ui.session import Workbench, build_sample_store, open_workbench, samples_dir
 
@@ -20,6 +22,7 @@ __all__ = [
     "FindingsBrowser",
     "FixPanel",
     "PushPreview",
+    "ReconcileView",
     "SnapshotPicker",
     "Static",
     "SyncHistory",
@@ -34,6 +37,7 @@ __all__ = [
     "findings_summary",
     "matrix_for",
     "open_workbench",
+    "pull_api",
     "record_counts",
     "samples_dir",
     "sync_history",

@@ -1,0 +1,147 @@
+"""The reconcile widget and ``ui.pull_api``, headless: a real stand-in process, real stores.
+
+Incident: on night 2 the SIS wrote student S-003 under school SCH-9, which schools.csv lacks.
+Clever skips the student, and with it their contact and enrollment; the widget must say so
+with the upload's own finding as the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.errors import ApiError, SnapshotNotFoundError
+from rosterlab.store import Store, ingest_bundle
+from rosterlab.ui import ReconcileView, open_workbench, pull_api
+from tests.api_standin import TOKEN, TOKEN_ENV, standin
+from tests.tiny import Night, tiny_night, write_night
+
+SERVED_SCOPE = (
+    "districts 1 · schools 2 · terms 0 · courses 2 · sections 2 · users-student 2 · "
+    "users-teacher 2 · users-staff 0 · users-contact 2"
+)
+
+
+def unknown_school_night() -> Night:
+    night = tiny_night()
+    night["students.csv"][4][0] = "SCH-9"  # S-003
+    return night
+
+
+@pytest.fixture(autouse=True)
+def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The samples are a tiny district in tmp_path; the sample-store cache too."""
+    samples = tmp_path / "samples" / "tiny"
+    write_night(samples / "2026-09-01", tiny_night())
+    write_night(samples / "2026-09-02", unknown_school_night())
+    (samples / "district.toml").write_text('name = "Tiny USD"\nsync_type = "sftp"\n')
+    monkeypatch.setenv("ROSTERLAB_SAMPLES", str(tmp_path / "samples"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explains_the_skips():
+    bench = open_workbench(None, district="tiny")
+    pulled = pull_api(bench, 2)
+    assert repr(pulled) == (
+        "tiny: pulled the local stand-in serving night 2 (Data API v3.1) into snapshot 3 "
+        f"(origin api), 9 pages\n  served: {SERVED_SCOPE}"
+    )
+    assert [(s.id, s.origin) for s in bench.snapshots] == [(1, "upload"), (2, "upload"), (3, "api")]
+    view = ReconcileView(bench, page_size=2)
+    assert (view.upload.value, view.served.value) == (2, 3)
+    assert repr(view).splitlines() == [
+        "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.1): "
+        "3 differences, 0 unexplained",
+        "  entity        uploaded    served   matched identical",
+        "  schools              2         2         2         2",
+        "  students             3         2         2         2",
+        "  contacts             3         2         2         2",
+        "  teachers             3         3         3         3",
+        "  sections             2         2         2         2",
+        "  enrollments          3         2         2         2",
+        "  staff                0         0         0         0",
+        "  warning served-skipped ×3",
+        "  showing (all differences): rows 1–2 of 3",
+        "    served-skipped: students S-003 was uploaded but is not served: Clever skipped it "
+        "(unknown-school).",
+        "    served-skipped: contacts S-003/sis_id:C-3 was uploaded but is not served: Clever "
+        "skipped it (Student_id S-003 is not served).",
+    ]
+    view.pager.next.click()
+    assert repr(view).splitlines()[-2:] == [
+        "  showing (all differences): rows 3–3 of 3",
+        "    served-skipped: enrollments SEC-2/S-003 was uploaded but is not served: Clever "
+        "skipped it (Student_id S-003 is not served).",
+    ]
+    assert view.table.value.count("<tr>") == 2  # header + the one row of the last page
+    assert "<p><b>What to do:</b>" in view.table.value
+    view.upload.value = 1  # the clean night: nothing in it explains why S-003 is not served
+    assert repr(view).splitlines()[0] == (
+        "ReconcileView: tiny, upload night 1 (#1) vs served snapshot #3 (API v3.1): "
+        "3 differences, 1 unexplained"
+    )
+    assert view.code.options == ("(all differences)", "served-missing", "served-skipped")
+    assert repr(view).splitlines()[9:11] == [
+        "  error   served-missing ×1",
+        "  warning served-skipped ×2",
+    ]
+    assert repr(pull_api(bench, 2)) == (
+        "tiny: the local stand-in serving night 2 (Data API v3.1) serves what snapshot 3 "
+        "holds: no new snapshot"
+    )
+    bench.close()
+
+
+def test_the_view_filters_by_code_and_escapes_what_the_district_sent():
+    bench = open_workbench(None, district="tiny")
+    pull_api(bench, "latest")
+    view = ReconcileView(bench, upload=2)
+    view.code.value = "served-skipped"
+    assert repr(view).splitlines()[-4] == "  showing served-skipped: rows 1–3 of 3"
+    assert "<td>served-skipped</td><td>warning</td><td>3</td><td>3</td>" in (
+        view.summary.value.replace('<td class="num">', "<td>")
+    )
+    bench.close()
+
+
+def test_without_an_api_snapshot_the_view_says_to_pull_and_a_pull_names_an_upload():
+    bench = open_workbench(None, district="tiny")
+    with pytest.raises(SnapshotNotFoundError, match=r"run ui\.pull_api\(bench\) or rosterlab"):
+        ReconcileView(bench)
+    pull_api(bench, 1)
+    with pytest.raises(SnapshotNotFoundError, match="snapshot 3 is an API pull: name an uploaded"):
+        pull_api(bench, 3)
+    bench.close()
+
+
+def test_a_real_store_pulls_from_its_api_target_and_never_from_the_sample_standin(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "real.duckdb"
+    with Store.open(path) as store:
+        for day, night in ((1, tiny_night()), (2, unknown_school_night())):
+            when = datetime(2026, 9, day, 2, 0, tzinfo=UTC)
+            with open_bundle(write_night(tmp_path / f"n{day}", night, when=when)) as bundle:
+                ingest_bundle(store, bundle, district="tiny", taken_at=when)
+    with standin(path, "tiny") as origin:
+        (tmp_path / "rosterlab.toml").write_text(
+            f'[api.oak]\nbase_url = "{origin}"\nversion = "3.0"\ntoken_env = "{TOKEN_ENV}"\n'
+        )
+        bench = open_workbench(path, district="tiny")
+        with pytest.raises(ApiError, match="the local stand-in serves the sample districts only"):
+            pull_api(bench)
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        pulled = pull_api(bench, target="oak")
+    assert repr(pulled) == (
+        "tiny: pulled [api.oak] (Data API v3.0) into snapshot 3 (origin api), 9 pages\n"
+        f"  served: {SERVED_SCOPE}"
+    )
+    assert repr(ReconcileView(bench)).splitlines()[0] == (
+        "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.0): "
+        "3 differences, 0 unexplained"
+    )
+    bench.close()
