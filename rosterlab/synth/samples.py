@@ -34,6 +34,7 @@ class Sample:
     story: dict[int, str]
     nights: int = 8
     thresholds: dict[str, float] = field(default_factory=dict)
+    provenance: str = ""  # where the nights come from, when not the district's own uploads
 
     def make(self) -> District:
         return generate_district(
@@ -112,7 +113,7 @@ SAMPLES: tuple[Sample, ...] = (
             8: ("school-id-is-number", "blank-teacher-id", EXT),
         },
         story={
-            1: "First night: a clean Clever-managed export (CRLF line endings).",
+            1: "First night: a clean hand export (CRLF line endings).",
             2: "students.csv arrives with a UTF-8 byte-order mark.",
             3: (
                 "Clever Support added the custom field ext.bus_route at the district's request "
@@ -124,13 +125,21 @@ SAMPLES: tuple[Sample, ...] = (
                 "The SIS reused a Student_id for a second student, and two staff members share a "
                 "Staff_id."
             ),
-            7: "students.csv is uploaded as students.csv.txt, which Clever does not pick up.",
+            7: "students.csv is saved as students.csv.txt, a name Clever's file rules do not match.",
             8: (
                 "One school's rows use its School_number instead of its School_id, and a section "
                 "lost its teacher."
             ),
         },
         thresholds={"hold_deletion_threshold": 0.05},
+        provenance=(
+            "A Clever-managed district uploads no files: Clever's Data API is its only automatic "
+            "window. These nights are hand exports (CSV files in the SFTP format that a district "
+            "admin saved from the SIS each night with Windows tools), not something Clever "
+            "received. `make demo` shows the auto-sync path: it serves cedar's last night through "
+            "the local stand-in Data API, pulls it (`rosterlab api pull`, a snapshot of origin "
+            "`api`) and reconciles the pull with the hand export."
+        ),
     ),
 )
 
@@ -144,7 +153,9 @@ def write_samples(dest: str | Path) -> list[Path]:
         district = sample.make()
         folder = root / sample.district
         written.append(
-            write_district_toml(folder, sample.name, sample.sync_type, sample.thresholds)
+            write_district_toml(
+                folder, sample.name, sample.sync_type, sample.thresholds, sample.provenance
+            )
         )
         nights: list[tuple[Night, Churn | None]] = []
         for k in range(1, sample.nights + 1):
@@ -166,7 +177,8 @@ byte-identically (a test compares it with a fresh generation), this README inclu
 below comes from the incidents' own results.
 
 Layout: `<district>/district.toml` (name, sync type, optional hold thresholds) and one folder per
-night, `<district>/<YYYY-MM-DD>/`, holding that night's upload as Clever receives it. Nights are
+night, `<district>/<YYYY-MM-DD>/`, holding that night's files (an SFTP district's upload as Clever
+receives it; for cedar, a hand export: see its section). Nights are
 taken at 02:00 UTC; file modification times are set to it when generated (git does not keep
 them, so ingest takes taken_at from the folder name). All people, schools and towns are
 fictional.
@@ -199,6 +211,7 @@ def _describe(sample: Sample, nights: list[tuple[Night, Churn | None]]) -> str:
             else ""
         ),
         "",
+        *([sample.provenance, ""] if sample.provenance else []),
     ]
     first_seen: dict[str, int] = {}
     for night, churn in nights:

@@ -8,6 +8,7 @@ ingest's default taken_at — the newest mtime — is right).
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from rosterlab.synth.district import Night
@@ -49,9 +50,12 @@ def write_district_toml(
     name: str,
     sync_type: str,
     thresholds: dict[str, float] | None = None,
+    comment: str = "",
 ) -> Path:
-    """Write ``district.toml`` (``name``, ``sync_type`` and optional hold thresholds)."""
-    lines = [f"name = {_toml_string(name)}", f"sync_type = {_toml_string(sync_type)}"]
+    """Write ``district.toml`` (``name``, ``sync_type``, optional hold thresholds), after
+    ``comment`` as TOML comment lines (wrapped at 100 columns)."""
+    lines = [f"# {line}" for line in textwrap.wrap(comment, 98)]
+    lines += [f"name = {_toml_string(name)}", f"sync_type = {_toml_string(sync_type)}"]
     lines += [f"{k} = {v}" for k, v in sorted((thresholds or {}).items())]
     path = Path(dest_dir) / DISTRICT_TOML
     path.parent.mkdir(parents=True, exist_ok=True)
