@@ -21,10 +21,15 @@ SYSDEPS := /usr/bin/chromium:chromium /usr/share/fonts/truetype/liberation:fonts
 sysdeps:
 	@ROSTERLAB_SYSDEPS="$(SYSDEPS) $${ROSTERLAB_SYSDEPS:-}" bash scripts/sysdeps.sh
 
-# Ingest every sample district night by night into the embedded store and say what was found.
+# Ingest every sample district night by night into the embedded store and say what was found;
+# then the auto-sync path without credentials: serve cedar through the local stand-in Data API
+# (rosterlab api serve on 127.0.0.1, a token from ROSTERLAB_DEMO_TOKEN), pull it as a snapshot
+# of origin api (target [api.standin] of notebooks/sample-api.toml), stop the stand-in by its
+# PID, and reconcile the pull with cedar's last hand export (scripts/demo_api.sh).
 demo: venv
 	$(BIN)/rosterlab --store $(STORE) ingest data/samples/maple
 	$(BIN)/rosterlab --store $(STORE) ingest data/samples/cedar
+	bash scripts/demo_api.sh $(BIN)/rosterlab $(STORE)
 	$(BIN)/rosterlab --store $(STORE) snapshots
 	$(BIN)/rosterlab --store $(STORE) report --district maple --out out/maple-report.html
 

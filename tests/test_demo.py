@@ -1,0 +1,79 @@
+"""``make demo``'s auto-sync part, run as the Makefile runs it (scripts/demo_api.sh), as processes.
+
+The demo store holds cedar's hand-exported nights (a Clever-managed district); the script serves
+cedar through the stand-in (its own process on 127.0.0.1), waits until it answers, pulls it with
+the committed target of notebooks/sample-api.toml, stops the stand-in by its PID and reconciles.
+Only the port differs from the demo's: a free one, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rosterlab.store import Store
+from tests.api_standin import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "notebooks" / "sample-api.toml"
+
+
+def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
+    rosterlab = f"{sys.executable} -m rosterlab"
+    store = tmp_path / "demo.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTERLAB_")}
+    env["PYTHONPATH"] = str(ROOT)
+    subprocess.run(
+        [*rosterlab.split(), "--store", str(store), "ingest", "data/samples/cedar"],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    committed = CONFIG.read_text()
+    assert 'base_url = "http://127.0.0.1:8765"' in committed
+    config = tmp_path / "sample-api.toml"
+    config.write_text(committed.replace(":8765", f":{port}"))
+    env |= {"DEMO_API_CONFIG": str(config), "DEMO_API_PORT": str(port)}
+    run = subprocess.run(
+        ["bash", "scripts/demo_api.sh", rosterlab, str(store)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.splitlines()
+    assert out[0] == (
+        "serving cedar snapshot 8 (night 8) as the Data API at "
+        f"http://127.0.0.1:{port}/v3.0 and /v3.1; Ctrl-C stops it"
+    )
+    assert "  api: standin v3.1, 9 pages in 10 requests, 0 rate-limit waits" in out
+    assert "  district: state success, sis_type clever, last sync 2026-09-08T02:00:00.000Z" in out
+    reconciled = out[out.index(next(line for line in out if line.startswith("cedar: upload"))) :]
+    assert re.fullmatch(
+        r"cedar: upload snapshot 8 \(2026-09-08 02:00\) vs served snapshot 9 "
+        r"\(API v3\.1, \d{4}-\d\d-\d\d \d\d:\d\d\)",
+        reconciled[0],
+    )
+    assert reconciled[1:] == [
+        "  entity        uploaded    served   matched identical",
+        "  schools              3         3         3         3",
+        "  students           200       131       131        66",
+        "  contacts           269       180       180       180",
+        "  teachers            13         9         9         9",
+        "  sections            59        38        38        38",
+        "  enrollments      1,600     1,021     1,021     1,021",
+        "  staff               12         8         8         8",
+        "  differences: 768 (0 unexplained)",
+        "    warning served-skipped ×766: students S-100002 was uploaded but is not served: "
+        "Clever skipped it (unknown-school).",
+        "    info    field-not-served ×2: students Unweighted_gpa is not served (the Data API "
+        "never exposes it); uploaded records with a value: 65.",
+    ]
+    with Store.open(store, read_only=True) as opened:
+        pulled = opened.snapshots("cedar")[-1]
+    assert (pulled.id, pulled.origin) == (9, "api")
+    with pytest.raises(ConnectionRefusedError):  # the stand-in was stopped: nothing listens
+        socket.create_connection(("127.0.0.1", port), timeout=5)
