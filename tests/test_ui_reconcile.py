@@ -21,7 +21,7 @@ from tests.tiny import Night, tiny_night, write_night
 
 SERVED_SCOPE = (
     "districts 1 · schools 2 · terms 0 · courses 2 · sections 2 · users-student 2 · "
-    "users-teacher 2 · users-staff 0 · users-contact 2"
+    "users-teacher 3 · users-staff 0 · users-contact 2"
 )
 
 

@@ -125,7 +125,7 @@ SAMPLES: tuple[Sample, ...] = (
                 "The SIS reused a Student_id for a second student, and two staff members share a "
                 "Staff_id."
             ),
-            7: "students.csv is saved as students.csv.txt, a name Clever's file rules do not match.",
+            7: "students.csv is saved as students.csv.txt, which Clever's file rules do not match.",
             8: (
                 "One school's rows use its School_number instead of its School_id, and a section "
                 "lost its teacher."
