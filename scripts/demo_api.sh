@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo's auto-sync part: serve cedar (a Clever-managed district) through the local stand-in
-# Data API, pull it into the store as a snapshot of origin api, stop the stand-in, reconcile.
+# make demo's auto-sync part: serve cedar's newest night (a Clever-managed district) through the
+# local stand-in Data API, pull it into the store as a snapshot of origin api, stop the stand-in,
+# reconcile.
 #
 #   scripts/demo_api.sh ROSTERLAB STORE
 #
@@ -15,9 +16,17 @@ port=${DEMO_API_PORT:-8765}
 district=cedar
 export ROSTERLAB_DEMO_TOKEN=${ROSTERLAB_DEMO_TOKEN:-demo-token}
 
+# The newest night cedar exported (not an earlier pull: `make demo` may run again).
+upload=$($rosterlab --store "$store" snapshots --district "$district" |
+  awk '$1 ~ /^[0-9]+$/ && $6 != "api" { id = $1 } END { print id }')
+if [ -z "$upload" ]; then
+  echo "the store has no $district night to serve: ingest data/samples/$district first" >&2
+  exit 1
+fi
+
 log=$(mktemp)
-$rosterlab --store "$store" api serve --district "$district" --port "$port" \
-  --token-env ROSTERLAB_DEMO_TOKEN >"$log" 2>&1 &
+$rosterlab --store "$store" api serve --district "$district" --snapshot "$upload" \
+  --port "$port" --token-env ROSTERLAB_DEMO_TOKEN >"$log" 2>&1 &
 server=$!
 stop() {
   kill "$server" 2>/dev/null || true
