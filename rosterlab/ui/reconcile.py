@@ -92,7 +92,8 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
     """
     if target is not None:
         api = load_api_target(bench.config, target)
-        result = pull_district(bench.store, api, api_token(api), district=bench.district)
+        with bench.writing() as store:  # the workbench reads a published copy
+            result = pull_district(store, api, api_token(api), district=bench.district)
         where = f"[api.{target}] (Data API v{api.version})"
     else:
         if bench.origin != SAMPLES_ORIGIN:
@@ -105,9 +106,12 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
         served_store = scratch_dir("standin") / f"{bench.district}.duckdb"
         sample_store(served_store, bench.district)
         token = secrets.token_urlsafe(24)
-        with standin(served_store, bench.district, upload.id, token) as origin:
+        with (
+            standin(served_store, bench.district, upload.id, token) as origin,
+            bench.writing() as store,
+        ):
             api = ApiTarget("standin", origin, STANDIN_VERSION, None)
-            result = pull_district(bench.store, api, token, district=bench.district)
+            result = pull_district(store, api, token, district=bench.district)
         where = f"the local stand-in serving night {upload.seq} (Data API v{STANDIN_VERSION})"
     snap = result.ingest.snapshot
     if result.pull is None:
