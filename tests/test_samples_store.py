@@ -10,6 +10,7 @@ import pytest
 from rosterlab.bundle.history import read_history_folder
 from rosterlab.cli import main
 from rosterlab.store import Store, export_snapshot
+from tests.cli_run import run
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -64,3 +65,18 @@ def test_reingesting_the_samples_changes_nothing(sample_store, capsys):
     with Store.open(sample_store, read_only=True) as store:
         assert store.rows("SELECT count(*) FROM enrollments") == before
         assert len(store.snapshots()) == 16
+
+
+def test_doctor_finds_the_sample_store_healthy(sample_store, capsys):
+    code, out, err = run(capsys, "--store", str(sample_store), "doctor")
+    assert (code, err) == (0, "")
+    assert "is healthy: 16 snapshots of 2 districts" in out
+
+
+@pytest.mark.parametrize("district", ["maple", "cedar"])
+def test_doctor_is_clean_after_ingesting_one_sample_district(tmp_path, capsys, district):
+    store = str(tmp_path / "one.duckdb")
+    assert run(capsys, "--store", store, "ingest", str(SAMPLES / district))[0] == 0
+    code, out, _ = run(capsys, "--store", store, "doctor")
+    assert code == 0, out
+    assert "is healthy: 8 snapshots of 1 district," in out

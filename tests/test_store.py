@@ -153,6 +153,24 @@ def test_malformed_rows_are_findings_and_later_rows_keep_their_numbers(store, tm
     assert staged == [(1, "S-001"), (2, "S-001"), (4, "S-003")]
 
 
+def test_two_malformed_rows_in_a_row_keep_every_later_row_number(store, tmp_path):
+    night = tiny_night()
+    # incident: an unquoted comma splits both of S-001's rows (two skipped rows side by side)
+    for row in night["students.csv"][1:3]:
+        row[3] = "Lee, Jr."
+    text = (write_night(tmp_path / "n1", night) / "students.csv").read_text()
+    (tmp_path / "n1" / "students.csv").write_text(text.replace('"Lee, Jr."', "Lee, Jr."))
+    result = ingest_night(store, tmp_path / "n1", NIGHT_1)
+
+    malformed = [f.row for f in result.findings if f.code == "malformed-row"]
+    assert malformed == [1, 2]
+    for _ in range(3):  # the view numbers rows the same way every time it is read
+        staged = store.rows("SELECT _row, c1 FROM staged_students ORDER BY _row")
+        assert staged == [(3, "S-002"), (4, "S-003")]
+    contacts = store.rows('SELECT key, "Contact_name" FROM contacts ORDER BY key')
+    assert contacts == [("S-003/sis_id:C-3", "Ngozi Okafor")]
+
+
 def test_hostile_extension_header_is_data_not_sql(store, tmp_path):
     night = tiny_night()
     night["schools.csv"][0].append('ext.x"; DROP TABLE snapshots; --')
