@@ -37,7 +37,8 @@ def test_ingest_reports_the_checks_of_each_new_night(capsys, tmp_path, district)
     code, out, err = run(capsys, "--store", path, "ingest", str(district), "--fail-on", "error")
 
     assert (code, err) == (1, "")
-    assert out.splitlines()[6:] == [
+    assert out.splitlines()[7:] == [
+        "  Clever: held (hold: teachers update)",
         "  findings: 2 errors, 2 warnings, 1 info",
         "    error   enrollment-unknown-section ×2: enrollment SEC-9/S-001: section 'SEC-9' is "
         "not in sections.csv; what Clever does with the broken link is not stated.",

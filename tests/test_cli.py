@@ -35,11 +35,13 @@ def test_ingest_a_district_folder_night_by_night(capsys, tmp_path, district):
         "maple 2026-09-01 02:00 → snapshot 1 (night 1, new)",
         "  rows: schools 2 · students 3 · contacts 3 · teachers 3 · sections 2 · enrollments 3"
         " · staff 0 · admins 0",
+        "  Clever: processed",
         "  findings: 0 errors, 0 warnings, 1 info",
         "    info    extension-column ×1: students.csv sends the custom field ext.house.",
         "maple 2026-09-02 02:00 → snapshot 2 (night 2, new)",
         "  rows: schools 2 · students 3 · contacts 3 · teachers 3 · sections 0 · enrollments 3"
         " · staff 0 · admins 0",
+        "  Clever: not-processed (missing-file: sections.csv)",
         "  findings: 1 error, 0 warnings, 1 info",
         "    error   missing-file ×1: sections.csv is missing from the bundle; Clever will not "
         "process this upload.",
@@ -66,6 +68,9 @@ def test_ingest_json_matches_the_contract_and_is_idempotent(capsys, tmp_path, di
     again = json.loads(run(capsys, *args)[1])
 
     assert first == {
+        "outcome": "processed",
+        "reason": "",
+        "skipped": [],
         "snapshot": {
             "id": 1,
             "district": "maple",

@@ -103,6 +103,7 @@ def test_every_template_formats_without_leftover_fields():
         "threshold": 0.1,
         "old_key": "T-1",
         "matched_on": "Teacher_email",
+        "restored_from": 5,
         "before": 0.9,
         "after": 0.1,
         "override": "X",

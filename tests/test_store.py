@@ -281,6 +281,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (5, "raw file deltas"),
             (6, "duplicate versions per snapshot"),
             (7, "api pulls, pages and Clever ids"),
+            (8, "upload outcomes and the settings each snapshot was checked with"),
         ]
 
 

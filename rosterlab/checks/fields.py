@@ -32,7 +32,13 @@ PROFILE_BATCH = 64  # columns profiled per query: bounds memory and time on very
 # Digits → 9, then runs of letters (any script) → A; capped so free text stays one short shape.
 PATTERN_SQL = "left(regexp_replace(regexp_replace(v, '[0-9]', '9', 'g'), '\\pL+', 'A', 'g'), {n})"
 
-HISTORY_CODES = ("column-dropped", "column-added", "column-emptied", "format-shift")
+HISTORY_CODES = (
+    "column-dropped",
+    "column-added",
+    "column-emptied",
+    "format-shift",
+    "format-restored",
+)
 # Header findings of the reader that describe a field customization (shown by ``fields``).
 HEADER_CODES = (
     "missing-column",
@@ -240,8 +246,13 @@ def field_changes(
     *,
     sync_type: str | None,
     settings: CheckSettings,
+    earlier: Sequence[Sequence[FieldProfile]] = (),
 ) -> list[Finding]:
     """column-dropped/-added/-emptied and format-shift of ``current`` against ``previous``.
+
+    ``earlier``: the profiles of the snapshots before ``previous``, newest first. A shift back
+    to the pattern a column had before it last changed is ``format-restored`` (a correction,
+    info), not a new shift.
 
     Only files present on both nights are compared (a missing file is a file finding). A
     column the reader reports as a misspelling (``Iep_status`` for ``IEP_status``) is not also
@@ -290,9 +301,10 @@ def field_changes(
             min(old.sampled, new.sampled) >= settings.shift_min_values
             and _distance(old, new) >= settings.shift_distance
         ):
+            restored = _pattern_before(earlier, file, column, old.pattern) == new.pattern
             found.append(
                 finding(
-                    "format-shift",
+                    "format-restored" if restored else "format-shift",
                     entity=spec.entity_of_column(file, column).name,
                     field=column,
                     value=new.pattern,
@@ -309,6 +321,17 @@ def field_changes(
     return sorted(found, key=lambda f: (order.get(_file_of(f), 99), HISTORY_CODES.index(f.code)))
 
 
+def _pattern_before(
+    earlier: Sequence[Sequence[FieldProfile]], file: str, column: str, pattern: str | None
+) -> str | None:
+    """The column's pattern before it became ``pattern`` (None: it never had another)."""
+    for profiles in earlier:
+        for p in profiles:
+            if (p.file, p.field) == (file, column) and p.pattern != pattern:
+                return p.pattern
+    return None
+
+
 def _file_of(f: Finding) -> str:
     return spec.ENTITIES[f.entity].file if f.entity else ""
 
@@ -321,8 +344,19 @@ def check_fields(ctx: CheckContext) -> list[Finding]:
     previous = ctx.previous_profiles
     assert previous is not None, "run_checks profiles the previous snapshot before staging"
     header = ctx.store.findings(ctx.snapshot.id, "ingest")
+    earlier = [
+        profiles
+        for s in reversed(ctx.store.snapshots(ctx.snapshot.district))
+        if s.seq < ctx.previous.seq and (s.origin == "api") == (ctx.previous.origin == "api")
+        if (profiles := stored_profiles(ctx.store, s.id)) is not None
+    ]
     return field_changes(
-        previous, current, header, sync_type=ctx.snapshot.sync_type, settings=ctx.settings
+        previous,
+        current,
+        header,
+        sync_type=ctx.snapshot.sync_type,
+        settings=ctx.settings,
+        earlier=earlier,
     )
 
 
@@ -401,6 +435,7 @@ def field_matrix(store: Store, district: str, settings: CheckSettings | None = N
                 header,
                 sync_type=snapshot.sync_type,
                 settings=settings,
+                earlier=profiles[night - 2 :: -1] if night > 1 else (),
             )
             flags += [(snapshot.id, f) for f in changes]
     return FieldMatrix(district, history, tuple(rows), tuple(flags))

@@ -56,6 +56,17 @@ class CheckSettings:
     pattern_sample: int = 5000
     hold: HoldThresholds = field(default_factory=HoldThresholds)
 
+    def district_values(self) -> dict[str, float | int]:
+        """These settings under their district setting names (as rosterlab.toml spells them)."""
+        return {
+            "hold_deletion_threshold": self.hold.deletion,
+            "hold_update_threshold": self.hold.update,
+            "column_emptied_ratio": self.emptied_ratio,
+            "column_emptied_min_fill": self.emptied_min_fill,
+            "format_shift_share": self.shift_distance,
+            "format_shift_min_values": self.shift_min_values,
+        }
+
     @classmethod
     def of(cls, district: DistrictSettings | None) -> CheckSettings:
         """The settings of a configured district (rosterlab.toml or its district.toml)."""

@@ -29,10 +29,11 @@ from rosterlab.checks.model import (
 )
 from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
 from rosterlab.diff import diff_snapshots, history_findings
-from rosterlab.spec import Finding
-from rosterlab.store import SnapshotInfo, Store, stage_snapshot
+from rosterlab.spec import Finding, finding
+from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
+from rosterlab.store.outcomes import file_rows, live_before, record_outcome, upload_outcome
 
-CHECKS_VERSION = "2"
+CHECKS_VERSION = "3"
 STAGE = "check"
 
 
@@ -40,8 +41,7 @@ def check_history(ctx: CheckContext) -> list[Finding]:
     """Predicted holds, term rollovers and re-keyed IDs against the previous snapshot.
 
     A required file that is missing tonight means Clever does not process the upload
-    (``missing-file``, v2.1.1),
-    so the "deletion" of all its records is no hold and is not reported again.
+    (``missing-file``, v2.1.1): nothing is deleted or updated, so no hold is predicted.
     """
     if ctx.previous is None:
         return []
@@ -58,10 +58,35 @@ def check_history(ctx: CheckContext) -> list[Finding]:
         if spec.FILES[entity.file].required and ctx.staged_of(entity.name) is None
     }
     return [
-        f
+        _restored(ctx, f) if f.code == "id-rekeyed" else f
         for f in history_findings(result, ctx.snapshot.sync_type)
-        if not (f.code == "hold-mass-deletion" and spec.ENTITIES.get(f.entity or "") in rejected)
+        if not (rejected and f.code.startswith("hold-mass-"))
     ]
+
+
+def _restored(ctx: CheckContext, rekeyed: Finding) -> Finding:
+    """A re-key back to an ID the record had before the live state is ``id-restored`` (info).
+
+    The new key held a version that ended before the live state: the district corrected a
+    mistake (a shared staff ID, a wrong re-number), which is nothing to undo.
+    """
+    assert ctx.previous is not None and rekeyed.entity and rekeyed.key
+    last = ctx.store.rows(
+        f"SELECT max(valid_to) FROM {quote_ident(rekeyed.entity)} "
+        "WHERE district = ? AND key = ? AND valid_to < ?",
+        [ctx.snapshot.district, rekeyed.key, ctx.previous.seq],
+    )[0][0]
+    if last is None:
+        return rekeyed
+    return finding(
+        "id-restored",
+        entity=rekeyed.entity,
+        key=rekeyed.key,
+        value=rekeyed.value,
+        sync_type=ctx.snapshot.sync_type,
+        old_key=rekeyed.value,
+        restored_from=last + 1,
+    )
 
 
 CHECKS: tuple[Check, ...] = (
@@ -110,22 +135,20 @@ CHECKS: tuple[Check, ...] = (
     Check("ledger", ("override-reverted",), check_ledger),
     Check(
         "history",
-        ("hold-mass-deletion", "hold-mass-update", "term-rollover", "id-rekeyed"),
+        ("hold-mass-deletion", "hold-mass-update", "term-rollover", "id-rekeyed", "id-restored"),
         check_history,
     ),
 )
 
 
 def previous_snapshot(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo | None:
-    """The district's snapshot just before ``snapshot`` (None for its first night).
+    """The state Clever serves when ``snapshot`` arrives (None for the district's first night).
 
-    History compares like with like: an API pull (origin ``api``) follows the previous pull, an
-    upload the previous upload, so a pull between two nights is no "change" of either.
+    History compares tonight with the last upload Clever processed: a night it did not process
+    (a required file missing) or holds is not the live state. Like is compared with like: an API
+    pull follows the previous pull, an upload the previous upload.
     """
-    history = store.snapshots(snapshot.district)
-    pulled = snapshot.origin == "api"
-    earlier = [s for s in history if s.seq < snapshot.seq and (s.origin == "api") == pulled]
-    return earlier[-1] if earlier else None
+    return live_before(store, snapshot)
 
 
 def _fingerprint(
@@ -195,6 +218,16 @@ def run_checks(
                 with store.transaction():
                     found = _compute(ctx)
                     store.record_findings(snapshot_id, STAGE, found)
+                    everything = (*store.findings(snapshot_id, "ingest"), *found)
+                    record_outcome(
+                        store,
+                        upload_outcome(
+                            snapshot_id,
+                            everything,
+                            file_rows(store, snapshot_id),
+                            settings.district_values(),
+                        ),
+                    )
                     store.execute(
                         "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
                         [snapshot_id, fingerprint],

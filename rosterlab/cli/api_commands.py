@@ -18,6 +18,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
     from rosterlab.api import api_token, load_api_target, pull_district
     from rosterlab.report import api as render_api
     from rosterlab.report import snapshots as render
+    from rosterlab.store.outcomes import outcome_of
 
     settings = settings_of(args)
     target = load_api_target(settings, args.target)
@@ -37,16 +38,17 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
         )
         ingest = check_commands.with_checks(store, result.ingest, known)
         rows = store.snapshot_rows(ingest.snapshot.id)
+        outcome = outcome_of(store, ingest.snapshot.id)
     if args.format == "json":
         output.emit_json(
             {
-                **render.ingest_dict(ingest),
+                **render.ingest_dict(ingest, outcome),
                 "api": render_api.pull_dict(result.pull, result.resumed, result.events_base),
             }
         )
     else:
         output.emit(
-            render.ingest_text(ingest, rows)
+            render.ingest_text(ingest, rows, outcome)
             + "\n"
             + render_api.pull_text(result.pull, result.resumed, result.events_base)
         )

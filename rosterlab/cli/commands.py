@@ -35,6 +35,7 @@ from rosterlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from rosterlab.store import IngestResult
+    from rosterlab.store.outcomes import UploadOutcome
 
 
 def _taken_at(text: str | None) -> datetime | None:
@@ -63,12 +64,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rosterlab.bundle.history import read_history_folder
     from rosterlab.report import snapshots as render
     from rosterlab.store import ingest_bundle, resolve_taken_at
+    from rosterlab.store.outcomes import outcome_of
 
     settings = settings_of(args)
     path = Path(args.bundle)
     history = read_history_folder(path)
     progress = output.Progress(output.progress_wanted(args.progress))
-    results: list[tuple[IngestResult, dict[str, int]]] = []
+    results: list[tuple[IngestResult, dict[str, int], UploadOutcome]] = []
     if history is not None:
         district = args.district or history.district
         known = settings.districts.get(district) or history.settings
@@ -92,7 +94,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         dated_by="name",
                     )
                 result = check_commands.with_checks(store, result, known)
-                results.append((result, store.snapshot_rows(result.snapshot.id)))
+                snapshot_id = result.snapshot.id
+                results.append(
+                    (result, store.snapshot_rows(snapshot_id), outcome_of(store, snapshot_id))
+                )
     else:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
@@ -117,24 +122,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     dated_by=dated_by,
                 )
                 result = check_commands.with_checks(store, result, known)
-                results.append((result, store.snapshot_rows(result.snapshot.id)))
+                snapshot_id = result.snapshot.id
+                results.append(
+                    (result, store.snapshot_rows(snapshot_id), outcome_of(store, snapshot_id))
+                )
     if args.format == "json":
-        payloads = [render.ingest_dict(r) for r, _ in results]
+        payloads = [render.ingest_dict(r, outcome) for r, _, outcome in results]
         output.emit_json(payloads[0] if history is None else payloads)
     else:
-        output.emit("\n".join(render.ingest_text(r, rows) for r, rows in results))
-    worst = any(fails(r.findings_summary(), args.fail_on) for r, _ in results)
+        output.emit("\n".join(render.ingest_text(*item) for item in results))
+    worst = any(fails(r.findings_summary(), args.fail_on) for r, _, _ in results)
     return 1 if worst else 0
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     from rosterlab.report import snapshots as render
+    from rosterlab.store.outcomes import outcomes
 
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
-        items = [(s, store.snapshot_rows(s.id)) for s in store.snapshots(args.district)]
+        outcome = outcomes(store, args.district)
+        items = [
+            (s, store.snapshot_rows(s.id), outcome[s.id]) for s in store.snapshots(args.district)
+        ]
     if args.format == "json":
-        output.emit_json([render.snapshot_dict(s, rows) for s, rows in items])
+        output.emit_json([render.snapshot_dict(*item) for item in items])
     else:
         output.emit(render.snapshots_text(items))
     return 0

@@ -116,9 +116,10 @@ def register(sub: Any) -> None:
     diff.add_argument(
         "--from",
         dest="frm",
-        default="previous",
+        default="live",
         metavar="SNAP",
-        help=SNAP_HELP + " (default: previous)",
+        help=SNAP_HELP + ", or live: the state Clever served when --to arrived (its last "
+        "processed upload; default: live)",
     )
     diff.add_argument(
         "--to",

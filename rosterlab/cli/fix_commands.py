@@ -142,6 +142,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from rosterlab.report import fix as render
     from rosterlab.report.snapshots import ingest_dict, ingest_text
     from rosterlab.store import ingest_bundle
+    from rosterlab.store.outcomes import outcome_of
     from rosterlab.transport import load_target, pull_bundle
 
     settings = settings_of(args)
@@ -172,10 +173,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
             )
             result = check_commands.with_checks(store, result, known)
             rows = store.snapshot_rows(result.snapshot.id)
+            outcome = outcome_of(store, result.snapshot.id)
     if args.format == "json":
-        output.emit_json(render.pull_dict(pulled, ingest_dict(result)))
+        output.emit_json(render.pull_dict(pulled, ingest_dict(result, outcome)))
     else:
-        output.emit(render.pull_text(pulled) + "\n" + ingest_text(result, rows))
+        output.emit(render.pull_text(pulled) + "\n" + ingest_text(result, rows, outcome))
     return 0
 
 

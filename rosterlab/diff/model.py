@@ -114,6 +114,9 @@ class DiffResult:
     rollovers: tuple[TermRollover, ...]
     hold_reasons: tuple[HoldReason, ...]
     changes: pl.DataFrame | None = None
+    # Why Clever does not process the ``to`` upload (None: it does): it keeps serving the last
+    # state it processed, so nothing here is deleted or held.
+    not_processed: str | None = None
 
     @property
     def hold_predicted(self) -> bool:

@@ -7,6 +7,9 @@ from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import Store
+from rosterlab.store.outcomes import NOT_PROCESSED, live_before, outcome_of
+
+LIVE = "live"
 
 DEFAULT_THRESHOLDS = HoldThresholds()
 
@@ -14,13 +17,17 @@ DEFAULT_THRESHOLDS = HoldThresholds()
 def diff_snapshots(
     store: Store,
     district: str,
-    frm: str | int = "previous",
+    frm: str | int = LIVE,
     to: str | int = "latest",
     *,
     thresholds: HoldThresholds = DEFAULT_THRESHOLDS,
     details: bool = False,
 ) -> DiffResult:
     """Diff two snapshots (ids, ``latest`` or ``previous``) of ``district``; read-only.
+
+    ``frm`` defaults to ``live``: the state Clever serves when ``to`` arrives (the last upload it
+    processed, so a night it did not process or holds is skipped); ``previous`` is the night
+    before, whatever Clever did with it.
 
     Consecutive nights cost O(changes); any pair is exact. ``details`` adds the tidy row-level
     ``changes`` frame (entity, key, change, field, old, new).
@@ -29,9 +36,20 @@ def diff_snapshots(
         raise SnapshotNotFoundError(
             f"district {district} has no snapshots: check --district or ingest its nights"
         )
-    from_snapshot = store.resolve(frm, district)
     to_snapshot = store.resolve(to, district)
+    if frm == LIVE:
+        live = live_before(store, to_snapshot)
+        if live is None:
+            raise SnapshotNotFoundError(
+                f"snapshot {to_snapshot.id} has no processed upload before it to compare with: "
+                "give --from"
+            )
+        from_snapshot = live
+    else:
+        from_snapshot = store.resolve(frm, district)
     parts = run_diff(store, from_snapshot, to_snapshot, details=details)
+    outcome = outcome_of(store, to_snapshot.id)
+    not_processed = outcome.reason if outcome.outcome == NOT_PROCESSED else None
     return DiffResult(
         district=district,
         from_snapshot=from_snapshot,
@@ -40,6 +58,9 @@ def diff_snapshots(
         entities=parts.entities,
         rekeys=parts.rekeys,
         rollovers=parts.rollovers,
-        hold_reasons=hold_reasons(parts.entities, parts.rollovers, thresholds),
+        hold_reasons=()
+        if not_processed
+        else hold_reasons(parts.entities, parts.rollovers, thresholds),
         changes=parts.changes,
+        not_processed=not_processed,
     )

@@ -13,6 +13,7 @@ from rosterlab import spec
 from rosterlab.diff.model import Timeline, TimelineEvent
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store, quote_ident
+from rosterlab.store.outcomes import outcomes
 
 
 def _values(entity: spec.Entity, row: Mapping[str, Any]) -> dict[str, str]:
@@ -67,7 +68,10 @@ def full_key(store: Store, district: str, entity: str, key: str) -> str:
 
 def record_timeline(store: Store, district: str, entity: str, key: str) -> Timeline:
     """First seen, each field change, removal and re-appearance of ``entity`` ``key`` (a part
-    of a composite key is enough when it names one record: :func:`full_key`)."""
+    of a composite key is enough when it names one record: :func:`full_key`).
+
+    A night Clever did not process is passed over: Clever kept serving the record as it was.
+    """
     if entity not in spec.ENTITIES:
         raise ConfigError(f"unknown entity {entity!r}: use one of {', '.join(spec.ENTITIES)}")
     snapshots = store.snapshots(district)
@@ -86,7 +90,10 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
     events: list[TimelineEvent] = []
     last_seen: dict[str, str] | None = None
     present_before = 0
+    served = {i for i, outcome in outcomes(store, district).items() if outcome.applied}
     for snap in snapshots:
+        if snap.id not in served:
+            continue
         present = [
             v
             for v in versions

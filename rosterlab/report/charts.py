@@ -121,15 +121,19 @@ def record_counts_chart(counts: pl.DataFrame, district: str) -> Chart:
 
 
 def churn_frame(results: Sequence[DiffResult]) -> pl.DataFrame:
-    """Added / removed / changed records per entity per ``to`` night, from consecutive diffs."""
+    """Added / removed / changed records per entity per ``to`` night, from consecutive diffs.
+
+    A night Clever does not process changes nothing: its counts are 0.
+    """
+    applied = {r.to_snapshot.seq: not r.not_processed for r in results}
     return pl.DataFrame(
         [
             {
                 "seq": r.to_snapshot.seq,
                 "entity": e.entity,
-                "added": e.added,
-                "removed": e.removed,
-                "changed": e.changed,
+                "added": e.added if applied[r.to_snapshot.seq] else 0,
+                "removed": e.removed if applied[r.to_snapshot.seq] else 0,
+                "changed": e.changed if applied[r.to_snapshot.seq] else 0,
             }
             for r in results
             for e in r.entities
@@ -206,11 +210,13 @@ def churn_chart(results: Sequence[DiffResult], district: str) -> Chart:
         if r.hold_reasons
     ]
     span = f"nights {nights[0]}–{nights[-1]}" if nights else "no nights"
+    skipped = [str(r.to_snapshot.seq) for r in results if r.not_processed]
     return Chart(
         title=f"Churn per night — {district}",
         png=_render(fig),
         summary=f"Chart: churn per night, {district}, {span}; holds predicted: "
-        + ("; ".join(held) if held else "none"),
+        + ("; ".join(held) if held else "none")
+        + (f"; not processed by Clever: night {', '.join(skipped)}" if skipped else ""),
     )
 
 

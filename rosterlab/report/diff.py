@@ -130,6 +130,10 @@ def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False
             }
             for r in result.rekeys
         ],
+        "outcome": {
+            "to": "not-processed" if result.not_processed else "processed",
+            "reason": result.not_processed or "",
+        },
         "hold": {
             "predicted": result.hold_predicted,
             "reasons": [
@@ -198,6 +202,13 @@ def _shown(value: str | None) -> str:
     return NULL_TEXT if value is None else repr(value)
 
 
+def _not_processed(result: DiffResult) -> str:
+    return (
+        f"Clever does not process snapshot {result.to_snapshot.id} ({result.not_processed}): "
+        "it keeps serving the last upload it processed, so nothing is deleted and no hold"
+    )
+
+
 def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
     """The human summary: counts, changed fields, re-keys, duplicates, rollovers, the hold."""
     lines = [f"{result.district}: {_night(result.from_snapshot)} → {_night(result.to_snapshot)}"]
@@ -231,7 +242,9 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
             f"term rollover: {len(r.sections):,} sections of {r.term or '(no term name)'} "
             f"(ended {r.term_end}) and {r.enrollments:,} of their enrollments removed"
         )
-    if result.hold_predicted:
+    if result.not_processed:
+        lines.append(_not_processed(result))
+    elif result.hold_predicted:
         lines.append("hold: predicted")
         lines += [
             f"  {h.entity}: {h.ratio:.0%} {'deleted' if h.kind == 'deletion' else 'updated'} "
@@ -324,7 +337,9 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
         ),
         "<h2>Hold</h2>",
     ]
-    if result.hold_predicted:
+    if result.not_processed:
+        parts.append(f'<p class="hold">{html.escape(_not_processed(result))}</p>')
+    elif result.hold_predicted:
         parts.append('<p class="hold">Clever will hold this sync.</p>')
         parts.append(
             _html_table(

@@ -10,15 +10,17 @@ from rosterlab import spec
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
+from rosterlab.store.outcomes import UploadOutcome
 
 
 def _iso(value: Any) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def ingest_dict(result: IngestResult) -> dict[str, Any]:
+def ingest_dict(result: IngestResult, outcome: UploadOutcome) -> dict[str, Any]:
     snap = result.snapshot
     return {
+        **outcome.as_dict(),
         "snapshot": {
             "id": snap.id,
             "district": snap.district,
@@ -32,7 +34,9 @@ def ingest_dict(result: IngestResult) -> dict[str, Any]:
     }
 
 
-def snapshot_dict(snap: SnapshotInfo, rows: Mapping[str, int]) -> dict[str, Any]:
+def snapshot_dict(
+    snap: SnapshotInfo, rows: Mapping[str, int], outcome: UploadOutcome
+) -> dict[str, Any]:
     return {
         "id": snap.id,
         "district": snap.district,
@@ -41,12 +45,32 @@ def snapshot_dict(snap: SnapshotInfo, rows: Mapping[str, int]) -> dict[str, Any]
         "origin": snap.origin,
         "sync_type": snap.sync_type,
         "bundle_sha256": snap.bundle_sha256,
+        **outcome.as_dict(),
         "rows": dict(rows),
     }
 
 
+def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
+    """``processed (3 rows skipped)``, ``held (hold: students deletion)``, ``not-processed (…)``.
+
+    ``short``: the outcome and the skipped rows only (a table cell).
+    """
+    skipped = outcome.skipped_rows()
+    text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
+    if short or not outcome.reason:
+        return text
+    return f"{text} ({outcome.reason})"
+
+
+def outcome_lines(outcome: UploadOutcome) -> list[str]:
+    """The outcome, then one line per file and reason of skipped rows."""
+    lines = ["Clever: " + outcome_text(outcome)]
+    lines += [f"  {s.file}: {_plural(s.rows, 'row')} skipped ({s.code})" for s in outcome.skipped]
+    return lines
+
+
 def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def summary_text(summary: Mapping[str, int]) -> str:
@@ -59,7 +83,7 @@ def summary_text(summary: Mapping[str, int]) -> str:
     )
 
 
-def ingest_text(result: IngestResult, rows: Mapping[str, int]) -> str:
+def ingest_text(result: IngestResult, rows: Mapping[str, int], outcome: UploadOutcome) -> str:
     snap = result.snapshot
     state = "new" if result.new else "already ingested, unchanged"
     lines = [
@@ -75,6 +99,7 @@ def ingest_text(result: IngestResult, rows: Mapping[str, int]) -> str:
         )
     lines += [
         "  rows: " + " · ".join(f"{entity} {count:,}" for entity, count in rows.items()),
+        *(f"  {line}" for line in outcome_lines(outcome)),
         "  findings: " + summary_text(result.findings_summary()),
     ]
     lines += [f"    {line}" for line in findings_by_code(result.findings)]
@@ -91,13 +116,15 @@ def findings_by_code(findings: Sequence[Finding]) -> list[str]:
     return [f"{first[c].severity:<7} {c} ×{counts[c]}: {shown(first[c].message)}" for c in codes]
 
 
-def snapshots_text(items: Sequence[tuple[SnapshotInfo, Mapping[str, int]]]) -> str:
+def snapshots_text(
+    items: Sequence[tuple[SnapshotInfo, Mapping[str, int], UploadOutcome]],
+) -> str:
     if not items:
         return "no snapshots yet: ingest a bundle with rosterlab ingest"
     entities = list(items[0][1]) if items else []
-    header = ["id", "district", "night", "taken_at", "origin", *entities]
+    header = ["id", "district", "night", "taken_at", "origin", "outcome", *entities]
     table = [header]
-    for snap, rows in items:
+    for snap, rows, outcome in items:
         table.append(
             [
                 str(snap.id),
@@ -105,13 +132,14 @@ def snapshots_text(items: Sequence[tuple[SnapshotInfo, Mapping[str, int]]]) -> s
                 str(snap.seq),
                 f"{snap.taken_at:%Y-%m-%d %H:%M}",
                 snap.origin,
+                outcome_text(outcome, short=True),
                 *(f"{rows.get(e, 0):,}" for e in entities),
             ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return "\n".join(
         "  ".join(
-            cell.ljust(w) if i < 5 else cell.rjust(w)
+            cell.ljust(w) if i < 6 else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for row in table

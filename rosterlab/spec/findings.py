@@ -719,6 +719,16 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=PROCESSED,
     ),
     _t(
+        "id-restored",
+        "info",
+        "history",
+        "ID restored",
+        "a record is back under the ID it had before a re-key (a correction, not a new problem)",
+        "{entity} {old_key} is back as {key}, the ID it had before night {restored_from}.",
+        "Nothing to undo: this restores an earlier ID. Keep {key} from now on.",
+        clever=PROCESSED,
+    ),
+    _t(
         "column-dropped",
         "warning",
         "history",
@@ -758,6 +768,16 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a column's value pattern changed (DOB MM/DD/YYYY → YYYY-MM-DD, Grade 9 → 09)",
         "{file} {field} changed format from {before} to {after}.",
         "Restore the previous format; apps may misread the new one.",
+        clever=PROCESSED,
+    ),
+    _t(
+        "format-restored",
+        "info",
+        "history",
+        "Format restored",
+        "a column is back to the value pattern it had before a format shift (a correction)",
+        "{file} {field} is back to its earlier format {after} (it was {before} for a while).",
+        "Nothing to undo: this restores the earlier format. Keep it from now on.",
         clever=PROCESSED,
     ),
     _t(

@@ -301,7 +301,13 @@ def _entity_rows_present(store: Store) -> Iterator[Problem]:
 
 def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
     """Rows that name a snapshot the store does not hold (a half-removed snapshot)."""
-    for table in ("snapshot_files", "snapshot_entities", "findings", "duplicate_versions"):
+    for table in (
+        "snapshot_files",
+        "snapshot_entities",
+        "findings",
+        "duplicate_versions",
+        "snapshot_outcomes",
+    ):
         if table not in tables:
             continue
         for snapshot, rows in store.rows(

@@ -947,7 +947,13 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
     """Remove a district's derived history (raw files stay: they are content-addressed)."""
     for entity in spec.ENTITIES.values():
         store.execute(f"DELETE FROM {quote_ident(entity.name)} WHERE district = ?", [district])
-    for table in ("snapshot_entities", "snapshot_files", "findings", "duplicate_versions"):
+    for table in (
+        "snapshot_entities",
+        "snapshot_files",
+        "findings",
+        "duplicate_versions",
+        "snapshot_outcomes",
+    ):
         store.execute(
             f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
             [snapshot_ids],

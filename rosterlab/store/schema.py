@@ -223,6 +223,19 @@ CREATE TABLE api_ids (
 )"""
 
 
+# What Clever does with each upload (rosterlab/store/outcomes.py): the outcome, its reason, the
+# rows it skips ([[file, code, rows], ...] as JSON) and the district settings the snapshot was
+# checked with (JSON), recorded when the snapshot is checked.
+OUTCOMES_TABLE = """
+CREATE TABLE snapshot_outcomes (
+    snapshot_id INTEGER PRIMARY KEY,
+    outcome VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    skipped VARCHAR NOT NULL,
+    settings VARCHAR NOT NULL
+)"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
     entity_sql = ";\n".join(entity_table_ddl(e) for e in spec.ENTITIES.values())
@@ -242,4 +255,5 @@ def migrations() -> list[tuple[int, str, str]]:
             ),
         ),
         (7, "api pulls, pages and Clever ids", API_TABLES),
+        (8, "upload outcomes and the settings each snapshot was checked with", OUTCOMES_TABLE),
     ]

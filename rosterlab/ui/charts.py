@@ -8,6 +8,7 @@ from itertools import pairwise
 import polars as pl
 
 from rosterlab.diff import DiffResult, HoldThresholds, diff_snapshots
+from rosterlab.diff.snapshots import LIVE
 from rosterlab.report import charts
 from rosterlab.ui.session import NightRef, Workbench
 
@@ -15,12 +16,13 @@ from rosterlab.ui.session import NightRef, Workbench
 def consecutive_diffs(
     bench: Workbench, nights: Sequence[NightRef] | None = None
 ) -> list[DiffResult]:
-    """The diff of every night against the one before, over ``nights`` (None: all)."""
+    """The diff of every night after the first of ``nights`` (None: all) against the state
+    Clever served when it arrived (its last processed upload)."""
     span = bench.span(nights)
     thresholds = HoldThresholds.of(bench.settings)
     return [
-        diff_snapshots(bench.store, bench.district, old.id, new.id, thresholds=thresholds)
-        for old, new in pairwise(span)
+        diff_snapshots(bench.store, bench.district, LIVE, new.id, thresholds=thresholds)
+        for _, new in pairwise(span)
     ]
 
 

@@ -1,0 +1,222 @@
+"""What Clever does with each upload (its outcome) and the state it serves (the live state).
+
+Every upload is a full snapshot, but Clever does not apply every one (SFTP Instructions v2.1.1,
+and its published hold thresholds):
+
+- ``not-processed``: a required file is missing (or unreadable as a whole): Clever keeps serving
+  the last state it processed;
+- ``held``: a predicted hold: the live state stays until the district approves the upload;
+- ``processed``: applied, less the rows Clever skips (counted by file and reason).
+
+The outcome is computed from a snapshot's findings when it is checked (at ingest) and stored in
+``snapshot_outcomes`` beside the district settings it was checked with. The *live state* before
+a snapshot is the newest earlier snapshot of the same kind (uploads follow uploads, API pulls
+follow pulls) that Clever processed — a hold taken as approved before the next night, since
+rosterlab does not see the district's decision: what tonight's upload is compared with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.spec import Finding
+from rosterlab.spec.findings import HELD as HOLD_CONSEQUENCE
+from rosterlab.spec.findings import NOT_PROCESSED as NOT_PROCESSED_CONSEQUENCE
+from rosterlab.spec.findings import ROW_SKIPPED, ROWS_SKIPPED, SECTION_SKIPPED
+from rosterlab.store.store import SnapshotInfo, Store
+
+NOT_PROCESSED = "not-processed"
+HELD = "held"
+PROCESSED = "processed"
+OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED)
+
+# Catalogue consequences that skip rows, and how many rows a finding stands for.
+_ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
+_FILE_SKIPPING = (ROWS_SKIPPED,)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Rows of one file Clever skips for one reason (a finding code)."""
+
+    file: str
+    code: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What Clever does with one upload, and why (``reason``: the deciding finding codes)."""
+
+    snapshot_id: int
+    outcome: str
+    reason: str
+    skipped: tuple[Skipped, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def applied(self) -> bool:
+        """True when Clever serves this upload once the district has decided.
+
+        A held upload waits for the district's approval; rosterlab does not see that decision
+        and takes a hold as approved before the next night (the usual case: a term rollover, a
+        planned change). A not-processed upload is never served.
+        """
+        return self.outcome != NOT_PROCESSED
+
+    def skipped_rows(self) -> int:
+        return sum(s.rows for s in self.skipped)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "skipped": [{"file": s.file, "code": s.code, "rows": s.rows} for s in self.skipped],
+        }
+
+
+def _file_of(f: Finding) -> str | None:
+    entity = spec.ENTITIES.get(f.entity or "")
+    return entity.file if entity is not None else None
+
+
+def upload_outcome(
+    snapshot_id: int,
+    findings: Sequence[Finding],
+    file_rows: Mapping[str, int],
+    settings: Mapping[str, Any] | None = None,
+) -> UploadOutcome:
+    """The outcome the findings imply: not processed, held, or processed less skipped rows."""
+    frozen_settings = tuple(sorted((settings or {}).items()))
+    catalogue = spec.CATALOGUE
+    stopping = sorted(
+        {f.code for f in findings if catalogue[f.code].clever == NOT_PROCESSED_CONSEQUENCE}
+    )
+    if stopping:
+        missing = sorted({f.value or "" for f in findings if f.code in stopping and f.value})
+        reason = ", ".join(stopping) + (f": {', '.join(missing)}" if missing else "")
+        return UploadOutcome(snapshot_id, NOT_PROCESSED, reason, (), frozen_settings)
+    holds = sorted(
+        {
+            f"{f.entity} {f.code.removeprefix('hold-mass-')}"
+            for f in findings
+            if catalogue[f.code].clever == HOLD_CONSEQUENCE and f.code.startswith("hold-mass-")
+        }
+    )
+    skipped_rows: Counter[tuple[str, str]] = Counter()
+    seen_rows: set[tuple[str, str, int | None, str | None]] = set()
+    for f in findings:
+        consequence = catalogue[f.code].clever
+        file = _file_of(f)
+        if file is None:
+            continue
+        if consequence in _FILE_SKIPPING:
+            skipped_rows[(file, f.code)] = file_rows.get(file, 0)
+        elif consequence in _ROW_SKIPPING:
+            place = (file, f.code, f.row, f.key if f.row is None else None)
+            if place not in seen_rows:
+                seen_rows.add(place)
+                skipped_rows[(file, f.code)] += 1
+    skipped = tuple(
+        Skipped(file, code, rows) for (file, code), rows in sorted(skipped_rows.items()) if rows
+    )
+    if holds:
+        return UploadOutcome(
+            snapshot_id, HELD, "hold: " + ", ".join(holds), skipped, frozen_settings
+        )
+    return UploadOutcome(snapshot_id, PROCESSED, "", skipped, frozen_settings)
+
+
+def file_rows(store: Store, snapshot_id: int) -> dict[str, int]:
+    """Data rows per received spec file of a snapshot."""
+    return {
+        name: int(rows or 0)
+        for name, rows in store.rows(
+            "SELECT spec_name, rows FROM snapshot_files "
+            "WHERE snapshot_id = ? AND spec_name IS NOT NULL",
+            [snapshot_id],
+        )
+    }
+
+
+def record_outcome(store: Store, outcome: UploadOutcome) -> None:
+    """Store a snapshot's outcome and the settings it was checked with (replacing any)."""
+    store.execute(
+        "INSERT OR REPLACE INTO snapshot_outcomes VALUES (?, ?, ?, ?, ?)",
+        [
+            outcome.snapshot_id,
+            outcome.outcome,
+            outcome.reason,
+            json.dumps([[s.file, s.code, s.rows] for s in outcome.skipped]),
+            json.dumps(dict(outcome.settings), sort_keys=True),
+        ],
+    )
+
+
+def _stored(row: tuple[Any, ...]) -> UploadOutcome:
+    snapshot_id, outcome, reason, skipped, settings = row
+    return UploadOutcome(
+        snapshot_id,
+        outcome,
+        reason,
+        tuple(Skipped(*item) for item in json.loads(skipped)),
+        tuple(sorted(json.loads(settings).items())),
+    )
+
+
+def outcomes(store: Store, district: str | None = None) -> dict[int, UploadOutcome]:
+    """Every snapshot's outcome (of one district): stored, else implied by its stored findings."""
+    snapshots = store.snapshots(district)
+    rows = store.rows(
+        "SELECT o.* FROM snapshot_outcomes o JOIN snapshots s ON s.id = o.snapshot_id"
+        + (" WHERE s.district = ?" if district else ""),
+        [district] if district else [],
+    )
+    known = {row[0]: _stored(row) for row in rows}
+    for snapshot in snapshots:
+        if snapshot.id not in known:
+            known[snapshot.id] = upload_outcome(
+                snapshot.id, store.findings(snapshot.id), file_rows(store, snapshot.id)
+            )
+    return known
+
+
+def outcome_of(store: Store, snapshot_id: int) -> UploadOutcome:
+    """One snapshot's outcome (stored, else implied by its stored findings)."""
+    rows = store.rows("SELECT * FROM snapshot_outcomes WHERE snapshot_id = ?", [snapshot_id])
+    if rows:
+        return _stored(rows[0])
+    return upload_outcome(snapshot_id, store.findings(snapshot_id), file_rows(store, snapshot_id))
+
+
+def same_kind(a: SnapshotInfo, b: SnapshotInfo) -> bool:
+    """Uploads follow uploads, API pulls follow pulls."""
+    return (a.origin == "api") == (b.origin == "api")
+
+
+def live_before(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo | None:
+    """The state Clever serves when ``snapshot`` arrives: the newest earlier processed one."""
+    earlier = [
+        s
+        for s in store.snapshots(snapshot.district)
+        if s.seq < snapshot.seq and same_kind(s, snapshot)
+    ]
+    for candidate in reversed(earlier):
+        if outcome_of(store, candidate.id).applied:
+            return candidate
+    return None
+
+
+def recorded_settings(store: Store, district: str) -> dict[str, Any] | None:
+    """The district settings the district's newest checked snapshot was checked with."""
+    rows = store.rows(
+        "SELECT o.settings FROM snapshot_outcomes o JOIN snapshots s ON s.id = o.snapshot_id "
+        "WHERE s.district = ? AND o.settings <> '{}' ORDER BY s.seq DESC LIMIT 1",
+        [district],
+    )
+    return json.loads(rows[0][0]) if rows else None

@@ -1,0 +1,139 @@
+"""What Clever does with each upload (processed, held, not processed) and the live state that
+diff, holds, timelines and charts compare with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_run import run
+from tests.tiny import Night, tiny_night, write_night
+
+
+def ingest_nights(tmp_path: Path, capsys, *nights: Night) -> str:
+    """Ingest nights 1..n of district maple (one day apart) through the CLI, checks included."""
+    store = str(tmp_path / "store.duckdb")
+    for k, night in enumerate(nights, start=1):
+        folder = write_night(tmp_path / f"night-{k}", night)
+        code, _, err = run(
+            capsys,
+            *("--store", store, "ingest", str(folder), "--district", "maple"),
+            *("--taken-at", f"2026-09-0{k}T02:00:00"),
+        )
+        assert (code, err) == (0, "")
+    return store
+
+
+def snapshots_json(capsys, store: str) -> list[dict]:
+    code, out, _ = run(capsys, "--store", store, "snapshots", "--format", "json")
+    assert code == 0
+    return json.loads(out)
+
+
+@pytest.fixture
+def missing_students(tmp_path, capsys) -> str:
+    """Night 2 sends no students.csv (the export job failed); night 3 is whole again, with
+    S-002 moved to grade 11."""
+    night_2 = tiny_night()
+    del night_2["students.csv"]
+    night_3 = tiny_night()
+    night_3["students.csv"][3][5] = "11"
+    return ingest_nights(tmp_path, capsys, tiny_night(), night_2, night_3)
+
+
+def test_a_missing_required_file_is_not_processed_and_says_why(missing_students, capsys):
+    listed = snapshots_json(capsys, missing_students)
+    assert [(s["seq"], s["outcome"], s["reason"]) for s in listed] == [
+        (1, "processed", ""),
+        (2, "not-processed", "missing-file: students.csv"),
+        (3, "processed", ""),
+    ]
+    code, out, _ = run(capsys, "--store", missing_students, "snapshots")
+    assert code == 0
+    assert [line.split()[6] for line in out.splitlines()[1:]] == [
+        "processed",
+        "not-processed",
+        "processed",
+    ]
+
+
+def test_diff_compares_tonight_with_the_last_processed_upload(missing_students, capsys):
+    code, out, _ = run(
+        capsys, "--store", missing_students, "diff", "--district", "maple", "--format", "json"
+    )
+    payload = json.loads(out)
+    assert code == 0
+    assert (payload["from"], payload["to"]) == (1, 3)
+    assert payload["entities"]["students"] | {"fields": None, "duplicates": None} == {
+        "added": 0,
+        "removed": 0,
+        "changed": 1,
+        "unchanged": 2,
+        "fields": None,
+        "duplicates": None,
+    }
+    assert payload["hold"] == {"predicted": False, "reasons": []}
+
+
+def test_from_previous_keeps_the_night_before(missing_students, capsys):
+    code, out, _ = run(
+        capsys,
+        *("--store", missing_students, "diff", "--district", "maple"),
+        *("--from", "previous", "--format", "json"),
+    )
+    payload = json.loads(out)
+    assert (code, payload["from"], payload["to"]) == (0, 2, 3)
+    assert payload["entities"]["students"]["added"] == 3
+
+
+def test_a_not_processed_night_is_no_mass_deletion_in_the_diff(missing_students, capsys):
+    code, out, _ = run(
+        capsys,
+        *("--store", missing_students, "diff", "--district", "maple", "--to", "2"),
+    )
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "Clever does not process snapshot 2 (missing-file: students.csv): it keeps serving the "
+        "last upload it processed, so nothing is deleted and no hold"
+    )
+    code, out, _ = run(
+        capsys,
+        *("--store", missing_students, "check", "--district", "maple", "--snapshot", "2"),
+        *("--format", "json"),
+    )
+    codes = {f["code"] for f in json.loads(out)["findings"]}
+    assert "missing-file" in codes
+    assert not {c for c in codes if c.startswith("hold-")}
+
+
+def test_a_not_processed_night_is_passed_over_in_a_timeline(missing_students, capsys):
+    code, out, _ = run(
+        capsys,
+        *("--store", missing_students, "timeline", "--district", "maple"),
+        *("--entity", "students", "--key", "S-002"),
+    )
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "  night 1 (snapshot 1, 2026-09-01 02:00)  first-seen",
+        "  night 3 (snapshot 3, 2026-09-03 02:00)  Grade: '10' → '11'",
+    ]
+
+
+def test_a_mass_deletion_is_held_and_rows_clever_skips_are_counted(tmp_path, capsys):
+    night_2 = tiny_night()
+    del night_2["teachers.csv"][2:]  # T-2 and T-3 gone: 2 of 3 teachers deleted
+    night_3 = tiny_night()
+    night_3["sections.csv"][2][2] = ""  # SEC-2 without its required Teacher_id: skipped
+    store = ingest_nights(tmp_path, capsys, tiny_night(), night_2, night_3)
+
+    listed = snapshots_json(capsys, store)
+    assert [(s["outcome"], s["reason"], s["skipped"]) for s in listed] == [
+        ("processed", "", []),
+        ("held", "hold: teachers deletion", []),
+        ("processed", "", [{"file": "sections.csv", "code": "missing-value", "rows": 1}]),
+    ]
+    code, out, _ = run(capsys, "--store", store, "snapshots")
+    assert code == 0
+    assert "  upload  processed, 1 row skipped  " in out.splitlines()[3]
