@@ -10,6 +10,8 @@ new settings recompute. The result adds the ingest findings (file, header, malfo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
 
 from rosterlab import spec
 from rosterlab.checks.crossfile import (
@@ -33,7 +35,7 @@ from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
 from rosterlab.store.outcomes import file_rows, live_before, record_outcome, upload_outcome
 
-CHECKS_VERSION = "3"
+CHECKS_VERSION = "4"
 STAGE = "check"
 
 
@@ -184,7 +186,40 @@ def _compute(ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
     for check in CHECKS:
         found += check.run(ctx)
-    return found
+    return root_causes(found)
+
+
+EXCEL_CAUSE = "excel-round-trip/{file}"
+
+
+def root_causes(found: Sequence[Finding]) -> list[Finding]:
+    """Give the findings one mistake explains that mistake's cause, so they group as one.
+
+    - School_number used as School_id (``school-id-is-number``, cause ``schools/<number>``):
+      the re-keys whose new key differs from the old only by that number are its doing.
+    - An Excel round trip (``excel-damage``): the damaged file's findings share the cause
+      ``excel-round-trip/<file>``, and so does a format shift of a damaged column.
+    """
+    numbers = {f.value: f.cause for f in found if f.code == "school-id-is-number" and f.value}
+    damaged = {
+        (f.entity or "", f.field): EXCEL_CAUSE.format(file=spec.ENTITIES[f.entity].file)
+        for f in found
+        if f.code == "excel-damage" and f.entity
+    }
+
+    def explained(f: Finding) -> Finding:
+        if f.code == "id-rekeyed" and f.key and f.value:
+            new_parts = set(f.key.split(spec.KEY_SEPARATOR))
+            changed = new_parts - set(f.value.split(spec.KEY_SEPARATOR))
+            causes = {numbers.get(part) for part in changed}
+            if len(causes) == 1 and None not in causes:
+                return replace(f, cause=causes.pop())
+        place = (f.entity or "", f.field)
+        if f.code in ("excel-damage", "format-shift") and place in damaged:
+            return replace(f, cause=damaged[place])
+        return f
+
+    return [explained(f) for f in found]
 
 
 def run_checks(

@@ -51,6 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rosterlab.checks import CheckSettings, FindingFilter, run_checks
     from rosterlab.report import checks as render
     from rosterlab.report.findings_csv import findings_csv, received_names
+    from rosterlab.store.district_settings import settings_for_district
 
     wanted = FindingFilter.of(
         codes=_listed(args.code),
@@ -65,7 +66,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result = run_checks(
             store,
             snapshot.id,
-            settings=CheckSettings.of(settings.districts.get(args.district)),
+            settings=CheckSettings.of(settings_for_district(store, settings, snapshot.district)),
             refresh=args.recheck,
         )
         received = received_names(store, snapshot.id)
@@ -82,6 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_fields(args: argparse.Namespace) -> int:
     from rosterlab.checks import CheckSettings, field_matrix
     from rosterlab.report import checks as render
+    from rosterlab.store.district_settings import settings_for_district
 
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:  # profiles are kept at ingest
@@ -90,7 +92,9 @@ def cmd_fields(args: argparse.Namespace) -> int:
                 f"district {args.district} has no snapshots: check --district or ingest its nights"
             )
         matrix = field_matrix(
-            store, args.district, CheckSettings.of(settings.districts.get(args.district))
+            store,
+            args.district,
+            CheckSettings.of(settings_for_district(store, settings, args.district)),
         )
     if args.format == "json":
         output.emit_json(render.fields_dict(matrix))

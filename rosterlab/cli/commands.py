@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rosterlab.bundle.history import read_history_folder
     from rosterlab.report import snapshots as render
     from rosterlab.store import ingest_bundle, resolve_taken_at
+    from rosterlab.store.district_settings import record_district_settings, settings_for_district
     from rosterlab.store.outcomes import outcome_of
 
     settings = settings_of(args)
@@ -93,6 +95,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         allow_future=args.allow_future,
                         dated_by="name",
                     )
+                if history.settings is not None:
+                    record_district_settings(store, replace(history.settings, district=district))
                 result = check_commands.with_checks(store, result, known)
                 snapshot_id = result.snapshot.id
                 results.append(
@@ -101,13 +105,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
-        known = settings.districts.get(args.district)
         given = _taken_at(args.taken_at)  # before anything is opened
         with open_bundle(path, limits=settings.limits) as bundle:
             taken_at, dated_by = resolve_taken_at(
                 bundle, given, allow_future=args.allow_future, source=str(path)
             )
             with open_store(settings) as store:
+                known = (
+                    settings_for_district(store, settings, args.district)
+                    if store.snapshots(args.district)
+                    else settings.districts.get(args.district)
+                )
                 result = ingest_bundle(
                     store,
                     bundle,

@@ -36,13 +36,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from rosterlab.diff import HoldThresholds, diff_snapshots
     from rosterlab.report import diff as render
     from rosterlab.report.change_set import change_set_csv
+    from rosterlab.store.district_settings import settings_for_district
 
     entities = _listed(args.entity, spec.ENTITIES, "entity")
     kinds = _listed(args.change, CHANGE_KINDS, "change")
     details = args.details or args.format == "csv" or bool(entities or kinds)
     settings = settings_of(args)
-    thresholds = HoldThresholds.of(settings.district(args.district))
     with open_store(settings, read_only=True) as store:
+        thresholds = HoldThresholds.of(settings_for_district(store, settings, args.district))
         result = diff_snapshots(
             store,
             args.district,

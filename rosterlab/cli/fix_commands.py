@@ -48,6 +48,7 @@ def _progress(args: argparse.Namespace) -> output.Progress:
 def cmd_fix(args: argparse.Namespace) -> int:
     from rosterlab.fix import fix_snapshot, load_rules
     from rosterlab.report import fix as render
+    from rosterlab.store.district_settings import settings_for_district
 
     settings = settings_of(args)
     rules = load_rules(args.rules, district=args.district)
@@ -58,7 +59,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             snapshot.id,
             rules,
             args.out,
-            settings=settings.district(args.district),
+            settings=settings_for_district(store, settings, snapshot.district),
             progress=_progress(args),
             force=args.force,
         )

@@ -236,7 +236,8 @@ class Ingestor:
         snapshot_id: int | None,
     ) -> SnapshotInfo:
         self.store.execute(
-            "INSERT INTO districts VALUES (?, ?, ?) ON CONFLICT (district) DO UPDATE SET "
+            "INSERT INTO districts (district, name, sync_type) VALUES (?, ?, ?) "
+            "ON CONFLICT (district) DO UPDATE SET "
             "sync_type = excluded.sync_type, name = coalesce(excluded.name, districts.name)",
             [district, district_name, sync_type],
         )

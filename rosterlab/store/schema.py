@@ -225,7 +225,8 @@ CREATE TABLE api_ids (
 
 # What Clever does with each upload (rosterlab/store/outcomes.py): the outcome, its reason, the
 # rows it skips ([[file, code, rows], ...] as JSON) and the district settings the snapshot was
-# checked with (JSON), recorded when the snapshot is checked.
+# checked with (JSON), recorded when the snapshot is checked. ``districts.settings``: the
+# district folder's district.toml (JSON) kept at ingest (rosterlab/store/district_settings.py).
 OUTCOMES_TABLE = """
 CREATE TABLE snapshot_outcomes (
     snapshot_id INTEGER PRIMARY KEY,
@@ -255,5 +256,9 @@ def migrations() -> list[tuple[int, str, str]]:
             ),
         ),
         (7, "api pulls, pages and Clever ids", API_TABLES),
-        (8, "upload outcomes and the settings each snapshot was checked with", OUTCOMES_TABLE),
+        (
+            8,
+            "upload outcomes and the settings each snapshot was checked with",
+            OUTCOMES_TABLE + ";\nALTER TABLE districts ADD COLUMN settings VARCHAR",
+        ),
     ]

@@ -24,6 +24,7 @@ from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings, Settings, load_settings
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle, published_path
+from rosterlab.store.district_settings import record_district_settings, settings_for_district
 
 STORE_ENV = "ROSTERLAB_STORE"
 SAMPLES_ENV = "ROSTERLAB_SAMPLES"
@@ -73,6 +74,8 @@ def build_sample_store(path: Path, district: str) -> DistrictSettings:
                     district_name=known.name,
                     source=f"{SAMPLES_ORIGIN}/{district}/{night.path.name}",
                 )
+            if history.settings is not None:
+                record_district_settings(store, known)
             run_checks(store, result.snapshot.id, settings=CheckSettings.of(known))
     return known
 
@@ -255,15 +258,6 @@ def _reader(path: Path, settings: Settings) -> Store:
     )
 
 
-def _district(store: Store, settings: Settings, district: str) -> DistrictSettings:
-    """The district's settings: rosterlab.toml's, else what the store recorded at ingest."""
-    if district in settings.districts:
-        return settings.districts[district]
-    recorded = store.rows("SELECT name, sync_type FROM districts WHERE district = ?", [district])
-    name, sync_type = recorded[0] if recorded else (None, "sftp")
-    return replace(settings.district(district), name=name, sync_type=sync_type)
-
-
 def open_workbench(store: str | Path | None = None, *, district: str) -> Workbench:
     """Open the store a notebook works on (see the module docstring for ``store=None``).
 
@@ -284,7 +278,7 @@ def open_workbench(store: str | Path | None = None, *, district: str) -> Workben
                 "check the district parameter"
             )
         return Workbench(
-            opened, district, _district(opened, settings, district), str(path), settings
+            opened, district, settings_for_district(opened, settings, district), str(path), settings
         )
     settings = load_settings(config=str(SAMPLE_CONFIG))
     path = scratch_dir("samples") / f"{district}.duckdb"
