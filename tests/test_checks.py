@@ -66,6 +66,11 @@ def add_column(rows: list[list[str]], name: str, values: list[str]) -> None:
         row.append(value)
 
 
+# An Excel round trip is one root cause per file it damaged.
+EXCEL_STUDENTS = "excel-round-trip/students.csv"
+EXCEL_ENROLLMENTS = "excel-round-trip/enrollments.csv"
+
+
 # --- the clean night -------------------------------------------------------------------------
 
 
@@ -110,9 +115,9 @@ def test_students_file_saved_by_excel(tmp_path):
     result = check(tmp_path, night)
 
     assert found(result) == [
-        ("excel-damage", "students", "S-002", "DOB", "3/4/15", 3, None),
-        ("excel-damage", "students", "S-002", "Student_number", "4.56E+02", 3, None),
-        ("excel-damage", "students", "S-003", "Student_zip", "2135", 4, None),
+        ("excel-damage", "students", "S-002", "DOB", "3/4/15", 3, EXCEL_STUDENTS),
+        ("excel-damage", "students", "S-002", "Student_number", "4.56E+02", 3, EXCEL_STUDENTS),
+        ("excel-damage", "students", "S-003", "Student_zip", "2135", 4, EXCEL_STUDENTS),
     ]
     messages = [f.message for f in result.findings if f.code == "excel-damage"]
     assert messages == [
@@ -393,7 +398,8 @@ def test_padded_and_scientific_ids_in_a_reference_column(tmp_path):
 
     assert found(result) == [
         ("padded-id", "enrollments", "SEC-2/S-003 ", "Student_id", "S-003 ", 3, None),
-        ("excel-damage", "enrollments", "SEC-2/1.2E+05", "Student_id", "1.2E+05", 4, None),
+        ("excel-damage", "enrollments", "SEC-2/1.2E+05", "Student_id", "1.2E+05", 4,
+         EXCEL_ENROLLMENTS),
         ("enrollment-unknown-student", "enrollments", "SEC-2/S-003 ", "Student_id", "S-003 ", 3,
          "students/S-003 "),
         ("enrollment-unknown-student", "enrollments", "SEC-2/1.2E+05", "Student_id", "1.2E+05",

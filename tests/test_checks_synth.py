@@ -154,11 +154,14 @@ def test_school_id_is_number(tmp_path):
     expected = _school_rows(district.night(2), number)
 
     assert sorted(of_code(result, "school-id-is-number", "unknown-school")) == sorted(expected)
+    # the teachers and staff re-keyed by the school number share its cause: one root cause
+    rekeyed = [f for f in result.findings if f.code == "id-rekeyed"]
+    assert rekeyed and {f.cause for f in rekeyed} == {f"schools/{number}"}
     (group,) = result.groups
     assert (group.cause, group.codes, group.findings) == (
         f"schools/{number}",
-        ("school-id-is-number",),
-        len(expected),
+        ("school-id-is-number", "id-rekeyed"),
+        len(expected) + len(rekeyed),
     )
 
 
@@ -180,7 +183,7 @@ def test_excel_damage(tmp_path):
 
     assert of_code(result, "excel-damage") == [
         ("excel-damage", "students", after.get_column("Student_id")[row - 1], column, value, row,
-         None)
+         "excel-round-trip/students.csv")
         for row, column, value in damaged
     ]  # fmt: skip
     # Student_number lost its leading zeros: no single cell shows it, the column's shape does.

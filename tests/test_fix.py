@@ -604,7 +604,8 @@ def test_fix_command_says_what_it_did_and_exits_1_while_errors_remain(capsys, tm
         "  changes.csv: 1 row",
         "  findings before: 1 error, 1 warning, 1 info",
         "  findings after:  1 error, 0 warnings, 1 info",
-        "  hold: PREDICTED against snapshot 1 (night 1), by diff: sections deletion 100% > 10%",
+        # sections.csv missing: Clever would not process the bundle, so nothing is deleted
+        "  hold: not predicted against snapshot 1 (night 1), by diff",
         "  errors remain: Clever would not process this bundle, or skip or mislink records:",
         "    error   missing-file ×1: sections.csv is missing from the bundle; Clever will not "
         "process this upload.",

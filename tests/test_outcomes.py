@@ -137,3 +137,29 @@ def test_a_mass_deletion_is_held_and_rows_clever_skips_are_counted(tmp_path, cap
     code, out, _ = run(capsys, "--store", store, "snapshots")
     assert code == 0
     assert "  upload  processed, 1 row skipped  " in out.splitlines()[3]
+
+
+def test_a_change_only_in_a_column_clever_ignores_predicts_no_update_hold(tmp_path, capsys):
+    night_1, night_2 = tiny_night(), tiny_night()
+    for night, value in ((night_1, "a"), (night_2, "b")):  # incident: a scratch column changed
+        night["teachers.csv"][0].append("Notes")
+        for row in night["teachers.csv"][1:]:
+            row.append(value)
+    store = ingest_nights(tmp_path, capsys, night_1, night_2)
+    code, out, _ = run(capsys, "--store", store, "diff", "--district", "maple", "--format", "json")
+    payload = json.loads(out)
+    assert (code, payload["entities"]["teachers"]["changed"]) == (0, 3)
+    assert payload["hold"] == {"predicted": False, "reasons": []}
+
+
+def test_a_name_reencoded_from_nfc_to_nfd_is_named_as_such(tmp_path, capsys):
+    night_1, night_2 = tiny_night(), tiny_night()
+    night_1["students.csv"][1][4] = night_1["students.csv"][2][4] = "Ren\u00e9e"
+    night_2["students.csv"][1][4] = night_2["students.csv"][2][4] = "Rene\u0301e"
+    store = ingest_nights(tmp_path, capsys, night_1, night_2)
+    code, out, _ = run(capsys, "--store", store, "diff", "--district", "maple", "--details")
+    assert code == 0
+    assert (
+        "  students S-001 changed: First_name 'Ren\u00e9e' → 'Rene\u0301e' "
+        "(Unicode normalisation only: NFC → NFD)"
+    ) in out.splitlines()

@@ -389,9 +389,9 @@ def test_sync_history_lists_rows_findings_and_file_notes(renamed):
     history = sync_history(renamed)
     assert repr(history).splitlines()[0] == "SyncHistory: tiny, 2 nights"
     columns, body = history.table()
-    assert columns[:6] == ["night", "date", "origin", "schools", "students", "contacts"]
-    assert [row[:5] for row in body] == [
-        [1, "2026-09-01", "upload", 2, 3],
-        [2, "2026-09-02", "upload", 2, 4],
+    assert columns[:7] == ["night", "date", "origin", "Clever", "schools", "students", "contacts"]
+    assert [row[:6] for row in body] == [
+        [1, "2026-09-01", "upload", "processed", 2, 3],
+        [2, "2026-09-02", "upload", "processed", 2, 4],
     ]
     assert ESCAPED not in history._repr_html_()  # names are not part of the history

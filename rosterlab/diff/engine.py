@@ -165,13 +165,16 @@ class DiffEngine:
         self._per_key()
         self._values(entity, a, b)
         self._field_changes(entity)
-        added, removed, changed, same, versions_to = self.store.rows(
+        added, removed, changed, same, versions_to, applied = self.store.rows(
             "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
             "count(*) FILTER (WHERE to_hash IS NULL), "
             "count(*) FILTER (WHERE key IN (SELECT key FROM _rl_field_changes)), "
             "count(*) FILTER (WHERE from_hash IS NOT NULL AND to_hash IS NOT NULL "
             "AND key NOT IN (SELECT key FROM _rl_field_changes)), "
-            "coalesce(sum(n_to), 0) FROM _rl_key_ends"
+            "coalesce(sum(n_to), 0), "
+            "count(*) FILTER (WHERE key IN (SELECT key FROM _rl_field_changes "
+            "WHERE ord < ? OR starts_with(field, ?))) FROM _rl_key_ends",
+            [len(entity.columns), spec.EXTENSION_PREFIX if entity.extensions else "\0"],
         )[0]
         fields = self.store.rows(
             "SELECT field, count(*) FROM _rl_field_changes GROUP BY field, ord ORDER BY ord, field"
@@ -195,6 +198,7 @@ class DiffEngine:
             rows_to - int(versions_to) + int(same),
             tuple((str(f), int(n)) for f, n in fields),
             tuple(Duplicate(str(k), int(f), int(t)) for k, f, t in duplicates),
+            int(applied),
         )
 
     def _rekey(self, entity: spec.Entity) -> None:

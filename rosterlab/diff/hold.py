@@ -3,8 +3,10 @@
 Clever holds a sync when, for an entity, the share of records deleted is above the district's
 deletion threshold (default 10 %) or the share updated is above its update threshold (75 %).
 The share's base is the entity's records at the ``from`` end. Counts are raw (a re-keyed record
-is a deletion, as Clever sees it). A deletion hold of sections or enrollments is *expected* when
-a term rollover explains it: without the rolled-over records the share stays under the threshold.
+is a deletion, as Clever sees it); an update counts only a change Clever applies (a spec column
+or an ``ext.*`` field it accepts), not one in a column it ignores. A deletion hold of sections
+or enrollments is *expected* when a term rollover explains it: without the rolled-over records
+the share stays under the threshold.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def hold_reasons(
             continue
         checks: tuple[tuple[HoldKind, int, float], ...] = (
             ("deletion", item.removed, thresholds.deletion),
-            ("update", item.changed, thresholds.update),
+            ("update", item.applied_changes, thresholds.update),
         )
         for kind, count, threshold in checks:
             if count / total <= threshold:

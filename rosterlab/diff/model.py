@@ -43,6 +43,14 @@ class EntityDiff:
     unchanged: int
     fields: tuple[tuple[str, int], ...]
     duplicates: tuple[Duplicate, ...]
+    # Changed records with a change Clever applies (a spec column or an ext.* field); a change
+    # only in a column Clever ignores is no update. None: every changed record (no such column).
+    applied: int | None = None
+
+    @property
+    def applied_changes(self) -> int:
+        """Changed records Clever updates: the base of an update hold."""
+        return self.changed if self.applied is None else self.applied
 
     @property
     def records_from(self) -> int:

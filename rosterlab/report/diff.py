@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -260,6 +261,19 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
     return "\n".join(lines)
 
 
+def normalisation(old: str | None, new: str | None) -> str:
+    """`` (Unicode normalisation only: NFC → NFD)`` when two values differ in nothing else."""
+    if old is None or new is None or old == new:
+        return ""
+    if unicodedata.normalize("NFC", old) != unicodedata.normalize("NFC", new):
+        return ""
+    forms = [
+        next((f for f in ("NFC", "NFD") if unicodedata.is_normalized(f, v)), "mixed")
+        for v in (old, new)
+    ]
+    return f" (Unicode normalisation only: {forms[0]} → {forms[1]})"
+
+
 def _change_lines(changes: Sequence[Mapping[str, Any]], redact: bool) -> list[str]:
     """One line per record: ``students S-1 changed: Grade '9' → '10'``."""
     lines: list[str] = []
@@ -279,7 +293,7 @@ def _change_lines(changes: Sequence[Mapping[str, Any]], redact: bool) -> list[st
         old = mask_value(c["entity"], c["field"], c["old"], redact)
         new = mask_value(c["entity"], c["field"], c["new"], redact)
         if c["change"] == "changed":
-            parts.append(f"{c['field']} {_shown(old)} → {_shown(new)}")
+            parts.append(f"{c['field']} {_shown(old)} → {_shown(new)}{normalisation(old, new)}")
         else:
             parts.append(f"{c['field']}={_shown(new if c['change'] == 'added' else old)}")
     flush()
@@ -475,7 +489,10 @@ def timeline_text(timeline: Timeline) -> str:
     for e in timeline.events:
         when = f"night {e.seq} (snapshot {e.snapshot_id}, {e.taken_at:%Y-%m-%d %H:%M})"
         if e.change == "changed":
-            lines.append(f"  {when}  {e.field}: {_shown(e.old)} → {_shown(e.new)}")
+            lines.append(
+                f"  {when}  {e.field}: {_shown(e.old)} → {_shown(e.new)}"
+                + normalisation(e.old, e.new)
+            )
         elif e.change == "versions":
             lines.append(f"  {when}  versions holding the key: {e.old} → {e.new}")
         else:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from rosterlab import spec
 from rosterlab.report.html_report import html_table
+from rosterlab.report.snapshots import outcome_text
+from rosterlab.store.outcomes import outcome_of
 from rosterlab.ui.base import STYLE
 from rosterlab.ui.findings import check
 from rosterlab.ui.session import NightRef, Workbench
@@ -25,6 +27,7 @@ class NightSummary:
     notes: tuple[str, ...]  # encodings, BOMs, newline styles worth a look
     rows: tuple[tuple[str, int], ...]
     findings: tuple[tuple[str, int], ...]  # per severity
+    clever: str = ""  # what Clever does with the upload (processed, held, not-processed, ...)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,16 @@ class SyncHistory:
 
     def table(self) -> tuple[list[str], list[list[object]]]:
         entities = self.entities
-        columns = ["night", "date", "origin", *entities, *spec.SEVERITIES, "files", "notes"]
+        columns = [
+            "night",
+            "date",
+            "origin",
+            "Clever",
+            *entities,
+            *spec.SEVERITIES,
+            "files",
+            "notes",
+        ]
         body: list[list[object]] = []
         for night in self.nights:
             rows, found = dict(night.rows), dict(night.findings)
@@ -50,6 +62,7 @@ class SyncHistory:
                     night.seq,
                     f"{night.taken_at:%Y-%m-%d}",
                     night.origin,
+                    night.clever,
                     *(rows.get(e, 0) for e in entities),
                     *(found.get(s, 0) for s in spec.SEVERITIES),
                     len(night.files),
@@ -115,6 +128,7 @@ def sync_history(bench: Workbench, nights: Sequence[NightRef] | None = None) -> 
                 notes=tuple(_notes(files)),
                 rows=tuple(bench.store.snapshot_rows(snap.id).items()),
                 findings=tuple(check(bench, snap.id).severity_counts().items()),
+                clever=outcome_text(outcome_of(bench.store, snap.id)),
             )
         )
     return SyncHistory(bench.district, tuple(summaries))
