@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from rosterlab.bundle.history import read_history_folder
 from rosterlab.cli import main
+from rosterlab.config import load_settings
 from rosterlab.store import Store, export_snapshot
+from rosterlab.store.district_settings import settings_for_district
 from tests.cli_run import run
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -80,3 +83,42 @@ def test_doctor_is_clean_after_ingesting_one_sample_district(tmp_path, capsys, d
     code, out, _ = run(capsys, "--store", store, "doctor")
     assert code == 0, out
     assert "is healthy: 8 snapshots of 1 district," in out
+
+
+def test_what_clever_does_with_each_sample_night(sample_store, capsys):
+    code, out, _ = run(capsys, "--store", str(sample_store), "snapshots", "--format", "json")
+    assert code == 0
+    outcomes = {(s["district"], s["seq"]): (s["outcome"], s["reason"]) for s in json.loads(out)}
+    assert outcomes == {
+        ("maple", 1): ("processed", ""),
+        ("maple", 2): ("processed", ""),
+        ("maple", 3): ("processed", ""),
+        ("maple", 4): ("processed", ""),
+        ("maple", 5): ("held", "hold: students update"),
+        ("maple", 6): ("held", "hold: students update"),
+        ("maple", 7): ("held", "hold: enrollments deletion, sections deletion, students update"),
+        ("maple", 8): ("held", "hold: contacts deletion, enrollments deletion, students deletion"),
+        ("cedar", 1): ("processed", ""),
+        ("cedar", 2): ("processed", ""),
+        ("cedar", 3): ("held", "hold: students update"),
+        ("cedar", 4): ("processed", ""),
+        ("cedar", 5): ("processed", ""),
+        ("cedar", 6): ("held", "hold: staff deletion"),
+        ("cedar", 7): ("not-processed", "missing-file: students.csv"),
+        ("cedar", 8): ("held", "hold: staff deletion, teachers deletion"),
+    }
+
+
+def test_cedar_night_8_is_compared_with_night_6_at_cedars_threshold(sample_store, capsys):
+    store = str(sample_store)
+    code, out, _ = run(capsys, "--store", store, "diff", "--district", "cedar", "--format", "json")
+    payload = json.loads(out)
+    assert (code, payload["from_seq"], payload["to_seq"]) == (0, 6, 8)
+    assert payload["entities"]["students"]["removed"] == 2
+    assert {r["threshold"] for r in payload["hold"]["reasons"]} == {0.05}
+    code, out, _ = run(capsys, "--store", store, "check", "--district", "cedar")
+    assert "33% of teachers would be deleted (threshold 5%)" in out
+    with Store.open(sample_store, read_only=True) as opened:
+        assert settings_for_district(opened, load_settings(), "cedar").hold_deletion_threshold == (
+            0.05
+        )
