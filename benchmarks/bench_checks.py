@@ -13,11 +13,17 @@ is reset right before the measured step):
 
 Wall and CPU seconds are both reported: the machine may be shared, and CPU seconds move less
 with other people's load. Results replace the ``## Checks`` section of ``docs/benchmarks.md``.
+
+``--caucasian`` is the findings-volume benchmark (issue 16): the same night with the Race column
+saying ``Caucasian`` on every students.csv row (not a v2.1.1 code: one value problem repeated over
+a whole column); its results replace the ``## Findings volume`` section. Target: checks ≤ 1×
+the bare read.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -34,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Checks"
+VOLUME_SECTION = "## Findings volume"
 BUDGET_SECONDS, BUDGET_BYTES = 4.0, 3 * 1024**3
 
 
@@ -65,15 +72,33 @@ def _measure(step: Any) -> dict[str, float]:
     }
 
 
-def night_folder(students: int) -> Path:
-    """The benchmark night, generated on first use (deterministic: same bytes every time)."""
+def night_folder(students: int, caucasian: bool = False) -> Path:
+    """The benchmark night, generated on first use (deterministic: same bytes every time).
+
+    ``caucasian``: a copy whose students.csv says ``Caucasian`` in every Race cell.
+    """
     from rosterlab.synth import generate_district, write_night
 
     folder = DATA / f"checks-{students}" / "2026-09-01"
     if not (folder / "enrollments.csv").exists():
         night = generate_district("bench", students=students, seed=4).night(1)
         write_night(night, folder)
-    return folder
+    if not caucasian:
+        return folder
+    damaged = DATA / f"checks-{students}-caucasian" / "2026-09-01"
+    if not (damaged / "students.csv").exists():
+        damaged.mkdir(parents=True, exist_ok=True)
+        for path in folder.glob("*.csv"):
+            if path.name != "students.csv":
+                (damaged / path.name).write_bytes(path.read_bytes())
+        with (folder / "students.csv").open(newline="") as src:
+            rows = list(csv.reader(src))
+        race = rows[0].index("Race")
+        for row in rows[1:]:
+            row[race] = "Caucasian"
+        with (damaged / "students.csv").open("w", newline="") as out:
+            csv.writer(out, lineterminator="\n").writerows(rows)
+    return damaged
 
 
 def child_read(folder: Path, repeat: int) -> list[dict[str, float]]:
@@ -153,9 +178,9 @@ def _gib(value: float) -> str:
     return f"{value / 1024**3:.2f} GiB"
 
 
-def report(students: int, repeat: int) -> str:
-    folder = night_folder(students)
-    store_path = DATA / f"checks-{students}.duckdb"
+def report(students: int, repeat: int, caucasian: bool = False) -> str:
+    folder = night_folder(students, caucasian)
+    store_path = DATA / f"checks-{students}{'-caucasian' if caucasian else ''}.duckdb"
     load_before = os.getloadavg()
     read = _median(_child("read", str(folder), str(repeat)))
     warm = _child("warm", str(folder), str(store_path), str(repeat))
@@ -168,9 +193,10 @@ def report(students: int, repeat: int) -> str:
         "within" if check["wall"] <= BUDGET_SECONDS and check["peak"] <= BUDGET_BYTES else "over"
     )
     lines = [
-        SECTION,
+        VOLUME_SECTION if caucasian else SECTION,
         "",
-        f"`python -m benchmarks.bench_checks` ({date.today().isoformat()}): every check "
+        f"`python -m benchmarks.bench_checks{' --caucasian' if caucasian else ''}` "
+        f"({date.today().isoformat()}): every check "
         f"(`run_checks`, recomputed) of one synthetic night — {rows['students.csv']:,} "
         f"students.csv rows ({students:,} students), {rows['enrollments.csv']:,} enrollments, "
         f"{rows['sections.csv']:,} sections; {size / 1e6:,.0f} MB of CSV. Machine: "
@@ -192,18 +218,20 @@ def report(students: int, repeat: int) -> str:
         "",
         f"Check ÷ bare read: {check['wall'] / read['wall']:.2f}× wall, "
         f"{check['cpu'] / read['cpu']:.2f}× CPU. Verdict: {verdict} budget on this run. "
-        f"Findings on the clean night: {warm['summary']['by_code']}.",
+        f"Findings on the {'Race = Caucasian' if caucasian else 'clean'} night: "
+        f"{warm['summary']['by_code']}.",
         "",
     ]
     return "\n".join(lines)
 
 
 def write_section(section: str) -> None:
-    """Replace (or append) the ``## Checks`` section of docs/benchmarks.md."""
+    """Replace (or append) the section (its first line is its title) of docs/benchmarks.md."""
+    title = section.splitlines()[0]
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        rest = text.find("\n## ", start + len(SECTION))
+    if title in text:
+        start = text.index(title)
+        rest = text.find("\n## ", start + len(title))
         text = text[:start] + section + (text[rest + 1 :] if rest != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -225,8 +253,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--students", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the docs")
+    parser.add_argument(
+        "--caucasian", action="store_true", help="findings volume: Race = Caucasian on every row"
+    )
     args = parser.parse_args(argv)
-    section = report(args.students, args.repeat)
+    section = report(args.students, args.repeat, args.caucasian)
     print(section)
     if not args.no_write:
         write_section(section)
