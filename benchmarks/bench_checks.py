@@ -189,9 +189,15 @@ def report(students: int, repeat: int, caucasian: bool = False) -> str:
     check = _median(warm["checks"])
     rows = _rows(folder)
     size = sum(p.stat().st_size for p in folder.glob("*.csv"))
-    verdict = (
-        "within" if check["wall"] <= BUDGET_SECONDS and check["peak"] <= BUDGET_BYTES else "over"
-    )
+    if caucasian:  # the target: checks no slower than the bare read of the same files
+        verdict = "within" if check["wall"] <= read["wall"] else "over"
+    else:
+        verdict = (
+            "within"
+            if check["wall"] <= BUDGET_SECONDS and check["peak"] <= BUDGET_BYTES
+            else "over"
+        )
+    budget = "target ≤ 1× the read" if caucasian else f"budget ≤ {BUDGET_SECONDS:.0f} s, ≤ 3 GiB"
     lines = [
         VOLUME_SECTION if caucasian else SECTION,
         "",
@@ -211,7 +217,7 @@ def report(students: int, repeat: int, caucasian: bool = False) -> str:
         f"{read['cpu']:.2f} | {_gib(read['peak'])} |",
         f"| ingest (reference, not budgeted) | {warm['ingest']['wall']:.2f} | "
         f"{warm['ingest']['cpu']:.2f} | {_gib(warm['ingest']['peak'])} |",
-        f"| **check right after ingest** (budget ≤ {BUDGET_SECONDS:.0f} s, ≤ 3 GiB) | "
+        f"| **check right after ingest** ({budget}) | "
         f"**{check['wall']:.2f}** | {check['cpu']:.2f} | {_gib(check['peak'])} |",
         f"| check in a fresh process (re-parses the raw files first) | {cold['wall']:.2f} | "
         f"{cold['cpu']:.2f} | {_gib(cold['peak'])} |",
