@@ -171,7 +171,7 @@ def test_control_characters_print_escaped_in_text_and_exact_in_json(
     argv = ingest_args(store, built.path)
     code, text, err = run(capsys, *argv[: argv.index("--format")])
     assert (code, err) == (0, "")
-    assert text.splitlines()[3] == (
+    assert text.splitlines()[4] == (
         "    info    extension-column ×1: students.csv sends the custom field "
         "ext.\\x1b[2J\\x07ho\\x9buse\\u202e."
     )
