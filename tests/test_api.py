@@ -37,7 +37,7 @@ STUDENT_HEADER = [
 ]  # fmt: skip
 ADA = [
     "SCH-1", "S-001", "00123", "ST-1", "Lee", "Mae", "Ada", "3", "F", "03/07/2017", "2035", "W",
-    "N", "Spanish", "Y", "Free", "N", "1 Elm St", "Maple", "MA", "02134", "ada@maple.example",
+    "N", "Spanish", "Y", "F", "N", "1 Elm St", "Maple", "MA", "02134", "ada@maple.example",
     "ada.lee", "secret", "red",
 ]  # fmt: skip
 EVERY_FIELD_NIGHT: Night = {
@@ -55,10 +55,10 @@ EVERY_FIELD_NIGHT: Night = {
         [*ADA, "Parent", "Primary", "Pat Lee", "617-555-0199", "Cell", "pat@home.example", "C-1"],
         [*ADA, "Grandparent", "Emergency", "Sam Lee", "617-555-0198", "Home", "", ""],
         ["SCH-2", "S-002", "00456", "ST-2", "Diaz", "", "Bo", "10", "M", "11/23/2010", "2028",
-         "M", "Y", "English", "N", "Reduced", "Y", "", "", "", "02135", "", "bo.diaz", "", "blue",
+         "M", "Y", "English", "N", "R", "Y", "", "", "", "02135", "", "bo.diaz", "", "blue",
          "", "", "", "", "", "", ""],
         ["SCH-2", "S-003", "00789", "ST-3", "Okafor", "", "Cy", "11", "X", "01/02/2009", "2027",
-         "B", "N", "", "N", "Paid", "N", "", "", "", "", "", "", "", "", "Parent",
+         "B", "N", "", "N", "N", "N", "", "", "", "", "", "", "", "", "Parent",
          "Parent/Guardian", "Ngozi Okafor", "", "", "", "C-3"],
     ],
     "teachers.csv": [
@@ -279,11 +279,11 @@ def test_a_v30_pull_has_no_frl_iep_or_home_language_column(uploaded, tmp_path, m
 
 
 def test_clever_normalises_values_and_the_mapping_says_how(tmp_path, monkeypatch):
-    """DOB without leading zeros comes back padded; frl F is Free; off-vocabulary values drop."""
+    """DOB without leading zeros comes back padded; frl Free reads back F; off-vocabulary drops."""
     night = json.loads(json.dumps(EVERY_FIELD_NIGHT))
     ada = night["students.csv"][1]
     ada[STUDENT_HEADER.index("DOB")] = "3/7/2017"
-    ada[STUDENT_HEADER.index("Frl_status")] = "F"
+    ada[STUDENT_HEADER.index("Frl_status")] = "Free"
     ada[STUDENT_HEADER.index("Race")] = "Z"
     ada[STUDENT_HEADER.index("Grade")] = "K"
     night["students.csv"][2] = list(ada[:25]) + night["students.csv"][2][25:]
@@ -296,7 +296,7 @@ def test_clever_normalises_values_and_the_mapping_says_how(tmp_path, monkeypatch
     with Store.open(store_path, read_only=True) as store:
         served = store.snapshots(DISTRICT)[-1]
         (ada_served,) = [r for r in rows(store, served.id, "students") if r["key"] == "S-001"]
-    assert (ada_served["DOB"], ada_served["Frl_status"]) == ("03/07/2017", "Free")
+    assert (ada_served["DOB"], ada_served["Frl_status"]) == ("03/07/2017", "F")
     assert (ada_served["Race"], ada_served["Grade"]) == (None, None)
 
 

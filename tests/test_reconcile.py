@@ -110,7 +110,7 @@ def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised
     night["enrollments.csv"].append(["SCH-2", "SEC-2", "S-004"])  # enrolls a skipped student
     for ada in night["students.csv"][1:3]:
         ada[STUDENT_HEADER.index("DOB")] = "3/7/2017"  # no leading zeros
-        ada[STUDENT_HEADER.index("Frl_status")] = "R"  # Clever serves Free/Reduced/Paid/Other
+        ada[STUDENT_HEADER.index("Frl_status")] = "Reduced"  # the long form reads back as R
         ada[STUDENT_HEADER.index("Race")] = "Z"  # outside the race codes
     store = tmp_path / "s.duckdb"
     ingest(store, tmp_path / "n1", night, SEPT_1)
@@ -125,7 +125,7 @@ def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised
          "a date not written MM/DD/YYYY is not served"),
         ("value-normalised", "students", None, "DOB", "1", dates),
         ("value-normalised", "students", None, "Frl_status", "1",
-         "frl codes are served as Free/Reduced/Paid (Y as Other)"),
+         "frl long forms are read back as the F/R/N codes, an off-list Y as Other"),
         ("value-normalised", "students", None, "Race", "1",
          "a value outside Clever's vocabulary is not served"),
         PASSWORDS[1],

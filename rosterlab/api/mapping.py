@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rosterlab.api import schemas
 from rosterlab.store import Store
 from rosterlab.store.sql import quote_ident, quote_literal
 from rosterlab.store.write import copy_csv
@@ -169,6 +170,16 @@ def _race(x: _Extract) -> str:
     return f"(CASE {x('$.roles.student.race')} {cases} ELSE NULL END)"
 
 
+def _frl(x: _Extract) -> str:
+    """frl read back as the SFTP codes (Free → F, Reduced → R, Paid → N); Other as served."""
+    cases = " ".join(
+        f"WHEN {quote_literal(name)} THEN {quote_literal(code)}"
+        for code, name in schemas.FRL_CODES.items()
+    )
+    served = x("$.roles.student.frl_status")
+    return f"(CASE {served} {cases} ELSE {served} END)"
+
+
 def _date(raw: str, parse: str) -> str:
     """A date served as ``parse`` written back as MM/DD/YYYY (else the served text as is)."""
     return f"coalesce(strftime(try_strptime({raw}, '{parse}'), '%m/%d/%Y'), {raw})"
@@ -236,7 +247,7 @@ def _students(store: Store, folder: Path, version: str) -> int:
         ("Hispanic_Latino", s("$.roles.student.hispanic_ethnicity")),
         ("Home_language", s("$.roles.student.home_language")),
         ("Ell_status", s("$.roles.student.ell_status")),
-        ("Frl_status", s("$.roles.student.frl_status")),
+        ("Frl_status", _frl(s)),
         ("IEP_status", s("$.roles.student.iep_status")),
         ("Student_street", s("$.roles.student.location.address")),
         ("Student_city", s("$.roles.student.location.city")),

@@ -15,6 +15,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.api.mapping import ONLY_31
+from rosterlab.api.schemas import FRL_CODES
 from rosterlab.api.served import FRL_NAMES, US_DATE
 from rosterlab.diff import diff_snapshots
 from rosterlab.errors import SnapshotNotFoundError
@@ -535,12 +536,11 @@ def _normalisation_sql(entity: spec.Entity) -> tuple[str, list[Any]]:
             "THEN 'a date not written MM/DD/YYYY is not served'"
         )
     if entity.name == "students":
-        cases = " ".join(
-            f"WHEN '{code}' THEN '{name}'" for code, name in FRL_NAMES.items() if code != name
-        )
+        read_back = {name: code for code, name in FRL_CODES.items()} | {"Y": FRL_NAMES["Y"]}
+        cases = " ".join(f"WHEN '{sent}' THEN '{got}'" for sent, got in read_back.items())
         branches.append(
             f"WHEN field = 'Frl_status' AND served = CASE uploaded {cases} END "
-            "THEN 'frl codes are served as Free/Reduced/Paid (Y as Other)'"
+            "THEN 'frl long forms are read back as the F/R/N codes, an off-list Y as Other'"
         )
     if entity.name == "enrollments":
         branches.append("WHEN field = 'School_id' THEN 'served as the section''s school'")

@@ -39,6 +39,8 @@ RACES = (
 YES_NO = ("Y", "N", "")
 GENDERS = ("M", "F", "X", "")
 FRL = ("Free", "Reduced", "Paid", "Other", "")
+# The SFTP frl codes (v2.1.1: F R N) and the API names Clever serves them as (unconfirmed).
+FRL_CODES = {"F": "Free", "R": "Reduced", "N": "Paid"}
 SUBJECTS = (
     "english/language arts",
     "math",

@@ -31,11 +31,10 @@ RACE_NAMES = {
     "P": "Hawaiian or Other Pacific Islander",
     "W": "Caucasian",
 }
-# How the SFTP frl codes (v2.1.1: F R N) read in the API's Free/Reduced/Paid/Other; a long form
-# is served as is and an off-list Y as Other (both unconfirmed).
-FRL_CODES = {"F": "Free", "R": "Reduced", "N": "Paid"}
+# How the SFTP frl codes read in the API's Free/Reduced/Paid/Other; a long form is served as is
+# and an off-list Y as Other (both unconfirmed).
 FRL_NAMES = {
-    **FRL_CODES,
+    **schemas.FRL_CODES,
     "Free": "Free",
     "Reduced": "Reduced",
     "Paid": "Paid",
