@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rosterlab import spec
+
 VERSIONS: tuple[str, ...] = ("3.0", "3.1")
 
 GRADES = (
@@ -41,20 +43,7 @@ GENDERS = ("M", "F", "X", "")
 FRL = ("Free", "Reduced", "Paid", "Other", "")
 # The SFTP frl codes (v2.1.1: F R N) and the API names Clever serves them as (unconfirmed).
 FRL_CODES = {"F": "Free", "R": "Reduced", "N": "Paid"}
-SUBJECTS = (
-    "english/language arts",
-    "math",
-    "science",
-    "social studies",
-    "language",
-    "homeroom/advisory",
-    "interventions/online learning",
-    "technology and engineering",
-    "PE and health",
-    "arts and music",
-    "other",
-    "",
-)
+SUBJECTS = (*spec.VOCABULARIES["subject"], "")  # Clever's API enum is the SFTP list
 RELATIONSHIPS = ("Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other", "")
 RELATIONSHIP_TYPES = ("Parent/Guardian", "Emergency", "Primary", "Secondary", "Family", "Other", "")
 PHONE_TYPES = ("Cell", "Home", "Work", "Other", "")
