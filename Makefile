@@ -31,6 +31,7 @@ demo: venv
 	$(BIN)/rosterlab --store $(STORE) ingest data/samples/cedar
 	bash scripts/demo_api.sh $(BIN)/rosterlab $(STORE)
 	$(BIN)/rosterlab --store $(STORE) snapshots
+	mkdir -p out
 	$(BIN)/rosterlab --store $(STORE) report --district maple --out out/maple-report.html
 
 lint: venv
