@@ -7,17 +7,14 @@ is tested in tests/test_browser.py.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 pytest.register_assert_rewrite("tests.sftp_servers")
 
-from rosterlab.bundle import open_bundle  # noqa: E402
 from rosterlab.config import Settings  # noqa: E402
 from rosterlab.errors import SnapshotNotFoundError  # noqa: E402
-from rosterlab.store import Store, ingest_bundle  # noqa: E402
 from rosterlab.ui import (  # noqa: E402
     DiffExplorer,
     FieldMatrixView,
@@ -29,7 +26,7 @@ from rosterlab.ui import (  # noqa: E402
     sync_history,
 )
 from tests.sftp_servers import current_user, known_hosts_line  # noqa: E402
-from tests.tiny import Night, tiny_night, write_night  # noqa: E402
+from tests.tiny import Night, ingest_nights, tiny_night  # noqa: E402
 
 pytest_plugins = ["tests.sftp_servers"]
 
@@ -43,18 +40,6 @@ def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("ROSTERLAB_STORE", "ROSTERLAB_CONFIG", "ROSTERLAB_SAMPLES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-def ingest_nights(tmp_path: Path, *nights: Night) -> Path:
-    """A store holding ``nights`` of district ``tiny``, taken 2026-09-01, -02, ... at 02:00."""
-    path = tmp_path / "tiny.duckdb"
-    with Store.open(path) as store:
-        for number, night in enumerate(nights, start=1):
-            when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
-            folder = write_night(tmp_path / f"night{number}", night, when=when)
-            with open_bundle(folder) as bundle:
-                ingest_bundle(store, bundle, district="tiny", taken_at=when)
-    return path
 
 
 def renamed_student_night() -> Night:

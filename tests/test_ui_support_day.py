@@ -7,16 +7,14 @@ import base64
 import csv
 import io
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from rosterlab.bundle import open_bundle
 from rosterlab.checks import finding_groups, run_checks
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.report.html_report import findings_fragment
-from rosterlab.store import Store, ingest_bundle
+from rosterlab.store import Store
 from rosterlab.ui import (
     DiffExplorer,
     FindingsBrowser,
@@ -25,24 +23,12 @@ from rosterlab.ui import (
     open_workbench,
 )
 from rosterlab.ui.base import wrap
-from tests.tiny import Night, tiny_night, write_night
+from tests.tiny import Night, ingest_nights, tiny_night
 
 
 @pytest.fixture(autouse=True)
 def in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-
-
-def ingest_nights(tmp_path: Path, *nights: Night) -> Path:
-    """A store holding ``nights`` of district ``tiny``, taken 2026-09-01, -02, ... at 02:00."""
-    path = tmp_path / "tiny.duckdb"
-    with Store.open(path) as store:
-        for number, night in enumerate(nights, start=1):
-            when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
-            folder = write_night(tmp_path / f"night{number}", night, when=when)
-            with open_bundle(folder) as bundle:
-                ingest_bundle(store, bundle, district="tiny", taken_at=when)
-    return path
 
 
 def graded(grade: str) -> Night:

@@ -11,6 +11,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rosterlab.bundle import open_bundle
+from rosterlab.store import Store, ingest_bundle
+
 Night = dict[str, list[list[str]]]
 
 CLEAN_NIGHT: Night = {
@@ -91,3 +94,15 @@ def folder_files(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def ingest_nights(tmp_path: Path, *nights: Night) -> Path:
+    """A store holding ``nights`` of district ``tiny``, taken 2026-09-01, -02, ... at 02:00."""
+    path = tmp_path / "tiny.duckdb"
+    with Store.open(path) as store:
+        for number, night in enumerate(nights, start=1):
+            when = datetime(2026, 9, number, 2, 0, tzinfo=UTC)
+            folder = write_night(tmp_path / f"night{number}", night, when=when)
+            with open_bundle(folder) as bundle:
+                ingest_bundle(store, bundle, district="tiny", taken_at=when)
+    return path
