@@ -23,7 +23,7 @@ from rosterlab import spec
 from rosterlab.checks.model import CheckContext, CheckSettings
 from rosterlab.checks.sql import field_of
 from rosterlab.spec import Finding, finding
-from rosterlab.store import SnapshotInfo, StagedFile, Store, stage_snapshot
+from rosterlab.store import SnapshotInfo, StagedFile, Store, positional, stage_snapshot
 
 EXACT_DISTINCT_ROWS = 100_000
 SAMPLE_TABLE = "_check_pattern_sample"
@@ -77,12 +77,6 @@ class FieldProfile:
         return spec.entity_of_column(self.file, self.field).name
 
 
-def _positions(staged: StagedFile) -> dict[str, int]:
-    """Each received column's first position (a duplicated header is profiled once)."""
-    merged = {**staged.columns.spec_positions, **staged.columns.extra_positions}
-    return dict(sorted(merged.items(), key=lambda item: item[1]))
-
-
 def profile_file(
     store: Store, staged: StagedFile, sample: int, known: Mapping[str, str] | None = None
 ) -> list[FieldProfile]:
@@ -91,13 +85,13 @@ def profile_file(
     ``known`` maps columns to tables of their distinct values that the checks already made
     (their exact count is then free).
     """
-    positions = _positions(staged)
+    positions = staged.columns.received_positions()  # a duplicated header is profiled once
     if not positions:
         return []
     known = known or {}
     rows = int(store.rows(f"SELECT count(*) FROM {staged.view}")[0][0])
     distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
-    columns = [f"c{p}" for p in positions.values()]
+    columns = [positional(p) for p in positions.values()]
     names = list(positions)
     # Columns go in batches: one query over hundreds of columns (a file with 500 ext.* columns)
     # needs memory for all their distinct sets at once, and took seconds per hundred columns.

@@ -120,8 +120,7 @@ def check_ledger(ctx: CheckContext) -> list[Finding]:
         staged = ctx.staged_of(entity.name)
         if staged is None:
             continue
-        positions = {**staged.columns.extra_positions, **staged.columns.spec_positions}
-        value = f"c{positions[item.field]}" if item.field in positions else "NULL::VARCHAR"
+        value = staged.columns.received(item.field)
         key = row_key(staged, entity)
         select, params = select_findings(
             code=bound("override-reverted"),

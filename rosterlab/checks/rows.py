@@ -25,8 +25,7 @@ from rosterlab.checks.sql import (
     select_findings,
 )
 from rosterlab.spec import Finding
-from rosterlab.store import StagedFile
-from rosterlab.store.ingest import contact_identity_sql, entity_filter
+from rosterlab.store import StagedFile, contact_identity_sql, entity_filter
 
 CONTACTS = spec.ENTITIES["contacts"]
 ENROLLMENTS = spec.ENTITIES["enrollments"].name
@@ -219,7 +218,7 @@ def _student_conflicts(ctx: CheckContext, staged: StagedFile, entity: spec.Entit
     (key_column,) = entity.key
     k = staged.columns.value(key_column)
     values = [staged.columns.value(c) for c in entity.columns if has(staged, c)]
-    values += [f"c{p}" for p in staged.columns.extra_positions.values()]
+    values += staged.columns.extra_values()
     snapshot = ctx.snapshot
     return conflicting_rows(
         "duplicate-id",

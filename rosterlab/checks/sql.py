@@ -15,8 +15,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.checks.model import CheckContext
 from rosterlab.spec import Finding, finding
-from rosterlab.store import StagedFile, quote_ident
-from rosterlab.store.ingest import key_sql
+from rosterlab.store import StagedFile, key_sql, quote_ident
 
 FINDING_COLUMNS = ("code", "entity", "key", "field", "value", "row", "cause", "info")
 

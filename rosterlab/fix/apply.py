@@ -26,9 +26,16 @@ from rosterlab.fix.rules import (
     SetRule,
     id_field,
 )
-from rosterlab.store import ColumnMap, SnapshotInfo, Store, stage_snapshot
-from rosterlab.store.ingest import entity_filter, key_sql
-from rosterlab.store.sql import positional, spreadsheet_safe
+from rosterlab.store import (
+    ColumnMap,
+    SnapshotInfo,
+    Store,
+    entity_filter,
+    key_sql,
+    positional,
+    stage_snapshot,
+)
+from rosterlab.store.sql import spreadsheet_safe
 
 CHANGES = "fix_changes"
 LEDGER = "ledger"  # the checks room's customization ledger (store migration 4)

@@ -28,7 +28,6 @@ from rosterlab.config import DistrictSettings
 from rosterlab.fix.hold import HoldPrediction, hold_of_manifest, predict_hold
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
-from rosterlab.store.ingest import Ingestor
 
 MANIFEST = "manifest.json"
 CHANGES = "changes.csv"
@@ -121,20 +120,18 @@ def trial_hold(
             # An explicit id: drawing one from the id sequence would leave a gap (a sequence
             # does not roll back).
             trial_id = store.rows("SELECT coalesce(max(id), 0) + 1 FROM snapshots")[0][0]
-            corrected = (
-                Ingestor(store, progress)
-                .run(
-                    bundle,
-                    district=source.district,
-                    taken_at=newest.taken_at + timedelta(seconds=1),
-                    sync_type=source.sync_type,
-                    origin="corrected",
-                    source=str(folder),
-                    district_name=None,
-                    snapshot_id=int(trial_id),
-                )
-                .snapshot
-            )
+            corrected = ingest_bundle(
+                store,
+                bundle,
+                district=source.district,
+                taken_at=newest.taken_at + timedelta(seconds=1),
+                sync_type=source.sync_type,
+                origin="corrected",
+                source=str(folder),
+                progress=progress,
+                allow_future=True,  # one second after the newest night, whatever that was
+                snapshot_id=int(trial_id),
+            ).snapshot
             rows = store.snapshot_rows(corrected.id)
             found.append(predict_hold(store, source, corrected, rows, settings))
             raise _Discard

@@ -9,7 +9,8 @@ from pathlib import Path, PurePosixPath
 
 from rosterlab import spec
 from rosterlab.errors import ExportError, cannot_write, disk_full
-from rosterlab.store.sql import positional, quote_ident
+from rosterlab.store.sql import quote_ident
+from rosterlab.store.staging import positional
 from rosterlab.store.store import SnapshotInfo, Store
 from rosterlab.store.write import copy_csv
 

@@ -1,165 +1,52 @@
 """Ingest: one bundle becomes one snapshot, in one transaction, set-based in DuckDB.
 
-For every spec file the received text is parsed by DuckDB ``read_csv`` (every value TEXT,
-positional columns ``c0..cN`` so any header — duplicated, blank or hostile — is safe) into a
-temporary *staging* table with the data row number ``_row``. Each entity is then projected from
-staging, hashed per row, and merged into its SCD2 table: versions no longer present are closed at
-the previous night, versions not yet present are opened at this night. Only the changes are
+Every spec file is first parsed into its staging view (``store/staging.py``: every value TEXT in
+positional columns, with the data row number ``_row``). Each entity is then projected from
+staging, hashed per row, and merged into its SCD2 table: versions no longer present are closed
+at the previous night, versions not yet present are opened at this night. Only the changes are
 written, so storage and time after the parse grow with churn, not with district size.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import date_in_name
 from rosterlab.bundle.model import Bundle, SourceFile
-from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
 from rosterlab.errors import (
     ConfigError,
     OutOfOrderError,
     StoreError,
     TakenAtError,
-    disk_full,
 )
-from rosterlab.spec import Finding, finding
+from rosterlab.spec import Finding
 from rosterlab.store import raw
-from rosterlab.store.sql import positional, quote_ident
+from rosterlab.store.sql import quote_ident
+from rosterlab.store.staging import (
+    ColumnMap,
+    clear_staging,
+    entity_filter,
+    hash_projection,
+    materialize,
+    projection,
+    stage_file,
+    staging_table,
+)
 from rosterlab.store.store import IngestResult, SnapshotInfo, Store
 
 Progress = Callable[[str], None]
 ORIGINS = ("upload", "pulled", "corrected", "api")
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a later time is a wrong clock
-
-
-def staging_table(file_name: str) -> str:
-    """The temporary staging table of a spec file (``students.csv`` → ``staged_students``)."""
-    return "staged_" + spec.FILES[file_name].stem
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Where each column of a received header lands: spec columns by their spec name (matched
-    case-insensitively, as Clever does: ``SCHOOL_ID`` is School_id), the rest in ``extra``."""
-
-    spec_positions: dict[str, int]  # spec column → first received position
-    extra_positions: dict[str, int]  # other received column (ext.* and unknown) → first position
-
-    @classmethod
-    def of(cls, file_name: str, header: Sequence[str]) -> ColumnMap:
-        spec_positions: dict[str, int] = {}
-        extra_positions: dict[str, int] = {}
-        for position, name in enumerate(header):
-            column = spec.spec_column(file_name, name)
-            if column is None:
-                extra_positions.setdefault(name, position)
-            else:  # a repeat, in any case, is a duplicate-column finding: the first one counts
-                spec_positions.setdefault(column, position)
-        return cls(spec_positions, extra_positions)
-
-    def value(self, column: str) -> str:
-        """SQL for a spec column's value in staging (absent column: NULL).
-
-        The parser already reads an empty field, quoted or not, as NULL, so '' and NULL are one.
-        """
-        if column in self.spec_positions:
-            return positional(self.spec_positions[column])
-        return "NULL::VARCHAR"
-
-    def extra_names(self) -> list[str]:
-        return list(self.extra_positions)
-
-    def extra_map(self) -> str:
-        """SQL for the ``extra`` map; binds the list of names (when there are extra columns)."""
-        if not self.extra_positions:
-            return "NULL::MAP(VARCHAR, VARCHAR)"
-        values = ", ".join(positional(p) for p in self.extra_positions.values())
-        return f"MAP(?::VARCHAR[], [{values}])"
-
-    def extra_hash_inputs(self) -> str:
-        """Hash inputs for the extra columns; binds the names joined into one string.
-
-        Hashing the names once plus the plain value columns is far cheaper than hashing a map
-        built per row, and still changes when a column is renamed.
-        """
-        values = ", ".join(positional(p) for p in self.extra_positions.values())
-        return f", ?::VARCHAR, {values}" if self.extra_positions else ""
-
-
-def key_sql(entity: spec.Entity, columns: ColumnMap) -> str:
-    """The entity's key as text, composite parts joined with '/'."""
-    if entity.name == "contacts":
-        return (
-            f"concat_ws('{spec.KEY_SEPARATOR}', coalesce({columns.value('Student_id')}, ''), "
-            f"{contact_identity_sql(columns)})"
-        )
-    parts = [f"coalesce({columns.value(k)}, '')" for k in entity.key]
-    if len(parts) == 1:
-        return parts[0]
-    return f"concat_ws('{spec.KEY_SEPARATOR}', {', '.join(parts)})"
-
-
-def contact_identity_sql(columns: ColumnMap) -> str:
-    """A contact's identity: Contact_sis_id when present, else the first natural key filled."""
-    branches = []
-    for combo in spec.CONTACT_IDENTITY:
-        filled = " AND ".join(f"{columns.value(c)} IS NOT NULL" for c in combo)
-        label = "+".join(c.removeprefix("Contact_") for c in combo)
-        joined = " || '|' || ".join(columns.value(c) for c in combo)
-        branches.append(f"WHEN {filled} THEN '{label}:' || {joined}")
-    fallback = " || '|' || ".join(
-        f"coalesce({columns.value(c)}, '')" for c in spec.CONTACT_IDENTITY[-1]
-    )
-    return f"(CASE {' '.join(branches)} ELSE 'partial:' || {fallback} END)"
-
-
-def _row_hash(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
-    values = ", ".join(columns.value(c) for c in entity.columns)
-    if entity.extensions and columns.extra_positions:
-        joined = "\x1f".join(columns.extra_names())
-        return f"hash({values}{columns.extra_hash_inputs()})", [joined]
-    return f"hash({values})", []
-
-
-def projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
-    """SELECT list projecting staging onto an entity: _row, key, row_hash, columns, extra."""
-    row_hash, params = _row_hash(entity, columns)
-    with_extra = entity.extensions and bool(columns.extra_positions)
-    select = ", ".join(
-        [
-            "_row",
-            f"{key_sql(entity, columns)} AS key",
-            f"{row_hash} AS row_hash",
-            *(f"{columns.value(c)} AS {quote_ident(c)}" for c in entity.columns),
-            f"{columns.extra_map() if with_extra else 'NULL::MAP(VARCHAR, VARCHAR)'} AS extra",
-        ]
-    )
-    return select, params + ([columns.extra_names()] if with_extra else [])
-
-
-def hash_projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
-    """Just ``_row`` and ``row_hash`` (the same hash as :func:`projection`), for the merge."""
-    row_hash, params = _row_hash(entity, columns)
-    return f"_row, {row_hash} AS row_hash", params
-
-
-def entity_filter(entity: spec.Entity, columns: ColumnMap) -> str:
-    """Rows of the file that carry this entity (contacts: rows with any contact column filled)."""
-    if entity.name != "contacts":
-        return "TRUE"
-    contact_columns = [f.name for f in entity.fields if f.name != "Student_id"]
-    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in contact_columns) + ")"
 
 
 class Ingestor:
@@ -262,12 +149,12 @@ class Ingestor:
 
     def _stage_files(self, bundle: Bundle, snapshot: SnapshotInfo) -> list[Finding]:
         findings: list[Finding] = []
-        self.clear_staging()
+        clear_staging(self.store)
         for source in bundle.files:
             rows: int | None = None
             if source.parsable:
                 self.progress(f"parsing {source.name} ({source.size:,} bytes)")
-                rows, parse_findings = self._stage(source)
+                rows, parse_findings = stage_file(self.store, source)
                 findings += parse_findings
             entity = spec.entity_of_file(source.spec_name) if source.spec_name else None
             self.store.execute(
@@ -289,119 +176,6 @@ class Ingestor:
             )
         self.store.staged_snapshot = snapshot.id
         return findings
-
-    def clear_staging(self) -> None:
-        for file_name in spec.FILES:
-            self.store.execute(f"DROP VIEW IF EXISTS {staging_table(file_name)}")
-        self.store.staged_snapshot = None
-
-    def stage_bundle(self, bundle: Bundle) -> list[Finding]:
-        """Parse a bundle's spec files into staging without recording anything."""
-        self.clear_staging()
-        findings: list[Finding] = []
-        for source in bundle.files:
-            if source.parsable:
-                findings += self._stage(source)[1]
-        return findings
-
-    def _stage(self, source: SourceFile) -> tuple[int, list[Finding]]:
-        """Parse one file into staging; return its row count and its malformed rows."""
-        assert source.spec_name is not None
-        view = staging_table(source.spec_name)
-        parsed = "_parsed_" + spec.FILES[source.spec_name].stem
-        columns = (
-            "{"
-            + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(len(source.header)))
-            + "}"
-        )
-        self.store.execute("DROP TABLE IF EXISTS reject_errors")
-        self.store.execute("DROP TABLE IF EXISTS reject_scans")
-        self.store.execute(f"DROP VIEW IF EXISTS {view}")
-        width = len(source.header)
-        # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
-        # comma in a row ending with empty columns would shift its values unnoticed. Every
-        # row's fields are counted beside the parse; such rows are malformed and leave staging
-        # like rejected ones.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            counting = pool.submit(surplus_rows, source.parse_path, source.newline, width)
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
-                f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
-                "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-                "store_rejects = true)",
-                [str(source.parse_path)],
-            )
-            surplus = dict(counting.result())
-        # DuckDB may reject a row once per surplus or missing field: one finding per row, the
-        # reject naming the most fields found (too many) or the fewest (too few).
-        rejects = self.store.rows(
-            "SELECT line, error_type, error_message FROM reject_errors QUALIFY row_number() "
-            "OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY COLUMNS' "
-            "THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
-        )
-        problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
-        for row, fields in surplus.items():
-            if fields == TOO_LONG:  # DuckDB may skip a huge last line without a word
-                problems.setdefault(
-                    row, _reject_detail("LINE SIZE OVER MAXIMUM", f"over {LINE_LIMIT:,} bytes")
-                )
-                continue
-            problems[row] = _reject_detail(
-                "TOO MANY COLUMNS", f"Expected Number of Columns: {width} Found: {fields}"
-            )
-        findings = [
-            finding(
-                "malformed-row",
-                entity=spec.entity_of_file(source.spec_name),
-                row=row,
-                file=source.name,
-                detail=detail,
-            )
-            for row, detail in sorted(problems.items())
-        ]
-        skipped = sorted({int(line) - 1 for line, _, _ in rejects} | set(source.blank_rows))
-        accepted_surplus = sorted(set(surplus) - {int(line) - 1 for line, _, _ in rejects})
-        self._create_staging_view(view, parsed, skipped, accepted_surplus)
-        rows = self.store.rows(f"SELECT count(*) FROM {view}")[0][0]
-        return int(rows), findings
-
-    def _create_staging_view(
-        self, view: str, parsed: str, skipped: list[int], dropped: list[int]
-    ) -> None:
-        """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
-
-        The parse keeps file order, so the n-th accepted row has the n-th rowid. When malformed or
-        blank rows were skipped, the accepted ordinal o lands on data row o + k, where k counts
-        the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
-        ``dropped`` rows were parsed but are malformed all the same: the view leaves them out.
-        """
-        # Inside an open transaction DuckDB numbers new rows from a large base, not 0: count
-        # from the table's first rowid so _row is right before and after the commit.
-        ordinal = f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
-        numbered = f"SELECT {ordinal} AS _row, p.* FROM {parsed} p"
-        if skipped:
-            segments = "_segments_" + parsed
-            # Consecutive skipped rows share a start: the run keeps its last (largest) shift.
-            # One statement with list parameters: a row-by-row executemany cost about 1 ms per
-            # skipped row (a million blank lines took minutes while holding the store).
-            shifts = {s - k + 1: k for k, s in enumerate(skipped, start=1)}
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {segments} AS SELECT unnest(?::BIGINT[]) AS start, "
-                "unnest(?::BIGINT[]) AS shift",
-                [list(shifts), list(shifts.values())],
-            )
-            numbered = (
-                f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, p.* FROM {parsed} p "
-                f"ASOF LEFT JOIN {segments} g ON {ordinal} >= g.start"
-            )
-        if dropped:
-            excluded = "_dropped_" + parsed
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {excluded} AS SELECT unnest(?::BIGINT[]) AS row",
-                [dropped],
-            )
-            numbered = f"SELECT * FROM ({numbered}) WHERE _row NOT IN (SELECT row FROM {excluded})"
-        self.store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
 
     def _merge_entities(self, bundle: Bundle, snapshot: SnapshotInfo) -> None:
         previous = self.store.rows(
@@ -631,17 +405,6 @@ def _already_ingested(
     return None
 
 
-def _reject_detail(error_type: str, message: str) -> str:
-    kinds = {
-        "MISSING COLUMNS": "too few fields",
-        "TOO MANY COLUMNS": "too many fields",
-        "UNQUOTED VALUE": "unclosed or stray quote",
-        "INVALID UNICODE": "invalid characters",
-        "LINE SIZE OVER MAXIMUM": "line too long",
-    }
-    return f"{kinds.get(error_type, error_type.lower())} ({message.rstrip('.')})"
-
-
 def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value
@@ -701,6 +464,7 @@ def ingest_bundle(
     rebuild: bool = False,
     allow_future: bool = False,
     dated_by: str = "given",
+    snapshot_id: int | None = None,
 ) -> IngestResult:
     """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
 
@@ -710,14 +474,25 @@ def ingest_bundle(
     district's known one, else ``sftp``. A night older than the district's newest is refused
     unless ``rebuild``, which replays the district's history from the raw files in time order.
     A time more than a day ahead of now is refused unless ``allow_future``
-    (:func:`resolve_taken_at`).
+    (:func:`resolve_taken_at`). ``snapshot_id`` gives the new snapshot that id instead of the
+    next from the sequence (a trial ingest that is rolled back leaves no gap).
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
     when, dated_by = resolve_taken_at(
         bundle, taken_at, allow_future=allow_future, source=source, dated_by=dated_by
     )
     result = _ingest(
-        store, bundle, district, when, sync_type, origin, source, district_name, progress, rebuild
+        store,
+        bundle,
+        district,
+        when,
+        sync_type,
+        origin,
+        source,
+        district_name,
+        progress,
+        rebuild,
+        snapshot_id,
     )
     return replace(result, dated_by=dated_by)
 
@@ -745,6 +520,7 @@ def _ingest(
     district_name: str | None,
     progress: Progress | None,
     rebuild: bool,
+    snapshot_id: int | None,
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
     args: dict[str, Any] = {
@@ -754,6 +530,7 @@ def _ingest(
         "origin": origin,
         "source": source or bundle.source,
         "district_name": district_name,
+        "snapshot_id": snapshot_id,
     }
     if not rebuild:
         return ingestor.run(bundle, **args)
@@ -801,7 +578,7 @@ def _replay(
         for old in history:
             if old.id in times:
                 folders[old.id] = Path(tmp) / str(old.id)
-                _materialize(store, old.id, folders[old.id])
+                materialize(store, old.id, folders[old.id])
         _forget_district(store, district, [old.id for old in history])
         dropped = [old.id for old in history if old.id not in times]
         for table in ("field_profiles", "check_runs", "api_pulls", "api_pages", "api_ids"):
@@ -871,77 +648,6 @@ def redate_snapshot(store: Store, snapshot_id: int, taken_at: datetime) -> list[
             {old.id: when if old.id == snapshot_id else old.taken_at for old in history},
         )
     return store.snapshots(moved.district)
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """A spec file of a snapshot, parsed: its staging view and where each column landed."""
-
-    spec_name: str
-    name: str
-    view: str
-    header: tuple[str, ...]
-    columns: ColumnMap
-
-
-def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
-    """Make ``staged_<file>`` views hold a snapshot's spec files, with data row numbers.
-
-    Right after an ingest they already do (nothing is re-read); otherwise the raw files are
-    parsed again. Views have ``_row`` plus positional columns ``c0..cN`` in received order: use
-    ``StagedFile.columns.value(name)`` for a spec column's SQL.
-    """
-    if store.staged_snapshot != snapshot_id:
-        store.snapshot(snapshot_id)  # a clear error for an unknown id
-        try:
-            with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
-                folder = Path(tmp) / "bundle"
-                _materialize(store, snapshot_id, folder)
-                with open_bundle(folder) as bundle:
-                    Ingestor(store, None).stage_bundle(bundle)
-        except OSError as exc:  # the raw files are unpacked into a temporary folder
-            unchanged = (
-                "the store keeps what it held before (TMPDIR may name a folder on a disk with "
-                "space)"
-            )
-            copy = f"a temporary copy of snapshot {snapshot_id} in {tempfile.gettempdir()}"
-            full = disk_full(exc, copy, unchanged)
-            if full is not None:
-                raise full from exc
-            raise StoreError(
-                f"cannot unpack snapshot {snapshot_id}'s files into a temporary folder "
-                f"({exc.strerror or exc}): set TMPDIR to a folder you can write; {unchanged}"
-            ) from exc
-        store.staged_snapshot = snapshot_id
-    staged = {}
-    for name, spec_name, header in store.rows(
-        "SELECT name, spec_name, header FROM snapshot_files WHERE snapshot_id = ? "
-        "AND spec_name IS NOT NULL AND rows IS NOT NULL ORDER BY spec_name",
-        [snapshot_id],
-    ):
-        staged[spec_name] = StagedFile(
-            spec_name,
-            name,
-            staging_table(spec_name),
-            tuple(header),
-            ColumnMap.of(spec_name, header),
-        )
-    return staged
-
-
-def _materialize(store: Store, snapshot_id: int, folder: Path) -> None:
-    """Write a snapshot's raw files back to a folder, names and mtimes as received."""
-    for name, sha256, mtime in store.rows(
-        "SELECT name, sha256, mtime FROM snapshot_files WHERE snapshot_id = ?", [snapshot_id]
-    ):
-        target = folder.joinpath(*PurePosixPath(name).parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as stream:
-            store.copy_raw(sha256, stream)
-        if mtime is not None:
-            stamp = mtime.replace(tzinfo=UTC).timestamp()
-            os.utime(target, (stamp, stamp))
-    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> None:

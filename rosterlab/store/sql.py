@@ -10,11 +10,6 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def positional(index: int) -> str:
-    """The staging column holding the ``index``-th (0-based) received column."""
-    return f"c{index}"
-
-
 def quote_literal(text: str) -> str:
     """Quote a string literal, for the few places DuckDB cannot bind (COPY ... TO 'path')."""
     if "\x00" in text:

@@ -237,7 +237,7 @@ class FindingsBrowser(Panel):
             source = staged.get(file)
             if source is None:
                 continue
-            columns = [f"c{i}" for i in range(len(source.header))]
+            columns = source.received_columns()
             rows = self.bench.store.rows(
                 f"SELECT _row, {', '.join(quote_ident(c) for c in columns)} "
                 f"FROM {quote_ident(source.view)} WHERE _row IN "

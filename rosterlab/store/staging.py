@@ -1,0 +1,370 @@
+"""Staging: a snapshot's spec files parsed into ``staged_<file>`` views, and the SQL over them.
+
+Every received file is parsed by DuckDB ``read_csv`` with every value TEXT and positional columns
+``c0..cN`` (:func:`positional`), so any header — duplicated, blank or hostile — is safe. Its view
+``staged_<file>`` adds ``_row``, the data row number in the file; malformed and blank rows are
+left out (and reported as findings). :class:`ColumnMap` says where each received column landed:
+use ``StagedFile.columns.value(name)`` for a spec column's SQL, never a hand-written ``c…``.
+Ingest stages a bundle before merging it; checks, fixes and the UI stage a stored snapshot with
+:func:`stage_snapshot`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.model import Bundle, SourceFile
+from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
+from rosterlab.errors import StoreError, disk_full
+from rosterlab.spec import Finding, finding
+from rosterlab.store.sql import quote_ident
+from rosterlab.store.store import Store
+
+
+def positional(index: int) -> str:
+    """The staging column holding the ``index``-th (0-based) received column."""
+    return f"c{index}"
+
+
+def staging_table(file_name: str) -> str:
+    """The temporary staging table of a spec file (``students.csv`` → ``staged_students``)."""
+    return "staged_" + spec.FILES[file_name].stem
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where each column of a received header lands: spec columns by their spec name (matched
+    case-insensitively, as Clever does: ``SCHOOL_ID`` is School_id), the rest in ``extra``."""
+
+    spec_positions: dict[str, int]  # spec column → first received position
+    extra_positions: dict[str, int]  # other received column (ext.* and unknown) → first position
+
+    @classmethod
+    def of(cls, file_name: str, header: Sequence[str]) -> ColumnMap:
+        spec_positions: dict[str, int] = {}
+        extra_positions: dict[str, int] = {}
+        for position, name in enumerate(header):
+            column = spec.spec_column(file_name, name)
+            if column is None:
+                extra_positions.setdefault(name, position)
+            else:  # a repeat, in any case, is a duplicate-column finding: the first one counts
+                spec_positions.setdefault(column, position)
+        return cls(spec_positions, extra_positions)
+
+    def value(self, column: str) -> str:
+        """SQL for a spec column's value in staging (absent column: NULL).
+
+        The parser already reads an empty field, quoted or not, as NULL, so '' and NULL are one.
+        """
+        if column in self.spec_positions:
+            return positional(self.spec_positions[column])
+        return "NULL::VARCHAR"
+
+    def received(self, name: str) -> str:
+        """SQL for any received column by name — a spec column or an extra one (absent: NULL)."""
+        positions = self.received_positions()
+        return positional(positions[name]) if name in positions else "NULL::VARCHAR"
+
+    def received_positions(self) -> dict[str, int]:
+        """Every received column (spec columns by their spec name) → first position, in order."""
+        merged = {**self.spec_positions, **self.extra_positions}
+        return dict(sorted(merged.items(), key=lambda item: item[1]))
+
+    def extra_names(self) -> list[str]:
+        return list(self.extra_positions)
+
+    def extra_values(self) -> list[str]:
+        """SQL for the extra columns' values, in received order."""
+        return [positional(p) for p in self.extra_positions.values()]
+
+    def extra_map(self) -> str:
+        """SQL for the ``extra`` map; binds the list of names (when there are extra columns)."""
+        if not self.extra_positions:
+            return "NULL::MAP(VARCHAR, VARCHAR)"
+        values = ", ".join(self.extra_values())
+        return f"MAP(?::VARCHAR[], [{values}])"
+
+    def extra_hash_inputs(self) -> str:
+        """Hash inputs for the extra columns; binds the names joined into one string.
+
+        Hashing the names once plus the plain value columns is far cheaper than hashing a map
+        built per row, and still changes when a column is renamed.
+        """
+        values = ", ".join(self.extra_values())
+        return f", ?::VARCHAR, {values}" if self.extra_positions else ""
+
+
+def key_sql(entity: spec.Entity, columns: ColumnMap) -> str:
+    """The entity's key as text, composite parts joined with '/'."""
+    if entity.name == "contacts":
+        return (
+            f"concat_ws('{spec.KEY_SEPARATOR}', coalesce({columns.value('Student_id')}, ''), "
+            f"{contact_identity_sql(columns)})"
+        )
+    parts = [f"coalesce({columns.value(k)}, '')" for k in entity.key]
+    if len(parts) == 1:
+        return parts[0]
+    return f"concat_ws('{spec.KEY_SEPARATOR}', {', '.join(parts)})"
+
+
+def contact_identity_sql(columns: ColumnMap) -> str:
+    """A contact's identity: Contact_sis_id when present, else the first natural key filled."""
+    branches = []
+    for combo in spec.CONTACT_IDENTITY:
+        filled = " AND ".join(f"{columns.value(c)} IS NOT NULL" for c in combo)
+        label = "+".join(c.removeprefix("Contact_") for c in combo)
+        joined = " || '|' || ".join(columns.value(c) for c in combo)
+        branches.append(f"WHEN {filled} THEN '{label}:' || {joined}")
+    fallback = " || '|' || ".join(
+        f"coalesce({columns.value(c)}, '')" for c in spec.CONTACT_IDENTITY[-1]
+    )
+    return f"(CASE {' '.join(branches)} ELSE 'partial:' || {fallback} END)"
+
+
+def _row_hash(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    values = ", ".join(columns.value(c) for c in entity.columns)
+    if entity.extensions and columns.extra_positions:
+        joined = "\x1f".join(columns.extra_names())
+        return f"hash({values}{columns.extra_hash_inputs()})", [joined]
+    return f"hash({values})", []
+
+
+def projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    """SELECT list projecting staging onto an entity: _row, key, row_hash, columns, extra."""
+    row_hash, params = _row_hash(entity, columns)
+    with_extra = entity.extensions and bool(columns.extra_positions)
+    select = ", ".join(
+        [
+            "_row",
+            f"{key_sql(entity, columns)} AS key",
+            f"{row_hash} AS row_hash",
+            *(f"{columns.value(c)} AS {quote_ident(c)}" for c in entity.columns),
+            f"{columns.extra_map() if with_extra else 'NULL::MAP(VARCHAR, VARCHAR)'} AS extra",
+        ]
+    )
+    return select, params + ([columns.extra_names()] if with_extra else [])
+
+
+def hash_projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[Any]]:
+    """Just ``_row`` and ``row_hash`` (the same hash as :func:`projection`), for the merge."""
+    row_hash, params = _row_hash(entity, columns)
+    return f"_row, {row_hash} AS row_hash", params
+
+
+def entity_filter(entity: spec.Entity, columns: ColumnMap) -> str:
+    """Rows of the file that carry this entity (contacts: rows with any contact column filled)."""
+    if entity.name != "contacts":
+        return "TRUE"
+    contact_columns = [f.name for f in entity.fields if f.name != "Student_id"]
+    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in contact_columns) + ")"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A spec file of a snapshot, parsed: its staging view and where each column landed."""
+
+    spec_name: str
+    name: str
+    view: str
+    header: tuple[str, ...]
+    columns: ColumnMap
+
+    def received_columns(self) -> list[str]:
+        """The staging columns of every received column, header order (duplicates included)."""
+        return [positional(i) for i in range(len(self.header))]
+
+
+def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
+    """Make ``staged_<file>`` views hold a snapshot's spec files, with data row numbers.
+
+    Right after an ingest they already do (nothing is re-read); otherwise the raw files are
+    parsed again. Views have ``_row`` plus positional columns ``c0..cN`` in received order: use
+    ``StagedFile.columns.value(name)`` for a spec column's SQL.
+    """
+    if store.staged_snapshot != snapshot_id:
+        store.snapshot(snapshot_id)  # a clear error for an unknown id
+        try:
+            with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
+                folder = Path(tmp) / "bundle"
+                materialize(store, snapshot_id, folder)
+                with open_bundle(folder) as bundle:
+                    stage_bundle(store, bundle)
+        except OSError as exc:  # the raw files are unpacked into a temporary folder
+            unchanged = (
+                "the store keeps what it held before (TMPDIR may name a folder on a disk with "
+                "space)"
+            )
+            copy = f"a temporary copy of snapshot {snapshot_id} in {tempfile.gettempdir()}"
+            full = disk_full(exc, copy, unchanged)
+            if full is not None:
+                raise full from exc
+            raise StoreError(
+                f"cannot unpack snapshot {snapshot_id}'s files into a temporary folder "
+                f"({exc.strerror or exc}): set TMPDIR to a folder you can write; {unchanged}"
+            ) from exc
+        store.staged_snapshot = snapshot_id
+    staged = {}
+    for name, spec_name, header in store.rows(
+        "SELECT name, spec_name, header FROM snapshot_files WHERE snapshot_id = ? "
+        "AND spec_name IS NOT NULL AND rows IS NOT NULL ORDER BY spec_name",
+        [snapshot_id],
+    ):
+        staged[spec_name] = StagedFile(
+            spec_name,
+            name,
+            staging_table(spec_name),
+            tuple(header),
+            ColumnMap.of(spec_name, header),
+        )
+    return staged
+
+
+def clear_staging(store: Store) -> None:
+    """Drop every staging view (nothing is staged afterwards)."""
+    for file_name in spec.FILES:
+        store.execute(f"DROP VIEW IF EXISTS {staging_table(file_name)}")
+    store.staged_snapshot = None
+
+
+def stage_bundle(store: Store, bundle: Bundle) -> list[Finding]:
+    """Parse a bundle's spec files into staging without recording anything."""
+    clear_staging(store)
+    findings: list[Finding] = []
+    for source in bundle.files:
+        if source.parsable:
+            findings += stage_file(store, source)[1]
+    return findings
+
+
+def stage_file(store: Store, source: SourceFile) -> tuple[int, list[Finding]]:
+    """Parse one file into staging; return its row count and its malformed rows."""
+    assert source.spec_name is not None
+    view = staging_table(source.spec_name)
+    parsed = "_parsed_" + spec.FILES[source.spec_name].stem
+    columns = (
+        "{" + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(len(source.header))) + "}"
+    )
+    store.execute("DROP TABLE IF EXISTS reject_errors")
+    store.execute("DROP TABLE IF EXISTS reject_scans")
+    store.execute(f"DROP VIEW IF EXISTS {view}")
+    width = len(source.header)
+    # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
+    # comma in a row ending with empty columns would shift its values unnoticed. Every
+    # row's fields are counted beside the parse; such rows are malformed and leave staging
+    # like rejected ones.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counting = pool.submit(surplus_rows, source.parse_path, source.newline, width)
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
+            f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
+            "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+            "store_rejects = true)",
+            [str(source.parse_path)],
+        )
+        surplus = dict(counting.result())
+    # DuckDB may reject a row once per surplus or missing field: one finding per row, the
+    # reject naming the most fields found (too many) or the fewest (too few).
+    rejects = store.rows(
+        "SELECT line, error_type, error_message FROM reject_errors QUALIFY row_number() "
+        "OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY COLUMNS' "
+        "THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
+    )
+    problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
+    for row, fields in surplus.items():
+        if fields == TOO_LONG:  # DuckDB may skip a huge last line without a word
+            problems.setdefault(
+                row, _reject_detail("LINE SIZE OVER MAXIMUM", f"over {LINE_LIMIT:,} bytes")
+            )
+            continue
+        problems[row] = _reject_detail(
+            "TOO MANY COLUMNS", f"Expected Number of Columns: {width} Found: {fields}"
+        )
+    findings = [
+        finding(
+            "malformed-row",
+            entity=spec.entity_of_file(source.spec_name),
+            row=row,
+            file=source.name,
+            detail=detail,
+        )
+        for row, detail in sorted(problems.items())
+    ]
+    skipped = sorted({int(line) - 1 for line, _, _ in rejects} | set(source.blank_rows))
+    accepted_surplus = sorted(set(surplus) - {int(line) - 1 for line, _, _ in rejects})
+    _create_staging_view(store, view, parsed, skipped, accepted_surplus)
+    rows = store.rows(f"SELECT count(*) FROM {view}")[0][0]
+    return int(rows), findings
+
+
+def _create_staging_view(
+    store: Store, view: str, parsed: str, skipped: list[int], dropped: list[int]
+) -> None:
+    """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
+
+    The parse keeps file order, so the n-th accepted row has the n-th rowid. When malformed or
+    blank rows were skipped, the accepted ordinal o lands on data row o + k, where k counts
+    the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
+    ``dropped`` rows were parsed but are malformed all the same: the view leaves them out.
+    """
+    # Inside an open transaction DuckDB numbers new rows from a large base, not 0: count
+    # from the table's first rowid so _row is right before and after the commit.
+    ordinal = f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
+    numbered = f"SELECT {ordinal} AS _row, p.* FROM {parsed} p"
+    if skipped:
+        segments = "_segments_" + parsed
+        # Consecutive skipped rows share a start: the run keeps its last (largest) shift.
+        # One statement with list parameters: a row-by-row executemany cost about 1 ms per
+        # skipped row (a million blank lines took minutes while holding the store).
+        shifts = {s - k + 1: k for k, s in enumerate(skipped, start=1)}
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {segments} AS SELECT unnest(?::BIGINT[]) AS start, "
+            "unnest(?::BIGINT[]) AS shift",
+            [list(shifts), list(shifts.values())],
+        )
+        numbered = (
+            f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, p.* FROM {parsed} p "
+            f"ASOF LEFT JOIN {segments} g ON {ordinal} >= g.start"
+        )
+    if dropped:
+        excluded = "_dropped_" + parsed
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {excluded} AS SELECT unnest(?::BIGINT[]) AS row",
+            [dropped],
+        )
+        numbered = f"SELECT * FROM ({numbered}) WHERE _row NOT IN (SELECT row FROM {excluded})"
+    store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
+
+
+def _reject_detail(error_type: str, message: str) -> str:
+    kinds = {
+        "MISSING COLUMNS": "too few fields",
+        "TOO MANY COLUMNS": "too many fields",
+        "UNQUOTED VALUE": "unclosed or stray quote",
+        "INVALID UNICODE": "invalid characters",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+    }
+    return f"{kinds.get(error_type, error_type.lower())} ({message.rstrip('.')})"
+
+
+def materialize(store: Store, snapshot_id: int, folder: Path) -> None:
+    """Write a snapshot's raw files back to a folder, names and mtimes as received."""
+    for name, sha256, mtime in store.rows(
+        "SELECT name, sha256, mtime FROM snapshot_files WHERE snapshot_id = ?", [snapshot_id]
+    ):
+        target = folder.joinpath(*PurePosixPath(name).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as stream:
+            store.copy_raw(sha256, stream)
+        if mtime is not None:
+            stamp = mtime.replace(tzinfo=UTC).timestamp()
+            os.utime(target, (stamp, stamp))
+    folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,60 @@
+"""Staging: where each received column lands, and a stored night parsed again by position."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.store import ColumnMap, Store, ingest_bundle, positional, stage_snapshot
+from tests.tiny import tiny_night, write_night
+
+NIGHT_1 = datetime(2026, 9, 1, 2, 0)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "store.duckdb") as opened:
+        yield opened
+
+
+def test_column_map_finds_spec_columns_in_any_case_and_keeps_the_rest_as_extra():
+    # incident: an upper-cased spec column, its repeat, an ext column and an unknown one
+    header = ["SCHOOL_ID", "Teacher_id", "ext.room", "School_id", "Nickname"]
+    columns = ColumnMap.of("teachers.csv", header)
+
+    assert columns.spec_positions == {"School_id": 0, "Teacher_id": 1}
+    assert columns.extra_positions == {"ext.room": 2, "Nickname": 4}
+    assert columns.value("School_id") == "c0"  # the first of the repeated column counts
+    assert columns.value("Teacher_email") == "NULL::VARCHAR"
+    assert columns.received("ext.room") == "c2"
+    assert columns.received("Teacher_id") == "c1"
+    assert columns.received("ext.missing") == "NULL::VARCHAR"
+    assert columns.received_positions() == {
+        "School_id": 0,
+        "Teacher_id": 1,
+        "ext.room": 2,
+        "Nickname": 4,
+    }
+    assert columns.extra_values() == ["c2", "c4"]
+    assert positional(7) == "c7"
+
+
+def test_staged_file_lists_every_received_column_even_a_repeated_one(store, tmp_path):
+    night = tiny_night()
+    night["enrollments.csv"] = [
+        ["School_id", "Section_id", "Student_id", "school_id"],  # incident: a repeated column
+        ["SCH-1", "SEC-1", "S-001", "SCH-9"],
+    ]
+    with open_bundle(write_night(tmp_path / "n1", night)) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_1)
+
+    enrollments = stage_snapshot(store, 1)["enrollments.csv"]
+
+    assert enrollments.received_columns() == ["c0", "c1", "c2", "c3"]
+    columns = ", ".join(enrollments.received_columns())
+    assert store.rows(f"SELECT _row, {columns} FROM {enrollments.view}") == [
+        (1, "SCH-1", "SEC-1", "S-001", "SCH-9")
+    ]
