@@ -271,6 +271,10 @@ def test_enrollments_in_a_section_missing_from_sections_csv_group_under_that_sec
             "count": 2,
             "findings": 2,
             "severity": "error",
+            "kind": "missing-record",
+            "hint": "Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 to "
+            "sections.csv (an export that ran before the others?) or correct the references; "
+            "one change fixes them all.",
         }
     ]
 

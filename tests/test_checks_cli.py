@@ -96,6 +96,10 @@ def test_check_json_matches_the_contract(capsys, store):
             "count": 2,
             "findings": 2,
             "severity": "error",
+            "kind": "missing-record",
+            "hint": "Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 to "
+            "sections.csv (an export that ran before the others?) or correct the references; "
+            "one change fixes them all.",
         }
     ]
 
@@ -109,6 +113,9 @@ def test_check_text_summarizes_causes_and_codes(capsys, store):
         "",
         "fix first (root causes, most records broken first):",
         "  sections/SEC-9     2 records  enrollment-unknown-section",
+        "      hint: Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 to "
+        "sections.csv (an export that ran before the others?) or correct the references; one "
+        "change fixes them all.",
         "",
         "findings by code:",
         "  error   enrollment-unknown-section ×2",

@@ -78,6 +78,10 @@ def test_orphan_enrollments_group_under_their_missing_section(tmp_path):
             "count": len(incident.keys),
             "findings": len(incident.keys),
             "severity": "error",
+            "kind": "missing-record",
+            "hint": f"Every record listed points at {phantom}, which sections.csv lacks: add "
+            f"{phantom} to sections.csv (an export that ran before the others?) or correct the "
+            "references; one change fixes them all.",
         }
     ]
 
@@ -163,6 +167,13 @@ def test_school_id_is_number(tmp_path):
         ("school-id-is-number", "id-rekeyed"),
         len(expected) + len(rekeyed),
     )
+    # one hint for the whole group, instead of "restore T-…" per re-key
+    assert group.kind == "school-number-as-id"
+    assert group.hint == (
+        f"One export mistake breaks every record listed: {number} is a school's School_number, "
+        "sent where its School_id belongs. Correct the export's School_id column and they are "
+        "all right again, re-keys included; do not restore records one by one."
+    )
 
 
 def _changed_cells(before: pl.DataFrame, after: pl.DataFrame, columns: Sequence[str]):
@@ -194,6 +205,17 @@ def test_excel_damage(tmp_path):
         ("Student_zip", "9999"),
     ]
     assert set(incident.related) == {"Student_number", "State_id", "DOB", "Student_zip"}
+    (group,) = result.groups
+    assert (group.cause, group.codes, group.kind) == (
+        "excel-round-trip/students.csv",
+        ("excel-damage", "format-shift"),
+        "excel-round-trip",
+    )
+    assert group.hint == (
+        "students.csv was opened and saved in a spreadsheet, which rewrote the values listed (and "
+        "the formats that shifted with them). Export it again straight from the SIS, or format "
+        "every column as Text before saving; do not correct values one by one."
+    )
 
 
 def test_grade_format_shift(tmp_path):
@@ -266,7 +288,11 @@ def test_term_rollover(tmp_path):
     assert of_code(result, "term-rollover") == [
         ("term-rollover", "sections", None, None, term, None, "term-rollover")
     ]
-    assert [g.cause for g in result.groups] == ["term-rollover"]
+    assert [(g.cause, g.kind) for g in result.groups] == [("term-rollover", "term-rollover")]
+    assert result.groups[0].hint == (
+        "A term that ended explains these holds: once the new term's sections and enrollments "
+        "are in the export, approve the hold in Clever; nothing to undo."
+    )
 
 
 def test_truncated_export(tmp_path):

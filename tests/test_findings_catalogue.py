@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rosterlab import spec
 from rosterlab.spec import CATALOGUE, finding
 from rosterlab.spec.docs import render_catalogue
 
@@ -130,3 +131,26 @@ def test_every_finding_type_says_what_clever_does():
     unconfirmed = "consequence unconfirmed: Clever does not say"
     for code in ("unknown-school", "duplicate-id", "encoding-not-utf8", "malformed-row"):
         assert CATALOGUE[code].clever == unconfirmed, code
+
+
+def test_each_root_cause_kind_is_led_by_catalogued_codes_no_other_kind_claims():
+    leading = [code for kind in spec.ROOT_CAUSES for code in kind.codes]
+    assert sorted(set(leading)) == sorted(leading)
+    assert [code for code in leading if code not in spec.CATALOGUE] == []
+    kinds = [kind.kind for kind in spec.ROOT_CAUSES]
+    assert sorted(set(kinds)) == sorted(kinds)
+
+
+def test_a_group_is_of_the_first_kind_leading_one_of_its_codes():
+    # School_number as School_id also leaves unknown schools and re-keys: one kind, its hint
+    kind = spec.root_cause(["unknown-school", "id-rekeyed", "school-id-is-number"])
+    assert kind is not None and kind.kind == "school-number-as-id"
+    assert kind.hint_for("schools/00054").startswith(
+        "One export mistake breaks every record listed: 00054 is a school's School_number"
+    )
+    assert spec.root_cause(["id-rekeyed"]) is None  # a re-key alone has no group hint
+    repeated = spec.root_cause(["duplicate-id"])
+    assert repeated is not None and repeated.hint_for("students/S-1") == (
+        "S-1 is on more than one row of students.csv: keep one row per record in the export "
+        "(Clever does not say which row it keeps)."
+    )

@@ -203,6 +203,14 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
     assert lines[1] == "  sections/SEC-9 — breaks 2 record(s): enrollment-unknown-section"
     assert browser.page == [f for f in browser.result.findings if f.cause == "sections/SEC-9"]
     assert [f.row for f in browser.page] == [4, 5]
+    # the root cause's one hint, not the first finding's
+    hint = (
+        "Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 to "
+        "sections.csv (an export that ran before the others?) or correct the references; one "
+        "change fixes them all."
+    )
+    assert lines[-1] == f"  what to do: {hint}"
+    assert f"<p><b>What to do (the root cause):</b> {hint}</p>" in browser.table.value
     rows = browser.rows.value
     assert "<h4>enrollments.csv: rows as received</h4>" in rows
     assert "<td>SEC-9</td><td>S-001</td>" in rows and "<td>SEC-9</td><td>S-002</td>" in rows
@@ -212,6 +220,7 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
         "warning invalid-value — 1 finding(s)"
     ]
     assert [f.code for f in browser.page] == ["invalid-value"]
+    assert "<p><b>What to do:</b>" in browser.table.value  # no cause: the finding's own hint
     assert ESCAPED in browser.table.value and HOSTILE not in browser.table.value
     assert ESCAPED in browser.rows.value and HOSTILE not in browser.rows.value
 

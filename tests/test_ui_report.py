@@ -190,6 +190,27 @@ def test_redaction_masks_personal_values_in_findings_and_messages(tmp_path):
     assert "<td>13th</td>" in masked_page  # Grade is not personal data
 
 
+def test_report_gives_each_root_cause_its_one_hint(tmp_path):
+    """Two enrollments in a section sections.csv lacks: one cause, one hint for both."""
+    night = tiny_night()
+    night["enrollments.csv"] += [["SCH-1", "SEC-9", "S-001"], ["SCH-2", "SEC-9", "S-002"]]
+    path = store_of(tmp_path, night)
+    with Store.open(path) as store:
+        result = run_checks(store, 1)
+    page, text = findings_fragment(result)
+    hint = (
+        "Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 to "
+        "sections.csv (an export that ran before the others?) or correct the references; one "
+        "change fixes them all."
+    )
+    assert "<th>what to do</th>" in page
+    assert f"<td>{html.escape(hint)}</td>" in page
+    assert text.splitlines()[1:3] == [
+        "  cause sections/SEC-9 breaks 2 record(s) (enrollment-unknown-section)",
+        f"    what to do: {hint}",
+    ]
+
+
 # --- command failures ---------------------------------------------------------------------
 
 

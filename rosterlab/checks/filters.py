@@ -92,6 +92,7 @@ class FindingGroup:
     cause: str | None
     code: str | None
     records: int
+    hint: str | None = None  # a root cause's one hint (None: each finding's own)
 
     def holds(self, f: Finding) -> bool:
         return (
@@ -109,6 +110,7 @@ def finding_groups(result: CheckResult) -> list[FindingGroup]:
             g.cause,
             None,
             g.count,
+            g.hint,
         )
         for g in result.groups
     ]

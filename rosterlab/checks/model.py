@@ -167,6 +167,22 @@ class Group:
     findings: int
     severity: str
 
+    @property
+    def kind(self) -> str | None:
+        """The root-cause kind (``school-number-as-id``, ``missing-record``…), if catalogued."""
+        kind = spec.root_cause(self.codes)
+        return kind.kind if kind else None
+
+    def hint_for(self, cause: str) -> str | None:
+        """The group's one hint, worded for ``cause`` (the group's own, or a masked copy)."""
+        kind = spec.root_cause(self.codes)
+        return kind.hint_for(cause) if kind else None
+
+    @property
+    def hint(self) -> str | None:
+        """What fixes the whole group at once (the catalogue's hint for its kind)."""
+        return self.hint_for(self.cause)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "cause": self.cause,
@@ -174,6 +190,8 @@ class Group:
             "count": self.count,
             "findings": self.findings,
             "severity": self.severity,
+            "kind": self.kind,
+            "hint": self.hint,
         }
 
 

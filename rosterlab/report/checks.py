@@ -77,6 +77,8 @@ def check_text(
                 f"  {group.cause:<{width}}  {_plural(group.count, 'record'):>12}  "
                 + ", ".join(group.codes)
             )
+            if group.hint:
+                lines.append(f"      hint: {shown(group.hint)}")
         if len(result.groups) > top_causes:
             lines.append(f"  … and {_plural(len(result.groups) - top_causes, 'more cause')}")
     by_code: dict[str, list[Finding]] = {}

@@ -296,7 +296,13 @@ def findings_fragment(
         f"{counts[s]:,} {s}" for s in spec.SEVERITIES
     )
     causes = [
-        (mask_cause(g.cause, redact), ", ".join(g.codes), g.count, g.severity)
+        (
+            mask_cause(g.cause, redact),
+            ", ".join(g.codes),
+            g.count,
+            g.severity,
+            g.hint_for(mask_cause(g.cause, redact) or g.cause),
+        )
         for g in result.groups
     ]
     hints = sorted({(f.code, redacted(f, redact).hint) for f in result.findings})
@@ -337,7 +343,7 @@ def findings_fragment(
         + (
             "<h3>Root causes (fix these first)</h3>"
             + html_table(
-                ("cause", "codes", "records broken", "severity"),
+                ("cause", "codes", "records broken", "severity", "what to do"),
                 causes,
                 numeric=("records broken",),
             )
@@ -350,7 +356,10 @@ def findings_fragment(
         + html_table(("code", "hint"), hints, empty="nothing to do")
     )
     lines = [f"Findings: {snap.district} {head}"]
-    lines += [f"  cause {c} breaks {n:,} record(s) ({codes})" for c, codes, n, _ in causes]
+    for cause, codes, records, _, hint in causes:
+        lines.append(f"  cause {cause} breaks {records:,} record(s) ({codes})")
+        if hint:
+            lines.append(f"    what to do: {hint}")
     for group, found in groups:
         lines.append(f"  {group.label}")
         lines += [_finding_line(f) for f in found[:lines_per_group]]

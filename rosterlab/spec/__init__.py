@@ -2,13 +2,16 @@
 
 from rosterlab.spec.findings import (
     CATALOGUE,
+    ROOT_CAUSES,
     SEVERITIES,
     SEVERITY_RANK,
     Finding,
     FindingType,
+    RootCause,
     Severity,
     finding,
     findings_summary,
+    root_cause,
     severity_counts,
 )
 from rosterlab.spec.format import (
@@ -52,6 +55,7 @@ __all__ = [
     "GRADE_ALIASES",
     "KEY_SEPARATOR",
     "MAX_CONTACTS",
+    "ROOT_CAUSES",
     "SEVERITIES",
     "SEVERITY_RANK",
     "SYNC_TYPES",
@@ -62,6 +66,7 @@ __all__ = [
     "FileSpec",
     "Finding",
     "FindingType",
+    "RootCause",
     "Severity",
     "entity_of_column",
     "entity_of_file",
@@ -69,6 +74,7 @@ __all__ = [
     "file_columns",
     "finding",
     "findings_summary",
+    "root_cause",
     "severity_counts",
     "spec_column",
     "spec_file",

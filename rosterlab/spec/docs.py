@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rosterlab.spec.findings import CATALOGUE_ENTRIES, GROUPS
+from rosterlab.spec.findings import CATALOGUE_ENTRIES, GROUPS, ROOT_CAUSES
 
 GROUP_TITLES = {
     "file": "File",
@@ -39,6 +39,22 @@ def render_catalogue() -> str:
                 hint = entry.hint.replace("|", "\\|")
                 cells = (f"`{entry.code}`", entry.severity, entry.when, entry.clever, hint)
                 lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Root causes",
+        "",
+        "Findings one mistake explains share a cause (`schools/00054`,",
+        "`excel-round-trip/students.csv`) and are listed together, the cause breaking the most",
+        "records first. A group is of the first kind below that leads one of its codes, and",
+        "carries that kind's one hint (`{key}` is the cause's key, `{file}` its file).",
+        "",
+        "| kind | title | led by | hint |",
+        "| --- | --- | --- | --- |",
+    ]
+    for kind in ROOT_CAUSES:
+        codes = ", ".join(f"`{code}`" for code in kind.codes)
+        hint = kind.hint.replace("|", "\\|")
+        lines.append(f"| `{kind.kind}` | {kind.title} | {codes} | {hint} |")
     return "\n".join(lines) + "\n"
 
 

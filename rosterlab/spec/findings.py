@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
+from rosterlab.spec.format import ENTITIES, KEY_SEPARATOR
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # Most severe first: sort keys and ``--fail-on`` gates compare ranks.
@@ -896,6 +898,116 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
 )
 
 CATALOGUE: dict[str, FindingType] = {entry.code: entry for entry in CATALOGUE_ENTRIES}
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """A kind of root-cause group (findings one mistake explains) and its one hint.
+
+    A group is of the first kind, in :data:`ROOT_CAUSES` order, that leads one of its codes.
+    The hint uses ``str.format`` fields from the group: ``cause`` (``sections/SEC-77``), its
+    ``entity`` and ``key`` (``sections``, ``SEC-77``) and the entity's ``file``.
+    """
+
+    kind: str
+    codes: tuple[str, ...]
+    title: str
+    hint: str
+
+    def hint_for(self, cause: str) -> str:
+        entity, _, key = cause.partition(KEY_SEPARATOR)
+        file = ENTITIES[entity].file if entity in ENTITIES else entity
+        values = _SafeDict(cause=cause, entity=entity, key=key, file=file)
+        return self.hint.format_map(values)
+
+
+ROOT_CAUSES: tuple[RootCause, ...] = (
+    RootCause(
+        "school-number-as-id",
+        ("school-id-is-number",),
+        "School_number used as School_id",
+        "One export mistake breaks every record listed: {key} is a school's School_number, sent "
+        "where its School_id belongs. Correct the export's School_id column and they are all "
+        "right again, re-keys included; do not restore records one by one.",
+    ),
+    RootCause(
+        "excel-round-trip",
+        ("excel-damage",),
+        "Excel round trip",
+        "{key} was opened and saved in a spreadsheet, which rewrote the values listed (and the "
+        "formats that shifted with them). Export it again straight from the SIS, or format "
+        "every column as Text before saving; do not correct values one by one.",
+    ),
+    RootCause(
+        "term-rollover",
+        ("term-rollover",),
+        "Term rollover",
+        "A term that ended explains these holds: once the new term's sections and enrollments "
+        "are in the export, approve the hold in Clever; nothing to undo.",
+    ),
+    RootCause(
+        "missing-record",
+        (
+            "unknown-school",
+            "enrollment-unknown-student",
+            "enrollment-unknown-section",
+            "section-unknown-teacher",
+        ),
+        "A referenced record is missing",
+        "Every record listed points at {key}, which {file} lacks: add {key} to {file} (an "
+        "export that ran before the others?) or correct the references; one change fixes them "
+        "all.",
+    ),
+    RootCause(
+        "school-mismatch",
+        ("enrollment-school-mismatch",),
+        "Section and enrollments disagree on the school",
+        "Enrollments of section {key} name another school than the section does: make the "
+        "section's School_id and its enrollments' agree in the export.",
+    ),
+    RootCause(
+        "repeated-record",
+        ("duplicate-id", "duplicate-enrollment"),
+        "A record on several rows",
+        "{key} is on more than one row of {file}: keep one row per record in the export "
+        "(Clever does not say which row it keeps).",
+    ),
+    RootCause(
+        "shared-id",
+        ("shared-staff-id",),
+        "One ID, several people",
+        "Different people share ID {key} in {file}: give each person their own ID in the SIS, "
+        "then export again.",
+    ),
+    RootCause(
+        "shared-value",
+        ("duplicate-unique-value",),
+        "A unique value used twice",
+        "{key} is used by more than one record of {file} but must be unique in the district: "
+        "give each record its own value in the SIS.",
+    ),
+    RootCause(
+        "teacher-several-schools",
+        ("teacher-several-schools",),
+        "A teacher listed at several schools",
+        "List teacher {key} once in {file}, with the primary school; sections at other "
+        "schools still work.",
+    ),
+    RootCause(
+        "unreferenced-record",
+        ("section-without-students", "student-without-enrollments", "teacher-without-sections"),
+        "Nothing refers to a record",
+        "Nothing in the upload refers to {key} of {file}: check the export of the file that "
+        "should (enrollments, sections), or drop the record if that is intended.",
+    ),
+)
+
+
+def root_cause(codes: Iterable[str]) -> RootCause | None:
+    """The kind of a root-cause group with these codes (None if no kind leads them)."""
+    present = set(codes)
+    return next((kind for kind in ROOT_CAUSES if present.intersection(kind.codes)), None)
+
 
 # Codes no check emits any more (the rule proved wrong); kept so stored findings still render.
 RETIRED_CODES = frozenset({"section-teacher-other-school"})

@@ -218,11 +218,18 @@ class FindingsBrowser(Panel):
                 numeric=("row",),
                 empty="no findings",
             )
-            + (f"<p><b>What to do:</b> {esc(page[0].hint)}</p>" if page else "")
+            + self._what_to_do(page)
         )
         self.rows.value = wrap(self._received_rows(page))
 
     # --- rendering -------------------------------------------------------------------------
+    def _what_to_do(self, page: Sequence[Finding]) -> str:
+        """The root cause's one hint when a cause is shown, else the page's first hint."""
+        group = self.group
+        if group is not None and group.hint:
+            return f"<p><b>What to do (the root cause):</b> {esc(group.hint)}</p>"
+        return f"<p><b>What to do:</b> {esc(page[0].hint)}</p>" if page else ""
+
     def _received_rows(self, page: Sequence[Finding]) -> str:
         """The page's findings' rows as received, per file (header as sent)."""
         wanted: dict[str, set[int]] = {}
@@ -265,4 +272,6 @@ class FindingsBrowser(Panel):
             f"[severity {self.severity.value}, {self.code.value}, {self.entity.value}, "
             f"{self.cause.value}]: {self.pager.describe()}"
         )
+        if group is not None and group.hint:
+            lines.append(f"  what to do: {group.hint}")
         return "\n".join(lines)
