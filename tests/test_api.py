@@ -21,8 +21,11 @@ from rosterlab.api import rederive
 from rosterlab.api.schemas import ERROR, list_schema, one_schema
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
+from rosterlab.config import DistrictSettings
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.api_pulls import pulls
+from rosterlab.store.district_settings import record_district_settings
+from rosterlab.store.outcomes import outcome_of
 from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
 from tests.tiny import Night, write_night
 
@@ -514,3 +517,20 @@ def test_a_page_slower_than_the_timeout_is_retried(uploaded, tmp_path, capsys, m
     captured = capsys.readouterr()
     assert "timed out on /v3.1/schools?limit=10000: retry 1 in 0.0s" in captured.err
     assert json.loads(captured.out)["api"]["requests"] == 11
+
+
+def test_api_pull_checks_with_the_district_toml_recorded_for_the_district(
+    uploaded, tmp_path, monkeypatch
+):
+    """One settings source: a district.toml kept at ingest (5 % deletions) reaches api pull."""
+    with Store.open(uploaded) as store:
+        record_district_settings(
+            store, DistrictSettings(district=DISTRICT, hold_deletion_threshold=0.05)
+        )
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with standin(uploaded, DISTRICT) as origin:
+        assert pull(uploaded, configure(tmp_path, origin)) == 0
+    with Store.open(uploaded, read_only=True) as store:
+        served = store.snapshots(DISTRICT)[-1]
+        assert served.origin == "api"
+        assert dict(outcome_of(store, served.id).settings)["hold_deletion_threshold"] == 0.05

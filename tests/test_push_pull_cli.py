@@ -352,3 +352,21 @@ def test_pull_dates_the_night_by_the_remote_files_mtime(capsys, lab):
     ]
     with Store.open(lab["store"]) as store:
         assert store.snapshot(1).taken_at == datetime(2026, 9, 4, 2, 30)
+
+
+def test_pull_checks_with_the_district_toml_recorded_for_the_district(capsys, tmp_path, lab):
+    """One settings source: pull reads the district.toml a district folder's ingest kept
+    (5 % deletions), as check and diff do, when rosterlab.toml does not name the district."""
+    config = lab["config"].read_text()
+    lab["config"].write_text(config[config.index("[targets.") :])
+    history = tmp_path / "maple"
+    history.mkdir()
+    (history / "district.toml").write_text("hold_deletion_threshold = 0.05\n")
+    write_tiny_night(history / "2026-09-01", tiny_night())
+    assert cli(capsys, lab, "ingest", str(history), "--district", "maple")[0] == 0
+    fewer = tiny_night()
+    del fewer["teachers.csv"][3]  # 1 of 3 teachers deleted: over 5 %, under 10 %
+    write_tiny_night(lab["remote"], fewer, when=datetime(2026, 9, 2, 2, 0, tzinfo=UTC))
+    code, text, err = cli(capsys, lab, "pull", "--target", "clever-maple", "--district", "maple")
+    assert (code, err) == (0, "")
+    assert "33% of teachers would be deleted (threshold 5%)" in text

@@ -18,14 +18,15 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
     from rosterlab.api import api_token, load_api_target, pull_district
     from rosterlab.report import api as render_api
     from rosterlab.report import snapshots as render
+    from rosterlab.store.district_settings import settings_for_ingest
     from rosterlab.store.outcomes import outcome_of
 
     settings = settings_of(args)
     target = load_api_target(settings, args.target)
     token = api_token(target)
-    known = settings.districts.get(args.district)
     progress = output.Progress(output.progress_wanted(args.progress))
     with open_store(settings) as store:
+        known = settings_for_ingest(store, settings, args.district)
         result = pull_district(
             store,
             target,

@@ -143,12 +143,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from rosterlab.report import fix as render
     from rosterlab.report.snapshots import ingest_dict, ingest_text
     from rosterlab.store import ingest_bundle
+    from rosterlab.store.district_settings import settings_for_ingest
     from rosterlab.store.outcomes import outcome_of
     from rosterlab.transport import load_target, pull_bundle
 
     settings = settings_of(args)
     target = load_target(settings, args.target)
-    known = settings.districts.get(args.district)
     progress = _progress(args)
     with tempfile.TemporaryDirectory(prefix="rosterlab-pull-") as tmp:
         folder = Path(tmp) / "pulled"
@@ -159,6 +159,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
             limits=settings.limits,
         )
         with open_store(settings) as store, open_bundle(folder, limits=settings.limits) as bundle:
+            known = settings_for_ingest(store, settings, args.district)
             result = ingest_bundle(
                 store,
                 bundle,

@@ -43,3 +43,12 @@ def settings_for_district(store: Store, settings: Settings, district: str) -> Di
             district, json.loads(recorded), f"the district.toml recorded for {district}"
         )
     return DistrictSettings(district=district, name=name, sync_type=sync_type)
+
+
+def settings_for_ingest(store: Store, settings: Settings, district: str) -> DistrictSettings | None:
+    """The settings a new night of ``district`` is ingested and checked with: as
+    :func:`settings_for_district` once the district has a snapshot (its recorded district.toml
+    counts), else rosterlab.toml's ``[districts.<id>]`` (None: the defaults)."""
+    if store.snapshots(district):
+        return settings_for_district(store, settings, district)
+    return settings.districts.get(district)
