@@ -58,6 +58,8 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         reconciled[0],
     )
     assert reconciled[1:] == [
+        "  Clever: held, 1 row skipped (hold: staff deletion, teachers deletion); hold thresholds "
+        "5% deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              3         3         3         3",
         "  students           200       131       131        66",

@@ -94,6 +94,28 @@ def test_an_upload_served_as_is_differs_only_by_the_fields_the_api_never_exposes
     ]  # fmt: skip
 
 
+def test_reconcile_says_what_clever_did_with_the_upload_and_with_which_thresholds(
+    tmp_path, capsys, monkeypatch
+):
+    """One settings source: the district.toml kept at ingest (5 % deletions) decided the
+    upload's outcome, and reconcile names it (text and JSON)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    folder = tmp_path / DISTRICT
+    folder.mkdir()
+    (folder / "district.toml").write_text("hold_deletion_threshold = 0.05\n")
+    write_night(folder / "2026-09-01", every_field_night(), when=SEPT_1)
+    store = tmp_path / "s.duckdb"
+    assert main(["--store", str(store), "ingest", str(folder), "--format", "json"]) == 0
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    assert result["upload"]["outcome"] == "processed"
+    assert result["upload"]["settings"]["hold_deletion_threshold"] == 0.05
+    assert main(["--store", str(store), "reconcile", "--district", DISTRICT]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "  Clever: processed; hold thresholds 5% deleted, 75% updated"
+    )
+
+
 def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised_values_named(
     tmp_path, capsys, monkeypatch
 ):

@@ -22,6 +22,7 @@ from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
+from rosterlab.store.outcomes import UploadOutcome, outcome_of
 from rosterlab.store.sql import quote_ident, quote_literal
 
 NEVER_SERVED: dict[str, frozenset[str]] = {
@@ -89,6 +90,9 @@ class ReconcileResult:
         return sum(count for code, count in self.totals if code in UNEXPLAINED)
 
     truncated: bool  # record-level findings were capped at DETAIL_LIMIT per entity and code
+    # What Clever did with the upload, decided with the district's settings when it was checked
+    # (store/district_settings.py; recorded beside the outcome).
+    upload_outcome: UploadOutcome | None = None
 
 
 def _resolve(
@@ -159,6 +163,7 @@ def reconcile(
         tuple(work.findings),
         totals,
         work.truncated,
+        outcome_of(store, upload_snap.id),
     )
 
 
