@@ -323,3 +323,29 @@ def test_staged_row_numbers_are_right_inside_the_ingest_transaction(store, tmp_p
         inside = store.rows("SELECT _row FROM staged_enrollments ORDER BY _row")
     assert inside == [(1,), (2,), (3,)]
     assert store.rows("SELECT _row FROM staged_enrollments ORDER BY _row") == inside
+
+
+def test_a_trial_keeps_nothing_it_wrote_whether_it_ends_or_fails(store, tmp_path):
+    ingest_night(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1)
+    before = store.rows("SELECT count(*) FROM students")
+
+    fewer = tiny_night()
+    del fewer["students.csv"][-1]
+    with store.trial():
+        ingest_night(store, write_night(tmp_path / "n2", fewer), NIGHT_2)
+        assert [s.seq for s in store.snapshots("maple")] == [1, 2]
+        store.execute("DELETE FROM students")
+    assert [s.id for s in store.snapshots("maple")] == [1]
+    assert store.rows("SELECT count(*) FROM students") == before
+
+    with pytest.raises(ZeroDivisionError), store.trial():
+        store.execute("DELETE FROM students")
+        _ = 1 / 0
+    assert store.rows("SELECT count(*) FROM students") == before
+
+    with (
+        store.transaction(),
+        pytest.raises(RuntimeError, match="inside a transaction"),
+        store.trial(),
+    ):
+        pass

@@ -95,10 +95,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-class _Discard(Exception):
-    """Raised to roll back the trial ingest of :func:`trial_hold`."""
-
-
 def trial_hold(
     store: Store,
     folder: Path,
@@ -109,35 +105,29 @@ def trial_hold(
 ) -> HoldPrediction:
     """Predict the hold of a corrected bundle by diffing it inside the district's own store.
 
-    The bundle is ingested as the district's next snapshot (origin ``corrected``) in a
-    transaction that is rolled back once the diff is done: the store's history is unchanged.
+    The bundle is ingested as the district's next snapshot (origin ``corrected``) inside a
+    :meth:`Store.trial`, rolled back once the diff is done: the store's history is unchanged.
     ``progress`` gets the trial ingest's progress lines.
     """
-    found: list[HoldPrediction] = []
     newest = store.snapshots(source.district)[-1]
-    try:
-        with store.transaction(), open_bundle(folder) as bundle:
-            # An explicit id: drawing one from the id sequence would leave a gap (a sequence
-            # does not roll back).
-            trial_id = store.rows("SELECT coalesce(max(id), 0) + 1 FROM snapshots")[0][0]
-            corrected = ingest_bundle(
-                store,
-                bundle,
-                district=source.district,
-                taken_at=newest.taken_at + timedelta(seconds=1),
-                sync_type=source.sync_type,
-                origin="corrected",
-                source=str(folder),
-                progress=progress,
-                allow_future=True,  # one second after the newest night, whatever that was
-                snapshot_id=int(trial_id),
-            ).snapshot
-            rows = store.snapshot_rows(corrected.id)
-            found.append(predict_hold(store, source, corrected, rows, settings))
-            raise _Discard
-    except _Discard:
-        pass
-    return found[0]
+    with store.trial(), open_bundle(folder) as bundle:
+        # An explicit id: drawing one from the id sequence would leave a gap (a sequence does
+        # not roll back).
+        trial_id = store.rows("SELECT coalesce(max(id), 0) + 1 FROM snapshots")[0][0]
+        corrected = ingest_bundle(
+            store,
+            bundle,
+            district=source.district,
+            taken_at=newest.taken_at + timedelta(seconds=1),
+            sync_type=source.sync_type,
+            origin="corrected",
+            source=str(folder),
+            progress=progress,
+            allow_future=True,  # one second after the newest night, whatever that was
+            snapshot_id=int(trial_id),
+        ).snapshot
+        rows = store.snapshot_rows(corrected.id)
+        return predict_hold(store, source, corrected, rows, settings)
 
 
 @dataclass(frozen=True)

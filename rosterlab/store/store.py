@@ -328,6 +328,25 @@ class Store:
             self._depth = 0
         self.execute("COMMIT")
 
+    @contextmanager
+    def trial(self) -> Iterator[None]:
+        """Work whose writes are never kept: rolled back when the block ends, however it ends.
+
+        For a what-if (a corrected bundle ingested to predict its hold); transactions inside
+        join it. Not inside a transaction: its rollback would undo the enclosing work too.
+        """
+        self._require_writable()
+        if self._depth:
+            raise RuntimeError("Store.trial() cannot run inside a transaction")
+        self.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self.execute("ROLLBACK")
+            self.staged_snapshot = None  # staging made inside the trial is gone too
+
     def _require_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"store {self.path} is open read-only: reopen it for writing")
