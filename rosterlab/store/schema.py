@@ -12,17 +12,182 @@ from __future__ import annotations
 from rosterlab import spec
 from rosterlab.store.sql import quote_ident, quote_literal
 
-
-def entity_table_ddl(entity: spec.Entity) -> str:
-    columns = ",\n    ".join(f"{quote_ident(c)} VARCHAR" for c in entity.columns)
-    return f"""
-CREATE TABLE {quote_ident(entity.name)} (
+# Migration 2 as applied: one SCD2 table per entity, with the spec's columns of the day. Frozen
+# text: a later spec change needs a new migration (ALTER TABLE ... ADD COLUMN), never an edit here
+# (tests/test_migrations.py pins every migration's sha256 and checks the tables against the spec).
+ENTITY_TABLES = """
+CREATE TABLE "schools" (
     district VARCHAR NOT NULL,
     key VARCHAR NOT NULL,
     row_hash UBIGINT NOT NULL,
     valid_from INTEGER NOT NULL,
     valid_to INTEGER,
-    {columns},
+    "School_id" VARCHAR,
+    "School_name" VARCHAR,
+    "School_number" VARCHAR,
+    "State_id" VARCHAR,
+    "Low_grade" VARCHAR,
+    "High_grade" VARCHAR,
+    "Principal" VARCHAR,
+    "Principal_email" VARCHAR,
+    "School_address" VARCHAR,
+    "School_city" VARCHAR,
+    "School_state" VARCHAR,
+    "School_zip" VARCHAR,
+    "School_phone" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "students" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Student_id" VARCHAR,
+    "Student_number" VARCHAR,
+    "State_id" VARCHAR,
+    "Last_name" VARCHAR,
+    "Middle_name" VARCHAR,
+    "First_name" VARCHAR,
+    "Grade" VARCHAR,
+    "Gender" VARCHAR,
+    "DOB" VARCHAR,
+    "Graduation_year" VARCHAR,
+    "Race" VARCHAR,
+    "Hispanic_Latino" VARCHAR,
+    "Home_language" VARCHAR,
+    "Ell_status" VARCHAR,
+    "Frl_status" VARCHAR,
+    "IEP_status" VARCHAR,
+    "Student_street" VARCHAR,
+    "Student_city" VARCHAR,
+    "Student_state" VARCHAR,
+    "Student_zip" VARCHAR,
+    "Student_email" VARCHAR,
+    "Username" VARCHAR,
+    "Password" VARCHAR,
+    "Unweighted_gpa" VARCHAR,
+    "Weighted_gpa" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "contacts" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "Student_id" VARCHAR,
+    "Contact_relationship" VARCHAR,
+    "Contact_type" VARCHAR,
+    "Contact_name" VARCHAR,
+    "Contact_phone" VARCHAR,
+    "Contact_phone_type" VARCHAR,
+    "Contact_email" VARCHAR,
+    "Contact_sis_id" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "teachers" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Teacher_id" VARCHAR,
+    "Teacher_number" VARCHAR,
+    "State_teacher_id" VARCHAR,
+    "Last_name" VARCHAR,
+    "Middle_name" VARCHAR,
+    "First_name" VARCHAR,
+    "Teacher_email" VARCHAR,
+    "Title" VARCHAR,
+    "Username" VARCHAR,
+    "Password" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "sections" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Section_id" VARCHAR,
+    "Teacher_id" VARCHAR,
+    "Teacher_2_id" VARCHAR,
+    "Teacher_3_id" VARCHAR,
+    "Teacher_4_id" VARCHAR,
+    "Teacher_5_id" VARCHAR,
+    "Teacher_6_id" VARCHAR,
+    "Teacher_7_id" VARCHAR,
+    "Teacher_8_id" VARCHAR,
+    "Teacher_9_id" VARCHAR,
+    "Teacher_10_id" VARCHAR,
+    "Name" VARCHAR,
+    "Section_number" VARCHAR,
+    "Grade" VARCHAR,
+    "Course_name" VARCHAR,
+    "Course_number" VARCHAR,
+    "Course_description" VARCHAR,
+    "Period" VARCHAR,
+    "Subject" VARCHAR,
+    "Term_name" VARCHAR,
+    "Term_start" VARCHAR,
+    "Term_end" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "enrollments" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Section_id" VARCHAR,
+    "Student_id" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "staff" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Staff_id" VARCHAR,
+    "Staff_email" VARCHAR,
+    "First_name" VARCHAR,
+    "Last_name" VARCHAR,
+    "Department" VARCHAR,
+    "Title" VARCHAR,
+    "Username" VARCHAR,
+    "Password" VARCHAR,
+    "Role" VARCHAR,
+    extra MAP(VARCHAR, VARCHAR)
+);
+
+CREATE TABLE "admins" (
+    district VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    row_hash UBIGINT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    "School_id" VARCHAR,
+    "Staff_id" VARCHAR,
+    "Admin_email" VARCHAR,
+    "First_name" VARCHAR,
+    "Last_name" VARCHAR,
+    "Admin_title" VARCHAR,
+    "Username" VARCHAR,
+    "Password" VARCHAR,
+    "Role" VARCHAR,
     extra MAP(VARCHAR, VARCHAR)
 )"""
 
@@ -169,6 +334,74 @@ CREATE TABLE duplicate_versions (
 )"""
 
 
+# Migration 6's backfill as applied (duplicate_versions_sql of each entity, frozen).
+DUPLICATE_VERSIONS_BACKFILL = """;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'schools', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "schools" a JOIN "schools" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'students', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "students" a JOIN "students" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'contacts', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "contacts" a JOIN "contacts" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'teachers', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "teachers" a JOIN "teachers" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'sections', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "sections" a JOIN "sections" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'enrollments', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "enrollments" a JOIN "enrollments" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'staff', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "staff" a JOIN "staff" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi;
+INSERT INTO duplicate_versions
+SELECT DISTINCT s.id, 'admins', p.key, p.row_hash FROM (
+    SELECT a.district, a.key, unnest([a.row_hash, b.row_hash]) AS row_hash,
+        greatest(a.valid_from, b.valid_from) AS lo,
+        least(coalesce(a.valid_to, 2147483647), coalesce(b.valid_to, 2147483647)) AS hi
+    FROM "admins" a JOIN "admins" b
+        ON a.district = b.district AND a.key = b.key AND a.row_hash < b.row_hash
+) p JOIN snapshots s ON s.district = p.district AND s.seq BETWEEN p.lo AND p.hi"""
+
+
 def duplicate_versions_sql(entity: spec.Entity) -> str:
     """Every snapshot's duplicate versions of ``entity``, from pairs of overlapping versions."""
     never = 2**31 - 1
@@ -238,23 +471,18 @@ CREATE TABLE snapshot_outcomes (
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``."""
-    entity_sql = ";\n".join(entity_table_ddl(e) for e in spec.ENTITIES.values())
+    """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
+
+    Every text is frozen as applied: change the schema by adding a migration, never by editing
+    one (a store that applied it would not see the edit).
+    """
     return [
         (1, "base tables", BASE_TABLES),
-        (2, "entity SCD2 tables", entity_sql),
+        (2, "entity SCD2 tables", ENTITY_TABLES),
         (3, "pushes", PUSHES_TABLE),
         (4, "checks: ledger, field profiles, check runs", CHECKS_TABLES),
         (5, "raw file deltas", RAW_DELTAS),
-        (
-            6,
-            "duplicate versions per snapshot",
-            DUPLICATE_VERSIONS
-            + "".join(
-                f";\nINSERT INTO duplicate_versions {duplicate_versions_sql(e)}"
-                for e in spec.ENTITIES.values()
-            ),
-        ),
+        (6, "duplicate versions per snapshot", DUPLICATE_VERSIONS + DUPLICATE_VERSIONS_BACKFILL),
         (7, "api pulls, pages and Clever ids", API_TABLES),
         (
             8,

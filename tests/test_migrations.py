@@ -1,0 +1,58 @@
+"""Migrations are frozen text: a store that applied one never sees a later edit of it.
+
+The schema changes only by a new migration. Editing an applied migration (or letting it be
+generated from the spec, which changes under it) makes stores differ by when they were created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rosterlab import spec
+from rosterlab.store import Store
+from rosterlab.store.schema import migrations
+
+# sha256 of each migration's SQL as applied. A new migration adds a line; none ever changes.
+APPLIED = {
+    1: "6335059c6ffa0a24ece17741a1dacad3e7d85dac3bca871845f0b8e4ad7820a7",
+    2: "bf2b0ebd1cb856cac968762e596fdd7c4794dce28171ef7e7741f4f992949a9e",
+    3: "d2c6f67582eb438adff65d68bd83d48c681856c2130a39c35a6a16f56c72325f",
+    4: "01fbfe0bdd74525041a1df01c57c7d5b7b7d9dfb35d99b21744b39ba15785d13",
+    5: "4cc6fb5e246d57337148dac4f720c23c68a251dd101e7386473d2bdaa16a7629",
+    6: "44736bb943953749be547bea4b11593a9f2f0b88a02867675305266dda980eb6",
+    7: "b9bc4035708abbaeb9369197d43c125fdf520c4929d3cccd743ed900fd0b15ab",
+    8: "8b6ed60ca95f5a6e90c36f051b11003fd798371e5e17fbd10317a40a41a4efa3",
+}
+
+
+def test_no_applied_migration_changes_and_versions_follow_one_another():
+    texts = {version: sql for version, _, sql in migrations()}
+    assert list(texts) == list(range(1, len(texts) + 1))
+    changed = [
+        version
+        for version, digest in APPLIED.items()
+        if hashlib.sha256(texts[version].encode()).hexdigest() != digest
+    ]
+    assert changed == []
+    assert set(texts) == set(APPLIED)  # a new migration is pinned when it is added
+
+
+def test_the_entity_tables_a_new_store_gets_have_the_spec_columns(tmp_path: Path):
+    """A spec column added without a migration adding it to its table fails here."""
+    with Store.open(tmp_path / "s.duckdb") as store:
+        wrong = {}
+        for entity in spec.ENTITIES.values():
+            columns = [
+                name
+                for (name,) in store.rows(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "ORDER BY ordinal_position",
+                    [entity.name],
+                )
+            ]
+            expected = ["district", "key", "row_hash", "valid_from", "valid_to"]
+            expected += [*entity.columns, "extra"]
+            if columns != expected:
+                wrong[entity.name] = columns
+    assert wrong == {}
