@@ -10,7 +10,7 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ExportError, OutOfOrderError, SnapshotNotFoundError, StoreError
-from rosterlab.store import Store, export_snapshot, ingest_bundle, stage_snapshot
+from rosterlab.store import ORIGINS, Store, export_snapshot, ingest_bundle, stage_snapshot
 from tests.tiny import tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0)
@@ -349,3 +349,10 @@ def test_a_trial_keeps_nothing_it_wrote_whether_it_ends_or_fails(store, tmp_path
         store.trial(),
     ):
         pass
+
+
+def test_a_snapshot_origin_outside_the_vocabulary_is_refused(store, tmp_path):
+    assert ORIGINS == ("upload", "pulled", "corrected", "api")
+    with pytest.raises(StoreError, match="origin 'emailed' must be one of upload, pulled"):
+        ingest_night(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1, origin="emailed")
+    assert store.snapshots("maple") == []

@@ -8,11 +8,18 @@ appears on several rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 SYNC_TYPES: tuple[str, ...] = ("sftp", "clever-managed", "sis-managed")
 EXTENSION_PREFIX = "ext."
 KEY_SEPARATOR = "/"
 MAX_CONTACTS = 5
+
+
+# What a column holds, which decides how its values are checked (checks/rows.py).
+FieldKind = Literal[
+    "id", "text", "name", "grade", "date", "year", "email", "phone", "zip", "state", "code"
+]
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class Field:
 
     name: str
     required: bool = False
-    kind: str = "text"  # id text name grade date year email phone zip state code
+    kind: FieldKind = "text"
     vocabulary: str | None = None  # key of VOCABULARIES
     references: str | None = None  # entity whose key this column points at
     pii: bool = False

@@ -19,12 +19,22 @@ from rosterlab.store.staging import (
     stage_snapshot,
     staging_table,
 )
-from rosterlab.store.store import DATED_BY, IngestResult, SnapshotInfo, Store, interrupt_queries
+from rosterlab.store.store import (
+    DATED_BY,
+    ORIGINS,
+    IngestResult,
+    Origin,
+    SnapshotInfo,
+    Store,
+    interrupt_queries,
+)
 
 __all__ = [
     "DATED_BY",
+    "ORIGINS",
     "ColumnMap",
     "IngestResult",
+    "Origin",
     "SnapshotInfo",
     "StagedFile",
     "Store",

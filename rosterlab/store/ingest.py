@@ -42,10 +42,9 @@ from rosterlab.store.staging import (
     stage_file,
     staging_table,
 )
-from rosterlab.store.store import IngestResult, SnapshotInfo, Store
+from rosterlab.store.store import ORIGINS, IngestResult, Origin, SnapshotInfo, Store
 
 Progress = Callable[[str], None]
-ORIGINS = ("upload", "pulled", "corrected", "api")
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a later time is a wrong clock
 
 
@@ -63,7 +62,7 @@ class Ingestor:
         district: str,
         taken_at: datetime,
         sync_type: str,
-        origin: str,
+        origin: Origin,
         source: str,
         district_name: str | None,
         allow_out_of_order: bool = False,
@@ -118,7 +117,7 @@ class Ingestor:
         seq: int,
         taken_at: datetime,
         sync_type: str,
-        origin: str,
+        origin: Origin,
         source: str,
         snapshot_id: int | None,
     ) -> SnapshotInfo:
@@ -457,7 +456,7 @@ def ingest_bundle(
     district: str,
     taken_at: datetime | None = None,
     sync_type: str | None = None,
-    origin: str = "upload",
+    origin: Origin = "upload",
     source: str | None = None,
     district_name: str | None = None,
     progress: Progress | None = None,
@@ -515,7 +514,7 @@ def _ingest(
     district: str,
     when: datetime,
     sync_type: str,
-    origin: str,
+    origin: Origin,
     source: str | None,
     district_name: str | None,
     progress: Progress | None,

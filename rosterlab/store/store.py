@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, get_args
 
 import duckdb
 import polars as pl
@@ -30,6 +30,11 @@ from rosterlab.store.sql import quote_ident
 Progress = Callable[[str], None]
 
 
+# Where a snapshot came from: a district's upload, an SFTP pull, a corrected bundle, an API pull.
+Origin = Literal["upload", "pulled", "corrected", "api"]
+ORIGINS: tuple[Origin, ...] = get_args(Origin)
+
+
 @dataclass(frozen=True)
 class SnapshotInfo:
     """One ingested bundle of one district."""
@@ -41,7 +46,7 @@ class SnapshotInfo:
     ingested_at: datetime
     source: str
     bundle_sha256: str
-    origin: str
+    origin: Origin
     sync_type: str
 
 
