@@ -10,11 +10,15 @@ import errno
 import re
 from pathlib import Path
 
+# The CLI's exit codes (README "Exit codes"): done; findings at or above --fail-on; the command
+# could not do its job; interrupted (Ctrl-C; SIGTERM and SIGHUP exit 128 + their number).
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 
 class RosterlabError(Exception):
     """Base of every error a user can cause; the message is one actionable line."""
 
-    exit_code = 2
+    exit_code = EXIT_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

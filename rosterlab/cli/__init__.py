@@ -16,9 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from rosterlab.cli import interrupts
-from rosterlab.errors import RosterlabError
+from rosterlab.errors import EXIT_ERROR, EXIT_OK, RosterlabError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "ROSTERLAB_DEBUG"
 INTERRUPTED = "interrupted: nothing was half-written; re-run the command"
 
@@ -45,7 +44,7 @@ def _run(arguments: list[str], watch: interrupts.Watch) -> int:
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse: --help is 0, usage errors are 2
-        return int(exc.code or 0)
+        return int(exc.code or EXIT_OK)
     return int(args.handler(args))
 
 

@@ -8,8 +8,15 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.cli import check_commands, output
-from rosterlab.cli.common import add_command, add_format, fails, open_store, settings_of
-from rosterlab.errors import ApiError, ConfigError
+from rosterlab.cli.common import (
+    add_command,
+    add_district,
+    add_format,
+    fails,
+    open_store,
+    settings_of,
+)
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ApiError, ConfigError
 
 STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
 
@@ -53,7 +60,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             + "\n"
             + render_api.pull_text(result.pull, result.resumed, result.events_base)
         )
-    return 1 if fails(ingest.findings_summary(), args.fail_on) else 0
+    return EXIT_FINDINGS if fails(ingest.findings_summary(), args.fail_on) else EXIT_OK
 
 
 def cmd_api_serve(args: argparse.Namespace) -> int:
@@ -105,7 +112,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
-    return 0
+    return EXIT_OK
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -121,7 +128,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         output.emit(render_reconcile.reconcile_html(result))
     else:
         output.emit(render_reconcile.reconcile_text(result, details=args.details))
-    return 1 if args.fail_on_unexplained and result.unexplained else 0
+    return EXIT_FINDINGS if args.fail_on_unexplained and result.unexplained else EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -131,7 +138,7 @@ def register(sub: Any) -> None:
         "What the district uploaded vs what Clever's API serves, every difference with a reason.",
         "rosterlab reconcile --district maple [--upload 3 --served 4] [--details]",
     )
-    rec.add_argument("--district", required=True)
+    add_district(rec)
     rec.add_argument("--upload", help="uploaded snapshot (default: the newest before --served)")
     rec.add_argument("--served", help="API snapshot (default: the newest api pull)")
     rec.add_argument("--details", action="store_true", help="list every difference")
@@ -159,7 +166,7 @@ def register(sub: Any) -> None:
         'version = "3.1", token_env = "OAK_TOKEN"',
     )
     pull.add_argument("--target", required=True, help="an [api.NAME] table of rosterlab.toml")
-    pull.add_argument("--district", required=True, help="district id in the store")
+    add_district(pull)
     pull.add_argument(
         "--events",
         action="store_true",
@@ -186,7 +193,7 @@ def register(sub: Any) -> None:
         "rosterlab api serve --district maple --port 8765 --fault 503@3\n"
         "  # the accepted token: export ROSTERLAB_STANDIN_TOKEN=anything",
     )
-    serve.add_argument("--district", required=True)
+    add_district(serve)
     serve.add_argument("--snapshot", default="latest", help="snapshot id or latest (default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed)")

@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.cli import output
-from rosterlab.cli.common import SNAP_HELP, add_command, add_format, fails, open_store, settings_of
+from rosterlab.cli.common import (
+    SNAP_HELP,
+    add_command,
+    add_district,
+    add_format,
+    fails,
+    open_store,
+    settings_of,
+)
 from rosterlab.config import DistrictSettings
-from rosterlab.errors import SnapshotNotFoundError, StoreError
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, SnapshotNotFoundError, StoreError
 
 if TYPE_CHECKING:
     from rosterlab.store import IngestResult, Store
@@ -77,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         output.emit_csv(findings_csv(shown.findings, received))
     else:
         output.emit(render.check_text(shown, filtered=wanted.describe(), received=received))
-    return 1 if fails(shown.severity_counts(), args.fail_on) else 0
+    return EXIT_FINDINGS if fails(shown.severity_counts(), args.fail_on) else EXIT_OK
 
 
 def cmd_fields(args: argparse.Namespace) -> int:
@@ -100,7 +108,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
         output.emit_json(render.fields_dict(matrix))
     else:
         output.emit(render.fields_text(matrix))
-    return 0
+    return EXIT_OK
 
 
 def cmd_ledger_add(args: argparse.Namespace) -> int:
@@ -123,7 +131,7 @@ def cmd_ledger_add(args: argparse.Namespace) -> int:
         output.emit(
             f"override {item.id} kept: {item.entity} {item.key} {item.field} = {item.value!r}"
         )
-    return 0
+    return EXIT_OK
 
 
 def cmd_ledger_list(args: argparse.Namespace) -> int:
@@ -136,7 +144,7 @@ def cmd_ledger_list(args: argparse.Namespace) -> int:
         output.emit_json([render.override_dict(item) for item in items])
     else:
         output.emit(render.overrides_text(args.district, items))
-    return 0
+    return EXIT_OK
 
 
 def cmd_ledger_remove(args: argparse.Namespace) -> int:
@@ -145,7 +153,7 @@ def cmd_ledger_remove(args: argparse.Namespace) -> int:
     with open_store(settings_of(args)) as store:
         item = remove_override(store, args.district, args.id)
     output.emit(f"override {item.id} retired: {item.entity} {item.key} {item.field}")
-    return 0
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -159,7 +167,7 @@ def register(sub: Any) -> None:
         "  rosterlab check --district maple --code enrollment-unknown-section --cause "
         "sections/SEC-9",
     )
-    check.add_argument("--district", required=True)
+    add_district(check)
     check.add_argument(
         "--snapshot", default="latest", metavar="SNAP", help=SNAP_HELP + " (default: latest)"
     )
@@ -194,7 +202,7 @@ def register(sub: Any) -> None:
         "The field × night matrix: which columns a district sends, stopped or started sending.",
         "rosterlab fields --district maple --format json",
     )
-    fields.add_argument("--district", required=True)
+    add_district(fields)
     add_format(fields)
     fields.set_defaults(handler=cmd_fields)
 
@@ -213,7 +221,7 @@ def register(sub: Any) -> None:
         "rosterlab ledger add --district maple --entity students --key S-1001 "
         '--field First_name --value Bo --reason "preferred name"',
     )
-    add.add_argument("--district", required=True)
+    add_district(add)
     add.add_argument("--entity", required=True, choices=list(spec.ENTITIES))
     add.add_argument("--key", required=True, help="the record key (composite keys joined by /)")
     add.add_argument("--field", required=True, help="a spec column or an ext.* field")
@@ -224,12 +232,12 @@ def register(sub: Any) -> None:
     listing = add_command(
         actions, "list", "The district's overrides.", "rosterlab ledger list --district maple"
     )
-    listing.add_argument("--district", required=True)
+    add_district(listing)
     add_format(listing)
     listing.set_defaults(handler=cmd_ledger_list)
     remove = add_command(
         actions, "remove", "Retire an override by id.", "rosterlab ledger remove 3 --district maple"
     )
     remove.add_argument("id", type=int, metavar="ID")
-    remove.add_argument("--district", required=True)
+    add_district(remove)
     remove.set_defaults(handler=cmd_ledger_remove)

@@ -27,12 +27,13 @@ from rosterlab.cli.common import (
     DISTRICT_HELP,
     SNAP_HELP,
     add_command,
+    add_district,
     add_format,
     fails,
     open_store,
     settings_of,
 )
-from rosterlab.errors import ConfigError
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 
 if TYPE_CHECKING:
     from rosterlab.store import IngestResult
@@ -140,7 +141,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         output.emit("\n".join(render.ingest_text(*item) for item in results))
     worst = any(fails(r.findings_summary(), args.fail_on) for r, _, _ in results)
-    return 1 if worst else 0
+    return EXIT_FINDINGS if worst else EXIT_OK
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
@@ -157,7 +158,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         output.emit_json([render.snapshot_dict(*item) for item in items])
     else:
         output.emit(render.snapshots_text(items))
-    return 0
+    return EXIT_OK
 
 
 def cmd_snapshots_forget(args: argparse.Namespace) -> int:
@@ -175,7 +176,7 @@ def cmd_snapshots_forget(args: argparse.Namespace) -> int:
         f"{gone.taken_at:%Y-%m-%d %H:%M}); {gone.district}'s history was replayed from the kept "
         "raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_snapshots_redate(args: argparse.Namespace) -> int:
@@ -195,7 +196,7 @@ def cmd_snapshots_redate(args: argparse.Namespace) -> int:
         f"{when:%Y-%m-%d %H:%M}; {moved.district}'s history was replayed in time order from the "
         "kept raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -210,7 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"snapshot {snapshot.id} ({snapshot.district} night {snapshot.seq}): "
         f"{len(written)} {kind} written to {args.dir}"
     )
-    return 0
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -226,7 +227,9 @@ def register(sub: Any) -> None:
         metavar="BUNDLE",
         help="bundle folder or .zip, or a district folder of YYYY-MM-DD nights",
     )
-    ingest.add_argument("--district", help="district id (default for a district folder: its name)")
+    add_district(
+        ingest, required=False, help_text="district id (default for a district folder: its name)"
+    )
     ingest.add_argument(
         "--taken-at",
         help="ISO-8601 time of the upload (default: a YYYY-MM-DD[THHMM] in the bundle's name, "
@@ -265,7 +268,7 @@ def register(sub: Any) -> None:
         "  rosterlab snapshots forget 2026-09-03 --district maple\n"
         "  rosterlab snapshots redate n9 --district maple --taken-at 2026-09-04T02:00",
     )
-    snaps.add_argument("--district")
+    add_district(snaps, required=False, help_text="only this district")
     add_format(snaps)
     snaps.set_defaults(handler=cmd_snapshots)
     actions = snaps.add_subparsers(dest="action", metavar="ACTION")
@@ -285,7 +288,7 @@ def register(sub: Any) -> None:
     )
     for action, handler in ((forget, cmd_snapshots_forget), (redate, cmd_snapshots_redate)):
         action.add_argument("snapshot", metavar="SNAP", help=SNAP_HELP)
-        action.add_argument("--district", default=argparse.SUPPRESS, help=DISTRICT_HELP)
+        add_district(action, required=False, help_text=DISTRICT_HELP, default=argparse.SUPPRESS)
         action.set_defaults(handler=handler)
     redate.add_argument("--taken-at", required=True, help="ISO-8601 time the night was taken")
 
@@ -297,7 +300,7 @@ def register(sub: Any) -> None:
     )
     export.add_argument("snapshot", metavar="SNAP", help=SNAP_HELP)
     export.add_argument("dir", metavar="DIR", help="new or empty folder")
-    export.add_argument("--district", help=DISTRICT_HELP)
+    add_district(export, required=False, help_text=DISTRICT_HELP)
     export.add_argument(
         "--canonical",
         action="store_true",

@@ -21,6 +21,17 @@ SNAP_HELP = (
 DISTRICT_HELP = "the district (needed unless SNAP is an id)"
 
 
+def add_district(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    help_text: str = "the district's id",
+    **options: Any,
+) -> None:
+    """The ``--district`` option (required unless said otherwise)."""
+    parser.add_argument("--district", required=required, help=help_text, **options)
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
     return load_settings(store=args.store, config=args.config)
 

@@ -13,8 +13,15 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.cli import output
-from rosterlab.cli.common import SNAP_HELP, add_command, add_format, open_store, settings_of
-from rosterlab.errors import ConfigError
+from rosterlab.cli.common import (
+    SNAP_HELP,
+    add_command,
+    add_district,
+    add_format,
+    open_store,
+    settings_of,
+)
+from rosterlab.errors import EXIT_OK, ConfigError
 
 CHANGE_KINDS = ("added", "removed", "changed")
 
@@ -66,7 +73,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         text = change_set_csv(result.changes.to_dicts(), redact=args.redact)
         if args.out is None:
             output.emit_csv(text)
-            return 0
+            return EXIT_OK
     elif args.format == "json":
         text = json.dumps(render.diff_dict(result, **options), indent=2, ensure_ascii=False)
     elif args.format == "html":
@@ -75,7 +82,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         text = render.diff_text(result, **options)
     if args.out is None:
         output.emit(text)
-        return 0
+        return EXIT_OK
     target = Path(args.out)
     try:
         if args.format == "csv":
@@ -87,7 +94,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     output.emit(
         f"diff of snapshots {result.from_snapshot.id} → {result.to_snapshot.id} written to {target}"
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
@@ -101,7 +108,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         output.emit_json(render.timeline_dict(timeline))
     else:
         output.emit(render.timeline_text(timeline))
-    return 0
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -113,7 +120,7 @@ def register(sub: Any) -> None:
         "  rosterlab diff --district maple --entity students --change removed --format csv "
         "--out removed.csv",
     )
-    diff.add_argument("--district", required=True, help="district id")
+    add_district(diff)
     diff.add_argument(
         "--from",
         dest="frm",
@@ -155,7 +162,7 @@ def register(sub: Any) -> None:
         "rosterlab timeline --district maple --entity students --key S-100017\n"
         "  rosterlab timeline --district maple --entity teachers --key T-1008   # T-1008/SCH-002",
     )
-    timeline.add_argument("--district", required=True, help="district id")
+    add_district(timeline)
     timeline.add_argument("--entity", required=True, choices=tuple(spec.ENTITIES))
     timeline.add_argument(
         "--key",

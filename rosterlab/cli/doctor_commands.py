@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, settings_of
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK
 
 if TYPE_CHECKING:
     from rosterlab.store.doctor import DoctorReport
@@ -50,7 +51,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         output.emit_json(report.to_dict())
     else:
         output.emit(doctor_text(report))
-    return 0 if report.healthy else 1
+    return EXIT_OK if report.healthy else EXIT_FINDINGS
 
 
 def register(sub: Any) -> None:

@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rosterlab.cli import check_commands, output
-from rosterlab.cli.common import SNAP_HELP, add_command, add_format, open_store, settings_of
-from rosterlab.errors import PushRefusedError, RosterlabError
+from rosterlab.cli.common import (
+    SNAP_HELP,
+    add_command,
+    add_district,
+    add_format,
+    open_store,
+    settings_of,
+)
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, PushRefusedError, RosterlabError
 
 if TYPE_CHECKING:
     from rosterlab.fix import Verdict
@@ -68,12 +75,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
     else:
         output.emit(render.fix_text(result))
     if result.ok:
-        return 0
+        return EXIT_OK
     output.error(
         f"the corrected bundle in {result.out_dir} still has {len(result.remaining)} error "
         "finding(s) (listed above): add rules for them and run fix again"
     )
-    return 1
+    return EXIT_FINDINGS
 
 
 def _refuse(folder: Path, verdict: Verdict) -> PushRefusedError:
@@ -99,7 +106,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         _emit_push(args, result, verdict, None, check_credentials(target))
         if verdict.error_count and not args.force:
             raise _refuse(folder, verdict)
-        return 0
+        return EXIT_OK
     if verdict.error_count and not args.force:
         raise _refuse(folder, verdict)
     plan = plan_push(target, folder)
@@ -114,7 +121,7 @@ def cmd_push(args: argparse.Namespace) -> int:
             raise
         record = log_push(store, plan, verdict, forced=args.force, started=started, result=result)
     _emit_push(args, result, verdict, record)
-    return 0
+    return EXIT_OK
 
 
 def _failure(exc: BaseException) -> str:
@@ -180,7 +187,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         output.emit_json(render.pull_dict(pulled, ingest_dict(result, outcome)))
     else:
         output.emit(render.pull_text(pulled) + "\n" + ingest_text(result, rows, outcome))
-    return 0
+    return EXIT_OK
 
 
 def _progress_flag(parser: argparse.ArgumentParser) -> None:
@@ -201,7 +208,7 @@ def register(sub: Any) -> None:
         "  rosterlab fix --district maple --snapshot 2026-09-03 --rules maple.rules.toml "
         "--out out/maple-night3",
     )
-    fix.add_argument("--district", required=True)
+    add_district(fix)
     fix.add_argument("--snapshot", default="latest", help=SNAP_HELP + " (default: latest)")
     fix.add_argument("--rules", required=True, metavar="FILE", help="corrections rules (TOML)")
     fix.add_argument("--out", required=True, metavar="DIR", help="new or empty folder")
@@ -227,8 +234,10 @@ def register(sub: Any) -> None:
     push.add_argument(
         "--force", action="store_true", help="push even though the bundle has error findings"
     )
-    push.add_argument(
-        "--district", help="district the bundle belongs to (default: from its manifest.json)"
+    add_district(
+        push,
+        required=False,
+        help_text="district the bundle belongs to (default: from its manifest.json)",
     )
     _progress_flag(push)
     add_format(push)
@@ -241,7 +250,7 @@ def register(sub: Any) -> None:
         "rosterlab pull --target maple-drop --district maple",
     )
     pull.add_argument("--target", required=True, help="a [targets.NAME] of rosterlab.toml")
-    pull.add_argument("--district", required=True)
+    add_district(pull)
     pull.add_argument(
         "--allow-future",
         action="store_true",

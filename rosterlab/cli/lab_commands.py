@@ -13,8 +13,8 @@ from typing import Any
 
 import rosterlab
 from rosterlab.cli import output
-from rosterlab.cli.common import SNAP_HELP, add_command, settings_of
-from rosterlab.errors import LabError
+from rosterlab.cli.common import SNAP_HELP, add_command, add_district, settings_of
+from rosterlab.errors import EXIT_OK, LabError
 from rosterlab.report.destination import report_destination
 
 STORE_ENV = "ROSTERLAB_STORE"
@@ -92,7 +92,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
             f"JupyterLab exited with code {code} (see its messages above): "
             "if the port is in use, pass another --port"
         )
-    return 0
+    return EXIT_OK
 
 
 SERVER_STOP_SECONDS = 15  # JupyterLab's own shutdown (kernels first) before it is killed
@@ -148,7 +148,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     written = write_report(page, Path(args.out))
     output.emit(f"report written to {written}")
-    return 0
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -181,7 +181,7 @@ def register(sub: Any) -> None:
         "Write a self-contained HTML report of a district (charts, changes, findings).",
         "rosterlab report --district maple --out maple-report.html --redact",
     )
-    report.add_argument("--district", required=True)
+    add_district(report)
     report.add_argument(
         "--from",
         dest="from_ref",
