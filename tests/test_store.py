@@ -44,7 +44,7 @@ def test_clean_night_becomes_snapshot_one_with_rows_per_entity(store, tmp_path):
     assert (result.snapshot.id, result.snapshot.seq, result.snapshot.district) == (1, 1, "maple")
     assert result.snapshot.taken_at == NIGHT_1
     assert result.snapshot.sync_type == "sftp"
-    assert result.findings_summary() == {"error": 0, "warning": 0, "info": 1}
+    assert result.severity_counts() == {"error": 0, "warning": 0, "info": 1}
     assert [f.code for f in result.findings] == ["extension-column"]
     assert store.snapshot_rows(1) == {
         "schools": 2,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,7 +22,9 @@ import httpx
 from rosterlab.api.target import ApiTarget
 from rosterlab.errors import ApiError, disk_full
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    from rosterlab.store import Progress
+
 RETRIED_STATUSES = (500, 502, 503, 504)
 MAX_RATE_WAITS = 30  # consecutive 429s on one page before giving up
 MAX_RATE_WAIT = 120.0  # never sleep longer than this on one X-RateLimit-Reset

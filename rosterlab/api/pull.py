@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +37,9 @@ from rosterlab.api.served import EVENT_WINDOW
 from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ApiError, DiskFullError, disk_full
-from rosterlab.store import IngestResult, Store, ingest_bundle
+from rosterlab.store import IngestResult, Progress, Store, ingest_bundle
 from rosterlab.store.api_pulls import ApiPull, KeptPage, kept_pages, pull_of, pulls, record_pull
 
-Progress = Callable[[str], None]
 MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
 # ``ending_before`` an id above every id gives the newest event (unconfirmed at Clever).

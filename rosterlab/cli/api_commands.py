@@ -60,7 +60,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             + "\n"
             + render_api.pull_text(result.pull, result.resumed, result.events_base)
         )
-    return EXIT_FINDINGS if fails(ingest.findings_summary(), args.fail_on) else EXIT_OK
+    return EXIT_FINDINGS if fails(ingest.severity_counts(), args.fail_on) else EXIT_OK
 
 
 def cmd_api_serve(args: argparse.Namespace) -> int:

@@ -140,7 +140,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         output.emit_json(payloads[0] if history is None else payloads)
     else:
         output.emit("\n".join(render.ingest_text(*item) for item in results))
-    worst = any(fails(r.findings_summary(), args.fail_on) for r, _, _ in results)
+    worst = any(fails(r.severity_counts(), args.fail_on) for r, _, _ in results)
     return EXIT_FINDINGS if worst else EXIT_OK
 
 

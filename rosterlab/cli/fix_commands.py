@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rosterlab.fix import Verdict
     from rosterlab.store.pushes import PushRecord
     from rosterlab.transport import PushResult
-    from rosterlab.transport.common import Progress as TransferProgress
+    from rosterlab.transport.common import TransferProgress
 
 LARGE_FILE = 1 << 20  # transfers at least this big report progress, every 10 %
 

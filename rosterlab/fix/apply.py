@@ -77,7 +77,7 @@ def canonical_header(spec_name: str, header: Sequence[str]) -> list[str]:
     return canonical
 
 
-class Workbench:
+class Correction:
     """The work tables of one snapshot being corrected, and the change log."""
 
     def __init__(self, store: Store, snapshot: SnapshotInfo) -> None:

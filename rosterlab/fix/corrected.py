@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from rosterlab import spec
 from rosterlab.bundle.digest import file_sha256
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import FixError, cannot_write, disk_full
-from rosterlab.fix.apply import CHANGES_HEADER, Workbench
+from rosterlab.fix.apply import CHANGES_HEADER, Correction
 from rosterlab.fix.hold import HoldPrediction
 from rosterlab.fix.recheck import (
     CHANGES,
@@ -37,15 +37,13 @@ from rosterlab.fix.recheck import (
 )
 from rosterlab.fix.rules import RuleSet
 from rosterlab.spec import Finding
-from rosterlab.store import SnapshotInfo, Store
+from rosterlab.store import Progress, SnapshotInfo, Store
 from rosterlab.store.write import copy_csv
 
 MANIFEST_VERSION = 1
 REMAINING_LISTED = 100  # error findings spelled out in the manifest (all are counted)
 _STYLES = {"\r\n": "CRLF", "\n": "LF"}
 PARTIAL = ".partial"  # suffix of the temporary folder a bundle is written into
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -232,7 +230,7 @@ def _fix(
     check_snapshot(store, source.id, settings)  # drop rules act on its check findings
     before = spec.findings_summary(store.findings(source.id))
     say(f"staging snapshot {source.id}")
-    work = Workbench(store, source)
+    work = Correction(store, source)
     try:
         outcomes_notes = []
         for rule in rules.rules:
@@ -404,7 +402,7 @@ def _alive(pid: int) -> bool:
 
 
 def _write_files(
-    store: Store, work: Workbench, folder: Path, say: Progress
+    store: Store, work: Correction, folder: Path, say: Progress
 ) -> tuple[WrittenFile, ...]:
     written = []
     for name, work_file in work.files.items():
@@ -426,7 +424,7 @@ def _write_files(
     return tuple(written)
 
 
-def _notes(store: Store, source: SnapshotInfo, work: Workbench) -> tuple[str, ...]:
+def _notes(store: Store, source: SnapshotInfo, work: Correction) -> tuple[str, ...]:
     notes = [
         f"{name} could not be parsed (not text, or no header), so it is not in the corrected bundle"
         for name in work.unparsed

@@ -30,7 +30,7 @@ def ingest_dict(result: IngestResult, outcome: UploadOutcome) -> dict[str, Any]:
             "new": result.new,
             "taken_at_from": result.dated_by,
         },
-        "findings_summary": result.findings_summary(),
+        "findings_summary": result.severity_counts(),
     }
 
 
@@ -100,7 +100,7 @@ def ingest_text(result: IngestResult, rows: Mapping[str, int], outcome: UploadOu
     lines += [
         "  rows: " + " · ".join(f"{entity} {count:,}" for entity, count in rows.items()),
         *(f"  {line}" for line in outcome_lines(outcome)),
-        "  findings: " + summary_text(result.findings_summary()),
+        "  findings: " + summary_text(result.severity_counts()),
     ]
     lines += [f"    {line}" for line in findings_by_code(result.findings)]
     return "\n".join(lines)

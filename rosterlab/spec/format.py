@@ -447,5 +447,3 @@ ALIASES: dict[str, dict[str, str]] = {
 
 # Staff may sit at the district office instead of a school (v2.1.1); admins.csv may not.
 DISTRICT_OFFICE = "DEFAULT_DISTRICT_OFFICE"
-
-DATE_FORMAT = "MM/DD/YYYY"

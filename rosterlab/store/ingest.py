@@ -42,9 +42,8 @@ from rosterlab.store.staging import (
     stage_file,
     staging_table,
 )
-from rosterlab.store.store import ORIGINS, IngestResult, Origin, SnapshotInfo, Store
+from rosterlab.store.store import ORIGINS, IngestResult, Origin, Progress, SnapshotInfo, Store
 
-Progress = Callable[[str], None]
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a later time is a wrong clock
 
 

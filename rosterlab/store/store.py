@@ -27,6 +27,7 @@ from rosterlab.store import files, raw
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
 
+# A progress line for the user (the CLI prints it on stderr, the workbench in its log).
 Progress = Callable[[str], None]
 
 
@@ -70,7 +71,7 @@ class IngestResult:
     findings: tuple[Finding, ...]
     dated_by: str = "given"
 
-    def findings_summary(self) -> dict[str, int]:
+    def severity_counts(self) -> dict[str, int]:
         return spec.severity_counts(self.findings)
 
 
@@ -406,11 +407,6 @@ class Store:
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query with bound values and return plain tuples (small results only)."""
         return self._rows(sql, params)
-
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """The raw connection, for the store's own modules."""
-        return self._con
 
     # --- snapshots -----------------------------------------------------------------------
     def snapshots(self, district: str | None = None) -> list[SnapshotInfo]:

@@ -4,7 +4,7 @@ The only room that imports paramiko. Host keys must be pinned in the target's kn
 an unknown or changed key is always refused.
 """
 
-from rosterlab.transport.common import Progress
+from rosterlab.transport.common import TransferProgress
 from rosterlab.transport.pull import PulledFile, PullResult, pull_bundle, spec_name_of
 from rosterlab.transport.push import PlannedFile, PushPlan, PushResult, plan_push, push_bundle
 from rosterlab.transport.session import check_credentials
@@ -12,12 +12,12 @@ from rosterlab.transport.target import Target, load_target, target_from_table
 
 __all__ = [
     "PlannedFile",
-    "Progress",
     "PullResult",
     "PulledFile",
     "PushPlan",
     "PushResult",
     "Target",
+    "TransferProgress",
     "check_credentials",
     "load_target",
     "plan_push",

@@ -16,7 +16,7 @@ from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.config import Limits
 from rosterlab.errors import TransportError
 from rosterlab.spec import FILES
-from rosterlab.transport.common import Progress
+from rosterlab.transport.common import TransferProgress
 from rosterlab.transport.session import Session
 from rosterlab.transport.target import Target
 
@@ -112,7 +112,7 @@ def _download(
     name: str,
     remote_mtime: int,
     local: Path,
-    progress: Progress | None,
+    progress: TransferProgress | None,
     cap: int,
     refusal: str,
 ) -> PulledFile:
@@ -197,7 +197,7 @@ def pull_bundle(
     target: Target,
     dest_dir: Path,
     *,
-    progress: Progress | None = None,
+    progress: TransferProgress | None = None,
     limits: Limits | None = None,
 ) -> PullResult:
     """Download the target's spec files and look-alikes into an empty ``dest_dir``.

@@ -28,7 +28,7 @@ from rosterlab.errors import (
     TransportError,
 )
 from rosterlab.spec import FILES
-from rosterlab.transport.common import Progress
+from rosterlab.transport.common import TransferProgress
 from rosterlab.transport.session import POSIX_RENAME, Session
 from rosterlab.transport.target import Target
 
@@ -187,7 +187,7 @@ class _State:
     renaming: bool = False
 
 
-def _upload(s: Session, f: PlannedFile, progress: Progress | None) -> None:
+def _upload(s: Session, f: PlannedFile, progress: TransferProgress | None) -> None:
     def callback(done: int, total: int) -> None:
         if progress is not None:
             progress(f.name, done, total)
@@ -233,7 +233,7 @@ def _commit(s: Session, plan: PushPlan, state: _State) -> None:
 
 
 def _push_once(
-    target: Target, plan: PushPlan, progress: Progress | None, state: _State
+    target: Target, plan: PushPlan, progress: TransferProgress | None, state: _State
 ) -> tuple[str, ...]:
     """One connection: upload every file as ``*.part``, verify, then rename them all."""
     with Session(target) as s:
@@ -279,7 +279,7 @@ def push_bundle(
     bundle_dir: Path,
     *,
     dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: TransferProgress | None = None,
     retries: int = 3,
     backoff: float = 1.0,
 ) -> PushResult:

@@ -13,7 +13,7 @@ from rosterlab.ui.fix_panel import FixPanel, PushPreview
 from rosterlab.ui.history import SyncHistory, sync_history
 from rosterlab.ui.picker import SnapshotPicker
 from rosterlab.ui.reconcile import ReconcileView, pull_api
-from rosterlab.ui.reports import Static, diff_summary, field_flags, findings_summary, title
+from rosterlab.ui.reports import Static, diff_summary, field_flags, night_findings, title
 from rosterlab.ui.session import Workbench, build_sample_store, open_workbench, samples_dir
 
 __all__ = [
@@ -34,8 +34,8 @@ __all__ = [
     "diff_summary",
     "field_flags",
     "fill_rates",
-    "findings_summary",
     "matrix_for",
+    "night_findings",
     "open_workbench",
     "pull_api",
     "record_counts",

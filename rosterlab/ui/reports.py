@@ -51,7 +51,7 @@ def diff_summary(
     return Static(wrap(diff_fragment(result, redact=redact)), diff_text(result, redact=redact))
 
 
-def findings_summary(bench: Workbench, ref: NightRef = "latest", *, redact: bool = False) -> Static:
+def night_findings(bench: Workbench, ref: NightRef = "latest", *, redact: bool = False) -> Static:
     """One night's findings: counts, root causes (biggest first), the first findings, hints."""
     page, text = findings_fragment(check(bench, ref), redact=redact)
     return Static(wrap(page), text)
