@@ -10,7 +10,7 @@ STORE  ?= rosterlab.duckdb
 # The environment: exact versions from constraints.txt, the package editable, test extras included.
 $(STAMP): constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,fleet]'
 	touch $(STAMP)
 
 venv: $(STAMP)
