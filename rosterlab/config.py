@@ -8,7 +8,8 @@ DuckDB's memory limit and threads: ``ROSTERLAB_MEMORY_LIMIT`` / ``ROSTERLAB_THRE
 per core); past the limit DuckDB spills to a ``.tmp`` folder beside the store. How long a writer
 waits for another one holding the store: ``ROSTERLAB_STORE_WAIT``, else ``store_wait`` (seconds,
 default 300). Bounds on what one bundle may cost (zip size and compression ratio, pulled bytes,
-columns per file) live under ``[limits]`` in rosterlab.toml (see :class:`Limits`).
+columns per file) live under ``[limits]`` in rosterlab.toml (see :class:`Limits`). A fleet (every
+district's nightly source, one store each) lives under ``[fleet]`` (see :class:`FleetSettings`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,36 @@ class DistrictSettings:
     format_shift_min_values: int = 5
 
 
+FLEET_SOURCES = ("drop", "pull", "api")
+DEFAULT_FLEET_ROOT = "fleet"
+# A fleet district's id names its store file: no separators, no leading dot.
+_FLEET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class FleetDistrict:
+    """One district of a fleet: where its nights come from, and its settings.
+
+    ``source`` is ``drop`` (``folder``: a folder of nightly bundles, ``YYYY-MM-DD`` folders or
+    zips), ``pull`` (``target``: an SFTP ``[targets.NAME]``) or ``api`` (``target``: an
+    ``[api.NAME]`` Data API target).
+    """
+
+    district: str
+    source: str
+    settings: DistrictSettings
+    folder: Path | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """``[fleet]``: the root folder (stores and Parquet results) and the districts, by id."""
+
+    root: Path
+    districts: tuple[FleetDistrict, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings for one run."""
@@ -75,6 +106,7 @@ class Settings:
     threads: int | None = None
     limits: Limits = field(default_factory=Limits)
     store_wait: float = 300.0  # seconds a writer waits for another one holding the store
+    fleet: FleetSettings | None = None  # [fleet], when rosterlab.toml has one
 
     def district(self, district: str) -> DistrictSettings:
         return self.districts.get(district, DistrictSettings(district=district))
@@ -172,9 +204,10 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
     where = config_path or DEFAULT_CONFIG
     configured = _store(raw, where)  # checked even when --store or the environment wins
     store_value = store or os.environ.get("ROSTERLAB_STORE") or configured
+    district_tables = _table(raw, "districts", where)
     districts = {
         name: district_settings(name, table, f"{config_path} [districts.{name}]")
-        for name, table in _table(raw, "districts", where).items()
+        for name, table in district_tables.items()
     }
     return Settings(
         store=Path(store_value).expanduser(),
@@ -186,6 +219,7 @@ def load_settings(store: str | None = None, config: str | None = None) -> Settin
         threads=_threads(os.environ.get("ROSTERLAB_THREADS"), raw, config_path),
         limits=_limits(raw.get("limits", {}), where),
         store_wait=_store_wait(os.environ.get("ROSTERLAB_STORE_WAIT"), raw, config_path),
+        fleet=_fleet(raw, config_path, district_tables),
     )
 
 
@@ -270,3 +304,82 @@ def _store_wait(env: str | None, raw: dict[str, Any], config: Path | None) -> fl
     if not 0 <= seconds <= 86_400:
         raise ConfigError(f"{where}: store_wait {value!r} must be seconds from 0 to 86400")
     return seconds
+
+
+def _fleet(
+    raw: dict[str, Any], config: Path | None, district_tables: dict[str, Any]
+) -> FleetSettings | None:
+    """``[fleet]`` of rosterlab.toml: ``root`` and ``[fleet.districts.ID]`` tables.
+
+    Paths are relative to the toml's folder. A district's settings are its ``[districts.ID]``
+    keys overridden by the same keys in its fleet table.
+    """
+    table = raw.get("fleet")
+    if table is None or config is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config}: fleet must be a table ([fleet]), not {type(table).__name__}")
+    unknown = sorted(set(table) - {"root", "districts"})
+    if unknown:
+        raise ConfigError(
+            f"{config} [fleet]: unknown key(s) {', '.join(unknown)}; allowed: districts, root"
+        )
+    base = config.parent
+    root = table.get("root", DEFAULT_FLEET_ROOT)
+    if not isinstance(root, str) or not root.strip():
+        raise ConfigError(f'{config} [fleet]: root {root!r} must be a folder path, e.g. "fleet"')
+    tables = table.get("districts", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{config} [fleet]: districts must be [fleet.districts.ID] tables")
+    districts = tuple(
+        _fleet_district(ident, tables[ident], raw, base, config, district_tables)
+        for ident in sorted(tables)
+    )
+    return FleetSettings(root=base / root, districts=districts)
+
+
+def _fleet_district(
+    ident: str,
+    table: Any,
+    raw: dict[str, Any],
+    base: Path,
+    config: Path,
+    district_tables: dict[str, Any],
+) -> FleetDistrict:
+    where = f"{config} [fleet.districts.{ident}]"
+    if not _FLEET_ID.fullmatch(ident):
+        raise ConfigError(
+            f"{where}: the id must be letters, digits, '.', '_' or '-' (it names the district's "
+            "store file): rename the table"
+        )
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table of settings, not {type(table).__name__}")
+    source = table.get("source")
+    if source not in FLEET_SOURCES:
+        raise ConfigError(f"{where}: source {source!r} must be one of {', '.join(FLEET_SOURCES)}")
+    settings_keys = {"name", "sync_type", *SHARE_KEYS, *COUNT_KEYS}
+    unknown = sorted(set(table) - {"source", "folder", "target"} - settings_keys)
+    if unknown:
+        allowed = sorted({"source", "folder", "target"} | settings_keys)
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
+    wanted, unwanted = ("folder", "target") if source == "drop" else ("target", "folder")
+    value = table.get(wanted)
+    if not isinstance(value, str) or not value.strip():
+        example = f"drops/{ident}" if wanted == "folder" else "NAME"
+        raise ConfigError(
+            f'{where}: source = "{source}" needs {wanted} = "{example}" (text), got {value!r}'
+        )
+    if unwanted in table:
+        raise ConfigError(f'{where}: {unwanted} has no meaning with source = "{source}": drop it')
+    if source != "drop":
+        kind = "targets" if source == "pull" else "api"
+        known = raw.get(kind)
+        if not isinstance(known, dict) or value not in known:
+            raise ConfigError(f"{where}: target {value!r} is not configured: add [{kind}.{value}]")
+    own = {k: v for k, v in table.items() if k in settings_keys}
+    inherited = district_tables.get(ident, {})
+    merged = {**inherited, **own} if isinstance(inherited, dict) else own
+    settings = district_settings(ident, merged, where)
+    if source == "drop":
+        return FleetDistrict(ident, source, settings, folder=base / value)
+    return FleetDistrict(ident, source, settings, target=value)

@@ -20,6 +20,7 @@ from rosterlab.cli import (
     diff_commands,
     doctor_commands,
     fix_commands,
+    fleet_commands,
     lab_commands,
     output,
 )
@@ -318,6 +319,7 @@ REGISTRARS: tuple[Callable[[Any], None], ...] = (
     lab_commands.register,
     doctor_commands.register,
     api_commands.register,
+    fleet_commands.register,
 )
 
 

@@ -1,0 +1,156 @@
+"""A night of the fleet on Dask distributed: one task per district.
+
+Embedded default: a ``LocalCluster`` of worker processes (one thread each) on 127.0.0.1, its
+dashboard up only when bokeh is installed. With ``scheduler`` the night runs on an existing
+cluster (``dask scheduler`` + ``dask worker`` processes that can import rosterlab and reach the
+fleet root). A task whose worker dies is re-run on another worker (the scheduler's
+``distributed.scheduler.allowed-failures``, default 3); an exception rosterlab did not foresee is
+retried once. A district that keeps failing gets a ``failed`` outcome; the rest continue.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from distributed import Client, LocalCluster, as_completed
+from distributed.client import Future
+
+from rosterlab.errors import ConfigError, RosterlabError
+from rosterlab.fleet.model import DistrictRun, Fleet, FleetRun
+from rosterlab.fleet.run import FleetProgress, unexpected
+from rosterlab.fleet.task import record_failure, run_district
+
+RETRIES = 1  # re-runs of a task that raised something unforeseen
+CONNECT_TIMEOUT = "10s"
+# A worker's DuckDB gets this share of the worker's memory; Dask's nanny restarts a worker
+# past 95 % of it, and DuckDB spills to disk instead of growing past its limit.
+DUCKDB_SHARE = 0.6
+
+Announce = Callable[[str], None]  # told the dashboard link when one is up
+
+
+def run_on_dask(
+    fleet: Fleet,
+    night: date,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    progress: FleetProgress | None,
+    announce: Announce | None,
+) -> FleetRun:
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers} must be at least 1")
+    if scheduler is not None:
+        with _connect(scheduler) as client:
+            count = len(client.scheduler_info().get("workers", {}))
+            return _run(client, fleet, night, count, _dashboard(client), progress, announce)
+    count = workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=count,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0" if _has_bokeh() else None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        link = cluster.dashboard_link if _has_bokeh() else None
+        local = _with_duckdb_share(fleet, count)
+        return _run(client, local, night, count, link, progress, announce)
+
+
+def _connect(scheduler: str) -> Client:
+    if not scheduler.startswith(("tcp://", "tls://")):
+        raise ConfigError(f"--scheduler {scheduler!r} must be an address like tcp://HOST:PORT")
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise RosterlabError(
+            f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(exc).split())}): "
+            "start it with `dask scheduler` or check the address"
+        ) from exc
+
+
+def _has_bokeh() -> bool:
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _dashboard(client: Client) -> str | None:
+    """The dashboard link of a remote scheduler that runs one."""
+    info = client.scheduler_info()
+    port = info.get("services", {}).get("dashboard")
+    if port is None:
+        return None
+    host = str(info.get("address", "")).split("://")[-1].rsplit(":", 1)[0]
+    return f"http://{host}:{port}/status"
+
+
+def _with_duckdb_share(fleet: Fleet, workers: int) -> Fleet:
+    """The fleet with a DuckDB memory limit per worker, unless one is configured."""
+    if fleet.settings.memory_limit is not None:
+        return fleet
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    share = f"{int(total * DUCKDB_SHARE / workers / 2**20)}MB"
+    return replace(fleet, settings=replace(fleet.settings, memory_limit=share))
+
+
+def _run(
+    client: Client,
+    fleet: Fleet,
+    night: date,
+    workers: int,
+    dashboard: str | None,
+    progress: FleetProgress | None,
+    announce: Announce | None,
+) -> FleetRun:
+    if dashboard and announce is not None:
+        announce(dashboard)
+    token = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    futures: dict[Future, str] = {
+        client.submit(
+            run_district,
+            fleet,
+            district,
+            night,
+            key=f"fleet-{night.isoformat()}-{district.district}-{token}",
+            retries=RETRIES,
+            pure=False,
+        ): district.district
+        for district in fleet.districts
+    }
+    runs: dict[str, DistrictRun] = {}
+    for future in as_completed(futures):
+        district = futures[future]
+        error = future.exception()
+        if error is None:
+            runs[district] = future.result()
+        else:
+            runs[district] = record_failure(
+                fleet, district, night, _reason(error), time.monotonic() - started, None
+            )
+        future.release()
+        if progress is not None:
+            progress(len(runs), len(futures), runs[district])
+    ordered = tuple(runs[d.district] for d in fleet.districts)
+    return FleetRun(night, ordered, workers=workers, dashboard=dashboard)
+
+
+def _reason(error: Any) -> str:
+    """One line for a task Dask gave up on (its workers kept dying, or it kept raising)."""
+    if type(error).__name__ == "KilledWorker":
+        return (
+            "its worker died on every try (killed, or out of memory): see the workers' logs, "
+            "then re-run the night"
+        )
+    return unexpected(error)

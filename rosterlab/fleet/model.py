@@ -1,0 +1,65 @@
+"""The fleet and what a night's run did, as frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rosterlab.config import FleetDistrict, Settings
+
+FAILED = "failed"
+NO_UPLOAD = "no-upload"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every district of ``[fleet]``, its root folder, and the settings it runs with."""
+
+    root: Path
+    districts: tuple[FleetDistrict, ...]
+    settings: Settings
+
+    def store_path(self, district: str) -> Path:
+        return store_path(self.root, district)
+
+
+def store_path(root: Path, district: str) -> Path:
+    """A fleet district's own history store."""
+    return root / "stores" / f"{district}.duckdb"
+
+
+@dataclass(frozen=True)
+class DistrictRun:
+    """One district's night: its outcome (``processed``, ``held``, ``not-processed``,
+    ``no-upload`` or ``failed``), why, and whether this run did it or found it done already."""
+
+    district: str
+    night: date
+    outcome: str
+    reason: str
+    snapshot_id: int | None
+    seconds: float
+    attempts: int
+    already_done: bool = False
+
+
+@dataclass(frozen=True)
+class FleetRun:
+    """A night of the fleet: every district's run, in district order."""
+
+    night: date
+    districts: tuple[DistrictRun, ...]
+    workers: int  # 0: the serial run, without Dask
+    dashboard: str | None = None
+
+    @property
+    def failures(self) -> tuple[DistrictRun, ...]:
+        return tuple(d for d in self.districts if d.outcome == FAILED)
+
+    def counts(self) -> dict[str, int]:
+        """Districts per outcome, in outcome order."""
+        counts: dict[str, int] = {}
+        for run in sorted(self.districts, key=lambda d: d.outcome):
+            counts[run.outcome] = counts.get(run.outcome, 0) + 1
+        return counts

@@ -1,0 +1,328 @@
+"""One district's night: fetch (pull/api), ingest with its checks and outcome, diff against the
+last processed state, and write the five results tables for (night, district).
+
+The same function runs in a Dask worker and in the serial run. Ingest is one transaction, so a
+task re-run after its worker died finds the store as it was (or the night already committed:
+then it is a no-op and only the results are written). A district-night whose ``outcomes`` file
+exists and whose store holds its snapshot is done: running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from rosterlab import spec
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.history import date_in_name
+from rosterlab.checks import CheckSettings, run_checks
+from rosterlab.config import FleetDistrict
+from rosterlab.diff import HoldThresholds, diff_snapshots
+from rosterlab.errors import ConfigError, RosterlabError
+from rosterlab.fleet.model import FAILED, NO_UPLOAD, DistrictRun, Fleet
+from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
+from rosterlab.store import IngestResult, SnapshotInfo, Store, ingest_bundle
+from rosterlab.store.outcomes import live_before, outcome_of
+
+
+@contextmanager
+def _open_store(fleet: Fleet, district: str, *, read_only: bool = False) -> Iterator[Store]:
+    settings = fleet.settings
+    path = fleet.store_path(district)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with Store.open(
+        path,
+        read_only=read_only,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads or 1,  # one thread per task: the workers are the parallelism
+        wait=settings.store_wait,
+    ) as store:
+        yield store
+
+
+def run_district(fleet: Fleet, district: FleetDistrict, night: date) -> DistrictRun:
+    """Run one district's night (or find it done) and write its results; a RosterlabError
+    becomes a ``failed`` outcome, other exceptions propagate (Dask retries them)."""
+    started = time.monotonic()
+    done = already_done(fleet, district.district, night)
+    if done is not None:
+        return done
+    attempts = _attempt(fleet.root, district.district, night)
+    try:
+        tables = _night_tables(fleet, district, night)
+    except RosterlabError as exc:
+        return record_failure(
+            fleet, district.district, night, exc.message, time.monotonic() - started, attempts
+        )
+    outcome = dict(tables[OUTCOMES][0])
+    outcome |= {"seconds": time.monotonic() - started, "attempts": attempts}
+    write_night(fleet.root, night, district.district, {**tables, OUTCOMES: [outcome]})
+    _attempts_file(fleet.root, district.district, night).unlink(missing_ok=True)
+    return DistrictRun(
+        district.district,
+        night,
+        outcome["outcome"],
+        outcome["reason"],
+        outcome["snapshot_id"],
+        outcome["seconds"],
+        attempts,
+    )
+
+
+def record_failure(
+    fleet: Fleet, district: str, night: date, reason: str, seconds: float, attempts: int | None
+) -> DistrictRun:
+    """A district whose night could not be run: one ``failed`` outcome row, reason = the error
+    (``attempts`` None: as many as the district's tasks counted)."""
+    if attempts is None:
+        attempts = _attempts_so_far(fleet.root, district, night)
+    row = _outcome_row(FAILED, reason) | {"seconds": seconds, "attempts": attempts}
+    write_night(fleet.root, night, district, {OUTCOMES: [row]})
+    _attempts_file(fleet.root, district, night).unlink(missing_ok=True)
+    return DistrictRun(district, night, FAILED, reason, None, seconds, attempts)
+
+
+def already_done(fleet: Fleet, district: str, night: date) -> DistrictRun | None:
+    """The district's night as recorded, when its outcome exists and its store has the
+    snapshot; None when it still has to run (no outcome, a failure, no upload yet)."""
+    recorded = read_outcome(fleet.root, night, district)
+    if recorded is None or recorded["snapshot_id"] is None:
+        return None
+    if not fleet.store_path(district).is_file():
+        return None
+    with _open_store(fleet, district, read_only=True) as store:
+        if recorded["snapshot_id"] not in {s.id for s in store.snapshots(district)}:
+            return None
+    return DistrictRun(
+        district,
+        night,
+        recorded["outcome"],
+        recorded["reason"],
+        recorded["snapshot_id"],
+        recorded["seconds"],
+        recorded["attempts"],
+        already_done=True,
+    )
+
+
+def _attempts_file(root: Path, district: str, night: date) -> Path:
+    return root / "stores" / f"{district}.{night.isoformat()}.attempts"
+
+
+def _attempts_so_far(root: Path, district: str, night: date) -> int:
+    try:
+        return int(_attempts_file(root, district, night).read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _attempt(root: Path, district: str, night: date) -> int:
+    """Count this start of the district's night (a worker that died left its count behind)."""
+    path = _attempts_file(root, district, night)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attempts = _attempts_so_far(root, district, night) + 1
+    path.write_text(str(attempts))
+    return attempts
+
+
+def _outcome_row(outcome: str, reason: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "outcome": outcome,
+        "reason": reason,
+        "snapshot_id": None,
+        "skipped_rows": 0,
+        "errors": 0,
+        "warnings": 0,
+        "infos": 0,
+        "bundle_sha256": None,
+    }
+    return row | values
+
+
+def night_bundle(folder: Path, night: date) -> Path | None:
+    """The drop folder's bundle for ``night``: a folder or zip whose name carries its date."""
+    if not folder.is_dir():
+        raise ConfigError(
+            f"drop folder {folder} does not exist or is not a folder: create it or fix the "
+            "district's folder in [fleet.districts]"
+        )
+    found = sorted(
+        entry
+        for entry in folder.iterdir()
+        if (entry.is_dir() or entry.suffix.lower() == ".zip")
+        and (when := date_in_name(entry)) is not None
+        and when.date() == night
+    )
+    if len(found) > 1:
+        names = ", ".join(entry.name for entry in found)
+        raise ConfigError(
+            f"{folder} holds more than one bundle for {night} ({names}): keep the one to ingest"
+        )
+    return found[0] if found else None
+
+
+def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[str, Rows]:
+    bundle = None
+    if district.source == "drop":
+        assert district.folder is not None
+        bundle = night_bundle(district.folder, night)
+        if bundle is None:
+            reason = f"no bundle for {night} in {district.folder}"
+            return {OUTCOMES: [_outcome_row(NO_UPLOAD, reason)]}
+    with _open_store(fleet, district.district) as store:
+        if bundle is not None:
+            ingest = _ingest_drop(fleet, district, store, bundle)
+        elif district.source == "pull":
+            ingest = _ingest_pull(fleet, district, store)
+        else:
+            ingest = _ingest_api(fleet, district, store)
+        tables = _tables(store, district, ingest.snapshot)
+    earlier = _night_name(ingest.snapshot.taken_at)
+    if not ingest.new and earlier != night.isoformat():
+        # The same files as the district's newest night: no new snapshot, nothing changed.
+        unchanged = f"unchanged: the same files as {earlier} (snapshot {ingest.snapshot.id})"
+        return {**_no_diff(tables), OUTCOMES: [{**tables[OUTCOMES][0], "reason": unchanged}]}
+    return tables
+
+
+def _no_diff(tables: dict[str, Rows]) -> dict[str, Rows]:
+    return {name: rows for name, rows in tables.items() if name not in ("diff_counts", "holds")}
+
+
+def _ingest_drop(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> IngestResult:
+    known = district.settings
+    with open_bundle(path, limits=fleet.settings.limits) as bundle:
+        return ingest_bundle(
+            store,
+            bundle,
+            district=district.district,
+            taken_at=date_in_name(path),
+            dated_by="name",
+            sync_type=known.sync_type,
+            district_name=known.name,
+            source=str(path),
+        )
+
+
+def _ingest_pull(fleet: Fleet, district: FleetDistrict, store: Store) -> IngestResult:
+    from rosterlab.transport import load_target, pull_bundle
+
+    assert district.target is not None
+    target = load_target(fleet.settings, district.target)
+    known = district.settings
+    with tempfile.TemporaryDirectory(prefix="rosterlab-fleet-pull-") as tmp:
+        folder = Path(tmp) / "pulled"
+        pulled = pull_bundle(target, folder, limits=fleet.settings.limits)
+        with open_bundle(folder, limits=fleet.settings.limits) as bundle:
+            return ingest_bundle(
+                store,
+                bundle,
+                district=district.district,
+                taken_at=max((f.mtime for f in pulled.files), default=None),
+                dated_by="remote-mtime",
+                sync_type=known.sync_type,
+                district_name=known.name,
+                origin="pulled",
+                source=f"sftp://{target.username}@{target.address}{target.remote_dir}",
+            )
+
+
+def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> IngestResult:
+    from rosterlab.api import api_token, load_api_target, pull_district
+
+    assert district.target is not None
+    target = load_api_target(fleet.settings, district.target)
+    known = district.settings
+    pulled = pull_district(
+        store,
+        target,
+        api_token(target),
+        district=district.district,
+        sync_type=known.sync_type,
+        district_name=known.name,
+    )
+    return pulled.ingest
+
+
+def _tables(store: Store, district: FleetDistrict, snapshot: SnapshotInfo) -> dict[str, Rows]:
+    """The night's results from the store: checks (cached when already run), outcome, diff."""
+    checked = run_checks(store, snapshot.id, settings=CheckSettings.of(district.settings))
+    outcome = outcome_of(store, snapshot.id)
+    counts = spec.severity_counts(checked.findings)
+    by_code: dict[tuple[str, str, str | None], int] = {}
+    for f in checked.findings:
+        entity = spec.ENTITIES.get(f.entity or "")
+        place = (f.code, f.severity, entity.file if entity is not None else None)
+        by_code[place] = by_code.get(place, 0) + 1
+    rows = store.snapshot_rows(snapshot.id)
+    tables: dict[str, Rows] = {
+        OUTCOMES: [
+            _outcome_row(
+                outcome.outcome,
+                outcome.reason,
+                snapshot_id=snapshot.id,
+                skipped_rows=outcome.skipped_rows(),
+                errors=counts["error"],
+                warnings=counts["warning"],
+                infos=counts["info"],
+                bundle_sha256=snapshot.bundle_sha256,
+            )
+        ],
+        "findings_by_code": [
+            {"code": code, "severity": severity, "file": file, "count": count}
+            for (code, severity, file), count in by_code.items()
+        ],
+        "snapshots": [
+            {
+                "snapshot_id": snapshot.id,
+                "taken_at": snapshot.taken_at,
+                "origin": snapshot.origin,
+                "files": store.snapshot_files(snapshot.id).height,
+                "rows": sum(rows.values()),
+            }
+        ],
+    }
+    live = live_before(store, snapshot)
+    if live is None:  # the district's first night: nothing to compare with
+        return tables
+    diff = diff_snapshots(
+        store,
+        district.district,
+        live.id,
+        snapshot.id,
+        thresholds=HoldThresholds.of(district.settings),
+    )
+    compared_with = _night_name(live.taken_at)
+    tables["diff_counts"] = [
+        {
+            "entity": e.entity,
+            "added": e.added,
+            "removed": e.removed,
+            "changed": e.changed,
+            "unchanged": e.unchanged,
+            "compared_with": compared_with,
+        }
+        for e in diff.entities
+    ]
+    tables["holds"] = [
+        {
+            "entity": h.entity,
+            "kind": h.kind,
+            "count": h.count,
+            "base": h.total,
+            "ratio": h.ratio,
+            "threshold": h.threshold,
+        }
+        for h in diff.hold_reasons
+    ]
+    return tables
+
+
+def _night_name(taken_at: datetime) -> str:
+    """A night as the drop folders name it: ``YYYY-MM-DD``."""
+    return taken_at.date().isoformat()
