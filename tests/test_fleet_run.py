@@ -8,24 +8,37 @@ student, a hold, a missing file, no upload, a zip, a zip bomb, ...), is run for 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import threading
+import time
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
+from distributed import Client
 
 from rosterlab.config import load_settings
+from rosterlab.errors import ConfigError
 from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial
 from rosterlab.store import Store
+from rosterlab.store.doctor import check_store, open_for_check
+from tests.cli_run import run
 from tests.corpus.cases import declare_size, patched_zip
+from tests.corpus.faults import big_night
 from tests.tiny import Night, csv_text, tiny_night, write_night
 
 NIGHT_1, NIGHT_2 = date(2026, 9, 1), date(2026, 9, 2)
 ROSTERLAB = [sys.executable, "-m", "rosterlab"]
 DASK = str(Path(sys.executable).with_name("dask"))
+WORKER = ("--nthreads", "1", "--nworkers", "1")
+REPO = Path(__file__).resolve().parent.parent
 VOLATILE = ("seconds", "attempts")
 
 
@@ -268,18 +281,272 @@ def test_each_district_night_is_recorded_as_its_incident_says(
     assert {d.district: d.attempts for d in run.districts} == dict.fromkeys(DISTRICTS, 1)
 
 
-def test_re_running_a_night_is_a_no_op_for_the_districts_already_done(
-    template: Path, tmp_path: Path
+def _started(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+
+
+def test_a_scheduler_and_two_workers_started_as_dask_processes_run_the_fleet(
+    template: Path, serial_night_2: tuple[Path, FleetRun], tmp_path: Path
 ) -> None:
-    fleet = fleet_at(copy_of(template, tmp_path / "fleet"))
-    run_serial(fleet, NIGHT_2)
+    """The cluster path: `dask scheduler` and two `dask worker` processes on 127.0.0.1, then
+    `rosterlab fleet run --scheduler`; the hostile districts fail alone, exit 0."""
+    base = copy_of(template, tmp_path / "fleet")
+    address_file = tmp_path / "scheduler.json"
+    common = ["--host", "127.0.0.1", "--no-dashboard"]
+    processes = [
+        _started(
+            [DASK, "scheduler", "--port", "0", "--scheduler-file", str(address_file), *common],
+            tmp_path / "scheduler.log",
+        )
+    ]
+    try:
+        while not address_file.exists():
+            assert processes[0].poll() is None, (tmp_path / "scheduler.log").read_text()
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file is written whole, but give it a moment to be closed
+        for n in (1, 2):
+            processes.append(
+                _started(
+                    [DASK, "worker", "--scheduler-file", str(address_file), *WORKER, *common],
+                    tmp_path / f"worker{n}.log",
+                )
+            )
+        with Client(scheduler_file=str(address_file), timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+            address = client.scheduler.address
+        assert address.startswith("tcp://127.0.0.1:")
+        arguments = ["--night", "2026-09-02", "--scheduler", address, "--format", "json"]
+
+        done = subprocess.run(
+            [*ROSTERLAB, "--config", str(base / "rosterlab.toml"), "fleet", "run", *arguments],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=120,
+        )
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["workers"] == 2
+    assert report["failed"] == ["d11-zip-bomb", "d12-two-bundles"]
+    assert {d["district"]: d["outcome"] for d in report["districts"]} == INCIDENTS
+    serial_root, _ = serial_night_2
+    mine, theirs = results(base / "fleet"), results(serial_root)
+    for table in TABLES:
+        assert mine[table].equals(theirs[table]), table
+
+
+def _holder(path: Path) -> int | None:
+    """The process (not this one) with ``path`` open, from /proc."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in fds):
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def test_a_worker_killed_mid_ingest_has_its_district_retried_and_recorded_once(
+    tmp_path: Path,
+) -> None:
+    drops = tmp_path / "drops"
+    for district in ("big", "small-1", "small-2"):
+        write_night(drops / district / NIGHT_1.isoformat(), tiny_night())
+        if district != "big":
+            night = tiny_night()
+            _added_student(night)
+            write_night(drops / district / NIGHT_2.isoformat(), night)
+    big_night(drops / "big" / NIGHT_2.isoformat(), 40_000)
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        '[fleet]\nroot = "fleet"\n'
+        + "".join(
+            f'[fleet.districts.{d}]\nsource = "drop"\nfolder = "drops/{d}"\n'
+            for d in ("big", "small-1", "small-2")
+        )
+    )
+    fleet = load_fleet(load_settings(config=str(config)))
+    run_serial(fleet, NIGHT_1)
+    store = fleet.store_path("big").resolve()
+    finished: list[FleetRun] = []
+    runner = threading.Thread(target=lambda: finished.append(run_fleet(fleet, NIGHT_2, workers=2)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while (worker := _holder(store)) is None and runner.is_alive():
+        assert time.monotonic() < deadline, "no worker opened the big district's store"
+        time.sleep(0.02)
+    assert worker is not None
+    time.sleep(0.5)  # into the ingest of 40,000 students (several seconds here)
+    os.kill(worker, signal.SIGKILL)
+    runner.join(timeout=120)
+
+    (run,) = finished
+    big = {d.district: d for d in run.districts}["big"]
+    assert (big.outcome, big.snapshot_id, big.attempts) == ("processed", 2, 2)
+    assert outcomes_of(run) == dict.fromkeys(("big", "small-1", "small-2"), "processed")
+    checked = open_for_check(store)
+    try:
+        assert check_store(checked).problems == ()
+        assert [(s.seq, s.taken_at.date()) for s in checked.snapshots()] == [
+            (1, NIGHT_1),
+            (2, NIGHT_2),
+        ]
+        assert checked.snapshot_rows(2)["students"] == 40_003
+    finally:
+        checked.close()
+    outcomes = pl.read_parquet(results_path(fleet.root, "outcomes"), hive_partitioning=True)
+    night_2 = outcomes.filter(pl.col("night") == NIGHT_2).sort("district")
+    assert night_2.select("district", "outcome", "snapshot_id", "attempts").rows() == [
+        ("big", "processed", 2, 2),
+        ("small-1", "processed", 2, 1),
+        ("small-2", "processed", 2, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[fleet]\nroot = 3\n",
+            '{config} [fleet]: root 3 must be a folder path, e.g. "fleet"',
+        ),
+        (
+            '[fleet]\nwhere = "x"\n',
+            "{config} [fleet]: unknown key(s) where; allowed: districts, root",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "ftp"\n',
+            "{config} [fleet.districts.maple]: source 'ftp' must be one of drop, pull, api",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "drop"\n',
+            '{config} [fleet.districts.maple]: source = "drop" needs folder = "drops/maple" '
+            "(text), got None",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "pull"\ntarget = "clever"\n',
+            "{config} [fleet.districts.maple]: target 'clever' is not configured: add "
+            "[targets.clever]",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "api"\ntarget = "x"\nfolder = "y"\n',
+            '{config} [fleet.districts.maple]: folder has no meaning with source = "api": drop it',
+        ),
+        (
+            '[fleet.districts."a/b"]\nsource = "drop"\nfolder = "x"\n',
+            "{config} [fleet.districts.a/b]: the id must be letters, digits, '.', '_' or '-' (it "
+            "names the district's store file): rename the table",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "drop"\nfolder = "x"\nhold = 2\n',
+            "{config} [fleet.districts.maple]: unknown key(s) hold; allowed: ['column_emptied_"
+            "min_fill', 'column_emptied_ratio', 'folder', 'format_shift_min_values', "
+            "'format_shift_share', 'hold_deletion_threshold', 'hold_update_threshold', 'name', "
+            "'source', 'sync_type', 'target']",
+        ),
+        (
+            '[fleet.districts.maple]\nsource = "drop"\nfolder = "x"\nhold_deletion_threshold = 2\n',
+            "{config} [fleet.districts.maple]: hold_deletion_threshold must be a number between "
+            "0 and 1",
+        ),
+    ],
+)
+def test_a_bad_fleet_table_is_one_line_naming_the_key(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config=str(config))
+    assert raised.value.message == message.format(config=config)
+
+
+def test_fleet_run_without_a_fleet_or_with_a_bad_night_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "rosterlab.toml"
+    config.write_text('store = "x.duckdb"\n')
+    assert run(capsys, "--config", str(config), "fleet", "run", "--serial") == (
+        2,
+        "",
+        f"rosterlab: {config} has no [fleet] table: add [fleet] with a root and "
+        "[fleet.districts.ID] tables (see the README's Fleet mode)\n",
+    )
+    config.write_text('[fleet]\nroot = "f"\n')
+    assert run(capsys, "--config", str(config), "fleet", "run")[2] == (
+        f"rosterlab: {config} [fleet] has no districts: add [fleet.districts.ID] tables\n"
+    )
+    assert run(capsys, "--config", str(config), "fleet", "run", "--night", "2026-9-1") == (
+        2,
+        "",
+        "rosterlab: --night '2026-9-1' is not a date like 2026-09-03 (YYYY-MM-DD)\n",
+    )
+
+
+def test_fleet_run_lists_the_failed_districts_exits_0_and_a_re_run_is_a_no_op(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = copy_of(template, tmp_path / "fleet")
+    drops = fleet_at(base).districts[0].folder
+    assert drops is not None
+    code, out, err = run(
+        capsys,
+        "--config",
+        str(base / "rosterlab.toml"),
+        "fleet",
+        "run",
+        "--serial",
+        "--night",
+        "2026-09-02",
+        "--progress",
+    )
+    assert code == 0, err
+    assert out == (
+        "night 2026-09-02: 12 districts serially (no Dask): failed 2, held 1, no-upload 1, "
+        "not-processed 1, processed 7\n"
+        "failed (2; the other districts ran):\n"
+        f"  d11-zip-bomb: {drops.parent}/d11-zip-bomb/upload-2026-09-02.zip unpacks to "
+        "21,474,836,400 bytes, over the limit of 8,589,934,592 (bundle_max_bytes in [limits]): "
+        "unzip it and pass the folder\n"
+        f"  d12-two-bundles: {drops.parent}/d12-two-bundles holds more than one bundle for "
+        "2026-09-02 (2026-09-02, 2026-09-02.zip): keep the one to ingest\n"
+        f"results: {base / 'fleet' / 'results'}\n"
+    )
+    bars = [line.split("] ", 1)[1] for line in err.splitlines()]
+    assert bars[0] == "[##----------------------]  1/12 districts  d01-added: processed"
+    assert bars[-1] == "[########################] 12/12 districts  d12-two-bundles: failed"
+    assert len(bars) == 12
+    fleet = fleet_at(base)
     before = {p: p.read_bytes() for p in fleet.root.rglob("*") if p.is_file()}
 
-    again = run_serial(fleet, NIGHT_2)
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(base / "rosterlab.toml"),
+        "fleet",
+        "run",
+        "--serial",
+        "--night",
+        "2026-09-02",
+        "--format",
+        "json",
+    )
 
-    done = {d.district for d in again.districts if d.already_done}
+    assert code == 0
+    again = json.loads(out)
+    done = {d["district"] for d in again["districts"] if d["already_done"]}
     assert done == set(DISTRICTS) - {"d05-no-upload", "d11-zip-bomb", "d12-two-bundles"}
-    assert outcomes_of(again) == INCIDENTS
+    assert {d["district"]: d["outcome"] for d in again["districts"]} == INCIDENTS
     after = {p: p.read_bytes() for p in fleet.root.rglob("*") if p.is_file()}
     changed = sorted(
         str(p.relative_to(fleet.root))
