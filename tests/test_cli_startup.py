@@ -36,6 +36,7 @@ print(json.dumps({{"code": code, "heavy": sorted({{m.split(".")[0] for m in heav
         ["api", "pull", "--help"],
         ["api", "serve", "--help"],
         ["reconcile", "--help"],
+        ["fleet", "run", "--help"],
         ["diff", "--no-such-option"],
     ],
 )

@@ -45,6 +45,8 @@ def cmd_fleet_run(args: argparse.Namespace) -> int:
     if args.serial:
         run = run_serial(fleet, night, progress=tell)
     else:
+        where = args.scheduler or f"{args.workers or 'one per core'} local worker processes"
+        progress(f"{night}: {len(fleet.districts)} districts on Dask ({where})")
         run = run_fleet(
             fleet,
             night,
