@@ -17,22 +17,29 @@ import sys
 import threading
 import time
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
-from distributed import Client
 
-from rosterlab.config import load_settings
-from rosterlab.errors import ConfigError
-from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial
-from rosterlab.store import Store
-from rosterlab.store.doctor import check_store, open_for_check
-from tests.cli_run import run
-from tests.corpus.cases import declare_size, patched_zip
-from tests.corpus.faults import big_night
-from tests.tiny import Night, csv_text, tiny_night, write_night
+pytest.register_assert_rewrite("tests.sftp_servers")
+
+from distributed import Client  # noqa: E402
+
+from rosterlab.config import load_settings  # noqa: E402
+from rosterlab.errors import ConfigError  # noqa: E402
+from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial  # noqa: E402
+from rosterlab.store import Store  # noqa: E402
+from rosterlab.store.doctor import check_store, open_for_check  # noqa: E402
+from tests.api_standin import TOKEN, TOKEN_ENV, standin  # noqa: E402
+from tests.cli_run import run  # noqa: E402
+from tests.corpus.cases import declare_size, patched_zip  # noqa: E402
+from tests.corpus.faults import big_night  # noqa: E402
+from tests.sftp_servers import KeyPair, Sshd, current_user  # noqa: E402
+from tests.tiny import Night, csv_text, ingest_nights, tiny_night, write_night  # noqa: E402
+
+pytest_plugins = ["tests.sftp_servers"]
 
 NIGHT_1, NIGHT_2 = date(2026, 9, 1), date(2026, 9, 2)
 ROSTERLAB = [sys.executable, "-m", "rosterlab"]
@@ -562,3 +569,39 @@ def test_fleet_run_lists_the_failed_districts_exits_0_and_a_re_run_is_a_no_op(
         with Store.open(fleet.store_path(district), read_only=True) as store:
             nights = [s.taken_at.date() for s in store.snapshots()]
             assert len(nights) == len(set(nights)), district
+
+
+def test_pull_and_api_districts_fetch_their_night_first(
+    tmp_path: Path, sshd: Sshd, client_key: KeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pine's night is pulled over SFTP (real OpenSSH), oak's from the Data API stand-in."""
+    remote = write_night(
+        tmp_path / "remote", tiny_night(), when=datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
+    )
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {sshd.host_public_line}\n")
+    served = ingest_nights(tmp_path / "served", tiny_night())  # district "tiny", as Clever has it
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with standin(served, "tiny") as origin:
+        config = tmp_path / "rosterlab.toml"
+        config.write_text(
+            f'[targets.pine-drop]\nhost = "127.0.0.1"\nport = {sshd.port}\n'
+            f'username = "{current_user()}"\nkey_file = "{client_key.private}"\n'
+            f'remote_dir = "{remote}"\nknown_hosts = "{known_hosts}"\n\n'
+            f'[api.standin]\nbase_url = "{origin}"\nversion = "3.1"\ntoken_env = "{TOKEN_ENV}"\n\n'
+            '[fleet.districts.pine]\nsource = "pull"\ntarget = "pine-drop"\n\n'
+            '[fleet.districts.oak]\nsource = "api"\ntarget = "standin"\n'
+            'sync_type = "clever-managed"\n'
+        )
+        fleet = load_fleet(load_settings(config=str(config)))
+        run = run_serial(fleet, NIGHT_2)
+
+    assert [(d.district, d.outcome, d.snapshot_id, d.reason) for d in run.districts] == [
+        ("oak", "processed", 1, ""),
+        ("pine", "processed", 1, ""),
+    ]
+    snapshots = pl.read_parquet(results_path(fleet.root, "snapshots"), hive_partitioning=True)
+    assert snapshots.sort("district").select("district", "origin", "taken_at", "files").rows()[
+        1
+    ] == ("pine", "pulled", datetime(2026, 9, 2, 2, 0), 5)
+    assert snapshots.sort("district").row(0, named=True)["origin"] == "api"

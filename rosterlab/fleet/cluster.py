@@ -30,6 +30,7 @@ from rosterlab.fleet.task import record_failure, run_district
 
 RETRIES = 1  # re-runs of a task that raised something unforeseen
 CONNECT_TIMEOUT = "10s"
+WORKER_WAIT = 30.0  # seconds to wait for a scheduler's first worker
 # A worker's DuckDB gets this share of the worker's memory; Dask's nanny restarts a worker
 # past 95 % of it, and DuckDB spills to disk instead of growing past its limit.
 DUCKDB_SHARE = 0.6
@@ -50,7 +51,7 @@ def run_on_dask(
         raise ConfigError(f"--workers {workers} must be at least 1")
     if scheduler is not None:
         with _connect(scheduler) as client:
-            count = len(client.scheduler_info().get("workers", {}))
+            count = _workers(client, scheduler)
             return _run(client, fleet, night, count, _dashboard(client), progress, announce)
     count = workers or os.cpu_count() or 1
     with (
@@ -79,6 +80,18 @@ def _connect(scheduler: str) -> Client:
             f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(exc).split())}): "
             "start it with `dask scheduler` or check the address"
         ) from exc
+
+
+def _workers(client: Client, scheduler: str) -> int:
+    """The scheduler's workers, waiting a while for the first one."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError as exc:
+        raise RosterlabError(
+            f"the Dask scheduler at {scheduler} has no workers (waited {WORKER_WAIT:.0f} s): "
+            f"start some with `dask worker {scheduler}`"
+        ) from exc
+    return len(client.scheduler_info().get("workers", {}))
 
 
 def _has_bokeh() -> bool:

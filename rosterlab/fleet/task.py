@@ -49,11 +49,12 @@ def run_district(fleet: Fleet, district: FleetDistrict, night: date) -> District
     """Run one district's night (or find it done) and write its results; a RosterlabError
     becomes a ``failed`` outcome, other exceptions propagate (Dask retries them)."""
     started = time.monotonic()
-    done = already_done(fleet, district.district, night)
-    if done is not None:
-        return done
-    attempts = _attempt(fleet.root, district.district, night)
+    attempts = None
     try:
+        done = already_done(fleet, district.district, night)
+        if done is not None:
+            return done
+        attempts = _attempt(fleet.root, district.district, night)
         tables = _night_tables(fleet, district, night)
     except RosterlabError as exc:
         return record_failure(
