@@ -341,6 +341,7 @@ def test_a_scheduler_and_two_workers_started_as_dask_processes_run_the_fleet(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["workers"] == 2
+    assert report["dashboard"] is None  # the scheduler runs with --no-dashboard
     assert report["failed"] == ["d11-zip-bomb", "d12-two-bundles"]
     assert {d["district"]: d["outcome"] for d in report["districts"]} == INCIDENTS
     serial_root, _ = serial_night_2

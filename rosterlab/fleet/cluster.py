@@ -1,11 +1,12 @@
 """A night of the fleet on Dask distributed: one task per district.
 
-Embedded default: a ``LocalCluster`` of worker processes (one thread each) on 127.0.0.1, its
-dashboard up only when bokeh is installed. With ``scheduler`` the night runs on an existing
-cluster (``dask scheduler`` + ``dask worker`` processes that can import rosterlab and reach the
-fleet root). A task whose worker dies is re-run on another worker (the scheduler's
-``distributed.scheduler.allowed-failures``, default 3); an exception rosterlab did not foresee is
-retried once. A district that keeps failing gets a ``failed`` outcome; the rest continue.
+Embedded default: a ``LocalCluster`` of worker processes (one thread each), every server on
+127.0.0.1 with an ephemeral port, the dashboard link given only when bokeh is installed. With
+``scheduler`` the night runs on an existing cluster (``dask scheduler`` + ``dask worker``
+processes that can import rosterlab and reach the fleet root). A task whose worker dies is re-run
+on another worker (the scheduler's ``distributed.scheduler.allowed-failures``, default 3); an
+exception rosterlab did not foresee is retried once. A district that keeps failing gets a
+``failed`` outcome; the rest continue.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib.util
 import logging
 import os
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,6 +32,7 @@ from rosterlab.fleet.task import record_failure, run_district
 
 RETRIES = 1  # re-runs of a task that raised something unforeseen
 CONNECT_TIMEOUT = "10s"
+DASHBOARD_PROBE = 3.0  # seconds to see whether a remote scheduler serves its dashboard
 WORKER_WAIT = 30.0  # seconds to wait for a scheduler's first worker
 # A worker's DuckDB gets this share of the worker's memory; Dask's nanny restarts a worker
 # past 95 % of it, and DuckDB spills to disk instead of growing past its limit.
@@ -60,7 +63,10 @@ def run_on_dask(
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address="127.0.0.1:0" if _has_bokeh() else None,
+            # Every server on 127.0.0.1 and an ephemeral port (its HTTP server runs, with the
+            # dashboard's pages only when bokeh is installed).
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -99,13 +105,19 @@ def _has_bokeh() -> bool:
 
 
 def _dashboard(client: Client) -> str | None:
-    """The dashboard link of a remote scheduler that runs one."""
+    """The dashboard link of a remote scheduler that serves one (its HTTP server always runs,
+    with the dashboard's pages only when bokeh is there and ``--no-dashboard`` is not)."""
     info = client.scheduler_info()
     port = info.get("services", {}).get("dashboard")
     if port is None:
         return None
     host = str(info.get("address", "")).split("://")[-1].rsplit(":", 1)[0]
-    return f"http://{host}:{port}/status"
+    link = f"http://{host}:{port}/status"
+    try:
+        with urllib.request.urlopen(link, timeout=DASHBOARD_PROBE) as page:
+            return link if page.status == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 def _with_duckdb_share(fleet: Fleet, workers: int) -> Fleet:
