@@ -20,6 +20,7 @@ import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dask
 import polars as pl
 import pytest
 
@@ -364,27 +365,36 @@ def _holder(path: Path) -> int | None:
     return None
 
 
-def test_a_worker_killed_mid_ingest_has_its_district_retried_and_recorded_once(
-    tmp_path: Path,
-) -> None:
-    drops = tmp_path / "drops"
-    for district in ("big", "small-1", "small-2"):
+# More districts than twice the workers' threads: Dask queues them at the scheduler.
+BIG_FLEET = ("big", "small-1", "small-2", "small-3", "small-4")
+
+
+def big_fleet(base: Path) -> Fleet:
+    """Five districts after night 1; night 2 grows "big" by 40,000 students (seconds of
+    ingest) and adds a student to the small ones."""
+    drops = base / "drops"
+    for district in BIG_FLEET:
         write_night(drops / district / NIGHT_1.isoformat(), tiny_night())
         if district != "big":
             night = tiny_night()
             _added_student(night)
             write_night(drops / district / NIGHT_2.isoformat(), night)
     big_night(drops / "big" / NIGHT_2.isoformat(), 40_000)
-    config = tmp_path / "rosterlab.toml"
+    config = base / "rosterlab.toml"
     config.write_text(
         '[fleet]\nroot = "fleet"\n'
         + "".join(
-            f'[fleet.districts.{d}]\nsource = "drop"\nfolder = "drops/{d}"\n'
-            for d in ("big", "small-1", "small-2")
+            f'[fleet.districts.{d}]\nsource = "drop"\nfolder = "drops/{d}"\n' for d in BIG_FLEET
         )
     )
     fleet = load_fleet(load_settings(config=str(config)))
     run_serial(fleet, NIGHT_1)
+    return fleet
+
+
+def run_killing_big(fleet: Fleet) -> FleetRun:
+    """Night 2 on a LocalCluster of two workers; the worker ingesting "big" is SIGKILLed once,
+    half a second after it opened big's store (well inside its ingest)."""
     store = fleet.store_path("big").resolve()
     finished: list[FleetRun] = []
     runner = threading.Thread(target=lambda: finished.append(run_fleet(fleet, NIGHT_2, workers=2)))
@@ -394,31 +404,73 @@ def test_a_worker_killed_mid_ingest_has_its_district_retried_and_recorded_once(
         assert time.monotonic() < deadline, "no worker opened the big district's store"
         time.sleep(0.02)
     assert worker is not None
-    time.sleep(0.5)  # into the ingest of 40,000 students (several seconds here)
+    time.sleep(0.5)
     os.kill(worker, signal.SIGKILL)
     runner.join(timeout=120)
-
     (run,) = finished
-    big = {d.district: d for d in run.districts}["big"]
-    assert (big.outcome, big.snapshot_id, big.attempts) == ("processed", 2, 2)
-    assert outcomes_of(run) == dict.fromkeys(("big", "small-1", "small-2"), "processed")
-    checked = open_for_check(store)
-    try:
-        assert check_store(checked).problems == ()
-        assert [(s.seq, s.taken_at.date()) for s in checked.snapshots()] == [
-            (1, NIGHT_1),
-            (2, NIGHT_2),
-        ]
-        assert checked.snapshot_rows(2)["students"] == 40_003
-    finally:
-        checked.close()
+    return run
+
+
+def night_2_outcomes(fleet: Fleet) -> list[tuple[object, ...]]:
     outcomes = pl.read_parquet(results_path(fleet.root, "outcomes"), hive_partitioning=True)
     night_2 = outcomes.filter(pl.col("night") == NIGHT_2).sort("district")
-    assert night_2.select("district", "outcome", "snapshot_id", "attempts").rows() == [
+    return night_2.select("district", "outcome", "snapshot_id", "attempts").rows()
+
+
+def big_store_nights(fleet: Fleet) -> list[tuple[int, date]]:
+    """big's nights, after ``rosterlab doctor``'s checks found nothing wrong."""
+    checked = open_for_check(fleet.store_path("big"))
+    try:
+        assert check_store(checked).problems == ()
+        return [(s.seq, s.taken_at.date()) for s in checked.snapshots()]
+    finally:
+        checked.close()
+
+
+def test_a_worker_killed_mid_ingest_has_its_district_retried_and_recorded_once(
+    tmp_path: Path,
+) -> None:
+    fleet = big_fleet(tmp_path)
+
+    run = run_killing_big(fleet)
+
+    big = {d.district: d for d in run.districts}["big"]
+    assert (big.outcome, big.snapshot_id, big.attempts) == ("processed", 2, 2)
+    assert outcomes_of(run) == dict.fromkeys(BIG_FLEET, "processed")
+    assert big_store_nights(fleet) == [(1, NIGHT_1), (2, NIGHT_2)]
+    with Store.open(fleet.store_path("big"), read_only=True) as store:
+        assert store.snapshot_rows(2)["students"] == 40_003
+    assert night_2_outcomes(fleet) == [
         ("big", "processed", 2, 2),
-        ("small-1", "processed", 2, 1),
-        ("small-2", "processed", 2, 1),
+        *[(f"small-{n}", "processed", 2, 1) for n in range(1, 5)],
     ]
+
+
+def test_a_district_whose_worker_keeps_dying_fails_alone_and_the_next_run_takes_it_up(
+    tmp_path: Path,
+) -> None:
+    """With no second chance (allowed-failures 0) the killed task is given up: big is failed,
+    the others are processed; the next run of the night ingests big once."""
+    fleet = big_fleet(tmp_path)
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        run = run_killing_big(fleet)
+
+    failed = run.failures
+    assert [(d.district, d.snapshot_id, d.attempts) for d in failed] == [("big", None, 1)]
+    assert failed[0].reason == (
+        "its worker died on every try (killed, or out of memory): see the workers' logs, then "
+        "re-run the night"
+    )
+    assert night_2_outcomes(fleet)[1:] == [(f"small-{n}", "processed", 2, 1) for n in range(1, 5)]
+    assert big_store_nights(fleet) in ([(1, NIGHT_1)], [(1, NIGHT_1), (2, NIGHT_2)])
+
+    again = run_serial(fleet, NIGHT_2)
+
+    assert outcomes_of(again) == dict.fromkeys(BIG_FLEET, "processed")
+    assert [d.district for d in again.districts if d.already_done] == list(BIG_FLEET[1:])
+    assert night_2_outcomes(fleet)[0] == ("big", "processed", 2, 1)  # tries of this run
+    assert big_store_nights(fleet) == [(1, NIGHT_1), (2, NIGHT_2)]
 
 
 @pytest.mark.parametrize(

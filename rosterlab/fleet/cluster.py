@@ -22,9 +22,11 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster, as_completed
 from distributed.client import Future
 
+from rosterlab.config import FleetDistrict
 from rosterlab.errors import ConfigError, RosterlabError
 from rosterlab.fleet.model import DistrictRun, Fleet, FleetRun
 from rosterlab.fleet.run import FleetProgress, unexpected
@@ -37,6 +39,11 @@ WORKER_WAIT = 30.0  # seconds to wait for a scheduler's first worker
 # A worker's DuckDB gets this share of the worker's memory; Dask's nanny restarts a worker
 # past 95 % of it, and DuckDB spills to disk instead of growing past its limit.
 DUCKDB_SHARE = 0.6
+
+# One district at a time per worker thread (Dask's default queues a second one on the worker):
+# the rest wait at the scheduler, so a big district never holds a small one hostage, and a worker
+# that dies takes only the district it was running with it (others are not counted as its victims).
+LOCAL_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
 
 Announce = Callable[[str], None]  # told the dashboard link when one is up
 
@@ -58,6 +65,7 @@ def run_on_dask(
             return _run(client, fleet, night, count, _dashboard(client), progress, announce)
     count = workers or os.cpu_count() or 1
     with (
+        dask.config.set(LOCAL_SCHEDULER),
         LocalCluster(
             n_workers=count,
             threads_per_worker=1,
@@ -142,17 +150,20 @@ def _run(
         announce(dashboard)
     token = uuid.uuid4().hex[:8]
     started = time.monotonic()
+    # One graph for the night (client.map, not one submit per district): the scheduler sees the
+    # whole group at once and queues it, handing each worker thread one district at a time.
+    submitted = client.map(
+        _district_task,
+        fleet.districts,
+        [fleet.of_district(district) for district in fleet.districts],
+        night=night,
+        key=[f"fleet-{night.isoformat()}-{d.district}-{token}" for d in fleet.districts],
+        retries=RETRIES,
+        pure=False,
+    )
     futures: dict[Future, str] = {
-        client.submit(
-            run_district,
-            fleet,
-            district,
-            night,
-            key=f"fleet-{night.isoformat()}-{district.district}-{token}",
-            retries=RETRIES,
-            pure=False,
-        ): district.district
-        for district in fleet.districts
+        future: district.district
+        for future, district in zip(submitted, fleet.districts, strict=True)
     }
     runs: dict[str, DistrictRun] = {}
     for future in as_completed(futures):
@@ -169,6 +180,10 @@ def _run(
             progress(len(runs), len(futures), runs[district])
     ordered = tuple(runs[d.district] for d in fleet.districts)
     return FleetRun(night, ordered, workers=workers, dashboard=dashboard)
+
+
+def _district_task(district: FleetDistrict, fleet: Fleet, night: date) -> DistrictRun:
+    return run_district(fleet, district, night)
 
 
 def _reason(error: Any) -> str:

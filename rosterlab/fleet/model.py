@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rosterlab.config import FleetDistrict, Settings
 
@@ -22,6 +23,14 @@ class Fleet:
 
     def store_path(self, district: str) -> Path:
         return store_path(self.root, district)
+
+    def of_district(self, district: FleetDistrict) -> Fleet:
+        """What one district's task needs: its own entry and the settings it reads (targets,
+        API targets, limits, DuckDB), not the whole fleet — a task carries it to its worker."""
+        settings = self.settings
+        kept: dict[str, Any] = {k: settings.raw[k] for k in ("targets", "api") if k in settings.raw}
+        slim = replace(settings, raw=kept, districts={}, fleet=None)
+        return Fleet(self.root, (district,), slim)
 
 
 def store_path(root: Path, district: str) -> Path:
