@@ -63,7 +63,7 @@ def run_on_dask(
         with _connect(scheduler) as client:
             count = _workers(client, scheduler)
             return _run(client, fleet, night, count, _dashboard(client), progress, announce)
-    count = workers or os.cpu_count() or 1
+    count = min(workers or os.cpu_count() or 1, len(fleet.districts))  # none idle from the start
     with (
         dask.config.set(LOCAL_SCHEDULER),
         LocalCluster(
