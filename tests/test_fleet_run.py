@@ -28,7 +28,7 @@ pytest.register_assert_rewrite("tests.sftp_servers")
 
 from distributed import Client  # noqa: E402
 
-from rosterlab.config import load_settings  # noqa: E402
+from rosterlab.config import DistrictSettings, load_settings  # noqa: E402
 from rosterlab.errors import ConfigError  # noqa: E402
 from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial  # noqa: E402
 from rosterlab.store import Store  # noqa: E402
@@ -658,3 +658,27 @@ def test_pull_and_api_districts_fetch_their_night_first(
         1
     ] == ("pine", "pulled", datetime(2026, 9, 2, 2, 0), 5)
     assert snapshots.sort("district").row(0, named=True)["origin"] == "api"
+
+
+def test_a_fleet_district_keeps_its_district_settings_and_overrides_them(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "rosterlab.toml"
+    config.parent.mkdir()
+    config.write_text(
+        '[districts.maple]\nname = "Maple USD"\nhold_deletion_threshold = 0.2\n\n'
+        '[fleet]\nroot = "../fleet-root"\n\n'
+        '[fleet.districts.maple]\nsource = "drop"\nfolder = "drops/maple"\n'
+        "hold_deletion_threshold = 0.3\n\n"
+        '[fleet.districts.birch]\nsource = "drop"\nfolder = "/srv/drops/birch"\n'
+    )
+    fleet = load_fleet(load_settings(config=str(config)))
+
+    assert fleet.root == config.parent / "../fleet-root"
+    assert fleet.store_path("maple") == config.parent / "../fleet-root/stores/maple.duckdb"
+    assert [(d.district, d.folder) for d in fleet.districts] == [
+        ("birch", Path("/srv/drops/birch")),
+        ("maple", config.parent / "drops/maple"),
+    ]
+    maple = fleet.districts[1].settings
+    assert (maple.name, maple.hold_deletion_threshold) == ("Maple USD", 0.3)
+    assert fleet.districts[0].settings == DistrictSettings("birch")
+    assert fleet.of_district(fleet.districts[0]).districts == (fleet.districts[0],)
