@@ -13,7 +13,7 @@ from typing import Any
 
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, settings_of
-from rosterlab.errors import ConfigError
+from rosterlab.errors import EXIT_OK, ConfigError
 
 _NIGHT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -60,7 +60,7 @@ def cmd_fleet_run(args: argparse.Namespace) -> int:
         output.emit_json(fleet_run_dict(run, results))
     else:
         output.emit(fleet_run_text(run, results))
-    return 0
+    return EXIT_OK
 
 
 def register_run(commands: Any) -> None:
