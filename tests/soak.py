@@ -33,8 +33,8 @@ INGEST = """
 import json, sys, time
 from datetime import datetime
 from rosterlab.bundle import open_bundle
-from rosterlab.cli.check_commands import with_checks
-from rosterlab.store import Store, ingest_bundle
+from rosterlab.checks import ingest_and_check
+from rosterlab.store import Store
 
 store_path, night, taken_at = sys.argv[1:4]
 started = time.monotonic()
@@ -42,10 +42,14 @@ with open_bundle(night) as bundle:
     store = Store.connect(store_path, wait=600)
     opened = time.monotonic() - started
     try:
-        result = ingest_bundle(
-            store, bundle, district="soak", taken_at=datetime.fromisoformat(taken_at), source=night
-        )
-        with_checks(store, result, None)
+        result = ingest_and_check(
+            store,
+            bundle,
+            district="soak",
+            known=None,
+            taken_at=datetime.fromisoformat(taken_at),
+            source=night,
+        ).result
     finally:
         closing = time.monotonic()
         store.close()  # publishes the copy readers open

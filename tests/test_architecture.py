@@ -22,7 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "synth": {"spec"},
     "store": BASE | {"bundle"},
     "diff": BASE | {"store"},
-    "checks": BASE | {"store", "diff"},
+    "checks": BASE | {"store", "diff", "bundle"},
     "transport": BASE | {"bundle"},
     "api": BASE | ENGINE,
     "fix": BASE | ENGINE | {"transport"},

@@ -1,6 +1,7 @@
 """Checks: every Clever rule as a finding, broken references grouped by root cause, field
 customizations over time and the district's customization ledger.
 
+>>> night = ingest_and_check(store, bundle, district="maple", known=settings)  # the pipeline
 >>> result = run_checks(store, snapshot_id)       # cached per snapshot in the store
 >>> result.summary(), result.groups[0]            # the cause that breaks the most records first
 >>> field_matrix(store, "maple")                  # the field × night matrix and its flags
@@ -19,6 +20,12 @@ from rosterlab.checks.fields import (
 from rosterlab.checks.filters import FindingFilter, FindingGroup, finding_groups
 from rosterlab.checks.ledger import Override, add_override, overrides, remove_override
 from rosterlab.checks.model import Check, CheckResult, CheckSettings, Group, group_by_cause
+from rosterlab.checks.pipeline import (
+    CheckedNight,
+    check_ingested,
+    ingest_and_check,
+    ingest_history,
+)
 from rosterlab.checks.run import CHECKS, previous_snapshot, run_checks
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "Check",
     "CheckResult",
     "CheckSettings",
+    "CheckedNight",
     "FieldMatrix",
     "FieldProfile",
     "FieldRow",
@@ -34,10 +42,13 @@ __all__ = [
     "Group",
     "Override",
     "add_override",
+    "check_ingested",
     "field_changes",
     "field_matrix",
     "finding_groups",
     "group_by_cause",
+    "ingest_and_check",
+    "ingest_history",
     "overrides",
     "previous_snapshot",
     "remove_override",

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.cli import check_commands, output
+from rosterlab.cli import output
 from rosterlab.cli.common import (
     add_command,
     add_district,
@@ -23,10 +23,10 @@ STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
 
 def cmd_api_pull(args: argparse.Namespace) -> int:
     from rosterlab.api import api_token, load_api_target, pull_district
+    from rosterlab.checks import check_ingested
     from rosterlab.report import api as render_api
     from rosterlab.report import snapshots as render
     from rosterlab.store.district_settings import settings_for_ingest
-    from rosterlab.store.outcomes import outcome_of
 
     settings = settings_of(args)
     target = load_api_target(settings, args.target)
@@ -44,23 +44,21 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             district_name=known.name if known else None,
             progress=progress,
         )
-        ingest = check_commands.with_checks(store, result.ingest, known)
-        rows = store.snapshot_rows(ingest.snapshot.id)
-        outcome = outcome_of(store, ingest.snapshot.id)
+        night = check_ingested(store, result.ingest, known)
     if args.format == "json":
         output.emit_json(
             {
-                **render.ingest_dict(ingest, outcome),
+                **render.ingest_dict(night.result, night.outcome),
                 "api": render_api.pull_dict(result.pull, result.resumed, result.events_base),
             }
         )
     else:
         output.emit(
-            render.ingest_text(ingest, rows, outcome)
+            render.ingest_text(night.result, night.rows, night.outcome)
             + "\n"
             + render_api.pull_text(result.pull, result.resumed, result.events_base)
         )
-    return EXIT_FINDINGS if fails(ingest.severity_counts(), args.fail_on) else EXIT_OK
+    return EXIT_FINDINGS if fails(night.result.severity_counts(), args.fail_on) else EXIT_OK
 
 
 def cmd_api_serve(args: argparse.Namespace) -> int:

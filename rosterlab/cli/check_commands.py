@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
@@ -19,35 +18,10 @@ from rosterlab.cli.common import (
     open_store,
     settings_of,
 )
-from rosterlab.config import DistrictSettings
-from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, SnapshotNotFoundError, StoreError
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, SnapshotNotFoundError
 
 if TYPE_CHECKING:
-    from rosterlab.store import IngestResult, Store
-
-
-def with_checks(
-    store: Store, result: IngestResult, district: DistrictSettings | None
-) -> IngestResult:
-    """An ingest result whose findings include the checks of its (new) snapshot.
-
-    The ingest is committed before the checks run, so a check that fails (out of memory) says
-    that the night is kept and how to check it once the cause is fixed.
-    """
-    from rosterlab.checks import CheckSettings, run_checks
-
-    if not result.new:
-        return result
-    snapshot = result.snapshot
-    try:
-        checked = run_checks(store, snapshot.id, settings=CheckSettings.of(district))
-    except StoreError as exc:
-        raise type(exc)(
-            f"{snapshot.district} night {snapshot.seq} was ingested as snapshot {snapshot.id} "
-            f"but not checked: {exc.message}; then run rosterlab check --recheck --district "
-            f"{snapshot.district}"
-        ) from exc
-    return replace(result, findings=checked.findings)
+    pass
 
 
 def _listed(values: list[str] | None) -> list[str]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rosterlab import spec
 from rosterlab.cli import (
@@ -35,10 +34,6 @@ from rosterlab.cli.common import (
     settings_of,
 )
 from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
-
-if TYPE_CHECKING:
-    from rosterlab.store import IngestResult
-    from rosterlab.store.outcomes import UploadOutcome
 
 
 def _taken_at(text: str | None) -> datetime | None:
@@ -65,45 +60,31 @@ def _taken_at(text: str | None) -> datetime | None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rosterlab.bundle import open_bundle
     from rosterlab.bundle.history import read_history_folder
+    from rosterlab.checks import ingest_and_check, ingest_history
     from rosterlab.report import snapshots as render
-    from rosterlab.store import ingest_bundle, resolve_taken_at
-    from rosterlab.store.district_settings import record_district_settings, settings_for_district
-    from rosterlab.store.outcomes import outcome_of
+    from rosterlab.store import resolve_taken_at
+    from rosterlab.store.district_settings import settings_for_ingest
 
     settings = settings_of(args)
     path = Path(args.bundle)
     history = read_history_folder(path)
     progress = output.Progress(output.progress_wanted(args.progress))
-    results: list[tuple[IngestResult, dict[str, int], UploadOutcome]] = []
+    options = {"rebuild": args.rebuild, "allow_future": args.allow_future}
     if history is not None:
         district = args.district or history.district
-        known = settings.districts.get(district) or history.settings
         if not history.nights:
             raise ConfigError(f"{path} has no night folders named YYYY-MM-DD: nothing to ingest")
         with open_store(settings) as store:
-            for night in history.nights:
-                progress(f"{district} {night.path.name}")
-                with open_bundle(night.path, limits=settings.limits) as bundle:
-                    result = ingest_bundle(
-                        store,
-                        bundle,
-                        district=district,
-                        taken_at=night.taken_at,
-                        sync_type=args.sync_type or (known.sync_type if known else None),
-                        district_name=known.name if known else None,
-                        source=str(night.path),
-                        progress=progress,
-                        rebuild=args.rebuild,
-                        allow_future=args.allow_future,
-                        dated_by="name",
-                    )
-                if history.settings is not None:
-                    record_district_settings(store, replace(history.settings, district=district))
-                result = check_commands.with_checks(store, result, known)
-                snapshot_id = result.snapshot.id
-                results.append(
-                    (result, store.snapshot_rows(snapshot_id), outcome_of(store, snapshot_id))
-                )
+            nights = ingest_history(
+                store,
+                history,
+                district=district,
+                known=settings.districts.get(district),
+                limits=settings.limits,
+                sync_type=args.sync_type,
+                progress=progress,
+                **options,
+            )
     else:
         if not args.district:
             raise ConfigError("--district is required when BUNDLE is a single bundle")
@@ -113,35 +94,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 bundle, given, allow_future=args.allow_future, source=str(path)
             )
             with open_store(settings) as store:
-                known = (
-                    settings_for_district(store, settings, args.district)
-                    if store.snapshots(args.district)
-                    else settings.districts.get(args.district)
-                )
-                result = ingest_bundle(
-                    store,
-                    bundle,
-                    district=args.district,
-                    taken_at=taken_at,
-                    sync_type=args.sync_type or (known.sync_type if known else None),
-                    district_name=known.name if known else None,
-                    source=str(path),
-                    progress=progress,
-                    rebuild=args.rebuild,
-                    allow_future=args.allow_future,
-                    dated_by=dated_by,
-                )
-                result = check_commands.with_checks(store, result, known)
-                snapshot_id = result.snapshot.id
-                results.append(
-                    (result, store.snapshot_rows(snapshot_id), outcome_of(store, snapshot_id))
-                )
+                nights = [
+                    ingest_and_check(
+                        store,
+                        bundle,
+                        district=args.district,
+                        known=settings_for_ingest(store, settings, args.district),
+                        sync_type=args.sync_type,
+                        taken_at=taken_at,
+                        dated_by=dated_by,
+                        source=str(path),
+                        progress=progress,
+                        **options,
+                    )
+                ]
     if args.format == "json":
-        payloads = [render.ingest_dict(r, outcome) for r, _, outcome in results]
+        payloads = [render.ingest_dict(n.result, n.outcome) for n in nights]
         output.emit_json(payloads[0] if history is None else payloads)
     else:
-        output.emit("\n".join(render.ingest_text(*item) for item in results))
-    worst = any(fails(r.severity_counts(), args.fail_on) for r, _, _ in results)
+        output.emit("\n".join(render.ingest_text(n.result, n.rows, n.outcome) for n in nights))
+    worst = any(fails(n.result.severity_counts(), args.fail_on) for n in nights)
     return EXIT_FINDINGS if worst else EXIT_OK
 
 

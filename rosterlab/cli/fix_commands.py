@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rosterlab.cli import check_commands, output
+from rosterlab.cli import output
 from rosterlab.cli.common import (
     SNAP_HELP,
     add_command,
@@ -147,11 +147,10 @@ def _emit_push(
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from rosterlab.bundle import open_bundle
+    from rosterlab.checks import ingest_and_check
     from rosterlab.report import fix as render
     from rosterlab.report.snapshots import ingest_dict, ingest_text
-    from rosterlab.store import ingest_bundle
     from rosterlab.store.district_settings import settings_for_ingest
-    from rosterlab.store.outcomes import outcome_of
     from rosterlab.transport import load_target, pull_bundle
 
     settings = settings_of(args)
@@ -167,26 +166,24 @@ def cmd_pull(args: argparse.Namespace) -> int:
         )
         with open_store(settings) as store, open_bundle(folder, limits=settings.limits) as bundle:
             known = settings_for_ingest(store, settings, args.district)
-            result = ingest_bundle(
+            night = ingest_and_check(
                 store,
                 bundle,
                 district=args.district,
+                known=known,
                 taken_at=max((f.mtime for f in pulled.files), default=None),
                 dated_by="remote-mtime",
-                sync_type=known.sync_type if known else None,
-                district_name=known.name if known else None,
                 origin="pulled",
                 source=f"sftp://{target.username}@{target.address}{target.remote_dir}",
                 progress=progress,
                 allow_future=args.allow_future,
             )
-            result = check_commands.with_checks(store, result, known)
-            rows = store.snapshot_rows(result.snapshot.id)
-            outcome = outcome_of(store, result.snapshot.id)
     if args.format == "json":
-        output.emit_json(render.pull_dict(pulled, ingest_dict(result, outcome)))
+        output.emit_json(render.pull_dict(pulled, ingest_dict(night.result, night.outcome)))
     else:
-        output.emit(render.pull_text(pulled) + "\n" + ingest_text(result, rows, outcome))
+        output.emit(
+            render.pull_text(pulled) + "\n" + ingest_text(night.result, night.rows, night.outcome)
+        )
     return EXIT_OK
 
 

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rosterlab
-from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import HistoryFolder, read_history_folder
-from rosterlab.checks import CheckSettings, run_checks
+from rosterlab.checks import ingest_history
 from rosterlab.config import DistrictSettings, Settings, load_settings
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
-from rosterlab.store import SnapshotInfo, Store, ingest_bundle, published_path
-from rosterlab.store.district_settings import record_district_settings, settings_for_district
+from rosterlab.store import SnapshotInfo, Store, published_path
+from rosterlab.store.district_settings import settings_for_district
 
 STORE_ENV = "ROSTERLAB_STORE"
 SAMPLES_ENV = "ROSTERLAB_SAMPLES"
@@ -61,23 +60,13 @@ def build_sample_store(path: Path, district: str) -> DistrictSettings:
     whichever notebook builds it: the stored outputs stay the same.
     """
     history = _sample_history(district)
-    known = history.settings or DistrictSettings(district=district)
     with Store.open(path) as store:
-        for night in history.nights:
-            with open_bundle(night.path) as bundle:
-                result = ingest_bundle(
-                    store,
-                    bundle,
-                    district=district,
-                    taken_at=night.taken_at,
-                    sync_type=known.sync_type,
-                    district_name=known.name,
-                    source=f"{SAMPLES_ORIGIN}/{district}/{night.path.name}",
-                )
-            if history.settings is not None:
-                record_district_settings(store, known)
-            run_checks(store, result.snapshot.id, settings=CheckSettings.of(known))
-    return known
+        ingest_history(
+            store,
+            history,
+            source=lambda night: f"{SAMPLES_ORIGIN}/{district}/{night.path.name}",
+        )
+    return history.settings or DistrictSettings(district=district)
 
 
 def _fingerprint(district: str) -> str:

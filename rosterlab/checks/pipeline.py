@@ -1,0 +1,130 @@
+"""Ingest a night, then check it: the one pipeline behind ``ingest``, ``pull``, ``api pull`` and
+the workbench's sample stores.
+
+>>> night = ingest_and_check(store, bundle, district="maple", known=settings, source="n3/")
+>>> night.result.findings, night.rows, night.outcome     # what the ingest commands report
+>>> nights = ingest_history(store, read_history_folder(path))   # every night, in date order
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from rosterlab.checks.model import CheckSettings
+from rosterlab.checks.run import run_checks
+from rosterlab.errors import StoreError
+from rosterlab.store import IngestResult, ingest_bundle
+from rosterlab.store.district_settings import record_district_settings
+from rosterlab.store.outcomes import UploadOutcome, outcome_of
+
+if TYPE_CHECKING:
+    from rosterlab.bundle import Bundle
+    from rosterlab.bundle.history import HistoryFolder, Night
+    from rosterlab.config import DistrictSettings, Limits
+    from rosterlab.store import Store
+
+
+@dataclass(frozen=True)
+class CheckedNight:
+    """One ingested night: the ingest's result (its findings include every check of a new
+    snapshot), the rows each file holds, and what Clever does with the upload."""
+
+    result: IngestResult
+    rows: dict[str, int]
+    outcome: UploadOutcome
+
+
+def check_ingested(
+    store: Store, result: IngestResult, known: DistrictSettings | None
+) -> CheckedNight:
+    """Check a night just ingested (a night already in the store keeps its findings).
+
+    The ingest is committed before the checks run, so a check that fails (out of memory) says
+    that the night is kept and how to check it once the cause is fixed.
+    """
+    snapshot = result.snapshot
+    if result.new:
+        try:
+            checked = run_checks(store, snapshot.id, settings=CheckSettings.of(known))
+        except StoreError as exc:
+            raise type(exc)(
+                f"{snapshot.district} night {snapshot.seq} was ingested as snapshot "
+                f"{snapshot.id} but not checked: {exc.message}; then run rosterlab check "
+                f"--recheck --district {snapshot.district}"
+            ) from exc
+        result = replace(result, findings=checked.findings)
+    return CheckedNight(result, store.snapshot_rows(snapshot.id), outcome_of(store, snapshot.id))
+
+
+def ingest_and_check(
+    store: Store,
+    bundle: Bundle,
+    *,
+    district: str,
+    known: DistrictSettings | None,
+    sync_type: str | None = None,
+    keep: DistrictSettings | None = None,
+    **ingest: Any,
+) -> CheckedNight:
+    """:func:`~rosterlab.store.ingest_bundle` one night, keep ``keep`` (a history folder's
+    ``district.toml``) with the district, then :func:`check_ingested` it with ``known``.
+
+    ``sync_type`` and the district's name default to ``known``'s; ``ingest`` are
+    ``ingest_bundle``'s other keywords (taken_at, origin, source, progress, rebuild, …).
+    """
+    result = ingest_bundle(
+        store,
+        bundle,
+        district=district,
+        sync_type=sync_type or (known.sync_type if known else None),
+        district_name=known.name if known else None,
+        **ingest,
+    )
+    if keep is not None:
+        record_district_settings(store, keep)
+    return check_ingested(store, result, known)
+
+
+def ingest_history(
+    store: Store,
+    history: HistoryFolder,
+    *,
+    district: str | None = None,
+    known: DistrictSettings | None = None,
+    limits: Limits | None = None,
+    source: Callable[[Night], str] = lambda night: str(night.path),
+    progress: Callable[[str], None] | None = None,
+    **ingest: Any,
+) -> list[CheckedNight]:
+    """Every night of a history folder, in date order, each ingested then checked.
+
+    ``district`` defaults to the folder's; ``known`` (the district's settings) to its
+    ``district.toml``, which is kept with the district after each night.
+    """
+    from rosterlab.bundle import open_bundle
+
+    district = district or history.district
+    kept = replace(history.settings, district=district) if history.settings else None
+    known = known or kept
+    checked = []
+    for night in history.nights:
+        if progress is not None:
+            progress(f"{district} {night.path.name}")
+        with open_bundle(night.path, limits=limits) as bundle:
+            checked.append(
+                ingest_and_check(
+                    store,
+                    bundle,
+                    district=district,
+                    known=known,
+                    keep=kept,
+                    taken_at=night.taken_at,
+                    source=source(night),
+                    progress=progress,
+                    dated_by="name",
+                    **ingest,
+                )
+            )
+    return checked

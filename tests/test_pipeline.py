@@ -1,0 +1,77 @@
+"""Ingest a night, then check it: one pipeline behind ingest, pull, api pull and the workbench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.history import read_history_folder
+from rosterlab.checks import ingest_and_check, ingest_history
+from rosterlab.store import Store
+from tests.tiny import tiny_night, write_night
+
+ROWS = {"schools": 2, "students": 3, "contacts": 3, "teachers": 3, "sections": 2, "staff": 0}
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    """tiny's nights: clean; an enrollment in a section nobody sent; students.csv missing."""
+    root = tmp_path / "tiny"
+    write_night(root / "2026-09-01", tiny_night())
+    orphan = tiny_night()
+    orphan["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])
+    write_night(root / "2026-09-02", orphan)
+    no_students = tiny_night()
+    del no_students["students.csv"]
+    write_night(root / "2026-09-03", no_students)
+    (root / "district.toml").write_text('name = "Tiny USD"\nhold_deletion_threshold = 0.05\n')
+    return root
+
+
+def codes(night) -> list[str]:
+    return sorted({f.code for f in night.result.findings})
+
+
+def test_each_night_is_ingested_then_checked_with_its_rows_and_outcome(tmp_path, history):
+    with Store.open(tmp_path / "s.duckdb") as store:
+        nights = ingest_history(store, read_history_folder(history))
+        settings = store.rows("SELECT name, settings FROM districts WHERE district = 'tiny'")
+    assert [(n.result.snapshot.seq, n.result.new, n.result.dated_by) for n in nights] == [
+        (1, True, "name"),
+        (2, True, "name"),
+        (3, True, "name"),
+    ]
+    # enrollment-unknown-section is a check's finding (cross-file), not the ingest's
+    assert [codes(n) for n in nights] == [
+        ["extension-column"],
+        ["enrollment-unknown-section", "extension-column"],
+        ["missing-file"],
+    ]
+    assert [n.rows for n in nights] == [
+        {**ROWS, "enrollments": 3, "admins": 0},
+        {**ROWS, "enrollments": 4, "admins": 0},
+        {**ROWS, "students": 0, "contacts": 0, "enrollments": 3, "admins": 0},
+    ]
+    assert [(n.outcome.outcome, n.outcome.reason) for n in nights] == [
+        ("processed", ""),
+        ("processed", ""),
+        ("not-processed", "missing-file: students.csv"),
+    ]
+    # the folder's district.toml is kept with the district and the checks ran with it
+    assert settings[0][0] == "Tiny USD"
+    assert '"hold_deletion_threshold": 0.05' in settings[0][1]
+    assert dict(nights[0].outcome.settings)["hold_deletion_threshold"] == 0.05
+
+
+def test_a_night_already_held_keeps_its_findings_and_is_not_checked_again(tmp_path, history):
+    with Store.open(tmp_path / "s.duckdb") as store:
+        first = ingest_history(store, read_history_folder(history))
+        runs = store.rows("SELECT snapshot_id, fingerprint, checked_at FROM check_runs")
+        with open_bundle(history / "2026-09-02") as bundle:
+            again = ingest_and_check(store, bundle, district="tiny", known=None)
+        assert store.rows("SELECT snapshot_id, fingerprint, checked_at FROM check_runs") == runs
+    assert (again.result.snapshot.id, again.result.new) == (first[1].result.snapshot.id, False)
+    assert codes(again) == ["enrollment-unknown-section", "extension-column"]
+    assert (again.rows, again.outcome) == (first[1].rows, first[1].outcome)
