@@ -12,9 +12,11 @@ import sys
 
 import pytest
 
-from tests.tiny import tiny_night, write_night
+from tests.tiny import ingest_nights, tiny_night, write_night
 
 HEAVY = ("duckdb", "polars", "numpy", "pyarrow", "paramiko", "httpx", "ipywidgets", "nbformat")
+# What a reader of the history needs of those: the ingest's CSV machinery stays unloaded.
+READER = ("duckdb",)
 
 PROBE = """
 import json, sys
@@ -64,3 +66,21 @@ def test_a_command_that_runs_imports_its_engine(tmp_path) -> None:
     result = json.loads(probe.stdout.strip().splitlines()[-1])
     assert result["code"] == 0
     assert {"duckdb", "polars"} <= set(result["heavy"])
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_diff_imports_duckdb_and_nothing_the_ingest_needs(tmp_path, output) -> None:
+    """``rosterlab diff`` answers at once: no polars, numpy, pyarrow or zstd codec load."""
+    second = tiny_night()
+    second["students.csv"].pop()
+    store = ingest_nights(tmp_path, tiny_night(), second)
+    argv = ["--store", str(store), "diff", "--district", "tiny", "--format", output]
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy={*HEAVY, "pyzstd"}), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "heavy": list(READER)}
+    assert "removed" in probe.stdout

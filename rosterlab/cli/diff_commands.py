@@ -38,8 +38,6 @@ def _listed(values: list[str] | None, known: Collection[str], what: str) -> list
 def cmd_diff(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    import polars as pl
-
     from rosterlab.diff import HoldThresholds, diff_snapshots
     from rosterlab.report import diff as render
     from rosterlab.report.change_set import change_set_csv
@@ -60,6 +58,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             details=details,
         )
     if result.changes is not None and (entities or kinds):
+        import polars as pl
+
         result = replace(
             result,
             changes=result.changes.filter(

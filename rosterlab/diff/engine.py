@@ -37,9 +37,7 @@ read: L's or ``_rl_values_fetched`` for ``_rl_values_needed``, R, S), ``_rl_fiel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.diff.model import (
@@ -51,6 +49,9 @@ from rosterlab.diff.model import (
 )
 from rosterlab.diff.rekey import NATURAL_KEYS, rule_sql
 from rosterlab.store import SnapshotInfo, Store, quote_ident
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SECTIONS = spec.ENTITIES["sections"]
 ENROLLMENTS = spec.ENTITIES["enrollments"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
-import polars as pl
+from typing import TYPE_CHECKING, Literal
 
 from rosterlab.config import DistrictSettings
 from rosterlab.store import SnapshotInfo
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Columns of the tidy row-level change frame, in order.
 CHANGE_COLUMNS: tuple[str, ...] = ("entity", "key", "change", "field", "old", "new")

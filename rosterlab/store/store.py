@@ -14,18 +14,22 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
 
 import duckdb
-import polars as pl
 
 import rosterlab
 from rosterlab import spec
 from rosterlab.errors import RosterlabError, SnapshotNotFoundError, StoreError, disk_full
 from rosterlab.spec import Finding
-from rosterlab.store import files, raw
+from rosterlab.store import files
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
+
+if TYPE_CHECKING:  # polars and the raw codec load where used: a reader (diff) needs neither
+    import polars as pl
+
+    from rosterlab.store import raw
 
 # A progress line for the user (the CLI prints it on stderr, the workbench in its log).
 Progress = Callable[[str], None]
@@ -519,6 +523,8 @@ class Store:
             "DELETE FROM findings WHERE snapshot_id = ? AND stage = ?", [snapshot_id, stage]
         )
         if findings:
+            import polars as pl
+
             frame = pl.DataFrame(
                 [f.to_dict() for f in findings],
                 schema={
@@ -567,6 +573,8 @@ class Store:
         A delta is decoded against its keyframe; a corrupt or unreadable blob raises StoreError.
         Holds the file twice in memory at the end: export and staging use :meth:`copy_raw`.
         """
+        from rosterlab.store import raw
+
         return raw.unpack(sha256, *self._raw_blob(sha256))
 
     def copy_raw(self, sha256: str, stream: BinaryIO) -> None:
@@ -574,6 +582,8 @@ class Store:
 
         Its sha256 is checked at the end: on StoreError the stream holds a partial file.
         """
+        from rosterlab.store import raw
+
         raw.unpack_to(stream, sha256, *self._raw_blob(sha256))
 
     def _raw_blob(self, sha256: str) -> tuple[int, raw.Blob, raw.Keyframe | None]:
@@ -586,6 +596,8 @@ class Store:
                 f"raw file {sha256[:12]} is not kept (pruned by retention): "
                 "export with --canonical instead"
             )
+        from rosterlab.store import raw
+
         size, codec, data, base_sha256 = rows[0]
         keyframe = self._raw_keyframe(sha256, base_sha256) if base_sha256 else None
         return size, raw.Blob(codec, data, base_sha256), keyframe
@@ -597,6 +609,8 @@ class Store:
                 f"raw file {sha256[:12]} is a delta of keyframe {base_sha256[:12]}, which is not "
                 "kept: export with --canonical instead"
             )
+        from rosterlab.store import raw
+
         return raw.load_keyframe(base_sha256, *rows[0])
 
     def district_sync_type(self, district: str) -> str | None:
