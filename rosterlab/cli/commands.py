@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 
 def _taken_at(text: str | None) -> datetime | None:
     """``--taken-at`` as the store keeps it: a time with a zone becomes UTC without one."""
+    from rosterlab.store import naive_utc
+
     if text is None:
         return None
     try:
@@ -46,15 +48,7 @@ def _taken_at(text: str | None) -> datetime | None:
         raise ConfigError(
             f"--taken-at {text!r} is not ISO-8601 (e.g. 2026-09-03T02:00:00)"
         ) from exc
-    if when.tzinfo is None:
-        return when
-    try:
-        return when.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError as exc:
-        raise ConfigError(
-            f"--taken-at {text!r} is outside 0001-01-01 to 9999-12-31 once in UTC: give a time "
-            "within those years"
-        ) from exc
+    return naive_utc(when, named=f"--taken-at {text!r}")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from rosterlab.store.store import (
     SnapshotInfo,
     Store,
     interrupt_queries,
+    naive_utc,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ __all__ = [
     "ingest_bundle",
     "interrupt_queries",
     "key_sql",
+    "naive_utc",
     "positional",
     "published_path",
     "quote_ident",

@@ -42,7 +42,15 @@ from rosterlab.store.staging import (
     stage_file,
     staging_table,
 )
-from rosterlab.store.store import ORIGINS, IngestResult, Origin, Progress, SnapshotInfo, Store
+from rosterlab.store.store import (
+    ORIGINS,
+    IngestResult,
+    Origin,
+    Progress,
+    SnapshotInfo,
+    Store,
+    naive_utc,
+)
 
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a later time is a wrong clock
 
@@ -72,7 +80,7 @@ class Ingestor:
             raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
         if origin not in ORIGINS:
             raise StoreError(f"origin {origin!r} must be one of {', '.join(ORIGINS)}")
-        taken_at = _naive_utc(taken_at)
+        taken_at = naive_utc(taken_at)
         history = self.store.snapshots(district)
         # A replayed snapshot is recorded even when it repeats the night before: it was a
         # night of its own.
@@ -169,7 +177,7 @@ class Ingestor:
                     source.bom,
                     source.newline,
                     list(source.header),
-                    _naive_utc(source.mtime),
+                    naive_utc(source.mtime),
                 ],
             )
         self.store.staged_snapshot = snapshot.id
@@ -403,18 +411,6 @@ def _already_ingested(
     return None
 
 
-def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value
-    try:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
-        raise ConfigError(
-            f"taken_at {value.isoformat()} is outside 0001-01-01 to 9999-12-31 once in UTC: "
-            "give a time within those years"
-        ) from exc
-
-
 def resolve_taken_at(
     bundle: Bundle,
     taken_at: datetime | None,
@@ -432,7 +428,7 @@ def resolve_taken_at(
     """
     now = datetime.now(UTC)
     when, dated_by = _when(bundle, taken_at, dated_by)
-    if _naive_utc(when) > _naive_utc(now + FUTURE_SLACK) and not allow_future:
+    if naive_utc(when) > naive_utc(now + FUTURE_SLACK) and not allow_future:
         origin_of_time = (
             "--taken-at"
             if taken_at
@@ -441,7 +437,7 @@ def resolve_taken_at(
             else "the newest file's modification time"
         )
         raise TakenAtError(
-            f"{source or bundle.source} would be taken at {_naive_utc(when):%Y-%m-%d %H:%M} UTC "
+            f"{source or bundle.source} would be taken at {naive_utc(when):%Y-%m-%d %H:%M} UTC "
             f"({origin_of_time}), more than a day after today ({now:%Y-%m-%d} UTC): fix the "
             "clock or pass --taken-at, or re-run with --allow-future if it is right"
         )
@@ -541,7 +537,7 @@ def _rebuild(
     """Replay a district's snapshots plus ``bundle`` in time order, as one transaction."""
     district = args["district"]
     history = store.snapshots(district)
-    new_at = _naive_utc(args["taken_at"])
+    new_at = naive_utc(args["taken_at"])
     already = _already_ingested(history, bundle.sha256, new_at)
     if already is not None:
         return IngestResult(already, False, tuple(store.findings(already.id)))
@@ -550,7 +546,7 @@ def _rebuild(
             store,
             ingestor,
             district,
-            {old.id: _naive_utc(old.taken_at) for old in history},
+            {old.id: naive_utc(old.taken_at) for old in history},
             (new_at, lambda: ingestor.run(bundle, **{**args, "taken_at": new_at})),
         )
     assert result is not None
@@ -630,7 +626,7 @@ def redate_snapshot(store: Store, snapshot_id: int, taken_at: datetime) -> list[
     """Give one snapshot another ``taken_at``; the district's history is replayed in the new
     time order from the raw files, in one transaction, every id kept. Returns the snapshots."""
     moved = store.snapshot(snapshot_id)
-    when = _naive_utc(taken_at)
+    when = naive_utc(taken_at)
     history = store.snapshots(moved.district)
     for other in history:
         if other.id != snapshot_id and other.taken_at == when:

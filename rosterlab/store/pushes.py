@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from rosterlab.store.store import Store
+from rosterlab.store.store import Store, naive_utc
 
 OUTCOMES = ("pushed", "failed")
 _COLUMNS = (
@@ -57,10 +57,6 @@ class PushRecord:
     id: int | None = None
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
 def record_push(store: Store, record: PushRecord) -> PushRecord:
     """Append ``record`` to the push log; return it with its id."""
     if record.outcome not in OUTCOMES:
@@ -79,8 +75,8 @@ def record_push(store: Store, record: PushRecord) -> PushRecord:
                 record.remote_dir,
                 record.bundle_dir,
                 record.bundle_sha256,
-                _naive_utc(record.started_at),
-                _naive_utc(record.finished_at),
+                naive_utc(record.started_at),
+                naive_utc(record.finished_at),
                 record.outcome,
                 record.error,
                 record.attempts,

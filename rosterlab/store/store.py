@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
 
@@ -20,7 +20,13 @@ import duckdb
 
 import rosterlab
 from rosterlab import spec
-from rosterlab.errors import RosterlabError, SnapshotNotFoundError, StoreError, disk_full
+from rosterlab.errors import (
+    ConfigError,
+    RosterlabError,
+    SnapshotNotFoundError,
+    StoreError,
+    disk_full,
+)
 from rosterlab.spec import Finding
 from rosterlab.store import files
 from rosterlab.store.schema import migrations
@@ -77,6 +83,23 @@ class IngestResult:
 
     def severity_counts(self) -> dict[str, int]:
         return spec.severity_counts(self.findings)
+
+
+def naive_utc(value: datetime, *, named: str | None = None) -> datetime:
+    """A time as the store keeps it: in UTC without a zone (a time without one is UTC already).
+
+    A time outside 0001-9999 once in UTC (0001-01-01T00:00+01:00) is a one-line ConfigError
+    naming it as ``named`` (default: ``taken_at`` and the time).
+    """
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        raise ConfigError(
+            f"{named or f'taken_at {value.isoformat()}'} is outside 0001-01-01 to 9999-12-31 "
+            "once in UTC: give a time within those years"
+        ) from exc
 
 
 _SNAPSHOT_COLUMNS = (
