@@ -36,10 +36,10 @@ from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
 from rosterlab.config import Limits
 from rosterlab.errors import BundleError, DiskFullError, disk_full
 from rosterlab.spec import (
-    ENTITIES,
     EXTENSION_PREFIX,
     FILES,
     Finding,
+    entity_of_column,
     entity_of_file,
     file_allows_extensions,
     file_columns,
@@ -465,13 +465,19 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
     for column, name in first.items():
         if counts[column] > 1:
             yield finding(
-                "duplicate-column", entity=_entity_of(spec_name, column), value=name, file=spec_name
+                "duplicate-column",
+                entity=entity_of_column(spec_name, column).name,
+                value=name,
+                file=spec_name,
             )
     for field in fields:
         if field.required and field.name not in counts:
             code = "missing-column" if field.confirmed else "missing-column-unconfirmed"
             yield finding(
-                code, entity=_entity_of(spec_name, field.name), field=field.name, file=spec_name
+                code,
+                entity=entity_of_column(spec_name, field.name).name,
+                field=field.name,
+                file=spec_name,
             )
     absent = [field.name for field in fields if field.name not in counts]
     for column in dict.fromkeys(header):
@@ -485,7 +491,7 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
         elif near := _near_miss(spec_name, column, absent):
             yield finding(
                 "misspelled-column",
-                entity=_entity_of(spec_name, near),
+                entity=entity_of_column(spec_name, near).name,
                 field=near,
                 value=column,
                 file=spec_name,
@@ -511,9 +517,3 @@ def _near_miss(spec_name: str, column: str, absent: list[str]) -> str | None:
 
 def _squash(name: str) -> str:
     return re.sub(r"[\s_.\-]", "", name).lower()
-
-
-def _entity_of(spec_name: str, column: str) -> str:
-    """The entity a column of a file belongs to (students.csv contact columns → contacts)."""
-    entities = [ENTITIES[name] for name in FILES[spec_name].entities]
-    return next((e.name for e in entities if column in e.columns), entities[0].name)
