@@ -9,7 +9,6 @@ other IDs are not PII in the spec and stay. Everything taken from a file is esca
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, Timeline
+from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.store import SnapshotInfo
 
 MASK = "•••"
@@ -301,62 +301,27 @@ def _change_lines(changes: Sequence[Mapping[str, Any]], redact: bool) -> list[st
 
 
 # --- HTML --------------------------------------------------------------------------------
-STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; max-width: 1100px;
-       margin: 2em auto; padding: 0 1.5em; }
-h1 { font-size: 1.5em; border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
-h2 { font-size: 1.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
-th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.hold { color: #b42318; font-weight: 600; }
-.muted { color: #656d76; }
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _html_table(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Collection[int] = ()
-) -> str:
-    """A table; columns at the ``numeric`` positions are right-aligned. Every cell is escaped."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{_e(cell)}</td>' if i in numeric else f"<td>{_e(cell)}</td>"
-            for i, cell in enumerate(r)
-        )
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
     """The diff as an HTML fragment (for notebooks and the full page)."""
     parts = [
-        f"<p>{_e(_night(result.from_snapshot))} → {_e(_night(result.to_snapshot))}</p>",
+        f"<p>{esc(_night(result.from_snapshot))} → {esc(_night(result.to_snapshot))}</p>",
         "<h2>Records</h2>",
-        _html_table(
+        html_table(
             ("entity", "added", "removed", "changed", "unchanged"),
             (
                 (e.entity, f"{e.added:,}", f"{e.removed:,}", f"{e.changed:,}", f"{e.unchanged:,}")
                 for e in result.entities
             ),
-            numeric=(1, 2, 3, 4),
+            numeric=("added", "removed", "changed", "unchanged"),
         ),
         "<h2>Hold</h2>",
     ]
     if result.not_processed:
-        parts.append(f'<p class="hold">{html.escape(_not_processed(result))}</p>')
+        parts.append(f'<p class="hold">{esc(_not_processed(result))}</p>')
     elif result.hold_predicted:
         parts.append('<p class="hold">Clever will hold this sync.</p>')
         parts.append(
-            _html_table(
+            html_table(
                 ("entity", "kind", "share", "threshold", "records", "expected"),
                 (
                     (
@@ -369,7 +334,7 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
                     )
                     for h in result.hold_reasons
                 ),
-                numeric=(2, 3, 4),
+                numeric=("share", "threshold", "records"),
             )
         )
     else:
@@ -378,12 +343,12 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
     if fields:
         parts += [
             "<h2>Changed fields</h2>",
-            _html_table(("entity", "field", "records"), fields, numeric=(2,)),
+            html_table(("entity", "field", "records"), fields, numeric=("records",)),
         ]
     if result.rekeys:
         parts += [
             "<h2>Re-keyed records</h2>",
-            _html_table(
+            html_table(
                 ("entity", "old key", "new key", "matched on"),
                 (
                     (
@@ -399,13 +364,13 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
     if result.rollovers:
         parts += [
             "<h2>Term rollover</h2>",
-            _html_table(
+            html_table(
                 ("term", "ended", "sections", "enrollments"),
                 (
                     (r.term or "", r.term_end, f"{len(r.sections):,}", f"{r.enrollments:,}")
                     for r in result.rollovers
                 ),
-                numeric=(2, 3),
+                numeric=("sections", "enrollments"),
             ),
         ]
     duplicates = [
@@ -417,14 +382,16 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
         parts += [
             "<h2>Duplicate keys</h2>",
             '<p class="muted">Versions holding the key; the lowest row hash stands for it.</p>',
-            _html_table(
-                ("entity", "key", "versions at from", "versions at to"), duplicates, (2, 3)
+            html_table(
+                ("entity", "key", "versions at from", "versions at to"),
+                duplicates,
+                numeric=("versions at from", "versions at to"),
             ),
         ]
     if details:
         parts += [
             "<h2>Changes</h2>",
-            _html_table(
+            html_table(
                 ("entity", "key", "change", "field", "old", "new"),
                 (
                     (
@@ -452,8 +419,8 @@ def diff_html(result: DiffResult, *, details: bool = False, redact: bool = False
     note = " (PII redacted)" if redact else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{_e(title)}{_e(note)}</h1>\n"
+        f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head><body>"
+        f"<h1>{esc(title)}{esc(note)}</h1>\n"
         + diff_fragment(result, details=details, redact=redact)
         + "\n</body></html>\n"
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from rosterlab import spec
+from rosterlab.report.html import esc
 from rosterlab.spec import Finding
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ def csv_download_link(csv_text: str, filename: str, label: str = "Download CSV")
     in an emailed report and in a notebook output alike; no script)."""
     payload = base64.b64encode(csv_text.encode("utf-8-sig")).decode("ascii")
     return (
-        f'<a class="rl-download" download="{html.escape(filename)}" '
-        f'href="data:text/csv;charset=utf-8;base64,{payload}">{html.escape(label)}</a>'
+        f'<a class="rl-download" download="{esc(filename)}" '
+        f'href="data:text/csv;charset=utf-8;base64,{payload}">{esc(label)}</a>'
     )
 
 

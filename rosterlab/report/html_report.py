@@ -10,9 +10,8 @@ inserted after the cell tagged ``parameters`` (a few lines, so no papermill depe
 from __future__ import annotations
 
 import copy
-import html
 import subprocess
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,32 +28,13 @@ from rosterlab.errors import ReportError, cannot_write, disk_full
 from rosterlab.report.destination import report_destination
 from rosterlab.report.diff import MASK, key_secrets, mask_cause, scrub, sensitive
 from rosterlab.report.findings_csv import csv_download_link, findings_csv, findings_filename
+from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.spec import Finding
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 REPORT_NOTEBOOK = "district_report.ipynb"
 Parameter = str | int | float | bool | None | tuple[Any, ...]
-
-STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif;
-       color: #1f2328; max-width: 1100px; margin: 2em auto; padding: 0 1.5em; }
-h1, h2, h3 { line-height: 1.2; margin-top: 1.6em; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
-th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-pre { background: #f6f8fa; padding: .6em .8em; overflow-x: auto; font-size: 12.5px; }
-img { max-width: 100%; height: auto; }
-.sev-error { color: #b42318; font-weight: 600; }
-.sev-warning { color: #9a6700; font-weight: 600; }
-.sev-info { color: #0550ae; }
-.hold { color: #b42318; font-weight: 600; }
-.muted { color: #656d76; }
-a.anchor-link { display: none; }
-footer { margin-top: 3em; color: #656d76; font-size: 12px; }
-"""
 
 
 def notebooks_dir() -> Path:
@@ -137,16 +117,16 @@ def _output_html(output: Mapping[str, Any]) -> str:
     if kind == "stream":
         if output.get("name") != "stdout":
             return ""
-        return f"<pre>{html.escape(str(output.get('text', '')))}</pre>"
+        return f"<pre>{esc(str(output.get('text', '')))}</pre>"
     data = output.get("data", {})
     if "text/html" in data:
         return str(data["text/html"])
     if "image/png" in data:
-        alt = html.escape(str(data.get("text/plain", "chart")), quote=True)
+        alt = esc(data.get("text/plain", "chart"))
         png = str(data["image/png"]).replace("\n", "")
         return f'<p><img alt="{alt}" src="data:image/png;base64,{png}"></p>'
     if "text/plain" in data:
-        return f"<pre>{html.escape(str(data['text/plain']))}</pre>"
+        return f"<pre>{esc(str(data['text/plain']))}</pre>"
     return ""
 
 
@@ -158,62 +138,13 @@ def notebook_html(nb: nbformat.NotebookNode, *, title: str, footer: str = "") ->
             parts.append(_markdown(cell.source))
         elif cell.cell_type == "code":
             parts.extend(filter(None, (_output_html(o) for o in cell.get("outputs", []))))
-    note = f"<footer>{html.escape(footer)}</footer>" if footer else ""
+    note = f"<footer>{esc(footer)}</footer>" if footer else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head>\n<body>\n"
         + "\n".join(parts)
         + f"\n{note}\n</body></html>\n"
-    )
-
-
-LABEL_COLUMNS = ("row", "night", "line", "rule")  # whole numbers that name, not count
-
-
-def cell_text(value: Any, label: bool = False) -> str:
-    """A table cell's text: counts with thousands separators, fractions as percentages, None
-    as empty; ``label`` numbers (a row number) stay plain."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value) if label else f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.1%}" if 0 <= value <= 1 else f"{value:,.2f}"
-    return str(value)
-
-
-def html_table(
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    numeric: Collection[str] = (),
-    css: str = "rl-table",
-    empty: str = "nothing to show",
-) -> str:
-    """An HTML table of plain values, every header and cell escaped (file data is hostile)."""
-    head = "".join(
-        f'<th class="num">{html.escape(c)}</th>' if c in numeric else f"<th>{html.escape(c)}</th>"
-        for c in columns
-    )
-    body = [
-        "<tr>"
-        + "".join(
-            f'<td class="num">{html.escape(cell_text(v, c in LABEL_COLUMNS))}</td>'
-            if c in numeric
-            else f"<td>{html.escape(cell_text(v, c in LABEL_COLUMNS))}</td>"
-            for c, v in zip(columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    ]
-    if not body:
-        return f'<p class="muted">{html.escape(empty)}</p>'
-    return (
-        f'<table class="{html.escape(css, quote=True)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
     )
 
 
@@ -315,7 +246,7 @@ def findings_fragment(
         findings_csv(shown, {}), findings_filename(snap.district, snap.seq)
     )
     sections = "".join(
-        f"<details><summary>{html.escape(_group_label(group.label, group.cause, redact))}"
+        f"<details><summary>{esc(_group_label(group.label, group.cause, redact))}"
         "</summary>"
         + html_table(
             ("severity", "code", "entity", "key", "field", "value", "line", "message"),
@@ -338,7 +269,7 @@ def findings_fragment(
         for group, found in groups
     )
     page = (
-        f"<p><b>{html.escape(head)}</b> (an error: Clever does not process the upload, skips "
+        f"<p><b>{esc(head)}</b> (an error: Clever does not process the upload, skips "
         f"rows, or may mislink records; each finding says which) {download}</p>"
         + (
             "<h3>Root causes (fix these first)</h3>"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from typing import Any
 
 from rosterlab.api.reconcile import ReconcileResult
-from rosterlab.report.diff import STYLE, _html_table
+from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import findings_by_code, outcome_text
 from rosterlab.report.text import shown
 from rosterlab.store.outcomes import UploadOutcome
@@ -111,17 +110,17 @@ def reconcile_html(result: ReconcileResult) -> str:
     shown_per_code = Counter(f.code for f in result.findings)
     parts = [
         f"<p>upload snapshot {up.id} ({up.taken_at:%Y-%m-%d %H:%M}) vs served snapshot "
-        f"{served.id} (API v{html.escape(result.version)}, {served.taken_at:%Y-%m-%d %H:%M})</p>",
-        f"<p>{html.escape(_outcome_text(result))}</p>" if result.upload_outcome else "",
+        f"{served.id} (API v{esc(result.version)}, {served.taken_at:%Y-%m-%d %H:%M})</p>",
+        f"<p>{esc(_outcome_text(result))}</p>" if result.upload_outcome else "",
         "<h2>Records</h2>",
-        _html_table(
+        html_table(
             ("entity", "uploaded", "served", "matched", "identical"),
             (
                 (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}",
                  f"{e.identical:,}")
                 for e in result.entities
             ),
-            numeric=(1, 2, 3, 4),
+            numeric=("uploaded", "served", "matched", "identical"),
         ),
         "<h2>Differences</h2>",
     ]  # fmt: skip
@@ -134,18 +133,18 @@ def reconcile_html(result: ReconcileResult) -> str:
             + "</p>"
         )
         parts.append(
-            _html_table(
+            html_table(
                 ("code", "severity", "differences", "listed"),
                 (
                     (code, severity[code], f"{count:,}", f"{shown_per_code[code]:,}")
                     for code, count in result.totals
                 ),
-                numeric=(2, 3),
+                numeric=("differences", "listed"),
             )
         )
         parts += [
             "<h2>Details</h2>",
-            _html_table(
+            html_table(
                 ("severity", "code", "entity", "key", "field", "message", "hint"),
                 (
                     (f.severity, f.code, f.entity or "", f.key or "", f.field or "", f.message,
@@ -156,6 +155,6 @@ def reconcile_html(result: ReconcileResult) -> str:
         ]  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
+        f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
     )

@@ -1,4 +1,4 @@
-"""What every rosterlab widget shares: a full text repr, a scoped stylesheet, a pager.
+"""What every rosterlab widget shares: a full text repr, HTML in the scoped stylesheet, a pager.
 
 nbval compares a widget's ``text/plain`` output, so each widget's ``__repr__`` says what it shows
 (deterministically); ipywidgets would cut it at 110 characters, :class:`Panel` does not.
@@ -6,28 +6,13 @@ nbval compares a widget's ``text/plain`` output, so each widget's ``__repr__`` s
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as widgets
 
-PAGE_SIZE = 25
+from rosterlab.report.html import WIDGET_STYLE
 
-# Styles for the HTML the widgets render (scoped to .rl so JupyterLab's own look is untouched).
-STYLE = """<style>
-.rl table { border-collapse: collapse; margin: 4px 0 8px; font-size: 12.5px; }
-.rl th, .rl td { border: 1px solid #d0d7de; padding: 2px 7px; text-align: left;
-                 vertical-align: top; }
-.rl th { background: #f6f8fa; }
-.rl td.num, .rl th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.rl .muted { color: #656d76; }
-.rl .hold { color: #b42318; font-weight: 600; }
-.rl .expected { color: #9a6700; font-weight: 600; }
-.rl .sev-error { color: #b42318; font-weight: 600; }
-.rl .sev-warning { color: #9a6700; font-weight: 600; }
-.rl .sev-info { color: #0550ae; }
-.rl pre { white-space: pre; word-break: normal; overflow-wrap: normal; overflow-x: auto; }
-</style>"""
+PAGE_SIZE = 25
 
 
 def html_box(content: str = "") -> widgets.HTML:
@@ -36,11 +21,7 @@ def html_box(content: str = "") -> widgets.HTML:
 
 
 def wrap(content: str) -> str:
-    return f'{STYLE}<div class="rl">{content}</div>'
-
-
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return f'{WIDGET_STYLE}<div class="rl">{content}</div>'
 
 
 class Panel(widgets.VBox):

@@ -14,8 +14,8 @@ import polars as pl
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, EntityDiff, HoldReason, diff_snapshots, record_timeline
-from rosterlab.report.html_report import html_table
-from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.report.html import esc, html_table
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import SnapshotPicker, night_text
 from rosterlab.ui.session import NightRef, Workbench
 

@@ -7,14 +7,14 @@ emptied, format shift, ...) are marked and listed with their hints.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 
 from rosterlab.checks import CheckSettings, FieldMatrix, FieldRow, field_matrix
 from rosterlab.report.charts import Chart, fill_rate_heatmap
-from rosterlab.report.html_report import flag_column, html_table
+from rosterlab.report.html import esc, html_table
+from rosterlab.report.html_report import flag_column
 from rosterlab.ui.base import Panel, html_box, wrap
 from rosterlab.ui.session import NightRef, Workbench
 
@@ -144,11 +144,11 @@ class FieldMatrixView(Panel):
                 codes = flagged.get((row.entity, row.field, j))
                 if codes:
                     css += " flag"
-                title = f' title="{html.escape(", ".join(codes), quote=True)}"' if codes else ""
-                cells.append(f'<td class="{css.strip()}"{title}>{html.escape(text)}</td>')
+                title = f' title="{esc(", ".join(codes))}"' if codes else ""
+                cells.append(f'<td class="{css.strip()}"{title}>{esc(text)}</td>')
             kind = "spec" if row.in_spec else ("extension" if row.extension else "unknown")
             body.append(
-                f"<tr><td>{html.escape(row.file)}</td><td>{html.escape(row.field)}</td>"
+                f"<tr><td>{esc(row.file)}</td><td>{esc(row.field)}</td>"
                 f"<td>{kind}{' · required' if row.required else ''}</td>{''.join(cells)}</tr>"
             )
         if not body:

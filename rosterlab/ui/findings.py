@@ -26,10 +26,10 @@ from rosterlab.report.findings_csv import (
     findings_filename,
     received_names,
 )
-from rosterlab.report.html_report import html_table
+from rosterlab.report.html import esc, html_table
 from rosterlab.spec import Finding
 from rosterlab.store import quote_ident, stage_snapshot
-from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_label, night_text
 from rosterlab.ui.session import NightRef, Workbench
 

@@ -18,9 +18,9 @@ from rosterlab.errors import PushRefusedError, RosterlabError
 from rosterlab.fix import FixResult, Verdict, bundle_verdict, fix_snapshot, load_rules
 from rosterlab.fix.delivery import log_push
 from rosterlab.report import fix as render
-from rosterlab.report.html_report import html_table
+from rosterlab.report.html import esc, html_table
 from rosterlab.transport import PushPlan, PushResult, load_target, plan_push, push_bundle
-from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_text
 from rosterlab.ui.session import NightRef, Workbench, scratch_dir
 

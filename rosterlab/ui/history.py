@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rosterlab import spec
-from rosterlab.report.html_report import html_table
+from rosterlab.report.html import html_table
 from rosterlab.report.snapshots import outcome_text
 from rosterlab.store.outcomes import outcome_of
-from rosterlab.ui.base import STYLE
+from rosterlab.ui.base import wrap
 from rosterlab.ui.findings import check
 from rosterlab.ui.session import NightRef, Workbench
 
@@ -74,7 +74,7 @@ class SyncHistory:
     def _repr_html_(self) -> str:
         columns, body = self.table()
         numeric = {"night", *self.entities, *spec.SEVERITIES, "files"}
-        return f'{STYLE}<div class="rl">{html_table(columns, body, numeric=numeric)}</div>'
+        return wrap(html_table(columns, body, numeric=numeric))
 
     def __repr__(self) -> str:
         columns, body = self.table()

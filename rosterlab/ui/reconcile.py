@@ -24,10 +24,10 @@ from rosterlab import spec
 from rosterlab.api import ApiTarget, api_token, load_api_target, pull_district
 from rosterlab.api.reconcile import ReconcileResult, reconcile
 from rosterlab.errors import ApiError, SnapshotNotFoundError
-from rosterlab.report.html_report import html_table
+from rosterlab.report.html import esc, html_table
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo
-from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, esc, html_box, wrap
+from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.reports import Static
 from rosterlab.ui.session import SAMPLES_ORIGIN, NightRef, Workbench, sample_store, scratch_dir
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.report.diff import diff_fragment, diff_text
+from rosterlab.report.html import esc
 from rosterlab.report.html_report import findings_fragment, flags_fragment
-from rosterlab.ui.base import esc, wrap
+from rosterlab.ui.base import wrap
 from rosterlab.ui.fields import matrix_for
 from rosterlab.ui.findings import check
 from rosterlab.ui.picker import night_text
