@@ -11,6 +11,8 @@ import pytest
 
 from rosterlab.cli import main
 from rosterlab.report.findings_csv import CSV_COLUMNS, spreadsheet_safe
+from rosterlab.store import Store
+from rosterlab.store.sql import spreadsheet_safe_sql
 from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
 
@@ -51,12 +53,27 @@ def check(capsys, store: Path, *argv: str) -> tuple[int, str, str]:
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
+        ("\r\nx", "'\r\nx"),
         ("S-001", "S-001"),
+        ("a=b", "a=b"),
+        ("'=1", "'=1"),
+        ("Renée", "Renée"),
         ("", ""),
     ],
 )
-def test_a_cell_a_spreadsheet_would_run_is_quoted(value: str, safe: str) -> None:
+def test_a_cell_a_spreadsheet_would_run_is_quoted(tmp_path, value: str, safe: str) -> None:
+    """The Python rule (findings.csv) and its SQL form (changes.csv) quote the same cells."""
     assert spreadsheet_safe(value) == safe
+    with Store.open(tmp_path / "s.duckdb") as store:
+        in_sql = store.rows(f"SELECT {spreadsheet_safe_sql('v')} FROM (SELECT ? AS v)", [value])
+    assert in_sql == [(safe,)]
+
+
+def test_the_sql_form_keeps_a_missing_value_missing(tmp_path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.rows(f"SELECT {spreadsheet_safe_sql('v')} FROM (SELECT NULL AS v)") == [
+            (None,)
+        ]
 
 
 def test_check_csv_names_the_file_and_the_editor_line(capsys, store):

@@ -35,7 +35,7 @@ from rosterlab.store import (
     positional,
     stage_snapshot,
 )
-from rosterlab.store.sql import spreadsheet_safe
+from rosterlab.store.sql import spreadsheet_safe_sql
 
 CHANGES = "fix_changes"
 LEDGER = "ledger"  # the checks room's customization ledger (store migration 4)
@@ -518,10 +518,10 @@ class Correction:
         """SQL of ``changes.csv``: one row per changed record and field, in rule then row order.
 
         A record on several rows (a student with contacts) or repeated rows change once. Values
-        a spreadsheet would run as formulas are neutralised (:func:`spreadsheet_safe`).
+        a spreadsheet would run as formulas are neutralised (:func:`spreadsheet_safe_sql`).
         """
         columns = ("entity", "key", "field", "change", "old", "new", "rule_label", "reason")
-        safe = ", ".join(f"{spreadsheet_safe(c)} AS {c}" for c in columns)
+        safe = ", ".join(f"{spreadsheet_safe_sql(c)} AS {c}" for c in columns)
         return (
             f"SELECT {safe} FROM ({self._DISTINCT_CHANGES}) ORDER BY rule, f, r, c, key, old, new"
         )

@@ -33,14 +33,13 @@ CSV_COLUMNS = (
     "hint",
     "cause",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet shows as text: a value starting with ``=``, ``+``, ``-``, ``@``, a
-    tab or a carriage return (a formula to Excel, LibreOffice, Google Sheets) gets a leading
-    single quote (OWASP "CSV injection")."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A cell a spreadsheet shows as text: a value starting with one of
+    :data:`~rosterlab.spec.FORMULA_STARTS` gets a leading single quote (the SQL form for
+    ``changes.csv`` is :func:`rosterlab.store.sql.spreadsheet_safe_sql`)."""
+    return "'" + text if text.startswith(spec.FORMULA_STARTS) else text
 
 
 def finding_file(f: Finding, received: Mapping[str, str]) -> str:

@@ -12,6 +12,10 @@ from typing import Literal
 
 SYNC_TYPES: tuple[str, ...] = ("sftp", "clever-managed", "sis-managed")
 EXTENSION_PREFIX = "ext."
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+# (``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``; OWASP "CSV injection"): CSV files people open
+# (findings, changes) give it a leading single quote; Clever bundles are written exactly.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 KEY_SEPARATOR = "/"
 MAX_CONTACTS = 5
 

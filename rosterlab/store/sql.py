@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rosterlab import spec
+
 
 def quote_ident(name: str) -> str:
     """Quote any string as a DuckDB identifier (``ext.x"; DROP TABLE`` stays a name)."""
@@ -17,16 +19,13 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def spreadsheet_safe(expression: str) -> str:
-    """SQL making a text value safe to open in a spreadsheet (OWASP "CSV injection").
-
-    A value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to
-    Excel, LibreOffice and Google Sheets (``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``): it gets a
-    leading single quote, which the spreadsheet shows as text. Only for CSV files people open
-    (``changes.csv``); Clever bundles are written exactly.
+def spreadsheet_safe_sql(expression: str) -> str:
+    """SQL making a text value safe to open in a spreadsheet: a value starting with one of
+    :data:`~rosterlab.spec.FORMULA_STARTS` gets a leading single quote, as
+    :func:`rosterlab.report.findings_csv.spreadsheet_safe` does in Python. Only for CSV files
+    people open (``changes.csv``); Clever bundles are written exactly.
     """
-    starts = "^[=+@\\-\t\r]"
-    return (
-        f"CASE WHEN regexp_matches({expression}, {quote_literal(starts)}) "
-        f"THEN concat(chr(39), {expression}) ELSE {expression} END"
+    formula = " OR ".join(
+        f"starts_with({expression}, {quote_literal(c)})" for c in spec.FORMULA_STARTS
     )
+    return f"CASE WHEN {formula} THEN concat(chr(39), {expression}) ELSE {expression} END"
