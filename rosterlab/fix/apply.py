@@ -296,11 +296,11 @@ class Correction:
             where=where,
             params=params,
         )
-        if entity.name == "contacts":  # the row stays: it also carries its student
+        if entity.within is not None:  # the row stays: it also carries its owner (a student)
             cleared = [
                 f"{positional(p)} = NULL"
-                for name in entity.columns
-                if name != "Student_id" and (p := work.position(name)) is not None
+                for name in entity.own_columns
+                if (p := work.position(name)) is not None
             ]
             if cleared:
                 self.store.execute(

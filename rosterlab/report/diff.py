@@ -63,7 +63,8 @@ def mask_key(entity: str, key: str, redact: bool) -> str:
 def key_secrets(entity: str | None, key: str | None) -> list[str]:
     """The personal data in a record key: a contact identity built from PII columns (whole, and
     each of its parts: ``Pat Lee|pat@example.org``, ``Pat Lee``, ``pat@example.org``)."""
-    if entity != "contacts" or key is None or spec.KEY_SEPARATOR not in key:
+    kind = spec.ENTITIES.get(entity or "")
+    if kind is None or kind.within is None or key is None or spec.KEY_SEPARATOR not in key:
         return []
     identity = key.split(spec.KEY_SEPARATOR, 1)[1]
     label, _, text = identity.partition(":")

@@ -51,10 +51,19 @@ class Entity:
     key: tuple[str, ...]
     fields: tuple[Field, ...]
     extensions: bool = True
+    # Set for an entity living in another's rows (contacts in students.csv): the column naming
+    # that record. A row carries it when any of its own columns is filled; its key is that
+    # column and an identity (CONTACT_IDENTITY); dropping it leaves the row to its owner.
+    within: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def own_columns(self) -> tuple[str, ...]:
+        """Its columns less the one it shares with the record it lives within."""
+        return tuple(c for c in self.columns if c != self.within)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -157,6 +166,7 @@ CONTACTS = Entity(
     ("Student_id", "Contact_identity"),
     (_id("Student_id", required=True, references="students"), *CONTACT_FIELDS),
     extensions=False,
+    within="Student_id",
 )
 
 # Contact identity, in order of preference: each tuple is tried when all its columns are filled.
@@ -289,6 +299,14 @@ def file_allows_extensions(file_name: str) -> bool:
 def entity_of_file(file_name: str) -> str:
     """The primary entity of a file (students.csv → students)."""
     return FILES[file_name].entities[0]
+
+
+def entity_within(file_name: str) -> Entity | None:
+    """The entity living in a file's rows beside its primary one (students.csv → contacts)."""
+    return next(
+        (e for name in FILES[file_name].entities if (e := ENTITIES[name]).within is not None),
+        None,
+    )
 
 
 def entity_of_column(file_name: str, column: str) -> Entity:

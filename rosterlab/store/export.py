@@ -117,14 +117,14 @@ def canonical_select(
         name = spec.spec_column(spec_name, name) or name
         if name not in columns:
             columns.append(name)
+    embedded = spec.entity_within(spec_name)  # contacts, in students.csv's rows
     at = [snapshot.district, snapshot.seq, snapshot.seq]
-    student_columns = set(entity.columns)
     params: list[object] = []
     select = []
     for index, name in enumerate(columns):
-        if name in student_columns:
+        if name in entity.columns:
             value = f"e.{quote_ident(name)}"
-        elif spec_name == "students.csv" and name in spec.ENTITIES["contacts"].columns:
+        elif embedded is not None and name in embedded.columns:
             value = f"c.{quote_ident(name)}"
         else:
             value = "e.extra[?]"
@@ -133,11 +133,9 @@ def canonical_select(
     from_sql = f"({store.entity_sql(entity.name)}) e"
     params_from: list[object] = list(at)
     order = "e.key, e.row_hash"
-    if spec_name == "students.csv":
-        from_sql += (
-            f" LEFT JOIN ({store.entity_sql('contacts')}) c "
-            f"ON c.{quote_ident('Student_id')} = e.{quote_ident('Student_id')}"
-        )
+    if embedded is not None and embedded.within is not None:
+        owner = quote_ident(embedded.within)
+        from_sql += f" LEFT JOIN ({store.entity_sql(embedded.name)}) c ON c.{owner} = e.{owner}"
         params_from += at
         order += ", c.key"
     sql = f"SELECT {', '.join(select)} FROM {from_sql} ORDER BY {order}"

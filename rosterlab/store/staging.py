@@ -105,9 +105,9 @@ class ColumnMap:
 
 def key_sql(entity: spec.Entity, columns: ColumnMap) -> str:
     """The entity's key as text, composite parts joined with '/'."""
-    if entity.name == "contacts":
+    if entity.within is not None:
         return (
-            f"concat_ws('{spec.KEY_SEPARATOR}', coalesce({columns.value('Student_id')}, ''), "
+            f"concat_ws('{spec.KEY_SEPARATOR}', coalesce({columns.value(entity.within)}, ''), "
             f"{contact_identity_sql(columns)})"
         )
     parts = [f"coalesce({columns.value(k)}, '')" for k in entity.key]
@@ -162,10 +162,9 @@ def hash_projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[
 
 def entity_filter(entity: spec.Entity, columns: ColumnMap) -> str:
     """Rows of the file that carry this entity (contacts: rows with any contact column filled)."""
-    if entity.name != "contacts":
+    if entity.within is None:
         return "TRUE"
-    contact_columns = [f.name for f in entity.fields if f.name != "Student_id"]
-    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in contact_columns) + ")"
+    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in entity.own_columns) + ")"
 
 
 @dataclass(frozen=True)
