@@ -330,8 +330,11 @@ BARE_OPEN = (
 )
 
 
-def cli_section(folder: Path, students: int, nights: int, repeat: int) -> str:
-    """``rosterlab diff`` of the last two nights as whole processes, with yardsticks."""
+def cli_section(
+    folder: Path, students: int, nights: int, repeat: int, before: Path | None = None
+) -> str:
+    """``rosterlab diff`` of the last two nights as whole processes, with yardsticks; ``before``:
+    a checkout (its folder holding ``rosterlab/``) whose diff is timed in the same run."""
     config = folder / "empty.toml"  # no rosterlab.toml of the checkout applies
     config.write_text("")
     store = folder / "store.duckdb"
@@ -359,11 +362,17 @@ def cli_section(folder: Path, students: int, nights: int, repeat: int) -> str:
             "json",
         ],
     }
+    diff_label = list(commands)[-1]
+    envs: dict[str, dict[str, str] | None] = {label: None for label in commands}
+    if before is not None:
+        label = f"`rosterlab diff`, the same command with the code of `{before.name}` (before)"
+        commands[label] = commands[diff_label]
+        envs[label] = {"PYTHONPATH": str(before)}
     load_before = os.getloadavg()[0]
     runs: dict[str, list[Timed]] = {}
     for label, argv in commands.items():
-        run_timed(argv)  # warm the page cache
-        runs[label] = [run_timed(argv) for _ in range(repeat)]
+        run_timed(argv, env=envs[label])  # warm the page cache
+        runs[label] = [run_timed(argv, env=envs[label]) for _ in range(repeat)]
     phase_runs = [measure(folder, "phases", nights - 1, nights, 0)[1] for _ in range(repeat)]
     load_after = os.getloadavg()[0]
     rows = []
@@ -374,8 +383,12 @@ def cli_section(folder: Path, students: int, nights: int, repeat: int) -> str:
             f"| {label} | {seconds[0]:.3f} | {statistics.median(seconds):.3f} | "
             f"{seconds[-1]:.3f} | {peak:,.0f} MB |"
         )
-    diff_s = statistics.median(t.seconds for t in list(runs.values())[-1])
+    diff_s = statistics.median(t.seconds for t in runs[diff_label])
     floor_s = statistics.median(t.seconds for t in list(runs.values())[1])
+    versus = ""
+    if before is not None:
+        before_s = statistics.median(t.seconds for t in list(runs.values())[-1])
+        versus = f" The code before: median {before_s:.3f} s ({before_s / diff_s:.1f}× slower)."
     phases = {name: statistics.median(run[name] for run in phase_runs) for name in phase_runs[0]}
     verdict = "within" if diff_s <= CLI_TARGET_S else "**over**"
     return "\n".join(
@@ -393,7 +406,7 @@ def cli_section(folder: Path, students: int, nights: int, repeat: int) -> str:
             *rows,
             "",
             f"Median {diff_s:.3f} s: {verdict} the {CLI_TARGET_S} s target; "
-            f"{diff_s / floor_s:.1f}× the bare open-and-query floor.",
+            f"{diff_s / floor_s:.1f}× the bare open-and-query floor.{versus}",
             "",
             "Where the time goes (median of the same number of in-process runs, "
             "`--child phases`): "
@@ -411,6 +424,7 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=31, help="nights to ingest (>= 3)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--cli", action="store_true", help="time the whole rosterlab diff process")
+    parser.add_argument("--before", type=Path, help="with --cli: also time this checkout's diff")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -425,7 +439,7 @@ def main() -> None:
     nights = max(3, args.nights)
     folder = history(args.students, nights)
     if args.cli:
-        body = cli_section(folder, args.students, nights, args.repeat)
+        body = cli_section(folder, args.students, nights, args.repeat, args.before)
         write_section("Diff, whole process", body)
         print(body)
         return
