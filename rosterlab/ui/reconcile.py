@@ -23,6 +23,7 @@ import rosterlab
 from rosterlab import spec
 from rosterlab.api import ApiTarget, api_token, load_api_target, pull_district
 from rosterlab.api.reconcile import ReconcileResult, reconcile
+from rosterlab.checks import check_ingested
 from rosterlab.errors import ApiError, SnapshotNotFoundError
 from rosterlab.report.html import esc, html_table
 from rosterlab.spec import Finding
@@ -84,7 +85,8 @@ def standin(store: Path, district: str, snapshot_id: int, token: str) -> Iterato
 
 
 def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None = None) -> Static:
-    """Pull the district's Data API into the workbench's store as its next snapshot (origin api).
+    """Pull the district's Data API into the workbench's store as its next snapshot (origin api),
+    and check it as ``rosterlab api pull`` does.
 
     ``target``: an ``[api.NAME]`` of the settings (a real API; ``night`` is then ignored).
     ``None``: the local stand-in serving ``night`` of the sample district, as Clever would
@@ -94,6 +96,7 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
         api = load_api_target(bench.config, target)
         with bench.writing() as store:  # the workbench reads a published copy
             result = pull_district(store, api, api_token(api), district=bench.district)
+            check_ingested(store, result.ingest, bench.settings)
         where = f"[api.{target}] (Data API v{api.version})"
     else:
         if bench.origin != SAMPLES_ORIGIN:
@@ -112,6 +115,7 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
         ):
             api = ApiTarget("standin", origin, STANDIN_VERSION, None)
             result = pull_district(store, api, token, district=bench.district)
+            check_ingested(store, result.ingest, bench.settings)
         where = f"the local stand-in serving night {upload.seq} (Data API v{STANDIN_VERSION})"
     snap = result.ingest.snapshot
     if result.pull is None:
