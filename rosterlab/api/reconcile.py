@@ -167,6 +167,14 @@ def reconcile(
     )
 
 
+@dataclass(frozen=True)
+class _Side:
+    """SQL of one snapshot's rows of an entity, and its parameters."""
+
+    sql: str
+    params: list[Any]
+
+
 class _Reconciler:
     def __init__(
         self, store: Store, upload: SnapshotInfo, served: SnapshotInfo, version: str
@@ -190,35 +198,53 @@ class _Reconciler:
             self.truncated |= code not in GROUPED and len(found) < count
 
     def entity(self, entity: spec.Entity) -> EntityCounts:
+        """Join the two sides on key and row hash only; read the values of the records that
+        differ (most records of a night are identical on both sides and are only counted)."""
         name = entity.name
-        side = (
-            self.store.entity_sql(name)
-            + " QUALIFY row_number() OVER (PARTITION BY key ORDER BY row_hash) = 1"
+        upload, served = self._side(name, self.upload), self._side(name, self.served)
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _keys AS SELECT coalesce(u.key, s.key) AS key, "
+            "u.row_hash AS u_hash, s.row_hash AS s_hash "
+            f"FROM (SELECT key, row_hash FROM ({upload.sql})) u "
+            f"FULL OUTER JOIN (SELECT key, row_hash FROM ({served.sql})) s ON u.key = s.key",
+            upload.params + served.params,
         )
+        uploaded, served_count, matched, identical = self.store.rows(
+            "SELECT count(u_hash), count(s_hash), count(u_hash) FILTER (s_hash IS NOT NULL), "
+            "count(*) FILTER (u_hash = s_hash) FROM _keys"
+        )[0]
         values = ", ".join(
             f"u.{quote_ident(c)} AS {quote_ident('u:' + c)}, "
             f"s.{quote_ident(c)} AS {quote_ident('s:' + c)}"
             for c in entity.columns
         )
-        d, u, s = self.upload.district, self.upload.seq, self.served.seq
         self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT coalesce(u.key, s.key) AS key, "
-            "u.key IS NOT NULL AS in_upload, s.key IS NOT NULL AS in_served, "
-            f"u.row_hash IS NOT DISTINCT FROM s.row_hash AS same, {values}, "
-            'u.extra AS "u:extra", s.extra AS "s:extra" '
-            f"FROM ({side}) u FULL OUTER JOIN ({side}) s ON u.key = s.key",
-            [d, u, u, d, s, s],
+            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT k.key, k.u_hash IS NOT NULL AS in_upload, "
+            "k.s_hash IS NOT NULL AS in_served, "
+            f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" '
+            "FROM (SELECT * FROM _keys WHERE u_hash IS DISTINCT FROM s_hash) k "
+            f"LEFT JOIN ({upload.sql}) u ON u.key = k.key AND u.row_hash = k.u_hash "
+            f"LEFT JOIN ({served.sql}) s ON s.key = k.key AND s.row_hash = k.s_hash",
+            upload.params + served.params,
         )
-        uploaded, served, matched, identical = self.store.rows(
-            "SELECT count(*) FILTER (in_upload), count(*) FILTER (in_served), "
-            "count(*) FILTER (in_upload AND in_served), "
-            "count(*) FILTER (in_upload AND in_served AND same) FROM _rec"
-        )[0]
+        self.store.execute("DROP TABLE _keys")
         self._not_served(entity)
         self._not_uploaded(name)
-        self._fields(entity)
+        self._fields(entity, upload)
         self.store.execute("DROP TABLE _rec")
-        return EntityCounts(name, uploaded, served, matched, identical)
+        return EntityCounts(name, uploaded, served_count, matched, identical)
+
+    def _side(self, name: str, snap: SnapshotInfo) -> _Side:
+        """One side's rows of ``name``; one row per key (the first by row hash) when the
+        snapshot holds duplicated keys."""
+        duplicated = self.store.rows(
+            "SELECT count(*) FROM duplicate_versions WHERE snapshot_id = ? AND entity = ?",
+            [snap.id, name],
+        )[0][0]
+        sql = self.store.entity_sql(name)
+        if duplicated:
+            sql += " QUALIFY row_number() OVER (PARTITION BY key ORDER BY row_hash) = 1"
+        return _Side(sql, [snap.district, snap.seq, snap.seq])
 
     def _reference_targets(self) -> None:
         """``_ref_keys``: the ids (first key column) of every referenced entity on both sides."""
@@ -323,21 +349,20 @@ class _Reconciler:
         )
         return set(header[0][0]) if header else set()
 
-    def _fields(self, entity: spec.Entity) -> None:
+    def _fields(self, entity: spec.Entity, upload: _Side) -> None:
         name = entity.name
         served_columns = self._served_columns(entity)
         compared = [c for c in entity.columns if c in served_columns]
-        for column in entity.columns:
-            if column not in served_columns:
-                cause, remedy = _why_not_served(name, column, self.version)
-                self._field_not_served(name, column, cause, remedy)
-        self._ignored_columns(name)
+        self._not_served_fields(
+            entity, [c for c in entity.columns if c not in served_columns], upload
+        )
+        self._ignored_columns(name, upload)
         if not compared and not entity.extensions:
             return
         unpivot = [
             f"SELECT key, '{c}' AS field, {quote_ident('u:' + c)} AS uploaded, "
             f"{quote_ident('s:' + c)} AS served FROM _rec WHERE in_upload AND in_served "
-            f"AND NOT same AND {quote_ident('u:' + c)} IS DISTINCT FROM {quote_ident('s:' + c)}"
+            f"AND {quote_ident('u:' + c)} IS DISTINCT FROM {quote_ident('s:' + c)}"
             for c in compared
         ]
         if entity.extensions:
@@ -345,10 +370,10 @@ class _Reconciler:
                 "SELECT coalesce(ue.key, se.key) AS key, coalesce(ue.field, se.field) AS field, "
                 "ue.v AS uploaded, se.v AS served FROM "
                 "(SELECT key, e.key AS field, e.value AS v FROM (SELECT key, "
-                'unnest(map_entries("u:extra")) AS e FROM _rec WHERE in_upload AND in_served '
-                "AND NOT same)) ue FULL OUTER JOIN (SELECT key, e.key AS field, e.value AS v FROM "
+                'unnest(map_entries("u:extra")) AS e FROM _rec WHERE in_upload AND in_served)) '
+                "ue FULL OUTER JOIN (SELECT key, e.key AS field, e.value AS v FROM "
                 '(SELECT key, unnest(map_entries("s:extra")) AS e FROM _rec WHERE in_upload '
-                "AND in_served AND NOT same)) se ON ue.key = se.key AND ue.field = se.field "
+                "AND in_served)) se ON ue.key = se.key AND ue.field = se.field "
                 f"WHERE coalesce(ue.field, se.field) LIKE '{spec.EXTENSION_PREFIX}%' "
                 "AND ue.v IS DISTINCT FROM se.v"
             )
@@ -420,33 +445,39 @@ class _Reconciler:
             )
         return f"(CASE {' '.join(branches)} END)" if branches else "NULL"
 
-    def _field_not_served(self, name: str, column: str, cause: str, remedy: str) -> None:
+    def _not_served_fields(self, entity: spec.Entity, columns: list[str], upload: _Side) -> None:
         """One finding per uploaded field the served side lacks, counting the filled records."""
-        count = self.store.rows(
-            f"SELECT count({quote_ident('u:' + column)}) FROM _rec WHERE in_upload"
-        )[0][0]
-        self._add(
-            "field-not-served",
-            1 if count else 0,
-            [
-                finding(
-                    "field-not-served",
-                    entity=name,
-                    field=column,
-                    value=str(count),
-                    cause=cause,
-                    remedy=remedy,
-                    sync_type=self.sync_type,
-                )
-            ],
-        )
+        if not columns:
+            return
+        counts = self.store.rows(
+            f"SELECT {', '.join(f'count({quote_ident(c)})' for c in columns)} FROM ({upload.sql})",
+            upload.params,
+        )[0]
+        for column, count in zip(columns, counts, strict=True):
+            cause, remedy = _why_not_served(entity.name, column, self.version)
+            self._add(
+                "field-not-served",
+                1 if count else 0,
+                [
+                    finding(
+                        "field-not-served",
+                        entity=entity.name,
+                        field=column,
+                        value=str(count),
+                        cause=cause,
+                        remedy=remedy,
+                        sync_type=self.sync_type,
+                    )
+                ],
+            )
 
-    def _ignored_columns(self, name: str) -> None:
+    def _ignored_columns(self, name: str, upload: _Side) -> None:
         """Uploaded columns outside the format (not ext.*): Clever ignores them."""
         for field, count in self.store.rows(
-            'SELECT e.key, count(e.value) FROM (SELECT unnest(map_entries("u:extra")) AS e '
-            f"FROM _rec WHERE in_upload) WHERE e.key NOT LIKE '{spec.EXTENSION_PREFIX}%' "
-            "GROUP BY ALL HAVING count(e.value) > 0 ORDER BY 1"
+            "SELECT e.key, count(e.value) FROM (SELECT unnest(map_entries(extra)) AS e "
+            f"FROM ({upload.sql})) WHERE e.key NOT LIKE '{spec.EXTENSION_PREFIX}%' "
+            "GROUP BY ALL HAVING count(e.value) > 0 ORDER BY 1",
+            upload.params,
         ):
             self._add(
                 "field-not-served",
