@@ -7,16 +7,21 @@ or refused by the API) it falls back to a full pull and says so.
 
 Pages land one by one in a work folder beside the store, with a manifest saying which pages are
 complete and where each resource continues; a broken pull (an error, Ctrl-C, a crash) resumes
-from there. Once every resource is complete, the pages are mapped to a bundle in DuckDB
-(:mod:`rosterlab.api.mapping`) and ingested as one transaction together with the pull's record,
-its raw pages and the Clever ids: the store gets the whole snapshot or nothing.
+from there. While a full pull fetches the next page, a worker thread reads the pages already on
+disk into DuckDB (the only user of the store's connection until the fetching ends). Once every
+resource is complete, the objects are mapped to a bundle in DuckDB (:mod:`rosterlab.api.mapping`)
+and ingested as one transaction together with the pull's record, its raw pages and the Clever
+ids: the store gets the whole snapshot or nothing.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +32,12 @@ from rosterlab.api.client import ApiClient, RefusedError
 from rosterlab.api.mapping import (
     EVENTS_STEP,
     STEPS,
+    add_pages,
+    count_objects,
     district_status,
     load_pages,
     record_clever_ids,
+    start_objects,
     step_name,
     write_bundle,
 )
@@ -125,6 +133,54 @@ class _Manifest:
             raise _unwritable(exc, partial) from exc
 
 
+class _Loader:
+    """Reads fetched pages into ``api_objects`` on a worker thread while the next are fetched.
+
+    Until the ``with`` block ends the worker is the only user of the store's connection (the
+    fetching never touches the store). Pages waiting when the worker comes round are read in
+    one go. Leaving the block waits for the pages queued; on an error it reads no more.
+    """
+
+    def __init__(self, store: Store, manifest: _Manifest) -> None:
+        self.store = store
+        self.waiting: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.abandoned = False
+        start_objects(store)
+        for step in manifest.state["steps"].values():  # kept by an earlier, broken run
+            for page in step["pages"]:
+                self.waiting.put(manifest.folder / page["file"])
+        self.worker = threading.Thread(target=self._work, name="rosterlab-api-load", daemon=True)
+
+    def __enter__(self) -> _Loader:
+        self.worker.start()
+        return self
+
+    def add(self, path: Path) -> None:
+        self.waiting.put(path)
+
+    def _work(self) -> None:
+        done = False
+        while not done:
+            batch = [self.waiting.get()]
+            while not self.waiting.empty():
+                batch.append(self.waiting.get())
+            done = batch[-1] is None
+            pages = [page for page in batch if page is not None]
+            if self.error is None and not self.abandoned:
+                try:
+                    add_pages(self.store, pages)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    self.error = exc
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.abandoned = kind is not None
+        self.waiting.put(None)
+        self.worker.join()
+        if self.error is not None and kind is None:
+            raise self.error
+
+
 def _unwritable(exc: OSError, path: Path) -> ApiError | DiskFullError:
     full = disk_full(exc, str(path), "the pages fetched so far are kept for a resume")
     return full or ApiError(
@@ -166,7 +222,8 @@ def pull_district(
                     manifest = _Manifest(folder, target, _mode(None))
             if base is None:
                 _fetch_cursor(api, target, manifest, say)
-                _fetch_steps(api, target, manifest, say)
+                with _Loader(store, manifest) as loader:
+                    _fetch_steps(api, target, manifest, say, on_page=loader.add)
         finally:
             manifest.state["requests"] += api.requests
             manifest.state["rate_limit_waits"] += api.rate_limit_waits
@@ -256,8 +313,10 @@ def _fetch_steps(
     say: Progress,
     steps: list[tuple[str, str]] | None = None,
     first_page: int = 1,
+    on_page: Callable[[Path], None] | None = None,
 ) -> None:
-    """Page each step from its first URI, following ``next`` links, saving after every page."""
+    """Page each step from its first URI, following ``next`` links, saving after every page
+    (then handing its file to ``on_page``)."""
     records = 0
     plan = steps or [(step_name(r, role), first_uri(target, r, role)) for r, role in STEPS]
     for name, uri in plan:
@@ -293,6 +352,8 @@ def _fetch_steps(
             step["done"] = not following or page.records == 0 or following == page.uri
             step["next"] = None if step["done"] else following
             manifest.save()
+            if on_page is not None:
+                on_page(page.path)
             records += page.records
             say(f"{name}: page {number}, {page.records:,} records")
     say(f"{manifest.pages} pages fetched, {records:,} records this run")
@@ -322,7 +383,8 @@ def _record(
         newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
         cursor = next((c for c in reversed(newest) if c), base.event_cursor)
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
-        applied = load_pages(store, [p.path for p in kept])
+        # a full pull's objects were read while fetching; events apply to the base's pages
+        applied = load_pages(store, [p.path for p in kept]) if base else count_objects(store)
         say(f"mapping {applied:,} records to a bundle")
         served = district_status(store)
         scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
