@@ -46,7 +46,15 @@ from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ApiError, DiskFullError, disk_full
 from rosterlab.store import IngestResult, Progress, Store, ingest_bundle
-from rosterlab.store.api_pulls import ApiPull, KeptPage, kept_pages, pull_of, pulls, record_pull
+from rosterlab.store.api_pulls import (
+    ApiPull,
+    KeptPage,
+    kept_pages,
+    pack_page,
+    pull_of,
+    pulls,
+    record_pull,
+)
 
 MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
@@ -134,7 +142,8 @@ class _Manifest:
 
 
 class _Loader:
-    """Reads fetched pages into ``api_objects`` on a worker thread while the next are fetched.
+    """Reads fetched pages into ``api_objects`` and compresses them for the raw store, on a
+    worker thread while the next pages are fetched.
 
     Until the ``with`` block ends the worker is the only user of the store's connection (the
     fetching never touches the store). Pages waiting when the worker comes round are read in
@@ -143,21 +152,23 @@ class _Loader:
 
     def __init__(self, store: Store, manifest: _Manifest) -> None:
         self.store = store
-        self.waiting: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self.folder = manifest.folder
+        self.waiting: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.abandoned = False
         start_objects(store)
         for step in manifest.state["steps"].values():  # kept by an earlier, broken run
             for page in step["pages"]:
-                self.waiting.put(manifest.folder / page["file"])
+                self.waiting.put(page)
         self.worker = threading.Thread(target=self._work, name="rosterlab-api-load", daemon=True)
 
     def __enter__(self) -> _Loader:
         self.worker.start()
         return self
 
-    def add(self, path: Path) -> None:
-        self.waiting.put(path)
+    def add(self, page: dict[str, Any]) -> None:
+        """Queue a page as the manifest records it (file, sha256, bytes)."""
+        self.waiting.put(page)
 
     def _work(self) -> None:
         done = False
@@ -169,7 +180,9 @@ class _Loader:
             pages = [page for page in batch if page is not None]
             if self.error is None and not self.abandoned:
                 try:
-                    add_pages(self.store, pages)
+                    add_pages(self.store, [self.folder / page["file"] for page in pages])
+                    for page in pages:
+                        pack_page(self.folder / page["file"], page["sha256"], page["bytes"])
                 except BaseException as exc:  # re-raised on the caller's thread
                     self.error = exc
 
@@ -313,10 +326,10 @@ def _fetch_steps(
     say: Progress,
     steps: list[tuple[str, str]] | None = None,
     first_page: int = 1,
-    on_page: Callable[[Path], None] | None = None,
+    on_page: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Page each step from its first URI, following ``next`` links, saving after every page
-    (then handing its file to ``on_page``)."""
+    (then handing its manifest entry to ``on_page``)."""
     records = 0
     plan = steps or [(step_name(r, role), first_uri(target, r, role)) for r, role in STEPS]
     for name, uri in plan:
@@ -353,7 +366,7 @@ def _fetch_steps(
             step["next"] = None if step["done"] else following
             manifest.save()
             if on_page is not None:
-                on_page(page.path)
+                on_page(step["pages"][-1])
             records += page.records
             say(f"{name}: page {number}, {page.records:,} records")
     say(f"{manifest.pages} pages fetched, {records:,} records this run")

@@ -52,6 +52,21 @@ class ApiPull:
     event_cursor: str | None
 
 
+def packed_path(page: Path, sha256: str) -> Path:
+    """Where :func:`pack_page` leaves a page's compressed copy (named by content, never stale)."""
+    return page.with_name(f"{sha256}.zst")
+
+
+def pack_page(page: Path, sha256: str, size: int) -> None:
+    """Compress a fetched page beside it ahead of :func:`record_pull` (checked like any raw
+    file; no DuckDB, so a worker thread may do it while the next pages are fetched)."""
+    blob = raw.pack(page.name, page, sha256, size, None)
+    target = packed_path(page, sha256)
+    partial = target.with_name(target.name + ".part")
+    partial.write_bytes(blob.data)
+    partial.replace(target)
+
+
 _PULL_COLUMNS = (
     "snapshot_id, target, base_url, version, clever_district_id, district_state, sis_type, "
     "last_sync, pause_start, pause_end, scope, pages, requests, rate_limit_waits, started_at, "
@@ -60,7 +75,8 @@ _PULL_COLUMNS = (
 
 
 def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
-    """Record a pull and keep its pages (call inside the snapshot's transaction)."""
+    """Record a pull and keep its pages (call inside the snapshot's transaction); a page
+    compressed ahead by :func:`pack_page` is stored as packed."""
     values: list[Any] = [getattr(pull, name.strip()) for name in _PULL_COLUMNS.split(",")]
     values[10] = {"key": list(pull.scope), "value": list(pull.scope.values())}
     store.execute(
@@ -78,7 +94,11 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
     for page in pages:
         if page.sha256 not in kept:
             kept.add(page.sha256)
-            blob = raw.pack(page.path.name, page.path, page.sha256, page.bytes, None)
+            packed = packed_path(page.path, page.sha256)
+            if packed.is_file():
+                blob = raw.Blob(raw.FULL, packed.read_bytes())
+            else:
+                blob = raw.pack(page.path.name, page.path, page.sha256, page.bytes, None)
             store.execute(
                 "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
                 "VALUES (?, ?, ?, ?, ?)",
