@@ -404,6 +404,17 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
     # the cursor and 4 pages, 4 refused (3 retries), then the 5 pages left
     assert result["api"]["requests"] == 5 + 4 + 5
     assert not (uploaded.parent / f".{uploaded.name}.api-pulls" / f"{DISTRICT}.standin").exists()
+    # the pages kept by the broken run count as much as the ones fetched after it
+    unbroken = tmp_path / "unbroken.duckdb"
+    with standin(uploaded, DISTRICT, "--snapshot", "1") as origin:
+        assert pull(unbroken, configure(tmp_path, origin)) == 0
+    assert bundle_sha256(uploaded) == bundle_sha256(unbroken)
+
+
+def bundle_sha256(store_path: Path) -> str:
+    """The bundle sha256 of the store's newest snapshot of the district."""
+    with Store.open(store_path, read_only=True) as store:
+        return store.snapshots(DISTRICT)[-1].bundle_sha256
 
 
 def test_a_student_created_between_two_pages_is_pulled_once_and_none_is_skipped(

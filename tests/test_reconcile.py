@@ -282,3 +282,34 @@ def test_reconcile_without_an_api_snapshot_says_to_pull_first(tmp_path, capsys):
         "rosterlab: snapshot 1 (origin upload) is not an API pull: give --served an API snapshot "
         "(rosterlab snapshots shows origins)\n"
     )
+
+
+def test_a_duplicated_id_is_skipped_by_clever_and_counted_once(tmp_path, capsys, monkeypatch):
+    """Clever skips every row of a duplicated key; reconcile names it once, by its key."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = every_field_night()
+    night["students.csv"] += [
+        student("S-008", "SCH-1", "Twin"),
+        student("S-008", "SCH-2", "Twain"),  # the SIS exported the id twice
+    ]
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", night, SEPT_1)
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    assert (
+        found(result)
+        == [
+            ("served-skipped", "students", "S-008", None, None, "duplicate-id"),
+            (
+                "field-not-served",
+                "students",
+                None,
+                "Password",
+                "2",
+                NEVER_EXPOSED,
+            ),  # Ada's, S-008's
+            *PASSWORDS[1:],
+        ]
+    )
+    students = next(e for e in result["entities"] if e["entity"] == "students")
+    assert (students["uploaded"], students["served"], students["matched"]) == (4, 3, 3)
