@@ -218,16 +218,25 @@ class _Reconciler:
             f"s.{quote_ident(c)} AS {quote_ident('s:' + c)}"
             for c in entity.columns
         )
+        # Each side is cut to the differing keys first: the joins then hash the few records
+        # that differ, not every version of the entity.
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _differing AS "
+            "SELECT * FROM _keys WHERE u_hash IS DISTINCT FROM s_hash"
+        )
+        differing = "key IN (SELECT key FROM _differing)"
         self.store.execute(
             "CREATE OR REPLACE TEMP TABLE _rec AS SELECT k.key, k.u_hash IS NOT NULL AS in_upload, "
             "k.s_hash IS NOT NULL AS in_served, "
-            f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" '
-            "FROM (SELECT * FROM _keys WHERE u_hash IS DISTINCT FROM s_hash) k "
-            f"LEFT JOIN ({upload.sql}) u ON u.key = k.key AND u.row_hash = k.u_hash "
-            f"LEFT JOIN ({served.sql}) s ON s.key = k.key AND s.row_hash = k.s_hash",
+            f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" FROM _differing k '
+            f"LEFT JOIN (SELECT * FROM ({upload.sql}) WHERE {differing}) u "
+            "ON u.key = k.key AND u.row_hash = k.u_hash "
+            f"LEFT JOIN (SELECT * FROM ({served.sql}) WHERE {differing}) s "
+            "ON s.key = k.key AND s.row_hash = k.s_hash",
             upload.params + served.params,
         )
         self.store.execute("DROP TABLE _keys")
+        self.store.execute("DROP TABLE _differing")
         self._not_served(entity)
         self._not_uploaded(name)
         self._fields(entity, upload)
@@ -381,11 +390,12 @@ class _Reconciler:
         reference = self._reference_sql(entity)
         self.store.execute(
             "CREATE OR REPLACE TEMP TABLE _values AS SELECT key, field, uploaded, served, "
-            f"CASE WHEN {reference} IS NOT NULL THEN 'reference-not-served' "
-            f"WHEN {normalised} IS NOT NULL THEN 'value-normalised' END AS code, "
-            f"coalesce({reference}, {normalised}) AS cause "
-            f"FROM ({' UNION ALL '.join(unpivot)})",
-            params + params,
+            "CASE WHEN reference IS NOT NULL THEN 'reference-not-served' "
+            "WHEN normalised IS NOT NULL THEN 'value-normalised' END AS code, "
+            "coalesce(reference, normalised) AS cause FROM (SELECT *, "
+            f"{reference} AS reference, {normalised} AS normalised "
+            f"FROM ({' UNION ALL '.join(unpivot)}))",
+            params,
         )
         for code, field, why, count in self.store.rows(
             "SELECT code, field, cause, count(*) FROM _values WHERE code IS NOT NULL "
