@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rosterlab import spec
 from rosterlab.checks.model import CheckResult, group_by_cause
@@ -67,7 +67,7 @@ class FindingFilter:
         if not self.active:
             return result
         kept = tuple(f for f in result.findings if self.matches(f))
-        return CheckResult(result.snapshot, kept, group_by_cause(kept), result.cached)
+        return replace(result, findings=kept, groups=group_by_cause(kept))
 
     def describe(self) -> str:
         """``code missing-file; severity error`` (empty when nothing is filtered)."""

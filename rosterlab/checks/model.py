@@ -96,6 +96,8 @@ class CheckContext:
     staged: Mapping[str, StagedFile]
     settings: CheckSettings
     tables: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, compare=False)
+    # The files of the finding-row batches so far (rosterlab.checks.sql.find).
+    batches: list[str] = field(default_factory=list, compare=False)
     # The previous snapshot's field profiles (rosterlab.checks.fields.FieldProfile).
     previous_profiles: Sequence[FieldProfile] | None = None
 
@@ -196,21 +198,35 @@ class Group:
 
 
 def group_by_cause(findings: Sequence[Finding]) -> tuple[Group, ...]:
-    """Findings with a cause, grouped; the cause that breaks the most records comes first."""
+    """Findings with a cause, grouped; the cause that breaks the most records comes first.
+
+    A record is an (entity, key) pair; an aggregated finding adds its ``count`` records.
+    """
     records: dict[str, set[tuple[str | None, str | None, int | None]]] = {}
+    aggregated: Counter[str] = Counter()
     codes: dict[str, dict[str, None]] = {}
     counts: Counter[str] = Counter()
     worst: dict[str, str] = {}
     for f in findings:
         if f.cause is None:
             continue
-        records.setdefault(f.cause, set()).add((f.entity, f.key, None if f.key else f.row))
+        if f.key is None and f.count > 1:
+            records.setdefault(f.cause, set())
+            aggregated[f.cause] += f.count
+        else:
+            records.setdefault(f.cause, set()).add((f.entity, f.key, None if f.key else f.row))
         codes.setdefault(f.cause, {})[f.code] = None
         counts[f.cause] += 1
         current = worst.get(f.cause, f.severity)
         worst[f.cause] = min(current, f.severity, key=spec.SEVERITY_RANK.__getitem__)
     groups = [
-        Group(cause, tuple(codes[cause]), len(records[cause]), counts[cause], worst[cause])
+        Group(
+            cause,
+            tuple(codes[cause]),
+            len(records[cause]) + aggregated[cause],
+            counts[cause],
+            worst[cause],
+        )
         for cause in records
     ]
     groups.sort(key=lambda g: (-g.count, spec.SEVERITY_RANK[g.severity], -g.findings, g.cause))
@@ -225,6 +241,8 @@ class CheckResult:
     findings: tuple[Finding, ...]
     groups: tuple[Group, ...]
     cached: bool  # True: the check findings came from the store's cache
+    # The table holding the rows behind the findings (rosterlab.checks.details).
+    details: str = "finding_rows"
 
     def summary(self) -> dict[str, Any]:
         """Counts per severity and per code (codes ordered most severe first, then by name)."""

@@ -30,6 +30,7 @@ from rosterlab.checks.model import (
     group_by_cause,
 )
 from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
+from rosterlab.checks.sql import create_rows_table, rows_table
 from rosterlab.diff import diff_snapshots, history_findings
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
@@ -183,6 +184,7 @@ def _context(
 
 
 def _compute(ctx: CheckContext) -> list[Finding]:
+    create_rows_table(ctx)
     found: list[Finding] = []
     for check in CHECKS:
         found += check.run(ctx)
@@ -232,7 +234,9 @@ def run_checks(
     """Check one snapshot (cached per snapshot; ``refresh`` recomputes) and group by cause.
 
     On a writable store the findings are recorded as the snapshot's ``check`` stage, so
-    ``store.findings(snapshot_id)`` returns ingest and check findings together.
+    ``store.findings(snapshot_id)`` returns ingest and check findings together, and the rows
+    behind them as the snapshot's ``finding_rows`` (on a read-only store they stay in a
+    temporary table of the connection: the result's ``details``).
     """
     settings = settings or CheckSettings()
     snapshot = store.snapshot(snapshot_id)
@@ -240,6 +244,7 @@ def run_checks(
     fingerprint = _fingerprint(store, snapshot, previous, settings)
     kept = store.rows("SELECT fingerprint FROM check_runs WHERE snapshot_id = ?", [snapshot_id])
     cached = not refresh and bool(kept) and kept[0][0] == fingerprint
+    details = STORED_ROWS
     if cached:
         found = store.findings(snapshot_id, STAGE)
     else:
@@ -249,10 +254,12 @@ def run_checks(
         try:
             if store.read_only:
                 found = _compute(ctx)
+                details = rows_table(snapshot_id)
             else:
                 with store.transaction():
                     found = _compute(ctx)
                     store.record_findings(snapshot_id, STAGE, found)
+                    _keep_rows(store, snapshot_id)
                     everything = (*store.findings(snapshot_id, "ingest"), *found)
                     record_outcome(
                         store,
@@ -270,4 +277,15 @@ def run_checks(
         finally:
             ctx.drop_tables()
     findings = (*store.findings(snapshot_id, "ingest"), *found)
-    return CheckResult(snapshot, findings, group_by_cause(findings), cached)
+    return CheckResult(snapshot, findings, group_by_cause(findings), cached, details)
+
+
+STORED_ROWS = "finding_rows"
+
+
+def _keep_rows(store: Store, snapshot_id: int) -> None:
+    """Replace the snapshot's stored finding rows with this run's (set-based, in DuckDB)."""
+    store.execute(f"DELETE FROM {STORED_ROWS} WHERE snapshot_id = ?", [snapshot_id])
+    table = rows_table(snapshot_id)
+    store.execute(f"INSERT INTO {STORED_ROWS} SELECT * EXCLUDE (batch) FROM {table}")
+    store.execute(f"DROP TABLE {table}")

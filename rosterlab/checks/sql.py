@@ -4,6 +4,12 @@ Every finding query returns the columns of :data:`FINDING_COLUMNS`; ``info`` car
 template value a code needs beyond the finding's own fields (see :data:`INFO_NAME`). Queries run
 over the staging views (``staged_<file>``: ``_row`` plus positional ``c0..cN``), whose spec
 columns are reached through ``StagedFile.columns.value(name)``.
+
+Findings count records: :func:`find` inserts the queries' rows into the run's row table (kept
+as the snapshot's ``finding_rows``) and reads back one finding per record (a student repeated
+over its contact rows is one), and for the codes the catalogue aggregates (those with a
+``many`` message: a value problem) one finding per value of a column, with its record count and
+the first records' keys. Only those findings reach Python, never the rows.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ FINDING_COLUMNS = ("code", "entity", "key", "field", "value", "row", "cause", "i
 # The template field a finding query's ``info`` column fills, per code.
 INFO_NAME = {
     "excel-damage": "detail",
-    "too-many-contacts": "count",
+    "too-many-contacts": "contacts",
     "school-id-is-number": "school_id",
     "invalid-value": "suggestion",
     "duplicate-unique-value": "other",
@@ -78,30 +84,82 @@ def suggestion(entity: str, column: str, value: str) -> str:
     return "one of " + ", ".join(words)
 
 
-def run_findings(ctx: CheckContext, sql: str, params: Sequence[Any], *, file: str) -> list[Finding]:
-    """Run a finding query (columns :data:`FINDING_COLUMNS`) and build its findings."""
-    found = []
-    for code, entity, key, column, value, row, cause, info in ctx.store.rows(sql, params):
-        context: dict[str, Any] = {}
-        if code in SUGGESTING:
-            context["suggestion"] = suggestion(entity, column, value)
-        elif info is not None and code in INFO_NAME:
-            context[INFO_NAME[code]] = info
-        found.append(
-            finding(
-                code,
-                entity=entity,
-                key=key or None,
-                field=column,
-                value=value,
-                row=row,
-                cause=cause,
-                sync_type=ctx.snapshot.sync_type,
-                file=file,
-                **context,
-            )
-        )
-    return found
+def build_finding(
+    code: str,
+    *,
+    entity: str,
+    key: str | None,
+    field: str | None,
+    value: str | None,
+    row: int | None,
+    cause: str | None,
+    info: str | None,
+    file: str,
+    sync_type: str | None,
+    count: int = 1,
+    rows: int = 1,
+    sample_keys: tuple[str, ...] = (),
+) -> Finding:
+    """A finding from one row of a finding query (or of the stored row list)."""
+    context: dict[str, Any] = {}
+    if code in SUGGESTING and value is not None:
+        context["suggestion"] = suggestion(entity, field or "", value)
+    elif info is not None and code in INFO_NAME:
+        context[INFO_NAME[code]] = info
+    return finding(
+        code,
+        entity=entity,
+        key=key or None,
+        field=field,
+        value=value,
+        row=row,
+        cause=cause,
+        sync_type=sync_type,
+        file=file,
+        count=count,
+        rows=rows,
+        sample_keys=sample_keys,
+        **context,
+    )
+
+
+# Codes aggregated per value of a column (the catalogue words them for many records).
+AGGREGATED = sorted(code for code, kind in spec.CATALOGUE.items() if kind.many)
+
+# One finding per record (the rows of a batch grouped by record: a key, or a row without one),
+# and per value of a column for the AGGREGATED codes; in file order.
+_RECORDS = """
+WITH rec AS (
+    SELECT code, entity, key, field, value, cause, info, min("row") AS "row", count(*) AS n
+    FROM {table} WHERE batch = ?
+    GROUP BY code, entity, key, field, value, cause, info, CASE WHEN key IS NULL THEN "row" END
+)
+SELECT code, entity, key, field, value, "row", cause, info, 1 AS records, n AS rows,
+    []::VARCHAR[] AS samples
+FROM rec WHERE NOT list_contains(?::VARCHAR[], code)
+UNION ALL
+SELECT code, entity, CASE WHEN count(*) = 1 THEN any_value(key) END, field, value, min("row"),
+    cause, info, count(*), sum(n)::BIGINT,
+    CASE WHEN count(*) > 1 THEN coalesce(min_by(key, "row", ?) FILTER (WHERE key IS NOT NULL), [])
+    ELSE [] END
+FROM rec WHERE list_contains(?::VARCHAR[], code)
+GROUP BY code, entity, field, value, cause, info
+ORDER BY "row", field, code, entity, key, value
+"""
+
+
+def rows_table(snapshot_id: int) -> str:
+    """The temporary table a check run collects its finding rows in (``finding_rows``'s
+    columns and a batch number)."""
+    return f"_finding_rows_{snapshot_id}"
+
+
+def create_rows_table(ctx: CheckContext) -> str:
+    table = rows_table(ctx.snapshot.id)
+    ctx.store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT 0 AS batch, * FROM finding_rows LIMIT 0"
+    )
+    return table
 
 
 Sql = tuple[str, list[Any]]
@@ -211,11 +269,41 @@ def conflicting_rows(
 
 
 def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Finding]:
-    """Run finding queries as one UNION ALL, ordered by row, field and code."""
+    """Run finding queries as one UNION ALL into the run's row table; return one finding per
+    record (per value of a column for :data:`AGGREGATED` codes), ordered by row, field and
+    code."""
     if not queries:
         return []
+    table = rows_table(ctx.snapshot.id)
+    batch = len(ctx.batches)
+    ctx.batches.append(file)
     sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
     params = [v for _, values in queries for v in values]
-    return run_findings(
-        ctx, f'SELECT * FROM ({sql}) ORDER BY "row", field, code', params, file=file
+    ctx.store.execute(
+        f"INSERT INTO {table} SELECT ?, ?, ?, {', '.join(quote_ident(c) for c in FINDING_COLUMNS)} "
+        f"FROM ({sql})",
+        [batch, ctx.snapshot.id, file, *params],
     )
+    found = []
+    rows = ctx.store.rows(
+        _RECORDS.format(table=table), [batch, AGGREGATED, spec.SAMPLE_KEYS, AGGREGATED]
+    )
+    for code, entity, key, field, value, row, cause, info, records, n, samples in rows:
+        found.append(
+            build_finding(
+                code,
+                entity=entity,
+                key=key,
+                field=field,
+                value=value,
+                row=row,
+                cause=cause,
+                info=info,
+                file=file,
+                sync_type=ctx.snapshot.sync_type,
+                count=records,
+                rows=n,
+                sample_keys=tuple(samples),
+            )
+        )
+    return found

@@ -72,7 +72,6 @@ def history_findings(result: DiffResult, sync_type: str | None = None) -> list[F
             sync_type=sync_type,
             ratio=reason.ratio,
             threshold=reason.threshold,
-            count=reason.count,
             total=reason.total,
         )
         for reason in result.hold_reasons
@@ -84,7 +83,7 @@ def history_findings(result: DiffResult, sync_type: str | None = None) -> list[F
             value=rollover.term if rollover.term is not None else rollover.term_end,
             cause=ROLLOVER_CAUSE,
             sync_type=sync_type,
-            count=len(rollover.sections),
+            sections=len(rollover.sections),
             enrollments=rollover.enrollments,
             term_end=rollover.term_end,
         )

@@ -232,7 +232,7 @@ class Correction:
         """Whether the snapshot has a finding of ``code`` (a rule's ``when``)."""
         return bool(
             self.store.rows(
-                "SELECT count(*) FROM findings WHERE snapshot_id = ? AND code = ?",
+                "SELECT count(*) FROM finding_places WHERE snapshot_id = ? AND code = ?",
                 [self.snapshot.id, code],
             )[0][0]
         )
@@ -248,11 +248,11 @@ class Correction:
         is matched by the rule entity's key.
         """
         by_row = (
-            'SELECT "row" FROM findings WHERE snapshot_id = ? AND code = ? '
+            'SELECT "row" FROM finding_places WHERE snapshot_id = ? AND code = ? '
             'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL'
         )
         by_key = (
-            "SELECT key FROM findings WHERE snapshot_id = ? AND code = ? AND entity = ? "
+            "SELECT key FROM finding_places WHERE snapshot_id = ? AND code = ? AND entity = ? "
             'AND "row" IS NULL'
         )
         row_params = [self.snapshot.id, code, list(spec.FILES[entity.file].entities)]
@@ -495,7 +495,7 @@ class Correction:
         rows = self.store.rows(
             f"SELECT DISTINCT entity, key, field, old, new FROM {CHANGES} c "
             "WHERE rule = ? AND change = 'changed' AND old IS NOT NULL AND NOT EXISTS ("
-            "SELECT 1 FROM findings f WHERE f.snapshot_id = ? AND f.entity = c.entity "
+            "SELECT 1 FROM finding_places f WHERE f.snapshot_id = ? AND f.entity = c.entity "
             'AND (f.key = c.key OR f."row" = c._row) '
             "AND (f.field = c.field OR f.code IS NOT DISTINCT FROM ?)) "
             "ORDER BY entity, key, field",

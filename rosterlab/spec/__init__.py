@@ -3,6 +3,7 @@
 from rosterlab.spec.findings import (
     CATALOGUE,
     ROOT_CAUSES,
+    SAMPLE_KEYS,
     SEVERITIES,
     SEVERITY_RANK,
     Finding,
@@ -11,7 +12,9 @@ from rosterlab.spec.findings import (
     Severity,
     finding,
     findings_summary,
+    record_counts,
     root_cause,
+    samples_text,
     severity_counts,
 )
 from rosterlab.spec.format import (
@@ -58,6 +61,7 @@ __all__ = [
     "KEY_SEPARATOR",
     "MAX_CONTACTS",
     "ROOT_CAUSES",
+    "SAMPLE_KEYS",
     "SEVERITIES",
     "SEVERITY_RANK",
     "SYNC_TYPES",
@@ -79,6 +83,8 @@ __all__ = [
     "finding",
     "findings_summary",
     "root_cause",
+    "record_counts",
+    "samples_text",
     "severity_counts",
     "spec_column",
     "spec_file",

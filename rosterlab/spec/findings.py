@@ -41,6 +41,9 @@ class FindingType:
     hint: str
     hint_by_sync_type: tuple[tuple[str, str], ...] = ()
     clever: str = ""  # what Clever does (NOT_PROCESSED, ROW_SKIPPED, UNCONFIRMED, ...)
+    # The message of one finding standing for the same problem on several records (a value
+    # repeated over a column); codes with it are aggregated (``{count}``, ``{samples}``).
+    many: str = ""
 
     def hint_for(self, sync_type: str | None) -> str:
         return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
@@ -48,7 +51,13 @@ class FindingType:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem in one place: a record, never an exception."""
+    """One problem in one place: a record, never an exception.
+
+    A finding counts records: ``count`` records (entity keys) carry it over ``rows`` rows of the
+    received file (a student's contact rows repeat its values). A value problem repeated over a
+    column is one aggregated finding: ``key`` is None, ``row`` its first row, ``sample_keys``
+    the first few records' keys in file order; its rows are kept in the store (``details``).
+    """
 
     code: str
     severity: str
@@ -60,13 +69,24 @@ class Finding:
     message: str
     hint: str
     cause: str | None = None
+    count: int = 1
+    rows: int = 1
+    sample_keys: tuple[str, ...] = ()
+
+    @property
+    def aggregated(self) -> bool:
+        """Whether this finding stands for several records (or rows): its rows are kept."""
+        return self.count > 1 or self.rows > 1
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        fields = asdict(self)
+        fields["sample_keys"] = list(self.sample_keys)
+        return fields
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    """``{"error": n, "warning": n, "info": n}``."""
+    """``{"error": n, "warning": n, "info": n}``: findings (an aggregated one counts once;
+    :func:`record_counts` counts the records they stand for)."""
     counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         counts[f.severity] += 1
@@ -80,6 +100,24 @@ def findings_summary(findings: Iterable[Finding]) -> dict[str, Any]:
     by_code = Counter(f.code for f in findings)
     order = sorted(by_code, key=lambda c: (SEVERITY_RANK[CATALOGUE[c].severity], c))
     return {**severity_counts(findings), "by_code": {code: by_code[code] for code in order}}
+
+
+def record_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Records per code (an aggregated finding counts its ``count``), codes in summary order."""
+    records: Counter[str] = Counter()
+    for f in findings:
+        records[f.code] += f.count
+    order = sorted(records, key=lambda c: (SEVERITY_RANK[CATALOGUE[c].severity], c))
+    return {code: records[code] for code in order}
+
+
+SAMPLE_KEYS = 5  # keys an aggregated finding names
+
+
+def samples_text(sample_keys: Iterable[str], count: int) -> str:
+    """``S-1, S-2, S-3 …`` (``…`` when more records than samples)."""
+    keys = list(sample_keys)
+    return ", ".join(keys) + (" …" if count > len(keys) else "")
 
 
 class _SafeDict(dict[str, Any]):
@@ -97,13 +135,29 @@ def finding(
     row: int | None = None,
     cause: str | None = None,
     sync_type: str | None = None,
+    count: int = 1,
+    rows: int = 1,
+    sample_keys: tuple[str, ...] = (),
     **context: Any,
 ) -> Finding:
-    """Build a finding from the catalogue, formatting its message and hint."""
+    """Build a finding from the catalogue, formatting its message and hint.
+
+    ``count`` > 1 (with ``sample_keys``) is one finding for several records: the catalogue's
+    ``many`` message words it.
+    """
     kind = CATALOGUE[code]
     values = _SafeDict(
-        entity=entity, key=key, field=field, value=value, row=row, cause=cause, **context
+        entity=entity,
+        key=key,
+        field=field,
+        value=value,
+        row=row,
+        cause=cause,
+        count=count,
+        samples=samples_text(sample_keys, count),
+        **context,
     )
+    message = kind.many if count > 1 and kind.many else kind.message
     return Finding(
         code=code,
         severity=kind.severity,
@@ -112,9 +166,12 @@ def finding(
         field=field,
         value=value,
         row=row,
-        message=kind.message.format_map(values),
+        message=message.format_map(values),
         hint=kind.hint_for(sync_type).format_map(values),
         cause=cause,
+        count=count,
+        rows=rows,
+        sample_keys=sample_keys,
     )
 
 
@@ -410,6 +467,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a value outside its vocabulary; hint gives the canonical value where one exists",
         "{entity} {key}: {field} {value!r} is not a recognised value.",
         "Use {suggestion}.",
+        many="{count} {entity} ({samples}): {field} {value!r} is not a recognised value.",
         clever=PROCESSED,
     ),
     _t(
@@ -420,6 +478,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a date not in MM/DD/YYYY, or impossible",
         "{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
         "Write dates as MM/DD/YYYY.",
+        many="{count} {entity} ({samples}): {field} {value!r} is not a valid MM/DD/YYYY date.",
         clever=PROCESSED,
     ),
     _t(
@@ -430,6 +489,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an email that cannot be one",
         "{entity} {key}: {field} {value!r} is not an email address.",
         "Correct the address; SSO needs it.",
+        many="{count} {entity} ({samples}): {field} {value!r} is not an email address.",
         clever=PROCESSED,
     ),
     _t(
@@ -440,6 +500,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "scientific-notation IDs, zips that lost a leading zero, dates rewritten to M/D/YY",
         "{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
         "Export straight from the SIS, or format the column as Text before saving.",
+        many=(
+            "{count} {entity} ({samples}): {field} {value!r} looks rewritten by a spreadsheet "
+            "({detail})."
+        ),
         clever=PROCESSED,
     ),
     _t(
@@ -458,7 +522,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "row",
         "Too many contacts",
         "more than 5 contacts for one student (a limit of ours: v2.1.1 states none)",
-        "student {key} has {count} contacts; many apps show at most 5.",
+        "student {key} has {contacts} contacts; many apps show at most 5.",
         "Nothing Clever requires; send the five contacts that matter most if apps show too few.",
         clever=ADVICE,
     ),
@@ -470,6 +534,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "contact columns filled without Contact_type or Contact_name",
         "student {key}: a contact has {field} blank while other contact columns are filled.",
         "Fill Contact_type and Contact_name, or clear the contact columns.",
+        many=(
+            "{count} students ({samples}): a contact has {field} blank while other contact "
+            "columns are filled."
+        ),
         clever=UNCONFIRMED,
     ),
     _t(
@@ -482,6 +550,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} is blank; it is listed as required, though Clever does not "
         "confirm it.",
         "Fill {field} for this record to be safe.",
+        many=(
+            "{count} {entity} ({samples}): {field} is blank; it is listed as required, though "
+            "Clever does not confirm it."
+        ),
         clever=UNCONFIRMED,
     ),
     _t(
@@ -493,6 +565,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} {value!r} is not 10 or 11 digits, digits only.",
         "Write the number as digits only, with its area code (10 digits, or 11 with the leading "
         "1): 5551234567.",
+        many=(
+            "{count} {entity} ({samples}): {field} {value!r} is not 10 or 11 digits, digits only."
+        ),
         clever=PROCESSED,
     ),
     _t(
@@ -503,6 +578,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a ZIP that is not 5 or 9 letters or digits without punctuation (v2.1.1)",
         "{entity} {key}: {field} {value!r} is not 5 or 9 characters without punctuation.",
         "Write the ZIP as 5 or 9 characters, no hyphen or space ({suggestion}).",
+        many=(
+            "{count} {entity} ({samples}): {field} {value!r} is not 5 or 9 characters without "
+            "punctuation."
+        ),
         clever=PROCESSED,
     ),
     _t(
@@ -513,6 +592,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a state that is not a two-letter abbreviation (v2.1.1)",
         "{entity} {key}: {field} {value!r} is not a two-letter state abbreviation.",
         "Write the state's two-letter postal abbreviation (MA, TX).",
+        many=(
+            "{count} {entity} ({samples}): {field} {value!r} is not a two-letter state "
+            "abbreviation."
+        ),
         clever=PROCESSED,
     ),
     _t(
@@ -524,6 +607,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "takes free text); hint suggests the listed value",
         "{entity} {key}: {field} {value!r} is not on Clever's current list.",
         "Nothing Clever requires (v2.1.1 takes free text); the listed value would be {suggestion}.",
+        many="{count} {entity} ({samples}): {field} {value!r} is not on Clever's current list.",
         clever=PROCESSED,
     ),
     _t(
@@ -706,7 +790,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "history",
         "Term rollover",
         "the removed sections belong to a term that has ended: an expected hold",
-        "{count} removed sections belong to term {value!r}, which ended; an expected hold.",
+        "{sections} removed sections belong to term {value!r}, which ended; an expected hold.",
         "Approve the hold in Clever once the new term's sections are in.",
         clever=HELD,
     ),

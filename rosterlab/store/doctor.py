@@ -305,6 +305,7 @@ def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
         "snapshot_files",
         "snapshot_entities",
         "findings",
+        "finding_rows",
         "duplicate_versions",
         "snapshot_outcomes",
     ):

@@ -652,6 +652,7 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
         "snapshot_entities",
         "snapshot_files",
         "findings",
+        "finding_rows",
         "duplicate_versions",
         "snapshot_outcomes",
     ):

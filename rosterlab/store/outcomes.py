@@ -121,7 +121,7 @@ def upload_outcome(
             place = (file, f.code, f.row, f.key if f.row is None else None)
             if place not in seen_rows:
                 seen_rows.add(place)
-                skipped_rows[(file, f.code)] += 1
+                skipped_rows[(file, f.code)] += f.rows  # a record's rows (its contact rows)
     skipped = tuple(
         Skipped(file, code, rows) for (file, code), rows in sorted(skipped_rows.items()) if rows
     )

@@ -470,6 +470,31 @@ CREATE TABLE snapshot_outcomes (
 )"""
 
 
+# Findings count records (rosterlab/spec/findings.py): a finding's records, rows and sample keys;
+# ``finding_rows`` keeps, per snapshot, every row the checks found (the row-level list behind an
+# aggregated finding, computed set-based by the checks); ``finding_places`` is where each
+# finding of a snapshot sits, row by row where the rows are kept (fix rules' ``when``).
+FINDING_ROWS = """
+ALTER TABLE findings ADD COLUMN "count" BIGINT DEFAULT 1;
+ALTER TABLE findings ADD COLUMN "rows" BIGINT DEFAULT 1;
+ALTER TABLE findings ADD COLUMN sample_keys VARCHAR[] DEFAULT []::VARCHAR[];
+CREATE TABLE finding_rows (
+    snapshot_id INTEGER NOT NULL,
+    file VARCHAR NOT NULL,
+    code VARCHAR NOT NULL,
+    entity VARCHAR,
+    key VARCHAR,
+    field VARCHAR,
+    value VARCHAR,
+    "row" BIGINT,
+    cause VARCHAR,
+    info VARCHAR
+);
+CREATE VIEW finding_places AS
+    SELECT snapshot_id, code, entity, key, field, "row" FROM findings
+    UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -489,4 +514,5 @@ def migrations() -> list[tuple[int, str, str]]:
             "upload outcomes and the settings each snapshot was checked with",
             OUTCOMES_TABLE + ";\nALTER TABLE districts ADD COLUMN settings VARCHAR",
         ),
+        (9, "findings count records: row-level finding lists", FINDING_ROWS),
     ]

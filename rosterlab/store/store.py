@@ -534,11 +534,11 @@ class Store:
         where = "snapshot_id = ?" + (" AND stage = ?" if stage else "")
         params: list[Any] = [snapshot_id] + ([stage] if stage else [])
         rows = self._rows(
-            'SELECT code, severity, entity, key, field, value, "row", message, hint, cause '
-            f"FROM findings WHERE {where} ORDER BY rowid",
+            'SELECT code, severity, entity, key, field, value, "row", message, hint, cause, '
+            f'"count", "rows", sample_keys FROM findings WHERE {where} ORDER BY rowid',
             params,
         )
-        return [Finding(*row) for row in rows]
+        return [Finding(*row[:-1], sample_keys=tuple(row[-1])) for row in rows]
 
     def record_findings(self, snapshot_id: int, stage: str, findings: Sequence[Finding]) -> None:
         """Replace the findings of one stage of a snapshot (idempotent re-checks)."""
@@ -561,13 +561,16 @@ class Store:
                     "message": pl.String,
                     "hint": pl.String,
                     "cause": pl.String,
+                    "count": pl.Int64,
+                    "rows": pl.Int64,
+                    "sample_keys": pl.List(pl.String),
                 },
             )
             self._con.register("_new_findings", frame)
             try:
                 self.execute(
                     "INSERT INTO findings SELECT ?, ?, code, severity, entity, key, field, value, "
-                    '"row", message, hint, cause FROM _new_findings',
+                    '"row", message, hint, cause, "count", "rows", sample_keys FROM _new_findings',
                     [snapshot_id, stage],
                 )
             finally:
