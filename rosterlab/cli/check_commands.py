@@ -21,7 +21,7 @@ from rosterlab.cli.common import (
 from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, SnapshotNotFoundError
 
 if TYPE_CHECKING:
-    pass
+    from rosterlab.spec import Finding
 
 
 def _listed(values: list[str] | None) -> list[str]:
@@ -31,6 +31,7 @@ def _listed(values: list[str] | None) -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from rosterlab.checks import CheckSettings, FindingFilter, run_checks
+    from rosterlab.checks.details import details_of, expanded
     from rosterlab.report import checks as render
     from rosterlab.report.findings_csv import findings_csv, received_names
     from rosterlab.store.district_settings import settings_for_district
@@ -52,13 +53,28 @@ def cmd_check(args: argparse.Namespace) -> int:
             refresh=args.recheck,
         )
         received = received_names(store, snapshot.id)
-    shown = wanted.apply(result)
+        shown = wanted.apply(result)
+        # The rows behind aggregated findings, read while the store is open: CSV always,
+        # JSON and text with --details.
+        rows: dict[int, list[Finding]] | None = None
+        every_row: list[Finding] = []
+        if args.format == "json":
+            rows = details_of(store, shown, shown.findings) if args.details else None
+        elif args.format == "csv" or args.details:
+            every_row = expanded(store, shown, shown.findings)
     if args.format == "json":
-        output.emit_json(render.check_dict(shown))
+        output.emit_json(render.check_dict(shown, rows))
     elif args.format == "csv":
-        output.emit_csv(findings_csv(shown.findings, received))
+        output.emit_csv(findings_csv(every_row, received))
     else:
-        output.emit(render.check_text(shown, filtered=wanted.describe(), received=received))
+        output.emit(
+            render.check_text(
+                shown,
+                filtered=wanted.describe(),
+                received=received,
+                details=every_row if args.details else None,
+            )
+        )
     return EXIT_FINDINGS if fails(shown.severity_counts(), args.fail_on) else EXIT_OK
 
 
@@ -149,6 +165,12 @@ def register(sub: Any) -> None:
         "--fail-on",
         choices=spec.SEVERITIES,
         help="exit 1 when findings at or above this severity exist",
+    )
+    check.add_argument(
+        "--details",
+        action="store_true",
+        help="list the rows behind each aggregated finding (a value repeated over a column); "
+        "--format csv always writes one line per row",
     )
     check.add_argument(
         "--recheck",

@@ -1,7 +1,9 @@
 """Render check results, the field × night matrix and the ledger (CLI contract shapes).
 
-JSON keeps every finding (the contract lists them all); text summarizes: the root causes that
-break the most records, then each code with its count, hint and first rows.
+JSON keeps every finding (the contract lists them all; an aggregated finding once, with its
+record count and sample keys, and with ``--details`` its rows); text summarizes: the root causes
+that break the most records, then each code with its counts, hint and first findings (with
+``--details``, every row).
 """
 
 from __future__ import annotations
@@ -21,14 +23,24 @@ TOP_CAUSES = 10
 ROWS_PER_CODE = 5
 
 
-def check_dict(result: CheckResult) -> dict[str, Any]:
-    """``rosterlab check --format json``."""
+def check_dict(
+    result: CheckResult, details: Mapping[int, Sequence[Finding]] | None = None
+) -> dict[str, Any]:
+    """``rosterlab check --format json``; ``details`` (by finding position: the rows of each
+    aggregated finding) adds each one's ``details``, its rows as row-level findings."""
+
+    def record(i: int, f: Finding) -> dict[str, Any]:
+        fields = f.to_dict()
+        if details is not None and f.aggregated:
+            fields["details"] = [row.to_dict() for row in details.get(i, ())]
+        return fields
+
     return {
         "snapshot": result.snapshot.id,
         "district": result.snapshot.district,
         "seq": result.snapshot.seq,
-        "summary": result.summary(),
-        "findings": [f.to_dict() for f in result.findings],
+        "summary": {**result.summary(), "records": spec.record_counts(result.findings)},
+        "findings": [record(i, f) for i, f in enumerate(result.findings)],
         "groups": [g.to_dict() for g in result.groups],
     }
 
@@ -42,7 +54,8 @@ def _where(f: Finding, received: Mapping[str, str]) -> str:
     (the line as an editor counts it: the header is line 1)."""
     parts = []
     if f.row is not None:
-        parts.append(f"{shown(finding_file(f, received))} line {f.row + 1}".lstrip())
+        line = f"from line {f.row + 1}" if f.aggregated and not f.key else f"line {f.row + 1}"
+        parts.append(f"{shown(finding_file(f, received))} {line}".lstrip())
     if f.key:
         parts.append(shown(f.key))
     return " ".join(parts) + ": " if parts else ""
@@ -55,10 +68,12 @@ def check_text(
     rows_per_code: int = ROWS_PER_CODE,
     filtered: str = "",
     received: Mapping[str, str] | None = None,
+    details: Sequence[Finding] | None = None,
 ) -> str:
-    """A readable summary: totals, the causes to fix first, then each code's first rows and
-    every distinct hint. ``filtered`` describes the filter the findings passed, if any;
-    ``received`` maps spec file names to the names received (for where a finding is)."""
+    """A readable summary: totals, the causes to fix first, then each code's first findings
+    and every distinct hint. ``filtered`` describes the filter the findings passed, if any;
+    ``received`` maps spec file names to the names received (for where a finding is);
+    ``details`` (the findings with aggregated ones expanded to their rows) lists every row."""
     received = received or {}
     snap = result.snapshot
     summary = result.summary()
@@ -84,13 +99,19 @@ def check_text(
     by_code: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_code.setdefault(f.code, []).append(f)
+    rows_by_code: dict[str, list[Finding]] = {}
+    for f in details or ():
+        rows_by_code.setdefault(f.code, []).append(f)
     lines += ["", "findings by code:"]
     for code in sorted(by_code, key=lambda c: (spec.SEVERITY_RANK[by_code[c][0].severity], c)):
         found = by_code[code]
-        lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}")
-        for f in found[:rows_per_code]:
+        records = sum(f.count for f in found)
+        counted = f" ({_plural(records, 'record')})" if records != len(found) else ""
+        lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}{counted}")
+        listed = rows_by_code.get(code, []) if details is not None else found[:rows_per_code]
+        for f in listed:
             lines.append(f"      {_where(f, received)}{shown(f.message)}")
-        if len(found) > rows_per_code:
+        if details is None and len(found) > rows_per_code:
             lines.append(f"      … and {len(found) - rows_per_code:,} more")
         hints = Counter(f.hint for f in found)
         for hint, count in hints.items():

@@ -2,7 +2,8 @@
 
 A function over findings, so any list of them (a night's, a filtered set, aggregated ones) can
 be exported. Columns: file, line (as an editor counts it: the header is line 1), entity, key,
-field, value, code, severity, message, hint, cause.
+field, value, code, severity, message, hint, cause, count (the records a finding stands for: 1
+for a row, more for an aggregated finding, whose line is its first).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CSV_COLUMNS = (
     "message",
     "hint",
     "cause",
+    "count",
 )
 
 
@@ -69,6 +71,7 @@ def findings_csv(findings: Iterable[Finding], received: Mapping[str, str]) -> st
             f.message,
             f.hint,
             f.cause,
+            str(f.count),
         )
         writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in cells])
     return stream.getvalue()

@@ -538,7 +538,16 @@ class Store:
             f'"count", "rows", sample_keys FROM findings WHERE {where} ORDER BY rowid',
             params,
         )
-        return [Finding(*row[:-1], sample_keys=tuple(row[-1])) for row in rows]
+        return [
+            Finding(
+                code, severity, entity, key, field, value, line, message, hint, cause,
+                count=count, rows=n, sample_keys=tuple(samples),
+            )
+            for (
+                code, severity, entity, key, field, value, line, message, hint, cause,
+                count, n, samples,
+            ) in rows
+        ]  # fmt: skip
 
     def record_findings(self, snapshot_id: int, stage: str, findings: Sequence[Finding]) -> None:
         """Replace the findings of one stage of a snapshot (idempotent re-checks)."""
