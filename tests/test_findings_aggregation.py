@@ -249,3 +249,33 @@ def test_a_map_rule_on_the_aggregated_finding_fixes_every_row(tmp_path, capsys, 
     assert (code, err) == (0, "")
     students = list(csv.DictReader(io.StringIO((out / "students.csv").read_text())))
     assert [s["Race"] for s in students] == ["W", "W", "W", "W"]
+
+
+def test_the_findings_browser_drills_into_an_aggregated_finding_a_page_at_a_time(tmp_path):
+    pytest.importorskip("ipywidgets")
+    from rosterlab.ui import FindingsBrowser, open_workbench
+
+    night = every_race_says_caucasian()
+    bench = open_workbench(ingest_nights(tmp_path, night), district="tiny")
+    browser = FindingsBrowser(bench, page_size=3)
+    browser.code.value = "invalid-value"
+    (aggregated,) = browser.page
+    assert "<td>S-001, S-002, S-003</td>" in browser.table.value
+    assert [label for label, _ in browser.drill.options] == [
+        "(choose an aggregated finding)",
+        "invalid-value Race 'Caucasian': 4 rows",
+    ]
+
+    browser.drill.value = 0
+    first = [(f.key, f.row) for f in browser.drilled_rows]
+    assert '<td>S-002</td><td class="num">3</td>' in browser.drill_table.value
+    assert "<h4>students.csv: rows as received</h4>" in browser.rows.value
+    browser.drill_pager.next.click()
+    second = [(f.key, f.row) for f in browser.drilled_rows]
+
+    assert first == [("S-001", 1), ("S-001", 2), ("S-002", 3)]
+    assert second == [("S-003", 4)]
+    assert repr(browser).splitlines()[-1] == (
+        "  rows of invalid-value Race 'Caucasian' (×3 records): rows 4–4 of 4"
+    )
+    assert browser.drilled is aggregated

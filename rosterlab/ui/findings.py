@@ -2,7 +2,9 @@
 
 A thin shell over :func:`rosterlab.checks.run_checks` (findings and root-cause groups). The
 drill-down shows the rows exactly as received (``staged_<file>`` views of the snapshot), one
-page at a time.
+page at a time. An aggregated finding (a value repeated over a column: one finding, many
+records) drills into its own rows, read from the store a page at a time
+(:func:`rosterlab.checks.details.rows_of`), never all at once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rosterlab.checks import (
     finding_groups,
     run_checks,
 )
+from rosterlab.checks.details import rows_of
 from rosterlab.report.findings_csv import (
     csv_download_link,
     findings_csv,
@@ -37,7 +40,19 @@ ALL = "all"
 ALL_CODES = "(all codes)"
 ALL_ENTITIES = "(all entities)"
 ALL_CAUSES = "(all causes)"
-FINDING_COLUMNS = ("severity", "code", "entity", "key", "field", "value", "row", "message")
+FINDING_COLUMNS = (
+    "severity",
+    "code",
+    "entity",
+    "key",
+    "field",
+    "value",
+    "row",
+    "records",
+    "message",
+)
+NO_DRILL = "(choose an aggregated finding)"
+ROW_COLUMNS = ("key", "row", "value", "message")
 
 
 def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
@@ -75,6 +90,14 @@ class FindingsBrowser(Panel):
         self.table.add_class("rl-findings-table")
         self.pager = Pager(self.show_page, page_size)
         self.rows = html_box()
+        # Drill-down: the rows of one aggregated finding of the page, a page at a time.
+        self.drill = widgets.Dropdown(
+            description="rows of", options=[(NO_DRILL, None)], value=None, layout={"width": "95%"}
+        )
+        self.drill_table = html_box()
+        self.drill_pager = Pager(self.show_drill_page, page_size)
+        self.drilled: Finding | None = None
+        self.drill.observe(lambda _: self._drill_chosen(), "value")
         self.result: CheckResult | None = None
         self._groups: list[FindingGroup] = []
         self._selected: list[Finding] = []
@@ -93,6 +116,9 @@ class FindingsBrowser(Panel):
                 self.groups,
                 self.table,
                 self.pager,
+                self.drill,
+                self.drill_table,
+                self.drill_pager,
                 self.rows,
             ]
         )
@@ -212,15 +238,85 @@ class FindingsBrowser(Panel):
             html_table(
                 FINDING_COLUMNS,
                 [
-                    (f.severity, f.code, f.entity, f.key, f.field, f.value, f.row, f.message)
+                    (
+                        f.severity,
+                        f.code,
+                        f.entity,
+                        f.key if f.key else spec.samples_text(f.sample_keys, f.count),
+                        f.field,
+                        f.value,
+                        f.row,
+                        f.count,
+                        f.message,
+                    )
                     for f in page
                 ],
-                numeric=("row",),
+                numeric=("row", "records"),
                 empty="no findings",
             )
             + self._what_to_do(page)
         )
-        self.rows.value = wrap(self._received_rows(page))
+        aggregated = [(i, f) for i, f in enumerate(page) if f.aggregated]
+        busy, self._busy = self._busy, True
+        try:
+            self.drill.options = [
+                (NO_DRILL, None),
+                *(
+                    (f"{f.code} {f.field or ''} {f.value!r}: {f.rows:,} rows", i)
+                    for i, f in aggregated
+                ),
+            ]
+            self.drill.value = None
+        finally:
+            self._busy = busy
+        self._drill_chosen()
+
+    def drill_into(self, finding: Finding) -> None:
+        """Show the rows of an aggregated finding (one page at a time)."""
+        self.drilled = finding if finding.aggregated else None
+        self.drill_pager.reset(finding.rows if self.drilled else 0)
+        self.show_drill_page()
+
+    def _drill_chosen(self) -> None:
+        if self._busy:
+            return
+        index = self.drill.value
+        if index is None:
+            self.drilled = None
+            self.drill_pager.reset(0)
+            self.drill_table.value = ""
+            self.rows.value = wrap(self._received_rows(self.page))
+            return
+        self.drill_into(self.page[index])
+
+    @property
+    def drilled_rows(self) -> list[Finding]:
+        """The current page of the drilled finding's rows (read from the store)."""
+        if self.drilled is None or self.result is None:
+            return []
+        return rows_of(
+            self.bench.store,
+            self.result,
+            self.drilled,
+            offset=self.drill_pager.offset,
+            limit=self.drill_pager.page_size,
+        )
+
+    def show_drill_page(self) -> None:
+        rows = self.drilled_rows
+        self.drill_table.value = (
+            wrap(
+                html_table(
+                    ROW_COLUMNS,
+                    [(f.key, f.row, f.value, f.message) for f in rows],
+                    numeric=("row",),
+                    empty="no rows",
+                )
+            )
+            if self.drilled is not None
+            else ""
+        )
+        self.rows.value = wrap(self._received_rows(rows if self.drilled else self.page))
 
     # --- rendering -------------------------------------------------------------------------
     def _what_to_do(self, page: Sequence[Finding]) -> str:
@@ -274,4 +370,10 @@ class FindingsBrowser(Panel):
         )
         if group is not None and group.hint:
             lines.append(f"  what to do: {group.hint}")
+        if self.drilled is not None:
+            f = self.drilled
+            lines.append(
+                f"  rows of {f.code} {f.field} {f.value!r} (×{f.count:,} records): "
+                + self.drill_pager.describe()
+            )
         return "\n".join(lines)
