@@ -146,6 +146,21 @@ def cmd_ledger_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CHECK_CONTRACT = """\
+Findings count records. A record repeated over rows (a student over its contact rows) is one
+finding; a value problem repeated over a column (every Race says Caucasian) is ONE aggregated
+finding: key null, row its first row, count = its records, rows = their rows in the file,
+sample_keys = the first five records' keys in file order. Row-skipping problems (missing-value)
+and cross-file ones stay one finding per record. Summary counts (error/warning/info, by_code)
+count findings; summary.records counts records per code.
+
+JSON: {snapshot, district, seq, summary {error, warning, info, by_code, records}, findings
+[{code, severity, entity, key, field, value, row, message, hint, cause, count, rows,
+sample_keys}], groups}; with --details each aggregated finding also has details: its rows, as
+row-level findings (count 1). CSV: one line per row (aggregated findings expanded), columns
+file, line, entity, key, field, value, code, severity, message, hint, cause, count."""
+
+
 def register(sub: Any) -> None:
     check = add_command(
         sub,
@@ -157,6 +172,7 @@ def register(sub: Any) -> None:
         "  rosterlab check --district maple --code enrollment-unknown-section --cause "
         "sections/SEC-9",
     )
+    check.description = f"{check.description}\n\n{CHECK_CONTRACT}"
     add_district(check)
     check.add_argument(
         "--snapshot", default="latest", metavar="SNAP", help=SNAP_HELP + " (default: latest)"

@@ -195,6 +195,8 @@ def redacted(f: Finding, redact: bool) -> Finding:
     value = _shown_value(f, redact)
     secrets = [f.value] if f.value is not None and value != f.value else []
     secrets += key_secrets(f.entity, f.key)
+    for sample in f.sample_keys:  # an aggregated finding's first records
+        secrets += key_secrets(f.entity, sample)
     if f.cause is not None and spec.KEY_SEPARATOR in f.cause:
         secrets += key_secrets(*f.cause.split(spec.KEY_SEPARATOR, 1))
     if not secrets:
@@ -206,11 +208,13 @@ def redacted(f: Finding, redact: bool) -> Finding:
         message=scrub(f.message, secrets) or "",
         hint=scrub(f.hint, secrets) or "",
         cause=scrub(f.cause, secrets),
+        sample_keys=tuple(scrub(k, secrets) or "" for k in f.sample_keys),
     )
 
 
 def _finding_line(f: Finding) -> str:
-    where = (f" {f.key}" if f.key else "") + (f" line {f.row + 1}" if f.row is not None else "")
+    line = "" if f.row is None else f" {'from ' if f.key is None and f.aggregated else ''}line"
+    where = (f" {f.key}" if f.key else "") + (f"{line} {f.row + 1}" if f.row is not None else "")
     return f"    {f.severity} {f.code}{where}: {f.message}"
 
 
@@ -249,21 +253,22 @@ def findings_fragment(
         f"<details><summary>{esc(_group_label(group.label, group.cause, redact))}"
         "</summary>"
         + html_table(
-            ("severity", "code", "entity", "key", "field", "value", "line", "message"),
+            ("severity", "code", "entity", "key", "field", "value", "line", "records", "message"),
             [
                 (
                     f.severity,
                     f.code,
                     f.entity,
-                    f.key,
+                    f.key if f.key else spec.samples_text(f.sample_keys, f.count) or None,
                     f.field,
                     f.value,
                     None if f.row is None else f.row + 1,
+                    f.count,
                     f.message,
                 )
                 for f in found
             ],
-            numeric=("line",),
+            numeric=("line", "records"),
         )
         + "</details>"
         for group, found in groups

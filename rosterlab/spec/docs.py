@@ -25,6 +25,14 @@ def render_catalogue() -> str:
         "or identified wrongly (where Clever does not say what it then does, the finding says",
         "so); `warning` = processed, but likely not what the district means; `info` = advice.",
         "*What Clever does* quotes its source: Clever's SFTP Instructions v2.1.1 or help centre.",
+        "",
+        "Findings count records: a finding also has `count` (records), `rows` (rows of the file)",
+        "and `sample_keys`. A record repeated over rows (a student over its contact rows) is one",
+        "finding; a value problem repeated over a column is one aggregated finding (key blank,",
+        "count, the first records' keys), its rows kept in the store (`check --details`, CSV,",
+        "the findings browser). Aggregated codes: "
+        + ", ".join(f"`{e.code}`" for e in CATALOGUE_ENTRIES if e.many)
+        + ".",
     ]
     for group in GROUPS:
         lines += [
