@@ -30,7 +30,7 @@ from rosterlab.checks.model import (
     group_by_cause,
 )
 from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
-from rosterlab.checks.sql import create_rows_table, rows_table
+from rosterlab.checks.sql import STORED_ROWS, create_rows_table, rows_table
 from rosterlab.diff import diff_snapshots, history_findings
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
@@ -254,12 +254,11 @@ def run_checks(
         try:
             if store.read_only:
                 found = _compute(ctx)
-                details = rows_table(snapshot_id)
+                details = rows_table(store, snapshot_id)
             else:
                 with store.transaction():
                     found = _compute(ctx)
                     store.record_findings(snapshot_id, STAGE, found)
-                    _keep_rows(store, snapshot_id)
                     everything = (*store.findings(snapshot_id, "ingest"), *found)
                     record_outcome(
                         store,
@@ -279,13 +278,3 @@ def run_checks(
     findings = (*store.findings(snapshot_id, "ingest"), *found)
     return CheckResult(snapshot, findings, group_by_cause(findings), cached, details)
 
-
-STORED_ROWS = "finding_rows"
-
-
-def _keep_rows(store: Store, snapshot_id: int) -> None:
-    """Replace the snapshot's stored finding rows with this run's (set-based, in DuckDB)."""
-    store.execute(f"DELETE FROM {STORED_ROWS} WHERE snapshot_id = ?", [snapshot_id])
-    table = rows_table(snapshot_id)
-    store.execute(f"INSERT INTO {STORED_ROWS} SELECT * EXCLUDE (batch) FROM {table}")
-    store.execute(f"DROP TABLE {table}")

@@ -21,7 +21,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.checks.model import CheckContext
 from rosterlab.spec import Finding, finding
-from rosterlab.store import StagedFile, key_sql, quote_ident
+from rosterlab.store import StagedFile, Store, key_sql, quote_ident
 
 FINDING_COLUMNS = ("code", "entity", "key", "field", "value", "row", "cause", "info")
 
@@ -131,7 +131,7 @@ AGGREGATED = sorted(code for code, kind in spec.CATALOGUE.items() if kind.many)
 _RECORDS = """
 WITH rec AS (
     SELECT code, entity, key, field, value, cause, info, min("row") AS "row", count(*) AS n
-    FROM {table} WHERE batch = ?
+    FROM {table} WHERE snapshot_id = ? AND batch = ?
     GROUP BY code, entity, key, field, value, cause, info, CASE WHEN key IS NULL THEN "row" END
 )
 SELECT code, entity, key, field, value, "row", cause, info, 1 AS records, n AS rows,
@@ -148,17 +148,25 @@ ORDER BY "row", field, code, entity, key, value
 """
 
 
-def rows_table(snapshot_id: int) -> str:
-    """The temporary table a check run collects its finding rows in (``finding_rows``'s
-    columns and a batch number)."""
-    return f"_finding_rows_{snapshot_id}"
+STORED_ROWS = "finding_rows"
+
+
+def rows_table(store: Store, snapshot_id: int) -> str:
+    """Where a check run puts its finding rows: the store's ``finding_rows``, or on a read-only
+    store a temporary table of the connection with the same columns."""
+    return f"_finding_rows_{snapshot_id}" if store.read_only else STORED_ROWS
 
 
 def create_rows_table(ctx: CheckContext) -> str:
-    table = rows_table(ctx.snapshot.id)
-    ctx.store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT 0 AS batch, * FROM finding_rows LIMIT 0"
-    )
+    """Make the run's row table ready: the snapshot's old rows go (one transaction with the new
+    findings), or a fresh temporary table on a read-only store."""
+    table = rows_table(ctx.store, ctx.snapshot.id)
+    if table == STORED_ROWS:
+        ctx.store.execute(f"DELETE FROM {table} WHERE snapshot_id = ?", [ctx.snapshot.id])
+    else:
+        ctx.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {STORED_ROWS} LIMIT 0"
+        )
     return table
 
 
@@ -274,7 +282,7 @@ def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Findin
     code."""
     if not queries:
         return []
-    table = rows_table(ctx.snapshot.id)
+    table = rows_table(ctx.store, ctx.snapshot.id)
     batch = len(ctx.batches)
     ctx.batches.append(file)
     sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
@@ -286,7 +294,8 @@ def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Findin
     )
     found = []
     rows = ctx.store.rows(
-        _RECORDS.format(table=table), [batch, AGGREGATED, spec.SAMPLE_KEYS, AGGREGATED]
+        _RECORDS.format(table=table),
+        [ctx.snapshot.id, batch, AGGREGATED, spec.SAMPLE_KEYS, AGGREGATED],
     )
     for code, entity, key, field, value, row, cause, info, records, n, samples in rows:
         found.append(

@@ -472,13 +472,15 @@ CREATE TABLE snapshot_outcomes (
 
 # Findings count records (rosterlab/spec/findings.py): a finding's records, rows and sample keys;
 # ``finding_rows`` keeps, per snapshot, every row the checks found (the row-level list behind an
-# aggregated finding, computed set-based by the checks); ``finding_places`` is where each
+# aggregated finding, inserted set-based by the checks; ``batch`` numbers the check's queries);
+# ``finding_places`` is where each
 # finding of a snapshot sits, row by row where the rows are kept (fix rules' ``when``).
 FINDING_ROWS = """
 ALTER TABLE findings ADD COLUMN "count" BIGINT DEFAULT 1;
 ALTER TABLE findings ADD COLUMN "rows" BIGINT DEFAULT 1;
 ALTER TABLE findings ADD COLUMN sample_keys VARCHAR[] DEFAULT []::VARCHAR[];
 CREATE TABLE finding_rows (
+    batch INTEGER NOT NULL,
     snapshot_id INTEGER NOT NULL,
     file VARCHAR NOT NULL,
     code VARCHAR NOT NULL,
