@@ -68,6 +68,12 @@ def test_check_json_matches_the_contract(capsys, store):
             "hold-mass-update": 1,
             "extension-column": 1,
         },
+        "records": {
+            "enrollment-unknown-section": 2,
+            "column-dropped": 1,
+            "hold-mass-update": 1,
+            "extension-column": 1,
+        },
     }
     assert payload["findings"][1] == {
         "code": "enrollment-unknown-section",
@@ -81,6 +87,9 @@ def test_check_json_matches_the_contract(capsys, store):
         "does with the broken link is not stated.",
         "hint": "Add the section to sections.csv or drop its enrollments.",
         "cause": "sections/SEC-9",
+        "count": 1,
+        "rows": 1,
+        "sample_keys": [],
     }
     assert [f["code"] for f in payload["findings"]] == [
         "extension-column",

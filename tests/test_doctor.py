@@ -135,7 +135,8 @@ def test_a_healthy_store(capsys: pytest.CaptureFixture[str], store_path: Path) -
         (
             [
                 "INSERT INTO findings SELECT 9, stage, code, severity, entity, key, field, value, "
-                '"row", message, hint, cause FROM findings WHERE snapshot_id = 1'
+                '"row", message, hint, cause, "count", "rows", sample_keys FROM findings '
+                "WHERE snapshot_id = 1"
             ],
             [f"findings has 1 rows of snapshot 9, which does not exist; {RESTORE}"],
         ),

@@ -98,7 +98,8 @@ def test_every_template_formats_without_leftover_fields():
         "expected": "students.csv",
         "detail": "too many fields",
         "suggestion": "Kindergarten",
-        "count": 6,
+        "contacts": 6,
+        "sections": 4,
         "school_id": "SCH-1",
         "ratio": 0.5,
         "threshold": 0.1,
@@ -121,6 +122,11 @@ def test_every_template_formats_without_leftover_fields():
     for code in CATALOGUE:
         made = finding(code, **context)
         assert "{" not in made.message + made.hint, code
+        # the wording of one finding for several records (codes aggregated over a column)
+        many = finding(code, **context, count=3, rows=4, sample_keys=("S-1", "S-2", "S-3"))
+        assert "{" not in many.message + many.hint, code
+        if CATALOGUE[code].many:
+            assert "3" in many.message and "S-1, S-2, S-3" in many.message, code
 
 
 def test_every_finding_type_says_what_clever_does():

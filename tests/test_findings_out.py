@@ -100,6 +100,7 @@ def test_check_csv_names_the_file_and_the_editor_line(capsys, store):
         "does with the broken link is not stated.",
         "hint": "Add the section to sections.csv or drop its enrollments.",
         "cause": "sections/SEC-9",
+        "count": "1",
     }
     formula = [f for f in by_code["invalid-value"] if f["field"] == "Grade"]
     assert [(f["file"], f["line"], f["key"], f["value"]) for f in formula] == [

@@ -282,6 +282,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (6, "duplicate versions per snapshot"),
             (7, "api pulls, pages and Clever ids"),
             (8, "upload outcomes and the settings each snapshot was checked with"),
+            (9, "findings count records: row-level finding lists"),
         ]
 
 

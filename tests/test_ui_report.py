@@ -182,7 +182,7 @@ def test_redaction_masks_personal_values_in_findings_and_messages(tmp_path):
     with Store.open(path) as store:
         result = run_checks(store, 1)
     gender = [f for f in result.findings if f.field == "Gender"]
-    assert [(f.key, f.value) for f in gender] == [("S-001", "Q"), ("S-001", "Q")]
+    assert [(f.key, f.value, f.rows) for f in gender] == [("S-001", "Q", 2)]  # one record
     plain_page, plain_text = findings_fragment(result)
     masked_page, masked_text = findings_fragment(result, redact=True)
     assert "<td>Q</td>" in plain_page and "<td>Q</td>" not in masked_page

@@ -277,4 +277,3 @@ def run_checks(
             ctx.drop_tables()
     findings = (*store.findings(snapshot_id, "ingest"), *found)
     return CheckResult(snapshot, findings, group_by_cause(findings), cached, details)
-
