@@ -279,3 +279,23 @@ def test_the_findings_browser_drills_into_an_aggregated_finding_a_page_at_a_time
         "  rows of invalid-value Race 'Caucasian' (×3 records): rows 4–4 of 4"
     )
     assert browser.drilled is aggregated
+
+
+def test_the_html_report_shows_the_aggregated_finding_with_its_count_and_samples(tmp_path):
+    from rosterlab.report.html_report import findings_fragment
+
+    with Store.open(ingest_nights(tmp_path, every_race_says_caucasian())) as store:
+        (snapshot,) = store.snapshots("tiny")
+        result = run_checks(store, snapshot.id)
+    page, text = findings_fragment(result)
+    _, masked = findings_fragment(result, redact=True)
+
+    assert (
+        "<td>warning</td><td>invalid-value</td><td>students</td><td>S-001, S-002, S-003</td>"
+        '<td>Race</td><td>Caucasian</td><td class="num">2</td><td class="num">3</td>'
+    ) in page
+    assert (
+        "    warning invalid-value from line 2: 3 students (S-001, S-002, S-003): Race "
+        "'Caucasian' is not a recognised value."
+    ) in text.splitlines()
+    assert "'Caucasian'" not in masked  # Race is personal data

@@ -467,7 +467,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a value outside its vocabulary; hint gives the canonical value where one exists",
         "{entity} {key}: {field} {value!r} is not a recognised value.",
         "Use {suggestion}.",
-        many="{count} {entity} ({samples}): {field} {value!r} is not a recognised value.",
+        many="{count:,} {entity} ({samples}): {field} {value!r} is not a recognised value.",
         clever=PROCESSED,
     ),
     _t(
@@ -478,7 +478,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "a date not in MM/DD/YYYY, or impossible",
         "{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
         "Write dates as MM/DD/YYYY.",
-        many="{count} {entity} ({samples}): {field} {value!r} is not a valid MM/DD/YYYY date.",
+        many="{count:,} {entity} ({samples}): {field} {value!r} is not a valid MM/DD/YYYY date.",
         clever=PROCESSED,
     ),
     _t(
@@ -489,7 +489,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "an email that cannot be one",
         "{entity} {key}: {field} {value!r} is not an email address.",
         "Correct the address; SSO needs it.",
-        many="{count} {entity} ({samples}): {field} {value!r} is not an email address.",
+        many="{count:,} {entity} ({samples}): {field} {value!r} is not an email address.",
         clever=PROCESSED,
     ),
     _t(
@@ -501,7 +501,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
         "Export straight from the SIS, or format the column as Text before saving.",
         many=(
-            "{count} {entity} ({samples}): {field} {value!r} looks rewritten by a spreadsheet "
+            "{count:,} {entity} ({samples}): {field} {value!r} looks rewritten by a spreadsheet "
             "({detail})."
         ),
         clever=PROCESSED,
@@ -535,7 +535,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "student {key}: a contact has {field} blank while other contact columns are filled.",
         "Fill Contact_type and Contact_name, or clear the contact columns.",
         many=(
-            "{count} students ({samples}): a contact has {field} blank while other contact "
+            "{count:,} students ({samples}): a contact has {field} blank while other contact "
             "columns are filled."
         ),
         clever=UNCONFIRMED,
@@ -551,7 +551,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "confirm it.",
         "Fill {field} for this record to be safe.",
         many=(
-            "{count} {entity} ({samples}): {field} is blank; it is listed as required, though "
+            "{count:,} {entity} ({samples}): {field} is blank; it is listed as required, though "
             "Clever does not confirm it."
         ),
         clever=UNCONFIRMED,
@@ -566,7 +566,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "Write the number as digits only, with its area code (10 digits, or 11 with the leading "
         "1): 5551234567.",
         many=(
-            "{count} {entity} ({samples}): {field} {value!r} is not 10 or 11 digits, digits only."
+            "{count:,} {entity} ({samples}): {field} {value!r} is not 10 or 11 digits, digits only."
         ),
         clever=PROCESSED,
     ),
@@ -579,7 +579,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} {value!r} is not 5 or 9 characters without punctuation.",
         "Write the ZIP as 5 or 9 characters, no hyphen or space ({suggestion}).",
         many=(
-            "{count} {entity} ({samples}): {field} {value!r} is not 5 or 9 characters without "
+            "{count:,} {entity} ({samples}): {field} {value!r} is not 5 or 9 characters without "
             "punctuation."
         ),
         clever=PROCESSED,
@@ -593,7 +593,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "{entity} {key}: {field} {value!r} is not a two-letter state abbreviation.",
         "Write the state's two-letter postal abbreviation (MA, TX).",
         many=(
-            "{count} {entity} ({samples}): {field} {value!r} is not a two-letter state "
+            "{count:,} {entity} ({samples}): {field} {value!r} is not a two-letter state "
             "abbreviation."
         ),
         clever=PROCESSED,
@@ -607,7 +607,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         "takes free text); hint suggests the listed value",
         "{entity} {key}: {field} {value!r} is not on Clever's current list.",
         "Nothing Clever requires (v2.1.1 takes free text); the listed value would be {suggestion}.",
-        many="{count} {entity} ({samples}): {field} {value!r} is not on Clever's current list.",
+        many="{count:,} {entity} ({samples}): {field} {value!r} is not on Clever's current list.",
         clever=PROCESSED,
     ),
     _t(
