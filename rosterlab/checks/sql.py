@@ -14,6 +14,7 @@ the first records' keys. Only those findings reach Python, never the rows.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -63,6 +64,7 @@ def reference_column(entity: spec.Entity) -> str:
     return entity.key[0]
 
 
+@functools.lru_cache(maxsize=4096)  # rows of an aggregated finding share their value
 def suggestion(entity: str, column: str, value: str) -> str:
     """The value to use instead of ``value`` (``K`` → ``Kindergarten``, ``Free`` → ``F``,
     ``12345-6789`` → ``123456789``)."""
