@@ -3,8 +3,10 @@
     python -m rosterlab.synth --district maple --students 1000 --nights 3 --seed 1 --out DIR \\
         [--incident 3:orphan-enrollments ...]
     python -m rosterlab.synth samples [--out data/samples]
+    python -m rosterlab.synth fleet --districts 12 --nights 3 --out DIR [--max-students 400]
 
-The first form writes ``DIR/district.toml`` and ``DIR/<YYYY-MM-DD>/<files>`` per night.
+The first form writes ``DIR/district.toml`` and ``DIR/<YYYY-MM-DD>/<files>`` per night; the last
+a sample fleet: ``DIR/rosterlab.toml`` and ``DIR/drops/<ID>/`` per district.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from rosterlab import spec
 from rosterlab.synth.district import generate_district
+from rosterlab.synth.fleet import CONFIG, DROPS, fleet_toml, plan_fleet, write_fleet_district
 from rosterlab.synth.incidents import INCIDENTS
 from rosterlab.synth.samples import write_samples
 from rosterlab.synth.write import write_district_toml, write_night
@@ -38,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m rosterlab.synth",
         description="Write a deterministic synthetic Clever district, one folder per night.",
         epilog=f"incidents:\n{listing}\n\n'python -m rosterlab.synth samples' regenerates "
-        "data/samples/.",
+        "data/samples/; 'python -m rosterlab.synth fleet --help' writes a sample fleet.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--district", required=True, help="district id (also names emails)")
@@ -72,11 +75,52 @@ def _samples(argv: Sequence[str]) -> int:
     return 0
 
 
+def _fleet(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rosterlab.synth fleet",
+        description="Write a sample fleet: a drop folder per district and its rosterlab.toml "
+        "(most districts a few thousand students, a few over 100,000; named incidents tonight).",
+    )
+    parser.add_argument("--districts", type=int, required=True, help="how many districts (>= 7)")
+    parser.add_argument("--nights", type=int, default=3, help="nights per district (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
+    parser.add_argument("--out", type=Path, required=True, help="destination folder")
+    parser.add_argument(
+        "--max-students", type=int, help="scale sizes down: the biggest district gets this many"
+    )
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 9, 1),
+                        help="date of night 1 (default 2026-09-01)")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        fleet = plan_fleet(
+            args.districts,
+            args.nights,
+            seed=args.seed,
+            start=args.start,
+            max_students=args.max_students,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for member in fleet.districts:
+        began = time.perf_counter()
+        write_fleet_district(fleet, member, args.out / DROPS / member.district)
+        print(
+            f"{member.district}  {member.students:>7,} students  "
+            f"{time.perf_counter() - began:.1f} s  {member.story}"
+        )
+    (args.out / CONFIG).write_text(fleet_toml(fleet), encoding="utf-8")
+    print(f"wrote {args.out / CONFIG}: {len(fleet.districts)} districts, tonight {fleet.tonight}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 done, 2 bad arguments)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["samples"]:
         return _samples(args_list[1:])
+    if args_list[:1] == ["fleet"]:
+        return _fleet(args_list[1:])
     args = _parser().parse_args(args_list)
     schedule: dict[int, list[str]] = {}
     for night, name in args.incident:

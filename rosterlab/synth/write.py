@@ -55,7 +55,7 @@ def write_district_toml(
     """Write ``district.toml`` (``name``, ``sync_type``, optional hold thresholds), after
     ``comment`` as TOML comment lines (wrapped at 100 columns)."""
     lines = [f"# {line}" for line in textwrap.wrap(comment, 98)]
-    lines += [f"name = {_toml_string(name)}", f"sync_type = {_toml_string(sync_type)}"]
+    lines += [f"name = {toml_string(name)}", f"sync_type = {toml_string(sync_type)}"]
     lines += [f"{k} = {v}" for k, v in sorted((thresholds or {}).items())]
     path = Path(dest_dir) / DISTRICT_TOML
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,5 +63,6 @@ def write_district_toml(
     return path
 
 
-def _toml_string(value: str) -> str:
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
