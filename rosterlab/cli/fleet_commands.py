@@ -1,6 +1,7 @@
 """``rosterlab fleet``: every district of ``[fleet]``, every night, on Dask distributed.
 
-Sub-commands register on the ``fleet`` parser through :data:`SUBCOMMANDS` (add yours there).
+Sub-commands register on the ``fleet`` parser through :data:`SUBCOMMANDS` (add yours there):
+``run`` runs a night, ``status`` reads the Parquet results back for the morning overview.
 """
 
 from __future__ import annotations
@@ -16,6 +17,29 @@ from rosterlab.cli.common import add_command, add_format, settings_of
 from rosterlab.errors import EXIT_OK, ConfigError
 
 _NIGHT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+STATUS_DETAILS = """
+
+Call first, in this order (a district once, under its first tier; ties by district id):
+  1. not-processed or failed tonight (more errors first)
+  2. held tonight (the biggest hold ratio first)
+  3. errors-climbing: the errors of its last three nights with a result (failed and no-upload
+     nights have none) rise twice in a row, the last rise tonight (the biggest rise first)
+  4. rows-skipped tonight (the most rows first)
+  5. no-upload tonight
+Text and HTML list the grid rows with a night not processed and the districts with any error;
+JSON lists every district.
+
+JSON (--format json), one object:
+  root        the fleet root
+  night       tonight, YYYY-MM-DD
+  nights      the nights shown, oldest first (up to --nights, ending with night)
+  districts   how many districts have results on the nights shown
+  tonight     {outcome: count} for processed, held, not-processed, failed, no-upload
+  call_first  [{rank, district, tier, why}], in call order
+  holds       [{district, entity, kind, count, base, ratio, threshold}]: predicted holds tonight
+  grid        [{district, outcomes: [outcome or null per night of nights]}], by district
+  trends      [{district, errors: [count or null per night of nights], climbing}], by district"""
 
 
 def night_of(text: str | None) -> date:
@@ -104,8 +128,45 @@ def register_run(commands: Any) -> None:
     run.set_defaults(handler=cmd_fleet_run)
 
 
+def cmd_fleet_status(args: argparse.Namespace) -> int:
+    from rosterlab.fleet import load_fleet
+    from rosterlab.report import fleet as render
+    from rosterlab.store.fleet_results import fleet_status
+
+    settings = settings_of(args)
+    fleet = load_fleet(settings)
+    night = night_of(args.night) if args.night is not None else None
+    folder = settings.config_path.parent if settings.config_path else None
+    status = fleet_status(fleet.root, night, args.nights, paths_from=folder)
+    if args.format == "json":
+        output.emit_json(render.status_dict(status))
+    elif args.format == "html":
+        output.emit(render.status_html(status))
+    else:
+        output.emit(render.status_text(status))
+    return 0
+
+
+def register_status(commands: Any) -> None:
+    status = add_command(
+        commands,
+        "status",
+        "The fleet's status for a night from its Parquet results: districts x nights outcome "
+        "grid, predicted holds, error trends, the districts to call first.",
+        "rosterlab fleet status                     # the latest night: who to call first\n"
+        "  rosterlab fleet status --night 2026-09-03 --format html > status.html",
+    )
+    status.description = (status.description or "") + STATUS_DETAILS
+    status.add_argument("--night", help="YYYY-MM-DD (default: the latest night with results)")
+    status.add_argument(
+        "--nights", type=int, default=7, help="nights shown, ending with --night (default 7)"
+    )
+    add_format(status, "html")
+    status.set_defaults(handler=cmd_fleet_status)
+
+
 # Every ``fleet`` sub-command's register(commands), in --help order. Add yours here.
-SUBCOMMANDS: list[Callable[[Any], None]] = [register_run]
+SUBCOMMANDS: list[Callable[[Any], None]] = [register_run, register_status]
 
 
 def register(sub: Any) -> None:

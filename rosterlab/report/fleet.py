@@ -1,0 +1,221 @@
+"""Renderers for ``rosterlab fleet status``: text, a JSON-ready dict, one self-contained HTML page.
+
+Text and HTML list the grid rows and error trends that need a look (a district with any night
+not processed, any error); the JSON dict has every district. Everything a district's files or
+its failure can carry (ids, reasons) is escaped: ``shown`` in text, ``html.escape`` in HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import Any
+
+from rosterlab.report.diff import STYLE
+from rosterlab.report.text import shown
+from rosterlab.store.fleet_results import FleetStatus
+
+NO_RESULT = "—"
+OUTCOME_STYLE = """
+td.processed { color: #1a7f37; }
+td.held { background: #fff8c5; }
+td.not-processed, td.failed { background: #ffebe9; font-weight: 600; }
+td.no-upload { color: #656d76; font-style: italic; }
+"""
+
+
+def status_dict(status: FleetStatus) -> dict[str, Any]:
+    """The JSON contract of ``fleet status --format json`` (docs/cli.md)."""
+    return {
+        "root": status.root,
+        "night": status.night.isoformat(),
+        "nights": [n.isoformat() for n in status.nights],
+        "districts": len(status.districts),
+        "tonight": dict(status.tonight),
+        "call_first": [
+            {"rank": c.rank, "district": c.district, "tier": c.tier, "why": c.why}
+            for c in status.call_first
+        ],
+        "holds": [
+            {
+                "district": h.district,
+                "entity": h.entity,
+                "kind": h.kind,
+                "count": h.count,
+                "base": h.base,
+                "ratio": h.ratio,
+                "threshold": h.threshold,
+            }
+            for h in status.holds
+        ],
+        "grid": [
+            {"district": d, "outcomes": list(row)}
+            for d, row in zip(status.districts, status.grid, strict=True)
+        ],
+        "trends": [
+            {"district": t.district, "errors": list(t.errors), "climbing": t.climbing}
+            for t in status.trends
+        ],
+    }
+
+
+def _day(night: date) -> str:
+    return night.strftime("%m-%d")
+
+
+def _attention(status: FleetStatus) -> list[tuple[str, tuple[str | None, ...]]]:
+    """Grid rows with any night not processed (no result counts as not processed)."""
+    return [
+        (d, row)
+        for d, row in zip(status.districts, status.grid, strict=True)
+        if any(cell != "processed" for cell in row)
+    ]
+
+
+def _with_errors(status: FleetStatus) -> list[Any]:
+    """Trends with any error, climbing ones first, then most errors tonight."""
+    trends = [t for t in status.trends if any(e for e in t.errors)]
+    return sorted(trends, key=lambda t: (not t.climbing, -(t.errors[-1] or 0), t.district))
+
+
+def status_text(status: FleetStatus) -> str:
+    tonight = " · ".join(f"{n:,} {outcome}" for outcome, n in status.tonight if n)
+    lines = [
+        f"fleet status for {status.night.isoformat()}: {len(status.districts):,} districts "
+        f"({tonight or 'no results tonight'})",
+        "",
+        "call first:",
+    ]
+    width = max((len(c.district) for c in status.call_first), default=0)
+    lines += [
+        f"  {c.rank:>2}. {shown(c.district):<{width}}  {c.tier:<15}  {shown(c.why)}"
+        for c in status.call_first
+    ] or ["  nobody: every district was processed tonight without skipped rows"]
+    lines += ["", "predicted holds tonight:"]
+    lines += [
+        f"  {shown(h.district)}  {h.entity} {h.kind}: {h.count:,} of {h.base:,} "
+        f"({h.ratio:.1%}, threshold {h.threshold:.0%})"
+        for h in status.holds
+    ] or ["  none"]
+    days = "".join(f"  {_day(n):<13}" for n in status.nights)
+    rows = _attention(status)
+    width = max([len("district"), *(len(d) for d, _ in rows)])
+    lines += ["", f"outcomes, {status.nights[0]} to {status.nights[-1]}:"]
+    if rows:
+        lines.append(f"  {'district':<{width}}{days}".rstrip())
+        lines += [
+            f"  {shown(d):<{width}}" + "".join(f"  {c or NO_RESULT:<13}" for c in row).rstrip()
+            for d, row in rows
+        ]
+    clean = len(status.districts) - len(rows)
+    lines.append(f"  {clean:,} district{'' if clean == 1 else 's'} processed every night shown")
+    trends = _with_errors(status)
+    lines += ["", "errors per night (districts with any):"]
+    if trends:
+        width = max([len("district"), *(len(t.district) for t in trends)])
+        lines.append(f"  {'district':<{width}}" + "".join(f"  {_day(n):>5}" for n in status.nights))
+        lines += [
+            f"  {shown(t.district):<{width}}"
+            + "".join(f"  {NO_RESULT if e is None else f'{e:,}':>5}" for e in t.errors)
+            + ("  climbing" if t.climbing else "")
+            for t in trends
+        ]
+    else:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
+def _cell(value: Any, css: str = "") -> str:
+    text = NO_RESULT if value is None else value if isinstance(value, str) else f"{value:,}"
+    attribute = f' class="{html.escape(css, quote=True)}"' if css else ""
+    return f"<td{attribute}>{html.escape(text)}</td>"
+
+
+def _row(*cells: str) -> str:
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _table(header: list[str], rows: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def status_html(status: FleetStatus) -> str:
+    """One self-contained page (inline style, no scripts); every value escaped."""
+    title = f"rosterlab fleet status — {status.night.isoformat()}"
+    tonight = _table(
+        [outcome for outcome, _ in status.tonight],
+        [_row(*(_cell(n, "num") for _, n in status.tonight))],
+    )
+    call_first = (
+        _table(
+            ["#", "district", "tier", "why"],
+            [
+                _row(_cell(c.rank, "num"), _cell(c.district), _cell(c.tier, c.tier), _cell(c.why))
+                for c in status.call_first
+            ],
+        )
+        if status.call_first
+        else '<p class="muted">Nobody: every district was processed tonight.</p>'
+    )
+    holds = (
+        _table(
+            ["district", "entity", "kind", "count", "base", "ratio", "threshold"],
+            [
+                _row(
+                    _cell(h.district),
+                    _cell(h.entity),
+                    _cell(h.kind),
+                    _cell(h.count, "num"),
+                    _cell(h.base, "num"),
+                    _cell(f"{h.ratio:.1%}", "num"),
+                    _cell(f"{h.threshold:.0%}", "num"),
+                )
+                for h in status.holds
+            ],
+        )
+        if status.holds
+        else '<p class="muted">None.</p>'
+    )
+    grid = _table(
+        ["district", *(n.isoformat() for n in status.nights)],
+        [
+            _row(_cell(d), *(_cell(c, c or "") for c in row))
+            for d, row in zip(status.districts, status.grid, strict=True)
+        ],
+    )
+    trends = _with_errors(status)
+    errors = (
+        _table(
+            ["district", *(n.isoformat() for n in status.nights), "trend"],
+            [
+                _row(
+                    _cell(t.district),
+                    *(_cell(e, "num") for e in t.errors),
+                    _cell("climbing" if t.climbing else "", "hold" if t.climbing else ""),
+                )
+                for t in trends
+            ],
+        )
+        if trends
+        else '<p class="muted">No errors on any night shown.</p>'
+    )
+    parts = [
+        f"<p>{len(status.districts):,} districts; nights {status.nights[0]} to "
+        f"{status.nights[-1]}.</p>",
+        "<h2>Tonight</h2>",
+        tonight,
+        "<h2>Call first</h2>",
+        call_first,
+        "<h2>Predicted holds tonight</h2>",
+        holds,
+        "<h2>Outcomes</h2>",
+        grid,
+        "<h2>Errors per night</h2>",
+        errors,
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}{OUTCOME_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
