@@ -53,6 +53,8 @@ def write_results(root: Path) -> Path:
             )
             if d == "climbing":
                 errors = 3 * k  # 0, 3, 6
+            if reason == HOSTILE_REASON:  # the engine names the zip by its full path
+                reason = f"{root.resolve()}/{reason}"
             con.execute(
                 "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, 0, 2, 'sha', 0.25, 1)",
                 [night, d, outcome, reason, None if errors is None else k + 1, skipped, errors],
@@ -81,7 +83,7 @@ def fleet(tmp_path: Path) -> Path:
 
 
 def test_the_status_grid_holds_trends_and_who_to_call_first(fleet: Path) -> None:
-    status = fleet_status(fleet.parent / "fleet")
+    status = fleet_status(fleet.parent / "fleet", paths_from=fleet.parent)
     assert status.night == date(2026, 9, 3)
     assert status.nights == tuple(date.fromisoformat(n) for n in NIGHTS)
     assert status.districts == (

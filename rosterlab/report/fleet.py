@@ -13,7 +13,7 @@ from typing import Any
 
 from rosterlab.report.diff import STYLE
 from rosterlab.report.text import shown
-from rosterlab.store.fleet_results import FleetStatus
+from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
 
 NO_RESULT = "—"
 OUTCOME_STYLE = """
@@ -72,36 +72,44 @@ def _attention(status: FleetStatus) -> list[tuple[str, tuple[str | None, ...]]]:
     ]
 
 
-def _with_errors(status: FleetStatus) -> list[Any]:
+def _with_errors(status: FleetStatus) -> list[ErrorTrend]:
     """Trends with any error, climbing ones first, then most errors tonight."""
     trends = [t for t in status.trends if any(e for e in t.errors)]
     return sorted(trends, key=lambda t: (not t.climbing, -(t.errors[-1] or 0), t.district))
 
 
-def status_text(status: FleetStatus) -> str:
+def headline_text(status: FleetStatus) -> str:
     tonight = " · ".join(f"{n:,} {outcome}" for outcome, n in status.tonight if n)
-    lines = [
+    return (
         f"fleet status for {status.night.isoformat()}: {len(status.districts):,} districts "
-        f"({tonight or 'no results tonight'})",
-        "",
-        "call first:",
-    ]
+        f"({tonight or 'no results tonight'})"
+    )
+
+
+def call_first_text(status: FleetStatus) -> str:
     width = max((len(c.district) for c in status.call_first), default=0)
-    lines += [
+    lines = [
         f"  {c.rank:>2}. {shown(c.district):<{width}}  {c.tier:<15}  {shown(c.why)}"
         for c in status.call_first
     ] or ["  nobody: every district was processed tonight without skipped rows"]
-    lines += ["", "predicted holds tonight:"]
-    lines += [
+    return "\n".join(["call first:", *lines])
+
+
+def holds_text(status: FleetStatus) -> str:
+    lines = [
         f"  {shown(h.district)}  {h.entity} {h.kind}: {h.count:,} of {h.base:,} "
         f"({h.ratio:.1%}, threshold {h.threshold:.0%})"
         for h in status.holds
     ] or ["  none"]
-    days = "".join(f"  {_day(n):<13}" for n in status.nights)
+    return "\n".join(["predicted holds tonight:", *lines])
+
+
+def grid_text(status: FleetStatus) -> str:
     rows = _attention(status)
     width = max([len("district"), *(len(d) for d, _ in rows)])
-    lines += ["", f"outcomes, {status.nights[0]} to {status.nights[-1]}:"]
+    lines = [f"outcomes, {status.nights[0]} to {status.nights[-1]}:"]
     if rows:
+        days = "".join(f"  {_day(n):<13}" for n in status.nights)
         lines.append(f"  {'district':<{width}}{days}".rstrip())
         lines += [
             f"  {shown(d):<{width}}" + "".join(f"  {c or NO_RESULT:<13}" for c in row).rstrip()
@@ -109,20 +117,28 @@ def status_text(status: FleetStatus) -> str:
         ]
     clean = len(status.districts) - len(rows)
     lines.append(f"  {clean:,} district{'' if clean == 1 else 's'} processed every night shown")
-    trends = _with_errors(status)
-    lines += ["", "errors per night (districts with any):"]
-    if trends:
-        width = max([len("district"), *(len(t.district) for t in trends)])
-        lines.append(f"  {'district':<{width}}" + "".join(f"  {_day(n):>5}" for n in status.nights))
-        lines += [
-            f"  {shown(t.district):<{width}}"
-            + "".join(f"  {NO_RESULT if e is None else f'{e:,}':>5}" for e in t.errors)
-            + ("  climbing" if t.climbing else "")
-            for t in trends
-        ]
-    else:
-        lines.append("  none")
     return "\n".join(lines)
+
+
+def trends_text(status: FleetStatus) -> str:
+    trends = _with_errors(status)
+    lines = ["errors per night (districts with any):"]
+    if not trends:
+        return "\n".join([*lines, "  none"])
+    width = max([len("district"), *(len(t.district) for t in trends)])
+    lines.append(f"  {'district':<{width}}" + "".join(f"  {_day(n):>5}" for n in status.nights))
+    lines += [
+        f"  {shown(t.district):<{width}}"
+        + "".join(f"  {NO_RESULT if e is None else f'{e:,}':>5}" for e in t.errors)
+        + ("  climbing" if t.climbing else "")
+        for t in trends
+    ]
+    return "\n".join(lines)
+
+
+def status_text(status: FleetStatus) -> str:
+    parts = (headline_text, call_first_text, holds_text, grid_text, trends_text)
+    return "\n\n".join(part(status) for part in parts)
 
 
 def _cell(value: Any, css: str = "") -> str:
@@ -140,79 +156,89 @@ def _table(header: list[str], rows: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def status_html(status: FleetStatus) -> str:
-    """One self-contained page (inline style, no scripts); every value escaped."""
-    title = f"rosterlab fleet status — {status.night.isoformat()}"
-    tonight = _table(
+def tonight_html(status: FleetStatus) -> str:
+    return _table(
         [outcome for outcome, _ in status.tonight],
         [_row(*(_cell(n, "num") for _, n in status.tonight))],
     )
-    call_first = (
-        _table(
-            ["#", "district", "tier", "why"],
-            [
-                _row(_cell(c.rank, "num"), _cell(c.district), _cell(c.tier, c.tier), _cell(c.why))
-                for c in status.call_first
-            ],
-        )
-        if status.call_first
-        else '<p class="muted">Nobody: every district was processed tonight.</p>'
+
+
+def call_first_html(status: FleetStatus) -> str:
+    if not status.call_first:
+        return '<p class="muted">Nobody: every district was processed tonight.</p>'
+    return _table(
+        ["#", "district", "tier", "why"],
+        [
+            _row(_cell(c.rank, "num"), _cell(c.district), _cell(c.tier, c.tier), _cell(c.why))
+            for c in status.call_first
+        ],
     )
-    holds = (
-        _table(
-            ["district", "entity", "kind", "count", "base", "ratio", "threshold"],
-            [
-                _row(
-                    _cell(h.district),
-                    _cell(h.entity),
-                    _cell(h.kind),
-                    _cell(h.count, "num"),
-                    _cell(h.base, "num"),
-                    _cell(f"{h.ratio:.1%}", "num"),
-                    _cell(f"{h.threshold:.0%}", "num"),
-                )
-                for h in status.holds
-            ],
-        )
-        if status.holds
-        else '<p class="muted">None.</p>'
+
+
+def holds_html(status: FleetStatus) -> str:
+    if not status.holds:
+        return '<p class="muted">None.</p>'
+    return _table(
+        ["district", "entity", "kind", "count", "base", "ratio", "threshold"],
+        [
+            _row(
+                _cell(h.district),
+                _cell(h.entity),
+                _cell(h.kind),
+                _cell(h.count, "num"),
+                _cell(h.base, "num"),
+                _cell(f"{h.ratio:.1%}", "num"),
+                _cell(f"{h.threshold:.0%}", "num"),
+            )
+            for h in status.holds
+        ],
     )
-    grid = _table(
+
+
+def grid_html(status: FleetStatus) -> str:
+    """Every district (the page is for reading, not for a terminal)."""
+    return _table(
         ["district", *(n.isoformat() for n in status.nights)],
         [
             _row(_cell(d), *(_cell(c, c or "") for c in row))
             for d, row in zip(status.districts, status.grid, strict=True)
         ],
     )
+
+
+def trends_html(status: FleetStatus) -> str:
     trends = _with_errors(status)
-    errors = (
-        _table(
-            ["district", *(n.isoformat() for n in status.nights), "trend"],
-            [
-                _row(
-                    _cell(t.district),
-                    *(_cell(e, "num") for e in t.errors),
-                    _cell("climbing" if t.climbing else "", "hold" if t.climbing else ""),
-                )
-                for t in trends
-            ],
-        )
-        if trends
-        else '<p class="muted">No errors on any night shown.</p>'
+    if not trends:
+        return '<p class="muted">No errors on any night shown.</p>'
+    return _table(
+        ["district", *(n.isoformat() for n in status.nights), "trend"],
+        [
+            _row(
+                _cell(t.district),
+                *(_cell(e, "num") for e in t.errors),
+                _cell("climbing" if t.climbing else "", "hold" if t.climbing else ""),
+            )
+            for t in trends
+        ],
     )
+
+
+def status_html(status: FleetStatus) -> str:
+    """One self-contained page (inline style, no scripts); every value escaped."""
+    title = f"rosterlab fleet status — {status.night.isoformat()}"
     parts = [
         f"<p>{len(status.districts):,} districts; nights {status.nights[0]} to "
         f"{status.nights[-1]}.</p>",
         "<h2>Tonight</h2>",
-        tonight,
+        tonight_html(status),
         "<h2>Call first</h2>",
-        call_first,
+        call_first_html(status),
         "<h2>Predicted holds tonight</h2>",
-        holds,
+        holds_html(status),
         "<h2>Outcomes</h2>",
-        grid,
+        grid_html(status),
         "<h2>Errors per night</h2>",
-        errors,
+        trends_html(status),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -22,6 +22,7 @@ Ties go by district id.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -116,10 +117,17 @@ def results_glob(root: str | Path, table: str) -> str:
 
 
 def fleet_status(
-    root: str | Path, night: date | None = None, nights: int = NIGHTS_SHOWN
+    root: str | Path,
+    night: date | None = None,
+    nights: int = NIGHTS_SHOWN,
+    *,
+    paths_from: str | Path | None = None,
 ) -> FleetStatus:
     """The status of the fleet whose results live under ``root``, for ``night`` (default: the
-    latest night with results), showing up to ``nights`` nights ending with it."""
+    latest night with results), showing up to ``nights`` nights ending with it.
+
+    Paths under ``paths_from`` (the fleet's folder) in the reasons are shown relative to it.
+    """
     if nights < 1:
         raise ConfigError(f"--nights {nights}: show at least 1 night")
     con = duckdb.connect(":memory:")
@@ -154,7 +162,7 @@ def fleet_status(
             tonight=_tonight(con, tonight),
             holds=holds,
             trends=trends,
-            call_first=_call_first(con, tonight, holds),
+            call_first=_call_first(con, tonight, holds, paths_from),
         )
     finally:
         con.close()
@@ -251,7 +259,10 @@ def _holds(con: duckdb.DuckDBPyConnection, tonight: date) -> tuple[HoldPredictio
 
 
 def _call_first(
-    con: duckdb.DuckDBPyConnection, tonight: date, holds: tuple[HoldPrediction, ...]
+    con: duckdb.DuckDBPyConnection,
+    tonight: date,
+    holds: tuple[HoldPrediction, ...],
+    paths_from: str | Path | None,
 ) -> tuple[CallFirst, ...]:
     rows = con.execute(
         f"""
@@ -293,8 +304,19 @@ def _call_first(
     by_district: dict[str, list[HoldPrediction]] = {}
     for hold in holds:
         by_district.setdefault(hold.district, []).append(hold)
+    prefix = f"{Path(paths_from).resolve()}{os.sep}" if paths_from is not None else None
     return tuple(
-        CallFirst(rank, row[0], *_why(*row[1:], holds=by_district.get(row[0], [])))
+        CallFirst(
+            rank,
+            row[0],
+            *_why(
+                row[1],
+                row[2],
+                row[3].replace(prefix, "") if prefix and row[3] else row[3],
+                *row[4:],
+                holds=by_district.get(row[0], []),
+            ),
+        )
         for rank, row in enumerate(rows, start=1)
     )
 
