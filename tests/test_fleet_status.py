@@ -1,238 +1,204 @@
-"""rosterlab fleet status: the morning overview computed from a fleet's Parquet results.
+"""rosterlab fleet status: the morning overview, computed from a real fleet run's Parquet results.
 
-The results are written here as ``rosterlab fleet run`` writes them (the contract: hive
-partitions night=/district=, exact column names and types), for seven districts over three
-nights whose incidents are named after what they test.
+The fleet is ``rosterlab.synth``'s sample fleet scaled down: twelve tiny districts, three nights,
+tonight's incidents on fixed districts — d002 held (a truncated export), d003 not processed
+(students.csv arrives as students.csv.txt), d004 errors climbing (2 more orphan enrollments each
+night), d005 a hostile zip (an entry escaping the folder, named with HTML), d006 a row skipped,
+d007 no upload. Nights 1 and 2 run serially; tonight runs serially in one copy of the fleet and
+on a 2-worker Dask LocalCluster in another, and both give the same status.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from rosterlab.store.fleet_results import fleet_status
+from rosterlab.config import load_settings
+from rosterlab.fleet import load_fleet, run_fleet, run_serial
+from rosterlab.store.fleet_results import FleetStatus, fleet_status
+from rosterlab.synth.fleet import plan_fleet, write_fleet
 from tests.cli_run import run
 
-NIGHTS = ("2026-09-01", "2026-09-02", "2026-09-03")
+NIGHTS = (date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 3))
 HOSTILE_REASON = (
     "drops/d005/2026-09-03.zip holds an unsafe entry '../<img src=x onerror=\"alert(1)\">.csv' "
     "(absolute, '..' or a link): re-create the zip with plain relative names"
 )
-OUTCOMES = (
-    "outcome VARCHAR, reason VARCHAR, snapshot_id BIGINT, skipped_rows BIGINT, errors BIGINT, "
-    "warnings BIGINT, infos BIGINT, bundle_sha256 VARCHAR, seconds DOUBLE, attempts INTEGER"
-)
-HOLDS = "entity VARCHAR, kind VARCHAR, count BIGINT, base BIGINT, ratio DOUBLE, threshold DOUBLE"
+P = "processed"
 
 
-def _tonight(district: str) -> tuple[str, str | None, int | None, int | None]:
-    """(outcome, reason, skipped rows, errors) of each named district on the last night."""
-    return {
-        "held": ("held", "hold: students deletion", 0, 0),
-        "not-processed": ("not-processed", "missing-file: students.csv", 0, 2),
-        "hostile": ("failed", HOSTILE_REASON, None, None),
-        "skipped": ("processed", None, 1, 1),
-        "quiet": ("no-upload", "no bundle for 2026-09-03 in drops/quiet", None, None),
-    }.get(district, ("processed", None, 0, 0))
-
-
-def write_results(root: Path) -> Path:
-    """The Parquet results of three nights of seven districts, as the contract lays them out."""
-    con = duckdb.connect()
-    con.execute(f"CREATE TABLE outcomes (night DATE, district VARCHAR, {OUTCOMES})")
-    con.execute(f"CREATE TABLE holds (night DATE, district VARCHAR, {HOLDS})")
-    districts = ("clean", "held", "not-processed", "climbing", "hostile", "skipped", "quiet")
-    for k, night in enumerate(NIGHTS):
-        for d in districts:
-            outcome, reason, skipped, errors = (
-                _tonight(d) if night == NIGHTS[-1] else ("processed", None, 0, 0)
-            )
-            if d == "climbing":
-                errors = 3 * k  # 0, 3, 6
-            if reason == HOSTILE_REASON:  # the engine names the zip by its full path
-                reason = f"{root.resolve()}/{reason}"
-            con.execute(
-                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, 0, 2, 'sha', 0.25, 1)",
-                [night, d, outcome, reason, None if errors is None else k + 1, skipped, errors],
-            )
-    con.execute(
-        "INSERT INTO holds VALUES (?, 'held', 'students', 'deletion', 66, 133, 66 / 133, 0.1),"
-        " (?, 'held', 'enrollments', 'deletion', 536, 1064, 536 / 1064, 0.1)",
-        [NIGHTS[-1], NIGHTS[-1]],
+@pytest.fixture(scope="module")
+def fleets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(serial, dask): the same sample fleet run serially, and tonight on Dask in a copy."""
+    serial = tmp_path_factory.mktemp("serial")
+    config = write_fleet(plan_fleet(12, 3, max_students=300), serial)
+    fleet = load_fleet(load_settings(config=str(config)))
+    for night in NIGHTS[:2]:
+        run_serial(fleet, night)
+    dask = tmp_path_factory.mktemp("dask")
+    shutil.copytree(serial, dask, dirs_exist_ok=True)
+    run_serial(fleet, NIGHTS[2])
+    on_dask = run_fleet(
+        load_fleet(load_settings(config=str(dask / "rosterlab.toml"))), NIGHTS[2], workers=2
     )
-    for table in ("outcomes", "holds"):
-        folder = root / "fleet" / "results" / table
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"COPY (SELECT * FROM {table} ORDER BY ALL) TO '{folder}' "
-            "(FORMAT parquet, PARTITION_BY (night, district))"
-        )
-    con.close()
-    config = root / "rosterlab.toml"
-    config.write_text('[fleet]\nroot = "fleet"\n', encoding="utf-8")
-    return config
+    assert [d.outcome for d in on_dask.districts].count("failed") == 1
+    return config, dask / "rosterlab.toml"
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Path:
-    return write_results(tmp_path)
+def _status(config: Path, night: date | None = None, nights: int = 7) -> FleetStatus:
+    return fleet_status(config.parent / "fleet", night, nights, paths_from=config.parent)
 
 
-def test_the_status_grid_holds_trends_and_who_to_call_first(fleet: Path) -> None:
-    status = fleet_status(fleet.parent / "fleet", paths_from=fleet.parent)
-    assert status.night == date(2026, 9, 3)
-    assert status.nights == tuple(date.fromisoformat(n) for n in NIGHTS)
-    assert status.districts == (
-        "clean", "climbing", "held", "hostile", "not-processed", "quiet", "skipped",
-    )  # fmt: skip
-    processed = ("processed", "processed")
-    assert status.grid == (
-        (*processed, "processed"),
-        (*processed, "processed"),
-        (*processed, "held"),
-        (*processed, "failed"),
-        (*processed, "not-processed"),
-        (*processed, "no-upload"),
-        (*processed, "processed"),
-    )
+def test_the_grid_holds_trends_and_who_to_call_first(fleets: tuple[Path, Path]) -> None:
+    status = _status(fleets[0])
+    assert (status.night, status.nights) == (NIGHTS[2], NIGHTS)
+    assert status.districts == tuple(f"d{i:03d}" for i in range(1, 13))
+    tonight = {"d002": "held", "d003": "not-processed", "d005": "failed", "d007": "no-upload"}
+    assert status.grid == tuple((P, P, tonight.get(d, P)) for d in status.districts)
     assert dict(status.tonight) == {
-        "processed": 3, "held": 1, "not-processed": 1, "failed": 1, "no-upload": 1,
+        "processed": 8, "held": 1, "not-processed": 1, "failed": 1, "no-upload": 1,
     }  # fmt: skip
-    assert [(h.district, h.entity, h.count, h.base) for h in status.holds] == [
-        ("held", "enrollments", 536, 1064),
-        ("held", "students", 66, 133),
+    assert [(h.district, h.entity, h.kind, h.count, h.base) for h in status.holds] == [
+        ("d002", "contacts", "deletion", 105, 199),
+        ("d002", "enrollments", "deletion", 528, 1064),
+        ("d002", "students", "deletion", 66, 133),
     ]
     trends = {t.district: (t.errors, t.climbing) for t in status.trends}
-    assert trends["climbing"] == ((0, 3, 6), True)
-    assert trends["skipped"] == ((0, 0, 1), False)  # one rise is not a climb
-    assert trends["hostile"] == ((0, 0, None), False)  # a failed night has no count
-    assert trends["quiet"] == ((0, 0, None), False)
+    assert trends["d004"] == ((0, 2, 4), True)
+    assert trends["d006"] == ((0, 0, 1), False)  # one rise is not a climb
+    assert trends["d005"] == ((0, 0, None), False)  # a failed night has no count
+    assert trends["d007"] == ((0, 0, None), False)
+    assert trends["d001"] == ((0, 0, 0), False)
     assert [(c.rank, c.district, c.tier, c.why) for c in status.call_first] == [
-        (1, "not-processed", "not-processed",
-         "not processed (2 errors): missing-file: students.csv"),
-        (2, "hostile", "failed", f"failed: {HOSTILE_REASON}"),
-        (3, "held", "held",
-         "held: enrollments deletion 536 of 1,064 (50.4% > 10%); "
-         "students deletion 66 of 133 (49.6% > 10%)"),
-        (4, "climbing", "errors-climbing", "errors climbing: 0 → 3 → 6"),
-        (5, "skipped", "rows-skipped", "1 row skipped tonight"),
-        (6, "quiet", "no-upload", "no upload tonight"),
+        (1, "d003", "not-processed", "not processed (2 errors): missing-file: students.csv"),
+        (2, "d005", "failed", f"failed: {HOSTILE_REASON}"),
+        (3, "d002", "held",
+         "held: contacts deletion 105 of 199 (52.8% > 10%); enrollments deletion 528 of 1,064 "
+         "(49.6% > 10%); students deletion 66 of 133 (49.6% > 10%)"),
+        (4, "d004", "errors-climbing", "errors climbing: 0 → 2 → 4"),
+        (5, "d006", "rows-skipped", "1 row skipped tonight"),
+        (6, "d007", "no-upload", "no upload tonight"),
     ]  # fmt: skip
 
 
-def test_an_earlier_night_shows_the_nights_up_to_it_and_nobody_to_call(fleet: Path) -> None:
-    status = fleet_status(fleet.parent / "fleet", date(2026, 9, 2), nights=1)
-    assert status.nights == (date(2026, 9, 2),)
-    assert set(status.grid) == {("processed",)}
-    assert status.call_first == () and status.holds == ()
+def test_a_dask_run_of_tonight_gives_the_same_status(fleets: tuple[Path, Path]) -> None:
+    serial, dask = (_status(config) for config in fleets)
+    assert replace(dask, root=serial.root) == serial
 
 
-def test_fleet_status_text(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--config", str(fleet), "fleet", "status")
+def test_an_earlier_night_shows_the_nights_up_to_it_and_nobody_to_call(
+    fleets: tuple[Path, Path],
+) -> None:
+    status = _status(fleets[0], NIGHTS[1], nights=1)
+    assert status.nights == (NIGHTS[1],)
+    assert set(status.grid) == {(P,)}
+    assert (status.call_first, status.holds) == ((), ())
+
+
+def test_fleet_status_text(fleets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--config", str(fleets[0]), "fleet", "status")
     assert (code, err) == (0, "")
     assert out == (
-        "fleet status for 2026-09-03: 7 districts "
-        "(3 processed · 1 held · 1 not-processed · 1 failed · 1 no-upload)\n"
+        "fleet status for 2026-09-03: 12 districts "
+        "(8 processed · 1 held · 1 not-processed · 1 failed · 1 no-upload)\n"
         "\n"
         "call first:\n"
-        "   1. not-processed  not-processed    not processed (2 errors): missing-file: "
-        "students.csv\n"
-        f"   2. hostile        failed           failed: {HOSTILE_REASON}\n"
-        "   3. held           held             held: enrollments deletion 536 of 1,064 "
-        "(50.4% > 10%); students deletion 66 of 133 (49.6% > 10%)\n"
-        "   4. climbing       errors-climbing  errors climbing: 0 → 3 → 6\n"
-        "   5. skipped        rows-skipped     1 row skipped tonight\n"
-        "   6. quiet          no-upload        no upload tonight\n"
+        "   1. d003  not-processed    not processed (2 errors): missing-file: students.csv\n"
+        f"   2. d005  failed           failed: {HOSTILE_REASON}\n"
+        "   3. d002  held             held: contacts deletion 105 of 199 (52.8% > 10%); "
+        "enrollments deletion 528 of 1,064 (49.6% > 10%); students deletion 66 of 133 "
+        "(49.6% > 10%)\n"
+        "   4. d004  errors-climbing  errors climbing: 0 → 2 → 4\n"
+        "   5. d006  rows-skipped     1 row skipped tonight\n"
+        "   6. d007  no-upload        no upload tonight\n"
         "\n"
         "predicted holds tonight:\n"
-        "  held  enrollments deletion: 536 of 1,064 (50.4%, threshold 10%)\n"
-        "  held  students deletion: 66 of 133 (49.6%, threshold 10%)\n"
+        "  d002  contacts deletion: 105 of 199 (52.8%, threshold 10%)\n"
+        "  d002  enrollments deletion: 528 of 1,064 (49.6%, threshold 10%)\n"
+        "  d002  students deletion: 66 of 133 (49.6%, threshold 10%)\n"
         "\n"
         "outcomes, 2026-09-01 to 2026-09-03:\n"
-        "  district       09-01          09-02          09-03\n"
-        "  held           processed      processed      held\n"
-        "  hostile        processed      processed      failed\n"
-        "  not-processed  processed      processed      not-processed\n"
-        "  quiet          processed      processed      no-upload\n"
-        "  3 districts processed every night shown\n"
+        "  district  09-01          09-02          09-03\n"
+        "  d002      processed      processed      held\n"
+        "  d003      processed      processed      not-processed\n"
+        "  d005      processed      processed      failed\n"
+        "  d007      processed      processed      no-upload\n"
+        "  8 districts processed every night shown\n"
         "\n"
         "errors per night (districts with any):\n"
-        "  district       09-01  09-02  09-03\n"
-        "  climbing           0      3      6  climbing\n"
-        "  not-processed      0      0      2\n"
-        "  skipped            0      0      1\n"
+        "  district  09-01  09-02  09-03\n"
+        "  d004          0      2      4  climbing\n"
+        "  d003          0      0      2\n"
+        "  d006          0      0      1\n"
     )
 
 
-def test_fleet_status_json(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--config", str(fleet), "fleet", "status", "--format", "json")
+def test_fleet_status_json(fleets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(fleets[0]), "fleet", "status", "--format", "json")
     payload = json.loads(out)
     assert code == 0
     assert list(payload) == [
         "root", "night", "nights", "districts", "tonight", "call_first", "holds", "grid", "trends",
     ]  # fmt: skip
-    assert payload["root"] == str(fleet.parent / "fleet")
-    assert (payload["night"], payload["nights"], payload["districts"]) == (
-        "2026-09-03",
-        list(NIGHTS),
-        7,
-    )
-    assert payload["call_first"][1] == {
-        "rank": 2, "district": "hostile", "tier": "failed", "why": f"failed: {HOSTILE_REASON}",
+    assert payload["root"] == str(fleets[0].parent / "fleet")
+    assert payload["night"] == "2026-09-03"
+    assert payload["nights"] == ["2026-09-01", "2026-09-02", "2026-09-03"]
+    assert payload["districts"] == 12
+    assert payload["tonight"] == {
+        "processed": 8, "held": 1, "not-processed": 1, "failed": 1, "no-upload": 1,
     }  # fmt: skip
-    assert payload["holds"][1] == {
-        "district": "held", "entity": "students", "kind": "deletion", "count": 66, "base": 133,
+    assert payload["call_first"][1] == {
+        "rank": 2, "district": "d005", "tier": "failed", "why": f"failed: {HOSTILE_REASON}",
+    }  # fmt: skip
+    assert payload["holds"][2] == {
+        "district": "d002", "entity": "students", "kind": "deletion", "count": 66, "base": 133,
         "ratio": 66 / 133, "threshold": 0.1,
     }  # fmt: skip
-    assert payload["grid"][5] == {
-        "district": "quiet",
-        "outcomes": ["processed", "processed", "no-upload"],
-    }
-    assert payload["trends"][1] == {"district": "climbing", "errors": [0, 3, 6], "climbing": True}
-    assert payload["trends"][3] == {
-        "district": "hostile",
-        "errors": [0, 0, None],
-        "climbing": False,
-    }
+    assert payload["grid"][6] == {"district": "d007", "outcomes": [P, P, "no-upload"]}
+    assert payload["trends"][3] == {"district": "d004", "errors": [0, 2, 4], "climbing": True}
+    assert payload["trends"][4] == {"district": "d005", "errors": [0, 0, None], "climbing": False}
 
 
 def test_fleet_status_html_escapes_what_a_district_sent(
-    fleet: Path, capsys: pytest.CaptureFixture[str]
+    fleets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "--config", str(fleet), "fleet", "status", "--format", "html")
+    code, out, _ = run(capsys, "--config", str(fleets[0]), "fleet", "status", "--format", "html")
     assert code == 0
-    assert "<img" not in out and 'onerror="' not in out
+    assert out.startswith("<!DOCTYPE html>")
+    assert "<img" not in out and 'onerror="' not in out and "<script" not in out
     assert (
-        "failed: drops/d005/2026-09-03.zip holds an unsafe entry "
+        "<td>failed: drops/d005/2026-09-03.zip holds an unsafe entry "
         "&#x27;../&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.csv&#x27;"
     ) in out
     assert '<td class="not-processed">not-processed</td>' in out
-    assert out.startswith("<!DOCTYPE html>") and "<script" not in out
 
 
-def test_status_refuses_a_night_without_results_and_a_fleet_without_any(
-    fleet: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_status_refuses_a_night_without_results_and_a_fleet_never_run(
+    fleets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "--config", str(fleet), "fleet", "status", "--night", "2026-09-09")
+    config = str(fleets[0])
+    code, out, err = run(capsys, "--config", config, "fleet", "status", "--night", "2026-09-09")
     assert (code, out) == (2, "")
     assert err == (
         "rosterlab: no fleet results for night 2026-09-09; nights with results (latest 3): "
         "2026-09-01, 2026-09-02, 2026-09-03. Run `rosterlab fleet run --night 2026-09-09` first\n"
     )
-    empty = tmp_path / "empty" / "rosterlab.toml"
-    empty.parent.mkdir()
-    empty.write_text('[fleet]\nroot = "nowhere"\n', encoding="utf-8")
-    code, _, err = run(capsys, "--config", str(empty), "fleet", "status")
-    assert code == 2
-    assert err == (
-        f"rosterlab: no fleet results under {empty.parent / 'nowhere' / 'results'}: run "
-        "`rosterlab fleet run` first\n"
+    code, _, err = run(capsys, "--config", config, "fleet", "status", "--night", "09/03/2026")
+    assert (code, err) == (
+        2, "rosterlab: --night '09/03/2026' is not a date like 2026-09-03 (YYYY-MM-DD)\n",
+    )  # fmt: skip
+    never = tmp_path / "never.toml"
+    never.write_text(
+        '[fleet]\nroot = "fleet"\n[fleet.districts.d001]\nsource = "drop"\nfolder = "drops"\n',
+        encoding="utf-8",
     )
-    bare = tmp_path / "bare.toml"
-    bare.write_text("", encoding="utf-8")
-    code, _, err = run(capsys, "--config", str(bare), "fleet", "status")
-    assert code == 2 and err.startswith("rosterlab: no [fleet] table in rosterlab.toml")
+    code, _, err = run(capsys, "--config", str(never), "fleet", "status")
+    assert (code, err) == (
+        2, f"rosterlab: no fleet results under {tmp_path / 'fleet' / 'results'}: run "
+        "`rosterlab fleet run` first\n",
+    )  # fmt: skip
