@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from rosterlab import ui
 from rosterlab.config import load_settings
 from rosterlab.fleet import load_fleet, run_fleet, run_serial
 from rosterlab.store.fleet_results import FleetStatus, fleet_status
@@ -202,3 +203,27 @@ def test_status_refuses_a_night_without_results_and_a_fleet_never_run(
         2, f"rosterlab: no fleet results under {tmp_path / 'fleet' / 'results'}: run "
         "`rosterlab fleet run` first\n",
     )  # fmt: skip
+
+
+def test_the_notebook_displays_show_each_section_as_text_and_escaped_html(
+    fleets: tuple[Path, Path],
+) -> None:
+    status = ui.fleet_status_of(fleets[0])
+    assert status == _status(fleets[0])
+    shown = ui.call_first(status)
+    assert repr(shown).splitlines()[:4] == [
+        "fleet status for 2026-09-03: 12 districts "
+        "(8 processed · 1 held · 1 not-processed · 1 failed · 1 no-upload)",
+        "",
+        "call first:",
+        "   1. d003  not-processed    not processed (2 errors): missing-file: students.csv",
+    ]
+    assert "<img" not in shown._repr_html_() and "&lt;img src=x" in shown._repr_html_()
+    assert repr(ui.predicted_holds(status)).splitlines()[0] == "predicted holds tonight:"
+    assert repr(ui.outcome_grid(status)).splitlines()[-1] == (
+        "  8 districts processed every night shown"
+    )
+    assert (
+        repr(ui.error_trends(status)).splitlines()[2] == "  d004          0      2      4  climbing"
+    )
+    assert ui.outcome_grid(status)._repr_html_().count('<td class="processed">') == 32

@@ -28,6 +28,7 @@ STORIES = (
     "04_broken_enrollments",
     "05_fix_and_push",
     "06_reconcile",
+    "07_fleet",
 )
 PARAMETERS = {"district", "nights", "store"}
 SQL = re.compile(
@@ -83,7 +84,7 @@ def thinness_problems(nb: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
-def test_the_six_stories_and_the_report_notebook_exist():
+def test_the_seven_stories_and_the_report_notebook_exist():
     names = [p.stem for p in notebook_paths()]
     assert names == [*STORIES, "district_report"]
 

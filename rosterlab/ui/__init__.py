@@ -3,6 +3,7 @@
 >>> bench = open_workbench(store=None, district="maple")   # None: ROSTERLAB_STORE or the samples
 >>> DiffExplorer(bench, nights=("previous", "latest"))
 >>> pull_api(bench, 3); ReconcileView(bench, upload=3)   # upload vs what Clever serves
+>>> call_first(fleet_status_of("rosterlab.toml"))       # a fleet's morning overview
 """
 
 from rosterlab.ui.charts import churn, consecutive_diffs, record_counts
@@ -10,6 +11,13 @@ from rosterlab.ui.diff_explorer import DiffExplorer
 from rosterlab.ui.fields import FieldMatrixView, fill_rates, matrix_for
 from rosterlab.ui.findings import FindingsBrowser, check
 from rosterlab.ui.fix_panel import FixPanel, PushPreview
+from rosterlab.ui.fleet import (
+    call_first,
+    error_trends,
+    fleet_status_of,
+    outcome_grid,
+    predicted_holds,
+)
 from rosterlab.ui.history import SyncHistory, sync_history
 from rosterlab.ui.picker import SnapshotPicker
 from rosterlab.ui.reconcile import ReconcileView, pull_api
@@ -28,15 +36,20 @@ __all__ = [
     "SyncHistory",
     "Workbench",
     "build_sample_store",
+    "call_first",
     "check",
     "churn",
     "consecutive_diffs",
     "diff_summary",
+    "error_trends",
     "field_flags",
     "fill_rates",
+    "fleet_status_of",
     "matrix_for",
     "night_findings",
     "open_workbench",
+    "outcome_grid",
+    "predicted_holds",
     "pull_api",
     "record_counts",
     "samples_dir",
