@@ -12,6 +12,11 @@ Scheduler overhead: one no-op task per district through a 2-worker LocalCluster'
 against the same calls made directly, one at a time (latency) and all at once (throughput).
 
     python -m benchmarks.bench_fleet [--districts 200] [--nights 2] [--max-students N]
+        [--step all|generate|night1|night2|...|report]
+
+Steps let a busy machine's benchmark lock be held in stints: ``generate`` writes the fleet,
+``nightK`` runs night K both ways (night 1 empties the fleet roots first) and keeps its timings
+in the fleet folder, ``report`` measures the scheduler overhead and writes the section.
 """
 
 from __future__ import annotations
@@ -87,18 +92,27 @@ def fleet_folder(districts: int, nights: int, max_students: int | None) -> Path:
     return folder
 
 
-def config_for(folder: Path, name: str) -> Path:
-    """A copy of the fleet's rosterlab.toml whose fleet root is ``name`` (emptied first)."""
-    shutil.rmtree(folder / name, ignore_errors=True)
+def config_for(folder: Path, name: str, *, empty: bool) -> Path:
+    """A copy of the fleet's rosterlab.toml whose fleet root is ``name`` (emptied if ``empty``)."""
+    if empty:
+        shutil.rmtree(folder / name, ignore_errors=True)
     text = (folder / "rosterlab.toml").read_text(encoding="utf-8")
     config = folder / f"{name}.toml"
     config.write_text(text.replace('root = "fleet"', f'root = "{name}"', 1), encoding="utf-8")
     return config
 
 
-def fleet_run(config: Path, night: str, *how: str) -> Timed:
+def fleet_run(config: Path, night: str, *how: str) -> tuple[Timed, float]:
+    """One ``rosterlab fleet run`` process: wall time and peak RSS, and its CPU seconds (user +
+    system, its reaped children included: a LocalCluster's workers are its children)."""
     argv = ["--config", str(config), "fleet", "run", "--night", night, "--format", "json", *how]
-    return run_timed([PYTHON, "-m", "rosterlab", *argv])
+    before = os.times()
+    timed = run_timed([PYTHON, "-m", "rosterlab", *argv])
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return timed, cpu
 
 
 def results(root: Path) -> dict[str, Any]:
@@ -127,111 +141,138 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return my - b * mx, b
 
 
+TIMINGS = "timings.json"
+
+
+def run_night(folder: Path, k: int, night: str) -> None:
+    """Night ``k`` serially and on 2 workers, each into its own root; timings kept in ``folder``."""
+    serial = config_for(folder, "fleet-serial", empty=k == 1)
+    dask = config_for(folder, "fleet-dask", empty=k == 1)
+    load = os.getloadavg()[0]
+    s, s_cpu = fleet_run(serial, night, "--serial")
+    d, d_cpu = fleet_run(dask, night, "--workers", "2")
+    path = folder / TIMINGS
+    kept = json.loads(path.read_text()) if path.exists() and k > 1 else {}
+    kept[night] = {
+        "serial": [s.seconds, s.peak_mb, s_cpu],
+        "dask": [d.seconds, d.peak_mb, d_cpu],
+        "load": [load, os.getloadavg()[0]],
+    }
+    path.write_text(json.dumps(kept, indent=1))
+    print(f"night {night}: serial {s.seconds:.1f} s, 2 workers {d.seconds:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--districts", type=int, default=200)
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--max-students", type=int)
+    parser.add_argument("--step", default="all")
     args = parser.parse_args()
     from rosterlab.synth.fleet import district_sizes, plan_fleet
 
-    load_before = os.getloadavg()[0]
     folder = fleet_folder(args.districts, args.nights, args.max_students)
     plan = plan_fleet(args.districts, args.nights, max_students=args.max_students)
     nights = [plan.night_date(k).isoformat() for k in range(1, args.nights + 1)]
-    serial, dask = config_for(folder, "fleet-serial"), config_for(folder, "fleet-dask")
-    timings: dict[str, list[Timed]] = {"serial": [], "dask": []}
-    for night in nights:
-        timings["serial"].append(fleet_run(serial, night, "--serial"))
-        timings["dask"].append(fleet_run(dask, night, "--workers", "2"))
-    overhead = json.loads(run_timed([PYTHON, "-c", OVERHEAD, str(args.districts)], env={}).stdout)
-    load_after = os.getloadavg()[0]
-    measured = results(folder / "fleet-serial")
-    dask_results = results(folder / "fleet-dask")
+    for k, night in enumerate(nights, start=1):
+        if args.step in ("all", f"night{k}"):
+            run_night(folder, k, night)
+    if args.step not in ("all", "report"):
+        return
+    kept = json.loads((folder / TIMINGS).read_text())
+    overhead = json.loads(run_timed([PYTHON, "-c", OVERHEAD, str(args.districts)]).stdout)
+    measured, on_dask = results(folder / "fleet-serial"), results(folder / "fleet-dask")
     sizes = sizes_of(folder)
-    students = sum(sizes.values())
+    students, biggest = sum(sizes.values()), max(sizes.values())
     tonight = nights[-1]
-    per_district = [
-        (sizes[d], s) for d, n, o, s in measured["rows"] if n == tonight and o != "no-upload"
-    ]
-    a, b = fit(per_district)
+    ran = [(sizes[d], s) for d, n, o, s in measured["rows"] if n == tonight and o != "no-upload"]
+    a_wall, b_wall = fit(ran)
+    # The districts' wall seconds are inflated by the machine's other work; the serial process's
+    # CPU seconds are not. Scale the fitted cost by CPU / wall to get a quiet core's cost.
+    serial_s, serial_peak, serial_cpu = kept[tonight]["serial"]
+    dask_s = kept[tonight]["dask"][0]
+    cpu_share = serial_cpu / sum(s for _, s in ran)
+    a, b = a_wall * cpu_share, b_wall * cpu_share
     plan_students = sum(district_sizes(PLAN_DISTRICTS))
-    plan_seconds = PLAN_DISTRICTS * a + b * plan_students
-    cores = plan_seconds / (PLAN_WINDOW_H * 3600)
-    store_bytes = sum(measured["stores"].values())
-    speedups = [
-        s.seconds / d.seconds for s, d in zip(timings["serial"], timings["dask"], strict=True)
-    ]
+    plan_cpu = PLAN_DISTRICTS * a + b * plan_students
+    cores = plan_cpu / (PLAN_WINDOW_H * 3600)
+    store_a, store_b = fit([(sizes[d], float(n)) for d, n in measured["stores"].items()])
+    plan_store = PLAN_DISTRICTS * store_a + store_b * plan_students
+    speedup = serial_s / dask_s
     n = overhead["n"]
     latency_ms = (overhead["one_by_one"] - overhead["direct"]) / n * 1000
     amortised_ms = (overhead["all_at_once"] - overhead["direct"]) / n * 1000
-    biggest = max(sizes.values())
-    rows = "\n".join(
-        f"| {night} | {s.seconds:.1f} | {s.peak_mb:,.0f} MB | {d.seconds:.1f} | "
-        f"{d.peak_mb:,.0f} MB | **{s.seconds / d.seconds:.2f}×** |"
-        for night, s, d in zip(nights, timings["serial"], timings["dask"], strict=True)
+    table = "\n".join(
+        f"| {night} | {kept[night]['serial'][0]:.1f} | {kept[night]['serial'][2]:.1f} | "
+        f"{kept[night]['serial'][1]:,.0f} MB | {kept[night]['dask'][0]:.1f} | "
+        f"{kept[night]['dask'][2]:.1f} | "
+        f"**{kept[night]['serial'][0] / kept[night]['dask'][0]:.2f}×** | "
+        f"{kept[night]['load'][0]:.1f} → {kept[night]['load'][1]:.1f} |"
+        for night in nights
     )
-    same = sorted((r[0], r[1], r[2]) for r in measured["rows"]) == sorted(
-        (r[0], r[1], r[2]) for r in dask_results["rows"]
-    )
+    same = sorted(r[:3] for r in measured["rows"]) == sorted(r[:3] for r in on_dask["rows"])
+    scaled = f" --max-students {args.max_students}" if args.max_students else ""
+    met = "met" if speedup >= TARGET_SPEEDUP else "**not met**"
+    overhead_met = "met" if latency_ms <= TARGET_OVERHEAD_MS else "**not met**"
     body = f"""
-`python -m benchmarks.bench_fleet --districts {args.districts} --nights {args.nights}{
-        f" --max-students {args.max_students}" if args.max_students else ""
-    }`: a sample fleet of
-{args.districts} districts, {students:,} students (median district {
-        statistics.median(sizes.values()):,.0f}, biggest {biggest:,}; tonight's incidents: one held,
-one not processed, one failed, one with rows skipped, one without an upload). Each night is one
-whole `rosterlab fleet run` process: `--serial` (no Dask) against `--workers 2` (an embedded
-LocalCluster, its start included), each into its own fleet root. Load average {load_before:.1f}
-before and {load_after:.1f} after (2 cores; above ~1 other work shared the machine: compare the
-ratios, measured in the same run, not the seconds).
+`python -m benchmarks.bench_fleet --districts {args.districts} --nights {args.nights}{scaled}`:
+the sample fleet of `python -m rosterlab.synth fleet` — {args.districts} districts,
+{students:,} students (median district {statistics.median(sizes.values()):,.0f}, biggest
+{biggest:,}); on the last night one district is held, one not processed, one fails (a hostile
+zip), one has a row skipped, one sent nothing. Each night is one whole `rosterlab fleet run`
+process: `--serial` (no Dask), then `--workers 2` (an embedded LocalCluster, its start
+included), each into its own fleet root. CPU = user + system seconds of the process and its
+workers. Load average (2 cores) before → after each pair: above ~2, other work shared the
+machine, so the seconds are inflated; compare the ratios, measured back to back.
 
-| night | serial s | serial peak | 2 workers s | 2 workers peak (parent) | speed-up |
-| --- | ---: | ---: | ---: | ---: | ---: |
-{rows}
+| night | serial s | CPU s | peak RSS | 2 workers s | CPU s | speed-up | load |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+{table}
 
-Night {tonight} (stores hold the earlier nights: the steady state) — speed-up **{
-        speedups[-1]:.2f}×** (target ≥ {TARGET_SPEEDUP}×: {
-        "met" if speedups[-1] >= TARGET_SPEEDUP else "NOT met"
-    }). Both runs record the same
+**Throughput, night {tonight}** (stores hold the earlier nights: the steady state): 2 workers
+{args.districts / dask_s:.2f} districts/s against {args.districts / serial_s:.2f} serially,
+**{speedup:.2f}×** (target ≥ {TARGET_SPEEDUP}×: {met}). Serial and Dask runs recorded the same
 outcome for every district and night: {"yes" if same else "NO"}.
 
-Scheduler overhead per district ({n} no-op tasks through a 2-worker LocalCluster's client, minus
-the same calls made directly): **{latency_ms:.1f} ms** one task at a time (submit, wait for the
-result), {amortised_ms:.2f} ms each when all are submitted at once (as `fleet run` does); target
-≤ {TARGET_OVERHEAD_MS:.0f} ms: {"met" if latency_ms <= TARGET_OVERHEAD_MS else "NOT met"}.
-Starting the LocalCluster: {overhead["cluster_start"]:.1f} s (once per run).
+**Scheduler overhead per district** ({n} no-op tasks through a 2-worker LocalCluster's client,
+minus the same calls made directly): **{latency_ms:.1f} ms** a task submitted and awaited one at
+a time; {amortised_ms:.2f} ms a task when all are submitted at once (as `fleet run` does). Target
+≤ {TARGET_OVERHEAD_MS:.0f} ms: {overhead_met}. Starting the LocalCluster:
+{overhead["cluster_start"]:.1f} s, once per run.
 
 ### Capacity plan
 
-Per-district cost on night {tonight}, fitted over the {len(per_district)} districts that had an
-upload (the `seconds` column of `outcomes`: ingest, checks, outcome, diff and Parquet, one core
-each): **{a:.2f} s + {b * 1e6:,.0f} µs per student**. A fleet of {PLAN_DISTRICTS:,} districts
-with the same size spread has {plan_students:,} students: {plan_seconds / 3600:,.1f} core-hours a
-night, so a {PLAN_WINDOW_H:.0f}-hour window needs **{cores:,.1f} busy worker cores**; plan
-{max(2, round(cores * 1.5 + 0.5)):,} (headroom for retries, bad nights and the biggest districts
-starting last). Memory: a worker runs one district at a time; the serial run's peak RSS (one
-process through every district, the biggest, {biggest:,} students, included) was {
-        timings["serial"][-1].peak_mb:,.0f} MB, so 2–3 GiB per worker core covers districts up to
-~250,000 students (the ingest benchmark's 1M district peaks near 3 GB).
+Per-district cost, fitted over the {len(ran)} districts that had an upload on night {tonight}
+(`outcomes.seconds`: fetch, ingest, checks, outcome, diff, Parquet) and scaled to CPU time by
+the serial run's CPU / wall ({cpu_share:.2f}): **{a:.2f} s + {b * 1e6:,.1f} µs per student** of
+one core ({a_wall:.2f} s + {b_wall * 1e6:,.1f} µs as measured on this busy machine).
+
+- **{PLAN_DISTRICTS:,} districts** with the same size spread have {plan_students:,} students:
+  {plan_cpu / 3600:,.1f} core-hours a night. A {PLAN_WINDOW_H:.0f}-hour window needs
+  {cores:,.1f} busy cores; plan **{max(2, int(cores * 1.5 + 0.999)):,} worker cores** (half again
+  for retries, bad nights and the tail of big districts), e.g. {
+        max(1, int((cores * 1.5 + 0.999) / 8 + 0.999)):,} machines of 8 cores. Memory: a worker
+  holds one district at a time; the serial run peaked at {serial_peak:,.0f} MB (its biggest
+  district {biggest:,} students), and the ingest benchmark's 1M district at ~2.9 GB: 2–3 GiB per
+  worker core.
+- **The biggest district bounds the night**: a 250,000-student district costs
+  {a + b * 250_000:,.0f} s of one core, a 1M one {a + b * 1_000_000:,.0f} s. Submit the biggest
+  first so they are not the tail.
 
 Where it stops scaling:
-- **Store size.** The {args.districts} stores hold {store_bytes / 2**20:,.0f} MiB after {
-        args.nights
-    } nights ({store_bytes / students:,.0f} bytes per student); at
-  {PLAN_DISTRICTS:,} districts that is ~{store_bytes / students * plan_students / 2**30:,.0f} GiB,
-  growing with changes, not nights. Every worker must reach every store: a shared file system
-  (DuckDB files over NFS need care with locks) or districts pinned to workers by a hash of the id.
-- **Parquet file counts.** Five tables per district and night: {measured["files"]:,} files for
-  this run, {5 * PLAN_DISTRICTS:,} a night at {PLAN_DISTRICTS:,} districts, ~{
-        5 * PLAN_DISTRICTS * 365 / 1e6:,.0f} million a year. Listing and opening them dominates
-  `fleet status` long before the bytes do: compact each finished night into one file per table
-  (district as a column, or a few row groups per night), keeping the hive `night=` level.
-- **Scheduler task rate.** {PLAN_DISTRICTS:,} tasks a night at the measured overhead is {
-        PLAN_DISTRICTS * amortised_ms / 1000:,.1f} s of scheduling in all: the scheduler is not
-  the limit; one task per district (not per file or per table) keeps it so.
-- **The biggest districts.** A 250,000-student district costs {a + b * 250_000:,.0f} s on one
-  core; the night cannot finish sooner than its largest district. Submit the biggest first.
+- **Store size and placement.** Stores fit {store_a / 2**20:,.1f} MiB + {store_b:,.0f} bytes
+  per student after {args.nights} nights ({sum(measured["stores"].values()) / 2**20:,.0f} MiB
+  here): ~{plan_store / 2**30:,.0f} GiB for {PLAN_DISTRICTS:,} districts, growing with changes,
+  not nights. Every worker must reach every store (a shared file system; DuckDB files over NFS
+  need care with locking) or districts are pinned to workers by a hash of their id.
+- **Parquet file counts.** Five files per district and night ({measured["files"]:,} after this
+  run): {5 * PLAN_DISTRICTS:,} a night at {PLAN_DISTRICTS:,} districts, ~{
+        5 * PLAN_DISTRICTS * 365 / 1e6:,.0f} million a year. Listing and opening them, not their
+  bytes, dominates `fleet status` and any reader: compact each finished night into one file per
+  table (district as a column), keeping the hive `night=` level.
+- **Scheduler task rate.** {PLAN_DISTRICTS:,} tasks at the measured {amortised_ms:.2f} ms is {
+        PLAN_DISTRICTS * amortised_ms / 1000:,.0f} s of scheduling a night: not the limit while
+  there is one task per district (not per file or table).
 """
     write_section("Fleet", body)
     print(body)
