@@ -4,19 +4,18 @@ Targets (issue 15): 2 workers ≥ 1.7× the serial throughput on this 2-core mac
 overhead per district ≤ 50 ms. Then a capacity plan from the measured per-district costs.
 
 The fleet is ``python -m rosterlab.synth fleet`` (most districts a few thousand students, about
-one in seventy over 100,000; cached under benchmarks/data/). Two copies of its rosterlab.toml
-point at the same drop folders with separate fleet roots, so the serial and the Dask run each
-build their own stores. Night 1 is run first for both (timed too: fresh stores), then night 2
-(stores holding night 1: the steady state), each run a whole ``rosterlab fleet run`` process.
-Scheduler overhead: one no-op task per district through a 2-worker LocalCluster's client,
-against the same calls made directly, one at a time (latency) and all at once (throughput).
+one in seventy over 100,000; cached under benchmarks/data/). The nights before the last run
+serially into one fleet root (night 1 timed: fresh stores); the Dask root starts as a copy of it,
+and the last night (stores holding the history: the steady state) runs serially, then on 2
+workers, each a whole ``rosterlab fleet run`` process. Scheduler overhead: one no-op task per
+district through a 2-worker LocalCluster's client, against the same calls made directly, one at
+a time (latency) and all at once (throughput).
 
     python -m benchmarks.bench_fleet [--districts 200] [--nights 2] [--max-students N]
-        [--step all|generate|night1|night2|...|report]
+        [--step all|prepare|measure]
 
-Steps let a busy machine's benchmark lock be held in stints: ``generate`` writes the fleet,
-``nightK`` runs night K both ways (night 1 empties the fleet roots first) and keeps its timings
-in the fleet folder, ``report`` measures the scheduler overhead and writes the section.
+``prepare`` (generate, the earlier nights) and ``measure`` (the last night, the overhead, the
+section of docs/benchmarks.md) let a busy machine's benchmark lock be held in two stints.
 """
 
 from __future__ import annotations
@@ -144,22 +143,31 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
 TIMINGS = "timings.json"
 
 
-def run_night(folder: Path, k: int, night: str) -> None:
-    """Night ``k`` serially and on 2 workers, each into its own root; timings kept in ``folder``."""
-    serial = config_for(folder, "fleet-serial", empty=k == 1)
-    dask = config_for(folder, "fleet-dask", empty=k == 1)
-    load = os.getloadavg()[0]
-    s, s_cpu = fleet_run(serial, night, "--serial")
-    d, d_cpu = fleet_run(dask, night, "--workers", "2")
+def keep(folder: Path, night: str, how: str, timed: Timed, cpu: float) -> None:
     path = folder / TIMINGS
-    kept = json.loads(path.read_text()) if path.exists() and k > 1 else {}
-    kept[night] = {
-        "serial": [s.seconds, s.peak_mb, s_cpu],
-        "dask": [d.seconds, d.peak_mb, d_cpu],
-        "load": [load, os.getloadavg()[0]],
-    }
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept.setdefault(night, {})[how] = [timed.seconds, timed.peak_mb, cpu, os.getloadavg()[0]]
     path.write_text(json.dumps(kept, indent=1))
-    print(f"night {night}: serial {s.seconds:.1f} s, 2 workers {d.seconds:.1f} s")
+    print(f"night {night} {how}: {timed.seconds:.1f} s, {cpu:.1f} CPU s")
+
+
+def prepare(folder: Path, nights: list[str]) -> None:
+    """Every night but the last, serially (night 1 timed: fresh stores); the Dask root starts as
+    a copy of the serial one, so both measure the last night from the same history."""
+    serial = config_for(folder, "fleet-serial", empty=True)
+    (folder / TIMINGS).unlink(missing_ok=True)
+    for night in nights[:-1]:
+        keep(folder, night, "serial", *fleet_run(serial, night, "--serial"))
+    shutil.rmtree(folder / "fleet-dask", ignore_errors=True)
+    shutil.copytree(folder / "fleet-serial", folder / "fleet-dask")
+
+
+def measure(folder: Path, night: str) -> None:
+    """The last night serially, then on 2 workers, back to back."""
+    serial = config_for(folder, "fleet-serial", empty=False)
+    dask = config_for(folder, "fleet-dask", empty=False)
+    keep(folder, night, "serial", *fleet_run(serial, night, "--serial"))
+    keep(folder, night, "dask", *fleet_run(dask, night, "--workers", "2"))
 
 
 def main() -> None:
@@ -167,18 +175,18 @@ def main() -> None:
     parser.add_argument("--districts", type=int, default=200)
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--max-students", type=int)
-    parser.add_argument("--step", default="all")
+    parser.add_argument("--step", choices=("all", "prepare", "measure"), default="all")
     args = parser.parse_args()
     from rosterlab.synth.fleet import district_sizes, plan_fleet
 
     folder = fleet_folder(args.districts, args.nights, args.max_students)
     plan = plan_fleet(args.districts, args.nights, max_students=args.max_students)
     nights = [plan.night_date(k).isoformat() for k in range(1, args.nights + 1)]
-    for k, night in enumerate(nights, start=1):
-        if args.step in ("all", f"night{k}"):
-            run_night(folder, k, night)
-    if args.step not in ("all", "report"):
+    if args.step in ("all", "prepare"):
+        prepare(folder, nights)
+    if args.step == "prepare":
         return
+    measure(folder, nights[-1])
     kept = json.loads((folder / TIMINGS).read_text())
     overhead = json.loads(run_timed([PYTHON, "-c", OVERHEAD, str(args.districts)]).stdout)
     measured, on_dask = results(folder / "fleet-serial"), results(folder / "fleet-dask")
@@ -189,7 +197,7 @@ def main() -> None:
     a_wall, b_wall = fit(ran)
     # The districts' wall seconds are inflated by the machine's other work; the serial process's
     # CPU seconds are not. Scale the fitted cost by CPU / wall to get a quiet core's cost.
-    serial_s, serial_peak, serial_cpu = kept[tonight]["serial"]
+    serial_s, serial_peak, serial_cpu, _ = kept[tonight]["serial"]
     dask_s = kept[tonight]["dask"][0]
     cpu_share = serial_cpu / sum(s for _, s in ran)
     a, b = a_wall * cpu_share, b_wall * cpu_share
@@ -203,12 +211,9 @@ def main() -> None:
     latency_ms = (overhead["one_by_one"] - overhead["direct"]) / n * 1000
     amortised_ms = (overhead["all_at_once"] - overhead["direct"]) / n * 1000
     table = "\n".join(
-        f"| {night} | {kept[night]['serial'][0]:.1f} | {kept[night]['serial'][2]:.1f} | "
-        f"{kept[night]['serial'][1]:,.0f} MB | {kept[night]['dask'][0]:.1f} | "
-        f"{kept[night]['dask'][2]:.1f} | "
-        f"**{kept[night]['serial'][0] / kept[night]['dask'][0]:.2f}×** | "
-        f"{kept[night]['load'][0]:.1f} → {kept[night]['load'][1]:.1f} |"
+        f"| {night}, {how} | {t[0]:.1f} | {t[2]:.1f} | {t[1]:,.0f} MB | {t[3]:.1f} |"
         for night in nights
+        for how, t in kept[night].items()
     )
     same = sorted(r[:3] for r in measured["rows"]) == sorted(r[:3] for r in on_dask["rows"])
     scaled = f" --max-students {args.max_students}" if args.max_students else ""
@@ -219,14 +224,14 @@ def main() -> None:
 the sample fleet of `python -m rosterlab.synth fleet` — {args.districts} districts,
 {students:,} students (median district {statistics.median(sizes.values()):,.0f}, biggest
 {biggest:,}); on the last night one district is held, one not processed, one fails (a hostile
-zip), one has a row skipped, one sent nothing. Each night is one whole `rosterlab fleet run`
-process: `--serial` (no Dask), then `--workers 2` (an embedded LocalCluster, its start
-included), each into its own fleet root. CPU = user + system seconds of the process and its
-workers. Load average (2 cores) before → after each pair: above ~2, other work shared the
-machine, so the seconds are inflated; compare the ratios, measured back to back.
+zip), one has a row skipped, one sent nothing. The earlier nights run serially; the last night
+runs serially, then with `--workers 2` (an embedded LocalCluster, its start included) in a copy
+of the same fleet root, each a whole `rosterlab fleet run` process. CPU = user + system seconds
+of the process and its workers. Load average on 2 cores: above ~2, other work shared the
+machine and the seconds are inflated; compare the ratio, measured back to back.
 
-| night | serial s | CPU s | peak RSS | 2 workers s | CPU s | speed-up | load |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| night, run | wall s | CPU s | peak RSS (parent) | load after |
+| --- | ---: | ---: | ---: | ---: |
 {table}
 
 **Throughput, night {tonight}** (stores hold the earlier nights: the steady state): 2 workers
