@@ -4,18 +4,19 @@ Targets (issue 15): 2 workers ≥ 1.7× the serial throughput on this 2-core mac
 overhead per district ≤ 50 ms. Then a capacity plan from the measured per-district costs.
 
 The fleet is ``python -m rosterlab.synth fleet`` (most districts a few thousand students, about
-one in seventy over 100,000; cached under benchmarks/data/). The nights before the last run
-serially into one fleet root (night 1 timed: fresh stores); the Dask root starts as a copy of it,
+one in seventy over 100,000; cached under benchmarks/data/). The nights before the last run on
+2 workers into one fleet root (timed too: fresh stores); the Dask root starts as a copy of it,
 and the last night (stores holding the history: the steady state) runs serially, then on 2
 workers, each a whole ``rosterlab fleet run`` process. Scheduler overhead: one no-op task per
 district through a 2-worker LocalCluster's client, against the same calls made directly, one at
 a time (latency) and all at once (throughput).
 
     python -m benchmarks.bench_fleet [--districts 200] [--nights 2] [--max-students N]
-        [--step all|prepare|measure]
+        [--step all|prepare|measure|report]
 
-``prepare`` (generate, the earlier nights) and ``measure`` (the last night, the overhead, the
-section of docs/benchmarks.md) let a busy machine's benchmark lock be held in two stints.
+``prepare`` (generate, the earlier nights), ``measure`` (the last night both ways, the overhead)
+and ``report`` (the section of docs/benchmarks.md from what was kept; measures nothing) let a
+busy machine's benchmark lock be held in short stints.
 """
 
 from __future__ import annotations
@@ -152,22 +153,25 @@ def keep(folder: Path, night: str, how: str, timed: Timed, cpu: float) -> None:
 
 
 def prepare(folder: Path, nights: list[str]) -> None:
-    """Every night but the last, serially (night 1 timed: fresh stores); the Dask root starts as
-    a copy of the serial one, so both measure the last night from the same history."""
+    """Every night but the last, on 2 workers (the history the last night is measured on); the
+    serial root starts as a copy of it, so both measure the last night from the same stores."""
     serial = config_for(folder, "fleet-serial", empty=True)
     (folder / TIMINGS).unlink(missing_ok=True)
     for night in nights[:-1]:
-        keep(folder, night, "serial", *fleet_run(serial, night, "--serial"))
+        keep(folder, night, "dask", *fleet_run(serial, night, "--workers", "2"))
     shutil.rmtree(folder / "fleet-dask", ignore_errors=True)
     shutil.copytree(folder / "fleet-serial", folder / "fleet-dask")
 
 
-def measure(folder: Path, night: str) -> None:
-    """The last night serially, then on 2 workers, back to back."""
+def measure(folder: Path, night: str, districts: int) -> None:
+    """The last night serially, then on 2 workers, back to back; then the scheduler overhead."""
     serial = config_for(folder, "fleet-serial", empty=False)
     dask = config_for(folder, "fleet-dask", empty=False)
     keep(folder, night, "serial", *fleet_run(serial, night, "--serial"))
     keep(folder, night, "dask", *fleet_run(dask, night, "--workers", "2"))
+    overhead = json.loads(run_timed([PYTHON, "-c", OVERHEAD, str(districts)]).stdout)
+    path = folder / TIMINGS
+    path.write_text(json.dumps({**json.loads(path.read_text()), "overhead": overhead}, indent=1))
 
 
 def main() -> None:
@@ -175,7 +179,7 @@ def main() -> None:
     parser.add_argument("--districts", type=int, default=200)
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--max-students", type=int)
-    parser.add_argument("--step", choices=("all", "prepare", "measure"), default="all")
+    parser.add_argument("--step", choices=("all", "prepare", "measure", "report"), default="all")
     args = parser.parse_args()
     from rosterlab.synth.fleet import district_sizes, plan_fleet
 
@@ -184,17 +188,20 @@ def main() -> None:
     nights = [plan.night_date(k).isoformat() for k in range(1, args.nights + 1)]
     if args.step in ("all", "prepare"):
         prepare(folder, nights)
+    if args.step in ("all", "measure"):
+        measure(folder, nights[-1], args.districts)
     if args.step == "prepare":
         return
-    measure(folder, nights[-1])
     kept = json.loads((folder / TIMINGS).read_text())
-    overhead = json.loads(run_timed([PYTHON, "-c", OVERHEAD, str(args.districts)]).stdout)
+    overhead = kept.pop("overhead")
     measured, on_dask = results(folder / "fleet-serial"), results(folder / "fleet-dask")
     sizes = sizes_of(folder)
     students, biggest = sum(sizes.values()), max(sizes.values())
     tonight = nights[-1]
     ran = [(sizes[d], s) for d, n, o, s in measured["rows"] if n == tonight and o != "no-upload"]
     a_wall, b_wall = fit(ran)
+    if b_wall <= 0:  # size does not show through the noise: every district costs the mean
+        a_wall, b_wall = statistics.fmean(s for _, s in ran), 0.0
     # The districts' wall seconds are inflated by the machine's other work; the serial process's
     # CPU seconds are not. Scale the fitted cost by CPU / wall to get a quiet core's cost.
     serial_s, serial_peak, serial_cpu, _ = kept[tonight]["serial"]
@@ -224,10 +231,10 @@ def main() -> None:
 the sample fleet of `python -m rosterlab.synth fleet` — {args.districts} districts,
 {students:,} students (median district {statistics.median(sizes.values()):,.0f}, biggest
 {biggest:,}); on the last night one district is held, one not processed, one fails (a hostile
-zip), one has a row skipped, one sent nothing. The earlier nights run serially; the last night
-runs serially, then with `--workers 2` (an embedded LocalCluster, its start included) in a copy
-of the same fleet root, each a whole `rosterlab fleet run` process. CPU = user + system seconds
-of the process and its workers. Load average on 2 cores: above ~2, other work shared the
+zip), one has a row skipped, one sent nothing. The earlier nights run on 2 workers; the last
+night runs serially, then with `--workers 2` (an embedded LocalCluster, its start included) in
+a copy of the same fleet root, each a whole `rosterlab fleet run` process. CPU = user + system
+seconds of the process and its workers. Load average on 2 cores: above ~2, other work shared the
 machine and the seconds are inflated; compare the ratio, measured back to back.
 
 | night, run | wall s | CPU s | peak RSS (parent) | load after |
