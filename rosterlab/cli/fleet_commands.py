@@ -144,7 +144,7 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
         output.emit(render.status_html(status))
     else:
         output.emit(render.status_text(status))
-    return 0
+    return EXIT_OK
 
 
 def register_status(commands: Any) -> None:
