@@ -211,6 +211,8 @@ def main() -> None:
     plan_students = sum(district_sizes(PLAN_DISTRICTS))
     plan_cpu = PLAN_DISTRICTS * a + b * plan_students
     cores = plan_cpu / (PLAN_WINDOW_H * 3600)
+    machines = max(1, int((cores * 1.5 + 0.999) / 8 + 0.999))
+    noun = "machine" if machines == 1 else "machines"
     store_a, store_b = fit([(sizes[d], float(n)) for d, n in measured["stores"].items()])
     plan_store = PLAN_DISTRICTS * store_a + store_b * plan_students
     speedup = serial_s / dask_s
@@ -262,11 +264,10 @@ one core ({a_wall:.2f} s + {b_wall * 1e6:,.1f} µs as measured on this busy mach
 - **{PLAN_DISTRICTS:,} districts** with the same size spread have {plan_students:,} students:
   {plan_cpu / 3600:,.1f} core-hours a night. A {PLAN_WINDOW_H:.0f}-hour window needs
   {cores:,.1f} busy cores; plan **{max(2, int(cores * 1.5 + 0.999)):,} worker cores** (half again
-  for retries, bad nights and the tail of big districts), e.g. {
-        max(1, int((cores * 1.5 + 0.999) / 8 + 0.999)):,} machines of 8 cores. Memory: a worker
-  holds one district at a time; the serial run peaked at {serial_peak:,.0f} MB (its biggest
-  district {biggest:,} students), and the ingest benchmark's 1M district at ~2.9 GB: 2–3 GiB per
-  worker core.
+  for retries, bad nights and the tail of big districts), e.g. {machines:,} {noun} of 8 cores.
+  Memory: a worker holds one district at a time; the serial run peaked at
+  {serial_peak:,.0f} MB (its biggest district {biggest:,} students), and the ingest
+  benchmark's 1M district at ~2.9 GB: 2–3 GiB per worker core.
 - **The biggest district bounds the night**: a 250,000-student district costs
   {a + b * 250_000:,.0f} s of one core, a 1M one {a + b * 1_000_000:,.0f} s. Submit the biggest
   first so they are not the tail.
