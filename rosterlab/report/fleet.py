@@ -11,7 +11,7 @@ import html
 from datetime import date
 from typing import Any
 
-from rosterlab.report.diff import STYLE
+from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
 from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
 
@@ -242,6 +242,6 @@ def status_html(status: FleetStatus) -> str:
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}{OUTCOME_STYLE}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}{OUTCOME_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
     )

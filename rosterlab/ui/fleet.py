@@ -12,8 +12,9 @@ from pathlib import Path
 from rosterlab.config import load_settings
 from rosterlab.fleet import load_fleet
 from rosterlab.report import fleet as render
+from rosterlab.report.html import esc
 from rosterlab.store.fleet_results import NIGHTS_SHOWN, FleetStatus, fleet_status
-from rosterlab.ui.base import esc, wrap
+from rosterlab.ui.base import wrap
 from rosterlab.ui.reports import Static
 
 
