@@ -75,3 +75,21 @@ def test_a_night_already_held_keeps_its_findings_and_is_not_checked_again(tmp_pa
     assert (again.result.snapshot.id, again.result.new) == (first[1].result.snapshot.id, False)
     assert codes(again) == ["enrollment-unknown-section", "extension-column"]
     assert (again.rows, again.outcome) == (first[1].rows, first[1].outcome)
+
+
+def test_a_night_whose_checks_never_ran_is_checked_when_ingested_again(tmp_path, history):
+    """The process died between the ingest's commit and its checks (a fleet worker killed)."""
+    from rosterlab.store import ingest_bundle
+
+    night = history / "2026-09-02"
+    with Store.open(tmp_path / "s.duckdb") as store:
+        with open_bundle(night) as bundle:
+            unchecked = ingest_bundle(store, bundle, district="tiny", taken_at=None)
+        before = store.rows("SELECT count(*) FROM check_runs")
+        with open_bundle(night) as bundle:
+            again = ingest_and_check(store, bundle, district="tiny", known=None)
+        after = store.rows("SELECT snapshot_id FROM check_runs")
+    assert [f.code for f in unchecked.findings] == ["extension-column"]
+    assert (again.result.snapshot.id, again.result.new) == (unchecked.snapshot.id, False)
+    assert codes(again) == ["enrollment-unknown-section", "extension-column"]
+    assert (before, after) == ([(0,)], [(unchecked.snapshot.id,)])

@@ -39,13 +39,16 @@ class CheckedNight:
 def check_ingested(
     store: Store, result: IngestResult, known: DistrictSettings | None
 ) -> CheckedNight:
-    """Check a night just ingested (a night already in the store keeps its findings).
+    """Check a night just ingested (a night already checked keeps its findings).
 
     The ingest is committed before the checks run, so a check that fails (out of memory) says
-    that the night is kept and how to check it once the cause is fixed.
+    that the night is kept and how to check it once the cause is fixed; a night whose checks
+    never ran (the process died between the two) is checked when it is ingested again.
     """
     snapshot = result.snapshot
-    if result.new:
+    if result.new or not store.rows(
+        "SELECT 1 FROM check_runs WHERE snapshot_id = ?", [snapshot.id]
+    ):
         try:
             checked = run_checks(store, snapshot.id, settings=CheckSettings.of(known))
         except StoreError as exc:

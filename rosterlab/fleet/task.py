@@ -20,14 +20,14 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import date_in_name
-from rosterlab.checks import CheckSettings, run_checks
+from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
 from rosterlab.config import FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.errors import ConfigError, RosterlabError
 from rosterlab.fleet.model import FAILED, NO_UPLOAD, DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
-from rosterlab.store import IngestResult, SnapshotInfo, Store, ingest_bundle
-from rosterlab.store.outcomes import live_before, outcome_of
+from rosterlab.store import Store
+from rosterlab.store.outcomes import live_before
 
 
 @contextmanager
@@ -177,16 +177,17 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
             return {OUTCOMES: [_outcome_row(NO_UPLOAD, reason)]}
     with _open_store(fleet, district.district) as store:
         if bundle is not None:
-            ingest = _ingest_drop(fleet, district, store, bundle)
+            checked = _ingest_drop(fleet, district, store, bundle)
         elif district.source == "pull":
-            ingest = _ingest_pull(fleet, district, store)
+            checked = _ingest_pull(fleet, district, store)
         else:
-            ingest = _ingest_api(fleet, district, store)
-        tables = _tables(store, district, ingest.snapshot)
-    earlier = _night_name(ingest.snapshot.taken_at)
-    if not ingest.new and earlier != night.isoformat():
+            checked = _ingest_api(fleet, district, store)
+        tables = _tables(store, district, checked)
+    snapshot = checked.result.snapshot
+    earlier = _night_name(snapshot.taken_at)
+    if not checked.result.new and earlier != night.isoformat():
         # The same files as the district's newest night: no new snapshot, nothing changed.
-        unchanged = f"unchanged: the same files as {earlier} (snapshot {ingest.snapshot.id})"
+        unchanged = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
         return {**_no_diff(tables), OUTCOMES: [{**tables[OUTCOMES][0], "reason": unchanged}]}
     return tables
 
@@ -195,45 +196,41 @@ def _no_diff(tables: dict[str, Rows]) -> dict[str, Rows]:
     return {name: rows for name, rows in tables.items() if name not in ("diff_counts", "holds")}
 
 
-def _ingest_drop(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> IngestResult:
-    known = district.settings
+def _ingest_drop(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> CheckedNight:
     with open_bundle(path, limits=fleet.settings.limits) as bundle:
-        return ingest_bundle(
+        return ingest_and_check(
             store,
             bundle,
             district=district.district,
+            known=district.settings,
             taken_at=date_in_name(path),
             dated_by="name",
-            sync_type=known.sync_type,
-            district_name=known.name,
             source=str(path),
         )
 
 
-def _ingest_pull(fleet: Fleet, district: FleetDistrict, store: Store) -> IngestResult:
+def _ingest_pull(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedNight:
     from rosterlab.transport import load_target, pull_bundle
 
     assert district.target is not None
     target = load_target(fleet.settings, district.target)
-    known = district.settings
     with tempfile.TemporaryDirectory(prefix="rosterlab-fleet-pull-") as tmp:
         folder = Path(tmp) / "pulled"
         pulled = pull_bundle(target, folder, limits=fleet.settings.limits)
         with open_bundle(folder, limits=fleet.settings.limits) as bundle:
-            return ingest_bundle(
+            return ingest_and_check(
                 store,
                 bundle,
                 district=district.district,
+                known=district.settings,
                 taken_at=max((f.mtime for f in pulled.files), default=None),
                 dated_by="remote-mtime",
-                sync_type=known.sync_type,
-                district_name=known.name,
                 origin="pulled",
                 source=f"sftp://{target.username}@{target.address}{target.remote_dir}",
             )
 
 
-def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> IngestResult:
+def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedNight:
     from rosterlab.api import api_token, load_api_target, pull_district
 
     assert district.target is not None
@@ -247,20 +244,19 @@ def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> IngestRe
         sync_type=known.sync_type,
         district_name=known.name,
     )
-    return pulled.ingest
+    return check_ingested(store, pulled.ingest, known)
 
 
-def _tables(store: Store, district: FleetDistrict, snapshot: SnapshotInfo) -> dict[str, Rows]:
-    """The night's results from the store: checks (cached when already run), outcome, diff."""
-    checked = run_checks(store, snapshot.id, settings=CheckSettings.of(district.settings))
-    outcome = outcome_of(store, snapshot.id)
-    counts = spec.severity_counts(checked.findings)
+def _tables(store: Store, district: FleetDistrict, checked: CheckedNight) -> dict[str, Rows]:
+    """The night's results: its findings by code, its outcome, the diff against the live state."""
+    snapshot, findings, outcome = checked.result.snapshot, checked.result.findings, checked.outcome
+    counts = spec.severity_counts(findings)
     by_code: dict[tuple[str, str, str | None], int] = {}
-    for f in checked.findings:
+    for f in findings:
         entity = spec.ENTITIES.get(f.entity or "")
         place = (f.code, f.severity, entity.file if entity is not None else None)
         by_code[place] = by_code.get(place, 0) + 1
-    rows = store.snapshot_rows(snapshot.id)
+    rows = checked.rows
     tables: dict[str, Rows] = {
         OUTCOMES: [
             _outcome_row(
