@@ -4,7 +4,7 @@ The only room that imports the HTTP client (httpx). See ``docs/api.md`` for the 
 """
 
 from rosterlab.api.pull import PullResult, pull_district, rederive
-from rosterlab.api.served import ServedDistrict, served_district, served_events
+from rosterlab.api.served import ServedDistrict
 from rosterlab.api.standin import Fault, StandIn, StandInSettings
 from rosterlab.api.target import ApiTarget, api_target_from_table, api_token, load_api_target
 
@@ -20,6 +20,4 @@ __all__ = [
     "load_api_target",
     "pull_district",
     "rederive",
-    "served_district",
-    "served_events",
 ]

@@ -1,6 +1,7 @@
 """A local stand-in for Clever's Data API v3.0/v3.1: a real HTTP server on 127.0.0.1.
 
-It serves one stored snapshot through the bundle → API mapping (:mod:`rosterlab.api.served`):
+It serves one stored snapshot through the bundle → API mapping (:mod:`rosterlab.api.served`),
+page by page from DuckDB:
 bearer-token auth (401 otherwise), paging by ascending id with ``limit`` (default 100, above
 10000 → 413), ``starting_after``/``ending_before`` and ``links``, a per-window rate limit (429 +
 ``X-RateLimit-Reset``), and fault knobs that fire on chosen request numbers: ``503``, ``429``,
@@ -12,7 +13,6 @@ library.
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import threading
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from rosterlab.api.served import EVENT_WINDOW, USER_ROLES, Event, Record, ServedDistrict
+from rosterlab.api.served import EVENT_WINDOW, USER_ROLES, ServedDistrict
 from rosterlab.errors import ConfigError
 
 DEFAULT_LIMIT = 100  # (unconfirmed) Clever's default page size
@@ -82,26 +82,12 @@ class _Counters:
 
 
 class StandIn:
-    """Everything one server serves: the district in both versions, its settings and counters."""
+    """Everything one server serves: the district (both versions), its settings and counters."""
 
-    def __init__(
-        self,
-        served: dict[str, ServedDistrict],
-        settings: StandInSettings,
-        events: dict[str, list[Event]] | None = None,
-    ) -> None:
+    def __init__(self, served: ServedDistrict, settings: StandInSettings) -> None:
         self.served = served
         self.settings = settings
-        self.events = {version: _Index(kept) for version, kept in (events or {}).items()}
         self.counters = _Counters()
-        self.index = {
-            version: {
-                (resource, role): _Index(district.records(resource, role))
-                for resource in LIST_RESOURCES
-                for role in ((None, *USER_ROLES) if resource == "users" else (None,))
-            }
-            for version, district in served.items()
-        }
 
     def count_request(self) -> tuple[int, float | None]:
         """This data request's number, and the reset time when it is over the rate limit."""
@@ -117,19 +103,6 @@ class StandIn:
             over = c.in_window > self.settings.rate_limit
             return c.requests, (start + window if over else None)
 
-    def create_student(self, number: int) -> None:
-        """A new student (a copy of the first, new sis_id ``S-NEW-<number>``), newest id."""
-        with self.counters.lock:
-            newest = max(i for ix in self.index.values() for i in ix[("users", None)].ids)
-            cid = f"{int(newest, 16) + 1:024x}"
-            for indexes in self.index.values():
-                template = json.loads(indexes[("users", "student")].records[0].body)
-                template["id"] = cid
-                template["roles"]["student"]["sis_id"] = f"S-NEW-{number}"
-                record = Record(cid, "student", json.dumps(template))
-                for key in (("users", None), ("users", "student")):
-                    indexes[key].append(record)
-
     def server(self, host: str, port: int) -> ThreadingHTTPServer:
         standin = self
 
@@ -139,19 +112,6 @@ class StandIn:
         server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True
         return server
-
-
-class _Index:
-    def __init__(self, records: list[Record] | list[Event]) -> None:
-        self.records: list[Record | Event] = list(records)
-        self.ids = [r.id for r in records]
-        self.by_id: dict[str, Record | Event] = {r.id: r for r in records}
-
-    def append(self, record: Record) -> None:
-        """A record newer than every other (ids ascend in creation order)."""
-        self.records.append(record)
-        self.ids.append(record.id)
-        self.by_id[record.id] = record
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -186,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(self.owner.settings.slow_seconds)
         elif fault == "create":
-            self.owner.create_student(number)
+            self.owner.served.create_student(number)
         elif fault == "503":
             self._json(503, {"message": "service unavailable"})
             return
@@ -216,23 +176,20 @@ class _Handler(BaseHTTPRequestHandler):
         self, version: str, parts: list[str], query: dict[str, list[str]]
     ) -> tuple[int, bytes]:
         """``/events``: ascending ids within the 30-day window; an expired cursor is a 404."""
-        index = self.owner.events.get(version)
-        if index is None:
+        served = self.owner.served
+        if not served.events_enabled:
             return 404, _dumps({"message": "events are not enabled for this district"})
         if len(parts) == 2:
-            record = index.by_id.get(parts[1])
-            if record is None:
-                return 404, _dumps({"message": "not found"})
-            return 200, ('{"data":' + record.body + "}").encode()
+            return self._one(served.one(version, "events", None, parts[1]))
         after = query.get("starting_after", [None])[0]
-        if after is not None and after not in index.by_id:
+        if after is not None and served.one(version, "events", None, after) is None:
             return 404, _dumps(
                 {
                     "message": f"event {after} not found: older than the {EVENT_WINDOW.days}-day "
                     "window, or never an event of this district"
                 }
             )
-        return self._page(version, "events", None, index, query)
+        return self._page(version, "events", None, query)
 
     def _route(
         self, version: str, parts: list[str], query: dict[str, list[str]]
@@ -243,20 +200,21 @@ class _Handler(BaseHTTPRequestHandler):
         role = query.get("role", [None])[0] if resource == "users" else None
         if role is not None and role not in USER_ROLES:
             return 400, _dumps({"message": f"unknown role {role}"})
-        index = self.owner.index[version][(resource, role)]
         if len(parts) == 2:
-            record = index.by_id.get(parts[1])
-            if record is None:
-                return 404, _dumps({"message": "not found"})
-            return 200, ('{"data":' + record.body + "}").encode()
-        return self._page(version, resource, role, index, query)
+            return self._one(self.owner.served.one(version, resource, role, parts[1]))
+        return self._page(version, resource, role, query)
+
+    @staticmethod
+    def _one(body: str | None) -> tuple[int, bytes]:
+        if body is None:
+            return 404, _dumps({"message": "not found"})
+        return 200, ('{"data":' + body + "}").encode()
 
     def _page(
         self,
         version: str,
         resource: str,
         role: str | None,
-        index: _Index,
         query: dict[str, list[str]],
     ) -> tuple[int, bytes]:
         """One page of a list, by ascending id, with its ``links``."""
@@ -271,23 +229,17 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, _dumps({"message": "limit must be at least 1"})
         after = query.get("starting_after", [None])[0]
         before = query.get("ending_before", [None])[0]
-        if before is not None:
-            end = bisect.bisect_left(index.ids, before)
-            start = max(0, end - limit)
-        else:
-            start = bisect.bisect_right(index.ids, after) if after is not None else 0
-            end = min(len(index.ids), start + limit)
-        page = index.records[start:end]
+        page = self.owner.served.page(version, resource, role, limit, after, before)
         base = f"/v{version}/{resource}"
         common = {"role": role} if role else {}
         links = [{"rel": "self", "uri": self.path}]
-        if end < len(index.ids) and page:
-            query_text = urlencode({**common, "limit": limit, "starting_after": page[-1].id})
+        if page.more_after and page.items:
+            query_text = urlencode({**common, "limit": limit, "starting_after": page.items[-1][0]})
             links.append({"rel": "next", "uri": f"{base}?{query_text}"})
-        if start > 0 and page:
-            query_text = urlencode({**common, "limit": limit, "ending_before": page[0].id})
+        if page.more_before and page.items:
+            query_text = urlencode({**common, "limit": limit, "ending_before": page.items[0][0]})
             links.append({"rel": "prev", "uri": f"{base}?{query_text}"})
-        items = ",".join('{"data":' + r.body + "}" for r in page)
+        items = ",".join('{"data":' + body + "}" for _, body in page.items)
         return 200, ('{"data":[' + items + '],"links":' + json.dumps(links) + "}").encode()
 
     def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:

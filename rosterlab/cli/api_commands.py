@@ -62,8 +62,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_api_serve(args: argparse.Namespace) -> int:
-    from rosterlab.api import Fault, StandIn, StandInSettings, served_district, served_events
-    from rosterlab.api.schemas import VERSIONS
+    from rosterlab.api import Fault, ServedDistrict, StandIn, StandInSettings
     from rosterlab.api.standin import MAX_LIMIT
 
     settings = settings_of(args)
@@ -80,36 +79,34 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
     name = known.name if known else None
     with open_store(settings, read_only=True) as store:
         snapshot = store.resolve(args.snapshot, args.district)
-        served = {v: served_district(store, snapshot, v, district_name=name) for v in VERSIONS}
-        events = {v: served_events(store, snapshot, v, district_name=name) for v in VERSIONS}
-    standin = StandIn(
-        served,
-        StandInSettings(
-            token=token,
-            rate_limit=args.rate_limit,
-            rate_window=args.rate_window,
-            faults=faults,
-            max_limit=args.max_limit or MAX_LIMIT,
-        ),
-        events,
-    )
-    try:
-        server = standin.server(args.host, args.port)
-    except OSError as exc:
-        raise ApiError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port"
-        ) from exc
-    host, port = str(server.server_address[0]), int(server.server_address[1])
-    output.emit(
-        f"serving {snapshot.district} snapshot {snapshot.id} (night {snapshot.seq}) as the "
-        f"Data API at http://{host}:{port}/v3.0 and /v3.1; Ctrl-C stops it"
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+        served = ServedDistrict(store, snapshot, district_name=name, as_is=True)
+        standin = StandIn(
+            served,
+            StandInSettings(
+                token=token,
+                rate_limit=args.rate_limit,
+                rate_window=args.rate_window,
+                faults=faults,
+                max_limit=args.max_limit or MAX_LIMIT,
+            ),
+        )
+        try:
+            server = standin.server(args.host, args.port)
+        except OSError as exc:
+            raise ApiError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port"
+            ) from exc
+        host, port = str(server.server_address[0]), int(server.server_address[1])
+        output.emit(
+            f"serving {snapshot.district} snapshot {snapshot.id} (night {snapshot.seq}) as the "
+            f"Data API at http://{host}:{port}/v3.0 and /v3.1; Ctrl-C stops it"
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
     return EXIT_OK
 
 

@@ -1,0 +1,496 @@
+"""The bundle → API mapping as SQL: what Clever serves for one night, built set-based in DuckDB.
+
+Each statement reads one night of the SCD2 history (binds ``$district``, ``$seq``, the night,
+and ``$district_id``, the district's Clever id) into temporary tables, so that serving a page is
+one keyset query (:mod:`rosterlab.api.served`). The mapping decisions are documented in
+``docs/api.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rosterlab import spec
+from rosterlab.api import schemas
+from rosterlab.store import quote_ident
+from rosterlab.store.sql import quote_literal
+
+RACE_NAMES = {
+    "A": "Asian",
+    "B": "Black or African American",
+    "I": "American Indian",
+    "M": "Two or More Races",
+    "P": "Hawaiian or Other Pacific Islander",
+    "W": "Caucasian",
+}
+# How the SFTP frl codes read in the API's Free/Reduced/Paid/Other; a long form is served as is
+# and an off-list Y as Other (both unconfirmed).
+FRL_NAMES = {
+    **schemas.FRL_CODES,
+    "Free": "Free",
+    "Reduced": "Reduced",
+    "Paid": "Paid",
+    "Other": "Other",
+    "Y": "Other",
+}
+US_DATE = "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
+# What Python's str.strip() removes: a value of only these is blank (SFTP v2.1.1: only spaces).
+_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
+def _list(values: list[str]) -> str:
+    return "([" + ", ".join(quote_literal(v) for v in values) + "]::VARCHAR[])"
+
+
+def _lookup(name: str, mapping: dict[str, str]) -> str:
+    keys, values = list(mapping), list(mapping.values())
+    return (
+        f"CREATE OR REPLACE TEMP MACRO {name}(v) AS "
+        f"{_list(values)}[list_position({_list(keys)}, v)]"
+    )
+
+
+def _enum(name: str, allowed: tuple[str, ...]) -> str:
+    """An API enum value as Clever spells it (case aside); outside it, not served (NULL)."""
+    canonical = {a.lower(): a for a in allowed if a}
+    keys, values = list(canonical), list(canonical.values())
+    return (
+        f"CREATE OR REPLACE TEMP MACRO {name}(v) AS "
+        f"{_list(values)}[list_position({_list(keys)}, lower(v))]"
+    )
+
+
+MACROS: tuple[str, ...] = (
+    f"CREATE OR REPLACE TEMP MACRO rl_blank(v) AS v IS NULL OR "
+    f"regexp_full_match(v, {quote_literal('[' + _SPACES + ']*')})",
+    # Stable 24-hex ids in creation order: the first night's epoch seconds, then 16 hex of a hash.
+    "CREATE OR REPLACE TEMP MACRO rl_cid(first_seen, district, entity, key) AS "
+    "printf('%08x', epoch_us(first_seen) // 1000000) "
+    "|| sha256(district || chr(31) || entity || chr(31) || key)[1:16]",
+    # M/D/YYYY (leading zeros optional) as a date, anything else NULL.
+    f"CREATE OR REPLACE TEMP MACRO rl_us_date(v) AS CASE WHEN regexp_full_match(v, "
+    f"{quote_literal(US_DATE)}) THEN try_strptime(v, '%m/%d/%Y') END",
+    "CREATE OR REPLACE TEMP MACRO rl_dob(v) AS CASE WHEN year(rl_us_date(v)) >= 1 THEN "
+    "month(rl_us_date(v)) || '/' || day(rl_us_date(v)) || '/' || year(rl_us_date(v)) END",
+    "CREATE OR REPLACE TEMP MACRO rl_iso_date(v) AS CASE WHEN year(rl_us_date(v)) >= 1 THEN "
+    "lpad(year(rl_us_date(v))::VARCHAR, 4, '0') || strftime(rl_us_date(v), '-%m-%d') END",
+    # ext.* columns become the ext object; other unknown columns are not served.
+    "CREATE OR REPLACE TEMP MACRO rl_ext(extra) AS CASE WHEN extra IS NULL THEN json_object() "
+    "ELSE to_json(map_from_entries(list_transform(list_filter(map_entries(extra), "
+    f"lambda e: starts_with(e.key, {quote_literal(spec.EXTENSION_PREFIX)}) "
+    "AND e.value IS NOT NULL), "
+    f"lambda e: {{'key': e.key[{len(spec.EXTENSION_PREFIX) + 1}:], 'value': e.value}}))) END",
+    # A contact's one-field name: the last word is the last name (unconfirmed).
+    "CREATE OR REPLACE TEMP MACRO rl_name_before(v) AS regexp_extract(v, '(?s)^(.*) [^ ]*$', 1)",
+    "CREATE OR REPLACE TEMP MACRO rl_name_after(v) AS regexp_extract(v, '(?s)^.* ([^ ]*)$', 1)",
+    "CREATE OR REPLACE TEMP MACRO rl_split_name(v) AS json_object("
+    "'first', CASE WHEN NOT contains(v, ' ') THEN v WHEN rl_name_before(v) = '' "
+    "THEN rl_name_after(v) ELSE rl_name_before(v) END, 'middle', NULL, "
+    "'last', CASE WHEN NOT contains(v, ' ') OR rl_name_before(v) = '' THEN NULL "
+    "ELSE rl_name_after(v) END)",
+    _lookup("rl_race", RACE_NAMES),
+    _lookup("rl_frl", FRL_NAMES),
+    _enum("rl_grade", schemas.GRADES),
+    _enum("rl_gender", schemas.GENDERS),
+    _enum("rl_yes_no", schemas.YES_NO),
+    _enum("rl_subject", schemas.SUBJECTS),
+    _enum("rl_relationship", schemas.RELATIONSHIPS),
+    _enum("rl_relationship_type", schemas.RELATIONSHIP_TYPES),
+    _enum("rl_phone_type", schemas.PHONE_TYPES),
+)
+
+
+def _c(name: str) -> str:
+    return quote_ident(name)
+
+
+def obj(*pairs: tuple[str, str]) -> str:
+    """``json_object`` of (key, SQL expression) pairs, in order."""
+    return "json_object(" + ", ".join(f"{quote_literal(k)}, {v}" for k, v in pairs) + ")"
+
+
+def kept(entity: str) -> str:
+    """The entity's rows tonight that Clever keeps, with the night each key was first seen and
+    their order (key, row hash): Clever skips a row missing a required value, and every row of
+    a duplicated key."""
+    table = quote_ident(spec.ENTITIES[entity].name)
+    required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
+    blank = " OR ".join(f"rl_blank(t.{_c(c)})" for c in required) or "false"
+    return f"""
+CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS
+WITH tonight AS (
+    SELECT * FROM {table}
+    WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
+), repeated AS (SELECT key FROM tonight GROUP BY key HAVING count(*) > 1),
+first AS (
+    SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
+)
+SELECT t.*, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
+FROM tonight t JOIN first f ON f.key = t.key
+JOIN snapshots n ON n.district = $district AND n.seq = f.first_seq
+WHERE t.key NOT IN (SELECT key FROM repeated) AND NOT ({blank})
+"""
+
+
+def _name(first: str, middle: str, last: str) -> str:
+    return obj(("first", first), ("middle", middle), ("last", last))
+
+
+def _location(prefix: str, address: str) -> str:
+    return obj(
+        ("address", _c(address)),
+        ("city", _c(f"{prefix}_city")),
+        ("state", _c(f"{prefix}_state")),
+        ("zip", _c(f"{prefix}_zip")),
+    )
+
+
+SCHOOLS = f"""
+CREATE OR REPLACE TEMP TABLE served_schools AS
+SELECT {
+    _c("School_id")
+} AS sis, rl_cid(first_seen, $district, 'schools', key) AS id, * EXCLUDE (ord), ord
+FROM served_kept_schools;
+INSERT INTO served_records
+SELECT $seq, 'schools', NULL, id, {
+    obj(
+        ("id", "id"),
+        ("district", "$district_id"),
+        ("sis_id", _c("School_id")),
+        ("name", _c("School_name")),
+        ("school_number", f"coalesce({_c('School_number')}, '')"),
+        ("state_id", _c("State_id")),
+        ("low_grade", f"rl_grade({_c('Low_grade')})"),
+        ("high_grade", f"rl_grade({_c('High_grade')})"),
+        ("phone", _c("School_phone")),
+        ("principal", obj(("name", _c("Principal")), ("email", _c("Principal_email")))),
+        ("location", _location("School", "School_address")),
+        ("ext", "rl_ext(extra)"),
+    )
+}::VARCHAR, NULL
+FROM served_schools ORDER BY id
+"""
+
+_STUDENT = (
+    ("sis_id", _c("Student_id")),
+    ("student_number", _c("Student_number")),
+    ("state_id", _c("State_id")),
+    ("school", "school"),
+    ("schools", "to_json([school])"),
+    ("grade", f"rl_grade({_c('Grade')})"),
+    ("gender", f"rl_gender({_c('Gender')})"),
+    ("dob", f"rl_dob({_c('DOB')})"),
+    ("graduation_year", _c("Graduation_year")),
+    (
+        "race",
+        f"CASE WHEN coalesce({_c('Race')}, '') <> '' "
+        f"THEN coalesce(rl_race({_c('Race')}), 'Unknown') END",
+    ),
+    ("hispanic_ethnicity", f"rl_yes_no({_c('Hispanic_Latino')})"),
+    ("ell_status", f"rl_yes_no({_c('Ell_status')})"),
+    ("location", _location("Student", "Student_street")),
+    ("credentials", obj(("district_username", f"coalesce({_c('Username')}, '')"))),
+    ("ext", "rl_ext(extra)"),
+)
+_STUDENT_31 = (
+    ("frl_status", f"rl_frl({_c('Frl_status')})"),
+    ("iep_status", _c("IEP_status")),
+    ("home_language", _c("Home_language")),
+)
+
+
+def _user(email: str, name: str, role: str, role_object: str) -> str:
+    return obj(
+        ("id", "id"),
+        ("district", "$district_id"),
+        ("email", _c(email)),
+        ("name", name),
+        ("roles", obj((role, role_object))),
+    )
+
+
+_STUDENT_NAME = _name(_c("First_name"), _c("Middle_name"), _c("Last_name"))
+# A student of a school Clever does not serve is skipped.
+STUDENTS = f"""
+CREATE OR REPLACE TEMP TABLE served_students AS
+SELECT k.{_c("Student_id")} AS sis, rl_cid(k.first_seen, $district, 'students', k.key) AS id,
+    s.id AS school, k.* EXCLUDE (ord), k.ord
+FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")};
+INSERT INTO served_records
+SELECT $seq, 'users', 'student', id,
+    {_user("Student_email", _STUDENT_NAME, "student", obj(*_STUDENT))}::VARCHAR,
+    {_user("Student_email", _STUDENT_NAME, "student", obj(*_STUDENT, *_STUDENT_31))}::VARCHAR
+FROM served_students ORDER BY id
+"""
+
+
+def _first_per(table: str, entity: str, joined: str, lists: str) -> str:
+    """One row per identity: the first row's values (in key order), the lists over every row."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE served_{table} AS
+WITH rows AS ({joined}),
+lists AS (SELECT identity, {lists} FROM rows GROUP BY identity)
+SELECT rl_cid(r.first_seen, $district, '{entity}', r.identity) AS id, r.identity AS sis, lists.*
+    EXCLUDE (identity), r.* EXCLUDE (identity)
+FROM rows r JOIN lists USING (identity)
+QUALIFY row_number() OVER (PARTITION BY r.identity ORDER BY r.ord) = 1
+"""
+
+
+# One user per Teacher_id, with every school it teaches at (the first row's values win).
+TEACHERS = (
+    _first_per(
+        "teachers",
+        "teachers",
+        f"SELECT k.{_c('Teacher_id')} AS identity, s.id AS school, k.* FROM served_kept_teachers k "
+        f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
+        "list(school ORDER BY ord) AS schools",
+    )
+    + f""";
+INSERT INTO served_records
+SELECT $seq, 'users', 'teacher', id, {
+        _user(
+            "Teacher_email",
+            _STUDENT_NAME,
+            "teacher",
+            obj(
+                ("sis_id", _c("Teacher_id")),
+                ("teacher_number", _c("Teacher_number")),
+                ("state_id", _c("State_teacher_id")),
+                ("title", _c("Title")),
+                ("school", "school"),
+                ("schools", "to_json(schools)"),
+                ("credentials", obj(("district_username", f"coalesce({_c('Username')}, '')"))),
+                ("ext", "rl_ext(extra)"),
+            ),
+        )
+    }::VARCHAR, NULL
+FROM served_teachers ORDER BY id
+"""
+)
+
+STAFF = (
+    _first_per(
+        "staff",
+        "staff",
+        f"SELECT k.{_c('Staff_id')} AS identity, s.id AS school, k.* FROM served_kept_staff k "
+        f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
+        "list(school ORDER BY ord) AS schools",
+    )
+    + f""";
+INSERT INTO served_records
+SELECT $seq, 'users', 'staff', id, {
+        _user(
+            "Staff_email",
+            _name(_c("First_name"), "NULL", _c("Last_name")),
+            "staff",
+            obj(
+                ("staff_id", _c("Staff_id")),
+                ("department", _c("Department")),
+                ("title", _c("Title")),
+                (
+                    "roles",
+                    f"to_json(CASE WHEN coalesce({_c('Role')}, '') = '' THEN []::VARCHAR[] "
+                    f"ELSE [{_c('Role')}] END)",
+                ),
+                ("schools", "to_json(schools)"),
+                ("credentials", obj(("district_username", f"coalesce({_c('Username')}, '')"))),
+                ("ext", "rl_ext(extra)"),
+            ),
+        )
+    }::VARCHAR, NULL
+FROM served_staff ORDER BY id
+"""
+)
+
+# One contact user per Contact_sis_id (else per student and contact identity); the contact of
+# a student Clever does not serve is not served.
+_RELATIONSHIP = obj(
+    ("student", "student"),
+    ("relationship", f"rl_relationship({_c('Contact_relationship')})"),
+    ("type", f"rl_relationship_type({_c('Contact_type')})"),
+)
+CONTACTS = (
+    _first_per(
+        "contacts",
+        "contacts",
+        f"SELECT coalesce(nullif(k.{_c('Contact_sis_id')}, ''), k.key) AS identity, "
+        f"s.id AS student, k.* FROM served_kept_contacts k "
+        f"JOIN served_students s ON s.sis = k.{_c('Student_id')}",
+        f"list({_RELATIONSHIP} ORDER BY ord) AS relationships",
+    )
+    + f""";
+INSERT INTO served_records
+SELECT $seq, 'users', 'contact', id, {
+        _user(
+            "Contact_email",
+            f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
+            f"ELSE rl_split_name({_c('Contact_name')}) END",
+            "contact",
+            obj(
+                ("sis_id", _c("Contact_sis_id")),
+                ("phone", _c("Contact_phone")),
+                ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
+                ("student_relationships", "to_json(relationships)"),
+            ),
+        )
+    }::VARCHAR, NULL
+FROM served_contacts ORDER BY id
+"""
+)
+
+_SLOTS = ", ".join(_c(s) for s in spec.TEACHER_SLOTS)
+_COURSE_KEY = (
+    f"coalesce({_c('Course_name')}, 'None') || chr(31) || coalesce({_c('Course_number')}, 'None')"
+)
+_TERM_KEY = (
+    f"coalesce({_c('Term_name')}, 'None') || chr(31) || coalesce({_c('Term_start')}, 'None') "
+    f"|| chr(31) || coalesce({_c('Term_end')}, 'None')"
+)
+# Sections of a school Clever serves; students from enrollments of served students (in key
+# order); teachers from the teacher slots that name a served teacher; courses and terms from
+# the section columns, their ids from the first section (in key order) naming them.
+SECTIONS = f"""
+CREATE OR REPLACE TEMP TABLE served_section_rows AS
+SELECT k.*, s.id AS school, rl_cid(k.first_seen, $district, 'sections', k.key) AS id,
+    CASE WHEN coalesce({_c("Course_name")}, '') <> '' OR coalesce({_c("Course_number")}, '') <> ''
+        THEN {_COURSE_KEY} END AS course_key,
+    CASE WHEN coalesce({_c("Term_name")}, '') <> '' OR coalesce({_c("Term_start")}, '') <> ''
+        OR coalesce({_c("Term_end")}, '') <> '' THEN {_TERM_KEY} END AS term_key
+FROM served_kept_sections k JOIN served_schools s ON s.sis = k.{_c("School_id")};
+CREATE OR REPLACE TEMP TABLE served_courses AS
+SELECT course_key, rl_cid(first_seen, $district, 'courses', course_key) AS id,
+    {_c("Course_name")} AS name, {_c("Course_number")} AS number
+FROM served_section_rows WHERE course_key IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY course_key ORDER BY ord) = 1;
+CREATE OR REPLACE TEMP TABLE served_terms AS
+SELECT term_key, rl_cid(first_seen, $district, 'terms', term_key) AS id, {_c("Term_name")} AS name,
+    rl_iso_date({_c("Term_start")}) AS start_date, rl_iso_date({_c("Term_end")}) AS end_date
+FROM served_section_rows WHERE term_key IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY term_key ORDER BY ord) = 1;
+INSERT INTO served_records
+SELECT $seq, 'terms', NULL, id, {
+    obj(
+        ("id", "id"),
+        ("district", "$district_id"),
+        ("name", "name"),
+        ("start_date", "start_date"),
+        ("end_date", "end_date"),
+    )
+}::VARCHAR, NULL FROM served_terms ORDER BY id;
+INSERT INTO served_records
+SELECT $seq, 'courses', NULL, id, {
+    obj(("id", "id"), ("district", "$district_id"), ("name", "name"), ("number", "number"))
+}::VARCHAR, NULL FROM served_courses ORDER BY id;
+INSERT INTO served_records
+WITH enrolled AS (
+    SELECT e.{_c("Section_id")} AS section, list(s.id ORDER BY e.key, e.row_hash) AS students
+    FROM (
+        SELECT * FROM {quote_ident(spec.ENTITIES["enrollments"].name)}
+        WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
+    ) e JOIN served_students s ON s.sis = e.{_c("Student_id")}
+    WHERE e.key NOT IN (
+        SELECT key FROM {quote_ident(spec.ENTITIES["enrollments"].name)}
+        WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
+        GROUP BY key HAVING count(*) > 1
+    ) AND NOT ({
+    " OR ".join(
+        f"rl_blank(e.{_c(f.name)})"
+        for f in spec.ENTITIES["enrollments"].fields
+        if f.required and f.confirmed
+    )
+})
+    GROUP BY e.{_c("Section_id")}
+), slots AS (
+    SELECT ord, unnest([{_SLOTS}]) AS sis, unnest(range({len(spec.TEACHER_SLOTS)})) AS slot
+    FROM served_section_rows
+), teachers AS (
+    SELECT slots.ord, list(t.id ORDER BY slots.slot) AS teachers
+    FROM slots JOIN served_teachers t ON t.sis = slots.sis GROUP BY slots.ord
+)
+SELECT $seq, 'sections', NULL, r.id, {
+    obj(
+        ("id", "r.id"),
+        ("district", "$district_id"),
+        ("school", "r.school"),
+        ("sis_id", f"r.{_c('Section_id')}"),
+        ("name", f"coalesce(r.{_c('Name')}, '')"),
+        ("section_number", f"r.{_c('Section_number')}"),
+        ("period", f"r.{_c('Period')}"),
+        ("grade", f"rl_grade(r.{_c('Grade')})"),
+        ("subject", f"rl_subject(r.{_c('Subject')})"),
+        ("course", "c.id"),
+        ("term_id", "tm.id"),
+        ("teacher", "t0.id"),
+        ("teachers", "to_json(coalesce(teachers.teachers, []::VARCHAR[]))"),
+        ("students", "to_json(coalesce(enrolled.students, []::VARCHAR[]))"),
+        ("ext", "rl_ext(r.extra)"),
+    )
+}::VARCHAR, NULL
+FROM served_section_rows r
+LEFT JOIN served_courses c ON c.course_key = r.course_key
+LEFT JOIN served_terms tm ON tm.term_key = r.term_key
+LEFT JOIN served_teachers t0 ON t0.sis = r.{_c("Teacher_id")}
+LEFT JOIN teachers ON teachers.ord = r.ord
+LEFT JOIN enrolled ON enrolled.section = r.{_c("Section_id")}
+ORDER BY r.id
+"""
+
+RECORDS_TABLE = """
+CREATE OR REPLACE TEMP TABLE served_records (
+    night INTEGER, resource VARCHAR, role VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR
+)"""
+EVENTS_TABLE = (
+    "CREATE OR REPLACE TEMP TABLE served_events (version VARCHAR, id VARCHAR, body VARCHAR)"
+)
+
+SCRATCH = (
+    "served_kept_schools",
+    "served_kept_students",
+    "served_kept_contacts",
+    "served_kept_teachers",
+    "served_kept_sections",
+    "served_kept_staff",
+    "served_schools",
+    "served_students",
+    "served_teachers",
+    "served_staff",
+    "served_contacts",
+    "served_section_rows",
+    "served_courses",
+    "served_terms",
+)
+
+_VERSIONED_BODY = "CASE WHEN $version = '3.1' THEN coalesce(body31, body) ELSE body END"
+_RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections", "users"])
+# The events that turn what night $old serves into what night $new serves, at $new's time
+# ($stamp, $created): per resource and Clever id, ``created``, ``deleted`` (the last object),
+# or ``updated`` with ``previous_attributes`` (the changed top-level fields' old values). Ids:
+# the night's epoch seconds, then a counter from $offset, so they ascend across nights.
+EVENTS = f"""
+INSERT INTO served_events
+WITH o AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_records WHERE night = $old),
+n AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_records WHERE night = $new),
+changed AS (
+    SELECT coalesce(n.resource, o.resource) AS resource, coalesce(n.id, o.id) AS id,
+        o.body AS before, n.body AS after,
+        CASE WHEN o.id IS NULL THEN 'created' WHEN n.id IS NULL THEN 'deleted'
+            ELSE 'updated' END AS kind
+    FROM o FULL JOIN n ON o.resource = n.resource AND o.id = n.id
+    WHERE o.body IS DISTINCT FROM n.body
+), numbered AS (
+    SELECT *, printf('%08x%016x', $stamp::BIGINT, $offset::BIGINT - 1 + row_number() OVER (
+        ORDER BY list_position({_RESOURCE_ORDER}, resource), id)) AS event_id
+    FROM changed
+)
+SELECT $version, event_id,
+    '{{"id":"' || event_id || '","type":"' || resource || '.' || kind || '","created":"'
+    || $created || '","data":{{"object":' || coalesce(after, before)
+    || CASE WHEN kind = 'updated' THEN ',"previous_attributes":' || (
+        SELECT coalesce(json_group_object(k, json_extract(before, '$.' || k)), json_object())
+        FROM unnest(list_distinct(json_keys(before) || json_keys(after))) AS u(k)
+        WHERE json_extract(before, '$.' || k)::VARCHAR
+            IS DISTINCT FROM json_extract(after, '$.' || k)::VARCHAR
+    )::VARCHAR ELSE '' END || '}}}}'
+FROM numbered ORDER BY event_id
+"""
