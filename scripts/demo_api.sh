@@ -16,6 +16,8 @@ port=${DEMO_API_PORT:-8765}
 district=cedar
 export ROSTERLAB_DEMO_TOKEN=${ROSTERLAB_DEMO_TOKEN:-demo-token}
 
+# cedar's nights are hand exports of a Clever-managed district: what Clever holds, served as is
+# (--as-is), not an upload Clever could hold.
 # The newest night cedar exported (not an earlier pull: `make demo` may run again).
 upload=$($rosterlab --store "$store" snapshots --district "$district" |
   awk '$1 ~ /^[0-9]+$/ && $6 != "api" { id = $1 } END { print id }')
@@ -25,7 +27,7 @@ if [ -z "$upload" ]; then
 fi
 
 log=$(mktemp)
-$rosterlab --store "$store" api serve --district "$district" --snapshot "$upload" \
+$rosterlab --store "$store" api serve --district "$district" --snapshot "$upload" --as-is \
   --port "$port" --token-env ROSTERLAB_DEMO_TOKEN >"$log" 2>&1 &
 server=$!
 stop() {

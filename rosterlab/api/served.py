@@ -158,7 +158,7 @@ class ServedDistrict:
                 "UPDATE served_records SET body = ?, body31 = ? "
                 "WHERE night = ? AND resource = ? AND id = ?",
                 [
-                    _dumps(json.loads(body)),
+                    None if body is None else _dumps(json.loads(body)),
                     None if body31 is None else _dumps(json.loads(body31)),
                     seq,
                     resource,
@@ -251,9 +251,9 @@ class ServedDistrict:
 
     @staticmethod
     def _body(version: str, resource: str) -> str:
-        if resource == "events" or version == "3.0":
+        if resource == "events":
             return "body"
-        return "coalesce(body31, body)"
+        return served_sql.BODY_30 if version == "3.0" else served_sql.BODY_31
 
     def create_student(self, number: int) -> None:
         """A new student (a copy of the first, new sis_id ``S-NEW-<number>``), newest id."""
@@ -266,7 +266,7 @@ class ServedDistrict:
             )[0]
             cid = f"{int(newest, 16) + 1:024x}"
             body, body31 = self.store.rows(
-                "SELECT body, coalesce(body31, body) FROM served_records "
+                f"SELECT {served_sql.BODY_30}, {served_sql.BODY_31} FROM served_records "
                 "WHERE night = ? AND resource = 'users' AND id = ?",
                 [seq, first],
             )[0]

@@ -217,8 +217,7 @@ SELECT k.{_c("Student_id")} AS sis, rl_cid(k.first_seen, $district, 'students', 
     s.id AS school, k.* EXCLUDE (ord), k.ord
 FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")};
 INSERT INTO served_records
-SELECT $seq, 'users', 'student', id,
-    {_user("Student_email", _STUDENT_NAME, "student", obj(*_STUDENT))}::VARCHAR,
+SELECT $seq, 'users', 'student', id, NULL,
     {_user("Student_email", _STUDENT_NAME, "student", obj(*_STUDENT, *_STUDENT_31))}::VARCHAR
 FROM served_students ORDER BY id
 """
@@ -229,11 +228,10 @@ def _first_per(table: str, entity: str, joined: str, lists: str) -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE served_{table} AS
 WITH rows AS ({joined}),
-lists AS (SELECT identity, {lists} FROM rows GROUP BY identity)
-SELECT rl_cid(r.first_seen, $district, '{entity}', r.identity) AS id, r.identity AS sis, lists.*
-    EXCLUDE (identity), r.* EXCLUDE (identity)
-FROM rows r JOIN lists USING (identity)
-QUALIFY row_number() OVER (PARTITION BY r.identity ORDER BY r.ord) = 1
+lists AS (SELECT identity, min(ord) AS first_ord, {lists} FROM rows GROUP BY identity)
+SELECT rl_cid(r.first_seen, $district, '{entity}', r.identity) AS id, r.identity AS sis,
+    lists.* EXCLUDE (identity, first_ord), r.* EXCLUDE (identity)
+FROM rows r JOIN lists ON lists.first_ord = r.ord
 """
 
 
@@ -436,6 +434,11 @@ LEFT JOIN enrolled ON enrolled.section = r.{_c("Section_id")}
 ORDER BY r.id
 """
 
+# A body as served in v3.0 and v3.1. A student's v3.0 body is its v3.1 body less the 3.1-only
+# fields, which come last (``body`` NULL); every other body is the same in both (``body31``
+# NULL). An escaped quote never matches the unescaped ``,"frl_status":``.
+BODY_30 = "coalesce(body, regexp_replace(body31, ',\"frl_status\":.*$', '}}}', 's'))"
+BODY_31 = "coalesce(body31, body)"
 RECORDS_TABLE = """
 CREATE OR REPLACE TEMP TABLE served_records (
     night INTEGER, resource VARCHAR, role VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR
@@ -461,7 +464,7 @@ SCRATCH = (
     "served_terms",
 )
 
-_VERSIONED_BODY = "CASE WHEN $version = '3.1' THEN coalesce(body31, body) ELSE body END"
+_VERSIONED_BODY = f"CASE WHEN $version = '3.1' THEN {BODY_31} ELSE {BODY_30} END"
 _RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections", "users"])
 # The events that turn what night $old serves into what night $new serves, at $new's time
 # ($stamp, $created): per resource and Clever id, ``created``, ``deleted`` (the last object),

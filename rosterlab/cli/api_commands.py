@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from rosterlab.cli.common import (
 from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ApiError, ConfigError
 
 STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
+STANDIN_MEMORY_LIMIT = "1GB"  # unless memory_limit is configured
 
 
 def cmd_api_pull(args: argparse.Namespace) -> int:
@@ -77,9 +79,16 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--rate-limit must be at least 1 and --rate-window above 0 seconds")
     known = settings.districts.get(args.district)
     name = known.name if known else None
-    with open_store(settings, read_only=True) as store:
+    # The served bodies live in DuckDB's temporary tables: beyond the memory limit they spill to
+    # disk, so the stand-in's memory stays bounded at any district size.
+    memory_limit = settings.memory_limit or STANDIN_MEMORY_LIMIT
+    with open_store(
+        dataclasses.replace(settings, memory_limit=memory_limit), read_only=True
+    ) as store:
         snapshot = store.resolve(args.snapshot, args.district)
-        served = ServedDistrict(store, snapshot, district_name=name, as_is=True)
+        served = ServedDistrict(
+            store, snapshot, district_name=name, as_is=args.as_is, events=not args.no_events
+        )
         standin = StandIn(
             served,
             StandInSettings(
@@ -97,8 +106,10 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port"
             ) from exc
         host, port = str(server.server_address[0]), int(server.server_address[1])
+        shown = served.snapshot
+        live = "" if shown == snapshot else f" (the live state: night {snapshot.seq} is not served)"
         output.emit(
-            f"serving {snapshot.district} snapshot {snapshot.id} (night {snapshot.seq}) as the "
+            f"serving {shown.district} snapshot {shown.id} (night {shown.seq}){live} as the "
             f"Data API at http://{host}:{port}/v3.0 and /v3.1; Ctrl-C stops it"
         )
         try:
@@ -190,6 +201,17 @@ def register(sub: Any) -> None:
     )
     add_district(serve)
     serve.add_argument("--snapshot", default="latest", help="snapshot id or latest (default)")
+    serve.add_argument(
+        "--as-is",
+        action="store_true",
+        help="serve --snapshot itself, even when Clever would not (held or not processed); "
+        "default: Clever's live state, the newest night it processed",
+    )
+    serve.add_argument(
+        "--no-events",
+        action="store_true",
+        help="events turned off for the district (/events answers 404; faster start)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed)")
     serve.add_argument(
