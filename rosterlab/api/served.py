@@ -195,9 +195,19 @@ class ServedDistrict:
         limit: int,
         after: str | None = None,
         before: str | None = None,
+        *,
+        school: str | None = None,
+        record_types: Sequence[str] = (),
     ) -> Page:
-        """Up to ``limit`` records after ``after`` (or just before ``before``), by id."""
+        """Up to ``limit`` records after ``after`` (or just before ``before``), by id; events
+        only of ``school`` and of ``record_types`` (any) when given."""
         table, where, params = self._where(version, resource, role)
+        if school is not None:
+            where += " AND list_contains(schools, ?)"
+            params.append(school)
+        if record_types:
+            where += " AND list_contains(?, record_type)"
+            params.append(list(record_types))
         body = self._body(version, resource)
         with self.lock:
             if before is not None:

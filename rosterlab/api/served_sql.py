@@ -444,7 +444,8 @@ CREATE OR REPLACE TEMP TABLE served_records (
     night INTEGER, resource VARCHAR, role VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR
 )"""
 EVENTS_TABLE = (
-    "CREATE OR REPLACE TEMP TABLE served_events (version VARCHAR, id VARCHAR, body VARCHAR)"
+    "CREATE OR REPLACE TEMP TABLE served_events "
+    "(version VARCHAR, id VARCHAR, record_type VARCHAR, schools VARCHAR[], body VARCHAR)"
 )
 
 SCRATCH = (
@@ -464,6 +465,16 @@ SCRATCH = (
     "served_terms",
 )
 
+# The schools an object belongs to, for the events' ``school`` filter: a school itself, a
+# section's school, a student's, teacher's or staff member's schools (contacts, terms, courses
+# and the district belong to none (unconfirmed)).
+_SCHOOLS = (
+    "CASE WHEN {body} IS NULL THEN []::VARCHAR[] WHEN resource = 'schools' "
+    "THEN [json_extract_string({body}, '$.id')] WHEN resource = 'sections' "
+    "THEN [json_extract_string({body}, '$.school')] WHEN resource = 'users' "
+    "THEN coalesce(json_extract_string({body}, '$.roles.*.schools[*]'), []::VARCHAR[]) "
+    "ELSE []::VARCHAR[] END"
+)
 _VERSIONED_BODY = f"CASE WHEN $version = '3.1' THEN {BODY_31} ELSE {BODY_30} END"
 _RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections", "users"])
 # The events that turn what night $old serves into what night $new serves, at $new's time
@@ -486,7 +497,8 @@ changed AS (
         ORDER BY list_position({_RESOURCE_ORDER}, resource), id)) AS event_id
     FROM changed
 )
-SELECT $version, event_id,
+SELECT $version, event_id, resource,
+    list_distinct(list_concat({_SCHOOLS.format(body="before")}, {_SCHOOLS.format(body="after")})),
     '{{"id":"' || event_id || '","type":"' || resource || '.' || kind || '","created":"'
     || $created || '","data":{{"object":' || coalesce(after, before)
     || CASE WHEN kind = 'updated' THEN ',"previous_attributes":' || (

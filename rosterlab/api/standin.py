@@ -13,15 +13,18 @@ library.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import math
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from rosterlab.api.served import EVENT_WINDOW, USER_ROLES, ServedDistrict
+from rosterlab.api.served import EVENT_WINDOW, RESOURCES, USER_ROLES, ServedDistrict
 from rosterlab.errors import ConfigError
 
 DEFAULT_LIMIT = 100  # (unconfirmed) Clever's default page size
@@ -71,6 +74,7 @@ class StandInSettings:
     faults: tuple[Fault, ...] = ()
     slow_seconds: float = 0.5
     max_limit: int = MAX_LIMIT
+    client: tuple[str, str] | None = None  # (client_id, client_secret) for /oauth/tokens
 
 
 @dataclass
@@ -124,6 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         parts = [p for p in url.path.split("/") if p]
+        if parts == ["oauth", "tokens"]:
+            status, body = self._tokens(parse_qs(url.query))
+            self._send(status, body, "application/json; charset=utf-8")
+            return
         if not parts or parts[0] not in ("v3.0", "v3.1"):
             self._json(404, {"message": "not found: the API lives under /v3.0 and /v3.1"})
             return
@@ -172,6 +180,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(status, body, "application/json; charset=utf-8", rate_headers)
 
+    def _tokens(self, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        """``GET /oauth/tokens?owner_type=district[&district=ID]`` with HTTP Basic
+        ``client_id:client_secret``: the district-app tokens of the app (shape unconfirmed)."""
+        settings, served = self.owner.settings, self.owner.served
+        if settings.client is None:
+            return 404, _dumps({"message": "no app client configured (--client-env)"})
+        expected = "Basic " + base64.b64encode(":".join(settings.client).encode()).decode()
+        if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
+            return 401, _dumps({"message": "invalid client_id or client_secret"})
+        if query.get("owner_type", [None])[0] != "district":
+            return 400, _dumps({"message": "owner_type=district is required"})
+        wanted = query.get("district", [served.district_id])[0]
+        tokens = []
+        if wanted == served.district_id:
+            tokens.append(
+                {
+                    "id": served.district_id,
+                    "created": served.snapshot.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "owner": {"type": "district", "id": served.district_id},
+                    "access_token": settings.token,
+                    "scopes": ["read:district_admins", "read:school_admins", "read:sections",
+                               "read:students", "read:teachers", "read:user_id"],
+                }
+            )  # fmt: skip
+        return 200, _dumps({"data": tokens})
+
     def _events(
         self, version: str, parts: list[str], query: dict[str, list[str]]
     ) -> tuple[int, bytes]:
@@ -188,6 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
                     "message": f"event {after} not found: older than the {EVENT_WINDOW.days}-day "
                     "window, or never an event of this district"
                 }
+            )
+        record_types = query.get("record_type", [])
+        unknown = sorted(set(record_types) - set(RESOURCES))
+        if unknown:
+            allowed = ", ".join(RESOURCES)
+            return 400, _dumps(
+                {"message": f"unknown record_type {', '.join(unknown)}: one of {allowed}"}
             )
         return self._page(version, "events", None, query)
 
@@ -229,15 +270,34 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, _dumps({"message": "limit must be at least 1"})
         after = query.get("starting_after", [None])[0]
         before = query.get("ending_before", [None])[0]
-        page = self.owner.served.page(version, resource, role, limit, after, before)
+        school = query.get("school", [None])[0] if resource == "events" else None
+        record_types = query.get("record_type", []) if resource == "events" else []
+        page = self.owner.served.page(
+            version,
+            resource,
+            role,
+            limit,
+            after,
+            before,
+            school=school,
+            record_types=record_types,
+        )
         base = f"/v{version}/{resource}"
-        common = {"role": role} if role else {}
+        common: dict[str, Any] = {"role": role} if role else {}
+        if school is not None:
+            common["school"] = school
+        if record_types:
+            common["record_type"] = record_types
         links = [{"rel": "self", "uri": self.path}]
         if page.more_after and page.items:
-            query_text = urlencode({**common, "limit": limit, "starting_after": page.items[-1][0]})
+            query_text = urlencode(
+                {**common, "limit": limit, "starting_after": page.items[-1][0]}, doseq=True
+            )
             links.append({"rel": "next", "uri": f"{base}?{query_text}"})
         if page.more_before and page.items:
-            query_text = urlencode({**common, "limit": limit, "ending_before": page.items[0][0]})
+            query_text = urlencode(
+                {**common, "limit": limit, "ending_before": page.items[0][0]}, doseq=True
+            )
             links.append({"rel": "prev", "uri": f"{base}?{query_text}"})
         items = ",".join('{"data":' + body + "}" for _, body in page.items)
         return 200, ('{"data":[' + items + '],"links":' + json.dumps(links) + "}").encode()

@@ -97,6 +97,7 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
                 rate_window=args.rate_window,
                 faults=faults,
                 max_limit=args.max_limit or MAX_LIMIT,
+                client=_client(args.client_env),
             ),
         )
         try:
@@ -119,6 +120,17 @@ def cmd_api_serve(args: argparse.Namespace) -> int:
         finally:
             server.server_close()
     return EXIT_OK
+
+
+def _client(variable: str) -> tuple[str, str] | None:
+    """The app's ``client_id:client_secret`` from the environment (``/oauth/tokens``), if set."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    client_id, colon, secret = value.partition(":")
+    if not colon or not client_id or not secret:
+        raise ConfigError(f"{variable} must hold client_id:client_secret")
+    return client_id, secret
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -206,6 +218,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="serve --snapshot itself, even when Clever would not (held or not processed); "
         "default: Clever's live state, the newest night it processed",
+    )
+    serve.add_argument(
+        "--client-env",
+        default="ROSTERLAB_STANDIN_CLIENT",
+        help="variable holding the app's client_id:client_secret that GET /oauth/tokens accepts "
+        "(HTTP Basic; unset: /oauth/tokens answers 404)",
     )
     serve.add_argument(
         "--no-events",
