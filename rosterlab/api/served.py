@@ -208,16 +208,16 @@ class ServedDistrict:
         if record_types:
             where += " AND list_contains(?, record_type)"
             params.append(list(record_types))
-        body = self._body(version, resource)
         with self.lock:
+            # Ids first (a narrow scan), then the bodies of that id range only: the bodies are
+            # read from the few row groups holding the page, not sorted with every candidate.
             if before is not None:
-                rows = self.store.rows(
-                    f"SELECT id, {body} FROM {table} WHERE {where} AND id < ? "
-                    "ORDER BY id DESC LIMIT ?",
+                ids = self.store.rows(
+                    f"SELECT id FROM {table} WHERE {where} AND id < ? ORDER BY id DESC LIMIT ?",
                     [*params, before, limit + 1],
                 )
-                more_before = len(rows) > limit
-                items = rows[:limit][::-1]
+                more_before = len(ids) > limit
+                ids = ids[:limit][::-1]
                 more_after = bool(
                     self.store.rows(
                         f"SELECT 1 FROM {table} WHERE {where} AND id >= ? LIMIT 1",
@@ -225,18 +225,27 @@ class ServedDistrict:
                     )
                 )
             else:
-                rows = self.store.rows(
-                    f"SELECT id, {body} FROM {table} WHERE {where} AND id > ? ORDER BY id LIMIT ?",
+                ids = self.store.rows(
+                    f"SELECT id FROM {table} WHERE {where} AND id > ? ORDER BY id LIMIT ?",
                     [*params, after or "", limit + 1],
                 )
-                more_after = len(rows) > limit
-                items = rows[:limit]
+                more_after = len(ids) > limit
+                ids = ids[:limit]
                 more_before = after is not None and bool(
                     self.store.rows(
                         f"SELECT 1 FROM {table} WHERE {where} AND id <= ? LIMIT 1",
                         [*params, after],
                     )
                 )
+            items = (
+                self.store.rows(
+                    f"SELECT id, {self._body(version, resource)} FROM {table} WHERE {where} "
+                    "AND id BETWEEN ? AND ? ORDER BY id",
+                    [*params, ids[0][0], ids[-1][0]],
+                )
+                if ids
+                else []
+            )
         return Page([(str(i), str(b)) for i, b in items], more_after, more_before)
 
     def one(self, version: str, resource: str, role: str | None, cid: str) -> str | None:
