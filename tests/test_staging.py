@@ -58,3 +58,58 @@ def test_staged_file_lists_every_received_column_even_a_repeated_one(store, tmp_
     assert store.rows(f"SELECT _row, {columns} FROM {enrollments.view}") == [
         (1, "SCH-1", "SEC-1", "S-001", "SCH-9")
     ]
+
+
+def test_received_files_say_what_each_file_was_as_received(store, tmp_path):
+    night = tiny_night()
+    folder = write_night(tmp_path / "n1", night)
+    (folder / "teachers.csv").rename(folder / "teachers-old.csv")  # incident: a stray name
+    (folder / "schools.csv").write_bytes(b"\xef\xbb\xbf" + (folder / "schools.csv").read_bytes())
+    with open_bundle(folder) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_1)
+
+    files = {f.name: f for f in store.received_files(1)}
+
+    assert list(files) == [
+        "enrollments.csv",
+        "schools.csv",
+        "sections.csv",
+        "students.csv",
+        "teachers-old.csv",
+    ]
+    schools = files["schools.csv"]
+    assert (schools.spec_name, schools.entity, schools.rows) == ("schools.csv", "schools", 2)
+    assert (schools.encoding, schools.bom, schools.newline) == ("utf-8-sig", True, "LF")
+    assert schools.header == (
+        "School_id",
+        "School_name",
+        "School_number",
+        "Low_grade",
+        "High_grade",
+    )
+    assert schools.bytes == (folder / "schools.csv").stat().st_size
+    assert files["enrollments.csv"].mtime == datetime(2026, 9, 1, 2, 0)  # as written
+    stray = files["teachers-old.csv"]
+    assert (stray.spec_name, stray.entity, stray.rows) == (None, None, None)
+
+
+def test_received_rows_show_rows_as_sent_of_an_older_night(store, tmp_path):
+    night = tiny_night()
+    night["enrollments.csv"][0].append("school_id")  # incident: a repeated column
+    for row in night["enrollments.csv"][1:]:
+        row.append("SCH-9")
+    with open_bundle(write_night(tmp_path / "n1", night)) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_1)
+    with open_bundle(write_night(tmp_path / "n2", tiny_night())) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=datetime(2026, 9, 2, 2, 0))
+
+    found = store.received_rows(1, {"enrollments.csv": [3, 1, 3], "staff.csv": [1]})
+
+    assert len(found) == 1  # night 1 sent no staff.csv
+    (enrollments,) = found
+    assert enrollments.name == "enrollments.csv"
+    assert enrollments.header == ("School_id", "Section_id", "Student_id", "school_id")
+    assert enrollments.rows == (
+        (1, "SCH-1", "SEC-1", "S-001", "SCH-9"),
+        (3, "SCH-2", "SEC-2", "S-003", "SCH-9"),
+    )

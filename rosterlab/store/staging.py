@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
@@ -27,7 +27,9 @@ from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
 from rosterlab.errors import StoreError, disk_full
 from rosterlab.spec import Finding, finding
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.store import Store
+
+if TYPE_CHECKING:  # store.py stages for Store.received_rows
+    from rosterlab.store.store import Store
 
 
 def positional(index: int) -> str:

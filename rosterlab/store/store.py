@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from rosterlab.spec import Finding
 from rosterlab.store import files
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
+from rosterlab.store.staging import stage_snapshot
 
 if TYPE_CHECKING:  # polars and the raw codec load where used: a reader (diff) needs neither
     import polars as pl
@@ -59,6 +60,33 @@ class SnapshotInfo:
     bundle_sha256: str
     origin: Origin
     sync_type: str
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """One file of a snapshot as received (``snapshot_files``): what sniffing it found."""
+
+    name: str  # as received, inside the bundle
+    spec_name: str | None  # the spec file it is, None for a file Clever does not read
+    entity: str | None
+    sha256: str
+    bytes: int
+    rows: int | None  # data rows staged, None when the file was not parsed
+    encoding: str | None  # None: binary
+    bom: bool
+    newline: str | None  # CRLF | LF | CR | mixed | None (single line)
+    header: tuple[str, ...]
+    mtime: datetime | None
+
+
+@dataclass(frozen=True)
+class ReceivedRows:
+    """Some data rows of a received file as sent: ``rows`` are (row number, value, ...) in
+    header order, every received column (a repeated one too)."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
 
 
 # How an ingest dated its night (IngestResult.dated_by).
@@ -528,6 +556,51 @@ class Store:
             "ORDER BY name",
             [snapshot_id],
         )
+
+    def received_files(self, snapshot_id: int) -> list[ReceivedFile]:
+        """The files of a snapshot as received, by name."""
+        rows = self._rows(
+            "SELECT name, spec_name, entity, sha256, bytes, rows, encoding, bom, newline, header, "
+            "mtime FROM snapshot_files WHERE snapshot_id = ? ORDER BY name",
+            [snapshot_id],
+        )
+        return [
+            ReceivedFile(
+                name=row[0],
+                spec_name=row[1],
+                entity=row[2],
+                sha256=row[3],
+                bytes=row[4],
+                rows=row[5],
+                encoding=row[6],
+                bom=row[7],
+                newline=row[8],
+                header=tuple(row[9]),
+                mtime=row[10],
+            )
+            for row in rows
+        ]
+
+    def received_rows(
+        self, snapshot_id: int, wanted: Mapping[str, Iterable[int]]
+    ) -> list[ReceivedRows]:
+        """Data rows of a snapshot's spec files as received: ``wanted`` maps a spec file name to
+        its row numbers. Files in name order; a file the snapshot did not parse is left out.
+        Stages the snapshot (see :func:`~rosterlab.store.staging.stage_snapshot`)."""
+        staged = stage_snapshot(self, snapshot_id)
+        found = []
+        for file_name, numbers in sorted(wanted.items()):
+            source = staged.get(file_name)
+            if source is None:
+                continue
+            columns = ", ".join(source.received_columns())
+            rows = self._rows(
+                f"SELECT _row, {columns} FROM {quote_ident(source.view)} "
+                "WHERE _row IN (SELECT unnest(?::BIGINT[])) ORDER BY _row",
+                [sorted(set(numbers))],
+            )
+            found.append(ReceivedRows(source.name, source.header, tuple(rows)))
+        return found
 
     def findings(self, snapshot_id: int, stage: str | None = None) -> list[Finding]:
         """The findings recorded for a snapshot (optionally of one stage), in stable order."""

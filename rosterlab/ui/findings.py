@@ -31,7 +31,6 @@ from rosterlab.report.findings_csv import (
 )
 from rosterlab.report.html import esc, html_table
 from rosterlab.spec import Finding
-from rosterlab.store import quote_ident, stage_snapshot
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_label, night_text
 from rosterlab.ui.session import NightRef, Workbench
@@ -334,24 +333,11 @@ class FindingsBrowser(Panel):
                 wanted.setdefault(spec.ENTITIES[f.entity].file, set()).add(f.row)
         if not wanted or self.result is None:
             return ""
-        staged = stage_snapshot(self.bench.store, self.result.snapshot.id)
-        parts = []
-        for file, numbers in sorted(wanted.items()):
-            source = staged.get(file)
-            if source is None:
-                continue
-            columns = source.received_columns()
-            rows = self.bench.store.rows(
-                f"SELECT _row, {', '.join(quote_ident(c) for c in columns)} "
-                f"FROM {quote_ident(source.view)} WHERE _row IN "
-                f"({', '.join('?' for _ in numbers)}) ORDER BY _row",
-                sorted(numbers),
-            )
-            parts.append(
-                f"<h4>{esc(source.name)}: rows as received</h4>"
-                + html_table(("row", *source.header), rows, numeric=("row",))
-            )
-        return "".join(parts)
+        return "".join(
+            f"<h4>{esc(received.name)}: rows as received</h4>"
+            + html_table(("row", *received.header), received.rows, numeric=("row",))
+            for received in self.bench.store.received_rows(self.result.snapshot.id, wanted)
+        )
 
     def __repr__(self) -> str:
         if self.result is None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from rosterlab import spec
 from rosterlab.report.html import html_table
 from rosterlab.report.snapshots import outcome_text
+from rosterlab.store import ReceivedFile
 from rosterlab.store.outcomes import outcome_of
 from rosterlab.ui.base import wrap
 from rosterlab.ui.findings import check
@@ -92,18 +93,18 @@ def _text(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _notes(files: Sequence[tuple[str, str | None, str | None, bool, str | None]]) -> list[str]:
+def _notes(files: Sequence[ReceivedFile]) -> list[str]:
     notes = []
-    newlines = {newline for *_, newline in files if newline}
-    for name, spec_name, encoding, bom, _ in files:
-        if spec_name is None:
-            notes.append(f"{name}: not a file name Clever reads")
-        elif spec_name != name:
-            notes.append(f"{name}: should be {spec_name}")
-        if encoding and encoding not in ("utf-8", "utf-8-sig"):
-            notes.append(f"{name}: {encoding}")
-        if bom:
-            notes.append(f"{name}: BOM")
+    newlines = {f.newline for f in files if f.newline}
+    for f in files:
+        if f.spec_name is None:
+            notes.append(f"{f.name}: not a file name Clever reads")
+        elif f.spec_name != f.name:
+            notes.append(f"{f.name}: should be {f.spec_name}")
+        if f.encoding and f.encoding not in ("utf-8", "utf-8-sig"):
+            notes.append(f"{f.name}: {f.encoding}")
+        if f.bom:
+            notes.append(f"{f.name}: BOM")
     if len(newlines) > 1:
         notes.append("mixed newlines: " + ", ".join(sorted(newlines)))
     return notes
@@ -113,18 +114,14 @@ def sync_history(bench: Workbench, nights: Sequence[NightRef] | None = None) -> 
     """One :class:`NightSummary` per night of ``nights`` (None: all): files, rows, findings."""
     summaries = []
     for snap in bench.span(nights):
-        files = bench.store.rows(
-            "SELECT name, spec_name, encoding, bom, newline FROM snapshot_files "
-            "WHERE snapshot_id = ? ORDER BY name",
-            [snap.id],
-        )
+        files = bench.store.received_files(snap.id)
         summaries.append(
             NightSummary(
                 snapshot_id=snap.id,
                 seq=snap.seq,
                 taken_at=snap.taken_at,
                 origin=snap.origin,
-                files=tuple(row[0] for row in files),
+                files=tuple(f.name for f in files),
                 notes=tuple(_notes(files)),
                 rows=tuple(bench.store.snapshot_rows(snap.id).items()),
                 findings=tuple(check(bench, snap.id).severity_counts().items()),
