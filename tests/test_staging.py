@@ -12,6 +12,7 @@ from rosterlab.store import ColumnMap, Store, ingest_bundle, positional, stage_s
 from tests.tiny import tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0)
+NIGHT_2 = datetime(2026, 9, 2, 2, 0)
 
 
 @pytest.fixture
@@ -113,3 +114,97 @@ def test_received_rows_show_rows_as_sent_of_an_older_night(store, tmp_path):
         (1, "SCH-1", "SEC-1", "S-001", "SCH-9"),
         (3, "SCH-2", "SEC-2", "S-003", "SCH-9"),
     )
+
+
+def ingest_text(store: Store, tmp_path: Path, name: str, text: bytes, when: datetime) -> Path:
+    """Ingest tiny_night with ``name`` replaced by ``text`` as its exact bytes."""
+    folder = write_night(tmp_path / f"{when:%Y-%m-%d}", tiny_night())
+    (folder / name).write_bytes(text)
+    with open_bundle(folder) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=when)
+    return folder
+
+
+# incident: a blank line (row 2), a row with a fourth value (row 3, rejected by the parser) and
+# a row ending in an empty fourth field (row 4, accepted by the parser but malformed all the same)
+DAMAGED_ENROLLMENTS = (
+    b"School_id,Section_id,Student_id\n"
+    b"SCH-1,SEC-1,S-001\n"
+    b"\n"
+    b"SCH-2,SEC-2,S-002,X\n"
+    b"SCH-2,SEC-2,S-003,\n"
+    b"SCH-1,SEC-1,S-004\n"
+)
+KEPT_ENROLLMENTS = [(1, "SCH-1", "SEC-1", "S-001"), (5, "SCH-1", "SEC-1", "S-004")]
+
+
+def staged_enrollments(store: Store) -> list[tuple[object, ...]]:
+    return store.rows("SELECT _row, c0, c1, c2 FROM staged_enrollments ORDER BY _row")
+
+
+def test_ingest_records_how_each_file_was_staged(store, tmp_path):
+    ingest_text(store, tmp_path, "enrollments.csv", DAMAGED_ENROLLMENTS, NIGHT_1)
+
+    assert staged_enrollments(store) == KEPT_ENROLLMENTS
+    assert store.rows(
+        "SELECT name, as_received, skipped, dropped FROM file_staging ORDER BY name"
+    ) == [
+        ("enrollments.csv", True, [2, 3], [4]),
+        ("schools.csv", True, [], []),
+        ("sections.csv", True, [], []),
+        ("students.csv", True, [], []),
+        ("teachers.csv", True, [], []),
+    ]
+
+
+def test_an_older_night_is_restaged_from_the_record_like_it_was_at_ingest(store, tmp_path):
+    ingest_text(store, tmp_path, "enrollments.csv", DAMAGED_ENROLLMENTS, NIGHT_1)
+    ingest_text(store, tmp_path, "teachers.csv", b"School_id,Teacher_id\nSCH-1,T-1\n", NIGHT_2)
+
+    assert stage_snapshot(store, 1)["enrollments.csv"].header == (
+        "School_id",
+        "Section_id",
+        "Student_id",
+    )
+    assert staged_enrollments(store) == KEPT_ENROLLMENTS
+    assert store.rows("SELECT _row, c1 FROM staged_teachers ORDER BY _row") == [
+        (1, "T-1"),
+        (2, "T-2"),
+        (3, "T-3"),
+    ]
+
+    # The same night without the record (ingested before it existed) is sniffed again: the same.
+    stage_snapshot(store, 2)
+    store.execute("DELETE FROM file_staging WHERE snapshot_id = 1")
+    stage_snapshot(store, 1)
+    assert staged_enrollments(store) == KEPT_ENROLLMENTS
+
+
+def test_a_file_the_ingest_transcoded_is_sniffed_again(store, tmp_path):
+    # incident: Windows-1252 with a BOM-less CRLF mix, "Zoë" as one byte
+    teachers = (
+        b"School_id,Teacher_id,Last_name,First_name\r\n"
+        b"SCH-1,T-1,Park,Zo\xeb\n"
+        b"SCH-2,T-2,Nowak,Ola\r\n"
+    )
+    ingest_text(store, tmp_path, "teachers.csv", teachers, NIGHT_1)
+    ingest_text(store, tmp_path, "schools.csv", tiny_school_rows(), NIGHT_2)
+    assert store.rows(
+        "SELECT as_received FROM file_staging WHERE snapshot_id = 1 AND name = 'teachers.csv'"
+    ) == [(False,)]
+
+    stage_snapshot(store, 1)
+
+    assert store.rows("SELECT _row, c1, c3 FROM staged_teachers ORDER BY _row") == [
+        (1, "T-1", "Zoë"),
+        (2, "T-2", "Ola"),
+    ]
+    assert staged_enrollments(store) == [
+        (1, "SCH-1", "SEC-1", "S-001"),
+        (2, "SCH-2", "SEC-2", "S-002"),
+        (3, "SCH-2", "SEC-2", "S-003"),
+    ]
+
+
+def tiny_school_rows() -> bytes:
+    return b"School_id,School_name,School_number\nSCH-1,Maple Elementary,101\n"

@@ -283,6 +283,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (7, "api pulls, pages and Clever ids"),
             (8, "upload outcomes and the settings each snapshot was checked with"),
             (9, "findings count records: row-level finding lists"),
+            (10, "how each parsed file was staged"),
         ]
 
 

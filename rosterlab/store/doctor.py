@@ -303,6 +303,7 @@ def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
     """Rows that name a snapshot the store does not hold (a half-removed snapshot)."""
     for table in (
         "snapshot_files",
+        "file_staging",
         "snapshot_entities",
         "findings",
         "finding_rows",

@@ -34,6 +34,7 @@ from rosterlab.store import raw
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.staging import (
     ColumnMap,
+    FileStaging,
     clear_staging,
     entity_filter,
     hash_projection,
@@ -157,11 +158,21 @@ class Ingestor:
         findings: list[Finding] = []
         clear_staging(self.store)
         for source in bundle.files:
-            rows: int | None = None
+            staged: FileStaging | None = None
             if source.parsable:
                 self.progress(f"parsing {source.name} ({source.size:,} bytes)")
-                rows, parse_findings = stage_file(self.store, source)
-                findings += parse_findings
+                staged = stage_file(self.store, source)
+                findings += staged.findings
+                self.store.execute(
+                    "INSERT INTO file_staging VALUES (?, ?, ?, ?, ?)",
+                    [
+                        snapshot.id,
+                        source.name,
+                        staged.as_received,
+                        list(staged.skipped),
+                        list(staged.dropped),
+                    ],
+                )
             entity = spec.entity_of_file(source.spec_name) if source.spec_name else None
             self.store.execute(
                 "INSERT INTO snapshot_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -172,7 +183,7 @@ class Ingestor:
                     entity,
                     source.sha256,
                     source.size,
-                    rows,
+                    staged.rows if staged else None,
                     source.encoding,
                     source.bom,
                     source.newline,
@@ -651,6 +662,7 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
     for table in (
         "snapshot_entities",
         "snapshot_files",
+        "file_staging",
         "findings",
         "finding_rows",
         "duplicate_versions",

@@ -497,6 +497,23 @@ CREATE VIEW finding_places AS
     UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
 
 
+# How each parsed spec file was staged (rosterlab/store/staging.py), so re-staging a snapshot
+# reads its kept raw files as they are instead of sniffing and counting them again:
+# ``as_received``: the parser read the received bytes (UTF-8 without BOM, one line-break style);
+# ``skipped``: data rows the parser did not keep (malformed, blank); ``dropped``: rows it kept
+# that are malformed all the same (surplus empty fields). Snapshots ingested before this
+# migration have no rows here and are re-staged by sniffing. No primary key, for the reason
+# duplicate_versions has none (a rebuild re-inserts the same rows in one transaction).
+FILE_STAGING_TABLE = """
+CREATE TABLE file_staging (
+    snapshot_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    as_received BOOLEAN NOT NULL,
+    skipped BIGINT[] NOT NULL,
+    dropped BIGINT[] NOT NULL
+)"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -517,4 +534,5 @@ def migrations() -> list[tuple[int, str, str]]:
             OUTCOMES_TABLE + ";\nALTER TABLE districts ADD COLUMN settings VARCHAR",
         ),
         (9, "findings count records: row-level finding lists", FINDING_ROWS),
+        (10, "how each parsed file was staged", FILE_STAGING_TABLE),
     ]

@@ -188,17 +188,22 @@ def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
     """Make ``staged_<file>`` views hold a snapshot's spec files, with data row numbers.
 
     Right after an ingest they already do (nothing is re-read); otherwise the raw files are
-    parsed again. Views have ``_row`` plus positional columns ``c0..cN`` in received order: use
-    ``StagedFile.columns.value(name)`` for a spec column's SQL.
+    parsed again — as the ingest recorded it (``file_staging``) when it read them as received,
+    else read and sniffed again like a new bundle. Views have ``_row`` plus positional columns
+    ``c0..cN`` in received order: use ``StagedFile.columns.value(name)`` for a spec column's SQL.
     """
     if store.staged_snapshot != snapshot_id:
         store.snapshot(snapshot_id)  # a clear error for an unknown id
+        recorded = _recorded_staging(store, snapshot_id)
         try:
             with tempfile.TemporaryDirectory(prefix="rosterlab-stage-") as tmp:
-                folder = Path(tmp) / "bundle"
-                materialize(store, snapshot_id, folder)
-                with open_bundle(folder) as bundle:
-                    stage_bundle(store, bundle)
+                if recorded is not None:
+                    _restage(store, recorded, Path(tmp))
+                else:
+                    folder = Path(tmp) / "bundle"
+                    materialize(store, snapshot_id, folder)
+                    with open_bundle(folder) as bundle:
+                        stage_bundle(store, bundle)
         except OSError as exc:  # the raw files are unpacked into a temporary folder
             unchanged = (
                 "the store keeps what it held before (TMPDIR may name a folder on a disk with "
@@ -229,6 +234,49 @@ def stage_snapshot(store: Store, snapshot_id: int) -> dict[str, StagedFile]:
     return staged
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """A parsed spec file of a snapshot and how the ingest staged it."""
+
+    spec_name: str
+    sha256: str
+    width: int
+    skipped: list[int]
+    dropped: list[int]
+
+
+def _recorded_staging(store: Store, snapshot_id: int) -> list[_Recorded] | None:
+    """How the ingest staged each parsed spec file, when every one was read as received
+    (None: one was transcoded or the snapshot predates ``file_staging``: sniff again)."""
+    rows = store.rows(
+        "SELECT f.spec_name, f.sha256, len(f.header), s.as_received, s.skipped, s.dropped "
+        "FROM snapshot_files f LEFT JOIN file_staging s USING (snapshot_id, name) "
+        "WHERE f.snapshot_id = ? AND f.spec_name IS NOT NULL AND f.rows IS NOT NULL "
+        "ORDER BY f.spec_name",
+        [snapshot_id],
+    )
+    if not all(as_received for *_, as_received, _, _ in rows):
+        return None
+    return [
+        _Recorded(spec_name, sha256, width, skipped, dropped)
+        for spec_name, sha256, width, _, skipped, dropped in rows
+    ]
+
+
+def _restage(store: Store, files: list[_Recorded], tmp: Path) -> None:
+    """Stage files the ingest read as received: unpack each kept file and parse it as the
+    ingest did, leaving out the rows it recorded (no sniffing, no counting of fields)."""
+    clear_staging(store)
+    for index, recorded in enumerate(files):
+        path = tmp / f"{index}.csv"
+        with path.open("wb") as stream:
+            store.copy_raw(recorded.sha256, stream)
+        parsed = _parse(store, path, recorded.spec_name, recorded.width)
+        path.unlink()  # parsed: the disk holds one file at a time
+        view = staging_table(recorded.spec_name)
+        _create_staging_view(store, view, parsed, recorded.skipped, recorded.dropped)
+
+
 def clear_staging(store: Store) -> None:
     """Drop every staging view (nothing is staged afterwards)."""
     for file_name in spec.FILES:
@@ -236,27 +284,30 @@ def clear_staging(store: Store) -> None:
     store.staged_snapshot = None
 
 
-def stage_bundle(store: Store, bundle: Bundle) -> list[Finding]:
+def stage_bundle(store: Store, bundle: Bundle) -> None:
     """Parse a bundle's spec files into staging without recording anything."""
     clear_staging(store)
-    findings: list[Finding] = []
     for source in bundle.files:
         if source.parsable:
-            findings += stage_file(store, source)[1]
-    return findings
+            stage_file(store, source)
 
 
-def stage_file(store: Store, source: SourceFile) -> tuple[int, list[Finding]]:
-    """Parse one file into staging; return its row count and its malformed rows."""
+@dataclass(frozen=True)
+class FileStaging:
+    """How one received file was staged: its rows, its malformed rows as findings, and what a
+    later re-stage needs to repeat it without sniffing or counting the file again."""
+
+    rows: int
+    findings: tuple[Finding, ...]
+    as_received: bool  # the parser read the received bytes (no transcoding, one line break)
+    skipped: tuple[int, ...]  # data rows the parser did not keep (malformed, blank), ascending
+    dropped: tuple[int, ...]  # data rows it kept that are malformed all the same, ascending
+
+
+def stage_file(store: Store, source: SourceFile) -> FileStaging:
+    """Parse one file into staging: its row count, malformed rows, skipped and dropped rows."""
     assert source.spec_name is not None
     view = staging_table(source.spec_name)
-    parsed = "_parsed_" + spec.FILES[source.spec_name].stem
-    columns = (
-        "{" + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(len(source.header))) + "}"
-    )
-    store.execute("DROP TABLE IF EXISTS reject_errors")
-    store.execute("DROP TABLE IF EXISTS reject_scans")
-    store.execute(f"DROP VIEW IF EXISTS {view}")
     width = len(source.header)
     # DuckDB accepts a row whose surplus fields are all empty, dropping them: an unquoted
     # comma in a row ending with empty columns would shift its values unnoticed. Every
@@ -264,13 +315,7 @@ def stage_file(store: Store, source: SourceFile) -> tuple[int, list[Finding]]:
     # like rejected ones.
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting = pool.submit(surplus_rows, source.parse_path, source.newline, width)
-        store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
-            f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
-            "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-            "store_rejects = true)",
-            [str(source.parse_path)],
-        )
+        parsed = _parse(store, source.parse_path, source.spec_name, width)
         surplus = dict(counting.result())
     # DuckDB may reject a row once per surplus or missing field: one finding per row, the
     # reject naming the most fields found (too many) or the fewest (too few).
@@ -303,7 +348,31 @@ def stage_file(store: Store, source: SourceFile) -> tuple[int, list[Finding]]:
     accepted_surplus = sorted(set(surplus) - {int(line) - 1 for line, _, _ in rejects})
     _create_staging_view(store, view, parsed, skipped, accepted_surplus)
     rows = store.rows(f"SELECT count(*) FROM {view}")[0][0]
-    return int(rows), findings
+    return FileStaging(
+        int(rows),
+        tuple(findings),
+        source.parse_path == source.path,
+        tuple(skipped),
+        tuple(accepted_surplus),
+    )
+
+
+def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
+    """Parse a UTF-8 file of ``width`` columns into its temporary table (every value TEXT, in
+    positional columns); rejected rows land in DuckDB's ``reject_errors``. Returns the table."""
+    parsed = "_parsed_" + spec.FILES[spec_name].stem
+    columns = "{" + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(width)) + "}"
+    store.execute("DROP TABLE IF EXISTS reject_errors")
+    store.execute("DROP TABLE IF EXISTS reject_scans")
+    store.execute(f"DROP VIEW IF EXISTS {staging_table(spec_name)}")
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
+        f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
+        "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+        "store_rejects = true)",
+        [str(path)],
+    )
+    return parsed
 
 
 def _create_staging_view(
