@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
@@ -240,6 +240,7 @@ class _Recorded:
 
     spec_name: str
     sha256: str
+    size: int
     width: int
     skipped: list[int]
     dropped: list[int]
@@ -249,32 +250,54 @@ def _recorded_staging(store: Store, snapshot_id: int) -> list[_Recorded] | None:
     """How the ingest staged each parsed spec file, when every one was read as received
     (None: one was transcoded or the snapshot predates ``file_staging``: sniff again)."""
     rows = store.rows(
-        "SELECT f.spec_name, f.sha256, len(f.header), s.as_received, s.skipped, s.dropped "
+        "SELECT f.spec_name, f.sha256, f.bytes, len(f.header), s.as_received, s.skipped, "
+        "s.dropped "
         "FROM snapshot_files f LEFT JOIN file_staging s USING (snapshot_id, name) "
         "WHERE f.snapshot_id = ? AND f.spec_name IS NOT NULL AND f.rows IS NOT NULL "
-        "ORDER BY f.spec_name",
+        "ORDER BY f.bytes, f.spec_name",
         [snapshot_id],
     )
     if not all(as_received for *_, as_received, _, _ in rows):
         return None
     return [
-        _Recorded(spec_name, sha256, width, skipped, dropped)
-        for spec_name, sha256, width, _, skipped, dropped in rows
+        _Recorded(spec_name, sha256, size, width, skipped, dropped)
+        for spec_name, sha256, size, width, _, skipped, dropped in rows
     ]
 
 
 def _restage(store: Store, files: list[_Recorded], tmp: Path) -> None:
     """Stage files the ingest read as received: unpack each kept file and parse it as the
-    ingest did, leaving out the rows it recorded (no sniffing, no counting of fields)."""
+    ingest did, leaving out the rows it recorded (no sniffing, no counting of fields).
+
+    Smallest first, each file is unpacked in a worker while DuckDB parses the one before (the
+    decoder, the digest and the write release the GIL), so the largest file's unpacking hides
+    behind the second largest's parse; the disk holds at most two of the files at a time.
+    """
     clear_staging(store)
-    for index, recorded in enumerate(files):
-        path = tmp / f"{index}.csv"
+
+    def unpack(write: Callable[[BinaryIO], None], path: Path) -> Path:
         with path.open("wb") as stream:
-            store.copy_raw(recorded.sha256, stream)
-        parsed = _parse(store, path, recorded.spec_name, recorded.width)
-        path.unlink()  # parsed: the disk holds one file at a time
-        view = staging_table(recorded.spec_name)
-        _create_staging_view(store, view, parsed, recorded.skipped, recorded.dropped)
+            write(stream)
+        return path
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        unpacking: list[Future[Path]] = []
+        for index, recorded in enumerate(files):
+            # The blob is read here (the connection is this thread's); the worker only decodes.
+            unpacking.append(
+                pool.submit(unpack, store.raw_writer(recorded.sha256), tmp / f"{index}.csv")
+            )
+            if index:
+                _restage_file(store, files[index - 1], unpacking[index - 1].result())
+        if files:
+            _restage_file(store, files[-1], unpacking[-1].result())
+
+
+def _restage_file(store: Store, recorded: _Recorded, path: Path) -> None:
+    parsed = _parse(store, path, recorded.spec_name, recorded.width)
+    path.unlink()
+    view = staging_table(recorded.spec_name)
+    _create_staging_view(store, view, parsed, recorded.skipped, recorded.dropped)
 
 
 def clear_staging(store: Store) -> None:

@@ -690,9 +690,15 @@ class Store:
 
         Its sha256 is checked at the end: on StoreError the stream holds a partial file.
         """
+        self.raw_writer(sha256)(stream)
+
+    def raw_writer(self, sha256: str) -> Callable[[BinaryIO], None]:
+        """Load a kept file's blob now; the function returned writes the file to a stream like
+        :meth:`copy_raw` without touching the connection, so it may run in another thread."""
         from rosterlab.store import raw
 
-        raw.unpack_to(stream, sha256, *self._raw_blob(sha256))
+        size, blob, keyframe = self._raw_blob(sha256)
+        return lambda stream: raw.unpack_to(stream, sha256, size, blob, keyframe)
 
     def _raw_blob(self, sha256: str) -> tuple[int, raw.Blob, raw.Keyframe | None]:
         """A kept file's size, blob and (for a delta) loaded keyframe."""
