@@ -158,6 +158,7 @@ def child_warm(folder: Path, store_path: Path, repeat: int) -> dict[str, Any]:
     from rosterlab.store import Store, ingest_bundle
 
     store_path.unlink(missing_ok=True)
+    Path(f"{store_path}.published").unlink(missing_ok=True)  # the copy readers open, if any
     with Store.open(store_path) as store, open_bundle(folder) as bundle:
         ingested: list[int] = []
         ingest = _measure(
