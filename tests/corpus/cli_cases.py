@@ -29,7 +29,12 @@ reason = "Clever's grade vocabulary spells it Kindergarten"
 """
 # The temporary folder of the full-temp case: 8 KiB of tmpfs takes Python's probe file and one
 # or two of the night's files (a page each), never all five.
-FULL_TMP = "mount -t tmpfs -o size=8k rosterlab-full-tmp {folder}/tmp"
+# One 4 KiB page left: Python's tempfile checks that TMPDIR takes a file (else it silently uses
+# /tmp); re-staging then unpacks the next file while the one before is still there, and fails.
+FULL_TMP = (
+    "mount -t tmpfs -o size=8k rosterlab-full-tmp {folder}/tmp && "
+    "head -c 4096 /dev/zero > {folder}/tmp/filler"
+)
 READ_ONLY = "mount --bind -o ro {folder}/ro {folder}/ro"
 
 
