@@ -27,7 +27,7 @@ from typing import Any
 from rosterlab.api import served_sql
 from rosterlab.api.served_sql import FRL_NAMES, RACE_NAMES
 from rosterlab.store import SnapshotInfo, Store
-from rosterlab.store.outcomes import outcome_of, same_kind
+from rosterlab.store.outcomes import live_before, outcome_of, same_kind
 
 __all__ = ["FRL_NAMES", "RACE_NAMES"]
 
@@ -308,21 +308,17 @@ def _dumps(payload: object) -> str:
 def live_state(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo:
     """What Clever serves when ``snapshot`` is the newest night: itself once processed; while
     it is held, or when Clever did not process it, the newest earlier night it applied."""
-    if outcome_of(store, snapshot.id).outcome == "processed":
+    outcome = outcome_of(store, snapshot.id).outcome
+    if outcome == "processed":
         return snapshot
-    earlier = [
-        s
-        for s in store.snapshots(snapshot.district)
-        if s.seq < snapshot.seq and same_kind(s, snapshot)
-    ]
-    for candidate in reversed(earlier):
-        if outcome_of(store, candidate.id).applied:
-            return candidate
+    live = live_before(store, snapshot)
+    if live is not None:
+        return live
     from rosterlab.errors import ApiError
 
     raise ApiError(
         f"{snapshot.district} night {snapshot.seq} is "
-        f"{outcome_of(store, snapshot.id).outcome} and Clever processed no night before it, "
+        f"{outcome} and Clever processed no night before it, "
         "so it serves nothing yet: serve it as it is with --as-is"
     )
 
