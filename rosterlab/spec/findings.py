@@ -190,8 +190,9 @@ ADVICE = "nothing: advice only"
 OBSERVED = "observed in what Clever serves (Data API)"
 
 
-def _t(*args: Any, **kw: Any) -> FindingType:
-    return FindingType(*args, **kw)
+def _t(**fields: Any) -> FindingType:
+    """A catalogue entry, its fields named (see :class:`FindingType`)."""
+    return FindingType(**fields)
 
 
 _SYNC_COLUMN_HINTS = {
@@ -226,280 +227,305 @@ _SYNC_COLUMN_HINTS = {
 CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
     # --- file ---
     _t(
-        "missing-file",
-        "error",
-        "file",
-        "Required file missing",
-        "a required file is absent from the bundle",
-        "{value} is missing from the bundle; Clever will not process this upload.",
-        "Upload all five required files together: schools, students, teachers, sections, "
+        code="missing-file",
+        severity="error",
+        group="file",
+        title="Required file missing",
+        when="a required file is absent from the bundle",
+        message="{value} is missing from the bundle; Clever will not process this upload.",
+        hint="Upload all five required files together: schools, students, teachers, sections, "
         "enrollments.",
         clever=NOT_PROCESSED,
     ),
     _t(
-        "misnamed-file",
-        "error",
-        "file",
-        "Misnamed file",
-        "a file Clever will not pick up but that is clearly meant to be a spec file: another "
+        code="misnamed-file",
+        severity="error",
+        group="file",
+        title="Misnamed file",
+        when="a file Clever will not pick up but that is clearly meant to be a spec file: another "
         "suffix (students.csv.txt, students.txt), a subfolder, a misspelling",
-        "{value} will not be picked up by Clever; it looks like {expected}.",
-        "Rename {value} to {expected} (.csv, in the top folder of the upload).",
+        message="{value} will not be picked up by Clever; it looks like {expected}.",
+        hint="Rename {value} to {expected} (.csv, in the top folder of the upload).",
         clever=IGNORED,
     ),
     _t(
-        "file-name-case",
-        "warning",
-        "file",
-        "File name in another case",
-        "a spec file named in another case (Students.csv, students.CSV): read, stored and checked "
-        "as that file",
-        "{value} is read as {expected}; Clever's instructions write the file names in lower case.",
-        "Rename {value} to {expected} to match the instructions; rosterlab fix writes {expected}.",
+        code="file-name-case",
+        severity="warning",
+        group="file",
+        title="File name in another case",
+        when=(
+            "a spec file named in another case (Students.csv, students.CSV): read, stored and "
+            "checked as that file"
+        ),
+        message=(
+            "{value} is read as {expected}; Clever's instructions write the file names in lower "
+            "case."
+        ),
+        hint=(
+            "Rename {value} to {expected} to match the instructions; rosterlab fix writes "
+            "{expected}."
+        ),
         clever=READ,
     ),
     _t(
-        "unexpected-file",
-        "info",
-        "file",
-        "Unexpected file",
-        "a file that is not part of the format",
-        "{value} is not part of the Clever format and is ignored.",
-        "Remove it from the upload unless another tool needs it.",
+        code="unexpected-file",
+        severity="info",
+        group="file",
+        title="Unexpected file",
+        when="a file that is not part of the format",
+        message="{value} is not part of the Clever format and is ignored.",
+        hint="Remove it from the upload unless another tool needs it.",
         clever=IGNORED,
     ),
     _t(
-        "deprecated-file",
-        "warning",
-        "file",
-        "Deprecated file",
-        "admins.csv",
-        "{value} has been deprecated since 2019; only older integrations read it.",
-        "Move administrators to staff.csv.",
+        code="deprecated-file",
+        severity="warning",
+        group="file",
+        title="Deprecated file",
+        when="admins.csv",
+        message="{value} has been deprecated since 2019; only older integrations read it.",
+        hint="Move administrators to staff.csv.",
         clever=PROCESSED,
     ),
     _t(
-        "empty-file",
-        "error",
-        "file",
-        "Empty file",
-        "no header row",
-        "{value} has no header row.",
-        "Export the file again with its header row; an empty file deletes every record.",
+        code="empty-file",
+        severity="error",
+        group="file",
+        title="Empty file",
+        when="no header row",
+        message="{value} has no header row.",
+        hint="Export the file again with its header row; an empty file deletes every record.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "encoding-not-utf8",
-        "error",
-        "file",
-        "Not UTF-8",
-        "not valid UTF-8 (UTF-16, Windows-1252, …); value names the detected encoding",
-        "{file} is encoded as {value}, not UTF-8; Clever may show its accented letters garbled.",
-        "Save the file as UTF-8 (in Excel: CSV UTF-8); rosterlab fix writes UTF-8.",
+        code="encoding-not-utf8",
+        severity="error",
+        group="file",
+        title="Not UTF-8",
+        when="not valid UTF-8 (UTF-16, Windows-1252, …); value names the detected encoding",
+        message=(
+            "{file} is encoded as {value}, not UTF-8; Clever may show its accented letters garbled."
+        ),
+        hint="Save the file as UTF-8 (in Excel: CSV UTF-8); rosterlab fix writes UTF-8.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "bom-present",
-        "warning",
-        "file",
-        "Byte-order mark",
-        "UTF-8 byte-order mark",
-        "{file} starts with a UTF-8 byte-order mark.",
-        "Save as UTF-8 without BOM; some importers read the mark into the first header.",
+        code="bom-present",
+        severity="warning",
+        group="file",
+        title="Byte-order mark",
+        when="UTF-8 byte-order mark",
+        message="{file} starts with a UTF-8 byte-order mark.",
+        hint="Save as UTF-8 without BOM; some importers read the mark into the first header.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "malformed-row",
-        "error",
-        "file",
-        "Malformed row",
-        "wrong number of fields, unclosed quote; row points at it",
-        "{file} row {row} cannot be parsed: {detail}.",
-        "Quote values that contain commas, quotes or line breaks, and check the row has one "
+        code="malformed-row",
+        severity="error",
+        group="file",
+        title="Malformed row",
+        when="wrong number of fields, unclosed quote; row points at it",
+        message="{file} row {row} cannot be parsed: {detail}.",
+        hint="Quote values that contain commas, quotes or line breaks, and check the row has one "
         "value per header column.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "too-many-columns",
-        "error",
-        "file",
-        "Too many columns",
-        "more columns than rosterlab reads in one file (max_columns); value is the count",
-        "{file} has {value} columns, more than the {limit} rosterlab reads: its rows were not "
-        "read.",
-        "Drop the extra columns (a spreadsheet that grew sideways?); if they are real, raise "
+        code="too-many-columns",
+        severity="error",
+        group="file",
+        title="Too many columns",
+        when="more columns than rosterlab reads in one file (max_columns); value is the count",
+        message=(
+            "{file} has {value} columns, more than the {limit} rosterlab reads: its rows were not "
+            "read."
+        ),
+        hint="Drop the extra columns (a spreadsheet that grew sideways?); if they are real, raise "
         "max_columns in rosterlab.toml's [limits].",
         clever=UNCONFIRMED,
     ),
     _t(
-        "invalid-utf8-bytes",
-        "error",
-        "file",
-        "Bytes that are not UTF-8",
-        "a UTF-8 file with a few bytes that are not UTF-8 (one finding per place, the first 100)",
-        "{file} line {line}, column {column}: {value} is not UTF-8; read as Windows-1252 "
+        code="invalid-utf8-bytes",
+        severity="error",
+        group="file",
+        title="Bytes that are not UTF-8",
+        when=(
+            "a UTF-8 file with a few bytes that are not UTF-8 (one finding per place, the first "
+            "100)"
+        ),
+        message="{file} line {line}, column {column}: {value} is not UTF-8; read as Windows-1252 "
         "({text!r}).",
-        "Fix that value at the source and save the file as UTF-8; the rest of the file was "
+        hint="Fix that value at the source and save the file as UTF-8; the rest of the file was "
         "read as UTF-8.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "blank-row",
-        "warning",
-        "file",
-        "Blank row",
-        "an empty line inside the data",
-        "{file} has an empty line at row {row}.",
-        "Remove blank lines from the export.",
+        code="blank-row",
+        severity="warning",
+        group="file",
+        title="Blank row",
+        when="an empty line inside the data",
+        message="{file} has an empty line at row {row}.",
+        hint="Remove blank lines from the export.",
         clever=UNCONFIRMED,
     ),
     # --- header ---
     _t(
-        "missing-column",
-        "error",
-        "header",
-        "Required column missing",
-        "a required column is absent",
-        "{file} has no {field} column, which is required; Clever skips every row of {file}.",
-        "Add the {field} column to {file}.",
+        code="missing-column",
+        severity="error",
+        group="header",
+        title="Required column missing",
+        when="a required column is absent",
+        message=(
+            "{file} has no {field} column, which is required; Clever skips every row of {file}."
+        ),
+        hint="Add the {field} column to {file}.",
         clever=ROWS_SKIPPED,
     ),
     _t(
-        "type-information-line",
-        "error",
-        "header",
-        "PowerShell type line",
-        "the file starts with the #TYPE line Windows PowerShell 5.1's Export-Csv writes unless "
-        "-NoTypeInformation is given: Clever reads it as the header",
-        "{file} starts with PowerShell's type line {value!r}; Clever reads it as the header, so no "
-        "column matches and every row of {file} is skipped.",
-        "Export with Export-Csv -NoTypeInformation (PowerShell 7 omits the line by default).",
+        code="type-information-line",
+        severity="error",
+        group="header",
+        title="PowerShell type line",
+        when=(
+            "the file starts with the #TYPE line Windows PowerShell 5.1's Export-Csv writes unless "
+            "-NoTypeInformation is given: Clever reads it as the header"
+        ),
+        message=(
+            "{file} starts with PowerShell's type line {value!r}; Clever reads it as the header, "
+            "so no column matches and every row of {file} is skipped."
+        ),
+        hint="Export with Export-Csv -NoTypeInformation (PowerShell 7 omits the line by default).",
         clever=ROWS_SKIPPED,
     ),
     _t(
-        "misspelled-column",
-        "warning",
-        "header",
-        "Misspelled column",
-        "an unknown column that is a near miss of a spec column; hint names the spec column",
-        "{file} column {value} looks like a misspelling of {field}; Clever ignores it.",
-        "Rename the column {value} to {field}.",
+        code="misspelled-column",
+        severity="warning",
+        group="header",
+        title="Misspelled column",
+        when="an unknown column that is a near miss of a spec column; hint names the spec column",
+        message="{file} column {value} looks like a misspelling of {field}; Clever ignores it.",
+        hint="Rename the column {value} to {field}.",
         clever=IGNORED,
     ),
     _t(
-        "unknown-column",
-        "warning",
-        "header",
-        "Unknown column",
-        "any other column that is neither in the spec nor ext.*",
-        "{file} column {value} is not in the Clever format and is ignored.",
-        "Remove it, or rename it to ext.{value} to send it as a custom field.",
+        code="unknown-column",
+        severity="warning",
+        group="header",
+        title="Unknown column",
+        when="any other column that is neither in the spec nor ext.*",
+        message="{file} column {value} is not in the Clever format and is ignored.",
+        hint="Remove it, or rename it to ext.{value} to send it as a custom field.",
         clever=IGNORED,
     ),
     _t(
-        "duplicate-column",
-        "error",
-        "header",
-        "Duplicate column",
-        "the same header twice",
-        "{file} has the column {value} more than once.",
-        "Keep one {value} column.",
+        code="duplicate-column",
+        severity="error",
+        group="header",
+        title="Duplicate column",
+        when="the same header twice",
+        message="{file} has the column {value} more than once.",
+        hint="Keep one {value} column.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "extension-column",
-        "info",
-        "header",
-        "Extension column",
-        "an ext.* column (a field customization)",
-        "{file} sends the custom field {value}.",
-        "Custom fields reach only apps that ask for them; nothing to do if it is intended.",
+        code="extension-column",
+        severity="info",
+        group="header",
+        title="Extension column",
+        when="an ext.* column (a field customization)",
+        message="{file} sends the custom field {value}.",
+        hint="Custom fields reach only apps that ask for them; nothing to do if it is intended.",
         clever=READ,
     ),
     _t(
-        "missing-column-unconfirmed",
-        "warning",
-        "header",
-        "Possibly required column missing",
-        "a column the format lists as required, where Clever's own text does not confirm it, is "
-        "absent",
-        "{file} has no {field} column; it is listed as required, though Clever does not confirm "
-        "it.",
-        "Add the {field} column to {file} to be safe.",
+        code="missing-column-unconfirmed",
+        severity="warning",
+        group="header",
+        title="Possibly required column missing",
+        when=(
+            "a column the format lists as required, where Clever's own text does not confirm it, "
+            "is absent"
+        ),
+        message=(
+            "{file} has no {field} column; it is listed as required, though Clever does not "
+            "confirm it."
+        ),
+        hint="Add the {field} column to {file} to be safe.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "extension-not-allowed",
-        "warning",
-        "header",
-        "Custom field not allowed",
-        "an ext.* column in a file that takes no custom fields (enrollments.csv, admins.csv)",
-        "{file} column {value} is ignored: {file} takes no custom fields.",
-        "Remove the column {value} from {file}.",
+        code="extension-not-allowed",
+        severity="warning",
+        group="header",
+        title="Custom field not allowed",
+        when="an ext.* column in a file that takes no custom fields (enrollments.csv, admins.csv)",
+        message="{file} column {value} is ignored: {file} takes no custom fields.",
+        hint="Remove the column {value} from {file}.",
         clever=IGNORED,
     ),
     # --- row and cell ---
     _t(
-        "missing-value",
-        "error",
-        "row",
-        "Required value blank",
-        "a required field is blank",
-        "{entity} {key}: {field} is blank but required; Clever skips this row.",
-        "Fill {field} for this record; a skipped row reads as a deletion of the record.",
+        code="missing-value",
+        severity="error",
+        group="row",
+        title="Required value blank",
+        when="a required field is blank",
+        message="{entity} {key}: {field} is blank but required; Clever skips this row.",
+        hint="Fill {field} for this record; a skipped row reads as a deletion of the record.",
         clever=ROW_SKIPPED,
     ),
     _t(
-        "duplicate-id",
-        "error",
-        "row",
-        "Duplicate ID",
-        "a key repeats; for students: the same Student_id with different student-level values",
-        "{entity} {key} appears more than once; Clever does not say which row it keeps.",
-        "Give each record its own ID, or remove the repeated row.",
+        code="duplicate-id",
+        severity="error",
+        group="row",
+        title="Duplicate ID",
+        when="a key repeats; for students: the same Student_id with different student-level values",
+        message="{entity} {key} appears more than once; Clever does not say which row it keeps.",
+        hint="Give each record its own ID, or remove the repeated row.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "invalid-value",
-        "warning",
-        "row",
-        "Value outside vocabulary",
-        "a value outside its vocabulary; hint gives the canonical value where one exists",
-        "{entity} {key}: {field} {value!r} is not a recognised value.",
-        "Use {suggestion}.",
+        code="invalid-value",
+        severity="warning",
+        group="row",
+        title="Value outside vocabulary",
+        when="a value outside its vocabulary; hint gives the canonical value where one exists",
+        message="{entity} {key}: {field} {value!r} is not a recognised value.",
+        hint="Use {suggestion}.",
         many="{count:,} {entity} ({samples}): {field} {value!r} is not a recognised value.",
         clever=PROCESSED,
     ),
     _t(
-        "invalid-date",
-        "warning",
-        "row",
-        "Invalid date",
-        "a date not in MM/DD/YYYY, or impossible",
-        "{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
-        "Write dates as MM/DD/YYYY.",
+        code="invalid-date",
+        severity="warning",
+        group="row",
+        title="Invalid date",
+        when="a date not in MM/DD/YYYY, or impossible",
+        message="{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
+        hint="Write dates as MM/DD/YYYY.",
         many="{count:,} {entity} ({samples}): {field} {value!r} is not a valid MM/DD/YYYY date.",
         clever=PROCESSED,
     ),
     _t(
-        "invalid-email",
-        "warning",
-        "row",
-        "Invalid email",
-        "an email that cannot be one",
-        "{entity} {key}: {field} {value!r} is not an email address.",
-        "Correct the address; SSO needs it.",
+        code="invalid-email",
+        severity="warning",
+        group="row",
+        title="Invalid email",
+        when="an email that cannot be one",
+        message="{entity} {key}: {field} {value!r} is not an email address.",
+        hint="Correct the address; SSO needs it.",
         many="{count:,} {entity} ({samples}): {field} {value!r} is not an email address.",
         clever=PROCESSED,
     ),
     _t(
-        "excel-damage",
-        "warning",
-        "row",
-        "Excel damage",
-        "scientific-notation IDs, zips that lost a leading zero, dates rewritten to M/D/YY",
-        "{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
-        "Export straight from the SIS, or format the column as Text before saving.",
+        code="excel-damage",
+        severity="warning",
+        group="row",
+        title="Excel damage",
+        when="scientific-notation IDs, zips that lost a leading zero, dates rewritten to M/D/YY",
+        message="{entity} {key}: {field} {value!r} looks rewritten by a spreadsheet ({detail}).",
+        hint="Export straight from the SIS, or format the column as Text before saving.",
         many=(
             "{count:,} {entity} ({samples}): {field} {value!r} looks rewritten by a spreadsheet "
             "({detail})."
@@ -507,33 +533,37 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=PROCESSED,
     ),
     _t(
-        "padded-id",
-        "warning",
-        "row",
-        "Padded ID",
-        "leading/trailing whitespace in an ID",
-        "{entity} {key}: {field} has leading or trailing spaces.",
-        "Trim the ID; Clever treats ' 123' and '123' as different records.",
+        code="padded-id",
+        severity="warning",
+        group="row",
+        title="Padded ID",
+        when="leading/trailing whitespace in an ID",
+        message="{entity} {key}: {field} has leading or trailing spaces.",
+        hint="Trim the ID; Clever treats ' 123' and '123' as different records.",
         clever=PROCESSED,
     ),
     _t(
-        "too-many-contacts",
-        "info",
-        "row",
-        "Too many contacts",
-        "more than 5 contacts for one student (a limit of ours: v2.1.1 states none)",
-        "student {key} has {contacts} contacts; many apps show at most 5.",
-        "Nothing Clever requires; send the five contacts that matter most if apps show too few.",
+        code="too-many-contacts",
+        severity="info",
+        group="row",
+        title="Too many contacts",
+        when="more than 5 contacts for one student (a limit of ours: v2.1.1 states none)",
+        message="student {key} has {contacts} contacts; many apps show at most 5.",
+        hint=(
+            "Nothing Clever requires; send the five contacts that matter most if apps show too few."
+        ),
         clever=ADVICE,
     ),
     _t(
-        "incomplete-contact",
-        "warning",
-        "row",
-        "Incomplete contact",
-        "contact columns filled without Contact_type or Contact_name",
-        "student {key}: a contact has {field} blank while other contact columns are filled.",
-        "Fill Contact_type and Contact_name, or clear the contact columns.",
+        code="incomplete-contact",
+        severity="warning",
+        group="row",
+        title="Incomplete contact",
+        when="contact columns filled without Contact_type or Contact_name",
+        message=(
+            "student {key}: a contact has {field} blank while other contact columns are filled."
+        ),
+        hint="Fill Contact_type and Contact_name, or clear the contact columns.",
         many=(
             "{count:,} students ({samples}): a contact has {field} blank while other contact "
             "columns are filled."
@@ -541,15 +571,19 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=UNCONFIRMED,
     ),
     _t(
-        "missing-value-unconfirmed",
-        "warning",
-        "row",
-        "Possibly required value blank",
-        "a field the format lists as required, where Clever's own text does not confirm it, is "
-        "blank",
-        "{entity} {key}: {field} is blank; it is listed as required, though Clever does not "
-        "confirm it.",
-        "Fill {field} for this record to be safe.",
+        code="missing-value-unconfirmed",
+        severity="warning",
+        group="row",
+        title="Possibly required value blank",
+        when=(
+            "a field the format lists as required, where Clever's own text does not confirm it, is "
+            "blank"
+        ),
+        message=(
+            "{entity} {key}: {field} is blank; it is listed as required, though Clever does not "
+            "confirm it."
+        ),
+        hint="Fill {field} for this record to be safe.",
         many=(
             "{count:,} {entity} ({samples}): {field} is blank; it is listed as required, though "
             "Clever does not confirm it."
@@ -557,27 +591,29 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=UNCONFIRMED,
     ),
     _t(
-        "invalid-phone",
-        "warning",
-        "row",
-        "Invalid phone number",
-        "a phone number that is not 10 or 11 digits, digits only (v2.1.1)",
-        "{entity} {key}: {field} {value!r} is not 10 or 11 digits, digits only.",
-        "Write the number as digits only, with its area code (10 digits, or 11 with the leading "
-        "1): 5551234567.",
+        code="invalid-phone",
+        severity="warning",
+        group="row",
+        title="Invalid phone number",
+        when="a phone number that is not 10 or 11 digits, digits only (v2.1.1)",
+        message="{entity} {key}: {field} {value!r} is not 10 or 11 digits, digits only.",
+        hint=(
+            "Write the number as digits only, with its area code (10 digits, or 11 with the "
+            "leading 1): 5551234567."
+        ),
         many=(
             "{count:,} {entity} ({samples}): {field} {value!r} is not 10 or 11 digits, digits only."
         ),
         clever=PROCESSED,
     ),
     _t(
-        "invalid-zip",
-        "warning",
-        "row",
-        "Invalid ZIP",
-        "a ZIP that is not 5 or 9 letters or digits without punctuation (v2.1.1)",
-        "{entity} {key}: {field} {value!r} is not 5 or 9 characters without punctuation.",
-        "Write the ZIP as 5 or 9 characters, no hyphen or space ({suggestion}).",
+        code="invalid-zip",
+        severity="warning",
+        group="row",
+        title="Invalid ZIP",
+        when="a ZIP that is not 5 or 9 letters or digits without punctuation (v2.1.1)",
+        message="{entity} {key}: {field} {value!r} is not 5 or 9 characters without punctuation.",
+        hint="Write the ZIP as 5 or 9 characters, no hyphen or space ({suggestion}).",
         many=(
             "{count:,} {entity} ({samples}): {field} {value!r} is not 5 or 9 characters without "
             "punctuation."
@@ -585,13 +621,13 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=PROCESSED,
     ),
     _t(
-        "invalid-state",
-        "warning",
-        "row",
-        "Invalid state",
-        "a state that is not a two-letter abbreviation (v2.1.1)",
-        "{entity} {key}: {field} {value!r} is not a two-letter state abbreviation.",
-        "Write the state's two-letter postal abbreviation (MA, TX).",
+        code="invalid-state",
+        severity="warning",
+        group="row",
+        title="Invalid state",
+        when="a state that is not a two-letter abbreviation (v2.1.1)",
+        message="{entity} {key}: {field} {value!r} is not a two-letter state abbreviation.",
+        hint="Write the state's two-letter postal abbreviation (MA, TX).",
         many=(
             "{count:,} {entity} ({samples}): {field} {value!r} is not a two-letter state "
             "abbreviation."
@@ -599,384 +635,437 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=PROCESSED,
     ),
     _t(
-        "unlisted-contact-value",
-        "info",
-        "row",
-        "Contact type or relationship off the help-centre list",
-        "Contact_type or Contact_relationship outside the help centre's current list (v2.1.1 "
+        code="unlisted-contact-value",
+        severity="info",
+        group="row",
+        title="Contact type or relationship off the help-centre list",
+        when="Contact_type or Contact_relationship outside the help centre's current list (v2.1.1 "
         "takes free text); hint suggests the listed value",
-        "{entity} {key}: {field} {value!r} is not on Clever's current list.",
-        "Nothing Clever requires (v2.1.1 takes free text); the listed value would be {suggestion}.",
+        message="{entity} {key}: {field} {value!r} is not on Clever's current list.",
+        hint=(
+            "Nothing Clever requires (v2.1.1 takes free text); the listed value would be "
+            "{suggestion}."
+        ),
         many="{count:,} {entity} ({samples}): {field} {value!r} is not on Clever's current list.",
         clever=PROCESSED,
     ),
     _t(
-        "duplicate-unique-value",
-        "warning",
-        "row",
-        "Value not unique",
-        "Student_number, Teacher_number, Staff_email or Admin_email shared by two records; v2.1.1 "
-        "requires them unique in the district",
-        "{entity} {key}: {field} {value!r} is also used by {entity} {other}.",
-        "Give each record its own {field}; it must be unique in the district.",
+        code="duplicate-unique-value",
+        severity="warning",
+        group="row",
+        title="Value not unique",
+        when=(
+            "Student_number, Teacher_number, Staff_email or Admin_email shared by two records; "
+            "v2.1.1 requires them unique in the district"
+        ),
+        message="{entity} {key}: {field} {value!r} is also used by {entity} {other}.",
+        hint="Give each record its own {field}; it must be unique in the district.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "teacher-several-schools",
-        "warning",
-        "row",
-        "Teacher listed at several schools",
-        "a Teacher_id on several rows of teachers.csv (staff.csv, by contrast, repeats one row per "
-        "school)",
-        "teacher {key}: Teacher_id {value!r} is already listed at school {other} on an earlier "
-        "row; Clever processes only the first row.",
-        "List the teacher once, with the primary school; sections at other schools still work.",
+        code="teacher-several-schools",
+        severity="warning",
+        group="row",
+        title="Teacher listed at several schools",
+        when=(
+            "a Teacher_id on several rows of teachers.csv (staff.csv, by contrast, repeats one row "
+            "per school)"
+        ),
+        message=(
+            "teacher {key}: Teacher_id {value!r} is already listed at school {other} on an earlier "
+            "row; Clever processes only the first row."
+        ),
+        hint=(
+            "List the teacher once, with the primary school; sections at other schools still work."
+        ),
         clever=FIRST_ROW,
     ),
     # --- cross-file ---
     _t(
-        "unknown-school",
-        "error",
-        "cross-file",
-        "Unknown school",
-        "a School_id not in schools.csv",
-        "{entity} {key}: School_id {value!r} is not in schools.csv; what Clever does with the "
-        "broken link is not stated.",
-        "Add school {value} to schools.csv or correct the School_id.",
+        code="unknown-school",
+        severity="error",
+        group="cross-file",
+        title="Unknown school",
+        when="a School_id not in schools.csv",
+        message=(
+            "{entity} {key}: School_id {value!r} is not in schools.csv; what Clever does with the "
+            "broken link is not stated."
+        ),
+        hint="Add school {value} to schools.csv or correct the School_id.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "enrollment-unknown-student",
-        "error",
-        "cross-file",
-        "Enrollment of unknown student",
-        "enrollment → student not in students.csv",
-        "enrollment {key}: student {value!r} is not in students.csv; what Clever does with the "
-        "broken link is not stated.",
-        "Add the student to students.csv or drop the enrollment.",
+        code="enrollment-unknown-student",
+        severity="error",
+        group="cross-file",
+        title="Enrollment of unknown student",
+        when="enrollment → student not in students.csv",
+        message=(
+            "enrollment {key}: student {value!r} is not in students.csv; what Clever does with the "
+            "broken link is not stated."
+        ),
+        hint="Add the student to students.csv or drop the enrollment.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "enrollment-unknown-section",
-        "error",
-        "cross-file",
-        "Enrollment in unknown section",
-        "enrollment → section not in sections.csv",
-        "enrollment {key}: section {value!r} is not in sections.csv; what Clever does with the "
-        "broken link is not stated.",
-        "Add the section to sections.csv or drop its enrollments.",
+        code="enrollment-unknown-section",
+        severity="error",
+        group="cross-file",
+        title="Enrollment in unknown section",
+        when="enrollment → section not in sections.csv",
+        message=(
+            "enrollment {key}: section {value!r} is not in sections.csv; what Clever does with the "
+            "broken link is not stated."
+        ),
+        hint="Add the section to sections.csv or drop its enrollments.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "enrollment-school-mismatch",
-        "warning",
-        "cross-file",
-        "Enrollment school mismatch",
-        "enrollment School_id differs from its section's School_id",
-        "enrollment {key}: School_id {value!r} differs from its section's school.",
-        "Use the section's School_id in enrollments.csv.",
+        code="enrollment-school-mismatch",
+        severity="warning",
+        group="cross-file",
+        title="Enrollment school mismatch",
+        when="enrollment School_id differs from its section's School_id",
+        message="enrollment {key}: School_id {value!r} differs from its section's school.",
+        hint="Use the section's School_id in enrollments.csv.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "duplicate-enrollment",
-        "warning",
-        "cross-file",
-        "Duplicate enrollment",
-        "the same (section, student) twice",
-        "enrollment {key} appears more than once.",
-        "Remove the repeated enrollment row.",
+        code="duplicate-enrollment",
+        severity="warning",
+        group="cross-file",
+        title="Duplicate enrollment",
+        when="the same (section, student) twice",
+        message="enrollment {key} appears more than once.",
+        hint="Remove the repeated enrollment row.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "section-unknown-teacher",
-        "error",
-        "cross-file",
-        "Section with unknown teacher",
-        "Teacher_id or Teacher_N_id not in teachers.csv",
-        "section {key}: {field} {value!r} is not in teachers.csv; what Clever does with the "
-        "broken link is not stated.",
-        "Add the teacher to teachers.csv (a new hire not yet exported?) or correct {field}.",
+        code="section-unknown-teacher",
+        severity="error",
+        group="cross-file",
+        title="Section with unknown teacher",
+        when="Teacher_id or Teacher_N_id not in teachers.csv",
+        message=(
+            "section {key}: {field} {value!r} is not in teachers.csv; what Clever does with the "
+            "broken link is not stated."
+        ),
+        hint="Add the teacher to teachers.csv (a new hire not yet exported?) or correct {field}.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "section-without-students",
-        "warning",
-        "cross-file",
-        "Section without students",
-        "a section nobody is enrolled in",
-        "section {key} has no enrollments; Clever does not process a section without students.",
-        "Check enrollments.csv, or drop the section if it is not taught.",
+        code="section-without-students",
+        severity="warning",
+        group="cross-file",
+        title="Section without students",
+        when="a section nobody is enrolled in",
+        message=(
+            "section {key} has no enrollments; Clever does not process a section without students."
+        ),
+        hint="Check enrollments.csv, or drop the section if it is not taught.",
         clever=SECTION_SKIPPED,
     ),
     _t(
-        "student-without-enrollments",
-        "info",
-        "cross-file",
-        "Student without enrollments",
-        "a student in no section",
-        "student {key} is in no section.",
-        "Enroll the student, or ignore if expected (e.g. a new arrival).",
+        code="student-without-enrollments",
+        severity="info",
+        group="cross-file",
+        title="Student without enrollments",
+        when="a student in no section",
+        message="student {key} is in no section.",
+        hint="Enroll the student, or ignore if expected (e.g. a new arrival).",
         clever=ADVICE,
     ),
     _t(
-        "teacher-without-sections",
-        "info",
-        "cross-file",
-        "Teacher without sections",
-        "a teacher who teaches no section",
-        "teacher {key} teaches no section.",
-        "Nothing to do unless the teacher should have sections.",
+        code="teacher-without-sections",
+        severity="info",
+        group="cross-file",
+        title="Teacher without sections",
+        when="a teacher who teaches no section",
+        message="teacher {key} teaches no section.",
+        hint="Nothing to do unless the teacher should have sections.",
         clever=ADVICE,
     ),
     _t(
-        "school-id-is-number",
-        "error",
-        "cross-file",
-        "School number used as School_id",
-        "IDs in other files match a school's School_number instead of its School_id",
-        "{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
-        "Use School_id {school_id} instead of the school number.",
+        code="school-id-is-number",
+        severity="error",
+        group="cross-file",
+        title="School number used as School_id",
+        when="IDs in other files match a school's School_number instead of its School_id",
+        message="{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
+        hint="Use School_id {school_id} instead of the school number.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "shared-staff-id",
-        "error",
-        "cross-file",
-        "ID shared by different people",
-        "one Staff_id (or Teacher_id) used by different people",
-        "{entity} {key}: {field} {value!r} is used by different people.",
-        "Give each person their own ID.",
+        code="shared-staff-id",
+        severity="error",
+        group="cross-file",
+        title="ID shared by different people",
+        when="one Staff_id (or Teacher_id) used by different people",
+        message="{entity} {key}: {field} {value!r} is used by different people.",
+        hint="Give each person their own ID.",
         clever=UNCONFIRMED,
     ),
     _t(
-        "section-teacher-other-school",
-        "info",
-        "cross-file",
-        "Section teacher at another school",
-        "retired: a section's teacher listed in teachers.csv at another school only; the help "
+        code="section-teacher-other-school",
+        severity="info",
+        group="cross-file",
+        title="Section teacher at another school",
+        when="retired: a section's teacher listed in teachers.csv at another school only; the help "
         "centre allows it (a teacher is listed once, at a primary school), so it is not reported",
-        "section {key}: {field} {value!r} is listed in teachers.csv at another school than "
+        message="section {key}: {field} {value!r} is listed in teachers.csv at another school than "
         "{school_id}.",
-        "Nothing to do: a teacher is listed once, at a primary school, and may teach sections at "
-        "other schools (help centre).",
+        hint=(
+            "Nothing to do: a teacher is listed once, at a primary school, and may teach sections "
+            "at other schools (help centre)."
+        ),
         clever=ADVICE,
     ),
     # --- history ---
     _t(
-        "hold-mass-deletion",
-        "warning",
-        "history",
-        "Hold: mass deletion",
-        "more than 10 % of an entity deleted: Clever will hold the sync",
-        "{ratio:.0%} of {entity} would be deleted (threshold {threshold:.0%}); Clever will hold "
-        "the sync.",
-        "Check the export is complete; if the deletions are real, approve the hold in Clever.",
+        code="hold-mass-deletion",
+        severity="warning",
+        group="history",
+        title="Hold: mass deletion",
+        when="more than 10 % of an entity deleted: Clever will hold the sync",
+        message=(
+            "{ratio:.0%} of {entity} would be deleted (threshold {threshold:.0%}); Clever will "
+            "hold the sync."
+        ),
+        hint="Check the export is complete; if the deletions are real, approve the hold in Clever.",
         clever=HELD,
     ),
     _t(
-        "hold-mass-update",
-        "warning",
-        "history",
-        "Hold: mass update",
-        "more than 75 % of an entity updated: Clever will hold the sync",
-        "{ratio:.0%} of {entity} would be updated (threshold {threshold:.0%}); Clever will hold "
-        "the sync.",
-        "Check what changed in bulk; if intended, approve the hold in Clever.",
+        code="hold-mass-update",
+        severity="warning",
+        group="history",
+        title="Hold: mass update",
+        when="more than 75 % of an entity updated: Clever will hold the sync",
+        message=(
+            "{ratio:.0%} of {entity} would be updated (threshold {threshold:.0%}); Clever will "
+            "hold the sync."
+        ),
+        hint="Check what changed in bulk; if intended, approve the hold in Clever.",
         clever=HELD,
     ),
     _t(
-        "term-rollover",
-        "info",
-        "history",
-        "Term rollover",
-        "the removed sections belong to a term that has ended: an expected hold",
-        "{sections} removed sections belong to term {value!r}, which ended; an expected hold.",
-        "Approve the hold in Clever once the new term's sections are in.",
+        code="term-rollover",
+        severity="info",
+        group="history",
+        title="Term rollover",
+        when="the removed sections belong to a term that has ended: an expected hold",
+        message=(
+            "{sections} removed sections belong to term {value!r}, which ended; an expected hold."
+        ),
+        hint="Approve the hold in Clever once the new term's sections are in.",
         clever=HELD,
     ),
     _t(
-        "id-rekeyed",
-        "warning",
-        "history",
-        "Re-keyed ID",
-        "a record removed and re-added under a new ID (same person/section by natural key)",
-        "{entity} {old_key} came back as {key} (matched on {matched_on}); apps lose its history.",
-        "Keep IDs stable: restore {old_key} unless the change is intended.",
+        code="id-rekeyed",
+        severity="warning",
+        group="history",
+        title="Re-keyed ID",
+        when="a record removed and re-added under a new ID (same person/section by natural key)",
+        message=(
+            "{entity} {old_key} came back as {key} (matched on {matched_on}); apps lose its "
+            "history."
+        ),
+        hint="Keep IDs stable: restore {old_key} unless the change is intended.",
         clever=PROCESSED,
     ),
     _t(
-        "id-restored",
-        "info",
-        "history",
-        "ID restored",
-        "a record is back under the ID it had before a re-key (a correction, not a new problem)",
-        "{entity} {old_key} is back as {key}, the ID it had before night {restored_from}.",
-        "Nothing to undo: this restores an earlier ID. Keep {key} from now on.",
+        code="id-restored",
+        severity="info",
+        group="history",
+        title="ID restored",
+        when=(
+            "a record is back under the ID it had before a re-key (a correction, not a new problem)"
+        ),
+        message="{entity} {old_key} is back as {key}, the ID it had before night {restored_from}.",
+        hint="Nothing to undo: this restores an earlier ID. Keep {key} from now on.",
         clever=PROCESSED,
     ),
     _t(
-        "column-dropped",
-        "warning",
-        "history",
-        "Column dropped",
-        "a column the district sent before is gone (a field customization changed)",
-        "{file} no longer sends {field}.",
-        "Restore {field} in the export, or record the change if it is on purpose.",
+        code="column-dropped",
+        severity="warning",
+        group="history",
+        title="Column dropped",
+        when="a column the district sent before is gone (a field customization changed)",
+        message="{file} no longer sends {field}.",
+        hint="Restore {field} in the export, or record the change if it is on purpose.",
         hint_by_sync_type=_SYNC_COLUMN_HINTS["column-dropped"],
         clever=PROCESSED,
     ),
     _t(
-        "column-added",
-        "info",
-        "history",
-        "Column added",
-        "a new column arrived",
-        "{file} now sends {field}.",
-        "Nothing to do if intended; apps may start using it.",
+        code="column-added",
+        severity="info",
+        group="history",
+        title="Column added",
+        when="a new column arrived",
+        message="{file} now sends {field}.",
+        hint="Nothing to do if intended; apps may start using it.",
         clever=READ,
     ),
     _t(
-        "column-emptied",
-        "warning",
-        "history",
-        "Column emptied",
-        "a column's fill rate fell sharply (e.g. emails stopped arriving)",
-        "{file} {field} fill rate fell from {before:.0%} to {after:.0%}.",
-        "Check the source of {field}.",
+        code="column-emptied",
+        severity="warning",
+        group="history",
+        title="Column emptied",
+        when="a column's fill rate fell sharply (e.g. emails stopped arriving)",
+        message="{file} {field} fill rate fell from {before:.0%} to {after:.0%}.",
+        hint="Check the source of {field}.",
         hint_by_sync_type=_SYNC_COLUMN_HINTS["column-emptied"],
         clever=PROCESSED,
     ),
     _t(
-        "format-shift",
-        "warning",
-        "history",
-        "Format shift",
-        "a column's value pattern changed (DOB MM/DD/YYYY → YYYY-MM-DD, Grade 9 → 09)",
-        "{file} {field} changed format from {before} to {after}.",
-        "Restore the previous format; apps may misread the new one.",
+        code="format-shift",
+        severity="warning",
+        group="history",
+        title="Format shift",
+        when="a column's value pattern changed (DOB MM/DD/YYYY → YYYY-MM-DD, Grade 9 → 09)",
+        message="{file} {field} changed format from {before} to {after}.",
+        hint="Restore the previous format; apps may misread the new one.",
         clever=PROCESSED,
     ),
     _t(
-        "format-restored",
-        "info",
-        "history",
-        "Format restored",
-        "a column is back to the value pattern it had before a format shift (a correction)",
-        "{file} {field} is back to its earlier format {after} (it was {before} for a while).",
-        "Nothing to undo: this restores the earlier format. Keep it from now on.",
+        code="format-restored",
+        severity="info",
+        group="history",
+        title="Format restored",
+        when="a column is back to the value pattern it had before a format shift (a correction)",
+        message=(
+            "{file} {field} is back to its earlier format {after} (it was {before} for a while)."
+        ),
+        hint="Nothing to undo: this restores the earlier format. Keep it from now on.",
         clever=PROCESSED,
     ),
     _t(
-        "override-reverted",
-        "warning",
-        "history",
-        "Override reverted",
-        "this upload undoes a customization in the district's ledger",
-        "{entity} {key}: {field} is back to {value!r}, undoing the kept override {override!r}.",
-        "Re-apply the override with rosterlab fix, or retire it from the ledger.",
+        code="override-reverted",
+        severity="warning",
+        group="history",
+        title="Override reverted",
+        when="this upload undoes a customization in the district's ledger",
+        message=(
+            "{entity} {key}: {field} is back to {value!r}, undoing the kept override {override!r}."
+        ),
+        hint="Re-apply the override with rosterlab fix, or retire it from the ledger.",
         clever=PROCESSED,
     ),
     # Reconcile: one finding per difference (records) or per entity, field and cause (values);
     # ``value`` holds the count where a finding stands for many records.
     _t(
-        "served-skipped",
-        "warning",
-        "reconcile",
-        "Uploaded, not served: Clever skipped it",
-        "an uploaded record Clever does not serve, explained by an error finding of the upload "
-        "(blank required value, duplicate ID, broken reference)",
-        "{entity} {key} was uploaded but is not served: Clever skipped it ({cause}).",
-        "Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
+        code="served-skipped",
+        severity="warning",
+        group="reconcile",
+        title="Uploaded, not served: Clever skipped it",
+        when=(
+            "an uploaded record Clever does not serve, explained by an error finding of the upload "
+            "(blank required value, duplicate ID, broken reference)"
+        ),
+        message="{entity} {key} was uploaded but is not served: Clever skipped it ({cause}).",
+        hint="Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
         clever=OBSERVED,
     ),
     _t(
-        "served-missing",
-        "error",
-        "reconcile",
-        "Uploaded, not served, unexplained",
-        "an uploaded record Clever does not serve and no finding of the upload explains",
-        "{entity} {key} was uploaded but is not served, and nothing in the upload explains why.",
-        "Check the app's sharing rules for this record's school or section, then ask Clever "
+        code="served-missing",
+        severity="error",
+        group="reconcile",
+        title="Uploaded, not served, unexplained",
+        when="an uploaded record Clever does not serve and no finding of the upload explains",
+        message=(
+            "{entity} {key} was uploaded but is not served, and nothing in the upload explains why."
+        ),
+        hint="Check the app's sharing rules for this record's school or section, then ask Clever "
         "support with the record's ID.",
         clever=OBSERVED,
     ),
     _t(
-        "served-stale",
-        "warning",
-        "reconcile",
-        "Served, no longer uploaded",
-        "a record Clever serves that this upload dropped but an earlier upload had",
-        "{entity} {key} is served but not in this upload (last uploaded in snapshot {value}): "
-        "Clever still serves an older night.",
-        "Check whether the sync is held or this upload was not processed yet (rosterlab diff, "
+        code="served-stale",
+        severity="warning",
+        group="reconcile",
+        title="Served, no longer uploaded",
+        when="a record Clever serves that this upload dropped but an earlier upload had",
+        message=(
+            "{entity} {key} is served but not in this upload (last uploaded in snapshot {value}): "
+            "Clever still serves an older night."
+        ),
+        hint="Check whether the sync is held or this upload was not processed yet (rosterlab diff, "
         "the district's Clever dashboard).",
         clever=OBSERVED,
     ),
     _t(
-        "served-not-uploaded",
-        "warning",
-        "reconcile",
-        "Served, never uploaded",
-        "a record Clever serves that no upload of the district ever had",
-        "{entity} {key} is served but was never uploaded: shared from another source or "
+        code="served-not-uploaded",
+        severity="warning",
+        group="reconcile",
+        title="Served, never uploaded",
+        when="a record Clever serves that no upload of the district ever had",
+        message="{entity} {key} is served but was never uploaded: shared from another source or "
         "created in Clever.",
-        "Check the district's other sync sources and records created in the Clever dashboard.",
+        hint="Check the district's other sync sources and records created in the Clever dashboard.",
         clever=OBSERVED,
     ),
     _t(
-        "field-not-served",
-        "info",
-        "reconcile",
-        "Field not served",
-        "an uploaded field the API does not serve (never exposed, not in this API version, or "
+        code="field-not-served",
+        severity="info",
+        group="reconcile",
+        title="Field not served",
+        when="an uploaded field the API does not serve (never exposed, not in this API version, or "
         "outside the app's sharing scope); value = uploaded records with a value",
-        "{entity} {field} is not served ({cause}); uploaded records with a value: {value}.",
-        "Nothing to fix for the sync: {remedy}.",
+        message="{entity} {field} is not served ({cause}); uploaded records with a value: {value}.",
+        hint="Nothing to fix for the sync: {remedy}.",
         clever=OBSERVED,
     ),
     _t(
-        "value-normalised",
-        "info",
-        "reconcile",
-        "Value normalised by Clever",
-        "Clever serves an uploaded value in its own form (race codes as names, DOB without "
+        code="value-normalised",
+        severity="info",
+        group="reconcile",
+        title="Value normalised by Clever",
+        when="Clever serves an uploaded value in its own form (race codes as names, DOB without "
         "leading zeros, frl Y/N as Other/Paid, off-vocabulary values dropped); value = count",
-        "{entity} {field}: {value} values are served normalised ({cause}).",
-        "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid it.",
+        message="{entity} {field}: {value} values are served normalised ({cause}).",
+        hint=(
+            "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid "
+            "it."
+        ),
         clever=OBSERVED,
     ),
     _t(
-        "reference-not-served",
-        "warning",
-        "reconcile",
-        "Reference served empty",
-        "an uploaded reference (a section's teacher, a student's school) to a record Clever does "
-        "not serve, so the reference is served empty; value = count",
-        "{entity} {field}: {value} references are served empty ({cause}).",
-        "Fix the upload so the referenced record exists and is valid; Clever then serves the "
+        code="reference-not-served",
+        severity="warning",
+        group="reconcile",
+        title="Reference served empty",
+        when=(
+            "an uploaded reference (a section's teacher, a student's school) to a record Clever "
+            "does not serve, so the reference is served empty; value = count"
+        ),
+        message="{entity} {field}: {value} references are served empty ({cause}).",
+        hint="Fix the upload so the referenced record exists and is valid; Clever then serves the "
         "reference.",
         clever=OBSERVED,
     ),
     _t(
-        "value-differs",
-        "warning",
-        "reconcile",
-        "Served value differs, unexplained",
-        "a field whose served value differs from the upload's with no documented normalisation",
-        "{entity} {key} {field}: uploaded {uploaded!r}, served {served!r}.",
-        "Check whether Clever has processed this upload (held sync) or another source "
+        code="value-differs",
+        severity="warning",
+        group="reconcile",
+        title="Served value differs, unexplained",
+        when=(
+            "a field whose served value differs from the upload's with no documented normalisation"
+        ),
+        message="{entity} {key} {field}: uploaded {uploaded!r}, served {served!r}.",
+        hint="Check whether Clever has processed this upload (held sync) or another source "
         "overrides the field.",
         clever=OBSERVED,
     ),
     _t(
-        "served-rekeyed",
-        "warning",
-        "reconcile",
-        "Re-keyed: a new Clever ID",
-        "a changed sis_id made Clever serve the record under a new Clever id (apps lose its "
+        code="served-rekeyed",
+        severity="warning",
+        group="reconcile",
+        title="Re-keyed: a new Clever ID",
+        when="a changed sis_id made Clever serve the record under a new Clever id (apps lose its "
         "history)",
-        "{entity} {old_key} is served as {key} with a new Clever id {value} (was {old_id}).",
-        "Keep sis_ids stable: restore {old_key} unless the change is intended.",
+        message=(
+            "{entity} {old_key} is served as {key} with a new Clever id {value} (was {old_id})."
+        ),
+        hint="Keep sis_ids stable: restore {old_key} unless the change is intended.",
         clever=OBSERVED,
     ),
 )
