@@ -174,8 +174,8 @@ def test_events_turned_off_for_a_district_make_the_puller_say_so_and_pull_in_ful
     assert "] events are not served (http://127.0.0.1:" in first
     assert (
         "/v3.1/events?limit=1&ending_before=ffffffffffffffffffffffff refused with HTTP 404 "
-        "(events are not enabled for this district): check the target's base_url and version): "
-        "the next --events pull will be a full pull"
+        "(events are not enabled for this district): events are opt-in per district: ask the "
+        "district to turn them on): the next --events pull will be a full pull"
     ) in first
     assert "has no event cursor (events not served then): full pull" in second
 

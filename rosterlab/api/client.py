@@ -224,7 +224,11 @@ def _refusal(target: ApiTarget, status: int, uri: str, message: str | None) -> s
         400: "report this rosterlab bug with the command",
         401: f"check the district-app token in {where}",
         403: f"the token may not see this district; check the token in {where}",
-        404: "check the target's base_url and version",
+        404: (
+            "events are opt-in per district: ask the district to turn them on"
+            if "/events" in uri
+            else "check the target's base_url and version"
+        ),
         413: "the page size was refused; report this rosterlab bug",
     }
     remedy = remedies.get(status, "retry later or report it to Clever support")
