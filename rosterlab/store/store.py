@@ -31,7 +31,6 @@ from rosterlab.spec import Finding
 from rosterlab.store import files
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
-from rosterlab.store.staging import stage_snapshot
 
 if TYPE_CHECKING:  # polars and the raw codec load where used: a reader (diff) needs neither
     import polars as pl
@@ -587,6 +586,8 @@ class Store:
         """Data rows of a snapshot's spec files as received: ``wanted`` maps a spec file name to
         its row numbers. Files in name order; a file the snapshot did not parse is left out.
         Stages the snapshot (see :func:`~rosterlab.store.staging.stage_snapshot`)."""
+        from rosterlab.store.staging import stage_snapshot  # the reader: not for every command
+
         staged = stage_snapshot(self, snapshot_id)
         found = []
         for file_name, numbers in sorted(wanted.items()):
