@@ -682,3 +682,23 @@ def test_a_fleet_district_keeps_its_district_settings_and_overrides_them(tmp_pat
     assert (maple.name, maple.hold_deletion_threshold) == ("Maple USD", 0.3)
     assert fleet.districts[0].settings == DistrictSettings("birch")
     assert fleet.of_district(fleet.districts[0]).districts == (fleet.districts[0],)
+
+
+def test_the_night_queues_the_biggest_districts_first(tmp_path: Path) -> None:
+    """A big district queued last keeps one worker busy while the other idles: biggest first,
+    by the size of each district's store; districts without a store keep the fleet's order."""
+    from rosterlab.fleet.cluster import biggest_first
+
+    write_config(tmp_path, tmp_path / "drops")
+    fleet = fleet_at(tmp_path)
+    sizes = {DISTRICTS[3]: 300, DISTRICTS[1]: 100, DISTRICTS[5]: 200}
+    for district, size in sizes.items():
+        fleet.store_path(district).parent.mkdir(parents=True, exist_ok=True)
+        fleet.store_path(district).write_bytes(b"x" * size)
+    rest = [d for d in DISTRICTS if d not in sizes]
+    assert [d.district for d in biggest_first(fleet)] == [
+        DISTRICTS[3],
+        DISTRICTS[5],
+        DISTRICTS[1],
+        *rest,
+    ]

@@ -152,18 +152,18 @@ def _run(
     started = time.monotonic()
     # One graph for the night (client.map, not one submit per district): the scheduler sees the
     # whole group at once and queues it, handing each worker thread one district at a time.
+    queue = biggest_first(fleet)
     submitted = client.map(
         _district_task,
-        fleet.districts,
-        [fleet.of_district(district) for district in fleet.districts],
+        queue,
+        [fleet.of_district(district) for district in queue],
         night=night,
-        key=[f"fleet-{night.isoformat()}-{d.district}-{token}" for d in fleet.districts],
+        key=[f"fleet-{night.isoformat()}-{d.district}-{token}" for d in queue],
         retries=RETRIES,
         pure=False,
     )
     futures: dict[Future, str] = {
-        future: district.district
-        for future, district in zip(submitted, fleet.districts, strict=True)
+        future: district.district for future, district in zip(submitted, queue, strict=True)
     }
     runs: dict[str, DistrictRun] = {}
     for future in as_completed(futures):
@@ -180,6 +180,16 @@ def _run(
             progress(len(runs), len(futures), runs[district])
     ordered = tuple(runs[d.district] for d in fleet.districts)
     return FleetRun(night, ordered, workers=workers, dashboard=dashboard)
+
+
+def biggest_first(fleet: Fleet) -> list[FleetDistrict]:
+    """The districts by the size of their store, biggest first (ties in the fleet's order), so
+    the night does not end with one worker busy on a big district while the others idle."""
+    sizes: dict[str, int] = {}
+    for district in fleet.districts:
+        path = fleet.store_path(district.district)
+        sizes[district.district] = path.stat().st_size if path.is_file() else 0
+    return sorted(fleet.districts, key=lambda d: -sizes[d.district])
 
 
 def _district_task(district: FleetDistrict, fleet: Fleet, night: date) -> DistrictRun:
