@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rosterlab.checks.model import CheckSettings
-from rosterlab.checks.run import run_checks
+from rosterlab.checks.run import checked_fingerprint, run_checks
 from rosterlab.errors import StoreError
 from rosterlab.store import IngestResult, ingest_bundle
 from rosterlab.store.district_settings import record_district_settings
@@ -46,9 +46,7 @@ def check_ingested(
     never ran (the process died between the two) is checked when it is ingested again.
     """
     snapshot = result.snapshot
-    if result.new or not store.rows(
-        "SELECT 1 FROM check_runs WHERE snapshot_id = ?", [snapshot.id]
-    ):
+    if result.new or checked_fingerprint(store, snapshot.id) is None:
         try:
             checked = run_checks(store, snapshot.id, settings=CheckSettings.of(known))
         except StoreError as exc:

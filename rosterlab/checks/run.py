@@ -224,6 +224,12 @@ def root_causes(found: Sequence[Finding]) -> list[Finding]:
     return [explained(f) for f in found]
 
 
+def checked_fingerprint(store: Store, snapshot_id: int) -> str | None:
+    """The fingerprint the snapshot's kept checks ran with; None when they never ran."""
+    kept = store.rows("SELECT fingerprint FROM check_runs WHERE snapshot_id = ?", [snapshot_id])
+    return kept[0][0] if kept else None
+
+
 def run_checks(
     store: Store,
     snapshot_id: int,
@@ -242,8 +248,7 @@ def run_checks(
     snapshot = store.snapshot(snapshot_id)
     previous = previous_snapshot(store, snapshot)
     fingerprint = _fingerprint(store, snapshot, previous, settings)
-    kept = store.rows("SELECT fingerprint FROM check_runs WHERE snapshot_id = ?", [snapshot_id])
-    cached = not refresh and bool(kept) and kept[0][0] == fingerprint
+    cached = not refresh and checked_fingerprint(store, snapshot_id) == fingerprint
     details = STORED_ROWS
     if cached:
         found = store.findings(snapshot_id, STAGE)
