@@ -17,50 +17,20 @@ from typing import Any
 import polars as pl
 
 from rosterlab.errors import RosterlabError
+from rosterlab.store.fleet_results import COLUMNS, RESULTS
 
 OUTCOMES = "outcomes"
+# Polars types of the contract's DuckDB types (rosterlab.store.fleet_results.COLUMNS).
+_POLARS: dict[str, Any] = {
+    "VARCHAR": pl.String,
+    "BIGINT": pl.Int64,
+    "INTEGER": pl.Int32,
+    "DOUBLE": pl.Float64,
+    "TIMESTAMP": pl.Datetime("us"),
+}
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "findings_by_code": {
-        "code": pl.String,
-        "severity": pl.String,
-        "file": pl.String,
-        "count": pl.Int64,
-    },
-    "holds": {
-        "entity": pl.String,
-        "kind": pl.String,
-        "count": pl.Int64,
-        "base": pl.Int64,
-        "ratio": pl.Float64,
-        "threshold": pl.Float64,
-    },
-    "diff_counts": {
-        "entity": pl.String,
-        "added": pl.Int64,
-        "removed": pl.Int64,
-        "changed": pl.Int64,
-        "unchanged": pl.Int64,
-        "compared_with": pl.String,
-    },
-    "snapshots": {
-        "snapshot_id": pl.Int64,
-        "taken_at": pl.Datetime("us"),
-        "origin": pl.String,
-        "files": pl.Int32,
-        "rows": pl.Int64,
-    },
-    OUTCOMES: {
-        "outcome": pl.String,
-        "reason": pl.String,
-        "snapshot_id": pl.Int64,
-        "skipped_rows": pl.Int64,
-        "errors": pl.Int64,
-        "warnings": pl.Int64,
-        "infos": pl.Int64,
-        "bundle_sha256": pl.String,
-        "seconds": pl.Float64,
-        "attempts": pl.Int32,
-    },
+    table: {name: _POLARS[kind] for name, kind in columns.items()}
+    for table, columns in COLUMNS.items()
 }
 TABLES = tuple(SCHEMAS)  # outcomes last
 PART = "part-0.parquet"
@@ -70,7 +40,7 @@ Rows = Sequence[Mapping[str, Any]]
 
 def results_root(root: Path) -> Path:
     """The folder holding every results table."""
-    return Path(root) / "results"
+    return Path(root) / RESULTS
 
 
 def results_path(root: Path, table: str) -> Path:

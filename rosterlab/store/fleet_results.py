@@ -36,7 +36,38 @@ OUTCOMES = ("processed", "held", "not-processed", "failed", "no-upload")
 TIERS = ("not-processed", "failed", "held", "errors-climbing", "rows-skipped", "no-upload")
 NIGHTS_SHOWN = 7
 HIVE_TYPES = {"night": "DATE", "district": "VARCHAR"}
+# The results contract (DuckDB types), the one source for the writer (rosterlab.fleet.results)
+# and this reader; ``outcomes`` last, the order the writer writes them.
 COLUMNS: dict[str, dict[str, str]] = {
+    "findings_by_code": {
+        "code": "VARCHAR",
+        "severity": "VARCHAR",
+        "file": "VARCHAR",
+        "count": "BIGINT",
+    },
+    "holds": {
+        "entity": "VARCHAR",
+        "kind": "VARCHAR",
+        "count": "BIGINT",
+        "base": "BIGINT",
+        "ratio": "DOUBLE",
+        "threshold": "DOUBLE",
+    },
+    "diff_counts": {
+        "entity": "VARCHAR",
+        "added": "BIGINT",
+        "removed": "BIGINT",
+        "changed": "BIGINT",
+        "unchanged": "BIGINT",
+        "compared_with": "VARCHAR",
+    },
+    "snapshots": {
+        "snapshot_id": "BIGINT",
+        "taken_at": "TIMESTAMP",
+        "origin": "VARCHAR",
+        "files": "INTEGER",
+        "rows": "BIGINT",
+    },
     "outcomes": {
         "outcome": "VARCHAR",
         "reason": "VARCHAR",
@@ -48,14 +79,6 @@ COLUMNS: dict[str, dict[str, str]] = {
         "bundle_sha256": "VARCHAR",
         "seconds": "DOUBLE",
         "attempts": "INTEGER",
-    },
-    "holds": {
-        "entity": "VARCHAR",
-        "kind": "VARCHAR",
-        "count": "BIGINT",
-        "base": "BIGINT",
-        "ratio": "DOUBLE",
-        "threshold": "DOUBLE",
     },
 }
 
