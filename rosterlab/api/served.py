@@ -1,9 +1,12 @@
 """A stored snapshot as Clever's Data API would serve it: the bundle → API half of the mapping.
 
-The stand-in serves what this module builds, straight from DuckDB: at start-up each night it
-serves (and each night of the event window) is mapped set-based into a temporary table of JSON
-bodies (:mod:`rosterlab.api.served_sql`), and a page is one keyset query (``id > cursor ORDER
-BY id LIMIT n``). Memory stays that of DuckDB's buffer, whatever the district's size.
+The stand-in serves what this module builds, straight from DuckDB: at start-up the night it
+serves is indexed set-based in temporary tables (:mod:`rosterlab.api.served_sql`): every id in
+order, the small resources' bodies, and what a student's, contact's or section's body needs
+beside its row. A page is one keyset query for its ids (``id > cursor ORDER BY id LIMIT n``),
+then the bodies of that id range, rendered from their rows. The events (the diff of the event
+window's nights) are computed on the first request that needs them. Memory stays that of
+DuckDB's buffer, whatever the district's size.
 
 Ids are stable 24-hex strings in creation order: eight hex digits of the night the record (its
 key) was first seen, then sixteen of a hash of district, entity and key, so a record keeps its id
@@ -98,22 +101,31 @@ class ServedDistrict:
         first_night = self.night_time[min(self.night_time)]
         self.district_id = clever_id(first_night, snapshot.district, "districts", "")
         self.district_name = district_name
-        for macro in served_sql.MACROS:
-            store.execute(macro)
-        store.execute(served_sql.RECORDS_TABLE)
-        store.execute(served_sql.EVENTS_TABLE)
-        chain = event_chain(store, self.snapshot, as_is=as_is) if events else [self.snapshot]
-        for night in chain:
-            self._build(night)
+        for statement in (
+            *served_sql.MACROS,
+            served_sql.RECORDS_TABLE,
+            served_sql.EVENTS_TABLE,
+            *served_sql.INDEX_TABLES,
+        ):
+            store.execute(statement)
         self.events_enabled = events
-        if events:
-            self._events(chain)
-        for table in served_sql.SCRATCH:
-            store.execute(f"DROP TABLE IF EXISTS {table}")
+        self._chain = event_chain(store, self.snapshot, as_is=as_is) if events else []
+        self._events_ready = False
+        self._build(self.snapshot)
 
     # --- building ------------------------------------------------------------------------
+    def _values(self, night: SnapshotInfo, **more: Any) -> dict[str, Any]:
+        return {
+            "district": night.district,
+            "seq": night.seq,
+            "district_id": self.district_id,
+            **more,
+        }
+
     def _build(self, night: SnapshotInfo) -> None:
-        values = {"district": night.district, "seq": night.seq, "district_id": self.district_id}
+        """Index ``night``: every served id, the small resources' bodies, and what the big
+        ones' bodies need beside their row (rendered per page)."""
+        values = self._values(night)
         for entity in ("schools", "students", "contacts", "teachers", "sections", "staff"):
             _run(self.store, served_sql.kept(entity), values)
         for script in (
@@ -129,7 +141,9 @@ class ServedDistrict:
             "INSERT INTO served_records VALUES (?, 'districts', NULL, ?, ?, NULL)",
             [night.seq, self.district_id, self._district_body(night)],
         )
-        self._python_escapes(night.seq)
+        self._python_escapes("served_records", night.seq)
+        for table in served_sql.SCRATCH:
+            self.store.execute(f"DROP TABLE IF EXISTS {table}")
 
     def _district_body(self, night: SnapshotInfo) -> str:
         return _dumps(
@@ -145,46 +159,58 @@ class ServedDistrict:
             }
         )
 
-    def _python_escapes(self, seq: int) -> None:
-        """DuckDB writes a control character as ``\\u001F``; Clever (and json.dumps) as
-        ``\\u001f``: the few bodies holding an escape are rewritten the usual way."""
+    def _ensure_events(self) -> None:
+        """The events, computed on the first request that needs them: each night of the chain
+        indexed, its bodies rendered, and diffed with the one before, set-based, per version."""
+        with self.lock:
+            if self._events_ready:
+                return
+            self.store.execute(served_sql.BODIES_TABLE)
+            for night in self._chain:
+                if night.seq != self.snapshot.seq:
+                    self._build(night)
+                for statement in served_sql.NIGHT_BODIES:
+                    _run(self.store, statement, self._values(night, lo="", hi="~"))
+                self._python_escapes("served_bodies", night.seq)
+            for version in ("3.0", "3.1"):
+                done = 0
+                for old, new in itertools.pairwise(self._chain):
+                    done += self.store.written(
+                        *_bound(
+                            served_sql.EVENTS,
+                            {
+                                "version": version,
+                                "old": old.seq,
+                                "new": new.seq,
+                                "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
+                                "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                                "offset": done,
+                            },
+                        )
+                    )
+            self.store.execute("DROP TABLE served_bodies")
+            self._events_ready = True
+
+    def _python_escapes(self, table: str, seq: int) -> None:
+        """The few bodies of night ``seq`` in ``table`` holding an escape, as served
+        (:func:`_escaped`)."""
         rows = self.store.rows(
-            "SELECT id, resource, body, body31 FROM served_records WHERE night = ? "
+            f"SELECT resource, id, body, body31 FROM {table} WHERE night = ? "
             "AND (contains(body, '\\u00') OR contains(body31, '\\u00'))",
             [seq],
         )
-        for cid, resource, body, body31 in rows:
+        for resource, cid, body, body31 in rows:
             self.store.execute(
-                "UPDATE served_records SET body = ?, body31 = ? "
+                f"UPDATE {table} SET body = ?, body31 = ? "
                 "WHERE night = ? AND resource = ? AND id = ?",
                 [
-                    None if body is None else _dumps(json.loads(body)),
-                    None if body31 is None else _dumps(json.loads(body31)),
+                    None if body is None else _escaped(body),
+                    None if body31 is None else _escaped(body31),
                     seq,
                     resource,
                     cid,
                 ],
             )
-
-    def _events(self, chain: Sequence[SnapshotInfo]) -> None:
-        """Each night of the chain diffed with the one before, set-based, per version."""
-        pairs = list(itertools.pairwise(chain))
-        for version in ("3.0", "3.1"):
-            done = 0
-            for old, new in pairs:
-                done += self.store.written(
-                    *_bound(
-                        served_sql.EVENTS,
-                        {
-                            "version": version,
-                            "old": old.seq,
-                            "new": new.seq,
-                            "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
-                            "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                            "offset": done,
-                        },
-                    )
-                )
 
     # --- serving -------------------------------------------------------------------------
     def page(
@@ -201,6 +227,8 @@ class ServedDistrict:
     ) -> Page:
         """Up to ``limit`` records after ``after`` (or just before ``before``), by id; events
         only of ``school`` and of ``record_types`` (any) when given."""
+        if resource == "events":
+            self._ensure_events()
         table, where, params = self._where(version, resource, role)
         if school is not None:
             where += " AND list_contains(schools, ?)"
@@ -209,8 +237,7 @@ class ServedDistrict:
             where += " AND list_contains(?, record_type)"
             params.append(list(record_types))
         with self.lock:
-            # Ids first (a narrow scan), then the bodies of that id range only: the bodies are
-            # read from the few row groups holding the page, not sorted with every candidate.
+            # Ids first (a narrow scan), then the bodies of that id range only.
             if before is not None:
                 ids = self.store.rows(
                     f"SELECT id FROM {table} WHERE {where} AND id < ? ORDER BY id DESC LIMIT ?",
@@ -237,26 +264,47 @@ class ServedDistrict:
                         [*params, after],
                     )
                 )
-            items = (
-                self.store.rows(
-                    f"SELECT id, {self._body(version, resource)} FROM {table} WHERE {where} "
-                    "AND id BETWEEN ? AND ? ORDER BY id",
+            if not ids:
+                items = []
+            elif resource == "events":
+                items = self.store.rows(
+                    f"SELECT id, body FROM {table} WHERE {where} AND id BETWEEN ? AND ? "
+                    "ORDER BY id",
                     [*params, ids[0][0], ids[-1][0]],
                 )
-                if ids
-                else []
-            )
+            else:
+                items = self._bodies(version, resource, role, ids[0][0], ids[-1][0])
         return Page([(str(i), str(b)) for i, b in items], more_after, more_before)
 
     def one(self, version: str, resource: str, role: str | None, cid: str) -> str | None:
         """One record's body, or None."""
-        table, where, params = self._where(version, resource, role)
+        if resource == "events":
+            self._ensure_events()
+            with self.lock:
+                rows = self.store.rows(
+                    "SELECT body FROM served_events WHERE version = ? AND id = ?", [version, cid]
+                )
+            return str(rows[0][0]) if rows else None
         with self.lock:
-            rows = self.store.rows(
-                f"SELECT {self._body(version, resource)} FROM {table} WHERE {where} AND id = ?",
-                [*params, cid],
-            )
-        return str(rows[0][0]) if rows else None
+            items = self._bodies(version, resource, role, cid, cid)
+        return items[0][1] if items else None
+
+    def _bodies(
+        self, version: str, resource: str, role: str | None, lo: str, hi: str
+    ) -> list[tuple[str, str]]:
+        """The bodies of the ids from ``lo`` to ``hi`` (``self.lock`` held), by id: the stored
+        ones, and those rendered now from the night's rows."""
+        table, where, params = self._where(version, resource, role)
+        body = served_sql.BODY_30 if version == "3.0" else served_sql.BODY_31
+        found = self.store.rows(
+            f"SELECT id, {body} FROM {table} WHERE {where} AND body IS NOT NULL "
+            "AND id BETWEEN ? AND ?",
+            [*params, lo, hi],
+        )
+        values = self._values(self.snapshot, lo=lo, hi=hi)
+        for sql in _rendered(version, resource, role):
+            found += [(i, _escaped(b)) for i, b in self.store.rows(*_bound(sql, values))]
+        return sorted((str(i), str(b)) for i, b in found)
 
     def _where(self, version: str, resource: str, role: str | None) -> tuple[str, str, list[Any]]:
         if resource == "events":
@@ -268,12 +316,6 @@ class ServedDistrict:
             params.append(role)
         return "served_records", where, params
 
-    @staticmethod
-    def _body(version: str, resource: str) -> str:
-        if resource == "events":
-            return "body"
-        return served_sql.BODY_30 if version == "3.0" else served_sql.BODY_31
-
     def create_student(self, number: int) -> None:
         """A new student (a copy of the first, new sis_id ``S-NEW-<number>``), newest id."""
         with self.lock:
@@ -284,14 +326,9 @@ class ServedDistrict:
                 [seq],
             )[0]
             cid = f"{int(newest, 16) + 1:024x}"
-            body, body31 = self.store.rows(
-                f"SELECT {served_sql.BODY_30}, {served_sql.BODY_31} FROM served_records "
-                "WHERE night = ? AND resource = 'users' AND id = ?",
-                [seq, first],
-            )[0]
             copies = []
-            for text in (body, body31):
-                template = json.loads(text)
+            for version in ("3.0", "3.1"):
+                template = json.loads(self._bodies(version, "users", "student", first, first)[0][1])
                 template["id"] = cid
                 template["roles"]["student"]["sis_id"] = f"S-NEW-{number}"
                 copies.append(json.dumps(template))
@@ -299,6 +336,24 @@ class ServedDistrict:
                 "INSERT INTO served_records VALUES (?, 'users', 'student', ?, ?, ?)",
                 [seq, cid, *copies],
             )
+
+
+def _rendered(version: str, resource: str, role: str | None) -> list[str]:
+    """The queries rendering the bodies of ``resource`` (of ``role``) that are not stored."""
+    queries = []
+    if resource == "users" and role in (None, "student"):
+        queries.append(served_sql.student_bodies(version))
+    if resource == "users" and role in (None, "contact"):
+        queries.append(served_sql.CONTACT_BODIES)
+    if resource == "sections":
+        queries.append(served_sql.SECTION_BODIES)
+    return queries
+
+
+def _escaped(body: str) -> str:
+    """DuckDB writes a control character as ``\\u001F``; Clever (and json.dumps) as
+    ``\\u001f``: a body holding an escape is rewritten the usual way."""
+    return _dumps(json.loads(body)) if "\\u00" in body else body
 
 
 def _dumps(payload: object) -> str:

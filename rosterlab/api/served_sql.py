@@ -109,23 +109,36 @@ def obj(*pairs: tuple[str, str]) -> str:
     return "json_object(" + ", ".join(f"{quote_literal(k)}, {v}" for k, v in pairs) + ")"
 
 
+# The columns the big entities keep at start-up (their bodies are rendered per page, reading the
+# rest of the row through its ``rid``, the SCD2 row's rowid); the small entities keep every column.
+NARROW: dict[str, tuple[str, ...]] = {
+    "students": ("Student_id", "School_id"),
+    "contacts": ("Student_id", "Contact_sis_id", "Contact_relationship", "Contact_type"),
+}
+
+
 def kept(entity: str) -> str:
-    """The entity's rows tonight that Clever keeps, with the night each key was first seen and
-    their order (key, row hash): Clever skips a row missing a required value, and every row of
-    a duplicated key."""
+    """The entity's rows tonight that Clever keeps, with their ``rid``, the night each key was
+    first seen and their order (key, row hash): Clever skips a row missing a required value, and
+    every row of a duplicated key."""
     table = quote_ident(spec.ENTITIES[entity].name)
     required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
     blank = " OR ".join(f"rl_blank(t.{_c(c)})" for c in required) or "false"
+    columns = (
+        ", ".join(f"t.{_c(c)}" for c in ("rid", "key", "row_hash", *NARROW[entity]))
+        if entity in NARROW
+        else "t.*"
+    )
     return f"""
 CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS
 WITH tonight AS (
-    SELECT * FROM {table}
+    SELECT rowid AS rid, * FROM {table}
     WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
 ), repeated AS (SELECT key FROM tonight GROUP BY key HAVING count(*) > 1),
 first AS (
     SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
 )
-SELECT t.*, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
+SELECT {columns}, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
 FROM tonight t JOIN first f ON f.key = t.key
 JOIN snapshots n ON n.district = $district AND n.seq = f.first_seq
 WHERE t.key NOT IN (SELECT key FROM repeated) AND NOT ({blank})
@@ -210,16 +223,36 @@ def _user(email: str, name: str, role: str, role_object: str) -> str:
 
 
 _STUDENT_NAME = _name(_c("First_name"), _c("Middle_name"), _c("Last_name"))
-# A student of a school Clever does not serve is skipped.
+# A student of a school Clever does not serve is skipped. Its body is rendered per page.
 STUDENTS = f"""
-CREATE OR REPLACE TEMP TABLE served_students AS
-SELECT k.{_c("Student_id")} AS sis, rl_cid(k.first_seen, $district, 'students', k.key) AS id,
-    s.id AS school, k.* EXCLUDE (ord), k.ord
-FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")};
+INSERT INTO served_student_index
+SELECT $seq, rl_cid(k.first_seen, $district, 'students', k.key) AS id, k.{_c("Student_id")},
+    s.id, k.rid
+FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")} ORDER BY id;
 INSERT INTO served_records
-SELECT $seq, 'users', 'student', id, NULL,
-    {_user("Student_email", _STUDENT_NAME, "student", obj(*_STUDENT, *_STUDENT_31))}::VARCHAR
-FROM served_students ORDER BY id
+SELECT $seq, 'users', 'student', id, NULL, NULL FROM served_student_index WHERE night = $seq
+ORDER BY id
+"""
+
+
+def student_bodies(*versions: str) -> str:
+    """The bodies of night ``$seq``'s students with ids from ``$lo`` to ``$hi``: (id, one body
+    per version)."""
+    bodies = ", ".join(
+        _user(
+            "Student_email",
+            _STUDENT_NAME,
+            "student",
+            obj(*_STUDENT, *_STUDENT_31) if version == "3.1" else obj(*_STUDENT),
+        )
+        + "::VARCHAR"
+        for version in versions
+    )
+    return f"""
+SELECT s.id, {bodies}
+FROM served_student_index s JOIN {quote_ident(spec.ENTITIES["students"].name)} t
+    ON t.rowid = s.rid
+WHERE s.night = $seq AND s.id BETWEEN $lo AND $hi ORDER BY s.id
 """
 
 
@@ -314,28 +347,35 @@ CONTACTS = (
         "contacts",
         f"SELECT coalesce(nullif(k.{_c('Contact_sis_id')}, ''), k.key) AS identity, "
         f"s.id AS student, k.* FROM served_kept_contacts k "
-        f"JOIN served_students s ON s.sis = k.{_c('Student_id')}",
+        f"JOIN served_student_index s ON s.night = $seq AND s.sis = k.{_c('Student_id')}",
         f"list({_RELATIONSHIP} ORDER BY ord) AS relationships",
     )
-    + f""";
+    + """;
+INSERT INTO served_contact_index SELECT $seq, id, rid, relationships FROM served_contacts
+ORDER BY id;
 INSERT INTO served_records
-SELECT $seq, 'users', 'contact', id, {
-        _user(
-            "Contact_email",
-            f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
-            f"ELSE rl_split_name({_c('Contact_name')}) END",
-            "contact",
-            obj(
-                ("sis_id", _c("Contact_sis_id")),
-                ("phone", _c("Contact_phone")),
-                ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
-                ("student_relationships", "to_json(relationships)"),
-            ),
-        )
-    }::VARCHAR, NULL
-FROM served_contacts ORDER BY id
+SELECT $seq, 'users', 'contact', id, NULL, NULL FROM served_contacts ORDER BY id
 """
 )
+# A contact's body, rendered per page from its first row (``rid``) and its relationships.
+CONTACT_BODIES = f"""
+SELECT c.id, {
+    _user(
+        "Contact_email",
+        f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
+        f"ELSE rl_split_name({_c('Contact_name')}) END",
+        "contact",
+        obj(
+            ("sis_id", _c("Contact_sis_id")),
+            ("phone", _c("Contact_phone")),
+            ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
+            ("student_relationships", "to_json(relationships)"),
+        ),
+    )
+}::VARCHAR
+FROM served_contact_index c JOIN {quote_ident(spec.ENTITIES["contacts"].name)} t ON t.rowid = c.rid
+WHERE c.night = $seq AND c.id BETWEEN $lo AND $hi ORDER BY c.id
+"""
 
 _SLOTS = ", ".join(_c(s) for s in spec.TEACHER_SLOTS)
 _COURSE_KEY = (
@@ -380,69 +420,106 @@ INSERT INTO served_records
 SELECT $seq, 'courses', NULL, id, {
     obj(("id", "id"), ("district", "$district_id"), ("name", "name"), ("number", "number"))
 }::VARCHAR, NULL FROM served_courses ORDER BY id;
-INSERT INTO served_records
-WITH enrolled AS (
-    SELECT e.{_c("Section_id")} AS section, list(s.id ORDER BY e.key, e.row_hash) AS students
-    FROM (
-        SELECT * FROM {quote_ident(spec.ENTITIES["enrollments"].name)}
-        WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
-    ) e JOIN served_students s ON s.sis = e.{_c("Student_id")}
-    WHERE e.key NOT IN (
-        SELECT key FROM {quote_ident(spec.ENTITIES["enrollments"].name)}
-        WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
-        GROUP BY key HAVING count(*) > 1
-    ) AND NOT ({
-    " OR ".join(
-        f"rl_blank(e.{_c(f.name)})"
-        for f in spec.ENTITIES["enrollments"].fields
-        if f.required and f.confirmed
-    )
-})
-    GROUP BY e.{_c("Section_id")}
-), slots AS (
+INSERT INTO served_section_index
+WITH slots AS (
     SELECT ord, unnest([{_SLOTS}]) AS sis, unnest(range({len(spec.TEACHER_SLOTS)})) AS slot
     FROM served_section_rows
 ), teachers AS (
     SELECT slots.ord, list(t.id ORDER BY slots.slot) AS teachers
     FROM slots JOIN served_teachers t ON t.sis = slots.sis GROUP BY slots.ord
 )
-SELECT $seq, 'sections', NULL, r.id, {
+SELECT $seq, r.id, r.{_c("Section_id")}, r.rid, r.school, c.id, tm.id, t0.id,
+    coalesce(teachers.teachers, []::VARCHAR[])
+FROM served_section_rows r
+LEFT JOIN served_courses c ON c.course_key = r.course_key
+LEFT JOIN served_terms tm ON tm.term_key = r.term_key
+LEFT JOIN served_teachers t0 ON t0.sis = r.{_c("Teacher_id")}
+LEFT JOIN teachers ON teachers.ord = r.ord
+ORDER BY r.id;
+INSERT INTO served_records
+SELECT $seq, 'sections', NULL, id, NULL, NULL FROM served_section_index WHERE night = $seq
+ORDER BY id
+"""
+_ENROLLMENTS = quote_ident(spec.ENTITIES["enrollments"].name)
+_ENROLLMENT_BLANK = " OR ".join(
+    f"rl_blank(e.{_c(f.name)})"
+    for f in spec.ENTITIES["enrollments"].fields
+    if f.required and f.confirmed
+)
+# A section's body, rendered per page: its students from tonight's enrollments of the page's
+# sections (a duplicated enrollment key is skipped: the key holds the Section_id, so its rows
+# are among the page's), of served students, in key order.
+SECTION_BODIES = f"""
+WITH page AS (
+    SELECT * FROM served_section_index WHERE night = $seq AND id BETWEEN $lo AND $hi
+), tonight AS (
+    SELECT * FROM {_ENROLLMENTS} e
+    WHERE e.district = $district AND e.valid_from <= $seq
+        AND (e.valid_to IS NULL OR e.valid_to >= $seq)
+        AND e.{_c("Section_id")} IN (SELECT sis FROM page)
+    QUALIFY count(*) OVER (PARTITION BY e.key) = 1
+), enrolled AS (
+    SELECT e.{_c("Section_id")} AS section, list(s.id ORDER BY e.key, e.row_hash) AS students
+    FROM tonight e JOIN served_student_index s ON s.night = $seq AND s.sis = e.{_c("Student_id")}
+    WHERE NOT ({_ENROLLMENT_BLANK})
+    GROUP BY e.{_c("Section_id")}
+)
+SELECT p.id, {
     obj(
-        ("id", "r.id"),
+        ("id", "p.id"),
         ("district", "$district_id"),
-        ("school", "r.school"),
+        ("school", "p.school"),
         ("sis_id", f"r.{_c('Section_id')}"),
         ("name", f"coalesce(r.{_c('Name')}, '')"),
         ("section_number", f"r.{_c('Section_number')}"),
         ("period", f"r.{_c('Period')}"),
         ("grade", f"rl_grade(r.{_c('Grade')})"),
         ("subject", f"rl_subject(r.{_c('Subject')})"),
-        ("course", "c.id"),
-        ("term_id", "tm.id"),
-        ("teacher", "t0.id"),
-        ("teachers", "to_json(coalesce(teachers.teachers, []::VARCHAR[]))"),
+        ("course", "p.course"),
+        ("term_id", "p.term"),
+        ("teacher", "p.teacher"),
+        ("teachers", "to_json(p.teachers)"),
         ("students", "to_json(coalesce(enrolled.students, []::VARCHAR[]))"),
         ("ext", "rl_ext(r.extra)"),
     )
-}::VARCHAR, NULL
-FROM served_section_rows r
-LEFT JOIN served_courses c ON c.course_key = r.course_key
-LEFT JOIN served_terms tm ON tm.term_key = r.term_key
-LEFT JOIN served_teachers t0 ON t0.sis = r.{_c("Teacher_id")}
-LEFT JOIN teachers ON teachers.ord = r.ord
-LEFT JOIN enrolled ON enrolled.section = r.{_c("Section_id")}
-ORDER BY r.id
+}::VARCHAR
+FROM page p JOIN {quote_ident(spec.ENTITIES["sections"].name)} r ON r.rowid = p.rid
+LEFT JOIN enrolled ON enrolled.section = p.sis
+ORDER BY p.id
 """
 
-# A body as served in v3.0 and v3.1. A student's v3.0 body is its v3.1 body less the 3.1-only
-# fields, which come last (``body`` NULL); every other body is the same in both (``body31``
-# NULL). An escaped quote never matches the unescaped ``,"frl_status":``.
-BODY_30 = "coalesce(body, regexp_replace(body31, ',\"frl_status\":.*$', '}}}', 's'))"
+# A stored body as served in v3.0 and v3.1: the same in both (``body31`` NULL) but for a
+# student created by the ``create`` fault. Students, contacts and sections store none (both
+# NULL): theirs are rendered per page (``LAZY_BODIES``).
+BODY_30 = "body"
 BODY_31 = "coalesce(body31, body)"
 RECORDS_TABLE = """
 CREATE OR REPLACE TEMP TABLE served_records (
     night INTEGER, resource VARCHAR, role VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR
 )"""
+# Every body of the event chain's nights, while the events are computed (then dropped).
+BODIES_TABLE = (
+    "CREATE OR REPLACE TEMP TABLE served_bodies "
+    "(night INTEGER, resource VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR)"
+)
+# A night's bodies into served_bodies: the stored ones (not a student the ``create`` fault made
+# after the events were due), then the rendered ones, over every id.
+NIGHT_BODIES = (
+    "INSERT INTO served_bodies SELECT night, resource, id, body, body31 FROM served_records "
+    "WHERE night = $seq AND body IS NOT NULL AND role IS DISTINCT FROM 'student'",
+    f"INSERT INTO served_bodies SELECT $seq, 'users', * FROM ({student_bodies('3.0', '3.1')})",
+    f"INSERT INTO served_bodies SELECT $seq, 'users', *, NULL FROM ({CONTACT_BODIES})",
+    f"INSERT INTO served_bodies SELECT $seq, 'sections', *, NULL FROM ({SECTION_BODIES})",
+)
+INDEX_TABLES = (
+    "CREATE OR REPLACE TEMP TABLE served_student_index "
+    "(night INTEGER, id VARCHAR, sis VARCHAR, school VARCHAR, rid BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE served_contact_index "
+    "(night INTEGER, id VARCHAR, rid BIGINT, relationships JSON[])",
+    "CREATE OR REPLACE TEMP TABLE served_section_index (night INTEGER, id VARCHAR, sis VARCHAR, "
+    "rid BIGINT, school VARCHAR, course VARCHAR, term VARCHAR, teacher VARCHAR, "
+    "teachers VARCHAR[])",
+)
 EVENTS_TABLE = (
     "CREATE OR REPLACE TEMP TABLE served_events "
     "(version VARCHAR, id VARCHAR, record_type VARCHAR, schools VARCHAR[], body VARCHAR)"
@@ -456,7 +533,6 @@ SCRATCH = (
     "served_kept_sections",
     "served_kept_staff",
     "served_schools",
-    "served_students",
     "served_teachers",
     "served_staff",
     "served_contacts",
@@ -483,8 +559,8 @@ _RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections",
 # the night's epoch seconds, then a counter from $offset, so they ascend across nights.
 EVENTS = f"""
 INSERT INTO served_events
-WITH o AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_records WHERE night = $old),
-n AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_records WHERE night = $new),
+WITH o AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $old),
+n AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $new),
 changed AS (
     SELECT coalesce(n.resource, o.resource) AS resource, coalesce(n.id, o.id) AS id,
         o.body AS before, n.body AS after,
