@@ -1,45 +1,45 @@
 """Data API benchmark: ``api pull`` against a bare httpx loop, events, and reconcile vs diff.
 
-A synthetic district (rosterlab.synth, 1,000,000 students by default, ~1 % nightly churn, three
-nights) is ingested into an uploads store; the stand-in (``rosterlab api serve``, its own
-process) serves night 2, then night 3. Each measurement runs in its own child process (seconds
-and peak RSS of that child):
+The synthetic district of the diff benchmark (rosterlab.synth, 1,000,000 students by default,
+~1 % nightly churn, three nights, seed 1; built once under ``benchmarks/data/diff-*`` and
+reused) is copied into an uploads store; the stand-in (``rosterlab api serve``, its own process:
+its start-up seconds and peak RSS are measured too) serves night 2, then night 3. Each
+measurement runs in its own child process (seconds and peak RSS of that child):
 
 * a bare httpx loop fetching the same pages (limit 10000, following ``next``) to disk;
 * ``pull_district`` (full pull: pages, mapping in DuckDB, ingest; no checks) of night 2;
-* ``pull_district(events=True)`` of night 3 on top of it, and a full pull of night 3;
+* ``pull_district(events=True)`` of night 3 on top of it (the stand-in's events computed by one
+  request first, timed apart: Clever has them ready), and a full pull of night 3;
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
 
 Targets (issue 14): full pull ≤ 1.5× the bare loop with peak RSS ≤ 1.5 GB; events pull ≤ 0.1×
 the full pull; reconcile ≤ 2× the consecutive diff.
 
-    python -m benchmarks.bench_api [--students 1000000] [--no-write]
+    python -m benchmarks.bench_api [--students 1000000] [--step STEP] [--no-write]
+
+At 1M a step takes minutes: run them one by one (each under the bench lock), in order: bare,
+full, events, full3, beside, reconcile, then report (writes docs/benchmarks.md). ``all`` (the
+default) runs every step.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import (
-    DATA,
-    PYTHON,
-    ROOT,
-    Timed,
-    ingest_without_checks,
-    nights_of,
-    run_timed,
-    synth_district,
-    write_section,
-)
+from benchmarks.bench_diff import DISTRICT, history
+from benchmarks.common import DATA, PYTHON, ROOT, Timed, run_timed, write_section
 
-DISTRICT = "apibench"
+STEPS = ("bare", "full", "events", "full3", "beside", "reconcile", "report")
 TOKEN = "bench-token"
 ENV = {"ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
 
@@ -79,6 +79,14 @@ with Store.open(sys.argv[1], read_only=True) as store:
     reconcile(store, sys.argv[2])
 """
 
+FIRST_EVENTS = """
+import os, sys, httpx
+token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
+response = httpx.get(f"{sys.argv[1]}/v3.1/events?limit=1", timeout=3600,
+                     headers={"Authorization": f"Bearer {token}"})
+response.raise_for_status()
+"""
+
 DIFF = """
 import sys
 from rosterlab.diff import diff_snapshots
@@ -94,67 +102,147 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class StandInRun:
+    """A running stand-in: its origin, start-up seconds, and (once stopped) its peak RSS."""
+
+    origin: str
+    started: float
+    peak_mb: float = 0.0
+
+
 @contextmanager
-def standin(store: Path, snapshot: int) -> Iterator[str]:
+def standin(store: Path, snapshot: int) -> Iterator[StandInRun]:
     port = free_port()
     argv = [PYTHON, "-m", "rosterlab", "--store", str(store), "api", "serve",
             "--district", DISTRICT, "--snapshot", str(snapshot), "--port", str(port)]  # fmt: skip
+    began = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **ENV})
     try:
         assert process.stdout is not None
         if not process.stdout.readline():
             raise RuntimeError("the stand-in did not start")
-        yield f"http://127.0.0.1:{port}"
+        run = StandInRun(f"http://127.0.0.1:{port}", time.perf_counter() - began)
+        yield run
+        run.peak_mb = peak_mb(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def peak_mb(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def first_events(origin: str) -> float:
+    """Seconds of the first /events request (the stand-in computes the events on it)."""
+    began = time.perf_counter()
+    run_timed([PYTHON, "-c", FIRST_EVENTS, origin], env=ENV)
+    return time.perf_counter() - began
 
 
 def pull(store: Path, origin: str, mode: str) -> Timed:
     return run_timed([PYTHON, "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode], env=ENV)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=1_000_000)
-    parser.add_argument("--no-write", action="store_true", help="print, keep docs as they are")
-    args = parser.parse_args()
-    work = DATA / f"api-{args.students}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    folder = synth_district(DISTRICT, students=args.students, nights=3)
+def timed(t: Timed) -> dict[str, float]:
+    return {"seconds": t.seconds, "peak_mb": t.peak_mb}
+
+
+def load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run_step(step: str, work: Path, students: int) -> dict[str, object]:
+    """One step's measurements (the stores it needs are those the earlier steps left)."""
     uploads, pulls, fresh = work / "uploads.duckdb", work / "pulls.duckdb", work / "fresh.duckdb"
-    for night in nights_of(folder):
-        ingest_without_checks(uploads, night, DISTRICT, f"{night.name}T02:00:00")
-    pages = work / "bare"
-    pages.mkdir()
-    with standin(uploads, 2) as origin:
-        bare = run_timed([PYTHON, "-c", BARE, origin, str(pages)], env=ENV)
-        full = pull(pulls, origin, "full")
-    with standin(uploads, 3) as origin:
-        events = pull(pulls, origin, "events")
-        full3 = pull(fresh, origin, "full")
-        pull(uploads, origin, "full")  # night 3's pull beside its upload, for reconcile
+    if step == "bare":
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        shutil.copy(history(students, 3) / "store.duckdb", uploads)
+        pages = work / "bare"
+        pages.mkdir()
+        with standin(uploads, 2) as served:
+            bare = run_timed([PYTHON, "-c", BARE, served.origin, str(pages)], env=ENV)
+        shutil.rmtree(pages)
+        return {"bare": timed(bare), "standin": [served.started, served.peak_mb]}
+    if step == "full":
+        with standin(uploads, 2) as served:
+            full = pull(pulls, served.origin, "full")
+        return {"full": timed(full), "standin": [served.started, served.peak_mb]}
+    if step == "events":
+        with standin(uploads, 3) as served:
+            warm = first_events(served.origin)
+            events = pull(pulls, served.origin, "events")
+        return {"events": timed(events), "first_events": warm,
+                "standin": [served.started, served.peak_mb]}  # fmt: skip
+    if step == "full3":
+        with standin(uploads, 3) as served:
+            full3 = pull(fresh, served.origin, "full")
+        return {"full3": timed(full3), "standin": [served.started, served.peak_mb]}
+    if step == "beside":  # night 3's pull beside its upload, for reconcile
+        with standin(uploads, 3) as served:
+            pull(uploads, served.origin, "full")
+        return {}
     recon = run_timed([PYTHON, "-c", RECONCILE, str(uploads), DISTRICT], env=ENV)
     diff = run_timed([PYTHON, "-c", DIFF, str(uploads), DISTRICT, "2", "3"], env=ENV)
-    body = "\n".join(
+    return {"reconcile": timed(recon), "diff": timed(diff)}
+
+
+def report(students: int, kept: dict[str, dict[str, object]]) -> str:
+    def m(step: str, name: str) -> dict[str, float]:
+        return kept[step][name]  # type: ignore[return-value]
+
+    bare, full, events = m("bare", "bare"), m("full", "full"), m("events", "events")
+    full3, recon, diff = m("full3", "full3"), m("reconcile", "reconcile"), m("reconcile", "diff")
+    started, standin_mb = kept["bare"]["standin"]  # type: ignore[misc]
+    loads = ", ".join(f"{step} {kept[step]['load']}" for step in STEPS[:-1] if step in kept)
+    return "\n".join(
         [
-            f"{args.students:,} students, 3 nights, ~1 % churn; stand-in on 127.0.0.1.",
+            f"{students:,} students, 3 nights, ~1 % churn; stand-in on 127.0.0.1 (its own "
+            f"process: start-up {started:.1f} s, peak RSS {standin_mb:,.0f} MB serving the bare "
+            f"walk; first /events request {kept['events']['first_events']:.1f} s). Load average "
+            f"(1/5/15 min) after each step: {loads}.",
             "",
             "| measurement | seconds | peak RSS MB | ratio | target |",
             "| --- | ---: | ---: | ---: | --- |",
-            f"| bare httpx loop (pages to disk) | {bare.seconds:.1f} | {bare.peak_mb:,.0f} "
+            f"| bare httpx loop (pages to disk) | {bare['seconds']:.1f} | {bare['peak_mb']:,.0f} "
             "| 1.00 | |",
-            f"| api pull, full (night 2) | {full.seconds:.1f} | {full.peak_mb:,.0f} | "
-            f"{full.seconds / bare.seconds:.2f} × bare | ≤ 1.5 ×, ≤ 1,536 MB |",
-            f"| api pull --events (night 3) | {events.seconds:.1f} | {events.peak_mb:,.0f} | "
-            f"{events.seconds / full3.seconds:.2f} × full | ≤ 0.1 × |",
-            f"| api pull, full (night 3) | {full3.seconds:.1f} | {full3.peak_mb:,.0f} | | |",
-            f"| reconcile (night 3) | {recon.seconds:.1f} | {recon.peak_mb:,.0f} | "
-            f"{recon.seconds / diff.seconds:.2f} × diff | ≤ 2 × |",
-            f"| diff nights 2 → 3 | {diff.seconds:.1f} | {diff.peak_mb:,.0f} | | |",
+            f"| api pull, full (night 2) | {full['seconds']:.1f} | {full['peak_mb']:,.0f} | "
+            f"{full['seconds'] / bare['seconds']:.2f} × bare | ≤ 1.5 ×, ≤ 1,536 MB |",
+            f"| api pull --events (night 3) | {events['seconds']:.1f} | {events['peak_mb']:,.0f} | "
+            f"{events['seconds'] / full3['seconds']:.2f} × full | ≤ 0.1 × |",
+            f"| api pull, full (night 3) | {full3['seconds']:.1f} | {full3['peak_mb']:,.0f} | | |",
+            f"| reconcile (night 3) | {recon['seconds']:.1f} | {recon['peak_mb']:,.0f} | "
+            f"{recon['seconds'] / diff['seconds']:.2f} × diff | ≤ 2 × |",
+            f"| diff nights 2 → 3 | {diff['seconds']:.1f} | {diff['peak_mb']:,.0f} | | |",
         ]
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--step", choices=("all", *STEPS), default="all")
+    parser.add_argument("--no-write", action="store_true", help="print, keep docs as they are")
+    args = parser.parse_args()
+    work = DATA / f"api-{args.students}"
+    results = work / "results.json"
+    for step in STEPS[:-1] if args.step == "all" else (args.step,):
+        if step == "report":
+            break
+        measured = run_step(step, work, args.students)
+        kept = json.loads(results.read_text()) if results.exists() else {}
+        kept[step] = {**measured, "load": load()}
+        results.write_text(json.dumps(kept, indent=1))
+        print(f"{step}: {json.dumps(kept[step])}", flush=True)
+    if args.step not in ("all", "report"):
+        return
+    body = report(args.students, json.loads(results.read_text()))
     print(body)
     if not args.no_write:
         write_section("Data API: pull, events, reconcile", body)

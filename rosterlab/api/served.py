@@ -161,21 +161,25 @@ class ServedDistrict:
 
     def _ensure_events(self) -> None:
         """The events, computed on the first request that needs them: each night of the chain
-        indexed, its bodies rendered, and diffed with the one before, set-based, per version."""
+        indexed, then per pair of consecutive nights the bodies that may differ rendered for
+        both and joined, set-based, per version."""
         with self.lock:
             if self._events_ready:
                 return
-            self.store.execute(served_sql.BODIES_TABLE)
             for night in self._chain:
                 if night.seq != self.snapshot.seq:
                     self._build(night)
-                for statement in served_sql.NIGHT_BODIES:
-                    _run(self.store, statement, self._values(night, lo="", hi="~"))
-                self._python_escapes("served_bodies", night.seq)
-            for version in ("3.0", "3.1"):
-                done = 0
-                for old, new in itertools.pairwise(self._chain):
-                    done += self.store.written(
+            done = {"3.0": 0, "3.1": 0}
+            for old, new in itertools.pairwise(self._chain):
+                pair = self._values(new, old=old.seq, new=new.seq)
+                _run(self.store, served_sql.CANDIDATES_TABLE, pair)
+                self.store.execute(served_sql.BODIES_TABLE)
+                for night in (old, new):
+                    for statement in served_sql.NIGHT_BODIES:
+                        _run(self.store, statement, self._values(night))
+                    self._python_escapes("served_bodies", night.seq)
+                for version in done:
+                    done[version] += self.store.written(
                         *_bound(
                             served_sql.EVENTS,
                             {
@@ -184,11 +188,12 @@ class ServedDistrict:
                                 "new": new.seq,
                                 "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
                                 "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                "offset": done,
+                                "offset": done[version],
                             },
                         )
                     )
-            self.store.execute("DROP TABLE served_bodies")
+            self.store.execute("DROP TABLE IF EXISTS served_bodies")
+            self.store.execute("DROP TABLE IF EXISTS served_candidates")
             self._events_ready = True
 
     def _python_escapes(self, table: str, seq: int) -> None:
@@ -344,9 +349,9 @@ def _rendered(version: str, resource: str, role: str | None) -> list[str]:
     if resource == "users" and role in (None, "student"):
         queries.append(served_sql.student_bodies(version))
     if resource == "users" and role in (None, "contact"):
-        queries.append(served_sql.CONTACT_BODIES)
+        queries.append(served_sql.contact_bodies())
     if resource == "sections":
-        queries.append(served_sql.SECTION_BODIES)
+        queries.append(served_sql.section_bodies())
     return queries
 
 

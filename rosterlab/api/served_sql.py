@@ -104,31 +104,24 @@ def _c(name: str) -> str:
     return quote_ident(name)
 
 
+def _columns(entity: str, alias: str = "") -> str:
+    """The entity's spec columns and ``extra``, as a select list."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + _c(c) for c in (*spec.ENTITIES[entity].columns, "extra"))
+
+
 def obj(*pairs: tuple[str, str]) -> str:
     """``json_object`` of (key, SQL expression) pairs, in order."""
     return "json_object(" + ", ".join(f"{quote_literal(k)}, {v}" for k, v in pairs) + ")"
 
 
-# The columns the big entities keep at start-up (their bodies are rendered per page, reading the
-# rest of the row through its ``rid``, the SCD2 row's rowid); the small entities keep every column.
-NARROW: dict[str, tuple[str, ...]] = {
-    "students": ("Student_id", "School_id"),
-    "contacts": ("Student_id", "Contact_sis_id", "Contact_relationship", "Contact_type"),
-}
-
-
 def kept(entity: str) -> str:
-    """The entity's rows tonight that Clever keeps, with their ``rid``, the night each key was
-    first seen and their order (key, row hash): Clever skips a row missing a required value, and
-    every row of a duplicated key."""
+    """The entity's rows tonight that Clever keeps, with their ``rid`` (rowid), the night each key
+    was first seen and their order (key, row hash): Clever skips a row missing a required value,
+    and every row of a duplicated key."""
     table = quote_ident(spec.ENTITIES[entity].name)
     required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
     blank = " OR ".join(f"rl_blank(t.{_c(c)})" for c in required) or "false"
-    columns = (
-        ", ".join(f"t.{_c(c)}" for c in ("rid", "key", "row_hash", *NARROW[entity]))
-        if entity in NARROW
-        else "t.*"
-    )
     return f"""
 CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS
 WITH tonight AS (
@@ -138,7 +131,7 @@ WITH tonight AS (
 first AS (
     SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
 )
-SELECT {columns}, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
+SELECT t.*, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
 FROM tonight t JOIN first f ON f.key = t.key
 JOIN snapshots n ON n.district = $district AND n.seq = f.first_seq
 WHERE t.key NOT IN (SELECT key FROM repeated) AND NOT ({blank})
@@ -225,9 +218,9 @@ def _user(email: str, name: str, role: str, role_object: str) -> str:
 _STUDENT_NAME = _name(_c("First_name"), _c("Middle_name"), _c("Last_name"))
 # A student of a school Clever does not serve is skipped. Its body is rendered per page.
 STUDENTS = f"""
-INSERT INTO served_student_index
-SELECT $seq, rl_cid(k.first_seen, $district, 'students', k.key) AS id, k.{_c("Student_id")},
-    s.id, k.rid
+INSERT INTO served_student_index BY NAME
+SELECT $seq AS night, rl_cid(k.first_seen, $district, 'students', k.key) AS id,
+    k.{_c("Student_id")} AS sis, s.id AS school, k.rid, {_columns("students", "k")}
 FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")} ORDER BY id;
 INSERT INTO served_records
 SELECT $seq, 'users', 'student', id, NULL, NULL FROM served_student_index WHERE night = $seq
@@ -235,9 +228,14 @@ ORDER BY id
 """
 
 
-def student_bodies(*versions: str) -> str:
-    """The bodies of night ``$seq``'s students with ids from ``$lo`` to ``$hi``: (id, one body
-    per version)."""
+# Which ids a rendering query renders: a page's range, or the candidates of an events night.
+RANGE = "BETWEEN $lo AND $hi"
+CANDIDATES = "IN (SELECT id FROM served_candidates)"
+
+
+def student_bodies(*versions: str, ids: str = RANGE) -> str:
+    """The bodies of night ``$seq``'s students whose id is ``ids``: (id, one body per
+    version)."""
     bodies = ", ".join(
         _user(
             "Student_email",
@@ -250,9 +248,8 @@ def student_bodies(*versions: str) -> str:
     )
     return f"""
 SELECT s.id, {bodies}
-FROM served_student_index s JOIN {quote_ident(spec.ENTITIES["students"].name)} t
-    ON t.rowid = s.rid
-WHERE s.night = $seq AND s.id BETWEEN $lo AND $hi ORDER BY s.id
+FROM served_student_index s
+WHERE s.night = $seq AND s.id {ids} ORDER BY s.id
 """
 
 
@@ -350,32 +347,37 @@ CONTACTS = (
         f"JOIN served_student_index s ON s.night = $seq AND s.sis = k.{_c('Student_id')}",
         f"list({_RELATIONSHIP} ORDER BY ord) AS relationships",
     )
-    + """;
-INSERT INTO served_contact_index SELECT $seq, id, rid, relationships FROM served_contacts
+    + f""";
+INSERT INTO served_contact_index BY NAME
+SELECT $seq AS night, id, rid, relationships, {_columns("contacts")} FROM served_contacts
 ORDER BY id;
 INSERT INTO served_records
 SELECT $seq, 'users', 'contact', id, NULL, NULL FROM served_contacts ORDER BY id
 """
 )
-# A contact's body, rendered per page from its first row (``rid``) and its relationships.
-CONTACT_BODIES = f"""
+
+
+def contact_bodies(ids: str = RANGE) -> str:
+    """Contacts' bodies (id, body), rendered from their first row (``rid``) and relationships."""
+    return f"""
 SELECT c.id, {
-    _user(
-        "Contact_email",
-        f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
-        f"ELSE rl_split_name({_c('Contact_name')}) END",
-        "contact",
-        obj(
-            ("sis_id", _c("Contact_sis_id")),
-            ("phone", _c("Contact_phone")),
-            ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
-            ("student_relationships", "to_json(relationships)"),
-        ),
-    )
-}::VARCHAR
-FROM served_contact_index c JOIN {quote_ident(spec.ENTITIES["contacts"].name)} t ON t.rowid = c.rid
-WHERE c.night = $seq AND c.id BETWEEN $lo AND $hi ORDER BY c.id
+        _user(
+            "Contact_email",
+            f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
+            f"ELSE rl_split_name({_c('Contact_name')}) END",
+            "contact",
+            obj(
+                ("sis_id", _c("Contact_sis_id")),
+                ("phone", _c("Contact_phone")),
+                ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
+                ("student_relationships", "to_json(relationships)"),
+            ),
+        )
+    }::VARCHAR
+FROM served_contact_index c
+WHERE c.night = $seq AND c.id {ids} ORDER BY c.id
 """
+
 
 _SLOTS = ", ".join(_c(s) for s in spec.TEACHER_SLOTS)
 _COURSE_KEY = (
@@ -446,47 +448,53 @@ _ENROLLMENT_BLANK = " OR ".join(
     for f in spec.ENTITIES["enrollments"].fields
     if f.required and f.confirmed
 )
-# A section's body, rendered per page: its students from tonight's enrollments of the page's
-# sections (a duplicated enrollment key is skipped: the key holds the Section_id, so its rows
-# are among the page's), of served students, in key order.
-SECTION_BODIES = f"""
+
+
+def section_bodies(ids: str = RANGE) -> str:
+    """Sections' bodies (id, body): the students from tonight's enrollments of these sections
+    (a duplicated enrollment key is skipped: the key holds the Section_id, so its rows are among
+    these sections'), of served students, in key order."""
+    return f"""
 WITH page AS (
-    SELECT * FROM served_section_index WHERE night = $seq AND id BETWEEN $lo AND $hi
+    SELECT * FROM served_section_index WHERE night = $seq AND id {ids}
 ), tonight AS (
     SELECT * FROM {_ENROLLMENTS} e
     WHERE e.district = $district AND e.valid_from <= $seq
         AND (e.valid_to IS NULL OR e.valid_to >= $seq)
         AND e.{_c("Section_id")} IN (SELECT sis FROM page)
-    QUALIFY count(*) OVER (PARTITION BY e.key) = 1
 ), enrolled AS (
-    SELECT e.{_c("Section_id")} AS section, list(s.id ORDER BY e.key, e.row_hash) AS students
+    SELECT e.{_c("Section_id")} AS section, list_transform(
+        list_sort(list(struct_pack(k := e.key, h := e.row_hash, id := s.id))), lambda x: x.id
+    ) AS students
     FROM tonight e JOIN served_student_index s ON s.night = $seq AND s.sis = e.{_c("Student_id")}
     WHERE NOT ({_ENROLLMENT_BLANK})
+        AND e.key NOT IN (SELECT key FROM tonight GROUP BY key HAVING count(*) > 1)
     GROUP BY e.{_c("Section_id")}
 )
 SELECT p.id, {
-    obj(
-        ("id", "p.id"),
-        ("district", "$district_id"),
-        ("school", "p.school"),
-        ("sis_id", f"r.{_c('Section_id')}"),
-        ("name", f"coalesce(r.{_c('Name')}, '')"),
-        ("section_number", f"r.{_c('Section_number')}"),
-        ("period", f"r.{_c('Period')}"),
-        ("grade", f"rl_grade(r.{_c('Grade')})"),
-        ("subject", f"rl_subject(r.{_c('Subject')})"),
-        ("course", "p.course"),
-        ("term_id", "p.term"),
-        ("teacher", "p.teacher"),
-        ("teachers", "to_json(p.teachers)"),
-        ("students", "to_json(coalesce(enrolled.students, []::VARCHAR[]))"),
-        ("ext", "rl_ext(r.extra)"),
-    )
-}::VARCHAR
+        obj(
+            ("id", "p.id"),
+            ("district", "$district_id"),
+            ("school", "p.school"),
+            ("sis_id", f"r.{_c('Section_id')}"),
+            ("name", f"coalesce(r.{_c('Name')}, '')"),
+            ("section_number", f"r.{_c('Section_number')}"),
+            ("period", f"r.{_c('Period')}"),
+            ("grade", f"rl_grade(r.{_c('Grade')})"),
+            ("subject", f"rl_subject(r.{_c('Subject')})"),
+            ("course", "p.course"),
+            ("term_id", "p.term"),
+            ("teacher", "p.teacher"),
+            ("teachers", "to_json(p.teachers)"),
+            ("students", "to_json(coalesce(enrolled.students, []::VARCHAR[]))"),
+            ("ext", "rl_ext(r.extra)"),
+        )
+    }::VARCHAR
 FROM page p JOIN {quote_ident(spec.ENTITIES["sections"].name)} r ON r.rowid = p.rid
 LEFT JOIN enrolled ON enrolled.section = p.sis
 ORDER BY p.id
 """
+
 
 # A stored body as served in v3.0 and v3.1: the same in both (``body31`` NULL) but for a
 # student created by the ``create`` fault. Students, contacts and sections store none (both
@@ -497,25 +505,70 @@ RECORDS_TABLE = """
 CREATE OR REPLACE TEMP TABLE served_records (
     night INTEGER, resource VARCHAR, role VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR
 )"""
-# Every body of the event chain's nights, while the events are computed (then dropped).
+
+
+def _changed_index(table: str, columns: tuple[str, ...]) -> str:
+    """The ids of ``table`` (an index) in one of nights ``$old``, ``$new`` but not the other, or
+    whose ``columns`` differ."""
+    differ = " OR ".join(f"o.{c}::VARCHAR IS DISTINCT FROM n.{c}::VARCHAR" for c in columns)
+    return (
+        f"SELECT coalesce(o.id, n.id) AS id FROM (SELECT * FROM {table} WHERE night = $old) o "
+        f"FULL JOIN (SELECT * FROM {table} WHERE night = $new) n ON o.id = n.id "
+        f"WHERE o.id IS NULL OR n.id IS NULL OR {differ}"
+    )
+
+
+_IN_NIGHT = "(e.valid_from <= {n} AND (e.valid_to IS NULL OR e.valid_to >= {n}))"
+_IN_OLD, _IN_NEW = _IN_NIGHT.format(n="$old"), _IN_NIGHT.format(n="$new")
+# The records whose body may differ between nights $old and $new: a rendered body is the same
+# when its row (``rid``) and what its index holds are, and a section's students also when none
+# of its enrollment rows is in one night only and none of its enrolled students is served in
+# one night only.
+CANDIDATES_TABLE = f"""
+CREATE OR REPLACE TEMP TABLE served_candidates AS
+{_changed_index("served_student_index", ("rid", "school"))}
+UNION ALL {_changed_index("served_contact_index", ("rid", "relationships"))}
+UNION ALL {
+    _changed_index(
+        "served_section_index", ("rid", "school", "course", "term", "teacher", "teachers")
+    )
+}
+UNION ALL SELECT s.id FROM served_section_index s WHERE s.night IN ($old, $new) AND s.sis IN (
+    SELECT e.{_c("Section_id")} FROM {_ENROLLMENTS} e
+    WHERE e.district = $district AND ({_IN_OLD} <> {_IN_NEW} OR ({_IN_OLD} OR {_IN_NEW})
+        AND e.{_c("Student_id")} IN (
+            SELECT coalesce(o.sis, n.sis)
+            FROM (SELECT * FROM served_student_index WHERE night = $old) o
+            FULL JOIN (SELECT * FROM served_student_index WHERE night = $new) n ON o.sis = n.sis
+            WHERE o.id IS DISTINCT FROM n.id
+        ))
+)
+"""
+# The bodies of an events pair's two nights that may differ, while its events are computed.
 BODIES_TABLE = (
     "CREATE OR REPLACE TEMP TABLE served_bodies "
     "(night INTEGER, resource VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR)"
 )
 # A night's bodies into served_bodies: the stored ones (not a student the ``create`` fault made
-# after the events were due), then the rendered ones, over every id.
+# after the events were due), then the rendered ones of the candidates.
 NIGHT_BODIES = (
     "INSERT INTO served_bodies SELECT night, resource, id, body, body31 FROM served_records "
     "WHERE night = $seq AND body IS NOT NULL AND role IS DISTINCT FROM 'student'",
-    f"INSERT INTO served_bodies SELECT $seq, 'users', * FROM ({student_bodies('3.0', '3.1')})",
-    f"INSERT INTO served_bodies SELECT $seq, 'users', *, NULL FROM ({CONTACT_BODIES})",
-    f"INSERT INTO served_bodies SELECT $seq, 'sections', *, NULL FROM ({SECTION_BODIES})",
+    "INSERT INTO served_bodies SELECT $seq, 'users', * "
+    f"FROM ({student_bodies('3.0', '3.1', ids=CANDIDATES)})",
+    f"INSERT INTO served_bodies SELECT $seq, 'users', *, NULL FROM ({contact_bodies(CANDIDATES)})",
+    "INSERT INTO served_bodies SELECT $seq, 'sections', *, NULL "
+    f"FROM ({section_bodies(CANDIDATES)})",
 )
+# Per night, in id order: a student's and a contact's row (a contact's first) with what its
+# body needs beside it; a section's row id with its school, course, term and teachers.
 INDEX_TABLES = (
-    "CREATE OR REPLACE TEMP TABLE served_student_index "
-    "(night INTEGER, id VARCHAR, sis VARCHAR, school VARCHAR, rid BIGINT)",
-    "CREATE OR REPLACE TEMP TABLE served_contact_index "
-    "(night INTEGER, id VARCHAR, rid BIGINT, relationships JSON[])",
+    "CREATE OR REPLACE TEMP TABLE served_student_index AS SELECT 0 AS night, '' AS id, "
+    f"'' AS sis, '' AS school, 0::BIGINT AS rid, {_columns('students')} "
+    f"FROM {quote_ident(spec.ENTITIES['students'].name)} LIMIT 0",
+    "CREATE OR REPLACE TEMP TABLE served_contact_index AS SELECT 0 AS night, '' AS id, "
+    f"0::BIGINT AS rid, []::JSON[] AS relationships, {_columns('contacts')} "
+    f"FROM {quote_ident(spec.ENTITIES['contacts'].name)} LIMIT 0",
     "CREATE OR REPLACE TEMP TABLE served_section_index (night INTEGER, id VARCHAR, sis VARCHAR, "
     "rid BIGINT, school VARCHAR, course VARCHAR, term VARCHAR, teacher VARCHAR, "
     "teachers VARCHAR[])",
