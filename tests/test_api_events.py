@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import jsonschema
 
-from rosterlab.api import rederive
+from rosterlab.api import ServedDistrict, rederive
 from rosterlab.api.schemas import event_list_schema
+from rosterlab.api.served import RESOURCES
 from rosterlab.bundle import open_bundle
 from rosterlab.store import Store, ingest_bundle
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
@@ -144,3 +145,49 @@ def test_a_cursor_outside_the_30_day_window_falls_back_to_a_full_pull_saying_so(
     assert fallback["api"]["events_applied_to"] is None
     assert fallback["api"]["pages"] == 9
     assert again["snapshot"]["bundle_sha256"] == fallback["snapshot"]["bundle_sha256"]
+
+
+def every_body(served: ServedDistrict, version: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every (resource, id) → body the stand-in serves, from its pages."""
+    bodies = {}
+    for resource in RESOURCES:
+        page = served.page(version, resource, None, 10000)
+        assert not page.more_after
+        bodies.update({(resource, cid): json.loads(body) for cid, body in page.items})
+    return bodies
+
+
+def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
+    # Night 2: Cy's Last_name is blank, so Clever skips Cy (its enrollment row is unchanged) and
+    # Cy's contact; Bo joins SEC-1 (an enrollment row only). Both sections' students change.
+    uploads = tmp_path / "uploads.duckdb"
+    first = copy.deepcopy(EVERY_FIELD_NIGHT)
+    second = copy.deepcopy(first)
+    second["students.csv"][4][STUDENT_HEADER.index("Last_name")] = ""
+    second["enrollments.csv"].append(["SCH-1", "SEC-1", "S-002"])
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=2))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=1))
+    with Store.open(uploads, read_only=True) as store:
+        one, two = store.snapshots(DISTRICT)
+        before = every_body(ServedDistrict(store, one, as_is=True), "3.1")
+        served = ServedDistrict(store, two, as_is=True)
+        after = every_body(served, "3.1")
+        events = [json.loads(body) for _, body in served.page("3.1", "events", None, 10000).items]
+    new_or_changed = {True: "created", False: "updated"}
+    expected = sorted(
+        (f"{key[0]}.{'deleted' if key not in after else new_or_changed[key not in before]}", key[1])
+        for key in before.keys() | after.keys()
+        if before.get(key) != after.get(key)
+    )
+    assert sorted((e["type"], e["data"]["object"]["id"]) for e in events) == expected
+    kinds = sorted(kind for kind, _ in expected)
+    assert kinds == [  # the district's last_sync; SEC-1 gains Bo, SEC-2 loses Cy; Cy, Cy's contact
+        "districts.updated",
+        "sections.updated",
+        "sections.updated",
+        "users.deleted",
+        "users.deleted",
+    ]
+    for event in events:
+        key = (event["type"].split(".")[0], event["data"]["object"]["id"])
+        assert event["data"]["object"] == after.get(key, before.get(key))
