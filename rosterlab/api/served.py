@@ -39,6 +39,7 @@ USER_ROLES: tuple[str, ...] = ("student", "teacher", "staff", "contact")
 US_DATE = re.compile(served_sql.US_DATE)
 SIS_TYPES = {"sftp": "sftp", "clever-managed": "clever", "sis-managed": "sis"}  # (unconfirmed)
 EVENT_WINDOW = timedelta(days=30)
+EVENTS_BATCH = 1000  # changes turned into events per statement
 _PARAM = re.compile(r"\$([a-z][a-z_]*)\b")
 
 
@@ -179,22 +180,31 @@ class ServedDistrict:
                         _run(self.store, statement, self._values(night))
                     self._python_escapes("served_bodies", night.seq)
                 for version in done:
-                    done[version] += self.store.written(
-                        *_bound(
-                            served_sql.EVENTS,
-                            {
-                                "version": version,
-                                "old": old.seq,
-                                "new": new.seq,
-                                "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
-                                "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                "offset": done[version],
-                            },
-                        )
-                    )
+                    done[version] += self._changes_to_events(version, old, new, done[version])
             self.store.execute("DROP TABLE IF EXISTS served_bodies")
             self.store.execute("DROP TABLE IF EXISTS served_candidates")
+            self.store.execute("DROP TABLE IF EXISTS served_changes")
             self._events_ready = True
+
+    def _changes_to_events(
+        self, version: str, old: SnapshotInfo, new: SnapshotInfo, offset: int
+    ) -> int:
+        """The events of ``version`` from night ``old`` to ``new``, their ids after ``offset``;
+        written in batches (an update's fields are compared one by one: a whole night at once
+        would not fit the memory limit). Returns how many."""
+        values = {
+            "version": version,
+            "old": old.seq,
+            "new": new.seq,
+            "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
+            "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "offset": offset,
+        }
+        changes = self.store.written(*_bound(served_sql.CHANGES, values))
+        for first in range(1, changes + 1, EVENTS_BATCH):
+            last = first + EVENTS_BATCH - 1
+            self.store.execute(*_bound(served_sql.EVENTS, {**values, "first": first, "last": last}))
+        return changes
 
     def _python_escapes(self, table: str, seq: int) -> None:
         """The few bodies of night ``seq`` in ``table`` holding an escape, as served

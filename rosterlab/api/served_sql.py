@@ -606,12 +606,12 @@ _SCHOOLS = (
 )
 _VERSIONED_BODY = f"CASE WHEN $version = '3.1' THEN {BODY_31} ELSE {BODY_30} END"
 _RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections", "users"])
-# The events that turn what night $old serves into what night $new serves, at $new's time
-# ($stamp, $created): per resource and Clever id, ``created``, ``deleted`` (the last object),
-# or ``updated`` with ``previous_attributes`` (the changed top-level fields' old values). Ids:
-# the night's epoch seconds, then a counter from $offset, so they ascend across nights.
-EVENTS = f"""
-INSERT INTO served_events
+# The changes that turn what night $old serves into what night $new serves, at $new's time
+# ($stamp): per resource and Clever id, ``created``, ``deleted`` or ``updated``, numbered
+# (``n``, from 1) in event order. Ids: the night's epoch seconds, then a counter from $offset,
+# so they ascend across nights.
+CHANGES = f"""
+CREATE OR REPLACE TEMP TABLE served_changes AS
 WITH o AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $old),
 n AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $new),
 changed AS (
@@ -622,10 +622,18 @@ changed AS (
     FROM o FULL JOIN n ON o.resource = n.resource AND o.id = n.id
     WHERE o.body IS DISTINCT FROM n.body
 ), numbered AS (
-    SELECT *, printf('%08x%016x', $stamp::BIGINT, $offset::BIGINT - 1 + row_number() OVER (
-        ORDER BY list_position({_RESOURCE_ORDER}, resource), id)) AS event_id
+    SELECT *, row_number() OVER (ORDER BY list_position({_RESOURCE_ORDER}, resource), id) AS n
     FROM changed
 )
+SELECT *, printf('%08x%016x', $stamp::BIGINT, $offset::BIGINT - 1 + n) AS event_id
+FROM numbered ORDER BY n
+"""
+# The events of changes $first to $last (a batch: an update's previous_attributes, the changed
+# top-level fields' old values, are worked out per field), at $new's time ($created):
+# ``created`` and ``deleted`` with the object (the last one), ``updated`` with the new object
+# and ``previous_attributes``.
+EVENTS = f"""
+INSERT INTO served_events
 SELECT $version, event_id, resource,
     list_distinct(list_concat({_SCHOOLS.format(body="before")}, {_SCHOOLS.format(body="after")})),
     '{{"id":"' || event_id || '","type":"' || resource || '.' || kind || '","created":"'
@@ -636,5 +644,5 @@ SELECT $version, event_id, resource,
         WHERE json_extract(before, '$.' || k)::VARCHAR
             IS DISTINCT FROM json_extract(after, '$.' || k)::VARCHAR
     )::VARCHAR ELSE '' END || '}}}}'
-FROM numbered ORDER BY event_id
+FROM served_changes WHERE n BETWEEN $first AND $last ORDER BY event_id
 """
