@@ -127,7 +127,7 @@ class ServedDistrict:
         """Index ``night``: every served id, the small resources' bodies, and what the big
         ones' bodies need beside their row (rendered per page)."""
         values = self._values(night)
-        for entity in ("schools", "students", "contacts", "teachers", "sections", "staff"):
+        for entity in ("schools", "contacts", "teachers", "sections", "staff"):
             _run(self.store, served_sql.kept(entity), values)
         for script in (
             served_sql.SCHOOLS,

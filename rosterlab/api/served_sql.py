@@ -116,14 +116,19 @@ def obj(*pairs: tuple[str, str]) -> str:
 
 
 def kept(entity: str) -> str:
+    """The entity's rows tonight that Clever keeps, as a temporary table (:func:`kept_rows`)."""
+    return f"CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS {kept_rows(entity)}"
+
+
+def kept_rows(entity: str, *, ordered: bool = True) -> str:
     """The entity's rows tonight that Clever keeps, with their ``rid`` (rowid), the night each key
-    was first seen and their order (key, row hash): Clever skips a row missing a required value,
-    and every row of a duplicated key."""
+    was first seen and (``ordered``) their order (key, row hash): Clever skips a row missing a
+    required value, and every row of a duplicated key."""
     table = quote_ident(spec.ENTITIES[entity].name)
     required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
     blank = " OR ".join(f"rl_blank(t.{_c(c)})" for c in required) or "false"
+    order = ", row_number() OVER (ORDER BY t.key, t.row_hash) AS ord" if ordered else ""
     return f"""
-CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS
 WITH tonight AS (
     SELECT rowid AS rid, * FROM {table}
     WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
@@ -131,7 +136,7 @@ WITH tonight AS (
 first AS (
     SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
 )
-SELECT t.*, n.taken_at AS first_seen, row_number() OVER (ORDER BY t.key, t.row_hash) AS ord
+SELECT t.*, n.taken_at AS first_seen{order}
 FROM tonight t JOIN first f ON f.key = t.key
 JOIN snapshots n ON n.district = $district AND n.seq = f.first_seq
 WHERE t.key NOT IN (SELECT key FROM repeated) AND NOT ({blank})
@@ -221,7 +226,8 @@ STUDENTS = f"""
 INSERT INTO served_student_index BY NAME
 SELECT $seq AS night, rl_cid(k.first_seen, $district, 'students', k.key) AS id,
     k.{_c("Student_id")} AS sis, s.id AS school, k.rid, {_columns("students", "k")}
-FROM served_kept_students k JOIN served_schools s ON s.sis = k.{_c("School_id")} ORDER BY id;
+FROM ({kept_rows("students", ordered=False)}) k
+JOIN served_schools s ON s.sis = k.{_c("School_id")} ORDER BY id;
 INSERT INTO served_records
 SELECT $seq, 'users', 'student', id, NULL, NULL FROM served_student_index WHERE night = $seq
 ORDER BY id
@@ -580,7 +586,6 @@ EVENTS_TABLE = (
 
 SCRATCH = (
     "served_kept_schools",
-    "served_kept_students",
     "served_kept_contacts",
     "served_kept_teachers",
     "served_kept_sections",
