@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from rosterlab.fleet.model import FAILED, NO_UPLOAD, DistrictRun, Fleet, FleetRun
+from rosterlab.fleet.model import DistrictRun, Fleet, FleetRun
 from rosterlab.fleet.results import TABLES, results_path, results_root
 from rosterlab.fleet.run import FleetProgress, load_fleet, run_serial
+from rosterlab.store.fleet_results import FAILED, NO_UPLOAD
 
 if TYPE_CHECKING:
     from rosterlab.fleet.cluster import Announce

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rosterlab.config import FleetDistrict, Settings
-
-FAILED = "failed"
-NO_UPLOAD = "no-upload"
+from rosterlab.store.fleet_results import FAILED
 
 
 @dataclass(frozen=True)

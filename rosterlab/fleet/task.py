@@ -24,9 +24,10 @@ from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
 from rosterlab.config import FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.errors import ConfigError, RosterlabError
-from rosterlab.fleet.model import FAILED, NO_UPLOAD, DistrictRun, Fleet
+from rosterlab.fleet.model import DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
+from rosterlab.store.fleet_results import FAILED, NO_UPLOAD
 from rosterlab.store.outcomes import live_before
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
 from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
+from rosterlab.store.outcomes import PROCESSED
 
 NO_RESULT = "—"
 OUTCOME_STYLE = """
@@ -68,7 +69,7 @@ def _attention(status: FleetStatus) -> list[tuple[str, tuple[str | None, ...]]]:
     return [
         (d, row)
         for d, row in zip(status.districts, status.grid, strict=True)
-        if any(cell != "processed" for cell in row)
+        if any(cell != PROCESSED for cell in row)
     ]
 
 

@@ -30,10 +30,18 @@ from pathlib import Path
 import duckdb
 
 from rosterlab.errors import ConfigError, StoreError
+from rosterlab.store.outcomes import HELD, NOT_PROCESSED, PROCESSED
 
 RESULTS = "results"
-OUTCOMES = ("processed", "held", "not-processed", "failed", "no-upload")
-TIERS = ("not-processed", "failed", "held", "errors-climbing", "rows-skipped", "no-upload")
+# A fleet district's night: what Clever does with the upload (rosterlab.store.outcomes), or that
+# the night could not be run (failed) or had nothing to run (no-upload). The one spelling of the
+# vocabulary: the fleet (rosterlab.fleet) writes these, this module reads them.
+FAILED = "failed"
+NO_UPLOAD = "no-upload"
+OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED, FAILED, NO_UPLOAD)
+ERRORS_CLIMBING = "errors-climbing"
+ROWS_SKIPPED = "rows-skipped"
+TIERS = (NOT_PROCESSED, FAILED, HELD, ERRORS_CLIMBING, ROWS_SKIPPED, NO_UPLOAD)
 NIGHTS_SHOWN = 7
 HIVE_TYPES = {"night": "DATE", "district": "VARCHAR"}
 # The results contract (DuckDB types), the one source for the writer (rosterlab.fleet.results)
@@ -356,7 +364,7 @@ def _why(
     """The tier's name and one line saying why the district is on the list."""
     if tier == 1:
         told = reason or "no reason recorded"
-        if outcome == "failed":
+        if outcome == FAILED:
             return outcome, f"failed: {told}"
         return outcome, f"not processed ({_plural(errors or 0, 'error')}): {told}"
     if tier == 2:
@@ -364,12 +372,12 @@ def _why(
             f"{h.entity} {h.kind} {h.count:,} of {h.base:,} ({h.ratio:.1%} > {h.threshold:.0%})"
             for h in holds
         )
-        return "held", f"held: {changes or reason or 'no hold detail recorded'}"
+        return HELD, f"held: {changes or reason or 'no hold detail recorded'}"
     if tier == 3:
-        return "errors-climbing", "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
+        return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
-        return "rows-skipped", f"{_plural(skipped or 0, 'row')} skipped tonight"
-    return "no-upload", "no upload tonight"
+        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight"
+    return NO_UPLOAD, "no upload tonight"
 
 
 def _plural(n: int, noun: str) -> str:
