@@ -83,6 +83,9 @@ class FleetDistrict:
     settings: DistrictSettings
     folder: Path | None = None
     target: str | None = None
+    # rosterlab.toml gives the district's settings ([districts.ID], or settings in its fleet
+    # table): then they win over a drop folder's district.toml, as with ``rosterlab ingest``.
+    configured: bool = False
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,7 @@ def _fleet_district(
     inherited = district_tables.get(ident, {})
     merged = {**inherited, **own} if isinstance(inherited, dict) else own
     settings = district_settings(ident, merged, where)
+    configured = ident in district_tables or bool(own)
     if source == "drop":
-        return FleetDistrict(ident, source, settings, folder=base / value)
-    return FleetDistrict(ident, source, settings, target=value)
+        return FleetDistrict(ident, source, settings, folder=base / value, configured=configured)
+    return FleetDistrict(ident, source, settings, target=value, configured=configured)

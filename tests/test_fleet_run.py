@@ -28,7 +28,7 @@ pytest.register_assert_rewrite("tests.sftp_servers")
 
 from distributed import Client  # noqa: E402
 
-from rosterlab.config import DistrictSettings, load_settings  # noqa: E402
+from rosterlab.config import DistrictSettings, Settings, load_settings  # noqa: E402
 from rosterlab.errors import ConfigError  # noqa: E402
 from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial  # noqa: E402
 from rosterlab.store import Store  # noqa: E402
@@ -702,3 +702,59 @@ def test_the_night_queues_the_biggest_districts_first(tmp_path: Path) -> None:
         DISTRICTS[1],
         *rest,
     ]
+
+
+def test_a_drop_folders_district_toml_counts_unless_rosterlab_toml_configures_the_district(
+    tmp_path: Path,
+) -> None:
+    """The one precedence of every command: rosterlab.toml's settings for the district, else
+    its folder's district.toml (kept with the district, as ``rosterlab ingest FOLDER`` keeps
+    it), else the defaults. Night 2 deletes one student of three (33 %): each folder's
+    district.toml allows deleting half."""
+    from rosterlab.store.district_settings import settings_for_district
+
+    drops = tmp_path / "drops"
+    for district in ("own-toml", "overruled", "named-in-fleet", "no-toml"):
+        folder = drops / district
+        write_night(folder / NIGHT_1.isoformat(), tiny_night())
+        night = tiny_night()
+        _student_left(night)
+        write_night(folder / NIGHT_2.isoformat(), night)
+        if district != "no-toml":
+            (folder / "district.toml").write_text(
+                'name = "Own Name"\nsync_type = "sftp"\nhold_deletion_threshold = 0.5\n'
+            )
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        "[districts.overruled]\nhold_deletion_threshold = 0.2\n\n"
+        '[fleet]\nroot = "fleet"\n\n'
+        + "".join(
+            f'[fleet.districts.{d}]\nsource = "drop"\nfolder = "drops/{d}"\n'
+            + ('name = "Fleet Name"\n' if d == "named-in-fleet" else "")
+            + "\n"
+            for d in ("own-toml", "overruled", "named-in-fleet", "no-toml")
+        )
+    )
+    fleet = load_fleet(load_settings(config=str(config)))
+    run_serial(fleet, NIGHT_1)
+
+    run = run_serial(fleet, NIGHT_2)
+
+    assert outcomes_of(run) == {
+        "own-toml": "processed",  # its district.toml: 33 % ≤ 50 %
+        "overruled": "held",  # [districts.overruled]: 33 % > 20 %
+        "named-in-fleet": "held",  # its fleet table has settings: the defaults' 10 % then
+        "no-toml": "held",  # the defaults
+    }
+    holds = pl.read_parquet(results_path(fleet.root, "holds"), hive_partitioning=True)
+    students = holds.filter(pl.col("entity") == "students")
+    assert sorted(students.select("district", "entity", "threshold").rows()) == [
+        ("named-in-fleet", "students", 0.1),
+        ("no-toml", "students", 0.1),
+        ("overruled", "students", 0.2),
+    ]
+    bare = Settings(store=tmp_path / "unused.duckdb", config_path=None)  # no [districts]
+    for district, threshold in (("own-toml", 0.5), ("overruled", 0.5), ("no-toml", 0.1)):
+        with Store.open(fleet.store_path(district), read_only=True) as store:
+            kept = settings_for_district(store, bare, district)
+        assert kept.hold_deletion_threshold == threshold, district

@@ -19,14 +19,15 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
-from rosterlab.bundle.history import date_in_name
+from rosterlab.bundle.history import DISTRICT_FILE, date_in_name
 from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
-from rosterlab.config import FleetDistrict
+from rosterlab.config import DistrictSettings, FleetDistrict, district_settings, load_toml
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.errors import ConfigError, RosterlabError
 from rosterlab.fleet.model import DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
+from rosterlab.store.district_settings import settings_for_district
 from rosterlab.store.fleet_results import FAILED, NO_UPLOAD
 from rosterlab.store.outcomes import live_before
 
@@ -177,13 +178,15 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
             reason = f"no bundle for {night} in {district.folder}"
             return {OUTCOMES: [_outcome_row(NO_UPLOAD, reason)]}
     with _open_store(fleet, district.district) as store:
+        known = district.settings
         if bundle is not None:
-            checked = _ingest_drop(fleet, district, store, bundle)
+            known, kept = _drop_settings(fleet, district, store)
+            checked = _ingest_drop(fleet, district, known, kept, store, bundle)
         elif district.source == "pull":
             checked = _ingest_pull(fleet, district, store)
         else:
             checked = _ingest_api(fleet, district, store)
-        tables = _tables(store, district, checked)
+        tables = _tables(store, district.district, known, checked)
     snapshot = checked.result.snapshot
     earlier = _night_name(snapshot.taken_at)
     if not checked.result.new and earlier != night.isoformat():
@@ -197,13 +200,41 @@ def _no_diff(tables: dict[str, Rows]) -> dict[str, Rows]:
     return {name: rows for name, rows in tables.items() if name not in ("diff_counts", "holds")}
 
 
-def _ingest_drop(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> CheckedNight:
+def _drop_settings(
+    fleet: Fleet, district: FleetDistrict, store: Store
+) -> tuple[DistrictSettings, DistrictSettings | None]:
+    """The settings a drop district's night is checked with, and its folder's ``district.toml``
+    (kept with the district, as ``rosterlab ingest FOLDER`` keeps it).
+
+    The one precedence (README "Settings"): rosterlab.toml's ``[districts.ID]`` or
+    ``[fleet.districts.ID]`` settings, else the folder's ``district.toml``, else the one kept
+    with the district at an earlier night, else the defaults.
+    """
+    assert district.folder is not None
+    path = district.folder / DISTRICT_FILE
+    kept = (
+        district_settings(district.district, load_toml(path), str(path)) if path.is_file() else None
+    )
+    if district.configured:
+        return district.settings, kept
+    return kept or settings_for_district(store, fleet.settings, district.district), kept
+
+
+def _ingest_drop(
+    fleet: Fleet,
+    district: FleetDistrict,
+    known: DistrictSettings,
+    kept: DistrictSettings | None,
+    store: Store,
+    path: Path,
+) -> CheckedNight:
     with open_bundle(path, limits=fleet.settings.limits) as bundle:
         return ingest_and_check(
             store,
             bundle,
             district=district.district,
-            known=district.settings,
+            known=known,
+            keep=kept,
             taken_at=date_in_name(path),
             dated_by="name",
             source=str(path),
@@ -248,8 +279,11 @@ def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedN
     return check_ingested(store, pulled.ingest, known)
 
 
-def _tables(store: Store, district: FleetDistrict, checked: CheckedNight) -> dict[str, Rows]:
-    """The night's results: its findings by code, its outcome, the diff against the live state."""
+def _tables(
+    store: Store, district: str, known: DistrictSettings, checked: CheckedNight
+) -> dict[str, Rows]:
+    """The night's results: its findings by code, its outcome, the diff against the live state
+    (holds predicted with ``known``, the settings the night was checked with)."""
     snapshot, findings, outcome = checked.result.snapshot, checked.result.findings, checked.outcome
     counts = spec.severity_counts(findings)
     by_code: dict[tuple[str, str, str | None], int] = {}
@@ -289,11 +323,7 @@ def _tables(store: Store, district: FleetDistrict, checked: CheckedNight) -> dic
     if live is None:  # the district's first night: nothing to compare with
         return tables
     diff = diff_snapshots(
-        store,
-        district.district,
-        live.id,
-        snapshot.id,
-        thresholds=HoldThresholds.of(district.settings),
+        store, district, live.id, snapshot.id, thresholds=HoldThresholds.of(known)
     )
     compared_with = _night_name(live.taken_at)
     tables["diff_counts"] = [
