@@ -44,6 +44,12 @@ DUCKDB_SHARE = 0.6
 # the rest wait at the scheduler, so a big district never holds a small one hostage, and a worker
 # that dies takes only the district it was running with it (others are not counted as its victims).
 LOCAL_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
+# The embedded workers spend their CPU on districts (docs/benchmarks.md "Fleet" has the profile):
+# Dask's nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's
+# adaptive mmap threshold, so DuckDB's buffers were mapped and unmapped on every allocation (41 %
+# more page faults, a third more system CPU); and the statistical profiler, which samples the task
+# thread every 10 ms, feeds only the dashboard's profile page, served when bokeh is installed.
+LOCAL_WORKERS: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 Announce = Callable[[str], None]  # told the dashboard link when one is up
 
@@ -64,8 +70,9 @@ def run_on_dask(
             count = _workers(client, scheduler)
             return _run(client, fleet, night, count, _dashboard(client), progress, announce)
     count = min(workers or os.cpu_count() or 1, len(fleet.districts))  # none idle from the start
+    profiler = {"distributed.worker.profile.enabled": _has_bokeh()}
     with (
-        dask.config.set(LOCAL_SCHEDULER),
+        dask.config.set({**LOCAL_SCHEDULER, **LOCAL_WORKERS, **profiler}),
         LocalCluster(
             n_workers=count,
             threads_per_worker=1,
