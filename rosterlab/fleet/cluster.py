@@ -44,11 +44,11 @@ DUCKDB_SHARE = 0.6
 # the rest wait at the scheduler, so a big district never holds a small one hostage, and a worker
 # that dies takes only the district it was running with it (others are not counted as its victims).
 LOCAL_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
-# The embedded workers spend their CPU on districts (docs/benchmarks.md "Fleet" has the profile):
-# Dask's nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's
-# adaptive mmap threshold, so DuckDB's buffers were mapped and unmapped on every allocation (41 %
-# more page faults, a third more system CPU); and the statistical profiler, which samples the task
-# thread every 10 ms, feeds only the dashboard's profile page, served when bokeh is installed.
+# The embedded workers spend their CPU on districts (docs/benchmarks.md, "Fleet: where the CPU
+# goes"): Dask's nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536, which also turns off
+# glibc's adaptive mmap threshold, so DuckDB's buffers were mapped and unmapped on every allocation
+# (41 % more page faults, a third more system CPU); and the statistical profiler, which samples the
+# task thread every 10 ms, feeds only the dashboard's profile page, served when bokeh is installed.
 LOCAL_WORKERS: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 Announce = Callable[[str], None]  # told the dashboard link when one is up
@@ -68,8 +68,12 @@ def run_on_dask(
     if scheduler is not None:
         with _connect(scheduler) as client:
             count = _workers(client, scheduler)
-            return _run(client, fleet, night, count, _dashboard(client), progress, announce)
-    count = min(workers or os.cpu_count() or 1, len(fleet.districts))  # none idle from the start
+            # A remote worker thread runs one district at a time, its DuckDB on one thread
+            # (`dask worker --nthreads 1 --nworkers N` is one worker per core).
+            remote = _with_duckdb(fleet, threads=1, memory_limit=None)
+            return _run(client, remote, night, count, _dashboard(client), progress, announce)
+    cores = os.cpu_count() or 1
+    count = min(workers or cores, len(fleet.districts))  # none idle from the start
     profiler = {"distributed.worker.profile.enabled": _has_bokeh()}
     with (
         dask.config.set({**LOCAL_SCHEDULER, **LOCAL_WORKERS, **profiler}),
@@ -87,7 +91,9 @@ def run_on_dask(
         Client(cluster) as client,
     ):
         link = cluster.dashboard_link if _has_bokeh() else None
-        local = _with_duckdb_share(fleet, count)
+        local = _with_duckdb(
+            fleet, threads=max(1, cores // count), memory_limit=_memory_share(count)
+        )
         return _run(client, local, night, count, link, progress, announce)
 
 
@@ -135,13 +141,19 @@ def _dashboard(client: Client) -> str | None:
         return None
 
 
-def _with_duckdb_share(fleet: Fleet, workers: int) -> Fleet:
-    """The fleet with a DuckDB memory limit per worker, unless one is configured."""
-    if fleet.settings.memory_limit is not None:
-        return fleet
+def _with_duckdb(fleet: Fleet, *, threads: int, memory_limit: str | None) -> Fleet:
+    """The fleet with its workers' DuckDB threads and memory limit, unless configured
+    (``threads`` / ``memory_limit`` in rosterlab.toml or the environment)."""
+    settings = fleet.settings
+    threads = settings.threads or threads
+    memory_limit = settings.memory_limit or memory_limit
+    return replace(fleet, settings=replace(settings, threads=threads, memory_limit=memory_limit))
+
+
+def _memory_share(workers: int) -> str:
+    """One embedded worker's share of the machine's memory for DuckDB."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    share = f"{int(total * DUCKDB_SHARE / workers / 2**20)}MB"
-    return replace(fleet, settings=replace(fleet.settings, memory_limit=share))
+    return f"{int(total * DUCKDB_SHARE / workers / 2**20)}MB"
 
 
 def _run(

@@ -41,7 +41,9 @@ def _open_store(fleet: Fleet, district: str, *, read_only: bool = False) -> Iter
         path,
         read_only=read_only,
         memory_limit=settings.memory_limit,
-        threads=settings.threads or 1,  # one thread per task: the workers are the parallelism
+        # Serially DuckDB's default (one thread per core) unless configured; on Dask the
+        # workers share the cores (rosterlab.fleet.cluster sets it).
+        threads=settings.threads,
         wait=settings.store_wait,
     ) as store:
         yield store
