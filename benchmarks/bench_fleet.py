@@ -235,7 +235,8 @@ the sample fleet of `python -m rosterlab.synth fleet` — {args.districts} distr
 {biggest:,}); on the last night one district is held, one not processed, one fails (a hostile
 zip), one has a row skipped, one sent nothing. The earlier nights run on 2 workers; the last
 night runs serially, then with `--workers 2` (an embedded LocalCluster, its start included) in
-a copy of the same fleet root, each a whole `rosterlab fleet run` process. CPU = user + system
+a copy of the same fleet root, each a whole `rosterlab fleet run` process (serially DuckDB
+has every core, on 2 workers one thread each). CPU = user + system
 seconds of the process and its workers. Load average on 2 cores: above ~2, other work shared the
 machine and the seconds are inflated; compare the ratio, measured back to back.
 
@@ -246,7 +247,8 @@ machine and the seconds are inflated; compare the ratio, measured back to back.
 **Throughput, night {tonight}** (stores hold the earlier nights: the steady state): 2 workers
 {args.districts / dask_s:.2f} districts/s against {args.districts / serial_s:.2f} serially,
 **{speedup:.2f}×** (target ≥ {TARGET_SPEEDUP}×: {met}). Serial and Dask runs recorded the same
-outcome for every district and night: {"yes" if same else "NO"}.
+outcome for every district and night: {"yes" if same else "NO"}. Where the Dask night's extra
+CPU goes, and what rosterlab's embedded cluster changes for it: "Fleet: where the CPU goes" below.
 
 **Scheduler overhead per district** ({n} no-op tasks through a 2-worker LocalCluster's client,
 minus the same calls made directly): **{latency_ms:.1f} ms** a task submitted and awaited one at
