@@ -1,9 +1,12 @@
 """The API → bundle half of the mapping, set-based in DuckDB over the raw JSON pages.
 
 Pulled pages are read with ``read_json_objects`` into one temporary table of objects (step,
-Clever id, JSON); each bundle file is then one ``COPY`` of a SELECT over it. References are
-Clever ids joined back to the referenced object's ``sis_id``; enrollments are rebuilt from
-``sections.students[]`` and contacts from contact users, one row per student relationship.
+Clever id, JSON); each bundle file is then one SELECT over it into the file's parse table
+(``parsed_table``, positional TEXT columns in file order) and one ``COPY`` of that table, so the
+ingest stages the file from the table instead of parsing it back (``ingest_bundle(written=…)``).
+References are Clever ids joined back to the referenced object's ``sis_id``; enrollments are
+rebuilt from ``sections.students[]`` and contacts from contact users, one row per student
+relationship.
 Nothing is held in Python objects, so a large district costs DuckDB's memory, not Python's.
 """
 
@@ -16,7 +19,8 @@ from typing import Any
 
 from rosterlab.api import schemas
 from rosterlab.store import Store
-from rosterlab.store.sql import quote_ident, quote_literal
+from rosterlab.store.sql import quote_literal
+from rosterlab.store.staging import clear_staging, parsed_table, positional
 from rosterlab.store.write import copy_csv
 
 NEWLINE = "\n"
@@ -169,10 +173,12 @@ def _ext_columns(store: Store, step: str, ext_path: str, x: _Extract) -> list[tu
 def _write(
     store: Store, folder: Path, name: str, columns: list[tuple[str, str]], from_sql: str
 ) -> int:
-    select = ", ".join(f"{sql} AS {quote_ident(column)}" for column, sql in columns)
+    select = ", ".join(f"{sql} AS {positional(i)}" for i, (_, sql) in enumerate(columns))
+    table = parsed_table(name)
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} {from_sql}")
     return copy_csv(
         store,
-        f"SELECT {select} {from_sql}",
+        f"SELECT * FROM {table}",
         [],
         folder / name,
         header=[c for c, _ in columns],
@@ -204,8 +210,13 @@ def _date(raw: str, parse: str) -> str:
 
 
 def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
-    """Write the bundle files derived from ``api_objects`` into ``folder``; return rows per file."""
+    """Write the bundle files derived from ``api_objects`` into ``folder``; return rows per file.
+
+    Each file's rows stay in its parse table (the staging of whatever was staged before is
+    cleared: those tables are replaced).
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    clear_staging(store)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_sis AS "
         "SELECT step, id, CASE step WHEN 'users-student' THEN j->>'$.roles.student.sis_id' "

@@ -416,6 +416,7 @@ def _record(
                 source=f"api {target.name} ({target.root})",
                 district_name=district_name or served.get("name"),
                 progress=say,
+                written=rows,
             )
         pull = None
         if ingest.new:

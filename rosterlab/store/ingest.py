@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -41,6 +41,7 @@ from rosterlab.store.staging import (
     materialize,
     projection,
     stage_file,
+    stage_written,
     staging_table,
 )
 from rosterlab.store.store import (
@@ -76,6 +77,7 @@ class Ingestor:
         allow_out_of_order: bool = False,
         snapshot_id: int | None = None,
         replaying: bool = False,
+        written: Collection[str] = (),
     ) -> IngestResult:
         if sync_type not in spec.SYNC_TYPES:
             raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
@@ -109,7 +111,7 @@ class Ingestor:
                 snapshot_id,
             )
             with self._keeping_raw(bundle, snapshot) as parsed:
-                parse_findings = self._stage_files(bundle, snapshot)
+                parse_findings = self._stage_files(bundle, snapshot, written)
                 parsed.set()
                 self._merge_entities(bundle, snapshot)
             findings = tuple(bundle.findings) + tuple(parse_findings)
@@ -154,14 +156,19 @@ class Ingestor:
         )
         return self.store.snapshot(snapshot_id)
 
-    def _stage_files(self, bundle: Bundle, snapshot: SnapshotInfo) -> list[Finding]:
+    def _stage_files(
+        self, bundle: Bundle, snapshot: SnapshotInfo, written: Collection[str]
+    ) -> list[Finding]:
         findings: list[Finding] = []
         clear_staging(self.store)
         for source in bundle.files:
             staged: FileStaging | None = None
-            if source.parsable:
+            if source.parsable and source.spec_name in written:
+                staged = stage_written(self.store, source)
+            if source.parsable and staged is None:
                 self.progress(f"parsing {source.name} ({source.size:,} bytes)")
                 staged = stage_file(self.store, source)
+            if staged is not None:
                 findings += staged.findings
                 self.store.execute(
                     "INSERT INTO file_staging VALUES (?, ?, ?, ?, ?)",
@@ -470,6 +477,7 @@ def ingest_bundle(
     allow_future: bool = False,
     dated_by: str = "given",
     snapshot_id: int | None = None,
+    written: Collection[str] = (),
 ) -> IngestResult:
     """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
 
@@ -480,7 +488,9 @@ def ingest_bundle(
     unless ``rebuild``, which replays the district's history from the raw files in time order.
     A time more than a day ahead of now is refused unless ``allow_future``
     (:func:`resolve_taken_at`). ``snapshot_id`` gives the new snapshot that id instead of the
-    next from the sequence (a trial ingest that is rolled back leaves no gap).
+    next from the sequence (a trial ingest that is rolled back leaves no gap). ``written``
+    names spec files just written from their parse tables (``parsed_table``, c0..cN in file
+    order): those are staged from the tables instead of being parsed back (``stage_written``).
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
     when, dated_by = resolve_taken_at(
@@ -498,6 +508,7 @@ def ingest_bundle(
         progress,
         rebuild,
         snapshot_id,
+        written,
     )
     return replace(result, dated_by=dated_by)
 
@@ -526,6 +537,7 @@ def _ingest(
     progress: Progress | None,
     rebuild: bool,
     snapshot_id: int | None,
+    written: Collection[str],
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
     args: dict[str, Any] = {
@@ -536,6 +548,7 @@ def _ingest(
         "source": source or bundle.source,
         "district_name": district_name,
         "snapshot_id": snapshot_id,
+        "written": () if rebuild else written,  # a replay parses over the tables
     }
     if not rebuild:
         return ingestor.run(bundle, **args)

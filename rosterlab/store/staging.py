@@ -380,10 +380,38 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
     )
 
 
+def parsed_table(spec_name: str) -> str:
+    """The temporary table a spec file's rows are parsed into (``_parsed_students``)."""
+    return "_parsed_" + spec.FILES[spec_name].stem
+
+
+def stage_written(store: Store, source: SourceFile) -> FileStaging | None:
+    """Stage a file from the table it was just written from, without parsing it back.
+
+    Its :func:`parsed_table` holds the rows in file order in positional TEXT columns ``c0..cN``,
+    exactly the values written (an empty string is written quoted; the parser reads it as NULL,
+    and so does the view). DuckDB's CSV writer and parser round-trip every value, so the staging
+    equals a parse of the file. None when the file is not that simple (not read as received, a
+    blank line, not LF-only): stage it with :func:`stage_file`.
+    """
+    assert source.spec_name is not None
+    if source.parse_path != source.path or source.blank_rows or source.newline not in ("LF", None):
+        return None
+    parsed = parsed_table(source.spec_name)
+    values = ", ".join(
+        f"nullif(p.{positional(i)}, '') AS {positional(i)}" for i in range(len(source.header))
+    )
+    view = staging_table(source.spec_name)
+    store.execute(f"DROP VIEW IF EXISTS {view}")
+    _create_staging_view(store, view, parsed, [], [], values)
+    rows = store.rows(f"SELECT count(*) FROM {parsed}")[0][0]
+    return FileStaging(int(rows), (), True, (), ())
+
+
 def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
     """Parse a UTF-8 file of ``width`` columns into its temporary table (every value TEXT, in
     positional columns); rejected rows land in DuckDB's ``reject_errors``. Returns the table."""
-    parsed = "_parsed_" + spec.FILES[spec_name].stem
+    parsed = parsed_table(spec_name)
     columns = "{" + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(width)) + "}"
     store.execute("DROP TABLE IF EXISTS reject_errors")
     store.execute("DROP TABLE IF EXISTS reject_scans")
@@ -399,7 +427,12 @@ def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
 
 
 def _create_staging_view(
-    store: Store, view: str, parsed: str, skipped: list[int], dropped: list[int]
+    store: Store,
+    view: str,
+    parsed: str,
+    skipped: list[int],
+    dropped: list[int],
+    values: str = "p.*",
 ) -> None:
     """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
 
@@ -411,7 +444,7 @@ def _create_staging_view(
     # Inside an open transaction DuckDB numbers new rows from a large base, not 0: count
     # from the table's first rowid so _row is right before and after the commit.
     ordinal = f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
-    numbered = f"SELECT {ordinal} AS _row, p.* FROM {parsed} p"
+    numbered = f"SELECT {ordinal} AS _row, {values} FROM {parsed} p"
     if skipped:
         segments = "_segments_" + parsed
         # Consecutive skipped rows share a start: the run keeps its last (largest) shift.
@@ -424,7 +457,7 @@ def _create_staging_view(
             [list(shifts), list(shifts.values())],
         )
         numbered = (
-            f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, p.* FROM {parsed} p "
+            f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, {values} FROM {parsed} p "
             f"ASOF LEFT JOIN {segments} g ON {ordinal} >= g.start"
         )
     if dropped:
