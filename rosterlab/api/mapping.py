@@ -57,9 +57,77 @@ def _v(path: str, source: str = "j") -> str:
     return f"nullif(json_extract_string({source}, {quote_literal(path)}), '')"
 
 
+# The values each step's files read, extracted once per object as it is loaded (``v``): a full
+# pull loads pages on a worker while the next pages are fetched, so this parse overlaps the
+# fetching instead of following it. A path not listed here is still read (from ``j``).
+LOADED: dict[str, tuple[str, ...]] = {
+    "schools": (
+        "$.sis_id", "$.name", "$.school_number", "$.state_id", "$.low_grade", "$.high_grade",
+        "$.principal.name", "$.principal.email", "$.location.address", "$.location.city",
+        "$.location.state", "$.location.zip", "$.phone",
+    ),
+    "users-student": (
+        "$.roles.student.sis_id", "$.roles.student.student_number", "$.roles.student.state_id",
+        "$.name.last", "$.name.middle", "$.name.first", "$.roles.student.grade",
+        "$.roles.student.gender", "$.roles.student.dob", "$.roles.student.graduation_year",
+        "$.roles.student.race", "$.roles.student.hispanic_ethnicity",
+        "$.roles.student.home_language", "$.roles.student.ell_status",
+        "$.roles.student.frl_status", "$.roles.student.iep_status",
+        "$.roles.student.location.address", "$.roles.student.location.city",
+        "$.roles.student.location.state", "$.roles.student.location.zip", "$.email",
+        "$.roles.student.credentials.district_username", "$.roles.student.school",
+    ),
+    "users-contact": (
+        "$.name.first", "$.name.middle", "$.name.last", "$.roles.contact.phone",
+        "$.roles.contact.phone_type", "$.email", "$.roles.contact.sis_id",
+    ),
+    "users-teacher": (
+        "$.roles.teacher.sis_id", "$.roles.teacher.teacher_number", "$.roles.teacher.state_id",
+        "$.name.last", "$.name.middle", "$.name.first", "$.email", "$.roles.teacher.title",
+        "$.roles.teacher.credentials.district_username",
+    ),
+    "users-staff": (
+        "$.roles.staff.staff_id", "$.email", "$.name.first", "$.name.last",
+        "$.roles.staff.department", "$.roles.staff.title",
+        "$.roles.staff.credentials.district_username", "$.roles.staff.roles[0]",
+    ),
+    "sections": (
+        "$.sis_id", "$.teacher", "$.name", "$.section_number", "$.grade", "$.course", "$.period",
+        "$.subject", "$.term_id", "$.school",
+    ),
+    "courses": ("$.name", "$.number"),
+    "terms": ("$.name", "$.start_date", "$.end_date"),
+}  # fmt: skip
+SIS_PATHS = {
+    "schools": "$.sis_id",
+    "sections": "$.sis_id",
+    "users-student": "$.roles.student.sis_id",
+    "users-teacher": "$.roles.teacher.sis_id",
+    "users-staff": "$.roles.staff.staff_id",
+}
+
+
+def _loaded(step: str, path: str) -> str:
+    """SQL of a value loaded with the object (``v``) — for an object of ``step``."""
+    return f"v[{LOADED[step].index(path) + 1}]"
+
+
+def _loading(step: str, j: str) -> str:
+    """SQL of ``v`` for an object ``j`` of step ``step`` (NULL for a step that reads nothing)."""
+    cases = " ".join(
+        f"WHEN {quote_literal(name)} THEN json_extract_string({j}, "
+        f"[{', '.join(quote_literal(p) for p in paths)}])"
+        for name, paths in LOADED.items()
+    )
+    return f"CASE {step} {cases} END"
+
+
 def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
-    """Every item of the pages into a new ``table`` (step from the file name, id, JSON)."""
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {table} (step VARCHAR, id VARCHAR, j JSON)")
+    """Every item of the pages into a new ``table`` (step from the file name, id, JSON, and
+    the values its files read)."""
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} (step VARCHAR, id VARCHAR, j JSON, v VARCHAR[])"
+    )
     _add(store, table, pages)
 
 
@@ -68,11 +136,11 @@ def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
     # of each item); the client checked that every item has a data object with an id.
     if pages:
         store.execute(
-            f"INSERT INTO {table} SELECT "
+            f"INSERT INTO {table} SELECT step, id, j, {_loading('step', 'j')} FROM (SELECT "
             "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
-            "FROM read_json_objects(?, filename = true, format = 'auto'))",
+            "FROM read_json_objects(?, filename = true, format = 'auto')))",
             [[str(p) for p in pages]],
         )
 
@@ -92,28 +160,36 @@ def count_objects(store: Store) -> int:
 
 
 class _Extract:
-    """The JSON values a file reads from one object alias, read in ONE parse of the object.
+    """The JSON values a file reads from one object alias of one step, read in ONE parse.
 
     Calling it with a path returns the SQL of that value ('' as NULL); :meth:`over` wraps the
-    step's objects with the list of every path asked for (``json_extract_string`` with a list
-    parses each object once, several times faster than one call per column).
+    step's objects with the list of every path asked for: the values loaded with the object
+    (``v``, :data:`LOADED`), then any other path read from ``j`` (``json_extract_string`` with
+    a list parses each object once, several times faster than one call per column).
     """
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, step: str) -> None:
         self.alias = alias
-        self.paths: list[str] = []
+        self.step = step
+        self.paths: list[str] = list(LOADED[step])
 
     def __call__(self, path: str) -> str:
         if path not in self.paths:
             self.paths.append(path)
         return f"nullif({self.alias}.{self.alias}_v[{self.paths.index(path) + 1}], '')"
 
-    def over(self, step: str) -> str:
+    def values(self) -> str:
+        """SQL of the list of every value asked for, of an ``api_objects`` row."""
+        more = self.paths[len(LOADED[self.step]) :]
+        if not more:
+            return "v"
+        return f"list_concat(v, json_extract_string(j, [{', '.join(map(quote_literal, more))}]))"
+
+    def over(self) -> str:
         """The step's objects with the values column, aliased (for a FROM clause)."""
-        paths = ", ".join(quote_literal(p) for p in self.paths)
         return (
-            f"(SELECT *, json_extract_string(j, [{paths}]) AS {self.alias}_v FROM api_objects "
-            f"WHERE step = {quote_literal(step)}) {self.alias}"
+            f"(SELECT *, {self.values()} AS {self.alias}_v FROM api_objects "
+            f"WHERE step = {quote_literal(self.step)}) {self.alias}"
         )
 
 
@@ -138,13 +214,14 @@ def load_pages(store: Store, pages: Sequence[Path]) -> int:
         )
         store.execute("DELETE FROM api_objects WHERE id IN (SELECT oid FROM api_latest)")
         store.execute(
-            "INSERT INTO api_objects SELECT CASE WHEN resource = 'users' "
-            "THEN 'users-' || role ELSE resource END, oid, obj FROM (SELECT *, unnest(CASE WHEN "
+            f"INSERT INTO api_objects SELECT step, oid, obj, {_loading('step', 'obj')} FROM ("
+            "SELECT CASE WHEN resource = 'users' THEN 'users-' || role ELSE resource END AS step, "
+            "oid, obj FROM (SELECT *, unnest(CASE WHEN "
             "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
             f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
             "ELSE [NULL] END) AS role FROM api_latest "
             "WHERE kind <> 'deleted' AND resource IN "
-            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))}))"
+            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))"
         )
         store.execute("DROP TABLE api_events")
         store.execute("DROP TABLE api_latest")
@@ -219,13 +296,13 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
     """
     folder.mkdir(parents=True, exist_ok=True)
     clear_staging(store)
+    sis = " ".join(
+        f"WHEN {quote_literal(step)} THEN {_loaded(step, path)}" for step, path in SIS_PATHS.items()
+    )
+    steps = ", ".join(quote_literal(step) for step in SIS_PATHS)
     store.execute(
-        "CREATE OR REPLACE TEMP TABLE api_sis AS "
-        "SELECT step, id, CASE step WHEN 'users-student' THEN j->>'$.roles.student.sis_id' "
-        "WHEN 'users-teacher' THEN j->>'$.roles.teacher.sis_id' "
-        "WHEN 'users-staff' THEN j->>'$.roles.staff.staff_id' ELSE j->>'sis_id' END AS sis "
-        "FROM api_objects WHERE step IN ('schools', 'sections', 'users-student', "
-        "'users-teacher', 'users-staff')"
+        f"CREATE OR REPLACE TEMP TABLE api_sis AS SELECT step, id, CASE step {sis} END AS sis "
+        f"FROM api_objects WHERE step IN ({steps})"
     )
     written = {
         "schools.csv": _schools(store, folder),
@@ -240,7 +317,7 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
 
 
 def _schools(store: Store, folder: Path) -> int:
-    o = _Extract("o")
+    o = _Extract("o", "schools")
     columns = [
         ("School_id", o("$.sis_id")),
         ("School_name", o("$.name")),
@@ -257,11 +334,11 @@ def _schools(store: Store, folder: Path) -> int:
         ("School_phone", o("$.phone")),
         *_ext_columns(store, "schools", "$.ext", o),
     ]
-    return _write(store, folder, "schools.csv", columns, f"FROM {o.over('schools')} ORDER BY o.id")
+    return _write(store, folder, "schools.csv", columns, f"FROM {o.over()} ORDER BY o.id")
 
 
 def _students(store: Store, folder: Path, version: str) -> int:
-    s = _Extract("s")
+    s = _Extract("s", "users-student")
     student = [
         ("School_id", "sc.sis"),
         ("Student_id", s("$.roles.student.sis_id")),
@@ -289,7 +366,7 @@ def _students(store: Store, folder: Path, version: str) -> int:
     ]
     if version == "3.0":
         student = [c for c in student if c[0] not in ONLY_31]
-    c = _Extract("c")
+    c = _Extract("c", "users-contact")
     contact = [
         ("Contact_relationship", _v("$.relationship", "c.rel")),
         ("Contact_type", _v("$.type", "c.rel")),
@@ -305,12 +382,11 @@ def _students(store: Store, folder: Path, version: str) -> int:
     ]
     ext = _ext_columns(store, "users-student", "$.roles.student.ext", s)
     school = s("$.roles.student.school")
-    contact_paths = ", ".join(quote_literal(p) for p in c.paths)
     from_sql = (
-        f"FROM {s.over('users-student')} "
+        f"FROM {s.over()} "
         f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
         "LEFT JOIN (SELECT id, c_v, rel, rel->>'student' AS student FROM (SELECT id, "
-        f"json_extract_string(j, [{contact_paths}]) AS c_v, "
+        f"{c.values()} AS c_v, "
         "unnest(from_json(j->'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
         "FROM api_objects WHERE step = 'users-contact')) c ON c.student = s.id "
         "ORDER BY s.id, c.id"
@@ -320,9 +396,8 @@ def _students(store: Store, folder: Path, version: str) -> int:
 
 def _per_school(role: str, t: _Extract) -> str:
     """One row per (user, school in ``schools[]``), the school joined back to its sis_id."""
-    paths = ", ".join(quote_literal(p) for p in t.paths)
     return (
-        f"FROM (SELECT id, json_extract_string(j, [{paths}]) AS t_v, "
+        f"FROM (SELECT id, {t.values()} AS t_v, "
         f"unnest(from_json(j->'$.roles.{role}.schools', '[\"varchar\"]')) AS school, "
         f"unnest(range(json_array_length(j->'$.roles.{role}.schools')::BIGINT)) AS pos "
         f"FROM api_objects WHERE step = 'users-{role}') t "
@@ -331,7 +406,7 @@ def _per_school(role: str, t: _Extract) -> str:
 
 
 def _teachers(store: Store, folder: Path) -> int:
-    t = _Extract("t")
+    t = _Extract("t", "users-teacher")
     columns = [
         ("School_id", "sc.sis"),
         ("Teacher_id", t("$.roles.teacher.sis_id")),
@@ -349,7 +424,7 @@ def _teachers(store: Store, folder: Path) -> int:
 
 
 def _staff(store: Store, folder: Path) -> int:
-    t = _Extract("t")
+    t = _Extract("t", "users-staff")
     columns = [
         ("School_id", "sc.sis"),
         ("Staff_id", t("$.roles.staff.staff_id")),
@@ -370,14 +445,15 @@ def _sections(store: Store, folder: Path) -> int:
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_coteachers AS SELECT section, "
         "row_number() OVER (PARTITION BY section ORDER BY pos) + 1 AS slot, ut.sis AS sis "
-        "FROM (SELECT id AS section, j->>'teacher' AS primary_teacher, "
+        f"FROM (SELECT id AS section, {_loaded('sections', '$.teacher')} AS primary_teacher, "
         "unnest(from_json(j->'teachers', '[\"varchar\"]')) AS teacher, "
         "unnest(range(json_array_length(j->'teachers')::BIGINT)) AS pos "
         "FROM api_objects WHERE step = 'sections') x "
         "LEFT JOIN api_sis ut ON ut.step = 'users-teacher' AND ut.id = x.teacher "
         "WHERE x.teacher IS DISTINCT FROM x.primary_teacher"
     )
-    s, co, te = _Extract("s"), _Extract("co"), _Extract("te")
+    s, co = _Extract("s", "sections"), _Extract("co", "courses")
+    te = _Extract("te", "terms")
     slots = [(f"Teacher_{n}_id", f"ct.t{n}") for n in range(2, 11)]
     pivot = ", ".join(f"max(sis) FILTER (WHERE slot = {n}) AS t{n}" for n in range(2, 11))
     columns = [
@@ -400,13 +476,13 @@ def _sections(store: Store, folder: Path) -> int:
     school, teacher = s("$.school"), s("$.teacher")
     course, term = s("$.course"), s("$.term_id")
     from_sql = (
-        f"FROM {s.over('sections')} "
+        f"FROM {s.over()} "
         f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
         f"LEFT JOIN api_sis tp ON tp.step = 'users-teacher' AND tp.id = {teacher} "
         f"LEFT JOIN (SELECT section, {pivot} FROM api_coteachers GROUP BY section) ct "
         "ON ct.section = s.id "
-        f"LEFT JOIN {co.over('courses')} ON co.id = {course} "
-        f"LEFT JOIN {te.over('terms')} ON te.id = {term} ORDER BY s.id"
+        f"LEFT JOIN {co.over()} ON co.id = {course} "
+        f"LEFT JOIN {te.over()} ON te.id = {term} ORDER BY s.id"
     )
     return _write(store, folder, "sections.csv", columns, from_sql)
 
@@ -416,10 +492,11 @@ def _enrollments(store: Store, folder: Path) -> int:
     # The section's values are read once per section, before its students are unnested (an
     # expression beside unnest() is evaluated per unnested row: a section's JSON parsed 30×).
     from_sql = (
-        "FROM (SELECT id, v[1] AS school, v[2] AS section_sis, unnest(students) AS student, "
+        "FROM (SELECT id, school, section_sis, unnest(students) AS student, "
         "generate_subscripts(students, 1) AS pos FROM (SELECT id, "
         "from_json(j->'students', '[\"varchar\"]') AS students, "
-        "json_extract_string(j, ['$.school', '$.sis_id']) AS v "
+        f"{_loaded('sections', '$.school')} AS school, "
+        f"{_loaded('sections', '$.sis_id')} AS section_sis "
         "FROM api_objects WHERE step = 'sections')) e "
         "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = e.school "
         "LEFT JOIN api_sis st ON st.step = 'users-student' AND st.id = e.student "
