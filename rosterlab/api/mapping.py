@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rosterlab.api import schemas
+from rosterlab.api.schemas import ONLY_31
 from rosterlab.store import Store
 from rosterlab.store.sql import quote_literal
 from rosterlab.store.staging import clear_staging, parsed_table, positional
@@ -36,7 +37,6 @@ STEPS: tuple[tuple[str, str | None], ...] = (
     ("users", "staff"),
     ("users", "contact"),
 )
-ONLY_31 = ("Frl_status", "IEP_status", "Home_language")  # student fields v3.0 does not serve
 RACE_CODES = {
     "Asian": "A",
     "Black or African American": "B",

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.api.mapping import ONLY_31
-from rosterlab.api.schemas import FRL_CODES
-from rosterlab.api.served import FRL_NAMES, US_DATE
+from rosterlab.api.schemas import FRL_CODES, FRL_NAMES, ONLY_31, US_DATE
 from rosterlab.diff import diff_snapshots
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
@@ -569,7 +567,7 @@ def _normalisation_sql(entity: spec.Entity) -> tuple[str, list[Any]]:
     if dates:
         names = ", ".join(f"'{d}'" for d in dates)
         readable = (
-            f"(regexp_full_match(uploaded, '{US_DATE.pattern}') "
+            f"(regexp_full_match(uploaded, '{US_DATE}') "
             "AND try_strptime(uploaded, '%m/%d/%Y') IS NOT NULL)"
         )
         branches.append(

@@ -43,6 +43,18 @@ GENDERS = ("M", "F", "X", "")
 FRL = ("Free", "Reduced", "Paid", "Other", "")
 # The SFTP frl codes (v2.1.1: F R N) and the API names Clever serves them as (unconfirmed).
 FRL_CODES = {"F": "Free", "R": "Reduced", "N": "Paid"}
+# How the SFTP frl codes read in the API's Free/Reduced/Paid/Other; a long form is served as is
+# and an off-list Y as Other (both unconfirmed).
+FRL_NAMES = {
+    **FRL_CODES,
+    "Free": "Free",
+    "Reduced": "Reduced",
+    "Paid": "Paid",
+    "Other": "Other",
+    "Y": "Other",
+}
+US_DATE = "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"  # a date Clever reads as M/D/YYYY
+ONLY_31 = ("Frl_status", "IEP_status", "Home_language")  # student fields v3.0 does not serve
 SUBJECTS = (*spec.VOCABULARIES["subject"], "")  # Clever's API enum is the SFTP list
 RELATIONSHIPS = ("Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other", "")
 RELATIONSHIP_TYPES = ("Parent/Guardian", "Emergency", "Primary", "Secondary", "Family", "Other", "")

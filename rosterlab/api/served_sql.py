@@ -12,6 +12,7 @@ import sys
 
 from rosterlab import spec
 from rosterlab.api import schemas
+from rosterlab.api.schemas import FRL_NAMES, US_DATE
 from rosterlab.store import quote_ident
 from rosterlab.store.sql import quote_literal
 
@@ -23,17 +24,6 @@ RACE_NAMES = {
     "P": "Hawaiian or Other Pacific Islander",
     "W": "Caucasian",
 }
-# How the SFTP frl codes read in the API's Free/Reduced/Paid/Other; a long form is served as is
-# and an off-list Y as Other (both unconfirmed).
-FRL_NAMES = {
-    **schemas.FRL_CODES,
-    "Free": "Free",
-    "Reduced": "Reduced",
-    "Paid": "Paid",
-    "Other": "Other",
-    "Y": "Other",
-}
-US_DATE = "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
 # What Python's str.strip() removes: a value of only these is blank (SFTP v2.1.1: only spaces).
 _SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rosterlab.store import raw
 from rosterlab.store.store import Store
 
 
@@ -60,6 +59,8 @@ def packed_path(page: Path, sha256: str) -> Path:
 def pack_page(page: Path, sha256: str, size: int) -> None:
     """Compress a fetched page beside it ahead of :func:`record_pull` (checked like any raw
     file; no DuckDB, so a worker thread may do it while the next pages are fetched)."""
+    from rosterlab.store import raw  # the codec loads only for a pull, not to read pulls
+
     blob = raw.pack(page.name, page, sha256, size, None)
     target = packed_path(page, sha256)
     partial = target.with_name(target.name + ".part")
@@ -77,6 +78,8 @@ _PULL_COLUMNS = (
 def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
     """Record a pull and keep its pages (call inside the snapshot's transaction); a page
     compressed ahead by :func:`pack_page` is stored as packed."""
+    from rosterlab.store import raw
+
     values: list[Any] = [getattr(pull, name.strip()) for name in _PULL_COLUMNS.split(",")]
     values[10] = {"key": list(pull.scope), "value": list(pull.scope.values())}
     store.execute(
