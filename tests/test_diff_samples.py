@@ -9,7 +9,7 @@ night 7, a school's number used as its id on night 8 (teachers and staff re-keye
 
 from __future__ import annotations
 
-from itertools import pairwise
+from itertools import combinations, pairwise
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from rosterlab.bundle.history import read_history_folder
 from rosterlab.cli import main
 from rosterlab.diff import HoldThresholds, diff_snapshots, history_findings
+from rosterlab.diff.engine import find_rekeys
 from rosterlab.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -245,3 +246,24 @@ def test_maple_night_7_findings_say_the_hold_is_the_rollover(store):
         "SEC-1057",
         "SEC-1064",
     )
+
+
+@pytest.mark.parametrize("district", list(EXPECTED))
+def test_the_rekeys_alone_are_the_diffs_rekeys_for_every_pair_of_nights(store, district):
+    """``find_rekeys`` (reconcile's re-keys between two pulls) skips the rest of the diff and
+    finds what the whole diff finds, for nights next to each other or apart."""
+    found: list[tuple[str, str, str]] = []
+    with Store.open(store, read_only=True) as opened:
+        nights = opened.snapshots(district)
+        for a, b in combinations(nights, 2):
+            alone = find_rekeys(opened, a, b)
+            assert alone == diff_snapshots(opened, district, a.id, b.id).rekeys, (a.seq, b.seq)
+            found += [(x.entity, x.old_key, x.new_key) for x in alone]
+    assert (len(found), found[0]) == REKEYED[district]
+
+
+# (re-keys over all pairs, the first found)
+REKEYED = {
+    "maple": (16, ("teachers", "T-1008/SCH-002", "T-91008/SCH-002")),
+    "cedar": (63, ("staff", "E-5007/SCH-003", "E-5004/SCH-003")),
+}

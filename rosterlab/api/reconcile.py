@@ -15,7 +15,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.api.schemas import FRL_CODES, FRL_NAMES, ONLY_31, US_DATE
-from rosterlab.diff import diff_snapshots
+from rosterlab.diff.engine import find_rekeys
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store
@@ -504,7 +504,8 @@ class _Reconciler:
             )
 
     def rekeys(self) -> None:
-        """Records the API serves under a new Clever id because their sis_id changed."""
+        """Records the API serves under a new Clever id because their sis_id changed: the
+        re-keys since the previous pull, with both Clever ids in one query."""
         earlier = [
             s
             for s in self.store.snapshots(self.served.district)
@@ -512,34 +513,42 @@ class _Reconciler:
         ]
         if not earlier:
             return
-        result = diff_snapshots(self.store, self.served.district, earlier[-1].id, self.served.id)
-        found = []
-        for rekey in result.rekeys:
-            ids = dict(
-                self.store.rows(
-                    "SELECT snapshot_id, clever_id FROM api_ids WHERE entity = ? AND "
-                    "((snapshot_id = ? AND sis_id = ?) OR (snapshot_id = ? AND sis_id = ?))",
-                    [
-                        rekey.entity,
-                        earlier[-1].id,
-                        _sis(rekey.old_key),
-                        self.served.id,
-                        _sis(rekey.new_key),
-                    ],
-                )
-            )
-            found.append(
+        previous = earlier[-1]
+        rekeys = find_rekeys(self.store, previous, self.served)
+        if not rekeys:
+            return
+        listed = rekeys[:DETAIL_LIMIT]
+        ids = self.store.rows(
+            "SELECT (SELECT any_value(clever_id) FROM api_ids WHERE snapshot_id = ? "
+            "AND entity = r.entity AND sis_id = r.old_sis), (SELECT any_value(clever_id) "
+            "FROM api_ids WHERE snapshot_id = ? AND entity = r.entity AND sis_id = r.new_sis) "
+            "FROM (SELECT unnest(?::VARCHAR[]) AS entity, unnest(?::VARCHAR[]) AS old_sis, "
+            "unnest(?::VARCHAR[]) AS new_sis, unnest(range(?)) AS i) r ORDER BY i",
+            [
+                previous.id,
+                self.served.id,
+                [r.entity for r in listed],
+                [_sis(r.old_key) for r in listed],
+                [_sis(r.new_key) for r in listed],
+                len(listed),
+            ],
+        )
+        self._add(
+            "served-rekeyed",
+            len(rekeys),
+            [
                 finding(
                     "served-rekeyed",
                     entity=rekey.entity,
                     key=rekey.new_key,
-                    value=ids.get(self.served.id),
+                    value=new_id,
                     old_key=rekey.old_key,
-                    old_id=ids.get(earlier[-1].id),
+                    old_id=old_id,
                     sync_type=self.sync_type,
                 )
-            )
-        self._add("served-rekeyed", len(found), found)
+                for rekey, (old_id, new_id) in zip(listed, ids, strict=True)
+            ],
+        )
 
 
 def _sis(key: str) -> str:

@@ -138,9 +138,34 @@ class DiffEngine:
                 self._changes() if self.details else None,
             )
         finally:
-            self.store.execute("DROP VIEW IF EXISTS _rl_values")
-            for table in _TEMP_TABLES:
-                self.store.execute(f"DROP TABLE IF EXISTS {table}")
+            self._drop()
+
+    def rekeys(self) -> tuple[Rekey, ...]:
+        """Only the re-keys: the entities with natural keys, read as :meth:`run` reads them,
+        without field changes, counts, rollovers or the entities no rule pairs (enrollments)."""
+        a, b = self.frm.seq, self.to.seq
+        self._create_accumulators()
+        try:
+            for entity in spec.ENTITIES.values():
+                if entity.name not in NATURAL_KEYS or a == b or not self._touched(entity, a, b):
+                    continue
+                self._stable(entity, a, b)
+                self._per_key()
+                self._values(entity, a, b)
+                added, removed = self.store.rows(
+                    "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
+                    "count(*) FILTER (WHERE to_hash IS NULL) FROM _rl_key_ends"
+                )[0]
+                if added and removed:
+                    self._rekey(entity)
+            return self._rekeys()
+        finally:
+            self._drop()
+
+    def _drop(self) -> None:
+        self.store.execute("DROP VIEW IF EXISTS _rl_values")
+        for table in _TEMP_TABLES:
+            self.store.execute(f"DROP TABLE IF EXISTS {table}")
 
     def _create_accumulators(self) -> None:
         self.store.execute(
@@ -487,3 +512,9 @@ class DiffEngine:
 def run_diff(store: Store, frm: SnapshotInfo, to: SnapshotInfo, *, details: bool) -> DiffParts:
     """Compute the per-entity diff, re-keys, term rollovers and (with ``details``) changes."""
     return DiffEngine(store, frm, to, details=details).run()
+
+
+def find_rekeys(store: Store, frm: SnapshotInfo, to: SnapshotInfo) -> tuple[Rekey, ...]:
+    """The re-keys of ``frm`` → ``to`` (those of :func:`run_diff`), at the cost of the
+    changed records of the entities natural keys pair."""
+    return DiffEngine(store, frm, to, details=False).rekeys()
