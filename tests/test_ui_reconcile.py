@@ -61,6 +61,7 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     assert repr(view).splitlines() == [
         "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.1): "
         "3 differences, 0 unexplained",
+        "  Clever: processed; hold thresholds 10% deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              2         2         2         2",
         "  students             3         2         2         2",
@@ -83,6 +84,10 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
         "skipped it (Student_id S-003 is not served).",
     ]
     assert view.table.value.count("<tr>") == 2  # header + the one row of the last page
+    # the sentence `rosterlab reconcile` prints: what Clever did with the upload, and why
+    assert "</p><p>Clever: processed; hold thresholds 10% deleted, 75% updated</p>" in (
+        view.summary.value
+    )
     assert "<p><b>What to do:</b>" in view.table.value
     view.upload.value = 1  # the clean night: nothing in it explains why S-003 is not served
     assert repr(view).splitlines()[0] == (
@@ -90,7 +95,7 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
         "3 differences, 1 unexplained"
     )
     assert view.code.options == ("(all differences)", "served-missing", "served-skipped")
-    assert repr(view).splitlines()[9:11] == [
+    assert repr(view).splitlines()[10:12] == [
         "  error   served-missing ×1",
         "  warning served-skipped ×2",
     ]
@@ -149,4 +154,30 @@ def test_a_real_store_pulls_from_its_api_target_and_never_from_the_sample_standi
         "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.0): "
         "3 differences, 0 unexplained"
     )
+    bench.close()
+
+
+HELD = (
+    "Clever: held (hold: enrollments deletion, students deletion); hold thresholds 10% deleted, "
+    "75% updated"
+)
+
+
+def test_a_held_upload_is_said_held_with_the_thresholds_that_held_it(tmp_path):
+    """Incident: on night 3 the export lost Bo Diaz (S-002), a third of the students; Clever
+    holds the sync and keeps serving night 2 (S-002 served stale; S-003, skipped on night 2,
+    is missing), which the view must say before any difference."""
+    night = tiny_night()
+    night["students.csv"] = [r for r in night["students.csv"] if r[1] != "S-002"]
+    night["enrollments.csv"] = [r for r in night["enrollments.csv"] if r[2] != "S-002"]
+    write_night(tmp_path / "samples" / "tiny" / "2026-09-03", night)
+    bench = open_workbench(None, district="tiny")
+    pull_api(bench, 3)
+    view = ReconcileView(bench)
+    assert repr(view).splitlines()[:2] == [
+        "ReconcileView: tiny, upload night 3 (#3) vs served snapshot #4 (API v3.1): "
+        "5 differences, 1 unexplained",
+        f"  {HELD}",
+    ]
+    assert f"<p>{HELD}</p>" in view.summary.value
     bench.close()

@@ -7,9 +7,8 @@ from typing import Any
 
 from rosterlab.api.reconcile import ReconcileResult
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
-from rosterlab.report.snapshots import findings_by_code, outcome_text
+from rosterlab.report.snapshots import findings_by_code, outcome_sentence
 from rosterlab.report.text import shown
-from rosterlab.store.outcomes import UploadOutcome
 
 
 def _snapshot(result: ReconcileResult, which: str) -> dict[str, Any]:
@@ -20,32 +19,6 @@ def _snapshot(result: ReconcileResult, which: str) -> dict[str, Any]:
         "origin": snap.origin,
         "taken_at": snap.taken_at.isoformat(timespec="seconds"),
     }
-
-
-HOLD_WORDS = (("hold_deletion_threshold", "deleted"), ("hold_update_threshold", "updated"))
-
-
-def _thresholds(outcome: UploadOutcome) -> str:
-    """``hold thresholds 5% deleted, 75% updated`` (the settings the outcome was decided with)."""
-    settings = dict(outcome.settings)
-    parts = [
-        f"{settings[key]:.0%} {word}"
-        for key, word in (
-            ("hold_deletion_threshold", "deleted"),
-            ("hold_update_threshold", "updated"),
-        )
-        if key in settings
-    ]
-    return "hold thresholds " + ", ".join(parts) if parts else ""
-
-
-def _outcome_text(result: ReconcileResult) -> str:
-    """``Clever: held (hold: teachers deletion); hold thresholds 5% deleted, 75% updated``."""
-    outcome = result.upload_outcome
-    if outcome is None:
-        return ""
-    thresholds = _thresholds(outcome)
-    return f"Clever: {outcome_text(outcome)}" + (f"; {thresholds}" if thresholds else "")
 
 
 def reconcile_dict(result: ReconcileResult) -> dict[str, Any]:
@@ -79,7 +52,7 @@ def reconcile_text(result: ReconcileResult, *, details: bool = False) -> str:
     lines = [
         f"{result.district}: upload snapshot {up.id} ({up.taken_at:%Y-%m-%d %H:%M}) vs served "
         f"snapshot {served.id} (API v{result.version}, {served.taken_at:%Y-%m-%d %H:%M})",
-        *([f"  {shown(_outcome_text(result))}"] if result.upload_outcome else []),
+        *([f"  {shown(outcome_sentence(result.upload_outcome))}"] if result.upload_outcome else []),
         f"  {'entity':<12} {'uploaded':>9} {'served':>9} {'matched':>9} {'identical':>9}",
     ]
     for e in result.entities:
@@ -111,7 +84,7 @@ def reconcile_html(result: ReconcileResult) -> str:
     parts = [
         f"<p>upload snapshot {up.id} ({up.taken_at:%Y-%m-%d %H:%M}) vs served snapshot "
         f"{served.id} (API v{esc(result.version)}, {served.taken_at:%Y-%m-%d %H:%M})</p>",
-        f"<p>{esc(_outcome_text(result))}</p>" if result.upload_outcome else "",
+        f"<p>{esc(outcome_sentence(result.upload_outcome))}</p>" if result.upload_outcome else "",
         "<h2>Records</h2>",
         html_table(
             ("entity", "uploaded", "served", "matched", "identical"),

@@ -62,6 +62,20 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     return f"{text} ({outcome.reason})"
 
 
+HOLD_THRESHOLDS = (("hold_deletion_threshold", "deleted"), ("hold_update_threshold", "updated"))
+
+
+def outcome_sentence(outcome: UploadOutcome) -> str:
+    """What Clever did with an upload and the thresholds that decided it, in one sentence (the
+    CLI, the HTML pages and the widgets): ``Clever: held, 1 row skipped (hold: teachers
+    deletion); hold thresholds 5% deleted, 75% updated``."""
+    settings = dict(outcome.settings)
+    thresholds = [f"{settings[key]:.0%} {word}" for key, word in HOLD_THRESHOLDS if key in settings]
+    return f"Clever: {outcome_text(outcome)}" + (
+        f"; hold thresholds {', '.join(thresholds)}" if thresholds else ""
+    )
+
+
 def outcome_lines(outcome: UploadOutcome) -> list[str]:
     """The outcome, then one line per file and reason of skipped rows."""
     lines = ["Clever: " + outcome_text(outcome)]

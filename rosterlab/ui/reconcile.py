@@ -26,6 +26,7 @@ from rosterlab.api.reconcile import ReconcileResult, reconcile
 from rosterlab.checks import check_ingested
 from rosterlab.errors import ApiError, SnapshotNotFoundError
 from rosterlab.report.html import esc, html_table
+from rosterlab.report.snapshots import outcome_sentence
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
@@ -253,7 +254,13 @@ class ReconcileView(Panel):
             f"snapshot #{served.id} (API v{esc(result.version)}) — "
             f"{self._total:,} differences, {result.unexplained:,} unexplained"
             + (" (details truncated; counts exact)" if result.truncated else "")
-            + f"</p>{entities}{codes}"
+            + "</p>"
+            + (
+                f"<p>{esc(outcome_sentence(result.upload_outcome))}</p>"
+                if result.upload_outcome
+                else ""
+            )
+            + f"{entities}{codes}"
         )
 
     @property
@@ -273,6 +280,7 @@ class ReconcileView(Panel):
             f"ReconcileView: {result.district}, upload night {up.seq} (#{up.id}) vs served "
             f"snapshot #{served.id} (API v{result.version}): {self._total:,} differences, "
             f"{result.unexplained:,} unexplained",
+            *([f"  {outcome_sentence(result.upload_outcome)}"] if result.upload_outcome else []),
             f"  {'entity':<12} {'uploaded':>9} {'served':>9} {'matched':>9} {'identical':>9}",
         ]
         lines += [
