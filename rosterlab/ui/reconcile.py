@@ -21,7 +21,6 @@ import ipywidgets as widgets
 
 import rosterlab
 from rosterlab import spec
-from rosterlab.api import ApiTarget, api_token, load_api_target, pull_district
 from rosterlab.api.reconcile import ReconcileResult, reconcile
 from rosterlab.checks import check_ingested
 from rosterlab.errors import ApiError, SnapshotNotFoundError
@@ -93,6 +92,8 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
     ``None``: the local stand-in serving ``night`` of the sample district, as Clever would
     (the stand-in needs a store of its own: only the sample run has one to give it).
     """
+    from rosterlab.api import ApiTarget, api_token, load_api_target, pull_district
+
     if target is not None:
         api = load_api_target(bench.config, target)
         with bench.writing() as store:  # the workbench reads a published copy
