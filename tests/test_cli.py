@@ -81,6 +81,7 @@ def test_ingest_json_matches_the_contract_and_is_idempotent(capsys, tmp_path, di
             "taken_at_from": "given",
         },
         "findings_summary": {"error": 0, "warning": 0, "info": 1},
+        "records_summary": {"error": 0, "warning": 0, "info": 1},
     }
     assert len(first["snapshot"]["bundle_sha256"]) == 64
     assert again["snapshot"] == {**first["snapshot"], "new": False}

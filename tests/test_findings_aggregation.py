@@ -299,3 +299,35 @@ def test_the_html_report_shows_the_aggregated_finding_with_its_count_and_samples
         "'Caucasian' is not a recognised value."
     ) in text.splitlines()
     assert "'Caucasian'" not in masked  # Race is personal data
+
+
+def test_every_summary_of_a_night_says_the_records_a_finding_covers(tmp_path, capsys):
+    """Race says Caucasian for every student: one finding, three records. The ingest (text and
+    JSON), ``check``, the sync history (notebook 01, the report) and the findings browser all
+    say both, in the same words."""
+    from rosterlab.ui import FindingsBrowser, open_workbench, sync_history
+
+    night = write_night(tmp_path / "2026-09-01", every_race_says_caucasian())
+    store = str(tmp_path / "s.duckdb")
+    code, out, _ = run(capsys, "--store", store, "ingest", str(night), "--district", "tiny")
+    assert code == 0
+    assert "  findings: 0 errors, 1 warning (3 records), 1 info" in out.splitlines()
+    code, out, _ = run(capsys, "--store", store, "ingest", str(night), "--district", "tiny",
+                       "--format", "json")  # fmt: skip
+    assert json.loads(out)["findings_summary"] == {"error": 0, "warning": 1, "info": 1}
+    assert json.loads(out)["records_summary"] == {"error": 0, "warning": 3, "info": 1}
+    code, out, _ = run(capsys, "--store", store, "check", "--district", "tiny")
+    assert out.splitlines()[0] == (
+        "tiny snapshot 1 (night 1, 2026-09-01 02:00): 0 errors, 1 warning (3 records), 1 info"
+    )
+    bench = open_workbench(Path(store), district="tiny")
+    columns, body = sync_history(bench).table()
+    assert [body[0][columns.index(s)] for s in ("error", "warning", "info")] == [
+        0,
+        "1 (3 records)",
+        1,
+    ]
+    assert repr(FindingsBrowser(bench)).splitlines()[0] == (
+        "FindingsBrowser: tiny, night 1 (2026-09-01): 0 errors, 1 warning (3 records), 1 info"
+    )
+    bench.close()

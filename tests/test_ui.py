@@ -199,7 +199,7 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
     bench = open_workbench(ingest_nights(tmp_path, orphan_night()), district="tiny")
     browser = FindingsBrowser(bench, page_size=10)
     lines = repr(browser).splitlines()
-    assert lines[0] == "FindingsBrowser: tiny, night 1 (2026-09-01): 2 error, 1 warning, 1 info"
+    assert lines[0] == "FindingsBrowser: tiny, night 1 (2026-09-01): 2 errors, 1 warning, 1 info"
     assert lines[1] == "  sections/SEC-9 — breaks 2 record(s): enrollment-unknown-section"
     assert browser.page == [f for f in browser.result.findings if f.cause == "sections/SEC-9"]
     assert [f.row for f in browser.page] == [4, 5]

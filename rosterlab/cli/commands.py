@@ -181,6 +181,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+INGEST_CONTRACT = """\
+JSON (one object; a list of them for a district folder): {outcome, reason, skipped [{file,
+code, rows}], snapshot {id, district, seq, taken_at, bundle_sha256, new, taken_at_from},
+findings_summary {error, warning, info}: findings per severity, records_summary {error,
+warning, info}: the records they cover (an aggregated finding counts its records)}. Text says
+both where they differ: "1 warning (300,000 records)"."""
+
+
 def register(sub: Any) -> None:
     ingest = add_command(
         sub,
@@ -225,6 +233,7 @@ def register(sub: Any) -> None:
         help="progress on stderr (default: when stderr is a terminal)",
     )
     add_format(ingest)
+    ingest.description = f"{ingest.description}\n\n{INGEST_CONTRACT}"
     ingest.set_defaults(handler=cmd_ingest)
 
     snaps = add_command(

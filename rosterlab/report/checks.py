@@ -79,7 +79,7 @@ def check_text(
     summary = result.summary()
     lines = [
         f"{snap.district} snapshot {snap.id} (night {snap.seq}, {snap.taken_at:%Y-%m-%d %H:%M}): "
-        + summary_text(summary)
+        + summary_text(summary, spec.severity_records(result.findings))
         + (f" (only {shown(filtered)})" if filtered else "")
     ]
     if not result.findings:

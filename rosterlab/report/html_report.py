@@ -29,6 +29,7 @@ from rosterlab.report.destination import report_destination
 from rosterlab.report.diff import MASK, key_secrets, mask_cause, scrub, sensitive
 from rosterlab.report.findings_csv import csv_download_link, findings_csv, findings_filename
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
+from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
 
 PARAMETERS_TAG = "parameters"
@@ -225,10 +226,9 @@ def findings_fragment(
     finding in a collapsed section per group (root cause, or code) and what to do per code.
 
     The text lists each group with its first ``lines_per_group`` findings."""
-    counts = result.severity_counts()
     snap = result.snapshot
-    head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + ", ".join(
-        f"{counts[s]:,} {s}" for s in spec.SEVERITIES
+    head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + summary_text(
+        result.severity_counts(), spec.severity_records(result.findings)
     )
     causes = [
         (

@@ -31,6 +31,7 @@ def ingest_dict(result: IngestResult, outcome: UploadOutcome) -> dict[str, Any]:
             "taken_at_from": result.dated_by,
         },
         "findings_summary": result.severity_counts(),
+        "records_summary": spec.severity_records(result.findings),
     }
 
 
@@ -87,14 +88,18 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def summary_text(summary: Mapping[str, int]) -> str:
-    return ", ".join(
-        [
-            _plural(summary["error"], "error"),
-            _plural(summary["warning"], "warning"),
-            f"{summary['info']} info",
-        ]
-    )
+def summary_text(summary: Mapping[str, int], records: Mapping[str, int] | None = None) -> str:
+    """``0 errors, 502 warnings (749 records), 2 info``: findings per severity and, where they
+    differ, the records they stand for (``records``: :func:`rosterlab.spec.severity_records`).
+    Only the severities ``summary`` names are said."""
+    parts = []
+    for severity in (s for s in spec.SEVERITIES if s in summary):
+        found = summary[severity]
+        counted = f"{found:,} info" if severity == "info" else _plural(found, severity)
+        if records is not None and records[severity] != found:
+            counted += f" ({_plural(records[severity], 'record')})"
+        parts.append(counted)
+    return ", ".join(parts)
 
 
 def ingest_text(result: IngestResult, rows: Mapping[str, int], outcome: UploadOutcome) -> str:
@@ -114,7 +119,8 @@ def ingest_text(result: IngestResult, rows: Mapping[str, int], outcome: UploadOu
     lines += [
         "  rows: " + " · ".join(f"{entity} {count:,}" for entity, count in rows.items()),
         *(f"  {line}" for line in outcome_lines(outcome)),
-        "  findings: " + summary_text(result.severity_counts()),
+        "  findings: "
+        + summary_text(result.severity_counts(), spec.severity_records(result.findings)),
     ]
     lines += [f"    {line}" for line in findings_by_code(result.findings)]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from rosterlab.spec.findings import (
     root_cause,
     samples_text,
     severity_counts,
+    severity_records,
 )
 from rosterlab.spec.format import (
     ADVISORY_VOCABULARIES,
@@ -86,6 +87,7 @@ __all__ = [
     "root_cause",
     "samples_text",
     "severity_counts",
+    "severity_records",
     "spec_column",
     "spec_file",
 ]

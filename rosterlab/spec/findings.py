@@ -93,6 +93,15 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
+def severity_records(findings: Iterable[Finding]) -> dict[str, int]:
+    """``{"error": n, "warning": n, "info": n}``: the records the findings stand for (an
+    aggregated finding counts its ``count``)."""
+    records: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        records[f.severity] += f.count
+    return records
+
+
 def findings_summary(findings: Iterable[Finding]) -> dict[str, Any]:
     """Counts per severity and ``by_code`` (codes most severe first, then by name): the shape
     of ``check``'s JSON summary and of a corrected bundle's manifest."""

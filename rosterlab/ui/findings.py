@@ -30,6 +30,7 @@ from rosterlab.report.findings_csv import (
     received_names,
 )
 from rosterlab.report.html import esc, html_table
+from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_label, night_text
@@ -169,10 +170,12 @@ class FindingsBrowser(Panel):
         self._groups = finding_groups(self.result)
         codes = sorted({f.code for f in self.result.findings})
         counts = self.result.severity_counts()
+        records = spec.severity_records(self.result.findings)
         self.summary.value = wrap(
             f"<b>{esc(self.bench.district)}</b> {esc(night_text(self.result.snapshot))}: "
             + " · ".join(
-                f'<span class="sev-{s}">{counts[s]:,} {esc(s)}</span>' for s in spec.SEVERITIES
+                f'<span class="sev-{s}">{esc(summary_text({s: counts[s]}, {s: records[s]}))}</span>'
+                for s in spec.SEVERITIES
             )
         )
         self._busy = True
@@ -342,10 +345,11 @@ class FindingsBrowser(Panel):
     def __repr__(self) -> str:
         if self.result is None:
             return "FindingsBrowser: nothing loaded"
-        counts = self.result.severity_counts()
         lines = [
             f"FindingsBrowser: {self.bench.district}, {night_text(self.result.snapshot)}: "
-            + ", ".join(f"{counts[s]:,} {s}" for s in spec.SEVERITIES)
+            + summary_text(
+                self.result.severity_counts(), spec.severity_records(self.result.findings)
+            )
         ]
         lines += [f"  {label}" for label, _ in self.groups.options]
         group = self.group

@@ -1,4 +1,5 @@
-"""A district's sync history at a glance: one line per night (files, rows, findings)."""
+"""A district's sync history at a glance: one line per night (files, rows, findings and the
+records they cover)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class NightSummary:
     notes: tuple[str, ...]  # encodings, BOMs, newline styles worth a look
     rows: tuple[tuple[str, int], ...]
     findings: tuple[tuple[str, int], ...]  # per severity
+    records: tuple[tuple[str, int], ...] = ()  # per severity: the records the findings cover
     clever: str = ""  # what Clever does with the upload (processed, held, not-processed, ...)
 
 
@@ -57,7 +59,7 @@ class SyncHistory:
         ]
         body: list[list[object]] = []
         for night in self.nights:
-            rows, found = dict(night.rows), dict(night.findings)
+            rows, found, records = dict(night.rows), dict(night.findings), dict(night.records)
             body.append(
                 [
                     night.seq,
@@ -65,7 +67,7 @@ class SyncHistory:
                     night.origin,
                     night.clever,
                     *(rows.get(e, 0) for e in entities),
-                    *(found.get(s, 0) for s in spec.SEVERITIES),
+                    *(_found(found.get(s, 0), records.get(s)) for s in spec.SEVERITIES),
                     len(night.files),
                     "; ".join(night.notes),
                 ]
@@ -87,6 +89,13 @@ class SyncHistory:
             for row in cells
         ]
         return "\n".join(lines)
+
+
+def _found(findings: int, records: int | None) -> int | str:
+    """A severity's findings, and the records they cover where those differ (as ``check``)."""
+    if records is None or records == findings:
+        return findings
+    return f"{findings:,} ({records:,} records)"
 
 
 def _text(value: object) -> str:
@@ -115,6 +124,7 @@ def sync_history(bench: Workbench, nights: Sequence[NightRef] | None = None) -> 
     summaries = []
     for snap in bench.span(nights):
         files = bench.store.received_files(snap.id)
+        result = check(bench, snap.id)
         summaries.append(
             NightSummary(
                 snapshot_id=snap.id,
@@ -124,7 +134,8 @@ def sync_history(bench: Workbench, nights: Sequence[NightRef] | None = None) -> 
                 files=tuple(f.name for f in files),
                 notes=tuple(_notes(files)),
                 rows=tuple(bench.store.snapshot_rows(snap.id).items()),
-                findings=tuple(check(bench, snap.id).severity_counts().items()),
+                findings=tuple(result.severity_counts().items()),
+                records=tuple(spec.severity_records(result.findings).items()),
                 clever=outcome_text(outcome_of(bench.store, snap.id)),
             )
         )
