@@ -15,7 +15,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.api.schemas import FRL_CODES, FRL_NAMES, ONLY_31, US_DATE
-from rosterlab.diff.engine import find_rekeys
+from rosterlab.diff.engine import DiffEngine, find_rekeys
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store
@@ -144,13 +144,15 @@ def reconcile(
     pull = pull_of(store, served_snap.id)
     version = pull.version if pull is not None else "3.1"
     work = _Reconciler(store, upload_snap, served_snap, version)
-    counts = tuple(
-        work.entity(entity)
-        for entity in spec.ENTITIES.values()
-        if entity.name not in NOT_SERVED_ENTITIES
-    )
+    # The upload → served diff reads only the records that differ (most are one SCD2 version
+    # on both sides); with details, the uploaded values of those records too.
+    with DiffEngine(store, upload_snap, served_snap, details=True) as diff:
+        counts = tuple(
+            work.entity(entity, diff)
+            for entity in spec.ENTITIES.values()
+            if entity.name not in NOT_SERVED_ENTITIES
+        )
     work.rekeys()
-    store.execute("DROP TABLE _ref_keys")
     totals = tuple(sorted(work.totals.items()))
     return ReconcileResult(
         district,
@@ -185,7 +187,6 @@ class _Reconciler:
         self.totals: dict[str, int] = {}
         self.sync_type = upload.sync_type
         self.truncated = False
-        self._reference_targets()
 
     def _add(self, code: str, count: int, found: list[Finding]) -> None:
         """Record ``count`` differences of ``code``, shown by ``found`` (one per record, or one
@@ -195,51 +196,63 @@ class _Reconciler:
             self.findings += found
             self.truncated |= code not in GROUPED and len(found) < count
 
-    def entity(self, entity: spec.Entity) -> EntityCounts:
-        """Join the two sides on key and row hash only; read the values of the records that
-        differ (most records of a night are identical on both sides and are only counted)."""
+    def entity(self, entity: spec.Entity, diff: DiffEngine) -> EntityCounts:
+        """Count both sides and explain the records that differ (an identical record is one
+        SCD2 version on both sides: the diff of upload → served never reads it)."""
         name = entity.name
-        upload, served = self._side(name, self.upload), self._side(name, self.served)
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _keys AS SELECT coalesce(u.key, s.key) AS key, "
-            "u.row_hash AS u_hash, s.row_hash AS s_hash "
-            f"FROM (SELECT key, row_hash FROM ({upload.sql})) u "
-            f"FULL OUTER JOIN (SELECT key, row_hash FROM ({served.sql})) s ON u.key = s.key",
-            upload.params + served.params,
-        )
-        uploaded, served_count, matched, identical = self.store.rows(
-            "SELECT count(u_hash), count(s_hash), count(u_hash) FILTER (s_hash IS NOT NULL), "
-            "count(*) FILTER (u_hash = s_hash) FROM _keys"
+        upload = self._side(name, self.upload)
+        uploaded = self._keys_present(name, self.upload)
+        served = self._keys_present(name, self.served)
+        matched = identical = uploaded
+        differing = diff.compare(entity)
+        if differing:
+            matched, identical, differing = self._differing(entity, uploaded)
+        if differing:
+            self._reference_targets(entity)
+            self._not_served(entity)
+            self._not_uploaded(name)
+        self._fields_not_served(entity, upload)
+        if differing:
+            self._values_differ(entity)
+            self.store.execute("DROP TABLE _ref_keys")
+            self.store.execute("DROP TABLE _rec")
+        return EntityCounts(name, uploaded, served, matched, identical)
+
+    def _differing(self, entity: spec.Entity, uploaded: int) -> tuple[int, int, bool]:
+        """(matched, identical, any differ) from the diff's touched keys (``_rl_key_ends``),
+        and ``_rec``: each differing record's values on both sides (``_rl_values``)."""
+        in_upload, both, same = self.store.rows(
+            "SELECT count(from_hash), count(*) FILTER (from_hash IS NOT NULL AND to_hash IS NOT "
+            "NULL), count(*) FILTER (from_hash = to_hash) FROM _rl_key_ends"
         )[0]
+        untouched = uploaded - in_upload
         values = ", ".join(
             f"u.{quote_ident(c)} AS {quote_ident('u:' + c)}, "
             f"s.{quote_ident(c)} AS {quote_ident('s:' + c)}"
             for c in entity.columns
         )
-        # Each side is cut to the differing keys first: the joins then hash the few records
-        # that differ, not every version of the entity.
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _differing AS "
-            "SELECT * FROM _keys WHERE u_hash IS DISTINCT FROM s_hash"
+        differing = self.store.written(
+            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT k.key, "
+            "k.from_hash IS NOT NULL AS in_upload, k.to_hash IS NOT NULL AS in_served, "
+            f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" FROM _rl_key_ends k '
+            "LEFT JOIN _rl_values u ON u.row_hash = k.from_hash "
+            "LEFT JOIN _rl_values s ON s.row_hash = k.to_hash "
+            "WHERE k.from_hash IS DISTINCT FROM k.to_hash"
         )
-        differing = "key IN (SELECT key FROM _differing)"
-        self.store.execute(
-            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT k.key, k.u_hash IS NOT NULL AS in_upload, "
-            "k.s_hash IS NOT NULL AS in_served, "
-            f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" FROM _differing k '
-            f"LEFT JOIN (SELECT * FROM ({upload.sql}) WHERE {differing}) u "
-            "ON u.key = k.key AND u.row_hash = k.u_hash "
-            f"LEFT JOIN (SELECT * FROM ({served.sql}) WHERE {differing}) s "
-            "ON s.key = k.key AND s.row_hash = k.s_hash",
-            upload.params + served.params,
-        )
-        self.store.execute("DROP TABLE _keys")
-        self.store.execute("DROP TABLE _differing")
-        self._not_served(entity)
-        self._not_uploaded(name)
-        self._fields(entity, upload)
-        self.store.execute("DROP TABLE _rec")
-        return EntityCounts(name, uploaded, served_count, matched, identical)
+        if not differing:
+            self.store.execute("DROP TABLE _rec")
+        return untouched + both, untouched + same, bool(differing)
+
+    def _keys_present(self, name: str, snap: SnapshotInfo) -> int:
+        """Records (keys) of ``name`` in ``snap``: its versions, less the extra versions of
+        keys it holds twice."""
+        versions = self.store.snapshot_rows(snap.id).get(name, 0)
+        extra = self.store.rows(
+            "SELECT count(*) - count(DISTINCT key) FROM duplicate_versions "
+            "WHERE snapshot_id = ? AND entity = ?",
+            [snap.id, name],
+        )[0][0]
+        return int(versions) - int(extra)
 
     def _side(self, name: str, snap: SnapshotInfo) -> _Side:
         """One side's rows of ``name``; one row per key (the first by row hash) when the
@@ -253,17 +266,29 @@ class _Reconciler:
             sql += " QUALIFY row_number() OVER (PARTITION BY key ORDER BY row_hash) = 1"
         return _Side(sql, [snap.district, snap.seq, snap.seq])
 
-    def _reference_targets(self) -> None:
-        """``_ref_keys``: the ids (first key column) of every referenced entity on both sides."""
+    def _reference_targets(self, entity: spec.Entity) -> None:
+        """``_ref_keys``: of the ids the differing uploaded records of ``entity`` reference,
+        those each side holds (by the referenced entity's first key column)."""
         self.store.execute(
             "CREATE OR REPLACE TEMP TABLE _ref_keys (side VARCHAR, entity VARCHAR, id VARCHAR)"
         )
-        for side, snap in (("upload", self.upload), ("served", self.served)):
-            for target in REFERENCED:
-                column = quote_ident(spec.ENTITIES[target].key[0])
+        fields: dict[str, set[str]] = {}
+        for f in entity.fields:
+            if f.references is not None:
+                fields.setdefault(f.references, set()).add(f.name)
+        for name, target, _ in SKIPPING_REFERENCES.get(entity.name, ()):
+            fields.setdefault(target, set()).add(name)
+        for target in REFERENCED:
+            if target not in fields:
+                continue
+            column = quote_ident(spec.ENTITIES[target].key[0])
+            named = " UNION ".join(
+                f"SELECT {quote_ident('u:' + f)} FROM _rec" for f in sorted(fields[target])
+            )
+            for side, snap in (("upload", self.upload), ("served", self.served)):
                 self.store.execute(
                     f"INSERT INTO _ref_keys SELECT DISTINCT ?, ?, {column} FROM "
-                    f"({self.store.entity_sql(target)}) WHERE {column} IS NOT NULL",
+                    f"({self.store.entity_sql(target)}) WHERE {column} IN ({named})",
                     [side, target, snap.district, snap.seq, snap.seq],
                 )
 
@@ -356,14 +381,21 @@ class _Reconciler:
         )
         return set(header[0][0]) if header else set()
 
-    def _fields(self, entity: spec.Entity, upload: _Side) -> None:
-        name = entity.name
+    def _fields_not_served(self, entity: spec.Entity, upload: _Side) -> None:
+        """Uploaded fields Clever does not serve: spec columns the served side lacks, and
+        columns outside the format."""
         served_columns = self._served_columns(entity)
-        compared = [c for c in entity.columns if c in served_columns]
         self._not_served_fields(
             entity, [c for c in entity.columns if c not in served_columns], upload
         )
-        self._ignored_columns(name, upload)
+        self._ignored_columns(entity, upload)
+
+    def _values_differ(self, entity: spec.Entity) -> None:
+        """Each differing value of a record on both sides: normalised by Clever, a reference
+        not served, or unexplained (value-differs)."""
+        name = entity.name
+        served_columns = self._served_columns(entity)
+        compared = [c for c in entity.columns if c in served_columns]
         if not compared and not entity.extensions:
             return
         unpivot = [
@@ -479,8 +511,23 @@ class _Reconciler:
                 ],
             )
 
-    def _ignored_columns(self, name: str, upload: _Side) -> None:
-        """Uploaded columns outside the format (not ext.*): Clever ignores them."""
+    def _ignored_columns(self, entity: spec.Entity, upload: _Side) -> None:
+        """Uploaded columns outside the format (not ext.*): Clever ignores them. Read only when
+        the uploaded file's header has such a column."""
+        name = entity.name
+        header = self.store.rows(
+            "SELECT header FROM snapshot_files WHERE snapshot_id = ? AND spec_name = ?",
+            [self.upload.id, entity.file],
+        )
+        known = {
+            c.lower() for e in spec.ENTITIES.values() if e.file == entity.file for c in e.columns
+        }
+        if not any(
+            h.lower() not in known and not h.lower().startswith(spec.EXTENSION_PREFIX.lower())
+            for row in header
+            for h in row[0]
+        ):
+            return
         for field, count in self.store.rows(
             "SELECT e.key, count(e.value) FROM (SELECT unnest(map_entries(extra)) AS e "
             f"FROM ({upload.sql})) WHERE e.key NOT LIKE '{spec.EXTENSION_PREFIX}%' "

@@ -121,9 +121,15 @@ class DiffEngine:
         self.rows_from = store.snapshot_rows(frm.id)
 
     # --- the whole diff ------------------------------------------------------------------
-    def run(self) -> DiffParts:
+    def __enter__(self) -> DiffEngine:
         self._create_accumulators()
-        try:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._drop()
+
+    def run(self) -> DiffParts:
+        with self:
             entities = tuple(
                 self._entity(entity)
                 for entity in spec.ENTITIES.values()
@@ -137,21 +143,14 @@ class DiffEngine:
                 self._rollovers(),
                 self._changes() if self.details else None,
             )
-        finally:
-            self._drop()
 
     def rekeys(self) -> tuple[Rekey, ...]:
         """Only the re-keys: the entities with natural keys, read as :meth:`run` reads them,
         without field changes, counts, rollovers or the entities no rule pairs (enrollments)."""
-        a, b = self.frm.seq, self.to.seq
-        self._create_accumulators()
-        try:
+        with self:
             for entity in spec.ENTITIES.values():
-                if entity.name not in NATURAL_KEYS or a == b or not self._touched(entity, a, b):
+                if entity.name not in NATURAL_KEYS or not self.compare(entity):
                     continue
-                self._stable(entity, a, b)
-                self._per_key()
-                self._values(entity, a, b)
                 added, removed = self.store.rows(
                     "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
                     "count(*) FILTER (WHERE to_hash IS NULL) FROM _rl_key_ends"
@@ -159,8 +158,6 @@ class DiffEngine:
                 if added and removed:
                     self._rekey(entity)
             return self._rekeys()
-        finally:
-            self._drop()
 
     def _drop(self) -> None:
         self.store.execute("DROP VIEW IF EXISTS _rl_values")
@@ -182,14 +179,22 @@ class DiffEngine:
         )
 
     # --- one entity ----------------------------------------------------------------------
-    def _entity(self, entity: spec.Entity) -> EntityDiff:
+    def compare(self, entity: spec.Entity) -> bool:
+        """Read ``entity``'s touched keys: ``_rl_key_ends`` (per key, the representative hash and
+        version count at each end) and the view ``_rl_values`` (values by row_hash; those of
+        ``L`` too when :meth:`_l_values`). False when no key is touched: both ends are equal."""
         a, b = self.frm.seq, self.to.seq
-        rows_to = int(self.rows_to.get(entity.name, 0))
         if a == b or not self._touched(entity, a, b):
-            return EntityDiff(entity.name, 0, 0, 0, rows_to, (), ())
+            return False
         self._stable(entity, a, b)
         self._per_key()
         self._values(entity, a, b)
+        return True
+
+    def _entity(self, entity: spec.Entity) -> EntityDiff:
+        rows_to = int(self.rows_to.get(entity.name, 0))
+        if not self.compare(entity):
+            return EntityDiff(entity.name, 0, 0, 0, rows_to, (), ())
         self._field_changes(entity)
         added, removed, changed, same, versions_to, applied = self.store.rows(
             "SELECT count(*) FILTER (WHERE from_hash IS NULL), "
