@@ -131,6 +131,11 @@ def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
     _add(store, table, pages)
 
 
+# A page is one JSON object: 10,000 sections listing their students run to tens of MB at
+# district scale (DuckDB's default limit is 16 MB).
+MAX_PAGE_BYTES = 1 << 30
+
+
 def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
     # One JSONPath pass per page (a third less work than from_json of the list then ->'data'
     # of each item); the client checked that every item has a data object with an id.
@@ -140,7 +145,8 @@ def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
             "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
-            "FROM read_json_objects(?, filename = true, format = 'auto')))",
+            "FROM read_json_objects(?, filename = true, format = 'auto', "
+            f"maximum_object_size = {MAX_PAGE_BYTES})))",
             [[str(p) for p in pages]],
         )
 
