@@ -231,13 +231,28 @@ class _Reconciler:
             f"s.{quote_ident(c)} AS {quote_ident('s:' + c)}"
             for c in entity.columns
         )
+        # A record on both sides whose hashes differ only in columns the API never serves
+        # (Password, GPA) has nothing to explain: kept are the one-sided records and those
+        # with a served column or the extra map differing.
+        served = self._served_columns(entity)
+        compared = " OR ".join(
+            [
+                "k.from_hash IS NULL OR k.to_hash IS NULL",
+                "u.extra IS DISTINCT FROM s.extra",
+                *(
+                    f"u.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}"
+                    for c in entity.columns
+                    if c in served
+                ),
+            ]
+        )
         differing = self.store.written(
             "CREATE OR REPLACE TEMP TABLE _rec AS SELECT k.key, "
             "k.from_hash IS NOT NULL AS in_upload, k.to_hash IS NOT NULL AS in_served, "
             f'{values}, u.extra AS "u:extra", s.extra AS "s:extra" FROM _rl_key_ends k '
             "LEFT JOIN _rl_values u ON u.row_hash = k.from_hash "
             "LEFT JOIN _rl_values s ON s.row_hash = k.to_hash "
-            "WHERE k.from_hash IS DISTINCT FROM k.to_hash"
+            f"WHERE k.from_hash IS DISTINCT FROM k.to_hash AND ({compared})"
         )
         if not differing:
             self.store.execute("DROP TABLE _rec")
