@@ -145,8 +145,8 @@ def reconcile(
     version = pull.version if pull is not None else "3.1"
     work = _Reconciler(store, upload_snap, served_snap, version)
     # The upload → served diff reads only the records that differ (most are one SCD2 version
-    # on both sides); with details, the uploaded values of those records too.
-    with DiffEngine(store, upload_snap, served_snap, details=True) as diff:
+    # on both sides), with the values of records not served.
+    with DiffEngine(store, upload_snap, served_snap, details=False, removed_values=True) as diff:
         counts = tuple(
             work.entity(entity, diff)
             for entity in spec.ENTITIES.values()

@@ -112,11 +112,22 @@ def _both(a: int, b: int) -> tuple[str, list[Any]]:
 class DiffEngine:
     """Runs one diff through the entities on one store connection, in temp tables."""
 
-    def __init__(self, store: Store, frm: SnapshotInfo, to: SnapshotInfo, *, details: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        frm: SnapshotInfo,
+        to: SnapshotInfo,
+        *,
+        details: bool,
+        removed_values: bool = False,
+    ) -> None:
+        """``removed_values``: :meth:`compare` gives the values of removed records too (read
+        with L's values, or fetched with the changed ones)."""
         self.store = store
         self.frm = frm
         self.to = to
         self.details = details
+        self.removed_values = removed_values
         self.rows_to = store.snapshot_rows(to.id)
         self.rows_from = store.snapshot_rows(frm.id)
 
@@ -354,7 +365,7 @@ class DiffEngine:
             )
             return
         where, params = _only(a, b)
-        gone = " OR to_hash IS NULL" if self._needs_removed(entity) else ""
+        gone = " OR to_hash IS NULL" if self.removed_values or self._needs_removed(entity) else ""
         fetch, fetch_params = "FROM _rl_right_only LIMIT 0", []
         if self.store.written(
             "CREATE OR REPLACE TEMP TABLE _rl_values_needed AS SELECT key, from_hash AS row_hash "
