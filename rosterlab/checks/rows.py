@@ -141,10 +141,17 @@ def _case(rules: list[Rule]) -> Sql:
 
 
 def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
-    """One query per column: the rules evaluated row by row, or — for a column pointing at
-    another file, whose distinct values the references check gathers anyway — once per distinct
-    value, reading back only the rows that hold a bad one."""
-    queries: list[Sql] = []
+    """The finding queries of a file's cells, after one pass over the file says which columns
+    have a finding at all.
+
+    That pass evaluates every column's rules on every row (one scan, counting each column's
+    findings); only the columns with a finding are then read again, for their rows. A column
+    pointing at another file is checked once per distinct value (the references check gathers
+    them anyway), reading back only the rows that hold a bad one.
+    """
+    # Each finding query, in column order, with the SQL counting its rows in the one pass (None:
+    # a query over distinct values, always run).
+    planned: list[tuple[Sql | None, Sql]] = []
     for field in spec.file_columns(staged.spec_name):
         if not has(staged, field.name):
             continue  # an absent column is a header finding, not one per row
@@ -164,21 +171,27 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             if len(rules) == 1 and rules[0][1] is None:
                 continue  # a blank is fine and nothing else is checked
             code_sql, code_params = _case(rules)
-            queries.append(
+            planned.append(
                 (
-                    f"SELECT {select} FROM (SELECT {code_sql} AS _code, * FROM {staged.view}) "
-                    "WHERE _code IS NOT NULL",
-                    select_params + code_params,
+                    (f"count({code_sql})", code_params),
+                    (
+                        f"SELECT {select} FROM (SELECT {code_sql} AS _code, * FROM {staged.view}) "
+                        "WHERE _code IS NOT NULL",
+                        select_params + code_params,
+                    ),
                 )
             )
             continue
         (is_blank, missing), *rules = cell_rules(field, "d.v0")
         if missing is not None:
-            queries.append(
+            planned.append(
                 (
-                    f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM {staged.view} "
-                    f"WHERE {blank(v)})",
-                    [*select_params, missing],
+                    (f"count(*) FILTER (WHERE {blank(v)})", []),
+                    (
+                        f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM "
+                        f"{staged.view} WHERE {blank(v)})",
+                        [*select_params, missing],
+                    ),
                 )
             )
         if rules:
@@ -188,13 +201,25 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                 f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM "
                 f"{ctx.distinct(staged, field.name)} d) WHERE _code IS NOT NULL)"
             )
-            queries.append(
+            planned.append(
                 (
-                    f"SELECT {select} FROM {staged.view} JOIN {bad} b ON {v} = b.v0",
-                    select_params + code_params,
+                    None,
+                    (
+                        f"SELECT {select} FROM {staged.view} JOIN {bad} b ON {v} = b.v0",
+                        select_params + code_params,
+                    ),
                 )
             )
-    return queries
+    counts = [count for count, _ in planned if count is not None]
+    found = iter(
+        ctx.store.rows(
+            f"SELECT {', '.join(sql for sql, _ in counts)} FROM {staged.view}",
+            [value for _, params in counts for value in params],
+        )[0]
+        if counts
+        else ()
+    )
+    return [query for count, query in planned if count is None or next(found)]
 
 
 def check_cells(ctx: CheckContext) -> list[Finding]:
