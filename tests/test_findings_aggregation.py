@@ -17,7 +17,7 @@ from rosterlab.checks.details import expanded, rows_of
 from rosterlab.store import Store
 from rosterlab.store.outcomes import outcome_of
 from tests.cli_run import run
-from tests.test_checks import add_column, check, one
+from tests.test_checks import add_column, check, ingest, one
 from tests.tiny import ingest_nights, tiny_night, write_night
 
 
@@ -57,6 +57,29 @@ def test_every_students_race_says_caucasian_is_one_finding_for_three_records(tmp
     )
     assert f.hint == "Use one of A, B, I, M, P, W."
     assert result.summary()["by_code"]["invalid-value"] == 1
+
+
+def _reread_columns(tmp_path: Path, night: dict[str, list[list[str]]]) -> list[str]:
+    """The students.csv columns the cells check reads row by row after its one pass."""
+    from rosterlab.checks.model import CheckSettings
+    from rosterlab.checks.rows import _cell_queries
+    from rosterlab.checks.run import _context
+
+    with Store.open(tmp_path / "store.duckdb") as store:
+        (snapshot_id,) = ingest(store, tmp_path, night)
+        ctx = _context(store, store.snapshot(snapshot_id), None, CheckSettings())
+        try:
+            queries = _cell_queries(ctx, ctx.staged["students.csv"])
+        finally:
+            ctx.drop_tables()
+    return [params[1] for _, params in queries]  # each query binds its entity, then its field
+
+
+def test_the_cells_check_rereads_only_the_column_with_a_finding(tmp_path):
+    # One pass over the file counts every column's findings; only Race is read again (School_id,
+    # a reference, is checked on its distinct values).
+    assert _reread_columns(tmp_path / "clean", tiny_night()) == ["School_id"]
+    assert _reread_columns(tmp_path / "race", every_race_says_caucasian()) == ["School_id", "Race"]
 
 
 def test_one_student_with_three_contacts_and_a_bad_grade_is_one_record(tmp_path):
