@@ -8,6 +8,7 @@ gives; a cursor outside the window falls back to a full pull, saying so.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +21,18 @@ from rosterlab.api import ServedDistrict, rederive
 from rosterlab.api.schemas import event_list_schema
 from rosterlab.api.served import RESOURCES
 from rosterlab.bundle import open_bundle
+from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
-from tests.api_standin import TOKEN, TOKEN_ENV, standin
-from tests.test_api import DISTRICT, EVERY_FIELD_NIGHT, STUDENT_HEADER, configure, pull
+from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
+from tests.test_api import (
+    DISTRICT,
+    ENTITIES,
+    EVERY_FIELD_NIGHT,
+    STUDENT_HEADER,
+    configure,
+    pull,
+    rows,
+)
 from tests.test_reconcile import student
 from tests.tiny import Night, write_night
 
@@ -191,3 +201,172 @@ def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
     for event in events:
         key = (event["type"].split(".")[0], event["data"]["object"]["id"])
         assert event["data"]["object"] == after.get(key, before.get(key))
+
+
+# --- the proof over a history: every kind of change, nights apart ----------------------------
+
+
+def churn() -> list[Night]:
+    """Five upload nights; events pulls at nights 3 and 5 must equal full pulls of them.
+
+    Night 3: S-001 re-keyed to S-001X (with its contacts and enrollment), S-003's contact gets a
+    new phone, S-006 moves from SEC-1 to SEC-2 and changes grade, S-007 is inserted, SCH-2 gets a
+    new phone. Night 4: S-008 is created. Night 5: S-008 is deleted again (created and deleted
+    between two pulls), S-003 leaves (with its enrollment), T-1 changes name.
+    """
+    first, second, _ = nights()
+    third = copy.deepcopy(second)
+    for row in third["students.csv"][1:]:
+        if row[1] == "S-001":
+            row[1] = "S-001X"
+        if row[1] == "S-003":
+            row[STUDENT_HEADER.index("Contact_phone")] = "617-555-0177"
+        if row[1] == "S-006":
+            row[STUDENT_HEADER.index("Grade")] = "4"
+    third["students.csv"].append(student("S-007", "SCH-1", "Novak"))
+    third["enrollments.csv"] = [
+        ["SCH-1", "SEC-1", "S-001X"] if r[2] == "S-001" else r
+        for r in third["enrollments.csv"]
+        if r[2] != "S-006"
+    ]
+    third["enrollments.csv"] += [["SCH-2", "SEC-2", "S-006"], ["SCH-1", "SEC-1", "S-007"]]
+    third["schools.csv"][2][12] = "617-555-0190"
+    fourth = copy.deepcopy(third)
+    fourth["students.csv"].append(student("S-008", "SCH-2", "Brief"))
+    fourth["enrollments.csv"].append(["SCH-2", "SEC-2", "S-008"])
+    fifth = copy.deepcopy(third)
+    fifth["students.csv"] = [r for r in fifth["students.csv"] if r[1] != "S-003"]
+    fifth["enrollments.csv"] = [r for r in fifth["enrollments.csv"] if r[2] != "S-003"]
+    fifth["teachers.csv"][1][4] = "Parker"
+    return [first, second, third, fourth, fifth]
+
+
+VOLATILE = {"source", "store"}  # and every time (``*_at``): the pulls ran at other moments
+
+
+def stable(value: Any) -> Any:
+    """A JSON value without the keys that differ between two pulls of the same night."""
+    if isinstance(value, dict):
+        return {
+            k: stable(v) for k, v in value.items() if k not in VOLATILE and not k.endswith("_at")
+        }
+    if isinstance(value, list):
+        return [stable(v) for v in value]
+    return value
+
+
+def cli_json(capsys: Any, store: Path, *argv: str) -> Any:
+    capsys.readouterr()
+    assert main(["--store", str(store), *argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def history(capsys: Any, store: Path) -> dict[str, Any]:
+    """What a store says about the district's history: snapshots, per-night entity counts and
+    rows, diffs night to night, timelines of the records that changed, and doctor."""
+    with Store.open(store, read_only=True) as s:
+        snapshots = s.snapshots(DISTRICT)
+        nights = {
+            snap.seq: {
+                "bundle_sha256": snap.bundle_sha256,
+                "files": s.snapshot_files(snap.id).drop("mtime").to_dicts(),
+                "entities": s.rows(
+                    "SELECT entity, rows, versions_added, versions_closed FROM snapshot_entities "
+                    "WHERE snapshot_id = ? ORDER BY entity",
+                    [snap.id],
+                ),
+                "rows": {e: rows(s, snap.id, e) for e in ENTITIES},
+            }
+            for snap in snapshots
+        }
+    diffs = [
+        stable(cli_json(capsys, store, "diff", "--district", DISTRICT, "--from", str(a.id),
+                        "--to", str(b.id), "--details"))
+        for a, b in itertools.pairwise(snapshots)
+    ]  # fmt: skip
+    timelines = {
+        key: stable(cli_json(capsys, store, "timeline", "--district", DISTRICT,
+                             "--entity", "students", "--key", key))
+        for key in ("S-001", "S-001X", "S-003", "S-006", "S-007")
+    }  # fmt: skip
+    doctor = cli_json(capsys, store, "doctor")  # the raw files differ: pages vs event pages
+    doctor = {"healthy": doctor["healthy"], "problems": doctor["problems"]}
+    return {"nights": nights, "diffs": diffs, "timelines": timelines, "doctor": doctor}
+
+
+def test_events_pulls_nights_apart_give_the_history_full_pulls_give(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads = tmp_path / "uploads.duckdb"
+    by_events, by_full = tmp_path / "events.duckdb", tmp_path / "full.duckdb"
+    config = tmp_path / "rosterlab.toml"
+    applied = []
+    for number, night in enumerate(churn(), start=1):
+        ingest(uploads, tmp_path / f"n{number}", night, NOW - timedelta(days=7 - number))
+        if number in (2, 3, 5):  # served as uploaded, held or not (a re-key is a deletion)
+            with standin(uploads, DISTRICT, "--as-is") as origin:
+                config = configure(tmp_path, origin)
+                applied.append(pulled(by_events, config, capsys, "--events"))
+                assert pull(by_full, config) == 0
+    base, third, fifth = applied
+    assert (third["api"]["events_applied_to"], fifth["api"]["events_applied_to"]) == (
+        base["snapshot"]["id"],
+        third["snapshot"]["id"],
+    )
+    assert third["api"]["requests"] == fifth["api"]["requests"] == 1
+    events, full = history(capsys, by_events), history(capsys, by_full)
+    for part in ("nights", "diffs", "timelines", "doctor"):
+        assert events[part] == full[part], part
+    assert events["doctor"]["healthy"] is True
+    # the changes themselves, as the events store holds them
+    night3, night5 = events["nights"][2]["rows"], events["nights"][3]["rows"]
+    assert [r["key"] for r in night3["students"]] == ["S-001X", "S-003", "S-006", "S-007"]
+    assert [r["key"] for r in night5["students"]] == ["S-001X", "S-006", "S-007"]
+    assert sorted(r["key"] for r in night3["enrollments"]) == [
+        "SEC-1/S-001X", "SEC-1/S-007", "SEC-2/S-003", "SEC-2/S-006",
+    ]  # fmt: skip
+    assert {c["Student_id"]: c["Contact_phone"] for c in night3["contacts"]}["S-003"] == (
+        "617-555-0177"
+    )
+    assert {t["key"]: t["Last_name"] for t in night5["teachers"]}["T-1/SCH-1"] == "Parker"
+    assert [(e["seq"], e["change"]) for e in events["timelines"]["S-001"]["events"]] == [
+        (1, "first-seen"),
+        (2, "removed"),
+    ]
+    assert "S-008" not in str(events["nights"])  # created and deleted between two pulls
+
+
+def test_an_events_pull_broken_midway_leaves_the_store_as_it_was_and_resumes(
+    tmp_path, capsys, monkeypatch
+):
+    """One event a page; the stand-in refuses every request from the third on."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    fresh = tmp_path / "fresh.duckdb"
+    first, second, third, *_ = churn()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        assert pull(pulls, configure(tmp_path, origin)) == 0
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    before = history(capsys, pulls)
+    port = free_port()
+    with standin(uploads, DISTRICT, "--as-is", "--fault", "503@3+", port=port) as origin:
+        config = configure(tmp_path, origin, page_limit=1)
+        capsys.readouterr()
+        assert pull(pulls, config, "--events") == 2
+    assert "HTTP 503 on /v3.1/events?" in capsys.readouterr().err
+    assert history(capsys, pulls) == before
+    with standin(uploads, DISTRICT, "--as-is", port=port) as origin:
+        config = configure(tmp_path, origin, page_limit=1)
+        resumed = pulled(pulls, config, capsys, "--events")
+        assert pull(fresh, config) == 0
+    assert "resuming the pull started at" in resumed["stderr"]
+    assert "(2 pages kept)" in resumed["stderr"]
+    assert resumed["api"]["resumed"] is True
+    with Store.open(fresh, read_only=True) as s:
+        full_sha = s.snapshots(DISTRICT)[-1].bundle_sha256
+    with Store.open(pulls, read_only=True) as s:
+        base_id = s.snapshots(DISTRICT)[0].id
+    assert resumed["api"]["events_applied_to"] == base_id
+    assert resumed["snapshot"]["bundle_sha256"] == full_sha
+    assert history(capsys, pulls)["doctor"]["healthy"] is True
