@@ -235,8 +235,8 @@ the sample fleet of `python -m rosterlab.synth fleet` — {args.districts} distr
 {biggest:,}); on the last night one district is held, one not processed, one fails (a hostile
 zip), one has a row skipped, one sent nothing. The earlier nights run on 2 workers; the last
 night runs serially, then with `--workers 2` (an embedded LocalCluster, its start included) in
-a copy of the same fleet root, each a whole `rosterlab fleet run` process (serially DuckDB
-has every core, on 2 workers one thread each). CPU = user + system
+a copy of the same fleet root, each a whole `rosterlab fleet run` process (DuckDB on one
+thread per district both ways, rosterlab's default). CPU = user + system
 seconds of the process and its workers. Load average on 2 cores: above ~2, other work shared the
 machine and the seconds are inflated; compare the ratio, measured back to back.
 

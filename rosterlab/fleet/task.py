@@ -41,9 +41,10 @@ def _open_store(fleet: Fleet, district: str, *, read_only: bool = False) -> Iter
         path,
         read_only=read_only,
         memory_limit=settings.memory_limit,
-        # Serially DuckDB's default (one thread per core) unless configured; on Dask the
-        # workers share the cores (rosterlab.fleet.cluster sets it).
-        threads=settings.threads,
+        # One thread per district unless configured: serially every core was slower (200
+        # districts: 189 s against 170 s on one thread, docs/benchmarks.md "Fleet"); on Dask
+        # the workers share the cores (rosterlab.fleet.cluster sets it).
+        threads=settings.threads or 1,
         wait=settings.store_wait,
     ) as store:
         yield store
