@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import threading
@@ -75,9 +74,6 @@ def main() -> None:
     if args.mode == "serial":
         run = run_serial(fleet, args.night)
     else:
-        import dask
-        from distributed import Client, LocalCluster
-
         from rosterlab.fleet import cluster
 
         settings: dict[str, Any] = dict(cluster.LOCAL_SCHEDULER)
@@ -85,19 +81,7 @@ def main() -> None:
             settings |= cluster.LOCAL_WORKERS | {"distributed.worker.profile.enabled": False}
         settings |= {key: json.loads(value) for key, value in (s.split("=", 1) for s in args.set)}
         report["dask_settings"] = settings
-        with (
-            dask.config.set(settings),
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0",
-                worker_dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR,
-            ) as local,
-            Client(local) as client,
-        ):
+        with cluster.embedded_client(2, settings) as client:
             share = cluster._with_duckdb(fleet, threads=1, memory_limit=cluster._memory_share(2))
             run = cluster._run(client, share, args.night, 2, None, None, None)
             report["workers"] = list(client.run(threads_cpu).values())

@@ -17,7 +17,8 @@ import os
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -75,10 +76,22 @@ def run_on_dask(
     cores = os.cpu_count() or 1
     count = min(workers or cores, len(fleet.districts))  # none idle from the start
     profiler = {"distributed.worker.profile.enabled": _has_bokeh()}
+    with embedded_client(count, {**LOCAL_SCHEDULER, **LOCAL_WORKERS, **profiler}) as client:
+        link = client.dashboard_link if _has_bokeh() else None
+        local = _with_duckdb(
+            fleet, threads=max(1, cores // count), memory_limit=_memory_share(count)
+        )
+        return _run(client, local, night, count, link, progress, announce)
+
+
+@contextmanager
+def embedded_client(workers: int, settings: dict[str, Any]) -> Iterator[Client]:
+    """A client of an embedded ``LocalCluster``: ``workers`` processes of one thread each,
+    every server on 127.0.0.1 with an ephemeral port, under the Dask ``settings`` given."""
     with (
-        dask.config.set({**LOCAL_SCHEDULER, **LOCAL_WORKERS, **profiler}),
+        dask.config.set(settings),
         LocalCluster(
-            n_workers=count,
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
@@ -90,11 +103,7 @@ def run_on_dask(
         ) as cluster,
         Client(cluster) as client,
     ):
-        link = cluster.dashboard_link if _has_bokeh() else None
-        local = _with_duckdb(
-            fleet, threads=max(1, cores // count), memory_limit=_memory_share(count)
-        )
-        return _run(client, local, night, count, link, progress, announce)
+        yield client
 
 
 def _connect(scheduler: str) -> Client:
