@@ -200,7 +200,7 @@ class _Extract:
 
 
 def load_pages(store: Store, pages: Sequence[Path]) -> int:
-    """Read every page into the temp table ``api_objects`` (step, id, j); return the objects.
+    """Read every page into the temp table ``api_objects`` (step, id, j, v); return the objects.
 
     Event pages (step ``events``) are applied to the objects of the others, in event-id order:
     the last event of an object wins; ``deleted`` removes it, ``created``/``updated`` put its
@@ -220,13 +220,14 @@ def load_pages(store: Store, pages: Sequence[Path]) -> int:
         )
         store.execute("DELETE FROM api_objects WHERE id IN (SELECT oid FROM api_latest)")
         store.execute(
-            "INSERT INTO api_objects (step, id, j) SELECT CASE WHEN resource = 'users' "
-            "THEN 'users-' || role ELSE resource END, oid, obj FROM (SELECT *, unnest(CASE WHEN "
+            f"INSERT INTO api_objects SELECT step, id, j, {_loading('step', 'j')} FROM (SELECT "
+            "CASE WHEN resource = 'users' THEN 'users-' || role ELSE resource END AS step, "
+            "oid AS id, obj AS j FROM (SELECT *, unnest(CASE WHEN "
             "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
             f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
             "ELSE [NULL] END) AS role FROM api_latest "
             "WHERE kind <> 'deleted' AND resource IN "
-            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))}))"
+            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))"
         )
         store.execute("DROP TABLE api_events")
         store.execute("DROP TABLE api_latest")
@@ -301,12 +302,6 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
     """
     folder.mkdir(parents=True, exist_ok=True)
     clear_staging(store)
-    # Objects put in place without their values (by events) get them now.
-    store.execute("ALTER TABLE api_objects ADD COLUMN IF NOT EXISTS v VARCHAR[]")
-    loaded = ", ".join(quote_literal(step) for step in LOADED)
-    store.execute(
-        f"UPDATE api_objects SET v = {_loading('step', 'j')} WHERE v IS NULL AND step IN ({loaded})"
-    )
     sis = " ".join(
         f"WHEN {quote_literal(step)} THEN {_loaded(step, path)}" for step, path in SIS_PATHS.items()
     )
