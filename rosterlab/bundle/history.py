@@ -79,17 +79,19 @@ def read_history_folder(path: Path) -> HistoryFolder | None:
         (Night(when, child) for child in folders if (when := _night_date(child.name)) is not None),
         key=lambda night: night.taken_at,
     )
-    settings_file = path / DISTRICT_FILE
-    if not nights and not settings_file.is_file():
+    if not nights and not (path / DISTRICT_FILE).is_file():
         return None
     _check_nights(path, folders)
     district = path.resolve().name
-    settings = (
-        district_settings(district, load_toml(settings_file), str(settings_file))
-        if settings_file.is_file()
-        else None
-    )
-    return HistoryFolder(district, settings, tuple(nights))
+    return HistoryFolder(district, folder_settings(path, district), tuple(nights))
+
+
+def folder_settings(folder: Path, district: str) -> DistrictSettings | None:
+    """The settings of the folder's ``district.toml`` for ``district`` (None: no such file)."""
+    path = folder / DISTRICT_FILE
+    if not path.is_file():
+        return None
+    return district_settings(district, load_toml(path), str(path))
 
 
 def _check_nights(path: Path, folders: list[Path]) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
-from rosterlab.bundle.history import DISTRICT_FILE, date_in_name
+from rosterlab.bundle.history import date_in_name, folder_settings
 from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
-from rosterlab.config import DistrictSettings, FleetDistrict, district_settings, load_toml
+from rosterlab.config import DistrictSettings, FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.errors import ConfigError, RosterlabError
 from rosterlab.fleet.model import DistrictRun, Fleet
@@ -214,10 +214,7 @@ def _drop_settings(
     with the district at an earlier night, else the defaults.
     """
     assert district.folder is not None
-    path = district.folder / DISTRICT_FILE
-    kept = (
-        district_settings(district.district, load_toml(path), str(path)) if path.is_file() else None
-    )
+    kept = folder_settings(district.folder, district.district)
     if district.configured:
         return district.settings, kept
     return kept or settings_for_district(store, fleet.settings, district.district), kept
