@@ -313,3 +313,22 @@ def test_a_duplicated_id_is_skipped_by_clever_and_counted_once(tmp_path, capsys,
     )
     students = next(e for e in result["entities"] if e["entity"] == "students")
     assert (students["uploaded"], students["served"], students["matched"]) == (4, 3, 3)
+
+
+def test_a_column_outside_the_format_is_named_as_ignored_by_clever(tmp_path, capsys, monkeypatch):
+    """students.csv carries a Nickname column (an SIS export's extra): Clever ignores it, so
+    reconcile names it once beside the fields the API never exposes."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = every_field_night()
+    rows = night["students.csv"]
+    night["students.csv"] = [[*rows[0], "Nickname"], *([*row, "Nick"] for row in rows[1:])]
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", night, SEPT_1)
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    ignored = "not in the Clever format: Clever ignores the column"
+    assert [f for f in found(result) if f[0:2] == ("field-not-served", "students")] == [
+        ("field-not-served", "students", None, "Password", "1", NEVER_EXPOSED),
+        ("field-not-served", "students", None, "Nickname", "3", ignored),
+    ]
+    assert (result["differences"], result["unexplained"]) == ({"field-not-served": 5}, 0)

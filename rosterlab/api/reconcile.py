@@ -534,11 +534,9 @@ class _Reconciler:
             "SELECT header FROM snapshot_files WHERE snapshot_id = ? AND spec_name = ?",
             [self.upload.id, entity.file],
         )
-        known = {
-            c.lower() for e in spec.ENTITIES.values() if e.file == entity.file for c in e.columns
-        }
         if not any(
-            h.lower() not in known and not h.lower().startswith(spec.EXTENSION_PREFIX.lower())
+            spec.spec_column(entity.file, h) is None
+            and not h.lower().startswith(spec.EXTENSION_PREFIX)
             for row in header
             for h in row[0]
         ):
