@@ -94,6 +94,11 @@ def _c(name: str) -> str:
     return quote_ident(name)
 
 
+# A version ``e`` present in night {n} (SCD2: opened at or before it, not closed before it).
+_IN_NIGHT = "(e.valid_from <= {n} AND (e.valid_to IS NULL OR e.valid_to >= {n}))"
+_TONIGHT = _IN_NIGHT.format(n="$seq")
+
+
 def _columns(entity: str, alias: str = "") -> str:
     """The entity's spec columns and ``extra``, as a select list."""
     prefix = f"{alias}." if alias else ""
@@ -120,8 +125,7 @@ def kept_rows(entity: str, *, ordered: bool = True) -> str:
     order = ", row_number() OVER (ORDER BY t.key, t.row_hash) AS ord" if ordered else ""
     return f"""
 WITH tonight AS (
-    SELECT rowid AS rid, * FROM {table}
-    WHERE district = $district AND valid_from <= $seq AND (valid_to IS NULL OR valid_to >= $seq)
+    SELECT rowid AS rid, * FROM {table} e WHERE e.district = $district AND {_TONIGHT}
 ), repeated AS (SELECT key FROM tonight GROUP BY key HAVING count(*) > 1),
 first AS (
     SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
@@ -455,9 +459,7 @@ WITH page AS (
     SELECT * FROM served_section_index WHERE night = $seq AND id {ids}
 ), tonight AS (
     SELECT * FROM {_ENROLLMENTS} e
-    WHERE e.district = $district AND e.valid_from <= $seq
-        AND (e.valid_to IS NULL OR e.valid_to >= $seq)
-        AND e.{_c("Section_id")} IN (SELECT sis FROM page)
+    WHERE e.district = $district AND {_TONIGHT} AND e.{_c("Section_id")} IN (SELECT sis FROM page)
 ), enrolled AS (
     SELECT e.{_c("Section_id")} AS section, list_transform(
         list_sort(list(struct_pack(k := e.key, h := e.row_hash, id := s.id))), lambda x: x.id
@@ -514,7 +516,6 @@ def _changed_index(table: str, columns: tuple[str, ...]) -> str:
     )
 
 
-_IN_NIGHT = "(e.valid_from <= {n} AND (e.valid_to IS NULL OR e.valid_to >= {n}))"
 _IN_OLD, _IN_NEW = _IN_NIGHT.format(n="$old"), _IN_NIGHT.format(n="$new")
 # The records whose body may differ between nights $old and $new: a rendered body is the same
 # when its row (``rid``) and what its index holds are, and a section's students also when none
