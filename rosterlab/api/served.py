@@ -106,6 +106,7 @@ class ServedDistrict:
             *served_sql.MACROS,
             served_sql.RECORDS_TABLE,
             served_sql.EVENTS_TABLE,
+            served_sql.ROLES_TABLE,
             *served_sql.INDEX_TABLES,
         ):
             store.execute(statement)
@@ -134,6 +135,7 @@ class ServedDistrict:
             served_sql.STUDENTS,
             served_sql.TEACHERS,
             served_sql.STAFF,
+            served_sql.USERS,
             served_sql.CONTACTS,
             served_sql.SECTIONS,
         ):
@@ -326,7 +328,11 @@ class ServedDistrict:
             return "served_events", "version = ?", [version]
         where = "night = ? AND resource = ?"
         params: list[Any] = [self.snapshot.seq, resource]
-        if role is not None:
+        if role in served_sql.MERGEABLE_ROLES:  # a merged user is listed under each role
+            where += " AND (role = ? OR id IN "
+            where += "(SELECT id FROM served_roles WHERE night = ? AND role = ?))"
+            params += [role, self.snapshot.seq, role]
+        elif role is not None:
             where += " AND role = ?"
             params.append(role)
         return "served_records", where, params

@@ -265,71 +265,105 @@ FROM rows r JOIN lists ON lists.first_ord = r.ord
 """
 
 
-# One user per Teacher_id, with every school it teaches at (the first row's values win).
-TEACHERS = (
-    _first_per(
-        "teachers",
-        "teachers",
-        f"SELECT k.{_c('Teacher_id')} AS identity, s.id AS school, k.* FROM served_kept_teachers k "
-        f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
-        "list(school ORDER BY ord) AS schools",
-    )
-    + f""";
-INSERT INTO served_records
-SELECT $seq, 'users', 'teacher', id, {
-        _user(
-            "Teacher_email",
-            _STUDENT_NAME,
-            "teacher",
-            obj(
-                ("sis_id", _c("Teacher_id")),
-                ("teacher_number", _c("Teacher_number")),
-                ("state_id", _c("State_teacher_id")),
-                ("title", _c("Title")),
-                ("school", "school"),
-                ("schools", "to_json(schools)"),
-                ("credentials", obj(("district_username", f"coalesce({_c('Username')}, '')"))),
-                ("ext", "rl_ext(extra)"),
-            ),
-        )
-    }::VARCHAR, NULL
-FROM served_teachers ORDER BY id
-"""
+# One teacher per Teacher_id, with every school it teaches at (the first row's values win).
+TEACHERS = _first_per(
+    "teachers",
+    "teachers",
+    f"SELECT k.{_c('Teacher_id')} AS identity, s.id AS school, k.* FROM served_kept_teachers k "
+    f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
+    "list(school ORDER BY ord) AS schools",
+)
+# One staff member per Staff_id, with every school it works at (the first row's values win).
+STAFF = _first_per(
+    "staff",
+    "staff",
+    f"SELECT k.{_c('Staff_id')} AS identity, s.id AS school, k.* FROM served_kept_staff k "
+    f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
+    "list(school ORDER BY ord) AS schools",
 )
 
-STAFF = (
-    _first_per(
-        "staff",
-        "staff",
-        f"SELECT k.{_c('Staff_id')} AS identity, s.id AS school, k.* FROM served_kept_staff k "
-        f"JOIN served_schools s ON s.sis = k.{_c('School_id')}",
-        "list(school ORDER BY ord) AS schools",
+
+def _teacher_role(a: str) -> str:
+    return obj(
+        ("sis_id", f"{a}.{_c('Teacher_id')}"),
+        ("teacher_number", f"{a}.{_c('Teacher_number')}"),
+        ("state_id", f"{a}.{_c('State_teacher_id')}"),
+        ("title", f"{a}.{_c('Title')}"),
+        ("school", f"{a}.school"),
+        ("schools", f"to_json({a}.schools)"),
+        ("credentials", obj(("district_username", f"coalesce({a}.{_c('Username')}, '')"))),
+        ("ext", f"rl_ext({a}.extra)"),
     )
-    + f""";
-INSERT INTO served_records
-SELECT $seq, 'users', 'staff', id, {
-        _user(
-            "Staff_email",
-            _name(_c("First_name"), "NULL", _c("Last_name")),
-            "staff",
-            obj(
-                ("staff_id", _c("Staff_id")),
-                ("department", _c("Department")),
-                ("title", _c("Title")),
-                (
-                    "roles",
-                    f"to_json(CASE WHEN coalesce({_c('Role')}, '') = '' THEN []::VARCHAR[] "
-                    f"ELSE [{_c('Role')}] END)",
-                ),
-                ("schools", "to_json(schools)"),
-                ("credentials", obj(("district_username", f"coalesce({_c('Username')}, '')"))),
-                ("ext", "rl_ext(extra)"),
-            ),
-        )
-    }::VARCHAR, NULL
-FROM served_staff ORDER BY id
-"""
+
+
+def _staff_role(a: str) -> str:
+    role = f"{a}.{_c('Role')}"
+    return obj(
+        ("staff_id", f"{a}.{_c('Staff_id')}"),
+        ("department", f"{a}.{_c('Department')}"),
+        ("title", f"{a}.{_c('Title')}"),
+        (
+            "roles",
+            f"to_json(CASE WHEN coalesce({role}, '') = '' THEN []::VARCHAR[] ELSE [{role}] END)",
+        ),
+        ("schools", f"to_json({a}.schools)"),
+        ("credentials", obj(("district_username", f"coalesce({a}.{_c('Username')}, '')"))),
+        ("ext", f"rl_ext({a}.extra)"),
+    )
+
+
+# Teachers and staff are employees: one teacher and one staff member with the same email are ONE
+# user (Clever: "If this same user is listed in the staff.csv file with the same email address,
+# they will also have a staff account" on the same user id) with both roles, under the older of
+# their two ids; the teacher's name and email are the user's. An email held by two teachers or
+# two staff members merges nothing (unconfirmed), nor does a blank one. The merged user is
+# listed once (its row's role is teacher); served_roles lists it as staff too.
+USERS = f"""
+CREATE OR REPLACE TEMP TABLE served_merged AS
+WITH people AS (
+    SELECT 'teacher' AS role, id, {_c("Teacher_email")} AS email FROM served_teachers
+    UNION ALL SELECT 'staff', id, {_c("Staff_email")} FROM served_staff
+), merged AS (
+    SELECT email, min(id) AS user_id FROM people WHERE NOT rl_blank(email) GROUP BY email
+    HAVING count(*) FILTER (WHERE role = 'teacher') = 1
+        AND count(*) FILTER (WHERE role = 'staff') = 1
 )
+SELECT p.role, p.id, m.user_id FROM people p JOIN merged m ON m.email = p.email;
+UPDATE served_teachers SET id = m.user_id FROM served_merged m
+WHERE m.role = 'teacher' AND m.id = served_teachers.id;
+UPDATE served_staff SET id = m.user_id FROM served_merged m
+WHERE m.role = 'staff' AND m.id = served_staff.id;
+INSERT INTO served_roles SELECT $seq, user_id, 'staff' FROM served_merged WHERE role = 'staff';
+INSERT INTO served_records
+SELECT $seq, 'users', 'teacher', t.id, {
+    obj(
+        ("id", "t.id"),
+        ("district", "$district_id"),
+        ("email", f"t.{_c('Teacher_email')}"),
+        ("name", _name(f"t.{_c('First_name')}", f"t.{_c('Middle_name')}", f"t.{_c('Last_name')}")),
+        (
+            "roles",
+            f"CASE WHEN s.id IS NULL THEN {obj(('teacher', _teacher_role('t')))} "
+            f"ELSE {obj(('teacher', _teacher_role('t')), ('staff', _staff_role('s')))} END",
+        ),
+    )
+}::VARCHAR, NULL
+FROM served_teachers t LEFT JOIN served_staff s ON s.id = t.id ORDER BY t.id;
+INSERT INTO served_records
+SELECT $seq, 'users', 'staff', s.id, {
+    obj(
+        ("id", "s.id"),
+        ("district", "$district_id"),
+        ("email", f"s.{_c('Staff_email')}"),
+        ("name", _name(f"s.{_c('First_name')}", "NULL", f"s.{_c('Last_name')}")),
+        ("roles", obj(("staff", _staff_role("s")))),
+    )
+}::VARCHAR, NULL
+FROM served_staff s WHERE s.id NOT IN (SELECT id FROM served_teachers) ORDER BY s.id
+"""
+# A merged user's roles beyond its served_records row's (per night): whom ``?role=`` lists too.
+ROLES_TABLE = "CREATE OR REPLACE TEMP TABLE served_roles (night INTEGER, id VARCHAR, role VARCHAR)"
+MERGEABLE_ROLES = ("teacher", "staff")
 
 # One contact user per Contact_sis_id (else per student and contact identity); the contact of
 # a student Clever does not serve is not served.
@@ -588,6 +622,7 @@ SCRATCH = (
     "served_section_rows",
     "served_courses",
     "served_terms",
+    "served_merged",
 )
 
 # The schools an object belongs to, for the events' ``school`` filter: a school itself, a
