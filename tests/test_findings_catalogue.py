@@ -118,6 +118,7 @@ def test_every_template_formats_without_leftover_fields():
         "line": 4,
         "column": "Last_name",
         "text": "é",
+        "unconfirmed": ": its consequence is unconfirmed",
     }
     for code in CATALOGUE:
         made = finding(code, **context)
@@ -135,8 +136,13 @@ def test_every_finding_type_says_what_clever_does():
     assert CATALOGUE["missing-value"].clever == "row skipped (v2.1.1)"
     assert CATALOGUE["missing-column"].clever == "every row of the file skipped (v2.1.1)"
     unconfirmed = "consequence unconfirmed: Clever does not say"
-    for code in ("unknown-school", "duplicate-id", "encoding-not-utf8", "malformed-row"):
+    for code in ("encoding-not-utf8", "malformed-row", "section-unknown-teacher"):
         assert CATALOGUE[code].clever == unconfirmed, code
+    # Unconfirmed too, but a row Clever cannot serve as sent: the outcome says it may be skipped.
+    may_skip = unconfirmed + "; the rows may be skipped"
+    for code in ("unknown-school", "school-id-is-number", "duplicate-id",
+                 "enrollment-unknown-student", "enrollment-unknown-section"):  # fmt: skip
+        assert CATALOGUE[code].clever == may_skip, code
 
 
 def test_each_root_cause_kind_is_led_by_catalogued_codes_no_other_kind_claims():

@@ -163,3 +163,37 @@ def test_a_name_reencoded_from_nfc_to_nfd_is_named_as_such(tmp_path, capsys):
         "  students S-001 changed: First_name 'Ren\u00e9e' → 'Rene\u0301e' "
         "(Unicode normalisation only: NFC → NFD)"
     ) in out.splitlines()
+
+
+def test_rows_whose_fate_clever_does_not_state_are_named_apart_as_may_be_skipped(tmp_path, capsys):
+    """S-004 sits at a school schools.csv lacks and one enrollment names a section sections.csv
+    lacks: Clever does not say what it does with a broken link, so the outcome skips no row for
+    them but names them as rows that may be skipped; a blank required value is skipped as ever."""
+    night = tiny_night()
+    night["students.csv"].append(["SCH-9", "S-004", "00999", "Ray", "Al", "4", "", "", "", "", ""])
+    night["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])
+    night["sections.csv"][2][2] = ""  # SEC-2 without its required Teacher_id: skipped
+    store = ingest_nights(tmp_path, capsys, night)
+
+    (listed,) = snapshots_json(capsys, store)
+    assert (listed["outcome"], listed["skipped"], listed["may_skip"]) == (
+        "processed",
+        [{"file": "sections.csv", "code": "missing-value", "rows": 1}],
+        [
+            {"file": "enrollments.csv", "code": "enrollment-unknown-section", "rows": 1},
+            {"file": "students.csv", "code": "unknown-school", "rows": 1},
+        ],
+    )
+    code, out, _ = run(capsys, "--store", store, "snapshots")
+    assert code == 0
+    assert "processed, 1 row skipped, 2 rows may be skipped (unconfirmed)" in out
+    night_2 = write_night(tmp_path / "again", night)
+    code, out, _ = run(capsys, "--store", store, "ingest", str(night_2), "--district", "maple")
+    assert code == 0
+    assert out.splitlines()[2:6] == [
+        "  Clever: processed, 1 row skipped, 2 rows may be skipped (unconfirmed)",
+        "    sections.csv: 1 row skipped (missing-value)",
+        "    enrollments.csv: 1 row may be skipped (enrollment-unknown-section: consequence "
+        "unconfirmed)",
+        "    students.csv: 1 row may be skipped (unknown-school: consequence unconfirmed)",
+    ]

@@ -18,6 +18,7 @@ from rosterlab.api.schemas import FRL_CODES, FRL_NAMES, ONLY_31, US_DATE
 from rosterlab.diff.engine import DiffEngine, find_rekeys
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.spec import Finding, finding
+from rosterlab.spec.findings import ROWS_MAY_BE_SKIPPED
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
 from rosterlab.store.outcomes import UploadOutcome, outcome_of
@@ -351,7 +352,14 @@ class _Reconciler:
                 code,
                 chosen[0][2] if chosen else 0,
                 [
-                    finding(code, entity=name, key=key, cause=cause, sync_type=self.sync_type)
+                    finding(
+                        code,
+                        entity=name,
+                        key=key,
+                        cause=cause,
+                        sync_type=self.sync_type,
+                        unconfirmed=_MAY_SKIP_NOTE if _may_skip(cause) else "",
+                    )
                     for key, cause, _ in chosen
                 ],
             )
@@ -609,6 +617,16 @@ class _Reconciler:
                 for rekey, (old_id, new_id) in zip(listed, ids, strict=True)
             ],
         )
+
+
+# A served-skipped record whose upload finding leaves Clever's consequence unconfirmed: the
+# upload's outcome named it among the rows Clever may skip; what Clever serves settles it.
+_MAY_SKIP_NOTE = ": its consequence is unconfirmed, the upload's outcome says it may be skipped"
+
+
+def _may_skip(cause: str | None) -> bool:
+    entry = spec.CATALOGUE.get(cause or "")
+    return entry is not None and entry.clever == ROWS_MAY_BE_SKIPPED
 
 
 def _sis(key: str) -> str:

@@ -183,7 +183,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 INGEST_CONTRACT = """\
 JSON (one object; a list of them for a district folder): {outcome, reason, skipped [{file,
-code, rows}], snapshot {id, district, seq, taken_at, bundle_sha256, new, taken_at_from},
+code, rows}]: rows Clever skips, may_skip [{file, code, rows}]: rows it may skip (a broken link
+or a repeated ID: consequence unconfirmed, not in skipped), snapshot {id, district, seq,
+taken_at, bundle_sha256, new, taken_at_from},
 findings_summary {error, warning, info}: findings per severity, records_summary {error,
 warning, info}: the records they cover (an aggregated finding counts its records)}. Text says
 both where they differ: "1 warning (300,000 records)"."""

@@ -52,12 +52,15 @@ def snapshot_dict(
 
 
 def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
-    """``processed (3 rows skipped)``, ``held (hold: students deletion)``, ``not-processed (…)``.
+    """``processed, 3 rows skipped, 2 rows may be skipped (unconfirmed)``, ``held, … (hold:
+    students deletion)``, ``not-processed (…)``.
 
     ``short``: the outcome and the skipped rows only (a table cell).
     """
-    skipped = outcome.skipped_rows()
+    skipped, may_skip = outcome.skipped_rows(), outcome.may_skip_rows()
     text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
+    if may_skip:
+        text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
     if short or not outcome.reason:
         return text
     return f"{text} ({outcome.reason})"
@@ -81,6 +84,10 @@ def outcome_lines(outcome: UploadOutcome) -> list[str]:
     """The outcome, then one line per file and reason of skipped rows."""
     lines = ["Clever: " + outcome_text(outcome)]
     lines += [f"  {s.file}: {_plural(s.rows, 'row')} skipped ({s.code})" for s in outcome.skipped]
+    lines += [
+        f"  {s.file}: {_plural(s.rows, 'row')} may be skipped ({s.code}: consequence unconfirmed)"
+        for s in outcome.may_skip
+    ]
     return lines
 
 

@@ -190,6 +190,10 @@ ROWS_SKIPPED = "every row of the file skipped (v2.1.1)"
 ROW_SKIPPED = "row skipped (v2.1.1)"
 SECTION_SKIPPED = "section not processed (v2.1.1)"
 UNCONFIRMED = "consequence unconfirmed: Clever does not say"
+# Unconfirmed, but the rows are not what Clever can serve (a broken link, a repeated ID): the
+# upload's outcome counts them as rows that may be skipped, the stand-in skips them, and
+# reconcile shows what Clever did.
+ROWS_MAY_BE_SKIPPED = UNCONFIRMED + "; the rows may be skipped"
 IGNORED = "ignored: Clever does not read it"
 PROCESSED = "processed as sent; likely not what the district means"
 READ = "read and processed (names and headers match case-insensitively)"
@@ -492,7 +496,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         when="a key repeats; for students: the same Student_id with different student-level values",
         message="{entity} {key} appears more than once; Clever does not say which row it keeps.",
         hint="Give each record its own ID, or remove the repeated row.",
-        clever=UNCONFIRMED,
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="invalid-value",
@@ -701,7 +705,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "broken link is not stated."
         ),
         hint="Add school {value} to schools.csv or correct the School_id.",
-        clever=UNCONFIRMED,
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="enrollment-unknown-student",
@@ -714,7 +718,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "broken link is not stated."
         ),
         hint="Add the student to students.csv or drop the enrollment.",
-        clever=UNCONFIRMED,
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="enrollment-unknown-section",
@@ -727,7 +731,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "broken link is not stated."
         ),
         hint="Add the section to sections.csv or drop its enrollments.",
-        clever=UNCONFIRMED,
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="enrollment-school-mismatch",
@@ -802,7 +806,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         when="IDs in other files match a school's School_number instead of its School_id",
         message="{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
         hint="Use School_id {school_id} instead of the school number.",
-        clever=UNCONFIRMED,
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="shared-staff-id",
@@ -970,7 +974,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "an uploaded record Clever does not serve, explained by an error finding of the upload "
             "(blank required value, duplicate ID, broken reference)"
         ),
-        message="{entity} {key} was uploaded but is not served: Clever skipped it ({cause}).",
+        message=(
+            "{entity} {key} was uploaded but is not served: Clever skipped it "
+            "({cause}{unconfirmed})."
+        ),
         hint="Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
         clever=OBSERVED,
     ),

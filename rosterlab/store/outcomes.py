@@ -6,7 +6,9 @@ and its published hold thresholds):
 - ``not-processed``: a required file is missing (or unreadable as a whole): Clever keeps serving
   the last state it processed;
 - ``held``: a predicted hold: the live state stays until the district approves the upload;
-- ``processed``: applied, less the rows Clever skips (counted by file and reason).
+- ``processed``: applied, less the rows Clever skips (counted by file and reason), and
+  naming apart the rows it may skip: a broken link or a repeated ID, whose consequence Clever
+  does not state (the stand-in skips them; reconcile shows what Clever did).
 
 The outcome is computed from a snapshot's findings when it is checked (at ingest) and stored in
 ``snapshot_outcomes`` beside the district settings it was checked with. The *live state* before
@@ -27,7 +29,12 @@ from rosterlab import spec
 from rosterlab.spec import Finding
 from rosterlab.spec.findings import HELD as HOLD_CONSEQUENCE
 from rosterlab.spec.findings import NOT_PROCESSED as NOT_PROCESSED_CONSEQUENCE
-from rosterlab.spec.findings import ROW_SKIPPED, ROWS_SKIPPED, SECTION_SKIPPED
+from rosterlab.spec.findings import (
+    ROW_SKIPPED,
+    ROWS_MAY_BE_SKIPPED,
+    ROWS_SKIPPED,
+    SECTION_SKIPPED,
+)
 from rosterlab.store.store import SnapshotInfo, Store
 
 NOT_PROCESSED = "not-processed"
@@ -38,6 +45,8 @@ OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED)
 # Catalogue consequences that skip rows, and how many rows a finding stands for.
 _ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
 _FILE_SKIPPING = (ROWS_SKIPPED,)
+# A stored skipped item ``[file, code, rows]`` of rows Clever may skip carries this 4th element.
+_MAY_SKIP = "unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,18 @@ class Skipped:
 
 @dataclass(frozen=True)
 class UploadOutcome:
-    """What Clever does with one upload, and why (``reason``: the deciding finding codes)."""
+    """What Clever does with one upload, and why (``reason``: the deciding finding codes).
+
+    ``skipped``: rows Clever skips on its word; ``may_skip``: rows it may skip (their
+    finding's consequence is unconfirmed), never counted in ``skipped``.
+    """
 
     snapshot_id: int
     outcome: str
     reason: str
     skipped: tuple[Skipped, ...] = ()
     settings: tuple[tuple[str, Any], ...] = ()
+    may_skip: tuple[Skipped, ...] = ()
 
     @property
     def applied(self) -> bool:
@@ -72,11 +86,15 @@ class UploadOutcome:
     def skipped_rows(self) -> int:
         return sum(s.rows for s in self.skipped)
 
+    def may_skip_rows(self) -> int:
+        return sum(s.rows for s in self.may_skip)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
             "reason": self.reason,
             "skipped": [{"file": s.file, "code": s.code, "rows": s.rows} for s in self.skipped],
+            "may_skip": [{"file": s.file, "code": s.code, "rows": s.rows} for s in self.may_skip],
         }
 
 
@@ -109,6 +127,7 @@ def upload_outcome(
         }
     )
     skipped_rows: Counter[tuple[str, str]] = Counter()
+    may_skip_rows: Counter[tuple[str, str]] = Counter()
     seen_rows: set[tuple[str, str, int | None, str | None]] = set()
     for f in findings:
         consequence = catalogue[f.code].clever
@@ -117,19 +136,18 @@ def upload_outcome(
             continue
         if consequence in _FILE_SKIPPING:
             skipped_rows[(file, f.code)] = file_rows.get(file, 0)
-        elif consequence in _ROW_SKIPPING:
+        elif consequence in _ROW_SKIPPING or consequence == ROWS_MAY_BE_SKIPPED:
             place = (file, f.code, f.row, f.key if f.row is None else None)
             if place not in seen_rows:
                 seen_rows.add(place)
-                skipped_rows[(file, f.code)] += f.rows  # a record's rows (its contact rows)
-    skipped = tuple(
-        Skipped(file, code, rows) for (file, code), rows in sorted(skipped_rows.items()) if rows
+                counter = skipped_rows if consequence in _ROW_SKIPPING else may_skip_rows
+                counter[(file, f.code)] += f.rows  # a record's rows (its contact rows)
+    skipped, may_skip = (
+        tuple(Skipped(file, code, rows) for (file, code), rows in sorted(counted.items()) if rows)
+        for counted in (skipped_rows, may_skip_rows)
     )
-    if holds:
-        return UploadOutcome(
-            snapshot_id, HELD, "hold: " + ", ".join(holds), skipped, frozen_settings
-        )
-    return UploadOutcome(snapshot_id, PROCESSED, "", skipped, frozen_settings)
+    outcome, reason = (HELD, "hold: " + ", ".join(holds)) if holds else (PROCESSED, "")
+    return UploadOutcome(snapshot_id, outcome, reason, skipped, frozen_settings, may_skip)
 
 
 def file_rows(store: Store, snapshot_id: int) -> dict[str, int]:
@@ -152,7 +170,10 @@ def record_outcome(store: Store, outcome: UploadOutcome) -> None:
             outcome.snapshot_id,
             outcome.outcome,
             outcome.reason,
-            json.dumps([[s.file, s.code, s.rows] for s in outcome.skipped]),
+            json.dumps(
+                [[s.file, s.code, s.rows] for s in outcome.skipped]
+                + [[s.file, s.code, s.rows, _MAY_SKIP] for s in outcome.may_skip]
+            ),
             json.dumps(dict(outcome.settings), sort_keys=True),
         ],
     )
@@ -160,12 +181,14 @@ def record_outcome(store: Store, outcome: UploadOutcome) -> None:
 
 def _stored(row: tuple[Any, ...]) -> UploadOutcome:
     snapshot_id, outcome, reason, skipped, settings = row
+    items = json.loads(skipped)
     return UploadOutcome(
         snapshot_id,
         outcome,
         reason,
-        tuple(Skipped(*item) for item in json.loads(skipped)),
+        tuple(Skipped(*item[:3]) for item in items if item[3:] != [_MAY_SKIP]),
         tuple(sorted(json.loads(settings).items())),
+        tuple(Skipped(*item[:3]) for item in items if item[3:] == [_MAY_SKIP]),
     )
 
 
