@@ -45,6 +45,9 @@ OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED)
 # Catalogue consequences that skip rows, and how many rows a finding stands for.
 _ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
 _FILE_SKIPPING = (ROWS_SKIPPED,)
+# Clever takes an enrollment's school from its section (docs/api.md): a broken School_id in
+# enrollments.csv alone is no row it cannot serve.
+_NOT_FOLLOWED = frozenset({("enrollments", "School_id")})
 # A stored skipped item ``[file, code, rows]`` of rows Clever may skip carries this 4th element.
 _MAY_SKIP = "unconfirmed"
 
@@ -136,7 +139,9 @@ def upload_outcome(
             continue
         if consequence in _FILE_SKIPPING:
             skipped_rows[(file, f.code)] = file_rows.get(file, 0)
-        elif consequence in _ROW_SKIPPING or consequence == ROWS_MAY_BE_SKIPPED:
+        elif consequence in _ROW_SKIPPING or (
+            consequence == ROWS_MAY_BE_SKIPPED and (f.entity, f.field) not in _NOT_FOLLOWED
+        ):
             place = (file, f.code, f.row, f.key if f.row is None else None)
             if place not in seen_rows:
                 seen_rows.add(place)
