@@ -337,12 +337,14 @@ def test_a_column_outside_the_format_is_named_as_ignored_by_clever(tmp_path, cap
 def test_rows_the_outcome_says_may_be_skipped_are_the_rows_reconcile_finds_skipped(
     tmp_path, capsys, monkeypatch
 ):
-    """A student at a school schools.csv lacks: what Clever does is unconfirmed, so the upload's
-    outcome skips no row but names it as may be skipped; the served side shows it skipped, and
-    reconcile says so with the upload's finding — the two agree."""
+    """A student at a school schools.csv lacks, one at a School_number: what Clever does is
+    unconfirmed, so the upload's outcome skips no row but names them as may be skipped; the
+    served side shows them skipped, and reconcile says so with the upload's findings — the two
+    agree."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     night = every_field_night()
     night["students.csv"].append(student("S-005", "SCH-9", "Ray"))
+    night["students.csv"].append(student("S-008", "101", "Num"))  # SCH-1's School_number
     store = tmp_path / "s.duckdb"
     folder = write_night(tmp_path / "2026-09-01", night, when=SEPT_1)
     assert main(["--store", str(store), "ingest", str(folder), "--district", DISTRICT]) == 0
@@ -350,16 +352,20 @@ def test_rows_the_outcome_says_may_be_skipped_are_the_rows_reconcile_finds_skipp
     result = reconciled(store, capsys)
     assert (result["upload"]["skipped"], result["upload"]["may_skip"]) == (
         [],
-        [{"file": "students.csv", "code": "unknown-school", "rows": 1}],
+        [
+            {"file": "students.csv", "code": "school-id-is-number", "rows": 1},
+            {"file": "students.csv", "code": "unknown-school", "rows": 1},
+        ],
     )
-    (skipped,) = [f for f in result["findings"] if f["code"] == "served-skipped"]
+    skipped, number = [f for f in result["findings"] if f["code"] == "served-skipped"]
     assert (skipped["key"], skipped["cause"]) == ("S-005", "unknown-school")
+    assert (number["key"], number["cause"]) == ("S-008", "school-id-is-number")
     assert skipped["message"] == (
         "students S-005 was uploaded but is not served: Clever skipped it (unknown-school: its "
         "consequence is unconfirmed, the upload's outcome says it may be skipped)."
     )
     assert main(["--store", str(store), "reconcile", "--district", DISTRICT]) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
-        "  Clever: processed, 1 row may be skipped (unconfirmed); "
+        "  Clever: processed, 2 rows may be skipped (unconfirmed); "
         "hold thresholds 10% deleted, 75% updated"
     )

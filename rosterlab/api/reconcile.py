@@ -307,6 +307,13 @@ class _Reconciler:
                     f"({self.store.entity_sql(target)}) WHERE {column} IN ({named})",
                     [side, target, snap.district, snap.seq, snap.seq],
                 )
+            if target == "schools":  # an uploaded school's School_number used as School_id
+                number = quote_ident(spec.ENTITIES["schools"].field("School_number").name)
+                self.store.execute(
+                    f"INSERT INTO _ref_keys SELECT DISTINCT 'number', 'schools', {number} FROM "
+                    f"({self.store.entity_sql(target)}) WHERE {number} IN ({named})",
+                    [self.upload.district, self.upload.seq, self.upload.seq],
+                )
 
     def _keys(self, entity: str, side: str) -> str:
         return f"SELECT id FROM _ref_keys WHERE side = '{side}' AND entity = '{entity}'"
@@ -329,10 +336,16 @@ class _Reconciler:
         )
         for field, target, code in SKIPPING_REFERENCES.get(entity.name, ()):
             column = quote_ident("u:" + field)
+            lacking = quote_literal(code)
+            if code == "unknown-school":  # the upload's finding names which school mistake
+                lacking = (
+                    f"CASE WHEN {column} IN ({self._keys(target, 'number')}) "
+                    "THEN 'school-id-is-number' ELSE 'unknown-school' END"
+                )
             branches.append(
                 f"WHEN {column} NOT IN ({self._keys(target, 'served')}) THEN CASE WHEN "
                 f"{column} IN ({self._keys(target, 'upload')}) THEN "
-                f"'{field} ' || {column} || ' is not served' ELSE '{code}' END"
+                f"'{field} ' || {column} || ' is not served' ELSE {lacking} END"
             )
         return f"(CASE {' '.join(branches)} END)"
 
