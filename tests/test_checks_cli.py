@@ -38,7 +38,9 @@ def test_ingest_reports_the_checks_of_each_new_night(capsys, tmp_path, district)
 
     assert (code, err) == (1, "")
     assert out.splitlines()[7:] == [
-        "  Clever: held (hold: teachers update)",
+        "  Clever: held (hold: teachers update), 2 rows may be skipped (unconfirmed)",
+        "    enrollments.csv: 2 rows may be skipped (enrollment-unknown-section: consequence "
+        "unconfirmed)",
         "  findings: 2 errors, 2 warnings, 1 info",
         "    error   enrollment-unknown-section ×2: enrollment SEC-9/S-001: section 'SEC-9' is "
         "not in sections.csv; what Clever does with the broken link is not stated.",

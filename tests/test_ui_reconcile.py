@@ -61,7 +61,9 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     assert repr(view).splitlines() == [
         "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.1): "
         "3 differences, 0 unexplained",
-        "  Clever: processed; hold thresholds 10% deleted, 75% updated",
+        # the row reconcile finds skipped is the one the outcome said may be skipped
+        "  Clever: processed, 1 row may be skipped (unconfirmed); "
+        "hold thresholds 10% deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              2         2         2         2",
         "  students             3         2         2         2",
@@ -73,7 +75,8 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
         "  warning served-skipped ×3",
         "  showing (all differences): rows 1–2 of 3",
         "    served-skipped: students S-003 was uploaded but is not served: Clever skipped it "
-        "(unknown-school).",
+        "(unknown-school: its consequence is unconfirmed, the upload's outcome says it may be "
+        "skipped).",
         "    served-skipped: contacts S-003/sis_id:C-3 was uploaded but is not served: Clever "
         "skipped it (Student_id S-003 is not served).",
     ]
@@ -85,9 +88,10 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     ]
     assert view.table.value.count("<tr>") == 2  # header + the one row of the last page
     # the sentence `rosterlab reconcile` prints: what Clever did with the upload, and why
-    assert "</p><p>Clever: processed; hold thresholds 10% deleted, 75% updated</p>" in (
-        view.summary.value
-    )
+    assert (
+        "</p><p>Clever: processed, 1 row may be skipped (unconfirmed); hold thresholds 10% "
+        "deleted, 75% updated</p>"
+    ) in (view.summary.value)
     assert "<p><b>What to do:</b>" in view.table.value
     view.upload.value = 1  # the clean night: nothing in it explains why S-003 is not served
     assert repr(view).splitlines()[0] == (

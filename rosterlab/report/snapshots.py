@@ -52,18 +52,18 @@ def snapshot_dict(
 
 
 def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
-    """``processed, 3 rows skipped, 2 rows may be skipped (unconfirmed)``, ``held, … (hold:
-    students deletion)``, ``not-processed (…)``.
+    """``processed, 3 rows skipped``, ``held (hold: students deletion)``, ``not-processed (…)``,
+    then the rows Clever may skip: ``…, 2 rows may be skipped (unconfirmed)``.
 
     ``short``: the outcome and the skipped rows only (a table cell).
     """
     skipped, may_skip = outcome.skipped_rows(), outcome.may_skip_rows()
     text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
+    if outcome.reason and not short:
+        text += f" ({outcome.reason})"
     if may_skip:
         text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
-    if short or not outcome.reason:
-        return text
-    return f"{text} ({outcome.reason})"
+    return text
 
 
 HOLD_THRESHOLDS = (("hold_deletion_threshold", "deleted"), ("hold_update_threshold", "updated"))
