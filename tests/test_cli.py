@@ -71,6 +71,7 @@ def test_ingest_json_matches_the_contract_and_is_idempotent(capsys, tmp_path, di
         "outcome": "processed",
         "reason": "",
         "skipped": [],
+        "may_skip": [],
         "snapshot": {
             "id": 1,
             "district": "maple",
