@@ -58,8 +58,10 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         reconciled[0],
     )
     assert reconciled[1:] == [
-        "  Clever: held, 1 row skipped (hold: staff deletion, teachers deletion); hold thresholds "
-        "5% deleted, 75% updated",
+        # cedar night 8 used a school's number as School_id: 132 rows Clever may skip, and the
+        # records reconcile finds skipped are theirs
+        "  Clever: held, 1 row skipped (hold: staff deletion, teachers deletion), 132 rows may "
+        "be skipped (unconfirmed); hold thresholds 5% deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              3         3         3         3",
         "  students           200       131       131        66",
@@ -72,7 +74,8 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         "    warning reference-not-served ×2: sections Teacher_3_id: 1 references are served "
         "empty (the teachers record it names is not served).",
         "    warning served-skipped ×766: students S-100002 was uploaded but is not served: "
-        "Clever skipped it (unknown-school).",
+        "Clever skipped it (school-id-is-number: its consequence is unconfirmed, the upload's "
+        "outcome says it may be skipped).",
         "    info    field-not-served ×2: students Unweighted_gpa is not served (the Data API "
         "never exposes it); uploaded records with a value: 65.",
     ]
