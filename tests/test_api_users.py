@@ -168,3 +168,28 @@ def test_events_of_a_merge_and_of_one_role_apply_like_a_full_pull(tmp_path, caps
     assert staff["F-2"]["Department"] == "Science"
     assert staff["F-2"]["Staff_email"] == "jo@maple.example"
     assert teachers == {"T-1", "T-2"}
+
+
+def test_a_merged_staff_row_named_otherwise_comes_back_with_the_teachers_name_and_says_why(
+    tmp_path, capsys, monkeypatch
+):
+    """Jo's staff row says Joanna: the one user carries the teacher row's name (Jo), so the
+    staff row reads back as Jo; reconcile names why instead of an unexplained difference."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = jo_is_also_staff()
+    night["staff.csv"][-1][STAFF_HEADER.index("First_name")] = "Joanna"
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", night, NOW - timedelta(days=1))
+    with standin(store, DISTRICT) as origin:
+        assert pull(store, configure(tmp_path, origin)) == 0
+    with Store.open(store, read_only=True) as s:
+        served = s.snapshots(DISTRICT)[-1]
+        names = {r["Staff_id"]: r["First_name"] for r in rows(s, served.id, "staff")}
+    assert names == {"F-1": "Fay", "F-2": "Jo"}
+    result = reconciled(store, capsys)
+    assert found(result) == [
+        *PASSWORDS,
+        ("value-normalised", "staff", None, "First_name", "1",
+         "a teacher who is also staff (the same email) is one user: the teacher's name is served"),
+    ]  # fmt: skip
+    assert result["unexplained"] == 0

@@ -453,6 +453,8 @@ class _Reconciler:
                 "AND ue.v IS DISTINCT FROM se.v"
             )
         normalised, params = _normalisation_sql(entity)
+        if entity.name == "staff":
+            normalised, params = self._merged_names(normalised), [self.served.id, *params]
         reference = self._reference_sql(entity)
         self.store.execute(
             "CREATE OR REPLACE TEMP TABLE _values AS SELECT key, field, uploaded, served, "
@@ -504,6 +506,20 @@ class _Reconciler:
             ],
         )
         self.store.execute("DROP TABLE _values")
+
+    @staticmethod
+    def _merged_names(normalised: str) -> str:
+        """A staff member who is also a teacher (the same email) is one Clever user: its name
+        is served as its teacher row's (docs/api.md, merged users). Binds the served id."""
+        sis = f"split_part(key, {quote_literal(spec.KEY_SEPARATOR)}, 1)"
+        return (
+            f"(CASE WHEN field IN ('First_name', 'Last_name') AND {sis} IN (SELECT s.sis_id "
+            "FROM api_ids s JOIN api_ids t ON t.snapshot_id = s.snapshot_id "
+            "AND t.clever_id = s.clever_id AND t.entity = 'teachers' "
+            "WHERE s.snapshot_id = ? AND s.entity = 'staff') "
+            "THEN 'a teacher who is also staff (the same email) is one user: the teacher''s "
+            f"name is served' ELSE {normalised} END)"
+        )
 
     def _reference_sql(self, entity: spec.Entity) -> str:
         """CASE naming why a reference is served empty: its target is not served, else NULL."""
