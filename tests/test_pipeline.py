@@ -93,3 +93,45 @@ def test_a_night_whose_checks_never_ran_is_checked_when_ingested_again(tmp_path,
     assert (again.result.snapshot.id, again.result.new) == (unchecked.snapshot.id, False)
     assert codes(again) == ["enrollment-unknown-section", "extension-column"]
     assert (before, after) == ([(0,)], [(unchecked.snapshot.id,)])
+
+
+def test_a_nights_checks_hand_on_their_history_diff_which_a_later_diff_reuses(tmp_path, history):
+    """The history checks diff the live state against tonight; a fleet night reports the same
+    diff, so it takes the checks' counts and reads only the outcome and holds again."""
+    from dataclasses import replace
+
+    from rosterlab.diff import diff_snapshots
+
+    with Store.open(tmp_path / "s.duckdb") as store:
+        first, orphan, no_students = ingest_history(store, read_history_folder(history))
+        fresh = [
+            diff_snapshots(store, "tiny", "live", n.result.snapshot.id)
+            for n in (orphan, no_students)
+        ]
+        reused = [
+            diff_snapshots(store, "tiny", "live", n.result.snapshot.id, computed=n.history)
+            for n in (orphan, no_students)
+        ]
+        # a diff of another pair of nights is not taken for this one
+        other = diff_snapshots(
+            store,
+            "tiny",
+            first.result.snapshot.id,
+            orphan.result.snapshot.id,
+            computed=no_students.history,
+        )
+        # the counts come from the diff handed in (nothing is computed again)
+        emptied = replace(orphan.history, entities=())
+        taken = diff_snapshots(store, "tiny", "live", orphan.result.snapshot.id, computed=emptied)
+        with open_bundle(history / "2026-09-02") as bundle:
+            again = ingest_and_check(store, bundle, district="tiny", known=None)
+    assert first.history is None  # the district's first night: no live state before it
+    assert again.history is None  # checks read back from the store: no diff was made
+    assert [(d.from_snapshot.seq, d.to_snapshot.seq) for d in reused] == [(1, 2), (2, 3)]
+    assert reused == fresh
+    assert [d.entity("enrollments").added for d in reused] == [1, 0]
+    # night 3 is not processed: nothing is held (the outcome and holds are read again)
+    assert reused[1].not_processed == "missing-file: students.csv"
+    assert reused[1].hold_reasons == ()
+    assert other == fresh[0]  # night 1 was processed: live before night 2 is night 1
+    assert taken.entities == () and taken.rekeys == orphan.history.rekeys

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rosterlab import spec
 from rosterlab.config import DistrictSettings
-from rosterlab.diff import HoldThresholds
+from rosterlab.diff import DiffResult, HoldThresholds
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store
 
@@ -100,6 +100,8 @@ class CheckContext:
     batches: list[str] = field(default_factory=list, compare=False)
     # The previous snapshot's field profiles (rosterlab.checks.fields.FieldProfile).
     previous_profiles: Sequence[FieldProfile] | None = None
+    # The diff the history check made (previous → snapshot), handed on in CheckResult.history.
+    history: list[DiffResult] = field(default_factory=list, compare=False)
 
     def staged_of(self, entity: str) -> StagedFile | None:
         """The staged file holding ``entity`` (None when absent or unreadable tonight)."""
@@ -243,6 +245,9 @@ class CheckResult:
     cached: bool  # True: the check findings came from the store's cache
     # The table holding the rows behind the findings (rosterlab.checks.details).
     details: str = "finding_rows"
+    # The diff of the live state → this snapshot the history checks made (None: cached, or no
+    # live state): a caller that reports the same diff reuses it (diff_snapshots(computed=…)).
+    history: DiffResult | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """Counts per severity and per code (codes ordered most severe first, then by name)."""

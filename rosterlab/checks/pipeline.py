@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rosterlab.bundle import Bundle
     from rosterlab.bundle.history import HistoryFolder, Night
     from rosterlab.config import DistrictSettings, Limits
+    from rosterlab.diff import DiffResult
     from rosterlab.store import Store
 
 
@@ -34,6 +35,8 @@ class CheckedNight:
     result: IngestResult
     rows: dict[str, int]
     outcome: UploadOutcome
+    # The checks' diff of the live state → this night (None: checks cached, or a first night).
+    history: DiffResult | None = None
 
 
 def check_ingested(
@@ -46,6 +49,7 @@ def check_ingested(
     never ran (the process died between the two) is checked when it is ingested again.
     """
     snapshot = result.snapshot
+    history = None
     if result.new or checked_fingerprint(store, snapshot.id) is None:
         try:
             checked = run_checks(store, snapshot.id, settings=CheckSettings.of(known))
@@ -55,8 +59,9 @@ def check_ingested(
                 f"{snapshot.id} but not checked: {exc.message}; then run rosterlab check "
                 f"--recheck --district {snapshot.district}"
             ) from exc
-        result = replace(result, findings=checked.findings)
-    return CheckedNight(result, store.snapshot_rows(snapshot.id), outcome_of(store, snapshot.id))
+        result, history = replace(result, findings=checked.findings), checked.history
+    rows = store.snapshot_rows(snapshot.id)
+    return CheckedNight(result, rows, outcome_of(store, snapshot.id), history)
 
 
 def ingest_and_check(

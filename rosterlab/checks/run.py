@@ -55,6 +55,7 @@ def check_history(ctx: CheckContext) -> list[Finding]:
         ctx.snapshot.id,
         thresholds=ctx.settings.hold,
     )
+    ctx.history.append(result)
     rejected = {
         entity
         for entity in spec.ENTITIES.values()
@@ -250,6 +251,7 @@ def run_checks(
     fingerprint = _fingerprint(store, snapshot, previous, settings)
     cached = not refresh and checked_fingerprint(store, snapshot_id) == fingerprint
     details = STORED_ROWS
+    history = None
     if cached:
         found = store.findings(snapshot_id, STAGE)
     else:
@@ -280,5 +282,6 @@ def run_checks(
                     )
         finally:
             ctx.drop_tables()
+        history = ctx.history[-1] if ctx.history else None
     findings = (*store.findings(snapshot_id, "ingest"), *found)
-    return CheckResult(snapshot, findings, group_by_cause(findings), cached, details)
+    return CheckResult(snapshot, findings, group_by_cause(findings), cached, details, history)

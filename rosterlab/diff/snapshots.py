@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rosterlab.diff.engine import run_diff
+from rosterlab.diff.engine import DiffParts, run_diff
 from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
@@ -22,6 +22,7 @@ def diff_snapshots(
     *,
     thresholds: HoldThresholds = DEFAULT_THRESHOLDS,
     details: bool = False,
+    computed: DiffResult | None = None,
 ) -> DiffResult:
     """Diff two snapshots (ids, ``latest`` or ``previous``) of ``district``; read-only.
 
@@ -30,7 +31,11 @@ def diff_snapshots(
     before, whatever Clever did with it.
 
     Consecutive nights cost O(changes); any pair is exact. ``details`` adds the tidy row-level
-    ``changes`` frame (entity, key, change, field, old, new).
+    ``changes`` frame (entity, key, change, field, old, new). ``computed``: a diff of the same
+    two snapshots made earlier on this store (the history checks' diff, which a fleet night
+    reuses): its counts, re-keys and rollovers are taken as they are — stored versions never
+    change once a night is ingested — and only the upload's outcome and the holds are read
+    again (the checks run before tonight's outcome is recorded).
     """
     if not store.snapshots(district):
         raise SnapshotNotFoundError(
@@ -47,7 +52,16 @@ def diff_snapshots(
         from_snapshot = live
     else:
         from_snapshot = store.resolve(frm, district)
-    parts = run_diff(store, from_snapshot, to_snapshot, details=details)
+    if (
+        computed is not None
+        and (computed.from_snapshot.id, computed.to_snapshot.id)
+        == (from_snapshot.id, to_snapshot.id)
+        and (computed.changes is not None or not details)
+    ):
+        changes = computed.changes if details else None
+        parts = DiffParts(computed.entities, computed.rekeys, computed.rollovers, changes)
+    else:
+        parts = run_diff(store, from_snapshot, to_snapshot, details=details)
     outcome = outcome_of(store, to_snapshot.id)
     not_processed = outcome.reason if outcome.outcome == NOT_PROCESSED else None
     return DiffResult(

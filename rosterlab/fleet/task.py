@@ -323,7 +323,12 @@ def _tables(
     if live is None:  # the district's first night: nothing to compare with
         return tables
     diff = diff_snapshots(
-        store, district, live.id, snapshot.id, thresholds=HoldThresholds.of(known)
+        store,
+        district,
+        live.id,
+        snapshot.id,
+        thresholds=HoldThresholds.of(known),
+        computed=checked.history,  # the history checks' diff: the same two nights
     )
     compared_with = _night_name(live.taken_at)
     tables["diff_counts"] = [
