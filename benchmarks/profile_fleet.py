@@ -78,7 +78,7 @@ def main() -> None:
 
         settings: dict[str, Any] = dict(cluster.LOCAL_SCHEDULER)
         if not args.dask_defaults:
-            settings |= cluster.LOCAL_WORKERS | {"distributed.worker.profile.enabled": False}
+            settings = cluster.local_settings()
         settings |= {key: json.loads(value) for key, value in (s.split("=", 1) for s in args.set)}
         report["dask_settings"] = settings
         with cluster.embedded_client(2, settings) as client:

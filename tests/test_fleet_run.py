@@ -758,3 +758,34 @@ def test_a_drop_folders_district_toml_counts_unless_rosterlab_toml_configures_th
         with Store.open(fleet.store_path(district), read_only=True) as store:
             kept = settings_for_district(store, bare, district)
         assert kept.hold_deletion_threshold == threshold, district
+
+
+def _worker_settings() -> tuple[object, ...]:
+    """What an embedded worker process runs with (called in the workers by client.run)."""
+    return (
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        dask.config.get("distributed.admin.tick.interval"),
+        dask.config.get("distributed.worker.memory.monitor-interval"),
+        dask.config.get("distributed.worker.profile.enabled"),
+        dask.config.get("distributed.admin.system-monitor.interval"),
+        dask.config.get("distributed.admin.system-monitor.disk"),
+    )
+
+
+def test_the_embedded_workers_run_with_rosterlabs_settings_not_dasks() -> None:
+    """glibc's adaptive mmap threshold stays on, the event loops tick every 500 ms, and what
+    only the dashboard reads is off (bokeh, which serves it, is not installed here)."""
+    from rosterlab.fleet.cluster import embedded_client, local_settings
+
+    assert not _has_module("bokeh")
+    with embedded_client(2, local_settings()) as client:
+        seen = set(client.run(_worker_settings).values())
+    assert seen == {(None, "500ms", "500ms", False, "5s", False)}
+    # Dask's own defaults, for the record of what changed
+    assert dask.config.get("distributed.admin.tick.interval") == "20ms"
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -45,12 +45,33 @@ DUCKDB_SHARE = 0.6
 # the rest wait at the scheduler, so a big district never holds a small one hostage, and a worker
 # that dies takes only the district it was running with it (others are not counted as its victims).
 LOCAL_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
-# The embedded workers spend their CPU on districts (docs/benchmarks.md, "Fleet: where the CPU
+# The embedded cluster spends its CPU on districts (docs/benchmarks.md, "Fleet: where the CPU
 # goes"): Dask's nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536, which also turns off
 # glibc's adaptive mmap threshold, so DuckDB's buffers were mapped and unmapped on every allocation
-# (41 % more page faults, a third more system CPU); and the statistical profiler, which samples the
-# task thread every 10 ms, feeds only the dashboard's profile page, served when bokeh is installed.
-LOCAL_WORKERS: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+# (41 % more page faults, a third more system CPU). Every server (the scheduler and the nannies in
+# this process, each worker) checks its event loop for blocking every 20 ms by default: every
+# 500 ms still reports a loop blocked past the 3 s limit; the nanny's and worker's memory checks
+# every 500 ms instead of 100 ms (the nanny still restarts a worker past 95 % of its memory, and
+# DuckDB itself stops at its share, DUCKDB_SHARE).
+LOCAL_WORKERS: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+# What only the dashboard reads, off unless bokeh serves it: the statistical profiler, which
+# samples the task thread every 10 ms for the profile page, and the system monitor's 500 ms
+# samples (CPU, memory, network and disk) for the system pages — kept every 5 s, without disk.
+NO_DASHBOARD: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.disk": False,
+}
+
+
+def local_settings() -> dict[str, Any]:
+    """The Dask settings of rosterlab's embedded cluster (a remote one keeps its own)."""
+    return {**LOCAL_SCHEDULER, **LOCAL_WORKERS, **({} if _has_bokeh() else NO_DASHBOARD)}
+
 
 Announce = Callable[[str], None]  # told the dashboard link when one is up
 
@@ -75,8 +96,7 @@ def run_on_dask(
             return _run(client, remote, night, count, _dashboard(client), progress, announce)
     cores = os.cpu_count() or 1
     count = min(workers or cores, len(fleet.districts))  # none idle from the start
-    profiler = {"distributed.worker.profile.enabled": _has_bokeh()}
-    with embedded_client(count, {**LOCAL_SCHEDULER, **LOCAL_WORKERS, **profiler}) as client:
+    with embedded_client(count, local_settings()) as client:
         link = client.dashboard_link if _has_bokeh() else None
         local = _with_duckdb(
             fleet, threads=max(1, cores // count), memory_limit=_memory_share(count)
