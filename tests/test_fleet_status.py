@@ -21,7 +21,7 @@ import pytest
 from rosterlab import ui
 from rosterlab.config import load_settings
 from rosterlab.fleet import load_fleet, run_fleet, run_serial
-from rosterlab.store.fleet_results import FleetStatus, fleet_status
+from rosterlab.store.fleet_results import FleetStatus, _why, fleet_status
 from rosterlab.synth.fleet import plan_fleet, write_fleet
 from tests.cli_run import run
 
@@ -227,3 +227,32 @@ def test_the_notebook_displays_show_each_section_as_text_and_escaped_html(
         repr(ui.error_trends(status)).splitlines()[2] == "  d004          0      2      4  climbing"
     )
     assert ui.outcome_grid(status)._repr_html_().count('<td class="processed">') == 32
+
+
+def test_rows_clever_may_skip_are_counted_apart_and_older_results_still_read(
+    fleets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """d004's enrollments in a missing section are rows Clever may skip (its consequence is
+    unconfirmed): the outcomes table counts them in may_skip_rows, never in skipped_rows; results
+    written before that column existed read as NULL."""
+    import duckdb
+
+    root = tmp_path / "fleet"
+    shutil.copytree(fleets[0].parent / "fleet", root)
+    part = root / "results" / "outcomes" / "night=2026-09-03" / "district=d006" / "part-0.parquet"
+    rows = duckdb.sql(
+        "SELECT district, skipped_rows, may_skip_rows FROM read_parquet($p, hive_partitioning = "
+        "true) WHERE night = DATE '2026-09-03' AND (skipped_rows > 0 OR may_skip_rows > 0) "
+        "ORDER BY district",
+        params={"p": str(root / "results" / "outcomes" / "*" / "*" / "*.parquet")},
+    ).fetchall()
+    assert rows == [("d004", 0, 4), ("d006", 1, 0)]  # d004: 2 × (night − 1) orphans
+    older = duckdb.sql(f"SELECT * EXCLUDE (may_skip_rows) FROM read_parquet('{part}')")
+    older.write_parquet(str(part))
+    status = fleet_status(root, date(2026, 9, 3), 3)
+    assert [(c.district, c.why) for c in status.call_first if c.tier == "rows-skipped"] == [
+        ("d006", "1 row skipped tonight")
+    ]
+    assert _why(4, P, "", 0, 1, 3, holds=[]) == (
+        "rows-skipped", "1 row skipped tonight (+3 may be skipped, unconfirmed)",
+    )  # fmt: skip

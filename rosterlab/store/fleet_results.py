@@ -81,6 +81,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "reason": "VARCHAR",
         "snapshot_id": "BIGINT",
         "skipped_rows": "BIGINT",
+        "may_skip_rows": "BIGINT",
         "errors": "BIGINT",
         "warnings": "BIGINT",
         "infos": "BIGINT",
@@ -211,7 +212,8 @@ def _load(con: duckdb.DuckDBPyConnection, root: str | Path, table: str) -> None:
     try:
         con.execute(
             f"INSERT INTO {table} SELECT {names} FROM read_parquet($pattern, "
-            "hive_partitioning = true, hive_types = {'night': DATE, 'district': VARCHAR})",
+            "hive_partitioning = true, hive_types = {'night': DATE, 'district': VARCHAR}, "
+            "union_by_name = true)",
             {"pattern": pattern},
         )
     except duckdb.Error as exc:
@@ -303,7 +305,8 @@ def _call_first(
             SELECT district, max(ratio) AS ratio FROM holds WHERE night = $tonight GROUP BY district
         ),
         tiered AS (
-            SELECT t.district, t.outcome, t.reason, t.errors, t.skipped_rows, held.ratio,
+            SELECT t.district, t.outcome, t.reason, t.errors, t.skipped_rows, t.may_skip_rows,
+                   held.ratio,
                    trend.e2, trend.e1, trend.e0,
                    CASE
                        WHEN t.outcome IN ('not-processed', 'failed') THEN 1
@@ -317,7 +320,7 @@ def _call_first(
             LEFT JOIN trend ON trend.district = t.district
             LEFT JOIN held ON held.district = t.district
         )
-        SELECT district, tier, outcome, reason, errors, skipped_rows, e2, e1, e0
+        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0
         FROM tiered WHERE tier IS NOT NULL
         ORDER BY tier,
                  CASE tier
@@ -358,6 +361,7 @@ def _why(
     reason: str | None,
     errors: int | None,
     skipped: int | None,
+    may_skip: int | None,
     *trend: int,
     holds: list[HoldPrediction],
 ) -> tuple[str, str]:
@@ -376,7 +380,8 @@ def _why(
     if tier == 3:
         return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
-        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight"
+        unconfirmed = f" (+{may_skip:,} may be skipped, unconfirmed)" if may_skip else ""
+        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{unconfirmed}"
     return NO_UPLOAD, "no upload tonight"
 
 
