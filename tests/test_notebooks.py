@@ -34,7 +34,7 @@ PARAMETERS = {"district", "nights", "store"}
 SQL = re.compile(
     r"\bselect\b.+\bfrom\b|\binsert\s+into\b|\bcreate\s+(temp\s+)?(table|view)\b", re.I
 )
-STORE_SQL_METHODS = {"query", "rows", "execute", "executemany", "connection"}
+STORE_SQL_METHODS = {"query", "rows", "execute", "connection"}
 
 
 def notebook_paths() -> list[Path]:

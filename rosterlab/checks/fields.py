@@ -149,23 +149,22 @@ def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> N
     store.execute("DELETE FROM field_profiles WHERE snapshot_id = ?", [snapshot_id])
     if not profiles:
         return
-    store.executemany(
-        "INSERT INTO field_profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-        "MAP(?::VARCHAR[], ?::BIGINT[]))",
+    # One statement over parallel lists: a prepared INSERT per column cost ~1 ms each.
+    store.execute(
+        "INSERT INTO field_profiles SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
+        "unnest(?::BIGINT[]), MAP(unnest(?::VARCHAR[][]), unnest(?::BIGINT[][]))",
         [
-            (
-                snapshot_id,
-                p.file,
-                p.field,
-                p.position,
-                p.rows,
-                p.filled,
-                p.distinct,
-                p.sampled,
-                [s for s, _ in p.patterns],
-                [n for _, n in p.patterns],
-            )
-            for p in profiles
+            snapshot_id,
+            [p.file for p in profiles],
+            [p.field for p in profiles],
+            [p.position for p in profiles],
+            [p.rows for p in profiles],
+            [p.filled for p in profiles],
+            [p.distinct for p in profiles],
+            [p.sampled for p in profiles],
+            [[s for s, _ in p.patterns] for p in profiles],
+            [[n for _, n in p.patterns] for p in profiles],
         ],
     )
 

@@ -449,10 +449,6 @@ class Store:
         """
         return int(self._rows(sql, params)[0][0])
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._resources():
-            self._con.executemany(sql, rows).fetchall()
-
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run a query with bound values and return a polars DataFrame."""
         with self._resources():
