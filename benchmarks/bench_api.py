@@ -7,8 +7,9 @@ its start-up seconds and peak RSS are measured too) serves night 2, then night 3
 measurement runs in its own child process (seconds and peak RSS of that child):
 
 * a bare httpx loop fetching the same pages (limit 10000, following ``next``) to disk;
-* ``pull_district`` (full pull: pages, mapping in DuckDB, ingest; no checks) of night 2;
-* ``pull_district(events=True)`` of night 3 on top of it (the stand-in's events computed by one
+* ``rosterlab api pull`` (the whole process: pages, mapping in DuckDB, ingest, checks,
+  publishing the readers' copy) of night 2;
+* ``rosterlab api pull --events`` of night 3 on top of it (the stand-in's events computed by one
   request first, timed apart: Clever has them ready), and a full pull of night 3;
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
 
@@ -61,14 +62,13 @@ with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"},
             uri = next((l["uri"] for l in r.json()["links"] if l["rel"] == "next"), None)
 """
 
-PULL = """
-import sys
-from rosterlab.api import pull_district
-from rosterlab.api.target import ApiTarget
-from rosterlab.store import Store
-target = ApiTarget("bench", sys.argv[2], "3.1", "ROSTERLAB_STANDIN_TOKEN", timeout=600)
-with Store.open(sys.argv[1]) as store:
-    pull_district(store, target, sys.argv[4], district=sys.argv[3], events=sys.argv[5] == "events")
+# A pull is the whole ``rosterlab api pull`` process (fetch, map, ingest, checks, publish).
+TARGET = """
+[api.bench]
+base_url = "{origin}"
+version = "3.1"
+token_env = "ROSTERLAB_STANDIN_TOKEN"
+timeout = 600
 """
 
 RECONCILE = """
@@ -146,7 +146,16 @@ def first_events(origin: str) -> float:
 
 
 def pull(store: Path, origin: str, mode: str) -> Timed:
-    return run_timed([PYTHON, "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode], env=ENV)
+    """A whole ``rosterlab api pull`` process; its progress lines (elapsed seconds: where the
+    time goes) are kept beside the store, in ``<store>.<mode>.progress``."""
+    config = store.with_name("api.toml")
+    config.write_text(TARGET.format(origin=origin))
+    argv = [PYTHON, "-m", "rosterlab", "--store", str(store), "--config", str(config),
+            "api", "pull", "--target", "bench", "--district", DISTRICT, "--progress"]  # fmt: skip
+    log = store.with_name(f"{store.name}.{mode}.progress")
+    # exec: the timed child (its peak RSS) is the pull itself; stderr goes to the log
+    shell = ["sh", "-c", 'exec "$@" 2>"$0"', str(log), *argv]
+    return run_timed([*shell, "--events"] if mode == "events" else shell, env=ENV)
 
 
 def timed(t: Timed) -> dict[str, float]:

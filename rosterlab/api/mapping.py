@@ -132,8 +132,13 @@ def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
 
 
 # A page is one JSON object: 10,000 sections listing their students run to tens of MB at
-# district scale (DuckDB's default limit is 16 MB).
-MAX_PAGE_BYTES = 1 << 30
+# district scale (DuckDB's default limit is 16 MB). DuckDB reserves buffers of the limit's size,
+# so the limit is the largest page read (a fixed 1 GiB did not fit a 1 GB memory limit).
+DEFAULT_OBJECT_BYTES = 16 << 20
+
+
+def _object_limit(pages: Sequence[Path]) -> int:
+    return max(DEFAULT_OBJECT_BYTES, *(p.stat().st_size + 1 for p in pages))
 
 
 def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
@@ -146,7 +151,7 @@ def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
             "FROM read_json_objects(?, filename = true, format = 'auto', "
-            f"maximum_object_size = {MAX_PAGE_BYTES})))",
+            f"maximum_object_size = {_object_limit(pages)})))",
             [[str(p) for p in pages]],
         )
 

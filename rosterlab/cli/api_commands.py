@@ -21,6 +21,9 @@ from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ApiError, ConfigError
 
 STANDIN_TOKEN_ENV = "ROSTERLAB_STANDIN_TOKEN"
 STANDIN_MEMORY_LIMIT = "1GB"  # unless memory_limit is configured
+# A pull's objects (~1.5 GB of JSON at 1M students) live in a temporary table: with DuckDB's
+# default limit (80 % of RAM) they would stay in memory; beyond this one they spill to disk.
+PULL_MEMORY_LIMIT = "1GB"  # unless memory_limit is configured
 
 
 def cmd_api_pull(args: argparse.Namespace) -> int:
@@ -34,7 +37,8 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
     target = load_api_target(settings, args.target)
     token = api_token(target)
     progress = output.Progress(output.progress_wanted(args.progress))
-    with open_store(settings) as store:
+    memory_limit = settings.memory_limit or PULL_MEMORY_LIMIT
+    with open_store(dataclasses.replace(settings, memory_limit=memory_limit)) as store:
         known = settings_for_ingest(store, settings, args.district)
         result = pull_district(
             store,
