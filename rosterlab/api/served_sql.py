@@ -110,19 +110,31 @@ def obj(*pairs: tuple[str, str]) -> str:
     return "json_object(" + ", ".join(f"{quote_literal(k)}, {v}" for k, v in pairs) + ")"
 
 
+# Of a contact's rows, what its identity and relationships need: its other columns are read
+# once, from its first row (``rid``), into the index (a wide copy of every row cost seconds at 1M).
+_CONTACT_KEPT = ("Contact_sis_id", "Student_id", "Contact_relationship", "Contact_type")
+
+
 def kept(entity: str) -> str:
     """The entity's rows tonight that Clever keeps, as a temporary table (:func:`kept_rows`)."""
-    return f"CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS {kept_rows(entity)}"
+    columns = _CONTACT_KEPT if entity == "contacts" else None
+    return f"CREATE OR REPLACE TEMP TABLE served_kept_{entity} AS {kept_rows(entity, columns)}"
 
 
-def kept_rows(entity: str, *, ordered: bool = True) -> str:
+def kept_rows(entity: str, columns: tuple[str, ...] | None = None, *, ordered: bool = True) -> str:
     """The entity's rows tonight that Clever keeps, with their ``rid`` (rowid), the night each key
     was first seen and (``ordered``) their order (key, row hash): Clever skips a row missing a
-    required value, and every row of a duplicated key."""
+    required value, and every row of a duplicated key. Every column, or ``rid``, ``key`` and
+    ``columns``."""
     table = quote_ident(spec.ENTITIES[entity].name)
     required = [f.name for f in spec.ENTITIES[entity].fields if f.required and f.confirmed]
     blank = " OR ".join(f"rl_blank(t.{_c(c)})" for c in required) or "false"
     order = ", row_number() OVER (ORDER BY t.key, t.row_hash) AS ord" if ordered else ""
+    selected = (
+        "t.*"
+        if columns is None
+        else ", ".join(["t.rid", "t.key", *(f"t.{_c(c)}" for c in columns)])
+    )
     return f"""
 WITH tonight AS (
     SELECT rowid AS rid, * FROM {table} e WHERE e.district = $district AND {_TONIGHT}
@@ -130,7 +142,7 @@ WITH tonight AS (
 first AS (
     SELECT key, min(valid_from) AS first_seq FROM {table} WHERE district = $district GROUP BY key
 )
-SELECT t.*, n.taken_at AS first_seen{order}
+SELECT {selected}, n.taken_at AS first_seen{order}
 FROM tonight t JOIN first f ON f.key = t.key
 JOIN snapshots n ON n.district = $district AND n.seq = f.first_seq
 WHERE t.key NOT IN (SELECT key FROM repeated) AND NOT ({blank})
@@ -383,8 +395,9 @@ CONTACTS = (
     )
     + f""";
 INSERT INTO served_contact_index BY NAME
-SELECT $seq AS night, id, rid, relationships, {_columns("contacts")} FROM served_contacts
-ORDER BY id;
+SELECT $seq AS night, c.id, c.rid, c.relationships, {_columns("contacts", "r")}
+FROM served_contacts c JOIN {quote_ident(spec.ENTITIES["contacts"].name)} r ON r.rowid = c.rid
+ORDER BY c.id;
 INSERT INTO served_records
 SELECT $seq, 'users', 'contact', id, NULL, NULL FROM served_contacts ORDER BY id
 """
