@@ -6,9 +6,11 @@ reused) is copied into an uploads store; the stand-in (``rosterlab api serve``, 
 its start-up seconds and peak RSS are measured too) serves night 2, then night 3. Each
 measurement runs in its own child process (seconds and peak RSS of that child):
 
-* a bare httpx loop fetching the same pages (limit 10000, following ``next``) to disk;
+* a bare httpx loop fetching the same pages (limit 10000, following ``next``) to disk (step
+  bare, and again in step full against the same stand-in: the pull's same-run baseline);
 * ``rosterlab api pull`` (the whole process: pages, mapping in DuckDB, ingest, checks,
-  publishing the readers' copy) of night 2;
+  publishing the readers' copy; its progress lines kept) of night 2, once the stand-in has
+  computed its events (one request first, timed apart: Clever has them ready);
 * ``rosterlab api pull --events`` of night 3 on top of it (the stand-in's events computed by one
   request first, timed apart: Clever has them ready), and a full pull of night 3;
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
@@ -112,10 +114,12 @@ class StandInRun:
 
 
 @contextmanager
-def standin(store: Path, snapshot: int) -> Iterator[StandInRun]:
+def standin(store: Path, snapshot: int, *, events: bool = True) -> Iterator[StandInRun]:
     port = free_port()
     argv = [PYTHON, "-m", "rosterlab", "--store", str(store), "api", "serve",
             "--district", DISTRICT, "--snapshot", str(snapshot), "--port", str(port)]  # fmt: skip
+    if not events:
+        argv.append("--no-events")
     began = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **ENV})
     try:
@@ -179,22 +183,28 @@ def run_step(step: str, work: Path, students: int) -> dict[str, object]:
             bare = run_timed([PYTHON, "-c", BARE, served.origin, str(pages)], env=ENV)
         shutil.rmtree(pages)
         return {"bare": timed(bare), "standin": [served.started, served.peak_mb]}
-    if step == "full":
+    if step == "full":  # its event cursor is the events step's base: the events are served
+        pages = work / "bare"
+        pages.mkdir(exist_ok=True)
         with standin(uploads, 2) as served:
+            warm = first_events(served.origin)  # Clever has them ready: not the pull's time
+            bare = run_timed([PYTHON, "-c", BARE, served.origin, str(pages)], env=ENV)
+            shutil.rmtree(pages)
             full = pull(pulls, served.origin, "full")
-        return {"full": timed(full), "standin": [served.started, served.peak_mb]}
+        return {"full": timed(full), "bare": timed(bare), "first_events": warm,
+                "standin": [served.started, served.peak_mb]}  # fmt: skip
     if step == "events":
         with standin(uploads, 3) as served:
             warm = first_events(served.origin)
             events = pull(pulls, served.origin, "events")
         return {"events": timed(events), "first_events": warm,
                 "standin": [served.started, served.peak_mb]}  # fmt: skip
-    if step == "full3":
-        with standin(uploads, 3) as served:
+    if step == "full3":  # no events pull follows: the stand-in serves none
+        with standin(uploads, 3, events=False) as served:
             full3 = pull(fresh, served.origin, "full")
         return {"full3": timed(full3), "standin": [served.started, served.peak_mb]}
     if step == "beside":  # night 3's pull beside its upload, for reconcile
-        with standin(uploads, 3) as served:
+        with standin(uploads, 3, events=False) as served:
             pull(uploads, served.origin, "full")
         return {}
     recon = run_timed([PYTHON, "-c", RECONCILE, str(uploads), DISTRICT], env=ENV)
@@ -206,7 +216,8 @@ def report(students: int, kept: dict[str, dict[str, object]]) -> str:
     def m(step: str, name: str) -> dict[str, float]:
         return kept[step][name]  # type: ignore[return-value]
 
-    bare, full, events = m("bare", "bare"), m("full", "full"), m("events", "events")
+    # the full pull against the bare loop of the same hold (same stand-in, same load)
+    bare, full, events = m("full", "bare"), m("full", "full"), m("events", "events")
     full3, recon, diff = m("full3", "full3"), m("reconcile", "reconcile"), m("reconcile", "diff")
     started, standin_mb = kept["bare"]["standin"]  # type: ignore[misc]
     loads = ", ".join(f"{step} {kept[step]['load']}" for step in STEPS[:-1] if step in kept)
