@@ -162,6 +162,13 @@ def pull(store: Path, origin: str, mode: str) -> Timed:
     return run_timed([*shell, "--events"] if mode == "events" else shell, env=ENV)
 
 
+def fresh_store(store: Path) -> None:
+    """No store at ``store`` (a step run again would otherwise re-pull an unchanged snapshot)."""
+    for path in store.parent.glob(store.name + "*"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(store.parent / f".{store.name}.api-pulls", ignore_errors=True)
+
+
 def timed(t: Timed) -> dict[str, float]:
     return {"seconds": t.seconds, "peak_mb": t.peak_mb}
 
@@ -184,6 +191,7 @@ def run_step(step: str, work: Path, students: int) -> dict[str, object]:
         shutil.rmtree(pages)
         return {"bare": timed(bare), "standin": [served.started, served.peak_mb]}
     if step == "full":  # its event cursor is the events step's base: the events are served
+        fresh_store(pulls)
         pages = work / "bare"
         pages.mkdir(exist_ok=True)
         with standin(uploads, 2) as served:
@@ -200,6 +208,7 @@ def run_step(step: str, work: Path, students: int) -> dict[str, object]:
         return {"events": timed(events), "first_events": warm,
                 "standin": [served.started, served.peak_mb]}  # fmt: skip
     if step == "full3":  # no events pull follows: the stand-in serves none
+        fresh_store(fresh)
         with standin(uploads, 3, events=False) as served:
             full3 = pull(fresh, served.origin, "full")
         return {"full3": timed(full3), "standin": [served.started, served.peak_mb]}
