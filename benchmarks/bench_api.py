@@ -7,10 +7,13 @@ its start-up seconds and peak RSS are measured too) serves night 2, then night 3
 measurement runs in its own child process (seconds and peak RSS of that child):
 
 * a bare httpx loop fetching the same pages (limit 10000, following ``next``) to disk (step
-  bare, and again in step full against the same stand-in: the pull's same-run baseline);
-* ``rosterlab api pull`` (the whole process: pages, mapping in DuckDB, ingest, checks,
-  publishing the readers' copy; its progress lines kept) of night 2, once the stand-in has
-  computed its events (one request first, timed apart: Clever has them ready);
+  bare, against the stand-in);
+* step full: the stand-in computes its events (one request, timed apart: Clever has them
+  ready), every response a full pull requests is recorded, then the bare loop and ``rosterlab
+  api pull`` (the whole process: pages, mapping in DuckDB, ingest, checks, publishing the
+  readers' copy; its progress lines kept) of night 2 are timed back to back against a replay
+  of those responses — on 2 cores the stand-in's rendering would compete with the pull's own
+  work and not with the bare loop's, while a real pull costs this machine none of Clever's CPU;
 * ``rosterlab api pull --events`` of night 3 on top of it (the stand-in's events computed by one
   request first, timed apart: Clever has them ready), and a full pull of night 3;
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
@@ -34,10 +37,12 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchmarks.bench_diff import DISTRICT, history
@@ -144,6 +149,63 @@ def peak_mb(pid: int) -> float:
     return 0.0
 
 
+# Every response a full pull requests (the event cursor, then each resource's pages following
+# ``next``), recorded to ``folder`` with an index {request URI: file}.
+RECORD = """
+import json, os, sys, httpx
+origin, folder = sys.argv[1], sys.argv[2]
+token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
+steps = [("districts", ""), ("schools", ""), ("terms", ""), ("courses", ""), ("sections", "")]
+steps += [("users", f"role={r}&") for r in ("student", "teacher", "staff", "contact")]
+index = {}
+with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=3600) as c:
+    def keep(uri):
+        r = c.get(uri)
+        r.raise_for_status()
+        index[uri] = f"{len(index):05d}.json"
+        with open(f"{folder}/{index[uri]}", "wb") as out:
+            out.write(r.content)
+        return r
+    keep("/v3.1/events?limit=1&ending_before=" + "f" * 24)
+    for resource, role in steps:
+        uri = f"/v3.1/{resource}?{role}limit=10000"
+        while uri:
+            r = keep(uri)
+            uri = next((l["uri"] for l in r.json()["links"] if l["rel"] == "next"), None)
+with open(f"{folder}/index.json", "w") as out:
+    json.dump(index, out)
+"""
+
+
+@contextmanager
+def replay(folder: Path) -> Iterator[str]:
+    """Serve the responses :data:`RECORD` kept, as they were (the origin): the server's CPU
+    is then a file read, as a pull from Clever costs this machine none of Clever's CPU."""
+    index = json.loads((folder / "index.json").read_text())
+
+    class Replay(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = index.get(self.path)
+            body = (folder / name).read_bytes() if name else b'{"error":"not recorded"}'
+            self.send_response(200 if name else 404)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
+    worker = threading.Thread(target=server.serve_forever, daemon=True)
+    worker.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def first_events(origin: str) -> float:
     """Seconds of the first /events request (the stand-in computes the events on it)."""
     began = time.perf_counter()
@@ -198,13 +260,19 @@ def run_step(step: str, work: Path, students: int) -> dict[str, object]:
         return {"bare": timed(bare), "standin": [served.started, served.peak_mb]}
     if step == "full":  # its event cursor is the events step's base: the events are served
         fresh_store(pulls)
-        pages = work / "bare"
-        pages.mkdir(exist_ok=True)
+        recorded, pages = work / "recorded", work / "bare"
+        for folder in (recorded, pages):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
         with standin(uploads, 2) as served:
             warm = first_events(served.origin)  # Clever has them ready: not the pull's time
-            bare = run_timed([PYTHON, "-c", BARE, served.origin, str(pages)], env=ENV)
-            shutil.rmtree(pages)
-            full = pull(pulls, served.origin, "full")
+            run_timed([PYTHON, "-c", RECORD, served.origin, str(recorded)], env=ENV)
+        # Both timed against the recorded responses, back to back: on these 2 cores the
+        # stand-in's rendering would compete with the pull's own work (not the bare loop's).
+        with replay(recorded) as origin:
+            bare = run_timed([PYTHON, "-c", BARE, origin, str(pages)], env=ENV)
+            full = pull(pulls, origin, "full")
+        shutil.rmtree(pages)
         return {"full": timed(full), "bare": timed(bare), "first_events": warm,
                 "standin": [served.started, served.peak_mb]}  # fmt: skip
     if step == "events":
