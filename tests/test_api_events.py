@@ -23,6 +23,7 @@ from rosterlab.api.served import RESOURCES
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
+from rosterlab.store.api_pulls import served_of
 from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
 from tests.test_api import (
     DISTRICT,
@@ -313,6 +314,8 @@ def test_events_pulls_nights_apart_give_the_history_full_pulls_give(tmp_path, ca
         third["snapshot"]["id"],
     )
     assert third["api"]["requests"] == fifth["api"]["requests"] == 1
+    assert "events changed 13 records of the served state kept from snapshot 1" in third["stderr"]
+    assert "events changed 6 records of the served state kept from snapshot 2" in fifth["stderr"]
     events, full = history(capsys, by_events), history(capsys, by_full)
     for part in ("nights", "diffs", "timelines", "doctor"):
         assert events[part] == full[part], part
@@ -369,4 +372,34 @@ def test_an_events_pull_broken_midway_leaves_the_store_as_it_was_and_resumes(
         base_id = s.snapshots(DISTRICT)[0].id
     assert resumed["api"]["events_applied_to"] == base_id
     assert resumed["snapshot"]["bundle_sha256"] == full_sha
+    assert history(capsys, pulls)["doctor"]["healthy"] is True
+
+
+def test_without_the_base_pulls_served_state_the_events_apply_to_its_kept_pages(
+    tmp_path, capsys, monkeypatch
+):
+    """The store keeps the served objects of the newest pull only: forgetting that snapshot
+    forgets them, and the next events pull reads the earlier pull's pages instead."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, third, *_ = churn()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        base = pulled(pulls, configure(tmp_path, origin), capsys)
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        config = configure(tmp_path, origin)
+        applied = pulled(pulls, config, capsys, "--events")
+        assert main(["--store", str(pulls), "snapshots", "forget", "latest",
+                     "--district", DISTRICT]) == 0  # fmt: skip
+        with Store.open(pulls, read_only=True) as s:
+            assert served_of(s, DISTRICT) is None
+        again = pulled(pulls, config, capsys, "--events")
+    assert "served state kept" in applied["stderr"]
+    assert "served state kept" not in again["stderr"]
+    assert again["api"]["events_applied_to"] == base["snapshot"]["id"]
+    assert again["snapshot"]["bundle_sha256"] == applied["snapshot"]["bundle_sha256"]
+    with Store.open(pulls, read_only=True) as s:
+        assert served_of(s, DISTRICT) == again["snapshot"]["id"]
     assert history(capsys, pulls)["doctor"]["healthy"] is True

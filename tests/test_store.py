@@ -284,6 +284,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (8, "upload outcomes and the settings each snapshot was checked with"),
             (9, "findings count records: row-level finding lists"),
             (10, "how each parsed file was staged"),
+            (11, "the served objects of each district's newest api pull"),
         ]
 
 

@@ -207,36 +207,66 @@ class _Extract:
 def load_pages(store: Store, pages: Sequence[Path]) -> int:
     """Read every page into the temp table ``api_objects`` (step, id, j, v); return the objects.
 
-    Event pages (step ``events``) are applied to the objects of the others, in event-id order:
-    the last event of an object wins; ``deleted`` removes it, ``created``/``updated`` put its
-    ``data.object`` in place (a user once per role it has).
+    Event pages (step ``events``) are applied to the objects of the others
+    (:func:`apply_events`).
     """
-    objects = [p for p in pages if not p.name.startswith(EVENTS_STEP + "-")]
+    objects = [p for p in pages if not is_event_page(p)]
     _read(store, "api_objects", objects)
-    events = [p for p in pages if p.name.startswith(EVENTS_STEP + "-")]
-    if events:
-        _read(store, "api_events", events)
-        roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
-        store.execute(
-            "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
-            "split_part(j->>'type', '.', 1) AS resource, split_part(j->>'type', '.', 2) AS kind, "
-            "j->'data'->'object' AS obj, j->'data'->'object'->>'id' AS oid FROM api_events "
-            "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY id DESC) = 1"
-        )
-        store.execute("DELETE FROM api_objects WHERE id IN (SELECT oid FROM api_latest)")
-        store.execute(
-            f"INSERT INTO api_objects SELECT step, id, j, {_loading('step', 'j')} FROM (SELECT "
-            "CASE WHEN resource = 'users' THEN 'users-' || role ELSE resource END AS step, "
-            "oid AS id, obj AS j FROM (SELECT *, unnest(CASE WHEN "
-            "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
-            f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
-            "ELSE [NULL] END) AS role FROM api_latest "
-            "WHERE kind <> 'deleted' AND resource IN "
-            f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))"
-        )
-        store.execute("DROP TABLE api_events")
-        store.execute("DROP TABLE api_latest")
+    apply_events(store, [p for p in pages if is_event_page(p)])
     return count_objects(store)
+
+
+def is_event_page(page: Path) -> bool:
+    return page.name.startswith(EVENTS_STEP + "-")
+
+
+def apply_events(
+    store: Store, pages: Sequence[Path], table: str = "api_objects", district: str | None = None
+) -> int:
+    """Apply event pages to the objects in ``table``, in event-id order; return the objects
+    the events touched.
+
+    The last event of an object wins: ``deleted`` removes it, ``created``/``updated`` put its
+    ``data.object`` in place (a user once per role it has). A ``district`` names the rows of
+    ``table`` (``api_served``: district, step, id, j, v) the events apply to.
+    """
+    if not pages:
+        return 0
+    _read(store, "api_events", pages)
+    roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
+        "split_part(j->>'type', '.', 1) AS resource, split_part(j->>'type', '.', 2) AS kind, "
+        "j->'data'->'object' AS obj, j->'data'->'object'->>'id' AS oid FROM api_events "
+        "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY id DESC) = 1"
+    )
+    where, params, column = "", [], ""
+    if district is not None:
+        where, params, column = " AND district = ?", [district], "?, "
+    store.execute(f"DELETE FROM {table} WHERE id IN (SELECT oid FROM api_latest){where}", params)
+    store.execute(
+        f"INSERT INTO {table} SELECT {column}step, id, j, {_loading('step', 'j')} FROM (SELECT "
+        "CASE WHEN resource = 'users' THEN 'users-' || role ELSE resource END AS step, "
+        "oid AS id, obj AS j FROM (SELECT *, unnest(CASE WHEN "
+        "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
+        f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
+        "ELSE [NULL] END) AS role FROM api_latest "
+        "WHERE kind <> 'deleted' AND resource IN "
+        f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))",
+        params,
+    )
+    touched = int(store.rows("SELECT count(*) FROM api_latest")[0][0])
+    store.execute("DROP TABLE api_events")
+    store.execute("DROP TABLE api_latest")
+    return touched
+
+
+def serve_kept(store: Store, district: str) -> None:
+    """``api_objects`` as a view of the district's kept served state (``api_served``)."""
+    store.execute(
+        "CREATE OR REPLACE TEMP VIEW api_objects AS SELECT step, id, j, v FROM api_served "
+        f"WHERE district = {quote_literal(district)}"
+    )
 
 
 def district_status(store: Store) -> dict[str, Any]:

@@ -33,10 +33,12 @@ from rosterlab.api.mapping import (
     EVENTS_STEP,
     STEPS,
     add_pages,
+    apply_events,
     count_objects,
     district_status,
     load_pages,
     record_clever_ids,
+    serve_kept,
     start_objects,
     step_name,
     write_bundle,
@@ -49,11 +51,14 @@ from rosterlab.store import IngestResult, Progress, Store, ingest_bundle
 from rosterlab.store.api_pulls import (
     ApiPull,
     KeptPage,
+    keep_served,
     kept_pages,
+    mark_served,
     pack_page,
     pull_of,
     pulls,
     record_pull,
+    served_of,
 )
 
 MANIFEST = "manifest.json"
@@ -389,15 +394,30 @@ def _record(
         for name, step in manifest.state["steps"].items()
         for p in step["pages"]
     ]  # fmt: skip
-    kept = (kept_pages(store, base.snapshot_id, folder / "base") if base else []) + fetched
+    # events apply to the served state kept from the base pull, else to the base's pages
+    kept_state = base is not None and served_of(store, district) == base.snapshot_id
+    base_pages = (
+        kept_pages(store, base.snapshot_id, folder / "base", write=not kept_state) if base else []
+    )
+    kept = base_pages + fetched
     if base is None:
         cursor = manifest.state.get("event_cursor")
     else:
         newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
         cursor = next((c for c in reversed(newest) if c), base.event_cursor)
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
-        # a full pull's objects were read while fetching; events apply to the base's pages
-        applied = load_pages(store, [p.path for p in kept]) if base else count_objects(store)
+        if base is None:  # a full pull's objects were read while fetching
+            applied = count_objects(store)
+        elif kept_state:
+            touched = apply_events(store, [p.path for p in fetched], "api_served", district)
+            serve_kept(store, district)
+            applied = count_objects(store)
+            say(
+                f"events changed {touched:,} records of the served state kept from snapshot "
+                f"{base.snapshot_id}"
+            )
+        else:
+            applied = load_pages(store, [p.path for p in kept])
         say(f"mapping {applied:,} records to a bundle")
         served = district_status(store)
         scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
@@ -442,7 +462,12 @@ def _record(
                 event_cursor=cursor,
             )
             record_pull(store, pull, kept)
-        store.execute("DROP TABLE IF EXISTS api_objects")
+            if kept_state:  # the events were applied to it in place
+                mark_served(store, district, ingest.snapshot.id)
+            else:
+                keep_served(store, district, ingest.snapshot.id)
+        # unchanged: a kept state holds the events applied, which a later pull applies again
+        store.execute(f"DROP {'VIEW' if kept_state else 'TABLE'} IF EXISTS api_objects")
     return PullResult(ingest, pull, manifest.resumed, rows, base.snapshot_id if base else None)
 
 

@@ -147,8 +147,11 @@ def _pulls(store: Store, where: str, params: list[Any]) -> list[ApiPull]:
     return found
 
 
-def kept_pages(store: Store, snapshot_id: int, folder: Path) -> list[KeptPage]:
-    """A pull's kept pages, written back to ``folder`` as ``<step>-<page>.json``, in pull order."""
+def kept_pages(
+    store: Store, snapshot_id: int, folder: Path, *, write: bool = True
+) -> list[KeptPage]:
+    """A pull's kept pages, written back to ``folder`` as ``<step>-<page>.json``, in pull order
+    (``write=False``: only listed, for a pull that records them again without reading them)."""
     folder.mkdir(parents=True, exist_ok=True)
     pages = []
     for step, page, uri, sha256, size, records in store.rows(
@@ -157,7 +160,39 @@ def kept_pages(store: Store, snapshot_id: int, folder: Path) -> list[KeptPage]:
         [snapshot_id],
     ):
         path = folder / f"{step}-{page:05d}.json"
-        with path.open("wb") as out:
-            store.copy_raw(sha256, out)
+        if write:
+            with path.open("wb") as out:
+                store.copy_raw(sha256, out)
         pages.append(KeptPage(step, page, uri, path, sha256, size, records))
     return pages
+
+
+def keep_served(store: Store, district: str, snapshot_id: int) -> None:
+    """Keep the objects in ``api_objects`` as the district's served state, the state of the
+    pull that made ``snapshot_id`` (call inside its transaction)."""
+    store.execute("DELETE FROM api_served WHERE district = ?", [district])
+    store.execute("INSERT INTO api_served SELECT ?, step, id, j, v FROM api_objects", [district])
+    mark_served(store, district, snapshot_id)
+
+
+def mark_served(store: Store, district: str, snapshot_id: int) -> None:
+    """Say the district's kept served state is that of the pull that made ``snapshot_id``."""
+    store.execute("DELETE FROM api_served_of WHERE district = ?", [district])
+    store.execute("INSERT INTO api_served_of VALUES (?, ?)", [district, snapshot_id])
+
+
+def served_of(store: Store, district: str) -> int | None:
+    """The snapshot whose pull the district's kept served state is (None: none kept)."""
+    found = store.rows("SELECT snapshot_id FROM api_served_of WHERE district = ?", [district])
+    return int(found[0][0]) if found else None
+
+
+def forget_served(store: Store, snapshot_ids: Sequence[int]) -> None:
+    """Drop the served state kept for any of these snapshots (they are being removed)."""
+    gone = "(SELECT unnest(?::INTEGER[]))"
+    store.execute(
+        "DELETE FROM api_served WHERE district IN "
+        f"(SELECT district FROM api_served_of WHERE snapshot_id IN {gone})",
+        [list(snapshot_ids)],
+    )
+    store.execute(f"DELETE FROM api_served_of WHERE snapshot_id IN {gone}", [list(snapshot_ids)])

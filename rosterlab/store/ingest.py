@@ -31,6 +31,7 @@ from rosterlab.errors import (
 )
 from rosterlab.spec import Finding
 from rosterlab.store import raw
+from rosterlab.store.api_pulls import forget_served
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.staging import (
     ColumnMap,
@@ -599,6 +600,7 @@ def _replay(
                 materialize(store, old.id, folders[old.id])
         _forget_district(store, district, [old.id for old in history])
         dropped = [old.id for old in history if old.id not in times]
+        forget_served(store, dropped)
         for table in ("field_profiles", "check_runs", "api_pulls", "api_pages", "api_ids"):
             store.execute(
                 f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",

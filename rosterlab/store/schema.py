@@ -514,6 +514,23 @@ CREATE TABLE file_staging (
 )"""
 
 
+# The served objects of each district's newest API pull (rosterlab/store/api_pulls.py): what an
+# events pull applies its events to instead of re-reading the base pull's kept pages.
+# ``api_served_of`` names the pull they belong to; the pages stay the source of truth.
+API_SERVED_TABLES = """
+CREATE TABLE api_served (
+    district VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    id VARCHAR,
+    j JSON,
+    v VARCHAR[]
+);
+CREATE TABLE api_served_of (
+    district VARCHAR NOT NULL,
+    snapshot_id INTEGER NOT NULL
+)"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -535,4 +552,5 @@ def migrations() -> list[tuple[int, str, str]]:
         ),
         (9, "findings count records: row-level finding lists", FINDING_ROWS),
         (10, "how each parsed file was staged", FILE_STAGING_TABLE),
+        (11, "the served objects of each district's newest api pull", API_SERVED_TABLES),
     ]
