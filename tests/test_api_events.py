@@ -16,10 +16,12 @@ from typing import Any
 
 import httpx
 import jsonschema
+import pytest
 
-from rosterlab.api import ServedDistrict, rederive
+from rosterlab.api import ServedDistrict, pull_district, rederive
 from rosterlab.api.schemas import event_list_schema
 from rosterlab.api.served import RESOURCES
+from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
@@ -403,3 +405,55 @@ def test_without_the_base_pulls_served_state_the_events_apply_to_its_kept_pages(
     with Store.open(pulls, read_only=True) as s:
         assert served_of(s, DISTRICT) == again["snapshot"]["id"]
     assert history(capsys, pulls)["doctor"]["healthy"] is True
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C arriving while the events are being applied and mapped."""
+
+
+def test_an_events_pull_interrupted_while_mapping_keeps_the_served_state_and_resumes(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    fresh = tmp_path / "fresh.duckdb"
+    first, second, third, *_ = churn()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        assert pull(pulls, configure(tmp_path, origin)) == 0
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    state = "SELECT step, id, j::VARCHAR FROM api_served ORDER BY step, id"
+    with Store.open(pulls, read_only=True) as s:
+        served_before = s.rows(state)
+    before = history(capsys, pulls)
+
+    def interrupt(message: str) -> None:
+        if message == "merging students":
+            raise Interrupted(message)
+
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        target = ApiTarget("standin", origin, "3.1", TOKEN_ENV)
+        with Store.open(pulls) as s, pytest.raises(Interrupted):
+            pull_district(s, target, TOKEN, district=DISTRICT, events=True, progress=interrupt)
+        with Store.open(pulls, read_only=True) as s:
+            assert s.rows(state) == served_before
+            assert served_of(s, DISTRICT) == 1
+        assert history(capsys, pulls) == before
+        messages: list[str] = []
+        with Store.open(pulls) as s:
+            resumed = pull_district(
+                s, target, TOKEN, district=DISTRICT, events=True, progress=messages.append
+            )
+        assert pull(fresh, configure(tmp_path, origin)) == 0
+    assert resumed.resumed is True
+    assert resumed.events_base == 1
+    assert "events changed 13 records of the served state kept from snapshot 1" in messages
+    with Store.open(fresh, read_only=True) as s:
+        full = s.snapshots(DISTRICT)[-1]
+        served_full = s.rows(state)
+    assert resumed.ingest.snapshot.bundle_sha256 == full.bundle_sha256
+    with Store.open(pulls, read_only=True) as s:
+        assert served_of(s, DISTRICT) == resumed.ingest.snapshot.id
+        # the state the events made is the state a full pull of the night keeps
+        assert s.rows(state) == served_full
