@@ -318,6 +318,9 @@ def test_events_pulls_nights_apart_give_the_history_full_pulls_give(tmp_path, ca
     assert third["api"]["requests"] == fifth["api"]["requests"] == 1
     assert "events changed 13 records of the served state kept from snapshot 1" in third["stderr"]
     assert "events changed 6 records of the served state kept from snapshot 2" in fifth["stderr"]
+    for pulled_events in (third, fifth):  # merged from the touched owners' rows alone
+        assert "records own the rows those events may change" in pulled_events["stderr"]
+        assert "merged in full" not in pulled_events["stderr"]
     events, full = history(capsys, by_events), history(capsys, by_full)
     for part in ("nights", "diffs", "timelines", "doctor"):
         assert events[part] == full[part], part

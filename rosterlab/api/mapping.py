@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -179,9 +180,10 @@ class _Extract:
     a list parses each object once, several times faster than one call per column).
     """
 
-    def __init__(self, alias: str, step: str) -> None:
+    def __init__(self, alias: str, step: str, objects: str = "api_objects") -> None:
         self.alias = alias
         self.step = step
+        self.objects = objects
         self.paths: list[str] = list(LOADED[step])
 
     def __call__(self, path: str) -> str:
@@ -199,7 +201,7 @@ class _Extract:
     def over(self) -> str:
         """The step's objects with the values column, aliased (for a FROM clause)."""
         return (
-            f"(SELECT *, {self.values()} AS {self.alias}_v FROM api_objects "
+            f"(SELECT *, {self.values()} AS {self.alias}_v FROM {self.objects} "
             f"WHERE step = {quote_literal(self.step)}) {self.alias}"
         )
 
@@ -224,22 +226,34 @@ def apply_events(
     store: Store, pages: Sequence[Path], table: str = "api_objects", district: str | None = None
 ) -> int:
     """Apply event pages to the objects in ``table``, in event-id order; return the objects
-    the events touched.
-
-    The last event of an object wins: ``deleted`` removes it, ``created``/``updated`` put its
-    ``data.object`` in place (a user once per role it has). A ``district`` names the rows of
-    ``table`` (``api_served``: district, step, id, j, v) the events apply to.
-    """
+    the events touched (:func:`read_events` then :func:`apply_latest`)."""
     if not pages:
         return 0
+    read_events(store, pages)
+    return apply_latest(store, table, district)
+
+
+def read_events(store: Store, pages: Sequence[Path]) -> None:
+    """The last event of each object the event pages name, in the temp table ``api_latest``
+    (resource, kind, the object, its id)."""
     _read(store, "api_events", pages)
-    roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
         "split_part(j->>'type', '.', 1) AS resource, split_part(j->>'type', '.', 2) AS kind, "
         "j->'data'->'object' AS obj, j->'data'->'object'->>'id' AS oid FROM api_events "
         "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY id DESC) = 1"
     )
+    store.execute("DROP TABLE api_events")
+
+
+def apply_latest(store: Store, table: str = "api_objects", district: str | None = None) -> int:
+    """Put the objects of ``api_latest`` in place in ``table``; return how many it names.
+
+    The last event of an object wins: ``deleted`` removes it, ``created``/``updated`` put its
+    ``data.object`` in place (a user once per role it has). A ``district`` names the rows of
+    ``table`` (``api_served``: district, step, id, j, v) the events apply to.
+    """
+    roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
     where, params, column = "", [], ""
     if district is not None:
         where, params, column = " AND district = ?", [district], "?, "
@@ -256,9 +270,98 @@ def apply_events(
         params,
     )
     touched = int(store.rows("SELECT count(*) FROM api_latest")[0][0])
-    store.execute("DROP TABLE api_events")
     store.execute("DROP TABLE api_latest")
     return touched
+
+
+# The objects that own bundle rows: a school, a student (its contact rows too), a teacher or
+# staff member (a row per school), a section (its enrollment rows too).
+OWNER_STEPS = ("schools", "users-student", "users-teacher", "users-staff", "sections")
+
+
+def mark_owners(store: Store) -> int:
+    """The owners whose rows the events in ``api_latest`` may change, into the temp table
+    ``api_owners`` (id); return how many. Read before the events are applied (``api_objects``).
+
+    Closed over references: the changed objects; students of a changed school or related to a
+    changed contact (before or after the change); teachers and staff of a changed school;
+    sections naming a changed school, teacher (primary or co-teacher), course or term, or
+    enrolling a changed student. An object the events leave alone references the same
+    objects before and after, so its references are read once.
+    """
+    changed = "(SELECT oid FROM api_latest)"
+
+    def listed(step: str, path: str) -> str:
+        return (
+            f"SELECT id FROM (SELECT id, unnest(from_json(j->{quote_literal(path)}, "
+            f"'[\"varchar\"]')) AS ref FROM api_objects WHERE step = {quote_literal(step)}) "
+            f"WHERE ref IN {changed}"
+        )
+
+    def related(objects: str, j: str) -> str:
+        return (
+            f"SELECT rel->>'student' FROM (SELECT unnest(from_json({j}->"
+            "'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
+            f"FROM {objects})"
+        )
+
+    school = _loaded("users-student", "$.roles.student.school")
+    references = " OR ".join(
+        f"{_loaded('sections', path)} IN {changed}"
+        for path in ("$.school", "$.teacher", "$.course", "$.term_id")
+    )
+    return store.written(
+        "CREATE OR REPLACE TEMP TABLE api_owners AS "
+        "SELECT oid AS id FROM api_latest "
+        "UNION "
+        + related(f"api_objects WHERE step = 'users-contact' AND id IN {changed}", "j")
+        + " UNION "
+        + related("api_latest WHERE resource = 'users'", "obj")
+        + f" UNION SELECT id FROM api_objects WHERE step = 'users-student' AND {school} IN "
+        f"{changed} UNION "
+        + listed("users-teacher", "$.roles.teacher.schools")
+        + " UNION "
+        + listed("users-staff", "$.roles.staff.schools")
+        + f" UNION SELECT id FROM api_objects WHERE step = 'sections' AND ({references}) UNION "
+        + listed("sections", "$.teachers")
+        + " UNION "
+        + listed("sections", "$.students")
+    )
+
+
+def drop_owners(store: Store) -> None:
+    """Drop ``api_owners`` and the tables :func:`map_owners` made."""
+    store.execute("DROP TABLE IF EXISTS api_owners")
+    for tag in OWNER_TAGS:
+        for file_name in FILES:
+            store.execute(f"DROP TABLE IF EXISTS {owned_table(tag, file_name)}")
+
+
+OWNER_TAGS = ("before", "after")
+FILES = (
+    "schools.csv", "students.csv", "teachers.csv", "sections.csv", "enrollments.csv", "staff.csv",
+)  # fmt: skip
+
+
+def owned_table(tag: str, file_name: str) -> str:
+    """The temp table of the owners' rows of a file mapped by :func:`map_owners`."""
+    return f"api_{tag}_{Path(file_name).stem}"
+
+
+def map_owners(store: Store, version: str, tag: str) -> dict[str, tuple[str, ...]]:
+    """Map only the owners in ``api_owners`` (rows of the other objects' files come from
+    nowhere; references and ``ext`` columns are read from every object of ``api_objects``) into
+    one table per file (:func:`owned_table`: ``_row``, then ``c0..cN`` as staging holds them);
+    return each file's header."""
+    owners = ", ".join(map(quote_literal, OWNER_STEPS))
+    store.execute(
+        "CREATE OR REPLACE TEMP VIEW api_owned AS SELECT * FROM api_objects "
+        f"WHERE step NOT IN ({owners}) OR id IN (SELECT id FROM api_owners)"
+    )
+    out = _Out(tag=tag, objects="api_owned")
+    _map(store, version, out)
+    store.execute("DROP VIEW api_owned")
+    return out.headers
 
 
 def serve_kept(store: Store, district: str) -> None:
@@ -290,9 +393,36 @@ def _ext_columns(store: Store, step: str, ext_path: str, x: _Extract) -> list[tu
     return columns
 
 
+@dataclass
+class _Out:
+    """Where mapped files go: CSV files in ``folder`` (each file's rows kept in its parse
+    table), or for :func:`map_owners` (``tag``) only a table of the owners' rows per file."""
+
+    folder: Path | None = None
+    tag: str | None = None
+    objects: str = "api_objects"  # the owner objects the files' rows come from
+    headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _write_owned(store: Store, table: str, columns: list[tuple[str, str]], from_sql: str) -> int:
+    """The rows as staging holds them (an empty value is NULL), numbered from 1 in ``_row``."""
+    values = ", ".join(
+        f"nullif({sql}, '') AS {positional(i)}" for i, (_, sql) in enumerate(columns)
+    )
+    return store.written(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, {values} "
+        f"{from_sql}"
+    )
+
+
 def _write(
-    store: Store, folder: Path, name: str, columns: list[tuple[str, str]], from_sql: str
+    store: Store, out: _Out, name: str, columns: list[tuple[str, str]], from_sql: str
 ) -> int:
+    if out.tag is not None:
+        out.headers[name] = tuple(column for column, _ in columns)
+        return _write_owned(store, owned_table(out.tag, name), columns, from_sql)
+    assert out.folder is not None
+    folder = out.folder
     select = ", ".join(f"{sql} AS {positional(i)}" for i, (_, sql) in enumerate(columns))
     table = parsed_table(name)
     store.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} {from_sql}")
@@ -337,6 +467,10 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
     """
     folder.mkdir(parents=True, exist_ok=True)
     clear_staging(store)
+    return _map(store, version, _Out(folder=folder))
+
+
+def _map(store: Store, version: str, out: _Out) -> dict[str, int]:
     sis = " ".join(
         f"WHEN {quote_literal(step)} THEN {_loaded(step, path)}" for step, path in SIS_PATHS.items()
     )
@@ -346,19 +480,19 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
         f"FROM api_objects WHERE step IN ({steps})"
     )
     written = {
-        "schools.csv": _schools(store, folder),
-        "students.csv": _students(store, folder, version),
-        "teachers.csv": _teachers(store, folder),
-        "sections.csv": _sections(store, folder),
-        "enrollments.csv": _enrollments(store, folder),
+        "schools.csv": _schools(store, out),
+        "students.csv": _students(store, out, version),
+        "teachers.csv": _teachers(store, out),
+        "sections.csv": _sections(store, out),
+        "enrollments.csv": _enrollments(store, out),
     }
     if store.rows("SELECT count(*) FROM api_objects WHERE step = 'users-staff'")[0][0]:
-        written["staff.csv"] = _staff(store, folder)
+        written["staff.csv"] = _staff(store, out)
     return written
 
 
-def _schools(store: Store, folder: Path) -> int:
-    o = _Extract("o", "schools")
+def _schools(store: Store, out: _Out) -> int:
+    o = _Extract("o", "schools", out.objects)
     columns = [
         ("School_id", o("$.sis_id")),
         ("School_name", o("$.name")),
@@ -375,11 +509,11 @@ def _schools(store: Store, folder: Path) -> int:
         ("School_phone", o("$.phone")),
         *_ext_columns(store, "schools", "$.ext", o),
     ]
-    return _write(store, folder, "schools.csv", columns, f"FROM {o.over()} ORDER BY o.id")
+    return _write(store, out, "schools.csv", columns, f"FROM {o.over()} ORDER BY o.id")
 
 
-def _students(store: Store, folder: Path, version: str) -> int:
-    s = _Extract("s", "users-student")
+def _students(store: Store, out: _Out, version: str) -> int:
+    s = _Extract("s", "users-student", out.objects)
     student = [
         ("School_id", "sc.sis"),
         ("Student_id", s("$.roles.student.sis_id")),
@@ -432,22 +566,22 @@ def _students(store: Store, folder: Path, version: str) -> int:
         "FROM api_objects WHERE step = 'users-contact')) c ON c.student = s.id "
         "ORDER BY s.id, c.id"
     )
-    return _write(store, folder, "students.csv", student + ext + contact, from_sql)
+    return _write(store, out, "students.csv", student + ext + contact, from_sql)
 
 
-def _per_school(role: str, t: _Extract) -> str:
+def _per_school(role: str, t: _Extract, objects: str) -> str:
     """One row per (user, school in ``schools[]``), the school joined back to its sis_id."""
     return (
         f"FROM (SELECT id, {t.values()} AS t_v, "
         f"unnest(from_json(j->'$.roles.{role}.schools', '[\"varchar\"]')) AS school, "
         f"unnest(range(json_array_length(j->'$.roles.{role}.schools')::BIGINT)) AS pos "
-        f"FROM api_objects WHERE step = 'users-{role}') t "
+        f"FROM {objects} WHERE step = 'users-{role}') t "
         "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = t.school ORDER BY t.id, t.pos"
     )
 
 
-def _teachers(store: Store, folder: Path) -> int:
-    t = _Extract("t", "users-teacher")
+def _teachers(store: Store, out: _Out) -> int:
+    t = _Extract("t", "users-teacher", out.objects)
     columns = [
         ("School_id", "sc.sis"),
         ("Teacher_id", t("$.roles.teacher.sis_id")),
@@ -461,11 +595,11 @@ def _teachers(store: Store, folder: Path) -> int:
         ("Username", t("$.roles.teacher.credentials.district_username")),
         *_ext_columns(store, "users-teacher", "$.roles.teacher.ext", t),
     ]
-    return _write(store, folder, "teachers.csv", columns, _per_school("teacher", t))
+    return _write(store, out, "teachers.csv", columns, _per_school("teacher", t, out.objects))
 
 
-def _staff(store: Store, folder: Path) -> int:
-    t = _Extract("t", "users-staff")
+def _staff(store: Store, out: _Out) -> int:
+    t = _Extract("t", "users-staff", out.objects)
     columns = [
         ("School_id", "sc.sis"),
         ("Staff_id", t("$.roles.staff.staff_id")),
@@ -478,10 +612,10 @@ def _staff(store: Store, folder: Path) -> int:
         ("Role", t("$.roles.staff.roles[0]")),
         *_ext_columns(store, "users-staff", "$.roles.staff.ext", t),
     ]
-    return _write(store, folder, "staff.csv", columns, _per_school("staff", t))
+    return _write(store, out, "staff.csv", columns, _per_school("staff", t, out.objects))
 
 
-def _sections(store: Store, folder: Path) -> int:
+def _sections(store: Store, out: _Out) -> int:
     # Co-teachers: teachers[] in order without the primary teacher fill Teacher_2_id.. slots.
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_coteachers AS SELECT section, "
@@ -489,11 +623,11 @@ def _sections(store: Store, folder: Path) -> int:
         f"FROM (SELECT id AS section, {_loaded('sections', '$.teacher')} AS primary_teacher, "
         "unnest(from_json(j->'teachers', '[\"varchar\"]')) AS teacher, "
         "unnest(range(json_array_length(j->'teachers')::BIGINT)) AS pos "
-        "FROM api_objects WHERE step = 'sections') x "
+        f"FROM {out.objects} WHERE step = 'sections') x "
         "LEFT JOIN api_sis ut ON ut.step = 'users-teacher' AND ut.id = x.teacher "
         "WHERE x.teacher IS DISTINCT FROM x.primary_teacher"
     )
-    s, co = _Extract("s", "sections"), _Extract("co", "courses")
+    s, co = _Extract("s", "sections", out.objects), _Extract("co", "courses")
     te = _Extract("te", "terms")
     slots = [(f"Teacher_{n}_id", f"ct.t{n}") for n in range(2, 11)]
     pivot = ", ".join(f"max(sis) FILTER (WHERE slot = {n}) AS t{n}" for n in range(2, 11))
@@ -525,10 +659,10 @@ def _sections(store: Store, folder: Path) -> int:
         f"LEFT JOIN {co.over()} ON co.id = {course} "
         f"LEFT JOIN {te.over()} ON te.id = {term} ORDER BY s.id"
     )
-    return _write(store, folder, "sections.csv", columns, from_sql)
+    return _write(store, out, "sections.csv", columns, from_sql)
 
 
-def _enrollments(store: Store, folder: Path) -> int:
+def _enrollments(store: Store, out: _Out) -> int:
     columns = [("School_id", "sc.sis"), ("Section_id", "e.section_sis"), ("Student_id", "st.sis")]
     # The section's values are read once per section, before its students are unnested (an
     # expression beside unnest() is evaluated per unnested row: a section's JSON parsed 30×).
@@ -538,12 +672,12 @@ def _enrollments(store: Store, folder: Path) -> int:
         "from_json(j->'students', '[\"varchar\"]') AS students, "
         f"{_loaded('sections', '$.school')} AS school, "
         f"{_loaded('sections', '$.sis_id')} AS section_sis "
-        "FROM api_objects WHERE step = 'sections')) e "
+        f"FROM {out.objects} WHERE step = 'sections')) e "
         "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = e.school "
         "LEFT JOIN api_sis st ON st.step = 'users-student' AND st.id = e.student "
         "ORDER BY e.id, e.pos"
     )
-    return _write(store, folder, "enrollments.csv", columns, from_sql)
+    return _write(store, out, "enrollments.csv", columns, from_sql)
 
 
 def record_clever_ids(store: Store, snapshot_id: int) -> None:

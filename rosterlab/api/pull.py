@@ -33,10 +33,15 @@ from rosterlab.api.mapping import (
     EVENTS_STEP,
     STEPS,
     add_pages,
-    apply_events,
+    apply_latest,
     count_objects,
     district_status,
+    drop_owners,
     load_pages,
+    map_owners,
+    mark_owners,
+    owned_table,
+    read_events,
     record_clever_ids,
     serve_kept,
     start_objects,
@@ -60,6 +65,7 @@ from rosterlab.store.api_pulls import (
     record_pull,
     served_of,
 )
+from rosterlab.store.delta import OwnedFile, OwnerDelta
 
 MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
@@ -405,17 +411,13 @@ def _record(
     else:
         newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
         cursor = next((c for c in reversed(newest) if c), base.event_cursor)
+    delta = None
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
         if base is None:  # a full pull's objects were read while fetching
             applied = count_objects(store)
         elif kept_state:
-            touched = apply_events(store, [p.path for p in fetched], "api_served", district)
-            serve_kept(store, district)
+            delta = _apply_kept(store, fetched, base, district, target.version, say)
             applied = count_objects(store)
-            say(
-                f"events changed {touched:,} records of the served state kept from snapshot "
-                f"{base.snapshot_id}"
-            )
         else:
             applied = load_pages(store, [p.path for p in kept])
         say(f"mapping {applied:,} records to a bundle")
@@ -437,7 +439,9 @@ def _record(
                 district_name=district_name or served.get("name"),
                 progress=say,
                 written=rows,
+                delta=delta,
             )
+        drop_owners(store)
         pull = None
         if ingest.new:
             record_clever_ids(store, ingest.snapshot.id)
@@ -469,6 +473,42 @@ def _record(
         # unchanged: a kept state holds the events applied, which a later pull applies again
         store.execute(f"DROP {'VIEW' if kept_state else 'TABLE'} IF EXISTS api_objects")
     return PullResult(ingest, pull, manifest.resumed, rows, base.snapshot_id if base else None)
+
+
+def _apply_kept(
+    store: Store,
+    fetched: list[KeptPage],
+    base: ApiPull,
+    district: str,
+    version: str,
+    say: Progress,
+) -> OwnerDelta | None:
+    """Apply the events to the served state kept from the base pull (``api_objects`` becomes
+    its view). When the base is the district's newest night, the owners the events touch are
+    mapped before and after: the delta the ingest merges (None otherwise)."""
+    serve_kept(store, district)
+    read_events(store, [p.path for p in fetched])
+    history = store.snapshots(district)
+    newest = bool(history) and history[-1].id == base.snapshot_id
+    before: dict[str, tuple[str, ...]] = {}
+    if newest:
+        owners = mark_owners(store)
+        before = map_owners(store, version, "before")
+    touched = apply_latest(store, "api_served", district)
+    say(
+        f"events changed {touched:,} records of the served state kept from snapshot "
+        f"{base.snapshot_id}"
+    )
+    if not newest:
+        say(f"snapshot {base.snapshot_id} is not the district's newest night: merging in full")
+        return None
+    after = map_owners(store, version, "after")
+    say(f"{owners:,} records own the rows those events may change")
+    return OwnerDelta(
+        base.snapshot_id,
+        {name: OwnedFile(owned_table("before", name), h) for name, h in before.items()},
+        {name: OwnedFile(owned_table("after", name), h) for name, h in after.items()},
+    )
 
 
 def rederive(store: Store, snapshot_id: int, folder: Path) -> dict[str, int]:

@@ -32,6 +32,7 @@ from rosterlab.errors import (
 from rosterlab.spec import Finding
 from rosterlab.store import raw
 from rosterlab.store.api_pulls import forget_served
+from rosterlab.store.delta import OwnerDelta, merge_delta
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.staging import (
     ColumnMap,
@@ -79,6 +80,7 @@ class Ingestor:
         snapshot_id: int | None = None,
         replaying: bool = False,
         written: Collection[str] = (),
+        delta: OwnerDelta | None = None,
     ) -> IngestResult:
         if sync_type not in spec.SYNC_TYPES:
             raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
@@ -114,7 +116,7 @@ class Ingestor:
             with self._keeping_raw(bundle, snapshot) as parsed:
                 parse_findings = self._stage_files(bundle, snapshot, written)
                 parsed.set()
-                self._merge_entities(bundle, snapshot)
+                self._merge_entities(bundle, snapshot, delta)
             findings = tuple(bundle.findings) + tuple(parse_findings)
             self.store.record_findings(snapshot.id, "ingest", findings)
             self.progress("committing")
@@ -202,20 +204,58 @@ class Ingestor:
         self.store.staged_snapshot = snapshot.id
         return findings
 
-    def _merge_entities(self, bundle: Bundle, snapshot: SnapshotInfo) -> None:
+    def _merge_entities(
+        self, bundle: Bundle, snapshot: SnapshotInfo, delta: OwnerDelta | None
+    ) -> None:
         previous = self.store.rows(
             "SELECT id FROM snapshots WHERE district = ? AND seq = ?",
             [snapshot.district, snapshot.seq - 1],
         )
+        if delta is not None and (not previous or previous[0][0] != delta.base_snapshot):
+            self.progress("the events' base is not the previous night: merging in full")
+            delta = None
         for entity in spec.ENTITIES.values():
             source = bundle.spec_file(entity.file)
             if source is None or not source.parsable:
                 source = None
             self.progress(f"merging {entity.name}")
-            opened = self._merge(entity, source, snapshot)
+            opened = None
+            if delta is not None:
+                opened = self._merge_owners(entity, source, snapshot, delta)
+            if opened is None:
+                opened = self._merge(entity, source, snapshot)
             self._record_duplicate_versions(
                 entity, snapshot, previous[0][0] if previous else None, opened
             )
+
+    def _merge_owners(
+        self,
+        entity: spec.Entity,
+        source: SourceFile | None,
+        snapshot: SnapshotInfo,
+        delta: OwnerDelta,
+    ) -> int | None:
+        """Merge only the rows of the owners the events touched (:mod:`rosterlab.store.delta`);
+        return the versions opened, or None (saying why) when only the full merge is exact."""
+        why = delta.why_not(entity, tuple(source.header) if source is not None else None)
+        merged = None
+        if why is None:
+            counted = self.store.rows(
+                "SELECT rows FROM snapshot_entities WHERE snapshot_id = ? AND entity = ?",
+                [delta.base_snapshot, entity.name],
+            )
+            previous_rows = int(counted[0][0]) if counted else 0
+            merged = merge_delta(self.store, entity, snapshot, delta, previous_rows)
+            why = "a key the events touched is also held by another record"
+        if merged is None:
+            self.progress(f"{entity.name}: merged in full ({why})")
+            return None
+        rows, opened, closed = merged
+        self.store.execute(
+            "INSERT INTO snapshot_entities VALUES (?, ?, ?, ?, ?)",
+            [snapshot.id, entity.name, rows, opened, closed],
+        )
+        return opened
 
     def _merge(self, entity: spec.Entity, source: SourceFile | None, snapshot: SnapshotInfo) -> int:
         """Close the versions that vanished, open the ones that appeared, count the rows.
@@ -479,6 +519,7 @@ def ingest_bundle(
     dated_by: str = "given",
     snapshot_id: int | None = None,
     written: Collection[str] = (),
+    delta: OwnerDelta | None = None,
 ) -> IngestResult:
     """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
 
@@ -492,6 +533,8 @@ def ingest_bundle(
     next from the sequence (a trial ingest that is rolled back leaves no gap). ``written``
     names spec files just written from their parse tables (``parsed_table``, c0..cN in file
     order): those are staged from the tables instead of being parsed back (``stage_written``).
+    ``delta`` (an events pull's touched owners) merges each entity from their rows alone where
+    that is exact (:mod:`rosterlab.store.delta`).
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
     when, dated_by = resolve_taken_at(
@@ -510,6 +553,7 @@ def ingest_bundle(
         rebuild,
         snapshot_id,
         written,
+        delta,
     )
     return replace(result, dated_by=dated_by)
 
@@ -539,6 +583,7 @@ def _ingest(
     rebuild: bool,
     snapshot_id: int | None,
     written: Collection[str],
+    delta: OwnerDelta | None,
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
     args: dict[str, Any] = {
@@ -550,6 +595,7 @@ def _ingest(
         "district_name": district_name,
         "snapshot_id": snapshot_id,
         "written": () if rebuild else written,  # a replay parses over the tables
+        "delta": None if rebuild else delta,
     }
     if not rebuild:
         return ingestor.run(bundle, **args)
