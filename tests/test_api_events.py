@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,15 @@ import jsonschema
 import pytest
 
 from rosterlab.api import ServedDistrict, pull_district, rederive
+from rosterlab.api.mapping import (
+    apply_latest,
+    map_owners,
+    mark_owners,
+    owned_table,
+    read_events,
+    serve_kept,
+    write_bundle,
+)
 from rosterlab.api.schemas import event_list_schema
 from rosterlab.api.served import RESOURCES
 from rosterlab.api.target import ApiTarget
@@ -26,6 +36,7 @@ from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.api_pulls import served_of
+from rosterlab.store.staging import parsed_table
 from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
 from tests.test_api import (
     DISTRICT,
@@ -264,7 +275,9 @@ def cli_json(capsys: Any, store: Path, *argv: str) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def history(capsys: Any, store: Path) -> dict[str, Any]:
+def history(
+    capsys: Any, store: Path, keys: tuple[str, ...] = ("S-001", "S-001X", "S-003", "S-006", "S-007")
+) -> dict[str, Any]:
     """What a store says about the district's history: snapshots, per-night entity counts and
     rows, diffs night to night, timelines of the records that changed, and doctor."""
     with Store.open(store, read_only=True) as s:
@@ -290,7 +303,7 @@ def history(capsys: Any, store: Path) -> dict[str, Any]:
     timelines = {
         key: stable(cli_json(capsys, store, "timeline", "--district", DISTRICT,
                              "--entity", "students", "--key", key))
-        for key in ("S-001", "S-001X", "S-003", "S-006", "S-007")
+        for key in keys
     }  # fmt: skip
     doctor = cli_json(capsys, store, "doctor")  # the raw files differ: pages vs event pages
     doctor = {"healthy": doctor["healthy"], "problems": doctor["problems"]}
@@ -408,6 +421,100 @@ def test_without_the_base_pulls_served_state_the_events_apply_to_its_kept_pages(
     with Store.open(pulls, read_only=True) as s:
         assert served_of(s, DISTRICT) == again["snapshot"]["id"]
     assert history(capsys, pulls)["doctor"]["healthy"] is True
+
+
+def events_and_full(
+    tmp_path: Path, capsys: Any, monkeypatch: Any, *nights: Night
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """Each night uploaded, served as uploaded and pulled by an events pull into one store and
+    a full pull into another: what the events pulls said, then both stores' histories."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads = tmp_path / "uploads.duckdb"
+    by_events, by_full = tmp_path / "events.duckdb", tmp_path / "full.duckdb"
+    said = []
+    for number, night in enumerate(nights, start=1):
+        ingest(uploads, tmp_path / f"n{number}", night, NOW - timedelta(days=7 - number))
+        with standin(uploads, DISTRICT, "--as-is") as origin:
+            config = configure(tmp_path, origin)
+            said.append(pulled(by_events, config, capsys, "--events"))
+            assert pull(by_full, config) == 0
+    keys = ("S-001", "S-002", "S-003")
+    return said, history(capsys, by_events, keys), history(capsys, by_full, keys)
+
+
+def test_a_school_edited_in_place_reaches_the_rows_naming_it(tmp_path, capsys, monkeypatch):
+    """SCH-2's SIS id edited in Clever (the same Clever id, as an edit in a Clever-managed
+    district's dashboard would be; the stand-in re-keys instead, so the event is written here):
+    its students, teacher and section are unchanged objects, yet their rows' School_id changes.
+    The owners the event touches, mapped before and after, are exactly what the whole mapping
+    changes: whole before − owned before + owned after = whole after, file by file."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    ingest(uploads, tmp_path / "n1", churn()[1], NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        assert pull(pulls, configure(tmp_path, origin)) == 0
+    with Store.open(pulls) as store:
+        serve_kept(store, DISTRICT)
+        ((school,),) = store.rows(
+            "SELECT j FROM api_objects WHERE step = 'schools' AND j->>'sis_id' = 'SCH-2'"
+        )
+        edited = {**json.loads(school), "sis_id": "SCH-9"}
+        page = tmp_path / "events-00001.json"
+        event = {"id": "e" * 24, "type": "schools.updated", "data": {"object": edited}}
+        page.write_text(json.dumps({"data": [{"data": event}], "links": []}))
+        before = whole_mapping(store, tmp_path / "before")
+        read_events(store, [page])
+        assert mark_owners(store) == 5
+        owners = store.rows(
+            "SELECT step, coalesce(j->>'sis_id', j->'roles'->'student'->>'sis_id', "
+            "j->'roles'->'teacher'->>'sis_id', j->'roles'->'staff'->>'staff_id') FROM api_objects "
+            "WHERE id IN (SELECT id FROM api_owners) ORDER BY ALL"
+        )
+        assert owners == [
+            ("schools", "SCH-2"), ("sections", "SEC-2"), ("users-staff", "F-1"),
+            ("users-student", "S-003"), ("users-teacher", "T-2"),
+        ]  # fmt: skip
+        owned_before = map_owners(store, "3.1", "before")
+        apply_latest(store, "api_served", DISTRICT)
+        owned_after = map_owners(store, "3.1", "after")
+        after = whole_mapping(store, tmp_path / "after")
+        for name in before:
+            assert owned_before[name] == owned_after[name]
+            patched = Counter(before[name])
+            patched.subtract(owned_rows(store, "before", name))
+            patched.update(owned_rows(store, "after", name))
+            assert +patched == Counter(after[name]), name
+        moved = owned_rows(store, "after", "students.csv")
+    assert [(row[1], row[0]) for row in moved] == [("S-003", "SCH-9")]
+
+
+def whole_mapping(store: Store, folder: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every file of the whole mapping of ``api_objects``, its rows as staging holds them."""
+    written = write_bundle(store, folder, "3.1")
+    return {
+        name: [tuple(v or None for v in row) for row in store.rows(
+            f"SELECT * FROM {parsed_table(name)}")]
+        for name in written
+    }  # fmt: skip
+
+
+def owned_rows(store: Store, tag: str, name: str) -> list[tuple[Any, ...]]:
+    return [row[1:] for row in store.rows(f"SELECT * FROM {owned_table(tag, name)}")]
+
+
+def test_a_new_ext_column_merges_its_file_in_full_saying_so(tmp_path, capsys, monkeypatch):
+    """ext.floor appears on SEC-2: every sections.csv row gets the column, so every row's hash
+    changes; the sections are merged in full and the history is still the full pulls'."""
+    first, second, *_ = churn()
+    third = copy.deepcopy(second)
+    third["sections.csv"][0].append("ext.floor")
+    for row in third["sections.csv"][1:]:
+        row.append("2" if row[1] == "SEC-2" else "")
+    said, events, full = events_and_full(tmp_path, capsys, monkeypatch, first, second, third)
+    assert "sections: merged in full (sections.csv's columns changed)" in said[-1]["stderr"]
+    assert "students: merged in full" not in said[-1]["stderr"]
+    for part in ("nights", "diffs", "timelines", "doctor"):
+        assert events[part] == full[part], part
 
 
 class Interrupted(Exception):
