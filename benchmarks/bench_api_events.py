@@ -1,0 +1,140 @@
+"""Events pull against the full pull, phase by phase, for several code trees in one run.
+
+The apibench district (``benchmarks/data/apibench-<students>-3n-s1``: three upload nights,
+~1 % churn) is ingested once into an uploads store; the stand-in of the first tree serves
+night 2, then night 3 (its events computed by one request first, timed apart: Clever has them
+ready). Per tree, in the same run: a full pull of night 2 into a fresh store, the events pull of
+night 3 on top of it, and a full pull of night 3 into another fresh store. Each pull is its own
+child process and runs the checks after it as ``rosterlab api pull`` does; the pull (to the
+commit) and the checks are timed apart, with the pull's progress stamps.
+
+    python -m benchmarks.bench_api_events --students 50000 --tree /work/main --tree .
+
+Target (issue 14): the events pull ≤ 0.1× the full pull. Prints JSON; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.bench_api import FIRST_EVENTS, TOKEN, free_port, peak_mb
+from benchmarks.common import API_INGEST, DATA, PYTHON, run_timed
+
+DISTRICT = "apibench"
+# A child imports rosterlab from its tree only (not from the working directory first).
+SAFE = {"PYTHONSAFEPATH": "1"}
+
+PULL = """
+import json, sys, time
+began = time.perf_counter()
+from rosterlab.api import pull_district
+from rosterlab.api.target import ApiTarget
+from rosterlab.checks import check_ingested
+from rosterlab.store import Store
+stamps = []
+def say(message):
+    stamps.append((round(time.perf_counter() - began, 3), message))
+target = ApiTarget("bench", sys.argv[2], "3.1", "ROSTERLAB_STANDIN_TOKEN", timeout=600)
+with Store.open(sys.argv[1]) as store:
+    result = pull_district(store, target, sys.argv[4], district=sys.argv[3],
+                           events=sys.argv[5] == "events", progress=say)
+    pulled = time.perf_counter()
+    check_ingested(store, result.ingest, None)
+    checked = time.perf_counter()
+print(json.dumps({"pull": pulled - began, "checks": checked - pulled, "stamps": stamps}))
+"""
+
+
+def uploads_store(students: int, work: Path, tree: Path) -> Path:
+    """The three upload nights in one store (built once, with the first tree's code)."""
+    store = work / "uploads.duckdb"
+    if not store.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        folder = DATA / f"apibench-{students}-3n-s1"
+        for night in sorted(p for p in folder.iterdir() if p.is_dir()):
+            run_timed([PYTHON, "-c", API_INGEST, str(store), str(night), DISTRICT,
+                       f"{night.name}T02:00"], env={**SAFE, "PYTHONPATH": str(tree)})  # fmt: skip
+    return store
+
+
+class StandIn:
+    """``rosterlab api serve`` of one night of the uploads store, as its own process."""
+
+    def __init__(self, store: Path, snapshot: int, tree: Path) -> None:
+        port = free_port()
+        env = {**os.environ, **SAFE, "ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(tree)}
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "rosterlab", "--store", str(store), "api", "serve", "--district",
+             DISTRICT, "--snapshot", str(snapshot), "--port", str(port)],
+            stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        if not self.process.stdout.readline():
+            raise RuntimeError("the stand-in did not start")
+        self.origin = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> float:
+        peak = peak_mb(self.process.pid)
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        return peak
+
+
+def pull(store: Path, origin: str, mode: str, tree: Path) -> dict[str, object]:
+    for stale in store.parent.glob(store.name + "*"):
+        if mode == "full":
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+    env = {**SAFE, "ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(tree)}
+    timed = run_timed([PYTHON, "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode], env=env)
+    return {"process": round(timed.seconds, 3), "peak_mb": round(timed.peak_mb),
+            **json.loads(timed.stdout)}  # fmt: skip
+
+
+def load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=50_000)
+    parser.add_argument("--tree", type=Path, action="append", required=True)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    trees = [t.resolve() for t in args.tree]
+    work = DATA / f"api-events-{args.students}"
+    uploads = uploads_store(args.students, work, trees[0])
+    found: dict[str, dict[str, list[object]]] = {str(t): {} for t in trees}
+
+    def keep(tree: Path, name: str, value: object) -> None:
+        found[str(tree)].setdefault(name, []).append(value)
+        print(json.dumps({"tree": str(tree), name: value, "load": load()}), flush=True)
+
+    for _ in range(args.rounds):
+        served = StandIn(uploads, 2, trees[0])
+        for index, tree in enumerate(trees):
+            keep(tree, "full2", pull(work / f"pulls-{index}.duckdb", served.origin, "full", tree))
+        served.stop()
+        served = StandIn(uploads, 3, trees[0])
+        began = time.perf_counter()
+        run_timed([PYTHON, "-c", FIRST_EVENTS, served.origin],
+                  env={"ROSTERLAB_STANDIN_TOKEN": TOKEN})  # fmt: skip
+        print(json.dumps({"first_events": round(time.perf_counter() - began, 2)}), flush=True)
+        for index, tree in enumerate(trees):
+            keep(tree, "events", pull(work / f"pulls-{index}.duckdb", served.origin, "events",
+                                      tree))  # fmt: skip
+        for index, tree in enumerate(reversed(trees)):
+            keep(tree, "full3", pull(work / f"fresh-{index}.duckdb", served.origin, "full", tree))
+        served.stop()
+
+
+if __name__ == "__main__":
+    main()
