@@ -96,7 +96,7 @@ def pull(store: Path, origin: str, mode: str, tree: Path) -> dict[str, object]:
     env = {**SAFE, "ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(tree)}
     timed = run_timed([PYTHON, "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode], env=env)
     return {"process": round(timed.seconds, 3), "peak_mb": round(timed.peak_mb),
-            **json.loads(timed.stdout)}  # fmt: skip
+            **json.loads(timed.stdout.strip().splitlines()[-1])}  # fmt: skip
 
 
 def load() -> str:
