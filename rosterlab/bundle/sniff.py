@@ -466,10 +466,16 @@ _CLOSING = r'^(?:[^"]|"")*"'
 
 
 def surplus_rows(
-    path: Path, newline: str | None, fields: int, chunk: int = CHUNK
+    path: Path,
+    newline: str | None,
+    fields: int,
+    chunk: int = CHUNK,
+    breaks: dict[int, int] | None = None,
 ) -> list[tuple[int, int]]:
     """(data row, fields) of the records with more than ``fields`` fields, as DuckDB splits them;
     fields is ``TOO_LONG`` for a line longer than ``LINE_LIMIT`` (never buffered whole).
+    ``breaks``, when given, is filled with data row → line breaks inside its quoted values
+    (row 0 is the header): what places a row on the line an editor shows (``bundle.lines``).
 
     DuckDB's strict parser silently drops *empty* surplus fields at the end of a row, so an
     unquoted comma in a row whose last columns are empty would shift its values one column to
@@ -495,9 +501,20 @@ def surplus_rows(
                 if body.endswith(sep):
                     lines = lines.head(-1)
                 state, records, pending = _surplus_block(
-                    lines, state, records, pending, fields, found
+                    lines, state, records, pending, fields, found, breaks
                 )
     return found
+
+
+def _add_breaks(frame: pl.DataFrame, breaks: dict[int, int]) -> None:
+    """Add to ``breaks`` the lines of ``frame`` that continue a record (they start inside a
+    quoted value), per data row; a record may continue from the previous block."""
+    continuing = frame.filter(pl.col("start") == 1)
+    if continuing.is_empty():
+        return
+    per_row = continuing.group_by("record").len()
+    for record, extra in per_row.iter_rows():
+        breaks[record - 1] = breaks.get(record - 1, 0) + extra
 
 
 def _line_blocks(fh: IO[bytes], sep: bytes, chunk: int) -> Iterator[bytes | None]:
@@ -552,8 +569,10 @@ def _surplus_block(
     pending: int,
     fields: int,
     found: list[tuple[int, int]],
+    breaks: dict[int, int] | None = None,
 ) -> tuple[int, int, int]:
-    """Count the fields of the records in ``lines``; append the rows over ``fields``.
+    """Count the fields of the records in ``lines``; append the rows over ``fields`` (and add
+    each record's lines after its first to ``breaks``).
 
     Only lines holding a quote need the quote patterns; a line without one keeps the quote state
     and its commas count only outside quotes.
@@ -627,6 +646,8 @@ def _surplus_block(
     )
     counted = over["total"] - over["before"] + 1
     found += zip((over["record"] - 1).to_list(), counted.to_list(), strict=True)
+    if breaks is not None:
+        _add_breaks(frame, breaks)
     end = int(frame["end"][-1])
     carried = int(frame["total"][-1] - frame["before"][-1]) if end else 0
     return end, int(frame["record"][-1]), carried

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rosterlab import spec
+from rosterlab.bundle.lines import LineBreaks
 from rosterlab.checks import CheckResult, FieldMatrix, Override
-from rosterlab.report.findings_csv import finding_file
+from rosterlab.report.findings_csv import finding_file, finding_line
 from rosterlab.report.snapshots import summary_text
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
@@ -49,12 +50,13 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def _where(f: Finding, received: Mapping[str, str]) -> str:
+def _where(f: Finding, received: Mapping[str, str], lines: Mapping[str, LineBreaks]) -> str:
     """``enrollments.csv line 5 SEC-9/S-001: `` — where a finding is, when it is in one place
     (the line as an editor counts it: the header is line 1)."""
     parts = []
     if f.row is not None:
-        line = f"from line {f.row + 1}" if f.aggregated and not f.key else f"line {f.row + 1}"
+        at = finding_line(f, lines)
+        line = f"from line {at}" if f.aggregated and not f.key else f"line {at}"
         parts.append(f"{shown(finding_file(f, received))} {line}".lstrip())
     if f.key:
         parts.append(shown(f.key))
@@ -68,13 +70,16 @@ def check_text(
     rows_per_code: int = ROWS_PER_CODE,
     filtered: str = "",
     received: Mapping[str, str] | None = None,
+    breaks: Mapping[str, LineBreaks] | None = None,
     details: Sequence[Finding] | None = None,
 ) -> str:
     """A readable summary: totals, the causes to fix first, then each code's first findings
     and every distinct hint. ``filtered`` describes the filter the findings passed, if any;
-    ``received`` maps spec file names to the names received (for where a finding is);
-    ``details`` (the findings with aggregated ones expanded to their rows) lists every row."""
+    ``received`` maps spec file names to the names received and ``breaks`` to their line
+    breaks (for where a finding is); ``details`` (the findings with aggregated ones expanded
+    to their rows) lists every row."""
     received = received or {}
+    breaks = breaks or {}
     snap = result.snapshot
     summary = result.summary()
     lines = [
@@ -110,7 +115,7 @@ def check_text(
         lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}{counted}")
         listed = rows_by_code.get(code, []) if details is not None else found[:rows_per_code]
         for f in listed:
-            lines.append(f"      {_where(f, received)}{shown(f.message)}")
+            lines.append(f"      {_where(f, received, breaks)}{shown(f.message)}")
         if details is None and len(found) > rows_per_code:
             lines.append(f"      … and {len(found) - rows_per_code:,} more")
         hints = Counter(f.hint for f in found)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from rosterlab import spec
+from rosterlab.bundle.lines import LineBreaks
 from rosterlab.report.html import esc
 from rosterlab.spec import Finding
 
@@ -53,15 +54,30 @@ def finding_file(f: Finding, received: Mapping[str, str]) -> str:
     return received.get(spec_name, spec_name)
 
 
-def findings_csv(findings: Iterable[Finding], received: Mapping[str, str]) -> str:
-    """CSV text (header first, CRLF line ends as RFC 4180) of ``findings`` in their order."""
+def finding_line(f: Finding, lines: Mapping[str, LineBreaks]) -> int | None:
+    """The line of a finding's row as an editor counts it (the header is line 1): its file's
+    line breaks inside quoted values (``lines`` maps spec names to them) added to row + 1."""
+    if f.row is None:
+        return None
+    breaks = lines.get(spec.ENTITIES[f.entity].file) if f.entity in spec.ENTITIES else None
+    return f.row + 1 if breaks is None else breaks.line(f.row)
+
+
+def findings_csv(
+    findings: Iterable[Finding],
+    received: Mapping[str, str],
+    lines: Mapping[str, LineBreaks] | None = None,
+) -> str:
+    """CSV text (header first, CRLF line ends as RFC 4180) of ``findings`` in their order;
+    ``lines`` places their rows on lines (:func:`line_breaks`)."""
+    lines = lines or {}
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for f in findings:
         cells = (
             finding_file(f, received),
-            "" if f.row is None else str(f.row + 1),
+            "" if f.row is None else str(finding_line(f, lines)),
             f.entity,
             f.key,
             f.field,
@@ -85,6 +101,18 @@ def received_names(store: Store, snapshot_id: int) -> dict[str, str]:
         for row in files.select("spec_name", "name").iter_rows(named=True)
         if row["spec_name"] is not None
     }
+
+
+def line_breaks(store: Store, snapshot_id: int) -> dict[str, LineBreaks]:
+    """Spec name → where its rows sit as lines, for the snapshot's files whose quoted values
+    hold line breaks (a file staged before they were recorded is absent: row + 1)."""
+    found = store.rows(
+        "SELECT f.spec_name, s.break_rows, s.break_lines FROM snapshot_files f "
+        "JOIN file_staging s USING (snapshot_id, name) "
+        "WHERE f.snapshot_id = ? AND f.spec_name IS NOT NULL AND len(s.break_rows) > 0",
+        [snapshot_id],
+    )
+    return {name: LineBreaks.of(zip(rows, extra, strict=True)) for name, rows, extra in found}
 
 
 def csv_download_link(csv_text: str, filename: str, label: str = "Download CSV") -> str:

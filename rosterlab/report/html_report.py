@@ -23,11 +23,17 @@ from nbconvert.filters import markdown2html_mistune
 
 import rosterlab
 from rosterlab import spec
+from rosterlab.bundle.lines import LineBreaks
 from rosterlab.checks import CheckResult, FieldMatrix, finding_groups
 from rosterlab.errors import ReportError, cannot_write, disk_full
 from rosterlab.report.destination import report_destination
 from rosterlab.report.diff import MASK, key_secrets, mask_cause, scrub, sensitive
-from rosterlab.report.findings_csv import csv_download_link, findings_csv, findings_filename
+from rosterlab.report.findings_csv import (
+    csv_download_link,
+    finding_line,
+    findings_csv,
+    findings_filename,
+)
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
@@ -213,19 +219,26 @@ def redacted(f: Finding, redact: bool) -> Finding:
     )
 
 
-def _finding_line(f: Finding) -> str:
+def _finding_line(f: Finding, breaks: Mapping[str, LineBreaks]) -> str:
     line = "" if f.row is None else f" {'from ' if f.key is None and f.aggregated else ''}line"
-    where = (f" {f.key}" if f.key else "") + (f"{line} {f.row + 1}" if f.row is not None else "")
+    at = finding_line(f, breaks)
+    where = (f" {f.key}" if f.key else "") + (f"{line} {at}" if at is not None else "")
     return f"    {f.severity} {f.code}{where}: {f.message}"
 
 
 def findings_fragment(
-    result: CheckResult, *, redact: bool = False, lines_per_group: int = LINES_PER_GROUP
+    result: CheckResult,
+    *,
+    redact: bool = False,
+    lines_per_group: int = LINES_PER_GROUP,
+    breaks: Mapping[str, LineBreaks] | None = None,
 ) -> tuple[str, str]:
     """(HTML, text) of one night's findings: counts, a CSV of them all, root causes, then every
     finding in a collapsed section per group (root cause, or code) and what to do per code.
 
-    The text lists each group with its first ``lines_per_group`` findings."""
+    The text lists each group with its first ``lines_per_group`` findings; ``breaks`` (spec
+    name → line breaks inside quoted values) places rows on the lines an editor shows."""
+    breaks = breaks or {}
     snap = result.snapshot
     head = f"night {snap.seq} ({snap.taken_at:%Y-%m-%d}): " + summary_text(
         result.severity_counts(), spec.severity_records(result.findings)
@@ -247,7 +260,7 @@ def findings_fragment(
         for group in finding_groups(result)
     ]
     download = csv_download_link(
-        findings_csv(shown, {}), findings_filename(snap.district, snap.seq)
+        findings_csv(shown, {}, breaks), findings_filename(snap.district, snap.seq)
     )
     sections = "".join(
         f"<details><summary>{esc(_group_label(group.label, group.cause, redact))}"
@@ -262,7 +275,7 @@ def findings_fragment(
                     f.key if f.key else spec.samples_text(f.sample_keys, f.count) or None,
                     f.field,
                     f.value,
-                    None if f.row is None else f.row + 1,
+                    finding_line(f, breaks),
                     f.count,
                     f.message,
                 )
@@ -298,7 +311,7 @@ def findings_fragment(
             lines.append(f"    what to do: {hint}")
     for group, found in groups:
         lines.append(f"  {group.label}")
-        lines += [_finding_line(f) for f in found[:lines_per_group]]
+        lines += [_finding_line(f, breaks) for f in found[:lines_per_group]]
         if len(found) > lines_per_group:
             lines.append(f"    … and {len(found) - lines_per_group:,} more (in the HTML and CSV)")
     return page, "\n".join(lines)

@@ -174,13 +174,15 @@ class Ingestor:
             if staged is not None:
                 findings += staged.findings
                 self.store.execute(
-                    "INSERT INTO file_staging VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO file_staging VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         snapshot.id,
                         source.name,
                         staged.as_received,
                         list(staged.skipped),
                         list(staged.dropped),
+                        [row for row, _ in staged.breaks],
+                        [lines for _, lines in staged.breaks],
                     ],
                 )
             entity = spec.entity_of_file(source.spec_name) if source.spec_name else None

@@ -531,6 +531,15 @@ CREATE TABLE api_served_of (
 )"""
 
 
+# Where each staged file's rows sit as lines (rosterlab/bundle/lines.py): the data rows whose
+# quoted values hold line breaks (0 is the header) and how many each holds, so a fresh process
+# renders a row as the line an editor shows. NULL for files staged before this migration: their
+# lines are rendered as data row + 1 (what they were).
+LINE_BREAKS = """
+ALTER TABLE file_staging ADD COLUMN break_rows BIGINT[];
+ALTER TABLE file_staging ADD COLUMN break_lines BIGINT[]"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -553,4 +562,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (9, "findings count records: row-level finding lists", FINDING_ROWS),
         (10, "how each parsed file was staged", FILE_STAGING_TABLE),
         (11, "the served objects of each district's newest api pull", API_SERVED_TABLES),
+        (12, "line breaks inside quoted values per staged file", LINE_BREAKS),
     ]

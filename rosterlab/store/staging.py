@@ -325,6 +325,8 @@ class FileStaging:
     as_received: bool  # the parser read the received bytes (no transcoding, one line break)
     skipped: tuple[int, ...]  # data rows the parser did not keep (malformed, blank), ascending
     dropped: tuple[int, ...]  # data rows it kept that are malformed all the same, ascending
+    # (data row, line breaks inside its quoted values), ascending; row 0 is the header
+    breaks: tuple[tuple[int, int], ...] = ()
 
 
 def stage_file(store: Store, source: SourceFile) -> FileStaging:
@@ -336,8 +338,11 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
     # comma in a row ending with empty columns would shift its values unnoticed. Every
     # row's fields are counted beside the parse; such rows are malformed and leave staging
     # like rejected ones.
+    breaks: dict[int, int] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        counting = pool.submit(surplus_rows, source.parse_path, source.newline, width)
+        counting = pool.submit(
+            surplus_rows, source.parse_path, source.newline, width, breaks=breaks
+        )
         parsed = _parse(store, source.parse_path, source.spec_name, width)
         surplus = dict(counting.result())
     # DuckDB may reject a row once per surplus or missing field: one finding per row, the
@@ -377,6 +382,7 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
         source.parse_path == source.path,
         tuple(skipped),
         tuple(accepted_surplus),
+        tuple(sorted(breaks.items())),
     )
 
 
@@ -405,7 +411,21 @@ def stage_written(store: Store, source: SourceFile) -> FileStaging | None:
     store.execute(f"DROP VIEW IF EXISTS {view}")
     _create_staging_view(store, view, parsed, [], [], values)
     rows = store.rows(f"SELECT count(*) FROM {parsed}")[0][0]
-    return FileStaging(int(rows), (), True, (), ())
+    breaks = _written_breaks(store, parsed, len(source.header))
+    return FileStaging(int(rows), (), True, (), (), breaks)
+
+
+def _written_breaks(store: Store, parsed: str, width: int) -> tuple[tuple[int, int], ...]:
+    """(data row, line breaks) of the written rows whose values hold a line break (the writer
+    keeps them inside quotes, so an editor shows such a row on several lines)."""
+    cells = [positional(i) for i in range(width)]
+    joined = " || ".join(f"coalesce({c}, '')" for c in cells)
+    found = store.rows(
+        f"SELECT _row, length(j) - length(replace(j, chr(10), '')) FROM ("
+        f"SELECT {_ordinal_sql(parsed)} AS _row, {joined} AS j FROM {parsed} p "
+        f"WHERE {' OR '.join(f'contains({c}, chr(10))' for c in cells)}) ORDER BY _row"
+    )
+    return tuple((int(row), int(n)) for row, n in found)
 
 
 def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
@@ -426,6 +446,15 @@ def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
     return parsed
 
 
+def _ordinal_sql(parsed: str) -> str:
+    """SQL of a parsed row's 1-based position in its file (alias ``p``).
+
+    Inside an open transaction DuckDB numbers new rows from a large base, not 0: count from the
+    table's first rowid so the position is right before and after the commit.
+    """
+    return f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
+
+
 def _create_staging_view(
     store: Store,
     view: str,
@@ -441,9 +470,7 @@ def _create_staging_view(
     the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
     ``dropped`` rows were parsed but are malformed all the same: the view leaves them out.
     """
-    # Inside an open transaction DuckDB numbers new rows from a large base, not 0: count
-    # from the table's first rowid so _row is right before and after the commit.
-    ordinal = f"(p.rowid - (SELECT min(rowid) FROM {parsed}) + 1)"
+    ordinal = _ordinal_sql(parsed)
     numbered = f"SELECT {ordinal} AS _row, {values} FROM {parsed} p"
     if skipped:
         segments = "_segments_" + parsed

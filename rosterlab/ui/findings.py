@@ -27,6 +27,7 @@ from rosterlab.report.findings_csv import (
     csv_download_link,
     findings_csv,
     findings_filename,
+    line_breaks,
     received_names,
 )
 from rosterlab.report.html import esc, html_table
@@ -217,7 +218,11 @@ class FindingsBrowser(Panel):
         snap = self.result.snapshot
         found = self.shown
         self.download.value = csv_download_link(
-            findings_csv(found, received_names(self.bench.store, snap.id)),
+            findings_csv(
+                found,
+                received_names(self.bench.store, snap.id),
+                line_breaks(self.bench.store, snap.id),
+            ),
             findings_filename(snap.district, snap.seq),
             f"Download CSV ({len(found):,} findings)",
         )

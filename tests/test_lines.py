@@ -1,0 +1,130 @@
+"""Findings name the line an editor shows, after quoted values that hold line breaks.
+
+PowerShell's Export-Csv quotes every field and keeps a value's line breaks (an address typed
+on two lines): a students.csv with CRLF rows may hold a CRLF or a bare LF inside a quoted
+value. Each such break pushes every later row one line down.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rosterlab.bundle import open_bundle
+from rosterlab.bundle.lines import LineBreaks
+from rosterlab.checks import run_checks
+from rosterlab.report.findings_csv import line_breaks
+from rosterlab.report.html_report import findings_fragment
+from rosterlab.store import Store, ingest_bundle
+from tests.cli_run import run
+from tests.tiny import CLEAN_NIGHT, csv_text, write_night
+
+HEADER = [*CLEAN_NIGHT["students.csv"][0], "Student_street"]
+
+
+def quoted_row(values: list[str]) -> str:
+    """One record as Export-Csv writes it: every field quoted, CRLF after it."""
+    return ",".join('"' + v.replace('"', '""') + '"' for v in values) + "\r\n"
+
+
+def student(number: int, street: str, zip_code: str = "02134") -> list[str]:
+    return ["SCH-1", f"S-{number:03}", "", "Lee", "Ada", "3", zip_code, "", "", "", "", street]
+
+
+def ingest_students(tmp_path: Path, students: str) -> Path:
+    """A store holding one night of district ``tiny`` whose students.csv is ``students``."""
+    when = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    night = {name: rows for name, rows in CLEAN_NIGHT.items() if name != "students.csv"}
+    night["enrollments.csv"] = [night["enrollments.csv"][0]]
+    folder = write_night(tmp_path / "night1", night, when=when)
+    (folder / "students.csv").write_bytes(students.encode())
+    path = tmp_path / "tiny.duckdb"
+    with Store.open(path) as store, open_bundle(folder) as bundle:
+        ingest_bundle(store, bundle, district="tiny", taken_at=when)
+    return path
+
+
+# Lines: 1 header, 2-3 S-001 (CRLF inside), 4-6 S-002 (LF, then CRLF inside), 7 blank,
+# 8 S-003, 9 S-004 with a zip a spreadsheet cut: an editor shows it on line 9 (data row 5).
+TWO_LINE_ADDRESSES = (
+    quoted_row(HEADER)
+    + quoted_row(student(1, "1 Oak Rd\r\nUnit 2"))
+    + quoted_row(student(2, "12 Elm St\nApt 4\r\nBack door"))
+    + "\r\n"
+    + quoted_row(student(3, "3 Ash Ln"))
+    + quoted_row(student(4, "4 Fir Ct", zip_code="2134"))
+)
+
+
+def found_lines(csv_out: str) -> list[tuple[str, str]]:
+    return [
+        (r["line"], r["key"])
+        for r in csv.DictReader(io.StringIO(csv_out))
+        if r["code"] in ("excel-damage", "blank-row")
+    ]
+
+
+def test_a_bad_zip_after_two_multi_line_addresses_is_on_the_line_an_editor_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    store = str(ingest_students(tmp_path, TWO_LINE_ADDRESSES))
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "csv")
+    assert found_lines(out) == [("7", ""), ("9", "S-004")]
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny")
+    assert "students.csv line 9 S-004: " in out
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--details")
+    assert "students.csv line 9 S-004: " in out
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "json")
+    assert [f["row"] for f in json.loads(out)["findings"] if f["code"] == "excel-damage"] == [5]
+
+
+def test_the_html_report_places_the_row_on_the_same_line(tmp_path: Path):
+    path = ingest_students(tmp_path, TWO_LINE_ADDRESSES)
+    with Store.open(path, read_only=True) as store:
+        breaks = line_breaks(store, 1)
+        assert breaks == {"students.csv": LineBreaks((1, 2), (1, 3))}
+        page, text = findings_fragment(run_checks(store, 1), breaks=breaks)
+    assert "    warning excel-damage S-004 line 9: " in text
+    assert '<td class="num">9</td>' in page
+
+
+def test_a_header_cell_on_two_lines_moves_every_row_down_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    header = [*HEADER[:-1], "Student_street"]
+    header[10] = "ext.house\nnote"
+    students = csv_text([header, student(1, "1 Oak Rd"), student(2, "2 Elm", "2134")], "\r\n")
+    store = str(ingest_students(tmp_path, students))
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "csv")
+    assert found_lines(out) == [("4", "S-002")]
+
+
+def test_a_store_staged_before_line_breaks_were_kept_says_row_plus_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = ingest_students(tmp_path, TWO_LINE_ADDRESSES)
+    with Store.open(path) as store:
+        store.execute("UPDATE file_staging SET break_rows = NULL, break_lines = NULL")
+    _, out, _ = run(capsys, "--store", str(path), "check", "--district", "tiny", "--format", "csv")
+    assert found_lines(out) == [("4", ""), ("6", "S-004")]
+
+
+def test_a_file_without_multi_line_values_keeps_no_line_breaks(tmp_path: Path):
+    plain = quoted_row(HEADER) + quoted_row(student(1, "1 Oak Rd", "2134"))
+    path = ingest_students(tmp_path, plain)
+    with Store.open(path, read_only=True) as store:
+        assert store.rows("SELECT name, break_rows, break_lines FROM file_staging ORDER BY name")[
+            3
+        ] == ("students.csv", [], [])
+        assert line_breaks(store, 1) == {}
+
+
+def test_line_breaks_add_the_breaks_of_the_rows_before():
+    breaks = LineBreaks.of([(4, 1), (1, 2)])
+    assert [breaks.line(row) for row in (0, 1, 2, 4, 5, 9)] == [1, 2, 5, 7, 9, 13]
+    assert LineBreaks().line(5) == 6
