@@ -93,15 +93,13 @@ def test_the_html_report_places_the_row_on_the_same_line(tmp_path: Path):
     assert '<td class="num">9</td>' in page
 
 
-def test_a_header_cell_on_two_lines_moves_every_row_down_one_line(
+def test_an_lf_file_with_a_note_on_three_lines_moves_later_rows_down_two(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    header = [*HEADER[:-1], "Student_street"]
-    header[10] = "ext.house\nnote"
-    students = csv_text([header, student(1, "1 Oak Rd"), student(2, "2 Elm", "2134")], "\r\n")
-    store = str(ingest_students(tmp_path, students))
+    rows = [HEADER, student(1, "1 Oak Rd\nUnit 2\nrear"), student(2, "2 Elm", "2134")]
+    store = str(ingest_students(tmp_path, csv_text(rows, "\n")))
     _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "csv")
-    assert found_lines(out) == [("4", "S-002")]
+    assert found_lines(out) == [("5", "S-002")]
 
 
 def test_a_store_staged_before_line_breaks_were_kept_says_row_plus_one(
