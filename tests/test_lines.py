@@ -36,13 +36,15 @@ def student(number: int, street: str, zip_code: str = "02134") -> list[str]:
     return ["SCH-1", f"S-{number:03}", "", "Lee", "Ada", "3", zip_code, "", "", "", "", street]
 
 
-def ingest_students(tmp_path: Path, students: str) -> Path:
+def ingest_students(tmp_path: Path, students: str | bytes) -> Path:
     """A store holding one night of district ``tiny`` whose students.csv is ``students``."""
     when = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
     night = {name: rows for name, rows in CLEAN_NIGHT.items() if name != "students.csv"}
     night["enrollments.csv"] = [night["enrollments.csv"][0]]
     folder = write_night(tmp_path / "night1", night, when=when)
-    (folder / "students.csv").write_bytes(students.encode())
+    (folder / "students.csv").write_bytes(
+        students if isinstance(students, bytes) else students.encode()
+    )
     path = tmp_path / "tiny.duckdb"
     with Store.open(path) as store, open_bundle(folder) as bundle:
         ingest_bundle(store, bundle, district="tiny", taken_at=when)
@@ -126,3 +128,25 @@ def test_line_breaks_add_the_breaks_of_the_rows_before():
     breaks = LineBreaks.of([(4, 1), (1, 2)])
     assert [breaks.line(row) for row in (0, 1, 2, 4, 5, 9)] == [1, 2, 5, 7, 9, 13]
     assert LineBreaks().line(5) == 6
+    # and back: line 1 is the header, lines 2-4 row 1, 5 row 2, 6 row 3, 7-8 row 4, 9 row 5
+    assert [breaks.row_at(line) for line in (1, 2, 4, 5, 6, 7, 8, 9, 10, 11)] == [
+        0, 1, 1, 2, 3, 4, 4, 5, 6, 7,
+    ]  # fmt: skip
+
+
+def test_a_windows_1252_byte_after_a_two_line_address_names_its_line_and_its_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A UTF-8 file (Zoë) with one Windows-1252 byte (René): the byte check runs before the
+    parse and counts physical lines (S-002 is on line 4), the finding's row is data row 2."""
+    students = (
+        quoted_row(HEADER) + quoted_row(student(1, "1 Oak Rd\r\nUnit 2")).replace("Ada", "Zoë")
+    ).encode() + quoted_row(student(2, "2 Elm")).replace("Lee", "Ren\xe9").encode("cp1252")
+    store = str(ingest_students(tmp_path, students))
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "json")
+    found = [f for f in json.loads(out)["findings"] if f["code"] == "invalid-utf8-bytes"]
+    assert [(f["row"], f["field"]) for f in found] == [(2, "Last_name")]
+    assert "students.csv line 4, column Last_name" in found[0]["message"]
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "csv")
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["code"] == "invalid-utf8-bytes"]
+    assert [(r["line"], r["key"]) for r in rows] == [("4", "")]

@@ -36,3 +36,13 @@ class LineBreaks:
         """The line an editor shows for data ``row``, the header being line 1."""
         before = bisect.bisect_left(self.rows, row)
         return row + 1 + (self.totals[before - 1] if before else 0)
+
+    def row_at(self, line: int) -> int:
+        """The data row a line of the file belongs to (the inverse of :meth:`line`)."""
+        starts = [self.line(row) for row in self.rows]
+        i = bisect.bisect_right(starts, line) - 1
+        if i < 0:
+            return line - 1
+        if line <= self.line(self.rows[i] + 1) - 1:
+            return self.rows[i]
+        return line - 1 - self.totals[i]

@@ -22,6 +22,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import date_in_name
+from rosterlab.bundle.lines import LineBreaks
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.errors import (
     ConfigError,
@@ -114,10 +115,10 @@ class Ingestor:
                 snapshot_id,
             )
             with self._keeping_raw(bundle, snapshot) as parsed:
-                parse_findings = self._stage_files(bundle, snapshot, written)
+                ingest_findings = self._stage_files(bundle, snapshot, written)
                 parsed.set()
                 self._merge_entities(bundle, snapshot, delta)
-            findings = tuple(bundle.findings) + tuple(parse_findings)
+            findings = tuple(ingest_findings)
             self.store.record_findings(snapshot.id, "ingest", findings)
             self.progress("committing")
         return IngestResult(snapshot, True, findings)
@@ -162,7 +163,10 @@ class Ingestor:
     def _stage_files(
         self, bundle: Bundle, snapshot: SnapshotInfo, written: Collection[str]
     ) -> list[Finding]:
+        """Stage every parsable file; the bundle's findings (rows placed on data rows) and the
+        parse's."""
         findings: list[Finding] = []
+        breaks: dict[str, LineBreaks] = {}
         clear_staging(self.store)
         for source in bundle.files:
             staged: FileStaging | None = None
@@ -173,6 +177,8 @@ class Ingestor:
                 staged = stage_file(self.store, source)
             if staged is not None:
                 findings += staged.findings
+                if staged.breaks and source.spec_name is not None:
+                    breaks[source.spec_name] = LineBreaks.of(staged.breaks)
                 self.store.execute(
                     "INSERT INTO file_staging VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -204,7 +210,7 @@ class Ingestor:
                 ],
             )
         self.store.staged_snapshot = snapshot.id
-        return findings
+        return [_on_data_row(f, breaks) for f in bundle.findings] + findings
 
     def _merge_entities(
         self, bundle: Bundle, snapshot: SnapshotInfo, delta: OwnerDelta | None
@@ -736,3 +742,12 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
             [snapshot_ids],
         )
     store.execute("DELETE FROM snapshots WHERE district = ?", [district])
+
+
+def _on_data_row(f: Finding, breaks: dict[str, LineBreaks]) -> Finding:
+    """A bad-bytes finding found before parsing names its physical line: its row is the data
+    row that line belongs to, once the file's multi-line values are known."""
+    if f.code != "invalid-utf8-bytes" or f.row is None or f.entity not in spec.ENTITIES:
+        return f
+    lines = breaks.get(spec.ENTITIES[f.entity].file)
+    return f if lines is None else replace(f, row=lines.row_at(f.row + 1))
