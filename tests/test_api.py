@@ -15,14 +15,18 @@ from typing import Any
 
 import httpx
 import jsonschema
+import polars as pl
 import pytest
 
 from rosterlab.api import pull_district, rederive
 from rosterlab.api.schemas import ERROR, list_schema, one_schema
 from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
+from rosterlab.bundle.lines import LineBreaks
+from rosterlab.bundle.sniff import surplus_rows
 from rosterlab.cli import main
 from rosterlab.config import DistrictSettings
+from rosterlab.report.findings_csv import line_breaks
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.api_pulls import pulls
 from rosterlab.store.district_settings import record_district_settings
@@ -489,11 +493,20 @@ def test_a_pull_stages_its_files_from_the_mapped_tables_exactly_as_parsing_them_
         from_tables = staged(store)
         store.staged_snapshot = None  # parse the kept files again
         from_files = staged(store)
+        # Ada's rows show on two lines each: the breaks kept equal a count over the kept file.
+        served = store.snapshots(DISTRICT)[-1]
+        kept = store.snapshot_files(served.id).filter(pl.col("name") == "students.csv")
+        (tmp_path / "served.csv").write_bytes(store.raw_bytes(kept["sha256"][0]))
+        counted: dict[int, int] = {}
+        surplus_rows(tmp_path / "served.csv", "LF", len(STUDENT_HEADER), breaks=counted)
+        kept_breaks = line_breaks(store, served.id)
     assert [m for m in said if m.startswith("parsing ")] == []
     assert result.rows == {name: len(rows) for name, rows in from_files.items()}
     assert from_tables == from_files
     ada_served = {r[5:7] + r[18:19] for r in from_files["students.csv"] if r[2] == "S-001"}
     assert ada_served == {('O"Brien, Jr\nthe second', "#1", " ")}
+    assert sorted(counted.values()) == [1, 1]
+    assert kept_breaks == {"students.csv": LineBreaks.of(counted.items())}
 
 
 def test_a_token_in_rosterlab_toml_is_refused_and_a_missing_variable_named(
