@@ -22,11 +22,11 @@ from rosterlab.api import pull_district, rederive
 from rosterlab.api.schemas import ERROR, list_schema, one_schema
 from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.bundle.sniff import surplus_rows
 from rosterlab.cli import main
 from rosterlab.config import DistrictSettings
 from rosterlab.report.findings_csv import line_breaks
+from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.api_pulls import pulls
 from rosterlab.store.district_settings import record_district_settings

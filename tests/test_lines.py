@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from rosterlab.bundle import open_bundle
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.checks import run_checks
 from rosterlab.report.findings_csv import line_breaks
 from rosterlab.report.html_report import findings_fragment
+from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import Store, ingest_bundle
 from tests.cli_run import run
 from tests.tiny import CLEAN_NIGHT, csv_text, write_night

@@ -475,7 +475,7 @@ def surplus_rows(
     """(data row, fields) of the records with more than ``fields`` fields, as DuckDB splits them;
     fields is ``TOO_LONG`` for a line longer than ``LINE_LIMIT`` (never buffered whole).
     ``breaks``, when given, is filled with data row → line breaks inside its quoted values
-    (row 0 is the header): what places a row on the line an editor shows (``bundle.lines``).
+    (row 0 is the header): what places a row on the line an editor shows (``spec.lines``).
 
     DuckDB's strict parser silently drops *empty* surplus fields at the end of a row, so an
     unquoted comma in a row whose last columns are empty would shift its values one column to

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.checks import CheckResult, FieldMatrix, Override
 from rosterlab.report.findings_csv import finding_file, finding_line
 from rosterlab.report.snapshots import summary_text
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 
 TOP_CAUSES = 10
 ROWS_PER_CODE = 5

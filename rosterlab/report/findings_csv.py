@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from rosterlab import spec
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.report.html import esc
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 
 if TYPE_CHECKING:
     from rosterlab.store import Store

@@ -23,7 +23,6 @@ from nbconvert.filters import markdown2html_mistune
 
 import rosterlab
 from rosterlab import spec
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.checks import CheckResult, FieldMatrix, finding_groups
 from rosterlab.errors import ReportError, cannot_write, disk_full
 from rosterlab.report.destination import report_destination
@@ -37,6 +36,7 @@ from rosterlab.report.findings_csv import (
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"

@@ -22,7 +22,6 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.bundle import open_bundle
 from rosterlab.bundle.history import date_in_name
-from rosterlab.bundle.lines import LineBreaks
 from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.errors import (
     ConfigError,
@@ -31,6 +30,7 @@ from rosterlab.errors import (
     TakenAtError,
 )
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import raw
 from rosterlab.store.api_pulls import forget_served
 from rosterlab.store.delta import OwnerDelta, merge_delta

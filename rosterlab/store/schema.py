@@ -531,7 +531,7 @@ CREATE TABLE api_served_of (
 )"""
 
 
-# Where each staged file's rows sit as lines (rosterlab/bundle/lines.py): the data rows whose
+# Where each staged file's rows sit as lines (rosterlab/spec/lines.py): the data rows whose
 # quoted values hold line breaks (0 is the header) and how many each holds, so a fresh process
 # renders a row as the line an editor shows. NULL for files staged before this migration: their
 # lines are rendered as data row + 1 (what they were).
