@@ -17,7 +17,6 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import run_checks
-from rosterlab.report.findings_csv import line_breaks
 from rosterlab.report.html_report import findings_fragment
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import Store, ingest_bundle
@@ -88,7 +87,7 @@ def test_a_bad_zip_after_two_multi_line_addresses_is_on_the_line_an_editor_shows
 def test_the_html_report_places_the_row_on_the_same_line(tmp_path: Path):
     path = ingest_students(tmp_path, TWO_LINE_ADDRESSES)
     with Store.open(path, read_only=True) as store:
-        breaks = line_breaks(store, 1)
+        breaks = store.line_breaks(1)
         assert breaks == {"students.csv": LineBreaks((1, 2), (1, 3))}
         page, text = findings_fragment(run_checks(store, 1), breaks=breaks)
     assert "    warning excel-damage S-004 line 9: " in text
@@ -121,7 +120,7 @@ def test_a_file_without_multi_line_values_keeps_no_line_breaks(tmp_path: Path):
         assert store.rows("SELECT name, break_rows, break_lines FROM file_staging ORDER BY name")[
             3
         ] == ("students.csv", [], [])
-        assert line_breaks(store, 1) == {}
+        assert store.line_breaks(1) == {}
 
 
 def test_line_breaks_add_the_breaks_of_the_rows_before():

@@ -33,7 +33,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rosterlab.checks import CheckSettings, FindingFilter, run_checks
     from rosterlab.checks.details import details_of, expanded
     from rosterlab.report import checks as render
-    from rosterlab.report.findings_csv import findings_csv, line_breaks, received_names
+    from rosterlab.report.findings_csv import findings_csv, received_names
     from rosterlab.store.district_settings import settings_for_district
 
     wanted = FindingFilter.of(
@@ -53,7 +53,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             refresh=args.recheck,
         )
         received = received_names(store, snapshot.id)
-        breaks = line_breaks(store, snapshot.id)
+        breaks = store.line_breaks(snapshot.id)
         shown = wanted.apply(result)
         # The rows behind aggregated findings, read while the store is open: CSV always,
         # JSON and text with --details.

@@ -69,7 +69,7 @@ def findings_csv(
     lines: Mapping[str, LineBreaks] | None = None,
 ) -> str:
     """CSV text (header first, CRLF line ends as RFC 4180) of ``findings`` in their order;
-    ``lines`` places their rows on lines (:func:`line_breaks`)."""
+    ``lines`` places their rows on lines (:meth:`Store.line_breaks`)."""
     lines = lines or {}
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\r\n")
@@ -101,18 +101,6 @@ def received_names(store: Store, snapshot_id: int) -> dict[str, str]:
         for row in files.select("spec_name", "name").iter_rows(named=True)
         if row["spec_name"] is not None
     }
-
-
-def line_breaks(store: Store, snapshot_id: int) -> dict[str, LineBreaks]:
-    """Spec name → where its rows sit as lines, for the snapshot's files whose quoted values
-    hold line breaks (a file staged before they were recorded is absent: row + 1)."""
-    found = store.rows(
-        "SELECT f.spec_name, s.break_rows, s.break_lines FROM snapshot_files f "
-        "JOIN file_staging s USING (snapshot_id, name) "
-        "WHERE f.snapshot_id = ? AND f.spec_name IS NOT NULL AND len(s.break_rows) > 0",
-        [snapshot_id],
-    )
-    return {name: LineBreaks.of(zip(rows, extra, strict=True)) for name, rows, extra in found}
 
 
 def csv_download_link(csv_text: str, filename: str, label: str = "Download CSV") -> str:

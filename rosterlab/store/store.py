@@ -28,6 +28,7 @@ from rosterlab.errors import (
     disk_full,
 )
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import files
 from rosterlab.store.schema import migrations
 from rosterlab.store.sql import quote_ident
@@ -551,6 +552,17 @@ class Store:
             "ORDER BY name",
             [snapshot_id],
         )
+
+    def line_breaks(self, snapshot_id: int) -> dict[str, LineBreaks]:
+        """Spec name → where its rows sit as lines, for the snapshot's files whose quoted values
+        hold line breaks (a file staged before they were recorded is absent: row + 1)."""
+        found = self._rows(
+            "SELECT f.spec_name, s.break_rows, s.break_lines FROM snapshot_files f "
+            "JOIN file_staging s USING (snapshot_id, name) "
+            "WHERE f.snapshot_id = ? AND f.spec_name IS NOT NULL AND len(s.break_rows) > 0",
+            [snapshot_id],
+        )
+        return {name: LineBreaks.of(zip(rows, extra, strict=True)) for name, rows, extra in found}
 
     def received_files(self, snapshot_id: int) -> list[ReceivedFile]:
         """The files of a snapshot as received, by name."""

@@ -27,7 +27,6 @@ from rosterlab.report.findings_csv import (
     csv_download_link,
     findings_csv,
     findings_filename,
-    line_breaks,
     received_names,
 )
 from rosterlab.report.html import esc, html_table
@@ -221,7 +220,7 @@ class FindingsBrowser(Panel):
             findings_csv(
                 found,
                 received_names(self.bench.store, snap.id),
-                line_breaks(self.bench.store, snap.id),
+                self.bench.store.line_breaks(snap.id),
             ),
             findings_filename(snap.district, snap.seq),
             f"Download CSV ({len(found):,} findings)",

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.report.diff import diff_fragment, diff_text
-from rosterlab.report.findings_csv import line_breaks
 from rosterlab.report.html import esc
 from rosterlab.report.html_report import findings_fragment, flags_fragment
 from rosterlab.ui.base import wrap
@@ -56,7 +55,7 @@ def diff_summary(
 def night_findings(bench: Workbench, ref: NightRef = "latest", *, redact: bool = False) -> Static:
     """One night's findings: counts, root causes (biggest first), the first findings, hints."""
     result = check(bench, ref)
-    breaks = line_breaks(bench.store, result.snapshot.id)
+    breaks = bench.store.line_breaks(result.snapshot.id)
     page, text = findings_fragment(result, redact=redact, breaks=breaks)
     return Static(wrap(page), text)
 
