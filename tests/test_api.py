@@ -25,7 +25,6 @@ from rosterlab.bundle import open_bundle
 from rosterlab.bundle.sniff import surplus_rows
 from rosterlab.cli import main
 from rosterlab.config import DistrictSettings
-from rosterlab.report.findings_csv import line_breaks
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.store.api_pulls import pulls
@@ -499,7 +498,7 @@ def test_a_pull_stages_its_files_from_the_mapped_tables_exactly_as_parsing_them_
         (tmp_path / "served.csv").write_bytes(store.raw_bytes(kept["sha256"][0]))
         counted: dict[int, int] = {}
         surplus_rows(tmp_path / "served.csv", "LF", len(STUDENT_HEADER), breaks=counted)
-        kept_breaks = line_breaks(store, served.id)
+        kept_breaks = store.line_breaks(served.id)
     assert [m for m in said if m.startswith("parsing ")] == []
     assert result.rows == {name: len(rows) for name, rows in from_files.items()}
     assert from_tables == from_files
