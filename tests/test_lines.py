@@ -149,3 +149,57 @@ def test_a_windows_1252_byte_after_a_two_line_address_names_its_line_and_its_row
     _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "csv")
     rows = [r for r in csv.DictReader(io.StringIO(out)) if r["code"] == "invalid-utf8-bytes"]
     assert [(r["line"], r["key"]) for r in rows] == [("4", "")]
+
+
+# A header cell typed on two lines (Alt+Enter in a spreadsheet cell), quoted by the exporter:
+# DuckDB takes the file's line break style from its first break, the one inside that name.
+@pytest.mark.parametrize(
+    ("inside", "newline"),
+    [("\n", "\n"), ("\r\n", "\n"), ("\n", "\r\n"), ("\r\n", "\r\n")],
+    ids=["LF-in-LF", "CRLF-in-LF", "LF-in-CRLF", "CRLF-in-CRLF"],
+)
+def test_a_two_line_custom_field_name_keeps_every_row_and_moves_lines_down_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], inside: str, newline: str
+):
+    name = f"ext.house{inside}note"
+    rows = [
+        [*HEADER[:-1], name],
+        *(student(n, "red") for n in (1, 2, 3)),
+        student(4, "blue", zip_code="2134"),
+    ]
+    path = ingest_students(tmp_path, csv_text(rows, newline))
+    with Store.open(path, read_only=True) as store:
+        assert store.rows("SELECT rows FROM snapshot_files WHERE name = 'students.csv'") == [(4,)]
+        assert store.line_breaks(1) == {"students.csv": LineBreaks((0,), (1,))}
+    _, out, _ = run(capsys, "--store", str(path), "check", "--district", "tiny", "--format", "csv")
+    assert found_lines(out) == [("6", "S-004")]  # lines 1-2 the header, 3-6 S-001..S-004
+    _, out, _ = run(capsys, "--store", str(path), "check", "--district", "tiny", "--format", "json")
+    findings = json.loads(out)["findings"]
+    assert [
+        (f["code"], f["value"])
+        for f in findings
+        if f["code"] in ("extension-column", "excel-damage", "malformed-row")
+    ] == [("extension-column", "ext.house"), ("extension-column", name), ("excel-damage", "2134")]
+    assert [f["row"] for f in findings if f["code"] == "excel-damage"] == [4]
+
+
+def test_a_spec_column_name_split_by_a_line_break_is_a_misspelling_and_no_row_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    rows = [
+        [HEADER[0], "Student\r\n_id", *HEADER[2:]],
+        *(student(n, "1 Oak Rd") for n in (1, 2, 3)),
+    ]
+    path = ingest_students(tmp_path, csv_text(rows, "\r\n"))
+    with Store.open(path, read_only=True) as store:
+        assert store.rows("SELECT rows FROM snapshot_files WHERE name = 'students.csv'") == [(3,)]
+    _, out, _ = run(capsys, "--store", str(path), "check", "--district", "tiny", "--format", "json")
+    header = [
+        (f["code"], f["field"], f["value"])
+        for f in json.loads(out)["findings"]
+        if f["code"] in ("missing-column", "misspelled-column")
+    ]
+    assert header == [
+        ("missing-column", "Student_id", None),
+        ("misspelled-column", "Student_id", "Student\r\n_id"),
+    ]

@@ -13,7 +13,8 @@ running quote parity, set-based.
 A file whose line breaks come in more than one style (an exporter appending CRLF rows to an LF
 file, a stray CR) is rewritten once more for the parser with every record terminator as LF —
 line breaks inside quoted values are kept — because DuckDB's strict CSV parser gives up on a file
-whose terminators are mixed.
+whose terminators are mixed. A header whose quoted names hold line breaks is written once more
+with those breaks as spaces (DuckDB would take the file's line break style from them).
 """
 
 from __future__ import annotations
@@ -190,6 +191,9 @@ def sniff(
         separator = "\n" if counts.lf else "\r"
         blank_rows, kinds = _scan_records(parse_path, separator, chunk)
     newline = None if not kinds else next(iter(kinds)) if len(kinds) == 1 else "mixed"
+    if any("\r" in name or "\n" in name for name in header):
+        _flatten_header(parse_path, utf8_path, chunk)
+        parse_path = utf8_path
     return Sniffed(
         digest.hexdigest(), size, parse_path, encoding, bom, newline, header, blank_rows, bad
     )
@@ -350,6 +354,33 @@ def _header(head: bytes) -> tuple[str, ...]:
         return tuple(next(csv.reader(io.StringIO(text, newline=""))))
     except csv.Error:  # a cell past csv's field size limit: keep the plain comma split
         return tuple(re.split(r"[\r\n]", text, maxsplit=1)[0].split(","))
+
+
+def _flatten_header(path: Path, flat_path: Path, chunk: int) -> None:
+    """Write ``path`` to ``flat_path`` (it may be ``path`` itself) with the line breaks inside
+    the header's quoted names as spaces, the rest byte for byte.
+
+    DuckDB takes a file's line break style from its first break, even one inside a quoted header
+    name: a header ``"ext.house<CRLF>note"`` over LF rows (or LF inside a CRLF file) then parses
+    to no rows at all, without a reject. The names are read from the header as sniffed (with
+    their breaks), so the parser only needs the header to be one line.
+    """
+    scratch = flat_path.with_name(flat_path.name + ".flat")
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("rb") as src, scratch.open("wb") as out:
+        head = src.read(HEAD_LIMIT)
+        end = next(
+            (
+                match.start()
+                for match in re.finditer(rb"[\r\n]", head)
+                if head.count(b'"', 0, match.start()) % 2 == 0
+            ),
+            len(head),
+        )
+        out.write(head[:end].replace(b"\r", b" ").replace(b"\n", b" ") + head[end:])
+        while block := src.read(chunk):
+            out.write(block)
+    os.replace(scratch, flat_path)
 
 
 def _unify_terminators(path: Path, unified_path: Path, chunk: int) -> tuple[dict[str, int], bool]:

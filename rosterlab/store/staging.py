@@ -345,6 +345,11 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
         )
         parsed = _parse(store, source.parse_path, source.spec_name, width)
         surplus = dict(counting.result())
+    # The parser read a header whose quoted names hold line breaks as one line (the sniff
+    # flattened it); an editor shows the header on as many lines as the names hold.
+    separator = "\r" if source.newline == "CR" else "\n"
+    if header_breaks := sum(name.count(separator) for name in source.header):
+        breaks[0] = header_breaks
     # DuckDB may reject a row once per surplus or missing field: one finding per row, the
     # reject naming the most fields found (too many) or the fewest (too few).
     rejects = store.rows(
