@@ -21,7 +21,8 @@ class SourceFile:
     ``name`` is the path inside the bundle as received (``students.csv``, ``sub/Students.CSV``);
     ``spec_name`` is the spec file it *is* (its name at the top level, in any case) or ``None``.
     ``path`` holds the received bytes; ``parse_path`` holds the same text as UTF-8 without BOM
-    (the same file when no transcoding was needed) for the parser.
+    (the same file when no transcoding was needed) for the parser: record terminators made one
+    style when they were mixed, a header's line breaks inside quoted names made spaces.
     """
 
     name: str
