@@ -291,7 +291,7 @@ def test_the_findings_browser_drills_into_an_aggregated_finding_a_page_at_a_time
 
     browser.drill.value = 0
     first = [(f.key, f.row) for f in browser.drilled_rows]
-    assert '<td>S-002</td><td class="num">3</td>' in browser.drill_table.value
+    assert '<td>S-002</td><td class="num">4</td>' in browser.drill_table.value  # data row 3
     assert "<h4>students.csv: rows as received</h4>" in browser.rows.value
     browser.drill_pager.next.click()
     second = [(f.key, f.row) for f in browser.drilled_rows]

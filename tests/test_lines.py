@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -202,4 +203,37 @@ def test_a_spec_column_name_split_by_a_line_break_is_a_misspelling_and_no_row_is
     assert header == [
         ("missing-column", "Student_id", None),
         ("misspelled-column", "Student_id", "Student\r\n_id"),
+    ]
+
+
+def test_the_findings_browser_shows_rows_on_the_lines_an_editor_shows(tmp_path: Path):
+    """Lines: 1 header, 2-3 S-001 (a two-line address), 4 S-002 and 5 S-003, both with a zip
+    a spreadsheet cut: one aggregated finding, drilled into its two rows."""
+    from rosterlab.ui import FindingsBrowser, open_workbench
+
+    students = (
+        quoted_row(HEADER)
+        + quoted_row(student(1, "1 Oak Rd\r\nUnit 2"))
+        + quoted_row(student(2, "2 Elm St", zip_code="2134"))
+        + quoted_row(student(3, "3 Ash Ln", zip_code="2134"))
+    )
+    browser = FindingsBrowser(open_workbench(ingest_students(tmp_path, students), district="tiny"))
+    browser.code.value = "excel-damage"
+    assert [(f.row, f.count) for f in browser.page] == [(2, 2)]
+    assert '<th class="num">line</th>' in browser.table.value
+    assert '<td>2134</td><td class="num">4</td>' in browser.table.value
+    browser.drill.value = 0
+    assert re.findall(
+        r'<td>(S-00\d)</td><td class="num">(\d+)</td>', browser.drill_table.value
+    ) == [
+        ("S-002", "4"),
+        ("S-003", "5"),
+    ]
+    received = browser.rows.value
+    assert "<h4>students.csv: rows as received</h4>" in received
+    assert re.findall(
+        r'<tr><td class="num">(\d+)</td><td>SCH-1</td><td>(S-00\d)</td>', received
+    ) == [
+        ("4", "S-002"),
+        ("5", "S-003"),
     ]

@@ -87,6 +87,7 @@ class ReceivedRows:
     name: str
     header: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    spec_name: str  # the spec file it is (``name`` is as received: ``Students.csv``)
 
 
 # How an ingest dated its night (IngestResult.dated_by).
@@ -608,7 +609,7 @@ class Store:
                 "WHERE _row IN (SELECT unnest(?::BIGINT[])) ORDER BY _row",
                 [sorted(set(numbers))],
             )
-            found.append(ReceivedRows(source.name, source.header, tuple(rows)))
+            found.append(ReceivedRows(source.name, source.header, tuple(rows), file_name))
         return found
 
     def findings(self, snapshot_id: int, stage: str | None = None) -> list[Finding]:

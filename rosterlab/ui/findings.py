@@ -25,6 +25,7 @@ from rosterlab.checks import (
 from rosterlab.checks.details import rows_of
 from rosterlab.report.findings_csv import (
     csv_download_link,
+    finding_line,
     findings_csv,
     findings_filename,
     received_names,
@@ -32,6 +33,7 @@ from rosterlab.report.findings_csv import (
 from rosterlab.report.html import esc, html_table
 from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
+from rosterlab.spec.lines import LineBreaks
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_label, night_text
 from rosterlab.ui.session import NightRef, Workbench
@@ -47,12 +49,12 @@ FINDING_COLUMNS = (
     "key",
     "field",
     "value",
-    "row",
+    "line",
     "records",
     "message",
 )
 NO_DRILL = "(choose an aggregated finding)"
-ROW_COLUMNS = ("key", "row", "value", "message")
+ROW_COLUMNS = ("key", "line", "value", "message")
 
 
 def check(bench: Workbench, ref: NightRef = "latest") -> CheckResult:
@@ -99,6 +101,8 @@ class FindingsBrowser(Panel):
         self.drilled: Finding | None = None
         self.drill.observe(lambda _: self._drill_chosen(), "value")
         self.result: CheckResult | None = None
+        # The night's files' line breaks inside quoted values: rows are shown on an editor's lines.
+        self._lines: dict[str, LineBreaks] = {}
         self._groups: list[FindingGroup] = []
         self._selected: list[Finding] = []
         self._busy = False
@@ -167,6 +171,7 @@ class FindingsBrowser(Panel):
         self.result = run_checks(
             self.bench.store, int(self.night.value), settings=CheckSettings.of(self.bench.settings)
         )
+        self._lines = self.bench.store.line_breaks(self.result.snapshot.id)
         self._groups = finding_groups(self.result)
         codes = sorted({f.code for f in self.result.findings})
         counts = self.result.severity_counts()
@@ -220,7 +225,7 @@ class FindingsBrowser(Panel):
             findings_csv(
                 found,
                 received_names(self.bench.store, snap.id),
-                self.bench.store.line_breaks(snap.id),
+                self._lines,
             ),
             findings_filename(snap.district, snap.seq),
             f"Download CSV ({len(found):,} findings)",
@@ -251,13 +256,13 @@ class FindingsBrowser(Panel):
                         f.key if f.key else spec.samples_text(f.sample_keys, f.count),
                         f.field,
                         f.value,
-                        f.row,
+                        finding_line(f, self._lines),
                         f.count,
                         f.message,
                     )
                     for f in page
                 ],
-                numeric=("row", "records"),
+                numeric=("line", "records"),
                 empty="no findings",
             )
             + self._what_to_do(page)
@@ -314,8 +319,8 @@ class FindingsBrowser(Panel):
             wrap(
                 html_table(
                     ROW_COLUMNS,
-                    [(f.key, f.row, f.value, f.message) for f in rows],
-                    numeric=("row",),
+                    [(f.key, finding_line(f, self._lines), f.value, f.message) for f in rows],
+                    numeric=("line",),
                     empty="no rows",
                 )
             )
@@ -333,18 +338,23 @@ class FindingsBrowser(Panel):
         return f"<p><b>What to do:</b> {esc(page[0].hint)}</p>" if page else ""
 
     def _received_rows(self, page: Sequence[Finding]) -> str:
-        """The page's findings' rows as received, per file (header as sent)."""
+        """The page's findings' rows as received, per file (header as sent), each on the line
+        an editor shows it."""
         wanted: dict[str, set[int]] = {}
         for f in page:
             if f.row is not None and f.entity in spec.ENTITIES:
                 wanted.setdefault(spec.ENTITIES[f.entity].file, set()).add(f.row)
         if not wanted or self.result is None:
             return ""
-        return "".join(
-            f"<h4>{esc(received.name)}: rows as received</h4>"
-            + html_table(("row", *received.header), received.rows, numeric=("row",))
-            for received in self.bench.store.received_rows(self.result.snapshot.id, wanted)
-        )
+        parts = []
+        for received in self.bench.store.received_rows(self.result.snapshot.id, wanted):
+            breaks = self._lines.get(received.spec_name, LineBreaks())
+            rows = [(breaks.line(row), *values) for row, *values in received.rows]
+            parts.append(
+                f"<h4>{esc(received.name)}: rows as received</h4>"
+                + html_table(("line", *received.header), rows, numeric=("line",))
+            )
+        return "".join(parts)
 
     def __repr__(self) -> str:
         if self.result is None:
