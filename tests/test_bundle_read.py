@@ -367,6 +367,23 @@ def test_blank_row_in_a_classic_mac_file(tmp_path: Path) -> None:
     assert (sniffed.newline, sniffed.blank_rows) == ("CR", (2,))
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_header_name_on_two_lines_keeps_its_break_and_the_parser_reads_one_header_line(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Alt+Enter in a spreadsheet's header cell: a CRLF inside a quoted name over LF rows. The
+    parser's copy has the break as spaces (DuckDB takes a file's line breaks from its first)."""
+    text = 'A,"ext.Maison\r\nnote"\n1,"é\r\nx"\n2,y\n'
+    (tmp_path / "f.csv").write_bytes(text.encode(encoding))
+    sniffed = sniff(tmp_path / "f.csv", tmp_path / "utf8.csv", chunk=7)
+
+    assert (sniffed.header, sniffed.newline) == (("A", "ext.Maison\r\nnote"), "LF")
+    assert sniffed.parse_path == tmp_path / "utf8.csv"
+    assert sniffed.parse_path.read_bytes() == 'A,"ext.Maison  note"\n1,"é\r\nx"\n2,y\n'.encode()
+    assert (tmp_path / "f.csv").read_bytes() == text.encode(encoding)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "utf8.csv"]
+
+
 cells = st.text(alphabet='ab ,"é\n\r', max_size=6)
 
 
