@@ -15,7 +15,7 @@ The reader already reports the header-level customizations (``extension-column``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,48 +88,28 @@ def profile_file(
     positions = staged.columns.received_positions()  # a duplicated header is profiled once
     if not positions:
         return []
-    known = known or {}
     rows = int(store.rows(f"SELECT count(*) FROM {staged.view}")[0][0])
-    distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
     columns = [positional(p) for p in positions.values()]
-    names = list(positions)
-    # Columns go in batches: one query over hundreds of columns (a file with 500 ext.* columns)
-    # needs memory for all their distinct sets at once, and took seconds per hundred columns.
-    stats: list[Any] = []
-    for start in range(0, len(columns), PROFILE_BATCH):
-        batch = range(start, min(start + PROFILE_BATCH, len(columns)))
-        stats += store.rows(
-            "SELECT "
-            + ", ".join(
-                f"count({columns[i]}), "
-                + (
-                    f"(SELECT count(*) FROM {known[names[i]]})"
-                    if names[i] in known
-                    else distinct.format(columns[i])
-                )
-                for i in batch
-            )
-            + f" FROM {staged.view}"
-        )[0]
-    sampled = (
-        f" USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (42)" if rows > sample else ""
-    )
-    pattern = PATTERN_SQL.format(n=PATTERN_LENGTH)
     counted: dict[str, list[tuple[str, int]]] = {c: [] for c in columns}
-    # The sample is kept in a table first: unpivoting a sampling subquery re-reads the file.
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
-        f"FROM {staged.view}{sampled}"
-    )
-    for start in range(0, len(columns), PROFILE_BATCH):
-        batch_columns = ", ".join(columns[start : start + PROFILE_BATCH])
-        for column, shape, count in store.rows(
-            f"SELECT col, {pattern} AS p, sum(n) AS n FROM (SELECT col, v, count(*) AS n FROM "
-            f"(UNPIVOT (SELECT {batch_columns} FROM {SAMPLE_TABLE}) ON COLUMNS(*) INTO NAME col "
-            "VALUE v) GROUP BY ALL) GROUP BY ALL ORDER BY col, n DESC, p"
-        ):
-            counted[column].append((shape, int(count)))
-    store.execute(f"DROP TABLE {SAMPLE_TABLE}")
+    if rows <= sample:
+        # The whole file is the sample: one pass over its distinct values gives the fill, the
+        # distinct count and the pattern mix (a value's pattern splits the distinct values).
+        distinct = dict.fromkeys(columns, 0)
+        for column, shape, count, values in _patterns(store, staged.view, columns):
+            counted[column].append((shape, count))
+            distinct[column] += values
+        stats = [n for c in columns for n in (sum(n for _, n in counted[c]), distinct[c])]
+    else:
+        tables = [(known or {}).get(name) for name in positions]
+        stats = _stats(store, staged.view, rows, columns, tables)
+        # The sample is kept in a table first: unpivoting a sampling subquery re-reads the file.
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
+            f"FROM {staged.view} USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (42)"
+        )
+        for column, shape, count, _ in _patterns(store, SAMPLE_TABLE, columns):
+            counted[column].append((shape, count))
+        store.execute(f"DROP TABLE {SAMPLE_TABLE}")
     return [
         FieldProfile(
             file=staged.spec_name,
@@ -143,6 +123,45 @@ def profile_file(
         )
         for i, (name, position) in enumerate(positions.items())
     ]
+
+
+def _stats(
+    store: Store, view: str, rows: int, columns: Sequence[str], known: Sequence[str | None]
+) -> list[Any]:
+    """Filled and distinct values per column (``known``: a table of the column's distinct
+    values the checks made, or None), in batches of :data:`PROFILE_BATCH` columns."""
+    distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
+    # Columns go in batches: one query over hundreds of columns (a file with 500 ext.* columns)
+    # needs memory for all their distinct sets at once, and took seconds per hundred columns.
+    stats: list[Any] = []
+    for start in range(0, len(columns), PROFILE_BATCH):
+        stats += store.rows(
+            "SELECT "
+            + ", ".join(
+                f"count({columns[i]}), "
+                + (f"(SELECT count(*) FROM {table})" if table else distinct.format(columns[i]))
+                for i in range(start, min(start + PROFILE_BATCH, len(columns)))
+                for table in [known[i]]
+            )
+            + f" FROM {view}"
+        )[0]
+    return stats
+
+
+def _patterns(
+    store: Store, source: str, columns: Sequence[str]
+) -> Iterator[tuple[str, str, int, int]]:
+    """(column, pattern, values, distinct values) of ``source``'s filled values, most common
+    pattern first per column, in batches of :data:`PROFILE_BATCH` columns."""
+    pattern = PATTERN_SQL.format(n=PATTERN_LENGTH)
+    for start in range(0, len(columns), PROFILE_BATCH):
+        batch = ", ".join(columns[start : start + PROFILE_BATCH])
+        for column, shape, count, values in store.rows(
+            f"SELECT col, {pattern} AS p, sum(n) AS n, count(*) FROM (SELECT col, v, count(*) "
+            f"AS n FROM (UNPIVOT (SELECT {batch} FROM {source}) ON COLUMNS(*) INTO NAME col "
+            "VALUE v) GROUP BY ALL) GROUP BY ALL ORDER BY col, n DESC, p"
+        ):
+            yield column, shape, int(count), int(values)
 
 
 def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> None:
