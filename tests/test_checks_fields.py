@@ -15,8 +15,9 @@ from rosterlab.checks import (
     run_checks,
     snapshot_profiles,
 )
+from rosterlab.checks.fields import profile_snapshot
 from rosterlab.errors import LedgerError
-from rosterlab.store import Store
+from rosterlab.store import Store, stage_snapshot
 from tests.test_checks import add_column, found, ingest, one
 from tests.tiny import Night, tiny_night
 
@@ -151,6 +152,32 @@ def test_profile_of_a_night(store, tmp_path):
         2,
         "A",
     )
+
+
+def test_a_file_larger_than_the_pattern_sample_has_exact_counts_and_sampled_patterns(
+    store, tmp_path
+):
+    (snapshot,) = ingest(store, tmp_path, tiny_night())
+    staged = stage_snapshot(store, snapshot)
+    whole = {
+        (p.file, p.field): p for p in profile_snapshot(store, snapshot, staged, CheckSettings())
+    }
+    sampled = {
+        (p.file, p.field): p
+        for p in profile_snapshot(store, snapshot, staged, CheckSettings(pattern_sample=2))
+    }
+
+    assert sampled.keys() == whole.keys()
+    for place, profile in sampled.items():  # rows, fill and distinct values are never sampled
+        assert (profile.rows, profile.filled, profile.distinct) == (
+            whole[place].rows,
+            whole[place].filled,
+            whole[place].distinct,
+        )
+    grade = sampled[("students.csv", "Grade")]
+    assert (whole[("students.csv", "Grade")].sampled, grade.sampled) == (4, 2)
+    assert sum(n for _, n in grade.patterns) == 2
+    assert {shape for shape, _ in grade.patterns} <= {"9", "99"}
 
 
 def test_the_field_matrix_of_a_district(store, tmp_path):
