@@ -29,8 +29,9 @@ EXACT_DISTINCT_ROWS = 100_000
 SAMPLE_TABLE = "_check_pattern_sample"
 PATTERN_LENGTH = 40
 PROFILE_BATCH = 64  # columns profiled per query: bounds memory and time on very wide files
-# Digits → 9, then runs of letters (any script) → A; capped so free text stays one short shape.
-PATTERN_SQL = "left(regexp_replace(regexp_replace(v, '[0-9]', '9', 'g'), '\\pL+', 'A', 'g'), {n})"
+# Digits (ASCII, as [0-9]) → 9, then runs of letters (any script) → A; capped so free text stays
+# one short shape. translate() does the digits at a fraction of a second regular expression's cost.
+PATTERN_SQL = "left(regexp_replace(translate(v, '012345678', '999999999'), '\\pL+', 'A', 'g'), {n})"
 
 HISTORY_CODES = (
     "column-dropped",
