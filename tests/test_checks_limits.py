@@ -1,8 +1,9 @@
 """Checks under a memory limit too small for them: one line, exit 2, nothing half-cached.
 
-With one thread, ingesting the tiny night fits in 8 MB of DuckDB memory but checking it needs
-more than 24 MB (the field profile counts the distinct values of every column at once), so at
-16 MB the ingest commits and the checks run out of memory inside their transaction (measured).
+With one thread, ingesting the tiny night fits in 8 MB of DuckDB memory but checking it right
+after needs more than 9 MB, so at 8 MB the ingest commits and the checks run out of memory inside
+their transaction; a recheck in a fresh store connection needs 7 MB, so it is given 6 MB and its
+checks run out of memory there (measured).
 The aborted transaction is rolled back before anything else runs on the connection: the store
 stays healthy and usable, the previous check results stay cached, and the error is the store's
 one-line out-of-memory message.
@@ -22,7 +23,8 @@ from tests.cli_run import run
 from tests.test_limits import out_of_memory
 from tests.tiny import tiny_night, write_night
 
-LIMIT = "16MB"
+LIMIT = "8MB"
+RECHECK_LIMIT = "6MB"
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def night(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def limited(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """A 16 MB budget, one thread (``monkeypatch.delenv`` lifts it)."""
+    """An 8 MB budget, one thread (``monkeypatch.delenv`` lifts it)."""
     monkeypatch.setenv("ROSTERLAB_MEMORY_LIMIT", LIMIT)
     monkeypatch.setenv("ROSTERLAB_THREADS", "1")
     return monkeypatch
@@ -84,11 +86,11 @@ def test_a_recheck_that_runs_out_of_memory_keeps_the_cached_checks(
     kept = cache(store)
     assert kept[1:] == ([], 30)
 
-    monkeypatch.setenv("ROSTERLAB_MEMORY_LIMIT", LIMIT)
+    monkeypatch.setenv("ROSTERLAB_MEMORY_LIMIT", RECHECK_LIMIT)
     monkeypatch.setenv("ROSTERLAB_THREADS", "1")
     code, out, err = run(capsys, "--store", str(store), "check", "--district", "maple", "--recheck")
 
-    assert (code, out, err) == (2, "", f"rosterlab: {out_of_memory(store, LIMIT)}\n")
+    assert (code, out, err) == (2, "", f"rosterlab: {out_of_memory(store, RECHECK_LIMIT)}\n")
     monkeypatch.delenv("ROSTERLAB_MEMORY_LIMIT")
     assert cache(store) == kept
     assert run(capsys, "--store", str(store), "doctor")[0] == 0
