@@ -356,19 +356,24 @@ def test_events_pulls_nights_apart_give_the_history_full_pulls_give(tmp_path, ca
     assert "S-008" not in str(events["nights"])  # created and deleted between two pulls
 
 
-def test_an_events_pull_broken_midway_leaves_the_store_as_it_was_and_resumes(
-    tmp_path, capsys, monkeypatch
-):
-    """One event a page; the stand-in refuses every request from the third on."""
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+def _pulled_before_the_third_night(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(uploads, pulls, fresh): churn's nights 1–2 uploaded and pulled in full, night 3 uploaded."""
     uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    fresh = tmp_path / "fresh.duckdb"
     first, second, third, *_ = churn()
     ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
     ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
     with standin(uploads, DISTRICT, "--as-is") as origin:
         assert pull(pulls, configure(tmp_path, origin)) == 0
     ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    return uploads, pulls, tmp_path / "fresh.duckdb"
+
+
+def test_an_events_pull_broken_midway_leaves_the_store_as_it_was_and_resumes(
+    tmp_path, capsys, monkeypatch
+):
+    """One event a page; the stand-in refuses every request from the third on."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls, fresh = _pulled_before_the_third_night(tmp_path)
     before = history(capsys, pulls)
     port = free_port()
     with standin(uploads, DISTRICT, "--as-is", "--fault", "503@3+", port=port) as origin:
@@ -525,14 +530,7 @@ def test_an_events_pull_interrupted_while_mapping_keeps_the_served_state_and_res
     tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    fresh = tmp_path / "fresh.duckdb"
-    first, second, third, *_ = churn()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
-    with standin(uploads, DISTRICT, "--as-is") as origin:
-        assert pull(pulls, configure(tmp_path, origin)) == 0
-    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    uploads, pulls, fresh = _pulled_before_the_third_night(tmp_path)
     state = "SELECT step, id, j::VARCHAR FROM api_served ORDER BY step, id"
     with Store.open(pulls, read_only=True) as s:
         served_before = s.rows(state)
