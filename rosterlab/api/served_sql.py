@@ -216,13 +216,14 @@ _STUDENT_31 = (
 )
 
 
-def _user(email: str, name: str, role: str, role_object: str) -> str:
+def _user(email: str, name: str, roles: str, user_id: str = "id") -> str:
+    """A user's body: ``email`` and ``name`` as SQL, ``roles`` a JSON object of its roles."""
     return obj(
-        ("id", "id"),
+        ("id", user_id),
         ("district", "$district_id"),
-        ("email", _c(email)),
+        ("email", email),
         ("name", name),
-        ("roles", obj((role, role_object))),
+        ("roles", roles),
     )
 
 
@@ -250,10 +251,9 @@ def student_bodies(*versions: str, ids: str = RANGE) -> str:
     version)."""
     bodies = ", ".join(
         _user(
-            "Student_email",
+            _c("Student_email"),
             _STUDENT_NAME,
-            "student",
-            obj(*_STUDENT, *_STUDENT_31) if version == "3.1" else obj(*_STUDENT),
+            obj(("student", obj(*_STUDENT, *_STUDENT_31) if version == "3.1" else obj(*_STUDENT))),
         )
         + "::VARCHAR"
         for version in versions
@@ -348,27 +348,22 @@ WHERE m.role = 'staff' AND m.id = served_staff.id;
 INSERT INTO served_roles SELECT $seq, user_id, 'staff' FROM served_merged WHERE role = 'staff';
 INSERT INTO served_records
 SELECT $seq, 'users', 'teacher', t.id, {
-    obj(
-        ("id", "t.id"),
-        ("district", "$district_id"),
-        ("email", f"t.{_c('Teacher_email')}"),
-        ("name", _name(f"t.{_c('First_name')}", f"t.{_c('Middle_name')}", f"t.{_c('Last_name')}")),
-        (
-            "roles",
-            f"CASE WHEN s.id IS NULL THEN {obj(('teacher', _teacher_role('t')))} "
-            f"ELSE {obj(('teacher', _teacher_role('t')), ('staff', _staff_role('s')))} END",
-        ),
+    _user(
+        f"t.{_c('Teacher_email')}",
+        _name(f"t.{_c('First_name')}", f"t.{_c('Middle_name')}", f"t.{_c('Last_name')}"),
+        f"CASE WHEN s.id IS NULL THEN {obj(('teacher', _teacher_role('t')))} "
+        f"ELSE {obj(('teacher', _teacher_role('t')), ('staff', _staff_role('s')))} END",
+        "t.id",
     )
 }::VARCHAR, NULL
 FROM served_teachers t LEFT JOIN served_staff s ON s.id = t.id ORDER BY t.id;
 INSERT INTO served_records
 SELECT $seq, 'users', 'staff', s.id, {
-    obj(
-        ("id", "s.id"),
-        ("district", "$district_id"),
-        ("email", f"s.{_c('Staff_email')}"),
-        ("name", _name(f"s.{_c('First_name')}", "NULL", f"s.{_c('Last_name')}")),
-        ("roles", obj(("staff", _staff_role("s")))),
+    _user(
+        f"s.{_c('Staff_email')}",
+        _name(f"s.{_c('First_name')}", "NULL", f"s.{_c('Last_name')}"),
+        obj(("staff", _staff_role("s"))),
+        "s.id",
     )
 }::VARCHAR, NULL
 FROM served_staff s WHERE s.id NOT IN (SELECT id FROM served_teachers) ORDER BY s.id
@@ -404,21 +399,23 @@ SELECT $seq, 'users', 'contact', id, NULL, NULL FROM served_contacts ORDER BY id
 )
 
 
+_CONTACT_ROLE = obj(
+    ("sis_id", _c("Contact_sis_id")),
+    ("phone", _c("Contact_phone")),
+    ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
+    ("student_relationships", "to_json(relationships)"),
+)
+
+
 def contact_bodies(ids: str = RANGE) -> str:
     """Contacts' bodies (id, body), rendered from their first row (``rid``) and relationships."""
     return f"""
 SELECT c.id, {
         _user(
-            "Contact_email",
+            _c("Contact_email"),
             f"CASE WHEN {_c('Contact_name')} IS NULL THEN {_name('NULL', 'NULL', 'NULL')} "
             f"ELSE rl_split_name({_c('Contact_name')}) END",
-            "contact",
-            obj(
-                ("sis_id", _c("Contact_sis_id")),
-                ("phone", _c("Contact_phone")),
-                ("phone_type", f"rl_phone_type({_c('Contact_phone_type')})"),
-                ("student_relationships", "to_json(relationships)"),
-            ),
+            obj(("contact", _CONTACT_ROLE)),
         )
     }::VARCHAR
 FROM served_contact_index c
