@@ -134,9 +134,21 @@ def test_a_mass_deletion_is_held_and_rows_clever_skips_are_counted(tmp_path, cap
         ("held", "hold: teachers deletion", []),
         ("processed", "", [{"file": "sections.csv", "code": "missing-value", "rows": 1}]),
     ]
+    assert (listed[2]["carried"], listed[2]["not_served"]) == (
+        [{"file": "enrollments.csv", "code": "missing-value", "rows": 2, "by": "sections"}],
+        [
+            {"entity": "enrollments", "code": "missing-value", "records": 2, "by": "sections",
+             "confirmed": False},
+            {"entity": "sections", "code": "missing-value", "records": 1, "by": None,
+             "confirmed": True},
+        ],
+    )  # fmt: skip
     code, out, _ = run(capsys, "--store", store, "snapshots")
     assert code == 0
-    assert "  upload  processed, 1 row skipped  " in out.splitlines()[3]
+    assert (
+        "  upload  processed, 1 row skipped, 2 rows carried with skipped records  "
+        in out.splitlines()[3]
+    )
 
 
 def test_a_change_only_in_a_column_clever_ignores_predicts_no_update_hold(tmp_path, capsys):

@@ -34,7 +34,7 @@ from rosterlab.checks.sql import STORED_ROWS, create_rows_table, rows_table
 from rosterlab.diff import diff_snapshots, history_findings
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
-from rosterlab.store.outcomes import file_rows, live_before, record_outcome, upload_outcome
+from rosterlab.store.outcomes import live_before, record_outcome, snapshot_outcome
 
 CHECKS_VERSION = "4"
 STAGE = "check"
@@ -269,11 +269,8 @@ def run_checks(
                     everything = (*store.findings(snapshot_id, "ingest"), *found)
                     record_outcome(
                         store,
-                        upload_outcome(
-                            snapshot_id,
-                            everything,
-                            file_rows(store, snapshot_id),
-                            settings.district_values(),
+                        snapshot_outcome(
+                            store, snapshot_id, everything, settings.district_values()
                         ),
                     )
                     store.execute(

@@ -53,7 +53,8 @@ def snapshot_dict(
 
 def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     """``processed, 3 rows skipped``, ``held (hold: students deletion)``, ``not-processed (…)``,
-    then the rows Clever may skip: ``…, 2 rows may be skipped (unconfirmed)``.
+    then the rows Clever may skip: ``…, 2 rows may be skipped (unconfirmed)``, and those the
+    skips carry with them: ``…, 16 rows carried with skipped records``.
 
     ``short``: the outcome and the skipped rows only (a table cell).
     """
@@ -63,6 +64,8 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
         text += f" ({outcome.reason})"
     if may_skip:
         text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
+    if carried := outcome.carried_rows():
+        text += f", {_plural(carried, 'row')} carried with skipped records"
     return text
 
 
@@ -87,6 +90,11 @@ def outcome_lines(outcome: UploadOutcome) -> list[str]:
     lines += [
         f"  {s.file}: {_plural(s.rows, 'row')} may be skipped ({s.code}: consequence unconfirmed)"
         for s in outcome.may_skip
+    ]
+    lines += [
+        f"  {s.file}: {_plural(s.rows, 'row')} may be skipped with the skipped {s.by} they name "
+        f"({s.code}: consequence unconfirmed)"
+        for s in outcome.carried
     ]
     return lines
 

@@ -8,7 +8,10 @@ and its published hold thresholds):
 - ``held``: a predicted hold: the live state stays until the district approves the upload;
 - ``processed``: applied, less the rows Clever skips (counted by file and reason), and
   naming apart the rows it may skip: a broken link or a repeated ID, whose consequence Clever
-  does not state (the stand-in skips them; reconcile shows what Clever did).
+  does not state (the stand-in skips them; reconcile shows what Clever did), and the rows a
+  skip carries with it — the enrollments of a skipped section or student, a skipped school's
+  students, teachers, staff and sections (``store/carried.py``): Clever states no consequence
+  for them either, so they too *may* be skipped.
 
 The outcome is computed from a snapshot's findings when it is checked (at ingest) and stored in
 ``snapshot_outcomes`` beside the district settings it was checked with. The *live state* before
@@ -35,6 +38,7 @@ from rosterlab.spec.findings import (
     ROWS_SKIPPED,
     SECTION_SKIPPED,
 )
+from rosterlab.store.carried import NotServed, not_served
 from rosterlab.store.store import SnapshotInfo, Store
 
 NOT_PROCESSED = "not-processed"
@@ -48,17 +52,23 @@ _FILE_SKIPPING = (ROWS_SKIPPED,)
 # Clever takes an enrollment's school from its section (docs/api.md): a broken School_id in
 # enrollments.csv alone is no row it cannot serve.
 _NOT_FOLLOWED = frozenset({("enrollments", "School_id")})
-# A stored skipped item ``[file, code, rows]`` of rows Clever may skip carries this 4th element.
+# A stored skipped item ``[file, code, rows]`` of rows Clever may skip carries this 4th element,
+# one of rows carried with skipped records ``[file, code, rows, "carried", by]``, and the
+# records Clever does not serve ``[entity, code, records, "records", by, rows]``.
 _MAY_SKIP = "unconfirmed"
+_CARRIED = "carried"
+_RECORDS = "records"
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """Rows of one file Clever skips for one reason (a finding code)."""
+    """Rows of one file Clever skips for one reason (a finding code); carried rows name the
+    entity whose skipped records carry them (``by``: the enrollments of skipped sections)."""
 
     file: str
     code: str
     rows: int
+    by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,10 @@ class UploadOutcome:
     """What Clever does with one upload, and why (``reason``: the deciding finding codes).
 
     ``skipped``: rows Clever skips on its word; ``may_skip``: rows it may skip (their
-    finding's consequence is unconfirmed), never counted in ``skipped``.
+    finding's consequence is unconfirmed), never counted in ``skipped``; ``carried``: rows with
+    no problem of their own that a skip carries with it (they may be skipped: Clever does not
+    say); ``not_served``: the same per entity in records, direct and carried — what reconcile
+    counts as ``served-skipped``.
     """
 
     snapshot_id: int
@@ -75,6 +88,8 @@ class UploadOutcome:
     skipped: tuple[Skipped, ...] = ()
     settings: tuple[tuple[str, Any], ...] = ()
     may_skip: tuple[Skipped, ...] = ()
+    carried: tuple[Skipped, ...] = ()
+    not_served: tuple[NotServed, ...] = ()
 
     @property
     def applied(self) -> bool:
@@ -92,12 +107,28 @@ class UploadOutcome:
     def may_skip_rows(self) -> int:
         return sum(s.rows for s in self.may_skip)
 
+    def carried_rows(self) -> int:
+        return sum(s.rows for s in self.carried)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
             "reason": self.reason,
             "skipped": [{"file": s.file, "code": s.code, "rows": s.rows} for s in self.skipped],
             "may_skip": [{"file": s.file, "code": s.code, "rows": s.rows} for s in self.may_skip],
+            "carried": [
+                {"file": s.file, "code": s.code, "rows": s.rows, "by": s.by} for s in self.carried
+            ],
+            "not_served": [
+                {
+                    "entity": n.entity,
+                    "code": n.code,
+                    "records": n.records,
+                    "by": n.by,
+                    "confirmed": n.confirmed,
+                }
+                for n in self.not_served
+            ],
         }
 
 
@@ -111,8 +142,11 @@ def upload_outcome(
     findings: Sequence[Finding],
     file_rows: Mapping[str, int],
     settings: Mapping[str, Any] | None = None,
+    unserved: Sequence[NotServed] = (),
 ) -> UploadOutcome:
-    """The outcome the findings imply: not processed, held, or processed less skipped rows."""
+    """The outcome the findings imply: not processed, held, or processed less skipped rows;
+    ``unserved``: the records Clever does not serve (:func:`skipping`), which give the rows a
+    skip carries with it."""
     frozen_settings = tuple(sorted((settings or {}).items()))
     catalogue = spec.CATALOGUE
     stopping = sorted(
@@ -152,7 +186,49 @@ def upload_outcome(
         for counted in (skipped_rows, may_skip_rows)
     )
     outcome, reason = (HELD, "hold: " + ", ".join(holds)) if holds else (PROCESSED, "")
-    return UploadOutcome(snapshot_id, outcome, reason, skipped, frozen_settings, may_skip)
+    carried = tuple(
+        Skipped(spec.ENTITIES[n.entity].file, n.code, n.rows, n.by)
+        for n in unserved
+        if n.by is not None and n.rows
+    )
+    return UploadOutcome(
+        snapshot_id,
+        outcome,
+        reason,
+        skipped,
+        frozen_settings,
+        may_skip,
+        carried,
+        tuple(unserved),
+    )
+
+
+def skips_rows(findings: Sequence[Finding]) -> bool:
+    """Whether a finding skips (or may skip) a row Clever would otherwise serve."""
+    catalogue = spec.CATALOGUE
+    return any(
+        catalogue[f.code].clever in (*_ROW_SKIPPING, *_FILE_SKIPPING)
+        or (
+            catalogue[f.code].clever == ROWS_MAY_BE_SKIPPED
+            and (f.entity, f.field) not in _NOT_FOLLOWED
+        )
+        for f in findings
+    )
+
+
+def snapshot_outcome(
+    store: Store,
+    snapshot_id: int,
+    findings: Sequence[Finding],
+    settings: Mapping[str, Any] | None = None,
+) -> UploadOutcome:
+    """A snapshot's outcome from its findings, with the records its skips carry: counted in
+    the store (one query over the night's rows) only when a finding skips a row."""
+    unserved: tuple[NotServed, ...] = ()
+    if skips_rows(findings):
+        snapshot = store.snapshot(snapshot_id)
+        unserved = not_served(store, snapshot.district, snapshot.seq)
+    return upload_outcome(snapshot_id, findings, file_rows(store, snapshot_id), settings, unserved)
 
 
 def file_rows(store: Store, snapshot_id: int) -> dict[str, int]:
@@ -178,6 +254,11 @@ def record_outcome(store: Store, outcome: UploadOutcome) -> None:
             json.dumps(
                 [[s.file, s.code, s.rows] for s in outcome.skipped]
                 + [[s.file, s.code, s.rows, _MAY_SKIP] for s in outcome.may_skip]
+                + [[s.file, s.code, s.rows, _CARRIED, s.by] for s in outcome.carried]
+                + [
+                    [n.entity, n.code, n.records, _RECORDS, n.by, n.rows]
+                    for n in outcome.not_served
+                ]
             ),
             json.dumps(dict(outcome.settings), sort_keys=True),
         ],
@@ -187,13 +268,24 @@ def record_outcome(store: Store, outcome: UploadOutcome) -> None:
 def _stored(row: tuple[Any, ...]) -> UploadOutcome:
     snapshot_id, outcome, reason, skipped, settings = row
     items = json.loads(skipped)
+    kind = [item[3] if len(item) > 3 else None for item in items]
     return UploadOutcome(
         snapshot_id,
         outcome,
         reason,
-        tuple(Skipped(*item[:3]) for item in items if item[3:] != [_MAY_SKIP]),
+        tuple(Skipped(*item[:3]) for item, k in zip(items, kind, strict=True) if k is None),
         tuple(sorted(json.loads(settings).items())),
-        tuple(Skipped(*item[:3]) for item in items if item[3:] == [_MAY_SKIP]),
+        tuple(Skipped(*item[:3]) for item, k in zip(items, kind, strict=True) if k == _MAY_SKIP),
+        tuple(
+            Skipped(item[0], item[1], item[2], item[4])
+            for item, k in zip(items, kind, strict=True)
+            if k == _CARRIED
+        ),
+        tuple(
+            NotServed(item[0], item[1], item[2], item[5], item[4])
+            for item, k in zip(items, kind, strict=True)
+            if k == _RECORDS
+        ),
     )
 
 
@@ -208,9 +300,7 @@ def outcomes(store: Store, district: str | None = None) -> dict[int, UploadOutco
     known = {row[0]: _stored(row) for row in rows}
     for snapshot in snapshots:
         if snapshot.id not in known:
-            known[snapshot.id] = upload_outcome(
-                snapshot.id, store.findings(snapshot.id), file_rows(store, snapshot.id)
-            )
+            known[snapshot.id] = snapshot_outcome(store, snapshot.id, store.findings(snapshot.id))
     return known
 
 
@@ -219,7 +309,7 @@ def outcome_of(store: Store, snapshot_id: int) -> UploadOutcome:
     rows = store.rows("SELECT * FROM snapshot_outcomes WHERE snapshot_id = ?", [snapshot_id])
     if rows:
         return _stored(rows[0])
-    return upload_outcome(snapshot_id, store.findings(snapshot_id), file_rows(store, snapshot_id))
+    return snapshot_outcome(store, snapshot_id, store.findings(snapshot_id))
 
 
 def same_kind(a: SnapshotInfo, b: SnapshotInfo) -> bool:
