@@ -198,14 +198,17 @@ def test_rows_whose_fate_clever_does_not_state_are_named_apart_as_may_be_skipped
     )
     code, out, _ = run(capsys, "--store", store, "snapshots")
     assert code == 0
-    assert "processed, 1 row skipped, 2 rows may be skipped (unconfirmed)" in out
+    assert "processed, 1 row skipped, 2 rows may be skipped (unconfirmed), 2 rows carried" in out
     night_2 = write_night(tmp_path / "again", night)
     code, out, _ = run(capsys, "--store", store, "ingest", str(night_2), "--district", "maple")
     assert code == 0
-    assert out.splitlines()[2:6] == [
-        "  Clever: processed, 1 row skipped, 2 rows may be skipped (unconfirmed)",
+    assert out.splitlines()[2:7] == [
+        "  Clever: processed, 1 row skipped, 2 rows may be skipped (unconfirmed), 2 rows carried "
+        "with skipped records",
         "    sections.csv: 1 row skipped (missing-value)",
         "    enrollments.csv: 1 row may be skipped (enrollment-unknown-section: consequence "
         "unconfirmed)",
         "    students.csv: 1 row may be skipped (unknown-school: consequence unconfirmed)",
+        "    enrollments.csv: 2 rows may be skipped with the skipped sections they name "
+        "(missing-value: consequence unconfirmed)",
     ]

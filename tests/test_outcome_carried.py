@@ -1,0 +1,193 @@
+"""The rows a skip carries with it: the upload's outcome counts them, and they are exactly the
+records the stand-in (a real ``rosterlab api serve`` process) does not serve.
+
+Tiny districts named for their incidents show the counts; then every sample night is served as
+is, pulled and reconciled, and reconcile's ``served-skipped`` records must be the outcome's
+``not_served`` records, entity by entity and reason by reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rosterlab.cli import main
+from tests.api_standin import TOKEN, TOKEN_ENV, standin
+from tests.cli_run import run
+from tests.test_api import configure
+from tests.test_outcomes import ingest_nights
+from tests.tiny import tiny_night, write_night
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "samples"
+
+
+def outcome_of_night(capsys: Any, store: Path, night: int = -1) -> dict[str, Any]:
+    code, out, _ = run(capsys, "--store", store, "snapshots", "--format", "json")
+    assert code == 0
+    return dict(json.loads(out)[night])
+
+
+def enrollments(section: str, students: list[str], school: str = "SCH-1") -> list[list[str]]:
+    return [[school, section, student] for student in students]
+
+
+def test_a_section_with_a_blank_teacher_carries_its_25_enrollments(tmp_path, capsys):
+    night = tiny_night()
+    students = night["students.csv"]
+    for i in range(24):  # 24 more students of SEC-1's school, each enrolled in SEC-1 like S-001
+        row = list(students[3])
+        row[0], row[1] = "SCH-1", f"S-1{i:02}"
+        students.append(row)
+    night["enrollments.csv"] += enrollments("SEC-1", [f"S-1{i:02}" for i in range(24)])
+    night["sections.csv"][1][2] = ""  # SEC-1 without its required Teacher_id: skipped
+    store = ingest_nights(tmp_path, capsys, night)
+
+    outcome = outcome_of_night(capsys, store)
+    assert (outcome["skipped"], outcome["may_skip"], outcome["carried"]) == (
+        [{"file": "sections.csv", "code": "missing-value", "rows": 1}],
+        [],
+        [{"file": "enrollments.csv", "code": "missing-value", "rows": 25, "by": "sections"}],
+    )
+    assert outcome["not_served"] == [
+        {"entity": "enrollments", "code": "missing-value", "records": 25, "by": "sections",
+         "confirmed": False},
+        {"entity": "sections", "code": "missing-value", "records": 1, "by": None,
+         "confirmed": True},
+    ]  # fmt: skip
+    code, out, _ = run(capsys, "--store", store, "snapshots")
+    assert (code, "processed, 1 row skipped, 25 rows carried with skipped records" in out) == (
+        0,
+        True,
+    )
+
+
+def test_a_student_skipped_carries_its_contact_and_enrollment_but_no_rows_of_its_own_file(
+    tmp_path, capsys
+):
+    """S-003 has a blank Last_name (skipped on Clever's word): its one students.csv row holds
+    its contact C-3 too, so the contact is a record carried with it but no extra row; its
+    enrollment in SEC-2 is a carried row of enrollments.csv."""
+    night = tiny_night()
+    night["students.csv"][4][3] = ""
+    store = ingest_nights(tmp_path, capsys, night)
+    outcome = outcome_of_night(capsys, store)
+    assert (outcome["skipped"], outcome["may_skip"], outcome["carried"]) == (
+        [{"file": "students.csv", "code": "missing-value", "rows": 1}],
+        [],
+        [{"file": "enrollments.csv", "code": "missing-value", "rows": 1, "by": "students"}],
+    )
+    assert outcome["not_served"] == [
+        {"entity": "contacts", "code": "missing-value", "records": 1, "by": "students",
+         "confirmed": False},
+        {"entity": "enrollments", "code": "missing-value", "records": 1, "by": "students",
+         "confirmed": False},
+        {"entity": "students", "code": "missing-value", "records": 1, "by": None,
+         "confirmed": True},
+    ]  # fmt: skip
+
+
+def test_a_school_without_a_name_carries_everything_at_it(tmp_path, capsys):
+    """SCH-1 has a blank School_name (skipped on Clever's word): its student S-001 (two rows,
+    two contacts), teachers T-1 and T-3 and section SEC-1 go with it, and so does SEC-1's one
+    enrollment — named after S-001, the first reference Clever does not serve."""
+    night = tiny_night()
+    night["schools.csv"][1][1] = ""
+    store = ingest_nights(tmp_path, capsys, night)
+    outcome = outcome_of_night(capsys, store)
+    assert (outcome["skipped"], outcome["may_skip"]) == (
+        [{"file": "schools.csv", "code": "missing-value", "rows": 1}],
+        [],
+    )
+    carried = [(c["file"], c["rows"], c["by"]) for c in outcome["carried"]]
+    assert carried == [
+        ("enrollments.csv", 1, "students"),
+        ("sections.csv", 1, "schools"),
+        ("students.csv", 2, "schools"),
+        ("teachers.csv", 2, "schools"),
+    ]
+    assert {c["code"] for c in outcome["carried"]} == {"missing-value"}
+    records = [(n["entity"], n["records"], n["by"], n["confirmed"]) for n in outcome["not_served"]]
+    assert records == [
+        ("contacts", 2, "students", False),
+        ("enrollments", 1, "students", False),
+        ("schools", 1, None, True),
+        ("sections", 1, "schools", False),
+        ("students", 1, "schools", False),
+        ("teachers", 2, "schools", False),
+    ]
+    night_2 = write_night(tmp_path / "again", night)
+    code, out, _ = run(capsys, "--store", store, "ingest", str(night_2), "--district", "maple")
+    assert code == 0
+    assert out.splitlines()[2:8] == [
+        "  Clever: processed, 1 row skipped, 6 rows carried with skipped records",
+        "    schools.csv: 1 row skipped (missing-value)",
+        "    enrollments.csv: 1 row may be skipped with the skipped students they name "
+        "(missing-value: consequence unconfirmed)",
+        "    sections.csv: 1 row may be skipped with the skipped schools they name "
+        "(missing-value: consequence unconfirmed)",
+        "    students.csv: 2 rows may be skipped with the skipped schools they name "
+        "(missing-value: consequence unconfirmed)",
+        "    teachers.csv: 2 rows may be skipped with the skipped schools they name "
+        "(missing-value: consequence unconfirmed)",
+    ]
+
+
+def _sample_store(tmp_path: Path, district: str) -> Path:
+    store = tmp_path / f"{district}.duckdb"
+    assert main(["--store", str(store), "ingest", str(SAMPLES / district)]) == 0
+    return store
+
+
+def _served_skipped(result: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """Reconcile's served-skipped records by entity and cause (``carried`` when the cause is a
+    reference to a record Clever skipped: "Student_id S-1 is not served")."""
+    return Counter(
+        (f["entity"], "carried" if f["cause"].endswith(" is not served") else f["cause"])
+        for f in result["findings"]
+        if f["code"] == "served-skipped"
+    )
+
+
+def _outcome_skipped(outcome: dict[str, Any]) -> Counter[tuple[str, str]]:
+    counted: Counter[tuple[str, str]] = Counter()
+    for n in outcome["not_served"]:
+        counted[(n["entity"], n["code"] if n["by"] is None else "carried")] += n["records"]
+    return counted
+
+
+@pytest.mark.parametrize("district", ["cedar", "maple"])
+def test_every_sample_night_served_live_skips_exactly_the_records_its_outcome_counts(
+    tmp_path, capsys, monkeypatch, district
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    base = _sample_store(tmp_path, district)
+    capsys.readouterr()
+    assert (
+        main(["--store", str(base), "snapshots", "--district", district, "--format", "json"]) == 0
+    )
+    nights = json.loads(capsys.readouterr().out)
+    compared = []
+    for night in nights:
+        if night["outcome"] == "not-processed":  # nothing of it is ever served
+            continue
+        store = tmp_path / f"{district}-{night['seq']}.duckdb"
+        shutil.copyfile(base, store)
+        with standin(base, district, "--snapshot", str(night["id"]), "--as-is") as origin:
+            config = configure(tmp_path, origin)
+            pulled = ["--store", str(store), "--config", str(config), "api", "pull"]
+            assert main([*pulled, "--target", "standin", "--district", district]) == 0
+        capsys.readouterr()
+        reconciled = ["--store", str(store), "reconcile", "--district", district]
+        assert main([*reconciled, "--upload", str(night["id"]), "--format", "json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert not result["truncated"]
+        assert result["differences"].get("served-missing", 0) == 0
+        assert _served_skipped(result) == _outcome_skipped(night), night["seq"]
+        compared.append((night["seq"], sum(_outcome_skipped(night).values())))
+    print(district, compared)
