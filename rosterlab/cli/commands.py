@@ -184,7 +184,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 INGEST_CONTRACT = """\
 JSON (one object; a list of them for a district folder): {outcome, reason, skipped [{file,
 code, rows}]: rows Clever skips, may_skip [{file, code, rows}]: rows it may skip (a broken link
-or a repeated ID: consequence unconfirmed, not in skipped), snapshot {id, district, seq,
+or a repeated ID: consequence unconfirmed, not in skipped), carried [{file, code, rows, by}]:
+rows with no problem of their own that go with the skipped records of entity `by` (the
+enrollments of a skipped section; code: that record's reason; they may be skipped),
+not_served [{entity, code, records, by, confirmed}]: the records Clever does not serve, direct
+(by null) or carried, snapshot {id, district, seq,
 taken_at, bundle_sha256, new, taken_at_from},
 findings_summary {error, warning, info}: findings per severity, records_summary {error,
 warning, info}: the records they cover (an aggregated finding counts its records)}. Text says
