@@ -72,6 +72,8 @@ def test_ingest_json_matches_the_contract_and_is_idempotent(capsys, tmp_path, di
         "reason": "",
         "skipped": [],
         "may_skip": [],
+        "carried": [],
+        "not_served": [],
         "snapshot": {
             "id": 1,
             "district": "maple",

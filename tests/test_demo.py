@@ -58,10 +58,11 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         reconciled[0],
     )
     assert reconciled[1:] == [
-        # cedar night 8 used a school's number as School_id: 132 rows Clever may skip, and the
-        # records reconcile finds skipped are theirs
+        # cedar night 8 used a school's number as School_id: 132 rows Clever may skip and 579
+        # (enrollments) carried with them; the 766 records reconcile finds skipped are theirs
         "  Clever: held, 1 row skipped (hold: staff deletion, teachers deletion), 132 rows may "
-        "be skipped (unconfirmed); hold thresholds 5% deleted, 75% updated",
+        "be skipped (unconfirmed), 579 rows carried with skipped records; hold thresholds 5% "
+        "deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              3         3         3         3",
         "  students           200       131       131        66",

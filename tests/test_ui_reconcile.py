@@ -61,9 +61,10 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     assert repr(view).splitlines() == [
         "ReconcileView: tiny, upload night 2 (#2) vs served snapshot #3 (API v3.1): "
         "3 differences, 0 unexplained",
-        # the row reconcile finds skipped is the one the outcome said may be skipped
-        "  Clever: processed, 1 row may be skipped (unconfirmed); "
-        "hold thresholds 10% deleted, 75% updated",
+        # the records reconcile finds skipped are the row the outcome said may be skipped (S-003
+        # and its contact) and the one row it carries (its enrollment)
+        "  Clever: processed, 1 row may be skipped (unconfirmed), 1 row carried with skipped "
+        "records; hold thresholds 10% deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              2         2         2         2",
         "  students             3         2         2         2",
@@ -89,8 +90,8 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     assert view.table.value.count("<tr>") == 2  # header + the one row of the last page
     # the sentence `rosterlab reconcile` prints: what Clever did with the upload, and why
     assert (
-        "</p><p>Clever: processed, 1 row may be skipped (unconfirmed); hold thresholds 10% "
-        "deleted, 75% updated</p>"
+        "</p><p>Clever: processed, 1 row may be skipped (unconfirmed), 1 row carried with "
+        "skipped records; hold thresholds 10% deleted, 75% updated</p>"
     ) in (view.summary.value)
     assert "<p><b>What to do:</b>" in view.table.value
     view.upload.value = 1  # the clean night: nothing in it explains why S-003 is not served
