@@ -85,6 +85,7 @@ def test_check_json_matches_the_contract(capsys, store):
         "field": "Section_id",
         "value": "SEC-9",
         "row": 4,
+        "line": 5,
         "message": "enrollment SEC-9/S-001: section 'SEC-9' is not in sections.csv; what Clever "
         "does with the broken link is not stated.",
         "hint": "Add the section to sections.csv or drop its enrollments.",

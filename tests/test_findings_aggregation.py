@@ -197,14 +197,15 @@ def test_check_json_has_the_aggregated_record_and_details_adds_its_rows(capsys, 
     assert record["count"] == 3 and record["rows"] == 4
     assert record["sample_keys"] == ["S-001", "S-002", "S-003"]
     assert record["key"] is None and "details" not in record
+    assert (record["row"], record["line"]) == (1, 2)  # its first row, on the editor's line 2
     assert plain["summary"]["by_code"] == {"invalid-value": 1}
     assert plain["summary"]["records"] == {"invalid-value": 3}
     (with_rows,) = detailed["findings"]
-    assert [(r["key"], r["row"], r["count"]) for r in with_rows["details"]] == [
-        ("S-001", 1, 1),
-        ("S-001", 2, 1),
-        ("S-002", 3, 1),
-        ("S-003", 4, 1),
+    assert [(r["key"], r["row"], r["line"], r["count"]) for r in with_rows["details"]] == [
+        ("S-001", 1, 2, 1),
+        ("S-001", 2, 3, 1),
+        ("S-002", 3, 4, 1),
+        ("S-003", 4, 5, 1),
     ]
 
 

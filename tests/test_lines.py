@@ -82,7 +82,11 @@ def test_a_bad_zip_after_two_multi_line_addresses_is_on_the_line_an_editor_shows
     _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--details")
     assert "students.csv line 9 S-004: " in out
     _, out, _ = run(capsys, "--store", store, "check", "--district", "tiny", "--format", "json")
-    assert [f["row"] for f in json.loads(out)["findings"] if f["code"] == "excel-damage"] == [5]
+    placed = [(f["code"], f["key"], f["row"], f["line"]) for f in json.loads(out)["findings"]]
+    assert [p for p in placed if p[0] in ("excel-damage", "blank-row")] == [
+        ("blank-row", None, 3, 7),
+        ("excel-damage", "S-004", 5, 9),
+    ]
 
 
 def test_the_html_report_places_the_row_on_the_same_line(tmp_path: Path):

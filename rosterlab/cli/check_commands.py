@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif args.format == "csv" or args.details:
             every_row = expanded(store, shown, shown.findings)
     if args.format == "json":
-        output.emit_json(render.check_dict(shown, rows))
+        output.emit_json(render.check_dict(shown, rows, breaks))
     elif args.format == "csv":
         output.emit_csv(findings_csv(every_row, received, breaks))
     else:
@@ -157,8 +157,10 @@ and cross-file ones stay one finding per record. Summary counts (error/warning/i
 count findings; summary.records counts records per code.
 
 JSON: {snapshot, district, seq, summary {error, warning, info, by_code, records}, findings
-[{code, severity, entity, key, field, value, row, message, hint, cause, count, rows,
-sample_keys}], groups}; with --details each aggregated finding also has details: its rows, as
+[{code, severity, entity, key, field, value, row, line, message, hint, cause, count, rows,
+sample_keys}], groups}; row is the data row (the header is row 0), line where an editor shows
+it (the header is line 1; a quoted value spanning lines moves the rows after it), both null for
+a finding not on a row; with --details each aggregated finding also has details: its rows, as
 row-level findings (count 1). CSV: one line per row (aggregated findings expanded), columns
 file, line, entity, key, field, value, code, severity, message, hint, cause, count."""
 

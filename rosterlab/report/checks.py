@@ -24,16 +24,32 @@ TOP_CAUSES = 10
 ROWS_PER_CODE = 5
 
 
+# A finding's JSON keys up to ``row``: ``line`` follows them.
+_BEFORE_LINE = frozenset({"code", "severity", "entity", "key", "field", "value", "row"})
+
+
 def check_dict(
-    result: CheckResult, details: Mapping[int, Sequence[Finding]] | None = None
+    result: CheckResult,
+    details: Mapping[int, Sequence[Finding]] | None = None,
+    breaks: Mapping[str, LineBreaks] | None = None,
 ) -> dict[str, Any]:
     """``rosterlab check --format json``; ``details`` (by finding position: the rows of each
-    aggregated finding) adds each one's ``details``, its rows as row-level findings."""
+    aggregated finding) adds each one's ``details``, its rows as row-level findings. Beside
+    each ``row``, ``line``: where an editor shows it (``breaks``: :meth:`Store.line_breaks`)."""
+    lines = breaks or {}
+
+    def placed(f: Finding) -> dict[str, Any]:
+        fields = f.to_dict()
+        return {
+            **{k: v for k, v in fields.items() if k in _BEFORE_LINE},
+            "line": finding_line(f, lines),
+            **{k: v for k, v in fields.items() if k not in _BEFORE_LINE},
+        }
 
     def record(i: int, f: Finding) -> dict[str, Any]:
-        fields = f.to_dict()
+        fields = placed(f)
         if details is not None and f.aggregated:
-            fields["details"] = [row.to_dict() for row in details.get(i, ())]
+            fields["details"] = [placed(row) for row in details.get(i, ())]
         return fields
 
     return {
