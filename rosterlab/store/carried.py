@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from rosterlab import spec
 from rosterlab.store.sql import quote_ident, quote_literal
-from rosterlab.store.store import Store
+from rosterlab.store.store import SnapshotInfo, Store
 
 # (field, referenced entity): references whose target Clever must serve, or the row is not
 # served; in the order the cause is named (an enrollment of a skipped student and a skipped
@@ -66,25 +66,35 @@ def _c(name: str) -> str:
     return quote_ident(name)
 
 
+_SPACE_CHARS = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
 def _blank(column: str) -> str:
+    """Blank: NULL or only white space (a value whose first character is not white space is
+    not: the pattern runs only on the few that start with one)."""
     return (
-        f"({column} IS NULL OR regexp_full_match({column}, {quote_literal('[' + _SPACES + ']*')}))"
+        f"({column} IS NULL OR CASE WHEN contains({quote_literal(_SPACE_CHARS)}, "
+        f"left({column}, 1)) THEN regexp_full_match({column}, "
+        f"{quote_literal('[' + _SPACES + ']*')}) ELSE false END)"
     )
 
 
 _IN_NIGHT = "WHERE district = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)"
+# Keys the night holds in two or more versions (recorded at ingest): every row of them is skipped.
+_DUPLICATED = "key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = $3 AND entity = {})"
 
 
 def _tonight(entity: str) -> str:
-    """CTE body: the entity's rows in night $2 of district $1: ``key``, ``id`` (its first key
-    column), the references it follows, ``blank`` (a confirmed required value is blank) and
-    ``dup`` (its key is repeated)."""
+    """CTE body: the entity's rows in night $2 (snapshot $3) of district $1: ``key``, ``id``
+    (its first key column), the references it follows, ``blank`` (a confirmed required value
+    is blank) and ``dup`` (its key is repeated)."""
     e = spec.ENTITIES[entity]
     blank = " OR ".join(_blank(_c(f.name)) for f in e.fields if f.required and f.confirmed)
     refs = "".join(f", {_c(field)}" for field, _ in FOLLOWED[entity])
     return (
         f"SELECT key, {_c(e.key[0])} AS id{refs}, {blank or 'false'} AS blank, "
-        f"count(*) OVER (PARTITION BY key) > 1 AS dup FROM {quote_ident(e.name)} {_IN_NIGHT}"
+        f"{_DUPLICATED.format(quote_literal(entity))} AS dup FROM {quote_ident(e.name)} "
+        f"{_IN_NIGHT}"
     )
 
 
@@ -121,7 +131,7 @@ _REFERENCED = {target for follows in FOLLOWED.values() for _, target in follows}
 
 def not_served_sql() -> str:
     """One query: (entity, code, by, records, rows) of the records Clever does not serve in
-    night $2 of district $1."""
+    night $2 (snapshot $3) of district $1."""
     ctes = [
         f"u_schools AS (SELECT {_c('School_number')} AS num FROM {quote_ident('schools')} "
         f"{_IN_NIGHT} AND {_c('School_number')} IS NOT NULL)"
@@ -134,7 +144,11 @@ def not_served_sql() -> str:
                 f"k_{entity} AS (SELECT id, any_value(code) AS code, count(code) = 0 AS served "
                 f"FROM d_{entity} WHERE id IS NOT NULL GROUP BY id)"
             )
-    ctes.append("c AS (SELECT id, count(*) AS n FROM t_contacts GROUP BY id)")  # id: Student_id
+    # The contacts (students.csv rows) of the students Clever does not serve; id: Student_id.
+    ctes.append(
+        "c AS (SELECT id, count(*) AS n FROM t_contacts WHERE id IN "
+        "(SELECT id FROM d_students WHERE code IS NOT NULL) GROUP BY id)"
+    )
     rows = {e: "0" if e in _ROWLESS else "1" for e in FOLLOWED}
     rows["students"] = "greatest(1, coalesce(c.n, 0))"
     unions = " UNION ALL ".join(
@@ -152,9 +166,19 @@ def not_served_sql() -> str:
 _NOT_SERVED_SQL = not_served_sql()
 
 
-def not_served(store: Store, district: str, seq: int) -> tuple[NotServed, ...]:
+def not_served(store: Store, snapshot: SnapshotInfo) -> tuple[NotServed, ...]:
     """The records of a night Clever does not serve, by entity, reason and carrier."""
     return tuple(
         NotServed(entity, code, int(records), int(rows), by)
-        for entity, code, by, records, rows in store.rows(_NOT_SERVED_SQL, [district, seq])
+        for entity, code, by, records, rows in store.rows(
+            _NOT_SERVED_SQL, [snapshot.district, snapshot.seq, snapshot.id]
+        )
+    )
+
+
+def has_duplicates(store: Store, snapshot_id: int) -> bool:
+    """Whether the night holds a key twice (Clever skips its rows, with or without a finding:
+    a contact repeated for its student has none)."""
+    return bool(
+        store.rows("SELECT 1 FROM duplicate_versions WHERE snapshot_id = ? LIMIT 1", [snapshot_id])
     )

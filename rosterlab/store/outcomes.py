@@ -38,7 +38,7 @@ from rosterlab.spec.findings import (
     ROWS_SKIPPED,
     SECTION_SKIPPED,
 )
-from rosterlab.store.carried import NotServed, not_served
+from rosterlab.store.carried import NotServed, has_duplicates, not_served
 from rosterlab.store.store import SnapshotInfo, Store
 
 NOT_PROCESSED = "not-processed"
@@ -223,11 +223,11 @@ def snapshot_outcome(
     settings: Mapping[str, Any] | None = None,
 ) -> UploadOutcome:
     """A snapshot's outcome from its findings, with the records its skips carry: counted in
-    the store (one query over the night's rows) only when a finding skips a row."""
+    the store (one query over the night's rows) only when a finding skips a row or the night
+    repeats a key."""
     unserved: tuple[NotServed, ...] = ()
-    if skips_rows(findings):
-        snapshot = store.snapshot(snapshot_id)
-        unserved = not_served(store, snapshot.district, snapshot.seq)
+    if skips_rows(findings) or has_duplicates(store, snapshot_id):
+        unserved = not_served(store, store.snapshot(snapshot_id))
     return upload_outcome(snapshot_id, findings, file_rows(store, snapshot_id), settings, unserved)
 
 
