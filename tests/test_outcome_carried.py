@@ -138,6 +138,28 @@ def test_a_school_without_a_name_carries_everything_at_it(tmp_path, capsys):
     ]
 
 
+def test_a_contact_listed_twice_for_its_student_is_not_served_though_no_finding_skips_it(
+    tmp_path, capsys, monkeypatch
+):
+    """S-003's contact C-3 comes twice with different types: one key, two versions. Clever's
+    consequence is not stated and no check flags it, but the stand-in (like every repeated key)
+    serves neither, and reconcile says so: the outcome's not_served names it."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    again = list(night["students.csv"][4])
+    again[7] = "Emergency"
+    night["students.csv"].append(again)
+    store = ingest_nights(tmp_path, capsys, night)
+    outcome = outcome_of_night(capsys, store)
+    assert (outcome["skipped"], outcome["may_skip"], outcome["carried"]) == ([], [], [])
+    assert outcome["not_served"] == [
+        {"entity": "contacts", "code": "duplicate-id", "records": 1, "by": None,
+         "confirmed": False},
+    ]  # fmt: skip
+    served = served_skipped_live(tmp_path, capsys, Path(store), "maple", outcome["id"])
+    assert served == Counter({("contacts", "duplicate-id"): 1}) == _outcome_skipped(outcome)
+
+
 def _sample_store(tmp_path: Path, district: str) -> Path:
     store = tmp_path / f"{district}.duckdb"
     assert main(["--store", str(store), "ingest", str(SAMPLES / district)]) == 0
@@ -161,6 +183,26 @@ def _outcome_skipped(outcome: dict[str, Any]) -> Counter[tuple[str, str]]:
     return counted
 
 
+def served_skipped_live(
+    tmp_path: Path, capsys: Any, base: Path, district: str, snapshot_id: int
+) -> Counter[tuple[str, str]]:
+    """Serve a night of ``base`` as is through the stand-in, pull it into a copy of the store,
+    reconcile the night with it: the records reconcile finds skipped (:func:`_served_skipped`)."""
+    store = tmp_path / f"{district}-{snapshot_id}.duckdb"
+    shutil.copyfile(base, store)
+    with standin(base, district, "--snapshot", str(snapshot_id), "--as-is") as origin:
+        config = configure(tmp_path, origin)
+        pulled = ["--store", str(store), "--config", str(config), "api", "pull"]
+        assert main([*pulled, "--target", "standin", "--district", district]) == 0
+    capsys.readouterr()
+    reconciled = ["--store", str(store), "reconcile", "--district", district]
+    assert main([*reconciled, "--upload", str(snapshot_id), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert not result["truncated"]
+    assert result["differences"].get("served-missing", 0) == 0
+    return _served_skipped(result)
+
+
 @pytest.mark.parametrize("district", ["cedar", "maple"])
 def test_every_sample_night_served_live_skips_exactly_the_records_its_outcome_counts(
     tmp_path, capsys, monkeypatch, district
@@ -176,18 +218,7 @@ def test_every_sample_night_served_live_skips_exactly_the_records_its_outcome_co
     for night in nights:
         if night["outcome"] == "not-processed":  # nothing of it is ever served
             continue
-        store = tmp_path / f"{district}-{night['seq']}.duckdb"
-        shutil.copyfile(base, store)
-        with standin(base, district, "--snapshot", str(night["id"]), "--as-is") as origin:
-            config = configure(tmp_path, origin)
-            pulled = ["--store", str(store), "--config", str(config), "api", "pull"]
-            assert main([*pulled, "--target", "standin", "--district", district]) == 0
-        capsys.readouterr()
-        reconciled = ["--store", str(store), "reconcile", "--district", district]
-        assert main([*reconciled, "--upload", str(night["id"]), "--format", "json"]) == 0
-        result = json.loads(capsys.readouterr().out)
-        assert not result["truncated"]
-        assert result["differences"].get("served-missing", 0) == 0
-        assert _served_skipped(result) == _outcome_skipped(night), night["seq"]
+        served = served_skipped_live(tmp_path, capsys, base, district, night["id"])
+        assert served == _outcome_skipped(night), night["seq"]
         compared.append((night["seq"], sum(_outcome_skipped(night).values())))
     print(district, compared)
