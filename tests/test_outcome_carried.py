@@ -61,7 +61,7 @@ def test_a_section_with_a_blank_teacher_carries_its_25_enrollments(tmp_path, cap
          "confirmed": True},
     ]  # fmt: skip
     code, out, _ = run(capsys, "--store", store, "snapshots")
-    assert (code, "processed, 1 row skipped, 25 rows carried with skipped records" in out) == (
+    assert (code, "processed, 1 row skipped, 25 rows carried  " in out) == (
         0,
         True,
     )

@@ -56,7 +56,7 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     then the rows Clever may skip: ``…, 2 rows may be skipped (unconfirmed)``, and those the
     skips carry with them: ``…, 16 rows carried with skipped records``.
 
-    ``short``: the outcome and the skipped rows only (a table cell).
+    ``short``: the outcome and the skipped rows only (a table cell: ``…, 16 rows carried``).
     """
     skipped, may_skip = outcome.skipped_rows(), outcome.may_skip_rows()
     text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
@@ -65,7 +65,7 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     if may_skip:
         text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
     if carried := outcome.carried_rows():
-        text += f", {_plural(carried, 'row')} carried with skipped records"
+        text += f", {_plural(carried, 'row')} carried" + ("" if short else " with skipped records")
     return text
 
 
