@@ -216,9 +216,27 @@ def test_every_sample_night_served_live_skips_exactly_the_records_its_outcome_co
     nights = json.loads(capsys.readouterr().out)
     compared = []
     for night in nights:
-        if night["outcome"] == "not-processed":  # nothing of it is ever served
+        if night["outcome"] == "not-processed":  # nothing of it is ever served: nothing skipped
+            assert (night["skipped"], night["may_skip"], night["carried"]) == ([], [], [])
+            assert night["not_served"] == []
+            compared.append((night["seq"], night["outcome"]))
             continue
         served = served_skipped_live(tmp_path, capsys, base, district, night["id"])
         assert served == _outcome_skipped(night), night["seq"]
         compared.append((night["seq"], sum(_outcome_skipped(night).values())))
-    print(district, compared)
+    assert (
+        compared
+        == {
+            "cedar": [
+                (1, 0),
+                (2, 0),
+                (3, 0),
+                (4, 0),
+                (5, 8),
+                (6, 21),
+                (7, "not-processed"),
+                (8, 766),
+            ],
+            "maple": [(1, 0), (2, 0), (3, 3), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0)],
+        }[district]
+    )

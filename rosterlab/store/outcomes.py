@@ -223,12 +223,16 @@ def snapshot_outcome(
     settings: Mapping[str, Any] | None = None,
 ) -> UploadOutcome:
     """A snapshot's outcome from its findings, with the records its skips carry: counted in
-    the store (one query over the night's rows) only when a finding skips a row or the night
-    repeats a key."""
-    unserved: tuple[NotServed, ...] = ()
-    if skips_rows(findings) or has_duplicates(store, snapshot_id):
-        unserved = not_served(store, store.snapshot(snapshot_id))
-    return upload_outcome(snapshot_id, findings, file_rows(store, snapshot_id), settings, unserved)
+    the store (one query over the night's rows) only when Clever processes the upload and a
+    finding skips a row or the night repeats a key."""
+    rows = file_rows(store, snapshot_id)
+    outcome = upload_outcome(snapshot_id, findings, rows, settings)
+    if outcome.outcome == NOT_PROCESSED or not (
+        skips_rows(findings) or has_duplicates(store, snapshot_id)
+    ):
+        return outcome
+    unserved = not_served(store, store.snapshot(snapshot_id))
+    return upload_outcome(snapshot_id, findings, rows, settings, unserved)
 
 
 def file_rows(store: Store, snapshot_id: int) -> dict[str, int]:
