@@ -34,8 +34,10 @@ FOLLOWED: dict[str, tuple[tuple[str, str], ...]] = {
     "sections": (("School_id", "schools"),),
     "enrollments": (("Student_id", "students"), ("Section_id", "sections")),
 }
-# The upload's finding code for a reference to a record the upload lacks.
+# The upload's finding code for a reference to a record the upload lacks (schools: unknown-school
+# or school-id-is-number). A contact's student is never lacking: its row is the student's row.
 _LACKING = {
+    ("contacts", "students"): "missing-value",
     ("enrollments", "students"): "enrollment-unknown-student",
     ("enrollments", "sections"): "enrollment-unknown-section",
 }
@@ -113,7 +115,7 @@ def _decided(entity: str) -> str:
                 "ELSE 'unknown-school' END"
             )
         else:
-            lacking = quote_literal(_LACKING.get((entity, target), "unknown-reference"))
+            lacking = quote_literal(_LACKING[(entity, target)])
         codes.append(f"WHEN {r}.served IS NOT TRUE THEN coalesce({r}.code, {lacking})")
         carriers.append(
             f"WHEN {r}.served IS NOT TRUE THEN CASE WHEN {r}.id IS NOT NULL "
