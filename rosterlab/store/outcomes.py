@@ -304,7 +304,7 @@ def outcomes(store: Store, district: str | None = None) -> dict[int, UploadOutco
     known = {row[0]: _stored(row) for row in rows}
     for snapshot in snapshots:
         if snapshot.id not in known:
-            known[snapshot.id] = snapshot_outcome(store, snapshot.id, store.findings(snapshot.id))
+            known[snapshot.id] = _implied(store, snapshot.id)
     return known
 
 
@@ -313,7 +313,14 @@ def outcome_of(store: Store, snapshot_id: int) -> UploadOutcome:
     rows = store.rows("SELECT * FROM snapshot_outcomes WHERE snapshot_id = ?", [snapshot_id])
     if rows:
         return _stored(rows[0])
-    return snapshot_outcome(store, snapshot_id, store.findings(snapshot_id))
+    return _implied(store, snapshot_id)
+
+
+def _implied(store: Store, snapshot_id: int) -> UploadOutcome:
+    """The outcome of a snapshot never checked (so none stored), from its stored findings alone:
+    the rows its skips carry are counted when it is checked (one query over the night's rows,
+    too dear for every read: the diff and the stand-in ask for the outcome of each night)."""
+    return upload_outcome(snapshot_id, store.findings(snapshot_id), file_rows(store, snapshot_id))
 
 
 def same_kind(a: SnapshotInfo, b: SnapshotInfo) -> bool:
