@@ -11,6 +11,7 @@ import copy
 import itertools
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -447,50 +448,180 @@ def events_and_full(
     return said, history(capsys, by_events, keys), history(capsys, by_full, keys)
 
 
-def test_a_school_edited_in_place_reaches_the_rows_naming_it(tmp_path, capsys, monkeypatch):
-    """SCH-2's SIS id edited in Clever (the same Clever id, as an edit in a Clever-managed
-    district's dashboard would be; the stand-in re-keys instead, so the event is written here):
-    its students, teacher and section are unchanged objects, yet their rows' School_id changes.
-    The owners the event touches, mapped before and after, are exactly what the whole mapping
-    changes: whole before − owned before + owned after = whole after, file by file."""
+def _kept_pull(tmp_path: Path, capsys: Any, monkeypatch: Any) -> Path:
+    """churn's night 2, uploaded and pulled in full: its served state is kept."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
     ingest(uploads, tmp_path / "n1", churn()[1], NOW - timedelta(days=1))
     with standin(uploads, DISTRICT, "--as-is") as origin:
         assert pull(pulls, configure(tmp_path, origin)) == 0
+    return pulls
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """What :func:`in_place` found: the owners marked, the enrollment entries, each file's
+    header and owned rows before and after."""
+
+    owners: list[tuple[str, str]]
+    enrolled: int
+    headers: dict[str, tuple[str, ...]]
+    before: dict[str, list[tuple[Any, ...]]]
+    after: dict[str, list[tuple[Any, ...]]]
+
+
+def in_place(store: Store, folder: Path, *edits: tuple[str, dict[str, Any]]) -> InPlace:
+    """Apply events ((type, object) in order) to the kept state, with the owners they touch
+    mapped before and after, and prove it exact: the whole mapping before minus the owned rows
+    before plus the owned rows after is the whole mapping after, file by file."""
+    serve_kept(store, DISTRICT)
+    page = folder / "events-00001.json"
+    events = [
+        {"data": {"id": f"{n:024x}", "type": kind, "data": {"object": obj}}}
+        for n, (kind, obj) in enumerate(edits, start=0xE0)
+    ]
+    page.write_text(json.dumps({"data": events, "links": []}))
+    before = whole_mapping(store, folder / "before")
+    read_events(store, [page])
+    marked = mark_owners(store)
+    owners = store.rows(
+        "SELECT step, coalesce(j->>'sis_id', j->'roles'->'student'->>'sis_id', "
+        "j->'roles'->'teacher'->>'sis_id', j->'roles'->'staff'->>'staff_id', "
+        "j->'roles'->'contact'->>'sis_id') FROM api_objects "
+        "WHERE id IN (SELECT id FROM api_owners) ORDER BY ALL"
+    )
+    assert len({step_id for step_id in owners}) <= marked
+    ((enrolled,),) = store.rows("SELECT count(*) FROM api_enrolled")
+    owned_before = map_owners(store, "3.1", "before")
+    apply_latest(store, "api_served", DISTRICT)
+    owned_after = map_owners(store, "3.1", "after")
+    after = whole_mapping(store, folder / "after")
+    for name in before:
+        assert owned_before[name] == owned_after[name]
+        patched = Counter(before[name])
+        patched.subtract(owned_rows(store, "before", name))
+        patched.update(owned_rows(store, "after", name))
+        assert +patched == Counter(after[name]), name
+    return InPlace(
+        owners,
+        int(enrolled),
+        owned_after,
+        {name: owned_rows(store, "before", name) for name in before},
+        {name: owned_rows(store, "after", name) for name in before},
+    )
+
+
+def served(store: Store, step: str, sis_path: str, sis_id: str) -> dict[str, Any]:
+    """The kept served object of a step with that sis_id."""
+    serve_kept(store, DISTRICT)
+    ((found,),) = store.rows(
+        "SELECT j FROM api_objects WHERE step = ? AND j->>? = ?", [step, sis_path, sis_id]
+    )
+    return dict(json.loads(found))
+
+
+def test_a_school_edited_in_place_reaches_the_rows_naming_it(tmp_path, capsys, monkeypatch):
+    """SCH-2's SIS id edited in Clever (the same Clever id, as an edit in a Clever-managed
+    district's dashboard would be; the stand-in re-keys instead, so the event is written here):
+    its students, teacher and section are unchanged objects, yet their rows' School_id changes,
+    and so do the enrollment rows of its section."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
     with Store.open(pulls) as store:
-        serve_kept(store, DISTRICT)
-        ((school,),) = store.rows(
-            "SELECT j FROM api_objects WHERE step = 'schools' AND j->>'sis_id' = 'SCH-2'"
-        )
-        edited = {**json.loads(school), "sis_id": "SCH-9"}
-        page = tmp_path / "events-00001.json"
-        event = {"id": "e" * 24, "type": "schools.updated", "data": {"object": edited}}
-        page.write_text(json.dumps({"data": [{"data": event}], "links": []}))
-        before = whole_mapping(store, tmp_path / "before")
-        read_events(store, [page])
-        assert mark_owners(store) == 5
-        owners = store.rows(
-            "SELECT step, coalesce(j->>'sis_id', j->'roles'->'student'->>'sis_id', "
-            "j->'roles'->'teacher'->>'sis_id', j->'roles'->'staff'->>'staff_id') FROM api_objects "
-            "WHERE id IN (SELECT id FROM api_owners) ORDER BY ALL"
-        )
-        assert owners == [
-            ("schools", "SCH-2"), ("sections", "SEC-2"), ("users-staff", "F-1"),
-            ("users-student", "S-003"), ("users-teacher", "T-2"),
-        ]  # fmt: skip
-        owned_before = map_owners(store, "3.1", "before")
-        apply_latest(store, "api_served", DISTRICT)
-        owned_after = map_owners(store, "3.1", "after")
-        after = whole_mapping(store, tmp_path / "after")
-        for name in before:
-            assert owned_before[name] == owned_after[name]
-            patched = Counter(before[name])
-            patched.subtract(owned_rows(store, "before", name))
-            patched.update(owned_rows(store, "after", name))
-            assert +patched == Counter(after[name]), name
-        moved = owned_rows(store, "after", "students.csv")
-    assert [(row[1], row[0]) for row in moved] == [("S-003", "SCH-9")]
+        school = served(store, "schools", "$.sis_id", "SCH-2")
+        found = in_place(store, tmp_path, ("schools.updated", {**school, "sis_id": "SCH-9"}))
+    assert found.owners == [
+        ("schools", "SCH-2"), ("sections", "SEC-2"), ("users-staff", "F-1"),
+        ("users-student", "S-003"), ("users-teacher", "T-2"),
+    ]  # fmt: skip
+    assert [(row[1], row[0]) for row in found.after["students.csv"]] == [("S-003", "SCH-9")]
+    assert found.after["enrollments.csv"] == [("SCH-9", "SEC-2", "S-003")]
+
+
+def test_a_school_renamed_in_place_reaches_no_other_record(tmp_path, capsys, monkeypatch):
+    """Only SCH-2's own row reads its name: its students, staff and sections stay unmapped."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        school = served(store, "schools", "$.sis_id", "SCH-2")
+        found = in_place(store, tmp_path, ("schools.updated", {**school, "name": "Maple HS"}))
+    assert found.owners == [("schools", "SCH-2")]
+    assert found.enrolled == 0
+    assert [row[:2] for row in found.after["schools.csv"]] == [("SCH-2", "Maple HS")]
+    assert found.after["students.csv"] == found.after["enrollments.csv"] == []
+
+
+def test_a_student_renamed_leaves_its_sections_and_enrollments_unmapped(
+    tmp_path, capsys, monkeypatch
+):
+    """Cy's last name changes: Cy's row (with its contact) is remapped, not SEC-2 nor its
+    enrollments — an enrollment row reads the student's sis_id only."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        cy = served(store, "users-student", "$.roles.student.sis_id", "S-003")
+        renamed = {**cy, "name": {**cy["name"], "last": "Okafor-Eze"}}
+        found = in_place(store, tmp_path, ("users.updated", renamed))
+    assert found.owners == [("users-student", "S-003")]
+    assert found.enrolled == 0
+    assert [(row[1], row[4]) for row in found.after["students.csv"]] == [("S-003", "Okafor-Eze")]
+    assert found.before["enrollments.csv"] == found.after["enrollments.csv"] == []
+
+
+def test_a_student_re_keyed_in_place_reaches_only_its_enrollment_rows(
+    tmp_path, capsys, monkeypatch
+):
+    """Cy's SIS id edited in place (same Clever id): its one enrollment row changes; SEC-2's
+    row and its other entries are not mapped."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        cy = served(store, "users-student", "$.roles.student.sis_id", "S-003")
+        roles = {**cy["roles"], "student": {**cy["roles"]["student"], "sis_id": "S-003Z"}}
+        found = in_place(store, tmp_path, ("users.updated", {**cy, "roles": roles}))
+    assert found.owners == [("users-student", "S-003")]
+    assert found.before["enrollments.csv"] == [("SCH-2", "SEC-2", "S-003")]
+    assert found.after["enrollments.csv"] == [("SCH-2", "SEC-2", "S-003Z")]
+    assert found.after["sections.csv"] == []
+
+
+def test_a_section_changing_students_maps_only_the_entries_that_come_and_go(
+    tmp_path, capsys, monkeypatch
+):
+    """SEC-1 loses Ada and gains Cy: two enrollment rows, not SEC-1's every entry."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        section = served(store, "sections", "$.sis_id", "SEC-1")
+        cy = served(store, "users-student", "$.roles.student.sis_id", "S-003")
+        ada = served(store, "users-student", "$.roles.student.sis_id", "S-001")
+        students = [s for s in section["students"] if s != ada["id"]] + [cy["id"]]
+        found = in_place(store, tmp_path, ("sections.updated", {**section, "students": students}))
+    assert found.owners == [("sections", "SEC-1")]
+    assert found.enrolled == 2
+    assert found.before["enrollments.csv"] == [("SCH-1", "SEC-1", "S-001")]
+    assert found.after["enrollments.csv"] == [("SCH-1", "SEC-1", "S-003")]
+
+
+def test_a_student_deleted_while_a_section_still_lists_it(tmp_path, capsys, monkeypatch):
+    """users.deleted of New (S-006) with no sections.updated (Clever's events of one night
+    need not come together): SEC-1 still lists the id, so its row loses the Student_id, as the
+    whole mapping of that state says."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        new = served(store, "users-student", "$.roles.student.sis_id", "S-006")
+        found = in_place(store, tmp_path, ("users.deleted", new))
+    assert found.before["enrollments.csv"] == [("SCH-1", "SEC-1", "S-006")]
+    assert found.after["enrollments.csv"] == [("SCH-1", "SEC-1", None)]
+    assert found.after["students.csv"] == []
+
+
+def test_a_contact_edited_reaches_the_students_it_relates_to(tmp_path, capsys, monkeypatch):
+    """Pat Lee's phone changes: Ada's rows (both contacts on them) are remapped."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        pat = served(store, "users-contact", "$.roles.contact.sis_id", "C-1")
+        roles = {**pat["roles"], "contact": {**pat["roles"]["contact"], "phone": "617-555-0100"}}
+        found = in_place(store, tmp_path, ("users.updated", {**pat, "roles": roles}))
+    assert found.owners == [("users-contact", "C-1"), ("users-student", "S-001")]
+    phone = found.headers["students.csv"].index("Contact_phone")
+    phones = [row[phone] for row in found.after["students.csv"]]
+    assert sorted(phones) == ["617-555-0100", "617-555-0198"]
 
 
 def whole_mapping(store: Store, folder: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -504,7 +635,7 @@ def whole_mapping(store: Store, folder: Path) -> dict[str, list[tuple[Any, ...]]
 
 
 def owned_rows(store: Store, tag: str, name: str) -> list[tuple[Any, ...]]:
-    return [row[1:] for row in store.rows(f"SELECT * FROM {owned_table(tag, name)}")]
+    return [row[1:] for row in store.rows(f"SELECT * FROM {owned_table(tag, name)} ORDER BY ALL")]
 
 
 def test_a_new_ext_column_merges_its_file_in_full_saying_so(tmp_path, capsys, monkeypatch):

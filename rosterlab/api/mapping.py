@@ -275,42 +275,98 @@ def apply_latest(store: Store, table: str = "api_objects", district: str | None 
 
 
 # The objects that own bundle rows: a school, a student (its contact rows too), a teacher or
-# staff member (a row per school), a section (its enrollment rows too).
+# staff member (a row per school), a section (its sections.csv row; its enrollment rows are
+# owned pair by pair, :func:`mark_owners`).
 OWNER_STEPS = ("schools", "users-student", "users-teacher", "users-staff", "sections")
+# Steps other rows name by sis_id only: a student's, teacher's or staff member's School_id, a
+# section's School_id and teacher slots, an enrollment's three ids. An edit keeping the sis_id
+# changes none of those rows.
+NAMED_BY_SIS = {
+    "schools": ("schools", None),
+    "sections": ("sections", None),
+    "users-teacher": ("users", "teacher"),
+    "users-student": ("users", "student"),
+}
+
+
+def _sis_case(j: str = "v") -> str:
+    """SQL of an object's sis_id by its ``step`` (of ``v``: loaded values; else of JSON ``j``)."""
+    cases = " ".join(
+        f"WHEN {quote_literal(step)} THEN "
+        + (_loaded(step, path) if j == "v" else f"json_extract_string({j}, {quote_literal(path)})")
+        for step, path in SIS_PATHS.items()
+    )
+    return f"CASE step {cases} END"
+
+
+def _sis_changed(store: Store) -> None:
+    """``api_resis`` (step, id): the records of :data:`NAMED_BY_SIS` whose sis_id the events
+    change (created and deleted ones included: NULL on one side)."""
+    steps = ", ".join(map(quote_literal, NAMED_BY_SIS))
+    after = " UNION ALL ".join(
+        f"SELECT {quote_literal(step)} AS step, oid AS id, obj FROM api_latest "
+        f"WHERE kind <> 'deleted' AND resource = {quote_literal(resource)}"
+        + (f" AND json_type(obj->'roles'->{quote_literal(role)}) = 'OBJECT'" if role else "")
+        for step, (resource, role) in NAMED_BY_SIS.items()
+    )
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_resis AS SELECT coalesce(b.step, a.step) AS step, "
+        "coalesce(b.id, a.id) AS id FROM "
+        f"(SELECT step, id, {_sis_case()} AS sis FROM api_objects WHERE step IN ({steps}) "
+        "AND id IN (SELECT oid FROM api_latest)) b FULL JOIN "
+        f"(SELECT step, id, {_sis_case('obj')} AS sis FROM ({after})) a "
+        "ON a.step = b.step AND a.id = b.id WHERE b.sis IS DISTINCT FROM a.sis"
+    )
+
+
+def _resis(step: str) -> str:
+    return f"(SELECT id FROM api_resis WHERE step = {quote_literal(step)})"
+
+
+def _listing(step: str, path: str, refs: str, objects: str = "api_objects") -> str:
+    """SQL of the (id, ref) pairs of the step's objects whose list at ``path`` holds a ref."""
+    return (
+        f"SELECT id, ref FROM (SELECT id, unnest(from_json(j->{quote_literal(path)}, "
+        f"'[\"varchar\"]')) AS ref FROM {objects} WHERE step = {quote_literal(step)}) "
+        f"WHERE ref IN {refs}"
+    )
 
 
 def mark_owners(store: Store) -> int:
     """The owners whose rows the events in ``api_latest`` may change, into the temp table
     ``api_owners`` (id); return how many. Read before the events are applied (``api_objects``).
 
-    Closed over references: the changed objects; students of a changed school or related to a
-    changed contact (before or after the change); teachers and staff of a changed school;
-    sections naming a changed school, teacher (primary or co-teacher), course or term, or
-    enrolling a changed student. An object the events leave alone references the same
-    objects before and after, so its references are read once.
+    Closed over references, as far as the rows read them: the changed objects; students of a
+    school whose sis_id changed, or related to a changed contact (before or after the change);
+    teachers and staff of a school whose sis_id changed; sections naming a school or teacher
+    (primary or co-teacher) whose sis_id changed, or a changed course or term. An object the
+    events leave alone references the same objects before and after, so its references are
+    read once. Also made: ``api_enrolled`` (section, student), the enrollment rows that may
+    change — every entry of a section whose own sis_id or school changed, the students
+    entering or leaving a changed section, and every entry naming a student whose sis_id
+    changed —, and ``api_related`` (id), the contacts the owners' student rows read.
     """
     changed = "(SELECT oid FROM api_latest)"
-
-    def listed(step: str, path: str) -> str:
-        return (
-            f"SELECT id FROM (SELECT id, unnest(from_json(j->{quote_literal(path)}, "
-            f"'[\"varchar\"]')) AS ref FROM api_objects WHERE step = {quote_literal(step)}) "
-            f"WHERE ref IN {changed}"
-        )
+    _sis_changed(store)
 
     def related(objects: str, j: str) -> str:
         return (
-            f"SELECT rel->>'student' FROM (SELECT unnest(from_json({j}->"
-            "'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
-            f"FROM {objects})"
+            f"SELECT unnest(json_extract_string({j}, "
+            "'$.roles.contact.student_relationships[*].student')) "
+            f"FROM {objects}"
         )
 
     school = _loaded("users-student", "$.roles.student.school")
     references = " OR ".join(
-        f"{_loaded('sections', path)} IN {changed}"
-        for path in ("$.school", "$.teacher", "$.course", "$.term_id")
+        f"{_loaded('sections', path)} IN {refs}"
+        for path, refs in (
+            ("$.school", _resis("schools")),
+            ("$.teacher", _resis("users-teacher")),
+            ("$.course", changed),
+            ("$.term_id", changed),
+        )
     )
-    return store.written(
+    found = store.written(
         "CREATE OR REPLACE TEMP TABLE api_owners AS "
         "SELECT oid AS id FROM api_latest "
         "UNION "
@@ -318,20 +374,60 @@ def mark_owners(store: Store) -> int:
         + " UNION "
         + related("api_latest WHERE resource = 'users'", "obj")
         + f" UNION SELECT id FROM api_objects WHERE step = 'users-student' AND {school} IN "
-        f"{changed} UNION "
-        + listed("users-teacher", "$.roles.teacher.schools")
-        + " UNION "
-        + listed("users-staff", "$.roles.staff.schools")
-        + f" UNION SELECT id FROM api_objects WHERE step = 'sections' AND ({references}) UNION "
-        + listed("sections", "$.teachers")
-        + " UNION "
-        + listed("sections", "$.students")
+        f"{_resis('schools')} UNION SELECT id FROM ("
+        + _listing("users-teacher", "$.roles.teacher.schools", _resis("schools"))
+        + ") UNION SELECT id FROM ("
+        + _listing("users-staff", "$.roles.staff.schools", _resis("schools"))
+        + f") UNION SELECT id FROM api_objects WHERE step = 'sections' AND ({references}) "
+        "UNION SELECT id FROM (" + _listing("sections", "$.teachers", _resis("users-teacher")) + ")"
     )
+    _mark_enrolled(store)
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_related AS SELECT id FROM (SELECT id, "
+        "unnest(json_extract_string(j, '$.roles.contact.student_relationships[*].student')) "
+        "AS student FROM api_objects WHERE step = 'users-contact') "
+        "WHERE student IN (SELECT id FROM api_owners) UNION SELECT oid FROM api_latest"
+    )
+    return found
+
+
+def _mark_enrolled(store: Store) -> None:
+    """``api_enrolled`` (section, student): see :func:`mark_owners`."""
+    school = _loaded("sections", "$.school")
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_lists AS SELECT coalesce(b.id, a.id) AS id, "
+        "coalesce(b.students, []) AS before, coalesce(a.students, []) AS after, "
+        f"b.id IS NULL OR a.id IS NULL OR b.id IN {_resis('sections')} "
+        f"OR b.school IS DISTINCT FROM a.school OR b.school IN {_resis('schools')} "
+        f"OR a.school IN {_resis('schools')} AS whole FROM "
+        f"(SELECT id, {school} AS school, from_json(j->'students', '[\"varchar\"]') AS students "
+        "FROM api_objects WHERE step = 'sections' AND id IN (SELECT oid FROM api_latest)) b "
+        "FULL JOIN (SELECT oid AS id, obj->>'school' AS school, "
+        "from_json(obj->'students', '[\"varchar\"]') AS students FROM api_latest "
+        "WHERE resource = 'sections' AND kind <> 'deleted') a ON a.id = b.id"
+    )
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_enrolled AS "
+        "SELECT id AS section, unnest(list_concat(before, after)) AS student FROM api_lists "
+        "WHERE whole UNION "
+        "SELECT id, unnest(list_concat("
+        "list_filter(before, lambda s: NOT list_contains(after, s)), "
+        "list_filter(after, lambda s: NOT list_contains(before, s)))) "
+        "FROM api_lists WHERE NOT whole "
+        "UNION SELECT id, ref FROM ("
+        + _listing("sections", "$.students", _resis("users-student"))
+        + ") UNION SELECT id, ref FROM (SELECT id, unnest(after) AS ref FROM api_lists) "
+        f"WHERE ref IN {_resis('users-student')} "
+        "UNION SELECT id, unnest(from_json(j->'students', '[\"varchar\"]')) FROM api_objects "
+        f"WHERE step = 'sections' AND {school} IN {_resis('schools')}"
+    )
+    store.execute("DROP TABLE api_lists")
 
 
 def drop_owners(store: Store) -> None:
-    """Drop ``api_owners`` and the tables :func:`map_owners` made."""
-    store.execute("DROP TABLE IF EXISTS api_owners")
+    """Drop ``api_owners`` and the tables :func:`mark_owners` and :func:`map_owners` made."""
+    for table in ("api_owners", "api_resis", "api_enrolled", "api_related"):
+        store.execute(f"DROP TABLE IF EXISTS {table}")
     for tag in OWNER_TAGS:
         for file_name in FILES:
             store.execute(f"DROP TABLE IF EXISTS {owned_table(tag, file_name)}")
@@ -349,16 +445,17 @@ def owned_table(tag: str, file_name: str) -> str:
 
 
 def map_owners(store: Store, version: str, tag: str) -> dict[str, tuple[str, ...]]:
-    """Map only the owners in ``api_owners`` (rows of the other objects' files come from
-    nowhere; references and ``ext`` columns are read from every object of ``api_objects``) into
-    one table per file (:func:`owned_table`: ``_row``, then ``c0..cN`` as staging holds them);
-    return each file's header."""
+    """Map only the owners' rows (:func:`mark_owners`: the objects in ``api_owners``, the
+    enrollment entries in ``api_enrolled``, the contacts in ``api_related``; references and
+    ``ext`` columns are read from every object of ``api_objects``) into one table per file
+    (:func:`owned_table`: ``_row``, then ``c0..cN`` as staging holds them); return each file's
+    header."""
     owners = ", ".join(map(quote_literal, OWNER_STEPS))
     store.execute(
         "CREATE OR REPLACE TEMP VIEW api_owned AS SELECT * FROM api_objects "
         f"WHERE step NOT IN ({owners}) OR id IN (SELECT id FROM api_owners)"
     )
-    out = _Out(tag=tag, objects="api_owned")
+    out = _Out(tag=tag, objects="api_owned", enrolled="api_enrolled", related="api_related")
     _map(store, version, out)
     store.execute("DROP VIEW api_owned")
     return out.headers
@@ -401,6 +498,8 @@ class _Out:
     folder: Path | None = None
     tag: str | None = None
     objects: str = "api_objects"  # the owner objects the files' rows come from
+    enrolled: str | None = None  # only these (section, student) enrollment entries
+    related: str | None = None  # only these contacts (ids) on the students' rows
     headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -471,12 +570,9 @@ def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
 
 
 def _map(store: Store, version: str, out: _Out) -> dict[str, int]:
-    sis = " ".join(
-        f"WHEN {quote_literal(step)} THEN {_loaded(step, path)}" for step, path in SIS_PATHS.items()
-    )
     steps = ", ".join(quote_literal(step) for step in SIS_PATHS)
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE api_sis AS SELECT step, id, CASE step {sis} END AS sis "
+        f"CREATE OR REPLACE TEMP TABLE api_sis AS SELECT step, id, {_sis_case()} AS sis "
         f"FROM api_objects WHERE step IN ({steps})"
     )
     written = {
@@ -557,13 +653,14 @@ def _students(store: Store, out: _Out, version: str) -> int:
     ]
     ext = _ext_columns(store, "users-student", "$.roles.student.ext", s)
     school = s("$.roles.student.school")
+    only = f" AND id IN (SELECT id FROM {out.related})" if out.related else ""
     from_sql = (
         f"FROM {s.over()} "
         f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
         "LEFT JOIN (SELECT id, c_v, rel, rel->>'student' AS student FROM (SELECT id, "
         f"{c.values()} AS c_v, "
         "unnest(from_json(j->'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
-        "FROM api_objects WHERE step = 'users-contact')) c ON c.student = s.id "
+        f"FROM api_objects WHERE step = 'users-contact'{only})) c ON c.student = s.id "
         "ORDER BY s.id, c.id"
     )
     return _write(store, out, "students.csv", student + ext + contact, from_sql)
@@ -664,6 +761,15 @@ def _sections(store: Store, out: _Out) -> int:
 
 def _enrollments(store: Store, out: _Out) -> int:
     columns = [("School_id", "sc.sis"), ("Section_id", "e.section_sis"), ("Student_id", "st.sis")]
+    sections, only = f"{out.objects} WHERE step = 'sections'", ""
+    if out.enrolled:  # the entries named, of every section (not only the owners)
+        sections = (
+            f"api_objects WHERE step = 'sections' AND id IN (SELECT section FROM {out.enrolled})"
+        )
+        only = (
+            f"SEMI JOIN {out.enrolled} p ON p.section = e.id AND p.student IS NOT DISTINCT FROM "
+            "e.student "
+        )
     # The section's values are read once per section, before its students are unnested (an
     # expression beside unnest() is evaluated per unnested row: a section's JSON parsed 30×).
     from_sql = (
@@ -672,10 +778,10 @@ def _enrollments(store: Store, out: _Out) -> int:
         "from_json(j->'students', '[\"varchar\"]') AS students, "
         f"{_loaded('sections', '$.school')} AS school, "
         f"{_loaded('sections', '$.sis_id')} AS section_sis "
-        f"FROM {out.objects} WHERE step = 'sections')) e "
+        f"FROM {sections})) e "
         "LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = e.school "
         "LEFT JOIN api_sis st ON st.step = 'users-student' AND st.id = e.student "
-        "ORDER BY e.id, e.pos"
+        f"{only}ORDER BY e.id, e.pos"
     )
     return _write(store, out, "enrollments.csv", columns, from_sql)
 
