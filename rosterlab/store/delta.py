@@ -75,16 +75,23 @@ def merge_delta(
     where = entity_filter(entity, columns)
     key = key_sql(entity, columns)
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE _delta_keys AS SELECT DISTINCT {key} AS key "
-        f"FROM (SELECT * FROM {before.table} UNION ALL SELECT * FROM {after.table}) "
-        f"WHERE {where}"
+        "CREATE OR REPLACE TEMP TABLE _delta_rows AS SELECT * FROM "
+        f"(SELECT * FROM {before.table} UNION ALL SELECT * FROM {after.table}) WHERE {where}"
+    )
+    # Staged rows are narrowed by each key part's values first (a semi join per column), so
+    # the key is built for the touched rows' candidates only, not for every row tonight.
+    parts = [entity.within] if entity.within is not None else list(entity.key)
+    narrowed = " AND ".join(
+        f"coalesce({columns.value(part)}, '') IN "
+        f"(SELECT coalesce({columns.value(part)}, '') FROM _delta_rows)"
+        for part in parts
     )
     tonight, touched = store.rows(
-        f"SELECT (SELECT count(*) FROM {staging_table(entity.file)} WHERE {where} "
-        f"AND {key} IN (SELECT key FROM _delta_keys)), "
+        f"SELECT (SELECT count(*) FROM (SELECT * FROM {staging_table(entity.file)} "
+        f"WHERE {where} AND {narrowed}) WHERE {key} IN (SELECT {key} FROM _delta_rows)), "
         f"(SELECT count(*) FROM {after.table} WHERE {where})"
     )[0]
-    store.execute("DROP TABLE _delta_keys")
+    store.execute("DROP TABLE _delta_rows")
     if tonight != touched:
         return None
     table = quote_ident(entity.name)
