@@ -653,6 +653,37 @@ def test_a_new_ext_column_merges_its_file_in_full_saying_so(tmp_path, capsys, mo
         assert events[part] == full[part], part
 
 
+def test_an_ext_value_changing_keeps_the_header_and_merges_from_the_owners(
+    tmp_path, capsys, monkeypatch
+):
+    """SCH-2 gets ext.region 'south' (SCH-1 keeps 'north'): the column stays, so schools.csv's
+    header is the base's and the schools merge from SCH-2's rows alone."""
+    first, second, *_ = churn()
+    third = copy.deepcopy(second)
+    third["schools.csv"][2][13] = "south"
+    said, events, full = events_and_full(tmp_path, capsys, monkeypatch, first, second, third)
+    assert "merged in full" not in said[-1]["stderr"]
+    for part in ("nights", "diffs", "timelines", "doctor"):
+        assert events[part] == full[part], part
+    files = {f["name"]: f["header"] for f in events["nights"][3]["files"]}
+    assert files["schools.csv"][-1] == "ext.region"
+
+
+def test_an_ext_column_vanishing_merges_its_file_in_full_saying_so(tmp_path, capsys, monkeypatch):
+    """ext.region goes: SCH-1, the one school carrying it, loses it — every schools.csv row
+    loses the column, so schools merge in full; the history is still the full pulls'."""
+    first, second, *_ = churn()
+    third = copy.deepcopy(second)
+    third["schools.csv"] = [row[:13] for row in third["schools.csv"]]
+    said, events, full = events_and_full(tmp_path, capsys, monkeypatch, first, second, third)
+    assert "schools: merged in full (schools.csv's columns changed)" in said[-1]["stderr"]
+    assert "students: merged in full" not in said[-1]["stderr"]
+    for part in ("nights", "diffs", "timelines", "doctor"):
+        assert events[part] == full[part], part
+    files = {f["name"]: f["header"] for f in events["nights"][3]["files"]}
+    assert files["schools.csv"][-1] == "School_phone"
+
+
 class Interrupted(Exception):
     """Stands for Ctrl-C arriving while the events are being applied and mapped."""
 

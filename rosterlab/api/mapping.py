@@ -381,6 +381,11 @@ def mark_owners(store: Store) -> int:
         + f") UNION SELECT id FROM api_objects WHERE step = 'sections' AND ({references}) "
         "UNION SELECT id FROM (" + _listing("sections", "$.teachers", _resis("users-teacher")) + ")"
     )
+    owner_steps = ", ".join(map(quote_literal, OWNER_STEPS))
+    store.execute(
+        "CREATE OR REPLACE TEMP VIEW api_owned AS SELECT * FROM api_objects "
+        f"WHERE step NOT IN ({owner_steps}) OR id IN (SELECT id FROM api_owners)"
+    )
     _mark_enrolled(store)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_related AS SELECT id FROM (SELECT id, "
@@ -426,6 +431,7 @@ def _mark_enrolled(store: Store) -> None:
 
 def drop_owners(store: Store) -> None:
     """Drop ``api_owners`` and the tables :func:`mark_owners` and :func:`map_owners` made."""
+    store.execute("DROP VIEW IF EXISTS api_owned")
     for table in ("api_owners", "api_resis", "api_enrolled", "api_related"):
         store.execute(f"DROP TABLE IF EXISTS {table}")
     for tag in OWNER_TAGS:
@@ -444,21 +450,37 @@ def owned_table(tag: str, file_name: str) -> str:
     return f"api_{tag}_{Path(file_name).stem}"
 
 
-def map_owners(store: Store, version: str, tag: str) -> dict[str, tuple[str, ...]]:
+def map_owners(
+    store: Store, version: str, tag: str, ext: dict[str, list[str] | None] | None = None
+) -> dict[str, tuple[str, ...]]:
     """Map only the owners' rows (:func:`mark_owners`: the objects in ``api_owners``, the
-    enrollment entries in ``api_enrolled``, the contacts in ``api_related``; references and
-    ``ext`` columns are read from every object of ``api_objects``) into one table per file
-    (:func:`owned_table`: ``_row``, then ``c0..cN`` as staging holds them); return each file's
-    header."""
-    owners = ", ".join(map(quote_literal, OWNER_STEPS))
-    store.execute(
-        "CREATE OR REPLACE TEMP VIEW api_owned AS SELECT * FROM api_objects "
-        f"WHERE step NOT IN ({owners}) OR id IN (SELECT id FROM api_owners)"
+    enrollment entries in ``api_enrolled``, the contacts in ``api_related``; references are
+    read from every object of ``api_objects``) into one table per file (:func:`owned_table`:
+    ``_row``, then ``c0..cN`` as staging holds them); return each file's header. ``ext`` gives
+    a step's ``ext`` keys when known (:func:`ext_after`), else they are read from every object.
+    """
+    out = _Out(
+        tag=tag, objects="api_owned", enrolled="api_enrolled", related="api_related", ext=ext
     )
-    out = _Out(tag=tag, objects="api_owned", enrolled="api_enrolled", related="api_related")
     _map(store, version, out)
-    store.execute("DROP VIEW api_owned")
     return out.headers
+
+
+def ext_after(
+    base: dict[str, list[str]],
+    owned_before: dict[str, list[str]],
+    owned_after: dict[str, list[str]],
+) -> dict[str, list[str] | None]:
+    """The ``ext`` keys of every object after the events, per step, from the base's (every
+    object's before) and the owners' before and after: the base's plus the owners' after when
+    every key the owners carried before they still carry (no key can then vanish: an object
+    the events leave alone keeps its keys); else None (read them from every object)."""
+    return {
+        step: sorted({*base[step], *owned_after[step]})
+        if set(owned_before[step]) <= set(owned_after[step])
+        else None
+        for step in EXT_PATHS
+    }
 
 
 def serve_kept(store: Store, district: str) -> None:
@@ -476,17 +498,54 @@ def district_status(store: Store) -> dict[str, Any]:
     return status if isinstance(status, dict) else {}
 
 
-def _ext_columns(store: Store, step: str, ext_path: str, x: _Extract) -> list[tuple[str, str]]:
-    """(column name, SQL) of every ``ext`` key the step's objects carry, sorted by key."""
-    keys = store.rows(
-        f"SELECT DISTINCT unnest(json_keys(j->{quote_literal(ext_path)})) AS k "
-        "FROM api_objects WHERE step = ? ORDER BY k",
+# Each owner step's ``ext`` object, whose keys become ``ext.*`` columns of the step's file.
+EXT_PATHS = {
+    "schools": "$.ext",
+    "users-student": "$.roles.student.ext",
+    "users-teacher": "$.roles.teacher.ext",
+    "users-staff": "$.roles.staff.ext",
+    "sections": "$.ext",
+}
+EXT_FILES = {
+    "schools": "schools.csv",
+    "users-student": "students.csv",
+    "users-teacher": "teachers.csv",
+    "users-staff": "staff.csv",
+    "sections": "sections.csv",
+}
+
+
+def ext_keys(store: Store, objects: str = "api_objects") -> dict[str, list[str]]:
+    """Every ``ext`` key the objects carry, per step, sorted (a JSON pass over them)."""
+    return {step: _ext_keys(store, step, objects) for step in EXT_PATHS}
+
+
+def _ext_keys(store: Store, step: str, objects: str = "api_objects") -> list[str]:
+    found = store.rows(
+        f"SELECT DISTINCT unnest(json_keys(j->{quote_literal(EXT_PATHS[step])})) AS k "
+        f"FROM {objects} WHERE step = ? ORDER BY k",
         [step],
     )
+    return [key for (key,) in found]
+
+
+def header_ext_keys(headers: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The ``ext`` keys per step that mapped files' headers name (``ext.KEY`` columns)."""
+    return {
+        step: [c.removeprefix("ext.") for c in headers.get(name, ()) if c.startswith("ext.")]
+        for step, name in EXT_FILES.items()
+    }
+
+
+def _ext_columns(store: Store, out: _Out, step: str, x: _Extract) -> list[tuple[str, str]]:
+    """(column name, SQL) of every ``ext`` key the step's objects carry, sorted by key (the
+    keys ``out`` already knows, else read from every object)."""
+    known = out.ext.get(step) if out.ext is not None else None
+    keys = _ext_keys(store, step) if known is None else known
     columns = []
-    for (key,) in keys:
+    for key in keys:
         quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        columns.append((f"ext.{key}", x(f"{ext_path}.{quoted}")))
+        columns.append((f"ext.{key}", x(f"{EXT_PATHS[step]}.{quoted}")))
     return columns
 
 
@@ -500,6 +559,7 @@ class _Out:
     objects: str = "api_objects"  # the owner objects the files' rows come from
     enrolled: str | None = None  # only these (section, student) enrollment entries
     related: str | None = None  # only these contacts (ids) on the students' rows
+    ext: dict[str, list[str] | None] | None = None  # per step, the ext keys if known
     headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -603,7 +663,7 @@ def _schools(store: Store, out: _Out) -> int:
         ("School_state", o("$.location.state")),
         ("School_zip", o("$.location.zip")),
         ("School_phone", o("$.phone")),
-        *_ext_columns(store, "schools", "$.ext", o),
+        *_ext_columns(store, out, "schools", o),
     ]
     return _write(store, out, "schools.csv", columns, f"FROM {o.over()} ORDER BY o.id")
 
@@ -651,7 +711,7 @@ def _students(store: Store, out: _Out, version: str) -> int:
         ("Contact_email", c("$.email")),
         ("Contact_sis_id", c("$.roles.contact.sis_id")),
     ]
-    ext = _ext_columns(store, "users-student", "$.roles.student.ext", s)
+    ext = _ext_columns(store, out, "users-student", s)
     school = s("$.roles.student.school")
     only = f" AND id IN (SELECT id FROM {out.related})" if out.related else ""
     from_sql = (
@@ -690,7 +750,7 @@ def _teachers(store: Store, out: _Out) -> int:
         ("Teacher_email", t("$.email")),
         ("Title", t("$.roles.teacher.title")),
         ("Username", t("$.roles.teacher.credentials.district_username")),
-        *_ext_columns(store, "users-teacher", "$.roles.teacher.ext", t),
+        *_ext_columns(store, out, "users-teacher", t),
     ]
     return _write(store, out, "teachers.csv", columns, _per_school("teacher", t, out.objects))
 
@@ -707,7 +767,7 @@ def _staff(store: Store, out: _Out) -> int:
         ("Title", t("$.roles.staff.title")),
         ("Username", t("$.roles.staff.credentials.district_username")),
         ("Role", t("$.roles.staff.roles[0]")),
-        *_ext_columns(store, "users-staff", "$.roles.staff.ext", t),
+        *_ext_columns(store, out, "users-staff", t),
     ]
     return _write(store, out, "staff.csv", columns, _per_school("staff", t, out.objects))
 
@@ -743,7 +803,7 @@ def _sections(store: Store, out: _Out) -> int:
         ("Term_name", te("$.name")),
         ("Term_start", _date(te("$.start_date"), "%Y-%m-%d")),
         ("Term_end", _date(te("$.end_date"), "%Y-%m-%d")),
-        *_ext_columns(store, "sections", "$.ext", s),
+        *_ext_columns(store, out, "sections", s),
     ]
     school, teacher = s("$.school"), s("$.teacher")
     course, term = s("$.course"), s("$.term_id")

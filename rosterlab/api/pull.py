@@ -37,6 +37,9 @@ from rosterlab.api.mapping import (
     count_objects,
     district_status,
     drop_owners,
+    ext_after,
+    ext_keys,
+    header_ext_keys,
     load_pages,
     map_owners,
     mark_owners,
@@ -493,7 +496,15 @@ def _apply_kept(
     before: dict[str, tuple[str, ...]] = {}
     if newest:
         owners = mark_owners(store)
-        before = map_owners(store, version, "before")
+        # the base's headers name every object's ext keys before the events
+        headers = store.rows(
+            "SELECT spec_name, header FROM snapshot_files WHERE snapshot_id = ? "
+            "AND spec_name IS NOT NULL",
+            [base.snapshot_id],
+        )
+        base_ext = header_ext_keys(dict(headers))
+        owned_ext = ext_keys(store, "api_owned")
+        before = map_owners(store, version, "before", {**base_ext})
     touched = apply_latest(store, "api_served", district)
     say(
         f"events changed {touched:,} records of the served state kept from snapshot "
@@ -502,7 +513,8 @@ def _apply_kept(
     if not newest:
         say(f"snapshot {base.snapshot_id} is not the district's newest night: merging in full")
         return None
-    after = map_owners(store, version, "after")
+    after_ext = ext_after(base_ext, owned_ext, ext_keys(store, "api_owned"))
+    after = map_owners(store, version, "after", after_ext)
     say(f"{owners:,} records own the rows those events may change")
     return OwnerDelta(
         base.snapshot_id,
