@@ -235,15 +235,24 @@ def apply_events(
 
 def read_events(store: Store, pages: Sequence[Path]) -> None:
     """The last event of each object the event pages name, in the temp table ``api_latest``
-    (resource, kind, the object, its id)."""
-    _read(store, "api_events", pages)
+    (resource, kind, the object, its id). Each event is parsed once: its type and ids in one
+    JSONPath list, its object in one extraction."""
+    if not pages:
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE api_latest "
+            "(resource VARCHAR, kind VARCHAR, obj JSON, oid VARCHAR)"
+        )
+        return
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
-        "split_part(j->>'type', '.', 1) AS resource, split_part(j->>'type', '.', 2) AS kind, "
-        "j->'data'->'object' AS obj, j->'data'->'object'->>'id' AS oid FROM api_events "
-        "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY id DESC) = 1"
+        "split_part(x[1], '.', 1) AS resource, split_part(x[1], '.', 2) AS kind, obj, x[2] AS oid "
+        "FROM (SELECT json_extract_string(j, ['$.type', '$.data.object.id', '$.id']) AS x, "
+        "json_extract(j, '$.data.object') AS obj FROM (SELECT "
+        "unnest(json_extract(json, '$.data[*].data')) AS j FROM read_json_objects(?, "
+        f"format = 'auto', maximum_object_size = {_object_limit(pages)}))) "
+        "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY x[3] DESC) = 1",
+        [[str(p) for p in pages]],
     )
-    store.execute("DROP TABLE api_events")
 
 
 def apply_latest(store: Store, table: str = "api_objects", district: str | None = None) -> int:
