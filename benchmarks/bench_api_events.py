@@ -2,11 +2,15 @@
 
 The apibench district (``benchmarks/data/apibench-<students>-3n-s1``: three upload nights,
 ~1 % churn) is ingested once into an uploads store; the stand-in of the first tree serves
-night 2, then night 3 (its events computed by one request first, timed apart: Clever has them
-ready). Per tree, in the same run: a full pull of night 2 into a fresh store, the events pull of
-night 3 on top of it, and a full pull of night 3 into another fresh store. Each pull is its own
-child process and runs the checks after it as ``rosterlab api pull`` does; the pull (to the
-commit) and the checks are timed apart, with the pull's progress stamps.
+night 2, then night 3 (its events computed by one request first, untimed: Clever has them
+ready), and every response a pull needs is recorded once (night 2's pages and event cursor;
+night 3's pages and the events after night 2's cursor). Per tree, in the same run, against a
+replay of those responses (as ``bench_api --step full`` does: on 2 cores the stand-in's
+rendering would compete with the pull, and a real pull costs this machine none of Clever's
+CPU): a full pull of night 2 into a fresh store, the events pull of night 3 on top of it, and
+a full pull of night 3 into another fresh store. Each pull is its own child process and runs
+the checks after it as ``rosterlab api pull`` does; the pull (to the commit) and the checks are
+timed apart, with the pull's progress stamps.
 
     python -m benchmarks.bench_api_events --students 50000 --tree /work/main --tree .
 
@@ -20,10 +24,9 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-from benchmarks.bench_api import FIRST_EVENTS, TOKEN, free_port, peak_mb
+from benchmarks.bench_api import FIRST_EVENTS, RECORD, TOKEN, free_port, peak_mb, replay
 from benchmarks.common import API_INGEST, DATA, PYTHON, run_timed
 
 DISTRICT = "apibench"
@@ -51,15 +54,22 @@ print(json.dumps({"pull": pulled - began, "checks": checked - pulled, "stamps": 
 """
 
 
+# A store built by older code is opened for writing once: the stand-in (a reader) needs the
+# store's schema at the tree's migrations.
+MIGRATE = "import sys\nfrom rosterlab.store import Store\nwith Store.open(sys.argv[1]):\n    pass\n"
+
+
 def uploads_store(students: int, work: Path, tree: Path) -> Path:
     """The three upload nights in one store (built once, with the first tree's code)."""
     store = work / "uploads.duckdb"
+    env = {**SAFE, "PYTHONPATH": str(tree)}
     if not store.exists():
         work.mkdir(parents=True, exist_ok=True)
         folder = DATA / f"apibench-{students}-3n-s1"
         for night in sorted(p for p in folder.iterdir() if p.is_dir()):
             run_timed([PYTHON, "-c", API_INGEST, str(store), str(night), DISTRICT,
-                       f"{night.name}T02:00"], env={**SAFE, "PYTHONPATH": str(tree)})  # fmt: skip
+                       f"{night.name}T02:00"], env=env)  # fmt: skip
+    run_timed([PYTHON, "-c", MIGRATE, str(store)], env=env)
     return store
 
 
@@ -99,6 +109,53 @@ def pull(store: Path, origin: str, mode: str, tree: Path) -> dict[str, object]:
             **json.loads(timed.stdout.strip().splitlines()[-1])}  # fmt: skip
 
 
+# The events after night 2's cursor, added to night 3's recorded responses (``RECORD``'s index).
+RECORD_EVENTS = """
+import json, os, sys, httpx
+origin, folder, cursor = sys.argv[1], sys.argv[2], sys.argv[3]
+token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
+index = json.load(open(f"{folder}/index.json"))
+with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=3600) as c:
+    uri = f"/v3.1/events?limit=10000&starting_after={cursor}"
+    while uri:
+        r = c.get(uri)
+        r.raise_for_status()
+        index[uri] = f"events-{len(index):05d}.json"
+        with open(f"{folder}/{index[uri]}", "wb") as out:
+            out.write(r.content)
+        body = r.json()
+        uri = next((l["uri"] for l in body["links"] if l["rel"] == "next"), None)
+        uri = uri if body["data"] else None
+json.dump(index, open(f"{folder}/index.json", "w"))
+"""
+CURSOR_URI = "/v3.1/events?limit=1&ending_before=" + "f" * 24
+
+
+def recorded(uploads: Path, work: Path, tree: Path) -> tuple[Path, Path]:
+    """Night 2's and night 3's responses, recorded once (kept beside the uploads store)."""
+    env = {"ROSTERLAB_STANDIN_TOKEN": TOKEN}
+    folders = (work / "recorded-2", work / "recorded-3")
+    for night, folder in enumerate(folders, start=2):
+        if (folder / "index.json").exists():
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        served = StandIn(uploads, night, tree)
+        try:
+            run_timed([PYTHON, "-c", FIRST_EVENTS, served.origin], env=env)
+            run_timed([PYTHON, "-c", RECORD, served.origin, str(folder)], env=env)
+            if night == 3:
+                night2 = folders[0]
+                index = json.loads((night2 / "index.json").read_text())
+                newest = json.loads((night2 / index[CURSOR_URI]).read_text())["data"]
+                cursor = newest[-1]["data"]["id"]
+                run_timed([PYTHON, "-c", RECORD_EVENTS, served.origin, str(folder), cursor],
+                          env=env)  # fmt: skip
+        finally:
+            served.stop()
+    return folders
+
+
 def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -112,6 +169,7 @@ def main() -> None:
     trees = [t.resolve() for t in args.tree]
     work = DATA / f"api-events-{args.students}"
     uploads = uploads_store(args.students, work, trees[0])
+    night2, night3 = recorded(uploads, work, trees[0])
     found: dict[str, dict[str, list[object]]] = {str(t): {} for t in trees}
 
     def keep(tree: Path, name: str, value: object) -> None:
@@ -119,21 +177,15 @@ def main() -> None:
         print(json.dumps({"tree": str(tree), name: value, "load": load()}), flush=True)
 
     for _ in range(args.rounds):
-        served = StandIn(uploads, 2, trees[0])
-        for index, tree in enumerate(trees):
-            keep(tree, "full2", pull(work / f"pulls-{index}.duckdb", served.origin, "full", tree))
-        served.stop()
-        served = StandIn(uploads, 3, trees[0])
-        began = time.perf_counter()
-        run_timed([PYTHON, "-c", FIRST_EVENTS, served.origin],
-                  env={"ROSTERLAB_STANDIN_TOKEN": TOKEN})  # fmt: skip
-        print(json.dumps({"first_events": round(time.perf_counter() - began, 2)}), flush=True)
-        for index, tree in enumerate(trees):
-            keep(tree, "events", pull(work / f"pulls-{index}.duckdb", served.origin, "events",
-                                      tree))  # fmt: skip
-        for index, tree in enumerate(reversed(trees)):
-            keep(tree, "full3", pull(work / f"fresh-{index}.duckdb", served.origin, "full", tree))
-        served.stop()
+        with replay(night2) as origin:
+            for index, tree in enumerate(trees):
+                keep(tree, "full2", pull(work / f"pulls-{index}.duckdb", origin, "full", tree))
+        with replay(night3) as origin:
+            for index, tree in enumerate(trees):
+                keep(tree, "events", pull(work / f"pulls-{index}.duckdb", origin, "events",
+                                          tree))  # fmt: skip
+            for index, tree in enumerate(reversed(trees)):
+                keep(tree, "full3", pull(work / f"fresh-{index}.duckdb", origin, "full", tree))
 
 
 if __name__ == "__main__":
