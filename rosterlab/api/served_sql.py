@@ -8,8 +8,6 @@ one keyset query (:mod:`rosterlab.api.served`). The mapping decisions are docume
 
 from __future__ import annotations
 
-import sys
-
 from rosterlab import spec
 from rosterlab.api import schemas
 from rosterlab.api.schemas import FRL_NAMES, US_DATE
@@ -25,7 +23,7 @@ RACE_NAMES = {
     "W": "Caucasian",
 }
 # What Python's str.strip() removes: a value of only these is blank (SFTP v2.1.1: only spaces).
-_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE)
 
 
 def _list(values: list[str]) -> str:

@@ -15,7 +15,6 @@ District admins are left out: they are not served at all (admins.csv is deprecat
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from rosterlab import spec
@@ -44,7 +43,7 @@ _LACKING = {
 # A contact's rows are its student's rows in students.csv: carried with its student, it adds none.
 _ROWLESS = frozenset({"contacts"})
 CONFIRMED = "missing-value"  # the only skip on Clever's word
-_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE)
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,11 @@ def _c(name: str) -> str:
     return quote_ident(name)
 
 
-_SPACE_CHARS = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-
-
 def _blank(column: str) -> str:
     """Blank: NULL or only white space (a value whose first character is not white space is
     not: the pattern runs only on the few that start with one)."""
     return (
-        f"({column} IS NULL OR CASE WHEN contains({quote_literal(_SPACE_CHARS)}, "
+        f"({column} IS NULL OR CASE WHEN contains({quote_literal(spec.WHITE_SPACE)}, "
         f"left({column}, 1)) THEN regexp_full_match({column}, "
         f"{quote_literal('[' + _SPACES + ']*')}) ELSE false END)"
     )
