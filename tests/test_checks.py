@@ -105,6 +105,23 @@ def test_required_values_left_blank(tmp_path):
     )
 
 
+def test_references_left_blank(tmp_path):
+    # A reference column's blanks are found from its NULLs and its distinct values, not by
+    # testing every row: a value of only spaces is blank there too.
+    night = tiny_night()
+    night["enrollments.csv"][2][1] = ""  # S-002's enrollment names no section
+    night["enrollments.csv"][3][2] = "  "  # SEC-2's second enrollment: a student of spaces
+    night["sections.csv"][1][2] = " "  # SEC-1's teacher: only a space
+
+    result = check(tmp_path, night)
+
+    assert [f for f in found(result) if f[0] == "missing-value"] == [
+        ("missing-value", "sections", "SEC-1", "Teacher_id", " ", 1, None),
+        ("missing-value", "enrollments", "/S-002", "Section_id", None, 2, None),
+        ("missing-value", "enrollments", "SEC-2/  ", "Student_id", "  ", 3, None),
+    ]
+
+
 def test_students_file_saved_by_excel(tmp_path):
     night = tiny_night()
     students = night["students.csv"]

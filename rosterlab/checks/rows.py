@@ -147,7 +147,8 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
     That pass evaluates every column's rules on every row (one scan, counting each column's
     findings); only the columns with a finding are then read again, for their rows. A column
     pointing at another file is checked once per distinct value (the references check gathers
-    them anyway), reading back only the rows that hold a bad one.
+    them anyway), reading back only the rows that hold a bad one; the pass only counts its
+    NULLs.
     """
     # Each finding query, in column order, with the SQL counting its rows in the one pass (None:
     # a query over distinct values, always run).
@@ -183,10 +184,17 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             )
             continue
         (is_blank, missing), *rules = cell_rules(field, "d.v0")
+        values = ctx.distinct(staged, field.name)
         if missing is not None:
+            # Whether a row is blank, without testing every row: its NULLs are counted in the
+            # pass, and a value of only spaces is looked up among the distinct values.
             planned.append(
                 (
-                    (f"count(*) FILTER (WHERE {blank(v)})", []),
+                    (
+                        f"count(*) - count({v}) + "
+                        f"(SELECT count(*) FROM {values} WHERE {blank('v0')})",
+                        [],
+                    ),
                     (
                         f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM "
                         f"{staged.view} WHERE {blank(v)})",
@@ -198,8 +206,8 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             rules.insert(0, (is_blank, None))
             code_sql, code_params = _case(rules)
             bad = (
-                f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM "
-                f"{ctx.distinct(staged, field.name)} d) WHERE _code IS NOT NULL)"
+                f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM {values} d) "
+                "WHERE _code IS NOT NULL)"
             )
             planned.append(
                 (
