@@ -171,7 +171,15 @@ def keep_served(store: Store, district: str, snapshot_id: int) -> None:
     """Keep the objects in ``api_objects`` as the district's served state, the state of the
     pull that made ``snapshot_id`` (call inside its transaction)."""
     store.execute("DELETE FROM api_served WHERE district = ?", [district])
-    store.execute("INSERT INTO api_served SELECT ?, step, id, j, v FROM api_objects", [district])
+    # The objects' JSON (~1.5 GB at 1M students) compressed with zstd: half the CPU of DuckDB's
+    # own choice of string compression (FSST), about the same size on disk.
+    store.execute("SET force_compression = 'zstd'")
+    try:
+        store.execute(
+            "INSERT INTO api_served SELECT ?, step, id, j, v FROM api_objects", [district]
+        )
+    finally:
+        store.execute("RESET force_compression")
     mark_served(store, district, snapshot_id)
 
 
