@@ -78,7 +78,7 @@ def pack(name: str, path: Path, sha256: str, size: int, keyframe: Keyframe | Non
         if len(blob.data) <= REKEY_RATIO * full_estimate:
             _verify(name, path, sha256, size, blob, keyframe)
             return blob
-    blob = Blob(FULL, _encode_full(name, path, sha256))
+    blob = Blob(FULL, _encode_full(path))
     _verify(name, path, sha256, size, blob, None)
     return blob
 
@@ -105,20 +105,17 @@ def _known_codec(sha256: str, blob: Blob) -> None:
         )
 
 
-def _encode_full(name: str, path: Path, sha256: str) -> bytes:
-    """A full frame, streamed from the file (hashing it on the way: it must not have changed)."""
+def _encode_full(path: Path) -> bytes:
+    """A full frame, streamed from the file (:func:`_verify` then checks it decodes to the
+    received bytes, which also catches a file changed since it was hashed)."""
     compressor = pyzstd.ZstdCompressor(
         {CParameter.compressionLevel: LEVEL, CParameter.checksumFlag: 1}
     )
-    digest = hashlib.sha256()
     parts = []
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
-            digest.update(chunk)
             parts.append(compressor.compress(chunk))
     parts.append(compressor.flush())
-    if digest.hexdigest() != sha256:
-        raise _changed(name)
     return b"".join(parts)
 
 
