@@ -290,7 +290,8 @@ class Ingestor:
             "WHERE c.row_hash IS NULL OR o.row_hash IS NULL",
             [*params, district],
         )
-        closed = self.store.rows("SELECT count(old_hash) FROM _delta")[0][0]
+        counts = self.store.rows("SELECT count(old_hash), count(new_hash) FROM _delta")
+        closed, unmatched = counts[0]
         if closed:
             self.store.execute(
                 f"UPDATE {table} SET valid_to = ? FROM _delta d WHERE {table}.district = ? "
@@ -302,14 +303,22 @@ class Ingestor:
             "FROM _delta WHERE new_hash IS NOT NULL GROUP BY new_hash"
         )
         if opened and source is not None and source.spec_name is not None:
-            select, params = projection(entity, ColumnMap.of(source.spec_name, source.header))
+            select, params = projection(entity, columns)
+            staged = staging_table(source.spec_name)
+            # Every row of tonight opens a version of its own (a first night, typically): all of
+            # them are inserted, without looking each one up among the rows opened.
+            rows_of = f"WHERE {entity_filter(entity, columns)}"
+            everyone = (
+                unmatched == opened
+                and unmatched == self.store.rows(f"SELECT count(*) FROM {staged} {rows_of}")[0][0]
+            )
             column_list = ", ".join(quote_ident(c) for c in entity.columns)
             self.store.execute(
                 f"INSERT INTO {table} (district, key, row_hash, valid_from, valid_to, "
                 f"{column_list}, extra) "
                 f"SELECT ?, key, row_hash, ?, NULL, {column_list}, extra "
-                f"FROM (SELECT {select} FROM {staging_table(source.spec_name)} "
-                "WHERE _row IN (SELECT first_row FROM _opened))",
+                f"FROM (SELECT {select} FROM {staged} "
+                f"{rows_of if everyone else 'WHERE _row IN (SELECT first_row FROM _opened)'})",
                 [district, seq, *params],
             )
         rows = self.store.rows(
