@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rosterlab.api.reconcile import EntityCounts, ReconcileResult
+from rosterlab import spec
+from rosterlab.api.reconcile import NEVER_SERVED, EntityCounts, ReconcileResult
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
+from rosterlab.diff.engine import DiffEngine
 from rosterlab.report.reconcile import reconcile_html
 from rosterlab.spec import finding
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
@@ -23,6 +25,7 @@ from tests.test_api import ADA, DISTRICT, EVERY_FIELD_NIGHT, STUDENT_HEADER, con
 from tests.tiny import Night, write_night
 
 NEVER_EXPOSED = "the Data API never exposes it"
+STUDENTS = spec.ENTITIES["students"]
 PASSWORDS = [
     ("field-not-served", "students", None, "Password", "1", NEVER_EXPOSED),
     ("field-not-served", "teachers", None, "Password", "1", NEVER_EXPOSED),
@@ -369,3 +372,60 @@ def test_rows_the_outcome_says_may_be_skipped_are_the_rows_reconcile_finds_skipp
         "  Clever: processed, 2 rows may be skipped (unconfirmed); "
         "hold thresholds 10% deleted, 75% updated"
     )
+
+
+def passwords_changed(tmp_path: Path) -> Path:
+    """Clever still serves night 1; night 2 gave S-002 a new Password (Clever never serves it)
+    and S-003 a new Password and Grade 12. Ada's Password is unchanged, but never served."""
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", every_field_night(), SEPT_1)
+    night2 = every_field_night()
+    for row in night2["students.csv"]:
+        if row[1] in ("S-002", "S-003"):
+            row[STUDENT_HEADER.index("Password")] = f"new-{row[1]}"
+        if row[1] == "S-003":
+            row[STUDENT_HEADER.index("Grade")] = "12"
+    ingest(store, tmp_path / "n2", night2, SEPT_2)
+    pull_from(store, store, tmp_path, "--snapshot", "1")
+    return store
+
+
+def test_records_differing_only_in_columns_never_served_are_not_read_nor_reported(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = passwords_changed(tmp_path)
+    result = reconciled(store, capsys)
+    assert found(result) == [
+        ("field-not-served", "students", None, "Password", "3", NEVER_EXPOSED),
+        ("value-differs", "students", "S-003", "Grade", "11", None),
+        *PASSWORDS[1:],
+    ]
+    students = next(e for e in result["entities"] if e["entity"] == "students")
+    assert students == {
+        "entity": "students", "uploaded": 3, "served": 3, "matched": 3, "identical": 0,
+    }  # fmt: skip
+    served = [c for c in STUDENTS.columns if c not in NEVER_SERVED["students"]]
+    with Store.open(store, read_only=True) as s:
+        upload, pulled = s.snapshot(2), s.snapshot(3)
+        with DiffEngine(s, upload, pulled, details=False, removed_values=True) as diff:
+            assert diff.compare(STUDENTS)
+            assert s.rows("SELECT key FROM _rl_key_ends ORDER BY key") == [
+                ("S-001",), ("S-002",), ("S-003",),
+            ]  # fmt: skip
+            assert diff.compare(STUDENTS, served)
+            assert diff.alike == 2  # Ada and S-002: left out before any value is read
+            assert s.rows("SELECT key FROM _rl_key_ends") == [("S-003",)]
+            assert s.rows("SELECT key FROM _rl_left_only UNION SELECT key FROM _rl_values") == [
+                ("S-003",)
+            ]
+
+
+def test_leaving_out_records_alike_in_the_served_columns_changes_no_answer(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = passwords_changed(tmp_path)
+    shortcut = reconciled(store, capsys)
+    monkeypatch.setattr(DiffEngine, "_alike", lambda *_: 0)  # every touched record read
+    assert reconciled(store, capsys) == shortcut

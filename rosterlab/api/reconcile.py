@@ -199,15 +199,20 @@ class _Reconciler:
 
     def entity(self, entity: spec.Entity, diff: DiffEngine) -> EntityCounts:
         """Count both sides and explain the records that differ (an identical record is one
-        SCD2 version on both sides: the diff of upload → served never reads it)."""
+        SCD2 version on both sides: the diff of upload → served never reads it, nor a record
+        that differs only in columns the served side lacks, such as Password or GPA)."""
         name = entity.name
         upload = self._side(name, self.upload)
         uploaded = self._keys_present(name, self.upload)
         served = self._keys_present(name, self.served)
-        matched = identical = uploaded
-        differing = diff.compare(entity)
+        served_columns = self._served_columns(entity)
+        compared = [c for c in entity.columns if c in served_columns]
+        differing = diff.compare(
+            entity, compared if served_columns and len(compared) < len(entity.columns) else None
+        )
+        matched, identical = uploaded, uploaded - diff.alike
         if differing:
-            matched, identical, differing = self._differing(entity, uploaded)
+            matched, identical, differing = self._differing(entity, uploaded, diff.alike)
         if differing:
             self._reference_targets(entity)
             self._not_served(entity)
@@ -219,9 +224,10 @@ class _Reconciler:
             self.store.execute("DROP TABLE _rec")
         return EntityCounts(name, uploaded, served, matched, identical)
 
-    def _differing(self, entity: spec.Entity, uploaded: int) -> tuple[int, int, bool]:
-        """(matched, identical, any differ) from the diff's touched keys (``_rl_key_ends``),
-        and ``_rec``: each differing record's values on both sides (``_rl_values``)."""
+    def _differing(self, entity: spec.Entity, uploaded: int, alike: int) -> tuple[int, int, bool]:
+        """(matched, identical, any differ) from the diff's touched keys (``_rl_key_ends``) and
+        the ``alike`` records it left out (on both sides, not identical), and ``_rec``: each
+        differing record's values on both sides (``_rl_values``)."""
         in_upload, both, same = self.store.rows(
             "SELECT count(from_hash), count(*) FILTER (from_hash IS NOT NULL AND to_hash IS NOT "
             "NULL), count(*) FILTER (from_hash = to_hash) FROM _rl_key_ends"
@@ -257,7 +263,7 @@ class _Reconciler:
         )
         if not differing:
             self.store.execute("DROP TABLE _rec")
-        return untouched + both, untouched + same, bool(differing)
+        return untouched + both, untouched + same - alike, bool(differing)
 
     def _keys_present(self, name: str, snap: SnapshotInfo) -> int:
         """Records (keys) of ``name`` in ``snap``: its versions, less the extra versions of

@@ -31,11 +31,13 @@ The temp tables carry those words: ``_rl_left_only`` (L), ``_rl_right_only`` (R)
 the representative hash and version count at each end), ``_rl_values`` (a view over the values
 read: L's or ``_rl_values_fetched`` for ``_rl_values_needed``, R, S), ``_rl_field_changes``,
 ``_rl_one_sided`` (added/removed records' values), and the accumulators ``_rl_rekeys``,
-``_rl_rolled``, ``_rl_changes``.
+``_rl_rolled``, ``_rl_changes``. Reconcile compares only the columns the API serves: keys alike
+in those (``_rl_alike``, by a hash of them) are left out of L and R before any value is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +68,7 @@ DATE_FORMAT = "%m/%d/%Y"
 OPTIONAL_ENTITY = "admins"
 
 _TEMP_TABLES = (
+    "_rl_alike",
     "_rl_left_only",
     "_rl_right_only",
     "_rl_came_back",
@@ -130,6 +133,8 @@ class DiffEngine:
         self.removed_values = removed_values
         self.rows_to = store.snapshot_rows(to.id)
         self.rows_from = store.snapshot_rows(frm.id)
+        self.alike = 0  # keys the last compare() left out as alike (see compare's ``columns``)
+        self.left_values = False  # whether the last compare() read L with its values
 
     # --- the whole diff ------------------------------------------------------------------
     def __enter__(self) -> DiffEngine:
@@ -190,12 +195,18 @@ class DiffEngine:
         )
 
     # --- one entity ----------------------------------------------------------------------
-    def compare(self, entity: spec.Entity) -> bool:
+    def compare(self, entity: spec.Entity, columns: Sequence[str] | None = None) -> bool:
         """Read ``entity``'s touched keys: ``_rl_key_ends`` (per key, the representative hash and
         version count at each end) and the view ``_rl_values`` (values by row_hash; those of
-        ``L`` too when :meth:`_l_values`). False when no key is touched: both ends are equal."""
+        ``L`` too when :meth:`_l_values`). False when no key is touched: both ends are equal.
+
+        ``columns``: only these spec columns and ``extra`` count (reconcile: what the API
+        serves). A key held once at each end whose versions agree in them is left out, before
+        any other column is read; :attr:`alike` counts those keys, and L is read without values.
+        """
         a, b = self.frm.seq, self.to.seq
-        if a == b or not self._touched(entity, a, b):
+        self.alike = 0
+        if a == b or not self._touched(entity, a, b, columns):
             return False
         self._stable(entity, a, b)
         self._per_key()
@@ -266,19 +277,27 @@ class DiffEngine:
         """Whether L is read with its values (see the module's docstring)."""
         return self.details or entity.name in NATURAL_KEYS
 
-    def _touched(self, entity: spec.Entity, a: int, b: int) -> bool:
+    def _touched(
+        self, entity: spec.Entity, a: int, b: int, counted: Sequence[str] | None = None
+    ) -> bool:
         """Build L (with its values or key and hash only), R (appended together, cheap to read
-        whole) and the touched keys; False when no key is touched."""
+        whole) and the touched keys, less the keys alike in the ``counted`` columns; False when
+        no key is touched."""
         table = quote_ident(entity.name)
         district = self.frm.district
-        l_columns = self._select(entity) if self._l_values(entity) else "key, row_hash"
+        self.left_values = self._l_values(entity) and counted is None
+        l_columns = self._select(entity) if self.left_values else "key, row_hash"
+        alike = ""
+        if counted is not None:
+            self.alike = self._alike(entity, a, b, counted)
+            alike = " AND key NOT IN (SELECT key FROM _rl_alike)" if self.alike else ""
         for name, columns, (where, params) in (
             ("_rl_left_only", l_columns, _only(a, b)),
             ("_rl_right_only", self._select(entity), _only(b, a)),
         ):
             self.store.execute(
                 f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} "
-                f"FROM {table} WHERE district = ? AND {where}",
+                f"FROM {table} WHERE district = ? AND {where}{alike}",
                 [district, *params],
             )
         self.store.execute(
@@ -297,6 +316,33 @@ class DiffEngine:
                 ) WHERE row_hash NOT IN (SELECT row_hash FROM _rl_came_back)
                 """
             )
+        )
+
+    def _alike(self, entity: spec.Entity, a: int, b: int, counted: Sequence[str]) -> int:
+        """``_rl_alike``: keys held once at each end (none of the two nights' duplicate versions)
+        whose versions differ, but not in the ``counted`` columns nor in ``extra``: compared by
+        a hash of those, reading key, row_hash and them only. Returns how many."""
+        table = quote_ident(entity.name)
+        hashed = f"hash({', '.join([*(quote_ident(c) for c in counted), 'extra'])})"
+        (l_where, l_params), (r_where, r_params) = _only(a, b), _only(b, a)
+        return self.store.written(
+            "CREATE OR REPLACE TEMP TABLE _rl_alike AS SELECT l.key FROM "
+            f"(SELECT key, row_hash, {hashed} AS counted FROM {table} "
+            f"WHERE district = ? AND {l_where}) l JOIN "
+            f"(SELECT key, row_hash, {hashed} AS counted FROM {table} "
+            f"WHERE district = ? AND {r_where}) r "
+            "ON l.key = r.key AND l.counted = r.counted AND l.row_hash <> r.row_hash "
+            "WHERE l.key NOT IN (SELECT key FROM duplicate_versions "
+            "WHERE snapshot_id IN (?, ?) AND entity = ?)",
+            [
+                self.frm.district,
+                *l_params,
+                self.frm.district,
+                *r_params,
+                self.frm.id,
+                self.to.id,
+                entity.name,
+            ],
         )
 
     def _stable(self, entity: spec.Entity, a: int, b: int) -> None:
@@ -355,7 +401,7 @@ class DiffEngine:
         of changed keys, and those of removed keys when :meth:`_needs_removed`, are fetched from
         the table into ``_rl_values_fetched``.
         """
-        if self._l_values(entity):
+        if self.left_values:
             self.store.execute(
                 """
                 CREATE OR REPLACE TEMP VIEW _rl_values AS
