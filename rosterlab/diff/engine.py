@@ -108,6 +108,11 @@ def _only(present: int, absent: int) -> tuple[str, list[Any]]:
     )
 
 
+def _counted_hash(counted: Sequence[str], prefix: str = "") -> str:
+    """A hash of the ``counted`` columns and ``extra`` (NULL-safe, as row_hash is)."""
+    return f"hash({', '.join(prefix + quote_ident(c) for c in [*counted, 'extra'])})"
+
+
 def _both(a: int, b: int) -> tuple[str, list[Any]]:
     return "valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)", [min(a, b), max(a, b)]
 
@@ -287,19 +292,19 @@ class DiffEngine:
         district = self.frm.district
         self.left_values = self._l_values(entity) and counted is None
         l_columns = self._select(entity) if self.left_values else "key, row_hash"
-        alike = ""
         if counted is not None:
-            self.alike = self._alike(entity, a, b, counted)
-            alike = " AND key NOT IN (SELECT key FROM _rl_alike)" if self.alike else ""
+            l_columns += f", {_counted_hash(counted)} AS counted"
         for name, columns, (where, params) in (
             ("_rl_left_only", l_columns, _only(a, b)),
             ("_rl_right_only", self._select(entity), _only(b, a)),
         ):
             self.store.execute(
                 f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} "
-                f"FROM {table} WHERE district = ? AND {where}{alike}",
+                f"FROM {table} WHERE district = ? AND {where}",
                 [district, *params],
             )
+        if counted is not None:
+            self.alike = self._alike(entity, counted)
         self.store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rl_came_back AS
@@ -318,32 +323,23 @@ class DiffEngine:
             )
         )
 
-    def _alike(self, entity: spec.Entity, a: int, b: int, counted: Sequence[str]) -> int:
+    def _alike(self, entity: spec.Entity, counted: Sequence[str]) -> int:
         """``_rl_alike``: keys held once at each end (none of the two nights' duplicate versions)
-        whose versions differ, but not in the ``counted`` columns nor in ``extra``: compared by
-        a hash of those, reading key, row_hash and them only. Returns how many."""
-        table = quote_ident(entity.name)
-        hashed = f"hash({', '.join([*(quote_ident(c) for c in counted), 'extra'])})"
-        (l_where, l_params), (r_where, r_params) = _only(a, b), _only(b, a)
-        return self.store.written(
-            "CREATE OR REPLACE TEMP TABLE _rl_alike AS SELECT l.key FROM "
-            f"(SELECT key, row_hash, {hashed} AS counted FROM {table} "
-            f"WHERE district = ? AND {l_where}) l JOIN "
-            f"(SELECT key, row_hash, {hashed} AS counted FROM {table} "
-            f"WHERE district = ? AND {r_where}) r "
-            "ON l.key = r.key AND l.counted = r.counted AND l.row_hash <> r.row_hash "
+        whose versions differ, but not in the ``counted`` columns nor in ``extra`` (compared by
+        a hash of those: L's read with its key and hash, R's from its values), taken out of L
+        and R. Returns how many."""
+        alike = self.store.written(
+            "CREATE OR REPLACE TEMP TABLE _rl_alike AS SELECT l.key FROM _rl_left_only l "
+            "JOIN _rl_right_only r ON l.key = r.key AND l.row_hash <> r.row_hash "
+            f"AND l.counted = {_counted_hash(counted, 'r.')} "
             "WHERE l.key NOT IN (SELECT key FROM duplicate_versions "
             "WHERE snapshot_id IN (?, ?) AND entity = ?)",
-            [
-                self.frm.district,
-                *l_params,
-                self.frm.district,
-                *r_params,
-                self.frm.id,
-                self.to.id,
-                entity.name,
-            ],
+            [self.frm.id, self.to.id, entity.name],
         )
+        if alike:
+            for table in ("_rl_left_only", "_rl_right_only"):
+                self.store.execute(f"DELETE FROM {table} WHERE key IN (SELECT key FROM _rl_alike)")
+        return alike
 
     def _stable(self, entity: spec.Entity, a: int, b: int) -> None:
         """S (key, row_hash): versions present at both ends with a touched key, and content that
