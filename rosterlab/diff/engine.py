@@ -32,7 +32,8 @@ the representative hash and version count at each end), ``_rl_values`` (a view o
 read: L's or ``_rl_values_fetched`` for ``_rl_values_needed``, R, S), ``_rl_field_changes``,
 ``_rl_one_sided`` (added/removed records' values), and the accumulators ``_rl_rekeys``,
 ``_rl_rolled``, ``_rl_changes``. Reconcile compares only the columns the API serves: keys alike
-in those (``_rl_alike``, by a hash of them) are left out of L and R before any value is read.
+in those (``_rl_alike``, by a hash of them) are taken out of L and R before their values are
+compared or fetched (L is then read with that hash instead of its values).
 """
 
 from __future__ import annotations
@@ -206,8 +207,9 @@ class DiffEngine:
         ``L`` too when :meth:`_l_values`). False when no key is touched: both ends are equal.
 
         ``columns``: only these spec columns and ``extra`` count (reconcile: what the API
-        serves). A key held once at each end whose versions agree in them is left out, before
-        any other column is read; :attr:`alike` counts those keys, and L is read without values.
+        serves). A key held once at each end whose versions agree in them is left out before
+        its values are compared or fetched (L is read with a hash of them instead of its
+        values); :attr:`alike` counts those keys.
         """
         a, b = self.frm.seq, self.to.seq
         self.alike = 0
