@@ -30,7 +30,7 @@ from typing import Any
 from rosterlab.api import served_sql
 from rosterlab.api.served_sql import FRL_NAMES, RACE_NAMES
 from rosterlab.store import SnapshotInfo, Store
-from rosterlab.store.outcomes import live_before, outcome_of, same_kind
+from rosterlab.store.outcomes import PROCESSED, SERVED, live_before, outcome_of, same_kind
 
 __all__ = ["FRL_NAMES", "RACE_NAMES"]
 
@@ -383,9 +383,10 @@ def _dumps(payload: object) -> str:
 
 def live_state(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo:
     """What Clever serves when ``snapshot`` is the newest night: itself once processed; while
-    it is held, or when Clever did not process it, the newest earlier night it applied."""
+    it is held, or when Clever did not process it, the newest earlier night it applied (a pull
+    is what Clever served: itself)."""
     outcome = outcome_of(store, snapshot.id).outcome
-    if outcome == "processed":
+    if outcome in (PROCESSED, SERVED):
         return snapshot
     live = live_before(store, snapshot)
     if live is not None:

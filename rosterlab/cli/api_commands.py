@@ -182,7 +182,9 @@ def register(sub: Any) -> None:
     pull = add_command(
         commands,
         "pull",
-        "Page every resource of a district's Data API into one snapshot (origin api).",
+        "Page every resource of a district's Data API into one snapshot (origin api; its outcome "
+        "is served: what Clever serves, nothing in it skipped or held; its findings describe "
+        "served records).",
         "rosterlab api pull --target clever-oak --district oak\n"
         '  # rosterlab.toml: [api.clever-oak] base_url = "https://api.clever.com", '
         'version = "3.1", token_env = "OAK_TOKEN"',

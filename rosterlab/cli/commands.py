@@ -188,8 +188,10 @@ or a repeated ID: consequence unconfirmed, not in skipped), carried [{file, code
 rows with no problem of their own that go with the skipped records of entity `by` (the
 enrollments of a skipped section; code: that record's reason; they may be skipped),
 not_served [{entity, code, records, by, confirmed}]: the records Clever does not serve, direct
-(by null) or carried, snapshot {id, district, seq,
-taken_at, bundle_sha256, new, taken_at_from},
+(by null) or carried; a snapshot pulled from the Data API (`api pull`, origin api) is outcome
+"served" (reason "pulled from the Data API": what Clever serves, nothing skipped or held; its
+lists empty) with served_findings: its error and warning findings, on served records,
+snapshot {id, district, seq, taken_at, bundle_sha256, new, taken_at_from},
 findings_summary {error, warning, info}: findings per severity, records_summary {error,
 warning, info}: the records they cover (an aggregated finding counts its records)}. Text says
 both where they differ: "1 warning (300,000 records)"."""

@@ -36,6 +36,7 @@ JSON (--format json), one object:
   nights      the nights shown, oldest first (up to --nights, ending with night)
   districts   how many districts have results on the nights shown
   tonight     {outcome: count} for processed, held, not-processed, failed, no-upload
+              (and served: a Data API district's pull, when there is one)
   call_first  [{rank, district, tier, why}], in call order
   holds       [{district, entity, kind, count, base, ratio, threshold}]: predicted holds tonight
   grid        [{district, outcomes: [outcome or null per night of nights]}], by district

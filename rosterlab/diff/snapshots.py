@@ -7,7 +7,7 @@ from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import Store
-from rosterlab.store.outcomes import NOT_PROCESSED, live_before, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
 
 LIVE = "live"
 
@@ -36,6 +36,9 @@ def diff_snapshots(
     reuses): its counts, re-keys and rollovers are taken as they are — stored versions never
     change once a night is ingested — and only the upload's outcome and the holds are read
     again (the checks run before tonight's outcome is recorded).
+
+    No hold is predicted for a ``to`` pulled from the Data API: it is what Clever serves, already
+    applied (Clever holds uploads, not what it serves).
     """
     if not store.snapshots(district):
         raise SnapshotNotFoundError(
@@ -73,7 +76,7 @@ def diff_snapshots(
         rekeys=parts.rekeys,
         rollovers=parts.rollovers,
         hold_reasons=()
-        if not_processed
+        if not_processed or to_snapshot.origin == API_ORIGIN
         else hold_reasons(parts.entities, parts.rollovers, thresholds),
         changes=parts.changes,
         not_processed=not_processed,

@@ -18,6 +18,7 @@ from rosterlab import spec
 from rosterlab.diff import DiffResult, Timeline
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.store import SnapshotInfo
+from rosterlab.store.outcomes import API_ORIGIN, SERVED, SERVED_REASON
 
 MASK = "•••"
 RATIO_DIGITS = 4
@@ -133,7 +134,11 @@ def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False
             for r in result.rekeys
         ],
         "outcome": {
-            "to": "not-processed" if result.not_processed else "processed",
+            "to": "not-processed"
+            if result.not_processed
+            else SERVED
+            if result.to_snapshot.origin == API_ORIGIN
+            else "processed",
             "reason": result.not_processed or "",
         },
         "hold": {
@@ -211,6 +216,13 @@ def _not_processed(result: DiffResult) -> str:
     )
 
 
+def _served(result: DiffResult, no_hold: str = "no hold") -> str:
+    return (
+        f"{no_hold}: snapshot {result.to_snapshot.id} is what Clever serves ({SERVED_REASON}), "
+        "already applied"
+    )
+
+
 def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
     """The human summary: counts, changed fields, re-keys, duplicates, rollovers, the hold."""
     lines = [f"{result.district}: {_night(result.from_snapshot)} → {_night(result.to_snapshot)}"]
@@ -254,6 +266,8 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
             + (" — expected: term rollover" if h.expected else "")
             for h in result.hold_reasons
         ]
+    elif result.to_snapshot.origin == API_ORIGIN:
+        lines.append(_served(result))
     else:
         lines.append("hold: not predicted")
     if details:
@@ -338,6 +352,8 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
                 numeric=("share", "threshold", "records"),
             )
         )
+    elif result.to_snapshot.origin == API_ORIGIN:
+        parts.append(f'<p class="muted">{esc(_served(result, "No hold"))}.</p>')
     else:
         parts.append('<p class="muted">No hold predicted.</p>')
     fields = [(e.entity, f, f"{n:,}") for e in result.entities for f, n in e.fields]

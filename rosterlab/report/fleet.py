@@ -14,11 +14,11 @@ from typing import Any
 from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
 from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
-from rosterlab.store.outcomes import PROCESSED
+from rosterlab.store.outcomes import PROCESSED, SERVED
 
 NO_RESULT = "—"
 OUTCOME_STYLE = """
-td.processed { color: #1a7f37; }
+td.processed, td.served { color: #1a7f37; }
 td.held { background: #fff8c5; }
 td.not-processed, td.failed { background: #ffebe9; font-weight: 600; }
 td.no-upload { color: #656d76; font-style: italic; }
@@ -65,11 +65,12 @@ def _day(night: date) -> str:
 
 
 def _attention(status: FleetStatus) -> list[tuple[str, tuple[str | None, ...]]]:
-    """Grid rows with any night not processed (no result counts as not processed)."""
+    """Grid rows with any night not processed (no result counts as not processed; a Data API
+    district's pull is served, as good as processed)."""
     return [
         (d, row)
         for d, row in zip(status.districts, status.grid, strict=True)
-        if any(cell != PROCESSED for cell in row)
+        if any(cell not in (PROCESSED, SERVED) for cell in row)
     ]
 
 

@@ -10,7 +10,7 @@ from rosterlab import spec
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding
 from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
-from rosterlab.store.outcomes import UploadOutcome
+from rosterlab.store.outcomes import SERVED, UploadOutcome
 
 
 def _iso(value: Any) -> str:
@@ -54,9 +54,11 @@ def snapshot_dict(
 def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     """``processed, 3 rows skipped``, ``held (hold: students deletion)``, ``not-processed (…)``,
     then the rows Clever may skip: ``…, 2 rows may be skipped (unconfirmed)``, and those the
-    skips carry with them: ``…, 16 rows carried with skipped records``.
+    skips carry with them: ``…, 16 rows carried with skipped records``. A pull from the Data
+    API skips nothing: ``served (pulled from the Data API), 4 findings describe served records``.
 
-    ``short``: the outcome and the skipped rows only (a table cell: ``…, 16 rows carried``).
+    ``short``: the outcome and the skipped rows only (a table cell: ``…, 16 rows carried``,
+    ``served, 4 findings``).
     """
     skipped, may_skip = outcome.skipped_rows(), outcome.may_skip_rows()
     text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
@@ -66,6 +68,12 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
         text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
     if carried := outcome.carried_rows():
         text += f", {_plural(carried, 'row')} carried" + ("" if short else " with skipped records")
+    if outcome.served_findings:
+        text += f", {_plural(outcome.served_findings, 'finding')}" + (
+            ""
+            if short
+            else f" describe{'s' if outcome.served_findings == 1 else ''} served records"
+        )
     return text
 
 
@@ -75,8 +83,9 @@ HOLD_THRESHOLDS = (("hold_deletion_threshold", "deleted"), ("hold_update_thresho
 def outcome_sentence(outcome: UploadOutcome) -> str:
     """What Clever did with an upload and the thresholds that decided it, in one sentence (the
     CLI, the HTML pages and the widgets): ``Clever: held, 1 row skipped (hold: teachers
-    deletion); hold thresholds 5% deleted, 75% updated``."""
-    settings = dict(outcome.settings)
+    deletion); hold thresholds 5% deleted, 75% updated``; a pull from the Data API (``served``)
+    is never held: no thresholds."""
+    settings = dict(outcome.settings) if outcome.outcome != SERVED else {}
     thresholds = [f"{settings[key]:.0%} {word}" for key, word in HOLD_THRESHOLDS if key in settings]
     return f"Clever: {outcome_text(outcome)}" + (
         f"; hold thresholds {', '.join(thresholds)}" if thresholds else ""

@@ -82,6 +82,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "snapshot_id": "BIGINT",
         "skipped_rows": "BIGINT",
         "may_skip_rows": "BIGINT",
+        "carried_rows": "BIGINT",
         "errors": "BIGINT",
         "warnings": "BIGINT",
         "infos": "BIGINT",
@@ -306,7 +307,7 @@ def _call_first(
         ),
         tiered AS (
             SELECT t.district, t.outcome, t.reason, t.errors, t.skipped_rows, t.may_skip_rows,
-                   held.ratio,
+                   t.carried_rows, held.ratio,
                    trend.e2, trend.e1, trend.e0,
                    CASE
                        WHEN t.outcome IN ('not-processed', 'failed') THEN 1
@@ -320,7 +321,8 @@ def _call_first(
             LEFT JOIN trend ON trend.district = t.district
             LEFT JOIN held ON held.district = t.district
         )
-        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0
+        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0,
+               carried_rows
         FROM tiered WHERE tier IS NOT NULL
         ORDER BY tier,
                  CASE tier
@@ -347,7 +349,8 @@ def _call_first(
                 row[1],
                 row[2],
                 row[3].replace(prefix, "") if prefix and row[3] else row[3],
-                *row[4:],
+                *row[4:-1],
+                carried=row[-1],
                 holds=by_district.get(row[0], []),
             ),
         )
@@ -364,8 +367,10 @@ def _why(
     may_skip: int | None,
     *trend: int,
     holds: list[HoldPrediction],
+    carried: int | None = None,
 ) -> tuple[str, str]:
-    """The tier's name and one line saying why the district is on the list."""
+    """The tier's name and one line saying why the district is on the list (``carried``: rows
+    a skip carries with it, which Clever may skip too)."""
     if tier == 1:
         told = reason or "no reason recorded"
         if outcome == FAILED:
@@ -380,8 +385,10 @@ def _why(
     if tier == 3:
         return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
-        unconfirmed = f" (+{may_skip:,} may be skipped, unconfirmed)" if may_skip else ""
-        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{unconfirmed}"
+        unconfirmed = [f"+{may_skip:,} may be skipped, unconfirmed"] if may_skip else []
+        unconfirmed += [f"+{carried:,} carried with skipped records"] if carried else []
+        told = f" ({'; '.join(unconfirmed)})" if unconfirmed else ""
+        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{told}"
     return NO_UPLOAD, "no upload tonight"
 
 

@@ -11,7 +11,10 @@ and its published hold thresholds):
   does not state (the stand-in skips them; reconcile shows what Clever did), and the rows a
   skip carries with it — the enrollments of a skipped section or student, a skipped school's
   students, teachers, staff and sections (``store/carried.py``): Clever states no consequence
-  for them either, so they too *may* be skipped.
+  for them either, so they too *may* be skipped;
+- ``served``: a snapshot pulled from the Data API (origin ``api``) is no upload: it is the state
+  Clever serves at the pull, already applied — nothing in it is skipped or held. Its findings
+  still describe served records (a section served without its teacher); the outcome counts them.
 
 The outcome is computed from a snapshot's findings when it is checked (at ingest) and stored in
 ``snapshot_outcomes`` beside the district settings it was checked with. The *live state* before
@@ -44,7 +47,10 @@ from rosterlab.store.store import SnapshotInfo, Store
 NOT_PROCESSED = "not-processed"
 HELD = "held"
 PROCESSED = "processed"
-OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED)
+SERVED = "served"
+OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED, SERVED)
+SERVED_REASON = "pulled from the Data API"
+API_ORIGIN = "api"
 
 # Catalogue consequences that skip rows, and how many rows a finding stands for.
 _ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
@@ -58,6 +64,8 @@ _NOT_FOLLOWED = frozenset({("enrollments", "School_id")})
 _MAY_SKIP = "unconfirmed"
 _CARRIED = "carried"
 _RECORDS = "records"
+# The findings that describe a served snapshot's records: ``["", "findings", count, "served"]``.
+_SERVED = "served"
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,8 @@ class UploadOutcome:
     finding's consequence is unconfirmed), never counted in ``skipped``; ``carried``: rows with
     no problem of their own that a skip carries with it (they may be skipped: Clever does not
     say); ``not_served``: the same per entity in records, direct and carried — what reconcile
-    counts as ``served-skipped``.
+    counts as ``served-skipped``. A ``served`` snapshot (an API pull) skips nothing:
+    ``served_findings`` counts its error and warning findings, which describe served records.
     """
 
     snapshot_id: int
@@ -90,6 +99,7 @@ class UploadOutcome:
     may_skip: tuple[Skipped, ...] = ()
     carried: tuple[Skipped, ...] = ()
     not_served: tuple[NotServed, ...] = ()
+    served_findings: int = 0
 
     @property
     def applied(self) -> bool:
@@ -111,6 +121,7 @@ class UploadOutcome:
         return sum(s.rows for s in self.carried)
 
     def as_dict(self) -> dict[str, Any]:
+        served = {"served_findings": self.served_findings} if self.outcome == SERVED else {}
         return {
             "outcome": self.outcome,
             "reason": self.reason,
@@ -129,6 +140,7 @@ class UploadOutcome:
                 }
                 for n in self.not_served
             ],
+            **served,
         }
 
 
@@ -203,6 +215,21 @@ def upload_outcome(
     )
 
 
+def served_outcome(
+    snapshot_id: int, findings: Sequence[Finding], settings: Mapping[str, Any] | None = None
+) -> UploadOutcome:
+    """The outcome of a snapshot pulled from the Data API: ``served``, with its error and warning
+    findings counted (they describe what Clever serves; nothing in it is skipped or held)."""
+    described = sum(1 for f in findings if f.severity in ("error", "warning"))
+    return UploadOutcome(
+        snapshot_id,
+        SERVED,
+        SERVED_REASON,
+        settings=tuple(sorted((settings or {}).items())),
+        served_findings=described,
+    )
+
+
 def skips_rows(findings: Sequence[Finding]) -> bool:
     """Whether a finding skips (or may skip) a row Clever would otherwise serve."""
     catalogue = spec.CATALOGUE
@@ -224,7 +251,10 @@ def snapshot_outcome(
 ) -> UploadOutcome:
     """A snapshot's outcome from its findings, with the records its skips carry: counted in
     the store (one query over the night's rows) only when Clever processes the upload and a
-    finding skips a row or the night repeats a key."""
+    finding skips a row or the night repeats a key. A snapshot pulled from the Data API is
+    :func:`served_outcome`."""
+    if store.snapshot(snapshot_id).origin == API_ORIGIN:
+        return served_outcome(snapshot_id, findings, settings)
     rows = file_rows(store, snapshot_id)
     outcome = upload_outcome(snapshot_id, findings, rows, settings)
     if outcome.outcome == NOT_PROCESSED or not (
@@ -263,6 +293,11 @@ def record_outcome(store: Store, outcome: UploadOutcome) -> None:
                     [n.entity, n.code, n.records, _RECORDS, n.by, n.rows]
                     for n in outcome.not_served
                 ]
+                + (
+                    [["", "findings", outcome.served_findings, _SERVED]]
+                    if outcome.outcome == SERVED
+                    else []
+                )
             ),
             json.dumps(dict(outcome.settings), sort_keys=True),
         ],
@@ -290,7 +325,16 @@ def _stored(row: tuple[Any, ...]) -> UploadOutcome:
             for item, k in zip(items, kind, strict=True)
             if k == _RECORDS
         ),
+        sum(item[2] for item, k in zip(items, kind, strict=True) if k == _SERVED),
     )
+
+
+def _current(store: Store, outcome: UploadOutcome, origin: str) -> UploadOutcome:
+    """A pull's outcome recorded before pulls were ``served`` (as an upload's) is read as one."""
+    if origin != API_ORIGIN or outcome.outcome == SERVED:
+        return outcome
+    found = store.findings(outcome.snapshot_id)
+    return served_outcome(outcome.snapshot_id, found, dict(outcome.settings))
 
 
 def outcomes(store: Store, district: str | None = None) -> dict[int, UploadOutcome]:
@@ -301,26 +345,36 @@ def outcomes(store: Store, district: str | None = None) -> dict[int, UploadOutco
         + (" WHERE s.district = ?" if district else ""),
         [district] if district else [],
     )
-    known = {row[0]: _stored(row) for row in rows}
-    for snapshot in snapshots:
-        if snapshot.id not in known:
-            known[snapshot.id] = _implied(store, snapshot.id)
-    return known
+    stored = {row[0]: _stored(row) for row in rows}
+    return {
+        snapshot.id: _current(store, stored[snapshot.id], snapshot.origin)
+        if snapshot.id in stored
+        else _implied(store, snapshot.id, snapshot.origin)
+        for snapshot in snapshots
+    }
 
 
 def outcome_of(store: Store, snapshot_id: int) -> UploadOutcome:
     """One snapshot's outcome (stored, else implied by its stored findings)."""
-    rows = store.rows("SELECT * FROM snapshot_outcomes WHERE snapshot_id = ?", [snapshot_id])
+    rows = store.rows(
+        "SELECT o.*, s.origin FROM snapshot_outcomes o JOIN snapshots s ON s.id = o.snapshot_id "
+        "WHERE o.snapshot_id = ?",
+        [snapshot_id],
+    )
     if rows:
-        return _stored(rows[0])
-    return _implied(store, snapshot_id)
+        return _current(store, _stored(rows[0][:-1]), rows[0][-1])
+    return _implied(store, snapshot_id, store.snapshot(snapshot_id).origin)
 
 
-def _implied(store: Store, snapshot_id: int) -> UploadOutcome:
+def _implied(store: Store, snapshot_id: int, origin: str) -> UploadOutcome:
     """The outcome of a snapshot never checked (so none stored), from its stored findings alone:
     the rows its skips carry are counted when it is checked (one query over the night's rows,
-    too dear for every read: the diff and the stand-in ask for the outcome of each night)."""
-    return upload_outcome(snapshot_id, store.findings(snapshot_id), file_rows(store, snapshot_id))
+    too dear for every read: the diff and the stand-in ask for the outcome of each night). A
+    pull's is :func:`served_outcome`."""
+    found = store.findings(snapshot_id)
+    if origin == API_ORIGIN:
+        return served_outcome(snapshot_id, found)
+    return upload_outcome(snapshot_id, found, file_rows(store, snapshot_id))
 
 
 def same_kind(a: SnapshotInfo, b: SnapshotInfo) -> bool:

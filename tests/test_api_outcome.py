@@ -1,0 +1,124 @@
+"""A snapshot pulled from the Data API is no upload: it is what Clever serves at the pull.
+
+Nothing in it is skipped or held (Clever already applied it), so its outcome is ``served``; its
+findings still describe served records (a section served without the teacher Clever skipped),
+and the outcome counts them. Pulled through the real stand-in (a ``rosterlab api serve``
+process) from tiny districts named for their incidents.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.api_standin import TOKEN, TOKEN_ENV, standin
+from tests.cli_run import run
+from tests.test_api import DISTRICT, configure
+from tests.test_outcomes import ingest_nights
+from tests.tiny import tiny_night
+
+
+def api_pull(capsys: Any, store: Path | str, config: Path, *extra: str) -> tuple[int, str]:
+    code, out, err = run(
+        capsys,
+        *("--store", str(store), "--config", str(config), "api", "pull", "--target", "standin"),
+        *("--district", DISTRICT, *extra),
+    )
+    assert err == ""
+    return code, out
+
+
+def snapshots(capsys: Any, store: Path | str, *extra: str) -> str:
+    code, out, _ = run(capsys, "--store", str(store), "snapshots", "--district", DISTRICT, *extra)
+    assert code == 0
+    return out
+
+
+def test_a_section_whose_teacher_clever_skipped_is_served_not_skipped(
+    tmp_path, capsys, monkeypatch
+):
+    """T-1 is uploaded without a last name: Clever skips the teacher and serves SEC-1 without
+    it. The upload's outcome counts the skipped row; the pull of what Clever serves skips
+    nothing — its finding (SEC-1's blank Teacher_id) describes a served record."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    night["teachers.csv"][1][2] = ""  # T-1 without its required Last_name
+    store = ingest_nights(tmp_path, capsys, night)
+    with standin(Path(store), DISTRICT) as origin:
+        code, out = api_pull(capsys, store, configure(tmp_path, origin), "--format", "json")
+    assert code == 0
+    pulled = json.loads(out)
+    assert {k: pulled[k] for k in ("outcome", "reason", "served_findings")} == {
+        "outcome": "served",
+        "reason": "pulled from the Data API",
+        "served_findings": 1,
+    }
+    assert (pulled["skipped"], pulled["may_skip"], pulled["carried"], pulled["not_served"]) == (
+        [], [], [], [],
+    )  # fmt: skip
+    assert pulled["findings_summary"] == {"error": 1, "warning": 0, "info": 1}
+
+    listed = json.loads(snapshots(capsys, store, "--format", "json"))
+    assert [(s["origin"], s["outcome"], s["skipped"]) for s in listed] == [
+        ("upload", "processed", [{"file": "teachers.csv", "code": "missing-value", "rows": 1}]),
+        ("api", "served", []),
+    ]
+    assert listed[1]["served_findings"] == 1
+    assert "served_findings" not in listed[0]  # an upload's JSON is as it was
+    table = snapshots(capsys, store).splitlines()
+    column = table[0].index("outcome")
+    assert [line[column:].split("  ")[0] for line in table[1:]] == [
+        "processed, 1 row skipped",
+        "served, 1 finding",
+    ]
+
+    code, out, _ = run(capsys, "--store", store, "check", "--district", DISTRICT)
+    assert "missing-value" in out and "SEC-1" in out
+
+
+def test_an_api_snapshot_never_shows_as_held_or_skipping(tmp_path, capsys, monkeypatch):
+    """Two students of three leave between two pulls (67 % deleted, over the 10 % threshold):
+    an upload would be held; the second pull is what Clever serves, so no hold is predicted
+    and the text says so."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    gone = tiny_night()
+    gone["students.csv"] = gone["students.csv"][:3]  # S-002 and S-003 removed
+    gone["enrollments.csv"] = gone["enrollments.csv"][:2]
+    uploads = Path(ingest_nights(tmp_path / "uploads", capsys, tiny_night(), gone))
+    assert [s["outcome"] for s in json.loads(snapshots(capsys, uploads, "--format", "json"))] == [
+        "processed",
+        "held",
+    ]
+    pulls = tmp_path / "pulls.duckdb"
+    for night in ("n1", "n2"):  # each upload served as it is, then pulled into another store
+        with standin(uploads, DISTRICT, "--snapshot", night, "--as-is") as origin:
+            code, out = api_pull(capsys, pulls, configure(tmp_path, origin))
+        assert code == 0
+        assert "held" not in out and "skipped" not in out
+
+    assert [
+        (s["outcome"], s["reason"], s["served_findings"], s["skipped"], s["may_skip"])
+        for s in json.loads(snapshots(capsys, pulls, "--format", "json"))
+    ] == [
+        ("served", "pulled from the Data API", 0, [], []),
+        ("served", "pulled from the Data API", 1, [], []),  # SEC-2 is served without students
+    ]
+    at_pulls = ("--store", str(pulls))
+    code, out, _ = run(capsys, *at_pulls, "check", "--district", DISTRICT, "--format", "json")
+    assert code == 0
+    assert [f["code"] for f in json.loads(out)["findings"]] == [
+        "extension-column",
+        "section-without-students",
+    ]  # no hold-mass-deletion
+    code, out, _ = run(capsys, *at_pulls, "diff", "--district", DISTRICT)
+    assert code == 0
+    assert "students" in out and out.splitlines()[-1] == (
+        "no hold: snapshot 2 is what Clever serves (pulled from the Data API), already applied"
+    )
+    code, out, _ = run(capsys, *at_pulls, "diff", "--district", DISTRICT, "--format", "json")
+    diffed = json.loads(out)
+    assert (diffed["outcome"], diffed["hold"]["predicted"]) == (
+        {"to": "served", "reason": ""},
+        False,
+    )
