@@ -233,21 +233,25 @@ def test_rows_clever_may_skip_are_counted_apart_and_older_results_still_read(
     fleets: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """d004's enrollments in a missing section are rows Clever may skip (its consequence is
-    unconfirmed): the outcomes table counts them in may_skip_rows, never in skipped_rows; results
-    written before that column existed read as NULL."""
+    unconfirmed): the outcomes table counts them in may_skip_rows, never in skipped_rows, and
+    the rows a skip carries with it in carried_rows; results written before those columns
+    existed read as NULL."""
     import duckdb
 
     root = tmp_path / "fleet"
     shutil.copytree(fleets[0].parent / "fleet", root)
     part = root / "results" / "outcomes" / "night=2026-09-03" / "district=d006" / "part-0.parquet"
     rows = duckdb.sql(
-        "SELECT district, skipped_rows, may_skip_rows FROM read_parquet($p, hive_partitioning = "
-        "true) WHERE night = DATE '2026-09-03' AND (skipped_rows > 0 OR may_skip_rows > 0) "
-        "ORDER BY district",
+        "SELECT district, skipped_rows, may_skip_rows, carried_rows FROM read_parquet($p, "
+        "hive_partitioning = true) WHERE night = DATE '2026-09-03' AND (skipped_rows > 0 OR "
+        "may_skip_rows > 0 OR carried_rows > 0) ORDER BY district",
         params={"p": str(root / "results" / "outcomes" / "*" / "*" / "*.parquet")},
     ).fetchall()
-    assert rows == [("d004", 0, 4), ("d006", 1, 0)]  # d004: 2 × (night − 1) orphans
-    older = duckdb.sql(f"SELECT * EXCLUDE (may_skip_rows) FROM read_parquet('{part}')")
+    # d004: 2 × (night − 1) orphans; d006: a section without its Teacher_id and its 30 enrollments
+    assert rows == [("d004", 0, 4, 0), ("d006", 1, 0, 30)]
+    older = duckdb.sql(
+        f"SELECT * EXCLUDE (may_skip_rows, carried_rows) FROM read_parquet('{part}')"
+    )
     older.write_parquet(str(part))
     status = fleet_status(root, date(2026, 9, 3), 3)
     assert [(c.district, c.why) for c in status.call_first if c.tier == "rows-skipped"] == [

@@ -307,7 +307,7 @@ def _call_first(
         ),
         tiered AS (
             SELECT t.district, t.outcome, t.reason, t.errors, t.skipped_rows, t.may_skip_rows,
-                   t.carried_rows, held.ratio,
+                   held.ratio,
                    trend.e2, trend.e1, trend.e0,
                    CASE
                        WHEN t.outcome IN ('not-processed', 'failed') THEN 1
@@ -321,8 +321,7 @@ def _call_first(
             LEFT JOIN trend ON trend.district = t.district
             LEFT JOIN held ON held.district = t.district
         )
-        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0,
-               carried_rows
+        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0
         FROM tiered WHERE tier IS NOT NULL
         ORDER BY tier,
                  CASE tier
@@ -349,8 +348,7 @@ def _call_first(
                 row[1],
                 row[2],
                 row[3].replace(prefix, "") if prefix and row[3] else row[3],
-                *row[4:-1],
-                carried=row[-1],
+                *row[4:],
                 holds=by_district.get(row[0], []),
             ),
         )
@@ -367,10 +365,8 @@ def _why(
     may_skip: int | None,
     *trend: int,
     holds: list[HoldPrediction],
-    carried: int | None = None,
 ) -> tuple[str, str]:
-    """The tier's name and one line saying why the district is on the list (``carried``: rows
-    a skip carries with it, which Clever may skip too)."""
+    """The tier's name and one line saying why the district is on the list."""
     if tier == 1:
         told = reason or "no reason recorded"
         if outcome == FAILED:
@@ -385,10 +381,8 @@ def _why(
     if tier == 3:
         return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
-        unconfirmed = [f"+{may_skip:,} may be skipped, unconfirmed"] if may_skip else []
-        unconfirmed += [f"+{carried:,} carried with skipped records"] if carried else []
-        told = f" ({'; '.join(unconfirmed)})" if unconfirmed else ""
-        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{told}"
+        unconfirmed = f" (+{may_skip:,} may be skipped, unconfirmed)" if may_skip else ""
+        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{unconfirmed}"
     return NO_UPLOAD, "no upload tonight"
 
 
