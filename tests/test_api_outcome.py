@@ -96,6 +96,14 @@ def test_an_api_snapshot_never_shows_as_held_or_skipping(tmp_path, capsys, monke
             code, out = api_pull(capsys, pulls, configure(tmp_path, origin))
         assert code == 0
         assert "held" not in out and "skipped" not in out
+    lines = out.splitlines()
+    told = next(i for i, line in enumerate(lines) if line.startswith("  Clever:"))
+    assert lines[told : told + 3] == [
+        "  Clever: served (pulled from the Data API), 1 finding describes served records",
+        "    Clever already applied it and serves these records as they are (reconcile compares "
+        "them with an upload)",
+        "  findings: 0 errors, 1 warning, 1 info",
+    ]
 
     assert [
         (s["outcome"], s["reason"], s["served_findings"], s["skipped"], s["may_skip"])

@@ -650,7 +650,7 @@ def test_pull_and_api_districts_fetch_their_night_first(
         run = run_serial(fleet, NIGHT_2)
 
     assert [(d.district, d.outcome, d.snapshot_id, d.reason) for d in run.districts] == [
-        ("oak", "processed", 1, ""),
+        ("oak", "served", 1, "pulled from the Data API"),  # a pull: what Clever serves
         ("pine", "processed", 1, ""),
     ]
     snapshots = pl.read_parquet(results_path(fleet.root, "snapshots"), hive_partitioning=True)

@@ -54,7 +54,7 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     # checked as `rosterlab api pull` checks it: the check ran and its outcome was stored
     assert bench.store.rows("SELECT snapshot_id FROM check_runs WHERE snapshot_id = 3") == [(3,)]
     assert bench.store.rows("SELECT outcome FROM snapshot_outcomes WHERE snapshot_id = 3") == [
-        ("processed",)
+        ("served",)  # a pull is what Clever serves
     ]
     view = ReconcileView(bench, page_size=2)
     assert (view.upload.value, view.served.value) == (2, 3)

@@ -93,7 +93,8 @@ def outcome_sentence(outcome: UploadOutcome) -> str:
 
 
 def outcome_lines(outcome: UploadOutcome) -> list[str]:
-    """The outcome, then one line per file and reason of skipped rows."""
+    """The outcome, then one line per file and reason of skipped rows (a pull: that its
+    findings' records are served as they are)."""
     lines = ["Clever: " + outcome_text(outcome)]
     lines += [f"  {s.file}: {_plural(s.rows, 'row')} skipped ({s.code})" for s in outcome.skipped]
     lines += [
@@ -105,7 +106,16 @@ def outcome_lines(outcome: UploadOutcome) -> list[str]:
         f"({s.code}: consequence unconfirmed)"
         for s in outcome.carried
     ]
+    if outcome.outcome == SERVED and outcome.served_findings:
+        lines.append(f"  {SERVED_RECORDS}")
     return lines
+
+
+# Under a pull's findings: their catalogue text speaks of uploads ("Clever skips this row").
+SERVED_RECORDS = (
+    "Clever already applied it and serves these records as they are (reconcile compares them "
+    "with an upload)"
+)
 
 
 def _plural(count: int, word: str) -> str:
