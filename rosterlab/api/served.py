@@ -40,7 +40,7 @@ US_DATE = re.compile(served_sql.US_DATE)
 SIS_TYPES = {"sftp": "sftp", "clever-managed": "clever", "sis-managed": "sis"}  # (unconfirmed)
 EVENT_WINDOW = timedelta(days=30)
 EVENTS_BATCH = 1000  # changes turned into events per statement
-_PARAM = re.compile(r"\$([a-z][a-z_]*)\b")
+_PARAM = re.compile(r"\$([a-z][a-z0-9_]*)\b")
 
 
 def clever_id(first_seen: datetime, district: str, entity: str, key: str) -> str:
@@ -164,49 +164,60 @@ class ServedDistrict:
 
     def _ensure_events(self) -> None:
         """The events, computed on the first request that needs them: each night of the chain
-        indexed, then per pair of consecutive nights the bodies that may differ rendered for
-        both and joined, set-based, per version."""
+        indexed; per pair of consecutive nights the records whose bodies may differ; each night's
+        bodies of those rendered once (for both its pairs), then joined with the night before's,
+        set-based, both versions at once."""
         with self.lock:
             if self._events_ready:
                 return
             for night in self._chain:
                 if night.seq != self.snapshot.seq:
                     self._build(night)
-            done = {"3.0": 0, "3.1": 0}
-            for old, new in itertools.pairwise(self._chain):
-                pair = self._values(new, old=old.seq, new=new.seq)
-                _run(self.store, served_sql.CANDIDATES_TABLE, pair)
-                self.store.execute(served_sql.BODIES_TABLE)
-                for night in (old, new):
-                    for statement in served_sql.NIGHT_BODIES:
-                        _run(self.store, statement, self._values(night))
-                    self._python_escapes("served_bodies", night.seq)
-                for version in done:
-                    done[version] += self._changes_to_events(version, old, new, done[version])
-            self.store.execute("DROP TABLE IF EXISTS served_bodies")
-            self.store.execute("DROP TABLE IF EXISTS served_candidates")
-            self.store.execute("DROP TABLE IF EXISTS served_changes")
+            pairs = list(itertools.pairwise(self._chain))
+            self.store.execute(served_sql.CANDIDATES_TABLE)
+            for old, new in pairs:
+                _run(
+                    self.store,
+                    served_sql.PAIR_CANDIDATES,
+                    self._values(new, old=old.seq, new=new.seq),
+                )
+            self.store.execute(served_sql.BODIES_TABLE)
+            following = {old.seq: new.seq for old, new in pairs}
+            offsets = (0, 0)
+            for night in self._chain if pairs else ():
+                values = self._values(night, next=following.get(night.seq, night.seq))
+                for statement in served_sql.NIGHT_BODIES:
+                    _run(self.store, statement, values)
+                self._python_escapes("served_bodies", night.seq)
+                before = next((old for old, new in pairs if new == night), None)
+                if before is not None:
+                    offsets = self._changes_to_events(before, night, offsets)
+                    # its bodies served their two pairs
+                    self.store.execute("DELETE FROM served_bodies WHERE night = ?", [before.seq])
+            for table in ("served_bodies", "served_candidates", "served_changes"):
+                self.store.execute(f"DROP TABLE IF EXISTS {table}")
             self._events_ready = True
 
     def _changes_to_events(
-        self, version: str, old: SnapshotInfo, new: SnapshotInfo, offset: int
-    ) -> int:
-        """The events of ``version`` from night ``old`` to ``new``, their ids after ``offset``;
-        written in batches (an update's fields are compared one by one: a whole night at once
-        would not fit the memory limit). Returns how many."""
+        self, old: SnapshotInfo, new: SnapshotInfo, offsets: tuple[int, int]
+    ) -> tuple[int, int]:
+        """The events of both versions from night ``old`` to ``new``, their ids after
+        ``offsets`` (v3.0's, v3.1's); written in batches (an update's fields are compared one by
+        one: a whole night at once would not fit the memory limit). Returns the new offsets."""
         values = {
-            "version": version,
             "old": old.seq,
             "new": new.seq,
             "stamp": int(new.taken_at.replace(tzinfo=UTC).timestamp()),
             "created": new.taken_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "offset": offset,
+            "offset30": offsets[0],
+            "offset31": offsets[1],
         }
         changes = self.store.written(*_bound(served_sql.CHANGES, values))
         for first in range(1, changes + 1, EVENTS_BATCH):
             last = first + EVENTS_BATCH - 1
             self.store.execute(*_bound(served_sql.EVENTS, {**values, "first": first, "last": last}))
-        return changes
+        counted = self.store.rows("SELECT count(event30), count(event31) FROM served_changes")
+        return offsets[0] + counted[0][0], offsets[1] + counted[0][1]
 
     def _python_escapes(self, table: str, seq: int) -> None:
         """The few bodies of night ``seq`` in ``table`` holding an escape, as served

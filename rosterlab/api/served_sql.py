@@ -239,9 +239,10 @@ ORDER BY id
 """
 
 
-# Which ids a rendering query renders: a page's range, or the candidates of an events night.
+# Which ids a rendering query renders: a page's range, or the candidates of an events night
+# (those of its pair with the night before, $seq, and with the night after, $next).
 RANGE = "BETWEEN $lo AND $hi"
-CANDIDATES = "IN (SELECT id FROM served_candidates)"
+CANDIDATES = "IN (SELECT id FROM served_candidates WHERE pair IN ($seq, $next))"
 
 
 def student_bodies(*versions: str, ids: str = RANGE) -> str:
@@ -559,12 +560,14 @@ def _changed_index(table: str, columns: tuple[str, ...]) -> str:
 
 
 _IN_OLD, _IN_NEW = _IN_NIGHT.format(n="$old"), _IN_NIGHT.format(n="$new")
+# Per pair of nights (``pair``: the later night), the records whose rendered body may differ.
+CANDIDATES_TABLE = "CREATE OR REPLACE TEMP TABLE served_candidates (pair INTEGER, id VARCHAR)"
 # The records whose body may differ between nights $old and $new: a rendered body is the same
 # when its row (``rid``) and what its index holds are, and a section's students also when none
 # of its enrollment rows is in one night only and none of its enrolled students is served in
 # one night only.
-CANDIDATES_TABLE = f"""
-CREATE OR REPLACE TEMP TABLE served_candidates AS
+PAIR_CANDIDATES = f"""
+INSERT INTO served_candidates SELECT $new, id FROM (
 {_changed_index("served_student_index", ("rid", "school"))}
 UNION ALL {_changed_index("served_contact_index", ("rid", "relationships"))}
 UNION ALL {
@@ -581,18 +584,16 @@ UNION ALL SELECT s.id FROM served_section_index s WHERE s.night IN ($old, $new) 
             FULL JOIN (SELECT * FROM served_student_index WHERE night = $new) n ON o.sis = n.sis
             WHERE o.id IS DISTINCT FROM n.id
         ))
-)
+))
 """
-# The bodies of an events pair's two nights that may differ, while its events are computed.
+# The rendered bodies of the event window's nights that may differ from a neighbour's, while
+# its events are computed (each night rendered once, for both its pairs).
 BODIES_TABLE = (
     "CREATE OR REPLACE TEMP TABLE served_bodies "
     "(night INTEGER, resource VARCHAR, id VARCHAR, body VARCHAR, body31 VARCHAR)"
 )
-# A night's bodies into served_bodies: the stored ones (not a student the ``create`` fault made
-# after the events were due), then the rendered ones of the candidates.
+# A night's rendered bodies of its candidates into served_bodies.
 NIGHT_BODIES = (
-    "INSERT INTO served_bodies SELECT night, resource, id, body, body31 FROM served_records "
-    "WHERE night = $seq AND body IS NOT NULL AND role IS DISTINCT FROM 'student'",
     "INSERT INTO served_bodies SELECT $seq, 'users', * "
     f"FROM ({student_bodies('3.0', '3.1', ids=CANDIDATES)})",
     f"INSERT INTO served_bodies SELECT $seq, 'users', *, NULL FROM ({contact_bodies(CANDIDATES)})",
@@ -643,45 +644,109 @@ _SCHOOLS = (
     "THEN coalesce(json_extract_string({body}, '$.roles.*.schools[*]'), []::VARCHAR[]) "
     "ELSE []::VARCHAR[] END"
 )
-_VERSIONED_BODY = f"CASE WHEN $version = '3.1' THEN {BODY_31} ELSE {BODY_30} END"
 _RESOURCE_ORDER = _list(["districts", "schools", "terms", "courses", "sections", "users"])
+
+
+def _served(night: str) -> str:
+    """What night ``night`` serves that may differ in pair ``$new``: the stored bodies (not a
+    student the ``create`` fault made after the events were due) and the rendered candidates."""
+    return (
+        f"SELECT resource, id, body, body31 FROM served_records WHERE night = {night} "
+        "AND body IS NOT NULL AND role IS DISTINCT FROM 'student' "
+        f"UNION ALL SELECT resource, id, body, body31 FROM served_bodies WHERE night = {night} "
+        "AND id IN (SELECT id FROM served_candidates WHERE pair = $new)"
+    )
+
+
 # The changes that turn what night $old serves into what night $new serves, at $new's time
-# ($stamp): per resource and Clever id, ``created``, ``deleted`` or ``updated``, numbered
-# (``n``, from 1) in event order. Ids: the night's epoch seconds, then a counter from $offset,
-# so they ascend across nights.
+# ($stamp), both versions at once: per resource and Clever id, ``created``, ``deleted`` or
+# ``updated`` (``r``, from 1, in event order) with its bodies in each version (``before``,
+# ``after``; ``before31``, ``after31``) and its number among the changes of each version it
+# changes in (``n30``, ``n31``; NULL in a version where it does not change). Event ids: the
+# night's epoch seconds, then a counter from the version's $offset30 or $offset31, so they
+# ascend across nights.
 CHANGES = f"""
 CREATE OR REPLACE TEMP TABLE served_changes AS
-WITH o AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $old),
-n AS (SELECT resource, id, {_VERSIONED_BODY} AS body FROM served_bodies WHERE night = $new),
+WITH o AS ({_served("$old")}), n AS ({_served("$new")}),
 changed AS (
     SELECT coalesce(n.resource, o.resource) AS resource, coalesce(n.id, o.id) AS id,
         o.body AS before, n.body AS after,
+        coalesce(o.body31, o.body) AS before31, coalesce(n.body31, n.body) AS after31,
         CASE WHEN o.id IS NULL THEN 'created' WHEN n.id IS NULL THEN 'deleted'
             ELSE 'updated' END AS kind
     FROM o FULL JOIN n ON o.resource = n.resource AND o.id = n.id
     WHERE o.body IS DISTINCT FROM n.body
+        OR coalesce(o.body31, o.body) IS DISTINCT FROM coalesce(n.body31, n.body)
 ), numbered AS (
-    SELECT *, row_number() OVER (ORDER BY list_position({_RESOURCE_ORDER}, resource), id) AS n
+    SELECT *, before IS DISTINCT FROM after AS in30, before31 IS DISTINCT FROM after31 AS in31,
+        row_number() OVER events AS r,
+        count(*) FILTER (WHERE before IS DISTINCT FROM after) OVER events AS n30,
+        count(*) FILTER (WHERE before31 IS DISTINCT FROM after31) OVER events AS n31
     FROM changed
+    WINDOW events AS (ORDER BY list_position({_RESOURCE_ORDER}, resource), id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-SELECT *, printf('%08x%016x', $stamp::BIGINT, $offset::BIGINT - 1 + n) AS event_id
-FROM numbered ORDER BY n
+SELECT * EXCLUDE (in30, in31, n30, n31),
+    CASE WHEN in30 THEN printf('%08x%016x', $stamp::BIGINT, $offset30::BIGINT - 1 + n30) END
+        AS event30,
+    CASE WHEN in31 THEN printf('%08x%016x', $stamp::BIGINT, $offset31::BIGINT - 1 + n31) END
+        AS event31
+FROM numbered ORDER BY r
 """
-# The events of changes $first to $last (a batch: an update's previous_attributes, the changed
-# top-level fields' old values, are worked out per field), at $new's time ($created):
-# ``created`` and ``deleted`` with the object (the last one), ``updated`` with the new object
-# and ``previous_attributes``.
+
+
+def _event_tail() -> str:
+    """An event's JSON after its id: type, time ($created), the object (the last one) and, for
+    an update, ``previous_attributes``: the old values of the top-level fields that changed (or
+    that only one body has), each body parsed once (``bm``, ``am``: its fields as a map)."""
+    return """'","type":"' || resource || '.' || kind || '","created":"' || $created
+    || '","data":{"object":' || coalesce(after, before)
+    || CASE WHEN kind = 'updated' THEN ',"previous_attributes":' || (
+        SELECT coalesce(json_group_object(k, bm[k]), json_object())
+        FROM unnest(list_distinct(map_keys(bm) || map_keys(am))) AS u(k)
+        WHERE bm[k]::VARCHAR IS DISTINCT FROM am[k]::VARCHAR
+            OR list_contains(map_keys(bm), k) <> list_contains(map_keys(am), k)
+    )::VARCHAR ELSE '' END || '}}'"""
+
+
+_FIELDS = """'"MAP(VARCHAR, JSON)"'"""
+
+
+def _event_parts(before: str, after: str) -> str:
+    """A change's event schools and JSON tail (:func:`_event_tail`) from bodies ``before`` and
+    ``after`` of its version."""
+    return (
+        f"{_event_schools('before', 'after')} AS schools, {_event_tail()} AS tail FROM (SELECT "
+        f"r, resource, kind, {before} AS before, {after} AS after, "
+        f"json_transform({before}, {_FIELDS}) AS bm, json_transform({after}, {_FIELDS}) AS am "
+        "FROM batch"
+    )
+
+
+def _event_schools(before: str, after: str) -> str:
+    return (
+        f"list_distinct(list_concat({_SCHOOLS.format(body=before)}, {_SCHOOLS.format(body=after)}))"
+    )
+
+
+# The events of changes $first to $last (a batch: an update's previous_attributes are worked out
+# per field), both versions: ``created`` and ``deleted`` with the object, ``updated`` with the
+# new object and ``previous_attributes``. A record whose bodies are the same in both versions
+# (all but students) has its event worked out once, for both.
 EVENTS = f"""
 INSERT INTO served_events
-SELECT $version, event_id, resource,
-    list_distinct(list_concat({_SCHOOLS.format(body="before")}, {_SCHOOLS.format(body="after")})),
-    '{{"id":"' || event_id || '","type":"' || resource || '.' || kind || '","created":"'
-    || $created || '","data":{{"object":' || coalesce(after, before)
-    || CASE WHEN kind = 'updated' THEN ',"previous_attributes":' || (
-        SELECT coalesce(json_group_object(k, json_extract(before, '$.' || k)), json_object())
-        FROM unnest(list_distinct(json_keys(before) || json_keys(after))) AS u(k)
-        WHERE json_extract(before, '$.' || k)::VARCHAR
-            IS DISTINCT FROM json_extract(after, '$.' || k)::VARCHAR
-    )::VARCHAR ELSE '' END || '}}}}'
-FROM served_changes WHERE n BETWEEN $first AND $last ORDER BY event_id
+WITH batch AS (
+    SELECT *, before IS NOT DISTINCT FROM before31 AND after IS NOT DISTINCT FROM after31 AS same
+    FROM served_changes WHERE r BETWEEN $first AND $last
+), worked AS MATERIALIZED (
+    SELECT r, false AS v31, {_event_parts("before", "after")}
+        WHERE event30 IS NOT NULL OR same)
+    UNION ALL
+    SELECT r, true, {_event_parts("before31", "after31")} WHERE NOT same)
+)
+SELECT '3.0', b.event30, b.resource, w.schools, '{{"id":"' || b.event30 || w.tail
+FROM batch b JOIN worked w ON w.r = b.r AND NOT w.v31 WHERE b.event30 IS NOT NULL
+UNION ALL
+SELECT '3.1', b.event31, b.resource, w.schools, '{{"id":"' || b.event31 || w.tail
+FROM batch b JOIN worked w ON w.r = b.r AND w.v31 = NOT b.same WHERE b.event31 IS NOT NULL
 """
