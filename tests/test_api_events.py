@@ -218,6 +218,73 @@ def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
         assert event["data"]["object"] == after.get(key, before.get(key))
 
 
+def student_sis(body: dict[str, Any]) -> str | None:
+    return body.get("roles", {}).get("student", {}).get("sis_id")
+
+
+def test_events_over_three_nights_are_each_pairs_differences_in_each_version(tmp_path):
+    # Night 2: Cy's Last_name is blank (Cy, Cy's contact and SEC-2's Cy go); night 3: Bo's
+    # Frl_status changes (a v3.1 field: an event in v3.1 only) and Bo joins SEC-1. Night 2's
+    # bodies serve both of its pairs: what changed from night 1 is no event of night 3.
+    uploads = tmp_path / "uploads.duckdb"
+    first = copy.deepcopy(EVERY_FIELD_NIGHT)
+    second = copy.deepcopy(first)
+    second["students.csv"][4][STUDENT_HEADER.index("Last_name")] = ""
+    third = copy.deepcopy(second)
+    third["students.csv"][3][STUDENT_HEADER.index("Frl_status")] = "F"
+    third["enrollments.csv"].append(["SCH-1", "SEC-1", "S-002"])
+    for day, night in enumerate((first, second, third)):
+        ingest(uploads, tmp_path / f"n{day}", night, NOW - timedelta(days=3 - day))
+    found: dict[str, list[tuple[str, str]]] = {}
+    with Store.open(uploads, read_only=True) as store:
+        snapshots = store.snapshots(DISTRICT)
+        for version in ("3.0", "3.1"):
+            bodies = [every_body(ServedDistrict(store, s, as_is=True), version) for s in snapshots]
+            served = ServedDistrict(store, snapshots[-1], as_is=True)
+            events = [
+                json.loads(body) for _, body in served.page(version, "events", None, 10000).items
+            ]
+            expected = []
+            for before, after in itertools.pairwise(bodies):
+                changed = sorted(
+                    (RESOURCES.index(key[0]), key[1], key[0])
+                    for key in before.keys() | after.keys()
+                    if before.get(key) != after.get(key)
+                )
+                for _, cid, resource in changed:
+                    key = (resource, cid)
+                    kind = (
+                        "created"
+                        if key not in before
+                        else "deleted"
+                        if key not in after
+                        else "updated"
+                    )
+                    expected.append((f"{resource}.{kind}", cid, before, after))
+            found[version] = [(e["type"], e["data"]["object"]["id"]) for e in events]
+            assert found[version] == [(kind, cid) for kind, cid, _, _ in expected]
+            assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+            for event, (kind, cid, before, after) in zip(events, expected, strict=True):
+                key = (kind.split(".")[0], cid)
+                assert event["data"]["object"] == after.get(key, before.get(key))
+                if kind.endswith(".updated"):
+                    old, new = before[key], after[key]
+                    assert event["data"]["previous_attributes"] == {
+                        field: old.get(field) for field in old.keys() | new.keys()
+                        if old.get(field) != new.get(field)
+                    }  # fmt: skip
+        bo = next(cid for (_, cid), body in bodies[-1].items() if student_sis(body) == "S-002")
+    assert Counter(found["3.1"]) - Counter(found["3.0"]) == Counter({("users.updated", bo): 1})
+    assert [kind for kind, _ in found["3.0"]] == [
+        "districts.updated",  # night 2: last_sync; SEC-2 loses Cy; Cy and Cy's contact go
+        "sections.updated",
+        "users.deleted",
+        "users.deleted",
+        "districts.updated",  # night 3: last_sync; SEC-1 gains Bo
+        "sections.updated",
+    ]
+
+
 # --- the proof over a history: every kind of change, nights apart ----------------------------
 
 
