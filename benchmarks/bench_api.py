@@ -15,13 +15,17 @@ measurement runs in its own child process (seconds and peak RSS of that child):
   of those responses — on 2 cores the stand-in's rendering would compete with the pull's own
   work and not with the bare loop's, while a real pull costs this machine none of Clever's CPU;
 * ``rosterlab api pull --events`` of night 3 on top of it (the stand-in's events computed by one
-  request first, timed apart: Clever has them ready), and a full pull of night 3;
+  request first, timed apart: Clever has them ready), and a full pull of night 3. The full step
+  keeps a copy of its pull's store: each events step starts from it, so it can be run again
+  (with other pull code: ``--pull-code DIR``, a tree whose ``rosterlab`` the pulls run; the
+  stand-in stays this tree's) and compared with the full pull of the same run;
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
 
 Targets (issue 14): full pull ≤ 1.5× the bare loop with peak RSS ≤ 1.5 GB; events pull ≤ 0.1×
 the full pull; reconcile ≤ 2× the consecutive diff.
 
     python -m benchmarks.bench_api [--students 1000000] [--step STEP] [--no-write]
+        [--work DIR] [--pull-code DIR]
 
 At 1M a step takes minutes: run them one by one (each under the bench lock), in order: bare,
 full, events, full3, beside (night 3's pull beside its upload, then reconcile and diff), then
@@ -216,9 +220,10 @@ def first_events(origin: str) -> float:
     return time.perf_counter() - began
 
 
-def pull(store: Path, origin: str, mode: str) -> Timed:
-    """A whole ``rosterlab api pull`` process; its progress lines (elapsed seconds: where the
-    time goes) are kept beside the store, in ``<store>.<mode>.progress``."""
+def pull(store: Path, origin: str, mode: str, code: Path = ROOT) -> Timed:
+    """A whole ``rosterlab api pull`` process (of the ``rosterlab`` in tree ``code``); its
+    progress lines (elapsed seconds: where the time goes) are kept beside the store, in
+    ``<store>.<mode>.progress``."""
     config = store.with_name("api.toml")
     config.write_text(TARGET.format(origin=origin))
     argv = [PYTHON, "-m", "rosterlab", "--store", str(store), "--config", str(config),
@@ -226,14 +231,30 @@ def pull(store: Path, origin: str, mode: str) -> Timed:
     log = store.with_name(f"{store.name}.{mode}.progress")
     # exec: the timed child (its peak RSS) is the pull itself; stderr goes to the log
     shell = ["sh", "-c", 'exec "$@" 2>"$0"', str(log), *argv]
-    return run_timed([*shell, "--events"] if mode == "events" else shell, env=ENV)
+    env = {**ENV, "PYTHONPATH": str(code)}
+    return run_timed([*shell, "--events"] if mode == "events" else shell, env=env)
 
 
 def fresh_store(store: Path) -> None:
     """No store at ``store`` (a step run again would otherwise re-pull an unchanged snapshot)."""
-    for path in store.parent.glob(store.name + "*"):
+    for path in store_files(store):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    shutil.rmtree(store.parent / f".{store.name}.api-pulls", ignore_errors=True)
+
+
+def store_files(store: Path) -> list[Path]:
+    """The store's files: itself, its readers' copy, progress logs, and its pulls' folder."""
+    found = sorted(store.parent.glob(store.name + "*"))
+    pulls = store.parent / f".{store.name}.api-pulls"
+    return [*found, pulls] if pulls.exists() else found
+
+
+def copy_store(store: Path, folder: Path) -> None:
+    """``store`` with its files into ``folder`` (replacing what it held)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for path in store_files(store):
+        copy = shutil.copytree if path.is_dir() else shutil.copy2
+        copy(path, folder / path.name)
 
 
 def timed(t: Timed) -> dict[str, float]:
@@ -244,9 +265,11 @@ def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def run_step(step: str, work: Path, students: int) -> dict[str, object]:
-    """One step's measurements (the stores it needs are those the earlier steps left)."""
+def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[str, object]:
+    """One step's measurements (the stores it needs are those the earlier steps left); the
+    pulls run the ``rosterlab`` of tree ``code``."""
     uploads, pulls, fresh = work / "uploads.duckdb", work / "pulls.duckdb", work / "fresh.duckdb"
+    after_full = work / "after-full"  # the full pull's store, the events steps' base
     if step == "bare":
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -280,25 +303,33 @@ def run_step(step: str, work: Path, students: int) -> dict[str, object]:
         # stand-in's rendering would compete with the pull's own work (not the bare loop's).
         with replay(recorded) as origin:
             bare = run_timed([PYTHON, "-c", BARE, origin, str(pages)], env=ENV)
-            full = pull(pulls, origin, "full")
+            full = pull(pulls, origin, "full", code)
         shutil.rmtree(pages)
+        copy_store(pulls, after_full)
         measured |= {"full": timed(full), "bare": timed(bare)}
     if measured:
         return measured
-    if step == "events":
+    if step == "events":  # from the full pull's store, so that it can be run again
+        fresh_store(pulls)
+        for path in after_full.iterdir():
+            copy = shutil.copytree if path.is_dir() else shutil.copy2
+            copy(path, work / path.name)
         with standin(uploads, 3) as served:
             warm = first_events(served.origin)
-            events = pull(pulls, served.origin, "events")
+            print(
+                f"stand-in start-up {served.started:.1f} s, first /events {warm:.1f} s", flush=True
+            )
+            events = pull(pulls, served.origin, "events", code)
         return {"events": timed(events), "first_events": warm,
                 "standin": [served.started, served.peak_mb]}  # fmt: skip
     if step == "full3":  # no events pull follows: the stand-in serves none
         fresh_store(fresh)
         with standin(uploads, 3, events=False) as served:
-            full3 = pull(fresh, served.origin, "full")
+            full3 = pull(fresh, served.origin, "full", code)
         return {"full3": timed(full3), "standin": [served.started, served.peak_mb]}
     if step == "beside":  # night 3's pull beside its upload, then reconcile in the same hold
         with standin(uploads, 3, events=False) as served:
-            pull(uploads, served.origin, "full")
+            pull(uploads, served.origin, "full", code)
     return reconciled(uploads)
 
 
@@ -347,16 +378,22 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1_000_000)
     parser.add_argument("--step", choices=("all", *STEPS, *SPLIT), default="all")
     parser.add_argument("--no-write", action="store_true", help="print, keep docs as they are")
+    parser.add_argument("--work", type=Path, help="the steps' folder (default: data/api-STUDENTS)")
+    parser.add_argument("--pull-code", type=Path, default=ROOT, help="tree whose rosterlab pulls")
     args = parser.parse_args()
-    work = DATA / f"api-{args.students}"
+    work = args.work or DATA / f"api-{args.students}"
     results = work / "results.json"
     for step in STEPS[:-1] if args.step == "all" else (args.step,):
         if step == "report":
             break
-        measured = run_step(step, work, args.students)
+        measured = run_step(step, work, args.students, args.pull_code.resolve())
         kept = json.loads(results.read_text()) if results.exists() else {}
         name = SPLIT.get(step, step)
+        if step == "events" and "full" in kept:  # against the full pull of the same run
+            events, full = measured["events"], kept["full"]["full"]
+            measured["x_full"] = round(events["seconds"] / full["seconds"], 3)  # type: ignore[index]
         kept[name] = {**kept.get(name, {}), **measured, "load": load()}
+        kept[name]["pull_code"] = str(args.pull_code)
         results.write_text(json.dumps(kept, indent=1))
         print(f"{step}: {json.dumps(kept[name])}", flush=True)
     if args.step not in ("all", "report"):
