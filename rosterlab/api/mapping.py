@@ -236,23 +236,32 @@ def apply_events(
 def read_events(store: Store, pages: Sequence[Path]) -> None:
     """The last event of each object the event pages name, in the temp table ``api_latest``
     (resource, kind, the object, its id). Each event is parsed once: its type and ids in one
-    JSONPath list, its object in one extraction."""
-    if not pages:
-        store.execute(
-            "CREATE OR REPLACE TEMP TABLE api_latest "
-            "(resource VARCHAR, kind VARCHAR, obj JSON, oid VARCHAR)"
-        )
-        return
+    JSONPath list, its object in one extraction.
+
+    A page is read whole (one JSON object, tens of MB when sections list their students), so
+    the pages are read one statement each: reading them in one statement held several at once
+    and ran out of a 1 GB memory limit at 1M students (six 76 MB pages). The newest event per
+    object is then found on the ids alone (a narrow aggregate), not by sorting the objects.
+    """
     store.execute(
-        "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT "
-        "split_part(x[1], '.', 1) AS resource, split_part(x[1], '.', 2) AS kind, obj, x[2] AS oid "
-        "FROM (SELECT json_extract_string(j, ['$.type', '$.data.object.id', '$.id']) AS x, "
-        "json_extract(j, '$.data.object') AS obj FROM (SELECT "
-        "unnest(json_extract(json, '$.data[*].data')) AS j FROM read_json_objects(?, "
-        f"format = 'auto', maximum_object_size = {_object_limit(pages)}))) "
-        "QUALIFY row_number() OVER (PARTITION BY oid ORDER BY x[3] DESC) = 1",
-        [[str(p) for p in pages]],
+        "CREATE OR REPLACE TEMP TABLE api_events "
+        "(resource VARCHAR, kind VARCHAR, obj JSON, oid VARCHAR, eid VARCHAR)"
     )
+    for page in pages:
+        store.execute(
+            "INSERT INTO api_events SELECT split_part(x[1], '.', 1), split_part(x[1], '.', 2), "
+            "obj, x[2], x[3] FROM (SELECT "
+            "json_extract_string(j, ['$.type', '$.data.object.id', '$.id']) AS x, "
+            "json_extract(j, '$.data.object') AS obj FROM (SELECT "
+            "unnest(json_extract(json, '$.data[*].data')) AS j FROM read_json_objects(?, "
+            f"format = 'auto', maximum_object_size = {_object_limit([page])})))",
+            [str(page)],
+        )
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE api_latest AS SELECT resource, kind, obj, oid "
+        "FROM api_events WHERE eid IN (SELECT max(eid) FROM api_events GROUP BY oid)"
+    )
+    store.execute("DROP TABLE api_events")
 
 
 def apply_latest(store: Store, table: str = "api_objects", district: str | None = None) -> int:
