@@ -852,3 +852,36 @@ def test_a_sample_districts_nights_pulled_by_events_are_its_full_pulls(
         "contacts: merged in full (students.csv's columns changed)",
     ]
     assert in_full == {"maple": [], "cedar": header_changed * 3}[district]
+
+
+def test_a_night_of_large_event_pages_is_read_within_the_memory_limit(tmp_path: Path) -> None:
+    """Six pages of sections listing 300 students each (6.8 MB a page), every section updated
+    on every page and one deleted on the last: read in one statement they ran out of 256 MB
+    (at 1M students six 76 MB pages ran out of the pull's 1 GB); page by page they fit, and
+    each section's newest event wins."""
+    students = [f"{n:024x}" for n in range(300)]
+    updated, pages = "sections.updated", []
+    for number in range(1, 7):
+        events = [
+            {
+                "data": {
+                    "id": f"{number:08x}{section:016x}",
+                    "type": "sections.deleted" if (number, section) == (6, 7) else updated,
+                    "data": {
+                        "object": {"id": f"sec-{section}", "name": f"page {number}",
+                                   "students": students},
+                        "previous_attributes": {"students": students},
+                    },
+                }
+            }
+            for section in range(400)
+        ]  # fmt: skip
+        page = tmp_path / f"events-{number:05d}.json"
+        page.write_text(json.dumps({"data": events, "links": []}))
+        pages.append(page)
+    with Store.open(tmp_path / "store.duckdb", memory_limit="256MB", threads=2) as store:
+        read_events(store, pages)
+        latest = store.rows(
+            "SELECT kind, obj->>'name', count(*) FROM api_latest GROUP BY ALL ORDER BY ALL"
+        )
+    assert latest == [("deleted", "page 6", 1), ("updated", "page 6", 399)]
