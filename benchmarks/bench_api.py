@@ -226,7 +226,9 @@ def pull(store: Path, origin: str, mode: str, code: Path = ROOT) -> Timed:
     ``<store>.<mode>.progress``."""
     config = store.with_name("api.toml")
     config.write_text(TARGET.format(origin=origin))
-    argv = [PYTHON, "-m", "rosterlab", "--store", str(store), "--config", str(config),
+    # -P: the working directory is not put first on sys.path, so ``code``'s rosterlab wins even
+    # when the benchmark runs from another tree
+    argv = [PYTHON, "-P", "-m", "rosterlab", "--store", str(store), "--config", str(config),
             "api", "pull", "--target", "bench", "--district", DISTRICT, "--progress"]  # fmt: skip
     log = store.with_name(f"{store.name}.{mode}.progress")
     # exec: the timed child (its peak RSS) is the pull itself; stderr goes to the log

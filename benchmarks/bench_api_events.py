@@ -104,7 +104,9 @@ def pull(store: Path, origin: str, mode: str, tree: Path) -> dict[str, object]:
             else:
                 stale.unlink()
     env = {**SAFE, "ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(tree)}
-    timed = run_timed([PYTHON, "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode], env=env)
+    # -P: not the working directory's rosterlab first on sys.path, ``tree``'s
+    argv = [PYTHON, "-P", "-c", PULL, str(store), origin, DISTRICT, TOKEN, mode]
+    timed = run_timed(argv, env=env)
     return {"process": round(timed.seconds, 3), "peak_mb": round(timed.peak_mb),
             **json.loads(timed.stdout.strip().splitlines()[-1])}  # fmt: skip
 
