@@ -157,8 +157,8 @@ def upload_outcome(
     unserved: Sequence[NotServed] = (),
 ) -> UploadOutcome:
     """The outcome the findings imply: not processed, held, or processed less skipped rows;
-    ``unserved``: the records Clever does not serve (:func:`skipping`), which give the rows a
-    skip carries with it."""
+    ``unserved``: the records Clever does not serve (``carried.not_served``), which give the
+    rows a skip carries with it."""
     frozen_settings = tuple(sorted((settings or {}).items()))
     catalogue = spec.CATALOGUE
     stopping = sorted(
