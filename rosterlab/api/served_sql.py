@@ -12,7 +12,7 @@ from rosterlab import spec
 from rosterlab.api import schemas
 from rosterlab.api.schemas import FRL_NAMES, US_DATE
 from rosterlab.store import quote_ident
-from rosterlab.store.sql import quote_literal
+from rosterlab.store.sql import quote_literal, white_space_blank_sql
 
 RACE_NAMES = {
     "A": "Asian",
@@ -22,8 +22,6 @@ RACE_NAMES = {
     "P": "Hawaiian or Other Pacific Islander",
     "W": "Caucasian",
 }
-# What Python's str.strip() removes: a value of only these is blank (SFTP v2.1.1: only spaces).
-_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE)
 
 
 def _list(values: list[str]) -> str:
@@ -49,8 +47,7 @@ def _enum(name: str, allowed: tuple[str, ...]) -> str:
 
 
 MACROS: tuple[str, ...] = (
-    f"CREATE OR REPLACE TEMP MACRO rl_blank(v) AS v IS NULL OR "
-    f"regexp_full_match(v, {quote_literal('[' + _SPACES + ']*')})",
+    f"CREATE OR REPLACE TEMP MACRO rl_blank(v) AS {white_space_blank_sql('v')}",
     # Stable 24-hex ids in creation order: the first night's epoch seconds, then 16 hex of a hash.
     "CREATE OR REPLACE TEMP MACRO rl_cid(first_seen, district, entity, key) AS "
     "printf('%08x', epoch_us(first_seen) // 1000000) "

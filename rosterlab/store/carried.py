@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rosterlab import spec
-from rosterlab.store.sql import quote_ident, quote_literal
+from rosterlab.store.sql import quote_ident, quote_literal, white_space_blank_sql
 from rosterlab.store.store import SnapshotInfo, Store
 
 # (field, referenced entity): references whose target Clever must serve, or the row is not
@@ -43,7 +43,6 @@ _LACKING = {
 # A contact's rows are its student's rows in students.csv: carried with its student, it adds none.
 _ROWLESS = frozenset({"contacts"})
 CONFIRMED = "missing-value"  # the only skip on Clever's word
-_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE)
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,6 @@ def _c(name: str) -> str:
     return quote_ident(name)
 
 
-def _blank(column: str) -> str:
-    """Blank: NULL or only white space (a value whose first character is not white space is
-    not: the pattern runs only on the few that start with one)."""
-    return (
-        f"({column} IS NULL OR CASE WHEN contains({quote_literal(spec.WHITE_SPACE)}, "
-        f"left({column}, 1)) THEN regexp_full_match({column}, "
-        f"{quote_literal('[' + _SPACES + ']*')}) ELSE false END)"
-    )
-
-
 _IN_NIGHT = "WHERE district = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)"
 # Keys the night holds in two or more versions (recorded at ingest): every row of them is skipped.
 _DUPLICATED = "key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = $3 AND entity = {})"
@@ -87,7 +76,9 @@ def _tonight(entity: str) -> str:
     (its first key column), the references it follows, ``blank`` (a confirmed required value
     is blank) and ``dup`` (its key is repeated)."""
     e = spec.ENTITIES[entity]
-    blank = " OR ".join(_blank(_c(f.name)) for f in e.fields if f.required and f.confirmed)
+    blank = " OR ".join(
+        white_space_blank_sql(_c(f.name)) for f in e.fields if f.required and f.confirmed
+    )
     refs = "".join(f", {_c(field)}" for field, _ in FOLLOWED[entity])
     return (
         f"SELECT key, {_c(e.key[0])} AS id{refs}, {blank or 'false'} AS blank, "

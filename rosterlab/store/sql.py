@@ -29,3 +29,17 @@ def spreadsheet_safe_sql(expression: str) -> str:
         f"starts_with({expression}, {quote_literal(c)})" for c in spec.FORMULA_STARTS
     )
     return f"CASE WHEN {formula} THEN concat(chr(39), {expression}) ELSE {expression} END"
+
+
+_WHITE_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE) + "]*"
+
+
+def white_space_blank_sql(expression: str) -> str:
+    """SQL: the value is NULL or only :data:`~rosterlab.spec.WHITE_SPACE` — blank to the
+    stand-in (its ``rl_blank``) and to the carried skips that mirror it. The pattern runs only on
+    values starting with white space (or empty)."""
+    return (
+        f"({expression} IS NULL OR CASE WHEN contains({quote_literal(spec.WHITE_SPACE)}, "
+        f"left({expression}, 1)) THEN regexp_full_match({expression}, "
+        f"{quote_literal(_WHITE_SPACE_CLASS)}) ELSE false END)"
+    )
