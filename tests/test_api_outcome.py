@@ -130,3 +130,60 @@ def test_an_api_snapshot_never_shows_as_held_or_skipping(tmp_path, capsys, monke
         {"to": "served", "reason": ""},
         False,
     )
+
+
+def test_a_pull_words_its_blank_teacher_and_empty_section_as_served_not_skipped(
+    tmp_path, capsys, monkeypatch
+):
+    """Incident: cedar's pull said "Teacher_id is blank but required; Clever skips this row" of
+    sections Clever served. T-1 is uploaded without a last name, S-002 and S-003 without theirs:
+    Clever skips them, and serves SEC-1 without its teacher and SEC-2 without students. On the
+    upload the findings say the rows are skipped; on the pull, that the records are served so."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    night["teachers.csv"][1][2] = ""  # T-1 without its required Last_name
+    night["students.csv"][3][3] = night["students.csv"][4][3] = ""  # S-002, S-003 too
+    store = ingest_nights(tmp_path, capsys, night)
+    with standin(Path(store), DISTRICT) as origin:
+        code, _ = api_pull(capsys, store, configure(tmp_path, origin))
+    assert code == 0
+
+    def findings(snapshot: str) -> list[tuple[str, str | None, str, str]]:
+        code, out, _ = run(
+            capsys, "--store", store, "check", "--district", DISTRICT, "--snapshot", snapshot,
+            "--format", "json",
+        )  # fmt: skip
+        assert code == 0
+        return [
+            (f["code"], f["key"], f["message"], f["hint"])
+            for f in json.loads(out)["findings"]
+            if f["code"] in ("missing-value", "section-without-students")
+        ]
+
+    skip_hint = "Fill Last_name for this record; a skipped row reads as a deletion of the record."
+    assert findings("n1") == [
+        ("missing-value", key, f"{entity} {key}: Last_name is blank but required; "
+         "Clever skips this row.", skip_hint)
+        for entity, key in (("students", "S-002"), ("students", "S-003"), ("teachers", "T-1/SCH-1"))
+    ]  # fmt: skip
+    served = [
+        (
+            "missing-value",
+            "SEC-1",
+            "sections SEC-1: Teacher_id is blank but required; Clever serves the record without "
+            "it.",
+            "Clever serves these records with Teacher_id blank. If Teacher_id names another "
+            "record, Clever may have skipped that one (reconcile with the upload says why); else "
+            "fill Teacher_id at the source.",
+        ),
+        (
+            "section-without-students",
+            "SEC-2",
+            "section SEC-2 has no enrollments; Clever serves it without students.",
+            "Clever serves the section with no students: check its enrollments at the source "
+            "(reconcile with the upload shows any Clever did not serve).",
+        ),
+    ]
+    assert findings("n2") == served
+    code, out, _ = run(capsys, "--store", store, "check", "--district", DISTRICT)
+    assert "Clever skips" not in out and "does not process" not in out

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from rosterlab import spec
 from rosterlab.spec import CATALOGUE, finding
 from rosterlab.spec.docs import render_catalogue
+from rosterlab.spec.findings import as_served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,3 +168,19 @@ def test_a_group_is_of_the_first_kind_leading_one_of_its_codes():
         "S-1 is on more than one row of students.csv: keep one row per record in the export "
         "(Clever does not say which row it keeps)."
     )
+
+
+def test_served_wordings_format_from_the_finding_alone_and_keep_its_record():
+    """A pull's finding is re-worded from its own fields (``as_served``): no template field may
+    be left over, and the code, place and counts stay as found."""
+    served = [code for code, kind in CATALOGUE.items() if kind.served]
+    assert served == ["missing-value", "section-without-students"]
+    for code in served:
+        assert CATALOGUE[code].served_hint and not CATALOGUE[code].many, code
+        found = finding(code, entity="sections", key="SEC-1", field="Teacher_id", row=3)
+        worded = as_served(found)
+        assert "{" not in worded.message + worded.hint, code
+        assert (worded.message, worded.hint) != (found.message, found.hint), code
+        assert replace(worded, message=found.message, hint=found.hint) == found, code
+    upload_only = finding("duplicate-id", entity="students", key="S-1")
+    assert as_served(upload_only) is upload_only

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rosterlab.checks.model import CheckResult
+from rosterlab.checks.model import CheckResult, worded_for
 from rosterlab.checks.sql import build_finding
 from rosterlab.spec import Finding
 from rosterlab.store import Store, quote_ident
@@ -50,7 +50,7 @@ def _query(result: CheckResult, *, paged: bool) -> str:
 
 def _row_finding(f: Finding, result: CheckResult, row: tuple[Any, ...]) -> Finding:
     _, file, key, value, line, info = row
-    return build_finding(
+    found = build_finding(
         f.code,
         entity=f.entity or "",
         key=key,
@@ -62,6 +62,7 @@ def _row_finding(f: Finding, result: CheckResult, row: tuple[Any, ...]) -> Findi
         file=file,
         sync_type=result.snapshot.sync_type,
     )
+    return worded_for(result.snapshot, [found])[0]
 
 
 def rows_of(

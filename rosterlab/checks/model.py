@@ -17,7 +17,9 @@ from rosterlab import spec
 from rosterlab.config import DistrictSettings
 from rosterlab.diff import DiffResult, HoldThresholds
 from rosterlab.spec import Finding
+from rosterlab.spec.findings import as_served
 from rosterlab.store import SnapshotInfo, StagedFile, Store
+from rosterlab.store.outcomes import API_ORIGIN
 
 if TYPE_CHECKING:
     from rosterlab.checks.fields import FieldProfile
@@ -255,3 +257,11 @@ class CheckResult:
 
     def severity_counts(self) -> dict[str, int]:
         return spec.severity_counts(self.findings)
+
+
+def worded_for(snapshot: SnapshotInfo, found: Sequence[Finding]) -> list[Finding]:
+    """The findings worded for the snapshot: a pull's as records Clever serves (a blank
+    required value was served, not skipped), an upload's as they are."""
+    if snapshot.origin != API_ORIGIN:
+        return list(found)
+    return [as_served(f) for f in found]

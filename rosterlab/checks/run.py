@@ -28,6 +28,7 @@ from rosterlab.checks.model import (
     CheckResult,
     CheckSettings,
     group_by_cause,
+    worded_for,
 )
 from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
 from rosterlab.checks.sql import STORED_ROWS, create_rows_table, rows_table
@@ -36,7 +37,7 @@ from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
 from rosterlab.store.outcomes import live_before, record_outcome, snapshot_outcome
 
-CHECKS_VERSION = "5"
+CHECKS_VERSION = "6"
 STAGE = "check"
 
 
@@ -189,7 +190,7 @@ def _compute(ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
     for check in CHECKS:
         found += check.run(ctx)
-    return root_causes(found)
+    return worded_for(ctx.snapshot, root_causes(found))
 
 
 EXCEL_CAUSE = "excel-round-trip/{file}"

@@ -111,7 +111,7 @@ def outcome_lines(outcome: UploadOutcome) -> list[str]:
     return lines
 
 
-# Under a pull's findings: their catalogue text speaks of uploads ("Clever skips this row").
+# Under a pull's findings: they describe records Clever serves (a blank required value served).
 SERVED_RECORDS = (
     "Clever already applied it and serves these records as they are (reconcile compares them "
     "with an upload)"

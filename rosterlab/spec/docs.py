@@ -49,6 +49,20 @@ def render_catalogue() -> str:
                 lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
+        "## Served records (a snapshot pulled from the Data API)",
+        "",
+        "A pull is what Clever serves, already applied: nothing in it is skipped or held. A",
+        "finding on it describes a served record, and these codes are worded so there:",
+        "",
+        "| code | message on a pull | hint on a pull |",
+        "| --- | --- | --- |",
+    ]
+    for entry in CATALOGUE_ENTRIES:
+        if entry.served:
+            served = (f"`{entry.code}`", entry.served, entry.served_hint)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in served) + " |")
+    lines += [
+        "",
         "## Root causes",
         "",
         "Findings one mistake explains share a cause (`schools/00054`,",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 from rosterlab.spec.format import ENTITIES, KEY_SEPARATOR
@@ -29,7 +29,9 @@ class FindingType:
     ``value``, ``row``, ``cause``) plus any extra context the check passes. ``hint_by_sync_type``
     words the hint for how the district makes its files (sftp, clever-managed, sis-managed).
     ``clever`` says what Clever does, and on whose word: upload not processed or row skipped
-    (SFTP Instructions v2.1.1), or a consequence Clever does not state.
+    (SFTP Instructions v2.1.1), or a consequence Clever does not state. ``served`` and
+    ``served_hint`` word a finding on a record as Clever serves it (a snapshot pulled from the
+    Data API), where the upload's wording would be untrue: the record *was* served.
     """
 
     code: str
@@ -44,6 +46,8 @@ class FindingType:
     # The message of one finding standing for the same problem on several records (a value
     # repeated over a column); codes with it are aggregated (``{count}``, ``{samples}``).
     many: str = ""
+    served: str = ""
+    served_hint: str = ""
 
     def hint_for(self, sync_type: str | None) -> str:
         return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
@@ -181,6 +185,27 @@ def finding(
         count=count,
         rows=rows,
         sample_keys=sample_keys,
+    )
+
+
+def as_served(f: Finding) -> Finding:
+    """``f`` worded for a record as Clever serves it (a snapshot pulled from the Data API),
+    where the catalogue words its code so (``served``); else ``f`` itself."""
+    kind = CATALOGUE[f.code]
+    if not kind.served:
+        return f
+    values = _SafeDict(
+        entity=f.entity,
+        key=f.key,
+        field=f.field,
+        value=f.value,
+        row=f.row,
+        cause=f.cause,
+        count=f.count,
+        samples=samples_text(f.sample_keys, f.count),
+    )
+    return replace(
+        f, message=kind.served.format_map(values), hint=kind.served_hint.format_map(values)
     )
 
 
@@ -487,6 +512,14 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         message="{entity} {key}: {field} is blank but required; Clever skips this row.",
         hint="Fill {field} for this record; a skipped row reads as a deletion of the record.",
         clever=ROW_SKIPPED,
+        served=(
+            "{entity} {key}: {field} is blank but required; Clever serves the record without it."
+        ),
+        served_hint=(
+            "Clever serves these records with {field} blank. If {field} names another record, "
+            "Clever may have skipped that one (reconcile with the upload says why); else fill "
+            "{field} at the source."
+        ),
     ),
     _t(
         code="duplicate-id",
@@ -777,6 +810,11 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         ),
         hint="Check enrollments.csv, or drop the section if it is not taught.",
         clever=SECTION_SKIPPED,
+        served="section {key} has no enrollments; Clever serves it without students.",
+        served_hint=(
+            "Clever serves the section with no students: check its enrollments at the source "
+            "(reconcile with the upload shows any Clever did not serve)."
+        ),
     ),
     _t(
         code="student-without-enrollments",
