@@ -121,6 +121,9 @@ def test_every_template_formats_without_leftover_fields():
         "column": "Last_name",
         "text": "é",
         "unconfirmed": ": its consequence is unconfirmed",
+        "carried": " with students S-1",
+        "origin": " of schools SCH-1",
+        "holder": "schools SCH-1",
     }
     for code in CATALOGUE:
         made = finding(code, **context)

@@ -167,10 +167,10 @@ def _sample_store(tmp_path: Path, district: str) -> Path:
 
 
 def _served_skipped(result: dict[str, Any]) -> Counter[tuple[str, str]]:
-    """Reconcile's served-skipped records by entity and cause (``carried`` when the cause is a
-    reference to a record Clever skipped: "Student_id S-1 is not served")."""
+    """Reconcile's served-skipped records by entity and cause (``carried`` when the finding
+    names the reference to a record Clever skipped: field Student_id, value S-1)."""
     return Counter(
-        (f["entity"], "carried" if f["cause"].endswith(" is not served") else f["cause"])
+        (f["entity"], "carried" if f["field"] is not None else f["cause"])
         for f in result["findings"]
         if f["code"] == "served-skipped"
     )

@@ -22,7 +22,7 @@ from rosterlab.spec import finding
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.test_api import ADA, DISTRICT, EVERY_FIELD_NIGHT, STUDENT_HEADER, configure, pull
-from tests.tiny import Night, write_night
+from tests.tiny import Night, tiny_night, write_night
 
 NEVER_EXPOSED = "the Data API never exposes it"
 STUDENTS = spec.ENTITIES["students"]
@@ -156,8 +156,7 @@ def test_rows_clever_skipped_are_explained_by_the_uploads_problem_and_normalised
         PASSWORDS[1],
         ("field-not-served", "sections", None, "Course_description", "2", NEVER_EXPOSED),
         ("reference-not-served", "sections", None, "Teacher_id", "1", "section-unknown-teacher"),
-        ("served-skipped", "enrollments", "SEC-2/S-004", None, None,
-         "Student_id S-004 is not served"),
+        ("served-skipped", "enrollments", "SEC-2/S-004", "Student_id", "S-004", "missing-value"),
         PASSWORDS[3],
     ]  # fmt: skip
     assert result["unexplained"] == 0
@@ -429,3 +428,52 @@ def test_leaving_out_records_alike_in_the_served_columns_changes_no_answer(
     shortcut = reconciled(store, capsys)
     monkeypatch.setattr(DiffEngine, "_alike", lambda *_: 0)  # every touched record read
     assert reconciled(store, capsys) == shortcut
+
+
+def test_a_record_carried_with_a_skipped_one_names_that_record_and_the_finding_behind_it(
+    tmp_path, capsys, monkeypatch
+):
+    """Incident: reconcile said of cedar's contacts and enrollments "Clever skipped it
+    (Student_id S-100002 is not served)" — the reference, not the finding that explains it.
+    SCH-2 is uploaded without its School_name: Clever skips it and, with it, its students,
+    teacher and section; with the students, their contact and enrollments. Each carried record
+    names the reference that carries it (field, value) and the upload's finding behind it
+    (cause), on the record that has it (an enrollment of a student of the skipped school: the
+    school's)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    night["schools.csv"][2][1] = ""  # SCH-2 without its required School_name
+    store = tmp_path / "s.duckdb"
+    ingest(store, tmp_path / "n1", night, SEPT_1)
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    skipped = [f for f in result["findings"] if f["code"] == "served-skipped"]
+    assert [(f["entity"], f["key"], f["field"], f["value"], f["cause"]) for f in skipped] == [
+        ("schools", "SCH-2", None, None, "missing-value"),
+        ("students", "S-002", "School_id", "SCH-2", "missing-value"),
+        ("students", "S-003", "School_id", "SCH-2", "missing-value"),
+        ("contacts", "S-003/sis_id:C-3", "Student_id", "S-003", "missing-value"),
+        ("teachers", "T-2/SCH-2", "School_id", "SCH-2", "missing-value"),
+        ("sections", "SEC-2", "School_id", "SCH-2", "missing-value"),
+        ("enrollments", "SEC-2/S-002", "Student_id", "S-002", "missing-value"),
+        ("enrollments", "SEC-2/S-003", "Student_id", "S-003", "missing-value"),
+    ]
+    unconfirmed = ": its consequence is unconfirmed, the upload's outcome says it may be skipped"
+    by_key = {f["key"]: (f["message"], f["hint"]) for f in skipped}
+    assert by_key["SCH-2"] == (
+        "schools SCH-2 was uploaded but is not served: Clever skipped it (missing-value).",
+        "Fix the upload's missing-value finding for SCH-2; Clever serves it after the next sync.",
+    )
+    assert by_key["S-002"] == (
+        "students S-002 was uploaded but is not served: Clever skipped it with schools SCH-2 "
+        f"(missing-value{unconfirmed}).",
+        "Fix the upload's missing-value finding for schools SCH-2; Clever serves it after the "
+        "next sync.",
+    )
+    assert by_key["SEC-2/S-003"] == (
+        "enrollments SEC-2/S-003 was uploaded but is not served: Clever skipped it with students "
+        f"S-003 (missing-value of schools SCH-2{unconfirmed}).",
+        "Fix the upload's missing-value finding for schools SCH-2; Clever serves it after the "
+        "next sync.",
+    )
+    assert (result["differences"]["served-skipped"], result["unexplained"]) == (8, 0)

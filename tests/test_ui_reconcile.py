@@ -79,13 +79,15 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
         "(unknown-school: its consequence is unconfirmed, the upload's outcome says it may be "
         "skipped).",
         "    served-skipped: contacts S-003/sis_id:C-3 was uploaded but is not served: Clever "
-        "skipped it (Student_id S-003 is not served).",
+        "skipped it with students S-003 (unknown-school: its consequence is unconfirmed, the "
+        "upload's outcome says it may be skipped).",
     ]
     view.pager.next.click()
     assert repr(view).splitlines()[-2:] == [
         "  showing (all differences): rows 3–3 of 3",
         "    served-skipped: enrollments SEC-2/S-003 was uploaded but is not served: Clever "
-        "skipped it (Student_id S-003 is not served).",
+        "skipped it with students S-003 (unknown-school: its consequence is unconfirmed, the "
+        "upload's outcome says it may be skipped).",
     ]
     assert view.table.value.count("<tr>") == 2  # header + the one row of the last page
     # the sentence `rosterlab reconcile` prints: what Clever did with the upload, and why

@@ -147,12 +147,21 @@ def reconcile(
     work = _Reconciler(store, upload_snap, served_snap, version)
     # The upload → served diff reads only the records that differ (most are one SCD2 version
     # on both sides), with the values of records not served.
-    with DiffEngine(store, upload_snap, served_snap, details=False, removed_values=True) as diff:
-        counts = tuple(
-            work.entity(entity, diff)
-            for entity in spec.ENTITIES.values()
-            if entity.name not in NOT_SERVED_ENTITIES
-        )
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE _skip_causes "
+        "(entity VARCHAR, id VARCHAR, cause VARCHAR, holder VARCHAR)"
+    )
+    try:
+        with DiffEngine(
+            store, upload_snap, served_snap, details=False, removed_values=True
+        ) as diff:
+            counts = tuple(
+                work.entity(entity, diff)
+                for entity in spec.ENTITIES.values()
+                if entity.name not in NOT_SERVED_ENTITIES
+            )
+    finally:
+        store.execute("DROP TABLE _skip_causes")
     work.rekeys()
     totals = tuple(sorted(work.totals.items()))
     return ReconcileResult(
@@ -324,23 +333,40 @@ class _Reconciler:
     def _keys(self, entity: str, side: str) -> str:
         return f"SELECT id FROM _ref_keys WHERE side = '{side}' AND entity = '{entity}'"
 
-    def _skip_reason(self, entity: spec.Entity) -> str:
-        """SQL naming why Clever skips an uploaded row: the finding code of the upload's problem.
+    def _skip_reason(self, entity: spec.Entity) -> tuple[str, str]:
+        """SQL naming why Clever skips an uploaded row: a struct of ``cause`` (the finding code
+        of the upload's problem), and for a row carried with a skipped record it references,
+        the reference (``field``, ``target`` entity, ``ref`` id) and ``holder``, the record
+        whose finding it is (``students S-1``; ``schools SCH-1`` for an enrollment of a student
+        of a skipped school).
 
-        A blank required value (missing-value), a duplicated key (duplicate-id), or a reference
-        to a record that is not served: the code of the broken reference when the upload lacks
-        it too, else which reference is not served (the referenced record was skipped).
+        Its own problem: a blank required value (missing-value), a duplicated key
+        (duplicate-id), or a reference to a record the upload lacks (that reference's code).
+        Carried: the referenced record is uploaded but not served — its cause, from
+        ``_skip_causes`` (the referenced entities come first); if nothing explains it either,
+        which reference is not served.
         """
+
+        def why(cause: str, *carried: str) -> str:
+            field, target, ref, holder = carried or ("NULL",) * 4
+            return (
+                f"struct_pack(cause := {cause}::VARCHAR, field := {field}::VARCHAR, "
+                f"target := {target}::VARCHAR, ref := {ref}::VARCHAR, "
+                f"holder := {holder}::VARCHAR)"
+            )
+
         branches = [
-            f"WHEN {quote_ident('u:' + f.name)} IS NULL THEN 'missing-value'"
+            f"WHEN {quote_ident('u:' + f.name)} IS NULL THEN {why(quote_literal('missing-value'))}"
             for f in entity.fields
             if f.required and f.confirmed
         ]
         branches.append(
             "WHEN r.key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = "
-            f"{self.upload.id} AND entity = {quote_literal(entity.name)}) THEN 'duplicate-id'"
+            f"{self.upload.id} AND entity = {quote_literal(entity.name)}) "
+            f"THEN {why(quote_literal('duplicate-id'))}"
         )
-        for field, target, code in SKIPPING_REFERENCES.get(entity.name, ()):
+        joins = []
+        for i, (field, target, code) in enumerate(SKIPPING_REFERENCES.get(entity.name, ())):
             column = quote_ident("u:" + field)
             lacking = quote_literal(code)
             if code == "unknown-school":  # the upload's finding names which school mistake
@@ -348,38 +374,59 @@ class _Reconciler:
                     f"CASE WHEN {column} IN ({self._keys(target, 'number')}) "
                     "THEN 'school-id-is-number' ELSE 'unknown-school' END"
                 )
+            h = f"h{i}"
+            joins.append(
+                f"LEFT JOIN _skip_causes {h} ON {h}.entity = {quote_literal(target)} "
+                f"AND {h}.id = {column}"
+            )
+            unexplained = f"'{field} ' || {column} || ' is not served'"
+            carried = why(
+                f"coalesce({h}.cause, {unexplained})",
+                quote_literal(field),
+                quote_literal(target),
+                column,
+                f"{h}.holder",
+            )
             branches.append(
                 f"WHEN {column} NOT IN ({self._keys(target, 'served')}) THEN CASE WHEN "
-                f"{column} IN ({self._keys(target, 'upload')}) THEN "
-                f"'{field} ' || {column} || ' is not served' ELSE {lacking} END"
+                f"{column} IN ({self._keys(target, 'upload')}) THEN {carried} "
+                f"ELSE {why(lacking)} END"
             )
-        return f"(CASE {' '.join(branches)} END)"
+        return f"(CASE {' '.join(branches)} END)", " ".join(joins)
 
     def _not_served(self, entity: spec.Entity) -> None:
-        """Uploaded records Clever does not serve: skipped (the upload says why) or unexplained."""
+        """Uploaded records Clever does not serve: skipped (the upload says why) or unexplained.
+        The causes of skipped records other records reference are kept in ``_skip_causes``."""
         name = entity.name
+        reason, joins = self._skip_reason(entity)
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE _skips AS SELECT r.key, "
+            f"r.{quote_ident('u:' + entity.key[0])} AS id, {reason} AS why "
+            f"FROM _rec r {joins} WHERE NOT r.in_served"
+        )
+        if name in REFERENCED:
+            self.store.execute(
+                "INSERT INTO _skip_causes SELECT ?, id, any_value(why.cause), "
+                "any_value(coalesce(why.holder, ? || key)) FROM _skips "
+                "WHERE why.cause IS NOT NULL AND id IS NOT NULL GROUP BY id",
+                [name, f"{name} "],
+            )
         rows = self.store.rows(
-            f"SELECT key, cause, count(*) OVER (PARTITION BY cause IS NULL) FROM (SELECT r.key, "
-            f"{self._skip_reason(entity)} AS cause FROM _rec r WHERE NOT r.in_served) "
-            "QUALIFY row_number() OVER (PARTITION BY cause IS NULL ORDER BY key) <= ? "
+            "SELECT key, why.cause, count(*) OVER (PARTITION BY why.cause IS NULL), why.field, "
+            "why.target, why.ref, why.holder FROM _skips "
+            "QUALIFY row_number() OVER (PARTITION BY why.cause IS NULL ORDER BY key) <= ? "
             "ORDER BY key",
             [DETAIL_LIMIT],
         )
+        self.store.execute("DROP TABLE _skips")
         for code, explained in (("served-skipped", True), ("served-missing", False)):
             chosen = [r for r in rows if (r[1] is not None) == explained]
             self._add(
                 code,
                 chosen[0][2] if chosen else 0,
                 [
-                    finding(
-                        code,
-                        entity=name,
-                        key=key,
-                        cause=cause,
-                        sync_type=self.sync_type,
-                        unconfirmed=_MAY_SKIP_NOTE if _may_skip(cause) else "",
-                    )
-                    for key, cause, _ in chosen
+                    _skipped(code, name, key, cause, field, target, ref, holder, self.sync_type)
+                    for key, cause, _, field, target, ref, holder in chosen
                 ],
             )
 
@@ -662,6 +709,49 @@ _MAY_SKIP_NOTE = ": its consequence is unconfirmed, the upload's outcome says it
 def _may_skip(cause: str | None) -> bool:
     entry = spec.CATALOGUE.get(cause or "")
     return entry is not None and entry.clever == ROWS_MAY_BE_SKIPPED
+
+
+def _skipped(
+    code: str,
+    entity: str,
+    key: str,
+    cause: str | None,
+    field: str | None,
+    target: str | None,
+    ref: str | None,
+    holder: str | None,
+    sync_type: str | None,
+) -> Finding:
+    """A served-skipped (or served-missing) record. One carried with a skipped record it
+    references (``field`` = ``ref``, a record of ``target``) names that record and the finding
+    that explains it (``holder``: the record whose finding it is); Clever states no consequence
+    for what a skip carries, so it may be skipped."""
+    if holder is None:  # skipped for its own problem (or nothing explains it)
+        return finding(
+            code,
+            entity=entity,
+            key=key,
+            cause=cause,
+            sync_type=sync_type,
+            unconfirmed=_MAY_SKIP_NOTE if _may_skip(cause) else "",
+            carried="",
+            origin="",
+            holder=key,
+        )
+    carrier = f"{target} {ref}"
+    return finding(
+        code,
+        entity=entity,
+        key=key,
+        field=field,
+        value=ref,
+        cause=cause,
+        sync_type=sync_type,
+        unconfirmed=_MAY_SKIP_NOTE,
+        carried=f" with {carrier}",
+        origin="" if holder == carrier else f" of {holder}",
+        holder=holder,
+    )
 
 
 def _sis(key: str) -> str:

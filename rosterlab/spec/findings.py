@@ -1010,13 +1010,16 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         title="Uploaded, not served: Clever skipped it",
         when=(
             "an uploaded record Clever does not serve, explained by an error finding of the upload "
-            "(blank required value, duplicate ID, broken reference)"
+            "(blank required value, duplicate ID, broken reference), its own or that of a record "
+            "it goes with (field, value: the reference to a skipped record that carries it)"
         ),
         message=(
-            "{entity} {key} was uploaded but is not served: Clever skipped it "
-            "({cause}{unconfirmed})."
+            "{entity} {key} was uploaded but is not served: Clever skipped it{carried} "
+            "({cause}{origin}{unconfirmed})."
         ),
-        hint="Fix the upload's {cause} finding for {key}; Clever serves it after the next sync.",
+        hint=(
+            "Fix the upload's {cause} finding for {holder}; Clever serves it after the next sync."
+        ),
         clever=OBSERVED,
     ),
     _t(
