@@ -82,7 +82,7 @@ def test_the_grid_holds_trends_and_who_to_call_first(fleets: tuple[Path, Path]) 
          "held: contacts deletion 105 of 199 (52.8% > 10%); enrollments deletion 528 of 1,064 "
          "(49.6% > 10%); students deletion 66 of 133 (49.6% > 10%)"),
         (4, "d004", "errors-climbing", "errors climbing: 0 → 2 → 4"),
-        (5, "d006", "rows-skipped", "1 row skipped tonight"),
+        (5, "d006", "rows-skipped", "1 row skipped tonight, 30 rows carried with skipped records"),
         (6, "d007", "no-upload", "no upload tonight"),
     ]  # fmt: skip
 
@@ -115,7 +115,7 @@ def test_fleet_status_text(fleets: tuple[Path, Path], capsys: pytest.CaptureFixt
         "enrollments deletion 528 of 1,064 (49.6% > 10%); students deletion 66 of 133 "
         "(49.6% > 10%)\n"
         "   4. d004  errors-climbing  errors climbing: 0 → 2 → 4\n"
-        "   5. d006  rows-skipped     1 row skipped tonight\n"
+        "   5. d006  rows-skipped     1 row skipped tonight, 30 rows carried with skipped records\n"
         "   6. d007  no-upload        no upload tonight\n"
         "\n"
         "predicted holds tonight:\n"
@@ -257,6 +257,20 @@ def test_rows_clever_may_skip_are_counted_apart_and_older_results_still_read(
     assert [(c.district, c.why) for c in status.call_first if c.tier == "rows-skipped"] == [
         ("d006", "1 row skipped tonight")
     ]
-    assert _why(4, P, "", 0, 1, 3, holds=[]) == (
-        "rows-skipped", "1 row skipped tonight (+3 may be skipped, unconfirmed)",
+    assert _why(4, P, "", 0, 1, 3, None, holds=[]) == (
+        "rows-skipped", "1 row skipped tonight, 3 rows may be skipped (unconfirmed)",
     )  # fmt: skip
+
+
+def test_the_call_first_line_names_the_rows_a_skip_carries_as_snapshots_does() -> None:
+    """Incident: d006's section without its Teacher_id carries its 30 enrollments, which
+    `snapshots` counts ("30 rows carried with skipped records") and the outcomes Parquet holds
+    (carried_rows), but the call-first line said only "1 row skipped tonight"."""
+    assert _why(4, P, "", 0, 1, 0, 30, holds=[]) == (
+        "rows-skipped", "1 row skipped tonight, 30 rows carried with skipped records",
+    )  # fmt: skip
+    assert _why(4, P, "", 0, 1, 2, 1, holds=[]) == (
+        "rows-skipped",
+        "1 row skipped tonight, 2 rows may be skipped (unconfirmed), 1 row carried with skipped "
+        "records",
+    )

@@ -307,7 +307,7 @@ def _call_first(
         ),
         tiered AS (
             SELECT t.district, t.outcome, t.reason, t.errors, t.skipped_rows, t.may_skip_rows,
-                   held.ratio,
+                   t.carried_rows, held.ratio,
                    trend.e2, trend.e1, trend.e0,
                    CASE
                        WHEN t.outcome IN ('not-processed', 'failed') THEN 1
@@ -321,7 +321,8 @@ def _call_first(
             LEFT JOIN trend ON trend.district = t.district
             LEFT JOIN held ON held.district = t.district
         )
-        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, e2, e1, e0
+        SELECT district, tier, outcome, reason, errors, skipped_rows, may_skip_rows, carried_rows,
+               e2, e1, e0
         FROM tiered WHERE tier IS NOT NULL
         ORDER BY tier,
                  CASE tier
@@ -363,10 +364,13 @@ def _why(
     errors: int | None,
     skipped: int | None,
     may_skip: int | None,
+    carried: int | None,
     *trend: int,
     holds: list[HoldPrediction],
 ) -> tuple[str, str]:
-    """The tier's name and one line saying why the district is on the list."""
+    """The tier's name and one line saying why the district is on the list (rows skipped as
+    ``rosterlab snapshots`` says them: skipped, may be skipped, carried with skipped records;
+    results written before may_skip_rows or carried_rows existed read NULL: not said)."""
     if tier == 1:
         told = reason or "no reason recorded"
         if outcome == FAILED:
@@ -381,8 +385,14 @@ def _why(
     if tier == 3:
         return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
-        unconfirmed = f" (+{may_skip:,} may be skipped, unconfirmed)" if may_skip else ""
-        return ROWS_SKIPPED, f"{_plural(skipped or 0, 'row')} skipped tonight{unconfirmed}"
+        unconfirmed = (
+            f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)" if may_skip else ""
+        )
+        with_skips = f", {_plural(carried, 'row')} carried with skipped records" if carried else ""
+        return (
+            ROWS_SKIPPED,
+            f"{_plural(skipped or 0, 'row')} skipped tonight{unconfirmed}{with_skips}",
+        )
     return NO_UPLOAD, "no upload tonight"
 
 
