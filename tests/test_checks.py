@@ -122,6 +122,29 @@ def test_references_left_blank(tmp_path):
     ]
 
 
+def test_a_reference_of_only_spaces_is_blank_not_an_unknown_record(tmp_path):
+    """Incident: a Student_id or Teacher_id of only spaces got missing-value AND
+    enrollment-unknown-student / section-unknown-teacher ("student '  ' is not in
+    students.csv"), one problem twice, with a root-cause group "points at   ". A blank
+    reference names no record: missing-value when it is required, nothing when optional."""
+    night = tiny_night()
+    night["enrollments.csv"][3][2] = "  "  # S-003's enrollment: a Student_id of spaces
+    night["sections.csv"][2][2] = "   "  # SEC-2's Teacher_id: only spaces
+    night["sections.csv"][1][3] = " "  # SEC-1's optional Teacher_2_id: only a space
+    night["teachers.csv"][1][0] = " "  # T-1's School_id: only a space
+
+    result = check(tmp_path, night)
+
+    assert found(result) == [
+        ("missing-value", "teachers", "T-1/ ", "School_id", " ", 1, None),
+        ("missing-value", "sections", "SEC-2", "Teacher_id", "   ", 2, None),
+        ("missing-value", "enrollments", "SEC-2/  ", "Student_id", "  ", 3, None),
+        ("student-without-enrollments", "students", "S-003", None, "S-003", 4, "students/S-003"),
+        ("teacher-without-sections", "teachers", "T-2/SCH-2", None, "T-2", 2, "teachers/T-2/SCH-2"),
+        ("teacher-without-sections", "teachers", "T-3/SCH-1", None, "T-3", 3, "teachers/T-3/SCH-1"),
+    ]
+
+
 def test_students_file_saved_by_excel(tmp_path):
     night = tiny_night()
     students = night["students.csv"]

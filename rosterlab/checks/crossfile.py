@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from rosterlab import spec
 from rosterlab.checks.model import DISTINCT_TOGETHER, CheckContext
-from rosterlab.checks.rows import district_office_sql
+from rosterlab.checks.rows import blank, district_office_sql
 from rosterlab.checks.sql import (
     Sql,
     bound,
@@ -81,7 +81,9 @@ def _references(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
         ):
             continue
         v = staged.columns.value(field.name)
-        bad = _unknown(ctx, staged, field.name, parent_file)
+        # A blank reference (only spaces) names no record: missing-value when it is required.
+        bad = f"(SELECT * FROM {_unknown(ctx, staged, field.name, parent_file)} u "
+        bad += f"WHERE NOT {blank('u.v0')})"
         if field.district_office:  # DEFAULT_DISTRICT_OFFICE is no school (its misspellings: cells)
             bad = f"(SELECT * FROM {bad} u WHERE NOT {district_office_sql('u.v0')})"
         if parent.name == SCHOOLS.name:
