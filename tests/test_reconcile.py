@@ -477,3 +477,61 @@ def test_a_record_carried_with_a_skipped_one_names_that_record_and_the_finding_b
         "next sync.",
     )
     assert (result["differences"]["served-skipped"], result["unexplained"]) == (8, 0)
+
+
+def test_a_name_of_only_a_tab_or_a_no_break_space_is_blank_to_the_checks_and_the_standin_alike(
+    tmp_path, capsys, monkeypatch
+):
+    """Incident: the checks called blank only a value of spaces, the stand-in and the carried
+    skips anything str.strip() removes. S-002's Last_name is a tab, S-003's a no-break space
+    (Excel's CSV export writes U+00A0), T-1's three spaces. One rule now: all three are blank —
+    spaces are missing-value (Clever's word), a tab or no-break space white-space-only (Clever
+    does not say: the rows may be skipped); the outcome counts them, the stand-in does not serve
+    them, and reconcile explains every record it does not serve (T-1's spaces were unexplained
+    there too: reconcile took only an empty value as blank)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    night["students.csv"][3][3] = "\t"  # S-002
+    night["students.csv"][4][3] = "\u00a0"  # S-003 (and its contact row)
+    night["teachers.csv"][1][2] = "   "  # T-1
+    store = tmp_path / "s.duckdb"
+    folder = write_night(tmp_path / "2026-09-01", night, when=SEPT_1)
+    assert main(["--store", str(store), "ingest", str(folder), "--district", DISTRICT]) == 0
+    capsys.readouterr()
+    check = ["--store", str(store), "check", "--district", DISTRICT, "--format", "json"]
+    assert main(check) == 0
+    assert [
+        (f["code"], f["severity"], f["key"], f["field"], f["value"])
+        for f in json.loads(capsys.readouterr().out)["findings"]
+        if f["code"] in ("missing-value", "white-space-only")
+    ] == [
+        ("white-space-only", "warning", "S-002", "Last_name", "\t"),
+        ("white-space-only", "warning", "S-003", "Last_name", "\u00a0"),
+        ("missing-value", "error", "T-1/SCH-1", "Last_name", "   "),
+    ]
+    listed = ["--store", str(store), "snapshots", "--district", DISTRICT, "--format", "json"]
+    assert main(listed) == 0
+    (upload,) = json.loads(capsys.readouterr().out)
+    assert (upload["skipped"], upload["may_skip"], upload["carried"]) == (
+        [{"file": "teachers.csv", "code": "missing-value", "rows": 1}],
+        [{"file": "students.csv", "code": "white-space-only", "rows": 2}],
+        [{"file": "enrollments.csv", "code": "white-space-only", "rows": 2, "by": "students"}],
+    )
+
+    pull_from(store, store, tmp_path)
+    result = reconciled(store, capsys)
+    served = {e["entity"]: e["served"] for e in result["entities"]}
+    assert (served["students"], served["teachers"], served["enrollments"]) == (1, 2, 1)
+    assert [
+        (f["entity"], f["key"], f["cause"], f["value"])
+        for f in result["findings"]
+        if f["code"] == "served-skipped"
+    ] == [
+        ("students", "S-002", "white-space-only", None),
+        ("students", "S-003", "white-space-only", None),
+        ("contacts", "S-003/sis_id:C-3", "white-space-only", "S-003"),
+        ("teachers", "T-1/SCH-1", "missing-value", None),
+        ("enrollments", "SEC-2/S-002", "white-space-only", "S-002"),
+        ("enrollments", "SEC-2/S-003", "white-space-only", "S-003"),
+    ]
+    assert (result["differences"]["served-skipped"], result["unexplained"]) == (6, 0)

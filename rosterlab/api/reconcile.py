@@ -22,7 +22,12 @@ from rosterlab.spec.findings import ROWS_MAY_BE_SKIPPED
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
 from rosterlab.store.outcomes import UploadOutcome, outcome_of
-from rosterlab.store.sql import quote_ident, quote_literal
+from rosterlab.store.sql import (
+    quote_ident,
+    quote_literal,
+    spaces_blank_sql,
+    white_space_blank_sql,
+)
 
 NEVER_SERVED: dict[str, frozenset[str]] = {
     "students": frozenset({"Password", "Unweighted_gpa", "Weighted_gpa"}),
@@ -340,7 +345,8 @@ class _Reconciler:
         whose finding it is (``students S-1``; ``schools SCH-1`` for an enrollment of a student
         of a skipped school).
 
-        Its own problem: a blank required value (missing-value), a duplicated key
+        Its own problem: a blank required value (missing-value; white-space-only when only a
+        tab or no-break space makes it blank, as the checks say), a duplicated key
         (duplicate-id), or a reference to a record the upload lacks (that reference's code).
         Carried: the referenced record is uploaded but not served — its cause, from
         ``_skip_causes`` (the referenced entities come first); if nothing explains it either,
@@ -355,10 +361,14 @@ class _Reconciler:
                 f"holder := {holder}::VARCHAR)"
             )
 
+        required = [quote_ident("u:" + f.name) for f in entity.fields if f.required and f.confirmed]
         branches = [
-            f"WHEN {quote_ident('u:' + f.name)} IS NULL THEN {why(quote_literal('missing-value'))}"
-            for f in entity.fields
-            if f.required and f.confirmed
+            f"WHEN {blank(c)} THEN {why(quote_literal(code))}"
+            for blank, code in (
+                (spaces_blank_sql, "missing-value"),
+                (white_space_blank_sql, "white-space-only"),
+            )
+            for c in required
         ]
         branches.append(
             "WHEN r.key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = "

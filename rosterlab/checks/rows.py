@@ -26,6 +26,7 @@ from rosterlab.checks.sql import (
 )
 from rosterlab.spec import Finding
 from rosterlab.store import StagedFile, contact_identity_sql, entity_filter
+from rosterlab.store.sql import spaces_blank_sql, white_space_blank_sql
 
 CONTACTS = spec.ENTITIES["contacts"]
 ENROLLMENTS = spec.ENTITIES["enrollments"].name
@@ -50,9 +51,18 @@ Rule = tuple[Sql, str | None]
 
 
 def blank(v: str) -> str:
-    """SQL: the value is blank — empty, or only spaces (spec §3: "a value of only spaces is
-    blank"); only values starting with a space pay for the trim."""
-    return f"({v} IS NULL OR (prefix({v}, ' ') AND trim({v}) = ''))"
+    """SQL: the value is blank — empty, or only white space (spaces, tabs, no-break spaces:
+    spec.WHITE_SPACE), the one rule the stand-in and the carried skips follow too."""
+    return white_space_blank_sql(v)
+
+
+def blank_rules(field: spec.Field, v: str) -> list[Rule]:
+    """The rules a blank value of the field meets first: a confirmed required value of only
+    spaces is missing-value, of other white space white-space-only (Clever does not say it
+    reads a tab or no-break space as blank); any other field's blank is its only rule."""
+    if field.required and field.confirmed:
+        return [((spaces_blank_sql(v), []), "missing-value"), ((blank(v), []), "white-space-only")]
+    return [((blank(v), []), "missing-value-unconfirmed" if field.required else None)]
 
 
 def district_office_sql(v: str) -> str:
@@ -74,10 +84,7 @@ def cell_rules(field: spec.Field, v: str) -> list[Rule]:
     Each kind starts with a cheap test that accepts the common well-formed value, so the
     costlier tests (regular expressions, date parsing) only see the few values that fail it.
     """
-    missing = None
-    if field.required:
-        missing = "missing-value" if field.confirmed else "missing-value-unconfirmed"
-    rules: list[Rule] = [((blank(v), []), missing)]
+    rules = blank_rules(field, v)
     if field.district_office:  # staff School_id (v2.1.1); any other spelling: the fix named
         rules.append(((f"{v} = '{spec.DISTRICT_OFFICE}'", []), None))
         rules.append(((district_office_sql(v), []), "invalid-value"))
@@ -183,11 +190,13 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                 )
             )
             continue
-        (is_blank, missing), *rules = cell_rules(field, "d.v0")
+        blanks = blank_rules(field, v)
+        rules = cell_rules(field, "d.v0")[len(blanks) :]
         values = ctx.distinct(staged, field.name)
-        if missing is not None:
+        if blanks[0][1] is not None:
             # Whether a row is blank, without testing every row: its NULLs are counted in the
-            # pass, and a value of only spaces is looked up among the distinct values.
+            # pass, and a value of only white space is looked up among the distinct values.
+            blank_code, blank_params = _case(blanks)
             planned.append(
                 (
                     (
@@ -196,14 +205,14 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                         [],
                     ),
                     (
-                        f"SELECT {select} FROM (SELECT ?::VARCHAR AS _code, * FROM "
+                        f"SELECT {select} FROM (SELECT {blank_code} AS _code, * FROM "
                         f"{staged.view} WHERE {blank(v)})",
-                        [*select_params, missing],
+                        [*select_params, *blank_params],
                     ),
                 )
             )
         if rules:
-            rules.insert(0, (is_blank, None))
+            rules.insert(0, ((blank("d.v0"), []), None))
             code_sql, code_params = _case(rules)
             bad = (
                 f"(SELECT * FROM (SELECT d.v0, {code_sql} AS _code FROM {values} d) "

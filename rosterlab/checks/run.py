@@ -99,6 +99,7 @@ CHECKS: tuple[Check, ...] = (
         "cells",
         (
             "missing-value",
+            "white-space-only",
             "missing-value-unconfirmed",
             "padded-id",
             "excel-damage",

@@ -508,7 +508,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         severity="error",
         group="row",
         title="Required value blank",
-        when="a required field is blank",
+        when="a required field is blank: empty, or only spaces",
         message="{entity} {key}: {field} is blank but required; Clever skips this row.",
         hint="Fill {field} for this record; a skipped row reads as a deletion of the record.",
         clever=ROW_SKIPPED,
@@ -520,6 +520,23 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "Clever may have skipped that one (reconcile with the upload says why); else fill "
             "{field} at the source."
         ),
+    ),
+    _t(
+        code="white-space-only",
+        severity="warning",
+        group="row",
+        title="Required value of only white space",
+        when=(
+            "a required field holds only white space other than spaces — a tab, a no-break space "
+            "(Excel's CSV export writes U+00A0) — blank to rosterlab and its stand-in (ours: "
+            "v2.1.1 calls a value of only spaces blank, and says nothing of other white space)"
+        ),
+        message=(
+            "{entity} {key}: {field} holds only white space (a tab or no-break space); Clever may "
+            "read it as blank and skip the row."
+        ),
+        hint="Empty {field} or fill it in the export: the value looks blank but is not empty.",
+        clever=ROWS_MAY_BE_SKIPPED,
     ),
     _t(
         code="duplicate-id",

@@ -18,8 +18,12 @@ EXTENSION_PREFIX = "ext."
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 KEY_SEPARATOR = "/"
 # What Python's str.strip() removes (str.isspace(), Unicode 15): a value of only these is blank
-# to the stand-in (SFTP v2.1.1 says "only spaces"). Spelled out: computing it walks every code
-# point (~40 ms a start-up); tests/test_spec.py holds it equal to the computed set.
+# to the checks, the stand-in and the carried skips alike (ours: the spec calls a value of only
+# spaces blank and says nothing of tabs or no-break spaces, which Excel's CSV export writes;
+# common trims — str.strip, JavaScript's trim, Go's TrimSpace — remove them all). Only spaces:
+# missing-value (an error, as the spec says); other white space: white-space-only (a warning,
+# the row may be skipped). Spelled out: computing it walks every code point (~40 ms a
+# start-up); tests/test_spec.py holds it equal to the computed set.
 WHITE_SPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"

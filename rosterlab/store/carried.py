@@ -1,7 +1,8 @@
 """Which uploaded records Clever does not serve, and why: the skips and the records they carry.
 
 A record is skipped *directly* for its own problem — a blank required value (``missing-value``,
-Clever's word, SFTP v2.1.1), a repeated key (``duplicate-id``), a reference to a record the
+Clever's word, SFTP v2.1.1; ``white-space-only`` when only a tab or no-break space makes it
+blank), a repeated key (``duplicate-id``), a reference to a record the
 upload lacks (``unknown-school``, ``school-id-is-number``, ``enrollment-unknown-*``) — or it is
 *carried* with a record it references that Clever skips: a student of a skipped school, the
 contacts and enrollments of a skipped student, the enrollments of a skipped section, the
@@ -18,7 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rosterlab import spec
-from rosterlab.store.sql import quote_ident, quote_literal, white_space_blank_sql
+from rosterlab.store.sql import (
+    quote_ident,
+    quote_literal,
+    spaces_blank_sql,
+    white_space_blank_sql,
+)
 from rosterlab.store.store import SnapshotInfo, Store
 
 # (field, referenced entity): references whose target Clever must serve, or the row is not
@@ -74,14 +80,16 @@ _DUPLICATED = "key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = $3
 def _tonight(entity: str) -> str:
     """CTE body: the entity's rows in night $2 (snapshot $3) of district $1: ``key``, ``id``
     (its first key column), the references it follows, ``blank`` (a confirmed required value
-    is blank) and ``dup`` (its key is repeated)."""
+    is blank: only white space), ``spaces`` (one is empty or only spaces: missing-value; else
+    white-space-only) and ``dup`` (its key is repeated)."""
     e = spec.ENTITIES[entity]
-    blank = " OR ".join(
-        white_space_blank_sql(_c(f.name)) for f in e.fields if f.required and f.confirmed
-    )
+    required = [_c(f.name) for f in e.fields if f.required and f.confirmed]
+    blank = " OR ".join(white_space_blank_sql(c) for c in required)
+    spaces = " OR ".join(spaces_blank_sql(c) for c in required)
     refs = "".join(f", {_c(field)}" for field, _ in FOLLOWED[entity])
     return (
         f"SELECT key, {_c(e.key[0])} AS id{refs}, {blank or 'false'} AS blank, "
+        f"{spaces or 'false'} AS spaces, "
         f"{_DUPLICATED.format(quote_literal(entity))} AS dup FROM {quote_ident(e.name)} "
         f"{_IN_NIGHT}"
     )
@@ -90,7 +98,11 @@ def _tonight(entity: str) -> str:
 def _decided(entity: str) -> str:
     """CTE body: each row's ``code`` (NULL when served, else why not) and ``by`` (when carried:
     the entity whose skipped record carries it; the code is then that record's)."""
-    codes = ["WHEN t.blank THEN 'missing-value'", "WHEN t.dup THEN 'duplicate-id'"]
+    codes = [
+        "WHEN t.spaces THEN 'missing-value'",
+        "WHEN t.blank THEN 'white-space-only'",
+        "WHEN t.dup THEN 'duplicate-id'",
+    ]
     carriers = []
     joins = []
     for i, (field, target) in enumerate(FOLLOWED[entity]):

@@ -34,10 +34,16 @@ def spreadsheet_safe_sql(expression: str) -> str:
 _WHITE_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE) + "]*"
 
 
+def spaces_blank_sql(expression: str) -> str:
+    """SQL: the value is NULL or only spaces (SFTP spec: "a value of only spaces is blank") —
+    missing-value; a value of other white space only is blank too (white-space-only)."""
+    return f"({expression} IS NULL OR (prefix({expression}, ' ') AND trim({expression}, ' ') = ''))"
+
+
 def white_space_blank_sql(expression: str) -> str:
     """SQL: the value is NULL or only :data:`~rosterlab.spec.WHITE_SPACE` — blank to the
-    stand-in (its ``rl_blank``) and to the carried skips that mirror it. The pattern runs only on
-    values starting with white space (or empty)."""
+    checks, the stand-in (its ``rl_blank``) and the carried skips that mirror it. The pattern
+    runs only on values starting with white space (or empty)."""
     return (
         f"({expression} IS NULL OR CASE WHEN contains({quote_literal(spec.WHITE_SPACE)}, "
         f"left({expression}, 1)) THEN regexp_full_match({expression}, "
