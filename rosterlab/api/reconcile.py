@@ -21,7 +21,7 @@ from rosterlab.spec import Finding, finding
 from rosterlab.spec.findings import ROWS_MAY_BE_SKIPPED
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
-from rosterlab.store.outcomes import UploadOutcome, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN, UploadOutcome, outcome_of
 from rosterlab.store.sql import (
     quote_ident,
     quote_literal,
@@ -104,7 +104,7 @@ def _resolve(
 ) -> tuple[SnapshotInfo, SnapshotInfo]:
     history = store.snapshots(district)
     if served is None:
-        pulled = [s for s in history if s.origin == "api"]
+        pulled = [s for s in history if s.origin == API_ORIGIN]
         if not pulled:
             raise SnapshotNotFoundError(
                 f"district {district} has no API snapshot: run rosterlab api pull first"
@@ -112,13 +112,13 @@ def _resolve(
         served_snap = pulled[-1]
     else:
         served_snap = store.resolve(served, district)
-    if served_snap.origin != "api":
+    if served_snap.origin != API_ORIGIN:
         raise SnapshotNotFoundError(
             f"snapshot {served_snap.id} (origin {served_snap.origin}) is not an API pull: give "
             "--served an API snapshot (rosterlab snapshots shows origins)"
         )
     if upload is None:
-        earlier = [s for s in history if s.origin != "api" and s.seq < served_snap.seq]
+        earlier = [s for s in history if s.origin != API_ORIGIN and s.seq < served_snap.seq]
         if not earlier:
             raise SnapshotNotFoundError(
                 f"district {district} has no upload before API snapshot {served_snap.id}: "
@@ -127,7 +127,7 @@ def _resolve(
         upload_snap = earlier[-1]
     else:
         upload_snap = store.resolve(upload, district)
-    if upload_snap.origin == "api":
+    if upload_snap.origin == API_ORIGIN:
         raise SnapshotNotFoundError(
             f"snapshot {upload_snap.id} is an API pull, not an upload: give --upload an "
             "uploaded snapshot"
@@ -448,13 +448,13 @@ class _Reconciler:
             f"seen AS (SELECT t.key, max(sn.id) AS last_upload FROM {table} t "
             "JOIN snapshots sn ON sn.district = t.district "
             f"AND sn.seq BETWEEN t.valid_from AND coalesce(t.valid_to, {_NEVER}) "
-            "WHERE t.district = ? AND sn.origin <> 'api' AND sn.seq < ? "
+            "WHERE t.district = ? AND sn.origin <> ? AND sn.seq < ? "
             "AND t.key IN (SELECT key FROM extra) GROUP BY t.key) "
             "SELECT e.key, s.last_upload, count(*) OVER (PARTITION BY s.key IS NULL) "
             "FROM extra e LEFT JOIN seen s USING (key) "
             "QUALIFY row_number() OVER (PARTITION BY s.key IS NULL ORDER BY e.key) <= ? "
             "ORDER BY e.key",
-            [self.upload.district, self.served.seq, DETAIL_LIMIT],
+            [self.upload.district, API_ORIGIN, self.served.seq, DETAIL_LIMIT],
         )
         for code, stale in (("served-stale", True), ("served-not-uploaded", False)):
             chosen = [r for r in rows if (r[1] is not None) == stale]
@@ -669,7 +669,7 @@ class _Reconciler:
         earlier = [
             s
             for s in self.store.snapshots(self.served.district)
-            if s.origin == "api" and s.seq < self.served.seq
+            if s.origin == API_ORIGIN and s.seq < self.served.seq
         ]
         if not earlier:
             return

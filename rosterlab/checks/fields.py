@@ -24,6 +24,7 @@ from rosterlab.checks.model import CheckContext, CheckSettings
 from rosterlab.checks.sql import field_of
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store, positional, stage_snapshot
+from rosterlab.store.outcomes import same_kind
 
 EXACT_DISTINCT_ROWS = 100_000
 SAMPLE_TABLE = "_check_pattern_sample"
@@ -360,7 +361,7 @@ def check_fields(ctx: CheckContext) -> list[Finding]:
     earlier = [
         profiles
         for s in reversed(ctx.store.snapshots(ctx.snapshot.district))
-        if s.seq < ctx.previous.seq and (s.origin == "api") == (ctx.previous.origin == "api")
+        if s.seq < ctx.previous.seq and same_kind(s, ctx.previous)
         if (profiles := stored_profiles(ctx.store, s.id)) is not None
     ]
     return field_changes(

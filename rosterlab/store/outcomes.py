@@ -253,7 +253,8 @@ def snapshot_outcome(
     the store (one query over the night's rows) only when Clever processes the upload and a
     finding skips a row or the night repeats a key. A snapshot pulled from the Data API is
     :func:`served_outcome`."""
-    if store.snapshot(snapshot_id).origin == API_ORIGIN:
+    snapshot = store.snapshot(snapshot_id)
+    if snapshot.origin == API_ORIGIN:
         return served_outcome(snapshot_id, findings, settings)
     rows = file_rows(store, snapshot_id)
     outcome = upload_outcome(snapshot_id, findings, rows, settings)
@@ -261,7 +262,7 @@ def snapshot_outcome(
         skips_rows(findings) or has_duplicates(store, snapshot_id)
     ):
         return outcome
-    unserved = not_served(store, store.snapshot(snapshot_id))
+    unserved = not_served(store, snapshot)
     return upload_outcome(snapshot_id, findings, rows, settings, unserved)
 
 
@@ -379,7 +380,7 @@ def _implied(store: Store, snapshot_id: int, origin: str) -> UploadOutcome:
 
 def same_kind(a: SnapshotInfo, b: SnapshotInfo) -> bool:
     """Uploads follow uploads, API pulls follow pulls."""
-    return (a.origin == "api") == (b.origin == "api")
+    return (a.origin == API_ORIGIN) == (b.origin == API_ORIGIN)
 
 
 def live_before(store: Store, snapshot: SnapshotInfo) -> SnapshotInfo | None:

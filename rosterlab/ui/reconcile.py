@@ -28,6 +28,7 @@ from rosterlab.report.html import esc, html_table
 from rosterlab.report.snapshots import outcome_sentence
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo
+from rosterlab.store.outcomes import API_ORIGIN
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.reports import Static
 from rosterlab.ui.session import SAMPLES_ORIGIN, NightRef, Workbench, sample_store, scratch_dir
@@ -41,12 +42,12 @@ DETAIL_COLUMNS = ("severity", "code", "entity", "key", "field", "value", "messag
 def uploaded_night(bench: Workbench, night: NightRef) -> SnapshotInfo:
     """An uploaded snapshot of the district (``latest``: the newest upload, not a pull)."""
     if night == "latest":
-        uploads = [s for s in bench.snapshots if s.origin != "api"]
+        uploads = [s for s in bench.snapshots if s.origin != API_ORIGIN]
         if not uploads:
             raise SnapshotNotFoundError(f"district {bench.district} has no uploaded snapshot")
         return uploads[-1]
     snap = bench.snapshot(night)
-    if snap.origin == "api":
+    if snap.origin == API_ORIGIN:
         raise SnapshotNotFoundError(
             f"snapshot {snap.id} is an API pull: name an uploaded night of {bench.district}"
         )
@@ -152,7 +153,7 @@ class ReconcileView(Panel):
     ) -> None:
         self.bench = bench
         history = bench.snapshots
-        pulls = [s for s in history if s.origin == "api"]
+        pulls = [s for s in history if s.origin == API_ORIGIN]
         if not pulls:
             raise SnapshotNotFoundError(
                 f"district {bench.district} has no API snapshot: run ui.pull_api(bench) or "
@@ -164,7 +165,7 @@ class ReconcileView(Panel):
             options=[(served_label(s), s.id) for s in pulls],
             value=served_snap.id,
         )
-        uploads = [s for s in history if s.origin != "api"]
+        uploads = [s for s in history if s.origin != API_ORIGIN]
         self.upload = widgets.Dropdown(
             description="upload", options=[(upload_label(s), s.id) for s in uploads]
         )
