@@ -180,3 +180,20 @@ def test_a_district_that_is_not_a_table_is_a_config_error():
     assert raised.value.message == (
         "rosterlab.toml [districts.maple] must be a table of settings, not int"
     )
+
+
+def test_a_night_with_the_district_toml_already_kept_writes_no_settings(tmp_path: Path):
+    """Every ingest of a district folder keeps its district.toml with the district; a night with
+    the same district.toml as the one kept rewrote it all the same (an UPDATE each night)."""
+    from rosterlab.store.district_settings import record_district_settings, settings_for_district
+
+    with Store.open(tmp_path / "store.duckdb") as store:
+        ingest(store, tmp_path, tiny_night())
+        strict = DistrictSettings(district="tiny", hold_deletion_threshold=0.05)
+        assert record_district_settings(store, strict) is True  # the first kept
+        assert record_district_settings(store, strict) is False  # the same again: no write
+        loose = DistrictSettings(district="tiny", hold_deletion_threshold=0.2)
+        assert record_district_settings(store, loose) is True
+        (tmp_path / "rosterlab.toml").write_text("")  # no [districts.tiny]: the kept one counts
+        bare = load_settings(config=str(tmp_path / "rosterlab.toml"))
+        assert settings_for_district(store, bare, "tiny").hold_deletion_threshold == 0.2

@@ -19,12 +19,16 @@ from rosterlab.config import DistrictSettings, Settings, district_settings
 from rosterlab.store.store import Store
 
 
-def record_district_settings(store: Store, known: DistrictSettings) -> None:
-    """Keep a district folder's ``district.toml`` with the district (after its first ingest)."""
+def record_district_settings(store: Store, known: DistrictSettings) -> bool:
+    """Keep a district folder's ``district.toml`` with the district (after its first ingest);
+    whether it changed what was kept (a night with the same district.toml writes nothing)."""
     values = {k: v for k, v in asdict(known).items() if k != "district" and v is not None}
-    store.execute(
-        "UPDATE districts SET settings = ? WHERE district = ?",
-        [json.dumps(values, sort_keys=True), known.district],
+    return bool(
+        store.written(
+            "UPDATE districts SET settings = $1 WHERE district = $2 "
+            "AND settings IS DISTINCT FROM $1",
+            [json.dumps(values, sort_keys=True), known.district],
+        )
     )
 
 
