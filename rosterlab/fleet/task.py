@@ -191,18 +191,16 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
             checked = _ingest_pull(fleet, district, store)
         else:
             checked = _ingest_api(fleet, district, store)
-        tables = _tables(store, district.district, known, checked)
-    snapshot = checked.result.snapshot
-    earlier = _night_name(snapshot.taken_at)
-    if not checked.result.new and earlier != night.isoformat():
-        # The same files as the district's newest night: no new snapshot, nothing changed.
-        unchanged = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
-        return {**_no_diff(tables), OUTCOMES: [{**tables[OUTCOMES][0], "reason": unchanged}]}
+        snapshot = checked.result.snapshot
+        earlier = _night_name(snapshot.taken_at)
+        # The same files as the district's newest night: no new snapshot, nothing changed (and
+        # no diff to write).
+        unchanged = not checked.result.new and earlier != night.isoformat()
+        tables = _tables(store, district.district, known, checked, diffed=not unchanged)
+    if unchanged:
+        told = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
+        return {**tables, OUTCOMES: [{**tables[OUTCOMES][0], "reason": told}]}
     return tables
-
-
-def _no_diff(tables: dict[str, Rows]) -> dict[str, Rows]:
-    return {name: rows for name, rows in tables.items() if name not in ("diff_counts", "holds")}
 
 
 def _drop_settings(
@@ -282,10 +280,15 @@ def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedN
 
 
 def _tables(
-    store: Store, district: str, known: DistrictSettings, checked: CheckedNight
+    store: Store,
+    district: str,
+    known: DistrictSettings,
+    checked: CheckedNight,
+    *,
+    diffed: bool = True,
 ) -> dict[str, Rows]:
-    """The night's results: its findings by code, its outcome, the diff against the live state
-    (holds predicted with ``known``, the settings the night was checked with)."""
+    """The night's results: its findings by code, its outcome, and (``diffed``) the diff against
+    the live state (holds predicted with ``known``, the settings the night was checked with)."""
     snapshot, findings, outcome = checked.result.snapshot, checked.result.findings, checked.outcome
     counts = spec.severity_counts(findings)
     by_code: dict[tuple[str, str, str | None], int] = {}
@@ -323,8 +326,8 @@ def _tables(
             }
         ],
     }
-    live = live_before(store, snapshot)
-    if live is None:  # the district's first night: nothing to compare with
+    live = live_before(store, snapshot) if diffed else None
+    if live is None:  # the district's first night (or an unchanged one): nothing to compare
         return tables
     diff = diff_snapshots(
         store,
