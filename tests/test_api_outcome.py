@@ -187,3 +187,33 @@ def test_a_pull_words_its_blank_teacher_and_empty_section_as_served_not_skipped(
     assert findings("n2") == served
     code, out, _ = run(capsys, "--store", store, "check", "--district", DISTRICT)
     assert "Clever skips" not in out and "does not process" not in out
+
+
+def test_the_report_of_a_district_whose_newest_night_is_its_first_pull(
+    tmp_path, capsys, monkeypatch
+):
+    """Incident: after `make demo`, `rosterlab report --district cedar` failed ("snapshot 17 has
+    no processed upload before it to compare with: give --from"): the churn chart diffed every
+    night with the state Clever served before it, and a district's first pull has none (the
+    state before a pull is the previous pull). That night has no churn; the report is written."""
+    from rosterlab import ui
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    renamed = tiny_night()
+    renamed["students.csv"][3][3] = "Diaz-Ruiz"  # S-002 renamed on night 2
+    store = ingest_nights(tmp_path, capsys, tiny_night(), renamed)
+    with standin(Path(store), DISTRICT) as origin:
+        code, _ = api_pull(capsys, store, configure(tmp_path, origin))
+    assert code == 0
+    bench = ui.open_workbench(store, district=DISTRICT)
+    try:
+        diffs = ui.consecutive_diffs(bench)
+    finally:
+        bench.close()
+    assert [(d.from_snapshot.id, d.to_snapshot.id) for d in diffs] == [(1, 2)]  # no 2 → 3
+    out = tmp_path / "report.html"
+    code, printed, err = run(
+        capsys, "--store", store, "report", "--district", DISTRICT, "--out", str(out)
+    )
+    assert (code, printed, err) == (0, f"report written to {out}\n", "")
+    assert "served (pulled from the Data API)" in out.read_text()  # night 3 in the history

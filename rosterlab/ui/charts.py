@@ -8,8 +8,8 @@ from itertools import pairwise
 import polars as pl
 
 from rosterlab.diff import DiffResult, HoldThresholds, diff_snapshots
-from rosterlab.diff.snapshots import LIVE
 from rosterlab.report import charts
+from rosterlab.store.outcomes import live_before
 from rosterlab.ui.session import NightRef, Workbench
 
 
@@ -17,12 +17,15 @@ def consecutive_diffs(
     bench: Workbench, nights: Sequence[NightRef] | None = None
 ) -> list[DiffResult]:
     """The diff of every night after the first of ``nights`` (None: all) against the state
-    Clever served when it arrived (its last processed upload)."""
+    Clever served when it arrived (its last processed upload; a pull's: the previous pull). A
+    night with none, such as a district's first pull after its uploads, has nothing to compare
+    with and no diff."""
     span = bench.span(nights)
     thresholds = HoldThresholds.of(bench.settings)
     return [
-        diff_snapshots(bench.store, bench.district, LIVE, new.id, thresholds=thresholds)
+        diff_snapshots(bench.store, bench.district, live.id, new.id, thresholds=thresholds)
         for _, new in pairwise(span)
+        if (live := live_before(bench.store, new)) is not None
     ]
 
 
