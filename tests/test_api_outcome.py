@@ -217,3 +217,12 @@ def test_the_report_of_a_district_whose_newest_night_is_its_first_pull(
     )
     assert (code, printed, err) == (0, f"report written to {out}\n", "")
     assert "served (pulled from the Data API)" in out.read_text()  # night 3 in the history
+    # the diff of that night says why it has nothing to compare with, and what to do
+    code, printed, err = run(capsys, "--store", store, "diff", "--district", DISTRICT)
+    assert (code, printed, err) == (
+        2,
+        "",
+        "rosterlab: snapshot 3 is maple's first pull from the Data API, and the state before a "
+        "pull is the previous pull: give --from previous (the upload before it), or compare it "
+        "with an upload by rosterlab reconcile\n",
+    )

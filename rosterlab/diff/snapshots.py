@@ -47,6 +47,12 @@ def diff_snapshots(
     to_snapshot = store.resolve(to, district)
     if frm == LIVE:
         live = live_before(store, to_snapshot)
+        if live is None and to_snapshot.origin == API_ORIGIN:
+            raise SnapshotNotFoundError(
+                f"snapshot {to_snapshot.id} is {district}'s first pull from the Data API, and "
+                "the state before a pull is the previous pull: give --from previous (the upload "
+                "before it), or compare it with an upload by rosterlab reconcile"
+            )
         if live is None:
             raise SnapshotNotFoundError(
                 f"snapshot {to_snapshot.id} has no processed upload before it to compare with: "
