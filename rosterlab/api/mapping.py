@@ -136,24 +136,44 @@ def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
 # district scale (DuckDB's default limit is 16 MB). DuckDB reserves buffers of the limit's size,
 # so the limit is the largest page read (a fixed 1 GiB did not fit a 1 GB memory limit).
 DEFAULT_OBJECT_BYTES = 16 << 20
+# The pages one statement reads, at most this many bytes together (a larger page alone): a
+# statement over every page waiting (the loader's queue, a pull's kept pages) holds several
+# times their bytes at once and ran out of the pull's memory limit now and then; in batches the
+# memory follows the largest page, not the queue.
+BATCH_BYTES = 8 << 20
 
 
 def _object_limit(pages: Sequence[Path]) -> int:
     return max(DEFAULT_OBJECT_BYTES, *(p.stat().st_size + 1 for p in pages))
 
 
+def _batches(pages: Sequence[Path]) -> list[list[Path]]:
+    """The pages in order, in batches of at most :data:`BATCH_BYTES` together (a larger page
+    alone)."""
+    batches: list[list[Path]] = []
+    size = 0
+    for page in pages:
+        page_bytes = page.stat().st_size
+        if not batches or size + page_bytes > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(page)
+        size += page_bytes
+    return batches
+
+
 def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
     # One JSONPath pass per page (a third less work than from_json of the list then ->'data'
     # of each item); the client checked that every item has a data object with an id.
-    if pages:
+    for batch in _batches(pages):
         store.execute(
             f"INSERT INTO {table} SELECT step, id, j, {_loading('step', 'j')} FROM (SELECT "
             "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
             "FROM read_json_objects(?, filename = true, format = 'auto', "
-            f"maximum_object_size = {_object_limit(pages)})))",
-            [[str(p) for p in pages]],
+            f"maximum_object_size = {_object_limit(batch)})))",
+            [[str(p) for p in batch]],
         )
 
 

@@ -160,8 +160,9 @@ class _Loader:
     worker thread while the next pages are fetched.
 
     Until the ``with`` block ends the worker is the only user of the store's connection (the
-    fetching never touches the store). Pages waiting when the worker comes round are read in
-    one go. Leaving the block waits for the pages queued; on an error it reads no more.
+    fetching never touches the store). Pages waiting when the worker comes round are handed to
+    :func:`add_pages` together (it reads them a few megabytes a statement). Leaving the block
+    waits for the pages queued; on an error it reads no more.
     """
 
     def __init__(self, store: Store, manifest: _Manifest) -> None:
