@@ -220,6 +220,20 @@ def first_events(origin: str) -> float:
     return time.perf_counter() - began
 
 
+# ``python -m rosterlab`` with each progress line stamped with the process's CPU seconds too
+# (where the CPU goes, phase by phase: on 2 cores the wall seconds hide it)
+STAMPED = """
+import sys, time
+from rosterlab.cli import output, run
+said = output.Progress.__call__
+def stamped(self, message):
+    said(self, f"{message} [cpu {time.process_time():.1f}s]")
+output.Progress.__call__ = stamped
+sys.argv[0] = "rosterlab"
+run()
+"""
+
+
 def pull(store: Path, origin: str, mode: str, code: Path = ROOT) -> Timed:
     """A whole ``rosterlab api pull`` process (of the ``rosterlab`` in tree ``code``); its
     progress lines (elapsed seconds: where the time goes) are kept beside the store, in
@@ -228,7 +242,7 @@ def pull(store: Path, origin: str, mode: str, code: Path = ROOT) -> Timed:
     config.write_text(TARGET.format(origin=origin))
     # -P: the working directory is not put first on sys.path, so ``code``'s rosterlab wins even
     # when the benchmark runs from another tree
-    argv = [PYTHON, "-P", "-m", "rosterlab", "--store", str(store), "--config", str(config),
+    argv = [PYTHON, "-P", "-c", STAMPED, "--store", str(store), "--config", str(config),
             "api", "pull", "--target", "bench", "--district", DISTRICT, "--progress"]  # fmt: skip
     log = store.with_name(f"{store.name}.{mode}.progress")
     # exec: the timed child (its peak RSS) is the pull itself; stderr goes to the log
@@ -260,7 +274,7 @@ def copy_store(store: Path, folder: Path) -> None:
 
 
 def timed(t: Timed) -> dict[str, float]:
-    return {"seconds": t.seconds, "peak_mb": t.peak_mb}
+    return {"seconds": t.seconds, "peak_mb": t.peak_mb, "cpu": round(t.cpu, 2)}
 
 
 def load() -> str:

@@ -25,11 +25,12 @@ PYTHON = sys.executable
 
 @dataclass(frozen=True)
 class Timed:
-    """Wall time and peak resident memory of one subprocess."""
+    """Wall time, peak resident memory and CPU time of one subprocess."""
 
     seconds: float
     peak_mb: float
     stdout: str
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def run_timed(argv: list[str], *, env: dict[str, str] | None = None) -> Timed:
@@ -44,7 +45,8 @@ def run_timed(argv: list[str], *, env: dict[str, str] | None = None) -> Timed:
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err.read()[-2000:]}")
-        return Timed(elapsed, usage.ru_maxrss / 1024, out.read())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Timed(elapsed, usage.ru_maxrss / 1024, out.read(), cpu)
 
 
 # The store's ingest alone, through the API (``rosterlab ingest`` also runs every check after it).

@@ -162,29 +162,39 @@ def _batches(pages: Sequence[Path]) -> list[list[Path]]:
     return batches
 
 
-def _add(store: Store, table: str, pages: Sequence[Path]) -> None:
+def _add(store: Store, table: str, pages: Sequence[Path], district: str | None = None) -> None:
     # One JSONPath pass per page (a third less work than from_json of the list then ->'data'
     # of each item); the client checked that every item has a data object with an id.
+    column, params = ("?, ", [district]) if district is not None else ("", [])
     for batch in _batches(pages):
         store.execute(
-            f"INSERT INTO {table} SELECT step, id, j, {_loading('step', 'j')} FROM (SELECT "
-            "regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
+            f"INSERT INTO {table} SELECT {column}step, id, j, {_loading('step', 'j')} FROM "
+            "(SELECT regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
             "FROM read_json_objects(?, filename = true, format = 'auto', "
             f"maximum_object_size = {_object_limit(batch)})))",
-            [[str(p) for p in batch]],
+            [*params, [str(p) for p in batch]],
         )
 
 
-def start_objects(store: Store) -> None:
-    """An empty ``api_objects`` for :func:`add_pages` (a full pull loads pages as they come)."""
-    _read(store, "api_objects", [])
+def start_objects(store: Store, served: str | None = None) -> None:
+    """An empty ``api_objects`` for :func:`add_pages` (a full pull loads pages as they come):
+    a temp table, or with ``served`` a view of the rows of ``api_served`` whose district is
+    ``served`` (a full pull's pending served state: its objects are then written once)."""
+    if served is None:
+        _read(store, "api_objects", [])
+    else:
+        serve_kept(store, served)
 
 
-def add_pages(store: Store, pages: Sequence[Path]) -> None:
-    """Append the objects of resource pages (never event pages) to ``api_objects``."""
-    _add(store, "api_objects", pages)
+def add_pages(store: Store, pages: Sequence[Path], served: str | None = None) -> None:
+    """Append the objects of resource pages (never event pages) to ``api_objects`` (with
+    ``served``: to the rows of ``api_served`` of that district, :func:`start_objects`)."""
+    if served is None:
+        _add(store, "api_objects", pages)
+    else:
+        _add(store, "api_served", pages, served)
 
 
 def count_objects(store: Store) -> int:

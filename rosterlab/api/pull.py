@@ -59,10 +59,14 @@ from rosterlab.store import IngestResult, Progress, Store, ingest_bundle
 from rosterlab.store.api_pulls import (
     ApiPull,
     KeptPage,
+    adopt_served,
+    compress_served,
+    drop_pending,
     keep_served,
     kept_pages,
     mark_served,
     pack_page,
+    pending_served,
     pull_of,
     pulls,
     record_pull,
@@ -157,7 +161,8 @@ class _Manifest:
 
 class _Loader:
     """Reads fetched pages into ``api_objects`` and compresses them for the raw store, on a
-    worker thread while the next pages are fetched.
+    worker thread while the next pages are fetched. The objects land in ``api_served`` as the
+    district's pending served state (:func:`pending_served`), inside the pull's transaction.
 
     Until the ``with`` block ends the worker is the only user of the store's connection (the
     fetching never touches the store). Pages waiting when the worker comes round are handed to
@@ -165,19 +170,21 @@ class _Loader:
     waits for the pages queued; on an error it reads no more.
     """
 
-    def __init__(self, store: Store, manifest: _Manifest) -> None:
+    def __init__(self, store: Store, manifest: _Manifest, district: str) -> None:
         self.store = store
         self.folder = manifest.folder
+        self.served = pending_served(district)
         self.waiting: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.abandoned = False
-        start_objects(store)
+        start_objects(store, self.served)
         for step in manifest.state["steps"].values():  # kept by an earlier, broken run
             for page in step["pages"]:
                 self.waiting.put(page)
         self.worker = threading.Thread(target=self._work, name="rosterlab-api-load", daemon=True)
 
     def __enter__(self) -> _Loader:
+        compress_served(self.store, True)
         self.worker.start()
         return self
 
@@ -195,7 +202,8 @@ class _Loader:
             pages = [page for page in batch if page is not None]
             if self.error is None and not self.abandoned:
                 try:
-                    add_pages(self.store, [self.folder / page["file"] for page in pages])
+                    pages_read = [self.folder / page["file"] for page in pages]
+                    add_pages(self.store, pages_read, self.served)
                     for page in pages:
                         pack_page(self.folder / page["file"], page["sha256"], page["bytes"])
                 except BaseException as exc:  # re-raised on the caller's thread
@@ -205,6 +213,7 @@ class _Loader:
         self.abandoned = kind is not None
         self.waiting.put(None)
         self.worker.join()
+        compress_served(self.store, False)
         if self.error is not None and kind is None:
             raise self.error
 
@@ -250,15 +259,28 @@ def pull_district(
                     manifest = _Manifest(folder, target, _mode(None))
             if base is None:
                 _fetch_cursor(api, target, manifest, say)
-                with _Loader(store, manifest) as loader:
-                    _fetch_steps(api, target, manifest, say, on_page=loader.add)
         finally:
-            manifest.state["requests"] += api.requests
-            manifest.state["rate_limit_waits"] += api.rate_limit_waits
-            manifest.save()
-    result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+            _count_requests(manifest, api)
+    if base is not None:
+        result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+    else:  # one transaction from the first page loaded: the served rows are written once
+        with store.transaction():
+            with ApiClient(target, token, say) as api:
+                try:
+                    with _Loader(store, manifest, district) as loader:
+                        _fetch_steps(api, target, manifest, say, on_page=loader.add)
+                finally:
+                    _count_requests(manifest, api)
+            result = _record(store, target, manifest, base, district, sync_type, district_name, say)
     shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _count_requests(manifest: _Manifest, api: ApiClient) -> None:
+    """Add the client's requests and rate-limit waits to the manifest, and save it."""
+    manifest.state["requests"] += api.requests
+    manifest.state["rate_limit_waits"] += api.rate_limit_waits
+    manifest.save()
 
 
 def _mode(base: ApiPull | None) -> dict[str, Any]:
@@ -472,10 +494,15 @@ def _record(
             record_pull(store, pull, kept)
             if kept_state:  # the events were applied to it in place
                 mark_served(store, district, ingest.snapshot.id)
+            elif base is None:  # the loader wrote them
+                adopt_served(store, district, ingest.snapshot.id)
             else:
                 keep_served(store, district, ingest.snapshot.id)
+        elif base is None:
+            drop_pending(store, district)
         # unchanged: a kept state holds the events applied, which a later pull applies again
-        store.execute(f"DROP {'VIEW' if kept_state else 'TABLE'} IF EXISTS api_objects")
+        view = kept_state or base is None
+        store.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS api_objects")
     return PullResult(ingest, pull, manifest.resumed, rows, base.snapshot_id if base else None)
 
 

@@ -171,16 +171,45 @@ def keep_served(store: Store, district: str, snapshot_id: int) -> None:
     """Keep the objects in ``api_objects`` as the district's served state, the state of the
     pull that made ``snapshot_id`` (call inside its transaction)."""
     store.execute("DELETE FROM api_served WHERE district = ?", [district])
-    # The objects' JSON (~1.5 GB at 1M students) compressed with zstd: half the CPU of DuckDB's
-    # own choice of string compression (FSST), about the same size on disk.
-    store.execute("SET force_compression = 'zstd'")
+    compress_served(store, True)
     try:
         store.execute(
             "INSERT INTO api_served SELECT ?, step, id, j, v FROM api_objects", [district]
         )
     finally:
-        store.execute("RESET force_compression")
+        compress_served(store, False)
     mark_served(store, district, snapshot_id)
+
+
+def compress_served(store: Store, on: bool) -> None:
+    """Served objects' JSON (~1.5 GB at 1M students) compressed with zstd while they are
+    written (``on``), DuckDB's own choice again after: half the CPU of its choice (FSST),
+    about the same size on disk."""
+    store.execute("SET force_compression = 'zstd'" if on else "RESET force_compression")
+
+
+def pending_served(district: str) -> str:
+    """The ``district`` of the served rows a full pull writes as it loads its pages, inside
+    its transaction (a line break: never a district's id); :func:`adopt_served` makes them
+    the district's."""
+    return f"{district}\n(pull in progress)"
+
+
+def adopt_served(store: Store, district: str, snapshot_id: int) -> None:
+    """The full pull's pending served rows become the district's kept served state, the
+    state of the pull that made ``snapshot_id``: the objects are written once, not copied
+    (call inside the pull's transaction)."""
+    store.execute("DELETE FROM api_served WHERE district = ?", [district])
+    store.execute(
+        "UPDATE api_served SET district = ? WHERE district = ?",
+        [district, pending_served(district)],
+    )
+    mark_served(store, district, snapshot_id)
+
+
+def drop_pending(store: Store, district: str) -> None:
+    """Drop a full pull's pending served rows (its snapshot was not new)."""
+    store.execute("DELETE FROM api_served WHERE district = ?", [pending_served(district)])
 
 
 def mark_served(store: Store, district: str, snapshot_id: int) -> None:
