@@ -401,6 +401,8 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
     with standin(uploaded, DISTRICT, "--fault", "503@6+", port=port) as origin:
         assert pull(uploaded, configure(tmp_path, origin)) == 2
     capsys.readouterr()
+    # the served rows the loader wrote for the 4 pages went with the pull's transaction
+    assert served_rows(uploaded) == []
     with standin(uploaded, DISTRICT, port=port) as origin:
         assert pull(uploaded, configure(tmp_path, origin), "--progress", "--format", "json") == 0
     captured = capsys.readouterr()
@@ -417,6 +419,18 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
     with standin(uploaded, DISTRICT, "--snapshot", "1") as origin:
         assert pull(unbroken, configure(tmp_path, origin)) == 0
     assert bundle_sha256(uploaded) == bundle_sha256(unbroken)
+    # the served state kept is the district's alone (no pending rows), as the unbroken pull's
+    kept = served_rows(uploaded)
+    assert {row[0] for row in kept} == {DISTRICT} and len(kept) == 17
+    assert kept == served_rows(unbroken)
+
+
+def served_rows(store_path: Path) -> list[tuple[Any, ...]]:
+    """The kept served state of every district: district, step, id, the JSON's md5, ``v``."""
+    with Store.open(store_path, read_only=True) as store:
+        return store.rows(
+            "SELECT district, step, id, md5(j::VARCHAR), v FROM api_served ORDER BY ALL"
+        )
 
 
 def bundle_sha256(store_path: Path) -> str:
