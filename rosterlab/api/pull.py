@@ -16,6 +16,7 @@ ids: the store gets the whole snapshot or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -162,7 +163,9 @@ class _Manifest:
 class _Loader:
     """Reads fetched pages into ``api_objects`` and compresses them for the raw store, on a
     worker thread while the next pages are fetched. The objects land in ``api_served`` as the
-    district's pending served state (:func:`pending_served`), inside the pull's transaction.
+    district's pending served state (:func:`pending_served`), committed as they come (DuckDB
+    reads committed rows in parallel, a transaction's own appended rows on one thread) and
+    made the district's in the snapshot's transaction, or dropped when the pull fails.
 
     Until the ``with`` block ends the worker is the only user of the store's connection (the
     fetching never touches the store). Pages waiting when the worker comes round are handed to
@@ -174,6 +177,7 @@ class _Loader:
         self.store = store
         self.folder = manifest.folder
         self.served = pending_served(district)
+        drop_pending(store, district)  # left by a pull that could not drop them (a crash)
         self.waiting: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.abandoned = False
@@ -246,41 +250,37 @@ def pull_district(
     if manifest.resumed:
         started = manifest.state["started_at"]
         say(f"resuming the pull started at {started} ({manifest.pages} pages kept)")
-    with ApiClient(target, token, say) as api:
-        try:
-            if base is not None:
-                try:
-                    _fetch_events(api, target, manifest, base, store, say)
-                except RefusedError as refused:
-                    if refused.status not in (400, 404) or manifest.pages:
-                        raise
-                    say(f"the API refused event cursor {base.event_cursor} ({refused}): full pull")
-                    base = None
-                    manifest = _Manifest(folder, target, _mode(None))
-            if base is None:
-                _fetch_cursor(api, target, manifest, say)
-        finally:
-            _count_requests(manifest, api)
-    if base is not None:
-        result = _record(store, target, manifest, base, district, sync_type, district_name, say)
-    else:  # one transaction from the first page loaded: the served rows are written once
-        with store.transaction():
-            with ApiClient(target, token, say) as api:
-                try:
+    try:
+        with ApiClient(target, token, say) as api:
+            try:
+                if base is not None:
+                    try:
+                        _fetch_events(api, target, manifest, base, store, say)
+                    except RefusedError as refused:
+                        if refused.status not in (400, 404) or manifest.pages:
+                            raise
+                        say(
+                            f"the API refused event cursor {base.event_cursor} ({refused}): "
+                            "full pull"
+                        )
+                        base = None
+                        manifest = _Manifest(folder, target, _mode(None))
+                if base is None:
+                    _fetch_cursor(api, target, manifest, say)
                     with _Loader(store, manifest, district) as loader:
                         _fetch_steps(api, target, manifest, say, on_page=loader.add)
-                finally:
-                    _count_requests(manifest, api)
-            result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+            finally:
+                manifest.state["requests"] += api.requests
+                manifest.state["rate_limit_waits"] += api.rate_limit_waits
+                manifest.save()
+        result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+    except BaseException:
+        if base is None:  # the loader's served rows are committed as it goes: not kept
+            with contextlib.suppress(Exception):  # a resume reads the pages again anyway
+                drop_pending(store, district)
+        raise
     shutil.rmtree(folder, ignore_errors=True)
     return result
-
-
-def _count_requests(manifest: _Manifest, api: ApiClient) -> None:
-    """Add the client's requests and rate-limit waits to the manifest, and save it."""
-    manifest.state["requests"] += api.requests
-    manifest.state["rate_limit_waits"] += api.rate_limit_waits
-    manifest.save()
 
 
 def _mode(base: ApiPull | None) -> dict[str, Any]:

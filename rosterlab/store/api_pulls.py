@@ -189,16 +189,16 @@ def compress_served(store: Store, on: bool) -> None:
 
 
 def pending_served(district: str) -> str:
-    """The ``district`` of the served rows a full pull writes as it loads its pages, inside
-    its transaction (a line break: never a district's id); :func:`adopt_served` makes them
-    the district's."""
+    """The ``district`` of the served rows a full pull writes as it loads its pages (a line
+    break: never a district's id); :func:`adopt_served` makes them the district's, or
+    :func:`drop_pending` drops them."""
     return f"{district}\n(pull in progress)"
 
 
 def adopt_served(store: Store, district: str, snapshot_id: int) -> None:
     """The full pull's pending served rows become the district's kept served state, the
     state of the pull that made ``snapshot_id``: the objects are written once, not copied
-    (call inside the pull's transaction)."""
+    (call inside the snapshot's transaction)."""
     store.execute("DELETE FROM api_served WHERE district = ?", [district])
     store.execute(
         "UPDATE api_served SET district = ? WHERE district = ?",
@@ -208,7 +208,7 @@ def adopt_served(store: Store, district: str, snapshot_id: int) -> None:
 
 
 def drop_pending(store: Store, district: str) -> None:
-    """Drop a full pull's pending served rows (its snapshot was not new)."""
+    """Drop a full pull's pending served rows (its snapshot was not new, or it failed)."""
     store.execute("DELETE FROM api_served WHERE district = ?", [pending_served(district)])
 
 
