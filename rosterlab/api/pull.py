@@ -163,9 +163,9 @@ class _Manifest:
 class _Loader:
     """Reads fetched pages into ``api_objects`` and compresses them for the raw store, on a
     worker thread while the next pages are fetched. The objects land in ``api_served`` as the
-    district's pending served state (:func:`pending_served`), committed as they come (DuckDB
-    reads committed rows in parallel, a transaction's own appended rows on one thread) and
-    made the district's in the snapshot's transaction, or dropped when the pull fails.
+    district's pending served state (:func:`pending_served`), committed when the fetching
+    ends (DuckDB reads committed rows in parallel, a transaction's own appended rows on one
+    thread), made the district's in the snapshot's transaction, or dropped when the pull fails.
 
     Until the ``with`` block ends the worker is the only user of the store's connection (the
     fetching never touches the store). Pages waiting when the worker comes round are handed to
@@ -267,7 +267,9 @@ def pull_district(
                         manifest = _Manifest(folder, target, _mode(None))
                 if base is None:
                     _fetch_cursor(api, target, manifest, say)
-                    with _Loader(store, manifest, district) as loader:
+                    # appended in one transaction, committed once (a commit per page
+                    # checkpointed the served rows over and over), then read in parallel
+                    with store.transaction(), _Loader(store, manifest, district) as loader:
                         _fetch_steps(api, target, manifest, say, on_page=loader.add)
             finally:
                 manifest.state["requests"] += api.requests
@@ -275,7 +277,7 @@ def pull_district(
                 manifest.save()
         result = _record(store, target, manifest, base, district, sync_type, district_name, say)
     except BaseException:
-        if base is None:  # the loader's served rows are committed as it goes: not kept
+        if base is None:  # the loader's served rows, committed before the snapshot's
             with contextlib.suppress(Exception):  # a resume reads the pages again anyway
                 drop_pending(store, district)
         raise
