@@ -27,7 +27,7 @@ from rosterlab.cli import main
 from rosterlab.config import DistrictSettings
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import Store, ingest_bundle
-from rosterlab.store.api_pulls import pulls
+from rosterlab.store.api_pulls import pulls, served_of
 from rosterlab.store.district_settings import record_district_settings
 from rosterlab.store.outcomes import outcome_of
 from rosterlab.store.staging import stage_snapshot
@@ -423,6 +423,23 @@ def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monk
     kept = served_rows(uploaded)
     assert {row[0] for row in kept} == {DISTRICT} and len(kept) == 17
     assert kept == served_rows(unbroken)
+
+
+def test_a_full_pull_of_an_unchanged_night_keeps_the_served_state_it_had(
+    uploaded, tmp_path, monkeypatch
+):
+    """The second pull's objects were written as pending served rows while it loaded them;
+    its snapshot is not new, so they are dropped and the first pull's state stays named."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    pulls = tmp_path / "pulls.duckdb"
+    with standin(uploaded, DISTRICT) as origin:
+        assert pull(pulls, configure(tmp_path, origin)) == 0
+        kept = served_rows(pulls)
+        assert pull(pulls, configure(tmp_path, origin)) == 0
+    with Store.open(pulls, read_only=True) as store:
+        (snapshot,) = store.snapshots(DISTRICT)
+        assert served_of(store, DISTRICT) == snapshot.id
+    assert served_rows(pulls) == kept and {row[0] for row in kept} == {DISTRICT}
 
 
 def served_rows(store_path: Path) -> list[tuple[Any, ...]]:
