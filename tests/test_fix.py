@@ -533,6 +533,35 @@ def test_a_hold_is_predicted_by_diff_against_the_previous_night(maple, tmp_path)
     assert maple.store.snapshots("maple") == before  # the trial ingest was rolled back
 
 
+def test_a_fix_after_a_night_clever_did_not_process_predicts_against_the_live_state(tmp_path):
+    """Night 2 lost students.csv (not processed: Clever still serves night 1); night 3 drops
+    S-003. Clever holds night 3 (a third of the students deleted, against night 1), and so it
+    holds the corrected night 3: the fix compared it with night 2's 0 students and said no hold."""
+    missing_students = tiny_night()
+    del missing_students["students.csv"]
+    leaver = tiny_night()
+    del leaver["students.csv"][4]  # S-003
+    del leaver["enrollments.csv"][3]
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1)
+        ingest(store, write_night(tmp_path / "n2", missing_students), NIGHT_2)
+        night_3 = ingest(store, write_night(tmp_path / "n3", leaver), datetime(2026, 9, 3, 2))
+        rules = rules_of(
+            '[[rules]]\nop = "map"\nentity = "students"\nfield = "Grade"\n'
+            'values = { K = "Kindergarten" }\nreason = "Clever spells it Kindergarten"\n'
+        )
+        hold = fix_snapshot(store, night_3, rules, tmp_path / "out").hold
+
+    assert (hold.predicted, hold.method) == (True, "diff")
+    assert hold.baseline == {"kind": "snapshot", "snapshot": 1, "night": 1}
+    reasons = hold.to_dict()["reasons"]
+    assert [(r["entity"], r["kind"], r["count"], r["total"]) for r in reasons] == [
+        ("students", "deletion", 1, 3),
+        ("contacts", "deletion", 1, 3),  # Ngozi Okafor, S-003's contact
+        ("enrollments", "deletion", 1, 3),
+    ]
+
+
 def test_output_is_atomic(maple, tmp_path):
     rules = parse_rules(BROKEN_ENROLLMENT_RULES, name="r.toml")
     busy = tmp_path / "busy"

@@ -1,12 +1,14 @@
 """Predict whether Clever will hold a corrected bundle, against what Clever last received from us.
 
-The baseline is the district's last successful push, else the snapshot before the one being
-corrected. When the baseline is a snapshot in the store (a pushed bundle is one when the district
-holds a snapshot with exactly its files, e.g. after ``pull``), the record-level diff of
-``rosterlab.diff`` predicts the hold: deletions and updates per entity, term rollovers expected.
-A push whose files are not in the store only left its rows per entity in the push log: then
-deletions are estimated from row counts (a net count that misses deletions offset by additions;
-updates are not measured) and the prediction says so.
+The baseline is the district's last successful push, else the state Clever serves when the
+corrected bundle arrives: the last upload before the corrected one that Clever processed (a night
+it did not process is skipped, as ``diff``'s default ``--from live`` does). When the baseline is
+a snapshot in the store (a pushed bundle is one when the district holds a snapshot with exactly
+its files, e.g. after ``pull``), the record-level diff of ``rosterlab.diff`` predicts the hold:
+deletions and updates per entity, term rollovers expected. A push whose files are not in the
+store only left its rows per entity in the push log: then deletions are estimated from row
+counts (a net count that misses deletions offset by additions; updates are not measured) and
+the prediction says so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from rosterlab.config import DistrictSettings
 from rosterlab.diff import HoldReason, HoldThresholds, diff_snapshots
 from rosterlab.store import SnapshotInfo, Store
+from rosterlab.store.outcomes import live_before
 from rosterlab.store.pushes import PushRecord, last_push
 
 DIFF = "diff"
@@ -104,14 +107,17 @@ def predict_hold(
         if pushed.entity_rows is not None:
             reasons = _by_rows(pushed.entity_rows, rows, thresholds)
             return HoldPrediction(bool(reasons), ROW_COUNTS, described, reasons, ROW_COUNTS_NOTE)
-    earlier = [s for s in store.snapshots(source.district) if s.seq < source.seq]
-    if not earlier:
+    live = live_before(store, source)
+    if live is None:
         return HoldPrediction(
-            False, None, None, (), "no earlier push or snapshot of the district to compare with"
+            False,
+            None,
+            None,
+            (),
+            "no earlier push or processed upload of the district to compare with",
         )
-    previous = earlier[-1]
-    described = {"kind": "snapshot", "snapshot": previous.id, "night": previous.seq}
-    return _by_diff(store, previous, corrected, thresholds, described)
+    described = {"kind": "snapshot", "snapshot": live.id, "night": live.seq}
+    return _by_diff(store, live, corrected, thresholds, described)
 
 
 def _push(pushed: PushRecord) -> dict[str, Any]:
