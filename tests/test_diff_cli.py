@@ -232,6 +232,30 @@ def test_timeline_text_and_json(capsys, store):
     assert out == "maple students S-404: not in any of the district's 2 snapshots\n"
 
 
+def test_diff_from_previous_is_the_night_before_to(capsys, tmp_path):
+    """README: --from previous compares with the night before. On a three-night district,
+    `diff --from previous --to n2` compared night 2 with itself (previous was the district's
+    second newest night, whatever --to said) and `--to n1` diffed night 2 → night 1."""
+    second, third = tiny_night(), tiny_night()
+    second["students.csv"][3][5] = "11"  # night 2: S-002 to grade 11
+    third["students.csv"][3][5] = "12"  # night 3: S-002 to grade 12
+    store = str(ingest_history(tmp_path, tiny_night(), second, third))
+    args = ("--store", store, "diff", "--district", "maple", "--from", "previous")
+
+    code, out, _ = run(capsys, *args, "--to", "n2", "--details")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "maple: snapshot 1 (night 1, 2026-09-01 02:00) → snapshot 2 (night 2, 2026-09-02 02:00)"
+    )
+    assert "  students S-002 changed: Grade '10' → '11'" in out.splitlines()
+    assert run(capsys, *args, "--to", "n1") == (
+        2,
+        "",
+        "rosterlab: snapshot 1 is maple's first night, so there is no 'previous' night before "
+        "it: give a later night to compare with it\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

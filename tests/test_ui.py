@@ -77,6 +77,12 @@ def test_workbench_on_a_store_names_its_district_nights_and_store(renamed, tmp_p
     assert (old.seq, new.seq) == (1, 2)
     with pytest.raises(SnapshotNotFoundError, match="night 2 comes after night 1; swap them"):
         renamed.pair((2, 1))
+    with pytest.raises(SnapshotNotFoundError) as first:  # previous: the night before night 1
+        renamed.pair(("previous", 1))
+    assert first.value.message == (
+        "snapshot 1 is tiny's first night, so there is no 'previous' night before it: give a "
+        "later night to compare with it"
+    )
 
 
 def test_workbench_refuses_a_district_the_store_does_not_have(renamed, tmp_path):

@@ -225,8 +225,29 @@ def test_report_without_a_store_or_district_exits_two_with_one_line(tmp_path, ca
     code = main(["--store", str(path), "report", "--district", "oak", "--out", "r.html"])
     assert code == 2
     assert capsys.readouterr().err == (
-        "rosterlab: district oak has no snapshots, so there is no 'previous': ingest more nights\n"
+        "rosterlab: district oak has no snapshots, so there is no 'latest': ingest more nights\n"
     )
+
+
+def test_report_from_previous_is_the_night_before_to(tmp_path, capsys):
+    """`report --to n1` ran the notebook on (the district's second newest night, night 1) and
+    failed inside it ('district_report.ipynb failed: … swap them'); --from previous is the night
+    before --to, and a pair in the wrong order is refused before the notebook runs."""
+    nights = [tiny_night() for _ in range(3)]
+    for grade, night in zip(("10", "11", "12"), nights, strict=True):
+        night["students.csv"][3][5] = grade  # S-002 a grade up every night
+    path = store_of(tmp_path, *nights)
+    out = tmp_path / "r.html"
+    args = ["--store", str(path), "report", "--district", "tiny", "--out", str(out)]
+    assert main([*args, "--to", "n1"]) == 2
+    assert capsys.readouterr().err == (
+        "rosterlab: snapshot 1 is tiny's first night, so there is no 'previous' night before it: "
+        "give a later night to compare with it\n"
+    )
+    assert main([*args, "--from", "n3", "--to", "n2"]) == 2
+    swapped = "rosterlab: --from night 3 comes after --to night 2: swap them\n"
+    assert capsys.readouterr().err == swapped
+    assert not out.exists()
 
 
 def test_lab_refuses_a_missing_notebooks_folder(tmp_path, capsys):

@@ -126,8 +126,8 @@ def register(sub: Any) -> None:
         dest="frm",
         default="live",
         metavar="SNAP",
-        help=SNAP_HELP + ", or live: the state Clever served when --to arrived (its last "
-        "processed upload; default: live)",
+        help=SNAP_HELP + " (here previous is the night before --to), or live: the state Clever "
+        "served when --to arrived (its last processed upload; default: live)",
     )
     diff.add_argument(
         "--to",

@@ -14,7 +14,7 @@ from typing import Any
 import rosterlab
 from rosterlab.cli import output
 from rosterlab.cli.common import SNAP_HELP, add_command, add_district, settings_of
-from rosterlab.errors import EXIT_OK, LabError
+from rosterlab.errors import EXIT_OK, LabError, SnapshotNotFoundError
 from rosterlab.report.destination import report_destination
 
 STORE_ENV = "ROSTERLAB_STORE"
@@ -125,8 +125,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     path = settings.store.resolve()
     with Store.open(path, read_only=True) as store:
-        old = store.resolve(args.from_ref, args.district)
         new = store.resolve(args.to_ref, args.district)
+        old = store.resolve_from(args.from_ref, new)  # previous: the night before --to
+    if old.seq > new.seq:
+        raise SnapshotNotFoundError(
+            f"--from night {old.seq} comes after --to night {new.seq}: swap them"
+        )
     progress = output.Progress(output.progress_wanted(None))
     progress(f"running {REPORT_NOTEBOOK} for {args.district}, snapshots {old.id} → {new.id}")
     nb = execute_notebook(
@@ -187,7 +191,7 @@ def register(sub: Any) -> None:
         dest="from_ref",
         default="previous",
         metavar="SNAP",
-        help=SNAP_HELP + " (default: previous)",
+        help=SNAP_HELP + " (default: previous: the night before --to)",
     )
     report.add_argument(
         "--to",

@@ -28,7 +28,7 @@ def diff_snapshots(
 
     ``frm`` defaults to ``live``: the state Clever serves when ``to`` arrives (the last upload it
     processed, so a night it did not process or holds is skipped); ``previous`` is the night
-    before, whatever Clever did with it.
+    before ``to``, whatever Clever did with it.
 
     Consecutive nights cost O(changes); any pair is exact. ``details`` adds the tidy row-level
     ``changes`` frame (entity, key, change, field, old, new). ``computed``: a diff of the same
@@ -60,7 +60,7 @@ def diff_snapshots(
             )
         from_snapshot = live
     else:
-        from_snapshot = store.resolve(frm, district)
+        from_snapshot = store.resolve_from(frm, to_snapshot)
     if (
         computed is not None
         and (computed.from_snapshot.id, computed.to_snapshot.id)

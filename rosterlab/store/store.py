@@ -529,6 +529,20 @@ class Store:
             )
         return history[-wanted]
 
+    def resolve_from(self, ref: str | int, to: SnapshotInfo) -> SnapshotInfo:
+        """The earlier snapshot of a pair ending at ``to``: as :meth:`resolve`, but
+        ``previous`` is the night before ``to`` (whatever Clever did with it), not the
+        district's second newest."""
+        if str(ref).strip() != "previous":
+            return self.resolve(ref, to.district)
+        earlier = [s for s in self.snapshots(to.district) if s.seq < to.seq]
+        if not earlier:
+            raise SnapshotNotFoundError(
+                f"snapshot {to.id} is {to.district}'s first night, so there is no 'previous' "
+                "night before it: give a later night to compare with it"
+            )
+        return earlier[-1]
+
     def _nights(self, district: str, shown: int = 8) -> str:
         """``cedar's nights are n1 = 6 (2026-09-01), …`` for an error message."""
         history = self.snapshots(district)

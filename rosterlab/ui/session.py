@@ -200,7 +200,8 @@ class Workbench:
         refs = tuple(nights) if nights is not None else ("previous", "latest")
         if len(refs) != 2:
             raise ConfigError(f"nights={refs!r} must name two snapshots: (from, to)")
-        old, new = (self.snapshot(ref) for ref in refs)
+        new = self.snapshot(refs[1])
+        old = self.store.resolve_from(refs[0], new)  # previous: the night before new
         if old.seq > new.seq:
             raise SnapshotNotFoundError(
                 f"nights {refs!r}: night {old.seq} comes after night {new.seq}; swap them"
