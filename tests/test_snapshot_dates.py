@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import zipfile
 from datetime import UTC, datetime
@@ -108,7 +109,7 @@ def test_forget_removes_a_night_and_replays_the_rest_keeping_their_ids(capsys, t
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == (
         "forgot snapshot 2 (maple night 2, 2026-09-02 02:00); maple's history was replayed from "
-        "the kept raw files (checks are recomputed on the next check):"
+        "the kept raw files and checked again:"
     )
     assert history(store) == [(1, 1, "2026-09-01 02:00"), (3, 2, "2026-09-03 02:00")]
     assert (grade_of_s002(store, 1), grade_of_s002(store, 3)) == ("10", "12")
@@ -150,6 +151,42 @@ def test_redate_moves_a_night_dated_by_its_checkout_into_place(capsys, tmp_path)
     assert code == 0
     assert out.splitlines()[0] == "maple 2026-09-03 02:00 → snapshot 3 (night 3, new)"
     assert [grade_of_s002(store, i) for i in (1, 2, 3)] == ["10", "11", "12"]
+
+
+def outcomes_of(capsys, store: Path) -> list[tuple[int, str]]:
+    code, out, _ = run(
+        capsys, *nightly(store, "snapshots", "--district", "maple", "--format", "json")
+    )
+    assert code == 0
+    return [(s["id"], s["outcome"]) for s in json.loads(out)]
+
+
+def test_a_replayed_history_keeps_what_clever_did_with_each_night(capsys, tmp_path):
+    """Night 2 loses S-003 (a third of the students: held); 2026-09-01 arrives late. After `snapshots forget`, `redate`
+    or `ingest --rebuild` replayed the district, every night read as processed — the held night
+    too, and every command's live state with it — until each was checked again by hand."""
+    folder = tmp_path / "maple"
+    leaver = tiny_night()
+    del leaver["students.csv"][4]  # S-003
+    del leaver["enrollments.csv"][3]
+    graded = copy.deepcopy(leaver)
+    graded["students.csv"][3][5] = "11"
+    for day, night in ((2, tiny_night()), (3, leaver), (4, graded), (5, tiny_night())):
+        write_night(folder / f"2026-09-0{day}", night, when=CHECKOUT)
+    store = tmp_path / "s.duckdb"
+    assert run(capsys, *nightly(store, "ingest", str(folder)))[0] == 0
+    held = [(1, "processed"), (2, "held"), (3, "processed"), (4, "processed")]
+    assert outcomes_of(capsys, store) == held
+
+    assert run(capsys, *nightly(store, "snapshots", "forget", "4", "--district", "maple"))[0] == 0
+    assert outcomes_of(capsys, store) == held[:3]
+    redate = ("snapshots", "redate", "3", "--district", "maple", "--taken-at", "2026-09-06T02:00")
+    assert run(capsys, *nightly(store, *redate))[0] == 0
+    assert outcomes_of(capsys, store) == held[:3]
+    first = write_night(tmp_path / "2026-09-01", tiny_night(), when=CHECKOUT)
+    rebuild = ("ingest", str(first), "--district", "maple", "--rebuild")
+    assert run(capsys, *nightly(store, *rebuild))[0] == 0
+    assert outcomes_of(capsys, store) == [(5, "processed"), *held[:3]]
 
 
 def test_redate_onto_another_nights_time_is_refused_and_changes_nothing(capsys, tmp_path):

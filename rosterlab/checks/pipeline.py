@@ -64,6 +64,16 @@ def check_ingested(
     return CheckedNight(result, rows, outcome_of(store, snapshot.id), history)
 
 
+def recheck_district(store: Store, district: str, known: DistrictSettings | None) -> None:
+    """Check every night of ``district``, oldest first, after a replay (``snapshots forget``,
+    ``redate``, ``ingest --rebuild``) dropped their checks: the outcomes they record are what
+    every command reads as Clever's live state (a held night read as processed until then).
+    In order, since a night's checks compare it with the state before it.
+    """
+    for snapshot in store.snapshots(district):
+        run_checks(store, snapshot.id, settings=CheckSettings.of(known))
+
+
 def ingest_and_check(
     store: Store,
     bundle: Bundle,
@@ -90,6 +100,8 @@ def ingest_and_check(
     )
     if keep is not None:
         record_district_settings(store, keep)
+    if ingest.get("rebuild"):  # the district's nights were replayed: their checks are gone
+        recheck_district(store, district, known)
     return check_ingested(store, result, known)
 
 

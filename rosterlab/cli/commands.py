@@ -129,39 +129,50 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshots_forget(args: argparse.Namespace) -> int:
+    from rosterlab.checks.pipeline import recheck_district
     from rosterlab.report import snapshots as render
     from rosterlab.store import forget_snapshot
+    from rosterlab.store.district_settings import settings_for_district
     from rosterlab.store.outcomes import outcomes
 
-    with open_store(settings_of(args)) as store:
+    settings = settings_of(args)
+    with open_store(settings) as store:
         gone = store.resolve(args.snapshot, args.district)
         history = forget_snapshot(store, gone.id)
+        known = settings_for_district(store, settings, gone.district)
+        recheck_district(store, gone.district, known)
         outcome = outcomes(store, history[0].district) if history else {}
         items = [(s, store.snapshot_rows(s.id), outcome[s.id]) for s in history]
     output.emit(
         f"forgot snapshot {gone.id} ({gone.district} night {gone.seq}, "
         f"{gone.taken_at:%Y-%m-%d %H:%M}); {gone.district}'s history was replayed from the kept "
-        "raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
+        "raw files and checked again:\n" + render.snapshots_text(items)
     )
     return EXIT_OK
 
 
 def cmd_snapshots_redate(args: argparse.Namespace) -> int:
+    from rosterlab.checks.pipeline import recheck_district
     from rosterlab.report import snapshots as render
     from rosterlab.store import redate_snapshot
+    from rosterlab.store.district_settings import settings_for_district
     from rosterlab.store.outcomes import outcomes
 
     when = _taken_at(args.taken_at)
     assert when is not None  # --taken-at is required
-    with open_store(settings_of(args)) as store:
+    settings = settings_of(args)
+    with open_store(settings) as store:
         moved = store.resolve(args.snapshot, args.district)
         history = redate_snapshot(store, moved.id, when)
+        recheck_district(
+            store, moved.district, settings_for_district(store, settings, moved.district)
+        )
         outcome = outcomes(store, history[0].district) if history else {}
         items = [(s, store.snapshot_rows(s.id), outcome[s.id]) for s in history]
     output.emit(
         f"snapshot {moved.id} ({moved.district}) moved from {moved.taken_at:%Y-%m-%d %H:%M} to "
         f"{when:%Y-%m-%d %H:%M}; {moved.district}'s history was replayed in time order from the "
-        "kept raw files (checks are recomputed on the next check):\n" + render.snapshots_text(items)
+        "kept raw files and checked again:\n" + render.snapshots_text(items)
     )
     return EXIT_OK
 
