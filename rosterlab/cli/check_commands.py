@@ -226,7 +226,7 @@ def register(sub: Any) -> None:
         sub,
         "ledger",
         "The customization ledger: field values a district keeps on purpose.",
-        "rosterlab ledger add --district maple --entity students --key S-1001 "
+        "rosterlab ledger add --district maple --entity students --key S-100017 "
         '--field First_name --value Bo --reason "preferred name"',
     )
     actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -234,7 +234,7 @@ def register(sub: Any) -> None:
         actions,
         "add",
         "Keep a value on purpose (an upload with another value is flagged override-reverted).",
-        "rosterlab ledger add --district maple --entity students --key S-1001 "
+        "rosterlab ledger add --district maple --entity students --key S-100017 "
         '--field First_name --value Bo --reason "preferred name"',
     )
     add_district(add)

@@ -2,7 +2,7 @@
 
 >>> result = diff_snapshots(store, "maple")               # previous → latest
 >>> history_findings(result, "sftp")                      # hold-*, term-rollover, id-rekeyed
->>> record_timeline(store, "maple", "students", "S-1001")
+>>> record_timeline(store, "maple", "students", "S-100017")
 """
 
 from rosterlab.diff.hold import history_findings, hold_reasons
