@@ -162,9 +162,10 @@ def outcomes_of(capsys, store: Path) -> list[tuple[int, str]]:
 
 
 def test_a_replayed_history_keeps_what_clever_did_with_each_night(capsys, tmp_path):
-    """Night 2 loses S-003 (a third of the students: held); 2026-09-01 arrives late. After `snapshots forget`, `redate`
-    or `ingest --rebuild` replayed the district, every night read as processed — the held night
-    too, and every command's live state with it — until each was checked again by hand."""
+    """Night 2 loses S-003 (a third of the students: held); 2026-09-01 arrives late. After
+    `snapshots forget`, `redate` or `ingest --rebuild` replayed the district, every night read
+    as processed — the held night too, and every command's live state with it — until each was
+    checked again by hand."""
     folder = tmp_path / "maple"
     leaver = tiny_night()
     del leaver["students.csv"][4]  # S-003
