@@ -250,6 +250,27 @@ def test_report_from_previous_is_the_night_before_to(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_report_compares_with_the_state_clever_served_not_a_night_it_did_not_process(
+    tmp_path, capsys
+):
+    """`report --district cedar --to n8` compared night 8 with night 7, which Clever did not
+    process (students.csv missing): 200 students and 269 contacts 'added'. Like diff, the
+    report compares with the state Clever served: night 6 there, night 1 here."""
+    missing_students = tiny_night()
+    del missing_students["students.csv"]
+    graded = tiny_night()
+    graded["students.csv"][3][5] = "11"  # S-002 to grade 11
+    path = store_of(tmp_path, tiny_night(), missing_students, graded)
+    out = tmp_path / "r.html"
+    args = ["--store", str(path), "report", "--district", "tiny", "--out", str(out)]
+    assert main(args) == 0
+    page = out.read_text()
+    assert "tiny (tiny): night 1 (2026-09-01) → night 3 (2026-09-03)" in page
+    assert "snapshot 1 (night 1, 2026-09-01 02:00) → snapshot 3 (night 3, 2026-09-03 02:00)" in page
+    assert main([*args, "--from", "previous"]) == 0  # asked for: the night before
+    assert "snapshot 2 (night 2, 2026-09-02 02:00) → snapshot 3" in out.read_text()
+
+
 def test_lab_refuses_a_missing_notebooks_folder(tmp_path, capsys):
     code = main(
         ["--store", str(tmp_path / "s.duckdb"), "lab", "--notebooks", str(tmp_path / "nope")]

@@ -113,6 +113,7 @@ def _stop_server(server: subprocess.Popen[bytes]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     report_destination(Path(args.out))  # before the notebook's imports and run: seconds
+    from rosterlab.diff.snapshots import LIVE
     from rosterlab.report.html_report import (
         REPORT_NOTEBOOK,
         execute_notebook,
@@ -121,12 +122,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         write_report,
     )
     from rosterlab.store import Store
+    from rosterlab.store.outcomes import live_before
 
     settings = settings_of(args)
     path = settings.store.resolve()
     with Store.open(path, read_only=True) as store:
         new = store.resolve(args.to_ref, args.district)
-        old = store.resolve_from(args.from_ref, new)  # previous: the night before --to
+        live = live_before(store, new) if args.from_ref == LIVE else None
+        # live, as diff's default; a district's first pull has none: the upload before it
+        from_ref = "previous" if args.from_ref == LIVE else args.from_ref
+        old = live or store.resolve_from(from_ref, new)  # previous: the night before --to
     if old.seq > new.seq:
         raise SnapshotNotFoundError(
             f"--from night {old.seq} comes after --to night {new.seq}: swap them"
@@ -189,9 +194,11 @@ def register(sub: Any) -> None:
     report.add_argument(
         "--from",
         dest="from_ref",
-        default="previous",
+        default="live",
         metavar="SNAP",
-        help=SNAP_HELP + " (default: previous: the night before --to)",
+        help=SNAP_HELP + " (here previous is the night before --to), or live: the state Clever "
+        "served when --to arrived, as diff compares (its last processed upload; for a "
+        "district's first Data API pull, the upload before it; default: live)",
     )
     report.add_argument(
         "--to",
