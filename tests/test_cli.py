@@ -99,6 +99,19 @@ def test_fail_on_sets_exit_code_one(capsys, tmp_path, district):
     assert run(capsys, *args)[0] == 0
 
 
+def test_snapshots_of_a_district_the_store_lacks_name_the_ones_it_holds(capsys, tmp_path, district):
+    """`snapshots --district mapel` (a typo) said 'no snapshots yet: ingest a bundle', as if the
+    store were empty."""
+    store = str(tmp_path / "s.duckdb")
+    run(capsys, "--store", store, "ingest", str(district))
+    assert run(capsys, "--store", store, "snapshots", "--district", "mapel") == (
+        0,
+        "district mapel has no snapshots (the store holds maple): check --district, or ingest "
+        "its nights with rosterlab ingest\n",
+        "",
+    )
+
+
 def test_snapshots_json(capsys, tmp_path, district):
     store = str(tmp_path / "s.duckdb")
     run(capsys, "--store", store, "ingest", str(district))

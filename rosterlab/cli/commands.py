@@ -121,10 +121,11 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         items = [
             (s, store.snapshot_rows(s.id), outcome[s.id]) for s in store.snapshots(args.district)
         ]
+        districts = store.districts()
     if args.format == "json":
         output.emit_json([render.snapshot_dict(*item) for item in items])
     else:
-        output.emit(render.snapshots_text(items))
+        output.emit(render.snapshots_text(items, district=args.district, districts=districts))
     return EXIT_OK
 
 
