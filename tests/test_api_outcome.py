@@ -226,3 +226,30 @@ def test_the_report_of_a_district_whose_newest_night_is_its_first_pull(
         "pull is the previous pull: give --from previous (the upload before it), or compare it "
         "with an upload by rosterlab reconcile\n",
     )
+
+
+def test_a_pull_is_not_an_upload_to_fix(tmp_path, capsys, monkeypatch):
+    """After `make demo`, `rosterlab fix --district cedar --rules …` corrected the Data API pull
+    (latest): a bundle of what Clever serves, its blank Teacher_id worded 'Clever skips this
+    row', for a district that uploads nothing. It names the upload to give instead."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    renamed = tiny_night()
+    renamed["students.csv"][3][3] = "Diaz-Ruiz"
+    store = ingest_nights(tmp_path, capsys, tiny_night(), renamed)
+    with standin(Path(store), DISTRICT) as origin:
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\nop = "drop"\nentity = "enrollments"\ncode = "enrollment-unknown-section"\n'
+        'reason = "the section is gone"\n'
+    )
+    out = tmp_path / "fixed"
+    fix = ("--store", store, "fix", "--district", DISTRICT, "--rules", str(rules))
+    assert run(capsys, *fix, "--out", str(out)) == (
+        2,
+        "",
+        "rosterlab: snapshot 3 is a pull from the Data API (what Clever serves), not an upload "
+        "a corrected bundle could replace: give --snapshot an upload (maple's newest: n2)\n",
+    )
+    assert not out.exists()
+    assert run(capsys, *fix, "--snapshot", "n2", "--out", str(out))[0] == 0

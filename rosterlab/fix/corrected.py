@@ -38,6 +38,7 @@ from rosterlab.fix.recheck import (
 from rosterlab.fix.rules import RuleSet
 from rosterlab.spec import Finding
 from rosterlab.store import Progress, SnapshotInfo, Store
+from rosterlab.store.outcomes import API_ORIGIN
 from rosterlab.store.write import copy_csv
 
 MANIFEST_VERSION = 1
@@ -220,6 +221,13 @@ def _fix(
     _check_destination(out)
     _check_writable(out)
     source = store.snapshot(snapshot_id)
+    if source.origin == API_ORIGIN:
+        uploads = [s for s in store.snapshots(source.district) if s.origin != API_ORIGIN]
+        newest = f" ({source.district}'s newest: n{uploads[-1].seq})" if uploads else ""
+        raise FixError(
+            f"snapshot {source.id} is a pull from the Data API (what Clever serves), not an "
+            f"upload a corrected bundle could replace: give --snapshot an upload{newest}"
+        )
     if rules.district and rules.district != source.district:
         raise FixError(
             f"{rules.name} is written for district {rules.district}, but snapshot {source.id} is "
