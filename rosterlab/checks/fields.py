@@ -4,7 +4,9 @@ A profile holds, per file and received column: rows, filled values, distinct val
 :data:`EXACT_DISTINCT_ROWS` rows, a HyperLogLog estimate above) and the mix of value *patterns*
 in a sample of rows — digits become ``9`` and runs of letters ``A``, so ``09/03/2026`` is
 ``99/99/9999``, ``2026-09-03`` is ``9999-99-99``, grade ``9`` is ``9`` and ``09`` is ``99``.
-Profiles are computed in DuckDB from the staging views and kept in ``field_profiles``.
+Profiles are computed in DuckDB from the staging views and kept in ``field_profiles`` with the
+:data:`PROFILE_VERSION` that drew their sample: two nights' pattern mixes are only compared when
+drawn the same way (see :func:`outdated`).
 
 Comparing a snapshot's profile with the previous one yields ``column-dropped``,
 ``column-added``, ``column-emptied`` and ``format-shift`` (thresholds in
@@ -27,6 +29,15 @@ from rosterlab.store import SnapshotInfo, StagedFile, Store, positional, stage_s
 from rosterlab.store.outcomes import same_kind
 
 EXACT_DISTINCT_ROWS = 100_000
+# How the pattern sample of a file larger than the sample is drawn, kept with every profile:
+# 1 — DuckDB's seeded reservoir sample of the staged rows (single-threaded, ~0.1 s at 480k rows);
+# 2 — the rows that come first by the hash of their record key, then by their values
+#     (:func:`_draw_sample`): the same records night after night, whatever the file's row order.
+# A DuckDB upgrade that changes hash() changes version 2's samples: it is a new version
+# (tests/test_checks_fields.py pins a hash).
+PROFILE_VERSION = 2
+# The key filter keeps about this many times the sample's rows before the first are taken.
+SAMPLE_MARGIN = 1.25
 SAMPLE_TABLE = "_check_pattern_sample"
 PATTERN_LENGTH = 40
 PROFILE_BATCH = 64  # columns profiled per query: bounds memory and time on very wide files
@@ -64,6 +75,12 @@ class FieldProfile:
     distinct: int
     sampled: int  # filled values whose pattern was counted
     patterns: tuple[tuple[str, int], ...]  # most common first
+    version: int = PROFILE_VERSION  # how the sample was drawn
+
+    @property
+    def partial(self) -> bool:
+        """Whether the pattern mix counts a sample of the filled values (not every one)."""
+        return self.sampled < self.filled
 
     @property
     def fill_rate(self) -> float | None:
@@ -104,11 +121,7 @@ def profile_file(
     else:
         tables = [(known or {}).get(name) for name in positions]
         stats = _stats(store, staged.view, rows, columns, tables)
-        # The sample is kept in a table first: unpivoting a sampling subquery re-reads the file.
-        store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
-            f"FROM {staged.view} USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (42)"
-        )
+        _draw_sample(store, staged, columns, rows, sample)
         for column, shape, count, _ in _patterns(store, SAMPLE_TABLE, columns):
             counted[column].append((shape, count))
         store.execute(f"DROP TABLE {SAMPLE_TABLE}")
@@ -125,6 +138,30 @@ def profile_file(
         )
         for i, (name, position) in enumerate(positions.items())
     ]
+
+
+def _draw_sample(
+    store: Store, staged: StagedFile, columns: Sequence[str], rows: int, size: int
+) -> None:
+    """Keep ``size`` of the file's ``rows`` staged rows in :data:`SAMPLE_TABLE`: those that
+    come first by the hash of their record key, then by their values.
+
+    The sample depends on the rows' content only (the same night gives the same sample, and the
+    same records are sampled night after night whatever the file's order), and holds only rows
+    of the staging view (malformed and blank rows stay out). It is kept in a table first:
+    unpivoting a sampling subquery re-reads the file. A filter on the key's hash alone keeps
+    about :data:`SAMPLE_MARGIN` × ``size`` rows, so only those rows' other columns are read;
+    when it keeps too few (a key blank or repeated on most rows) the whole file is ordered.
+    """
+    entity = spec.ENTITIES[spec.entity_of_file(staged.spec_name)]
+    key = ", ".join(staged.columns.value(column) for column in entity.key)
+    chosen = ", ".join(columns)
+    select = f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {chosen} FROM {staged.view}"
+    first = f"ORDER BY hash({key}), {chosen} LIMIT {int(size)}"
+    bound = min(2**64 - 1, int(2**64 * SAMPLE_MARGIN * size / rows))
+    store.execute(f"{select} WHERE hash({key}) <= {bound}::UBIGINT {first}")
+    if int(store.rows(f"SELECT count(*) FROM {SAMPLE_TABLE}")[0][0]) < size:
+        store.execute(f"{select} {first}")
 
 
 def _stats(
@@ -174,7 +211,8 @@ def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> N
     store.execute(
         "INSERT INTO field_profiles SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
         "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
-        "unnest(?::BIGINT[]), MAP(unnest(?::VARCHAR[][]), unnest(?::BIGINT[][]))",
+        "unnest(?::BIGINT[]), MAP(unnest(?::VARCHAR[][]), unnest(?::BIGINT[][])), "
+        "unnest(?::INTEGER[])",
         [
             snapshot_id,
             [p.file for p in profiles],
@@ -186,6 +224,7 @@ def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> N
             [p.sampled for p in profiles],
             [[s for s, _ in p.patterns] for p in profiles],
             [[n for _, n in p.patterns] for p in profiles],
+            [p.version for p in profiles],
         ],
     )
 
@@ -198,15 +237,17 @@ def stored_profiles(store: Store, snapshot_id: int) -> list[FieldProfile] | None
         return None
     rows = store.rows(
         "SELECT file, field, position, rows, filled, distinct_values, sampled, "
-        "map_keys(patterns), map_values(patterns) FROM field_profiles WHERE snapshot_id = ? "
-        "ORDER BY file, position",
+        "map_keys(patterns), map_values(patterns), version FROM field_profiles "
+        "WHERE snapshot_id = ? ORDER BY file, position",
         [snapshot_id],
     )
     found = []
-    for file, field, position, n, filled, distinct, sampled, shapes, counts in rows:
+    for file, field, position, n, filled, distinct, sampled, shapes, counts, version in rows:
         ranked = sorted(zip(shapes or [], counts or [], strict=True), key=lambda x: (-x[1], x[0]))
         found.append(
-            FieldProfile(file, field, position, n, filled, distinct, sampled, tuple(ranked))
+            FieldProfile(
+                file, field, position, n, filled, distinct, sampled, tuple(ranked), version
+            )
         )
     return found
 
@@ -236,12 +277,23 @@ def profile_snapshot(
     return profiles
 
 
+def outdated(profiles: Sequence[FieldProfile]) -> bool:
+    """Whether a kept profile would not compare like with like with one drawn the current way:
+    an older :data:`PROFILE_VERSION` drew the sample behind a column's pattern mix. (A mix that
+    counts every filled value is the same whichever way the sample was drawn.)"""
+    return any(p.version != PROFILE_VERSION and p.partial for p in profiles)
+
+
 def snapshot_profiles(
-    store: Store, snapshot_id: int, settings: CheckSettings
+    store: Store, snapshot_id: int, settings: CheckSettings, *, current: bool = False
 ) -> list[FieldProfile]:
-    """A snapshot's profile: kept, or computed now (this re-stages the snapshot)."""
+    """A snapshot's profile: kept, or computed now (this re-stages the snapshot).
+
+    ``current``: a kept profile that is :func:`outdated` is computed again the current way from
+    the kept raw files (and kept), so that tonight's profile is compared with one drawn alike.
+    """
     kept = stored_profiles(store, snapshot_id)
-    if kept is not None:
+    if kept is not None and not (current and outdated(kept)):
         return kept
     return profile_snapshot(store, snapshot_id, stage_snapshot(store, snapshot_id), settings)
 
@@ -403,11 +455,18 @@ class FieldMatrix:
 def field_matrix(store: Store, district: str, settings: CheckSettings | None = None) -> FieldMatrix:
     """Every received column of every snapshot of ``district``, with the nightly flags.
 
-    Snapshots never profiled (ingested before checks ran) are profiled now, once.
+    Snapshots never profiled (ingested before checks ran) are profiled now, once; so are the
+    :func:`outdated` profiles when the history holds profiles drawn another way, so that every
+    pair of nights is compared like with like.
     """
     settings = settings or CheckSettings()
     history = tuple(store.snapshots(district))
     profiles = [snapshot_profiles(store, s.id, settings) for s in history]
+    if len({p.version for night in profiles for p in night}) > 1:
+        profiles = [
+            snapshot_profiles(store, s.id, settings, current=True) if outdated(night) else night
+            for s, night in zip(history, profiles, strict=True)
+        ]
     spec_order = {
         (file, f.name): i for file in spec.FILES for i, f in enumerate(spec.file_columns(file))
     }

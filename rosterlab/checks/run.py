@@ -179,8 +179,13 @@ def _context(
     a transaction inserts carry provisional row ids, and ``_row`` (the file's row number) is
     derived from the row id.
     """
-    # Kept in the context too: a read-only store (a reader's check) cannot keep it.
-    profiles = snapshot_profiles(store, previous.id, settings) if previous is not None else None
+    # Kept in the context too: a read-only store (a reader's check) cannot keep it. A profile
+    # whose sample an older version drew is profiled again, so tonight compares like with like.
+    profiles = (
+        snapshot_profiles(store, previous.id, settings, current=True)
+        if previous is not None
+        else None
+    )
     staged = stage_snapshot(store, snapshot.id)
     in_order = {name: staged[name] for name in spec.FILES if name in staged}
     return CheckContext(store, snapshot, previous, in_order, settings, previous_profiles=profiles)

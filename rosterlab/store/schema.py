@@ -540,6 +540,12 @@ ALTER TABLE file_staging ADD COLUMN break_rows BIGINT[];
 ALTER TABLE file_staging ADD COLUMN break_lines BIGINT[]"""
 
 
+# How each field profile's pattern sample was drawn (rosterlab/checks/fields.py PROFILE_VERSION):
+# profiles kept before this migration are version 1 (DuckDB's seeded reservoir sample of the
+# staged rows); two nights' pattern mixes are compared only when drawn the same way.
+PROFILE_VERSIONS = "ALTER TABLE field_profiles ADD COLUMN version INTEGER DEFAULT 1"
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -563,4 +569,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (10, "how each parsed file was staged", FILE_STAGING_TABLE),
         (11, "the served objects of each district's newest api pull", API_SERVED_TABLES),
         (12, "line breaks inside quoted values per staged file", LINE_BREAKS),
+        (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
     ]
