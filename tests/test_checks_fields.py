@@ -10,12 +10,19 @@ from rosterlab.checks import (
     CheckSettings,
     add_override,
     field_matrix,
+    fields,
     overrides,
     remove_override,
     run_checks,
     snapshot_profiles,
 )
-from rosterlab.checks.fields import profile_snapshot
+from rosterlab.checks.fields import (
+    PROFILE_VERSION,
+    SAMPLE_TABLE,
+    field_changes,
+    profile_snapshot,
+    stored_profiles,
+)
 from rosterlab.errors import LedgerError
 from rosterlab.store import Store, stage_snapshot
 from tests.test_checks import add_column, found, ingest, one
@@ -178,6 +185,158 @@ def test_a_file_larger_than_the_pattern_sample_has_exact_counts_and_sampled_patt
     assert (whole[("students.csv", "Grade")].sampled, grade.sampled) == (4, 2)
     assert sum(n for _, n in grade.patterns) == 2
     assert {shape for shape, _ in grade.patterns} <= {"9", "99"}
+
+
+# --- the pattern sample of a file larger than it ---------------------------------------------
+
+SAMPLE = CheckSettings(pattern_sample=30)
+
+
+def note(i: int) -> str:
+    """A value whose pattern no other of the first 120 shares (``1-``: ``9-``, ``11--``…)."""
+    return "1" * (i % 30 + 1) + "-" * (i // 30 + 1)
+
+
+def big_night(dates: str = "us") -> Night:
+    """120 students, one row each, enrolled in SEC-1: more rows than :data:`SAMPLE` counts.
+
+    ``ext.note`` gives every row its own pattern, so two samples of other rows have different
+    pattern mixes; ``dates`` ``iso`` sends DOB as YYYY-MM-DD instead of MM/DD/YYYY.
+    """
+    night = tiny_night()
+    header = ["School_id", "Student_id", "Last_name", "First_name", "Grade", "DOB", "ext.note"]
+    night["students.csv"] = [header]
+    night["enrollments.csv"] = [night["enrollments.csv"][0]]
+    for i in range(120):
+        month, day = i % 12 + 1, i % 28 + 1
+        dob = f"{month:02}/{day:02}/2014" if dates == "us" else f"2014-{month:02}-{day:02}"
+        student = f"S-{i:03}"
+        night["students.csv"].append(["SCH-1", student, "Lee", "Ada", "3", dob, note(i)])
+        night["enrollments.csv"].append(["SCH-1", "SEC-1", student])
+    return night
+
+
+def reservoir_sample(store, staged, columns, rows, size):
+    """How profile version 1 drew a pattern sample: DuckDB's seeded reservoir sample."""
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT {', '.join(columns)} "
+        f"FROM {staged.view} USING SAMPLE reservoir({size} ROWS) REPEATABLE (42)"
+    )
+
+
+def profile_the_old_way(store, snapshot, monkeypatch):
+    """Keep ``snapshot``'s profile as a store written before profile versions would hold it."""
+    with monkeypatch.context() as patched:
+        patched.setattr(fields, "_draw_sample", reservoir_sample)
+        profile_snapshot(store, snapshot, stage_snapshot(store, snapshot), SAMPLE)
+    store.execute("UPDATE field_profiles SET version = 1 WHERE snapshot_id = ?", [snapshot])
+    return stored_profiles(store, snapshot)
+
+
+def notes(profiles):
+    (found,) = [p for p in profiles if p.field == "ext.note"]
+    return found
+
+
+def test_the_pattern_sample_depends_on_the_rows_not_their_order(store, tmp_path):
+    night = big_night()
+    turned = big_night()
+    turned["students.csv"][1:] = turned["students.csv"][:0:-1]
+    first, second = ingest(store, tmp_path, night, turned)
+
+    profiles = profile_snapshot(store, first, stage_snapshot(store, first), SAMPLE)
+    again = profile_snapshot(store, first, stage_snapshot(store, first), SAMPLE)
+    reordered = profile_snapshot(store, second, stage_snapshot(store, second), SAMPLE)
+
+    assert again == profiles
+    assert [(p.file, p.field, p.sampled, p.patterns) for p in reordered] == [
+        (p.file, p.field, p.sampled, p.patterns) for p in profiles
+    ]
+    note_profile = notes(profiles)
+    assert (note_profile.rows, note_profile.sampled, len(note_profile.patterns)) == (120, 30, 30)
+    assert note_profile.version == PROFILE_VERSION == 2
+    # The samples are drawn by DuckDB's hash(): an upgrade that changes it changes every sample
+    # of version 2 (kept profiles would then compare with samples drawn another way).
+    assert store.rows("SELECT hash('S-001')") == [(6556225007643331124,)]
+
+
+def test_the_pattern_sample_leaves_out_malformed_rows(store, tmp_path):
+    clean = big_night()
+    # The malformed rows carry a key that would come first in the sample.
+    (first_key, first), (_, other) = store.rows(
+        "SELECT min_by(k, hash(k)), min(hash(k)) FROM (SELECT i >= 120 AS new, 'S-' || "
+        "lpad(i::VARCHAR, 3, '0') AS k FROM range(5000) t(i)) GROUP BY new ORDER BY new DESC"
+    )
+    assert first < other
+    broken = big_night()
+    broken["students.csv"].insert(5, ["SCH-1", first_key, "Lee", "Ada", "3", "x", "a", "b"])
+    broken["students.csv"].insert(9, ["SCH-1", first_key, "Lee", "Ada", "3", "y", "c", "", ""])
+    ids = ingest(store, tmp_path, clean, broken)
+
+    whole, malformed = (
+        profile_snapshot(store, snapshot, stage_snapshot(store, snapshot), SAMPLE)
+        for snapshot in ids
+    )
+
+    skipped, dropped = store.rows(
+        "SELECT skipped, dropped FROM file_staging WHERE snapshot_id = ? AND name = ?",
+        [ids[1], "students.csv"],
+    )[0]
+    assert (skipped, dropped) == ([5], [9])  # rejected by the parser / parsed but malformed
+    assert malformed == whole
+
+
+def test_a_night_profiled_the_old_way_compares_like_one_profiled_the_new_way(tmp_path, monkeypatch):
+    """Night 1 kept by a store from before profile versions, night 2 checked now: the same
+    findings as when both were profiled the new way, and night 1 is profiled again and kept."""
+    before, after = big_night(), big_night("iso")
+    with Store.open(tmp_path / "new.duckdb") as store:
+        first, second = ingest(store, tmp_path / "new", before, after)
+        alike = run_checks(store, second, settings=SAMPLE)
+        new_way = stored_profiles(store, first)
+    with Store.open(tmp_path / "old.duckdb") as store:
+        first, second = ingest(store, tmp_path / "old", before, after)
+        old_way = profile_the_old_way(store, first, monkeypatch)
+        mixed = run_checks(store, second, settings=SAMPLE)
+        tonight = stored_profiles(store, second)
+        kept = stored_profiles(store, first)
+
+    # The two samples differ: compared as they are, ext.note would seem to change format.
+    assert notes(old_way).patterns != notes(new_way).patterns
+    assert notes(old_way).version == 1
+    naive = field_changes(old_way, tonight, (), sync_type="sftp", settings=SAMPLE)
+    assert [(f.code, f.field) for f in naive] == [
+        ("format-shift", "DOB"),
+        ("format-shift", "ext.note"),
+    ]
+    # Night 1 is profiled again the new way, and the findings are a same-version pair's.
+    assert kept == new_way
+    assert found(mixed) == found(alike)
+    assert [(f.code, f.field, f.value) for f in mixed.findings if f.code == "format-shift"] == [
+        ("format-shift", "DOB", "9999-99-99")
+    ]
+
+
+def test_the_field_matrix_profiles_old_way_nights_again_beside_new_ones(tmp_path, monkeypatch):
+    before, after = big_night(), big_night("iso")
+    with Store.open(tmp_path / "new.duckdb") as store:
+        ingest(store, tmp_path / "new", before, after)
+        alike = field_matrix(store, "tiny", SAMPLE)
+    with Store.open(tmp_path / "old.duckdb") as store:
+        first, second = ingest(store, tmp_path / "old", before, after)
+        profile_the_old_way(store, first, monkeypatch)
+        profile_snapshot(store, second, stage_snapshot(store, second), SAMPLE)
+        mixed = field_matrix(store, "tiny", SAMPLE)
+        versions = store.rows("SELECT DISTINCT version FROM field_profiles")
+
+    assert mixed.fields == alike.fields
+    assert [(f.code, f.field) for _, f in mixed.flags] == [
+        (f.code, f.field) for _, f in alike.flags
+    ]
+    assert [(f.code, f.field) for _, f in mixed.flags if f.code == "format-shift"] == [
+        ("format-shift", "DOB")
+    ]
+    assert versions == [(2,)]
 
 
 def test_the_field_matrix_of_a_district(store, tmp_path):
