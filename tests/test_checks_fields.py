@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rosterlab import spec
 from rosterlab.checks import (
     CheckSettings,
     add_override,
@@ -21,6 +22,7 @@ from rosterlab.checks.fields import (
     SAMPLE_TABLE,
     field_changes,
     profile_snapshot,
+    sample_column,
     stored_profiles,
 )
 from rosterlab.errors import LedgerError
@@ -255,6 +257,16 @@ def test_the_pattern_sample_depends_on_the_rows_not_their_order(store, tmp_path)
     note_profile = notes(profiles)
     assert (note_profile.rows, note_profile.sampled, len(note_profile.patterns)) == (120, 30, 30)
     assert note_profile.version == PROFILE_VERSION == 2
+    # A record's own id orders the sample (an enrollment's student, not its section or school).
+    assert [sample_column(name) for name in spec.FILES] == [
+        "School_id",
+        "Student_id",
+        "Teacher_id",
+        "Section_id",
+        "Student_id",
+        "Staff_id",
+        "Staff_id",
+    ]
     # The samples are drawn by DuckDB's hash(): an upgrade that changes it changes every sample
     # of version 2 (kept profiles would then compare with samples drawn another way).
     assert store.rows("SELECT hash('S-001')") == [(6556225007643331124,)]
