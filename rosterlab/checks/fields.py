@@ -36,7 +36,7 @@ EXACT_DISTINCT_ROWS = 100_000
 # A DuckDB upgrade that changes hash() changes version 2's samples: it is a new version
 # (tests/test_checks_fields.py pins a hash).
 PROFILE_VERSION = 2
-# The key filter keeps about this many times the sample's rows before the first are taken.
+# The filter on the id's hash keeps about this many times the sample's rows; the first are taken.
 SAMPLE_MARGIN = 1.25
 SAMPLE_TABLE = "_check_pattern_sample"
 PATTERN_LENGTH = 40
@@ -148,7 +148,7 @@ def sample_column(file_name: str) -> str:
     it replaces (2.4 M rows); a school would put whole schools in or out of the sample.
     """
     entity = spec.ENTITIES[spec.entity_of_file(file_name)]
-    own = [c for c in entity.key if entity.field(c).references != spec.ENTITIES["schools"].name]
+    own = [c for c in entity.key if entity.field(c).references != "schools"]
     return own[-1]
 
 
