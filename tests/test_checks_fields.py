@@ -272,6 +272,29 @@ def test_the_pattern_sample_depends_on_the_rows_not_their_order(store, tmp_path)
     assert store.rows("SELECT hash('S-001')") == [(6556225007643331124,)]
 
 
+def test_rows_without_an_id_are_sampled_by_their_values(store, tmp_path):
+    """Every Student_id blank (a missing-value on every row): the filter on the id's hash keeps
+    no row (a NULL hashes above the bound), so the whole file is ordered — the rows first by
+    their values, whatever their order."""
+    night = big_night()
+    for row in night["students.csv"][1:]:
+        row[1] = ""
+    turned = big_night()
+    turned["students.csv"][1:] = [[*row[:1], "", *row[2:]] for row in night["students.csv"][:0:-1]]
+    ids = ingest(store, tmp_path, night, turned)
+
+    first, second = (
+        notes(profile_snapshot(store, snapshot, stage_snapshot(store, snapshot), SAMPLE))
+        for snapshot in ids
+    )
+
+    assert first == second
+    # The rows first by their values: DOB is the first column that differs, then ext.note.
+    rows = sorted(night["students.csv"][1:], key=lambda row: (row[5], row[6]))[:30]
+    expected = sorted(row[6].replace("1", "9") for row in rows)
+    assert (first.sampled, sorted(shape for shape, _ in first.patterns)) == (30, expected)
+
+
 def test_the_pattern_sample_leaves_out_malformed_rows(store, tmp_path):
     clean = big_night()
     # The malformed rows carry a key that would come first in the sample.
