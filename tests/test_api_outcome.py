@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rosterlab.store import Store
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.cli_run import run
 from tests.test_api import DISTRICT, configure
@@ -253,3 +254,43 @@ def test_a_pull_is_not_an_upload_to_fix(tmp_path, capsys, monkeypatch):
     )
     assert not out.exists()
     assert run(capsys, *fix, "--snapshot", "n2", "--out", str(out))[0] == 0
+
+
+def test_the_field_matrix_compares_a_pull_with_pulls_as_the_checks_do(
+    tmp_path, capsys, monkeypatch
+):
+    """Incident: after `make demo`, cedar's report ("The fields you send") flagged its pull with
+    column-dropped Unweighted_gpa and Weighted_gpa and advised asking Clever Support to include
+    them: the field matrix compared each night with the one before it, whatever its origin,
+    while the checks compare a pull with the previous pull (the Data API never serves GPAs)."""
+    from rosterlab.checks import field_matrix
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with_gpa = tiny_night()
+    for row in with_gpa["students.csv"]:
+        row.insert(6, "Unweighted_gpa" if row[0] == "School_id" else "3.2")
+    renamed = json.loads(json.dumps(with_gpa))
+    renamed["students.csv"][3][3] = "Diaz-Ruiz"  # S-002 renamed on night 2
+    store = ingest_nights(tmp_path, capsys, with_gpa, renamed)
+    with standin(Path(store), DISTRICT) as origin:
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+    with Store.open(store) as kept:
+        matrix = field_matrix(kept, DISTRICT)
+    gpa = next(r for r in matrix.fields if r.field == "Unweighted_gpa")
+    assert gpa.present == (True, True, False)  # the pull does not serve it
+    # its header's own flag only: no column-dropped against the upload before it
+    assert [f.code for snapshot, f in matrix.flags if snapshot == 3] == ["extension-column"]
+    code, out, err = run(
+        capsys,
+        "--store",
+        store,
+        "check",
+        "--district",
+        DISTRICT,
+        "--snapshot",
+        "3",
+        "--format",
+        "json",
+    )
+    assert (code, err) == (0, "")
+    assert "column-dropped" not in out

@@ -26,7 +26,7 @@ from rosterlab.checks.model import CheckContext, CheckSettings
 from rosterlab.checks.sql import field_of
 from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, StagedFile, Store, positional, stage_snapshot
-from rosterlab.store.outcomes import same_kind
+from rosterlab.store.outcomes import live_before, same_kind
 
 EXACT_DISTINCT_ROWS = 100_000
 # How the pattern sample of a file larger than the sample is drawn, kept with every profile:
@@ -509,17 +509,24 @@ def field_matrix(store: Store, district: str, settings: CheckSettings | None = N
             )
         )
     flags: list[tuple[int, Finding]] = []
+    index = {s.id: night for night, s in enumerate(history)}
     for night, snapshot in enumerate(history):
         header = store.findings(snapshot.id, "ingest")
         flags += [(snapshot.id, f) for f in header if f.code in HEADER_CODES]
-        if night:
+        # compared as the checks compare it: with the state Clever served before it, of its kind
+        previous = live_before(store, snapshot)
+        if previous is not None:
             changes = field_changes(
-                profiles[night - 1],
+                profiles[index[previous.id]],
                 profiles[night],
                 header,
                 sync_type=snapshot.sync_type,
                 settings=settings,
-                earlier=profiles[night - 2 :: -1] if night > 1 else (),
+                earlier=[
+                    profiles[i]
+                    for i in range(index[previous.id] - 1, -1, -1)
+                    if same_kind(history[i], previous)
+                ],
             )
             flags += [(snapshot.id, f) for f in changes]
     return FieldMatrix(district, history, tuple(rows), tuple(flags))
