@@ -507,3 +507,29 @@ def test_a_read_only_store_is_checked_without_caching(tmp_path):
         result = run_checks(store, snapshot)
         assert (result.cached, [f.code for f in result.findings]) == (False, ["extension-column"])
         assert store.rows("SELECT count(*) FROM check_runs") == [(0,)]
+
+
+def test_a_distinct_count_that_is_an_estimate_says_so(tmp_path, monkeypatch):
+    """Above EXACT_DISTINCT_ROWS rows a column's distinct count is a HyperLogLog estimate;
+    `fields` JSON, the field matrix and the widget showed it as an exact number. 120 students
+    against a 100-row limit here: the students' columns are estimates, unless the checks kept
+    the column's distinct values (Student_id, School_id: exact for free); small files stay exact."""
+    from rosterlab.report.checks import fields_dict
+    from rosterlab.ui import FieldMatrixView, open_workbench
+
+    monkeypatch.setattr(fields, "EXACT_DISTINCT_ROWS", 100)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        (snapshot,) = ingest(store, tmp_path, big_night())
+        run_checks(store, snapshot, settings=SAMPLE, refresh=True)
+        kept = {(p.file, p.field): p.distinct_estimated for p in stored_profiles(store, snapshot)}
+        matrix = field_matrix(store, "tiny", SAMPLE)
+    assert {field for (file, field), estimated in kept.items() if estimated} == {
+        "Last_name", "First_name", "Grade", "DOB", "ext.note"
+    }  # fmt: skip
+    assert not any(estimated for (file, _), estimated in kept.items() if file != "students.csv")
+    shown = {r["field"]: r["distinct_estimated"] for r in fields_dict(matrix)["fields"]}
+    assert (shown["DOB"], shown["Student_id"], shown["School_name"]) == ([True], [False], [False])
+    dob = next(r for r in matrix.fields if r.field == "DOB")
+    view = FieldMatrixView(open_workbench(tmp_path / "store.duckdb", district="tiny"))
+    view.show.value = "distinct"
+    assert view._cell(dob, 0) == ("num", f"≈{dob.distinct[0]:,}")

@@ -76,6 +76,7 @@ class FieldProfile:
     sampled: int  # filled values whose pattern was counted
     patterns: tuple[tuple[str, int], ...]  # most common first
     version: int = PROFILE_VERSION  # how the sample was drawn
+    distinct_estimated: bool = False  # ``distinct`` is a HyperLogLog estimate (big files)
 
     @property
     def partial(self) -> bool:
@@ -110,6 +111,7 @@ def profile_file(
     rows = int(store.rows(f"SELECT count(*) FROM {staged.view}")[0][0])
     columns = [positional(p) for p in positions.values()]
     counted: dict[str, list[tuple[str, int]]] = {c: [] for c in columns}
+    known_ = known or {}
     if rows <= sample:
         # The whole file is the sample: one pass over its distinct values gives the fill, the
         # distinct count and the pattern mix (a value's pattern splits the distinct values).
@@ -119,7 +121,7 @@ def profile_file(
             distinct[column] += values
         stats = [n for c in columns for n in (sum(n for _, n in counted[c]), distinct[c])]
     else:
-        tables = [(known or {}).get(name) for name in positions]
+        tables = [known_.get(name) for name in positions]
         stats = _stats(store, staged.view, rows, columns, tables)
         _draw_sample(store, staged, columns, rows, sample)
         for column, shape, count, _ in _patterns(store, SAMPLE_TABLE, columns):
@@ -135,6 +137,7 @@ def profile_file(
             distinct=int(stats[2 * i + 1]),
             sampled=sum(n for _, n in counted[columns[i]]),
             patterns=tuple(counted[columns[i]]),
+            distinct_estimated=rows > max(sample, EXACT_DISTINCT_ROWS) and name not in known_,
         )
         for i, (name, position) in enumerate(positions.items())
     ]
@@ -223,7 +226,7 @@ def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> N
         "INSERT INTO field_profiles SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
         "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
         "unnest(?::BIGINT[]), MAP(unnest(?::VARCHAR[][]), unnest(?::BIGINT[][])), "
-        "unnest(?::INTEGER[])",
+        "unnest(?::INTEGER[]), unnest(?::BOOLEAN[])",
         [
             snapshot_id,
             [p.file for p in profiles],
@@ -236,6 +239,7 @@ def _save(store: Store, snapshot_id: int, profiles: Sequence[FieldProfile]) -> N
             [[s for s, _ in p.patterns] for p in profiles],
             [[n for _, n in p.patterns] for p in profiles],
             [p.version for p in profiles],
+            [p.distinct_estimated for p in profiles],
         ],
     )
 
@@ -248,17 +252,15 @@ def stored_profiles(store: Store, snapshot_id: int) -> list[FieldProfile] | None
         return None
     rows = store.rows(
         "SELECT file, field, position, rows, filled, distinct_values, sampled, "
-        "map_keys(patterns), map_values(patterns), version FROM field_profiles "
+        "map_keys(patterns), map_values(patterns), version, distinct_estimated FROM field_profiles "
         "WHERE snapshot_id = ? ORDER BY file, position",
         [snapshot_id],
     )
     found = []
-    for file, field, position, n, filled, distinct, sampled, shapes, counts, version in rows:
+    for file, field, position, n, filled, distinct, sampled, shapes, counts, *how in rows:
         ranked = sorted(zip(shapes or [], counts or [], strict=True), key=lambda x: (-x[1], x[0]))
         found.append(
-            FieldProfile(
-                file, field, position, n, filled, distinct, sampled, tuple(ranked), version
-            )
+            FieldProfile(file, field, position, n, filled, distinct, sampled, tuple(ranked), *how)
         )
     return found
 
@@ -450,6 +452,7 @@ class FieldRow:
     present: tuple[bool, ...]
     fill_rate: tuple[float | None, ...]
     distinct: tuple[int | None, ...]
+    distinct_estimated: tuple[bool, ...]  # the night's distinct count is an estimate
     pattern: tuple[str | None, ...]
 
 
@@ -505,6 +508,7 @@ def field_matrix(store: Store, district: str, settings: CheckSettings | None = N
                     for c in cells
                 ),
                 distinct=tuple(None if c is None else c.distinct for c in cells),
+                distinct_estimated=tuple(c is not None and c.distinct_estimated for c in cells),
                 pattern=tuple(None if c is None else c.pattern for c in cells),
             )
         )

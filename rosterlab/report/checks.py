@@ -161,6 +161,7 @@ def fields_dict(matrix: FieldMatrix) -> dict[str, Any]:
                 "present": list(row.present),
                 "fill_rate": list(row.fill_rate),
                 "distinct": list(row.distinct),
+                "distinct_estimated": list(row.distinct_estimated),
                 "pattern": list(row.pattern),
             }
             for row in matrix.fields

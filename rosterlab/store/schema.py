@@ -546,6 +546,14 @@ ALTER TABLE file_staging ADD COLUMN break_lines BIGINT[]"""
 PROFILE_VERSIONS = "ALTER TABLE field_profiles ADD COLUMN version INTEGER DEFAULT 1"
 
 
+# Whether a profile's distinct count is a HyperLogLog estimate (a file over 100,000 rows whose
+# column the checks kept no table of distinct values for): shown as such, never as exact. Kept
+# profiles of files that big are marked estimated (some were exact; the reverse would mislead).
+DISTINCT_ESTIMATED = """
+ALTER TABLE field_profiles ADD COLUMN distinct_estimated BOOLEAN DEFAULT false;
+UPDATE field_profiles SET distinct_estimated = "rows" > 100000"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -570,4 +578,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (11, "the served objects of each district's newest api pull", API_SERVED_TABLES),
         (12, "line breaks inside quoted values per staged file", LINE_BREAKS),
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
+        (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
     ]

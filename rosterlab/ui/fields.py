@@ -47,6 +47,7 @@ def matrix_for(bench: Workbench, nights: Sequence[NightRef] | None = None) -> Fi
             tuple(r.present[i] for i in keep),
             tuple(r.fill_rate[i] for i in keep),
             tuple(r.distinct[i] for i in keep),
+            tuple(r.distinct_estimated[i] for i in keep),
             tuple(r.pattern[i] for i in keep),
         )
         for r in matrix.fields
@@ -122,7 +123,8 @@ class FieldMatrixView(Panel):
             return "", row.pattern[night] or ""
         if show == "distinct":
             count = row.distinct[night]
-            return "num", "" if count is None else f"{count:,}"
+            about = "≈" if row.distinct_estimated[night] else ""  # an estimate says so
+            return "num", "" if count is None else f"{about}{count:,}"
         text = "" if rate is None else f"{rate:.0%}"
         return ("num low" if rate is not None and rate < 0.5 else "num"), text
 
