@@ -31,6 +31,8 @@ def spreadsheet_safe_sql(expression: str) -> str:
     return f"CASE WHEN {formula} THEN concat(chr(39), {expression}) ELSE {expression} END"
 
 
+# The smallest non-ASCII white space: every white-space value starts below "!" or at/above it.
+_FIRST_NON_ASCII_SPACE = min(c for c in spec.WHITE_SPACE if c > "~")
 _WHITE_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in spec.WHITE_SPACE) + "]*"
 
 
@@ -42,10 +44,15 @@ def spaces_blank_sql(expression: str) -> str:
 
 def white_space_blank_sql(expression: str) -> str:
     """SQL: the value is NULL or only :data:`~rosterlab.spec.WHITE_SPACE` — blank to the
-    checks, the stand-in (its ``rl_blank``) and the carried skips that mirror it. The pattern
-    runs only on values starting with white space (or empty)."""
+    checks, the stand-in (its ``rl_blank``) and the carried skips that mirror it.
+
+    The pattern runs only on values that may start with white space: empty, or a first byte
+    below ``!`` (every ASCII white space) or at or above U+0085's (every other one is
+    non-ASCII). Text compares byte by byte, so a value starting with a letter or a digit is
+    ruled out by two comparisons (``left(v, 1)`` cost three times as much over 2.4 M rows).
+    """
     return (
-        f"({expression} IS NULL OR CASE WHEN contains({quote_literal(spec.WHITE_SPACE)}, "
-        f"left({expression}, 1)) THEN regexp_full_match({expression}, "
-        f"{quote_literal(_WHITE_SPACE_CLASS)}) ELSE false END)"
+        f"({expression} IS NULL OR (({expression} < '!' OR {expression} >= "
+        f"{quote_literal(_FIRST_NON_ASCII_SPACE)}) AND regexp_full_match({expression}, "
+        f"{quote_literal(_WHITE_SPACE_CLASS)})))"
     )
