@@ -252,6 +252,23 @@ def test_a_students_contact_rows_disagree_on_the_students_grade(tmp_path):
     ]
 
 
+def test_a_bad_grade_on_a_students_second_contact_row_only_is_found_there(tmp_path):
+    # The cells pass counts a student's own columns over the student's versions: the second
+    # row's values are a version of their own, on the night they were sent and no other.
+    bad = tiny_night()
+    bad["students.csv"][2][5] = "K"  # S-001's second (contact) row; its first says 3
+    expected = [
+        ("invalid-value", "students", "S-001", "Grade", "K", 2, None),
+        ("duplicate-id", "students", "S-001", "Student_id", "S-001", 2, "students/S-001"),
+    ]
+    with Store.open(tmp_path / "store.duckdb") as store:
+        first, second, third = ingest(store, tmp_path, bad, bad, tiny_night())
+
+        assert found(run_checks(store, second)) == expected
+        assert found(run_checks(store, first)) == expected  # an older night, its versions closed
+        assert found(run_checks(store, third)) == []
+
+
 def test_a_section_listed_twice(tmp_path):
     night = tiny_night()
     night["sections.csv"].append(["SCH-2", "SEC-2", "T-2", "", "Algebra", "5"])
