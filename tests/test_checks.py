@@ -269,6 +269,20 @@ def test_a_bad_grade_on_a_students_second_contact_row_only_is_found_there(tmp_pa
         assert found(run_checks(store, third)) == []
 
 
+def test_a_student_number_shared_by_two_students_only_on_a_second_contact_row(tmp_path):
+    night = tiny_night()
+    night["students.csv"][2][2] = "00456"  # S-001's second row says S-002's number; its first 00123
+
+    result = check(tmp_path, night)
+
+    assert found(result) == [
+        ("duplicate-id", "students", "S-001", "Student_id", "S-001", 2, "students/S-001"),
+        ("duplicate-unique-value", "students", "S-002", "Student_number", "00456", 3,
+         "students/00456"),
+    ]  # fmt: skip
+    assert one(result, "duplicate-unique-value").message.count("S-001") == 1
+
+
 def test_a_section_listed_twice(tmp_path):
     night = tiny_night()
     night["sections.csv"].append(["SCH-2", "SEC-2", "T-2", "", "Algebra", "5"])

@@ -314,16 +314,32 @@ def _repeated_keys(staged: StagedFile, entity: spec.Entity) -> Sql:
     )
 
 
-def _shared_values(staged: StagedFile, entity: spec.Entity) -> list[Sql]:
+def _shared_values(ctx: CheckContext, staged: StagedFile, entity: spec.Entity) -> list[Sql]:
     """Rows whose unique-in-the-district value (Student_number, Teacher_number, Staff_email,
     Admin_email; v2.1.1) an earlier row of another record already holds. The record is its
-    ID column: a staff member's rows at several schools share their email rightly."""
+    ID column: a staff member's rows at several schools share their email rightly.
+
+    In a file that repeats a record over its rows (students.csv) only the values two records
+    hold among tonight's versions (one per distinct record-level row) are read from the rows.
+    """
     record = staged.columns.value(entity.key[0])
     queries = []
     for field in entity.fields:
         if not field.unique or not has(staged, field.name):
             continue
         v = staged.columns.value(field.name)
+        rows = f"{staged.view} WHERE NOT {blank(v)} AND {record} IS NOT NULL"
+        scope: Sql = ("", [])
+        if len(spec.FILES[staged.spec_name].entities) > 1:
+            held, by = quote_ident(field.name), quote_ident(entity.key[0])
+            snapshot = ctx.snapshot
+            scope = (
+                f"u AS (SELECT {held} AS v FROM ({ctx.store.entity_sql(entity.name)}) "
+                f"WHERE {held} IS NOT NULL AND {by} IS NOT NULL GROUP BY 1 "
+                f"HAVING min({by}) <> max({by})), ",
+                [snapshot.district, snapshot.seq, snapshot.seq],
+            )
+            rows += f" AND {v} IN (SELECT v FROM u)"
         queries.append(
             conflicting_rows(
                 "duplicate-unique-value",
@@ -331,8 +347,9 @@ def _shared_values(staged: StagedFile, entity: spec.Entity) -> list[Sql]:
                 field=field.name,
                 ident=v,
                 value=record,
-                rows=f"{staged.view} WHERE NOT {blank(v)} AND {record} IS NOT NULL",
+                rows=rows,
                 key=row_key(staged, entity),
+                scope=scope,
                 info=("d._v0", []),
             )
         )
@@ -364,7 +381,7 @@ def check_duplicates(ctx: CheckContext) -> list[Finding]:
         entity = spec.ENTITIES[names[0]]
         if entity.name == ENROLLMENTS or not all(has(staged, k) for k in entity.key):
             continue  # a repeated enrollment is duplicate-enrollment (cross-file)
-        queries = _shared_values(staged, entity)
+        queries = _shared_values(ctx, staged, entity)
         if len(names) > 1:
             queries.append(_student_conflicts(ctx, staged, entity))
         else:
