@@ -188,6 +188,7 @@ def test_fields_json_is_the_field_by_night_matrix(capsys, store):
         "present": [True, False],
         "fill_rate": [1.0, None],
         "distinct": [3, None],
+        "distinct_estimated": [False, None],  # exact: 3 rows, far under the estimate's 100,000
         "pattern": ["A.A@A.A", None],
     }
     assert [(f["snapshot"], f["code"]) for f in payload["flags"]] == [

@@ -452,7 +452,7 @@ class FieldRow:
     present: tuple[bool, ...]
     fill_rate: tuple[float | None, ...]
     distinct: tuple[int | None, ...]
-    distinct_estimated: tuple[bool, ...]  # the night's distinct count is an estimate
+    distinct_estimated: tuple[bool | None, ...]  # the night's distinct count is an estimate
     pattern: tuple[str | None, ...]
 
 
@@ -508,7 +508,7 @@ def field_matrix(store: Store, district: str, settings: CheckSettings | None = N
                     for c in cells
                 ),
                 distinct=tuple(None if c is None else c.distinct for c in cells),
-                distinct_estimated=tuple(c is not None and c.distinct_estimated for c in cells),
+                distinct_estimated=tuple(c.distinct_estimated if c else None for c in cells),
                 pattern=tuple(None if c is None else c.pattern for c in cells),
             )
         )
