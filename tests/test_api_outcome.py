@@ -9,6 +9,7 @@ process) from tiny districts named for their incidents.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.cli_run import run
 from tests.test_api import DISTRICT, configure
 from tests.test_outcomes import ingest_nights
-from tests.tiny import tiny_night
+from tests.tiny import tiny_night, write_night
 
 
 def api_pull(capsys: Any, store: Path | str, config: Path, *extra: str) -> tuple[int, str]:
@@ -294,3 +295,45 @@ def test_the_field_matrix_compares_a_pull_with_pulls_as_the_checks_do(
     )
     assert (code, err) == (0, "")
     assert "column-dropped" not in out
+
+
+def test_a_record_clever_skipped_is_not_served_by_a_pull_not_removed(tmp_path, capsys, monkeypatch):
+    """T-1 is uploaded without a last name: Clever skips it, so the pull after the upload does
+    not serve it. The district never removed T-1: the timeline says the pull did not serve it
+    (a pull follows the previous pull, an upload the previous upload), and the next upload
+    (T-1 whole again) is no re-appearance of the uploaded record but its fix."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    night["teachers.csv"][1][2] = ""  # T-1 without its required Last_name
+    store = ingest_nights(tmp_path, capsys, night)
+    with standin(Path(store), DISTRICT) as origin:
+        code, _ = api_pull(capsys, store, configure(tmp_path, origin))
+    assert code == 0
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    code, _, err = run(
+        capsys,
+        *("--store", store, "ingest", str(write_night(tmp_path / "night-3", tiny_night()))),
+        *("--district", DISTRICT, "--taken-at", later),
+    )
+    assert (code, err) == (0, "")
+
+    code, out, err = run(
+        capsys,
+        *("--store", store, "timeline", "--district", DISTRICT),
+        *("--entity", "teachers", "--key", "T-1", "--format", "json"),
+    )
+    assert (code, err) == (0, "")
+    events = json.loads(out)["events"]
+    assert [(e["seq"], e["change"], e["field"], e["old"], e["new"]) for e in events] == [
+        (1, "first-seen", None, None, None),
+        (2, "not-served", None, None, None),
+        (3, "changed", "Last_name", None, "Park"),
+    ]
+    code, out, _ = run(
+        capsys,
+        *("--store", store, "timeline", "--district", DISTRICT),
+        *("--entity", "teachers", "--key", "T-1"),
+    )
+    assert out.splitlines()[2].split(")  ")[1] == (
+        "not-served: the uploads hold it, the Data API does not"
+    )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 # Columns of the tidy row-level change frame, in order.
 CHANGE_COLUMNS: tuple[str, ...] = ("entity", "key", "change", "field", "old", "new")
 HoldKind = Literal["deletion", "update"]
-TimelineChange = Literal["first-seen", "changed", "removed", "reappeared", "versions"]
+TimelineChange = Literal[
+    "first-seen", "changed", "removed", "reappeared", "versions", "not-served", "served"
+]
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ class TimelineEvent:
 
     ``change``: ``first-seen``, ``changed`` (one event per field), ``removed``, ``reappeared``
     (followed by ``changed`` events against the version last seen), ``versions`` (the number of
-    versions holding the key changed: a duplicate appeared or went away; old/new are counts).
+    versions holding the key changed: a duplicate appeared or went away; old/new are counts),
+    ``not-served`` (a pull from the Data API without a record the uploads hold: Clever skipped
+    it, the district did not remove it), ``served`` (a pull serves it again, or first serves a
+    record the uploads showed; followed by ``changed`` events against the previous pull's).
     """
 
     snapshot_id: int

@@ -7,13 +7,14 @@ is then cheap. At each night the lowest ``row_hash`` present stands for the key,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff.model import Timeline, TimelineEvent
 from rosterlab.errors import ConfigError, SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store, quote_ident
-from rosterlab.store.outcomes import outcomes
+from rosterlab.store.outcomes import API_ORIGIN, outcomes
 
 
 def _values(entity: spec.Entity, row: Mapping[str, Any]) -> dict[str, str]:
@@ -66,11 +67,24 @@ def full_key(store: Store, district: str, entity: str, key: str) -> str:
     return key
 
 
+@dataclass
+class _Track:
+    """What one kind of snapshot (uploads, or pulls from the Data API) last said of the key."""
+
+    last_seen: dict[str, str] | None = None
+    present: int = 0  # versions holding the key at the kind's previous applied night
+    not_served: bool = False  # pulls: the uploads hold it, the previous pull did not serve it
+
+
 def record_timeline(store: Store, district: str, entity: str, key: str) -> Timeline:
     """First seen, each field change, removal and re-appearance of ``entity`` ``key`` (a part
     of a composite key is enough when it names one record: :func:`full_key`).
 
     A night Clever did not process is passed over: Clever kept serving the record as it was.
+    As in the diff, uploads follow uploads and pulls from the Data API follow pulls: a pull that
+    does not serve a record the uploads hold (a row Clever skipped) says ``not-served`` — the
+    district did not remove it — and ``served`` when a pull serves it again (or first serves a
+    record the uploads showed).
     """
     if entity not in spec.ENTITIES:
         raise ConfigError(f"unknown entity {entity!r}: use one of {', '.join(spec.ENTITIES)}")
@@ -88,8 +102,7 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
         [district, key],
     ).to_dicts()
     events: list[TimelineEvent] = []
-    last_seen: dict[str, str] | None = None
-    present_before = 0
+    uploads, pulls = _Track(), _Track()
     served = {i for i, outcome in outcomes(store, district).items() if outcome.applied}
     for snap in snapshots:
         if snap.id not in served:
@@ -101,18 +114,27 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
         ]
         current = _values(kind, min(present, key=lambda v: v["row_hash"])) if present else None
         at = (snap.id, snap.seq, snap.taken_at)
+        track, other = (pulls, uploads) if snap.origin == API_ORIGIN else (uploads, pulls)
         if current is None:
-            if present_before:
+            if track is pulls and uploads.present:
+                if not pulls.not_served:
+                    events.append(TimelineEvent(*at, "not-served"))
+            elif track.present:
                 events.append(TimelineEvent(*at, "removed"))
-        elif last_seen is None:
+        elif track.last_seen is None and other.last_seen is None:
             events.append(TimelineEvent(*at, "first-seen"))
         else:
-            if not present_before:
+            if track is pulls and (pulls.not_served or pulls.last_seen is None):
+                events.append(TimelineEvent(*at, "served"))
+            elif track.last_seen is not None and not track.present:
                 events.append(TimelineEvent(*at, "reappeared"))
-            events += _field_events(snap, kind, last_seen, current)
-        if present and len(present) != max(present_before, 1):
-            old = str(max(present_before, 1))
+            if track.last_seen is not None:
+                events += _field_events(snap, kind, track.last_seen, current)
+        if present and len(present) != max(track.present, 1):
+            old = str(max(track.present, 1))
             events.append(TimelineEvent(*at, "versions", None, old, str(len(present))))
-        last_seen = current if current is not None else last_seen
-        present_before = len(present)
+        if track is pulls:
+            pulls.not_served = current is None and uploads.present > 0
+        track.last_seen = current if current is not None else track.last_seen
+        track.present = len(present)
     return Timeline(district, entity, key, len(snapshots), tuple(events))

@@ -479,6 +479,10 @@ def timeline_text(timeline: Timeline) -> str:
             )
         elif e.change == "versions":
             lines.append(f"  {when}  versions holding the key: {e.old} → {e.new}")
+        elif e.change == "not-served":
+            lines.append(f"  {when}  not-served: the uploads hold it, the Data API does not")
+        elif e.change == "served":
+            lines.append(f"  {when}  served by the Data API")
         else:
             lines.append(f"  {when}  {e.change}")
     return "\n".join(lines)
