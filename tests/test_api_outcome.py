@@ -337,3 +337,30 @@ def test_a_record_clever_skipped_is_not_served_by_a_pull_not_removed(tmp_path, c
     assert out.splitlines()[2].split(")  ")[1] == (
         "not-served: the uploads hold it, the Data API does not"
     )
+
+
+def test_reconcile_against_a_night_clever_did_not_process_says_so(tmp_path, capsys, monkeypatch):
+    """Night 2 sends no students.csv: Clever never processes it and keeps serving night 1. The
+    pull after it is night 1's state, so reconciling night 2 with it would blame the served
+    differences on rows Clever never read: reconcile says plainly what Clever served instead,
+    and by default reconciles the pull with night 1, the upload Clever processed."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night_2 = tiny_night()
+    del night_2["students.csv"]
+    night_2["teachers.csv"][1][3] = "Joanna"  # a change Clever never sees
+    store = ingest_nights(tmp_path, capsys, tiny_night(), night_2)
+    with standin(Path(store), DISTRICT) as origin:
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+
+    code, out, err = run(
+        capsys, "--store", store, "reconcile", "--district", DISTRICT, "--upload", "2"
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "rosterlab: Clever never processed upload snapshot 2 (missing-file: students.csv) and kept "
+        "serving snapshot 1's state: reconcile --upload 1 compares what it serves\n"
+    )
+    code, out, err = run(capsys, "--store", store, "reconcile", "--district", DISTRICT)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].startswith(f"{DISTRICT}: upload snapshot 1 (")
+    assert "no differences: Clever serves exactly what was uploaded" in out

@@ -21,7 +21,13 @@ from rosterlab.spec import Finding, finding
 from rosterlab.spec.findings import ROWS_MAY_BE_SKIPPED
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
-from rosterlab.store.outcomes import API_ORIGIN, UploadOutcome, outcome_of
+from rosterlab.store.outcomes import (
+    API_ORIGIN,
+    NOT_PROCESSED,
+    UploadOutcome,
+    live_before,
+    outcome_of,
+)
 from rosterlab.store.sql import (
     quote_ident,
     quote_literal,
@@ -118,11 +124,17 @@ def _resolve(
             "--served an API snapshot (rosterlab snapshots shows origins)"
         )
     if upload is None:
-        earlier = [s for s in history if s.origin != API_ORIGIN and s.seq < served_snap.seq]
+        earlier = [
+            s
+            for s in history
+            if s.origin != API_ORIGIN
+            and s.seq < served_snap.seq
+            and outcome_of(store, s.id).outcome != NOT_PROCESSED
+        ]
         if not earlier:
             raise SnapshotNotFoundError(
-                f"district {district} has no upload before API snapshot {served_snap.id}: "
-                "ingest the uploaded bundle or give --upload"
+                f"district {district} has no upload Clever processed before API snapshot "
+                f"{served_snap.id}: ingest the uploaded bundle or give --upload"
             )
         upload_snap = earlier[-1]
     else:
@@ -131,6 +143,18 @@ def _resolve(
         raise SnapshotNotFoundError(
             f"snapshot {upload_snap.id} is an API pull, not an upload: give --upload an "
             "uploaded snapshot"
+        )
+    outcome = outcome_of(store, upload_snap.id)
+    if outcome.outcome == NOT_PROCESSED:
+        live = live_before(store, upload_snap)
+        raise SnapshotNotFoundError(
+            f"Clever never processed upload snapshot {upload_snap.id} ({outcome.reason}) and "
+            + (
+                f"kept serving snapshot {live.id}'s state: reconcile --upload {live.id} compares "
+                "what it serves"
+                if live is not None
+                else "served no upload of the district before it: nothing of it to reconcile"
+            )
         )
     return upload_snap, served_snap
 
@@ -144,7 +168,9 @@ def reconcile(
 ) -> ReconcileResult:
     """Reconcile an upload with what the API serves; read-only.
 
-    Defaults: the newest API snapshot, and the newest upload before it.
+    Defaults: the newest API snapshot, and the newest upload before it that Clever processed.
+    An upload Clever did not process (a required file missing) never reached what it serves:
+    a SnapshotNotFoundError names the upload it kept serving instead.
     """
     upload_snap, served_snap = _resolve(store, district, upload, served)
     pull = pull_of(store, served_snap.id)

@@ -161,7 +161,10 @@ def register(sub: Any) -> None:
         "rosterlab reconcile --district maple [--upload 3 --served 4] [--details]",
     )
     add_district(rec)
-    rec.add_argument("--upload", help="uploaded snapshot (default: the newest before --served)")
+    rec.add_argument(
+        "--upload",
+        help="uploaded snapshot (default: the newest before --served that Clever processed)",
+    )
     rec.add_argument("--served", help="API snapshot (default: the newest api pull)")
     rec.add_argument("--details", action="store_true", help="list every difference")
     rec.add_argument(
