@@ -256,6 +256,28 @@ def test_diff_from_previous_is_the_night_before_to(capsys, tmp_path):
     )
 
 
+def test_a_backward_diff_predicts_no_hold(capsys, tmp_path):
+    """Night 1 has one teacher, night 2 three. Forward, nothing is deleted; backward
+    (`--from n2 --to n1`) two of three teachers go, which once read as a predicted hold — but
+    Clever holds an upload against the state before it: a hold only makes sense forward."""
+    first = tiny_night()
+    del first["teachers.csv"][2:]  # T-2 and T-3 come on night 2
+    store = str(ingest_history(tmp_path, first, tiny_night()))
+    args = ("--store", store, "diff", "--district", "maple", "--from", "n2", "--to", "n1")
+
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert "teachers         0        2        0          1" in out.splitlines()
+    assert out.splitlines()[-1] == (
+        "hold: not predicted for a backward diff (from a later night to an earlier one): Clever "
+        "holds an upload against the state before it, so a hold only makes sense forward in time"
+    )
+    code, out, _ = run(capsys, *args, "--format", "json")
+    assert json.loads(out)["hold"] == {"predicted": False, "reasons": [], "backward": True}
+    code, out, _ = run(capsys, *args[:-4], "--from", "n1", "--to", "n2", "--format", "json")
+    assert json.loads(out)["hold"] == {"predicted": False, "reasons": []}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

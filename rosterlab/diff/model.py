@@ -133,6 +133,12 @@ class DiffResult:
     def hold_predicted(self) -> bool:
         return bool(self.hold_reasons)
 
+    @property
+    def backward(self) -> bool:
+        """``from`` is a later night than ``to``: no hold is predicted (Clever holds an upload
+        against the state before it, so a hold only makes sense forward in time)."""
+        return self.from_snapshot.seq > self.to_snapshot.seq
+
     def entity(self, name: str) -> EntityDiff:
         for item in self.entities:
             if item.entity == name:

@@ -38,7 +38,8 @@ def diff_snapshots(
     again (the checks run before tonight's outcome is recorded).
 
     No hold is predicted for a ``to`` pulled from the Data API: it is what Clever serves, already
-    applied (Clever holds uploads, not what it serves).
+    applied (Clever holds uploads, not what it serves) — nor for a backward diff (``frm`` later
+    than ``to``): a hold only makes sense forward in time.
     """
     if not store.snapshots(district):
         raise SnapshotNotFoundError(
@@ -82,7 +83,7 @@ def diff_snapshots(
         rekeys=parts.rekeys,
         rollovers=parts.rollovers,
         hold_reasons=()
-        if not_processed or to_snapshot.origin == API_ORIGIN
+        if not_processed or to_snapshot.origin == API_ORIGIN or from_snapshot.seq > to_snapshot.seq
         else hold_reasons(parts.entities, parts.rollovers, thresholds),
         changes=parts.changes,
         not_processed=not_processed,

@@ -23,6 +23,10 @@ from rosterlab.store.outcomes import API_ORIGIN, SERVED, SERVED_REASON
 MASK = "•••"
 RATIO_DIGITS = 4
 NULL_TEXT = "∅"
+BACKWARD = (
+    "not predicted for a backward diff (from a later night to an earlier one): Clever holds an "
+    "upload against the state before it, so a hold only makes sense forward in time"
+)
 
 
 # --- redaction ---------------------------------------------------------------------------
@@ -155,6 +159,7 @@ def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False
                 }
                 for h in result.hold_reasons
             ],
+            **({"backward": True} if result.backward else {}),
         },
         "term_rollovers": [
             {
@@ -268,6 +273,8 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
         ]
     elif result.to_snapshot.origin == API_ORIGIN:
         lines.append(_served(result))
+    elif result.backward:
+        lines.append(f"hold: {BACKWARD}")
     else:
         lines.append("hold: not predicted")
     if details:
@@ -354,6 +361,8 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
         )
     elif result.to_snapshot.origin == API_ORIGIN:
         parts.append(f'<p class="muted">{esc(_served(result, "No hold"))}.</p>')
+    elif result.backward:
+        parts.append(f'<p class="muted">Hold: {esc(BACKWARD)}.</p>')
     else:
         parts.append('<p class="muted">No hold predicted.</p>')
     fields = [(e.entity, f, f"{n:,}") for e in result.entities for f, n in e.fields]
