@@ -208,6 +208,26 @@ def test_redate_onto_another_nights_time_is_refused_and_changes_nothing(capsys, 
     ]
 
 
+def test_redate_more_than_a_day_ahead_is_refused_as_at_ingest(capsys, tmp_path):
+    """Ingest refuses a night more than a day in the future (a wrong clock) unless
+    --allow-future; redate accepted one silently, and every later night would then be refused
+    as older than the newest."""
+    store = tmp_path / "s.duckdb"
+    run(capsys, *nightly(store, "ingest", str(three_nights(tmp_path))))
+    redate = nightly(store, "snapshots", "redate", "3", "--taken-at", "2099-01-01T02:00")
+    code, out, err = run(capsys, *redate)
+    assert (code, out) == (2, "")
+    assert err == (
+        "rosterlab: snapshot 3 would be taken at 2099-01-01 02:00 UTC (--taken-at), more than a "
+        f"day after today ({datetime.now(UTC):%Y-%m-%d} UTC): fix --taken-at, or re-run with "
+        "--allow-future if it is right\n"
+    )
+    assert history(store)[2] == (3, 3, "2026-09-03 02:00")
+    code, _, err = run(capsys, *redate, "--allow-future")
+    assert (code, err) == (0, "")
+    assert history(store)[2] == (3, 3, "2099-01-01 02:00")
+
+
 @pytest.fixture
 def maple_and_cedar(tmp_path: Path) -> Path:
     """maple's three nights are snapshots 1-3; cedar's two are 4 and 5."""

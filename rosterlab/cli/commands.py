@@ -164,7 +164,7 @@ def cmd_snapshots_redate(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     with open_store(settings) as store:
         moved = store.resolve(args.snapshot, args.district)
-        history = redate_snapshot(store, moved.id, when)
+        history = redate_snapshot(store, moved.id, when, allow_future=args.allow_future)
         recheck_district(
             store, moved.district, settings_for_district(store, settings, moved.district)
         )
@@ -287,6 +287,11 @@ def register(sub: Any) -> None:
         add_district(action, required=False, help_text=DISTRICT_HELP, default=argparse.SUPPRESS)
         action.set_defaults(handler=handler)
     redate.add_argument("--taken-at", required=True, help="ISO-8601 time the night was taken")
+    redate.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="accept a time more than a day ahead of now (refused by default: a wrong clock)",
+    )
 
     export = add_command(
         sub,

@@ -711,11 +711,22 @@ def forget_snapshot(store: Store, snapshot_id: int) -> list[SnapshotInfo]:
     return store.snapshots(gone.district)
 
 
-def redate_snapshot(store: Store, snapshot_id: int, taken_at: datetime) -> list[SnapshotInfo]:
+def redate_snapshot(
+    store: Store, snapshot_id: int, taken_at: datetime, *, allow_future: bool = False
+) -> list[SnapshotInfo]:
     """Give one snapshot another ``taken_at``; the district's history is replayed in the new
-    time order from the raw files, in one transaction, every id kept. Returns the snapshots."""
+    time order from the raw files, in one transaction, every id kept. Returns the snapshots.
+
+    A time more than a day ahead of now raises unless ``allow_future``, as at ingest."""
     moved = store.snapshot(snapshot_id)
     when = naive_utc(taken_at)
+    now = datetime.now(UTC)
+    if when > naive_utc(now + FUTURE_SLACK) and not allow_future:
+        raise TakenAtError(
+            f"snapshot {snapshot_id} would be taken at {when:%Y-%m-%d %H:%M} UTC (--taken-at), "
+            f"more than a day after today ({now:%Y-%m-%d} UTC): fix --taken-at, or re-run with "
+            "--allow-future if it is right"
+        )
     history = store.snapshots(moved.district)
     for other in history:
         if other.id != snapshot_id and other.taken_at == when:
