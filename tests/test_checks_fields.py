@@ -470,6 +470,29 @@ def test_ledger_entries_must_name_a_real_field(store, entity, field, message):
     assert raised.value.message.startswith(message)
 
 
+def test_a_ledger_key_in_no_night_is_refused_naming_the_nearest(store, tmp_path):
+    """A typo (S-02 for S-002) kept an override that no record of any night matches: the
+    ledger refuses it, as it refuses an unknown field, and names the nearest keys."""
+    ingest(store, tmp_path, tiny_night())
+    with pytest.raises(LedgerError) as raised:
+        add_override(
+            store, "tiny", entity="students", key="S-02", field="First_name", value="B", reason="r"
+        )
+    assert raised.value.message == (
+        "tiny has no students record 'S-02' in any night: nearest S-002, S-001, S-003 (give "
+        "the record's key as its nights hold it)"
+    )
+    with pytest.raises(LedgerError) as raised:
+        add_override(
+            store, "oak", entity="students", key="S-002", field="Grade", value="3", reason="r"
+        )
+    assert raised.value.message == (
+        "oak has no students record 'S-002' in any night: no night of oak holds students "
+        "(ingest its nights first)"
+    )
+    assert overrides(store, "tiny") == overrides(store, "oak") == []
+
+
 def test_removing_an_unknown_override_says_how_to_list_them(store):
     with pytest.raises(LedgerError) as raised:
         remove_override(store, "tiny", 42)

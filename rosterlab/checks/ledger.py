@@ -16,7 +16,7 @@ from rosterlab.checks.model import CheckContext
 from rosterlab.checks.sql import Sql, bound, find, row_key, select_findings
 from rosterlab.errors import LedgerError
 from rosterlab.spec import Finding
-from rosterlab.store import Store
+from rosterlab.store import Store, quote_ident
 
 _COLUMNS = "id, district, entity, key, field, value, reason, created_at"
 
@@ -48,6 +48,33 @@ def _validate(entity: str, field: str) -> None:
         )
 
 
+NEAREST_KEYS = 3
+
+
+def _check_key(store: Store, district: str, entity: str, key: str) -> None:
+    """Refuse a key in no night of the district (a typo would keep an override nothing matches),
+    naming the nearest keys the district has."""
+    table = quote_ident(entity)
+    if store.rows(f"SELECT 1 FROM {table} WHERE district = ? AND key = ? LIMIT 1", [district, key]):
+        return
+    nearest = [
+        row[0]
+        for row in store.rows(
+            f"SELECT key FROM (SELECT DISTINCT key FROM {table} WHERE district = ?) "
+            "ORDER BY levenshtein(key, ?), key LIMIT ?",
+            [district, key, NEAREST_KEYS],
+        )
+    ]
+    raise LedgerError(
+        f"{district} has no {entity} record {key!r} in any night: "
+        + (
+            f"nearest {', '.join(nearest)} (give the record's key as its nights hold it)"
+            if nearest
+            else f"no night of {district} holds {entity} (ingest its nights first)"
+        )
+    )
+
+
 def add_override(
     store: Store,
     district: str,
@@ -58,10 +85,12 @@ def add_override(
     value: str | None,
     reason: str,
 ) -> Override:
-    """Record (or replace) the override of one field of one record; returns it."""
+    """Record (or replace) the override of one field of one record (its key must be in a night
+    of the district, as its field must be the entity's); returns it."""
     _validate(entity, field)
     if not reason.strip():
         raise LedgerError("give a --reason: the ledger says why a value is kept on purpose")
+    _check_key(store, district, entity, key)
     store.execute(
         "INSERT INTO ledger (district, entity, key, field, value, reason, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (district, entity, key, field) DO UPDATE SET "
