@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rosterlab import spec
 from rosterlab.api.reconcile import NEVER_SERVED, EntityCounts, ReconcileResult
 from rosterlab.bundle import open_bundle
@@ -535,3 +537,24 @@ def test_a_name_of_only_a_tab_or_a_no_break_space_is_blank_to_the_checks_and_the
         ("enrollments", "SEC-2/S-003", "white-space-only", "S-003"),
     ]
     assert (result["differences"]["served-skipped"], result["unexplained"]) == (6, 0)
+
+
+@pytest.mark.parametrize("count", ["1", "4"])
+def test_a_reconcile_count_of_one_reads_as_right_as_four(count):
+    """ "1 references are served empty", "1 values are served normalised": the grouped findings'
+    counts sit after a colon, as field-not-served's do, so one and many both read right."""
+    empty = finding(
+        "reference-not-served", entity="sections", field="Teacher_id", value=count,
+        cause="section-unknown-teacher",
+    )  # fmt: skip
+    normalised = finding(
+        "value-normalised", entity="students", field="DOB", value=count,
+        cause="dates are served as M/D/YYYY and read back MM/DD/YYYY",
+    )  # fmt: skip
+    assert empty.message == (
+        f"sections Teacher_id: references served empty: {count} (section-unknown-teacher)."
+    )
+    assert normalised.message == (
+        f"students DOB: values served normalised: {count} (dates are served as M/D/YYYY and "
+        "read back MM/DD/YYYY)."
+    )

@@ -1095,7 +1095,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         title="Value normalised by Clever",
         when="Clever serves an uploaded value in its own form (race codes as names, DOB without "
         "leading zeros, frl Y/N as Other/Paid, off-vocabulary values dropped); value = count",
-        message="{entity} {field}: {value} values are served normalised ({cause}).",
+        message="{entity} {field}: values served normalised: {value} ({cause}).",
         hint=(
             "Nothing to fix unless the app needs the exact value; send Clever's spelling to avoid "
             "it."
@@ -1111,7 +1111,7 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "an uploaded reference (a section's teacher, a student's school) to a record Clever "
             "does not serve, so the reference is served empty; value = count"
         ),
-        message="{entity} {field}: {value} references are served empty ({cause}).",
+        message="{entity} {field}: references served empty: {value} ({cause}).",
         hint="Fix the upload so the referenced record exists and is valid; Clever then serves the "
         "reference.",
         clever=OBSERVED,
