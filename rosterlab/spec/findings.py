@@ -159,17 +159,7 @@ def finding(
     ``many`` message words it.
     """
     kind = CATALOGUE[code]
-    values = _SafeDict(
-        entity=entity,
-        key=key,
-        field=field,
-        value=value,
-        row=row,
-        cause=cause,
-        count=count,
-        samples=samples_text(sample_keys, count),
-        **context,
-    )
+    values = _template_values(entity, key, field, value, row, cause, count, sample_keys, context)
     message = kind.many if count > 1 and kind.many else kind.message
     return Finding(
         code=code,
@@ -188,21 +178,39 @@ def finding(
     )
 
 
+def _template_values(
+    entity: str | None,
+    key: str | None,
+    field: str | None,
+    value: str | None,
+    row: int | None,
+    cause: str | None,
+    count: int,
+    sample_keys: tuple[str, ...],
+    context: dict[str, Any],
+) -> _SafeDict:
+    """What a catalogue template may name (a name it does not know stays as written)."""
+    return _SafeDict(
+        entity=entity,
+        key=key,
+        field=field,
+        value=value,
+        row=row,
+        cause=cause,
+        count=count,
+        samples=samples_text(sample_keys, count),
+        **context,
+    )
+
+
 def as_served(f: Finding) -> Finding:
     """``f`` worded for a record as Clever serves it (a snapshot pulled from the Data API),
     where the catalogue words its code so (``served``); else ``f`` itself."""
     kind = CATALOGUE[f.code]
     if not kind.served:
         return f
-    values = _SafeDict(
-        entity=f.entity,
-        key=f.key,
-        field=f.field,
-        value=f.value,
-        row=f.row,
-        cause=f.cause,
-        count=f.count,
-        samples=samples_text(f.sample_keys, f.count),
+    values = _template_values(
+        f.entity, f.key, f.field, f.value, f.row, f.cause, f.count, f.sample_keys, {}
     )
     return replace(
         f, message=kind.served.format_map(values), hint=kind.served_hint.format_map(values)
