@@ -502,9 +502,8 @@ def resolve_taken_at(
     A time more than a day ahead of now raises unless ``allow_future``: every later night would
     be "older than the newest" and refused. Call it before opening the store to leave no trace.
     """
-    now = datetime.now(UTC)
     when, dated_by = _when(bundle, taken_at, dated_by)
-    if naive_utc(when) > naive_utc(now + FUTURE_SLACK) and not allow_future:
+    if not allow_future:
         origin_of_time = (
             "--taken-at"
             if taken_at
@@ -512,12 +511,25 @@ def resolve_taken_at(
             if dated_by == "name"
             else "the newest file's modification time"
         )
-        raise TakenAtError(
-            f"{source or bundle.source} would be taken at {naive_utc(when):%Y-%m-%d %H:%M} UTC "
-            f"({origin_of_time}), more than a day after today ({now:%Y-%m-%d} UTC): fix the "
-            "clock or pass --taken-at, or re-run with --allow-future if it is right"
+        _refuse_future(
+            naive_utc(when),
+            source or bundle.source,
+            origin_of_time,
+            "fix the clock or pass --taken-at",
         )
     return when, dated_by
+
+
+def _refuse_future(when: datetime, subject: str, origin: str, fix: str) -> None:
+    """Raise when ``when`` (naive UTC) is more than :data:`FUTURE_SLACK` after now: a wrong
+    clock, not a night (ingest and redate both refuse it unless --allow-future)."""
+    now = datetime.now(UTC)
+    if when > naive_utc(now + FUTURE_SLACK):
+        raise TakenAtError(
+            f"{subject} would be taken at {when:%Y-%m-%d %H:%M} UTC ({origin}), more than a day "
+            f"after today ({now:%Y-%m-%d} UTC): {fix}, or re-run with --allow-future if it is "
+            "right"
+        )
 
 
 def ingest_bundle(
@@ -720,13 +732,8 @@ def redate_snapshot(
     A time more than a day ahead of now raises unless ``allow_future``, as at ingest."""
     moved = store.snapshot(snapshot_id)
     when = naive_utc(taken_at)
-    now = datetime.now(UTC)
-    if when > naive_utc(now + FUTURE_SLACK) and not allow_future:
-        raise TakenAtError(
-            f"snapshot {snapshot_id} would be taken at {when:%Y-%m-%d %H:%M} UTC (--taken-at), "
-            f"more than a day after today ({now:%Y-%m-%d} UTC): fix --taken-at, or re-run with "
-            "--allow-future if it is right"
-        )
+    if not allow_future:
+        _refuse_future(when, f"snapshot {snapshot_id}", "--taken-at", "fix --taken-at")
     history = store.snapshots(moved.district)
     for other in history:
         if other.id != snapshot_id and other.taken_at == when:
