@@ -28,12 +28,7 @@ from rosterlab.store.outcomes import (
     live_before,
     outcome_of,
 )
-from rosterlab.store.sql import (
-    quote_ident,
-    quote_literal,
-    spaces_blank_sql,
-    white_space_blank_sql,
-)
+from rosterlab.store.sql import BLANK_CODES, quote_ident, quote_literal
 
 NEVER_SERVED: dict[str, frozenset[str]] = {
     "students": frozenset({"Password", "Unweighted_gpa", "Weighted_gpa"}),
@@ -390,10 +385,7 @@ class _Reconciler:
         required = [quote_ident("u:" + f.name) for f in entity.fields if f.required and f.confirmed]
         branches = [
             f"WHEN {blank(c)} THEN {why(quote_literal(code))}"
-            for blank, code in (
-                (spaces_blank_sql, "missing-value"),
-                (white_space_blank_sql, "white-space-only"),
-            )
+            for blank, code in BLANK_CODES
             for c in required
         ]
         branches.append(

@@ -29,7 +29,7 @@ from rosterlab.checks.sql import (
 )
 from rosterlab.spec import Finding
 from rosterlab.store import StagedFile, contact_identity_sql, entity_filter, quote_ident
-from rosterlab.store.sql import spaces_blank_sql, white_space_blank_sql
+from rosterlab.store.sql import BLANK_CODES, white_space_blank_sql
 
 CONTACTS = spec.ENTITIES["contacts"]
 ENROLLMENTS = spec.ENTITIES["enrollments"].name
@@ -64,7 +64,7 @@ def blank_rules(field: spec.Field, v: str) -> list[Rule]:
     spaces is missing-value, of other white space white-space-only (Clever does not say it
     reads a tab or no-break space as blank); any other field's blank is its only rule."""
     if field.required and field.confirmed:
-        return [((spaces_blank_sql(v), []), "missing-value"), ((blank(v), []), "white-space-only")]
+        return [((blank_sql(v), []), code) for blank_sql, code in BLANK_CODES]
     return [((blank(v), []), "missing-value-unconfirmed" if field.required else None)]
 
 

@@ -56,3 +56,9 @@ def white_space_blank_sql(expression: str) -> str:
         f"{quote_literal(_FIRST_NON_ASCII_SPACE)}) AND regexp_full_match({expression}, "
         f"{quote_literal(_WHITE_SPACE_CLASS)})))"
     )
+
+
+# A confirmed required value's blank and its finding, the first that matches: only spaces is
+# the spec's blank (missing-value); other white space only — a tab, a no-break space — is blank
+# to rosterlab too (white-space-only: Clever does not say).
+BLANK_CODES = ((spaces_blank_sql, "missing-value"), (white_space_blank_sql, "white-space-only"))
