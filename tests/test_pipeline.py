@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,60 @@ def test_a_nights_checks_hand_on_their_history_diff_which_a_later_diff_reuses(tm
     assert reused[1].hold_reasons == ()
     assert other == fresh[0]  # night 1 was processed: live before night 2 is night 1
     assert taken.entities == () and taken.rekeys == orphan.history.rekeys
+
+
+def nights_of_a_leaver(root: Path) -> Path:
+    """tiny's nights 2026-09-01..04: clean; S-003 leaves (a third of the students: held);
+    S-002's grade changes; S-003 is back."""
+    leaver = tiny_night()
+    del leaver["students.csv"][4]
+    del leaver["enrollments.csv"][3]
+    graded = tiny_night()
+    graded["students.csv"][3][5] = "11"
+    for day, night in enumerate((tiny_night(), leaver, graded, tiny_night()), start=1):
+        write_night(root / f"2026-09-0{day}", night)
+    return root
+
+
+def counting_checks(monkeypatch) -> list[int]:
+    """The snapshot ids whose checks were computed (not read back from the store)."""
+    from rosterlab.checks import run as checks_run
+
+    computed: list[int] = []
+    compute = checks_run._compute
+
+    def counted(ctx):
+        computed.append(ctx.snapshot.id)
+        return compute(ctx)
+
+    monkeypatch.setattr(checks_run, "_compute", counted)
+    return computed
+
+
+def test_a_rebuilt_folder_checks_each_night_once(tmp_path, monkeypatch, capsys):
+    """`ingest FOLDER --rebuild` re-checked the whole district after every night: 4 nights into
+    an empty store computed 1 + 2 + 3 + 4 checks, into a store holding a later night 14. Each
+    night is now checked once, and what the command prints is what a plain ingest prints."""
+    from tests.cli_run import run
+
+    folder = nights_of_a_leaver(tmp_path / "tiny")
+    ingest = ("ingest", str(folder), "--format", "json")
+    plain = run(capsys, "--store", str(tmp_path / "plain.duckdb"), *ingest)
+
+    computed = counting_checks(monkeypatch)
+    rebuilt = run(capsys, "--store", str(tmp_path / "rebuilt.duckdb"), *ingest, "--rebuild")
+    assert rebuilt == plain
+    assert computed == [1, 2, 3, 4]
+
+    later = tmp_path / "later.duckdb"
+    fifth = tiny_night()
+    fifth["teachers.csv"][1][3] = "Joanna"
+    fifth_night = str(write_night(tmp_path / "2026-09-05", fifth))
+    assert run(capsys, "--store", str(later), "ingest", fifth_night, "--district", "tiny")[0] == 0
+    computed.clear()
+    code, out, _ = run(capsys, "--store", str(later), *ingest, "--rebuild")
+    assert code == 0
+    # each night replayed before the fifth (ids kept), then each checked once, oldest first
+    assert computed == [2, 3, 4, 5, 1]
+    nights = [(n["snapshot"]["id"], n["snapshot"]["seq"], n["outcome"]) for n in json.loads(out)]
+    assert nights == [(2, 1, "processed"), (3, 2, "held"), (4, 3, "processed"), (5, 4, "processed")]

@@ -90,6 +90,21 @@ def ingest_and_check(
     ``sync_type`` and the district's name default to ``known``'s; ``ingest`` are
     ``ingest_bundle``'s other keywords (taken_at, origin, source, progress, rebuild, …).
     """
+    result = _ingest(store, bundle, district, known, sync_type, keep, ingest)
+    if ingest.get("rebuild"):  # the district's nights were replayed: their checks are gone
+        recheck_district(store, district, known)
+    return check_ingested(store, result, known)
+
+
+def _ingest(
+    store: Store,
+    bundle: Bundle,
+    district: str,
+    known: DistrictSettings | None,
+    sync_type: str | None,
+    keep: DistrictSettings | None,
+    ingest: dict[str, Any],
+) -> IngestResult:
     result = ingest_bundle(
         store,
         bundle,
@@ -100,9 +115,7 @@ def ingest_and_check(
     )
     if keep is not None:
         record_district_settings(store, keep)
-    if ingest.get("rebuild"):  # the district's nights were replayed: their checks are gone
-        recheck_district(store, district, known)
-    return check_ingested(store, result, known)
+    return result
 
 
 def ingest_history(
@@ -114,35 +127,49 @@ def ingest_history(
     limits: Limits | None = None,
     source: Callable[[Night], str] = lambda night: str(night.path),
     progress: Callable[[str], None] | None = None,
+    sync_type: str | None = None,
     **ingest: Any,
 ) -> list[CheckedNight]:
     """Every night of a history folder, in date order, each ingested then checked.
 
     ``district`` defaults to the folder's; ``known`` (the district's settings) to its
-    ``district.toml``, which is kept with the district after each night.
+    ``district.toml``, which is kept with the district after each night. With ``rebuild``
+    every night is ingested first (each may replay the district), then the district is checked
+    once, oldest first: a night's checks are not run again after every later night's replay.
     """
     from rosterlab.bundle import open_bundle
 
     district = district or history.district
     kept = replace(history.settings, district=district) if history.settings else None
     known = known or kept
-    checked = []
-    for night in history.nights:
-        if progress is not None:
-            progress(f"{district} {night.path.name}")
-        with open_bundle(night.path, limits=limits) as bundle:
-            checked.append(
-                ingest_and_check(
+    rebuild = bool(ingest.get("rebuild"))
+    checked: list[CheckedNight] = []
+    replayed: list[IngestResult] = []
+    try:
+        for night in history.nights:
+            if progress is not None:
+                progress(f"{district} {night.path.name}")
+            with open_bundle(night.path, limits=limits) as bundle:
+                result = _ingest(
                     store,
                     bundle,
-                    district=district,
-                    known=known,
-                    keep=kept,
-                    taken_at=night.taken_at,
-                    source=source(night),
-                    progress=progress,
-                    dated_by="name",
-                    **ingest,
+                    district,
+                    known,
+                    sync_type,
+                    kept,
+                    {
+                        **ingest,
+                        "taken_at": night.taken_at,
+                        "source": source(night),
+                        "progress": progress,
+                        "dated_by": "name",
+                    },
                 )
-            )
-    return checked
+            if rebuild:  # checked once, after the last replay
+                replayed.append(result)
+            else:
+                checked.append(check_ingested(store, result, known))
+    finally:
+        if replayed:  # a failed night leaves the nights replayed before it checked
+            recheck_district(store, district, known)
+    return checked + [check_ingested(store, result, known) for result in replayed]
