@@ -372,3 +372,41 @@ def test_reconcile_against_a_night_clever_did_not_process_says_so(tmp_path, caps
     assert (code, err) == (0, "")
     assert out.splitlines()[0].startswith(f"{DISTRICT}: upload snapshot 1 (")
     assert "no differences: Clever serves exactly what was uploaded" in out
+
+
+def test_a_hand_exported_night_older_than_a_pull_is_put_before_it(tmp_path, capsys, monkeypatch):
+    """cedar in `make demo`: its hand-exported nights, then a pull dated when it ran. The next
+    hand export carries its own, earlier date: it was refused as older than "the newest
+    snapshot" with no word that this is the pull, nor where --rebuild would put the night. The
+    refusal names the pull; --rebuild puts the night before it, and the pull stays the state
+    Clever serves after it."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = ingest_nights(tmp_path, capsys, tiny_night())
+    with standin(Path(store), DISTRICT) as origin:
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+    pulled_at = json.loads(snapshots(capsys, store, "--format", "json"))[1]["taken_at"]
+    renamed = tiny_night()
+    renamed["teachers.csv"][1][3] = "Joanna"
+    night = str(write_night(tmp_path / "2026-09-02", renamed))
+    ingest = ("--store", store, "ingest", night, "--district", DISTRICT)
+
+    code, out, err = run(capsys, *ingest)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"rosterlab: {night} was taken at 2026-09-02 02:00, before district maple's Data API "
+        f"pull, snapshot 2 (pulled {pulled_at[:16].replace('T', ' ')}): re-run with --rebuild to "
+        "put the night in time order before the pull (what Clever served when it was pulled "
+        "stays the served state after it)\n"
+    )
+    code, out, err = run(capsys, *ingest, "--rebuild")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "maple 2026-09-02 02:00 → snapshot 3 (night 2, new)"
+    listed = json.loads(snapshots(capsys, store, "--format", "json"))
+    assert [(s["id"], s["seq"], s["origin"], s["outcome"]) for s in listed] == [
+        (1, 1, "upload", "processed"),
+        (3, 2, "upload", "processed"),
+        (2, 3, "api", "served"),
+    ]
+    code, out, _ = run(capsys, "--store", store, "reconcile", "--district", DISTRICT)
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"{DISTRICT}: upload snapshot 3 (2026-09-02 02:00) vs ")

@@ -95,12 +95,7 @@ class Ingestor:
         if already is not None:
             return IngestResult(already, False, tuple(self.store.findings(already.id)))
         if history and taken_at <= history[-1].taken_at and not allow_out_of_order:
-            newest = history[-1]
-            raise OutOfOrderError(
-                f"{source} was taken at {taken_at:%Y-%m-%d %H:%M}, not after district {district}'s "
-                f"newest snapshot {newest.id} ({newest.taken_at:%Y-%m-%d %H:%M}): "
-                "re-run with --rebuild to replay the district's history in time order"
-            )
+            raise OutOfOrderError(_out_of_order(source, taken_at, district, history))
         seq = history[-1].seq + 1 if history else 1
         with self.store.transaction():
             snapshot = self._insert_snapshot(
@@ -469,6 +464,37 @@ def _load_keyframe(source: SourceFile, sha256: str, size: int, data: bytes) -> r
             f"cannot keep {source.name}: the store's keyframe of it ({sha256[:12]}) is corrupt; "
             "run rosterlab doctor"
         ) from exc
+
+
+def _out_of_order(
+    source: str, taken_at: datetime, district: str, history: Sequence[SnapshotInfo]
+) -> str:
+    """Why a night older than the district's newest is refused, and what to do.
+
+    A Data API pull is dated when it was pulled: a hand export of an earlier night that arrives
+    after it belongs before it, and the pull stays what Clever serves after that night.
+    """
+    night = f"{source} was taken at {taken_at:%Y-%m-%d %H:%M}"
+    later = [snapshot for snapshot in history if snapshot.taken_at >= taken_at]
+    if all(snapshot.origin == "api" for snapshot in later):
+        ids = ", ".join(str(snapshot.id) for snapshot in later)
+        pulls = (
+            f"pull, snapshot {ids} (pulled"
+            if len(later) == 1
+            else f"pulls, snapshots {ids} (the first pulled"
+        )
+        return (
+            f"{night}, before district {district}'s Data API {pulls} "
+            f"{later[0].taken_at:%Y-%m-%d %H:%M}): re-run with --rebuild to put the night in "
+            "time order before the pull (what Clever served when it was pulled stays the served "
+            "state after it)"
+        )
+    newest = history[-1]
+    return (
+        f"{night}, not after district {district}'s newest snapshot {newest.id} "
+        f"({newest.taken_at:%Y-%m-%d %H:%M}): re-run with --rebuild to replay the district's "
+        "history in time order"
+    )
 
 
 def _already_ingested(
