@@ -160,6 +160,52 @@ def test_a_contact_listed_twice_for_its_student_is_not_served_though_no_finding_
     assert served == Counter({("contacts", "duplicate-id"): 1}) == _outcome_skipped(outcome)
 
 
+def test_an_enrollments_own_school_number_skips_nothing_its_student_carries_it(
+    tmp_path, capsys, monkeypatch
+):
+    """S-001 and its enrollment in SEC-1 send SCH-1's School_number 101 as School_id; so does
+    S-002's enrollment in SEC-2, though S-002 and SEC-2 are right. Clever serves an enrollment
+    with its section's school (docs/api.md): the enrollment's own School_id skips nothing. The
+    check said each enrollment's School_id was a school number and no more, while the outcome
+    and reconcile counted S-001's enrollment as carried with S-001 and S-002's as served: the
+    finding now says what Clever does with the enrollment, as the outcome and reconcile do."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    night = tiny_night()
+    for row in night["students.csv"][1:3]:  # S-001 and its two contact rows
+        row[0] = "101"
+    night["enrollments.csv"][1][0] = "101"  # SEC-1/S-001
+    night["enrollments.csv"][2][0] = "102"  # SEC-2/S-002: only its own School_id is wrong
+    store = ingest_nights(tmp_path, capsys, night)
+
+    code, out, _ = run(capsys, "--store", store, "check", "--district", "maple", "--format=json")
+    assert code == 0
+    assert [
+        (f["entity"], f["key"], f["message"])
+        for f in json.loads(out)["findings"]
+        if f["code"] == "school-id-is-number"
+    ] == [
+        ("students", "S-001", "students S-001: School_id '101' is the School_number of school "
+         "SCH-1."),
+        ("enrollments", "SEC-1/S-001", "enrollments SEC-1/S-001: School_id '101' is the "
+         "School_number of school SCH-1; Clever serves an enrollment with its section's school, "
+         "not this School_id: the row is served if its student and section are."),
+        ("enrollments", "SEC-2/S-002", "enrollments SEC-2/S-002: School_id '102' is the "
+         "School_number of school SCH-2; Clever serves an enrollment with its section's school, "
+         "not this School_id: the row is served if its student and section are."),
+    ]  # fmt: skip
+    outcome = outcome_of_night(capsys, store)
+    assert (outcome["skipped"], outcome["may_skip"], outcome["carried"]) == (
+        [],
+        [{"file": "students.csv", "code": "school-id-is-number", "rows": 2}],
+        [{"file": "enrollments.csv", "code": "school-id-is-number", "rows": 1, "by": "students"}],
+    )
+    served = served_skipped_live(tmp_path, capsys, Path(store), "maple", outcome["id"])
+    assert served == _outcome_skipped(outcome) == Counter(
+        {("students", "school-id-is-number"): 1, ("contacts", "carried"): 2,
+         ("enrollments", "carried"): 1}
+    )  # fmt: skip
+
+
 def _sample_store(tmp_path: Path, district: str) -> Path:
     store = tmp_path / f"{district}.duckdb"
     assert main(["--store", str(store), "ingest", str(SAMPLES / district)]) == 0

@@ -44,6 +44,7 @@ from rosterlab.spec.format import (
     entity_within,
     file_allows_extensions,
     file_columns,
+    follows,
     spec_column,
     spec_file,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "file_columns",
     "finding",
     "findings_summary",
+    "follows",
     "record_counts",
     "root_cause",
     "samples_text",

@@ -63,6 +63,22 @@ def render_catalogue() -> str:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in served) + " |")
     lines += [
         "",
+        "## References Clever does not follow",
+        "",
+        "Clever serves an enrollment with its section's school (docs/api.md), so a broken",
+        "School_id in enrollments.csv does not skip the row: the upload's outcome does not count",
+        "it, and the enrollment is not served only when its student or section is skipped (it is",
+        "then carried with that record). These codes are worded so on an enrollment's School_id:",
+        "",
+        "| code | message on an enrollment |",
+        "| --- | --- |",
+    ]
+    for entry in CATALOGUE_ENTRIES:
+        if entry.unfollowed:
+            worded = (f"`{entry.code}`", entry.unfollowed)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in worded) + " |")
+    lines += [
+        "",
         "## Root causes",
         "",
         "Findings one mistake explains share a cause (`schools/00054`,",

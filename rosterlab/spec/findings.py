@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
-from rosterlab.spec.format import ENTITIES, KEY_SEPARATOR
+from rosterlab.spec.format import ENTITIES, KEY_SEPARATOR, follows
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
@@ -32,6 +32,8 @@ class FindingType:
     (SFTP Instructions v2.1.1), or a consequence Clever does not state. ``served`` and
     ``served_hint`` word a finding on a record as Clever serves it (a snapshot pulled from the
     Data API), where the upload's wording would be untrue: the record *was* served.
+    ``unfollowed`` words it on a reference Clever does not follow (an enrollment's School_id,
+    :func:`~rosterlab.spec.format.follows`): the row is not skipped for it.
     """
 
     code: str
@@ -48,6 +50,7 @@ class FindingType:
     many: str = ""
     served: str = ""
     served_hint: str = ""
+    unfollowed: str = ""
 
     def hint_for(self, sync_type: str | None) -> str:
         return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
@@ -161,6 +164,8 @@ def finding(
     kind = CATALOGUE[code]
     values = _template_values(entity, key, field, value, row, cause, count, sample_keys, context)
     message = kind.many if count > 1 and kind.many else kind.message
+    if kind.unfollowed and not follows(entity, field):
+        message = kind.unfollowed
     return Finding(
         code=code,
         severity=kind.severity,
@@ -234,6 +239,13 @@ HELD = "sync held until the district approves it (Clever's published thresholds)
 FIRST_ROW = "only the first row processed (help centre)"
 ADVICE = "nothing: advice only"
 OBSERVED = "observed in what Clever serves (Data API)"
+
+
+# A School_id Clever does not follow (an enrollment's; docs/api.md): what the row's fate is.
+UNFOLLOWED_SCHOOL = (
+    "Clever serves an enrollment with its section's school, not this School_id: the row is "
+    "served if its student and section are."
+)
 
 
 def _t(**fields: Any) -> FindingType:
@@ -764,6 +776,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         ),
         hint="Add school {value} to schools.csv or correct the School_id.",
         clever=ROWS_MAY_BE_SKIPPED,
+        unfollowed=(
+            "{entity} {key}: School_id {value!r} is not in schools.csv; " + UNFOLLOWED_SCHOOL
+        ),
     ),
     _t(
         code="enrollment-unknown-student",
@@ -870,6 +885,10 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         message="{entity} {key}: School_id {value!r} is the School_number of school {school_id}.",
         hint="Use School_id {school_id} instead of the school number.",
         clever=ROWS_MAY_BE_SKIPPED,
+        unfollowed=(
+            "{entity} {key}: School_id {value!r} is the School_number of school {school_id}; "
+            + UNFOLLOWED_SCHOOL
+        ),
     ),
     _t(
         code="shared-staff-id",

@@ -51,6 +51,9 @@ class Field:
     ranges: bool = False  # a grade field that also takes a range such as 9-13 (v2.1.1)
     unique: bool = False  # unique in the district though not the file's key (v2.1.1)
     district_office: bool = False  # School_id that also takes DEFAULT_DISTRICT_OFFICE (v2.1.1)
+    # False: a reference Clever does not follow — a row naming a record it skips or lacks is
+    # still served (an enrollment's School_id: its section's school is served, docs/api.md).
+    followed: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,10 @@ def _f(name: str, **kw: object) -> Field:
     return Field(name, **kw)  # type: ignore[arg-type]
 
 
-def _id(name: str, *, required: bool = False, references: str | None = None) -> Field:
-    return Field(name, required=required, kind="id", references=references)
+def _id(
+    name: str, *, required: bool = False, references: str | None = None, followed: bool = True
+) -> Field:
+    return Field(name, required=required, kind="id", references=references, followed=followed)
 
 
 TEACHER_SLOTS: tuple[str, ...] = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
@@ -235,7 +240,7 @@ ENROLLMENTS = Entity(
     "enrollments.csv",
     ("Section_id", "Student_id"),
     (
-        _id("School_id", required=True, references="schools"),
+        _id("School_id", required=True, references="schools", followed=False),
         _id("Section_id", required=True, references="sections"),
         _id("Student_id", required=True, references="students"),
     ),
@@ -318,6 +323,13 @@ def entity_within(file_name: str) -> Entity | None:
         (e for name in FILES[file_name].entities if (e := ENTITIES[name]).within is not None),
         None,
     )
+
+
+def follows(entity: str | None, field: str | None) -> bool:
+    """Whether Clever serves a row of ``entity`` only if the record its ``field`` names is
+    served: False for a reference it does not follow (an enrollment's School_id)."""
+    known = ENTITIES.get(entity or "")
+    return known is None or all(f.followed for f in known.fields if f.name == field)
 
 
 def entity_of_column(file_name: str, column: str) -> Entity:

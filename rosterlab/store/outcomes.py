@@ -55,9 +55,6 @@ API_ORIGIN = "api"
 # Catalogue consequences that skip rows, and how many rows a finding stands for.
 _ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
 _FILE_SKIPPING = (ROWS_SKIPPED,)
-# Clever takes an enrollment's school from its section (docs/api.md): a broken School_id in
-# enrollments.csv alone is no row it cannot serve.
-_NOT_FOLLOWED = frozenset({("enrollments", "School_id")})
 # A stored skipped item ``[file, code, rows]`` of rows Clever may skip carries this 4th element,
 # one of rows carried with skipped records ``[file, code, rows, "carried", by]``, and the
 # records Clever does not serve ``[entity, code, records, "records", by, rows]``.
@@ -186,7 +183,7 @@ def upload_outcome(
         if consequence in _FILE_SKIPPING:
             skipped_rows[(file, f.code)] = file_rows.get(file, 0)
         elif consequence in _ROW_SKIPPING or (
-            consequence == ROWS_MAY_BE_SKIPPED and (f.entity, f.field) not in _NOT_FOLLOWED
+            consequence == ROWS_MAY_BE_SKIPPED and spec.follows(f.entity, f.field)
         ):
             place = (file, f.code, f.row, f.key if f.row is None else None)
             if place not in seen_rows:
@@ -235,10 +232,7 @@ def skips_rows(findings: Sequence[Finding]) -> bool:
     catalogue = spec.CATALOGUE
     return any(
         catalogue[f.code].clever in (*_ROW_SKIPPING, *_FILE_SKIPPING)
-        or (
-            catalogue[f.code].clever == ROWS_MAY_BE_SKIPPED
-            and (f.entity, f.field) not in _NOT_FOLLOWED
-        )
+        or (catalogue[f.code].clever == ROWS_MAY_BE_SKIPPED and spec.follows(f.entity, f.field))
         for f in findings
     )
 
