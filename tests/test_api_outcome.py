@@ -410,3 +410,42 @@ def test_a_hand_exported_night_older_than_a_pull_is_put_before_it(tmp_path, caps
     code, out, _ = run(capsys, "--store", store, "reconcile", "--district", DISTRICT)
     assert code == 0
     assert out.splitlines()[0].startswith(f"{DISTRICT}: upload snapshot 3 (2026-09-02 02:00) vs ")
+
+
+def test_reconcile_of_a_held_upload_says_clever_serves_it_only_once_approved(
+    tmp_path, capsys, monkeypatch
+):
+    """Night 2 drops S-003 (a third of the students: held) and renames T-1: Clever serves it
+    only once the district approves the hold, so the pull after it is night 1's state.
+    Reconcile compared night 2 with it as if Clever had processed it (S-003 stale, T-1's name
+    an unexplained difference); it now says first that the upload is held and which state
+    Clever serves until the district approves, and that state reconciles with no difference."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    held = tiny_night()
+    del held["students.csv"][4]  # S-003
+    del held["enrollments.csv"][3]
+    held["teachers.csv"][1][3] = "Joanna"
+    store = ingest_nights(tmp_path, capsys, tiny_night(), held)
+    with standin(Path(store), DISTRICT) as origin:  # serves what Clever serves: night 1's state
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+
+    reconcile = ("--store", store, "reconcile", "--district", DISTRICT)
+    code, out, _ = run(capsys, *reconcile, "--format", "json")
+    assert code == 0
+    result = json.loads(out)
+    assert (result["upload"]["id"], result["upload"]["outcome"]) == (2, "held")
+    assert result["differences"] == {"served-stale": 3, "upload-held": 1, "value-differs": 1}
+    first = result["findings"][0]
+    assert (first["code"], first["severity"], first["message"], first["hint"]) == (
+        "upload-held",
+        "warning",
+        "upload snapshot 2 is held for contacts deletion, enrollments deletion, students "
+        "deletion: Clever serves it only once the district approves the hold, and snapshot 1's "
+        "state until then; the differences listed are the upload's only if the hold was "
+        "approved.",
+        "Approve or discard the hold in Clever's dashboard; while it is pending, reconcile "
+        "--upload 1 compares what it serves.",
+    )
+    code, out, _ = run(capsys, *reconcile, "--upload", "1")
+    assert code == 0
+    assert out.splitlines()[-1] == "  no differences: Clever serves exactly what was uploaded"

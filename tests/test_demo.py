@@ -71,12 +71,17 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         "  sections            59        38        38        33",
         "  enrollments      1,600     1,021     1,021     1,021",
         "  staff               12         8         8         8",
-        "  differences: 773 (0 unexplained)",
+        "  differences: 774 (0 unexplained)",
         "    warning reference-not-served ×2: sections Teacher_3_id: references served empty: "
         "1 (the teachers record it names is not served).",
         "    warning served-skipped ×766: students S-100002 was uploaded but is not served: "
         "Clever skipped it (school-id-is-number: its consequence is unconfirmed, the upload's "
         "outcome says it may be skipped).",
+        # the demo serves the held night as is, as if the district had approved the hold
+        "    warning upload-held ×1: upload snapshot 8 is held for staff deletion, teachers "
+        "deletion: Clever serves it only once the district approves the hold, and snapshot 6's "
+        "state until then; the differences listed are the upload's only if the hold was "
+        "approved.",
         "    info    field-not-served ×2: students Unweighted_gpa is not served (the Data API "
         "never exposes it); uploaded records with a value: 65.",
     ]

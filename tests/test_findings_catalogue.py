@@ -124,10 +124,16 @@ def test_every_template_formats_without_leftover_fields():
         "carried": " with students S-1",
         "origin": " of schools SCH-1",
         "holder": "schools SCH-1",
+        "reason": "students deletion",
+        "live": "snapshot 1's state",
+        "compare": "reconcile --upload 1 compares what it serves",
     }
     for code in CATALOGUE:
         made = finding(code, **context)
         assert "{" not in made.message + made.hint, code
+        # the wording on a reference Clever does not follow (an enrollment's School_id)
+        unfollowed = finding(code, **{**context, "entity": "enrollments", "field": "School_id"})
+        assert "{" not in unfollowed.message, code
         # the wording of one finding for several records (codes aggregated over a column)
         many = finding(code, **context, count=3, rows=4, sample_keys=("S-1", "S-2", "S-3"))
         assert "{" not in many.message + many.hint, code

@@ -183,8 +183,9 @@ def test_a_held_upload_is_said_held_with_the_thresholds_that_held_it(tmp_path):
     view = ReconcileView(bench)
     assert repr(view).splitlines()[:2] == [
         "ReconcileView: tiny, upload night 3 (#3) vs served snapshot #4 (API v3.1): "
-        "5 differences, 1 unexplained",
+        "6 differences, 1 unexplained",
         f"  {HELD}",
     ]
     assert f"<p>{HELD}</p>" in view.summary.value
+    assert "  warning upload-held ×1" in repr(view).splitlines()
     bench.close()

@@ -23,6 +23,7 @@ from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
 from rosterlab.store.outcomes import (
     API_ORIGIN,
+    HELD,
     NOT_PROCESSED,
     UploadOutcome,
     live_before,
@@ -189,6 +190,9 @@ def reconcile(
     finally:
         store.execute("DROP TABLE _skip_causes")
     work.rekeys()
+    outcome = outcome_of(store, upload_snap.id)
+    if outcome.outcome == HELD:
+        work.held(outcome, live_before(store, upload_snap))
     totals = tuple(sorted(work.totals.items()))
     return ReconcileResult(
         district,
@@ -199,7 +203,7 @@ def reconcile(
         tuple(work.findings),
         totals,
         work.truncated,
-        outcome_of(store, upload_snap.id),
+        outcome,
     )
 
 
@@ -680,6 +684,21 @@ class _Reconciler:
                     )
                 ],
             )
+
+    def held(self, outcome: UploadOutcome, live: SnapshotInfo | None) -> None:
+        """A held upload is not served until the district approves the hold: say so first (the
+        pull may show the state before it)."""
+        state, compare = (
+            (f"snapshot {live.id}'s state", f"reconcile --upload {live.id} compares what it serves")
+            if live is not None
+            else ("no upload of the district", "Clever serves no upload of the district")
+        )
+        reason = outcome.reason.removeprefix("hold: ")
+        found = finding(
+            "upload-held", key=str(self.upload.id), reason=reason, live=state, compare=compare
+        )
+        self.findings.insert(0, found)
+        self.totals[found.code] = 1
 
     def rekeys(self) -> None:
         """Records the API serves under a new Clever id because their sis_id changed: the

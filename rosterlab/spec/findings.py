@@ -1067,6 +1067,23 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=OBSERVED,
     ),
     _t(
+        code="upload-held",
+        severity="warning",
+        group="reconcile",
+        title="Upload held: not served until approved",
+        when=(
+            "the upload reconciled is held (a predicted hold): Clever serves it only once the "
+            "district approves the hold, and the state before it until then"
+        ),
+        message=(
+            "upload snapshot {key} is held for {reason}: Clever serves it only once the district "
+            "approves the hold, and {live} until then; the differences listed are the upload's "
+            "only if the hold was approved."
+        ),
+        hint=("Approve or discard the hold in Clever's dashboard; while it is pending, {compare}."),
+        clever=HELD,
+    ),
+    _t(
         code="served-missing",
         severity="error",
         group="reconcile",
