@@ -199,6 +199,18 @@ def test_diff_html_redacted_holds_no_pii(capsys, store):
     assert "(PII redacted)" in out
 
 
+def test_every_timeline_change_has_its_words_for_every_renderer():
+    """The text timeline printed internal names (not-served, first-seen); the renderers now
+    share one wording (the JSON keeps the codes)."""
+    from typing import get_args
+
+    from rosterlab.diff.model import TimelineChange
+    from rosterlab.report.diff import TIMELINE_WORDS
+
+    assert set(TIMELINE_WORDS) == set(get_args(TimelineChange))
+    assert all("-" not in words for words in TIMELINE_WORDS.values())
+
+
 def test_timeline_text_and_json(capsys, store):
     args = ["--store", store, "timeline", "--district", "maple", "--entity", "students"]
     code, out, _ = run(capsys, *args, "--key", "S-002")
@@ -206,7 +218,7 @@ def test_timeline_text_and_json(capsys, store):
         0,
         [
             "maple students S-002 (2 snapshots)",
-            "  night 1 (snapshot 1, 2026-09-01 02:00)  first-seen",
+            "  night 1 (snapshot 1, 2026-09-01 02:00)  first seen",
             "  night 2 (snapshot 2, 2026-09-02 02:00)  Grade: '10' → '11'",
         ],
     )

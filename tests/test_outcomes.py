@@ -116,7 +116,7 @@ def test_a_not_processed_night_is_passed_over_in_a_timeline(missing_students, ca
     )
     assert code == 0
     assert out.splitlines()[1:] == [
-        "  night 1 (snapshot 1, 2026-09-01 02:00)  first-seen",
+        "  night 1 (snapshot 1, 2026-09-01 02:00)  first seen",
         "  night 3 (snapshot 3, 2026-09-03 02:00)  Grade: '10' → '11'",
     ]
 

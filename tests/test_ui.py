@@ -168,7 +168,7 @@ def test_diff_explorer_counts_tabs_pages_and_timeline(renamed):
 
     explorer.record.value = "SEC-2/S-004"
     assert "<h4>Timeline of enrollments SEC-2/S-004</h4>" in explorer.timeline.value
-    assert "first-seen" in explorer.timeline.value
+    assert "<td>first seen</td>" in explorer.timeline.value
 
 
 def test_diff_explorer_reloads_when_the_picker_changes(renamed):

@@ -16,6 +16,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, Timeline
+from rosterlab.diff.model import TimelineChange
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.store import SnapshotInfo
 from rosterlab.store.outcomes import API_ORIGIN, SERVED, SERVED_REASON
@@ -453,6 +454,19 @@ def diff_html(result: DiffResult, *, details: bool = False, redact: bool = False
 
 
 # --- timeline ----------------------------------------------------------------------------
+# A timeline's changes in words, for every renderer (the JSON keeps the codes; a ``changed``
+# event is shown as its field's old → new value).
+TIMELINE_WORDS: dict[TimelineChange, str] = {
+    "first-seen": "first seen",
+    "changed": "changed",
+    "removed": "removed",
+    "reappeared": "reappeared",
+    "versions": "versions holding the key",
+    "not-served": "not served by the Data API (the uploads hold it)",
+    "served": "served by the Data API",
+}
+
+
 def timeline_dict(timeline: Timeline) -> dict[str, Any]:
     return {
         "district": timeline.district,
@@ -487,11 +501,7 @@ def timeline_text(timeline: Timeline) -> str:
                 + normalisation(e.old, e.new)
             )
         elif e.change == "versions":
-            lines.append(f"  {when}  versions holding the key: {e.old} → {e.new}")
-        elif e.change == "not-served":
-            lines.append(f"  {when}  not-served: the uploads hold it, the Data API does not")
-        elif e.change == "served":
-            lines.append(f"  {when}  served by the Data API")
+            lines.append(f"  {when}  {TIMELINE_WORDS[e.change]}: {e.old} → {e.new}")
         else:
-            lines.append(f"  {when}  {e.change}")
+            lines.append(f"  {when}  {TIMELINE_WORDS[e.change]}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import polars as pl
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, EntityDiff, HoldReason, diff_snapshots, record_timeline
+from rosterlab.report.diff import TIMELINE_WORDS
 from rosterlab.report.html import esc, html_table
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import SnapshotPicker, night_text
@@ -197,7 +198,7 @@ class DiffExplorer(Panel):
             return
         timeline = record_timeline(self.bench.store, self.picker.district, self.entity, key)
         rows = [
-            (e.seq, f"{e.taken_at:%Y-%m-%d}", e.change, e.field, e.old, e.new)
+            (e.seq, f"{e.taken_at:%Y-%m-%d}", TIMELINE_WORDS[e.change], e.field, e.old, e.new)
             for e in timeline.events
         ]
         self.timeline.value = wrap(
