@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rosterlab.diff.engine import DiffParts, run_diff
 from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
@@ -74,7 +76,7 @@ def diff_snapshots(
         parts = run_diff(store, from_snapshot, to_snapshot, details=details)
     outcome = outcome_of(store, to_snapshot.id)
     not_processed = outcome.reason if outcome.outcome == NOT_PROCESSED else None
-    return DiffResult(
+    result = DiffResult(
         district=district,
         from_snapshot=from_snapshot,
         to_snapshot=to_snapshot,
@@ -82,9 +84,10 @@ def diff_snapshots(
         entities=parts.entities,
         rekeys=parts.rekeys,
         rollovers=parts.rollovers,
-        hold_reasons=()
-        if not_processed or to_snapshot.origin == API_ORIGIN or from_snapshot.seq > to_snapshot.seq
-        else hold_reasons(parts.entities, parts.rollovers, thresholds),
+        hold_reasons=(),
         changes=parts.changes,
         not_processed=not_processed,
     )
+    if not_processed or to_snapshot.origin == API_ORIGIN or result.backward:
+        return result
+    return replace(result, hold_reasons=hold_reasons(parts.entities, parts.rollovers, thresholds))
