@@ -181,15 +181,27 @@ def test_a_rebuilt_folder_checks_each_night_once(tmp_path, monkeypatch, capsys):
     assert rebuilt == plain
     assert computed == [1, 2, 3, 4]
 
-    later = tmp_path / "later.duckdb"
+    # the store already holds the folder's fifth night (an orphan enrollment: a check's finding)
     fifth = tiny_night()
-    fifth["teachers.csv"][1][3] = "Joanna"
-    fifth_night = str(write_night(tmp_path / "2026-09-05", fifth))
+    fifth["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])
+    fifth_night = str(write_night(folder / "2026-09-05", fifth))
+    later = tmp_path / "later.duckdb"
     assert run(capsys, "--store", str(later), "ingest", fifth_night, "--district", "tiny")[0] == 0
     computed.clear()
     code, out, _ = run(capsys, "--store", str(later), *ingest, "--rebuild")
     assert code == 0
     # each night replayed before the fifth (ids kept), then each checked once, oldest first
     assert computed == [2, 3, 4, 5, 1]
-    nights = [(n["snapshot"]["id"], n["snapshot"]["seq"], n["outcome"]) for n in json.loads(out)]
-    assert nights == [(2, 1, "processed"), (3, 2, "held"), (4, 3, "processed"), (5, 4, "processed")]
+    nights = json.loads(out)
+    assert [(n["snapshot"]["id"], n["snapshot"]["seq"], n["outcome"]) for n in nights] == [
+        (2, 1, "processed"),
+        (3, 2, "held"),
+        (4, 3, "processed"),
+        (5, 4, "processed"),
+        (1, 5, "processed"),
+    ]
+    # the fifth night, met already ingested, reports the findings its checks keep after the
+    # replays, as a plain ingest of the five nights does
+    plain = json.loads(run(capsys, "--store", str(tmp_path / "five.duckdb"), *ingest)[1])
+    assert [n["findings_summary"] for n in nights] == [n["findings_summary"] for n in plain]
+    assert nights[4]["findings_summary"] == {"error": 1, "warning": 0, "info": 1}

@@ -172,4 +172,12 @@ def ingest_history(
     finally:
         if replayed:  # a failed night leaves the nights replayed before it checked
             recheck_district(store, district, known)
-    return checked + [check_ingested(store, result, known) for result in replayed]
+    return checked + [check_ingested(store, _findings_now(store, r), known) for r in replayed]
+
+
+def _findings_now(store: Store, result: IngestResult) -> IngestResult:
+    """A night ingested before (no new snapshot) with the findings its checks keep now: read
+    when it was met, they were those of a night whose checks a replay had dropped."""
+    if result.new:
+        return result
+    return replace(result, findings=tuple(store.findings(result.snapshot.id)))
