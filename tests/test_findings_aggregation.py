@@ -355,3 +355,77 @@ def test_every_summary_of_a_night_says_the_records_a_finding_covers(tmp_path, ca
         "FindingsBrowser: tiny, night 1 (2026-09-01): 0 errors, 1 warning (3 records), 1 info"
     )
     bench.close()
+
+
+def test_sample_keys_past_a_record_whose_rows_fill_the_first_keys_read_back(tmp_path):
+    """S-001 has 68 contact rows before S-002: the first 64 rows' keys name one record, so the
+    other sample keys are read from the kept rows."""
+    night = tiny_night()
+    rows = night["students.csv"]
+    for n in range(66):
+        rows.insert(2, [*rows[1][:7], "Other", f"Kin {n}", f"C-K{n}", "red"])
+    for n in range(4, 7):
+        rows.append(["SCH-2", f"S-00{n}", f"0099{n}", "Doe", "Al", "10", "", "", "", "", ""])
+    add_column(rows, "Race", ["Caucasian"] * (len(rows) - 1))
+
+    f = one(check(tmp_path, night), "invalid-value")
+
+    assert (f.row, f.count, f.rows) == (1, 6, 73)
+    assert f.sample_keys == ("S-001", "S-002", "S-003", "S-004", "S-005")
+
+
+def _store_before_the_row_lists(path: Path) -> None:
+    """Make ``path`` a store as migration 14 left it: the finding rows in one table, a row
+    each (what the checks kept before), and migration 15 not applied."""
+    with Store.open(path) as store:
+        for sql in (
+            "CREATE TABLE kept_rows AS SELECT * FROM finding_rows",
+            "DROP VIEW finding_places",
+            "DROP VIEW finding_rows",
+            "DROP TABLE finding_row_lists",
+            "ALTER TABLE kept_rows RENAME TO finding_rows",
+            'CREATE VIEW finding_places AS SELECT snapshot_id, code, entity, key, field, "row" '
+            'FROM findings UNION ALL SELECT snapshot_id, code, entity, key, field, "row" '
+            "FROM finding_rows",
+            "DELETE FROM schema_migrations WHERE version = 15",
+        ):
+            store.execute(sql)
+
+
+def test_a_migrated_stores_details_are_a_fresh_ones(tmp_path, capsys):
+    """Rows kept one per row before migration 15 read back as the lists a check keeps now:
+    details, pages, CSV and fix rules' places alike."""
+    night = one_student_with_three_contacts_has_a_bad_grade()
+    add_column(night["students.csv"], "Race", ["Caucasian", "W", "Caucasian", "Caucasian", "W"])
+    night["enrollments.csv"].append(["SCH-2", "SEC-2", "S-003"])  # a duplicate enrollment
+    path = ingest_nights(tmp_path, night)
+    csv_args = ("--store", str(path), "check", "--district", "tiny", "--format", "csv")
+
+    def read_back() -> tuple[object, ...]:
+        with Store.open(path) as store:
+            (snapshot,) = store.snapshots("tiny")
+            result = run_checks(store, snapshot.id)
+            (race,) = [f for f in result.findings if f.field == "Race"]
+            places = store.rows(
+                'SELECT code, entity, key, field, "row" FROM finding_places '
+                "WHERE snapshot_id = ? ORDER BY ALL",
+                [snapshot.id],
+            )
+            every_row = expanded(store, result, result.findings)
+            return (
+                result.cached,
+                [(r.code, r.key, r.row, r.message) for r in every_row],
+                [(r.key, r.row) for r in rows_of(store, result, race, offset=1, limit=2)],
+                places,
+                run(capsys, *csv_args)[1],
+            )
+
+    fresh = read_back()
+    _store_before_the_row_lists(path)
+    with Store.open(path) as store:
+        assert store.rows("SELECT count(*) FROM finding_rows")[0][0] == 8  # a row each
+    migrated = read_back()
+
+    assert migrated[1:] == fresh[1:]
+    assert migrated[0] is True  # read from the kept findings and rows, not recomputed
+    assert migrated[2] == [("S-001", 3), ("S-002", 4)]

@@ -288,6 +288,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (12, "line breaks inside quoted values per staged file"),
             (13, "the way each field profile's pattern sample was drawn"),
             (14, "whether a field profile's distinct count is an estimate"),
+            (15, "the rows behind each finding kept as lists"),
         ]
 
 

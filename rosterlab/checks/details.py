@@ -1,10 +1,11 @@
 """The rows behind a finding, on demand: an aggregated finding's records, row by row.
 
-A check run keeps every row its finding queries found (``finding_rows``, or on a read-only
-store a temporary table named by the result's ``details``). A finding that stands for several
-rows (:attr:`~rosterlab.spec.Finding.aggregated`: a value repeated over a column, or a student
-repeated over its contact rows) is matched to its rows by code, entity, field and value (and its
-key, when it names one); each row comes back as a row-level finding, in file order.
+A check run keeps every row its finding queries found, as lists of rows and keys per finding
+(``finding_row_lists``, or on a read-only store a temporary table named by the result's
+``details``). A finding that stands for several rows (:attr:`~rosterlab.spec.Finding.aggregated`:
+a value repeated over a column, or a student repeated over its contact rows) is matched to its
+lists by code, entity, field and value (and its key, when it names one); only the matched lists
+are unnested, and each row comes back as a row-level finding, in file order.
 
 >>> rows_of(store, result, finding, offset=0, limit=50)   # one page, for the browser
 >>> expanded(store, result, result.findings)                # every row, for --details and CSV
@@ -38,12 +39,13 @@ def _target(i: int, f: Finding) -> dict[str, Any]:
 
 def _query(result: CheckResult, *, paged: bool) -> str:
     return (
-        'SELECT t.i, r.file, r.key, r.value, r."row", r.info FROM '
+        'SELECT i, file, key, value, "row", info FROM (SELECT t.i, t.key AS wanted, r.file, '
+        'r.value, r.info, unnest(r.keys) AS key, unnest(r."rows") AS "row" FROM '
         f"(SELECT unnest(?::{_TARGETS}, recursive := true)) t "
         f"JOIN {quote_ident(result.details)} r ON r.code = t.code "
         "AND r.entity IS NOT DISTINCT FROM t.entity AND r.field IS NOT DISTINCT FROM t.field "
-        "AND r.value IS NOT DISTINCT FROM t.value AND (t.key IS NULL OR r.key = t.key) "
-        'WHERE r.snapshot_id = ? ORDER BY t.i, r."row", r.key'
+        "AND r.value IS NOT DISTINCT FROM t.value WHERE r.snapshot_id = ?) "
+        'WHERE wanted IS NULL OR key = wanted ORDER BY i, "row", key'
         + (" LIMIT ? OFFSET ?" if paged else "")
     )
 

@@ -246,7 +246,7 @@ class CheckResult:
     groups: tuple[Group, ...]
     cached: bool  # True: the check findings came from the store's cache
     # The table holding the rows behind the findings (rosterlab.checks.details).
-    details: str = "finding_rows"
+    details: str = "finding_row_lists"
     # The diff of the live state → this snapshot the history checks made (None: cached, or no
     # live state): a caller that reports the same diff reuses it (diff_snapshots(computed=…)).
     history: DiffResult | None = field(default=None, compare=False, repr=False)

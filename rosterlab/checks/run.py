@@ -249,7 +249,7 @@ def run_checks(
 
     On a writable store the findings are recorded as the snapshot's ``check`` stage, so
     ``store.findings(snapshot_id)`` returns ingest and check findings together, and the rows
-    behind them as the snapshot's ``finding_rows`` (on a read-only store they stay in a
+    behind them as the snapshot's ``finding_row_lists`` (on a read-only store they stay in a
     temporary table of the connection: the result's ``details``).
     """
     settings = settings or CheckSettings()

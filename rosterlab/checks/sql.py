@@ -5,11 +5,12 @@ template value a code needs beyond the finding's own fields (see :data:`INFO_NAM
 over the staging views (``staged_<file>``: ``_row`` plus positional ``c0..cN``), whose spec
 columns are reached through ``StagedFile.columns.value(name)``.
 
-Findings count records: :func:`find` inserts the queries' rows into the run's row table (kept
-as the snapshot's ``finding_rows``) and reads back one finding per record (a student repeated
-over its contact rows is one), and for the codes the catalogue aggregates (those with a
-``many`` message: a value problem) one finding per value of a column, with its record count and
-the first records' keys. Only those findings reach Python, never the rows.
+Findings count records: :func:`find` groups the queries' rows, in the one statement that stores
+them (the run's row table, kept as the snapshot's ``finding_row_lists``), into one finding per
+record (a student repeated over its contact rows is one), and for the codes the catalogue
+aggregates (those with a ``many`` message: a value problem) one finding per value of a column,
+with its record count and the first records' keys; each finding's rows are stored as lists.
+Only those findings reach Python, never the rows.
 """
 
 from __future__ import annotations
@@ -128,34 +129,45 @@ def build_finding(
 # Codes aggregated per value of a column (the catalogue words them for many records).
 AGGREGATED = sorted(code for code, kind in spec.CATALOGUE.items() if kind.many)
 
-# One finding per record (the rows of a batch grouped by record: a key, or a row without one),
-# and per value of a column for the AGGREGATED codes; in file order.
-_RECORDS = """
-WITH rec AS (
-    SELECT code, entity, key, field, value, cause, info, min("row") AS "row", count(*) AS n
-    FROM {table} WHERE snapshot_id = ? AND batch = ?
-    GROUP BY code, entity, key, field, value, cause, info, CASE WHEN key IS NULL THEN "row" END
+# The keys of a finding's first rows read back with it: its sample keys are the first distinct
+# ones among them (a record's rows may come one after another: a student's contact rows).
+FIRST_KEYS = 64
+
+# The rows of a batch stored as one row per finding — per value of a column for the AGGREGATED
+# codes, per record (a key, or a row without one) for the others — with its rows and their keys
+# as lists; what comes back is each finding's values, records, first keys, rows and first row.
+_GROUPED = """
+INSERT INTO {table}
+SELECT ?, ?, ?, code, entity, field, value, cause, info,
+    count(DISTINCT key) + count(*) FILTER (WHERE key IS NULL),
+    coalesce(min_by(key, "row", {first_keys}) FILTER (WHERE key IS NOT NULL), []),
+    list("row"), list(key)
+FROM ({found})
+GROUP BY code, entity, field, value, cause, info,
+    CASE WHEN NOT list_contains(?::VARCHAR[], code) THEN key END,
+    CASE WHEN NOT list_contains(?::VARCHAR[], code) AND key IS NULL THEN "row" END
+RETURNING code, entity, field, value, cause, info, records, first_keys, len("rows"),
+    list_min("rows")
+"""
+
+# The first keys of a finding whose first rows hold fewer than SAMPLE_KEYS records.
+_SAMPLE = """
+SELECT key FROM (
+    SELECT unnest(keys) AS key, unnest("rows") AS "row" FROM {table}
+    WHERE snapshot_id = ? AND batch = ? AND code = ? AND entity IS NOT DISTINCT FROM ?
+        AND field IS NOT DISTINCT FROM ? AND value IS NOT DISTINCT FROM ?
+        AND cause IS NOT DISTINCT FROM ? AND info IS NOT DISTINCT FROM ?
 )
-SELECT code, entity, key, field, value, "row", cause, info, 1 AS records, n AS rows,
-    []::VARCHAR[] AS samples
-FROM rec WHERE NOT list_contains(?::VARCHAR[], code)
-UNION ALL
-SELECT code, entity, CASE WHEN count(*) = 1 THEN any_value(key) END, field, value, min("row"),
-    cause, info, count(*), sum(n)::BIGINT,
-    CASE WHEN count(*) > 1 THEN coalesce(min_by(key, "row", ?) FILTER (WHERE key IS NOT NULL), [])
-    ELSE [] END
-FROM rec WHERE list_contains(?::VARCHAR[], code)
-GROUP BY code, entity, field, value, cause, info
-ORDER BY "row", field, code, entity, key, value
+WHERE key IS NOT NULL GROUP BY key ORDER BY min("row"), key LIMIT ?
 """
 
 
-STORED_ROWS = "finding_rows"
+STORED_ROWS = "finding_row_lists"
 
 
 def rows_table(store: Store, snapshot_id: int) -> str:
-    """Where a check run puts its finding rows: the store's ``finding_rows``, or on a read-only
-    store a temporary table of the connection with the same columns."""
+    """Where a check run puts its finding rows: the store's ``finding_row_lists``, or on a
+    read-only store a temporary table of the connection with the same columns."""
     return f"_finding_rows_{snapshot_id}" if store.read_only else STORED_ROWS
 
 
@@ -279,8 +291,8 @@ def conflicting_rows(
 
 
 def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Finding]:
-    """Run finding queries as one UNION ALL into the run's row table; return one finding per
-    record (per value of a column for :data:`AGGREGATED` codes), ordered by row, field and
+    """Run finding queries as one UNION ALL, grouped into the run's row table; return one finding
+    per record (per value of a column for :data:`AGGREGATED` codes), ordered by row, field and
     code."""
     if not queries:
         return []
@@ -289,34 +301,45 @@ def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Findin
     ctx.batches.append(file)
     sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
     params = [v for _, values in queries for v in values]
-    inserted = ctx.store.written(
-        f"INSERT INTO {table} SELECT ?, ?, ?, {', '.join(quote_ident(c) for c in FINDING_COLUMNS)} "
-        f"FROM ({sql})",
-        [batch, ctx.snapshot.id, file, *params],
+    grouped = ctx.store.rows(
+        _GROUPED.format(table=table, first_keys=FIRST_KEYS, found=sql),
+        [batch, ctx.snapshot.id, file, *params, AGGREGATED, AGGREGATED],
     )
-    if not inserted:  # most batches of a night find nothing: no read-back (~3 ms each)
-        return []
     found = []
-    rows = ctx.store.rows(
-        _RECORDS.format(table=table),
-        [ctx.snapshot.id, batch, AGGREGATED, spec.SAMPLE_KEYS, AGGREGATED],
-    )
-    for code, entity, key, field, value, row, cause, info, records, n, samples in rows:
+    for code, entity, field, value, cause, info, records, first_keys, n, row in grouped:
+        key = first_keys[0] if records == 1 and first_keys else None
+        samples: tuple[str, ...] = ()
+        if records > 1:
+            samples = _first_distinct(first_keys)
+            if len(samples) < spec.SAMPLE_KEYS and len(first_keys) == FIRST_KEYS:
+                where = [ctx.snapshot.id, batch, code, entity, field, value, cause, info]
+                sampled = ctx.store.rows(_SAMPLE.format(table=table), [*where, spec.SAMPLE_KEYS])
+                samples = tuple(k for (k,) in sampled)
+        in_file_order = tuple((v is None, v) for v in (row, field, code, entity, key, value))
         found.append(
-            build_finding(
-                code,
-                entity=entity,
-                key=key,
-                field=field,
-                value=value,
-                row=row,
-                cause=cause,
-                info=info,
-                file=file,
-                sync_type=ctx.snapshot.sync_type,
-                count=records,
-                rows=n,
-                sample_keys=tuple(samples),
+            (
+                in_file_order,
+                build_finding(
+                    code,
+                    entity=entity,
+                    key=key,
+                    field=field,
+                    value=value,
+                    row=row,
+                    cause=cause,
+                    info=info,
+                    file=file,
+                    sync_type=ctx.snapshot.sync_type,
+                    count=records,
+                    rows=n,
+                    sample_keys=samples,
+                ),
             )
         )
-    return found
+    # As SQL's ORDER BY "row", field, code, entity, key, value would: a missing value last.
+    return [f for _, f in sorted(found, key=lambda pair: pair[0])]
+
+
+def _first_distinct(keys: Sequence[str]) -> tuple[str, ...]:
+    """The first :data:`~rosterlab.spec.SAMPLE_KEYS` distinct keys, in order."""
+    return tuple(dict.fromkeys(keys))[: spec.SAMPLE_KEYS]

@@ -306,7 +306,7 @@ def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
         "file_staging",
         "snapshot_entities",
         "findings",
-        "finding_rows",
+        "finding_row_lists",
         "duplicate_versions",
         "snapshot_outcomes",
     ):

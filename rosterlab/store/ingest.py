@@ -789,7 +789,7 @@ def _forget_district(store: Store, district: str, snapshot_ids: list[int]) -> No
         "snapshot_files",
         "file_staging",
         "findings",
-        "finding_rows",
+        "finding_row_lists",
         "duplicate_versions",
         "snapshot_outcomes",
     ):

@@ -554,6 +554,47 @@ ALTER TABLE field_profiles ADD COLUMN distinct_estimated BOOLEAN DEFAULT false;
 UPDATE field_profiles SET distinct_estimated = "rows" > 100000"""
 
 
+# The rows behind each finding kept as lists (rosterlab/checks/sql.py): a check stores one row
+# per finding of an aggregated code (a value repeated over a column) and per record of another
+# code, with the file rows (``rows``) and their record keys (``keys``) side by side, unordered;
+# ``records`` (how many records the rows are) and ``first_keys`` (the keys of the first rows, at
+# most 64, in file order) are what the check reads back. A Race column's 479,672 rows are two
+# list columns of one row instead of 479,672 rows of 11 columns. ``finding_rows`` stays, as a
+# view with the old table's columns (one row per file row); ``finding_places`` reads it. Rows
+# kept before move into lists grouped by their batch, file, code, entity, field, value, cause
+# and info (readers match rows by those, never by how they were grouped).
+FINDING_ROW_LISTS = """
+CREATE TABLE finding_row_lists (
+    batch INTEGER NOT NULL,
+    snapshot_id INTEGER NOT NULL,
+    file VARCHAR NOT NULL,
+    code VARCHAR NOT NULL,
+    entity VARCHAR,
+    field VARCHAR,
+    value VARCHAR,
+    cause VARCHAR,
+    info VARCHAR,
+    records BIGINT NOT NULL,
+    first_keys VARCHAR[] NOT NULL,
+    "rows" BIGINT[] NOT NULL,
+    keys VARCHAR[] NOT NULL
+);
+INSERT INTO finding_row_lists
+    SELECT batch, snapshot_id, file, code, entity, field, value, cause, info,
+        count(DISTINCT key) + count(*) FILTER (WHERE key IS NULL),
+        coalesce(min_by(key, "row", 64) FILTER (WHERE key IS NOT NULL), []), list("row"), list(key)
+    FROM finding_rows GROUP BY ALL;
+DROP VIEW finding_places;
+DROP TABLE finding_rows;
+CREATE VIEW finding_rows AS
+    SELECT batch, snapshot_id, file, code, entity, unnest(keys) AS key, field, value,
+        unnest("rows") AS "row", cause, info
+    FROM finding_row_lists;
+CREATE VIEW finding_places AS
+    SELECT snapshot_id, code, entity, key, field, "row" FROM findings
+    UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -579,4 +620,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (12, "line breaks inside quoted values per staged file", LINE_BREAKS),
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
+        (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
     ]
