@@ -181,6 +181,18 @@ def test_diff_explorer_reloads_when_the_picker_changes(renamed):
     )
 
 
+def test_diff_explorer_previous_is_the_night_before_the_night_it_is_paired_with(tmp_path):
+    """("previous", 2) on a three-night district is night 1 → night 2, as `diff --from previous
+    --to n2` and the notebooks' bench.pair read it, not the district's second newest night."""
+    store = ingest_nights(tmp_path, tiny_night(), renamed_student_night(), tiny_night())
+    explorer = DiffExplorer(open_workbench(store, district="tiny"), ("previous", 2))
+    assert repr(explorer.picker) == (
+        "SnapshotPicker: district tiny, night 1 (2026-09-01) → night 2 (2026-09-02) (3 snapshots)"
+    )
+    assert explorer.result is not None
+    assert (explorer.result.from_snapshot.seq, explorer.result.to_snapshot.seq) == (1, 2)
+
+
 def test_diff_explorer_text_output_is_the_full_repr(renamed):
     explorer = DiffExplorer(renamed)
     bundle = explorer._repr_mimebundle_()

@@ -96,7 +96,8 @@ class SnapshotPicker(Panel):
         options = [(night_label(s), s.id) for s in history]
         if len(history) >= 2:
             refs = tuple(nights) if nights is not None else (history[-2].id, history[-1].id)
-            old, new = (self.bench.store.resolve(ref, district) for ref in refs)
+            new = self.bench.store.resolve(refs[1], district)
+            old = self.bench.store.resolve_from(refs[0], new)  # previous: the night before new
         else:
             old = new = history[-1]
         self._quiet = True
