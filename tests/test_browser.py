@@ -215,6 +215,6 @@ def test_report_opens_offline_with_its_charts_and_tables(tmp_path):
     assert headings[:4] == [
         "Maple Grove Unified School District (maple): night 7 (2026-09-07) → night 8 (2026-09-08)",
         "Your uploads, night by night",
-        "What changed in the latest upload",
+        "What changed in the latest night",
         "Records",
     ]

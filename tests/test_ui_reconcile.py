@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rosterlab import ui
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import ApiError, SnapshotNotFoundError
 from rosterlab.store import Store, ingest_bundle
@@ -189,3 +190,43 @@ def test_a_held_upload_is_said_held_with_the_thresholds_that_held_it(tmp_path):
     assert f"<p>{HELD}</p>" in view.summary.value
     assert "  warning upload-held ×1" in repr(view).splitlines()
     bench.close()
+
+
+def test_a_report_on_a_pull_reconciles_it_with_the_upload_instead_of_calling_skips_removed():
+    """The district report's night is a pull (cedar after `make demo`): its title, its "what
+    changed" and its findings say it is what Clever serves; the skipped student is a skip with
+    its reason, not a removal, and the findings are not an upload Clever might not process."""
+    bench = open_workbench(None, district="tiny")
+    pull_api(bench, 2)
+    served = bench.snapshot(3)
+    day = f"{served.taken_at:%Y-%m-%d}"
+    assert ui.title(bench, (2, 3)).text == (
+        f"Tiny USD (tiny): night 2 (2026-09-02) → night 3 ({day}, what Clever serves)"
+    )
+    summary = ui.diff_summary(bench, (2, 3))
+    assert summary.text.splitlines() == [
+        f"Night 3 is what Clever serves (pulled from the Data API v3.1 on {day}), not an upload: "
+        "compared with the upload of night 2 (2026-09-02), each difference with its reason "
+        "(rosterlab reconcile --district tiny --format html lists every record).",
+        "The upload of night 2 — Clever: processed, 1 row may be skipped (unconfirmed), 1 row "
+        "carried with skipped records; hold thresholds 10% deleted, 75% updated.",
+        "  entity        uploaded    served   matched identical",
+        "  schools              2         2         2         2",
+        "  students             3         2         2         2",
+        "  contacts             3         2         2         2",
+        "  teachers             3         3         3         3",
+        "  sections             2         2         2         2",
+        "  enrollments          3         2         2         2",
+        "  staff                0         0         0         0",
+        "  differences: 3 (0 unexplained)",
+        "    warning served-skipped ×3: Uploaded, not served: Clever skipped it",
+    ]
+    assert "removed" not in summary.html
+    assert "<td>served-skipped</td>" in summary.html
+    findings = ui.night_findings(bench, 3)
+    assert findings.text.splitlines()[0].endswith(
+        " — in what Clever serves (pulled from the Data API)"
+    )
+    assert "Clever does not process the upload" not in findings.html
+    # an upload's night still reads as an upload
+    assert "Clever does not process the upload" in ui.night_findings(bench, 2).html

@@ -37,6 +37,7 @@ from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
+from rosterlab.store.outcomes import API_ORIGIN, SERVED_REASON
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -286,9 +287,15 @@ def findings_fragment(
         + "</details>"
         for group, found in groups
     )
+    meaning = (
+        "(what Clever serves, pulled from the Data API: each finding says what it means for "
+        "the apps)"
+        if snap.origin == API_ORIGIN
+        else "(an error: Clever does not process the upload, skips rows, or may mislink "
+        "records; each finding says which)"
+    )
     page = (
-        f"<p><b>{esc(head)}</b> (an error: Clever does not process the upload, skips "
-        f"rows, or may mislink records; each finding says which) {download}</p>"
+        f"<p><b>{esc(head)}</b> {meaning} {download}</p>"
         + (
             "<h3>Root causes (fix these first)</h3>"
             + html_table(
@@ -304,7 +311,8 @@ def findings_fragment(
         + "<h3>What to do</h3>"
         + html_table(("code", "hint"), hints, empty="nothing to do")
     )
-    lines = [f"Findings: {snap.district} {head}"]
+    served = f" — in what Clever serves ({SERVED_REASON})" if snap.origin == API_ORIGIN else ""
+    lines = [f"Findings: {snap.district} {head}{served}"]
     for cause, codes, records, _, hint in causes:
         lines.append(f"  cause {cause} breaks {records:,} record(s) ({codes})")
         if hint:

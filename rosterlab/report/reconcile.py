@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from rosterlab import spec
 from rosterlab.api.reconcile import ReconcileResult
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import findings_by_code, outcome_sentence
 from rosterlab.report.text import shown
+from rosterlab.store.outcomes import SERVED_REASON
 
 
 def _snapshot(result: ReconcileResult, which: str) -> dict[str, Any]:
@@ -131,3 +133,62 @@ def reconcile_html(result: ReconcileResult) -> str:
         f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
+
+
+def served_summary(result: ReconcileResult) -> tuple[str, str]:
+    """(HTML, text) for a report whose night is a pull: what Clever serves against the upload
+    it served from, counted per entity and per reason, without a record's values (nothing to
+    redact). A diff of the two would call every skipped record removed and every field the
+    Data API never serves changed."""
+    up, served = result.upload, result.served
+    lead = (
+        f"Night {served.seq} is what Clever serves ({SERVED_REASON} v{result.version} on "
+        f"{served.taken_at:%Y-%m-%d}), not an upload: compared with the upload of night "
+        f"{up.seq} ({up.taken_at:%Y-%m-%d}), each difference with its reason "
+        f"(rosterlab reconcile --district {result.district} --format html lists every record)."
+    )
+    outcome = (
+        f"The upload of night {up.seq} — {outcome_sentence(result.upload_outcome)}."
+        if result.upload_outcome
+        else ""
+    )
+    total = sum(count for _, count in result.totals)
+    reasons = [
+        (code, spec.CATALOGUE[code].severity, spec.CATALOGUE[code].title, count)
+        for code, count in result.totals
+    ]
+    page = "".join(
+        [
+            f"<p>{esc(lead)}</p>",
+            f"<p>{esc(outcome)}</p>" if outcome else "",
+            "<h3>Records</h3>",
+            html_table(
+                ("entity", "uploaded", "served", "matched", "identical"),
+                (
+                    (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}",
+                     f"{e.identical:,}")
+                    for e in result.entities
+                ),
+                numeric=("uploaded", "served", "matched", "identical"),
+            ),
+            "<h3>Differences</h3>",
+            f"<p>{total:,} differences, {result.unexplained:,} unexplained</p>",
+            html_table(
+                ("code", "severity", "meaning", "differences"),
+                ((c, sev, title, f"{n:,}") for c, sev, title, n in reasons),
+                numeric=("differences",),
+                empty="none: Clever serves what was uploaded",
+            ),
+        ]
+    )  # fmt: skip
+    lines = [lead, *([outcome] if outcome else [])]
+    lines += [
+        f"  {'entity':<12} {'uploaded':>9} {'served':>9} {'matched':>9} {'identical':>9}",
+        *(
+            f"  {e.entity:<12} {e.uploaded:>9,} {e.served:>9,} {e.matched:>9,} {e.identical:>9,}"
+            for e in result.entities
+        ),
+        f"  differences: {total:,} ({result.unexplained:,} unexplained)",
+        *(f"    {sev:<7} {c} ×{n:,}: {title}" for c, sev, title, n in reasons),
+    ]
+    return page, "\n".join(lines)

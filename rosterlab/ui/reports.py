@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rosterlab.api.reconcile import reconcile
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.report.diff import diff_fragment, diff_text
 from rosterlab.report.html import esc
 from rosterlab.report.html_report import findings_fragment, flags_fragment
+from rosterlab.report.reconcile import served_summary
+from rosterlab.store import SnapshotInfo
+from rosterlab.store.outcomes import API_ORIGIN
 from rosterlab.ui.base import wrap
 from rosterlab.ui.fields import matrix_for
 from rosterlab.ui.findings import check
@@ -37,15 +41,29 @@ def title(bench: Workbench, nights: Sequence[NightRef] | None = None) -> Static:
     """The report's heading: the district and the two nights it compares."""
     old, new = bench.pair(nights)
     name = bench.settings.name or bench.district
-    text = f"{name} ({bench.district}): {night_text(old)} → {night_text(new)}"
+    text = f"{name} ({bench.district}): {_night(old)} → {_night(new)}"
     return Static(f"<h2>{esc(text)}</h2>", text)
+
+
+def _night(snap: SnapshotInfo) -> str:
+    """``night 9 (2026-12-06)``, and for a pull ``night 9 (2026-12-06, what Clever serves)``."""
+    served = ", what Clever serves" if snap.origin == API_ORIGIN else ""
+    return f"{night_text(snap)[:-1]}{served})"
 
 
 def diff_summary(
     bench: Workbench, nights: Sequence[NightRef] | None = None, *, redact: bool = False
 ) -> Static:
-    """What changed between two nights and whether Clever will hold it (no row-level detail)."""
+    """What changed between two nights and whether Clever will hold it (no row-level detail).
+
+    An upload and a pull of what Clever serves are reconciled instead: a diff would call
+    every record Clever skipped removed and every field the Data API never serves changed."""
     old, new = bench.pair(nights)
+    if new.origin == API_ORIGIN and old.origin != API_ORIGIN:
+        page, text = served_summary(
+            reconcile(bench.store, bench.district, upload=old.id, served=new.id)
+        )
+        return Static(wrap(page), text)
     result = diff_snapshots(
         bench.store, bench.district, old.id, new.id, thresholds=HoldThresholds.of(bench.settings)
     )
