@@ -17,7 +17,7 @@ import nbformat
 import polars as pl
 import pytest
 
-from rosterlab import spec
+from rosterlab import spec, ui
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import field_matrix, run_checks
 from rosterlab.cli import main
@@ -33,6 +33,7 @@ from rosterlab.report.html_report import (
     write_report,
 )
 from rosterlab.store import Store, ingest_bundle
+from rosterlab.ui import open_workbench
 from tests.tiny import Night, tiny_night, write_night
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
@@ -162,6 +163,35 @@ def test_charts_summarise_what_they_draw_and_are_reproducible(tmp_path):
     bundle = chart._repr_mimebundle_()
     assert base64.b64decode(bundle["image/png"]) == chart.png
     assert bundle["text/plain"] == repr(chart)
+
+
+def test_a_night_clever_did_not_process_is_no_drop_in_the_charts(tmp_path):
+    """Night 2 lacks students.csv: Clever does not process it and keeps serving night 1. The
+    records chart keeps it off the line (no plunge to 0 students) and the churn chart labels
+    its empty column; the churn legend sits above the panels, over no bar or hold mark."""
+    night = tiny_night()
+    del night["students.csv"]
+    renamed = tiny_night()
+    renamed["students.csv"][3][3] = "Diaz-Ruiz"  # S-002, on night 3
+    bench = open_workbench(store_of(tmp_path, tiny_night(), night, renamed), district="tiny")
+    assert ui.record_counts(bench).summary.endswith(
+        "; not processed by Clever: night 2 (off the line: Clever kept serving the night before)"
+    )
+    counts = charts.counts_per_night(bench.store, "tiny")
+    figure, _ = charts.record_counts_figure(counts, "tiny", [2])
+    students = figure.axes[1]
+    assert students.get_title(loc="left") == "students"
+    line, apart = students.lines
+    assert (list(line.get_xdata()), list(line.get_ydata())) == ([1, 3], [3, 3])
+    assert (list(apart.get_xdata()), list(apart.get_ydata())) == ([2], [0])
+
+    results = ui.consecutive_diffs(bench)
+    assert [r.not_processed for r in results] == ["missing-file: students.csv", None]
+    churn = charts.churn_figure(results, "tiny")
+    assert [ax.get_legend() for ax in churn.axes] == [None] * len(churn.axes)
+    assert [t.get_text() for t in churn.legends[0].get_texts()] == ["added", "removed", "changed"]
+    for ax in churn.axes:
+        assert [t.get_text() for t in ax.texts] == ["not processed"]
 
 
 # --- redaction ----------------------------------------------------------------------------

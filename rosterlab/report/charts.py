@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ PALETTE = {
     "hold": "#cf222e",
     "expected": "#bf8700",
     "absent": "#d0d7de",
+    "muted": "#8c959f",
 }
 
 
@@ -84,25 +85,67 @@ def _entities_present(frame: pl.DataFrame) -> list[str]:
     return [e for e in spec.ENTITIES if e in seen]
 
 
-def record_counts_chart(counts: pl.DataFrame, district: str) -> Chart:
-    """Small multiples: one panel per entity, records per night."""
+def record_counts_chart(
+    counts: pl.DataFrame, district: str, not_processed: Collection[int] = ()
+) -> Chart:
+    """Small multiples: one panel per entity, records per night. A night Clever did not
+    process (``not_processed``: its numbers) is a hollow grey point off the line: what it sent
+    never replaced what Clever served, so the line does not drop to it."""
+    fig, summary = record_counts_figure(counts, district, not_processed)
+    nights = sorted(set(counts["seq"].to_list()))
+    span = f"nights {nights[0]}–{nights[-1]}" if nights else "no nights"
+    skipped = sorted(set(not_processed) & set(nights))
+    return Chart(
+        title=f"Records per night — {district}",
+        png=_render(fig),
+        summary=f"Chart: records per night, {district}, {span}: "
+        + ", ".join(summary)
+        + (
+            f"; not processed by Clever: night {', '.join(map(str, skipped))} (off the line: "
+            "Clever kept serving the night before)"
+            if skipped
+            else ""
+        ),
+    )
+
+
+def record_counts_figure(
+    counts: pl.DataFrame, district: str, not_processed: Collection[int] = ()
+) -> tuple[Figure, list[str]]:
+    """The records-per-night figure and its per-entity ``students 240→120`` summaries."""
     entities = _entities_present(counts)
     nights = sorted(set(counts["seq"].to_list()))
     columns = 4
     rows = max(1, -(-len(entities) // columns))
     fig = _figure(11, 2.3 * rows + 0.6)
-    fig.suptitle(f"Records per night — {district}", fontsize=12, x=0.01, ha="left")
+    title = f"Records per night — {district}"
+    if set(not_processed) & set(nights):
+        title += " (hollow grey: a night Clever did not process)"
+    fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     summary: list[str] = []
     for i, entity in enumerate(entities):
         ax = fig.add_subplot(rows, columns, i + 1)
         series = counts.filter(pl.col("entity") == entity).sort("seq")
+        applied = series.filter(~pl.col("seq").is_in(list(not_processed)))
         ax.plot(
-            series["seq"].to_list(),
-            series["rows"].to_list(),
+            applied["seq"].to_list(),
+            applied["rows"].to_list(),
             marker="o",
             ms=3.5,
             color=PALETTE["line"],
         )
+        held_back = series.filter(pl.col("seq").is_in(list(not_processed)))
+        if held_back.height:
+            ax.plot(
+                held_back["seq"].to_list(),
+                held_back["rows"].to_list(),
+                linestyle="none",
+                marker="o",
+                ms=4.5,
+                markerfacecolor="white",
+                markeredgecolor=PALETTE["muted"],
+                clip_on=False,
+            )
         ax.set_title(entity, fontsize=10, loc="left")
         ax.set_xticks(nights)
         ax.tick_params(labelsize=8)
@@ -112,12 +155,7 @@ def record_counts_chart(counts: pl.DataFrame, district: str) -> Chart:
         values = series["rows"].to_list()
         summary.append(f"{entity} {values[0]:,}→{values[-1]:,}" if values else f"{entity} -")
     fig.supxlabel("night", fontsize=9)
-    span = f"nights {nights[0]}–{nights[-1]}" if nights else "no nights"
-    return Chart(
-        title=f"Records per night — {district}",
-        png=_render(fig),
-        summary=f"Chart: records per night, {district}, {span}: " + ", ".join(summary),
-    )
+    return fig, summary
 
 
 def churn_frame(results: Sequence[DiffResult]) -> pl.DataFrame:
@@ -154,16 +192,38 @@ def _hold_label(reason: HoldReason) -> str:
 
 def churn_chart(results: Sequence[DiffResult], district: str) -> Chart:
     """Per entity: records added, removed and changed each night; predicted holds marked."""
+    nights = [r.to_snapshot.seq for r in results]
+    held = [
+        f"night {r.to_snapshot.seq} ({', '.join(_hold_label(h) for h in r.hold_reasons)})"
+        for r in results
+        if r.hold_reasons
+    ]
+    span = f"nights {nights[0]}–{nights[-1]}" if nights else "no nights"
+    skipped = [str(r.to_snapshot.seq) for r in results if r.not_processed]
+    return Chart(
+        title=f"Churn per night — {district}",
+        png=_render(churn_figure(results, district)),
+        summary=f"Chart: churn per night, {district}, {span}; holds predicted: "
+        + ("; ".join(held) if held else "none")
+        + (f"; not processed by Clever: night {', '.join(skipped)}" if skipped else ""),
+    )
+
+
+def churn_figure(results: Sequence[DiffResult], district: str) -> Figure:
+    """The churn figure: its legend above the panels, where it hides no bar or hold mark; a
+    night Clever did not process is labelled so in every panel (its empty column is not a
+    quiet night)."""
     frame = churn_frame(results)
     touched = set(
         frame.filter(pl.col("added") + pl.col("removed") + pl.col("changed") > 0)["entity"]
     )
     entities = [e for e in spec.ENTITIES if e in touched]
     nights = [r.to_snapshot.seq for r in results]
+    skipped = [r.to_snapshot.seq for r in results if r.not_processed]
     holds = {(r.to_snapshot.seq, h.entity): h for r in results for h in r.hold_reasons}
     columns = 4
     rows = max(1, -(-len(entities) // columns))
-    fig = _figure(11, 2.4 * rows + 0.8)
+    fig = _figure(11, 2.4 * rows + 1.0)
     fig.suptitle(
         f"Churn per night — {district} (red: Clever hold predicted; amber: expected hold)",
         fontsize=12,
@@ -195,6 +255,18 @@ def churn_chart(results: Sequence[DiffResult], district: str) -> Chart:
                     fontweight="bold",
                 )
                 ax.bar([seq], [total], width=0.7, fill=False, edgecolor=colour, linewidth=1.6)
+        for seq in skipped:
+            ax.annotate(
+                "not processed",
+                (seq, 0),
+                xytext=(0, 3),
+                textcoords="offset points",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color=PALETTE["muted"],
+            )
         ax.set_ylim(0, top * 1.18)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(entity, fontsize=10, loc="left")
@@ -202,22 +274,10 @@ def churn_chart(results: Sequence[DiffResult], district: str) -> Chart:
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
         if i == 0:
-            ax.legend(fontsize=7, loc="upper left")
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside upper right", ncols=3,
+                       fontsize=8, frameon=False)  # fmt: skip
     fig.supxlabel("night", fontsize=9)
-    held = [
-        f"night {r.to_snapshot.seq} ({', '.join(_hold_label(h) for h in r.hold_reasons)})"
-        for r in results
-        if r.hold_reasons
-    ]
-    span = f"nights {nights[0]}–{nights[-1]}" if nights else "no nights"
-    skipped = [str(r.to_snapshot.seq) for r in results if r.not_processed]
-    return Chart(
-        title=f"Churn per night — {district}",
-        png=_render(fig),
-        summary=f"Chart: churn per night, {district}, {span}; holds predicted: "
-        + ("; ".join(held) if held else "none")
-        + (f"; not processed by Clever: night {', '.join(skipped)}" if skipped else ""),
-    )
+    return fig
 
 
 def fill_rate_heatmap(matrix: FieldMatrix) -> Chart:

@@ -9,7 +9,7 @@ import polars as pl
 
 from rosterlab.diff import DiffResult, HoldThresholds, diff_snapshots
 from rosterlab.report import charts
-from rosterlab.store.outcomes import live_before
+from rosterlab.store.outcomes import NOT_PROCESSED, live_before, outcome_of
 from rosterlab.ui.session import NightRef, Workbench
 
 
@@ -30,10 +30,14 @@ def consecutive_diffs(
 
 
 def record_counts(bench: Workbench, nights: Sequence[NightRef] | None = None) -> charts.Chart:
-    """Records per night per entity."""
-    seqs = [s.seq for s in bench.span(nights)]
+    """Records per night per entity; a night Clever did not process stands off the line."""
+    span = bench.span(nights)
+    seqs = [s.seq for s in span]
+    skipped = [s.seq for s in span if outcome_of(bench.store, s.id).outcome == NOT_PROCESSED]
     counts = charts.counts_per_night(bench.store, bench.district)
-    return charts.record_counts_chart(counts.filter(pl.col("seq").is_in(seqs)), bench.district)
+    return charts.record_counts_chart(
+        counts.filter(pl.col("seq").is_in(seqs)), bench.district, skipped
+    )
 
 
 def churn(bench: Workbench, nights: Sequence[NightRef] | None = None) -> charts.Chart:
