@@ -6,6 +6,7 @@ is tested in tests/test_browser.py.
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rosterlab.ui import (  # noqa: E402
     FieldMatrixView,
     FindingsBrowser,
     FixPanel,
+    PushPreview,
     SnapshotPicker,
     Workbench,
     open_workbench,
@@ -349,7 +351,7 @@ def test_fix_panel_builds_dry_runs_and_pushes_only_after_confirmation(tmp_path, 
     assert list(remote.iterdir()) == []
 
     preview = panel.dry_run()
-    assert preview is not None and not preview.refused
+    assert isinstance(preview, PushPreview) and not preview.refused
     assert [f.name for f in preview.plan.files] == [
         "schools.csv",
         "students.csv",
@@ -385,13 +387,30 @@ def test_fix_panel_refuses_a_bundle_with_errors_unless_forced(tmp_path):
     panel = FixPanel(bench, rules, target="drop")
     assert panel.result is not None and not panel.result.ok
     preview = panel.dry_run()
-    assert preview is not None and preview.refused
+    assert isinstance(preview, PushPreview) and preview.refused
     panel.confirm.value = True
     assert panel.push() is None
     assert "1 error finding(s), so Clever would not process it, or skip or mislink" in (
         panel.status.value
     )
     assert bench.store.rows("SELECT count(*) FROM pushes") == [(0,)]
+
+
+def test_a_dry_run_that_cannot_run_says_why_in_its_own_cell(tmp_path):
+    """05_fix_and_push on a store whose rosterlab.toml lacks the target: the dry-run cell showed
+    nothing (the reason sat in the panel, cells above); it now shows the reason itself."""
+    store = ingest_nights(tmp_path, new_hire_night())
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    panel = FixPanel(open_workbench(store, district="tiny"), rules, target="clever-tiny")
+    said = panel.dry_run()
+    why = (
+        "unknown target 'clever-tiny' (configured: none): add [targets.clever-tiny] to "
+        "rosterlab.toml"
+    )
+    assert repr(said) == f"no dry run: {why}"
+    assert f'<pre class="sev-error">{html.escape(why)}</pre>' in said._repr_html_()
+    assert panel.error == why and panel.preview is None
 
 
 # --- history ------------------------------------------------------------------------------

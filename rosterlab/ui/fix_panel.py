@@ -22,6 +22,7 @@ from rosterlab.report.html import esc, html_table
 from rosterlab.transport import PushPlan, PushResult, load_target, plan_push, push_bundle
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_text
+from rosterlab.ui.reports import Static
 from rosterlab.ui.session import NightRef, Workbench, scratch_dir
 
 CHANGES_FILE = "changes.csv"
@@ -149,18 +150,18 @@ class FixPanel(Panel):
             + html_table(page.columns, page.rows(), empty="no changes")
         )
 
-    def dry_run(self) -> PushPreview | None:
-        """Plan the upload to the target and check the bundle; nothing is uploaded."""
+    def dry_run(self) -> PushPreview | Static:
+        """Plan the upload to the target and check the bundle; nothing is uploaded. When it
+        cannot (no bundle, a target rosterlab.toml lacks), why: in the panel and, called from a
+        cell, as that cell's output (the panel may be far above it)."""
         if self.result is None or self.target_name is None:
-            self._say("build a corrected bundle and give a target first", error=True)
-            return None
+            return self._no_dry_run("build a corrected bundle and give a target first")
         try:
             target = load_target(self.bench.config, self.target_name)
             verdict = bundle_verdict(self.result.out_dir, district=self.bench.district)
             plan = push_bundle(target, self.result.out_dir, dry_run=True).plan
         except RosterlabError as exc:
-            self._say(exc.message, error=True)
-            return None
+            return self._no_dry_run(exc.message)
         self.preview = PushPreview(plan, verdict)
         self.plan_box.value = self.preview._repr_html_()
         self.confirm.description = (
@@ -227,6 +228,10 @@ class FixPanel(Panel):
     def _arm(self) -> None:
         """The push button works only after a dry run, with the confirmation ticked."""
         self.push_button.disabled = self.preview is None or not self.confirm.value
+
+    def _no_dry_run(self, why: str) -> Static:
+        self._say(why, error=True)
+        return Static(self.status.value, f"no dry run: {why}")
 
     def _say(self, text: str, error: bool = False) -> None:
         self.error = text if error else None
