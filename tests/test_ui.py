@@ -276,12 +276,18 @@ def test_field_matrix_marks_absent_and_flagged_cells_and_escapes_names(tmp_path)
     assert re.search(r'<td class="absent flag" title="column-dropped">—</td>', grid)
     assert "ext.&lt;b&gt;x&lt;/b&gt;" in grid and "<b>x</b>" not in grid
 
+    # the night numbers are labelled nights; the flags start with the one that matters
+    assert '<th rowspan="2">kind</th><th colspan="2">night</th></tr><tr><th class="num">1' in grid
+    rows = re.findall(
+        r"<tr><td class=\"num\">(\d)</td><td>(\w+)</td><td>([\w-]+)</td>", view.flags.value
+    )
+    assert rows[0] == ("2", "warning", "column-dropped")
+    assert {severity for _, severity, _ in rows[1:]} == {"info"}
+
     view.changing.value = True
     assert [r.field for r in view.rows] == ["Student_zip", "ext.<b>x</b>"]
     view.show.value = "pattern"
-    assert repr(view).splitlines()[-1] == (
-        "  showing pattern of 2 fields ((all files), only changing)"
-    )
+    assert repr(view).splitlines()[-1] == "  showing pattern of 2 fields (all files, only changing)"
 
 
 # --- fix and push -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
+from rosterlab import spec
 from rosterlab.checks import CheckSettings, FieldMatrix, FieldRow, field_matrix
 from rosterlab.report.charts import Chart, fill_rate_heatmap
 from rosterlab.report.html import esc, html_table
@@ -138,6 +139,7 @@ class FieldMatrixView(Panel):
                     (f.entity or "", flag_column(f), column[snapshot_id]), []
                 ).append(f.code)
         head = "".join(f'<th class="num">{s.seq}</th>' for s in snapshots)
+        nights = f'<th colspan="{len(snapshots)}">night</th>' if snapshots else ""
         body = []
         for row in self.rows:
             cells = []
@@ -156,17 +158,23 @@ class FieldMatrixView(Panel):
         if not body:
             return '<p class="muted">no fields to show</p>'
         return (
-            f"<table><thead><tr><th>file</th><th>field</th><th>kind</th>{head}</tr></thead>"
+            '<table><thead><tr><th rowspan="2">file</th><th rowspan="2">field</th>'
+            f'<th rowspan="2">kind</th>{nights}</tr><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
         )
 
     def _flags_html(self) -> str:
+        """The flags, most severe first, then night by night: a custom field sent every night
+        (info) comes after the column dropped or reshaped."""
         seq = {s.id: s.seq for s in self.matrix.snapshots}
+        flags = sorted(
+            self.matrix.flags, key=lambda flag: (spec.SEVERITY_RANK[flag[1].severity], seq[flag[0]])
+        )
         return "<h4>Field flags</h4>" + html_table(
             ("night", "severity", "code", "entity", "field", "value", "message", "hint"),
             [
                 (seq[sid], f.severity, f.code, f.entity, flag_column(f), f.value, f.message, f.hint)
-                for sid, f in self.matrix.flags
+                for sid, f in flags
             ],
             numeric=("night",),
             empty="no field flags",
@@ -194,8 +202,9 @@ class FieldMatrixView(Panel):
             for sid, f in matrix.flags
             if f.severity != "info"
         ]
+        files = "all files" if self.file.value == ALL_FILES else self.file.value
         lines.append(
             f"  showing {self.show.value} of {len(self.rows)} fields "
-            f"({self.file.value}{', only changing' if self.changing.value else ''})"
+            f"({files}{', only changing' if self.changing.value else ''})"
         )
         return "\n".join(lines)
