@@ -396,7 +396,7 @@ def test_fix_panel_refuses_a_bundle_with_errors_unless_forced(tmp_path):
     assert isinstance(preview, PushPreview) and preview.refused
     panel.confirm.value = True
     assert panel.push() is None
-    assert "1 error finding(s), so Clever would not process it, or skip or mislink" in (
+    assert "1 error finding, so Clever would not process it, or skip or mislink" in (
         panel.status.value
     )
     assert bench.store.rows("SELECT count(*) FROM pushes") == [(0,)]

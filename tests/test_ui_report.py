@@ -236,9 +236,28 @@ def test_report_gives_each_root_cause_its_one_hint(tmp_path):
     assert "<th>what to do</th>" in page
     assert f"<td>{html.escape(hint)}</td>" in page
     assert text.splitlines()[1:3] == [
-        "  cause sections/SEC-9 breaks 2 record(s) (enrollment-unknown-section)",
+        "  cause sections/SEC-9 breaks 2 records (enrollment-unknown-section)",
         f"    what to do: {hint}",
     ]
+
+
+def test_counts_read_as_english_one_and_many(tmp_path):
+    """'1 flag', '1 field absent', '2 records' — as the CLI words counts, not 'flag(s)'."""
+    dropped = tiny_night()
+    position = dropped["students.csv"][0].index("Student_zip")
+    dropped["students.csv"] = [
+        [v for i, v in enumerate(row) if i != position] for row in dropped["students.csv"]
+    ]
+    with Store.open(store_of(tmp_path, tiny_night(), dropped)) as store:
+        matrix = field_matrix(store, "tiny")
+    _, text = flags_fragment(matrix)
+    assert text.splitlines() == [
+        "Field flags: tiny, 1 flag",
+        "  night 2: column-dropped students Student_zip",
+    ]
+    assert charts.fill_rate_heatmap(matrix).summary.endswith(
+        "; 1 field absent on some night; 1 flagged cell"
+    )
 
 
 # --- command failures ---------------------------------------------------------------------

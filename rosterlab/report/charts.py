@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from rosterlab import spec
 from rosterlab.checks import FieldMatrix
 from rosterlab.diff import DiffResult, HoldReason
+from rosterlab.report.text import plural
 from rosterlab.store import Store
 
 PALETTE = {
@@ -333,7 +334,7 @@ def fill_rate_heatmap(matrix: FieldMatrix) -> Chart:
         png=_render(fig),
         summary=(
             f"Chart: fill rate per field and night, {matrix.district}, {len(rows)} fields × "
-            f"{len(nights)} nights; {absent} field(s) absent on some night; "
-            f"{len(flagged)} flagged cell(s)"
+            f"{len(nights)} nights; {plural(absent, 'field')} absent on some night; "
+            f"{plural(len(flagged), 'flagged cell')}"
         ),
     )

@@ -16,7 +16,7 @@ from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix, Override
 from rosterlab.report.findings_csv import finding_file, finding_line
 from rosterlab.report.snapshots import summary_text
-from rosterlab.report.text import shown
+from rosterlab.report.text import plural, shown
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 
@@ -60,10 +60,6 @@ def check_dict(
         "findings": [record(i, f) for i, f in enumerate(result.findings)],
         "groups": [g.to_dict() for g in result.groups],
     }
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _where(f: Finding, received: Mapping[str, str], lines: Mapping[str, LineBreaks]) -> str:
@@ -110,13 +106,13 @@ def check_text(
         width = max(len(g.cause) for g in result.groups[:top_causes])
         for group in result.groups[:top_causes]:
             lines.append(
-                f"  {group.cause:<{width}}  {_plural(group.count, 'record'):>12}  "
+                f"  {group.cause:<{width}}  {plural(group.count, 'record'):>12}  "
                 + ", ".join(group.codes)
             )
             if group.hint:
                 lines.append(f"      hint: {shown(group.hint)}")
         if len(result.groups) > top_causes:
-            lines.append(f"  … and {_plural(len(result.groups) - top_causes, 'more cause')}")
+            lines.append(f"  … and {plural(len(result.groups) - top_causes, 'more cause')}")
     by_code: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_code.setdefault(f.code, []).append(f)
@@ -127,7 +123,7 @@ def check_text(
     for code in sorted(by_code, key=lambda c: (spec.SEVERITY_RANK[by_code[c][0].severity], c)):
         found = by_code[code]
         records = sum(f.count for f in found)
-        counted = f" ({_plural(records, 'record')})" if records != len(found) else ""
+        counted = f" ({plural(records, 'record')})" if records != len(found) else ""
         lines.append(f"  {found[0].severity:<7} {code} ×{len(found):,}{counted}")
         listed = rows_by_code.get(code, []) if details is not None else found[:rows_per_code]
         for f in listed:

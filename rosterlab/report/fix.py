@@ -7,14 +7,10 @@ from typing import Any
 
 from rosterlab.fix import FixResult, HoldPrediction, Verdict
 from rosterlab.report.snapshots import summary_text
-from rosterlab.report.text import shown
+from rosterlab.report.text import plural, shown
 from rosterlab.spec import Finding
 from rosterlab.store.pushes import PushRecord
 from rosterlab.transport import PullResult, PushPlan, PushResult
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def hold_text(hold: HoldPrediction) -> str:
@@ -58,7 +54,7 @@ def fix_text(result: FixResult) -> str:
     ]
     for o in result.outcomes:
         lines.append(
-            f"  rule {o.number} {o.op} (line {o.line}): {_plural(o.changes, 'change')} — {o.reason}"
+            f"  rule {o.number} {o.op} (line {o.line}): {plural(o.changes, 'change')} — {o.reason}"
         )
         if o.when is not None:
             lines.append(f"      when: {o.when} (only the records carrying it)")
@@ -66,10 +62,10 @@ def fix_text(result: FixResult) -> str:
         lines += [f"      changed a valid value (forced): {v}" for v in o.valid_changed_text()]
     if result.unparseable_rows:
         lines.append(
-            f"  {_plural(result.unparseable_rows, 'unparseable row')} left out (in changes.csv)"
+            f"  {plural(result.unparseable_rows, 'unparseable row')} left out (in changes.csv)"
         )
     lines.append("  files: " + " · ".join(f"{f.name} {f.rows:,}" for f in result.files))
-    lines.append(f"  changes.csv: {_plural(result.changes, 'row')}")
+    lines.append(f"  changes.csv: {plural(result.changes, 'row')}")
     lines.append(f"  findings before: {summary_text(result.before)}")
     lines.append(f"  findings after:  {summary_text(result.after)}")
     lines.append(f"  {hold_text(result.hold)}")
@@ -92,14 +88,14 @@ def verdict_text(verdict: Verdict) -> str:
         text = f"no error findings (from {where})"
     else:
         codes = ", ".join(f"{code} ×{n}" for code, n in verdict.errors.items())
-        text = f"{_plural(verdict.error_count, 'error finding')} (from {where}): {codes}"
+        text = f"{plural(verdict.error_count, 'error finding')} (from {where}): {codes}"
     return text + (f"; {verdict.note}" if verdict.note else "")
 
 
 def plan_text(plan: PushPlan, verdict: Verdict) -> str:
     lines = [
         f"push {plan.bundle_dir} → {plan.target} ({plan.host}:{plan.port}{plan.remote_dir}): "
-        f"{_plural(len(plan.files), 'file')}, {plan.total_bytes:,} bytes",
+        f"{plural(len(plan.files), 'file')}, {plan.total_bytes:,} bytes",
         f"  bundle sha256 {plan.bundle_sha256}",
     ]
     for f in plan.files:
@@ -131,9 +127,9 @@ def push_text(
         lines += [f"  credentials: {line}" for line in credentials]
         return "\n".join([*lines, "  dry run: nothing was uploaded or recorded"])
     lines = [
-        f"pushed {_plural(len(plan.files), 'file')} ({plan.total_bytes:,} bytes) to "
+        f"pushed {plural(len(plan.files), 'file')} ({plan.total_bytes:,} bytes) to "
         f"{plan.target} ({plan.host}:{plan.port}{plan.remote_dir}) in "
-        f"{_plural(result.attempts, 'attempt')}",
+        f"{plural(result.attempts, 'attempt')}",
         f"  bundle sha256 {plan.bundle_sha256}",
         f"  check: {verdict_text(verdict)}",
     ]
@@ -180,7 +176,7 @@ def push_dict(
 def pull_text(pull: PullResult) -> str:
     size = sum(f.size for f in pull.files)
     return (
-        f"pulled {_plural(len(pull.files), 'file')} ({size:,} bytes) from {pull.target} "
+        f"pulled {plural(len(pull.files), 'file')} ({size:,} bytes) from {pull.target} "
         f"({pull.host}:{pull.port}{pull.remote_dir})"
     )
 

@@ -35,6 +35,7 @@ from rosterlab.report.findings_csv import (
 )
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import summary_text
+from rosterlab.report.text import plural
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store.outcomes import API_ORIGIN, SERVED_REASON
@@ -314,7 +315,7 @@ def findings_fragment(
     served = f" — in what Clever serves ({SERVED_REASON})" if snap.origin == API_ORIGIN else ""
     lines = [f"Findings: {snap.district} {head}{served}"]
     for cause, codes, records, _, hint in causes:
-        lines.append(f"  cause {cause} breaks {records:,} record(s) ({codes})")
+        lines.append(f"  cause {cause} breaks {plural(records, 'record')} ({codes})")
         if hint:
             lines.append(f"    what to do: {hint}")
     for group, found in groups:
@@ -340,6 +341,6 @@ def flags_fragment(matrix: FieldMatrix, *, redact: bool = False) -> tuple[str, s
         numeric=("night",),
         empty="no field customization flags",
     )
-    lines = [f"Field flags: {matrix.district}, {len(flags)} flag(s)"]
+    lines = [f"Field flags: {matrix.district}, {plural(len(flags), 'flag')}"]
     lines += [f"  night {n}: {f.code} {f.entity} {flag_column(f)}" for n, f in flags]
     return page, "\n".join(lines)

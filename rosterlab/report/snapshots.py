@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.report.text import shown
+from rosterlab.report.text import plural, shown
 from rosterlab.spec import Finding
 from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
 from rosterlab.store.outcomes import SERVED, UploadOutcome
@@ -61,15 +61,15 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
     ``served, 4 findings``).
     """
     skipped, may_skip = outcome.skipped_rows(), outcome.may_skip_rows()
-    text = outcome.outcome + (f", {_plural(skipped, 'row')} skipped" if skipped else "")
+    text = outcome.outcome + (f", {plural(skipped, 'row')} skipped" if skipped else "")
     if outcome.reason and not short:
         text += f" ({outcome.reason})"
     if may_skip:
-        text += f", {_plural(may_skip, 'row')} may be skipped (unconfirmed)"
+        text += f", {plural(may_skip, 'row')} may be skipped (unconfirmed)"
     if carried := outcome.carried_rows():
-        text += f", {_plural(carried, 'row')} carried" + ("" if short else " with skipped records")
+        text += f", {plural(carried, 'row')} carried" + ("" if short else " with skipped records")
     if outcome.served_findings:
-        text += f", {_plural(outcome.served_findings, 'finding')}" + (
+        text += f", {plural(outcome.served_findings, 'finding')}" + (
             ""
             if short
             else f" describe{'s' if outcome.served_findings == 1 else ''} served records"
@@ -96,13 +96,13 @@ def outcome_lines(outcome: UploadOutcome) -> list[str]:
     """The outcome, then one line per file and reason of skipped rows (a pull: that its
     findings' records are served as they are)."""
     lines = ["Clever: " + outcome_text(outcome)]
-    lines += [f"  {s.file}: {_plural(s.rows, 'row')} skipped ({s.code})" for s in outcome.skipped]
+    lines += [f"  {s.file}: {plural(s.rows, 'row')} skipped ({s.code})" for s in outcome.skipped]
     lines += [
-        f"  {s.file}: {_plural(s.rows, 'row')} may be skipped ({s.code}: consequence unconfirmed)"
+        f"  {s.file}: {plural(s.rows, 'row')} may be skipped ({s.code}: consequence unconfirmed)"
         for s in outcome.may_skip
     ]
     lines += [
-        f"  {s.file}: {_plural(s.rows, 'row')} may be skipped with the skipped {s.by} they name "
+        f"  {s.file}: {plural(s.rows, 'row')} may be skipped with the skipped {s.by} they name "
         f"({s.code}: consequence unconfirmed)"
         for s in outcome.carried
     ]
@@ -118,10 +118,6 @@ SERVED_RECORDS = (
 )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
-
-
 def summary_text(summary: Mapping[str, int], records: Mapping[str, int] | None = None) -> str:
     """``0 errors, 502 warnings (749 records), 2 info``: findings per severity and, where they
     differ, the records they stand for (``records``: :func:`rosterlab.spec.severity_records`).
@@ -129,9 +125,9 @@ def summary_text(summary: Mapping[str, int], records: Mapping[str, int] | None =
     parts = []
     for severity in (s for s in spec.SEVERITIES if s in summary):
         found = summary[severity]
-        counted = f"{found:,} info" if severity == "info" else _plural(found, severity)
+        counted = f"{found:,} info" if severity == "info" else plural(found, severity)
         if records is not None and records[severity] != found:
-            counted += f" ({_plural(records[severity], 'record')})"
+            counted += f" ({plural(records[severity], 'record')})"
         parts.append(counted)
     return ", ".join(parts)
 
