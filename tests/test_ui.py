@@ -195,6 +195,29 @@ def test_diff_explorer_previous_is_the_night_before_the_night_it_is_paired_with(
     assert (explorer.result.from_snapshot.seq, explorer.result.to_snapshot.seq) == (1, 2)
 
 
+def test_diff_explorer_says_clever_did_not_process_a_night_either_side(tmp_path):
+    """Night 2 lacks students.csv. Into it, the explorer said "no hold predicted" beside 3
+    students removed, as if processed; `diff` says Clever does not process it. Out of it, the
+    from-night is a state Clever never served: it names the one it did."""
+    missing = tiny_night()
+    del missing["students.csv"]
+    bench = open_workbench(
+        ingest_nights(tmp_path, tiny_night(), missing, renamed_student_night()), district="tiny"
+    )
+    into = DiffExplorer(bench, (1, 2))
+    assert repr(into).splitlines()[1] == (
+        "  Clever does not process snapshot 2 (missing-file: students.csv): it keeps serving "
+        "the last upload it processed, so nothing is deleted and no hold"
+    )
+    assert '<div class="hold">Clever does not process snapshot 2' in into.summary.value
+    out_of = DiffExplorer(bench, (2, 3))
+    assert repr(out_of).splitlines()[2] == (
+        "  from night 2 (2026-09-02): Clever did not process it (missing-file: students.csv), "
+        "so its records never reached the apps; it served night 1's state: compare with night 1"
+    )
+    assert repr(DiffExplorer(bench, (1, 3))).splitlines()[1] == "  no hold predicted"
+
+
 def test_diff_explorer_text_output_is_the_full_repr(renamed):
     explorer = DiffExplorer(renamed)
     bundle = explorer._repr_mimebundle_()

@@ -215,14 +215,14 @@ def _shown(value: str | None) -> str:
     return NULL_TEXT if value is None else repr(value)
 
 
-def _not_processed(result: DiffResult) -> str:
+def not_processed_sentence(result: DiffResult) -> str:
     return (
         f"Clever does not process snapshot {result.to_snapshot.id} ({result.not_processed}): "
         "it keeps serving the last upload it processed, so nothing is deleted and no hold"
     )
 
 
-def _served(result: DiffResult, no_hold: str = "no hold") -> str:
+def served_sentence(result: DiffResult, no_hold: str = "no hold") -> str:
     return (
         f"{no_hold}: snapshot {result.to_snapshot.id} is what Clever serves ({SERVED_REASON}), "
         "already applied"
@@ -263,7 +263,7 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
             f"(ended {r.term_end}) and {r.enrollments:,} of their enrollments removed"
         )
     if result.not_processed:
-        lines.append(_not_processed(result))
+        lines.append(not_processed_sentence(result))
     elif result.hold_predicted:
         lines.append("hold: predicted")
         lines += [
@@ -273,7 +273,7 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
             for h in result.hold_reasons
         ]
     elif result.to_snapshot.origin == API_ORIGIN:
-        lines.append(_served(result))
+        lines.append(served_sentence(result))
     elif result.backward:
         lines.append(f"hold: {BACKWARD}")
     else:
@@ -340,7 +340,7 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
         "<h2>Hold</h2>",
     ]
     if result.not_processed:
-        parts.append(f'<p class="hold">{esc(_not_processed(result))}</p>')
+        parts.append(f'<p class="hold">{esc(not_processed_sentence(result))}</p>')
     elif result.hold_predicted:
         parts.append('<p class="hold">Clever will hold this sync.</p>')
         parts.append(
@@ -361,7 +361,7 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
             )
         )
     elif result.to_snapshot.origin == API_ORIGIN:
-        parts.append(f'<p class="muted">{esc(_served(result, "No hold"))}.</p>')
+        parts.append(f'<p class="muted">{esc(served_sentence(result, "No hold"))}.</p>')
     elif result.backward:
         parts.append(f'<p class="muted">Hold: {esc(BACKWARD)}.</p>')
     else:

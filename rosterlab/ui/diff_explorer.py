@@ -14,8 +14,14 @@ import polars as pl
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, EntityDiff, HoldReason, diff_snapshots, record_timeline
-from rosterlab.report.diff import TIMELINE_WORDS
+from rosterlab.report.diff import (
+    BACKWARD,
+    TIMELINE_WORDS,
+    not_processed_sentence,
+    served_sentence,
+)
 from rosterlab.report.html import esc, html_table
+from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import SnapshotPicker, night_text
 from rosterlab.ui.session import NightRef, Workbench
@@ -221,7 +227,10 @@ class DiffExplorer(Panel):
                 for r in result.hold_reasons
             ]
         else:
-            parts.append('<div class="muted">no hold predicted</div>')
+            css = "hold" if result.not_processed else "muted"
+            parts.append(f'<div class="{css}">{esc(self._no_hold())}</div>')
+        if (unserved := self._from_not_processed()) is not None:
+            parts.append(f'<div class="hold">{esc(unserved)}</div>')
         parts += [
             f"<div>re-keyed {esc(r.entity)}: {esc(r.old_key)} → {esc(r.new_key)} "
             f"(matched on {esc(', '.join(r.matched_on))})</div>"
@@ -233,6 +242,35 @@ class DiffExplorer(Panel):
             for r in result.rollovers
         ]
         return "".join(parts)
+
+    def _no_hold(self) -> str:
+        """Why no hold, as `diff` says it: a night Clever does not process (nothing is
+        deleted), a pull of what it serves, a backward pair, or none predicted."""
+        assert self.result is not None
+        result = self.result
+        if result.not_processed:
+            return not_processed_sentence(result)
+        if result.to_snapshot.origin == API_ORIGIN:
+            return served_sentence(result)
+        return f"hold: {BACKWARD}" if result.backward else "no hold predicted"
+
+    def _from_not_processed(self) -> str | None:
+        """A from-night Clever never processed is a state it never served: say which it did."""
+        assert self.result is not None
+        old, new = self.result.from_snapshot, self.result.to_snapshot
+        outcome = outcome_of(self.bench.store, old.id)
+        if outcome.outcome != NOT_PROCESSED:
+            return None
+        live = live_before(self.bench.store, new)
+        served = (
+            f"it served night {live.seq}'s state: compare with night {live.seq}"
+            if live is not None and live.seq < new.seq
+            else "it served none of the district's nights before it"
+        )
+        return (
+            f"from {night_text(old)}: Clever did not process it ({outcome.reason}), so its "
+            f"records never reached the apps; {served}"
+        )
 
     @staticmethod
     def _entity_html(item: EntityDiff) -> str:
@@ -258,8 +296,10 @@ class DiffExplorer(Panel):
             f"{night_text(result.to_snapshot)}",
             "  hold predicted: " + "; ".join(hold_text(r) for r in result.hold_reasons)
             if result.hold_reasons
-            else "  no hold predicted",
+            else f"  {self._no_hold()}",
         ]
+        if (unserved := self._from_not_processed()) is not None:
+            lines.append(f"  {unserved}")
         lines += [
             f"  re-keyed {r.entity}: {r.old_key} → {r.new_key} (matched on "
             f"{', '.join(r.matched_on)})"
