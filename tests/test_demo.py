@@ -71,8 +71,8 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
         "  sections            59        38        38        33",
         "  enrollments      1,600     1,021     1,021     1,021",
         "  staff               12         8         8         8",
-        "  differences: 774 (0 unexplained)",
-        "    warning reference-not-served ×2: sections Teacher_3_id: references served empty: "
+        "  differences: 774 (0 unexplained)",  # each code's count, and they add up to it
+        "    warning reference-not-served ×5: sections Teacher_3_id: references served empty: "
         "1 (the teachers record it names is not served).",
         "    warning served-skipped ×766: students S-100002 was uploaded but is not served: "
         "Clever skipped it (school-id-is-number: its consequence is unconfirmed, the upload's "

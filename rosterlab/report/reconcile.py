@@ -8,7 +8,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.api.reconcile import ReconcileResult
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
-from rosterlab.report.snapshots import findings_by_code, outcome_sentence
+from rosterlab.report.snapshots import outcome_sentence
 from rosterlab.report.text import shown
 from rosterlab.store.outcomes import SERVED_REASON
 
@@ -69,11 +69,29 @@ def reconcile_text(result: ReconcileResult, *, details: bool = False) -> str:
         f"  differences: {total:,} ({result.unexplained:,} unexplained)"
         + (" — details truncated, counts exact" if result.truncated else "")
     )
-    lines += [f"    {line}" for line in findings_by_code(result.findings)]
+    lines += [f"    {line}" for line in _differences_by_code(result)]
     if details:
         lines.append("  details:")
         lines += [f"    {f.severity:<7} {f.code}: {shown(f.message)}" for f in result.findings]
     return "\n".join(lines)
+
+
+def _differences_by_code(result: ReconcileResult) -> list[str]:
+    """One line per code, most severe first: its differences (they add up to the total; a
+    finding may stand for several, 'references served empty: 4') and its first message."""
+    first: dict[str, str] = {}
+    for f in result.findings:
+        first.setdefault(f.code, f.message)
+    codes = sorted(result.totals, key=lambda t: (spec.SEVERITY_RANK[_severity(t[0])], t[0]))
+    return [
+        f"{_severity(code):<7} {code} ×{count:,}"
+        + (f": {shown(first[code])}" if code in first else "")
+        for code, count in codes
+    ]
+
+
+def _severity(code: str) -> str:
+    return spec.CATALOGUE[code].severity
 
 
 def reconcile_html(result: ReconcileResult) -> str:
