@@ -289,6 +289,9 @@ def test_the_findings_browser_drills_into_an_aggregated_finding_a_page_at_a_time
         "(choose an aggregated finding)",
         "invalid-value Race 'Caucasian': 4 rows",
     ]
+    # the box shows its "choose" option, not a blank (a None value selects nothing)
+    assert browser.drill.label == "(choose an aggregated finding)"
+    assert browser.drill.layout.display is None and browser.drill_pager.layout.display is None
 
     browser.drill.value = 0
     first = [(f.key, f.row) for f in browser.drilled_rows]
@@ -303,6 +306,11 @@ def test_the_findings_browser_drills_into_an_aggregated_finding_a_page_at_a_time
         "  rows of invalid-value Race 'Caucasian' (×3 records): rows 4–4 of 4"
     )
     assert browser.drilled is aggregated
+
+    # a page with no aggregated finding shows no empty "rows of" box and "no rows" pager
+    browser.code.value = "extension-column"
+    assert not any(f.aggregated for f in browser.page)
+    assert browser.drill.layout.display == "none" and browser.drill_pager.layout.display == "none"
 
 
 def test_the_html_report_shows_the_aggregated_finding_with_its_count_and_samples(tmp_path):

@@ -54,6 +54,7 @@ FINDING_COLUMNS = (
     "message",
 )
 NO_DRILL = "(choose an aggregated finding)"
+NOT_DRILLED = -1  # the drill-down's "choose" option (a None value would show a blank box)
 ROW_COLUMNS = ("key", "line", "value", "message")
 
 
@@ -94,7 +95,10 @@ class FindingsBrowser(Panel):
         self.rows = html_box()
         # Drill-down: the rows of one aggregated finding of the page, a page at a time.
         self.drill = widgets.Dropdown(
-            description="rows of", options=[(NO_DRILL, None)], value=None, layout={"width": "95%"}
+            description="rows of",
+            options=[(NO_DRILL, NOT_DRILLED)],
+            value=NOT_DRILLED,
+            layout={"width": "95%"},
         )
         self.drill_table = html_box()
         self.drill_pager = Pager(self.show_drill_page, page_size)
@@ -271,15 +275,18 @@ class FindingsBrowser(Panel):
         busy, self._busy = self._busy, True
         try:
             self.drill.options = [
-                (NO_DRILL, None),
+                (NO_DRILL, NOT_DRILLED),
                 *(
                     (f"{f.code} {f.field or ''} {f.value!r}: {f.rows:,} rows", i)
                     for i, f in aggregated
                 ),
             ]
-            self.drill.value = None
+            self.drill.value = NOT_DRILLED
         finally:
             self._busy = busy
+        # Nothing to drill into on this page: no empty "rows of" box and "no rows" pager.
+        shown = None if aggregated else "none"
+        self.drill.layout.display = self.drill_pager.layout.display = shown
         self._drill_chosen()
 
     def drill_into(self, finding: Finding) -> None:
@@ -292,7 +299,7 @@ class FindingsBrowser(Panel):
         if self._busy:
             return
         index = self.drill.value
-        if index is None:
+        if index == NOT_DRILLED:
             self.drilled = None
             self.drill_pager.reset(0)
             self.drill_table.value = ""
