@@ -216,6 +216,14 @@ def test_diff_explorer_says_clever_did_not_process_a_night_either_side(tmp_path)
         "so its records never reached the apps; it served night 1's state: compare with night 1"
     )
     assert repr(DiffExplorer(bench, (1, 3))).splitlines()[1] == "  no hold predicted"
+    # and the night dropdowns say it before anyone picks the night
+    labels = [
+        "night 1 · 2026-09-01 (#1)",
+        "night 2 · 2026-09-02 (#2) · not processed",
+        "night 3 · 2026-09-03 (#3)",
+    ]
+    assert [label for label, _ in into.picker.to_box.options] == labels
+    assert [label for label, _ in FindingsBrowser(bench, 2).night.options] == labels
 
 
 def test_diff_explorer_text_output_is_the_full_repr(renamed):

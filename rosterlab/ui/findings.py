@@ -35,7 +35,7 @@ from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
-from rosterlab.ui.picker import night_label, night_text
+from rosterlab.ui.picker import night_options, night_text
 from rosterlab.ui.session import NightRef, Workbench
 
 ALL = "all"
@@ -72,10 +72,9 @@ class FindingsBrowser(Panel):
         self, bench: Workbench, snapshot: NightRef = "latest", *, page_size: int = PAGE_SIZE
     ) -> None:
         self.bench = bench
-        history = bench.snapshots
         self.night = widgets.Dropdown(
             description="night",
-            options=[(night_label(s), s.id) for s in history],
+            options=night_options(bench.store, bench.district),
             value=bench.snapshot(snapshot).id,
         )
         self.severity = widgets.ToggleButtons(options=(ALL, *spec.SEVERITIES), value=ALL)

@@ -8,13 +8,23 @@ import ipywidgets as widgets
 
 from rosterlab.config import DistrictSettings
 from rosterlab.diff import HoldThresholds
-from rosterlab.store import SnapshotInfo
+from rosterlab.store import SnapshotInfo, Store
+from rosterlab.store.outcomes import PROCESSED, outcomes
 from rosterlab.ui.base import Panel
 from rosterlab.ui.session import NightRef, Workbench
 
 
-def night_label(snap: SnapshotInfo) -> str:
-    return f"night {snap.seq} · {snap.taken_at:%Y-%m-%d} (#{snap.id})"
+def night_label(snap: SnapshotInfo, outcome: str = PROCESSED) -> str:
+    """``night 7 · 2026-09-07 (#15) · not processed``: what Clever did with a night, unless
+    it processed it, so that no held or unprocessed night is picked as an ordinary one."""
+    said = "" if outcome == PROCESSED else f" · {outcome.replace('-', ' ')}"
+    return f"night {snap.seq} · {snap.taken_at:%Y-%m-%d} (#{snap.id}){said}"
+
+
+def night_options(store: Store, district: str) -> list[tuple[str, int]]:
+    """A night dropdown's options: each night's label and snapshot id."""
+    done = outcomes(store, district)
+    return [(night_label(s, done[s.id].outcome), s.id) for s in store.snapshots(district)]
 
 
 def night_text(snap: SnapshotInfo) -> str:
@@ -93,7 +103,7 @@ class SnapshotPicker(Panel):
     # --- handlers --------------------------------------------------------------------------
     def _fill(self, district: str, nights: Sequence[NightRef] | None) -> None:
         history = self.bench.store.snapshots(district)
-        options = [(night_label(s), s.id) for s in history]
+        options = night_options(self.bench.store, district)
         if len(history) >= 2:
             refs = tuple(nights) if nights is not None else (history[-2].id, history[-1].id)
             new = self.bench.store.resolve(refs[1], district)
