@@ -35,7 +35,7 @@ from rosterlab.report.snapshots import summary_text
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
-from rosterlab.ui.picker import night_options, night_text
+from rosterlab.ui.picker import NIGHT_BOX, night_options, night_text
 from rosterlab.ui.session import NightRef, Workbench
 
 ALL = "all"
@@ -76,6 +76,7 @@ class FindingsBrowser(Panel):
             description="night",
             options=night_options(bench.store, bench.district),
             value=bench.snapshot(snapshot).id,
+            layout=NIGHT_BOX,
         )
         self.severity = widgets.ToggleButtons(options=(ALL, *spec.SEVERITIES), value=ALL)
         self.code = widgets.Dropdown(description="code", options=[ALL_CODES], value=ALL_CODES)

@@ -13,6 +13,9 @@ from rosterlab.store.outcomes import PROCESSED, outcomes
 from rosterlab.ui.base import Panel
 from rosterlab.ui.session import NightRef, Workbench
 
+# wide enough for "night 12 · 2026-09-12 (#1234) · not processed"
+NIGHT_BOX = {"width": "400px"}
+
 
 def night_label(snap: SnapshotInfo, outcome: str = PROCESSED) -> str:
     """``night 7 · 2026-09-07 (#15) · not processed``: what Clever did with a night, unless
@@ -41,8 +44,8 @@ class SnapshotPicker(Panel):
         self.district_box = widgets.Dropdown(
             description="district", options=bench.store.districts(), value=bench.district
         )
-        self.from_box = widgets.Dropdown(description="from")
-        self.to_box = widgets.Dropdown(description="to")
+        self.from_box = widgets.Dropdown(description="from", layout=NIGHT_BOX)
+        self.to_box = widgets.Dropdown(description="to", layout=NIGHT_BOX)
         self.refresh_button = widgets.Button(
             description="refresh", tooltip="see the nights ingested since the store was opened"
         )
