@@ -206,8 +206,7 @@ def test_a_report_on_a_pull_reconciles_it_with_the_upload_instead_of_calling_ski
     summary = ui.diff_summary(bench, (2, 3))
     assert summary.text.splitlines() == [
         f"Night 3 is what Clever serves (pulled from the Data API v3.1 on {day}), not an upload: "
-        "compared with the upload of night 2 (2026-09-02), each difference with its reason "
-        "(rosterlab reconcile --district tiny --format html lists every record).",
+        "compared with the upload of night 2 (2026-09-02), each difference with its reason.",
         "The upload of night 2 — Clever: processed, 1 row may be skipped (unconfirmed), 1 row "
         "carried with skipped records; hold thresholds 10% deleted, 75% updated.",
         "  entity        uploaded    served   matched identical",

@@ -162,8 +162,7 @@ def served_summary(result: ReconcileResult) -> tuple[str, str]:
     lead = (
         f"Night {served.seq} is what Clever serves ({SERVED_REASON} v{result.version} on "
         f"{served.taken_at:%Y-%m-%d}), not an upload: compared with the upload of night "
-        f"{up.seq} ({up.taken_at:%Y-%m-%d}), each difference with its reason "
-        f"(rosterlab reconcile --district {result.district} --format html lists every record)."
+        f"{up.seq} ({up.taken_at:%Y-%m-%d}), each difference with its reason."
     )
     outcome = (
         f"The upload of night {up.seq} — {outcome_sentence(result.upload_outcome)}."
