@@ -255,7 +255,13 @@ def findings_fragment(
         )
         for g in result.groups
     ]
-    hints = sorted({(f.code, redacted(f, redact).hint) for f in result.findings})
+    # A finding of a root cause with its one hint is fixed by that hint (the table above):
+    # its own would contradict it (cedar's re-keys: "restore T-1005/SCH-002" eight times
+    # beside "do not restore records one by one").
+    covered = {g.cause for g in result.groups if g.hint}
+    hints = sorted(
+        {(f.code, redacted(f, redact).hint) for f in result.findings if f.cause not in covered}
+    )
     shown = [redacted(f, redact) for f in result.findings]
     groups = [
         (group, [redacted(f, redact) for f in result.findings if group.holds(f)])
@@ -310,7 +316,11 @@ def findings_fragment(
         + "<h3>Findings</h3>"
         + (sections or "<p>no findings</p>")
         + "<h3>What to do</h3>"
-        + html_table(("code", "hint"), hints, empty="nothing to do")
+        + html_table(
+            ("code", "hint"),
+            hints,
+            empty="the root causes above say it" if covered else "nothing to do",
+        )
     )
     served = f" — in what Clever serves ({SERVED_REASON})" if snap.origin == API_ORIGIN else ""
     lines = [f"Findings: {snap.district} {head}{served}"]
