@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
+from rosterlab import spec
 from rosterlab.cli import main
+from rosterlab.store.carried import FOLLOWED
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.cli_run import run
 from tests.test_api import configure
 from tests.test_outcomes import ingest_nights
-from tests.tiny import tiny_night, write_night
+from tests.tiny import Night, tiny_night, write_night
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -204,6 +206,94 @@ def test_an_enrollments_own_school_number_skips_nothing_its_student_carries_it(
         {("students", "school-id-is-number"): 1, ("contacts", "carried"): 2,
          ("enrollments", "carried"): 1}
     )  # fmt: skip
+
+
+def night_of_incidents() -> Night:
+    """Every way a record goes unserved, in one night (tiny_night plus):
+
+    - SCH-3 has a blank School_name: skipped; its student S-004, teacher T-4 and section
+      SEC-4 go with it;
+    - S-003's Last_name is a tab (white-space-only): skipped with its contact C-3 and its
+      enrollment in SEC-2;
+    - S-005's School_id is 101, SCH-1's School_number (school-id-is-number), and it is
+      enrolled in SEC-2;
+    - SEC-5 has no Teacher_id: skipped with S-006's enrollment in it;
+    - S-004's enrollment in SEC-4: its student and its section are both skipped, the
+      student's cause names it;
+    - S-006 is enrolled in SEC-9 (no such section) and S-999 (no such student) in SEC-1;
+    - S-002's enrollment names a section of only spaces (missing-value);
+    - S-001's enrollment in SEC-1 comes twice, with two School_ids (duplicate-id, 2 rows).
+    """
+    night = tiny_night()
+    night["schools.csv"].append(["SCH-3", "", "103", "6", "8"])
+    night["students.csv"][4][3] = "\t"
+    night["students.csv"] += [
+        ["SCH-3", "S-004", "00901", "Ito", "Di", "7", "", "", "", "", ""],
+        ["101", "S-005", "00902", "Moss", "Ed", "4", "", "", "", "", ""],
+        ["SCH-1", "S-006", "00903", "Ruiz", "Fe", "4", "", "", "", "", ""],
+    ]
+    night["teachers.csv"].append(["SCH-3", "T-4", "Berg", "Gus", "gus.berg@maple.example"])
+    night["sections.csv"] += [
+        ["SCH-3", "SEC-4", "T-4", "", "Art", "3"],
+        ["SCH-1", "SEC-5", "", "", "Music", "4"],
+    ]
+    night["enrollments.csv"] += [
+        ["SCH-3", "SEC-4", "S-004"],
+        ["SCH-2", "SEC-2", "S-005"],
+        ["SCH-1", "SEC-5", "S-006"],
+        ["SCH-1", "SEC-9", "S-006"],
+        ["SCH-1", "SEC-1", "S-006"],
+        ["SCH-1", "SEC-1", "S-999"],
+        ["SCH-2", "   ", "S-002"],
+        ["SCH-2", "SEC-1", "S-001"],
+    ]
+    return night
+
+
+def test_every_way_a_record_goes_unserved_in_one_night(tmp_path, capsys, monkeypatch):
+    """The outcome counts each unserved record once, under its first cause, and the stand-in
+    serves none of them (reconcile finds exactly these skipped)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store = ingest_nights(tmp_path, capsys, night_of_incidents())
+    outcome = outcome_of_night(capsys, store)
+    assert [(n["entity"], n["code"], n["by"], n["records"]) for n in outcome["not_served"]] == [
+        ("contacts", "white-space-only", "students", 1),
+        ("enrollments", "duplicate-id", None, 1),
+        ("enrollments", "enrollment-unknown-section", None, 1),
+        ("enrollments", "enrollment-unknown-student", None, 1),
+        ("enrollments", "missing-value", None, 1),
+        ("enrollments", "missing-value", "sections", 1),
+        ("enrollments", "missing-value", "students", 1),
+        ("enrollments", "school-id-is-number", "students", 1),
+        ("enrollments", "white-space-only", "students", 1),
+        ("schools", "missing-value", None, 1),
+        ("sections", "missing-value", None, 1),
+        ("sections", "missing-value", "schools", 1),
+        ("students", "school-id-is-number", None, 1),
+        ("students", "white-space-only", None, 1),
+        ("students", "missing-value", "schools", 1),
+        ("teachers", "missing-value", "schools", 1),
+    ]
+    assert [(c["file"], c["code"], c["by"], c["rows"]) for c in outcome["carried"]] == [
+        ("enrollments.csv", "missing-value", "sections", 1),
+        ("enrollments.csv", "missing-value", "students", 1),
+        ("enrollments.csv", "school-id-is-number", "students", 1),
+        ("enrollments.csv", "white-space-only", "students", 1),
+        ("sections.csv", "missing-value", "schools", 1),
+        ("students.csv", "missing-value", "schools", 1),
+        ("teachers.csv", "missing-value", "schools", 1),
+    ]
+    served = served_skipped_live(tmp_path, capsys, Path(store), "maple", outcome["id"])
+    assert served == _outcome_skipped(outcome)
+
+
+def test_every_followed_reference_is_a_required_value_so_a_null_one_is_blank():
+    """The carried skips decide a row with a NULL reference by its blank test alone."""
+    assert all(
+        spec.ENTITIES[entity].field(field).required and spec.ENTITIES[entity].field(field).confirmed
+        for entity, follows in FOLLOWED.items()
+        for field, _ in follows
+    )
 
 
 def _sample_store(tmp_path: Path, district: str) -> Path:

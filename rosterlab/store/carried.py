@@ -17,14 +17,10 @@ District admins are left out: they are not served at all (admins.csv is deprecat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from rosterlab import spec
-from rosterlab.store.sql import (
-    quote_ident,
-    quote_literal,
-    spaces_blank_sql,
-    white_space_blank_sql,
-)
+from rosterlab.store.sql import BLANK_CODES, quote_ident, quote_literal
 from rosterlab.store.store import SnapshotInfo, Store
 
 # (field, referenced entity): references whose target Clever must serve, or the row is not
@@ -40,12 +36,14 @@ FOLLOWED: dict[str, tuple[tuple[str, str], ...]] = {
     "enrollments": (("Student_id", "students"), ("Section_id", "sections")),
 }
 # The upload's finding code for a reference to a record the upload lacks (schools: unknown-school
-# or school-id-is-number). A contact's student is never lacking: its row is the student's row.
+# or school-id-is-number).
 _LACKING = {
-    ("contacts", "students"): "missing-value",
     ("enrollments", "students"): "enrollment-unknown-student",
     ("enrollments", "sections"): "enrollment-unknown-section",
 }
+# References that never name a record the upload lacks: a contact's row is its student's row
+# (students.csv), so its Student_id is a student's of the same night, or blank.
+_NEVER_LACKING = frozenset({("contacts", "students")})
 # A contact's rows are its student's rows in students.csv: carried with its student, it adds none.
 _ROWLESS = frozenset({"contacts"})
 CONFIRMED = "missing-value"  # the only skip on Clever's word
@@ -77,50 +75,89 @@ _IN_NIGHT = "WHERE district = $1 AND valid_from <= $2 AND (valid_to IS NULL OR v
 _DUPLICATED = "key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = $3 AND entity = {})"
 
 
-def _tonight(entity: str) -> str:
-    """CTE body: the entity's rows in night $2 (snapshot $3) of district $1: ``key``, ``id``
-    (its first key column), the references it follows, ``blank`` (a confirmed required value
-    is blank: only white space), ``spaces`` (one is empty or only spaces: missing-value; else
-    white-space-only) and ``dup`` (its key is repeated)."""
+def _blank_tests(entity: str) -> tuple[str, ...]:
+    """SQL per blank code of :data:`~rosterlab.store.sql.BLANK_CODES`, in its order: one of the
+    entity's confirmed required values is that blank ('false' when it has none)."""
     e = spec.ENTITIES[entity]
     required = [_c(f.name) for f in e.fields if f.required and f.confirmed]
-    blank = " OR ".join(white_space_blank_sql(c) for c in required)
-    spaces = " OR ".join(spaces_blank_sql(c) for c in required)
+    return tuple(" OR ".join(test(c) for c in required) or "false" for test, _ in BLANK_CODES)
+
+
+def _tonight(entity: str, duplicated: bool) -> str:
+    """CTE body: the entity's rows in night $2 (snapshot $3) of district $1 that Clever may not
+    serve: ``key``, ``id`` (its first key column), the references it follows, one column per
+    blank code (``b0``: missing-value, ``b1``: white-space-only; the first that holds is the
+    row's) and ``dup`` (its key is repeated). Every other row is served: its required values
+    are filled, its key is single, and each reference names a record Clever serves (``x_*``).
+    ``duplicated``: whether the night repeats a key of the entity (else no row is ``dup``).
+
+    Each way a row may be unserved is its own statement, so that each costs what its rows do:
+    the blank test is decided from the columns' statistics when no value can be blank, and a
+    reference's semi join ends at once when no value of it is unserved. ``UNION`` (over the
+    row id) takes a row unserved two ways once.
+    """
+    e = spec.ENTITIES[entity]
+    spaces, blank = _blank_tests(entity)
+    dup = _DUPLICATED.format(quote_literal(entity)) if duplicated else "false"
     refs = "".join(f", {_c(field)}" for field, _ in FOLLOWED[entity])
-    return (
-        f"SELECT key, {_c(e.key[0])} AS id{refs}, {blank or 'false'} AS blank, "
-        f"{spaces or 'false'} AS spaces, "
-        f"{_DUPLICATED.format(quote_literal(entity))} AS dup FROM {quote_ident(e.name)} "
-        f"{_IN_NIGHT}"
+    rows = (
+        f"SELECT rowid AS _r, key, {_c(e.key[0])} AS id{refs}, {spaces} AS b0, {blank} AS b1, "
+        f"{dup} AS dup FROM {quote_ident(e.name)} {_IN_NIGHT}"
     )
+    # White space only covers only spaces: one test picks the rows, the other tells them apart.
+    ways = [f"({blank})", *([dup] if duplicated else [])] + [
+        f"{_c(field)} IN (SELECT id FROM x_{entity}_{i})"
+        for i, (field, _) in enumerate(FOLLOWED[entity])
+    ]
+    union = " UNION ".join(f"{rows} AND {way}" for way in ways)
+    return f"SELECT key, id{refs}, b0, b1, dup FROM ({union})"
+
+
+def _unserved_targets(entity: str) -> list[str]:
+    """CTEs ``x_<entity>_<i>``: the distinct values of the entity's i-th followed reference in
+    the night that name no record Clever serves — a record not served (``code``: its own) or
+    none at all (``code`` NULL). A blank reference is no value here: its row is blank."""
+    ctes = []
+    for i, (field, target) in enumerate(FOLLOWED[entity]):
+        if (entity, target) in _NEVER_LACKING:
+            ctes.append(f"x_{entity}_{i} AS (SELECT id, code FROM u_{target})")
+            continue
+        ctes.append(
+            f"x_{entity}_{i} AS (SELECT v.id, u.code FROM (SELECT {_c(field)} AS id "
+            f"FROM {quote_ident(entity)} {_IN_NIGHT} AND {_c(field)} IS NOT NULL GROUP BY 1) v "
+            f"LEFT JOIN u_{target} u ON u.id = v.id "
+            f"WHERE u.id IS NOT NULL OR v.id NOT IN (SELECT id FROM i_{target}))"
+        )
+    return ctes
 
 
 def _decided(entity: str) -> str:
     """CTE body: each row's ``code`` (NULL when served, else why not) and ``by`` (when carried:
     the entity whose skipped record carries it; the code is then that record's)."""
     codes = [
-        "WHEN t.spaces THEN 'missing-value'",
-        "WHEN t.blank THEN 'white-space-only'",
-        "WHEN t.dup THEN 'duplicate-id'",
-    ]
+        f"WHEN t.b{i} THEN {quote_literal(code)}" for i, (_, code) in enumerate(BLANK_CODES)
+    ] + ["WHEN t.dup THEN 'duplicate-id'"]
     carriers = []
     joins = []
     for i, (field, target) in enumerate(FOLLOWED[entity]):
         ref, r = f"t.{_c(field)}", f"r{i}"
-        joins.append(f"LEFT JOIN k_{target} {r} ON {r}.id = {ref}")
-        if target == "schools":
-            lacking = (
-                f"CASE WHEN {ref} IN (SELECT num FROM u_schools) THEN 'school-id-is-number' "
-                "ELSE 'unknown-school' END"
+        joins.append(f"LEFT JOIN x_{entity}_{i} {r} ON {r}.id = {ref}")
+        if (entity, target) in _NEVER_LACKING:
+            code = f"{r}.code"
+        elif target == "schools":
+            code = (
+                f"coalesce({r}.code, CASE WHEN {ref} IN (SELECT num FROM u_schools_numbers) "
+                "THEN 'school-id-is-number' ELSE 'unknown-school' END)"
             )
         else:
-            lacking = quote_literal(_LACKING[(entity, target)])
-        codes.append(f"WHEN {r}.served IS NOT TRUE THEN coalesce({r}.code, {lacking})")
+            code = f"coalesce({r}.code, {quote_literal(_LACKING[(entity, target)])})"
+        codes.append(f"WHEN {r}.id IS NOT NULL THEN {code}")
         carriers.append(
-            f"WHEN {r}.served IS NOT TRUE THEN CASE WHEN {r}.id IS NOT NULL "
+            f"WHEN {r}.id IS NOT NULL THEN CASE WHEN {r}.code IS NOT NULL "
             f"THEN {quote_literal(target)} END"
         )
-    by = f"CASE WHEN t.blank OR t.dup THEN NULL {' '.join(carriers)} END" if carriers else "NULL"
+    blank = " OR ".join(f"t.b{i}" for i in range(len(BLANK_CODES)))
+    by = f"CASE WHEN {blank} OR t.dup THEN NULL {' '.join(carriers)} END" if carriers else "NULL"
     return (
         f"SELECT t.key, t.id, CASE {' '.join(codes)} END AS code, {by} AS carrier "
         f"FROM t_{entity} t {' '.join(joins)}"
@@ -130,25 +167,40 @@ def _decided(entity: str) -> str:
 _REFERENCED = {target for follows in FOLLOWED.values() for _, target in follows}
 
 
-def not_served_sql() -> str:
+def not_served_sql(duplicated: frozenset[str] = frozenset(FOLLOWED)) -> str:
     """One query: (entity, code, by, records, rows) of the records Clever does not serve in
-    night $2 (snapshot $3) of district $1."""
+    night $2 (snapshot $3) of district $1; ``duplicated``: the entities whose keys the night
+    repeats (``duplicate_versions``; the others' keys are not looked up: with none, the query
+    binds no $3).
+
+    Only rows that may be unserved are decided one by one: a blank required value, a repeated
+    key, or a reference whose value (among the night's distinct values of that column) names
+    a record Clever does not serve or none at all. A night's 2.4 M enrollments thus cost two
+    aggregations of their references, not two joins of every row.
+    """
     ctes = [
-        f"u_schools AS (SELECT {_c('School_number')} AS num FROM {quote_ident('schools')} "
-        f"{_IN_NIGHT} AND {_c('School_number')} IS NOT NULL)"
+        f"u_schools_numbers AS (SELECT {_c('School_number')} AS num FROM "
+        f"{quote_ident('schools')} {_IN_NIGHT} AND {_c('School_number')} IS NOT NULL)"
     ]
     for entity in FOLLOWED:
-        ctes.append(f"t_{entity} AS ({_tonight(entity)})")
+        ctes += _unserved_targets(entity)
+        ctes.append(f"t_{entity} AS ({_tonight(entity, entity in duplicated)})")
         ctes.append(f"d_{entity} AS ({_decided(entity)})")
-        if entity in _REFERENCED:  # per id: its code, and whether Clever serves it
+        if entity in _REFERENCED:  # the ids it holds; those it does not serve, with a code
+            key = _c(spec.ENTITIES[entity].key[0])
             ctes.append(
-                f"k_{entity} AS (SELECT id, any_value(code) AS code, count(code) = 0 AS served "
-                f"FROM d_{entity} WHERE id IS NOT NULL GROUP BY id)"
+                f"i_{entity} AS (SELECT {key} AS id FROM {quote_ident(entity)} {_IN_NIGHT} "
+                f"AND {key} IS NOT NULL)"
+            )
+            ctes.append(
+                f"u_{entity} AS (SELECT id, any_value(code) AS code FROM d_{entity} "
+                "WHERE id IS NOT NULL AND code IS NOT NULL GROUP BY id)"
             )
     # The contacts (students.csv rows) of the students Clever does not serve; id: Student_id.
     ctes.append(
-        "c AS (SELECT id, count(*) AS n FROM t_contacts WHERE id IN "
-        "(SELECT id FROM d_students WHERE code IS NOT NULL) GROUP BY id)"
+        f"c AS (SELECT {_c('Student_id')} AS id, count(*) AS n FROM {quote_ident('contacts')} "
+        f"{_IN_NIGHT} AND {_c('Student_id')} IN "
+        "(SELECT id FROM d_students WHERE code IS NOT NULL) GROUP BY 1)"
     )
     rows = {e: "0" if e in _ROWLESS else "1" for e in FOLLOWED}
     rows["students"] = "greatest(1, coalesce(c.n, 0))"
@@ -164,22 +216,34 @@ def not_served_sql() -> str:
     )
 
 
-_NOT_SERVED_SQL = not_served_sql()
+@cache
+def _not_served_sql(duplicated: frozenset[str]) -> str:
+    return not_served_sql(duplicated)
 
 
-def not_served(store: Store, snapshot: SnapshotInfo) -> tuple[NotServed, ...]:
-    """The records of a night Clever does not serve, by entity, reason and carrier."""
-    return tuple(
-        NotServed(entity, code, int(records), int(rows), by)
-        for entity, code, by, records, rows in store.rows(
-            _NOT_SERVED_SQL, [snapshot.district, snapshot.seq, snapshot.id]
+def duplicated_entities(store: Store, snapshot_id: int) -> frozenset[str]:
+    """The entities whose keys the night holds twice (Clever skips their rows, with or
+    without a finding: a contact repeated for its student has none)."""
+    return frozenset(
+        entity
+        for (entity,) in store.rows(
+            "SELECT DISTINCT entity FROM duplicate_versions WHERE snapshot_id = ?", [snapshot_id]
         )
     )
 
 
-def has_duplicates(store: Store, snapshot_id: int) -> bool:
-    """Whether the night holds a key twice (Clever skips its rows, with or without a finding:
-    a contact repeated for its student has none)."""
-    return bool(
-        store.rows("SELECT 1 FROM duplicate_versions WHERE snapshot_id = ? LIMIT 1", [snapshot_id])
+def not_served(
+    store: Store, snapshot: SnapshotInfo, duplicated: frozenset[str] | None = None
+) -> tuple[NotServed, ...]:
+    """The records of a night Clever does not serve, by entity, reason and carrier
+    (``duplicated``: :func:`duplicated_entities`, when the caller has them)."""
+    if duplicated is None:
+        duplicated = duplicated_entities(store, snapshot.id)
+    duplicated &= frozenset(FOLLOWED)
+    params: list[object] = [snapshot.district, snapshot.seq]
+    return tuple(
+        NotServed(entity, code, int(records), int(rows), by)
+        for entity, code, by, records, rows in store.rows(
+            _not_served_sql(duplicated), [*params, snapshot.id] if duplicated else params
+        )
     )

@@ -41,7 +41,7 @@ from rosterlab.spec.findings import (
     ROWS_SKIPPED,
     SECTION_SKIPPED,
 )
-from rosterlab.store.carried import NotServed, has_duplicates, not_served
+from rosterlab.store.carried import NotServed, duplicated_entities, not_served
 from rosterlab.store.store import SnapshotInfo, Store
 
 NOT_PROCESSED = "not-processed"
@@ -252,11 +252,12 @@ def snapshot_outcome(
         return served_outcome(snapshot_id, findings, settings)
     rows = file_rows(store, snapshot_id)
     outcome = upload_outcome(snapshot_id, findings, rows, settings)
-    if outcome.outcome == NOT_PROCESSED or not (
-        skips_rows(findings) or has_duplicates(store, snapshot_id)
-    ):
+    if outcome.outcome == NOT_PROCESSED:
         return outcome
-    unserved = not_served(store, snapshot)
+    duplicated = duplicated_entities(store, snapshot_id)
+    if not (skips_rows(findings) or duplicated):
+        return outcome
+    unserved = not_served(store, snapshot, duplicated)
     return upload_outcome(snapshot_id, findings, rows, settings, unserved)
 
 
