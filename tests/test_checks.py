@@ -320,6 +320,19 @@ def test_six_contacts_for_one_student(tmp_path):
     assert one(result, "too-many-contacts").severity == "info"  # v2.1.1 states no limit
 
 
+def test_six_rows_of_one_student_with_five_contacts_are_not_too_many(tmp_path):
+    """S-003's six students.csv rows hold five contacts and one row with none: five contacts."""
+    night = tiny_night()
+    s3 = night["students.csv"][4]
+    for n in range(4):
+        night["students.csv"].append([*s3[:7], "Emergency", f"Kin {n}", f"C-3{n}", ""])
+    night["students.csv"].append([*s3[:7], "", "", "", ""])
+
+    result = check(tmp_path, night)
+
+    assert found(result) == []
+
+
 # --- cross-file ------------------------------------------------------------------------------
 
 

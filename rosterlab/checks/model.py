@@ -110,7 +110,8 @@ class CheckContext:
         return self.staged.get(spec.ENTITIES[entity].file)
 
     def distinct(self, staged: StagedFile, *columns: str) -> str:
-        """A temporary table (``v0``, ``v1``, ...) of the distinct value tuples of ``columns``.
+        """A temporary table (``v0``, ``v1``, ...) of the distinct value tuples of ``columns``,
+        with ``_rows``: how many rows hold each (as cheap as the distinct values alone).
 
         Rows whose columns are all blank are left out. A column of a file in
         :data:`DISTINCT_TOGETHER` derives from the tuple table of its group: one aggregation
@@ -129,17 +130,18 @@ class CheckContext:
             name = f"_check_values_{len(self.tables)}"
             i = together.index(columns[0])
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT v{i} AS v0 FROM {wide} "
-                f"WHERE v{i} IS NOT NULL"
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT v{i} AS v0, sum(_rows) AS _rows "
+                f"FROM {wide} WHERE v{i} IS NOT NULL GROUP BY 1"
             )
         else:
             name = f"_check_values_{len(self.tables)}"
             values = [staged.columns.value(c) for c in columns]
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT "
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT "
                 + ", ".join(f"{v} AS v{i}" for i, v in enumerate(values))
-                + f" FROM {staged.view} WHERE "
+                + f", count(*) AS _rows FROM {staged.view} WHERE "
                 + " OR ".join(f"{v} IS NOT NULL" for v in values)
+                + " GROUP BY ALL"
             )
         self.tables[key] = name
         return name

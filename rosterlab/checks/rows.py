@@ -415,12 +415,13 @@ def check_contacts(ctx: CheckContext) -> list[Finding]:
                 params,
             )
         )
-    # Students with more than five contact rows (usually none) are listed first; only their
-    # rows are then read to count distinct contacts.
+    # Students with more than five rows (usually none; the Student_id table the references and
+    # orphans share counts them) are listed first; only their rows are then read to count
+    # distinct contacts.
     crowded = [
         row[0]
         for row in ctx.store.rows(
-            f"SELECT {sid} FROM {staged.view} WHERE {is_contact} GROUP BY 1 HAVING count(*) > ?",
+            f"SELECT v0 FROM {ctx.distinct(staged, CONTACTS.key[0])} WHERE _rows > ?",
             [spec.MAX_CONTACTS],
         )
     ]

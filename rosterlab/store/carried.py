@@ -72,7 +72,10 @@ def _c(name: str) -> str:
 
 _IN_NIGHT = "WHERE district = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)"
 # Keys the night holds in two or more versions (recorded at ingest): every row of them is skipped.
-_DUPLICATED = "key IN (SELECT key FROM duplicate_versions WHERE snapshot_id = $3 AND entity = {})"
+# A version is its row hash (the merge matches versions by it), a number cheaper than its key.
+_DUPLICATED = (
+    "row_hash IN (SELECT row_hash FROM duplicate_versions WHERE snapshot_id = $3 AND entity = {})"
+)
 
 
 def _blank_tests(entity: str) -> tuple[str, ...]:
