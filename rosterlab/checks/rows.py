@@ -320,7 +320,9 @@ def _shared_values(ctx: CheckContext, staged: StagedFile, entity: spec.Entity) -
     ID column: a staff member's rows at several schools share their email rightly.
 
     In a file that repeats a record over its rows (students.csv) only the values two records
-    hold among tonight's versions (one per distinct record-level row) are read from the rows.
+    hold among tonight's versions (one per distinct record-level row) are read from the rows;
+    those are found among the values two versions hold (a count: usually none, and then no
+    record is compared).
     """
     record = staged.columns.value(entity.key[0])
     queries = []
@@ -333,11 +335,13 @@ def _shared_values(ctx: CheckContext, staged: StagedFile, entity: spec.Entity) -
         if len(spec.FILES[staged.spec_name].entities) > 1:
             held, by = quote_ident(field.name), quote_ident(entity.key[0])
             snapshot = ctx.snapshot
+            versions = f"({ctx.store.entity_sql(entity.name)}) WHERE {by} IS NOT NULL"
             scope = (
-                f"u AS (SELECT {held} AS v FROM ({ctx.store.entity_sql(entity.name)}) "
-                f"WHERE {held} IS NOT NULL AND {by} IS NOT NULL GROUP BY 1 "
-                f"HAVING min({by}) <> max({by})), ",
-                [snapshot.district, snapshot.seq, snapshot.seq],
+                f"twice AS (SELECT {held} AS v FROM {versions} AND {held} IS NOT NULL "
+                "GROUP BY 1 HAVING count(*) > 1), "
+                f"u AS (SELECT {held} AS v FROM {versions} AND {held} IN (SELECT v FROM twice) "
+                f"GROUP BY 1 HAVING min({by}) <> max({by})), ",
+                [snapshot.district, snapshot.seq, snapshot.seq] * 2,
             )
             rows += f" AND {v} IN (SELECT v FROM u)"
         queries.append(
