@@ -305,6 +305,21 @@ def test_a_contact_without_type(tmp_path):
     ]
 
 
+def test_a_contact_without_type_is_found_again_on_its_night_after_the_district_fixed_it(tmp_path):
+    # The rows are read for a blank contact column only when a contact version of the night
+    # has one: night 1's versions are closed once night 2 fixes the type.
+    bad = tiny_night()
+    bad["students.csv"][3][8] = "Ana Diaz"  # S-002 gets a contact name but no Contact_type
+    fixed = tiny_night()
+    fixed["students.csv"][3][7:9] = ["Primary", "Ana Diaz"]
+    expected = [("incomplete-contact", "students", "S-002", "Contact_type", None, 3, None)]
+    with Store.open(tmp_path / "store.duckdb") as store:
+        first, second = ingest(store, tmp_path, bad, fixed)
+
+        assert "incomplete-contact" not in {f[0] for f in found(run_checks(store, second))}
+        assert found(run_checks(store, first, refresh=True)) == expected
+
+
 def test_six_contacts_for_one_student(tmp_path):
     night = tiny_night()
     s3 = night["students.csv"][4]
