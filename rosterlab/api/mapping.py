@@ -765,11 +765,12 @@ def _students(store: Store, out: _Out, version: str) -> int:
     from_sql = (
         f"FROM {s.over()} "
         f"LEFT JOIN api_sis sc ON sc.step = 'schools' AND sc.id = {school} "
-        "LEFT JOIN (SELECT id, c_v, rel, rel->>'student' AS student FROM (SELECT id, "
+        "LEFT JOIN (SELECT id, c_v, rel, pos, rel->>'student' AS student FROM (SELECT id, c_v, "
+        "unnest(rels) AS rel, generate_subscripts(rels, 1) AS pos FROM (SELECT id, "
         f"{c.values()} AS c_v, "
-        "unnest(from_json(j->'$.roles.contact.student_relationships', '[\"json\"]')) AS rel "
-        f"FROM api_objects WHERE step = 'users-contact'{only})) c ON c.student = s.id "
-        "ORDER BY s.id, c.id"
+        "from_json(j->'$.roles.contact.student_relationships', '[\"json\"]') AS rels "
+        f"FROM api_objects WHERE step = 'users-contact'{only}))) c ON c.student = s.id "
+        "ORDER BY s.id, c.id, c.pos"
     )
     return _write(store, out, "students.csv", student + ext + contact, from_sql)
 
