@@ -41,6 +41,7 @@ from rosterlab.store.staging import (
     clear_staging,
     entity_filter,
     hash_projection,
+    key_sql,
     materialize,
     projection,
     stage_file,
@@ -66,6 +67,9 @@ class Ingestor:
     def __init__(self, store: Store, progress: Progress | None) -> None:
         self.store = store
         self.progress = progress or (lambda _message: None)
+        # set by _merge_first for the entity just merged: how many key hashes repeat tonight
+        # (in the temp table _repeated), which _record_duplicate_versions then narrows to
+        self.repeated: int | None = None
 
     def run(
         self,
@@ -222,7 +226,7 @@ class Ingestor:
             if source is None or not source.parsable:
                 source = None
             self.progress(f"merging {entity.name}")
-            opened = None
+            opened, self.repeated = None, None
             if delta is not None:
                 opened = self._merge_owners(entity, source, snapshot, delta)
             if opened is None:
@@ -269,6 +273,12 @@ class Ingestor:
         district, seq = snapshot.district, snapshot.seq
         if source is not None and source.spec_name is not None:
             columns = ColumnMap.of(source.spec_name, source.header)
+            if not self.store.rows(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} "
+                "WHERE district = ? AND valid_to IS NULL LIMIT 1)",
+                [district],
+            )[0][0]:
+                return self._merge_first(entity, columns, source.spec_name, snapshot)
             hashed, params = hash_projection(entity, columns)
             tonight = (
                 f"SELECT {hashed} FROM {staging_table(source.spec_name)} "
@@ -327,6 +337,50 @@ class Ingestor:
         self.store.execute("DROP TABLE _opened")
         return int(opened)
 
+    def _merge_first(
+        self, entity: spec.Entity, columns: ColumnMap, spec_name: str, snapshot: SnapshotInfo
+    ) -> int:
+        """Open a version for every row tonight when the entity has no open version (the
+        district's first night, typically): the merge's result without joining tonight's rows
+        with the open versions or grouping them by hash. A row identical to an earlier row
+        (the same key, then the same hash) opens none, as in :meth:`_merge`; such twins are
+        looked for among the rows whose key's hash is repeated only.
+
+        Returns how many versions were opened.
+        """
+        table = quote_ident(entity.name)
+        staged = staging_table(spec_name)
+        rows_of = f"WHERE {entity_filter(entity, columns)}"
+        key = key_sql(entity, columns)
+        self.repeated = self.store.written(
+            f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT hash({key}) AS key_hash "
+            f"FROM {staged} {rows_of} GROUP BY ALL HAVING count(*) > 1"
+        )
+        if self.repeated:
+            hashed, hash_params = hash_projection(entity, columns)
+            if self.store.written(
+                f"CREATE OR REPLACE TEMP TABLE _twins AS SELECT _row FROM (SELECT {hashed} "
+                f"FROM {staged} {rows_of} AND hash({key}) IN (SELECT key_hash FROM _repeated)) "
+                "QUALIFY row_number() OVER (PARTITION BY row_hash ORDER BY _row) > 1",
+                hash_params,
+            ):
+                rows_of += " AND _row NOT IN (SELECT _row FROM _twins)"
+        select, params = projection(entity, columns)
+        column_list = ", ".join(quote_ident(c) for c in entity.columns)
+        opened = self.store.written(
+            f"INSERT INTO {table} (district, key, row_hash, valid_from, valid_to, "
+            f"{column_list}, extra) "
+            f"SELECT ?, key, row_hash, ?, NULL, {column_list}, extra "
+            f"FROM (SELECT {select} FROM {staged} {rows_of})",
+            [snapshot.district, snapshot.seq, *params],
+        )
+        self.store.execute(
+            "INSERT INTO snapshot_entities VALUES (?, ?, ?, ?, ?)",
+            [snapshot.id, entity.name, opened, opened, 0],
+        )
+        self.store.execute("DROP TABLE IF EXISTS _twins")
+        return opened
+
     def _record_duplicate_versions(
         self, entity: spec.Entity, snapshot: SnapshotInfo, previous: int | None, opened: int
     ) -> None:
@@ -338,8 +392,18 @@ class Ingestor:
         """
         table = quote_ident(entity.name)
         district = snapshot.district
-        if previous is None:
-            candidates, params = "", []
+        repeated, self.repeated = self.repeated, None
+        if repeated is not None:  # merged by _merge_first: every open version is tonight's
+            if not repeated:
+                self.store.execute("DROP TABLE _repeated")
+                return
+            candidates, params = "AND hash(key) IN (SELECT key_hash FROM _repeated)", []
+        elif previous is None:  # the keys whose hash repeats, then those keys exactly
+            candidates = (
+                f"AND hash(key) IN (SELECT hash(key) FROM {table} WHERE district = ? "
+                "AND valid_to IS NULL GROUP BY ALL HAVING count(*) > 1)"
+            )
+            params = [district]
         else:
             candidates = (
                 f"AND key IN (SELECT key FROM {table} WHERE district = ? AND valid_from = ? "
@@ -368,6 +432,7 @@ class Ingestor:
                 [snapshot.id, entity.name, district],
             )
         self.store.execute("DROP TABLE _duplicated")
+        self.store.execute("DROP TABLE IF EXISTS _repeated")
 
     @contextmanager
     def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[threading.Event]:
