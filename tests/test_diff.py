@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -407,3 +408,45 @@ def test_natural_keys_name_spec_columns():
         for rule in rules:
             for column in (*rule.columns, *([rule.differs] if rule.differs else [])):
                 assert column in ENTITIES[entity].columns, (entity, column)
+
+
+def test_a_first_night_opens_one_version_per_distinct_row_and_records_its_duplicate_keys(
+    tmp_path,
+):
+    """Night 1 holds an enrollment row twice, byte for byte (one version), and teacher T-1
+    twice with two emails (two versions of one key: duplicate versions); night 2 is the same
+    bundle again at a later time: nothing opens or closes."""
+    night = tiny_night()
+    night["enrollments.csv"].append(["SCH-1", "SEC-1", "S-001"])
+    night["teachers.csv"].append(["SCH-1", "T-1", "Park", "Jo", "jo.park@new.example"])
+    again = copy.deepcopy(night)
+    again["schools.csv"][1][1] = "Maple Elementary School"  # another bundle, same rows else
+    path = ingest_history(tmp_path, night, again)
+    with Store.open(path, read_only=True) as store:
+        ids = [s.id for s in store.snapshots("maple")]
+        counted = store.rows(
+            "SELECT snapshot_id, entity, rows, versions_added, versions_closed "
+            "FROM snapshot_entities WHERE entity IN ('enrollments', 'teachers', 'schools') "
+            "ORDER BY ALL"
+        )
+        enrollments = store.rows(
+            "SELECT key, valid_from FROM enrollments WHERE district = 'maple' ORDER BY ALL"
+        )
+        duplicated = store.rows(
+            "SELECT d.snapshot_id, d.entity, d.key, t.Teacher_email FROM duplicate_versions d "
+            "JOIN teachers t ON t.key = d.key AND t.row_hash = d.row_hash ORDER BY ALL"
+        )
+    assert counted == [
+        (ids[0], "enrollments", 3, 3, 0),
+        (ids[0], "schools", 2, 2, 0),
+        (ids[0], "teachers", 4, 4, 0),
+        (ids[1], "enrollments", 3, 0, 0),
+        (ids[1], "schools", 2, 1, 1),
+        (ids[1], "teachers", 4, 0, 0),
+    ]
+    assert enrollments == [("SEC-1/S-001", 1), ("SEC-2/S-002", 1), ("SEC-2/S-003", 1)]
+    assert duplicated == [
+        (snapshot, "teachers", "T-1/SCH-1", email)
+        for snapshot in ids
+        for email in ("jo.park@maple.example", "jo.park@new.example")
+    ]
