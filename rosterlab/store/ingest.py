@@ -393,6 +393,7 @@ class Ingestor:
         table = quote_ident(entity.name)
         district = snapshot.district
         repeated, self.repeated = self.repeated, None
+        params: list[object]
         if repeated is not None:  # merged by _merge_first: every open version is tonight's
             if not repeated:
                 self.store.execute("DROP TABLE _repeated")
