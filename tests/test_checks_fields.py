@@ -189,6 +189,38 @@ def test_a_file_larger_than_the_pattern_sample_has_exact_counts_and_sampled_patt
     assert {shape for shape, _ in grade.patterns} <= {"9", "99"}
 
 
+@pytest.mark.parametrize("estimated", [False, True])
+def test_a_students_values_are_counted_over_tonights_versions_and_a_second_rows_value_counts(
+    store, tmp_path, monkeypatch, estimated
+):
+    """students.csv repeats a student over its contact rows: the student's columns' distinct
+    values are counted over the student's versions present tonight, contact columns over rows."""
+    first, second = tiny_night(), tiny_night()
+    second["students.csv"][2][3] = "Li"  # only S-001's second contact row says Li
+    second["students.csv"][3][3] = "Diaz-Ruiz"  # S-002 renamed: last night's Diaz is gone
+    ids = ingest(store, tmp_path, first, second)
+    if estimated:  # the HyperLogLog estimate (files over 100,000 rows), exact at this size
+        monkeypatch.setattr(fields, "EXACT_DISTINCT_ROWS", 0)
+    sampled = CheckSettings(pattern_sample=2)  # fewer than the rows: fill and distinct counted
+
+    def profiled(snapshot):
+        staged = stage_snapshot(store, snapshot)
+        return {
+            p.field: (p.rows, p.filled, p.distinct, p.distinct_estimated)
+            for p in profile_snapshot(store, snapshot, staged, sampled)
+            if p.file == "students.csv"
+        }
+
+    tonight = profiled(ids[1])
+    assert tonight["Last_name"] == (4, 4, 4, estimated)  # Lee, Li, Diaz-Ruiz, Okafor
+    assert tonight["Student_id"] == (4, 4, 3, estimated)
+    assert tonight["Student_zip"] == (4, 3, 2, estimated)
+    assert tonight["School_id"] == (4, 4, 2, estimated)
+    assert tonight["Contact_name"] == (4, 3, 3, estimated)  # a contact column: over the rows
+    assert tonight["ext.house"] == (4, 3, 2, estimated)
+    assert profiled(ids[0])["Last_name"] == (4, 4, 3, estimated)  # Lee, Diaz, Okafor
+
+
 # --- the pattern sample of a file larger than it ---------------------------------------------
 
 SAMPLE = CheckSettings(pattern_sample=30)
