@@ -189,12 +189,14 @@ def test_a_file_larger_than_the_pattern_sample_has_exact_counts_and_sampled_patt
     assert {shape for shape, _ in grade.patterns} <= {"9", "99"}
 
 
-@pytest.mark.parametrize("estimated", [False, True])
+@pytest.mark.parametrize(("estimated", "batch"), [(False, 64), (True, 64), (False, 3)])
 def test_a_students_values_are_counted_over_tonights_versions_and_a_second_rows_value_counts(
-    store, tmp_path, monkeypatch, estimated
+    store, tmp_path, monkeypatch, estimated, batch
 ):
     """students.csv repeats a student over its contact rows: the student's columns' distinct
-    values are counted over the student's versions present tonight, contact columns over rows."""
+    values are counted over the student's versions present tonight, contact columns over rows
+    (``batch``: columns per query; 3 gives batches with and without the student's columns)."""
+    monkeypatch.setattr(fields, "PROFILE_BATCH", batch)
     first, second = tiny_night(), tiny_night()
     second["students.csv"][2][3] = "Li"  # only S-001's second contact row says Li
     second["students.csv"][3][3] = "Diaz-Ruiz"  # S-002 renamed: last night's Diaz is gone
