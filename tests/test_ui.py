@@ -251,7 +251,7 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
     browser = FindingsBrowser(bench, page_size=10)
     lines = repr(browser).splitlines()
     assert lines[0] == "FindingsBrowser: tiny, night 1 (2026-09-01): 2 errors, 1 warning, 1 info"
-    assert lines[1] == "  sections/SEC-9 — breaks 2 record(s): enrollment-unknown-section"
+    assert lines[1] == "  sections/SEC-9 — breaks 2 records: enrollment-unknown-section"
     assert browser.page == [f for f in browser.result.findings if f.cause == "sections/SEC-9"]
     assert [f.row for f in browser.page] == [4, 5]
     # the root cause's one hint, not the first finding's
@@ -268,7 +268,7 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
 
     browser.severity.value = "warning"
     assert [label for label, _ in browser.groups.options] == [
-        "warning invalid-value — 1 finding(s)"
+        "warning invalid-value — 1 finding"
     ]
     assert [f.code for f in browser.page] == ["invalid-value"]
     assert "<p><b>What to do:</b>" in browser.table.value  # no cause: the finding's own hint

@@ -74,8 +74,8 @@ def test_findings_browser_filters_by_entity_and_cause_and_downloads_what_it_show
 
     browser.entity.value = "students"
     assert [label for label, _ in browser.groups.options] == [
-        "warning invalid-value — 1 finding(s)",
-        "info extension-column — 1 finding(s)",
+        "warning invalid-value — 1 finding",
+        "info extension-column — 1 finding",
     ]
     rows = downloaded(browser.download.value)
     assert [(r[0], r[1], r[3], r[5], r[6]) for r in rows[1:]] == [
@@ -88,7 +88,7 @@ def test_findings_browser_filters_by_entity_and_cause_and_downloads_what_it_show
     assert [(f.key, f.row) for f in browser.page] == [("SEC-9/S-001", 4), ("SEC-9/S-002", 5)]
     assert [r[1] for r in downloaded(browser.download.value)[1:]] == ["5", "6"]
     assert repr(browser).splitlines()[-2:] == [
-        "  showing sections/SEC-9 — breaks 2 record(s): enrollment-unknown-section "
+        "  showing sections/SEC-9 — breaks 2 records: enrollment-unknown-section "
         "[severity all, (all codes), (all entities), sections/SEC-9]: rows 1–2 of 2",
         "  what to do: Every record listed points at SEC-9, which sections.csv lacks: add SEC-9 "
         "to sections.csv (an export that ran before the others?) or correct the references; one "

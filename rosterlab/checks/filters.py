@@ -106,7 +106,7 @@ def finding_groups(result: CheckResult) -> list[FindingGroup]:
     """Root causes first (the one breaking the most records first), then codes without a cause."""
     groups = [
         FindingGroup(
-            f"{g.cause} — breaks {g.count:,} record(s): {', '.join(g.codes)}",
+            f"{g.cause} — breaks {spec.plural(g.count, 'record')}: {', '.join(g.codes)}",
             g.cause,
             None,
             g.count,
@@ -119,7 +119,10 @@ def finding_groups(result: CheckResult) -> list[FindingGroup]:
     order = sorted(counts, key=lambda c: (spec.SEVERITY_RANK[spec.CATALOGUE[c].severity], c))
     groups += [
         FindingGroup(
-            f"{spec.CATALOGUE[c].severity} {c} — {counts[c]:,} finding(s)", None, c, counts[c]
+            f"{spec.CATALOGUE[c].severity} {c} — {spec.plural(counts[c], 'finding')}",
+            None,
+            c,
+            counts[c],
         )
         for c in order
     ]

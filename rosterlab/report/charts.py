@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from rosterlab import spec
 from rosterlab.checks import FieldMatrix
 from rosterlab.diff import DiffResult, HoldReason
-from rosterlab.report.text import plural
+from rosterlab.spec import plural
 from rosterlab.store import Store
 
 PALETTE = {

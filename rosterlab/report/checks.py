@@ -16,8 +16,8 @@ from rosterlab import spec
 from rosterlab.checks import CheckResult, FieldMatrix, Override
 from rosterlab.report.findings_csv import finding_file, finding_line
 from rosterlab.report.snapshots import summary_text
-from rosterlab.report.text import plural, shown
-from rosterlab.spec import Finding
+from rosterlab.report.text import shown
+from rosterlab.spec import Finding, plural
 from rosterlab.spec.lines import LineBreaks
 
 TOP_CAUSES = 10

@@ -7,8 +7,8 @@ from typing import Any
 
 from rosterlab.fix import FixResult, HoldPrediction, Verdict
 from rosterlab.report.snapshots import summary_text
-from rosterlab.report.text import plural, shown
-from rosterlab.spec import Finding
+from rosterlab.report.text import shown
+from rosterlab.spec import Finding, plural
 from rosterlab.store.pushes import PushRecord
 from rosterlab.transport import PullResult, PushPlan, PushResult
 

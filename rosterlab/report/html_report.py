@@ -35,8 +35,7 @@ from rosterlab.report.findings_csv import (
 )
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.report.snapshots import summary_text
-from rosterlab.report.text import plural
-from rosterlab.spec import Finding
+from rosterlab.spec import Finding, plural
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store.outcomes import API_ORIGIN, SERVED_REASON
 

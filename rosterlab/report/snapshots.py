@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.report.text import plural, shown
-from rosterlab.spec import Finding
+from rosterlab.report.text import shown
+from rosterlab.spec import Finding, plural
 from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
 from rosterlab.store.outcomes import SERVED, UploadOutcome
 

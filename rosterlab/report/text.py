@@ -11,11 +11,6 @@ from __future__ import annotations
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def plural(count: int, word: str) -> str:
-    """``1 record``, ``3 records``, ``1,200 records``."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
-
-
 def _escape(char: str) -> str:
     if char in _NAMED:
         return _NAMED[char]

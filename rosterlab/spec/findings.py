@@ -130,6 +130,11 @@ def record_counts(findings: Iterable[Finding]) -> dict[str, int]:
 SAMPLE_KEYS = 5  # keys an aggregated finding names
 
 
+def plural(count: int, word: str) -> str:
+    """``1 record``, ``3 records``, ``1,200 records``."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def samples_text(sample_keys: Iterable[str], count: int) -> str:
     """``S-1, S-2, S-3 …`` (``…`` when more records than samples)."""
     keys = list(sample_keys)

@@ -19,7 +19,7 @@ from rosterlab.fix import FixResult, Verdict, bundle_verdict, fix_snapshot, load
 from rosterlab.fix.delivery import log_push
 from rosterlab.report import fix as render
 from rosterlab.report.html import esc, html_table
-from rosterlab.report.text import plural
+from rosterlab.spec import plural
 from rosterlab.transport import PushPlan, PushResult, load_target, plan_push, push_bundle
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import night_text
