@@ -267,9 +267,7 @@ def test_findings_browser_groups_by_cause_filters_and_drills_down_to_rows(tmp_pa
     assert "<td>SEC-9</td><td>S-001</td>" in rows and "<td>SEC-9</td><td>S-002</td>" in rows
 
     browser.severity.value = "warning"
-    assert [label for label, _ in browser.groups.options] == [
-        "warning invalid-value — 1 finding"
-    ]
+    assert [label for label, _ in browser.groups.options] == ["warning invalid-value — 1 finding"]
     assert [f.code for f in browser.page] == ["invalid-value"]
     assert "<p><b>What to do:</b>" in browser.table.value  # no cause: the finding's own hint
     assert ESCAPED in browser.table.value and HOSTILE not in browser.table.value
