@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rosterlab.checks import run_checks
+from rosterlab.report.checks import check_text
+from rosterlab.store import Store
 from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
 
@@ -135,7 +138,7 @@ def test_check_text_summarizes_causes_and_codes(capsys, store):
         "in sections.csv; what Clever does with the broken link is not stated.",
         "      enrollments.csv line 6 SEC-9/S-002: enrollment SEC-9/S-002: section 'SEC-9' is not "
         "in sections.csv; what Clever does with the broken link is not stated.",
-        "      hint: Add the section to sections.csv or drop its enrollments.",
+        "      hint: fixed with its root cause sections/SEC-9 (above)",
         "  warning column-dropped ×1",
         "      teachers.csv no longer sends Teacher_email.",
         "      hint: Add Teacher_email back to the export that builds teachers.csv, or record "
@@ -148,6 +151,17 @@ def test_check_text_summarizes_causes_and_codes(capsys, store):
         "      hint: Custom fields reach only apps that ask for them; nothing to do if it is "
         "intended.",
     ]
+
+
+def test_check_text_keeps_a_findings_own_hint_when_its_cause_is_not_listed(store):
+    """Past the top causes, nothing above says the cause's hint: each finding keeps its own."""
+    with Store.open(store) as opened:
+        result = run_checks(opened, 2)
+    text = check_text(result, top_causes=0).splitlines()
+    assert "fix first (root causes, most records broken first):" in text
+    assert "  … and 1 more cause" in text
+    assert "      hint: Add the section to sections.csv or drop its enrollments." in text
+    assert not any("fixed with its root cause" in line for line in text)
 
 
 @pytest.mark.parametrize(

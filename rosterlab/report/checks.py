@@ -101,9 +101,13 @@ def check_text(
     ]
     if not result.findings:
         return lines[0] + "\nno findings"
+    # A finding of a root cause whose one hint is printed is fixed by that hint: its own
+    # would contradict it (cedar's re-keys: "restore T-1005/SCH-002" eight times beside "do
+    # not restore records one by one").
+    covered = {g.cause for g in result.groups[:top_causes] if g.hint}
     if result.groups:
         lines += ["", "fix first (root causes, most records broken first):"]
-        width = max(len(g.cause) for g in result.groups[:top_causes])
+        width = max((len(g.cause) for g in result.groups[:top_causes]), default=0)
         for group in result.groups[:top_causes]:
             lines.append(
                 f"  {group.cause:<{width}}  {plural(group.count, 'record'):>12}  "
@@ -130,7 +134,10 @@ def check_text(
             lines.append(f"      {_where(f, received, breaks)}{shown(f.message)}")
         if details is None and len(found) > rows_per_code:
             lines.append(f"      … and {len(found) - rows_per_code:,} more")
-        hints = Counter(f.hint for f in found)
+        hints = Counter(
+            f"fixed with its root cause {f.cause} (above)" if f.cause in covered else f.hint
+            for f in found
+        )
         for hint, count in hints.items():
             also = f" (×{count:,})" if len(hints) > 1 else ""
             lines.append(f"      hint{also}: {shown(hint)}")
