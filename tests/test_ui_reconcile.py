@@ -14,7 +14,7 @@ import pytest
 
 from rosterlab import ui
 from rosterlab.bundle import open_bundle
-from rosterlab.errors import ApiError, SnapshotNotFoundError
+from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import Store, ingest_bundle
 from rosterlab.ui import ReconcileView, open_workbench, pull_api
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
@@ -131,8 +131,12 @@ def test_without_an_api_snapshot_the_view_says_to_pull_and_a_pull_names_an_uploa
     with pytest.raises(SnapshotNotFoundError, match=r"run ui\.pull_api\(bench\) or rosterlab"):
         ReconcileView(bench)
     pull_api(bench, 1)
-    with pytest.raises(SnapshotNotFoundError, match="snapshot 3 is an API pull: name an uploaded"):
-        pull_api(bench, 3)
+    refused = pull_api(bench, 3)  # the cell shows one line, no traceback
+    assert repr(refused) == "no pull: snapshot 3 is an API pull: name an uploaded night of tiny"
+    assert refused._repr_html_().endswith(
+        '<pre class="sev-error">no pull: snapshot 3 is an API pull: name an uploaded night of '
+        "tiny</pre></div>"
+    )
     bench.close()
 
 
@@ -150,8 +154,14 @@ def test_a_real_store_pulls_from_its_api_target_and_never_from_the_sample_standi
             f'[api.oak]\nbase_url = "{origin}"\nversion = "3.0"\ntoken_env = "{TOKEN_ENV}"\n'
         )
         bench = open_workbench(path, district="tiny")
-        with pytest.raises(ApiError, match="the local stand-in serves the sample districts only"):
-            pull_api(bench)
+        assert repr(pull_api(bench)) == (  # notebook 06 on a real store, no target=
+            "no pull: the local stand-in serves the sample districts only: give target= an "
+            "[api.NAME] of your rosterlab.toml, or run rosterlab api serve on a copy of the store"
+        )
+        assert repr(pull_api(bench, target="oak")) == (  # its token not in the env yet
+            f"no pull: environment variable {TOKEN_ENV} (token_env of [api.oak]) is not set: "
+            "export the district-app token in it before running"
+        )
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
         pulled = pull_api(bench, target="oak")
     assert repr(pulled) == (

@@ -23,7 +23,7 @@ import rosterlab
 from rosterlab import spec
 from rosterlab.api.reconcile import ReconcileResult, reconcile
 from rosterlab.checks import check_ingested
-from rosterlab.errors import ApiError, SnapshotNotFoundError
+from rosterlab.errors import ApiError, RosterlabError, SnapshotNotFoundError
 from rosterlab.report.html import esc, html_table
 from rosterlab.report.snapshots import outcome_sentence
 from rosterlab.spec import Finding
@@ -92,7 +92,16 @@ def pull_api(bench: Workbench, night: NightRef = "latest", *, target: str | None
     ``target``: an ``[api.NAME]`` of the settings (a real API; ``night`` is then ignored).
     ``None``: the local stand-in serving ``night`` of the sample district, as Clever would
     (the stand-in needs a store of its own: only the sample run has one to give it).
+    A pull that cannot run says why in its output (one line, no traceback).
     """
+    try:
+        return _pull(bench, night, target)
+    except RosterlabError as exc:
+        text = f"no pull: {exc.message}"
+        return Static(wrap(f'<pre class="sev-error">{esc(text)}</pre>'), text)
+
+
+def _pull(bench: Workbench, night: NightRef, target: str | None) -> Static:
     from rosterlab.api import ApiTarget, api_token, load_api_target, pull_district
 
     if target is not None:
