@@ -48,7 +48,7 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
     bench = open_workbench(None, district="tiny")
     pulled = pull_api(bench, 2)
     assert repr(pulled) == (
-        "tiny: pulled the local stand-in serving night 2 (Data API v3.1) into snapshot 3 "
+        "tiny: pulled the local stand-in serving night 2 (Data API v3.1) into snapshot #3 "
         f"(origin api), 9 pages\n  served: {SERVED_SCOPE}"
     )
     assert [(s.id, s.origin) for s in bench.snapshots] == [(1, "upload"), (2, "upload"), (3, "api")]
@@ -108,7 +108,7 @@ def test_pull_api_serves_a_sample_night_through_the_standin_and_the_view_explain
         "  warning served-skipped ×2",
     ]
     assert repr(pull_api(bench, 2)) == (
-        "tiny: the local stand-in serving night 2 (Data API v3.1) serves what snapshot 3 "
+        "tiny: the local stand-in serving night 2 (Data API v3.1) serves what snapshot #3 "
         "holds: no new snapshot"
     )
     bench.close()
@@ -165,7 +165,7 @@ def test_a_real_store_pulls_from_its_api_target_and_never_from_the_sample_standi
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
         pulled = pull_api(bench, target="oak")
     assert repr(pulled) == (
-        "tiny: pulled [api.oak] (Data API v3.0) into snapshot 3 (origin api), 9 pages\n"
+        "tiny: pulled [api.oak] (Data API v3.0) into snapshot #3 (origin api), 9 pages\n"
         f"  served: {SERVED_SCOPE}"
     )
     assert repr(ReconcileView(bench)).splitlines()[0] == (

@@ -131,11 +131,11 @@ def _pull(bench: Workbench, night: NightRef, target: str | None) -> Static:
         where = f"the local stand-in serving night {upload.seq} (Data API v{STANDIN_VERSION})"
     snap = result.ingest.snapshot
     if result.pull is None:
-        text = f"{bench.district}: {where} serves what snapshot {snap.id} holds: no new snapshot"
+        text = f"{bench.district}: {where} serves what snapshot #{snap.id} holds: no new snapshot"
     else:
         scope = " · ".join(f"{step} {count:,}" for step, count in result.pull.scope.items())
         text = (
-            f"{bench.district}: pulled {where} into snapshot {snap.id} (origin api), "
+            f"{bench.district}: pulled {where} into snapshot #{snap.id} (origin api), "
             f"{result.pull.pages} pages\n  served: {scope}"
         )
     return Static(wrap(f"<p>{esc(text)}</p>".replace("\n", "<br>")), text)
