@@ -22,6 +22,7 @@ from rosterlab import spec, ui
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import field_matrix, run_checks
 from rosterlab.cli import main
+from rosterlab.config import DistrictSettings
 from rosterlab.diff import diff_snapshots
 from rosterlab.errors import ReportError
 from rosterlab.report import charts
@@ -34,6 +35,7 @@ from rosterlab.report.html_report import (
     write_report,
 )
 from rosterlab.store import Store, ingest_bundle
+from rosterlab.store.district_settings import record_district_settings
 from rosterlab.ui import open_workbench
 from tests.tiny import Night, tiny_night, write_night
 
@@ -412,3 +414,36 @@ def test_no_personal_value_of_the_samples_appears_in_a_redacted_report_or_diff(t
     everything = html.unescape("\n".join(shown)).lower()
     assert len(personal) > 1000
     assert sorted(value for value in personal if value in everything) == []
+
+
+@pytest.mark.parametrize(
+    ("sync_type", "source"),
+    [
+        ("sftp", "the roster files your district uploads to Clever over SFTP every night"),
+        (
+            "sis-managed",
+            "the roster files your student information system uploads to Clever every night",
+        ),
+        (
+            "clever-managed",  # cedar: Clever reads its SIS; its nights are exports for support
+            "your student information system's roster, which Clever reads from it itself "
+            "(Clever-managed auto sync: you upload nothing) — nightly exports of your SIS and, "
+            "where pulled, what Clever's Data API serves",
+        ),
+    ],
+)
+def test_the_report_says_where_the_roster_comes_from_by_the_districts_sync_type(
+    tmp_path, sync_type, source
+):
+    path = store_of(tmp_path, tiny_night())
+    with Store.open(path) as store:
+        record_district_settings(store, DistrictSettings(district="tiny", sync_type=sync_type))
+    bench = open_workbench(path, district="tiny")
+    assert repr(ui.intro(bench)) == (
+        f"This report was prepared from {source}. It shows how your roster changed from night "
+        "to night, whether Clever is likely to hold (pause) your sync, the problems in the "
+        "latest night that Clever would not process, skip or misread — grouped by root cause, "
+        "so that fixing one cause clears many records — and which fields you send."
+    )
+    bench.close()
+    assert set(ui.reports.ROSTER_SOURCES) == set(spec.SYNC_TYPES)

@@ -21,7 +21,14 @@ from rosterlab.ui.fleet import (
 from rosterlab.ui.history import SyncHistory, sync_history
 from rosterlab.ui.picker import SnapshotPicker
 from rosterlab.ui.reconcile import ReconcileView, pull_api
-from rosterlab.ui.reports import Static, diff_summary, field_flags, night_findings, title
+from rosterlab.ui.reports import (
+    Static,
+    diff_summary,
+    field_flags,
+    intro,
+    night_findings,
+    title,
+)
 from rosterlab.ui.session import Workbench, build_sample_store, open_workbench, samples_dir
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "field_flags",
     "fill_rates",
     "fleet_status_of",
+    "intro",
     "matrix_for",
     "night_findings",
     "open_workbench",

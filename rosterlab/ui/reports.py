@@ -37,6 +37,32 @@ class Static:
         return self.text
 
 
+# Where a district's roster comes from, by its sync type: a Clever-managed district uploads
+# nothing (Clever reads its SIS), so its nights are exports kept for support and the pulls of
+# what Clever's Data API serves.
+ROSTER_SOURCES = {
+    "sftp": "the roster files your district uploads to Clever over SFTP every night",
+    "sis-managed": "the roster files your student information system uploads to Clever every night",
+    "clever-managed": (
+        "your student information system's roster, which Clever reads from it itself "
+        "(Clever-managed auto sync: you upload nothing) — nightly exports of your SIS and, "
+        "where pulled, what Clever's Data API serves"
+    ),
+}
+
+
+def intro(bench: Workbench) -> Static:
+    """The report's opening paragraph, worded for how the district's roster reaches Clever."""
+    text = (
+        f"This report was prepared from {ROSTER_SOURCES[bench.settings.sync_type]}. It shows how "
+        "your roster changed from night to night, whether Clever is likely to hold (pause) your "
+        "sync, the problems in the latest night that Clever would not process, skip or misread "
+        "— grouped by root cause, so that fixing one cause clears many records — and which "
+        "fields you send."
+    )
+    return Static(f"<p>{esc(text)}</p>", text)
+
+
 def title(bench: Workbench, nights: Sequence[NightRef] | None = None) -> Static:
     """The report's heading: the district and the two nights it compares."""
     old, new = bench.pair(nights)
