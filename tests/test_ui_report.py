@@ -447,3 +447,19 @@ def test_the_report_says_where_the_roster_comes_from_by_the_districts_sync_type(
     )
     bench.close()
     assert set(ui.reports.ROSTER_SOURCES) == set(spec.SYNC_TYPES)
+
+
+def test_a_reports_history_charts_end_at_its_to_night(tmp_path):
+    """report --to 2 of a district with three nights: night 3 is after the report, not in it."""
+    moved, renamed = tiny_night(), tiny_night()
+    moved["students.csv"][4][5] = "12"  # S-003 moves up a grade on night 2
+    renamed["students.csv"][3][3] = "Diaz-Ruiz"  # S-002, on night 3
+    path = store_of(tmp_path, tiny_night(), moved, renamed)
+    bench = open_workbench(path, district="tiny")
+    nights = ("previous", 2)
+    assert bench.until(nights) == (1, 2)
+    assert bench.until(None) == (1, 3)  # previous → latest: the whole history
+    assert [s.seq for s in ui.sync_history(bench, bench.until(nights)).nights] == [1, 2]
+    assert [r.to_snapshot.seq for r in ui.consecutive_diffs(bench, bench.until(nights))] == [2]
+    assert [s.seq for s in ui.matrix_for(bench, bench.until(nights)).snapshots] == [1, 2]
+    bench.close()

@@ -216,6 +216,11 @@ class Workbench:
         old, new = self.pair(nights)
         return [s for s in history if old.seq <= s.seq <= new.seq]
 
+    def until(self, nights: Sequence[NightRef] | None) -> tuple[int, int]:
+        """The district's first night to ``nights``' to-night: a report's history charts end
+        where the report does (``report --to 8`` charts no later night)."""
+        return self.snapshots[0].id, self.pair(nights)[1].id
+
     def close(self) -> None:
         self.store.close()
 
