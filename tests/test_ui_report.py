@@ -463,3 +463,26 @@ def test_a_reports_history_charts_end_at_its_to_night(tmp_path):
     assert [r.to_snapshot.seq for r in ui.consecutive_diffs(bench, bench.until(nights))] == [2]
     assert [s.seq for s in ui.matrix_for(bench, bench.until(nights)).snapshots] == [1, 2]
     bench.close()
+
+
+def test_a_duplicated_id_reads_in_plain_words_in_the_diff(tmp_path):
+    """Night 2 sends teacher T-1 twice with two emails: the district reads what that means,
+    not how rosterlab picks a row (it said 'the lowest row hash stands for it')."""
+    night = tiny_night()
+    night["teachers.csv"].append(["SCH-1", "T-1", "Park", "Jo", "jo.park@new.example"])
+    with Store.open(store_of(tmp_path, tiny_night(), night), read_only=True) as store:
+        result = diff_snapshots(store, "tiny", 1, 2)
+    lines = diff_text(result).splitlines()
+    at = lines.index(
+        "IDs sent on more than one row (differing rows at from → to; Clever does not say which "
+        "it keeps: this compares one, picked the same way every night):"
+    )
+    assert lines[at + 1] == "  teachers T-1/SCH-1: 1 → 2"
+    page = diff_fragment(result)
+    assert (
+        '<h2>IDs sent on more than one row</h2>\n<p class="muted">Each ID below came on several '
+        "rows that differ. Clever does not say which one it keeps: this comparison uses one of "
+        "them, picked the same way every night. Send each ID on one row.</p>"
+    ) in page
+    assert '<th>ID</th><th class="num">differing rows at from</th>' in page
+    assert "row hash" not in page and "row hash" not in "\n".join(lines)

@@ -252,7 +252,10 @@ def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False
         ]
     duplicates = [(e.entity, d) for e in result.entities for d in e.duplicates]
     if duplicates:
-        lines.append("duplicate keys (versions at from → to; the lowest row hash stands):")
+        lines.append(
+            "IDs sent on more than one row (differing rows at from → to; Clever does not say "
+            "which it keeps: this compares one, picked the same way every night):"
+        )
         lines += [
             f"  {entity} {mask_key(entity, d.key, redact)}: {d.versions_from} → {d.versions_to}"
             for entity, d in duplicates
@@ -407,12 +410,14 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
     ]
     if duplicates:
         parts += [
-            "<h2>Duplicate keys</h2>",
-            '<p class="muted">Versions holding the key; the lowest row hash stands for it.</p>',
+            "<h2>IDs sent on more than one row</h2>",
+            '<p class="muted">Each ID below came on several rows that differ. Clever does not '
+            "say which one it keeps: this comparison uses one of them, picked the same way every "
+            "night. Send each ID on one row.</p>",
             html_table(
-                ("entity", "key", "versions at from", "versions at to"),
+                ("entity", "ID", "differing rows at from", "differing rows at to"),
                 duplicates,
-                numeric=("versions at from", "versions at to"),
+                numeric=("differing rows at from", "differing rows at to"),
             ),
         ]
     if details:
