@@ -7,6 +7,7 @@ with the upload's own finding as the reason.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -239,3 +240,27 @@ def test_a_report_on_a_pull_reconciles_it_with_the_upload_instead_of_calling_ski
     assert "Clever does not process the upload" not in findings.html
     # an upload's night still reads as an upload
     assert "Clever does not process the upload" in ui.night_findings(bench, 2).html
+
+
+def test_the_diff_explorer_chooses_its_from_night_as_diff_does():
+    """After the district's first pull the explorer compared the upload before it with the
+    pull (every field the API never serves "changed"), a pair `diff` refuses by default; and
+    moving "to" before "from" left a backward pair. The from-night is diff's: live."""
+    bench = open_workbench(None, district="tiny")
+    pull_api(bench, "latest")  # snapshot 3, what Clever serves of night 2
+    explorer = ui.DiffExplorer(bench)
+    refusal = (
+        "no diff: snapshot 3 is tiny's first pull from the Data API, and the state before a pull "
+        "is the previous pull: give --from previous (the upload before it), or compare it with "
+        "an upload by rosterlab reconcile"
+    )
+    assert repr(explorer) == f"DiffExplorer: tiny, {refusal}"
+    assert explorer.summary.value.endswith(f'<div class="hold">{html.escape(refusal)}</div></div>')
+    assert explorer.tabs.children == ()
+    explorer.picker.from_box.value = 2  # picked by hand, as diff --from 2
+    assert explorer.result is not None
+    assert (explorer.result.from_snapshot.id, explorer.result.to_snapshot.id) == (2, 3)
+    explorer.picker.to_box.value = 2  # to before from: from follows, as diff's default
+    assert (explorer.result.from_snapshot.id, explorer.result.to_snapshot.id) == (1, 2)
+    assert repr(explorer).splitlines()[1] == "  no hold predicted"
+    bench.close()

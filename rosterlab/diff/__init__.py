@@ -19,11 +19,12 @@ from rosterlab.diff.model import (
     TimelineEvent,
 )
 from rosterlab.diff.rekey import NATURAL_KEYS, NaturalKey
-from rosterlab.diff.snapshots import diff_snapshots
+from rosterlab.diff.snapshots import LIVE, diff_snapshots, live_from
 from rosterlab.diff.timeline import record_timeline
 
 __all__ = [
     "CHANGE_COLUMNS",
+    "LIVE",
     "NATURAL_KEYS",
     "DiffResult",
     "Duplicate",
@@ -38,5 +39,6 @@ __all__ = [
     "diff_snapshots",
     "history_findings",
     "hold_reasons",
+    "live_from",
     "record_timeline",
 ]

@@ -8,12 +8,30 @@ from rosterlab.diff.engine import DiffParts, run_diff
 from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
-from rosterlab.store import Store
+from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
 
 LIVE = "live"
 
 DEFAULT_THRESHOLDS = HoldThresholds()
+
+
+def live_from(store: Store, to_snapshot: SnapshotInfo) -> SnapshotInfo:
+    """The state Clever served when ``to_snapshot`` arrived (a diff's default ``--from``): its
+    last processed upload, or for a pull the previous pull; none is a SnapshotNotFoundError."""
+    live = live_before(store, to_snapshot)
+    if live is None and to_snapshot.origin == API_ORIGIN:
+        raise SnapshotNotFoundError(
+            f"snapshot {to_snapshot.id} is {to_snapshot.district}'s first pull from the Data "
+            "API, and the state before a pull is the previous pull: give --from previous (the "
+            "upload before it), or compare it with an upload by rosterlab reconcile"
+        )
+    if live is None:
+        raise SnapshotNotFoundError(
+            f"snapshot {to_snapshot.id} has no processed upload before it to compare with: "
+            "give --from"
+        )
+    return live
 
 
 def diff_snapshots(
@@ -49,19 +67,7 @@ def diff_snapshots(
         )
     to_snapshot = store.resolve(to, district)
     if frm == LIVE:
-        live = live_before(store, to_snapshot)
-        if live is None and to_snapshot.origin == API_ORIGIN:
-            raise SnapshotNotFoundError(
-                f"snapshot {to_snapshot.id} is {district}'s first pull from the Data API, and "
-                "the state before a pull is the previous pull: give --from previous (the upload "
-                "before it), or compare it with an upload by rosterlab reconcile"
-            )
-        if live is None:
-            raise SnapshotNotFoundError(
-                f"snapshot {to_snapshot.id} has no processed upload before it to compare with: "
-                "give --from"
-            )
-        from_snapshot = live
+        from_snapshot = live_from(store, to_snapshot)
     else:
         from_snapshot = store.resolve_from(frm, to_snapshot)
     if (

@@ -114,7 +114,11 @@ class DiffExplorer(Panel):
 
     # --- handlers --------------------------------------------------------------------------
     def load(self) -> None:
-        """Diff the picked nights and show the first entity that changed."""
+        """Diff the picked nights and show the first entity that changed (none when ``diff``
+        would refuse the pair: the summary says why, in its words)."""
+        if self.picker.refused is not None:
+            self._refuse(self.picker.refused)
+            return
         old, new = self.picker.pair
         self.result = diff_snapshots(
             self.bench.store,
@@ -136,6 +140,21 @@ class DiffExplorer(Panel):
         finally:
             self._busy = False
         self.select_entity()
+
+    def _refuse(self, why: str) -> None:
+        self.result = None
+        self._changes = self._rows = pl.DataFrame()
+        self.summary.value = wrap(f'<div class="hold">{esc(f"no diff: {why}")}</div>')
+        self._busy = True
+        try:
+            self.tabs.children = []
+            self.field.options = [ALL_FIELDS]
+            self.record.options = [("(pick a record)", "")]
+        finally:
+            self._busy = False
+        self.table.value = wrap("")
+        self.timeline.value = wrap("")
+        self.pager.reset(0)
 
     def select_entity(self) -> None:
         if self._busy or self.result is None:
@@ -289,7 +308,8 @@ class DiffExplorer(Panel):
 
     def __repr__(self) -> str:
         if self.result is None:
-            return "DiffExplorer: nothing loaded"
+            why = f"no diff: {self.picker.refused}" if self.picker.refused else "nothing loaded"
+            return f"DiffExplorer: {self.picker.district}, {why}"
         result = self.result
         lines = [
             f"DiffExplorer: {result.district}, {night_text(result.from_snapshot)} → "

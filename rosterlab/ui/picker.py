@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 
 from rosterlab.config import DistrictSettings
-from rosterlab.diff import HoldThresholds
+from rosterlab.diff import LIVE, HoldThresholds, live_from
+from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.outcomes import PROCESSED, outcomes
 from rosterlab.ui.base import Panel
@@ -35,12 +36,17 @@ def night_text(snap: SnapshotInfo) -> str:
 
 
 class SnapshotPicker(Panel):
-    """District, from-night and to-night dropdowns; ``on_change`` callbacks get no arguments."""
+    """District, from-night and to-night dropdowns; ``on_change`` callbacks get no arguments.
+
+    The from-night is chosen as ``diff`` chooses it: by default (and whenever the to-night
+    moves) the state Clever served when the to-night arrived, ``live``; when ``diff`` would
+    refuse that default (a district's first pull), ``refused`` says why in its words."""
 
     def __init__(self, bench: Workbench, nights: Sequence[NightRef] | None = None) -> None:
         self.bench = bench
         self._callbacks: list[Callable[[], None]] = []
         self._quiet = False
+        self.refused: str | None = None
         self.district_box = widgets.Dropdown(
             description="district", options=bench.store.districts(), value=bench.district
         )
@@ -52,8 +58,8 @@ class SnapshotPicker(Panel):
         self.refresh_note = widgets.Label()
         self._fill(bench.district, nights)
         self.district_box.observe(self._district_changed, "value")
-        self.from_box.observe(self._changed, "value")
-        self.to_box.observe(self._changed, "value")
+        self.from_box.observe(self._from_changed, "value")
+        self.to_box.observe(self._to_changed, "value")
         self.refresh_button.on_click(lambda _: self.refresh())
         super().__init__(
             [
@@ -107,10 +113,11 @@ class SnapshotPicker(Panel):
     def _fill(self, district: str, nights: Sequence[NightRef] | None) -> None:
         history = self.bench.store.snapshots(district)
         options = night_options(self.bench.store, district)
+        self.refused = None
         if len(history) >= 2:
-            refs = tuple(nights) if nights is not None else (history[-2].id, history[-1].id)
+            refs = tuple(nights) if nights is not None else (LIVE, "latest")
             new = self.bench.store.resolve(refs[1], district)
-            old = self.bench.store.resolve_from(refs[0], new)  # previous: the night before new
+            old = self._from_for(new, refs[0])
         else:
             old = new = history[-1]
         self._quiet = True
@@ -126,9 +133,34 @@ class SnapshotPicker(Panel):
         self._fill(self.district, None)
         self._notify()
 
-    def _changed(self, _: object) -> None:
+    def _from_for(self, new: SnapshotInfo, ref: NightRef) -> SnapshotInfo:
+        """The from-night of ``ref`` (previous: the night before ``new``); ``live`` refused
+        is ``new`` itself: nothing compared (``refused`` says why) until a night is picked."""
+        store = self.bench.store
+        if ref != LIVE:
+            return store.resolve_from(ref, new)
+        try:
+            return live_from(store, new)
+        except SnapshotNotFoundError as exc:
+            self.refused = exc.message
+            return new
+
+    def _from_changed(self, _: object) -> None:
         if not self._quiet:
+            self.refused = None  # a night picked by hand, as diff --from N
             self._notify()
+
+    def _to_changed(self, _: object) -> None:
+        if self._quiet:
+            return
+        self.refused = None
+        old = self._from_for(self.bench.store.snapshot(int(self.to_box.value)), LIVE)
+        self._quiet = True
+        try:
+            self.from_box.value = old.id
+        finally:
+            self._quiet = False
+        self._notify()
 
     def _notify(self) -> None:
         for callback in self._callbacks:
