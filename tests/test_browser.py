@@ -158,7 +158,7 @@ def test_diff_explorer_renders_and_switches_entity_tabs_in_jupyterlab(lab, tmp_p
             after = change_table(page)
             assert after != before
             assert after.startswith("key\tchange\tfield\told\tnew\nSEC-")
-            assert "rows 1–25 of 2,469" in page.inner_text(".rl-diff-explorer")
+            assert "field changes 1–25 of 2,469" in page.inner_text(".rl-diff-explorer")
 
             explorer = page.locator(".rl-diff-explorer")
             explorer.scroll_into_view_if_needed()

@@ -143,7 +143,7 @@ def test_diff_explorer_counts_tabs_pages_and_timeline(renamed):
             "  sections: 0 added, 0 removed, 0 changed, 2 unchanged",
             "  enrollments: 1 added, 0 removed, 0 changed, 3 unchanged",
             "  staff: 0 added, 0 removed, 0 changed, 0 unchanged",
-            "  showing students, all changes, all fields: rows 1–4 of 9",
+            "  showing students, all changes, all fields: field changes 1–4 of 9",
         ]
     )
     assert explorer.tabs.titles[1] == "students · 2"
@@ -152,7 +152,7 @@ def test_diff_explorer_counts_tabs_pages_and_timeline(renamed):
     assert explorer.pager.next.disabled is False and explorer.pager.previous.disabled is True
     explorer.pager.next.click()
     explorer.pager.next.click()
-    assert explorer.pager.describe() == "rows 9–9 of 9"
+    assert explorer.pager.describe() == "field changes 9–9 of 9"  # the tab's 2 are records
     assert explorer.pager.next.disabled is True
 
     explorer.kind.value = "changed"
@@ -160,7 +160,7 @@ def test_diff_explorer_counts_tabs_pages_and_timeline(renamed):
     assert ESCAPED in explorer.table.value and HOSTILE not in explorer.table.value
 
     explorer.field.value = "Student_zip"
-    assert explorer.pager.describe() == "no rows"
+    assert explorer.pager.describe() == "no field changes"
 
     explorer.tabs.selected_index = 5  # enrollments
     assert explorer.entity == "enrollments"
@@ -179,7 +179,7 @@ def test_diff_explorer_reloads_when_the_picker_changes(renamed):
     assert explorer.result is not None
     assert (explorer.result.from_snapshot.seq, explorer.result.to_snapshot.seq) == (2, 2)
     assert repr(explorer).splitlines()[-1] == (
-        "  showing schools, all changes, all fields: no rows"
+        "  showing schools, all changes, all fields: no field changes"
     )
 
 

@@ -35,10 +35,12 @@ class Panel(widgets.VBox):
 
 
 class Pager(widgets.HBox):
-    """Previous / next buttons and a "rows a–b of n" label for a table served a page at a time."""
+    """Previous / next buttons and a "rows a–b of n" label for a table served a page at a time
+    (``rows`` names what a row is where a count beside it counts something else)."""
 
-    def __init__(self, on_page: Any, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, on_page: Any, page_size: int = PAGE_SIZE, rows: str = "rows") -> None:
         self.page_size = page_size
+        self.rows = rows
         self.offset = 0
         self.total = 0
         self._on_page = on_page
@@ -62,9 +64,9 @@ class Pager(widgets.HBox):
 
     def describe(self) -> str:
         if not self.total:
-            return "no rows"
+            return f"no {self.rows}"
         end = min(self.offset + self.page_size, self.total)
-        return f"rows {self.offset + 1:,}–{end:,} of {self.total:,}"
+        return f"{self.rows} {self.offset + 1:,}–{end:,} of {self.total:,}"
 
     def _update(self) -> None:
         self.label.value = self.describe()

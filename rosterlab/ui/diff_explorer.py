@@ -66,7 +66,8 @@ class DiffExplorer(Panel):
         self.kind = widgets.ToggleButtons(options=CHANGE_KINDS, value="all", description="show")
         self.field = widgets.Dropdown(description="field", options=[ALL_FIELDS])
         self.table = html_box()
-        self.pager = Pager(self.show_page, page_size)
+        # a row per changed field (a tab counts records): say so beside the count
+        self.pager = Pager(self.show_page, page_size, rows="field changes")
         self.search = widgets.Text(
             description="find key",
             placeholder="part of a key, e.g. S-1001",
