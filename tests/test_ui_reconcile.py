@@ -264,3 +264,31 @@ def test_the_diff_explorer_chooses_its_from_night_as_diff_does():
     assert (explorer.result.from_snapshot.id, explorer.result.to_snapshot.id) == (1, 2)
     assert repr(explorer).splitlines()[1] == "  no hold predicted"
     bench.close()
+
+
+def test_a_report_from_a_night_clever_did_not_process_to_a_pull_reconciles_what_it_served(
+    tmp_path,
+):
+    """report --from n3 --to n4: night 3 lacks students.csv (Clever does not process it) and
+    snapshot 4 is a pull. The report failed with reconcile's one line ('Clever never processed
+    upload snapshot 3 …'); it says so and compares the pull with the upload Clever serves from."""
+    samples = tmp_path / "samples" / "elm"
+    write_night(samples / "2026-09-01", tiny_night())
+    write_night(samples / "2026-09-02", unknown_school_night())
+    missing = tiny_night()
+    del missing["students.csv"]
+    write_night(samples / "2026-09-03", missing)
+    (samples / "district.toml").write_text('name = "Elm USD"\nsync_type = "sftp"\n')
+    bench = open_workbench(None, district="elm")
+    pull_api(bench, 2)  # snapshot 4: what Clever serves of night 2
+    text = repr(ui.diff_summary(bench, (3, 4))).splitlines()
+    assert text[0] == (
+        "Clever did not process the upload of night 3 (missing-file: students.csv), so it never "
+        "served it: what Clever serves is compared with the upload it serves from."
+    )
+    assert text[1].startswith("Night 4 is what Clever serves (pulled from the Data API v3.1 on ")
+    assert text[1].endswith(  # the pull's date is today's
+        "), not an upload: compared with the upload of night 2 (2026-09-02), each difference "
+        "with its reason."
+    )
+    bench.close()

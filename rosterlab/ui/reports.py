@@ -15,7 +15,7 @@ from rosterlab.report.html import esc
 from rosterlab.report.html_report import findings_fragment, flags_fragment
 from rosterlab.report.reconcile import served_summary
 from rosterlab.store import SnapshotInfo
-from rosterlab.store.outcomes import API_ORIGIN
+from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, outcome_of
 from rosterlab.ui.base import wrap
 from rosterlab.ui.fields import matrix_for
 from rosterlab.ui.findings import check
@@ -86,10 +86,19 @@ def diff_summary(
     every record Clever skipped removed and every field the Data API never serves changed."""
     old, new = bench.pair(nights)
     if new.origin == API_ORIGIN and old.origin != API_ORIGIN:
-        page, text = served_summary(
-            reconcile(bench.store, bench.district, upload=old.id, served=new.id)
+        outcome = outcome_of(bench.store, old.id)
+        if outcome.outcome != NOT_PROCESSED:
+            page, text = served_summary(
+                reconcile(bench.store, bench.district, upload=old.id, served=new.id)
+            )
+            return Static(wrap(page), text)
+        # Clever never served that upload: what it serves comes from the last one it processed.
+        page, text = served_summary(reconcile(bench.store, bench.district, served=new.id))
+        note = (
+            f"Clever did not process the upload of night {old.seq} ({outcome.reason}), so it "
+            "never served it: what Clever serves is compared with the upload it serves from."
         )
-        return Static(wrap(page), text)
+        return Static(wrap(f"<p>{esc(note)}</p>{page}"), f"{note}\n{text}")
     result = diff_snapshots(
         bench.store, bench.district, old.id, new.id, thresholds=HoldThresholds.of(bench.settings)
     )
