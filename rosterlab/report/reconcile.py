@@ -94,6 +94,18 @@ def _severity(code: str) -> str:
     return spec.CATALOGUE[code].severity
 
 
+def _records_table(result: ReconcileResult) -> str:
+    """Per entity: records uploaded, served, matched by key and served identical."""
+    return html_table(
+        ("entity", "uploaded", "served", "matched", "identical"),
+        (
+            (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}", f"{e.identical:,}")
+            for e in result.entities
+        ),
+        numeric=("uploaded", "served", "matched", "identical"),
+    )
+
+
 def reconcile_html(result: ReconcileResult) -> str:
     """One self-contained page (inline style, no scripts); every value escaped."""
     up, served = result.upload, result.served
@@ -106,15 +118,7 @@ def reconcile_html(result: ReconcileResult) -> str:
         f"{served.id} (API v{esc(result.version)}, {served.taken_at:%Y-%m-%d %H:%M})</p>",
         f"<p>{esc(outcome_sentence(result.upload_outcome))}</p>" if result.upload_outcome else "",
         "<h2>Records</h2>",
-        html_table(
-            ("entity", "uploaded", "served", "matched", "identical"),
-            (
-                (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}",
-                 f"{e.identical:,}")
-                for e in result.entities
-            ),
-            numeric=("uploaded", "served", "matched", "identical"),
-        ),
+        _records_table(result),
         "<h2>Differences</h2>",
     ]  # fmt: skip
     if not total:
@@ -179,15 +183,7 @@ def served_summary(result: ReconcileResult) -> tuple[str, str]:
             f"<p>{esc(lead)}</p>",
             f"<p>{esc(outcome)}</p>" if outcome else "",
             "<h3>Records</h3>",
-            html_table(
-                ("entity", "uploaded", "served", "matched", "identical"),
-                (
-                    (e.entity, f"{e.uploaded:,}", f"{e.served:,}", f"{e.matched:,}",
-                     f"{e.identical:,}")
-                    for e in result.entities
-                ),
-                numeric=("uploaded", "served", "matched", "identical"),
-            ),
+            _records_table(result),
             "<h3>Differences</h3>",
             f"<p>{total:,} differences, {result.unexplained:,} unexplained</p>",
             html_table(
