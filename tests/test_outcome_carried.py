@@ -287,6 +287,25 @@ def test_every_way_a_record_goes_unserved_in_one_night(tmp_path, capsys, monkeyp
     assert served == _outcome_skipped(outcome)
 
 
+def test_the_carried_skips_follow_the_spec_references_clever_follows_students_cause_first():
+    """An enrollment's School_id and a section's teacher slots are not followed (spec); an
+    enrollment of a skipped student and a skipped section is carried by its student."""
+    assert FOLLOWED == {
+        "schools": (),
+        "students": (("School_id", "schools"),),
+        "contacts": (("Student_id", "students"),),
+        "teachers": (("School_id", "schools"),),
+        "staff": (("School_id", "schools"),),
+        "sections": (("School_id", "schools"),),
+        "enrollments": (("Student_id", "students"), ("Section_id", "sections")),
+    }
+    assert spec.followed_references("sections") == (("School_id", "schools"),)
+    assert spec.followed_references("enrollments") == (
+        ("Section_id", "sections"),
+        ("Student_id", "students"),
+    )
+
+
 def test_every_followed_reference_is_a_required_value_so_a_null_one_is_blank():
     """The carried skips decide a row with a NULL reference by its blank test alone."""
     assert all(

@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 from rosterlab import spec
-from rosterlab.api.reconcile import NEVER_SERVED, EntityCounts, ReconcileResult
+from rosterlab.api.reconcile import (
+    NEVER_SERVED,
+    SKIPPING_REFERENCES,
+    EntityCounts,
+    ReconcileResult,
+)
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.diff.engine import DiffEngine
@@ -79,6 +84,21 @@ def found(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 SEPT_1 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 SEPT_2 = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
+
+
+def test_the_references_whose_skipped_target_skips_a_row_are_spec_s_followed_ones_with_codes():
+    """Admins are not served; a section's teachers and an enrollment's school are not followed."""
+    assert SKIPPING_REFERENCES == {
+        "students": (("School_id", "schools", "unknown-school"),),
+        "contacts": (("Student_id", "students", "a contact of a student not in students.csv"),),
+        "teachers": (("School_id", "schools", "unknown-school"),),
+        "sections": (("School_id", "schools", "unknown-school"),),
+        "enrollments": (
+            ("Student_id", "students", "enrollment-unknown-student"),
+            ("Section_id", "sections", "enrollment-unknown-section"),
+        ),
+        "staff": (("School_id", "schools", "unknown-school"),),
+    }
 
 
 def test_an_upload_served_as_is_differs_only_by_the_fields_the_api_never_exposes(

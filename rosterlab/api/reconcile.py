@@ -38,19 +38,6 @@ NEVER_SERVED: dict[str, frozenset[str]] = {
     "sections": frozenset({"Course_description"}),
 }
 NOT_SERVED_ENTITIES = ("admins",)  # district admins carry no school: not mapped back
-# (field, referenced entity, finding code): references whose target Clever must serve, or it
-# skips the row (the stand-in does the same).
-SKIPPING_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "students": (("School_id", "schools", "unknown-school"),),
-    "teachers": (("School_id", "schools", "unknown-school"),),
-    "staff": (("School_id", "schools", "unknown-school"),),
-    "sections": (("School_id", "schools", "unknown-school"),),
-    "contacts": (("Student_id", "students", "a contact of a student not in students.csv"),),
-    "enrollments": (
-        ("Student_id", "students", "enrollment-unknown-student"),
-        ("Section_id", "sections", "enrollment-unknown-section"),
-    ),
-}
 REFERENCED = ("schools", "students", "sections", "teachers")
 # The upload's finding code for a reference to a record the upload lacks.
 UNKNOWN_REFERENCE_CODES = {
@@ -61,6 +48,24 @@ UNKNOWN_REFERENCE_CODES = {
     ("staff", "schools"): "unknown-school",
     ("enrollments", "students"): "enrollment-unknown-student",
     ("enrollments", "sections"): "enrollment-unknown-section",
+}
+# ... and for a contact's Student_id, its own row's student, which no upload finding names.
+_LACKING = {
+    **UNKNOWN_REFERENCE_CODES,
+    ("contacts", "students"): "a contact of a student not in students.csv",
+}
+# (field, referenced entity, finding code): the references Clever follows
+# (spec.followed_references) — it skips the row unless their target is served (the stand-in
+# does the same); in REFERENCED's order (an enrollment's student before its section).
+SKIPPING_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    entity: tuple(
+        (field, target, _LACKING[(entity, target)])
+        for field, target in sorted(
+            spec.followed_references(entity), key=lambda ref: REFERENCED.index(ref[1])
+        )
+    )
+    for entity in spec.ENTITIES
+    if entity not in NOT_SERVED_ENTITIES and spec.followed_references(entity)
 }
 GROUPED = frozenset({"value-normalised", "reference-not-served", "field-not-served"})
 UNEXPLAINED = frozenset({"served-missing", "served-not-uploaded", "value-differs"})

@@ -52,7 +52,8 @@ class Field:
     unique: bool = False  # unique in the district though not the file's key (v2.1.1)
     district_office: bool = False  # School_id that also takes DEFAULT_DISTRICT_OFFICE (v2.1.1)
     # False: a reference Clever does not follow — a row naming a record it skips or lacks is
-    # still served (an enrollment's School_id: its section's school is served, docs/api.md).
+    # still served (an enrollment's School_id: its section's school is served; a section's
+    # teacher slots: it is served with the teachers Clever serves, docs/api.md).
     followed: bool = True
 
 
@@ -219,8 +220,8 @@ SECTIONS = Entity(
     (
         _id("School_id", required=True, references="schools"),
         _id("Section_id", required=True),
-        _id("Teacher_id", required=True, references="teachers"),
-        *(_id(slot, references="teachers") for slot in TEACHER_SLOTS[1:]),
+        _id("Teacher_id", required=True, references="teachers", followed=False),
+        *(_id(slot, references="teachers", followed=False) for slot in TEACHER_SLOTS[1:]),
         _f("Name"),
         _f("Section_number"),
         _f("Grade", kind="grade", vocabulary="grade", ranges=True),
@@ -330,6 +331,16 @@ def follows(entity: str | None, field: str | None) -> bool:
     served: False for a reference it does not follow (an enrollment's School_id)."""
     known = ENTITIES.get(entity or "")
     return known is None or all(f.followed for f in known.fields if f.name == field)
+
+
+def followed_references(entity: str) -> tuple[tuple[str, str], ...]:
+    """(field, referenced entity) of each reference of ``entity`` Clever follows — a row is
+    served only if the record it names is — in spec order."""
+    return tuple(
+        (f.name, f.references)
+        for f in ENTITIES[entity].fields
+        if f.references is not None and f.followed
+    )
 
 
 def entity_of_column(file_name: str, column: str) -> Entity:

@@ -23,17 +23,14 @@ from rosterlab import spec
 from rosterlab.store.sql import BLANK_CODES, quote_ident, quote_literal
 from rosterlab.store.store import SnapshotInfo, Store
 
-# (field, referenced entity): references whose target Clever must serve, or the row is not
-# served; in the order the cause is named (an enrollment of a skipped student and a skipped
-# section is the student's).
+# The entities Clever serves, in the order their skips are computed (admins are not served).
+_SERVED = ("schools", "students", "contacts", "teachers", "staff", "sections", "enrollments")
+# (field, referenced entity): the references Clever follows (spec.followed_references) — the
+# row is not served unless their target is; in the order the cause is named, _SERVED's (an
+# enrollment of a skipped student and a skipped section is the student's).
 FOLLOWED: dict[str, tuple[tuple[str, str], ...]] = {
-    "schools": (),
-    "students": (("School_id", "schools"),),
-    "contacts": (("Student_id", "students"),),
-    "teachers": (("School_id", "schools"),),
-    "staff": (("School_id", "schools"),),
-    "sections": (("School_id", "schools"),),
-    "enrollments": (("Student_id", "students"), ("Section_id", "sections")),
+    entity: tuple(sorted(spec.followed_references(entity), key=lambda ref: _SERVED.index(ref[1])))
+    for entity in _SERVED
 }
 # The upload's finding code for a reference to a record the upload lacks (schools: unknown-school
 # or school-id-is-number).
