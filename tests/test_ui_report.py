@@ -486,3 +486,24 @@ def test_a_duplicated_id_reads_in_plain_words_in_the_diff(tmp_path):
     ) in page
     assert '<th>ID</th><th class="num">differing rows at from</th>' in page
     assert "row hash" not in page and "row hash" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("sync_type", "heading"),
+    [
+        ("sftp", "Your uploads, night by night"),
+        ("sis-managed", "Your SIS's uploads, night by night"),
+        ("clever-managed", "Your roster as Clever holds it, night by night"),  # cedar: no uploads
+    ],
+)
+def test_the_reports_history_heading_names_the_nights_by_the_districts_sync_type(
+    tmp_path, sync_type, heading
+):
+    path = store_of(tmp_path, tiny_night())
+    with Store.open(path) as store:
+        record_district_settings(store, DistrictSettings(district="tiny", sync_type=sync_type))
+    bench = open_workbench(path, district="tiny")
+    shown = ui.history_heading(bench)
+    bench.close()
+    assert (repr(shown), shown._repr_html_()) == (heading, f"<h2>{html.escape(heading)}</h2>")
+    assert set(ui.reports.HISTORY_HEADINGS) == set(spec.SYNC_TYPES)

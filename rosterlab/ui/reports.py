@@ -63,6 +63,21 @@ def intro(bench: Workbench) -> Static:
     return Static(f"<p>{esc(text)}</p>", text)
 
 
+# The heading over the district's history, by its sync type: a Clever-managed district's nights
+# are exports of the roster Clever reads and pulls of what it serves, not uploads.
+HISTORY_HEADINGS = {
+    "sftp": "Your uploads, night by night",
+    "sis-managed": "Your SIS's uploads, night by night",
+    "clever-managed": "Your roster as Clever holds it, night by night",
+}
+
+
+def history_heading(bench: Workbench) -> Static:
+    """The heading over the sync history, records and churn, worded for the sync type."""
+    text = HISTORY_HEADINGS[bench.settings.sync_type]
+    return Static(f"<h2>{esc(text)}</h2>", text)
+
+
 def title(bench: Workbench, nights: Sequence[NightRef] | None = None) -> Static:
     """The report's heading: the district and the two nights it compares."""
     old, new = bench.pair(nights)
