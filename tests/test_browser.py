@@ -146,7 +146,7 @@ def test_diff_explorer_renders_and_switches_entity_tabs_in_jupyterlab(lab, tmp_p
             page.wait_for_function(KERNEL_IDLE, timeout=120_000)
             selected = page.inner_text(".rl-diff-explorer .lm-TabBar-tab.lm-mod-current")
             before = change_table(page)
-            assert selected == "students · 120"
+            assert selected == "students · 120 records"
             assert before.startswith("key\tchange\tfield\told\tnew\nS-100")
 
             page.click(".rl-diff-explorer .lm-TabBar-tab:has-text('enrollments')")

@@ -41,7 +41,8 @@ def hold_text(reason: HoldReason) -> str:
 
 
 def changed_records(item: EntityDiff) -> int:
-    """Records added, removed or changed (the number on an entity's tab)."""
+    """Records added, removed or changed (the number on an entity's tab: ``students · 2
+    records``, beside the pager's field changes)."""
     return item.added + item.removed + item.changed
 
 
@@ -135,7 +136,10 @@ class DiffExplorer(Panel):
         self._busy = True
         try:
             self.tabs.children = [html_box(self._entity_html(item)) for item in entities]
-            self.tabs.titles = [f"{item.entity} · {changed_records(item):,}" for item in entities]
+            self.tabs.titles = [
+                f"{item.entity} · {spec.plural(changed_records(item), 'record')}"
+                for item in entities
+            ]
             changed = [i for i, item in enumerate(entities) if changed_records(item)]
             self.tabs.selected_index = changed[0] if changed else 0
         finally:
