@@ -209,7 +209,7 @@ def record_versions(store: Store, snapshot: SnapshotInfo, staged: StagedFile) ->
     entities = spec.FILES[staged.spec_name].entities
     if len(entities) == 1:
         return None
-    return f"({store.entity_sql(entities[0])})", [snapshot.district, snapshot.seq, snapshot.seq]
+    return store.entity_in(snapshot, entities[0])
 
 
 def _record_column(staged: StagedFile, name: str) -> bool:

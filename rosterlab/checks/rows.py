@@ -241,14 +241,7 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                     ),
                 )
             )
-    snapshot = ctx.snapshot
-    sources = {
-        False: (staged.view, []),
-        True: (
-            f"({ctx.store.entity_sql(record)})",
-            [snapshot.district, snapshot.seq, snapshot.seq],
-        ),
-    }
+    sources = {False: (staged.view, []), True: ctx.store.entity_in(ctx.snapshot, record)}
     found: dict[bool, Iterator[Any]] = {}
     for versions, (source, source_params) in sources.items():
         counts = [count for count, over, _ in planned if count is not None and over is versions]
@@ -285,7 +278,7 @@ def _student_conflicts(ctx: CheckContext, staged: StagedFile, entity: spec.Entit
     k = staged.columns.value(key_column)
     values = [staged.columns.value(c) for c in entity.columns if has(staged, c)]
     values += staged.columns.extra_values()
-    snapshot = ctx.snapshot
+    versions, params = ctx.store.entity_in(ctx.snapshot, entity.name)
     return conflicting_rows(
         "duplicate-id",
         entity,
@@ -293,11 +286,7 @@ def _student_conflicts(ctx: CheckContext, staged: StagedFile, entity: spec.Entit
         ident=k,
         value=f"hash({', '.join(values)})",
         rows=f"{staged.view} WHERE {k} IN (SELECT key FROM c)",
-        scope=(
-            f"c AS (SELECT key FROM ({ctx.store.entity_sql(entity.name)}) GROUP BY key "
-            "HAVING count(*) > 1), ",
-            [snapshot.district, snapshot.seq, snapshot.seq],
-        ),
+        scope=(f"c AS (SELECT key FROM {versions} GROUP BY key HAVING count(*) > 1), ", params),
     )
 
 
@@ -334,14 +323,14 @@ def _shared_values(ctx: CheckContext, staged: StagedFile, entity: spec.Entity) -
         scope: Sql = ("", [])
         if len(spec.FILES[staged.spec_name].entities) > 1:
             held, by = quote_ident(field.name), quote_ident(entity.key[0])
-            snapshot = ctx.snapshot
-            versions = f"({ctx.store.entity_sql(entity.name)}) WHERE {by} IS NOT NULL"
+            versions, params = ctx.store.entity_in(ctx.snapshot, entity.name)
+            versions += f" WHERE {by} IS NOT NULL"
             scope = (
                 f"twice AS (SELECT {held} AS v FROM {versions} AND {held} IS NOT NULL "
                 "GROUP BY 1 HAVING count(*) > 1), "
                 f"u AS (SELECT {held} AS v FROM {versions} AND {held} IN (SELECT v FROM twice) "
                 f"GROUP BY 1 HAVING min({by}) <> max({by})), ",
-                [snapshot.district, snapshot.seq, snapshot.seq] * 2,
+                params * 2,
             )
             rows += f" AND {v} IN (SELECT v FROM u)"
         queries.append(
@@ -407,15 +396,14 @@ def check_contacts(ctx: CheckContext) -> list[Finding]:
     # A contact row is a version of tonight's contacts (the same filter, the same values): the
     # rows are read only for a column some version leaves blank (usually none). One WHERE per
     # column: DuckDB then rules a blank out from the column's statistics, without a scan.
-    snapshot = ctx.snapshot
-    versions = f"({ctx.store.entity_sql(CONTACTS.name)})"
+    versions, versions_params = ctx.store.entity_in(ctx.snapshot, CONTACTS.name)
     blanks = ctx.store.rows(
         "SELECT "
         + ", ".join(
             f"EXISTS (SELECT 1 FROM {versions} WHERE {blank(quote_ident(c))})"
             for c in CONTACT_REQUIRED
         ),
-        [snapshot.district, snapshot.seq, snapshot.seq] * len(CONTACT_REQUIRED),
+        versions_params * len(CONTACT_REQUIRED),
     )[0]
     for column, blank_versions in zip(CONTACT_REQUIRED, blanks, strict=True):
         if not blank_versions:

@@ -691,6 +691,11 @@ class Store:
             "AND (valid_to IS NULL OR valid_to >= ?)"
         )
 
+    def entity_in(self, snapshot: SnapshotInfo, entity: str) -> tuple[str, list[Any]]:
+        """A parenthesised subquery of the versions of ``entity`` present in ``snapshot`` (one
+        per distinct record-level row), with the values it binds."""
+        return f"({self.entity_sql(entity)})", [snapshot.district, snapshot.seq, snapshot.seq]
+
     def entity_frame(self, snapshot_id: int, entity: str) -> pl.DataFrame:
         """The rows of ``entity`` in a snapshot, ordered by key (one row per version)."""
         snap = self.snapshot(snapshot_id)
