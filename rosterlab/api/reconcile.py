@@ -108,7 +108,8 @@ class ReconcileResult:
 
 def _resolve(
     store: Store, district: str, upload: str | int | None, served: str | int | None
-) -> tuple[SnapshotInfo, SnapshotInfo]:
+) -> tuple[SnapshotInfo, SnapshotInfo, UploadOutcome]:
+    """The upload and the API snapshot to reconcile, and the upload's outcome."""
     history = store.snapshots(district)
     if served is None:
         pulled = [s for s in history if s.origin == API_ORIGIN]
@@ -125,19 +126,20 @@ def _resolve(
             "--served an API snapshot (rosterlab snapshots shows origins)"
         )
     if upload is None:
-        earlier = [
+        newest = (
             s
-            for s in history
+            for s in reversed(history)
             if s.origin != API_ORIGIN
             and s.seq < served_snap.seq
             and outcome_of(store, s.id).outcome != NOT_PROCESSED
-        ]
-        if not earlier:
+        )
+        found = next(newest, None)
+        if found is None:
             raise SnapshotNotFoundError(
                 f"district {district} has no upload Clever processed before API snapshot "
                 f"{served_snap.id}: ingest the uploaded bundle or give --upload"
             )
-        upload_snap = earlier[-1]
+        upload_snap = found
     else:
         upload_snap = store.resolve(upload, district)
     if upload_snap.origin == API_ORIGIN:
@@ -157,7 +159,7 @@ def _resolve(
                 else "served no upload of the district before it: nothing of it to reconcile"
             )
         )
-    return upload_snap, served_snap
+    return upload_snap, served_snap, outcome
 
 
 def reconcile(
@@ -173,7 +175,7 @@ def reconcile(
     An upload Clever did not process (a required file missing) never reached what it serves:
     a SnapshotNotFoundError names the upload it kept serving instead.
     """
-    upload_snap, served_snap = _resolve(store, district, upload, served)
+    upload_snap, served_snap, outcome = _resolve(store, district, upload, served)
     pull = pull_of(store, served_snap.id)
     version = pull.version if pull is not None else "3.1"
     work = _Reconciler(store, upload_snap, served_snap, version)
@@ -195,7 +197,6 @@ def reconcile(
     finally:
         store.execute("DROP TABLE _skip_causes")
     work.rekeys()
-    outcome = outcome_of(store, upload_snap.id)
     if outcome.outcome == HELD:
         work.held(outcome, live_before(store, upload_snap))
     totals = tuple(sorted(work.totals.items()))
