@@ -423,7 +423,8 @@ def test_reconcile_of_a_held_upload_says_clever_serves_it_only_once_approved(
     only once the district approves the hold, so the pull after it is night 1's state.
     Reconcile compared night 2 with it as if Clever had processed it (S-003 stale, T-1's name
     an unexplained difference); it now says first that the upload is held and which state
-    Clever serves until the district approves, and that state reconciles with no difference."""
+    Clever serves until the district approves, and that state reconciles with no difference.
+    Each difference night 1's state explains is the hold's (served-held), none unexplained."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     held = tiny_night()
     del held["students.csv"][4]  # S-003
@@ -438,18 +439,86 @@ def test_reconcile_of_a_held_upload_says_clever_serves_it_only_once_approved(
     assert code == 0
     result = json.loads(out)
     assert (result["upload"]["id"], result["upload"]["outcome"]) == (2, "held")
-    assert result["differences"] == {"served-stale": 3, "upload-held": 1, "value-differs": 1}
+    assert result["differences"] == {"served-held": 4, "upload-held": 1}
+    assert result["unexplained"] == 0
     first = result["findings"][0]
     assert (first["code"], first["severity"], first["message"], first["hint"]) == (
         "upload-held",
         "warning",
         "upload snapshot 2 is held for contacts deletion, enrollments deletion, students "
         "deletion: Clever serves it only once the district approves the hold, and snapshot 1's "
-        "state until then; the differences listed are the upload's only if the hold was "
-        "approved.",
+        "state until then: a difference that state explains is listed as served-held.",
         "Approve or discard the hold in Clever's dashboard; while it is pending, reconcile "
         "--upload 1 compares what it serves.",
+    )
+    state = "as in snapshot 1 (the state Clever serves until the district approves the hold)"
+    assert [(f["code"], f["message"]) for f in result["findings"][1:]] == [
+        ("served-held", f"students {state}: records the held upload removes, still served: 1."),
+        ("served-held", f"contacts {state}: records the held upload removes, still served: 1."),
+        (
+            "served-held",
+            f"teachers First_name {state}: values the held upload changes, served unchanged: 1.",
+        ),
+        ("served-held", f"enrollments {state}: records the held upload removes, still served: 1."),
+    ]
+    assert result["findings"][1]["hint"] == (
+        "Nothing to fix in these records: approve or discard the hold in Clever's dashboard; "
+        "reconcile --upload 1 compares what Clever serves meanwhile."
     )
     code, out, _ = run(capsys, *reconcile, "--upload", "1")
     assert code == 0
     assert out.splitlines()[-1] == "  no differences: Clever serves exactly what was uploaded"
+
+
+def test_reconcile_of_a_held_upload_leaves_unexplained_what_the_live_state_does_not_explain(
+    tmp_path, capsys, monkeypatch
+):
+    """Night 2 renames T-1 Joanna (processed: the live state). Night 3 drops S-003 (held),
+    adds S-004 and renames T-1 Jolene. The pull serves night 1 as it is — T-1 still Jo, which
+    neither the held upload nor the live state has: that one difference stays unexplained;
+    S-003 still served and S-004 not served are the hold's."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    renamed = tiny_night()
+    renamed["teachers.csv"][1][3] = "Joanna"
+    held = tiny_night()
+    del held["students.csv"][4]  # S-003
+    del held["enrollments.csv"][3]
+    held["students.csv"].append(["SCH-1", "S-004", "00999", "Ng", "Di", "3", "", "", "", "", ""])
+    held["teachers.csv"][1][3] = "Jolene"
+    store = ingest_nights(tmp_path, capsys, tiny_night(), renamed, held)
+    listed = json.loads(snapshots(capsys, store, "--format", "json"))
+    assert [s["outcome"] for s in listed] == ["processed", "processed", "held"]
+    with standin(Path(store), DISTRICT, "--snapshot", "1", "--as-is") as origin:
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+
+    reconcile = ("--store", store, "reconcile", "--district", DISTRICT, "--format", "json")
+    code, out, _ = run(capsys, *reconcile)
+    assert code == 0
+    result = json.loads(out)
+    assert result["upload"]["id"] == 3
+    assert result["differences"] == {"served-held": 4, "upload-held": 1, "value-differs": 1}
+    assert result["unexplained"] == 1
+    state = "as in snapshot 2 (the state Clever serves until the district approves the hold)"
+    assert [(f["code"], f["key"], f["message"]) for f in result["findings"]][1:] == [
+        ("served-held", None, f"students {state}: records the held upload adds, not served: 1."),
+        (
+            "served-held",
+            None,
+            f"students {state}: records the held upload removes, still served: 1.",
+        ),
+        (
+            "served-held",
+            None,
+            f"contacts {state}: records the held upload removes, still served: 1.",
+        ),
+        (
+            "value-differs",
+            "T-1/SCH-1",
+            "teachers T-1/SCH-1 First_name: uploaded 'Jolene', served 'Jo'.",
+        ),
+        (
+            "served-held",
+            None,
+            f"enrollments {state}: records the held upload removes, still served: 1.",
+        ),
+    ]

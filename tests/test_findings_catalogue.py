@@ -127,6 +127,8 @@ def test_every_template_formats_without_leftover_fields():
         "reason": "students deletion",
         "live": "snapshot 1's state",
         "compare": "reconcile --upload 1 compares what it serves",
+        "what": "students Grade",
+        "live_snapshot": "1",
     }
     for code in CATALOGUE:
         made = finding(code, **context)

@@ -184,8 +184,9 @@ HELD = (
 
 def test_a_held_upload_is_said_held_with_the_thresholds_that_held_it(tmp_path):
     """Incident: on night 3 the export lost Bo Diaz (S-002), a third of the students; Clever
-    holds the sync and keeps serving night 2 (S-002 served stale; S-003, skipped on night 2,
-    is missing), which the view must say before any difference."""
+    holds the sync and keeps serving night 2, which the view must say before any difference;
+    night 2's state explains every difference (S-002 still served; S-003, skipped on night 2,
+    not served either): none is unexplained."""
     night = tiny_night()
     night["students.csv"] = [r for r in night["students.csv"] if r[1] != "S-002"]
     night["enrollments.csv"] = [r for r in night["enrollments.csv"] if r[2] != "S-002"]
@@ -195,11 +196,22 @@ def test_a_held_upload_is_said_held_with_the_thresholds_that_held_it(tmp_path):
     view = ReconcileView(bench)
     assert repr(view).splitlines()[:2] == [
         "ReconcileView: tiny, upload night 3 (#3) vs served snapshot #4 (API v3.1): "
-        "6 differences, 1 unexplained",
+        "6 differences, 0 unexplained",
         f"  {HELD}",
     ]
     assert f"<p>{HELD}</p>" in view.summary.value
-    assert "  warning upload-held ×1" in repr(view).splitlines()
+    listed = repr(view).splitlines()
+    at = listed.index("  info    served-held ×5")
+    assert listed[at : at + 5] == [
+        "  info    served-held ×5",
+        "  warning upload-held ×1",
+        "  showing (all differences): rows 1–6 of 6",
+        "    upload-held: upload snapshot 3 is held for enrollments deletion, students deletion: "
+        "Clever serves it only once the district approves the hold, and snapshot 2's state until "
+        "then: a difference that state explains is listed as served-held.",
+        "    served-held: students as in snapshot 2 (the state Clever serves until the district "
+        "approves the hold): records not served in that state either (unknown-school): 1.",
+    ]
     bench.close()
 
 

@@ -6,6 +6,13 @@ pulled or corrected) and an API pull (origin api, mapped back to the bundle shap
 the two are joined on the record key in DuckDB; each difference gets a reason code from the
 findings catalogue (group ``reconcile``). A difference nothing explains is reported as such
 (``served-missing``, ``served-not-uploaded``, ``value-differs``), never hidden.
+
+A held upload is not served until the district approves the hold: Clever serves the live state
+before it (store/outcomes.live_before). A difference the served side shares with that state — a
+record the upload adds not served (unless the upload's own finding skips it), one it removes
+still served, a value it changes served as the live state has it (or as Clever normalises
+that), a record the live state does not serve either — is the hold's (``served-held``); only
+what the live state does not explain stays unexplained.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from rosterlab.spec import Finding, finding
 from rosterlab.spec.findings import ROWS_MAY_BE_SKIPPED
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.api_pulls import pull_of
+from rosterlab.store.carried import not_served_keys
 from rosterlab.store.outcomes import (
     API_ORIGIN,
     HELD,
@@ -67,7 +75,9 @@ SKIPPING_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
     for entity in spec.ENTITIES
     if entity not in NOT_SERVED_ENTITIES and spec.followed_references(entity)
 }
-GROUPED = frozenset({"value-normalised", "reference-not-served", "field-not-served"})
+_HELD_VALUES = "values the held upload changes, served unchanged"
+_HELD_REMOVED = "records the held upload removes, still served"
+GROUPED = frozenset({"value-normalised", "reference-not-served", "field-not-served", "served-held"})
 UNEXPLAINED = frozenset({"served-missing", "served-not-uploaded", "value-differs"})
 DETAIL_LIMIT = 1000  # record-level findings kept per entity and code (counts stay exact)
 _NEVER = 2**31 - 1
@@ -178,13 +188,16 @@ def reconcile(
     upload_snap, served_snap, outcome = _resolve(store, district, upload, served)
     pull = pull_of(store, served_snap.id)
     version = pull.version if pull is not None else "3.1"
-    work = _Reconciler(store, upload_snap, served_snap, version)
+    live = live_before(store, upload_snap) if outcome.outcome == HELD else None
+    work = _Reconciler(store, upload_snap, served_snap, version, live)
     # The upload → served diff reads only the records that differ (most are one SCD2 version
     # on both sides), with the values of records not served.
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _skip_causes "
         "(entity VARCHAR, id VARCHAR, cause VARCHAR, holder VARCHAR)"
     )
+    if live is not None:
+        not_served_keys(store, live, "_live_unserved")
     try:
         with DiffEngine(
             store, upload_snap, served_snap, details=False, removed_values=True
@@ -196,9 +209,11 @@ def reconcile(
             )
     finally:
         store.execute("DROP TABLE _skip_causes")
+        if live is not None:
+            store.execute("DROP TABLE _live_unserved")
     work.rekeys()
     if outcome.outcome == HELD:
-        work.held(outcome, live_before(store, upload_snap))
+        work.held(outcome, live)
     totals = tuple(sorted(work.totals.items()))
     return ReconcileResult(
         district,
@@ -222,13 +237,22 @@ class _Side:
 
 
 class _Reconciler:
+    """``live``: the state Clever serves while the upload is held (None when it is not held):
+    a difference the served side shares with it is the hold's (served-held), not unexplained."""
+
     def __init__(
-        self, store: Store, upload: SnapshotInfo, served: SnapshotInfo, version: str
+        self,
+        store: Store,
+        upload: SnapshotInfo,
+        served: SnapshotInfo,
+        version: str,
+        live: SnapshotInfo | None = None,
     ) -> None:
         self.store = store
         self.upload = upload
         self.served = served
         self.version = version
+        self.live = live
         self.findings: list[Finding] = []
         self.totals: dict[str, int] = {}
         self.sync_type = upload.sync_type
@@ -259,15 +283,50 @@ class _Reconciler:
         if differing:
             matched, identical, differing = self._differing(entity, uploaded, diff.alike)
         if differing:
+            self._live_records(name)
             self._reference_targets(entity)
             self._not_served(entity)
             self._not_uploaded(name)
         self._fields_not_served(entity, upload)
         if differing:
             self._values_differ(entity)
-            self.store.execute("DROP TABLE _ref_keys")
-            self.store.execute("DROP TABLE _rec")
+            for table in ("_ref_keys", "_rec", *(("_live",) if self.live else ())):
+                self.store.execute(f"DROP TABLE {table}")
         return EntityCounts(name, uploaded, served, matched, identical)
+
+    def _live_records(self, name: str) -> None:
+        """``_live``: the live state's rows of the differing records while the upload is held
+        (none otherwise)."""
+        if self.live is None:
+            return
+        live = self._side(name, self.live)
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE _live AS SELECT * FROM ({live.sql}) "
+            "WHERE key IN (SELECT key FROM _rec)",
+            live.params,
+        )
+
+    def _add_held(self, name: str, rows: list[tuple[str | None, str, int]]) -> None:
+        """One served-held finding per (field, cause): differences the served side shares with
+        the live state the held upload has not replaced."""
+        assert self.live is not None
+        for field, cause, count in rows:
+            self._add(
+                "served-held",
+                count,
+                [
+                    finding(
+                        "served-held",
+                        entity=name,
+                        field=field,
+                        value=str(count),
+                        cause=cause,
+                        what=f"{name} {field}" if field else name,
+                        live_snapshot=str(self.live.id),
+                        sync_type=self.sync_type,
+                    )
+                ],
+            )
 
     def _differing(self, entity: spec.Entity, uploaded: int, alike: int) -> tuple[int, int, bool]:
         """(matched, identical, any differ) from the diff's touched keys (``_rl_key_ends``) and
@@ -449,28 +508,68 @@ class _Reconciler:
                 "WHERE why.cause IS NOT NULL AND id IS NOT NULL GROUP BY id",
                 [name, f"{name} "],
             )
+        # While the upload is held, a record no finding of its own skips is not served because
+        # the live state lacks it, or does not serve it either (served-held).
+        held, params = "NULL::VARCHAR", []
+        if self.live is not None:
+            held = (
+                "CASE WHEN coalesce(list_contains(?::VARCHAR[], why.cause), false) THEN NULL "
+                "WHEN key NOT IN (SELECT key FROM _live) THEN 'records the held upload adds, "
+                "not served' WHEN h.code IS NOT NULL THEN 'records not served in that state "
+                "either (' || h.code || ')' END"
+            )
+            params = [list(spec.CATALOGUE), name]
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _skips AS SELECT *, CASE WHEN held IS NOT NULL THEN "
+            "'served-held' WHEN why.cause IS NOT NULL THEN 'served-skipped' ELSE "
+            f"'served-missing' END AS kind FROM (SELECT s.*, {held} AS held FROM _skips s "
+            + (
+                "LEFT JOIN (SELECT key, any_value(code) AS code FROM _live_unserved "
+                "WHERE entity = ? GROUP BY key) h USING (key)"
+                if self.live is not None
+                else ""
+            )
+            + ")",
+            params,
+        )
         rows = self.store.rows(
-            "SELECT key, why.cause, count(*) OVER (PARTITION BY why.cause IS NULL), why.field, "
-            "why.target, why.ref, why.holder FROM _skips "
-            "QUALIFY row_number() OVER (PARTITION BY why.cause IS NULL ORDER BY key) <= ? "
-            "ORDER BY key",
+            "SELECT key, why.cause, count(*) OVER (PARTITION BY kind), why.field, why.target, "
+            "why.ref, why.holder, kind FROM _skips WHERE kind <> 'served-held' "
+            "QUALIFY row_number() OVER (PARTITION BY kind ORDER BY key) <= ? ORDER BY key",
             [DETAIL_LIMIT],
         )
+        if self.live is not None:
+            self._add_held(
+                name,
+                [
+                    (None, cause, count)
+                    for cause, count in self.store.rows(
+                        "SELECT held, count(*) FROM _skips WHERE held IS NOT NULL "
+                        "GROUP BY ALL ORDER BY 1"
+                    )
+                ],
+            )
         self.store.execute("DROP TABLE _skips")
-        for code, explained in (("served-skipped", True), ("served-missing", False)):
-            chosen = [r for r in rows if (r[1] is not None) == explained]
+        for code in ("served-skipped", "served-missing"):
+            chosen = [r for r in rows if r[7] == code]
             self._add(
                 code,
                 chosen[0][2] if chosen else 0,
                 [
                     _skipped(code, name, key, cause, field, target, ref, holder, self.sync_type)
-                    for key, cause, _, field, target, ref, holder in chosen
+                    for key, cause, _, field, target, ref, holder, _ in chosen
                 ],
             )
 
     def _not_uploaded(self, name: str) -> None:
         """Served records the upload lacks: stale (an earlier upload had them) or never sent."""
         table = quote_ident(name)
+        # While the upload is held, a record of the live state it removes is still served.
+        held = "e.key IN (SELECT key FROM _live)" if self.live is not None else "false"
+        kind = (
+            f"CASE WHEN {held} THEN 'served-held' WHEN s.key IS NOT NULL THEN 'served-stale' "
+            "ELSE 'served-not-uploaded' END"
+        )
         rows = self.store.rows(
             "WITH extra AS (SELECT key FROM _rec WHERE NOT in_upload), "
             f"seen AS (SELECT t.key, max(sn.id) AS last_upload FROM {table} t "
@@ -478,14 +577,14 @@ class _Reconciler:
             f"AND sn.seq BETWEEN t.valid_from AND coalesce(t.valid_to, {_NEVER}) "
             "WHERE t.district = ? AND sn.origin <> ? AND sn.seq < ? "
             "AND t.key IN (SELECT key FROM extra) GROUP BY t.key) "
-            "SELECT e.key, s.last_upload, count(*) OVER (PARTITION BY s.key IS NULL) "
-            "FROM extra e LEFT JOIN seen s USING (key) "
-            "QUALIFY row_number() OVER (PARTITION BY s.key IS NULL ORDER BY e.key) <= ? "
-            "ORDER BY e.key",
+            "SELECT key, last_upload, count(*) OVER (PARTITION BY kind), kind "
+            f"FROM (SELECT e.key, s.last_upload, {kind} AS kind FROM extra e "
+            "LEFT JOIN seen s USING (key)) "
+            "QUALIFY row_number() OVER (PARTITION BY kind ORDER BY key) <= ? ORDER BY key",
             [self.upload.district, API_ORIGIN, self.served.seq, DETAIL_LIMIT],
         )
-        for code, stale in (("served-stale", True), ("served-not-uploaded", False)):
-            chosen = [r for r in rows if (r[1] is not None) == stale]
+        for code in ("served-stale", "served-not-uploaded"):
+            chosen = [r for r in rows if r[3] == code]
             self._add(
                 code,
                 chosen[0][2] if chosen else 0,
@@ -497,9 +596,12 @@ class _Reconciler:
                         value=str(last) if last is not None else None,
                         sync_type=self.sync_type,
                     )
-                    for key, last, _ in chosen
+                    for key, last, _, _ in chosen
                 ],
             )
+        removed = [r[2] for r in rows if r[3] == "served-held"][:1]
+        if removed:
+            self._add_held(name, [(None, _HELD_REMOVED, removed[0])])
 
     def _served_columns(self, entity: spec.Entity) -> set[str]:
         header = self.store.rows(
@@ -556,10 +658,15 @@ class _Reconciler:
             f"FROM ({' UNION ALL '.join(unpivot)}))",
             params,
         )
+        if self.live is not None:
+            self._held_values(entity, compared, normalised, params)
         for code, field, why, count in self.store.rows(
             "SELECT code, field, cause, count(*) FROM _values WHERE code IS NOT NULL "
             "GROUP BY ALL ORDER BY code DESC, field, cause"
         ):
+            if code == "served-held":
+                self._add_held(name, [(field, why, count)])
+                continue
             self._add(
                 code,
                 count,
@@ -597,6 +704,26 @@ class _Reconciler:
             ],
         )
         self.store.execute("DROP TABLE _values")
+
+    def _held_values(
+        self, entity: spec.Entity, compared: list[str], normalised: str, params: list[Any]
+    ) -> None:
+        """While the upload is held: an unexplained value served as the live state has it (or
+        as Clever normalises the live state's value) is the hold's (served-held)."""
+        live = " ".join(
+            f"WHEN v.field = {quote_literal(c)} THEN l.{quote_ident(c)}" for c in compared
+        )
+        self.store.execute(
+            "CREATE OR REPLACE TEMP TABLE _values AS SELECT key, field, upload AS uploaded, "
+            "served, CASE WHEN held THEN 'served-held' ELSE code END AS code, "
+            f"CASE WHEN held THEN {quote_literal(_HELD_VALUES)} ELSE cause END AS cause "
+            "FROM (SELECT *, code IS NULL AND in_live AND (uploaded IS NOT DISTINCT FROM served "
+            f"OR {normalised} IS NOT NULL) AS held FROM (SELECT v.key, v.field, "
+            "v.uploaded AS upload, v.served, v.code, v.cause, l.key IS NOT NULL AS in_live, "
+            f"CASE {live} ELSE map_extract_value(l.extra, v.field) END AS uploaded "
+            "FROM _values v LEFT JOIN _live l ON l.key = v.key))",
+            params,
+        )
 
     @staticmethod
     def _merged_names(normalised: str) -> str:

@@ -1082,10 +1082,30 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         ),
         message=(
             "upload snapshot {key} is held for {reason}: Clever serves it only once the district "
-            "approves the hold, and {live} until then; the differences listed are the upload's "
-            "only if the hold was approved."
+            "approves the hold, and {live} until then: a difference that state explains is "
+            "listed as served-held."
         ),
         hint=("Approve or discard the hold in Clever's dashboard; while it is pending, {compare}."),
+        clever=HELD,
+    ),
+    _t(
+        code="served-held",
+        severity="info",
+        group="reconcile",
+        title="Served as before the held upload",
+        when=(
+            "the upload reconciled is held and Clever serves what the live state before it has "
+            "(a record it adds not served, one it removes still served, a value it changes "
+            "served unchanged); value = count"
+        ),
+        message=(
+            "{what} as in snapshot {live_snapshot} (the state Clever serves until the district "
+            "approves the hold): {cause}: {value}."
+        ),
+        hint=(
+            "Nothing to fix in these records: approve or discard the hold in Clever's dashboard; "
+            "reconcile --upload {live_snapshot} compares what Clever serves meanwhile."
+        ),
         clever=HELD,
     ),
     _t(

@@ -167,11 +167,11 @@ def _decided(entity: str) -> str:
 _REFERENCED = {target for follows in FOLLOWED.values() for _, target in follows}
 
 
-def not_served_sql(duplicated: frozenset[str] = frozenset(FOLLOWED)) -> str:
+def not_served_sql(duplicated: frozenset[str] = frozenset(FOLLOWED), *, keys: bool = False) -> str:
     """One query: (entity, code, by, records, rows) of the records Clever does not serve in
     night $2 (snapshot $3) of district $1; ``duplicated``: the entities whose keys the night
     repeats (``duplicate_versions``; the others' keys are not looked up: with none, the query
-    binds no $3).
+    binds no $3). ``keys``: (entity, key, code) of each such record instead.
 
     Only rows that may be unserved are decided one by one: a blank required value, a repeated
     key, or a reference whose value (among the night's distinct values of that column) names
@@ -210,6 +210,8 @@ def not_served_sql(duplicated: frozenset[str] = frozenset(FOLLOWED)) -> str:
         + "WHERE code IS NOT NULL"
         for e in FOLLOWED
     )
+    if keys:
+        return f"WITH {', '.join(ctes)} SELECT DISTINCT entity, key, code FROM ({unions})"
     return (
         f"WITH {', '.join(ctes)} SELECT entity, code, carrier, count(DISTINCT key), "
         f"sum(rows)::BIGINT FROM ({unions}) GROUP BY ALL ORDER BY entity, carrier NULLS FIRST, code"
@@ -217,8 +219,8 @@ def not_served_sql(duplicated: frozenset[str] = frozenset(FOLLOWED)) -> str:
 
 
 @cache
-def _not_served_sql(duplicated: frozenset[str]) -> str:
-    return not_served_sql(duplicated)
+def _not_served_sql(duplicated: frozenset[str], keys: bool = False) -> str:
+    return not_served_sql(duplicated, keys=keys)
 
 
 def duplicated_entities(store: Store, snapshot_id: int) -> frozenset[str]:
@@ -246,4 +248,16 @@ def not_served(
         for entity, code, by, records, rows in store.rows(
             _not_served_sql(duplicated), [*params, snapshot.id] if duplicated else params
         )
+    )
+
+
+def not_served_keys(store: Store, snapshot: SnapshotInfo, table: str) -> None:
+    """Temp table ``table`` (entity, key, code): each record of a night Clever does not serve,
+    and why (a carried record: the code of the record that carries it)."""
+    duplicated = duplicated_entities(store, snapshot.id) & frozenset(FOLLOWED)
+    params: list[object] = [snapshot.district, snapshot.seq]
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
+        + _not_served_sql(duplicated, True),
+        [*params, snapshot.id] if duplicated else params,
     )
