@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo's auto-sync part: serve cedar's newest night (a Clever-managed district) through the
-# local stand-in Data API, pull it into the store as a snapshot of origin api, stop the stand-in,
+# make demo's auto-sync part: serve what Clever serves after cedar's newest night (a Clever-managed
+# district) through the local stand-in Data API, pull it into the store as a snapshot of origin api, stop the stand-in,
 # reconcile.
 #
 #   scripts/demo_api.sh ROSTERLAB STORE
@@ -16,8 +16,10 @@ port=${DEMO_API_PORT:-8765}
 district=cedar
 export ROSTERLAB_DEMO_TOKEN=${ROSTERLAB_DEMO_TOKEN:-demo-token}
 
-# cedar's nights are hand exports of a Clever-managed district: what Clever holds, served as is
-# (--as-is), not an upload Clever could hold.
+# cedar's nights are hand exports of a Clever-managed district: what its SIS held each night.
+# Clever holds an auto sync's significant change as it holds an SFTP upload's (docs/api.md,
+# "Holds on auto syncs"), so the stand-in serves Clever's live state (no --as-is): while the
+# newest night is held, the newest night Clever applied before it.
 # The newest night cedar exported (not an earlier pull: `make demo` may run again).
 upload=$($rosterlab --store "$store" snapshots --district "$district" |
   awk '$1 ~ /^[0-9]+$/ && $6 != "api" { id = $1 } END { print id }')
@@ -27,7 +29,7 @@ if [ -z "$upload" ]; then
 fi
 
 log=$(mktemp)
-$rosterlab --store "$store" api serve --district "$district" --snapshot "$upload" --as-is \
+$rosterlab --store "$store" api serve --district "$district" --snapshot "$upload" \
   --port "$port" --token-env ROSTERLAB_DEMO_TOKEN >"$log" 2>&1 &
 server=$!
 stop() {

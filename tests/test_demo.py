@@ -45,45 +45,51 @@ def test_make_demo_pulls_cedar_from_the_standin_and_reconciles_it(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     out = run.stdout.splitlines()
+    # cedar night 8 is held (Clever holds an auto sync too: docs/api.md): the stand-in serves
+    # Clever's live state, night 6's
     assert out[0] == (
-        "serving cedar snapshot 8 (night 8) as the Data API at "
-        f"http://127.0.0.1:{port}/v3.0 and /v3.1; Ctrl-C stops it"
+        "serving cedar snapshot 6 (night 6) (the live state: night 8 is not served) as the Data "
+        f"API at http://127.0.0.1:{port}/v3.0 and /v3.1; Ctrl-C stops it"
     )
     assert "  api: standin v3.1, 9 pages in 10 requests, 0 rate-limit waits" in out
-    assert "  district: state success, sis_type clever, last sync 2026-09-08T02:00:00.000Z" in out
+    assert "  district: state success, sis_type clever, last sync 2026-09-06T02:00:00.000Z" in out
     reconciled = out[out.index(next(line for line in out if line.startswith("cedar: upload"))) :]
     assert re.fullmatch(
         r"cedar: upload snapshot 8 \(2026-09-08 02:00\) vs served snapshot 9 "
         r"\(API v3\.1, \d{4}-\d\d-\d\d \d\d:\d\d\)",
         reconciled[0],
     )
+    held = "as in snapshot 6 (the state Clever serves until the district approves the hold)"
     assert reconciled[1:] == [
         # cedar night 8 used a school's number as School_id: 132 rows Clever may skip and 579
-        # (enrollments) carried with them; the 766 records reconcile finds skipped are theirs
+        # (enrollments) carried with them — once the district approves the hold
         "  Clever: held, 1 row skipped (hold: staff deletion, teachers deletion), 132 rows may "
         "be skipped (unconfirmed), 579 rows carried with skipped records; hold thresholds 5% "
         "deleted, 75% updated",
         "  entity        uploaded    served   matched identical",
         "  schools              3         3         3         3",
-        "  students           200       131       131        66",
-        "  contacts           269       180       180       180",
-        "  teachers            12         8         8         8",
-        "  sections            59        38        38        33",
-        "  enrollments      1,600     1,021     1,021     1,021",
-        "  staff               12         8         8         8",
-        "  differences: 774 (0 unexplained)",  # each code's count, and they add up to it
-        "    warning reference-not-served ×5: sections Teacher_3_id: references served empty: "
-        "1 (the teachers record it names is not served).",
-        "    warning served-skipped ×766: students S-100002 was uploaded but is not served: "
+        "  students           200       198       196        63",
+        "  contacts           269       269       265       263",
+        "  teachers            12        12         8         8",
+        "  sections            59        59        59        38",
+        "  enrollments      1,600     1,584     1,565     1,024",
+        "  staff               12        12         7         7",
+        "  differences: 727 (0 unexplained)",  # each code's count, and they add up to it
+        # records night 8 adds under a school's number: skipped whether or not it is approved
+        "    warning served-skipped ×17: students S-100206 was uploaded but is not served: "
         "Clever skipped it (school-id-is-number: its consequence is unconfirmed, the upload's "
         "outcome says it may be skipped).",
-        # the demo serves the held night as is, as if the district had approved the hold
         "    warning upload-held ×1: upload snapshot 8 is held for staff deletion, teachers "
         "deletion: Clever serves it only once the district approves the hold, and snapshot 6's "
-        "state until then; the differences listed are the upload's only if the hold was "
-        "approved.",
+        "state until then: a difference that state explains is listed as served-held.",
         "    info    field-not-served ×2: students Unweighted_gpa is not served (the Data API "
         "never exposes it); uploaded records with a value: 65.",
+        # night 6's state explains the rest: what night 8 adds, removes and changes, and
+        # S-100111, which night 6 repeats (duplicate-id) and Clever serves in neither
+        f"    info    served-held ×166: students {held}: records not served in that state "
+        "either (duplicate-id): 1.",
+        "    info    value-normalised ×541: enrollments School_id: values served normalised: 541 "
+        "(served as the section's school).",
     ]
     again = subprocess.run(  # make demo once more: the same night served, no new snapshot
         ["bash", "scripts/demo_api.sh", rosterlab, str(store)],
