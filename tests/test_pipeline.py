@@ -205,3 +205,51 @@ def test_a_rebuilt_folder_checks_each_night_once(tmp_path, monkeypatch, capsys):
     plain = json.loads(run(capsys, "--store", str(tmp_path / "five.duckdb"), *ingest)[1])
     assert [n["findings_summary"] for n in nights] == [n["findings_summary"] for n in plain]
     assert nights[4]["findings_summary"] == {"error": 1, "warning": 0, "info": 1}
+
+
+def test_a_rebuilt_folder_replays_the_district_once_however_many_nights_are_out_of_order(
+    tmp_path, monkeypatch, capsys
+):
+    """The store holds the folder's third night only; `ingest FOLDER --rebuild` of nights 1..5
+    replayed the district once for night 1 and again for night 2 (two out-of-order nights: two
+    replays, each re-ingesting every night kept so far). Both now go in place in ONE replay,
+    nights 4 and 5 (after the newest) are ingested as every night is, and the result is what a
+    plain ingest of the five nights gives."""
+    from rosterlab.store import ingest as store_ingest
+    from tests.cli_run import run
+
+    folder = nights_of_a_leaver(tmp_path / "tiny")
+    fifth = tiny_night()
+    fifth["enrollments.csv"].append(["SCH-1", "SEC-9", "S-001"])
+    write_night(folder / "2026-09-05", fifth)
+    store = tmp_path / "store.duckdb"
+    third = str(folder / "2026-09-03")
+    assert run(capsys, "--store", str(store), "ingest", third, "--district", "tiny")[0] == 0
+
+    replays: list[list[int]] = []
+    replay = store_ingest._replay
+
+    def counted(store, ingestor, district, times, inserts=()):
+        replays.append(sorted(times))
+        return replay(store, ingestor, district, times, inserts)
+
+    monkeypatch.setattr(store_ingest, "_replay", counted)
+    computed = counting_checks(monkeypatch)
+    ingest = ("ingest", str(folder), "--format", "json")
+    code, out, _ = run(capsys, "--store", str(store), *ingest, "--rebuild")
+    assert code == 0
+    assert replays == [[1]]  # once, the third night kept (its id 1)
+    assert computed == [2, 3, 1, 4, 5]  # each night checked once, oldest first
+    nights = json.loads(out)
+    assert [(n["snapshot"]["id"], n["snapshot"]["seq"], n["outcome"]) for n in nights] == [
+        (2, 1, "processed"),
+        (3, 2, "held"),
+        (1, 3, "processed"),
+        (4, 4, "processed"),
+        (5, 5, "processed"),
+    ]
+    plain = json.loads(run(capsys, "--store", str(tmp_path / "plain.duckdb"), *ingest)[1])
+    assert [n["findings_summary"] for n in nights] == [n["findings_summary"] for n in plain]
+    assert [n["snapshot"]["taken_at"] for n in nights] == [
+        n["snapshot"]["taken_at"] for n in plain
+    ]

@@ -9,13 +9,14 @@ the workbench's sample stores.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rosterlab.checks.model import CheckSettings
 from rosterlab.checks.run import checked_fingerprint, run_checks
 from rosterlab.errors import StoreError
-from rosterlab.store import IngestResult, ingest_bundle
+from rosterlab.store import IngestResult, ingest_bundle, ingest_bundles
 from rosterlab.store.district_settings import record_district_settings
 from rosterlab.store.outcomes import UploadOutcome, outcome_of
 
@@ -134,45 +135,93 @@ def ingest_history(
 
     ``district`` defaults to the folder's; ``known`` (the district's settings) to its
     ``district.toml``, which is kept with the district after each night. With ``rebuild``
-    every night is ingested first (each may replay the district), then the district is checked
-    once, oldest first: a night's checks are not run again after every later night's replay.
+    the nights older than the district's newest are put in place by one replay of its history,
+    the later ones ingested after it, then the district is checked once, oldest first: no
+    night is replayed or checked again for every later night.
     """
     from rosterlab.bundle import open_bundle
 
     district = district or history.district
     kept = replace(history.settings, district=district) if history.settings else None
     known = known or kept
-    rebuild = bool(ingest.get("rebuild"))
+    if ingest.get("rebuild"):
+        return _rebuild_history(
+            store, history, district, known, kept, limits, source, progress, sync_type, ingest
+        )
     checked: list[CheckedNight] = []
+    for night in history.nights:
+        if progress is not None:
+            progress(f"{district} {night.path.name}")
+        with open_bundle(night.path, limits=limits) as bundle:
+            result = _ingest(
+                store,
+                bundle,
+                district,
+                known,
+                sync_type,
+                kept,
+                {
+                    **ingest,
+                    "taken_at": night.taken_at,
+                    "source": source(night),
+                    "progress": progress,
+                    "dated_by": "name",
+                },
+            )
+        checked.append(check_ingested(store, result, known))
+    return checked
+
+
+def _rebuild_history(
+    store: Store,
+    history: HistoryFolder,
+    district: str,
+    known: DistrictSettings | None,
+    kept: DistrictSettings | None,
+    limits: Limits | None,
+    source: Callable[[Night], str],
+    progress: Callable[[str], None] | None,
+    sync_type: str | None,
+    ingest: dict[str, Any],
+) -> list[CheckedNight]:
+    """``ingest_history`` with ``rebuild``: the nights older than the district's newest are put
+    in place by one replay of its history (not one per night), the later ones ingested after
+    it; then the district is checked once, oldest first."""
+    from rosterlab.bundle import open_bundle
+
     replayed: list[IngestResult] = []
     try:
-        for night in history.nights:
-            if progress is not None:
-                progress(f"{district} {night.path.name}")
-            with open_bundle(night.path, limits=limits) as bundle:
-                result = _ingest(
-                    store,
-                    bundle,
-                    district,
-                    known,
-                    sync_type,
-                    kept,
-                    {
-                        **ingest,
-                        "taken_at": night.taken_at,
-                        "source": source(night),
-                        "progress": progress,
-                        "dated_by": "name",
-                    },
+        with ExitStack() as opened:
+            nights = []
+            for night in history.nights:
+                if progress is not None:
+                    progress(f"{district} {night.path.name}")
+                bundle = opened.enter_context(open_bundle(night.path, limits=limits))
+                nights.append(
+                    (
+                        bundle,
+                        {
+                            "district": district,
+                            "taken_at": night.taken_at,
+                            "source": source(night),
+                            "dated_by": "name",
+                            "sync_type": sync_type or (known.sync_type if known else None),
+                            "district_name": known.name if known else None,
+                        },
+                    )
                 )
-            if rebuild:  # checked once, after the last replay
-                replayed.append(result)
-            else:
-                checked.append(check_ingested(store, result, known))
+            replayed = ingest_bundles(
+                store,
+                nights,
+                progress=progress,
+                allow_future=bool(ingest.get("allow_future")),
+            )
+        if kept is not None:
+            record_district_settings(store, kept)
     finally:
-        if replayed:  # a failed night leaves the nights replayed before it checked
+        if replayed:
             recheck_district(store, district, known)
-    return checked + [check_ingested(store, _findings_now(store, r), known) for r in replayed]
+    return [check_ingested(store, _findings_now(store, r), known) for r in replayed]
 
 
 def _findings_now(store: Store, result: IngestResult) -> IngestResult:

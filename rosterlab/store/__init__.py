@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rosterlab.store.ingest import (
         forget_snapshot,
         ingest_bundle,
+        ingest_bundles,
         redate_snapshot,
         resolve_taken_at,
     )
@@ -47,6 +48,7 @@ _ON_FIRST_USE = {
     "export_snapshot": "export",
     "forget_snapshot": "ingest",
     "ingest_bundle": "ingest",
+    "ingest_bundles": "ingest",
     "redate_snapshot": "ingest",
     "resolve_taken_at": "ingest",
     "ColumnMap": "staging",
@@ -86,6 +88,7 @@ __all__ = [
     "export_snapshot",
     "forget_snapshot",
     "ingest_bundle",
+    "ingest_bundles",
     "interrupt_queries",
     "key_sql",
     "naive_utc",

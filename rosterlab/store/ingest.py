@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -737,15 +738,89 @@ def _rebuild(
     if not history or new_at > history[-1].taken_at:
         return ingestor.run(bundle, **{**args, "taken_at": new_at})
     with store.transaction():
-        result = _replay(
+        (result,) = _replay(
             store,
             ingestor,
             district,
             {old.id: naive_utc(old.taken_at) for old in history},
-            (new_at, lambda: ingestor.run(bundle, **{**args, "taken_at": new_at})),
+            [(new_at, lambda: ingestor.run(bundle, **{**args, "taken_at": new_at}))],
         )
-    assert result is not None
     return result
+
+
+def ingest_bundles(
+    store: Store,
+    nights: Sequence[tuple[Bundle, dict[str, Any]]],
+    *,
+    progress: Progress | None = None,
+    allow_future: bool = False,
+) -> list[IngestResult]:
+    """:func:`ingest_bundle` with ``rebuild`` for several nights of one district (a history
+    folder's), replaying the district's history once: the nights older than its newest snapshot
+    are put in their places in ONE replay (one transaction), then the later ones are ingested
+    in order, as every night is; a night already ingested is a no-op. ``nights`` pairs each
+    bundle with ``ingest_bundle``'s keywords (district, taken_at, sync_type, source,
+    district_name, dated_by); the results come in ``nights``' order.
+    """
+    ingestor = Ingestor(store, progress)
+    planned: list[tuple[Bundle, dict[str, Any], str]] = []
+    for bundle, keywords in nights:
+        district = keywords["district"]
+        when, dated_by = resolve_taken_at(
+            bundle,
+            keywords.get("taken_at"),
+            allow_future=allow_future,
+            source=keywords.get("source"),
+            dated_by=keywords.get("dated_by", "given"),
+        )
+        args = {
+            "district": district,
+            "taken_at": naive_utc(when),
+            "sync_type": keywords.get("sync_type") or store.district_sync_type(district) or "sftp",
+            "origin": keywords.get("origin", "upload"),
+            "source": keywords.get("source") or bundle.source,
+            "district_name": keywords.get("district_name"),
+            "snapshot_id": None,
+            "written": (),
+            "delta": None,
+        }
+        planned.append((bundle, args, dated_by))
+    if not planned:
+        return []
+    district = planned[0][1]["district"]
+    history = store.snapshots(district)
+    results: dict[int, IngestResult] = {}
+    older: list[tuple[int, datetime, Callable[[], IngestResult]]] = []
+    for i, (bundle, args, _) in enumerate(planned):
+        already = _already_ingested(history, bundle.sha256, args["taken_at"])
+        if already is not None:
+            results[i] = IngestResult(already, False, tuple(store.findings(already.id)))
+        elif history and args["taken_at"] <= history[-1].taken_at:
+            older.append((i, args["taken_at"], partial(ingestor.run, bundle, **args)))
+    if older:
+        with store.transaction():
+            replayed = _replay(
+                store,
+                ingestor,
+                district,
+                {old.id: naive_utc(old.taken_at) for old in history},
+                [(at, run) for _, at, run in older],
+            )
+        results.update(zip([i for i, _, _ in older], replayed, strict=True))
+    for i, (bundle, args, _) in enumerate(planned):
+        if i not in results:  # after the newest: no replay
+            results[i] = ingestor.run(bundle, **args)
+    return [
+        replace(
+            results[i],
+            # a night met already ingested is read after the replay (its night number moved)
+            snapshot=results[i].snapshot
+            if results[i].new
+            else store.snapshot(results[i].snapshot.id),
+            dated_by=dated_by,
+        )
+        for i, (_, _, dated_by) in enumerate(planned)
+    ]
 
 
 def _replay(
@@ -753,13 +828,13 @@ def _replay(
     ingestor: Ingestor,
     district: str,
     times: dict[int, datetime],
-    insert: tuple[datetime, Callable[[], IngestResult]] | None = None,
-) -> IngestResult | None:
+    inserts: Sequence[tuple[datetime, Callable[[], IngestResult]]] = (),
+) -> list[IngestResult]:
     """Re-ingest the district's snapshots named in ``times`` at those times, in time order.
 
-    Their ids are kept; snapshots not named are dropped. ``insert`` is a new night (its time and
-    how to ingest it) replayed in its place; its result is returned. The caller holds the
-    transaction.
+    Their ids are kept; snapshots not named are dropped. ``inserts`` are new nights (each its
+    time and how to ingest it), in time order, replayed in their places; their results are
+    returned in that order. The caller holds the transaction.
     """
     history = store.snapshots(district)
     with tempfile.TemporaryDirectory(prefix="rosterlab-rebuild-") as tmp:
@@ -779,10 +854,10 @@ def _replay(
         plan = sorted(
             ((times[old.id], old) for old in history if old.id in times), key=lambda item: item[0]
         )
-        result: IngestResult | None = None
+        results: list[IngestResult] = []
         for taken_at, old in plan:
-            if insert is not None and result is None and insert[0] < taken_at:
-                result = insert[1]()
+            while len(results) < len(inserts) and inserts[len(results)][0] < taken_at:
+                results.append(inserts[len(results)][1]())
             with open_bundle(folders[old.id]) as replay:
                 ingestor.run(
                     replay,
@@ -795,9 +870,8 @@ def _replay(
                     snapshot_id=old.id,
                     replaying=True,
                 )
-        if insert is not None and result is None:
-            result = insert[1]()
-        return result
+        results += [run() for _, run in inserts[len(results) :]]
+        return results
 
 
 def forget_snapshot(store: Store, snapshot_id: int) -> list[SnapshotInfo]:
