@@ -257,14 +257,18 @@ def test_a_report_on_a_pull_reconciles_it_with_the_upload_instead_of_calling_ski
 def test_the_diff_explorer_chooses_its_from_night_as_diff_does():
     """After the district's first pull the explorer compared the upload before it with the
     pull (every field the API never serves "changed"), a pair `diff` refuses by default; and
-    moving "to" before "from" left a backward pair. The from-night is diff's: live."""
+    moving "to" before "from" left a backward pair. The from-night is diff's: live. Its
+    refusal said diff's CLI words ("give --from previous"): a widget user has no flags; it
+    says which night to pick in the widget instead."""
     bench = open_workbench(None, district="tiny")
     pull_api(bench, "latest")  # snapshot 3, what Clever serves of night 2
     explorer = ui.DiffExplorer(bench)
+    served = bench.snapshot(3)
     refusal = (
-        "no diff: snapshot 3 is tiny's first pull from the Data API, and the state before a pull "
-        "is the previous pull: give --from previous (the upload before it), or compare it with "
-        "an upload by rosterlab reconcile"
+        f"no diff: night 3 ({served.taken_at:%Y-%m-%d}) is tiny's first pull from the Data API, "
+        "and the state before a pull is the previous pull: pick the upload before it, night 2 "
+        '(2026-09-02), in "from", or compare it with an upload in the reconcile view '
+        "(ui.ReconcileView)"
     )
     assert repr(explorer) == f"DiffExplorer: tiny, {refusal}"
     assert explorer.summary.value.endswith(f'<div class="hold">{html.escape(refusal)}</div></div>')

@@ -19,7 +19,7 @@ from rosterlab.diff.model import (
     TimelineEvent,
 )
 from rosterlab.diff.rekey import NATURAL_KEYS, NaturalKey
-from rosterlab.diff.snapshots import LIVE, diff_snapshots, live_from
+from rosterlab.diff.snapshots import LIVE, NoLiveStateError, diff_snapshots, live_from
 from rosterlab.diff.timeline import record_timeline
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "HoldReason",
     "HoldThresholds",
     "NaturalKey",
+    "NoLiveStateError",
     "Rekey",
     "TermRollover",
     "Timeline",

@@ -16,21 +16,29 @@ LIVE = "live"
 DEFAULT_THRESHOLDS = HoldThresholds()
 
 
+class NoLiveStateError(SnapshotNotFoundError):
+    """``to`` has no state Clever served before it to diff from: a district's first pull
+    (``first_pull``), or an upload with no processed upload before it. The message is worded
+    for the CLI (``--from``); a widget words its own from ``to`` and ``first_pull``."""
+
+    def __init__(self, to: SnapshotInfo, first_pull: bool) -> None:
+        self.to = to
+        self.first_pull = first_pull
+        super().__init__(
+            f"snapshot {to.id} is {to.district}'s first pull from the Data API, and the state "
+            "before a pull is the previous pull: give --from previous (the upload before it), "
+            "or compare it with an upload by rosterlab reconcile"
+            if first_pull
+            else f"snapshot {to.id} has no processed upload before it to compare with: give --from"
+        )
+
+
 def live_from(store: Store, to_snapshot: SnapshotInfo) -> SnapshotInfo:
     """The state Clever served when ``to_snapshot`` arrived (a diff's default ``--from``): its
-    last processed upload, or for a pull the previous pull; none is a SnapshotNotFoundError."""
+    last processed upload, or for a pull the previous pull; none is a NoLiveStateError."""
     live = live_before(store, to_snapshot)
-    if live is None and to_snapshot.origin == API_ORIGIN:
-        raise SnapshotNotFoundError(
-            f"snapshot {to_snapshot.id} is {to_snapshot.district}'s first pull from the Data "
-            "API, and the state before a pull is the previous pull: give --from previous (the "
-            "upload before it), or compare it with an upload by rosterlab reconcile"
-        )
     if live is None:
-        raise SnapshotNotFoundError(
-            f"snapshot {to_snapshot.id} has no processed upload before it to compare with: "
-            "give --from"
-        )
+        raise NoLiveStateError(to_snapshot, first_pull=to_snapshot.origin == API_ORIGIN)
     return live
 
 

@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 
 from rosterlab.config import DistrictSettings
-from rosterlab.diff import LIVE, HoldThresholds, live_from
-from rosterlab.errors import SnapshotNotFoundError
+from rosterlab.diff import LIVE, HoldThresholds, NoLiveStateError, live_from
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.outcomes import PROCESSED, outcomes
 from rosterlab.ui.base import Panel
@@ -141,9 +140,27 @@ class SnapshotPicker(Panel):
             return store.resolve_from(ref, new)
         try:
             return live_from(store, new)
-        except SnapshotNotFoundError as exc:
-            self.refused = exc.message
+        except NoLiveStateError as exc:
+            self.refused = self._refusal(exc)
             return new
+
+    def _refusal(self, exc: NoLiveStateError) -> str:
+        """``diff``'s refusal in the widget's words: a night to pick in "from", no flags."""
+        to = exc.to
+        before = [s for s in self.bench.store.snapshots(to.district) if s.seq < to.seq]
+        kind = "upload" if exc.first_pull else "night"
+        pick = (
+            f'pick the {kind} before it, {night_text(before[-1])}, in "from"'
+            if before
+            else 'pick a night in "from"'
+        )
+        if exc.first_pull:
+            return (
+                f"{night_text(to)} is {to.district}'s first pull from the Data API, and the state "
+                f"before a pull is the previous pull: {pick}, or compare it with an upload in "
+                "the reconcile view (ui.ReconcileView)"
+            )
+        return f"{night_text(to)} has no processed upload before it to compare with: {pick}"
 
     def _from_changed(self, _: object) -> None:
         if not self._quiet:
