@@ -299,12 +299,44 @@ def test_a_report_from_a_night_clever_did_not_process_to_a_pull_reconciles_what_
     pull_api(bench, 2)  # snapshot 4: what Clever serves of night 2
     text = repr(ui.diff_summary(bench, (3, 4))).splitlines()
     assert text[0] == (
-        "Clever did not process the upload of night 3 (missing-file: students.csv), so it never "
-        "served it: what Clever serves is compared with the upload it serves from."
+        "Clever did not process the upload of night 3 (2026-09-03) (missing-file: students.csv), "
+        "so it never served it: it kept serving night 2 (2026-09-02)'s state, which what Clever "
+        "serves is compared with."
     )
     assert text[1].startswith("Night 4 is what Clever serves (pulled from the Data API v3.1 on ")
     assert text[1].endswith(  # the pull's date is today's
         "), not an upload: compared with the upload of night 2 (2026-09-02), each difference "
         "with its reason."
     )
+    bench.close()
+
+
+def test_a_report_from_a_night_clever_did_not_process_to_a_later_pull_does_not_compare_them(
+    tmp_path,
+):
+    """report --from n2 --to n4: night 2 lacks students.csv (Clever kept serving night 1),
+    night 3 was processed, snapshot 4 is a pull of what Clever serves after it. The report
+    compared the pull with night 3 — the last processed upload before the pull, later than
+    the night named — so what Clever served at night 2 was never shown. The pull shows night
+    3's state, not night 2's: the report says so and names the two comparisons that answer."""
+    samples = tmp_path / "samples" / "elm"
+    write_night(samples / "2026-09-01", tiny_night())
+    missing = tiny_night()
+    del missing["students.csv"]
+    write_night(samples / "2026-09-02", missing)
+    write_night(samples / "2026-09-03", unknown_school_night())
+    (samples / "district.toml").write_text('name = "Elm USD"\nsync_type = "sftp"\n')
+    bench = open_workbench(None, district="elm")
+    pull_api(bench, 3)  # snapshot 4: what Clever serves of night 3
+    pulled = f"{bench.snapshot(4).taken_at:%Y-%m-%d}"
+    summary = ui.diff_summary(bench, (2, 4))
+    assert repr(summary).splitlines() == [
+        "Clever did not process the upload of night 2 (2026-09-02) (missing-file: students.csv), "
+        "so it never served it, and it kept serving night 1 (2026-09-01)'s state. Night 4 "
+        f"({pulled}, what Clever serves) comes after night 3 (2026-09-03), which Clever applied: "
+        "it shows night 3 (2026-09-03)'s state, not what Clever served at night 2 (2026-09-02), "
+        "so the two are not compared. Compare night 3 (2026-09-03) with it, or night 1 "
+        "(2026-09-01) with night 2 (2026-09-02) for what Clever kept then."
+    ]
+    assert "served-skipped" not in summary.html
     bench.close()

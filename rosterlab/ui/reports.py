@@ -15,7 +15,7 @@ from rosterlab.report.html import esc
 from rosterlab.report.html_report import findings_fragment, flags_fragment
 from rosterlab.report.reconcile import served_summary
 from rosterlab.store import SnapshotInfo
-from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
 from rosterlab.ui.base import wrap
 from rosterlab.ui.fields import matrix_for
 from rosterlab.ui.findings import check
@@ -107,17 +107,56 @@ def diff_summary(
                 reconcile(bench.store, bench.district, upload=old.id, served=new.id)
             )
             return Static(wrap(page), text)
-        # Clever never served that upload: what it serves comes from the last one it processed.
-        page, text = served_summary(reconcile(bench.store, bench.district, served=new.id))
-        note = (
-            f"Clever did not process the upload of night {old.seq} ({outcome.reason}), so it "
-            "never served it: what Clever serves is compared with the upload it serves from."
-        )
-        return Static(wrap(f"<p>{esc(note)}</p>{page}"), f"{note}\n{text}")
+        return _from_not_processed(bench, old, new, outcome.reason)
     result = diff_snapshots(
         bench.store, bench.district, old.id, new.id, thresholds=HoldThresholds.of(bench.settings)
     )
     return Static(wrap(diff_fragment(result, redact=redact)), diff_text(result, redact=redact))
+
+
+def _from_not_processed(
+    bench: Workbench, old: SnapshotInfo, new: SnapshotInfo, reason: str
+) -> Static:
+    """An upload Clever did not process → a pull: Clever never served the upload, and kept
+    serving the state before it (``kept``). The pull is compared with that state when it is
+    still what the pull serves from; when Clever processed a later upload before the pull, the
+    pull shows that one's state, not the named night's, and the report says so instead of
+    comparing (with the two comparisons that do answer)."""
+    store = bench.store
+    kept = live_before(store, old)
+    between = [
+        s
+        for s in store.snapshots(bench.district)
+        if s.origin != API_ORIGIN and old.seq < s.seq < new.seq and outcome_of(store, s.id).applied
+    ]
+    said = (
+        f"Clever did not process the upload of {night_text(old)} ({reason}), so it never served it"
+    )
+    if kept is not None and not between:
+        page, text = served_summary(reconcile(store, bench.district, upload=kept.id, served=new.id))
+        note = (
+            f"{said}: it kept serving {night_text(kept)}'s state, which what Clever serves is "
+            "compared with."
+        )
+        return Static(wrap(f"<p>{esc(note)}</p>{page}"), f"{note}\n{text}")
+    state = f"it kept serving {night_text(kept)}'s state" if kept else "it served no upload yet"
+    pull = _night(new)
+    if not between:
+        note = f"{said}, and {state}: there is no upload of it to compare {pull} with."
+        return Static(wrap(f"<p>{esc(note)}</p>"), note)
+    last = between[-1]
+    note = (
+        f"{said}, and {state}. {pull[0].upper()}{pull[1:]} comes after "
+        f"{', '.join(night_text(s) for s in between)}, which Clever applied: it shows "
+        f"{night_text(last)}'s state, not what Clever served at {night_text(old)}, so the two "
+        f"are not compared. Compare {night_text(last)} with it"
+        + (
+            f", or {night_text(kept)} with {night_text(old)} for what Clever kept then."
+            if kept
+            else "."
+        )
+    )
+    return Static(wrap(f"<p>{esc(note)}</p>"), note)
 
 
 def night_findings(bench: Workbench, ref: NightRef = "latest", *, redact: bool = False) -> Static:
