@@ -522,3 +522,37 @@ def test_reconcile_of_a_held_upload_leaves_unexplained_what_the_live_state_does_
             f"enrollments {state}: records the held upload removes, still served: 1.",
         ),
     ]
+
+
+def test_a_held_upload_s_changed_value_served_as_clever_normalises_the_live_one_is_the_hold_s(
+    tmp_path, capsys, monkeypatch
+):
+    """Night 1 sends S-001's Frl_status as the long form Free, which Clever serves as F. Night
+    2 (held: S-003 dropped) changes it to Reduced. Served: F — neither Reduced nor a
+    normalisation of it, but Clever's form of night 1's Free: the hold's, not unexplained."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+    def with_frl(frl: str) -> dict[str, list[list[str]]]:
+        night = tiny_night()
+        night["students.csv"][0].append("Frl_status")
+        for row in night["students.csv"][1:]:
+            row.append(frl if row[1] == "S-001" else "")
+        return night
+
+    held = with_frl("Reduced")
+    del held["students.csv"][4]  # S-003
+    del held["enrollments.csv"][3]
+    store = ingest_nights(tmp_path, capsys, with_frl("Free"), held)
+    with standin(Path(store), DISTRICT) as origin:  # night 1's state
+        assert api_pull(capsys, store, configure(tmp_path, origin))[0] == 0
+
+    code, out, _ = run(
+        capsys, "--store", store, "reconcile", "--district", DISTRICT, "--format", "json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["unexplained"] == 0
+    frl = [f for f in result["findings"] if f["field"] == "Frl_status"]
+    assert [(f["code"], f["value"], f["cause"]) for f in frl] == [
+        ("served-held", "1", "values the held upload changes, served unchanged")
+    ]

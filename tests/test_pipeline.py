@@ -250,6 +250,4 @@ def test_a_rebuilt_folder_replays_the_district_once_however_many_nights_are_out_
     ]
     plain = json.loads(run(capsys, "--store", str(tmp_path / "plain.duckdb"), *ingest)[1])
     assert [n["findings_summary"] for n in nights] == [n["findings_summary"] for n in plain]
-    assert [n["snapshot"]["taken_at"] for n in nights] == [
-        n["snapshot"]["taken_at"] for n in plain
-    ]
+    assert [n["snapshot"]["taken_at"] for n in nights] == [n["snapshot"]["taken_at"] for n in plain]
