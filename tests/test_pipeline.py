@@ -251,3 +251,39 @@ def test_a_rebuilt_folder_replays_the_district_once_however_many_nights_are_out_
     plain = json.loads(run(capsys, "--store", str(tmp_path / "plain.duckdb"), *ingest)[1])
     assert [n["findings_summary"] for n in nights] == [n["findings_summary"] for n in plain]
     assert [n["snapshot"]["taken_at"] for n in nights] == [n["snapshot"]["taken_at"] for n in plain]
+
+
+def test_a_rebuilt_folder_whose_later_night_fails_keeps_the_replay_checked(
+    tmp_path, monkeypatch, capsys
+):
+    """The one replay (nights 1 and 2 put before the stored night 3) is committed before the
+    nights after the newest are ingested; when night 5 then fails, the district's nights are
+    checked again, oldest first, as after a replay that completes (night 3 is checked after
+    the nights now before it)."""
+    from rosterlab.errors import StoreError
+    from rosterlab.store import ingest as store_ingest
+    from tests.cli_run import run
+
+    folder = nights_of_a_leaver(tmp_path / "tiny")
+    write_night(folder / "2026-09-05", tiny_night())
+    store = tmp_path / "store.duckdb"
+    third = str(folder / "2026-09-03")
+    assert run(capsys, "--store", str(store), "ingest", third, "--district", "tiny")[0] == 0
+
+    ingest_night = store_ingest.Ingestor.run
+
+    def failing(self, bundle, **args):
+        if args["taken_at"].day == 5:
+            raise StoreError("disk full while writing night 5")
+        return ingest_night(self, bundle, **args)
+
+    monkeypatch.setattr(store_ingest.Ingestor, "run", failing)
+    computed = counting_checks(monkeypatch)
+    code, out, err = run(capsys, "--store", str(store), "ingest", str(folder), "--rebuild")
+    assert (code, out, err) == (2, "", "rosterlab: disk full while writing night 5\n")
+    assert computed == [2, 3, 1, 4]  # every night of the district, oldest first
+    with Store.open(store, read_only=True) as opened:
+        nights = [(s.id, s.seq) for s in opened.snapshots("tiny")]
+        checked = opened.rows("SELECT snapshot_id FROM check_runs ORDER BY snapshot_id")
+    assert nights == [(2, 1), (3, 2), (1, 3), (4, 4)]
+    assert checked == [(1,), (2,), (3,), (4,)]

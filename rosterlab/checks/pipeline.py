@@ -189,7 +189,7 @@ def _rebuild_history(
     it; then the district is checked once, oldest first."""
     from rosterlab.bundle import open_bundle
 
-    replayed: list[IngestResult] = []
+    before = [(s.id, s.seq) for s in store.snapshots(district)]
     try:
         with ExitStack() as opened:
             nights = []
@@ -218,9 +218,13 @@ def _rebuild_history(
             )
         if kept is not None:
             record_district_settings(store, kept)
-    finally:
-        if replayed:
+    except BaseException:
+        # the replay is one transaction, but a later night failing leaves it committed: the
+        # district's nights are checked again, oldest first, as after a replay that completes
+        if [(s.id, s.seq) for s in store.snapshots(district)] != before:
             recheck_district(store, district, known)
+        raise
+    recheck_district(store, district, known)
     return [check_ingested(store, _findings_now(store, r), known) for r in replayed]
 
 
