@@ -30,6 +30,7 @@ from rosterlab.errors import (  # noqa: E402
 from rosterlab.transport import (  # noqa: E402
     PlannedFile,
     Target,
+    check_credentials,
     load_target,
     plan_push,
     pull_bundle,
@@ -557,6 +558,48 @@ def test_encrypted_key_passphrase_from_environment_only(
     assert str(err.value) == (
         f"key_file {key} of [targets.t] is encrypted: set password_env to a variable holding its "
         "passphrase (or store it with: keyring set rosterlab t)"
+    )
+
+
+def test_a_dry_run_opens_an_encrypted_key_with_its_passphrase_and_names_a_wrong_one(
+    tmp_path: Path,
+    sshd: Sshd,
+    client_key: KeyPair,
+    encrypted_client_key: KeyPair,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A support engineer's dry run before a re-push: the passphrase comes from password_env.
+    It read the key with a str passphrase and stopped on "unexpected error (TypeError:
+    password must be bytes)"; a wrong passphrase was "authentication refused … the provider
+    has your public key" on the push itself."""
+    key = encrypted_client_key.private
+    target = make_target(tmp_path, sshd.port, sshd.host_public_line, key, password_env="RL_PASS")
+    monkeypatch.setenv("RL_PASS", PASSPHRASE)
+    assert check_credentials(target)[1] == (
+        f"key_file {key}: reads as {fingerprint(encrypted_client_key.public_line)}"
+    )
+    monkeypatch.setenv("RL_PASS", "not the passphrase")
+    wrong = (
+        f"key_file {key} of [targets.t] does not open with the passphrase in RL_PASS "
+        "(password_env): set the key's passphrase there"
+    )
+    with pytest.raises(ConfigError) as err:
+        check_credentials(target)
+    assert str(err.value) == wrong
+    with pytest.raises(ConfigError) as err:
+        push_bundle(target, write_files(tmp_path / "bundle", NEW))
+    assert str(err.value) == wrong
+    monkeypatch.setitem(sys.modules, "keyring", None)  # keyring not installed
+    with pytest.raises(ConfigError) as err:
+        check_credentials(dataclasses.replace(target, password_env=None))
+    assert str(err.value) == (
+        f"key_file {key} of [targets.t] is encrypted: set password_env to a variable holding its "
+        "passphrase (or store it with: keyring set rosterlab t)"
+    )
+    # An unencrypted key beside a server password in password_env: the key reads as it is.
+    plain = dataclasses.replace(target, key_file=client_key.private)
+    assert check_credentials(plain)[1] == (
+        f"key_file {client_key.private}: reads as {fingerprint(client_key.public_line)}"
     )
 
 

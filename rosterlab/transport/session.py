@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -258,20 +259,43 @@ def check_credentials(t: Target) -> tuple[str, ...]:
         + ")"
     ]
     if t.key_file is not None:
-        try:
-            key = paramiko.PKey.from_path(t.key_file, password=target_secret(t))
-        except paramiko.PasswordRequiredException as exc:
-            raise ConfigError(
-                f"key_file {t.key_file} of {where} is encrypted: set password_env to a variable "
-                "holding its passphrase"
-            ) from exc
-        except (paramiko.SSHException, OSError, ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"key_file {t.key_file} of {where} is not a private key paramiko can read "
-                f"({_one_line(str(exc)) or type(exc).__name__}): fix key_file"
-            ) from exc
+        key = _read_key(t, t.key_file, target_secret(t))
         lines.append(f"key_file {t.key_file}: reads as {fingerprint(key)}")
     return tuple(lines)
+
+
+def _read_key(t: Target, path: Path, secret: str | None) -> paramiko.PKey:
+    """The private key in ``path``; an encrypted one opened with ``secret`` (its passphrase).
+
+    An unencrypted key is read as it is: the secret, if any, is then the server's password.
+    """
+    where = f"[targets.{t.name}]"
+    try:
+        return paramiko.PKey.from_path(path)
+    except (TypeError, paramiko.PasswordRequiredException):
+        pass  # encrypted ("Key is password-protected, but password was not provided.")
+    except (paramiko.SSHException, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"key_file {path} of {where} is not a private key paramiko can read "
+            f"({_one_line(str(exc)) or type(exc).__name__}): fix key_file"
+        ) from exc
+    if secret is None:
+        raise ConfigError(
+            f"key_file {path} of {where} is encrypted: set password_env to a variable holding "
+            f"its passphrase (or store it with: keyring set {KEYRING_SERVICE} {t.name})"
+        )
+    try:
+        return paramiko.PKey.from_path(path, password=secret.encode())
+    except (TypeError, paramiko.SSHException, ValueError) as exc:
+        source = (
+            f"in {t.password_env} (password_env)"
+            if t.password_env is not None
+            else f"stored with keyring for {t.name}"
+        )
+        raise ConfigError(
+            f"key_file {path} of {where} does not open with the passphrase {source}: "
+            "set the key's passphrase there"
+        ) from exc
 
 
 class Session:
@@ -331,14 +355,14 @@ class Session:
         secret = target_secret(t)
         _load_known_hosts(t, self._client.get_host_keys())
         self._client.set_missing_host_key_policy(_PinnedKeysOnly(t))
+        key = _read_key(t, t.key_file, secret) if t.key_file is not None else None
         try:
             self._client.connect(
                 t.host,
                 port=t.port,
                 username=t.username,
                 password=secret,
-                passphrase=secret,
-                key_filename=str(t.key_file) if t.key_file is not None else None,
+                pkey=key,
                 timeout=t.timeout,
                 banner_timeout=t.timeout,
                 auth_timeout=t.timeout,
@@ -360,11 +384,6 @@ class Session:
                 f"{t.known_hosts} pins {fingerprint(exc.expected_key)}; possible "
                 "man-in-the-middle: do not push, confirm the new key with the SFTP provider "
                 "before changing that file"
-            )
-        if isinstance(exc, paramiko.PasswordRequiredException):
-            return ConfigError(
-                f"key_file {t.key_file} of {where} is encrypted: set password_env to a variable "
-                f"holding its passphrase (or store it with: keyring set {KEYRING_SERVICE} {t.name})"
             )
         if isinstance(exc, paramiko.AuthenticationException):
             return AuthenticationError(
