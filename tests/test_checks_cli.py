@@ -13,6 +13,8 @@ from rosterlab.store import Store
 from tests.cli_run import run
 from tests.tiny import tiny_night, write_night
 
+RULES = Path(__file__).parents[1] / "notebooks" / "maple.rules.toml"  # the sample district's
+
 
 @pytest.fixture
 def district(tmp_path: Path) -> Path:
@@ -175,11 +177,23 @@ def test_fail_on_sets_the_exit_code(capsys, store, snapshot, fail_on, expected):
     assert run(capsys, *argv)[0] == expected
 
 
-def test_check_of_an_unknown_district_is_one_line_and_exit_two(capsys, store):
-    assert run(capsys, "--store", store, "check", "--district", "oak") == (
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--district", "oak"],
+        ["check", "--district", "oak", "--snapshot", "n1"],
+        ["fix", "--district", "oak", "--rules", str(RULES), "--out", "fixed"],
+    ],
+)
+def test_an_unknown_district_is_one_line_naming_the_stores_and_exit_two(capsys, store, argv):
+    """A support engineer's typo in --district: it said "district oak has no snapshots, so there
+    is no 'latest': ingest more nights", as if the district were there and only short of
+    nights."""
+    assert run(capsys, "--store", store, *argv) == (
         2,
         "",
-        "rosterlab: district oak has no snapshots, so there is no 'latest': ingest more nights\n",
+        "rosterlab: district oak has no snapshots (the store holds maple): check --district, or "
+        "ingest its nights with rosterlab ingest\n",
     )
 
 

@@ -400,7 +400,10 @@ def test_an_unknown_district_is_a_one_line_error(tmp_path):
     path = ingest_history(tmp_path, tiny_night())
     with Store.open(path, read_only=True) as store, pytest.raises(SnapshotNotFoundError) as err:
         diff_snapshots(store, "oak")
-    assert str(err.value) == "district oak has no snapshots: check --district or ingest its nights"
+    assert str(err.value) == (
+        "district oak has no snapshots (the store holds maple): check --district, or ingest its "
+        "nights with rosterlab ingest"
+    )
 
 
 def test_natural_keys_name_spec_columns():

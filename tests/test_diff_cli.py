@@ -295,7 +295,8 @@ def test_a_backward_diff_predicts_no_hold(capsys, tmp_path):
     [
         (
             ["diff", "--district", "oak"],
-            "rosterlab: district oak has no snapshots: check --district or ingest its nights\n",
+            "rosterlab: district oak has no snapshots (the store holds maple): check "
+            "--district, or ingest its nights with rosterlab ingest\n",
         ),
         (
             ["diff", "--district", "maple", "--from", "9"],

@@ -282,7 +282,8 @@ def test_report_without_a_store_or_district_exits_two_with_one_line(tmp_path, ca
     code = main(["--store", str(path), "report", "--district", "oak", "--out", "r.html"])
     assert code == 2
     assert capsys.readouterr().err == (
-        "rosterlab: district oak has no snapshots, so there is no 'latest': ingest more nights\n"
+        "rosterlab: district oak has no snapshots (the store holds tiny): check --district, or "
+        "ingest its nights with rosterlab ingest\n"
     )
 
 

@@ -18,7 +18,7 @@ from rosterlab.cli.common import (
     open_store,
     settings_of,
 )
-from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, SnapshotNotFoundError
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK
 
 if TYPE_CHECKING:
     from rosterlab.spec import Finding
@@ -88,9 +88,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:  # profiles are kept at ingest
         if not store.snapshots(args.district):
-            raise SnapshotNotFoundError(
-                f"district {args.district} has no snapshots: check --district or ingest its nights"
-            )
+            raise store.no_snapshots(args.district)
         matrix = field_matrix(
             store,
             args.district,

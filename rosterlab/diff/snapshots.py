@@ -70,9 +70,7 @@ def diff_snapshots(
     than ``to``): a hold only makes sense forward in time.
     """
     if not store.snapshots(district):
-        raise SnapshotNotFoundError(
-            f"district {district} has no snapshots: check --district or ingest its nights"
-        )
+        raise store.no_snapshots(district)
     to_snapshot = store.resolve(to, district)
     if frm == LIVE:
         from_snapshot = live_from(store, to_snapshot)

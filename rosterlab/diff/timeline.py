@@ -12,7 +12,7 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff.model import Timeline, TimelineEvent
-from rosterlab.errors import ConfigError, SnapshotNotFoundError
+from rosterlab.errors import ConfigError
 from rosterlab.store import SnapshotInfo, Store, quote_ident
 from rosterlab.store.outcomes import API_ORIGIN, outcomes
 
@@ -90,9 +90,7 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
         raise ConfigError(f"unknown entity {entity!r}: use one of {', '.join(spec.ENTITIES)}")
     snapshots = store.snapshots(district)
     if not snapshots:
-        raise SnapshotNotFoundError(
-            f"district {district} has no snapshots: check --district or ingest its nights"
-        )
+        raise store.no_snapshots(district)
     key = full_key(store, district, entity, key)
     kind = spec.ENTITIES[entity]
     columns = ", ".join(quote_ident(c) for c in kind.columns)

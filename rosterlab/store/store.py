@@ -504,6 +504,8 @@ class Store:
         if not district:
             raise SnapshotNotFoundError(f"'{text}' needs --district to know whose snapshots")
         history = self.snapshots(district)
+        if not history:
+            raise self.no_snapshots(district)
         if kind == "night":
             found_night = [s for s in history if s.seq == int(text[1:])]
             if not found_night:
@@ -523,9 +525,9 @@ class Store:
             )
         wanted = 1 if text == "latest" else 2
         if len(history) < wanted:
-            have = f"{len(history)} snapshot(s)" if history else "no snapshots"
             raise SnapshotNotFoundError(
-                f"district {district} has {have}, so there is no '{text}': ingest more nights"
+                f"district {district} has {len(history)} snapshot(s), so there is no '{text}': "
+                "ingest more nights"
             )
         return history[-wanted]
 
@@ -542,6 +544,15 @@ class Store:
                 "night before it: give a later night to compare with it"
             )
         return earlier[-1]
+
+    def no_snapshots(self, district: str) -> SnapshotNotFoundError:
+        """The error for a district without snapshots (a typo, usually): the store's districts."""
+        held = self.districts()
+        where = f"the store holds {', '.join(held)}" if held else "the store holds no district"
+        return SnapshotNotFoundError(
+            f"district {district} has no snapshots ({where}): check --district, or ingest its "
+            "nights with rosterlab ingest"
+        )
 
     def _nights(self, district: str, shown: int = 8) -> str:
         """``cedar's nights are n1 = 6 (2026-09-01), …`` for an error message."""
