@@ -14,7 +14,7 @@ import pytest
 from rosterlab.bundle import newline_chars, open_bundle, write_csv
 from rosterlab.checks import run_checks
 from rosterlab.cli import main
-from rosterlab.errors import FixError
+from rosterlab.errors import ConfigError, FixError
 from rosterlab.fix import RuleSet, Verdict, bundle_verdict, fix_snapshot, parse_rules
 from rosterlab.fix.hold import HoldPrediction
 from rosterlab.spec import finding
@@ -603,6 +603,20 @@ def test_push_trusts_a_manifest_only_while_the_files_match_it(maple, tmp_path):
         {**rows, "enrollments": 4},
         "enrollments.csv changed since manifest.json was written: the bundle was checked",
     )
+
+
+def test_push_refuses_a_district_other_than_the_manifests(maple, tmp_path):
+    """`push fixed/ --district oak` of maple's corrected bundle: the dry run showed maple's
+    verdict and hold, and the push was recorded as oak's."""
+    out = tmp_path / "out"
+    fix_snapshot(maple.store, maple.night_2, parse_rules(BROKEN_ENROLLMENT_RULES, name="r"), out)
+    with pytest.raises(ConfigError) as err:
+        bundle_verdict(out, district="oak")
+    assert str(err.value) == (
+        f"{out} is maple's corrected bundle (manifest.json), not oak's: push it without "
+        "--district, or build oak's with rosterlab fix"
+    )
+    assert bundle_verdict(out, district="maple").district == "maple"
 
 
 def test_fix_command_says_what_it_did_and_exits_1_while_errors_remain(capsys, tmp_path):

@@ -25,6 +25,7 @@ from rosterlab.bundle import open_bundle
 from rosterlab.bundle.digest import file_sha256
 from rosterlab.checks import CheckSettings, run_checks
 from rosterlab.config import DistrictSettings
+from rosterlab.errors import ConfigError
 from rosterlab.fix.hold import HoldPrediction, hold_of_manifest, predict_hold
 from rosterlab.spec import Finding
 from rosterlab.store import SnapshotInfo, Store, ingest_bundle
@@ -152,8 +153,16 @@ class Verdict:
 
 
 def bundle_verdict(folder: Path, *, district: str | None = None) -> Verdict:
-    """Read the bundle's manifest.json when it matches the files; else check the bundle."""
+    """Read the bundle's manifest.json when it matches the files; else check the bundle.
+
+    A ``district`` other than the manifest's is a ConfigError: the push would be recorded, and
+    its hold judged, for the wrong district."""
     manifest, note = _trusted_manifest(folder)
+    if manifest is not None and district is not None and district != manifest["district"]:
+        raise ConfigError(
+            f"{folder} is {manifest['district']}'s corrected bundle ({MANIFEST}), not "
+            f"{district}'s: push it without --district, or build {district}'s with rosterlab fix"
+        )
     if manifest is not None:
         by_code: Mapping[str, int] = manifest["findings"]["after"]["by_code"]
         errors = {
