@@ -7,6 +7,7 @@ The rule tests below read like the spec (../shared/spec/clever-sftp.md): one cas
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -391,3 +392,50 @@ def test_capitalised_file_names_are_read_with_only_a_naming_warning(tmp_path):
         ]
         heights = {e: store.entity_frame(1, e).height for e in ("students", "enrollments", "staff")}
         assert heights == {"students": 3, "enrollments": 3, "staff": 3}
+
+
+def sqlplus_colsep_spool(rows: Rows) -> bytes:
+    """Oracle SQL*Plus spool with ``SET COLSEP ','``, ``SET PAGESIZE 0``, ``SET TRIMSPOOL ON``
+    and the header written by a ``PROMPT`` line: SQL*Plus prints each column left-justified
+    within its width (flylib.com/books/en/2.525.1/section_b2_formatting_character_strings.html),
+    COLSEP is "the text to be printed between selected columns" (SET System Variable Summary,
+    scribd.com/document/82462007), a NULL prints as blanks, and TRIMSPOOL trims only the
+    line's end (sqlsnippets.com/en/topic-11589.html). Every value is padded to its column's
+    width: the last column's are trimmed with the line."""
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in rows[0]}
+    lines = [
+        ",".join(value.ljust(widths[c]) for c, value in row.items()).rstrip(" ") for row in rows
+    ]
+    header = ",".join(name.upper() for name in rows[0])
+    return "".join(line + "\r\n" for line in [header, *lines]).encode("ascii")
+
+
+def test_a_colsep_spool_s_blank_contact_columns_carry_no_contact(tmp_path):
+    """students.csv spooled with SET COLSEP ',': S-2 and S-3 have no contact, so their contact
+    columns arrive as spaces only — blank (v2.1.1: a value of only spaces is blank). They were
+    found as `incomplete-contact` ("Contact_type blank while other contact columns are filled")
+    on two students with nothing filled. The padded values are found as sent."""
+    night = district()
+    folder = write_bundle(tmp_path / "b", night, sqlplus_spool)
+    (folder / "students.csv").write_bytes(sqlplus_colsep_spool(night["students.csv"]))
+    s_3 = (folder / "students.csv").read_bytes().splitlines()[4]
+    assert s_3 == (
+        b"SCH-2    ,S-3       ,1003          ,Okafor   ,Cy        ,12          ,01/30/2009,"
+        b"N         ,N         ,             ,               ,                    ,            ,"
+        b"             ,"
+    )
+    with ingest_and_check(tmp_path, folder) as (findings, _):
+        found = Counter((f.code, f.entity, f.field) for f in findings if f.severity != "info")
+    assert [f for f in findings if f.code == "incomplete-contact"] == []
+    assert found == {
+        ("padded-id", "students", "School_id"): 3,
+        ("padded-id", "students", "Student_id"): 3,
+        ("padded-id", "students", "Student_number"): 3,
+        ("invalid-value", "students", "Frl_status"): 3,
+        ("invalid-value", "students", "IEP_status"): 2,
+        ("invalid-value", "students", "Home_language"): 2,
+        ("invalid-value", "students", "Grade"): 2,
+        ("unknown-school", "students", "School_id"): 3,
+        ("invalid-phone", "contacts", "Contact_phone"): 1,
+        ("enrollment-unknown-student", "enrollments", "Student_id"): 3,
+    }
