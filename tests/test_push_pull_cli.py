@@ -105,7 +105,9 @@ def test_round_trip_fix_push_pull_with_openssh(capsys, tmp_path, lab):
     assert "→ snapshot 3 (night 3, new)" in text.splitlines()[1]
     with Store.open(lab["store"]) as store:
         pulled = store.snapshot(3)
-        assert (pulled.origin, pulled.district) == ("pulled", "maple")
+        # the bundle pushed comes back: the history names it corrected (it said "pulled",
+        # like any night the district itself dropped)
+        assert (pulled.origin, pulled.district) == ("corrected", "maple")
         assert [f.code for f in store.findings(3) if f.severity == "error"] == []
         received = dict(store.rows("SELECT name, sha256 FROM snapshot_files WHERE snapshot_id = 3"))
         assert received == spec_digests(out)
@@ -352,6 +354,7 @@ def test_pull_dates_the_night_by_the_remote_files_mtime(capsys, lab):
     ]
     with Store.open(lab["store"]) as store:
         assert store.snapshot(1).taken_at == datetime(2026, 9, 4, 2, 30)
+        assert store.snapshot(1).origin == "pulled"  # the district's own upload: nothing pushed
 
 
 def test_pull_checks_with_the_district_toml_recorded_for_the_district(capsys, tmp_path, lab):

@@ -35,6 +35,7 @@ from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import raw
 from rosterlab.store.api_pulls import forget_served
 from rosterlab.store.delta import OwnerDelta, merge_delta
+from rosterlab.store.pushes import was_pushed
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.staging import (
     ColumnMap,
@@ -708,6 +709,8 @@ def _ingest(
     delta: OwnerDelta | None,
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
+    if origin in ("upload", "pulled") and was_pushed(store, district, bundle.sha256):
+        origin = "corrected"  # the district's night as rosterlab corrected and pushed it
     args: dict[str, Any] = {
         "district": district,
         "taken_at": when,

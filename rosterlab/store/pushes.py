@@ -114,6 +114,18 @@ def pushes(
     return [_record(row) for row in rows]
 
 
+def was_pushed(store: Store, district: str, bundle_sha256: str) -> bool:
+    """Whether this bundle (by its files' digest) was pushed for the district: a corrected
+    bundle coming back in a pull."""
+    return bool(
+        store.rows(
+            "SELECT count(*) FROM pushes WHERE district = ? AND bundle_sha256 = ? "
+            "AND outcome = 'pushed'",
+            [district, bundle_sha256],
+        )[0][0]
+    )
+
+
 def last_push(store: Store, district: str) -> PushRecord | None:
     """The district's most recent successful push, if any."""
     done = pushes(store, district=district, outcome="pushed")
