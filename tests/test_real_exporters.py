@@ -439,3 +439,33 @@ def test_a_colsep_spool_s_blank_contact_columns_carry_no_contact(tmp_path):
         ("invalid-phone", "contacts", "Contact_phone"): 1,
         ("enrollment-unknown-student", "enrollments", "Student_id"): 3,
     }
+
+
+def python_windows_csv_without_newline(rows: Rows) -> bytes:
+    """Python ``csv.writer`` on Windows over ``open(path, "w")`` without ``newline=""``: the
+    writer ends each row with CRLF and text mode turns its LF into CRLF again — CR CR LF
+    (docs.python.org/3/library/csv.html, footnote on newline=''; the open-without-newline
+    pattern of henrymwestfall/course-scheduler csv_creator.py)."""
+    return python_windows_csv(rows).replace(b"\r\n", b"\r\r\n")
+
+
+def test_python_without_newline_is_one_finding_per_file_not_one_per_line(tmp_path):
+    """Each file said "has an empty line at row 1", "… at row 3", … (1,000 warnings a file,
+    the limit): one finding names the cause. The rows are read as written."""
+    folder = write_bundle(tmp_path / "b", district(), python_windows_csv_without_newline)
+    assert (folder / "schools.csv").read_bytes().count(b"\r\r\n") == 3
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        assert summary(findings) == [
+            ("doubled-carriage-return", entity, None, lines)
+            for entity, lines in [("enrollments", "4"), ("schools", "3"), ("sections", "3"),
+                                  ("staff", "4"), ("students", "5"), ("teachers", "3")]
+        ]  # fmt: skip
+        (schools,) = [f for f in findings if f.code == "doubled-carriage-return" and f.row is None
+                      and f.entity == "schools"]  # fmt: skip
+        assert schools.message == (
+            "schools.csv ends every line with CR CR LF: a reader that splits lines on CR sees an "
+            "empty line after each row (3 empty lines)."
+        )
+        assert store.entity_frame(1, "students").height == 3
+        assert store.entity_frame(1, "enrollments").height == 3
+        assert sorted(store.entity_frame(1, "staff")["Role"]) == ["STL", "STL", "SchoolTechLead"]

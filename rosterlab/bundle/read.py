@@ -436,8 +436,23 @@ def _file_findings(f: SourceFile, spec_name: str, limits: Limits) -> Iterator[Fi
             column=column,
             text=bad.text,
         )
+    if _doubled_carriage_returns(f):
+        yield finding(
+            "doubled-carriage-return",
+            entity=entity,
+            value=f"{len(f.blank_rows):,}",
+            file=spec_name,
+        )
+        return
     for row in f.blank_rows[:BLANK_ROW_FINDINGS]:
         yield finding("blank-row", entity=entity, row=row, file=spec_name)
+
+
+def _doubled_carriage_returns(f: SourceFile) -> bool:
+    """Whether every line ends CR CR LF: CR and CRLF line ends mixed, and an empty line after
+    the header and after every row (rows 1, 3, 5, …)."""
+    blank = f.blank_rows
+    return f.newline == "mixed" and len(blank) > 1 and blank == tuple(range(1, 2 * len(blank), 2))
 
 
 def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding]:

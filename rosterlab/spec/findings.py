@@ -423,6 +423,21 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=UNCONFIRMED,
     ),
     _t(
+        code="doubled-carriage-return",
+        severity="warning",
+        group="file",
+        title="Lines ending CR CR LF",
+        when=(
+            "every line ends with CR CR LF, so an empty line follows each row (one finding for "
+            "the file, not a blank-row per line)"
+        ),
+        message="{file} ends every line with CR CR LF: a reader that splits lines on CR sees an "
+        "empty line after each row ({value} empty lines).",
+        hint="Python's csv.writer on Windows writes CR CR LF when the file is opened without "
+        "newline='': open it with open(path, 'w', newline='') and export again.",
+        clever=UNCONFIRMED,
+    ),
+    _t(
         code="blank-row",
         severity="warning",
         group="file",
