@@ -469,3 +469,38 @@ def test_python_without_newline_is_one_finding_per_file_not_one_per_line(tmp_pat
         assert store.entity_frame(1, "students").height == 3
         assert store.entity_frame(1, "enrollments").height == 3
         assert sorted(store.entity_frame(1, "staff")["Role"]) == ["STL", "STL", "SchoolTechLead"]
+
+
+def test_trailing_commas_are_one_unnamed_column_finding(tmp_path):
+    """A separator after the last value of every line: Excel saves every column of the sheet's
+    used range, empty ones included, so a sheet whose columns right of the data were once
+    edited gets ``,,,`` on each line (mrexcel.com/board/threads/
+    vba-edit-hex-of-existing-csv-style-file.1140952), and a hand-rolled ``a||','||b||','``
+    select (the concatenation of sqlplus_spool) one comma too many. The empty header names
+    were "column  is not in the Clever format … rename it to ext. …" and, repeated, the error
+    "has the column  more than once"."""
+
+    def excel_with_empty_columns(rows: Rows) -> bytes:
+        return python_windows_csv(rows).replace(b"\r\n", b",,,\r\n")
+
+    night = district()
+    folder = write_bundle(tmp_path / "b", {"schools.csv": night["schools.csv"]}, sqlplus_spool)
+    (folder / "schools.csv").write_bytes(sqlplus_spool(night["schools.csv"]).replace(
+        b"\r\n", b",\r\n"))  # fmt: skip
+    (folder / "staff.csv").write_bytes(excel_with_empty_columns(night["staff.csv"]))
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        header = [(f.code, f.severity, f.entity, f.value) for f in findings if f.row is None
+                  and f.code not in ("missing-file",)]  # fmt: skip
+        assert header == [
+            ("unnamed-column", "warning", "schools", "1"),
+            ("unnamed-column", "warning", "staff", "3"),
+        ]
+        (staff,) = [f for f in findings if f.code == "unnamed-column" and f.entity == "staff"]
+        assert staff.message == (
+            "staff.csv has 3 column(s) without a name in its header (a comma at the end of each "
+            "line?); Clever cannot match them to a field and ignores their values."
+        )
+        assert store.entity_frame(1, "schools")["School_phone"].to_list() == [
+            "6175550100",
+            "16175550101",
+        ]

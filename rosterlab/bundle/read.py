@@ -472,13 +472,19 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
         )
         return
     fields = file_columns(spec_name)
+    unnamed = [name for name in header if not name.strip()]
+    if unnamed:  # a trailing comma on every line, or Excel's empty columns: not columns
+        yield finding(
+            "unnamed-column", entity=entity_of_file(spec_name), value=str(len(unnamed)),
+            file=spec_name,
+        )  # fmt: skip
     matched = [spec_column(spec_name, column) or column for column in header]
     counts = Counter(matched)
     first: dict[str, str] = {}
     for column, name in zip(matched, header, strict=True):
         first.setdefault(column, name)
     for column, name in first.items():
-        if counts[column] > 1:
+        if counts[column] > 1 and name.strip():
             yield finding(
                 "duplicate-column",
                 entity=entity_of_column(spec_name, column).name,
@@ -496,7 +502,7 @@ def header_findings(spec_name: str, header: tuple[str, ...]) -> Iterator[Finding
             )
     absent = [field.name for field in fields if field.name not in counts]
     for column in dict.fromkeys(header):
-        if spec_column(spec_name, column):
+        if spec_column(spec_name, column) or not column.strip():
             continue
         if column.startswith(EXTENSION_PREFIX):
             code = (

@@ -487,6 +487,18 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=IGNORED,
     ),
     _t(
+        code="unnamed-column",
+        severity="warning",
+        group="header",
+        title="Columns without a name",
+        when="header cells that are empty (a comma at the end of every line, Excel's empty "
+        "columns): one finding for the file",
+        message="{file} has {value} column(s) without a name in its header (a comma at the end "
+        "of each line?); Clever cannot match them to a field and ignores their values.",
+        hint="Remove the trailing commas or empty columns from the export.",
+        clever=IGNORED,
+    ),
+    _t(
         code="unknown-column",
         severity="warning",
         group="header",

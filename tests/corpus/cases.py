@@ -631,7 +631,7 @@ CASES: tuple[Case, ...] = (
                 )
             )
         ),
-        (("unknown-column", "students", None, "", None), EXT),
+        (("unnamed-column", "students", None, "1", None), EXT),
         stored=(("students", "S-002", "", "x"), ("students", "S-002", "Student_id", "S-002")),
         rows=TINY_ROWS,
     ),
@@ -639,7 +639,7 @@ CASES: tuple[Case, ...] = (
         "trailing-comma",
         "every line ends with a comma: a blank last column",
         tiny_with(students_csv=students(*(line + "," for line in TINY_STUDENTS))),
-        (EXT, ("unknown-column", "students", None, "", None)),
+        (("unnamed-column", "students", None, "1", None), EXT),
         rows=TINY_ROWS,
     ),
     Case(
@@ -647,12 +647,11 @@ CASES: tuple[Case, ...] = (
         "a header of commas only",
         tiny_with(students_csv=students(",,,", "SCH-1,S-001,Lee,Ada", "SCH-2,S-002,Diaz,Bo")),
         (
-            ("duplicate-column", "students", None, "", None),
+            ("unnamed-column", "students", None, "4", None),
             ("missing-column", "students", "School_id", None, None),
             ("missing-column", "students", "Student_id", None, None),
             ("missing-column", "students", "Last_name", None, None),
             ("missing-column", "students", "First_name", None, None),
-            ("unknown-column", "students", None, "", None),
         ),
         rows={"students": 2, "contacts": 0},
     ),
