@@ -306,6 +306,12 @@ def test_reconcile_without_an_api_snapshot_says_to_pull_first(tmp_path, capsys):
         "rosterlab: snapshot 1 (origin upload) is not an API pull: give --served an API snapshot "
         "(rosterlab snapshots shows origins)\n"
     )
+    # a typo in --district is named as such, not "has no API snapshot: run api pull first"
+    assert main([*command[:-1], "oak"]) == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: district oak has no snapshots (the store holds {DISTRICT}): check "
+        "--district, or ingest its nights with rosterlab ingest\n"
+    )
 
 
 def test_a_duplicated_id_is_skipped_by_clever_and_counted_once(tmp_path, capsys, monkeypatch):

@@ -121,6 +121,8 @@ def _resolve(
 ) -> tuple[SnapshotInfo, SnapshotInfo, UploadOutcome]:
     """The upload and the API snapshot to reconcile, and the upload's outcome."""
     history = store.snapshots(district)
+    if not history:
+        raise store.no_snapshots(district)
     if served is None:
         pulled = [s for s in history if s.origin == API_ORIGIN]
         if not pulled:
