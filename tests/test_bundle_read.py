@@ -472,7 +472,7 @@ def test_hand_edited_students_header(tmp_path: Path) -> None:
         "students.csv has no Last_name column, which is required; Clever skips every row of "
         "students.csv."
     )
-    assert bundle.findings[4].hint == "Rename the column contact name to Contact_name."
+    assert bundle.findings[4].hint == "Rename the column 'contact name' to Contact_name."
 
 
 def test_second_spelling_of_a_column_already_present_is_a_duplicate(tmp_path: Path) -> None:

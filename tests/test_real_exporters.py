@@ -504,3 +504,23 @@ def test_trailing_commas_are_one_unnamed_column_finding(tmp_path):
             "6175550100",
             "16175550101",
         ]
+
+
+def test_a_colsep_spool_s_padded_header_names_show_their_spaces(tmp_path):
+    """With SET HEADING ON (no PROMPT line) SQL*Plus pads the column names too: the misspelling
+    finding named 'LOW_GRADE      ' without quotes, so the spaces that make it one could not
+    be seen ("column LOW_GRADE       looks like a misspelling of Low_grade")."""
+    rows = district()["schools.csv"]
+    header = ",".join(c.upper().ljust(max(len(c), *(len(r[c]) for r in rows))) for c in rows[0])
+    spooled = sqlplus_colsep_spool(rows).split(b"\r\n", 1)[1]
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "schools.csv").write_bytes(header.rstrip(" ").encode() + b"\r\n" + spooled)
+    with ingest_and_check(tmp_path, folder) as (findings, _):
+        named = [(f.field, f.message, f.hint) for f in findings if f.code == "misspelled-column"]
+    assert named == [
+        ("School_name", "schools.csv column 'SCHOOL_NAME     ' looks like a misspelling of "
+         "School_name; Clever ignores it.", "Rename the column 'SCHOOL_NAME     ' to School_name."),
+        ("Low_grade", "schools.csv column 'LOW_GRADE      ' looks like a misspelling of Low_grade; "
+         "Clever ignores it.", "Rename the column 'LOW_GRADE      ' to Low_grade."),
+    ]  # fmt: skip

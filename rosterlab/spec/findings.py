@@ -482,8 +482,8 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         group="header",
         title="Misspelled column",
         when="an unknown column that is a near miss of a spec column; hint names the spec column",
-        message="{file} column {value} looks like a misspelling of {field}; Clever ignores it.",
-        hint="Rename the column {value} to {field}.",
+        message="{file} column {value!r} looks like a misspelling of {field}; Clever ignores it.",
+        hint="Rename the column {value!r} to {field}.",
         clever=IGNORED,
     ),
     _t(
