@@ -524,3 +524,24 @@ def test_a_colsep_spool_s_padded_header_names_show_their_spaces(tmp_path):
         ("Low_grade", "schools.csv column 'LOW_GRADE      ' looks like a misspelling of Low_grade; "
          "Clever ignores it.", "Rename the column 'LOW_GRADE      ' to Low_grade."),
     ]  # fmt: skip
+
+
+def test_powershell_5_1_s_default_ascii_writes_lost_letters_as_question_marks(tmp_path):
+    """Export-Csv in Windows PowerShell 5.1 writes ASCII unless -Encoding is given
+    (learn.microsoft.com about_Character_Encoding; the FACTS-To-CSV-Sync and kitchen modules
+    above give none): 'Zoë' reaches Clever as 'Zo?', 'Núñez' as 'N??ez', and the file itself
+    is valid ASCII, so nothing said so."""
+    night = district()
+    night["students.csv"][3]["First_name"] = "Zoë"
+    night["students.csv"][2]["Last_name"] = "Núñez"
+    folder = write_bundle(tmp_path / "b", night, powershell51_export_csv)
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        assert [(f.code, f.key, f.field, f.value, f.message) for f in findings
+                if f.severity != "info"] == [
+            ("letters-lost", "S-2", "Last_name", "N??ez",
+             "students S-2: Last_name 'N??ez' has '?' where a letter belongs."),
+            ("letters-lost", "S-3", "First_name", "Zo?",
+             "students S-3: First_name 'Zo?' has '?' where a letter belongs."),
+        ]  # fmt: skip
+        names = store.entity_frame(1, "students").sort("Student_id")["First_name"].to_list()
+        assert names == ["Ada", "Bo", "Zo?"]

@@ -42,6 +42,7 @@ CONTACT_REQUIRED: tuple[str, ...] = tuple(
 SCIENTIFIC = r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+"
 SHORT_ZIP = r"[0-9]{4}(-[0-9]{4})?"
 SHORT_DATE = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}"
+LOST_LETTER = r"[[:alpha:]]\?|\?[[:alpha:]]"  # 'Zo?', 'N??ez': a '?' against a letter
 # What a spreadsheet did to a value, by the kind of field it damaged (excel-damage's detail).
 EXCEL_DETAIL = {
     "id": "scientific notation",
@@ -95,6 +96,9 @@ def cell_rules(field: spec.Field, v: str) -> list[Rule]:
         rules.append(((f"(prefix({v}, ' ') OR suffix({v}, ' '))", []), "padded-id"))
         scientific = f"(contains({v}, '+') AND regexp_full_match({v}, '{SCIENTIFIC}'))"
         rules.append(((scientific, []), "excel-damage"))
+    elif field.kind == "name":  # a letter an ASCII export could not write became '?'
+        lost = f"(contains({v}, '?') AND regexp_matches({v}, '{LOST_LETTER}'))"
+        rules.append(((lost, []), "letters-lost"))
     elif field.kind == "zip":  # 5 or 9 letters or digits, no punctuation (v2.1.1)
         valid = f"(length({v}) IN (5, 9) AND regexp_full_match({v}, '[0-9A-Za-z]+'))"
         rules.append(((valid, []), None))

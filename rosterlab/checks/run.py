@@ -103,6 +103,7 @@ CHECKS: tuple[Check, ...] = (
             "missing-value-unconfirmed",
             "padded-id",
             "excel-damage",
+            "letters-lost",
             "invalid-date",
             "invalid-email",
             "invalid-phone",

@@ -612,6 +612,19 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=PROCESSED,
     ),
     _t(
+        code="letters-lost",
+        severity="warning",
+        group="row",
+        title="Letters written as '?'",
+        when="a name with '?' against a letter ('Zo?', 'N??ez'): an ASCII export (Windows "
+        "PowerShell 5.1's Export-Csv default) wrote '?' for each letter it could not encode",
+        message="{entity} {key}: {field} {value!r} has '?' where a letter belongs.",
+        hint="The export wrote ASCII and replaced the letters it could not encode: export as "
+        "UTF-8 (Export-Csv -Encoding UTF8 in Windows PowerShell 5.1) and upload again.",
+        many="{count:,} {entity} ({samples}): {field} {value!r} has '?' where a letter belongs.",
+        clever=PROCESSED,
+    ),
+    _t(
         code="invalid-date",
         severity="warning",
         group="row",
