@@ -37,7 +37,7 @@ from rosterlab.spec import Finding, finding
 from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
 from rosterlab.store.outcomes import live_before, record_outcome, snapshot_outcome
 
-CHECKS_VERSION = "12"
+CHECKS_VERSION = "8"
 STAGE = "check"
 
 
