@@ -338,7 +338,36 @@ def _fleet(
         _fleet_district(ident, tables[ident], raw, base, config, district_tables)
         for ident in sorted(tables)
     )
+    _refuse_twice(districts, config)
     return FleetSettings(root=base / root, districts=districts)
+
+
+def _refuse_twice(districts: tuple[FleetDistrict, ...], config: Path) -> None:
+    """One district named twice: two ids reading one drop folder or target (a copied table
+    whose folder was not changed would ingest one district's nights into both stores), or two
+    ids differing only in case (one store file on macOS and Windows)."""
+    seen: dict[tuple[str, str], str] = {}
+    for district in districts:
+        where = f"{config} [fleet.districts.{district.district}]"
+        lowered = ("id", district.district.lower())
+        if lowered in seen:
+            raise ConfigError(
+                f"{where}: the id differs from {seen[lowered]} only in case (one store file on "
+                "macOS and Windows): rename one of them"
+            )
+        seen[lowered] = district.district
+        if district.folder is not None:
+            noun, told = "folder", f"folder {district.folder}"
+            key = (noun, str(district.folder.resolve()))
+        else:
+            noun, told = "target", f"target {district.target!r}"
+            key = (district.source, str(district.target))
+        if key in seen:
+            raise ConfigError(
+                f"{where}: {told} is {seen[key]}'s too: give each district its own {noun}, or "
+                "drop the table naming it twice"
+            )
+        seen[key] = district.district
 
 
 def _fleet_district(
@@ -357,14 +386,17 @@ def _fleet_district(
         )
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of settings, not {type(table).__name__}")
-    source = table.get("source")
-    if source not in FLEET_SOURCES:
-        raise ConfigError(f"{where}: source {source!r} must be one of {', '.join(FLEET_SOURCES)}")
     settings_keys = {"name", "sync_type", *SHARE_KEYS, *COUNT_KEYS}
     unknown = sorted(set(table) - {"source", "folder", "target"} - settings_keys)
     if unknown:
-        allowed = sorted({"source", "folder", "target"} | settings_keys)
+        allowed = ", ".join(sorted({"source", "folder", "target"} | settings_keys))
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
+    sources = ", ".join(FLEET_SOURCES)
+    source = table.get("source")
+    if source is None:
+        raise ConfigError(f'{where}: source is missing: add source = "drop" (one of {sources})')
+    if source not in FLEET_SOURCES:
+        raise ConfigError(f"{where}: source {source!r} must be one of {sources}")
     wanted, unwanted = ("folder", "target") if source == "drop" else ("target", "folder")
     value = table.get(wanted)
     if not isinstance(value, str) or not value.strip():

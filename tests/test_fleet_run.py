@@ -509,10 +509,41 @@ def test_a_district_whose_worker_keeps_dying_fails_alone_and_the_next_run_takes_
         ),
         (
             '[fleet.districts.maple]\nsource = "drop"\nfolder = "x"\nhold = 2\n',
-            "{config} [fleet.districts.maple]: unknown key(s) hold; allowed: ['column_emptied_"
-            "min_fill', 'column_emptied_ratio', 'folder', 'format_shift_min_values', "
-            "'format_shift_share', 'hold_deletion_threshold', 'hold_update_threshold', 'name', "
-            "'source', 'sync_type', 'target']",
+            "{config} [fleet.districts.maple]: unknown key(s) hold; allowed: column_emptied_"
+            "min_fill, column_emptied_ratio, folder, format_shift_min_values, "
+            "format_shift_share, hold_deletion_threshold, hold_update_threshold, name, "
+            "source, sync_type, target",
+        ),
+        (  # a misspelt source: the key is named, not "source None"
+            '[fleet.districts.maple]\nsourse = "drop"\nfolder = "x"\n',
+            "{config} [fleet.districts.maple]: unknown key(s) sourse; allowed: column_emptied_"
+            "min_fill, column_emptied_ratio, folder, format_shift_min_values, "
+            "format_shift_share, hold_deletion_threshold, hold_update_threshold, name, "
+            "source, sync_type, target",
+        ),
+        (
+            '[fleet.districts.maple]\nfolder = "x"\n',
+            '{config} [fleet.districts.maple]: source is missing: add source = "drop" (one of '
+            "drop, pull, api)",
+        ),
+        (  # a copied table whose folder was not changed: both stores would get maple's nights
+            '[fleet.districts.maple]\nsource = "drop"\nfolder = "drops/maple"\n'
+            '[fleet.districts.oak]\nsource = "drop"\nfolder = "drops/../drops/maple/"\n',
+            "{config} [fleet.districts.oak]: folder {config.parent}/drops/../drops/maple is "
+            "maple's too: give each district its own folder, or drop the table naming it twice",
+        ),
+        (
+            '[targets.drop]\nhost = "h"\nusername = "u"\nknown_hosts = "k"\nremote_dir = "/"\n'
+            '[fleet.districts.maple]\nsource = "pull"\ntarget = "drop"\n'
+            '[fleet.districts.oak]\nsource = "pull"\ntarget = "drop"\n',
+            "{config} [fleet.districts.oak]: target 'drop' is maple's too: give each district "
+            "its own target, or drop the table naming it twice",
+        ),
+        (
+            '[fleet.districts.Maple]\nsource = "drop"\nfolder = "a"\n'
+            '[fleet.districts.maple]\nsource = "drop"\nfolder = "b"\n',
+            "{config} [fleet.districts.maple]: the id differs from Maple only in case (one store "
+            "file on macOS and Windows): rename one of them",
         ),
         (
             '[fleet.districts.maple]\nsource = "drop"\nfolder = "x"\nhold_deletion_threshold = 2\n',
