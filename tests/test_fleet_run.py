@@ -33,6 +33,7 @@ from rosterlab.errors import ConfigError  # noqa: E402
 from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial  # noqa: E402
 from rosterlab.store import Store  # noqa: E402
 from rosterlab.store.doctor import check_store, open_for_check  # noqa: E402
+from rosterlab.store.fleet_results import fleet_status  # noqa: E402
 from tests.api_standin import TOKEN, TOKEN_ENV, standin  # noqa: E402
 from tests.cli_run import run  # noqa: E402
 from tests.corpus.cases import declare_size, patched_zip  # noqa: E402
@@ -287,6 +288,41 @@ def test_each_district_night_is_recorded_as_its_incident_says(
         )
         assert partitions == [f"district={d}" for d in DISTRICTS], table
     assert {d.district: d.attempts for d in run.districts} == dict.fromkeys(DISTRICTS, 1)
+
+
+def test_the_same_upload_again_keeps_what_decided_its_outcome(tmp_path: Path) -> None:
+    """d-resent: night 2 misses enrollments.csv (not processed), night 3 is the same files sent
+    again: Clever does not process it either, for the same reason, and the morning overview
+    says which file is missing, not only that nothing changed."""
+    drops = tmp_path / "drops"
+    write_night(drops / "d-resent" / NIGHT_1.isoformat(), tiny_night())
+    night = tiny_night()
+    _no_enrollments_file(night)
+    for when in (NIGHT_2, date(2026, 9, 3)):
+        write_night(drops / "d-resent" / when.isoformat(), night)
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        '[fleet]\nroot = "fleet"\n[fleet.districts.d-resent]\nsource = "drop"\n'
+        'folder = "drops/d-resent"\n'
+    )
+    fleet = load_fleet(load_settings(config=str(config)))
+    for when in (NIGHT_1, NIGHT_2):
+        run_serial(fleet, when)
+
+    resent = run_serial(fleet, date(2026, 9, 3)).districts[0]
+
+    assert (resent.outcome, resent.snapshot_id, resent.reason) == (
+        "not-processed",
+        2,
+        "missing-file: enrollments.csv; unchanged: the same files as 2026-09-02 (snapshot 2)",
+    )
+    assert [(c.district, c.why) for c in fleet_status(fleet.root, None, 7).call_first] == [
+        (
+            "d-resent",
+            "not processed (1 error): missing-file: enrollments.csv; unchanged: the same files "
+            "as 2026-09-02 (snapshot 2)",
+        )
+    ]
 
 
 def _started(argv: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -198,8 +198,11 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
         unchanged = not checked.result.new and earlier != night.isoformat()
         tables = _tables(store, district.district, known, checked, diffed=not unchanged)
     if unchanged:
+        # The same upload again: what decided its outcome (a missing file) still does.
+        outcome = tables[OUTCOMES][0]
         told = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
-        return {**tables, OUTCOMES: [{**tables[OUTCOMES][0], "reason": told}]}
+        reason = f"{outcome['reason']}; {told}" if outcome["reason"] else told
+        return {**tables, OUTCOMES: [{**outcome, "reason": reason}]}
     return tables
 
 
