@@ -325,6 +325,50 @@ def test_the_same_upload_again_keeps_what_decided_its_outcome(tmp_path: Path) ->
     ]
 
 
+def test_a_night_that_arrives_late_says_how_to_rebuild_the_store_with_fleet_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d-late: nights 1 and 3 ran; night 2's bundle lands in the drop folder afterwards. The
+    fleet cannot put it before night 3: its failure names the ingest --rebuild that can (there
+    is no fleet run --rebuild), and after it the night runs."""
+    drops = tmp_path / "drops" / "d-late"
+    night_3 = date(2026, 9, 3)
+    write_night(drops / NIGHT_1.isoformat(), tiny_night())
+    renamed = tiny_night()
+    _renamed_student(renamed)
+    write_night(drops / night_3.isoformat(), renamed)
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        f'[fleet]\nroot = "fleet"\n[fleet.districts.d-late]\nsource = "drop"\nfolder = "{drops}"\n'
+    )
+    fleet = load_fleet(load_settings(config=str(config)))
+    for when in (NIGHT_1, NIGHT_2, night_3):
+        run_serial(fleet, when)
+    night = tiny_night()
+    _added_student(night)
+    write_night(drops / NIGHT_2.isoformat(), night)
+
+    late = run_serial(fleet, NIGHT_2).districts[0]
+
+    store = fleet.store_path("d-late")
+    rebuild = f"rosterlab --store {store} ingest {drops} --district d-late --rebuild"
+    assert (late.outcome, late.reason) == (
+        "failed",
+        f"{drops}/2026-09-02 is older than district d-late's newest night (2026-09-03): "
+        f"rebuild its store in time order with `{rebuild}`, then run the night again",
+    )
+    code, _, err = run(capsys, *rebuild.split()[1:], "--format", "json")
+    assert code == 0, err
+    again = run_serial(fleet, NIGHT_2).districts[0]
+    assert (again.outcome, again.snapshot_id, again.reason) == ("processed", 3, "")
+    with Store.open(store, read_only=True) as opened:
+        assert [s.taken_at.date() for s in opened.snapshots("d-late")] == [
+            NIGHT_1,
+            NIGHT_2,
+            night_3,
+        ]
+
+
 def _started(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)

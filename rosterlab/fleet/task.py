@@ -23,7 +23,7 @@ from rosterlab.bundle.history import date_in_name, folder_settings
 from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
 from rosterlab.config import DistrictSettings, FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
-from rosterlab.errors import ConfigError, RosterlabError
+from rosterlab.errors import ConfigError, OutOfOrderError, RosterlabError
 from rosterlab.fleet.model import DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
@@ -232,16 +232,31 @@ def _ingest_drop(
     path: Path,
 ) -> CheckedNight:
     with open_bundle(path, limits=fleet.settings.limits) as bundle:
-        return ingest_and_check(
-            store,
-            bundle,
-            district=district.district,
-            known=known,
-            keep=kept,
-            taken_at=date_in_name(path),
-            dated_by="name",
-            source=str(path),
-        )
+        try:
+            return ingest_and_check(
+                store,
+                bundle,
+                district=district.district,
+                known=known,
+                keep=kept,
+                taken_at=date_in_name(path),
+                dated_by="name",
+                source=str(path),
+            )
+        except OutOfOrderError as exc:
+            raise OutOfOrderError(_older_night(fleet, district, store, path)) from exc
+
+
+def _older_night(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> str:
+    """A drop folder's night older than the district's newest: ``fleet run`` adds nights in
+    time order, so the store is rebuilt from the drop folder first (``ingest --rebuild``)."""
+    newest = store.snapshots(district.district)[-1].taken_at
+    return (
+        f"{path} is older than district {district.district}'s newest night "
+        f"({_night_name(newest)}): rebuild its store in time order with `rosterlab --store "
+        f"{fleet.store_path(district.district)} ingest {district.folder} --district "
+        f"{district.district} --rebuild`, then run the night again"
+    )
 
 
 def _ingest_pull(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedNight:
