@@ -28,9 +28,11 @@ pytest.register_assert_rewrite("tests.sftp_servers")
 
 from distributed import Client  # noqa: E402
 
+from rosterlab.cli.fleet_commands import FAIL_ON as SPELT  # noqa: E402
 from rosterlab.config import DistrictSettings, Settings, load_settings  # noqa: E402
 from rosterlab.errors import ConfigError  # noqa: E402
 from rosterlab.fleet import TABLES, Fleet, FleetRun, load_fleet, results_path, run_fleet, run_serial  # noqa: E402
+from rosterlab.fleet.model import FAIL_ON  # noqa: E402
 from rosterlab.store import Store  # noqa: E402
 from rosterlab.store.doctor import check_store, open_for_check  # noqa: E402
 from rosterlab.store.fleet_results import fleet_status  # noqa: E402
@@ -733,6 +735,41 @@ def test_fleet_run_lists_the_failed_districts_exits_0_and_a_re_run_is_a_no_op(
         with Store.open(fleet.store_path(district), read_only=True) as store:
             nights = [s.taken_at.date() for s in store.snapshots()]
             assert len(nights) == len(set(nights)), district
+
+
+def test_fail_on_makes_a_cron_run_exit_1_when_a_district_reaches_the_outcome(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Night 1: every district processed (d08-first-night no upload); night 2: d03-held held,
+    d04-missing-file not processed, d11/d12 failed. --fail-on gates on that outcome or worse."""
+    config = str(copy_of(template, tmp_path / "fleet") / "rosterlab.toml")
+
+    def exit_code(night: str, fail_on: str) -> int:
+        code, _, err = run(
+            capsys, "--config", config, "fleet", "run", "--serial", "--night", night,
+            "--fail-on", fail_on, "--format", "json",
+        )  # fmt: skip
+        assert code in (0, 1), err
+        return code
+
+    assert exit_code("2026-09-01", "held") == 0
+    assert exit_code("2026-09-02", "held") == 1
+    fleet = fleet_at(tmp_path / "fleet")
+    night_2 = run_serial(fleet, NIGHT_2)  # the same night again: failures run again
+    assert [d.district for d in night_2.failing("failed")] == ["d11-zip-bomb", "d12-two-bundles"]
+    assert [d.district for d in night_2.failing("not-processed")] == [
+        "d04-missing-file",
+        "d11-zip-bomb",
+        "d12-two-bundles",
+    ]
+    assert [d.district for d in night_2.failing("held")] == [
+        "d03-held",
+        "d04-missing-file",
+        "d11-zip-bomb",
+        "d12-two-bundles",
+    ]
+    assert night_2.failing(None) == ()
+    assert SPELT == FAIL_ON
 
 
 def test_pull_and_api_districts_fetch_their_night_first(

@@ -14,9 +14,11 @@ from typing import Any
 
 from rosterlab.cli import output
 from rosterlab.cli.common import add_command, add_format, settings_of
-from rosterlab.errors import EXIT_OK, ConfigError
+from rosterlab.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 
 _NIGHT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# rosterlab.fleet.model.FAIL_ON, spelt here: importing the fleet would load DuckDB for --help.
+FAIL_ON = ("failed", "not-processed", "held")
 
 STATUS_DETAILS = """
 
@@ -85,7 +87,7 @@ def cmd_fleet_run(args: argparse.Namespace) -> int:
         output.emit_json(fleet_run_dict(run, results))
     else:
         output.emit(fleet_run_text(run, results))
-    return EXIT_OK
+    return EXIT_FINDINGS if run.failing(args.fail_on) else EXIT_OK
 
 
 def register_run(commands: Any) -> None:
@@ -94,12 +96,15 @@ def register_run(commands: Any) -> None:
         "run",
         "Run a night for every district of [fleet] (one Dask task each): ingest, check, "
         "outcome, diff against the last processed state, Parquet results. Exit 0 when the "
-        "night ran, failed districts listed; a district already done is not run again.",
+        "night ran, failed districts listed (1 with --fail-on when a district's outcome is "
+        "that or worse); a district already done is not run again.",
         "rosterlab fleet run --night 2026-09-03                # embedded cluster, one worker "
         "per core\n"
         "  rosterlab fleet run --scheduler tcp://10.0.0.5:8786   # an existing Dask cluster\n"
         "  rosterlab fleet run --serial                          # no Dask, one district at a "
-        "time",
+        "time\n"
+        "  rosterlab fleet run --format json --fail-on not-processed  # cron: exit 1 when a "
+        "district failed or Clever will not process its night",
     )
     run.add_argument(
         "--night", help="the night to run, YYYY-MM-DD as the drop folders name it (default: today)"
@@ -124,6 +129,12 @@ def register_run(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="a bar over districts on stderr (default: when stderr is a terminal)",
+    )
+    run.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        help="exit 1 when a district's outcome is this or more serious (failed, then "
+        "not-processed, then held): for cron and CI",
     )
     add_format(run)
     run.set_defaults(handler=cmd_fleet_run)

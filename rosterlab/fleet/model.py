@@ -9,6 +9,11 @@ from typing import Any
 
 from rosterlab.config import FleetDistrict, Settings
 from rosterlab.store.fleet_results import FAILED
+from rosterlab.store.outcomes import HELD, NOT_PROCESSED
+
+# ``fleet run --fail-on``: an outcome and every one before it makes the run exit 1 (most
+# serious first: nothing of tonight was read, Clever does not process it, Clever holds it).
+FAIL_ON = (FAILED, NOT_PROCESSED, HELD)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,13 @@ class FleetRun:
     @property
     def failures(self) -> tuple[DistrictRun, ...]:
         return tuple(d for d in self.districts if d.outcome == FAILED)
+
+    def failing(self, fail_on: str | None) -> tuple[DistrictRun, ...]:
+        """The districts whose outcome is ``fail_on`` or more serious (:data:`FAIL_ON`)."""
+        if fail_on is None:
+            return ()
+        gate = FAIL_ON[: FAIL_ON.index(fail_on) + 1]
+        return tuple(d for d in self.districts if d.outcome in gate)
 
     def counts(self) -> dict[str, int]:
         """Districts per outcome, in outcome order."""
