@@ -144,8 +144,10 @@ def test_fleet_status_json(fleets: tuple[Path, Path], capsys: pytest.CaptureFixt
     payload = json.loads(out)
     assert code == 0
     assert list(payload) == [
-        "root", "night", "nights", "districts", "tonight", "call_first", "holds", "grid", "trends",
+        "root", "night", "nights", "districts", "tonight", "not_run", "call_first", "holds",
+        "grid", "trends",
     ]  # fmt: skip
+    assert payload["not_run"] == []
     assert payload["root"] == str(fleets[0].parent / "fleet")
     assert payload["night"] == "2026-09-03"
     assert payload["nights"] == ["2026-09-01", "2026-09-02", "2026-09-03"]
@@ -163,6 +165,45 @@ def test_fleet_status_json(fleets: tuple[Path, Path], capsys: pytest.CaptureFixt
     assert payload["grid"][6] == {"district": "d007", "outcomes": [P, P, "no-upload"]}
     assert payload["trends"][3] == {"district": "d004", "errors": [0, 2, 4], "climbing": True}
     assert payload["trends"][4] == {"district": "d005", "errors": [0, 0, None], "climbing": False}
+
+
+def test_a_run_stopped_part_way_names_the_districts_not_run_instead_of_calling_nobody(
+    fleets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Night 3 was stopped (Ctrl-C) after every district but d001 and d002 (both processed on
+    nights 1 and 2) had run: the overview does not say every district was processed."""
+    partial = tmp_path / "partial"
+    shutil.copytree(fleets[0].parent, partial)
+    for district in ("d001", "d002"):
+        for table in (partial / "fleet" / "results").iterdir():
+            shutil.rmtree(table / "night=2026-09-03" / f"district={district}", ignore_errors=True)
+    config = str(partial / "rosterlab.toml")
+    status = ui.fleet_status_of(config)
+    assert status.not_run == ("d001", "d002")
+    assert ui.call_first(status).text.splitlines()[0] == (
+        "fleet status for 2026-09-03: 12 districts "
+        "(7 processed · 1 not-processed · 1 failed · 1 no-upload · 2 not run)"
+    )
+    code, out, _ = run(capsys, "--config", config, "fleet", "status", "--format", "json")
+    assert (code, json.loads(out)["not_run"]) == (0, ["d001", "d002"])
+    night_2 = ui.call_first(ui.fleet_status_of(config, NIGHTS[1], nights=1))
+    assert night_2.text.splitlines()[2:] == [
+        "call first:",
+        "  nobody: every district was processed tonight without skipped rows",
+    ]
+    # Tonight without d003 (not processed), d005 and d007 too: nobody with a result to call.
+    for district in ("d003", "d004", "d005", "d006", "d007"):
+        for table in (partial / "fleet" / "results").iterdir():
+            shutil.rmtree(table / "night=2026-09-03" / f"district={district}", ignore_errors=True)
+    shown = ui.call_first(ui.fleet_status_of(config))
+    assert shown.text.splitlines()[2:] == [
+        "call first:",
+        "  nobody among the districts with a result tonight",
+        "  not run tonight (7: the run was stopped or has not reached them): d001, d002, d003, "
+        "d004, d005, d006, d007; `rosterlab fleet run --night 2026-09-03` runs them (a district "
+        "done is not run again)",
+    ]
+    assert "Nobody among the districts with a result tonight." in shown.html
 
 
 def test_fleet_status_html_escapes_what_a_district_sent(

@@ -39,6 +39,8 @@ JSON (--format json), one object:
   districts   how many districts have results on the nights shown
   tonight     {outcome: count} for processed, held, not-processed, failed, no-upload
               (and served: a Data API district's pull, when there is one)
+  not_run     the fleet's districts without a result tonight (a run stopped or not yet
+              there: `fleet run --night` runs them), sorted
   call_first  [{rank, district, tier, why}], in call order
   holds       [{district, entity, kind, count, base, ratio, threshold}]: predicted holds tonight
   grid        [{district, outcomes: [outcome or null per night of nights]}], by district
@@ -149,7 +151,13 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
     fleet = load_fleet(settings)
     night = night_of(args.night) if args.night is not None else None
     folder = settings.config_path.parent if settings.config_path else None
-    status = fleet_status(fleet.root, night, args.nights, paths_from=folder)
+    status = fleet_status(
+        fleet.root,
+        night,
+        args.nights,
+        paths_from=folder,
+        fleet=[d.district for d in fleet.districts],
+    )
     if args.format == "json":
         output.emit_json(render.status_dict(status))
     elif args.format == "html":

@@ -33,6 +33,7 @@ def status_dict(status: FleetStatus) -> dict[str, Any]:
         "nights": [n.isoformat() for n in status.nights],
         "districts": len(status.districts),
         "tonight": dict(status.tonight),
+        "not_run": list(status.not_run),
         "call_first": [
             {"rank": c.rank, "district": c.district, "tier": c.tier, "why": c.why}
             for c in status.call_first
@@ -81,11 +82,31 @@ def _with_errors(status: FleetStatus) -> list[ErrorTrend]:
 
 
 def headline_text(status: FleetStatus) -> str:
-    tonight = " · ".join(f"{n:,} {outcome}" for outcome, n in status.tonight if n)
+    counts = [f"{n:,} {outcome}" for outcome, n in status.tonight if n]
+    if status.not_run:
+        counts.append(f"{len(status.not_run):,} not run")
+    tonight = " · ".join(counts)
     return (
         f"fleet status for {status.night.isoformat()}: {len(status.districts):,} districts "
         f"({tonight or 'no results tonight'})"
     )
+
+
+def not_run_text(status: FleetStatus) -> str:
+    """The districts without a result tonight and the command that runs them ("" if none)."""
+    if not status.not_run:
+        return ""
+    return (
+        f"not run tonight ({len(status.not_run):,}: the run was stopped or has not reached "
+        f"them): {', '.join(status.not_run)}; `rosterlab fleet run --night "
+        f"{status.night.isoformat()}` runs them (a district done is not run again)"
+    )
+
+
+def _nobody(status: FleetStatus) -> str:
+    if status.not_run:
+        return "nobody among the districts with a result tonight"
+    return "nobody: every district was processed tonight without skipped rows"
 
 
 def call_first_text(status: FleetStatus) -> str:
@@ -93,8 +114,9 @@ def call_first_text(status: FleetStatus) -> str:
     lines = [
         f"  {c.rank:>2}. {shown(c.district):<{width}}  {c.tier:<15}  {shown(c.why)}"
         for c in status.call_first
-    ] or ["  nobody: every district was processed tonight without skipped rows"]
-    return "\n".join(["call first:", *lines])
+    ] or [f"  {_nobody(status)}"]
+    told = not_run_text(status)
+    return "\n".join(["call first:", *lines, *([f"  {shown(told)}"] if told else [])])
 
 
 def holds_text(status: FleetStatus) -> str:
@@ -166,14 +188,21 @@ def tonight_html(status: FleetStatus) -> str:
 
 
 def call_first_html(status: FleetStatus) -> str:
-    if not status.call_first:
+    told = not_run_text(status)
+    not_run = f'<p class="not-processed">{html.escape(told)}</p>' if told else ""
+    if not status.call_first and not told:
         return '<p class="muted">Nobody: every district was processed tonight.</p>'
-    return _table(
-        ["#", "district", "tier", "why"],
-        [
-            _row(_cell(c.rank, "num"), _cell(c.district), _cell(c.tier, c.tier), _cell(c.why))
-            for c in status.call_first
-        ],
+    if not status.call_first:
+        return f'<p class="muted">Nobody among the districts with a result tonight.</p>{not_run}'
+    return (
+        _table(
+            ["#", "district", "tier", "why"],
+            [
+                _row(_cell(c.rank, "num"), _cell(c.district), _cell(c.tier, c.tier), _cell(c.why))
+                for c in status.call_first
+            ],
+        )
+        + not_run
     )
 
 

@@ -23,6 +23,7 @@ Ties go by district id.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -142,6 +143,8 @@ class FleetStatus:
     holds: tuple[HoldPrediction, ...]
     trends: tuple[ErrorTrend, ...]
     call_first: tuple[CallFirst, ...]
+    # The fleet's districts without a result tonight: a run stopped (Ctrl-C) or not yet there.
+    not_run: tuple[str, ...] = ()
 
 
 def results_glob(root: str | Path, table: str) -> str:
@@ -155,11 +158,14 @@ def fleet_status(
     nights: int = NIGHTS_SHOWN,
     *,
     paths_from: str | Path | None = None,
+    fleet: Sequence[str] | None = None,
 ) -> FleetStatus:
     """The status of the fleet whose results live under ``root``, for ``night`` (default: the
     latest night with results), showing up to ``nights`` nights ending with it.
 
     Paths under ``paths_from`` (the fleet's folder) in the reasons are shown relative to it.
+    ``fleet``: the fleet's district ids, to name those without a result tonight (default: the
+    districts with a result on a night shown).
     """
     if nights < 1:
         raise ConfigError(f"--nights {nights}: show at least 1 night")
@@ -186,6 +192,13 @@ def fleet_status(
         shown = tuple(d for d in known if d <= tonight)[-nights:]
         districts, grid, trends = _grid(con, shown)
         holds = _holds(con, tonight)
+        ran = {
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT district FROM outcomes WHERE night = $tonight",
+                {"tonight": tonight},
+            ).fetchall()
+        }
         return FleetStatus(
             root=str(root),
             night=tonight,
@@ -196,6 +209,7 @@ def fleet_status(
             holds=holds,
             trends=trends,
             call_first=_call_first(con, tonight, holds, paths_from),
+            not_run=tuple(sorted(set(districts if fleet is None else fleet) - ran)),
         )
     finally:
         con.close()

@@ -24,7 +24,13 @@ def fleet_status_of(
     """The status of the fleet of ``config`` (a rosterlab.toml with ``[fleet]``) for ``night``."""
     settings = load_settings(config=str(config))
     fleet = load_fleet(settings)
-    return fleet_status(fleet.root, night, nights, paths_from=Path(config).parent)
+    return fleet_status(
+        fleet.root,
+        night,
+        nights,
+        paths_from=Path(config).parent,
+        fleet=[d.district for d in fleet.districts],
+    )
 
 
 def call_first(status: FleetStatus) -> Static:
