@@ -424,9 +424,14 @@ def test_a_colsep_spool_s_blank_contact_columns_carry_no_contact(tmp_path):
         b"N         ,N         ,             ,               ,                    ,            ,"
         b"             ,"
     )
-    with ingest_and_check(tmp_path, folder) as (findings, _):
+    with ingest_and_check(tmp_path, folder) as (findings, store):
         found = Counter((f.code, f.entity, f.field) for f in findings if f.severity != "info")
+        snapshot = store.snapshots("real")[-1]
+        contacts, values = store.entity_in(snapshot, "contacts")
+        stored = store.rows(f"SELECT key FROM {contacts} ORDER BY key", values)
     assert [f for f in findings if f.code == "incomplete-contact"] == []
+    # S-1 has two contacts; S-2's and S-3's contact columns (only spaces) are none
+    assert [key for (key,) in stored] == ["S-1       /sis_id:C-1", "S-1       /sis_id:C-2"]
     assert found == {
         ("padded-id", "students", "School_id"): 3,
         ("padded-id", "students", "Student_id"): 3,

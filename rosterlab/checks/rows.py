@@ -28,7 +28,7 @@ from rosterlab.checks.sql import (
     select_findings,
 )
 from rosterlab.spec import Finding
-from rosterlab.store import StagedFile, contact_identity_sql, quote_ident
+from rosterlab.store import StagedFile, contact_identity_sql, entity_filter, quote_ident
 from rosterlab.store.sql import BLANK_CODES, white_space_blank_sql
 
 CONTACTS = spec.ENTITIES["contacts"]
@@ -395,13 +395,7 @@ def check_contacts(ctx: CheckContext) -> list[Finding]:
     if staged is None:
         return []
     sid = staged.columns.value(CONTACTS.key[0])
-    # A row carries a contact when a contact column is filled: a value of only spaces is blank
-    # (SQL*Plus's COLSEP spool pads an empty column with spaces).
-    is_contact = (
-        "("
-        + " OR ".join(f"NOT {blank(staged.columns.value(c))}" for c in CONTACTS.own_columns)
-        + ")"
-    )
+    is_contact = entity_filter(CONTACTS, staged.columns)  # a contact column not blank
     queries: list[Sql] = []
     # A contact row is a version of tonight's contacts (the same filter, the same values): the
     # rows are read only for a column some version leaves blank (usually none). One WHERE per

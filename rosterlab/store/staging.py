@@ -26,7 +26,7 @@ from rosterlab.bundle.model import Bundle, SourceFile
 from rosterlab.bundle.sniff import LINE_LIMIT, TOO_LONG, surplus_rows
 from rosterlab.errors import StoreError, disk_full
 from rosterlab.spec import Finding, finding
-from rosterlab.store.sql import quote_ident
+from rosterlab.store.sql import quote_ident, white_space_blank_sql
 
 if TYPE_CHECKING:  # store.py stages for Store.received_rows
     from rosterlab.store.store import Store
@@ -163,10 +163,16 @@ def hash_projection(entity: spec.Entity, columns: ColumnMap) -> tuple[str, list[
 
 
 def entity_filter(entity: spec.Entity, columns: ColumnMap) -> str:
-    """Rows of the file that carry this entity (contacts: rows with any contact column filled)."""
+    """Rows of the file that carry this entity (contacts: rows with any contact column filled).
+
+    Filled means not blank as the checks read it (only white space is blank, v2.1.1: "a value
+    of only spaces is blank"): SQL*Plus's ``SET COLSEP`` spool pads a student's empty contact
+    columns with spaces, which is no contact.
+    """
     if entity.within is None:
         return "TRUE"
-    return "(" + " OR ".join(f"{columns.value(c)} IS NOT NULL" for c in entity.own_columns) + ")"
+    filled = (f"NOT {white_space_blank_sql(columns.value(c))}" for c in entity.own_columns)
+    return "(" + " OR ".join(filled) + ")"
 
 
 @dataclass(frozen=True)
