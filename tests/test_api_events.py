@@ -560,7 +560,7 @@ def in_place(store: Store, folder: Path, *edits: tuple[str, dict[str, Any]]) -> 
     assert len({step_id for step_id in owners}) <= marked
     ((enrolled,),) = store.rows("SELECT count(*) FROM api_enrolled")
     owned_before = map_owners(store, "3.1", "before")
-    apply_latest(store, "api_served", DISTRICT)
+    apply_latest(store, "api_served", DISTRICT, owned=True)
     owned_after = map_owners(store, "3.1", "after")
     after = whole_mapping(store, folder / "after")
     for name in before:

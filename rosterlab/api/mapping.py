@@ -106,6 +106,7 @@ SIS_PATHS = {
     "users-teacher": "$.roles.teacher.sis_id",
     "users-staff": "$.roles.staff.staff_id",
 }
+_SIS_STEPS = ", ".join(map(quote_literal, SIS_PATHS))
 
 
 def _loaded(step: str, path: str) -> str:
@@ -294,13 +295,33 @@ def read_events(store: Store, pages: Sequence[Path]) -> None:
     store.execute("DROP TABLE api_events")
 
 
-def apply_latest(store: Store, table: str = "api_objects", district: str | None = None) -> int:
+def apply_latest(
+    store: Store, table: str = "api_objects", district: str | None = None, owned: bool = False
+) -> int:
     """Put the objects of ``api_latest`` in place in ``table``; return how many it names.
 
     The last event of an object wins: ``deleted`` removes it, ``created``/``updated`` put its
     ``data.object`` in place (a user once per role it has). A ``district`` names the rows of
-    ``table`` (``api_served``: district, step, id, j, v) the events apply to.
+    ``table`` (``api_served``: district, step, id, j, v) the events apply to. With ``owned``
+    the owners' objects and the sis_ids :func:`mark_owners` read before the events
+    (``api_owned``, ``api_sis``) are brought to the state after them too, from the events
+    alone: every object the events name is an owner, every other owner is unchanged.
     """
+    _put_latest(store, table, district)
+    if owned:
+        _put_latest(store, "api_owned", None)
+        store.execute("DELETE FROM api_sis WHERE id IN (SELECT oid FROM api_latest)")
+        store.execute(
+            f"INSERT INTO api_sis SELECT step, id, {_sis_case()} FROM api_owned "
+            f"WHERE id IN (SELECT oid FROM api_latest) AND step IN ({_SIS_STEPS})"
+        )
+    touched = int(store.rows("SELECT count(*) FROM api_latest")[0][0])
+    store.execute("DROP TABLE api_latest")
+    return touched
+
+
+def _put_latest(store: Store, table: str, district: str | None) -> None:
+    """``api_latest``'s objects in place in ``table`` (see :func:`apply_latest`)."""
     roles = ", ".join(f"'{role}'" for resource, role in STEPS if role)
     where, params, column = "", [], ""
     if district is not None:
@@ -317,9 +338,6 @@ def apply_latest(store: Store, table: str = "api_objects", district: str | None 
         f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))",
         params,
     )
-    touched = int(store.rows("SELECT count(*) FROM api_latest")[0][0])
-    store.execute("DROP TABLE api_latest")
-    return touched
 
 
 # The objects that own bundle rows: a school, a student (its contact rows too), a teacher or
@@ -429,11 +447,15 @@ def mark_owners(store: Store) -> int:
         + f") UNION SELECT id FROM api_objects WHERE step = 'sections' AND ({references}) "
         "UNION SELECT id FROM (" + _listing("sections", "$.teachers", _resis("users-teacher")) + ")"
     )
+    # The owners' objects, read once (every file maps from them; a view read every object's
+    # JSON again per file) and brought after the events by apply_latest(owned=True); likewise
+    # every object's sis_id, which the owners' rows and the whole mapping after read.
     owner_steps = ", ".join(map(quote_literal, OWNER_STEPS))
     store.execute(
-        "CREATE OR REPLACE TEMP VIEW api_owned AS SELECT * FROM api_objects "
-        f"WHERE step NOT IN ({owner_steps}) OR id IN (SELECT id FROM api_owners)"
+        "CREATE OR REPLACE TEMP TABLE api_owned AS SELECT * FROM api_objects "
+        f"WHERE step IN ({owner_steps}) AND id IN (SELECT id FROM api_owners)"
     )
+    _make_sis(store)
     _mark_enrolled(store)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE api_related AS SELECT id FROM (SELECT id, "
@@ -479,8 +501,7 @@ def _mark_enrolled(store: Store) -> None:
 
 def drop_owners(store: Store) -> None:
     """Drop ``api_owners`` and the tables :func:`mark_owners` and :func:`map_owners` made."""
-    store.execute("DROP VIEW IF EXISTS api_owned")
-    for table in ("api_owners", "api_resis", "api_enrolled", "api_related"):
+    for table in ("api_owners", "api_owned", "api_resis", "api_enrolled", "api_related"):
         store.execute(f"DROP TABLE IF EXISTS {table}")
     for tag in OWNER_TAGS:
         for file_name in FILES:
@@ -501,14 +522,20 @@ def owned_table(tag: str, file_name: str) -> str:
 def map_owners(
     store: Store, version: str, tag: str, ext: dict[str, list[str] | None] | None = None
 ) -> dict[str, tuple[str, ...]]:
-    """Map only the owners' rows (:func:`mark_owners`: the objects in ``api_owners``, the
+    """Map only the owners' rows (:func:`mark_owners`: the owners' objects in ``api_owned``, the
     enrollment entries in ``api_enrolled``, the contacts in ``api_related``; references are
-    read from every object of ``api_objects``) into one table per file (:func:`owned_table`:
+    read from every object's sis_id in ``api_sis`` — both brought after the events by
+    :func:`apply_latest` with ``owned``) into one table per file (:func:`owned_table`:
     ``_row``, then ``c0..cN`` as staging holds them); return each file's header. ``ext`` gives
     a step's ``ext`` keys when known (:func:`ext_after`), else they are read from every object.
     """
     out = _Out(
-        tag=tag, objects="api_owned", enrolled="api_enrolled", related="api_related", ext=ext
+        tag=tag,
+        objects="api_owned",
+        enrolled="api_enrolled",
+        related="api_related",
+        ext=ext,
+        sis_kept=True,
     )
     _map(store, version, out)
     return out.headers
@@ -608,6 +635,7 @@ class _Out:
     enrolled: str | None = None  # only these (section, student) enrollment entries
     related: str | None = None  # only these contacts (ids) on the students' rows
     ext: dict[str, list[str] | None] | None = None  # per step, the ext keys if known
+    sis_kept: bool = False  # ``api_sis`` holds the sis_ids of ``api_objects`` already
     headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -666,23 +694,36 @@ def _date(raw: str, parse: str) -> str:
     return f"coalesce(strftime(try_strptime({raw}, '{parse}'), '%m/%d/%Y'), {raw})"
 
 
-def write_bundle(store: Store, folder: Path, version: str) -> dict[str, int]:
+def write_bundle(
+    store: Store,
+    folder: Path,
+    version: str,
+    ext: dict[str, list[str] | None] | None = None,
+    sis_kept: bool = False,
+) -> dict[str, int]:
     """Write the bundle files derived from ``api_objects`` into ``folder``; return rows per file.
 
     Each file's rows stay in its parse table (the staging of whatever was staged before is
-    cleared: those tables are replaced).
+    cleared: those tables are replaced). An events pull gives the ``ext`` keys it knows
+    (:func:`ext_after`) and ``sis_kept`` when ``api_sis`` is current (:func:`apply_latest`):
+    neither is then read from every object again.
     """
     folder.mkdir(parents=True, exist_ok=True)
     clear_staging(store)
-    return _map(store, version, _Out(folder=folder))
+    return _map(store, version, _Out(folder=folder, ext=ext, sis_kept=sis_kept))
+
+
+def _make_sis(store: Store) -> None:
+    """``api_sis`` (step, id, sis): every referenced object's sis_id, of ``api_objects``."""
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE api_sis AS SELECT step, id, {_sis_case()} AS sis "
+        f"FROM api_objects WHERE step IN ({_SIS_STEPS})"
+    )
 
 
 def _map(store: Store, version: str, out: _Out) -> dict[str, int]:
-    steps = ", ".join(quote_literal(step) for step in SIS_PATHS)
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE api_sis AS SELECT step, id, {_sis_case()} AS sis "
-        f"FROM api_objects WHERE step IN ({steps})"
-    )
+    if not out.sis_kept:
+        _make_sis(store)
     written = {
         "schools.csv": _schools(store, out),
         "students.csv": _students(store, out, version),

@@ -439,12 +439,12 @@ def _record(
     else:
         newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
         cursor = next((c for c in reversed(newest) if c), base.event_cursor)
-    delta = None
+    delta, ext = None, None
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
         if base is None:  # a full pull's objects were read while fetching
             applied = count_objects(store)
         elif kept_state:
-            delta = _apply_kept(store, fetched, base, district, target.version, say)
+            delta, ext = _apply_kept(store, fetched, base, district, target.version, say)
             applied = count_objects(store)
         else:
             applied = load_pages(store, [p.path for p in kept])
@@ -452,7 +452,10 @@ def _record(
         served = district_status(store)
         scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
         scope = {step_name(r, role): scope.get(step_name(r, role), 0) for r, role in STEPS}
-        rows = write_bundle(store, Path(tmp) / "bundle", target.version)
+        # after the owners' mapping, the sis_ids are current and the ext keys known
+        rows = write_bundle(
+            store, Path(tmp) / "bundle", target.version, ext, sis_kept=delta is not None
+        )
         sync = sync_type or store.district_sync_type(district)
         sync = sync or SIS_SYNC_TYPES.get(str(served.get("sis_type")), "clever-managed")
         with open_bundle(Path(tmp) / "bundle") as bundle:
@@ -515,10 +518,11 @@ def _apply_kept(
     district: str,
     version: str,
     say: Progress,
-) -> OwnerDelta | None:
+) -> tuple[OwnerDelta | None, dict[str, list[str] | None] | None]:
     """Apply the events to the served state kept from the base pull (``api_objects`` becomes
     its view). When the base is the district's newest night, the owners the events touch are
-    mapped before and after: the delta the ingest merges (None otherwise)."""
+    mapped before and after: the delta the ingest merges and the ``ext`` keys after the events
+    (:func:`ext_after`); (None, None) otherwise."""
     serve_kept(store, district)
     read_events(store, [p.path for p in fetched])
     history = store.snapshots(district)
@@ -535,14 +539,14 @@ def _apply_kept(
         base_ext = header_ext_keys(dict(headers))
         owned_ext = ext_keys(store, "api_owned")
         before = map_owners(store, version, "before", {**base_ext})
-    touched = apply_latest(store, "api_served", district)
+    touched = apply_latest(store, "api_served", district, owned=newest)
     say(
         f"events changed {touched:,} records of the served state kept from snapshot "
         f"{base.snapshot_id}"
     )
     if not newest:
         say(f"snapshot {base.snapshot_id} is not the district's newest night: merging in full")
-        return None
+        return None, None
     after_ext = ext_after(base_ext, owned_ext, ext_keys(store, "api_owned"))
     after = map_owners(store, version, "after", after_ext)
     say(f"{owners:,} records own the rows those events may change")
@@ -550,7 +554,7 @@ def _apply_kept(
         base.snapshot_id,
         {name: OwnedFile(owned_table("before", name), h) for name, h in before.items()},
         {name: OwnedFile(owned_table("after", name), h) for name, h in after.items()},
-    )
+    ), after_ext
 
 
 def rederive(store: Store, snapshot_id: int, folder: Path) -> dict[str, int]:
