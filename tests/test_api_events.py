@@ -648,6 +648,33 @@ def test_a_student_re_keyed_in_place_reaches_only_its_enrollment_rows(
     assert found.after["sections.csv"] == []
 
 
+def test_a_re_keyed_student_kept_by_a_changed_section_is_found_in_its_list_after(
+    tmp_path, capsys, monkeypatch
+):
+    """Cy re-keyed in place the night SEC-2 gains Ada: SEC-2 is an event's object, so it is
+    not among the sections scanned for Cy's id (those the events leave alone); its list after
+    the events still finds Cy's entry, and Ada's comes with it."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        section = served(store, "sections", "$.sis_id", "SEC-2")
+        cy = served(store, "users-student", "$.roles.student.sis_id", "S-003")
+        ada = served(store, "users-student", "$.roles.student.sis_id", "S-001")
+        roles = {**cy["roles"], "student": {**cy["roles"]["student"], "sis_id": "S-003Z"}}
+        found = in_place(
+            store,
+            tmp_path,
+            ("users.updated", {**cy, "roles": roles}),
+            ("sections.updated", {**section, "students": [*section["students"], ada["id"]]}),
+        )
+    assert found.owners == [("sections", "SEC-2"), ("users-student", "S-003")]
+    assert found.enrolled == 2
+    assert found.before["enrollments.csv"] == [("SCH-2", "SEC-2", "S-003")]
+    assert found.after["enrollments.csv"] == [
+        ("SCH-2", "SEC-2", "S-001"),
+        ("SCH-2", "SEC-2", "S-003Z"),
+    ]
+
+
 def test_a_section_changing_students_maps_only_the_entries_that_come_and_go(
     tmp_path, capsys, monkeypatch
 ):
