@@ -549,6 +549,7 @@ def _apply_kept(
         return None, None
     after_ext = ext_after(base_ext, owned_ext, ext_keys(store, "api_owned"))
     after = map_owners(store, version, "after", after_ext)
+    store.execute("DROP TABLE api_owned")  # its objects' JSON, before the whole mapping
     say(f"{owners:,} records own the rows those events may change")
     return OwnerDelta(
         base.snapshot_id,
