@@ -528,7 +528,7 @@ def _kept_pull(tmp_path: Path, capsys: Any, monkeypatch: Any) -> Path:
 def test_a_served_state_kept_before_the_ext_column_gets_it_as_a_pull_loads_it(
     tmp_path, capsys, monkeypatch
 ):
-    """Migration 17 gives the served objects kept before it their ``ext`` object from their
+    """Migration 16 gives the served objects kept before it their ``ext`` object from their
     JSON: exactly what a pull loads with them (an events pull then reads it)."""
     pulls = _kept_pull(tmp_path, capsys, monkeypatch)
     kept = "SELECT step, id, ext::VARCHAR FROM api_served ORDER BY ALL"
@@ -537,7 +537,7 @@ def test_a_served_state_kept_before_the_ext_column_gets_it_as_a_pull_loads_it(
         loaded = store.rows(kept)
         for sql in (
             "ALTER TABLE api_served DROP COLUMN ext",
-            "DELETE FROM schema_migrations WHERE version = 17",
+            "DELETE FROM schema_migrations WHERE version = 16",
         ):
             store.execute(sql)
     with Store.open(pulls) as store:

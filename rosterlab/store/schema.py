@@ -634,5 +634,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
-        (17, "the ext object of each served object", API_SERVED_EXT),
+        (16, "the ext object of each served object", API_SERVED_EXT),
     ]
