@@ -4,6 +4,7 @@ With one thread, ingesting the tiny night fits in 8 MB of DuckDB memory but chec
 after needs more than 9 MB, so at 8 MB the ingest commits and the checks run out of memory inside
 their transaction; a recheck in a fresh store connection needs 7 MB, so it is given 6 MB and its
 checks run out of memory there (measured).
+With two threads (the checks' second lane running beside) 8 MB fails the checks too (measured).
 The aborted transaction is rolled back before anything else runs on the connection: the store
 stays healthy and usable, the previous check results stay cached, and the error is the store's
 one-line out-of-memory message.
@@ -96,9 +97,12 @@ def test_a_recheck_that_runs_out_of_memory_keeps_the_cached_checks(
     assert run(capsys, "--store", str(store), "doctor")[0] == 0
 
 
-def test_the_connection_is_usable_after_checks_ran_out_of_memory(night: Path, tmp_path: Path):
+@pytest.mark.parametrize("threads", [1, 2])  # 2: the checks' second lane runs (Store.beside)
+def test_the_connection_is_usable_after_checks_ran_out_of_memory(
+    night: Path, tmp_path: Path, threads: int
+):
     path = tmp_path / "store.duckdb"
-    with Store.open(path, memory_limit=LIMIT, threads=1) as store:
+    with Store.open(path, memory_limit=LIMIT, threads=threads) as store:
         with open_bundle(night) as bundle:
             snapshot = ingest_bundle(store, bundle, district="maple").snapshot.id
         with pytest.raises(StoreError) as raised:

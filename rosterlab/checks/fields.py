@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rosterlab import spec
-from rosterlab.checks.model import CheckContext, CheckSettings
+from rosterlab.checks.model import CheckContext, CheckSettings, Committed
 from rosterlab.checks.sql import Sql, field_of
 from rosterlab.spec import Finding, finding
 from rosterlab.store import (
@@ -110,13 +110,15 @@ def profile_file(
     sample: int,
     known: Mapping[str, str] | None = None,
     versions: Sql | None = None,
+    committed: Committed | None = None,
 ) -> list[FieldProfile]:
     """Profile one staged file: fill, distinct values and a pattern mix per column, in SQL.
 
     ``known`` maps columns to tables of their distinct values that the checks already made
     (their exact count is then free). ``versions``: the versions present tonight of the record
     a file repeats over several rows (students.csv: a row per contact; :func:`record_versions`),
-    whose own columns' distinct values are counted over them instead of the rows.
+    whose own columns' distinct values are counted over them instead of the rows;
+    ``committed`` runs a query of those (a check's :meth:`CheckContext.committed_rows`).
     """
     positions = staged.columns.received_positions()  # a duplicated header is profiled once
     if not positions:
@@ -142,7 +144,8 @@ def profile_file(
             else ("rows", column)
             for name, column in zip(positions, columns, strict=True)
         ]
-        stats = _stats(store, staged.view, rows, columns, distinct_of, versions)
+        committed = committed or (lambda sql, params: lambda: store.rows(sql, params))
+        stats = _stats(store, staged.view, rows, columns, distinct_of, versions, committed)
         _draw_sample(store, staged, columns, rows, sample)
         for column, shape, count, _ in _patterns(store, SAMPLE_TABLE, columns):
             counted[column].append((shape, count))
@@ -228,6 +231,7 @@ def _stats(
     columns: Sequence[str],
     distinct_of: Sequence[tuple[str, str]],
     versions: Sql | None,
+    committed: Committed,
 ) -> list[Any]:
     """Filled and distinct values per column, in batches of :data:`PROFILE_BATCH` columns.
 
@@ -235,6 +239,7 @@ def _stats(
     from a table of them the checks made (``known``), the record's ``versions`` or the rows.
     The count is exact up to :data:`EXACT_DISTINCT_ROWS` rows, a HyperLogLog estimate above:
     the estimate depends on the set of values only, so versions and rows give the same number.
+    ``committed`` runs the versions' query (the store's tables), perhaps beside the rows'.
     """
     distinct = "count(DISTINCT {})" if rows <= EXACT_DISTINCT_ROWS else "approx_count_distinct({})"
     # Columns go in batches: one query over hundreds of columns (a file with 500 ext.* columns)
@@ -251,12 +256,13 @@ def _stats(
                 over_rows.append(f"(SELECT count(*) FROM {what})")
             else:
                 (over_versions if how == "versions" else over_rows).append(distinct.format(what))
-        counted = iter(store.rows(f"SELECT {', '.join(over_rows)} FROM {view}")[0])
-        from_versions: Iterator[Any] = iter(())
-        if over_versions and versions is not None:
+        counted_versions = None
+        if over_versions and versions is not None:  # committed tables: beside the rows' pass
             source, params = versions
             sql = f"SELECT {', '.join(over_versions)} FROM {source}"
-            from_versions = iter(store.rows(sql, params)[0])
+            counted_versions = committed(sql, params)
+        counted = iter(store.rows(f"SELECT {', '.join(over_rows)} FROM {view}")[0])
+        from_versions = iter(counted_versions()[0] if counted_versions else ())
         for i in batch:
             stats.append(next(counted))
             stats.append(next(from_versions if distinct_of[i][0] == "versions" else counted))
@@ -348,7 +354,10 @@ def profile_snapshot(
                 if table is not None:
                     known[column] = table
         versions = record_versions(store, snapshot, staged_file)
-        profiles += profile_file(store, staged_file, settings.pattern_sample, known, versions)
+        committed = ctx.committed_rows if ctx is not None else None
+        profiles += profile_file(
+            store, staged_file, settings.pattern_sample, known, versions, committed
+        )
     if not store.read_only:
         _save(store, snapshot_id, profiles)
     return profiles

@@ -18,7 +18,7 @@ from rosterlab.config import DistrictSettings
 from rosterlab.diff import DiffResult, HoldThresholds
 from rosterlab.spec import Finding
 from rosterlab.spec.findings import as_served
-from rosterlab.store import SnapshotInfo, StagedFile, Store
+from rosterlab.store import Beside, SnapshotInfo, StagedFile, Store
 from rosterlab.store.outcomes import API_ORIGIN
 
 if TYPE_CHECKING:
@@ -32,6 +32,11 @@ DISTINCT_TOGETHER: dict[str, tuple[str, ...]] = {
         f.name for f in _ENROLLMENTS.fields if f.references in ("sections", "schools")
     )
 }
+
+
+Committed = Callable[[str, Sequence[Any] | None], Callable[[], list[tuple[Any, ...]]]]
+"""Starts a query of the store's committed tables; the function it returns waits for the rows
+(:meth:`CheckContext.committed_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,18 @@ class CheckContext:
     previous_profiles: Sequence[FieldProfile] | None = None
     # The diff the history check made (previous → snapshot), handed on in CheckResult.history.
     history: list[DiffResult] = field(default_factory=list, compare=False)
+    # The store's second lane (Store.beside): queries of the store's committed tables (the
+    # night's versions, not the staged files) run there while this connection goes on.
+    beside: Beside | None = field(default=None, compare=False)
+
+    def committed_rows(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """Start a query of the store's committed tables beside the checks' own statements;
+        the function returned waits for its rows (small results only)."""
+        if self.beside is None:
+            return lambda: self.store.rows(sql, params)
+        return self.beside.rows(sql, params)
 
     def staged_of(self, entity: str) -> StagedFile | None:
         """The staged file holding ``entity`` (None when absent or unreadable tonight)."""

@@ -245,18 +245,24 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
                     ),
                 )
             )
-    sources = {False: (staged.view, []), True: ctx.store.entity_in(ctx.snapshot, record)}
-    found: dict[bool, Iterator[Any]] = {}
-    for versions, (source, source_params) in sources.items():
-        counts = [count for count, over, _ in planned if count is not None and over is versions]
-        found[versions] = iter(
-            ctx.store.rows(
-                f"SELECT {', '.join(sql for sql, _ in counts)} FROM {source}",
-                [*(value for _, params in counts for value in params), *source_params],
-            )[0]
-            if counts
-            else ()
+
+    def one_pass(over: bool, source: str, source_params: list[Any]) -> Sql | None:
+        counts = [count for count, by, _ in planned if count is not None and by is over]
+        if not counts:
+            return None
+        return (
+            f"SELECT {', '.join(sql for sql, _ in counts)} FROM {source}",
+            [*(value for _, params in counts for value in params), *source_params],
         )
+
+    # The versions' pass reads the store's committed tables only: it runs beside the rows'.
+    by_versions = one_pass(True, *ctx.store.entity_in(ctx.snapshot, record))
+    by_rows = one_pass(False, staged.view, [])
+    versions_counted = ctx.committed_rows(*by_versions) if by_versions else None
+    found: dict[bool, Iterator[Any]] = {
+        False: iter(ctx.store.rows(*by_rows)[0] if by_rows else ()),
+        True: iter(versions_counted()[0] if versions_counted else ()),
+    }
     return [query for count, over, query in planned if count is None or next(found[over])]
 
 

@@ -34,8 +34,13 @@ from rosterlab.checks.rows import check_cells, check_contacts, check_duplicates
 from rosterlab.checks.sql import STORED_ROWS, create_rows_table, rows_table
 from rosterlab.diff import diff_snapshots, history_findings
 from rosterlab.spec import Finding, finding
-from rosterlab.store import SnapshotInfo, Store, quote_ident, stage_snapshot
-from rosterlab.store.outcomes import live_before, record_outcome, snapshot_outcome
+from rosterlab.store import Beside, SnapshotInfo, Store, quote_ident, stage_snapshot
+from rosterlab.store.outcomes import (
+    UnservedLater,
+    live_before,
+    record_outcome,
+    snapshot_outcome,
+)
 
 CHECKS_VERSION = "8"
 STAGE = "check"
@@ -172,7 +177,11 @@ def _fingerprint(
 
 
 def _context(
-    store: Store, snapshot: SnapshotInfo, previous: SnapshotInfo | None, settings: CheckSettings
+    store: Store,
+    snapshot: SnapshotInfo,
+    previous: SnapshotInfo | None,
+    settings: CheckSettings,
+    beside: Beside,
 ) -> CheckContext:
     """Profile the previous snapshot if needed, then stage this one.
 
@@ -189,14 +198,20 @@ def _context(
     )
     staged = stage_snapshot(store, snapshot.id)
     in_order = {name: staged[name] for name in spec.FILES if name in staged}
-    return CheckContext(store, snapshot, previous, in_order, settings, previous_profiles=profiles)
+    return CheckContext(
+        store, snapshot, previous, in_order, settings, previous_profiles=profiles, beside=beside
+    )
 
 
-def _compute(ctx: CheckContext) -> list[Finding]:
+def _compute(ctx: CheckContext, unserved: UnservedLater | None = None) -> list[Finding]:
+    """Every check in order; once the findings so far say the upload outcome will count the
+    records Clever does not serve, their query starts beside the checks left."""
     create_rows_table(ctx)
     found: list[Finding] = []
     for check in CHECKS:
         found += check.run(ctx)
+        if unserved is not None:
+            unserved.start_if_needed(found)
     return worded_for(ctx.snapshot, root_causes(found))
 
 
@@ -263,30 +278,38 @@ def run_checks(
     if cached:
         found = store.findings(snapshot_id, STAGE)
     else:
-        ctx = _context(store, snapshot, previous, settings)
-        # The temporary tables are dropped after the transaction ends: a failed statement (out
-        # of memory) aborts it, and only its rollback makes the connection usable again.
-        try:
-            if store.read_only:
-                found = _compute(ctx)
-                details = rows_table(store, snapshot_id)
-            else:
-                with store.transaction():
+        # The store's second lane runs the checks' queries of committed tables (the night's
+        # versions) beside their statements over the staged files: both cores stay busy.
+        with store.beside() as beside:
+            ctx = _context(store, snapshot, previous, settings, beside)
+            # The temporary tables are dropped after the transaction ends: a failed statement
+            # (out of memory) aborts it, and only its rollback makes the connection usable again.
+            try:
+                if store.read_only:
                     found = _compute(ctx)
-                    store.record_findings(snapshot_id, STAGE, found)
-                    everything = (*store.findings(snapshot_id, "ingest"), *found)
-                    record_outcome(
-                        store,
-                        snapshot_outcome(
-                            store, snapshot_id, everything, settings.district_values()
-                        ),
-                    )
-                    store.execute(
-                        "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
-                        [snapshot_id, fingerprint],
-                    )
-        finally:
-            ctx.drop_tables()
+                    details = rows_table(store, snapshot_id)
+                else:
+                    with store.transaction():
+                        unserved = UnservedLater(store, snapshot, beside)
+                        found = _compute(ctx, unserved)
+                        store.record_findings(snapshot_id, STAGE, found)
+                        everything = (*store.findings(snapshot_id, "ingest"), *found)
+                        record_outcome(
+                            store,
+                            snapshot_outcome(
+                                store,
+                                snapshot_id,
+                                everything,
+                                settings.district_values(),
+                                unserved=unserved,
+                            ),
+                        )
+                        store.execute(
+                            "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
+                            [snapshot_id, fingerprint],
+                        )
+            finally:
+                ctx.drop_tables()
         history = ctx.history[-1] if ctx.history else None
     findings = (*store.findings(snapshot_id, "ingest"), *found)
     return CheckResult(snapshot, findings, group_by_cause(findings), cached, details, history)

@@ -13,6 +13,7 @@ from rosterlab.store.sql import quote_ident
 from rosterlab.store.store import (
     DATED_BY,
     ORIGINS,
+    Beside,
     IngestResult,
     Origin,
     Progress,
@@ -74,6 +75,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DATED_BY",
     "ORIGINS",
+    "Beside",
     "ColumnMap",
     "IngestResult",
     "Origin",

@@ -16,8 +16,10 @@ District admins are left out: they are not served at all (admins.csv is deprecat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from rosterlab import spec
 from rosterlab.store.sql import BLANK_CODES, quote_ident, quote_literal
@@ -241,13 +243,22 @@ def not_served(
     (``duplicated``: :func:`duplicated_entities`, when the caller has them)."""
     if duplicated is None:
         duplicated = duplicated_entities(store, snapshot.id)
+    return not_served_of(store.rows(*not_served_query(snapshot, duplicated)))
+
+
+def not_served_query(
+    snapshot: SnapshotInfo, duplicated: frozenset[str]
+) -> tuple[str, list[object]]:
+    """:func:`not_served`'s query and its bound values (it reads committed tables only)."""
     duplicated &= frozenset(FOLLOWED)
     params: list[object] = [snapshot.district, snapshot.seq]
+    return _not_served_sql(duplicated), [*params, snapshot.id] if duplicated else params
+
+
+def not_served_of(rows: Sequence[tuple[Any, ...]]) -> tuple[NotServed, ...]:
+    """The records :func:`not_served_query`'s rows count."""
     return tuple(
-        NotServed(entity, code, int(records), int(rows), by)
-        for entity, code, by, records, rows in store.rows(
-            _not_served_sql(duplicated), [*params, snapshot.id] if duplicated else params
-        )
+        NotServed(entity, code, int(records), int(n), by) for entity, code, by, records, n in rows
     )
 
 

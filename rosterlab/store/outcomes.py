@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,14 @@ from rosterlab.spec.findings import (
     ROWS_SKIPPED,
     SECTION_SKIPPED,
 )
-from rosterlab.store.carried import NotServed, duplicated_entities, not_served
-from rosterlab.store.store import SnapshotInfo, Store
+from rosterlab.store.carried import (
+    NotServed,
+    duplicated_entities,
+    not_served,
+    not_served_of,
+    not_served_query,
+)
+from rosterlab.store.store import Beside, SnapshotInfo, Store
 
 NOT_PROCESSED = "not-processed"
 HELD = "held"
@@ -237,16 +243,50 @@ def skips_rows(findings: Sequence[Finding]) -> bool:
     )
 
 
+class UnservedLater:
+    """A night's records Clever does not serve (:func:`~rosterlab.store.carried.not_served`),
+    their query started on the store's second lane as soon as the findings so far (``found``,
+    with the ingest's) say the outcome will count them — beside the checks still running."""
+
+    def __init__(self, store: Store, snapshot: SnapshotInfo, beside: Beside) -> None:
+        self._store = store
+        self._snapshot = snapshot
+        self._beside = beside
+        self._ingest = store.findings(snapshot.id, "ingest")
+        self.duplicated = duplicated_entities(store, snapshot.id)
+        self._rows: Callable[[], list[tuple[Any, ...]]] | None = None
+
+    def start_if_needed(self, found: Sequence[Finding]) -> None:
+        if self._rows is not None or self._snapshot.origin == API_ORIGIN:
+            return
+        everything = (*self._ingest, *found)
+        if _stops(everything) or not (self.duplicated or skips_rows(everything)):
+            return
+        self._rows = self._beside.rows(*not_served_query(self._snapshot, self.duplicated))
+
+    def records(self) -> tuple[NotServed, ...]:
+        if self._rows is None:
+            return not_served(self._store, self._snapshot, self.duplicated)
+        return not_served_of(self._rows())
+
+
+def _stops(findings: Sequence[Finding]) -> bool:
+    """Whether a finding stops the upload (Clever does not process it)."""
+    return any(spec.CATALOGUE[f.code].clever == NOT_PROCESSED_CONSEQUENCE for f in findings)
+
+
 def snapshot_outcome(
     store: Store,
     snapshot_id: int,
     findings: Sequence[Finding],
     settings: Mapping[str, Any] | None = None,
+    *,
+    unserved: UnservedLater | None = None,
 ) -> UploadOutcome:
     """A snapshot's outcome from its findings, with the records its skips carry: counted in
     the store (one query over the night's rows) only when Clever processes the upload and a
-    finding skips a row or the night repeats a key. A snapshot pulled from the Data API is
-    :func:`served_outcome`."""
+    finding skips a row or the night repeats a key (``unserved``: that query, perhaps already
+    started). A snapshot pulled from the Data API is :func:`served_outcome`."""
     snapshot = store.snapshot(snapshot_id)
     if snapshot.origin == API_ORIGIN:
         return served_outcome(snapshot_id, findings, settings)
@@ -254,11 +294,11 @@ def snapshot_outcome(
     outcome = upload_outcome(snapshot_id, findings, rows, settings)
     if outcome.outcome == NOT_PROCESSED:
         return outcome
-    duplicated = duplicated_entities(store, snapshot_id)
+    duplicated = unserved.duplicated if unserved else duplicated_entities(store, snapshot_id)
     if not (skips_rows(findings) or duplicated):
         return outcome
-    unserved = not_served(store, snapshot, duplicated)
-    return upload_outcome(snapshot_id, findings, rows, settings, unserved)
+    records = unserved.records() if unserved else not_served(store, snapshot, duplicated)
+    return upload_outcome(snapshot_id, findings, rows, settings, records)
 
 
 def file_rows(store: Store, snapshot_id: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,8 +144,9 @@ def interrupt_queries() -> None:
     The query fails with ``duckdb.InterruptException``; a store that is idle is unaffected.
     """
     for store in list(_OPEN):
-        with suppress(duckdb.Error):  # closed meanwhile
-            store._con.interrupt()
+        for con in (store._con, *store._lanes):
+            with suppress(duckdb.Error):  # closed meanwhile
+                con.interrupt()
 
 
 _NIGHT_REF = re.compile(r"n[1-9][0-9]*")
@@ -183,6 +185,7 @@ class Store:
         self._damaged = False
         self.waited = 0.0  # seconds spent waiting for another process to release the file
         self.reading_copy = False  # True: reads the published copy, not the store file
+        self._lanes: list[duckdb.DuckDBPyConnection] = []  # open second lanes (beside)
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -431,6 +434,27 @@ class Store:
                 self._damaged = True  # never publish this over the readers' good copy
                 raise files.damaged(self.path, reason, in_copy=self.reading_copy) from exc
             raise
+
+    @contextmanager
+    def beside(self) -> Iterator[Beside]:
+        """A second lane for queries of committed tables, so a run of many small statements
+        (a check) keeps both cores busy: :meth:`Beside.rows` starts a query on a second
+        connection of the store, in a thread, while this one goes on.
+
+        Concurrent only when this connection is outside a transaction as the lane opens (a
+        second connection sees committed data only; the caller's transaction, begun after,
+        must not write what the lane reads) and may use more than one thread; otherwise a
+        query runs on this connection when its rows are asked for. Leaving the block waits for
+        the lane (interrupting it when the block failed) and closes it.
+        """
+        threads = int(self._rows("SELECT current_setting('threads')")[0][0])
+        lane = Beside(self, concurrent=not self._depth and threads > 1)
+        try:
+            yield lane
+        except BaseException:
+            lane.close(interrupt=True)
+            raise
+        lane.close(interrupt=False)
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._resources():
@@ -770,6 +794,73 @@ class Store:
     def district_sync_type(self, district: str) -> str | None:
         rows = self._rows("SELECT sync_type FROM districts WHERE district = ?", [district])
         return rows[0][0] if rows else None
+
+
+class Beside:
+    """A store's second lane (:meth:`Store.beside`): queries of committed tables run on their
+    own connection in one worker thread, in the order given; errors are the store's own
+    (:class:`~rosterlab.errors.StoreError` for running out of memory), raised where the rows
+    are asked for."""
+
+    def __init__(self, store: Store, *, concurrent: bool) -> None:
+        self._store = store
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[list[tuple[Any, ...]]]] = []
+        if concurrent:
+            database = store._rows("SELECT current_database()")[0][0]
+            self._con = store._con.cursor()
+            self._con.execute(f"USE {quote_ident(database)}")  # a reader's copy is attached
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rosterlab-beside")
+            store._lanes.append(self._con)  # interrupt_queries() stops it too
+
+    @property
+    def concurrent(self) -> bool:
+        return self._pool is not None
+
+    def rows(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """Start a query; the function returned waits for its rows (small results only)."""
+        if self._pool is None or self._con is None:
+            ran: list[list[tuple[Any, ...]]] = []
+
+            def later() -> list[tuple[Any, ...]]:
+                if not ran:
+                    ran.append(self._store._rows(sql, params))
+                return ran[0]
+
+            return later
+        con = self._con
+        future = self._pool.submit(self._run, con, sql, params)
+        self._pending.append(future)
+        return future.result
+
+    def _run(
+        self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None
+    ) -> list[tuple[Any, ...]]:
+        with self._store._resources():
+            return con.execute(sql, params or []).fetchall()
+
+    def close(self, *, interrupt: bool) -> None:
+        """Wait for the lane's queries (stopping the one running when ``interrupt``); close."""
+        if self._pool is None or self._con is None:
+            return
+        if interrupt:
+            with suppress(duckdb.Error):
+                self._con.interrupt()
+            for future in self._pending:
+                future.cancel()
+        pool, con, pending = self._pool, self._con, self._pending
+        self._pool, self._con, self._pending = None, None, []
+        try:
+            pool.shutdown(wait=True)
+            if not interrupt:  # a query nobody asked the rows of still fails loudly
+                for future in pending:
+                    future.result()
+        finally:
+            self._store._lanes.remove(con)
+            con.close()
 
 
 def _check_path(path: Path, *, read_only: bool, copy_exists: bool) -> None:
