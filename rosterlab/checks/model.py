@@ -19,7 +19,7 @@ from rosterlab.diff import DiffResult, HoldThresholds
 from rosterlab.spec import Finding
 from rosterlab.spec.findings import as_served
 from rosterlab.store import Beside, SnapshotInfo, StagedFile, Store
-from rosterlab.store.outcomes import API_ORIGIN
+from rosterlab.store.outcomes import API_ORIGIN, UnservedLater
 
 if TYPE_CHECKING:
     from rosterlab.checks.fields import FieldProfile
@@ -112,6 +112,9 @@ class CheckContext:
     # The store's second lane (Store.beside): queries of the store's committed tables (the
     # night's versions, not the staged files) run there while this connection goes on.
     beside: Beside | None = field(default=None, compare=False)
+    # The upload outcome's records Clever does not serve, started beside once needed (a
+    # writable store's run only: a reader records no outcome).
+    unserved: UnservedLater | None = field(default=None, compare=False)
 
     def committed_rows(
         self, sql: str, params: Sequence[Any] | None = None

@@ -199,19 +199,26 @@ def _context(
     staged = stage_snapshot(store, snapshot.id)
     in_order = {name: staged[name] for name in spec.FILES if name in staged}
     return CheckContext(
-        store, snapshot, previous, in_order, settings, previous_profiles=profiles, beside=beside
+        store,
+        snapshot,
+        previous,
+        in_order,
+        settings,
+        previous_profiles=profiles,
+        beside=beside,
+        unserved=None if store.read_only else UnservedLater(store, snapshot, beside),
     )
 
 
-def _compute(ctx: CheckContext, unserved: UnservedLater | None = None) -> list[Finding]:
+def _compute(ctx: CheckContext) -> list[Finding]:
     """Every check in order; once the findings so far say the upload outcome will count the
     records Clever does not serve, their query starts beside the checks left."""
     create_rows_table(ctx)
     found: list[Finding] = []
     for check in CHECKS:
         found += check.run(ctx)
-        if unserved is not None:
-            unserved.start_if_needed(found)
+        if ctx.unserved is not None:
+            ctx.unserved.start_if_needed(found)
     return worded_for(ctx.snapshot, root_causes(found))
 
 
@@ -290,8 +297,7 @@ def run_checks(
                     details = rows_table(store, snapshot_id)
                 else:
                     with store.transaction():
-                        unserved = UnservedLater(store, snapshot, beside)
-                        found = _compute(ctx, unserved)
+                        found = _compute(ctx)
                         store.record_findings(snapshot_id, STAGE, found)
                         everything = (*store.findings(snapshot_id, "ingest"), *found)
                         record_outcome(
@@ -301,7 +307,7 @@ def run_checks(
                                 snapshot_id,
                                 everything,
                                 settings.district_values(),
-                                unserved=unserved,
+                                unserved=ctx.unserved,
                             ),
                         )
                         store.execute(
