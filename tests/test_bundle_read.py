@@ -303,7 +303,7 @@ def test_spreadsheet_saved_over_students_csv_is_binary_not_text(tmp_path: Path) 
     xlsx = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02"
     bundle = read(tmp_path, clean_files() | {"students.csv": xlsx})
 
-    assert codes(bundle) == [("encoding-not-utf8", "binary", None, None)]
+    assert codes(bundle) == [("unreadable-file", "students.csv", None, None)]
     students = bundle.spec_file("students.csv")
     assert students is not None
     assert (students.encoding, students.header, students.newline) == (None, (), None)

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from rosterlab.bundle.digest import bundle_sha256
 from rosterlab.bundle.model import Bundle, SourceFile
-from rosterlab.bundle.sniff import BINARY, Sniffed, sniff
+from rosterlab.bundle.sniff import Sniffed, sniff
 from rosterlab.config import Limits
 from rosterlab.errors import BundleError, DiskFullError, disk_full
 from rosterlab.spec import (
@@ -396,14 +396,13 @@ def _file_findings(f: SourceFile, spec_name: str, limits: Limits) -> Iterator[Fi
     entity = entity_of_file(spec_name)
     if FILES[spec_name].deprecated:
         yield finding("deprecated-file", entity=entity, value=spec_name)
+    if f.encoding is None:  # not text at all: Clever cannot read a row of it
+        yield finding("unreadable-file", entity=entity, value=spec_name, file=spec_name)
+        return
     if f.encoding not in ("utf-8", "utf-8-sig"):
-        yield finding(
-            "encoding-not-utf8", entity=entity, value=f.encoding or BINARY, file=spec_name
-        )
+        yield finding("encoding-not-utf8", entity=entity, value=f.encoding, file=spec_name)
     if f.bom and f.encoding == "utf-8-sig":
         yield finding("bom-present", entity=entity, file=spec_name)
-    if f.encoding is None:
-        return
     if not f.header:
         yield finding("empty-file", entity=entity, value=spec_name)
         return

@@ -42,7 +42,6 @@ TOO_LONG = 0  # surplus_rows' field count for a line over LINE_LIMIT
 BAD_BYTE_PLACES = 100  # bad bytes of a mostly-UTF-8 file reported by place
 _ESCAPED = re.compile("[\udc80-\udcff]+")  # bytes the surrogateescape handler kept
 _CP1252_UNDEFINED = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
-BINARY = "binary"  # the encoding-not-utf8 value for a file that is not text at all
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),

@@ -229,6 +229,11 @@ def as_served(f: Finding) -> Finding:
 
 # What Clever does with a problem (the catalogue's ``clever``), each on its source's word.
 NOT_PROCESSED = "upload not processed (v2.1.1)"
+# Ours: Clever does not say what it does with a file that is not text at all; it cannot read a
+# row of it, so it is taken as absent, and an absent required file stops the upload (v2.1.1).
+NOT_READ = (
+    "upload not processed (ours: Clever cannot read the file; a missing file stops it, v2.1.1)"
+)
 ROWS_SKIPPED = "every row of the file skipped (v2.1.1)"
 ROW_SKIPPED = "row skipped (v2.1.1)"
 SECTION_SKIPPED = "section not processed (v2.1.1)"
@@ -359,6 +364,20 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         message="{value} has no header row.",
         hint="Export the file again with its header row; an empty file deletes every record.",
         clever=UNCONFIRMED,
+    ),
+    _t(
+        code="unreadable-file",
+        severity="error",
+        group="file",
+        title="Unreadable file",
+        when="not text at all (a spreadsheet, archive or image saved under the file's name)",
+        message=(
+            "{value} is not text (a spreadsheet or other binary file saved under its name); "
+            "Clever cannot read it and will not process this upload."
+        ),
+        hint="Export the file again as CSV (in Excel: Save As, CSV UTF-8) and upload the bundle "
+        "again.",
+        clever=NOT_READ,
     ),
     _t(
         code="encoding-not-utf8",

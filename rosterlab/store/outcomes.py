@@ -3,8 +3,8 @@
 Every upload is a full snapshot, but Clever does not apply every one (SFTP Instructions v2.1.1,
 and its published hold thresholds):
 
-- ``not-processed``: a required file is missing (or unreadable as a whole): Clever keeps serving
-  the last state it processed;
+- ``not-processed``: a required file is missing (or unreadable as a whole: not text at all, which
+  is ours — Clever does not say): Clever keeps serving the last state it processed;
 - ``held``: a predicted hold: the live state stays until the district approves the upload;
 - ``processed``: applied, less the rows Clever skips (counted by file and reason), and
   naming apart the rows it may skip: a broken link or a repeated ID, whose consequence Clever
@@ -36,6 +36,7 @@ from rosterlab.spec import Finding
 from rosterlab.spec.findings import HELD as HOLD_CONSEQUENCE
 from rosterlab.spec.findings import NOT_PROCESSED as NOT_PROCESSED_CONSEQUENCE
 from rosterlab.spec.findings import (
+    NOT_READ,
     ROW_SKIPPED,
     ROWS_MAY_BE_SKIPPED,
     ROWS_SKIPPED,
@@ -58,6 +59,8 @@ OUTCOMES = (PROCESSED, HELD, NOT_PROCESSED, SERVED)
 SERVED_REASON = "pulled from the Data API"
 API_ORIGIN = "api"
 
+# Catalogue consequences that stop the upload (a missing file; one Clever cannot read: ours).
+_STOPPING = (NOT_PROCESSED_CONSEQUENCE, NOT_READ)
 # Catalogue consequences that skip rows, and how many rows a finding stands for.
 _ROW_SKIPPING = (ROW_SKIPPED, SECTION_SKIPPED)
 _FILE_SKIPPING = (ROWS_SKIPPED,)
@@ -164,9 +167,7 @@ def upload_outcome(
     rows a skip carries with it."""
     frozen_settings = tuple(sorted((settings or {}).items()))
     catalogue = spec.CATALOGUE
-    stopping = sorted(
-        {f.code for f in findings if catalogue[f.code].clever == NOT_PROCESSED_CONSEQUENCE}
-    )
+    stopping = sorted({f.code for f in findings if catalogue[f.code].clever in _STOPPING})
     if stopping:
         missing = sorted({f.value or "" for f in findings if f.code in stopping and f.value})
         reason = ", ".join(stopping) + (f": {', '.join(missing)}" if missing else "")

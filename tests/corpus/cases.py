@@ -307,7 +307,7 @@ CASES: tuple[Case, ...] = (
         "utf16-truncated",
         "a UTF-16 file cut off mid-character (odd byte count): not text in any encoding",
         tiny_with(students_csv=students(*TINY_STUDENTS).decode().encode("utf-16")[:-1]),
-        (("encoding-not-utf8", "students", None, "binary", None),),
+        (("unreadable-file", "students", None, "students.csv", None),),
         rows={"students": 0, "contacts": 0, "teachers": 3},
     ),
     Case(
@@ -576,7 +576,7 @@ CASES: tuple[Case, ...] = (
         "pdf-named-csv",
         "a PDF (NUL bytes) saved as students.csv",
         tiny_with(students_csv=PDF),
-        (("encoding-not-utf8", "students", None, "binary", None),),
+        (("unreadable-file", "students", None, "students.csv", None),),
         rows={"students": 0, "contacts": 0},
     ),
     Case(
@@ -863,7 +863,7 @@ CASES: tuple[Case, ...] = (
         "image-named-csv",
         "a PNG saved as schools.csv",
         tiny_with(schools_csv=PNG),
-        (("encoding-not-utf8", "schools", None, "binary", None), EXT),
+        (("unreadable-file", "schools", None, "schools.csv", None), EXT),
         rows={"schools": 0, "students": 3},
     ),
     # --- injection: data stays data ------------------------------------------------------------

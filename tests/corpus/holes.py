@@ -243,7 +243,7 @@ HOLES: tuple[Case, ...] = (
         "nul-bytes-no-newline",
         "students.csv is 4 MB of NUL bytes without a line break (a zeroed disk block)",
         tiny_with(students_csv=NUL_FILE),
-        (("encoding-not-utf8", "students", None, "binary", None),),
+        (("unreadable-file", "students", None, "students.csv", None),),
         rows={"students": 0, "teachers": 3},
     ),
     Case(

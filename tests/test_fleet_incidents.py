@@ -1,0 +1,81 @@
+"""Fleet mode's stories of one district's incident, each on a tiny drop folder named for it.
+
+d-binary: students.csv arrives as a spreadsheet saved under its name (a binary file Clever
+cannot read as a whole): not processed, no hold, no deletion anywhere. d-cp1252: a readable
+students.csv saved as Windows-1252 (a few letters garbled): processed, the encoding an error
+whose consequence Clever does not state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from rosterlab.config import load_settings
+from rosterlab.diff import diff_snapshots
+from rosterlab.fleet import Fleet, load_fleet, run_serial
+from rosterlab.store import Store
+from rosterlab.store.fleet_results import fleet_status
+from rosterlab.store.outcomes import outcome_of
+from tests.tiny import csv_text, tiny_night, write_night
+
+NIGHT_1, NIGHT_2 = date(2026, 9, 1), date(2026, 9, 2)
+XLSX = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02"
+
+
+def fleet_of(tmp_path: Path, district: str, extra: str = "") -> Fleet:
+    config = tmp_path / "rosterlab.toml"
+    config.write_text(
+        f'[fleet]\nroot = "fleet"\n[fleet.districts.{district}]\nsource = "drop"\n'
+        f'folder = "drops/{district}"\n{extra}'
+    )
+    return load_fleet(load_settings(config=str(config)))
+
+
+def test_a_binary_students_file_is_not_processed_and_predicts_no_deletion(tmp_path: Path) -> None:
+    drops = tmp_path / "drops" / "d-binary"
+    write_night(drops / NIGHT_1.isoformat(), tiny_night())
+    tonight = write_night(drops / NIGHT_2.isoformat(), tiny_night())
+    (tonight / "students.csv").write_bytes(XLSX)
+    fleet = fleet_of(tmp_path, "d-binary")
+    run_serial(fleet, NIGHT_1)
+
+    night = run_serial(fleet, NIGHT_2).districts[0]
+
+    assert (night.outcome, night.reason) == ("not-processed", "unreadable-file: students.csv")
+    status = fleet_status(fleet.root, None, 7)
+    assert status.holds == ()
+    assert [(c.district, c.tier, c.why) for c in status.call_first] == [
+        ("d-binary", "not-processed", "not processed (1 error): unreadable-file: students.csv")
+    ]
+    with Store.open(fleet.store_path("d-binary"), read_only=True) as store:
+        outcome = outcome_of(store, 2)
+        diff = diff_snapshots(store, "d-binary", "live", 2)
+    assert (outcome.outcome, outcome.reason) == ("not-processed", "unreadable-file: students.csv")
+    assert (diff.from_snapshot.id, diff.not_processed, diff.hold_reasons) == (
+        1,
+        "unreadable-file: students.csv",
+        (),
+    )
+
+
+def test_a_readable_file_in_windows_1252_is_processed_with_its_encoding_flagged(
+    tmp_path: Path,
+) -> None:
+    drops = tmp_path / "drops" / "d-cp1252"
+    write_night(drops / NIGHT_1.isoformat(), tiny_night())
+    night = tiny_night()
+    night["students.csv"][3][3] = "Díaz"
+    tonight = write_night(drops / NIGHT_2.isoformat(), night)
+    (tonight / "students.csv").write_bytes(csv_text(night["students.csv"]).encode("cp1252"))
+    fleet = fleet_of(tmp_path, "d-cp1252")
+    run_serial(fleet, NIGHT_1)
+
+    result = run_serial(fleet, NIGHT_2).districts[0]
+
+    assert (result.outcome, result.reason) == ("processed", "")
+    status = fleet_status(fleet.root, None, 7)
+    assert (status.holds, status.call_first) == ((), ())
+    with Store.open(fleet.store_path("d-cp1252"), read_only=True) as store:
+        findings = [(f.code, f.value) for f in store.findings(2)]
+    assert findings == [("encoding-not-utf8", "cp1252"), ("extension-column", "ext.house")]
