@@ -3,7 +3,8 @@
 d-binary: students.csv arrives as a spreadsheet saved under its name (a binary file Clever
 cannot read as a whole): not processed, no hold, no deletion anywhere. d-cp1252: a readable
 students.csv saved as Windows-1252 (a few letters garbled): processed, the encoding an error
-whose consequence Clever does not state.
+whose consequence Clever does not state. d-held-resent: night 2 drops two of three students (a
+hold), night 3 sends the same files again: still the held upload, with the same predicted holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rosterlab.store.fleet_results import fleet_status
 from rosterlab.store.outcomes import outcome_of
 from tests.tiny import csv_text, tiny_night, write_night
 
-NIGHT_1, NIGHT_2 = date(2026, 9, 1), date(2026, 9, 2)
+NIGHT_1, NIGHT_2, NIGHT_3 = date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 3)
 XLSX = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02"
 
 
@@ -79,3 +80,39 @@ def test_a_readable_file_in_windows_1252_is_processed_with_its_encoding_flagged(
     with Store.open(fleet.store_path("d-cp1252"), read_only=True) as store:
         findings = [(f.code, f.value) for f in store.findings(2)]
     assert findings == [("encoding-not-utf8", "cp1252"), ("extension-column", "ext.house")]
+
+
+def test_a_held_upload_sent_again_is_still_the_held_upload_with_its_holds(tmp_path: Path) -> None:
+    drops = tmp_path / "drops" / "d-held-resent"
+    write_night(drops / NIGHT_1.isoformat(), tiny_night())
+    truncated = tiny_night()
+    del truncated["students.csv"][2:]  # only S-001's first contact row is left
+    for when in (NIGHT_2, NIGHT_3):
+        write_night(drops / when.isoformat(), truncated)
+    fleet = fleet_of(tmp_path, "d-held-resent")
+    for when in (NIGHT_1, NIGHT_2):
+        run_serial(fleet, when)
+
+    resent = run_serial(fleet, NIGHT_3).districts[0]
+
+    assert (resent.outcome, resent.snapshot_id, resent.reason) == (
+        "held",
+        2,
+        "hold: contacts deletion, students deletion; unchanged: the same files as 2026-09-02 "
+        "(snapshot 2), held that night: Clever applies them once the district approves the hold",
+    )
+    for night in (NIGHT_2, NIGHT_3):
+        status = fleet_status(fleet.root, night, 7)
+        assert [(h.district, h.entity, h.kind, h.count, h.base) for h in status.holds] == [
+            ("d-held-resent", "contacts", "deletion", 2, 3),
+            ("d-held-resent", "students", "deletion", 2, 3),
+        ]
+    assert [(c.district, c.tier, c.why) for c in status.call_first] == [
+        (
+            "d-held-resent",
+            "held",
+            "held: contacts deletion 2 of 3 (66.7% > 10%); students deletion 2 of 3 "
+            "(66.7% > 10%); unchanged: the same files as 2026-09-02 (snapshot 2), held that "
+            "night: Clever applies them once the district approves the hold",
+        )
+    ]

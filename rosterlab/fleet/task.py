@@ -29,7 +29,7 @@ from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
 from rosterlab.store.district_settings import settings_for_district
 from rosterlab.store.fleet_results import FAILED, NO_UPLOAD
-from rosterlab.store.outcomes import live_before
+from rosterlab.store.outcomes import HELD, live_before
 
 
 @contextmanager
@@ -194,13 +194,17 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
         snapshot = checked.result.snapshot
         earlier = _night_name(snapshot.taken_at)
         # The same files as the district's newest night: no new snapshot, nothing changed (and
-        # no diff to write).
+        # no diff to write) — but a held upload sent again is still the held upload: its diff
+        # against the live state before it gives tonight the holds that night predicted.
         unchanged = not checked.result.new and earlier != night.isoformat()
-        tables = _tables(store, district.district, known, checked, diffed=not unchanged)
+        held = checked.outcome.outcome == HELD
+        tables = _tables(store, district.district, known, checked, diffed=held or not unchanged)
     if unchanged:
-        # The same upload again: what decided its outcome (a missing file) still does.
+        # The same upload again: what decided its outcome (a missing file, a hold) still does.
         outcome = tables[OUTCOMES][0]
         told = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
+        if held:
+            told += ", held that night: Clever applies them once the district approves the hold"
         reason = f"{outcome['reason']}; {told}" if outcome["reason"] else told
         return {**tables, OUTCOMES: [{**outcome, "reason": reason}]}
     return tables

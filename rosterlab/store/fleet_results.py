@@ -395,7 +395,13 @@ def _why(
             f"{h.entity} {h.kind} {h.count:,} of {h.base:,} ({h.ratio:.1%} > {h.threshold:.0%})"
             for h in holds
         )
-        return HELD, f"held: {changes or reason or 'no hold detail recorded'}"
+        if not changes:  # results written without the night's holds
+            return (
+                HELD,
+                f"held: {(reason or '').removeprefix('hold: ') or 'no hold detail recorded'}",
+            )
+        _, _, told = (reason or "").partition("; ")  # what follows the hold: the same files again
+        return HELD, f"held: {changes}" + (f"; {told}" if told else "")
     if tier == 3:
         return ERRORS_CLIMBING, "errors climbing: " + " → ".join(f"{e:,}" for e in trend)
     if tier == 4:
