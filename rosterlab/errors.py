@@ -33,7 +33,15 @@ class ConfigError(RosterlabError):
 
 
 class BundleError(RosterlabError):
-    """A bundle cannot be read at all (not a folder or zip, unsafe zip, too large)."""
+    """A bundle cannot be read at all (not a folder or zip, unsafe zip, too large).
+
+    ``problem``: what is wrong with a zip whose files could be passed as a folder instead
+    (the message adds ``ingest``'s advice; fleet mode adds its own, about the drop folder).
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class StoreError(RosterlabError):

@@ -5,12 +5,17 @@ cannot read as a whole): not processed, no hold, no deletion anywhere. d-cp1252:
 students.csv saved as Windows-1252 (a few letters garbled): processed, the encoding an error
 whose consequence Clever does not state. d-held-resent: night 2 drops two of three students (a
 hold), night 3 sends the same files again: still the held upload, with the same predicted holds.
+d-badzip / d-manyfiles: tonight's zip is no zip at all / holds more files than [limits] allows:
+the operator is told what to put in the drop folder, not ingest's "pass the folder".
 """
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from rosterlab.config import load_settings
 from rosterlab.diff import diff_snapshots
@@ -116,3 +121,42 @@ def test_a_held_upload_sent_again_is_still_the_held_upload_with_its_holds(tmp_pa
             "night: Clever applies them once the district approves the hold",
         )
     ]
+
+
+def _no_zip(path: Path) -> None:
+    path.write_bytes(b"<html>502 Bad Gateway</html>")  # what a failed download saved
+
+
+def _six_files(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, rows in tiny_night().items():
+            archive.writestr(name, csv_text(rows))
+        archive.writestr("staff.csv", "Staff_id,Staff_email\n")
+
+
+@pytest.mark.parametrize(
+    ("district", "write", "problem"),
+    [
+        ("d-badzip", _no_zip, "is neither a folder nor a readable zip (File is not a zip file)"),
+        ("d-manyfiles", _six_files, "holds 6 files, over the limit of 5"),
+    ],
+)
+def test_a_zip_fleet_mode_cannot_read_says_what_to_put_in_the_drop_folder(
+    tmp_path: Path, district: str, write: object, problem: str
+) -> None:
+    drops = tmp_path / "drops" / district
+    write_night(drops / NIGHT_1.isoformat(), tiny_night())
+    zipped = drops / f"upload-{NIGHT_2.isoformat()}.zip"
+    assert callable(write)
+    write(zipped)
+    fleet = fleet_of(tmp_path, district, "[limits]\nzip_max_files = 5\n")
+    run_serial(fleet, NIGHT_1)
+
+    night = run_serial(fleet, NIGHT_2).districts[0]
+
+    assert (night.outcome, night.reason) == (
+        "failed",
+        f"{zipped} {problem}: put the night's files in a folder {drops}/upload-2026-09-02 in "
+        "place of the zip (unzipped, if the district meant it, or sent again by the district), "
+        "then run `rosterlab fleet run --night 2026-09-02` again",
+    )

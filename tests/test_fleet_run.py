@@ -257,7 +257,10 @@ def test_each_district_night_is_recorded_as_its_incident_says(
     )
     assert outcomes["d11-zip-bomb"]["reason"] == (
         f"{drops}/d11-zip-bomb/upload-2026-09-02.zip unpacks to 21,474,836,400 bytes, over the "
-        "limit of 8,589,934,592 (bundle_max_bytes in [limits]): unzip it and pass the folder"
+        "limit of 8,589,934,592 (bundle_max_bytes in [limits]): put the night's files in a folder "
+        f"{drops}/d11-zip-bomb/upload-2026-09-02 in place of the zip (unzipped, if the district "
+        "meant it, or sent again by the district), then run `rosterlab fleet run --night "
+        "2026-09-02` again"
     )
     assert outcomes["d12-two-bundles"]["reason"] == (
         f"{drops}/d12-two-bundles holds more than one bundle for 2026-09-02 (2026-09-02, "
@@ -690,7 +693,9 @@ def test_fleet_run_lists_the_failed_districts_exits_0_and_a_re_run_is_a_no_op(
         "failed (2; the other districts ran):\n"
         f"  d11-zip-bomb: {drops.parent}/d11-zip-bomb/upload-2026-09-02.zip unpacks to "
         "21,474,836,400 bytes, over the limit of 8,589,934,592 (bundle_max_bytes in [limits]): "
-        "unzip it and pass the folder\n"
+        f"put the night's files in a folder {drops.parent}/d11-zip-bomb/upload-2026-09-02 in "
+        "place of the zip (unzipped, if the district meant it, or sent again by the district), "
+        "then run `rosterlab fleet run --night 2026-09-02` again\n"
         f"  d12-two-bundles: {drops.parent}/d12-two-bundles holds more than one bundle for "
         "2026-09-02 (2026-09-02, 2026-09-02.zip): keep the one to ingest\n"
         f"results: {base / 'fleet' / 'results'}\n"

@@ -236,24 +236,24 @@ def _read_zip(path: Path, work: Path, limits: Limits) -> list[SourceFile]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(
-            f"{path} is neither a folder nor a readable zip ({exc}): pass the "
-            "bundle folder or a .zip of it"
+        raise _zip_error(
+            f"{path} is neither a folder nor a readable zip ({exc})",
+            "pass the bundle folder or a .zip of it",
         ) from exc
     except UnicodeDecodeError as exc:  # flagged as UTF-8, but it is not
         name = exc.object[:255].decode("utf-8", "backslashreplace")
-        raise BundleError(
-            f"{path} holds a file name that is not UTF-8 ('{name}'): re-create the zip "
-            "with UTF-8 names, or pass the folder"
+        raise _zip_error(
+            f"{path} holds a file name that is not UTF-8 ('{name}')",
+            "re-create the zip with UTF-8 names, or pass the folder",
         ) from exc
     with archive:
         members = _zip_members(path, archive.infolist(), limits)
         files = []
         for index, (name, info) in enumerate(members.items()):
             if info.flag_bits & 0x1:
-                raise BundleError(
-                    f"{path} is encrypted ({info.filename}): unzip it with its "
-                    "password and pass the folder"
+                raise _zip_error(
+                    f"{path} is encrypted ({info.filename})",
+                    "unzip it with its password and pass the folder",
                 )
             target = _work_path(work, "raw", index, name)
             try:
@@ -262,9 +262,9 @@ def _read_zip(path: Path, work: Path, limits: Limits) -> list[SourceFile]:
                 with archive.open(info) as stream:
                     sniffed = sniff(target, _work_path(work, "utf8", index, name), stream)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-                raise BundleError(
-                    f"{path}: cannot unpack {info.filename} ({exc}): re-create "
-                    "the zip or pass the folder"
+                raise _zip_error(
+                    f"{path}: cannot unpack {info.filename} ({exc})",
+                    "re-create the zip or pass the folder",
                 ) from exc
             except OSError as exc:
                 raise BundleError(
@@ -273,6 +273,11 @@ def _read_zip(path: Path, work: Path, limits: Limits) -> list[SourceFile]:
                 ) from exc
             files.append(_source_file(name, target, _zip_mtime(info), sniffed, limits))
     return files
+
+
+def _zip_error(problem: str, advice: str) -> BundleError:
+    """A zip that cannot be read, whose files could be passed as a folder instead."""
+    return BundleError(f"{problem}: {advice}", problem=problem)
 
 
 def _zip_members(
@@ -290,9 +295,9 @@ def _zip_members(
             raise BundleError(f"{path} holds {name!r} twice: re-create the zip")
         members[name] = info
     if len(members) > limits.zip_max_files:
-        raise BundleError(
-            f"{path} holds {len(members)} files, over the limit of "
-            f"{limits.zip_max_files}: unzip it and pass the folder"
+        raise _zip_error(
+            f"{path} holds {len(members)} files, over the limit of {limits.zip_max_files}",
+            "unzip it and pass the folder",
         )
     for name in members:
         parents = ["/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)]
@@ -303,17 +308,19 @@ def _zip_members(
             )
     size = sum(info.file_size for info in members.values())
     if size > limits.bundle_max_bytes:
-        raise BundleError(
+        raise _zip_error(
             f"{path} unpacks to {size:,} bytes, over the limit of {limits.bundle_max_bytes:,} "
-            "(bundle_max_bytes in [limits]): unzip it and pass the folder"
+            "(bundle_max_bytes in [limits])",
+            "unzip it and pass the folder",
         )
     for info in members.values():
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size >= RATIO_FROM_BYTES and ratio > limits.zip_max_ratio:
-            raise BundleError(
+            raise _zip_error(
                 f"{path}: {info.filename} unpacks {ratio:,.0f} times its packed size "
                 f"({info.file_size:,} bytes), over the limit of {limits.zip_max_ratio}:1 "
-                "(zip_max_ratio in [limits]) that stops zip bombs: unzip it and pass the folder"
+                "(zip_max_ratio in [limits]) that stops zip bombs",
+                "unzip it and pass the folder",
             )
     tops = {name.split("/", 1)[0] for name in members}
     if len(tops) == 1 and all("/" in name for name in members):

@@ -23,7 +23,7 @@ from rosterlab.bundle.history import date_in_name, folder_settings
 from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
 from rosterlab.config import DistrictSettings, FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
-from rosterlab.errors import ConfigError, OutOfOrderError, RosterlabError
+from rosterlab.errors import BundleError, ConfigError, OutOfOrderError, RosterlabError
 from rosterlab.fleet.model import DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
@@ -235,20 +235,37 @@ def _ingest_drop(
     store: Store,
     path: Path,
 ) -> CheckedNight:
-    with open_bundle(path, limits=fleet.settings.limits) as bundle:
-        try:
-            return ingest_and_check(
-                store,
-                bundle,
-                district=district.district,
-                known=known,
-                keep=kept,
-                taken_at=date_in_name(path),
-                dated_by="name",
-                source=str(path),
-            )
-        except OutOfOrderError as exc:
-            raise OutOfOrderError(_older_night(fleet, district, store, path)) from exc
+    try:
+        with open_bundle(path, limits=fleet.settings.limits) as bundle:
+            try:
+                return ingest_and_check(
+                    store,
+                    bundle,
+                    district=district.district,
+                    known=known,
+                    keep=kept,
+                    taken_at=date_in_name(path),
+                    dated_by="name",
+                    source=str(path),
+                )
+            except OutOfOrderError as exc:
+                raise OutOfOrderError(_older_night(fleet, district, store, path)) from exc
+    except BundleError as exc:
+        if exc.problem is None:
+            raise
+        raise BundleError(_unread_zip(exc.problem, path)) from exc
+
+
+def _unread_zip(problem: str, path: Path) -> str:
+    """What a fleet operator does about a night's zip that cannot be read: put its files in
+    the drop folder as the night's folder (``ingest``'s advice is to pass a folder)."""
+    night = date_in_name(path)
+    rerun = f" --night {night.date().isoformat()}" if night is not None else ""
+    return (
+        f"{problem}: put the night's files in a folder {path.with_suffix('')} in place of the "
+        "zip (unzipped, if the district meant it, or sent again by the district), then run "
+        f"`rosterlab fleet run{rerun}` again"
+    )
 
 
 def _older_night(fleet: Fleet, district: FleetDistrict, store: Store, path: Path) -> str:
