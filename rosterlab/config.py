@@ -168,7 +168,8 @@ def district_settings(district: str, table: dict[str, Any], where: str) -> Distr
     known = {"name", "sync_type", *SHARE_KEYS, *COUNT_KEYS}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
+        allowed = ", ".join(sorted(known))
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
     sync_type = table.get("sync_type", "sftp")
     if sync_type not in SYNC_TYPES:
         raise ConfigError(
@@ -255,7 +256,8 @@ def _limits(table: Any, config: Path | str) -> Limits:
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(
-            f"{config} [limits]: unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}"
+            f"{config} [limits]: unknown key(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(known))}"
         )
     values = {}
     for key, value in table.items():

@@ -159,6 +159,18 @@ def test_a_wrong_threshold_in_rosterlab_toml_names_the_file_and_key(
     assert raised.value.message.startswith(f"{config} [districts.maple]: {message}")
 
 
+def test_an_unknown_key_in_districts_lists_the_allowed_keys_as_words(tmp_path: Path):
+    config = tmp_path / "rosterlab.toml"
+    config.write_text("[districts.maple]\nhold = 0.2\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config=str(config))
+    assert raised.value.message == (
+        f"{config} [districts.maple]: unknown key(s) hold; allowed: column_emptied_min_fill, "
+        "column_emptied_ratio, format_shift_min_values, format_shift_share, "
+        "hold_deletion_threshold, hold_update_threshold, name, sync_type"
+    )
+
+
 def test_a_wrong_threshold_in_district_toml_names_the_file_and_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

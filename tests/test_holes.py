@@ -51,9 +51,8 @@ def test_limits_come_from_rosterlab_toml(tmp_path, capsys):
         ),
         (
             "[limits]\nmax_rows = 5",
-            " [limits]: unknown key(s) max_rows; allowed: "
-            "['bundle_max_bytes', 'max_columns', 'pull_max_bytes', 'pull_max_file_bytes', "
-            "'zip_max_files', 'zip_max_ratio']",
+            " [limits]: unknown key(s) max_rows; allowed: bundle_max_bytes, max_columns, "
+            "pull_max_bytes, pull_max_file_bytes, zip_max_files, zip_max_ratio",
         ),
     ],
 )
