@@ -6,7 +6,9 @@ students.csv saved as Windows-1252 (a few letters garbled): processed, the encod
 whose consequence Clever does not state. d-held-resent: night 2 drops two of three students (a
 hold), night 3 sends the same files again: still the held upload, with the same predicted holds.
 d-badzip / d-manyfiles: tonight's zip is no zip at all / holds more files than [limits] allows:
-the operator is told what to put in the drop folder, not ingest's "pass the folder".
+the operator is told what to put in the drop folder, not ingest's "pass the folder". d-gone:
+removed from rosterlab.toml after night 1, its results stay: the headline counts the fleet's
+districts and names the one no longer configured.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from rosterlab.config import load_settings
 from rosterlab.diff import diff_snapshots
 from rosterlab.fleet import Fleet, load_fleet, run_serial
+from rosterlab.report.fleet import headline_text, status_dict
 from rosterlab.store import Store
 from rosterlab.store.fleet_results import fleet_status
 from rosterlab.store.outcomes import outcome_of
@@ -159,4 +162,32 @@ def test_a_zip_fleet_mode_cannot_read_says_what_to_put_in_the_drop_folder(
         f"{zipped} {problem}: put the night's files in a folder {drops}/upload-2026-09-02 in "
         "place of the zip (unzipped, if the district meant it, or sent again by the district), "
         "then run `rosterlab fleet run --night 2026-09-02` again",
+    )
+
+
+def test_the_headline_counts_the_configured_districts_and_names_a_removed_one(
+    tmp_path: Path,
+) -> None:
+    for district in ("d-gone", "d-stay"):
+        write_night(tmp_path / "drops" / district / NIGHT_1.isoformat(), tiny_night())
+    write_night(tmp_path / "drops" / "d-stay" / NIGHT_2.isoformat(), tiny_night())
+    both = '[fleet.districts.d-gone]\nsource = "drop"\nfolder = "drops/d-gone"\n'
+    run_serial(fleet_of(tmp_path, "d-stay", both), NIGHT_1)
+    fleet = fleet_of(tmp_path, "d-stay")  # d-gone left the fleet
+    run_serial(fleet, NIGHT_2)
+
+    status = fleet_status(fleet.root, None, 7, fleet=["d-stay"])
+
+    assert (status.districts, status.unconfigured, status.configured) == (
+        ("d-gone", "d-stay"),
+        ("d-gone",),
+        1,
+    )
+    assert headline_text(status) == (
+        "fleet status for 2026-09-02: 1 district (1 processed); results shown also of 1 "
+        "district no longer in the fleet's config: d-gone"
+    )
+    assert (status_dict(status)["districts"], status_dict(status)["unconfigured"]) == (
+        1,
+        ["d-gone"],
     )

@@ -144,8 +144,8 @@ def test_fleet_status_json(fleets: tuple[Path, Path], capsys: pytest.CaptureFixt
     payload = json.loads(out)
     assert code == 0
     assert list(payload) == [
-        "root", "night", "nights", "districts", "tonight", "not_run", "call_first", "holds",
-        "grid", "trends",
+        "root", "night", "nights", "districts", "tonight", "not_run", "unconfigured",
+        "call_first", "holds", "grid", "trends",
     ]  # fmt: skip
     assert payload["not_run"] == []
     assert payload["root"] == str(fleets[0].parent / "fleet")

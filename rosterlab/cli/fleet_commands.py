@@ -36,11 +36,13 @@ JSON (--format json), one object:
   root        the fleet root
   night       tonight, YYYY-MM-DD
   nights      the nights shown, oldest first (up to --nights, ending with night)
-  districts   how many districts have results on the nights shown
+  districts   how many districts the fleet has (rosterlab.toml's [fleet.districts])
   tonight     {outcome: count} for processed, held, not-processed, failed, no-upload
               (and served: a Data API district's pull, when there is one)
   not_run     the fleet's districts without a result tonight (a run stopped or not yet
               there: `fleet run --night` runs them), sorted
+  unconfigured  districts with results on the nights shown that the fleet no longer
+              configures (their rows stay in the grid), sorted
   call_first  [{rank, district, tier, why}], in call order
   holds       [{district, entity, kind, count, base, ratio, threshold}]: predicted holds tonight
   grid        [{district, outcomes: [outcome or null per night of nights]}], by district

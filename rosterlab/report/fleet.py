@@ -31,9 +31,10 @@ def status_dict(status: FleetStatus) -> dict[str, Any]:
         "root": status.root,
         "night": status.night.isoformat(),
         "nights": [n.isoformat() for n in status.nights],
-        "districts": len(status.districts),
+        "districts": status.configured,
         "tonight": dict(status.tonight),
         "not_run": list(status.not_run),
+        "unconfigured": list(status.unconfigured),
         "call_first": [
             {"rank": c.rank, "district": c.district, "tier": c.tier, "why": c.why}
             for c in status.call_first
@@ -87,8 +88,22 @@ def headline_text(status: FleetStatus) -> str:
         counts.append(f"{len(status.not_run):,} not run")
     tonight = " · ".join(counts)
     return (
-        f"fleet status for {status.night.isoformat()}: {len(status.districts):,} districts "
-        f"({tonight or 'no results tonight'})"
+        f"fleet status for {status.night.isoformat()}: {_districts(status.configured)} "
+        f"({tonight or 'no results tonight'}){shown(_unconfigured(status))}"
+    )
+
+
+def _districts(n: int) -> str:
+    return f"{n:,} district{'' if n == 1 else 's'}"
+
+
+def _unconfigured(status: FleetStatus) -> str:
+    """The districts whose results are shown though the fleet no longer has them ("" if none)."""
+    if not status.unconfigured:
+        return ""
+    return (
+        f"; results shown also of {_districts(len(status.unconfigured))} no longer in the "
+        f"fleet's config: {', '.join(status.unconfigured)}"
     )
 
 
@@ -258,8 +273,8 @@ def status_html(status: FleetStatus) -> str:
     """One self-contained page (inline style, no scripts); every value escaped."""
     title = f"rosterlab fleet status — {status.night.isoformat()}"
     parts = [
-        f"<p>{len(status.districts):,} districts; nights {status.nights[0]} to "
-        f"{status.nights[-1]}.</p>",
+        f"<p>{_districts(status.configured)}; nights {status.nights[0]} to "
+        f"{status.nights[-1]}{html.escape(_unconfigured(status))}.</p>",
         "<h2>Tonight</h2>",
         tonight_html(status),
         "<h2>Call first</h2>",

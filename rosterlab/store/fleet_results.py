@@ -145,6 +145,14 @@ class FleetStatus:
     call_first: tuple[CallFirst, ...]
     # The fleet's districts without a result tonight: a run stopped (Ctrl-C) or not yet there.
     not_run: tuple[str, ...] = ()
+    # Districts with results on the nights shown that the fleet no longer configures.
+    unconfigured: tuple[str, ...] = ()
+
+    @property
+    def configured(self) -> int:
+        """How many districts the fleet has: those with a result shown that it still
+        configures, and those not run tonight."""
+        return len((set(self.districts) - set(self.unconfigured)) | set(self.not_run))
 
 
 def results_glob(root: str | Path, table: str) -> str:
@@ -210,6 +218,7 @@ def fleet_status(
             trends=trends,
             call_first=_call_first(con, tonight, holds, paths_from),
             not_run=tuple(sorted(set(districts if fleet is None else fleet) - ran)),
+            unconfigured=tuple(sorted(set(districts) - set(fleet))) if fleet is not None else (),
         )
     finally:
         con.close()
