@@ -372,8 +372,9 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         title="Unreadable file",
         when="not text at all (a spreadsheet, archive or image saved under the file's name)",
         message=(
-            "{value} is not text (a spreadsheet or other binary file saved under its name); "
-            "Clever cannot read it and will not process this upload."
+            "{value} is not text (a spreadsheet or other binary file saved under its name): "
+            "Clever cannot read a row of it, so the upload counts as not processed, as with a "
+            "missing file."
         ),
         hint="Export the file again as CSV (in Excel: Save As, CSV UTF-8) and upload the bundle "
         "again.",
