@@ -273,7 +273,7 @@ class UnservedLater:
 
 def _stops(findings: Sequence[Finding]) -> bool:
     """Whether a finding stops the upload (Clever does not process it)."""
-    return any(spec.CATALOGUE[f.code].clever == NOT_PROCESSED_CONSEQUENCE for f in findings)
+    return any(spec.CATALOGUE[f.code].clever in _STOPPING for f in findings)
 
 
 def snapshot_outcome(
