@@ -525,31 +525,6 @@ def _kept_pull(tmp_path: Path, capsys: Any, monkeypatch: Any) -> Path:
     return pulls
 
 
-def test_a_served_state_kept_before_the_ext_column_gets_it_as_a_pull_loads_it(
-    tmp_path, capsys, monkeypatch
-):
-    """Migration 16 gives the served objects kept before it their ``ext`` object from their
-    JSON: exactly what a pull loads with them (an events pull then reads it)."""
-    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
-    kept = "SELECT step, id, ext::VARCHAR FROM api_served ORDER BY ALL"
-    named = "SELECT step, j->'$.name'->>'last', ext::VARCHAR FROM api_served WHERE ext <> '{}'"
-    with Store.open(pulls) as store:
-        loaded = store.rows(kept)
-        for sql in (
-            "ALTER TABLE api_served DROP COLUMN ext",
-            "DELETE FROM schema_migrations WHERE version = 16",
-        ):
-            store.execute(sql)
-    with Store.open(pulls) as store:
-        assert store.rows(kept) == loaded
-        assert sorted(store.rows(named), key=str) == [
-            ("schools", None, '{"region":"north"}'),
-            ("sections", None, '{"room":"101"}'),
-            ("users-student", "Lee", '{"house":"red"}'),
-            ("users-student", "New", '{"house":"red"}'),
-        ]
-
-
 @dataclass(frozen=True)
 class InPlace:
     """What :func:`in_place` found: the owners marked, the enrollment entries, each file's

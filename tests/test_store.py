@@ -289,7 +289,6 @@ def test_migrations_are_recorded_once(tmp_path):
             (13, "the way each field profile's pattern sample was drawn"),
             (14, "whether a field profile's distinct count is an estimate"),
             (15, "the rows behind each finding kept as lists"),
-            (16, "the ext object of each served object"),
         ]
 
 

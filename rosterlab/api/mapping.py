@@ -12,7 +12,6 @@ Nothing is held in Python objects, so a large district costs DuckDB's memory, no
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,39 +115,20 @@ def _loaded(step: str, path: str) -> str:
 
 
 def _loading(step: str, j: str) -> str:
-    """SQL of the list ``x`` an object ``j`` of step ``step`` loads in ONE JSONPath pass: for a
-    step with an ``ext`` object (:data:`EXT_PATHS`) that object's text first, then the values
-    of :data:`LOADED` (NULL for a step that reads nothing); :func:`_loaded_columns` splits it."""
+    """SQL of ``v`` for an object ``j`` of step ``step`` (NULL for a step that reads nothing)."""
     cases = " ".join(
         f"WHEN {quote_literal(name)} THEN json_extract_string({j}, "
-        f"[{', '.join(quote_literal(p) for p in (*_ext_path(name), *paths))}])"
+        f"[{', '.join(quote_literal(p) for p in paths)}])"
         for name, paths in LOADED.items()
     )
     return f"CASE {step} {cases} END"
-
-
-def _ext_path(step: str) -> tuple[str, ...]:
-    return (EXT_PATHS[step],) if step in EXT_PATHS else ()
-
-
-def _loaded_columns(step: str = "step", x: str = "x") -> str:
-    """SQL of ``v, ext`` from the list :func:`_loading` made: the loaded values, and the
-    ``ext`` object as JSON (NULL when absent; a text that is no JSON, e.g. an ``ext`` served as
-    a string, is NULL too: no keys, as before) — students.csv reads its ``ext.*`` columns
-    from it instead of parsing every student's whole JSON twice more after the fetch."""
-    with_ext = f"{step} IN ({', '.join(map(quote_literal, EXT_PATHS))})"
-    return (
-        f"CASE WHEN {with_ext} THEN {x}[2:] ELSE {x} END AS v, "
-        f"CASE WHEN {with_ext} THEN TRY_CAST({x}[1] AS JSON) END AS ext"
-    )
 
 
 def _read(store: Store, table: str, pages: Sequence[Path]) -> None:
     """Every item of the pages into a new ``table`` (step from the file name, id, JSON, and
     the values its files read)."""
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} "
-        "(step VARCHAR, id VARCHAR, j JSON, v VARCHAR[], ext JSON)"
+        f"CREATE OR REPLACE TEMP TABLE {table} (step VARCHAR, id VARCHAR, j JSON, v VARCHAR[])"
     )
     _add(store, table, pages)
 
@@ -189,13 +169,12 @@ def _add(store: Store, table: str, pages: Sequence[Path], district: str | None =
     column, params = ("?, ", [district]) if district is not None else ("", [])
     for batch in _batches(pages):
         store.execute(
-            f"INSERT INTO {table} SELECT {column}step, id, j, {_loaded_columns()} FROM "
-            f"(SELECT step, id, j, {_loading('step', 'j')} AS x FROM "
+            f"INSERT INTO {table} SELECT {column}step, id, j, {_loading('step', 'j')} FROM "
             "(SELECT regexp_extract(filename, '([a-z]+(-[a-z_]+)?)-[0-9]+\\.json$', 1) AS step, "
             "j->>'id' AS id, j FROM (SELECT filename, "
             "unnest(json_extract(json, '$.data[*].data')) AS j "
             "FROM read_json_objects(?, filename = true, format = 'auto', "
-            f"maximum_object_size = {_object_limit(batch)}))))",
+            f"maximum_object_size = {_object_limit(batch)})))",
             [*params, [str(p) for p in batch]],
         )
 
@@ -229,35 +208,26 @@ class _Extract:
     Calling it with a path returns the SQL of that value ('' as NULL); :meth:`over` wraps the
     step's objects with the list of every path asked for: the values loaded with the object
     (``v``, :data:`LOADED`), then any other path read from ``j`` (``json_extract_string`` with
-    a list parses each object once, several times faster than one call per column), or with
-    :meth:`ext` from the object's loaded ``ext`` (a few bytes, not the whole object).
+    a list parses each object once, several times faster than one call per column).
     """
 
     def __init__(self, alias: str, step: str, objects: str = "api_objects") -> None:
         self.alias = alias
         self.step = step
         self.objects = objects
-        self.paths: list[tuple[str, str]] = [("v", path) for path in LOADED[step]]
+        self.paths: list[str] = list(LOADED[step])
 
-    def __call__(self, path: str, source: str = "j") -> str:
-        read = ("v", path) if source == "j" and ("v", path) in self.paths else (source, path)
-        if read not in self.paths:
-            self.paths.append(read)
-        return f"nullif({self.alias}.{self.alias}_v[{self.paths.index(read) + 1}], '')"
-
-    def ext(self, key: str) -> str:
-        """SQL of the value of key ``key`` of the object's ``ext``."""
-        quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return self(f"$.{quoted}", "ext")
+    def __call__(self, path: str) -> str:
+        if path not in self.paths:
+            self.paths.append(path)
+        return f"nullif({self.alias}.{self.alias}_v[{self.paths.index(path) + 1}], '')"
 
     def values(self) -> str:
         """SQL of the list of every value asked for, of an ``api_objects`` row."""
-        lists = ["v"]
         more = self.paths[len(LOADED[self.step]) :]
-        for source, run in itertools.groupby(more, key=lambda read: read[0]):
-            paths = ", ".join(quote_literal(path) for _, path in run)
-            lists.append(f"json_extract_string({source}, [{paths}])")
-        return lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
+        if not more:
+            return "v"
+        return f"list_concat(v, json_extract_string(j, [{', '.join(map(quote_literal, more))}]))"
 
     def over(self) -> str:
         """The step's objects with the values column, aliased (for a FROM clause)."""
@@ -332,7 +302,7 @@ def apply_latest(
 
     The last event of an object wins: ``deleted`` removes it, ``created``/``updated`` put its
     ``data.object`` in place (a user once per role it has). A ``district`` names the rows of
-    ``table`` (``api_served``: district, step, id, j, v, ext) the events apply to. With ``owned``
+    ``table`` (``api_served``: district, step, id, j, v) the events apply to. With ``owned``
     the owners' objects and the sis_ids :func:`mark_owners` read before the events
     (``api_owned``, ``api_sis``) are brought to the state after them too, from the events
     alone: every object the events name is an owner, every other owner is unchanged.
@@ -358,15 +328,14 @@ def _put_latest(store: Store, table: str, district: str | None) -> None:
         where, params, column = " AND district = ?", [district], "?, "
     store.execute(f"DELETE FROM {table} WHERE id IN (SELECT oid FROM api_latest){where}", params)
     store.execute(
-        f"INSERT INTO {table} SELECT {column}step, id, j, {_loaded_columns()} FROM (SELECT "
-        f"step, id, j, {_loading('step', 'j')} AS x FROM (SELECT "
+        f"INSERT INTO {table} SELECT {column}step, id, j, {_loading('step', 'j')} FROM (SELECT "
         "CASE WHEN resource = 'users' THEN 'users-' || role ELSE resource END AS step, "
         "oid AS id, obj AS j FROM (SELECT *, unnest(CASE WHEN "
         "resource = 'users' THEN list_filter(json_keys(obj->'roles'), lambda r: "
         f"list_contains([{roles}], r) AND json_type(obj->'roles'->r) = 'OBJECT') "
         "ELSE [NULL] END) AS role FROM api_latest "
         "WHERE kind <> 'deleted' AND resource IN "
-        f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))}))))",
+        f"({', '.join(repr(r) for r in dict.fromkeys(r for r, _ in STEPS))})))",
         params,
     )
 
@@ -604,7 +573,7 @@ def ext_after(
 def serve_kept(store: Store, district: str) -> None:
     """``api_objects`` as a view of the district's kept served state (``api_served``)."""
     store.execute(
-        "CREATE OR REPLACE TEMP VIEW api_objects AS SELECT step, id, j, v, ext FROM api_served "
+        "CREATE OR REPLACE TEMP VIEW api_objects AS SELECT step, id, j, v FROM api_served "
         f"WHERE district = {quote_literal(district)}"
     )
 
@@ -640,7 +609,8 @@ def ext_keys(store: Store, objects: str = "api_objects") -> dict[str, list[str]]
 
 def _ext_keys(store: Store, step: str, objects: str = "api_objects") -> list[str]:
     found = store.rows(
-        f"SELECT DISTINCT unnest(json_keys(ext)) AS k FROM {objects} WHERE step = ? ORDER BY k",
+        f"SELECT DISTINCT unnest(json_keys(j->{quote_literal(EXT_PATHS[step])})) AS k "
+        f"FROM {objects} WHERE step = ? ORDER BY k",
         [step],
     )
     return [key for (key,) in found]
@@ -659,7 +629,11 @@ def _ext_columns(store: Store, out: _Out, step: str, x: _Extract) -> list[tuple[
     keys ``out`` already knows, else read from every object)."""
     known = out.ext.get(step) if out.ext is not None else None
     keys = _ext_keys(store, step) if known is None else known
-    return [(f"ext.{key}", x.ext(key)) for key in keys]
+    columns = []
+    for key in keys:
+        quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        columns.append((f"ext.{key}", x(f"{EXT_PATHS[step]}.{quoted}")))
+    return columns
 
 
 @dataclass

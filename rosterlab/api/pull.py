@@ -161,19 +161,16 @@ class _Manifest:
 
 
 class _Loader:
-    """Reads fetched pages into ``api_objects`` on a worker thread while the next pages are
-    fetched, and compresses them for the raw store on another (the two share the cores once
-    the last page is in: the reading lags behind the fetching, and the compression holds
-    neither the store nor the interpreter). The objects land in ``api_served`` as the
+    """Reads fetched pages into ``api_objects`` and compresses them for the raw store, on a
+    worker thread while the next pages are fetched. The objects land in ``api_served`` as the
     district's pending served state (:func:`pending_served`), committed when the fetching
     ends (DuckDB reads committed rows in parallel, a transaction's own appended rows on one
     thread), made the district's in the snapshot's transaction, or dropped when the pull fails.
 
-    Until the ``with`` block ends the reader is the only user of the store's connection (the
-    fetching and the compression never touch the store). Pages waiting when the reader comes
-    round are handed to :func:`add_pages` together (it reads them a few megabytes a
-    statement). Leaving the block waits for the pages queued; on an error neither worker
-    takes another page.
+    Until the ``with`` block ends the worker is the only user of the store's connection (the
+    fetching never touches the store). Pages waiting when the worker comes round are handed to
+    :func:`add_pages` together (it reads them a few megabytes a statement). Leaving the block
+    waits for the pages queued; on an error it reads no more.
     """
 
     def __init__(self, store: Store, manifest: _Manifest, district: str) -> None:
@@ -182,57 +179,44 @@ class _Loader:
         self.served = pending_served(district)
         drop_pending(store, district)  # left by a pull that could not drop them (a crash)
         self.waiting: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
-        self.packing: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.abandoned = False
         start_objects(store, self.served)
         for step in manifest.state["steps"].values():  # kept by an earlier, broken run
             for page in step["pages"]:
-                self.add(page)
-        self.workers = (
-            threading.Thread(target=self._read, name="rosterlab-api-load", daemon=True),
-            threading.Thread(target=self._pack, name="rosterlab-api-pack", daemon=True),
-        )
+                self.waiting.put(page)
+        self.worker = threading.Thread(target=self._work, name="rosterlab-api-load", daemon=True)
 
     def __enter__(self) -> _Loader:
         compress_served(self.store, True)
-        for worker in self.workers:
-            worker.start()
+        self.worker.start()
         return self
 
     def add(self, page: dict[str, Any]) -> None:
         """Queue a page as the manifest records it (file, sha256, bytes)."""
         self.waiting.put(page)
-        self.packing.put(page)
 
-    def _read(self) -> None:
+    def _work(self) -> None:
         done = False
         while not done:
             batch = [self.waiting.get()]
             while not self.waiting.empty():
                 batch.append(self.waiting.get())
             done = batch[-1] is None
-            pages = [self.folder / page["file"] for page in batch if page is not None]
+            pages = [page for page in batch if page is not None]
             if self.error is None and not self.abandoned:
                 try:
-                    add_pages(self.store, pages, self.served)
-                except BaseException as exc:  # re-raised on the caller's thread
-                    self.error = exc
-
-    def _pack(self) -> None:
-        while (page := self.packing.get()) is not None:
-            if self.error is None and not self.abandoned:
-                try:
-                    pack_page(self.folder / page["file"], page["sha256"], page["bytes"])
+                    pages_read = [self.folder / page["file"] for page in pages]
+                    add_pages(self.store, pages_read, self.served)
+                    for page in pages:
+                        pack_page(self.folder / page["file"], page["sha256"], page["bytes"])
                 except BaseException as exc:  # re-raised on the caller's thread
                     self.error = exc
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.abandoned = kind is not None
         self.waiting.put(None)
-        self.packing.put(None)
-        for worker in self.workers:
-            worker.join()
+        self.worker.join()
         compress_served(self.store, False)
         if self.error is not None and kind is None:
             raise self.error

@@ -174,7 +174,7 @@ def keep_served(store: Store, district: str, snapshot_id: int) -> None:
     compress_served(store, True)
     try:
         store.execute(
-            "INSERT INTO api_served SELECT ?, step, id, j, v, ext FROM api_objects", [district]
+            "INSERT INTO api_served SELECT ?, step, id, j, v FROM api_objects", [district]
         )
     finally:
         compress_served(store, False)

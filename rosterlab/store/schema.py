@@ -595,19 +595,6 @@ CREATE VIEW finding_places AS
     UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
 
 
-# Each served object's ``ext`` object as JSON (rosterlab/api/mapping.py loads it in the same
-# JSONPath pass as ``v``): the mapping reads the ``ext.*`` columns from it, not from ``j``. The
-# served states kept before it get theirs from their JSON, as a pull loads it.
-API_SERVED_EXT = """
-ALTER TABLE api_served ADD COLUMN ext JSON;
-UPDATE api_served SET ext = TRY_CAST(json_extract_string(j, CASE step
-    WHEN 'users-student' THEN '$.roles.student.ext'
-    WHEN 'users-teacher' THEN '$.roles.teacher.ext'
-    WHEN 'users-staff' THEN '$.roles.staff.ext'
-    ELSE '$.ext' END) AS JSON)
-WHERE step IN ('schools', 'sections', 'users-student', 'users-teacher', 'users-staff')"""
-
-
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -634,5 +621,4 @@ def migrations() -> list[tuple[int, str, str]]:
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
-        (16, "the ext object of each served object", API_SERVED_EXT),
     ]
