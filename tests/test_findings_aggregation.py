@@ -67,11 +67,12 @@ def _reread_columns(tmp_path: Path, night: dict[str, list[list[str]]]) -> list[s
 
     with Store.open(tmp_path / "store.duckdb") as store:
         (snapshot_id,) = ingest(store, tmp_path, night)
-        ctx = _context(store, store.snapshot(snapshot_id), None, CheckSettings())
-        try:
-            queries = _cell_queries(ctx, ctx.staged["students.csv"])
-        finally:
-            ctx.drop_tables()
+        with store.beside() as beside:
+            ctx = _context(store, store.snapshot(snapshot_id), None, CheckSettings(), beside)
+            try:
+                queries = _cell_queries(ctx, ctx.staged["students.csv"])
+            finally:
+                ctx.drop_tables()
     return [params[1] for _, params in queries]  # each query binds its entity, then its field
 
 
