@@ -11,6 +11,7 @@ import html
 from datetime import date
 from typing import Any
 
+from rosterlab import spec
 from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
 from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
@@ -88,13 +89,10 @@ def headline_text(status: FleetStatus) -> str:
         counts.append(f"{len(status.not_run):,} not run")
     tonight = " · ".join(counts)
     return (
-        f"fleet status for {status.night.isoformat()}: {_districts(status.configured)} "
+        f"fleet status for {status.night.isoformat()}: "
+        f"{spec.plural(status.configured, 'district')} "
         f"({tonight or 'no results tonight'}){shown(_unconfigured(status))}"
     )
-
-
-def _districts(n: int) -> str:
-    return f"{n:,} district{'' if n == 1 else 's'}"
 
 
 def _unconfigured(status: FleetStatus) -> str:
@@ -102,8 +100,8 @@ def _unconfigured(status: FleetStatus) -> str:
     if not status.unconfigured:
         return ""
     return (
-        f"; results shown also of {_districts(len(status.unconfigured))} no longer in the "
-        f"fleet's config: {', '.join(status.unconfigured)}"
+        f"; results shown also of {spec.plural(len(status.unconfigured), 'district')} no "
+        f"longer in the fleet's config: {', '.join(status.unconfigured)}"
     )
 
 
@@ -273,7 +271,7 @@ def status_html(status: FleetStatus) -> str:
     """One self-contained page (inline style, no scripts); every value escaped."""
     title = f"rosterlab fleet status — {status.night.isoformat()}"
     parts = [
-        f"<p>{_districts(status.configured)}; nights {status.nights[0]} to "
+        f"<p>{spec.plural(status.configured, 'district')}; nights {status.nights[0]} to "
         f"{status.nights[-1]}{html.escape(_unconfigured(status))}.</p>",
         "<h2>Tonight</h2>",
         tonight_html(status),
