@@ -247,12 +247,13 @@ def not_served(
 
 
 def not_served_query(
-    snapshot: SnapshotInfo, duplicated: frozenset[str]
+    snapshot: SnapshotInfo, duplicated: frozenset[str], *, keys: bool = False
 ) -> tuple[str, list[object]]:
-    """:func:`not_served`'s query and its bound values (it reads committed tables only)."""
+    """:func:`not_served`'s query and its bound values (it reads committed tables only);
+    ``keys``: the records' (entity, key, code) instead of their counts."""
     duplicated &= frozenset(FOLLOWED)
     params: list[object] = [snapshot.district, snapshot.seq]
-    return _not_served_sql(duplicated), [*params, snapshot.id] if duplicated else params
+    return _not_served_sql(duplicated, keys), [*params, snapshot.id] if duplicated else params
 
 
 def not_served_of(rows: Sequence[tuple[Any, ...]]) -> tuple[NotServed, ...]:
@@ -265,10 +266,5 @@ def not_served_of(rows: Sequence[tuple[Any, ...]]) -> tuple[NotServed, ...]:
 def not_served_keys(store: Store, snapshot: SnapshotInfo, table: str) -> None:
     """Temp table ``table`` (entity, key, code): each record of a night Clever does not serve,
     and why (a carried record: the code of the record that carries it)."""
-    duplicated = duplicated_entities(store, snapshot.id) & frozenset(FOLLOWED)
-    params: list[object] = [snapshot.district, snapshot.seq]
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        + _not_served_sql(duplicated, True),
-        [*params, snapshot.id] if duplicated else params,
-    )
+    sql, params = not_served_query(snapshot, duplicated_entities(store, snapshot.id), keys=True)
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS {sql}", params)
