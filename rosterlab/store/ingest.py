@@ -709,9 +709,43 @@ def _ingest(
     delta: OwnerDelta | None,
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
+    args = _run_args(
+        store,
+        bundle,
+        district=district,
+        when=when,
+        sync_type=sync_type,
+        origin=origin,
+        source=source,
+        district_name=district_name,
+        snapshot_id=snapshot_id,
+        written=() if rebuild else written,  # a replay parses over the tables
+        delta=None if rebuild else delta,
+    )
+    if not rebuild:
+        return ingestor.run(bundle, **args)
+    return _rebuild(store, ingestor, bundle, args)
+
+
+def _run_args(
+    store: Store,
+    bundle: Bundle,
+    *,
+    district: str,
+    when: datetime,
+    sync_type: str,
+    origin: Origin,
+    source: str | None,
+    district_name: str | None,
+    snapshot_id: int | None = None,
+    written: Collection[str] = (),
+    delta: OwnerDelta | None = None,
+) -> dict[str, Any]:
+    """``Ingestor.run``'s keywords for one night: a bundle rosterlab pushed for the district
+    that comes back is origin ``corrected``."""
     if origin in ("upload", "pulled") and was_pushed(store, district, bundle.sha256):
         origin = "corrected"  # the district's night as rosterlab corrected and pushed it
-    args: dict[str, Any] = {
+    return {
         "district": district,
         "taken_at": when,
         "sync_type": sync_type,
@@ -719,12 +753,9 @@ def _ingest(
         "source": source or bundle.source,
         "district_name": district_name,
         "snapshot_id": snapshot_id,
-        "written": () if rebuild else written,  # a replay parses over the tables
-        "delta": None if rebuild else delta,
+        "written": written,
+        "delta": delta,
     }
-    if not rebuild:
-        return ingestor.run(bundle, **args)
-    return _rebuild(store, ingestor, bundle, args)
 
 
 def _rebuild(
@@ -776,17 +807,16 @@ def ingest_bundles(
             source=keywords.get("source"),
             dated_by=keywords.get("dated_by", "given"),
         )
-        args = {
-            "district": district,
-            "taken_at": naive_utc(when),
-            "sync_type": keywords.get("sync_type") or store.district_sync_type(district) or "sftp",
-            "origin": keywords.get("origin", "upload"),
-            "source": keywords.get("source") or bundle.source,
-            "district_name": keywords.get("district_name"),
-            "snapshot_id": None,
-            "written": (),
-            "delta": None,
-        }
+        args = _run_args(
+            store,
+            bundle,
+            district=district,
+            when=naive_utc(when),
+            sync_type=keywords.get("sync_type") or store.district_sync_type(district) or "sftp",
+            origin=keywords.get("origin", "upload"),
+            source=keywords.get("source"),
+            district_name=keywords.get("district_name"),
+        )
         planned.append((bundle, args, dated_by))
     if not planned:
         return []
