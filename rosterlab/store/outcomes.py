@@ -167,10 +167,10 @@ def upload_outcome(
     rows a skip carries with it."""
     frozen_settings = tuple(sorted((settings or {}).items()))
     catalogue = spec.CATALOGUE
-    stopping = sorted({f.code for f in findings if catalogue[f.code].clever in _STOPPING})
-    if stopping:
-        missing = sorted({f.value or "" for f in findings if f.code in stopping and f.value})
-        reason = ", ".join(stopping) + (f": {', '.join(missing)}" if missing else "")
+    if stopping := _stopping(findings):
+        codes = sorted({f.code for f in stopping})
+        missing = sorted({f.value for f in stopping if f.value})
+        reason = ", ".join(codes) + (f": {', '.join(missing)}" if missing else "")
         return UploadOutcome(snapshot_id, NOT_PROCESSED, reason, (), frozen_settings)
     holds = sorted(
         {
@@ -261,7 +261,7 @@ class UnservedLater:
         if self._rows is not None or self._snapshot.origin == API_ORIGIN:
             return
         everything = (*self._ingest, *found)
-        if _stops(everything) or not (self.duplicated or skips_rows(everything)):
+        if _stopping(everything) or not (self.duplicated or skips_rows(everything)):
             return
         self._rows = self._beside.rows(*not_served_query(self._snapshot, self.duplicated))
 
@@ -271,9 +271,9 @@ class UnservedLater:
         return not_served_of(self._rows())
 
 
-def _stops(findings: Sequence[Finding]) -> bool:
-    """Whether a finding stops the upload (Clever does not process it)."""
-    return any(spec.CATALOGUE[f.code].clever in _STOPPING for f in findings)
+def _stopping(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings that stop the upload (Clever does not process it): the one rule."""
+    return [f for f in findings if spec.CATALOGUE[f.code].clever in _STOPPING]
 
 
 def snapshot_outcome(
