@@ -17,11 +17,12 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from rosterlab.config import load_settings
 from rosterlab.diff import diff_snapshots
-from rosterlab.fleet import Fleet, load_fleet, run_serial
+from rosterlab.fleet import Fleet, load_fleet, results_path, run_serial
 from rosterlab.report.fleet import headline_text, status_dict
 from rosterlab.store import Store
 from rosterlab.store.fleet_results import fleet_status
@@ -66,6 +67,41 @@ def test_a_binary_students_file_is_not_processed_and_predicts_no_deletion(tmp_pa
         "unreadable-file: students.csv",
         (),
     )
+
+
+def test_a_binary_staff_file_is_taken_as_not_sent_and_the_rest_processed(tmp_path: Path) -> None:
+    """d-binary-staff: staff.csv (optional) arrives as a spreadsheet saved under its name: the
+    rest of the upload is processed as if staff.csv were not sent (ours), so its two staff are
+    a deletion hold — not the whole night not processed."""
+    drops = tmp_path / "drops" / "d-binary-staff"
+    night = tiny_night()
+    night["staff.csv"] = [
+        ["School_id", "Staff_id", "Staff_email", "First_name", "Last_name"],
+        ["SCH-1", "ST-1", "al.bo@maple.example", "Al", "Bo"],
+        ["SCH-2", "ST-2", "cy.di@maple.example", "Cy", "Di"],
+    ]
+    write_night(drops / NIGHT_1.isoformat(), night)
+    tonight = write_night(drops / NIGHT_2.isoformat(), night)
+    (tonight / "staff.csv").write_bytes(XLSX)
+    fleet = fleet_of(tmp_path, "d-binary-staff")
+    run_serial(fleet, NIGHT_1)
+
+    result = run_serial(fleet, NIGHT_2).districts[0]
+
+    assert (result.outcome, result.reason) == ("held", "hold: staff deletion")
+    status = fleet_status(fleet.root, None, 7)
+    assert [(h.district, h.entity, h.kind, h.count, h.base) for h in status.holds] == [
+        ("d-binary-staff", "staff", "deletion", 2, 2)
+    ]
+    counts = pl.read_parquet(results_path(fleet.root, "diff_counts"), hive_partitioning=True)
+    staff = counts.filter((pl.col("night") == NIGHT_2) & (pl.col("entity") == "staff"))
+    assert staff.select("added", "removed", "changed", "unchanged").rows() == [(0, 2, 0, 0)]
+    with Store.open(fleet.store_path("d-binary-staff"), read_only=True) as store:
+        outcome = outcome_of(store, 2)
+        diff = diff_snapshots(store, "d-binary-staff", "live", 2)
+    assert (outcome.outcome, outcome.reason) == ("held", "hold: staff deletion")
+    assert (diff.from_snapshot.id, diff.not_processed, diff.entity("staff").removed) == (1, None, 2)
+    assert [(h.entity, h.kind, h.count) for h in diff.hold_reasons] == [("staff", "deletion", 2)]
 
 
 def test_a_readable_file_in_windows_1252_is_processed_with_its_encoding_flagged(

@@ -209,3 +209,108 @@ def test_rows_whose_fate_clever_does_not_state_are_named_apart_as_may_be_skipped
         "    enrollments.csv: 2 rows may be skipped with the skipped sections they name "
         "(missing-value: consequence unconfirmed)",
     ]
+
+
+XLSX = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02"
+STAFF = [
+    ["School_id", "Staff_id", "Staff_email", "First_name", "Last_name"],
+    ["SCH-1", "ST-1", "al.bo@maple.example", "Al", "Bo"],
+    ["SCH-2", "ST-2", "cy.di@maple.example", "Cy", "Di"],
+]
+
+
+def ingest_folders(tmp_path: Path, capsys, *folders: Path, sync_type: str = "sftp") -> str:
+    """Ingest bundle folders as nights 1..n of district maple through the CLI, checks included."""
+    store = str(tmp_path / "store.duckdb")
+    for k, folder in enumerate(folders, start=1):
+        code, _, err = run(
+            capsys,
+            *("--store", store, "ingest", str(folder), "--district", "maple"),
+            *("--taken-at", f"2026-09-0{k}T02:00:00", "--sync-type", sync_type),
+        )
+        assert (code, err) == (0, "")
+    return store
+
+
+def with_spreadsheets(tmp_path: Path, name: str, *files: str) -> Path:
+    """A night with two staff whose ``files`` arrive as a spreadsheet saved under their names."""
+    night = tiny_night()
+    night["staff.csv"] = STAFF
+    folder = write_night(tmp_path / name, night)
+    for file in files:
+        (folder / file).write_bytes(XLSX)
+    return folder
+
+
+def test_a_spreadsheet_saved_as_staff_csv_is_taken_as_not_sent_everywhere(tmp_path, capsys):
+    """Night 2's staff.csv is a spreadsheet saved under its name. staff.csv is optional, so
+    Clever processes the rest as if it were not sent (ours): its two staff count as deleted,
+    a hold — the outcome, the snapshots list, check, the diff from the live state and the
+    next night's live state all tell that one story (it was 'not processed' everywhere)."""
+    store = ingest_folders(
+        tmp_path,
+        capsys,
+        with_spreadsheets(tmp_path, "night-1"),
+        with_spreadsheets(tmp_path, "night-2", "staff.csv"),
+        with_spreadsheets(tmp_path, "night-3"),
+    )
+
+    listed = snapshots_json(capsys, store)
+    assert [(s["seq"], s["outcome"], s["reason"]) for s in listed] == [
+        (1, "processed", ""),
+        (2, "held", "hold: staff deletion"),
+        (3, "processed", ""),
+    ]
+    code, out, _ = run(
+        capsys,
+        *("--store", store, "check", "--district", "maple", "--snapshot", "2"),
+        *("--format", "json"),
+    )
+    found = [(f["code"], f["entity"], f["value"]) for f in json.loads(out)["findings"]]
+    assert (code, found) == (
+        0,
+        [
+            ("unreadable-file", "staff", "staff.csv"),
+            ("extension-column", "students", "ext.house"),
+            ("hold-mass-deletion", "staff", "2"),
+        ],
+    )
+    assert json.loads(out)["findings"][0]["message"] == (
+        "staff.csv is not text (a spreadsheet or other binary file saved under its name): "
+        "Clever cannot read a row of it. The file is optional, so the rest of the upload is "
+        "processed as if it were not sent: its records count as deleted."
+    )
+    code, out, _ = run(
+        capsys,
+        *("--store", store, "diff", "--district", "maple", "--to", "2"),
+        *("--format", "json"),
+    )
+    payload = json.loads(out)
+    assert (code, payload["from"], payload["to"]) == (0, 1, 2)
+    assert [(e, c["removed"], c["unchanged"]) for e, c in payload["entities"].items()][-1] == (
+        "staff",
+        2,
+        0,
+    )
+    assert [(r["entity"], r["kind"], r["count"]) for r in payload["hold"]["reasons"]] == [
+        ("staff", "deletion", 2)
+    ]
+    code, out, _ = run(
+        capsys, *("--store", store, "diff", "--district", "maple", "--format", "json")
+    )
+    payload = json.loads(out)  # the held night, taken as approved, is night 3's live state
+    assert (payload["from"], payload["to"], payload["entities"]["staff"]["added"]) == (2, 3, 2)
+
+
+def test_only_a_required_file_clever_cannot_read_stops_the_upload(tmp_path, capsys):
+    """students.csv and staff.csv both arrive as spreadsheets: the upload is not processed for
+    students.csv alone (the reason named staff.csv too, as if it stopped the upload)."""
+    store = ingest_folders(
+        tmp_path, capsys, with_spreadsheets(tmp_path, "n", "students.csv", "staff.csv")
+    )
+
+    (listed,) = snapshots_json(capsys, store)
+    assert (listed["outcome"], listed["reason"]) == (
+        "not-processed",
+        "unreadable-file: students.csv",
+    )

@@ -79,6 +79,21 @@ def render_catalogue() -> str:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in worded) + " |")
     lines += [
         "",
+        "## Optional files",
+        "",
+        "staff.csv and admins.csv are optional: an upload without them is processed (v2.1.1",
+        "stops an upload only for a missing required file). These codes are worded so, and do",
+        "this, on an optional file:",
+        "",
+        "| code | message on an optional file | what Clever does |",
+        "| --- | --- | --- |",
+    ]
+    for entry in CATALOGUE_ENTRIES:
+        if entry.optional:
+            optional = (f"`{entry.code}`", entry.optional, entry.optional_clever)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in optional) + " |")
+    lines += [
+        "",
         "## Root causes",
         "",
         "Findings one mistake explains share a cause (`schools/00054`,",

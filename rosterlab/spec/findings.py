@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
-from rosterlab.spec.format import ENTITIES, KEY_SEPARATOR, follows
+from rosterlab.spec.format import ENTITIES, FILES, KEY_SEPARATOR, follows
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
@@ -33,7 +33,9 @@ class FindingType:
     ``served_hint`` word a finding on a record as Clever serves it (a snapshot pulled from the
     Data API), where the upload's wording would be untrue: the record *was* served.
     ``unfollowed`` words it on a reference Clever does not follow (an enrollment's School_id,
-    :func:`~rosterlab.spec.format.follows`): the row is not skipped for it.
+    :func:`~rosterlab.spec.format.follows`): the row is not skipped for it. ``optional`` and
+    ``optional_clever`` word it, and say what Clever does, on an optional file (staff.csv,
+    admins.csv), whose absence does not stop the upload.
     """
 
     code: str
@@ -51,6 +53,8 @@ class FindingType:
     served: str = ""
     served_hint: str = ""
     unfollowed: str = ""
+    optional: str = ""
+    optional_clever: str = ""
 
     def hint_for(self, sync_type: str | None) -> str:
         return dict(self.hint_by_sync_type).get(sync_type or "", self.hint)
@@ -171,6 +175,8 @@ def finding(
     message = kind.many if count > 1 and kind.many else kind.message
     if kind.unfollowed and not follows(entity, field):
         message = kind.unfollowed
+    if kind.optional and not _required(entity):
+        message = kind.optional
     return Finding(
         code=code,
         severity=kind.severity,
@@ -213,6 +219,21 @@ def _template_values(
     )
 
 
+def _required(entity: str | None) -> bool:
+    """Whether ``entity``'s file is required (a finding on no entity counts as required)."""
+    known = ENTITIES.get(entity or "")
+    return known is None or FILES[known.file].required
+
+
+def consequence(f: Finding) -> str:
+    """What Clever does with ``f``'s problem: the catalogue's ``clever``, or on an optional
+    file its ``optional_clever`` where the catalogue words one."""
+    kind = CATALOGUE[f.code]
+    if kind.optional_clever and not _required(f.entity):
+        return kind.optional_clever
+    return kind.clever
+
+
 def as_served(f: Finding) -> Finding:
     """``f`` worded for a record as Clever serves it (a snapshot pulled from the Data API),
     where the catalogue words its code so (``served``); else ``f`` itself."""
@@ -233,6 +254,12 @@ NOT_PROCESSED = "upload not processed (v2.1.1)"
 # row of it, so it is taken as absent, and an absent required file stops the upload (v2.1.1).
 NOT_READ = (
     "upload not processed (ours: Clever cannot read the file; a missing file stops it, v2.1.1)"
+)
+# Ours: an optional file Clever cannot read is taken as not sent; only a missing required file
+# stops an upload (v2.1.1), so the rest is processed.
+NOT_READ_OPTIONAL = (
+    "the rest of the upload processed as if the file were not sent (ours: Clever cannot read "
+    "it; only a missing required file stops an upload, v2.1.1)"
 )
 ROWS_SKIPPED = "every row of the file skipped (v2.1.1)"
 ROW_SKIPPED = "row skipped (v2.1.1)"
@@ -370,7 +397,8 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         severity="error",
         group="file",
         title="Unreadable file",
-        when="not text at all (a spreadsheet, archive or image saved under the file's name)",
+        when="not text at all (a spreadsheet, archive or image saved under the file's name); "
+        "an optional file (staff.csv, admins.csv) is taken as not sent",
         message=(
             "{value} is not text (a spreadsheet or other binary file saved under its name): "
             "Clever cannot read a row of it, so the upload counts as not processed, as with a "
@@ -379,6 +407,12 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         hint="Export the file again as CSV (in Excel: Save As, CSV UTF-8) and upload the bundle "
         "again.",
         clever=NOT_READ,
+        optional=(
+            "{value} is not text (a spreadsheet or other binary file saved under its name): "
+            "Clever cannot read a row of it. The file is optional, so the rest of the upload is "
+            "processed as if it were not sent: its records count as deleted."
+        ),
+        optional_clever=NOT_READ_OPTIONAL,
     ),
     _t(
         code="encoding-not-utf8",

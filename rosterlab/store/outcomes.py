@@ -4,7 +4,9 @@ Every upload is a full snapshot, but Clever does not apply every one (SFTP Instr
 and its published hold thresholds):
 
 - ``not-processed``: a required file is missing (or unreadable as a whole: not text at all, which
-  is ours — Clever does not say): Clever keeps serving the last state it processed;
+  is ours — Clever does not say): Clever keeps serving the last state it processed. An optional
+  file (staff.csv, admins.csv) that is not text is taken as not sent (ours): the rest is
+  processed, and its records count as deleted, as when the file is left out;
 - ``held``: a predicted hold: the live state stays until the district approves the upload;
 - ``processed``: applied, less the rows Clever skips (counted by file and reason), and
   naming apart the rows it may skip: a broken link or a repeated ID, whose consequence Clever
@@ -183,7 +185,7 @@ def upload_outcome(
     may_skip_rows: Counter[tuple[str, str]] = Counter()
     seen_rows: set[tuple[str, str, int | None, str | None]] = set()
     for f in findings:
-        consequence = catalogue[f.code].clever
+        consequence = spec.consequence(f)
         file = _file_of(f)
         if file is None:
             continue
@@ -273,7 +275,7 @@ class UnservedLater:
 
 def _stopping(findings: Sequence[Finding]) -> list[Finding]:
     """The findings that stop the upload (Clever does not process it): the one rule."""
-    return [f for f in findings if spec.CATALOGUE[f.code].clever in _STOPPING]
+    return [f for f in findings if spec.consequence(f) in _STOPPING]
 
 
 def snapshot_outcome(
