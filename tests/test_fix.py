@@ -461,6 +461,36 @@ def test_errors_that_remain_are_reported_not_hidden(store, tmp_path):
     assert manifest["findings"]["after"]["error"] == 1
 
 
+XLSX = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02"
+
+
+def test_a_night_whose_staff_file_is_a_spreadsheet_is_refused_and_nothing_is_lost(store, tmp_path):
+    """staff.csv arrives as a spreadsheet saved under its name: no rule can correct it, and a
+    corrected bundle without it would delete every staff record — refused, nothing written."""
+    night = tiny_night()
+    night["staff.csv"] = [
+        ["School_id", "Staff_id", "Staff_email", "First_name", "Last_name"],
+        ["SCH-1", "ST-1", "al.bo@maple.example", "Al", "Bo"],
+    ]
+    folder = write_night(tmp_path / "n1", night)
+    (folder / "staff.csv").write_bytes(XLSX)
+    snapshot = ingest(store, folder, NIGHT_1)
+    before = [(f.code, f.value) for f in store.findings(snapshot)]
+
+    with pytest.raises(FixError) as err:
+        fix_snapshot(store, snapshot, rules_of(""), tmp_path / "out")
+
+    assert str(err.value) == (
+        f"staff.csv of snapshot {snapshot} is not text (unreadable-file): no rule can correct it "
+        "— export it again as CSV (in Excel: Save As, CSV UTF-8) and ingest the night again; no "
+        "corrected bundle was written"
+    )
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no partial folder either
+    assert [(f.code, f.value) for f in store.findings(snapshot)] == before
+    assert (folder / "staff.csv").read_bytes() == XLSX
+
+
 def test_a_big_deletion_predicts_a_hold_against_the_last_push(store, broken, tmp_path):
     record_push(
         store,

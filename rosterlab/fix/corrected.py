@@ -233,6 +233,7 @@ def _fix(
             f"{rules.name} is written for district {rules.district}, but snapshot {source.id} is "
             f"{source.district}'s: pick that district's rules file"
         )
+    _refuse_unreadable(store, source)
     settings = settings or DistrictSettings(district=source.district)
     say(f"checking snapshot {source.id}")
     check_snapshot(store, source.id, settings)  # drop rules act on its check findings
@@ -316,6 +317,22 @@ def _fix(
 
 
 VALID_LISTED = 5  # values named per rule in the refusal
+
+
+def _refuse_unreadable(store: Store, source: SnapshotInfo) -> None:
+    """A night with a file that is not text (``unreadable-file``) is refused before anything is
+    written: no rule can correct a file rosterlab cannot read, and a corrected bundle without it
+    would be a bundle without that file (a missing file, or its records deleted)."""
+    unreadable = sorted(
+        f.value or "" for f in store.findings(source.id, "ingest") if f.code == "unreadable-file"
+    )
+    if unreadable:
+        raise FixError(
+            f"{', '.join(unreadable)} of snapshot {source.id} "
+            f"{'is' if len(unreadable) == 1 else 'are'} not text (unreadable-file): no rule can "
+            "correct it — export it again as CSV (in Excel: Save As, CSV UTF-8) and ingest the "
+            "night again; no corrected bundle was written"
+        )
 
 
 def _refuse_valid_changes(rules: RuleSet, outcomes: Sequence[RuleOutcome]) -> None:
