@@ -67,6 +67,18 @@ def test_a_binary_students_file_is_not_processed_and_predicts_no_deletion(tmp_pa
         "unreadable-file: students.csv",
         (),
     )
+    # The fleet's diff counts are what Clever applies: nothing (they counted 3 students removed).
+    counts = pl.read_parquet(results_path(fleet.root, "diff_counts"), hive_partitioning=True)
+    tonight = counts.filter(pl.col("night") == NIGHT_2).sort("entity")
+    assert tonight.select("entity", "added", "removed", "changed", "unchanged").rows() == [
+        ("contacts", 0, 0, 0, 3),
+        ("enrollments", 0, 0, 0, 3),
+        ("schools", 0, 0, 0, 2),
+        ("sections", 0, 0, 0, 2),
+        ("staff", 0, 0, 0, 0),
+        ("students", 0, 0, 0, 3),
+        ("teachers", 0, 0, 0, 3),
+    ]
 
 
 def test_a_binary_staff_file_is_taken_as_not_sent_and_the_rest_processed(tmp_path: Path) -> None:

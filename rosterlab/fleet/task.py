@@ -327,7 +327,8 @@ def _tables(
     diffed: bool = True,
 ) -> dict[str, Rows]:
     """The night's results: its findings by code, its outcome, and (``diffed``) the diff against
-    the live state (holds predicted with ``known``, the settings the night was checked with)."""
+    the live state (holds predicted with ``known``, the settings the night was checked with) as
+    Clever applies it: a night it does not process changes nothing."""
     snapshot, findings, outcome = checked.result.snapshot, checked.result.findings, checked.outcome
     counts = spec.severity_counts(findings)
     by_code: dict[tuple[str, str, str | None], int] = {}
@@ -377,13 +378,16 @@ def _tables(
         computed=checked.history,  # the history checks' diff: the same two nights
     )
     compared_with = _night_name(live.taken_at)
+    # A night Clever does not process changes nothing (the diff says "nothing is deleted"): no
+    # record is added, removed or changed, every record of the live state stays unchanged.
+    applied = diff.not_processed is None
     tables["diff_counts"] = [
         {
             "entity": e.entity,
-            "added": e.added,
-            "removed": e.removed,
-            "changed": e.changed,
-            "unchanged": e.unchanged,
+            "added": e.added if applied else 0,
+            "removed": e.removed if applied else 0,
+            "changed": e.changed if applied else 0,
+            "unchanged": e.unchanged if applied else e.records_from,
             "compared_with": compared_with,
         }
         for e in diff.entities
