@@ -314,3 +314,41 @@ def test_only_a_required_file_clever_cannot_read_stops_the_upload(tmp_path, caps
         "not-processed",
         "unreadable-file: students.csv",
     )
+
+
+@pytest.mark.parametrize(
+    ("sync_type", "hint"),
+    [
+        (
+            "sftp",
+            "Upload all five required files together: schools, students, teachers, sections, "
+            "enrollments.",
+        ),
+        (
+            "clever-managed",
+            "Export all five required files together: schools, students, teachers, sections, "
+            "enrollments. Clever's own sync reads the SIS: if students.csv is missing there too, "
+            "ask Clever Support to check the sync.",
+        ),
+        (
+            "sis-managed",
+            "Export all five required files together: schools, students, teachers, sections, "
+            "enrollments. Your SIS vendor sends Clever the nightly files: if their export leaves "
+            "out students.csv too, ask them to include it.",
+        ),
+    ],
+)
+def test_a_hand_export_missing_a_file_gets_a_hint_for_its_sync_type(
+    tmp_path, capsys, sync_type, hint
+):
+    """A district's hand export leaves out students.csv: only an SFTP district uploads its
+    files, so only its hint says 'upload'."""
+    night = tiny_night()
+    del night["students.csv"]
+    store = ingest_folders(
+        tmp_path, capsys, write_night(tmp_path / "n", night), sync_type=sync_type
+    )
+
+    code, out, _ = run(capsys, "--store", store, "check", "--district", "maple", "--format", "json")
+    (missing,) = [f for f in json.loads(out)["findings"] if f["code"] == "missing-file"]
+    assert (code, missing["hint"]) == (0, hint)

@@ -234,6 +234,18 @@ def consequence(f: Finding) -> str:
     return kind.clever
 
 
+def for_sync_type(f: Finding, sync_type: str | None) -> Finding:
+    """``f`` with its hint worded for the district's sync type where the catalogue words it so:
+    a bundle's file findings are made before the district, and so its sync type, is known."""
+    kind = CATALOGUE[f.code]
+    if not kind.hint_by_sync_type:
+        return f
+    values = _template_values(
+        f.entity, f.key, f.field, f.value, f.row, f.cause, f.count, f.sample_keys, {}
+    )
+    return replace(f, hint=kind.hint_for(sync_type).format_map(values))
+
+
 def as_served(f: Finding) -> Finding:
     """``f`` worded for a record as Clever serves it (a snapshot pulled from the Data API),
     where the catalogue words its code so (``served``); else ``f`` itself."""
@@ -330,6 +342,20 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         message="{value} is missing from the bundle; Clever will not process this upload.",
         hint="Upload all five required files together: schools, students, teachers, sections, "
         "enrollments.",
+        hint_by_sync_type=(
+            (
+                "clever-managed",
+                "Export all five required files together: schools, students, teachers, "
+                "sections, enrollments. Clever's own sync reads the SIS: if {value} is missing "
+                "there too, ask Clever Support to check the sync.",
+            ),
+            (
+                "sis-managed",
+                "Export all five required files together: schools, students, teachers, "
+                "sections, enrollments. Your SIS vendor sends Clever the nightly files: if "
+                "their export leaves out {value} too, ask them to include it.",
+            ),
+        ),
         clever=NOT_PROCESSED,
     ),
     _t(
@@ -406,6 +432,18 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         ),
         hint="Export the file again as CSV (in Excel: Save As, CSV UTF-8) and upload the bundle "
         "again.",
+        hint_by_sync_type=(
+            (
+                "clever-managed",
+                "Export the file again as CSV (in Excel: Save As, CSV UTF-8) and check it "
+                "again; Clever's own sync reads the SIS, not this export.",
+            ),
+            (
+                "sis-managed",
+                "Export the file again as CSV (in Excel: Save As, CSV UTF-8) and check it "
+                "again; if your SIS vendor's nightly files arrive like this, ask them for CSV.",
+            ),
+        ),
         clever=NOT_READ,
         optional=(
             "{value} is not text (a spreadsheet or other binary file saved under its name): "

@@ -164,8 +164,8 @@ class Ingestor:
     def _stage_files(
         self, bundle: Bundle, snapshot: SnapshotInfo, written: Collection[str]
     ) -> list[Finding]:
-        """Stage every parsable file; the bundle's findings (rows placed on data rows) and the
-        parse's."""
+        """Stage every parsable file; the bundle's findings (rows placed on data rows, hints
+        worded for the district's sync type) and the parse's."""
         findings: list[Finding] = []
         breaks: dict[str, LineBreaks] = {}
         clear_staging(self.store)
@@ -211,7 +211,9 @@ class Ingestor:
                 ],
             )
         self.store.staged_snapshot = snapshot.id
-        return [_on_data_row(f, breaks) for f in bundle.findings] + findings
+        return [
+            spec.for_sync_type(_on_data_row(f, breaks), snapshot.sync_type) for f in bundle.findings
+        ] + findings
 
     def _merge_entities(
         self, bundle: Bundle, snapshot: SnapshotInfo, delta: OwnerDelta | None
