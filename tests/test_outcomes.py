@@ -148,6 +148,30 @@ def test_a_mass_deletion_is_held_and_rows_clever_skips_are_counted(tmp_path, cap
     assert "  upload  processed, 1 row skipped, 2 rows carried  " in out.splitlines()[3]
 
 
+def test_diff_json_says_the_outcome_snapshots_lists(tmp_path, capsys):
+    """Incident: a cron script read `diff --format json`'s outcome.to as "processed" on a night
+    `snapshots` lists as held (two of three teachers gone on night 2): the diff spelled the
+    outcome itself and knew only processed, not-processed and served. It is the stored one,
+    whatever --from the diff compares with."""
+    night_2 = tiny_night()
+    del night_2["teachers.csv"][2:]  # T-2 and T-3 gone: 2 of 3 teachers deleted
+    store = ingest_nights(tmp_path, capsys, tiny_night(), night_2)
+    diff = ("--store", store, "diff", "--district", "maple", "--format", "json")
+
+    assert [(s["outcome"], s["reason"]) for s in snapshots_json(capsys, store)] == [
+        ("processed", ""),
+        ("held", "hold: teachers deletion"),
+    ]
+    for frm in ("live", "previous", "n2"):
+        code, out, _ = run(capsys, *diff, "--from", frm)
+        assert (code, json.loads(out)["outcome"]) == (
+            0,
+            {"to": "held", "reason": "hold: teachers deletion"},
+        )
+    code, out, _ = run(capsys, *diff, "--from", "n2", "--to", "n1")
+    assert (code, json.loads(out)["outcome"]) == (0, {"to": "processed", "reason": ""})
+
+
 def test_a_change_only_in_a_column_clever_ignores_predicts_no_update_hold(tmp_path, capsys):
     night_1, night_2 = tiny_night(), tiny_night()
     for night, value in ((night_1, "a"), (night_2, "b")):  # incident: a scratch column changed

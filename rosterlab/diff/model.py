@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rosterlab.config import DistrictSettings
 from rosterlab.store import SnapshotInfo
+from rosterlab.store.outcomes import NOT_PROCESSED, PROCESSED
 
 if TYPE_CHECKING:
     import polars as pl
@@ -125,9 +126,16 @@ class DiffResult:
     rollovers: tuple[TermRollover, ...]
     hold_reasons: tuple[HoldReason, ...]
     changes: pl.DataFrame | None = None
-    # Why Clever does not process the ``to`` upload (None: it does): it keeps serving the last
-    # state it processed, so nothing here is deleted or held.
-    not_processed: str | None = None
+    # What Clever does with ``to`` and why, as ``snapshots`` lists it (processed, held,
+    # not-processed or served; the stored outcome, against the live state before ``to``).
+    outcome: str = PROCESSED
+    outcome_reason: str = ""
+
+    @property
+    def not_processed(self) -> str | None:
+        """Why Clever does not process the ``to`` upload (None: it does): it keeps serving the
+        last state it processed, so nothing here is deleted or held."""
+        return self.outcome_reason if self.outcome == NOT_PROCESSED else None
 
     @property
     def hold_predicted(self) -> bool:

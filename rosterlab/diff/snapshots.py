@@ -9,7 +9,7 @@ from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store
-from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN, live_before, outcome_of
 
 LIVE = "live"
 
@@ -87,7 +87,6 @@ def diff_snapshots(
     else:
         parts = run_diff(store, from_snapshot, to_snapshot, details=details)
     outcome = outcome_of(store, to_snapshot.id)
-    not_processed = outcome.reason if outcome.outcome == NOT_PROCESSED else None
     result = DiffResult(
         district=district,
         from_snapshot=from_snapshot,
@@ -98,8 +97,9 @@ def diff_snapshots(
         rollovers=parts.rollovers,
         hold_reasons=(),
         changes=parts.changes,
-        not_processed=not_processed,
+        outcome=outcome.outcome,
+        outcome_reason=outcome.reason,
     )
-    if not_processed or to_snapshot.origin == API_ORIGIN or result.backward:
+    if result.not_processed or to_snapshot.origin == API_ORIGIN or result.backward:
         return result
     return replace(result, hold_reasons=hold_reasons(parts.entities, parts.rollovers, thresholds))

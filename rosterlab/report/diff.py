@@ -19,7 +19,7 @@ from rosterlab.diff import DiffResult, Timeline
 from rosterlab.diff.model import TimelineChange
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
 from rosterlab.store import SnapshotInfo
-from rosterlab.store.outcomes import API_ORIGIN, SERVED, SERVED_REASON
+from rosterlab.store.outcomes import API_ORIGIN, SERVED_REASON
 
 MASK = "•••"
 RATIO_DIGITS = 4
@@ -138,14 +138,7 @@ def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False
             }
             for r in result.rekeys
         ],
-        "outcome": {
-            "to": "not-processed"
-            if result.not_processed
-            else SERVED
-            if result.to_snapshot.origin == API_ORIGIN
-            else "processed",
-            "reason": result.not_processed or "",
-        },
+        "outcome": {"to": result.outcome, "reason": result.outcome_reason},
         "hold": {
             "predicted": result.hold_predicted,
             "reasons": [
