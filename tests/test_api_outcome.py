@@ -130,7 +130,12 @@ def test_an_api_snapshot_never_shows_as_held_or_skipping(tmp_path, capsys, monke
     code, out, _ = run(capsys, *at_pulls, "diff", "--district", DISTRICT, "--format", "json")
     diffed = json.loads(out)
     assert (diffed["outcome"], diffed["hold"]["predicted"]) == (
-        {"to": "served", "reason": "pulled from the Data API"},
+        {
+            "to": "served",
+            "reason": "pulled from the Data API",
+            "from": "served",
+            "from_reason": "pulled from the Data API",
+        },
         False,
     )
 

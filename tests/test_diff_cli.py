@@ -95,7 +95,7 @@ def test_diff_json_matches_the_contract(capsys, store):
         "to_seq": 2,
         "from_taken_at": "2026-09-01T02:00:00",
         "to_taken_at": "2026-09-02T02:00:00",
-        "outcome": {"to": "processed", "reason": ""},
+        "outcome": {"to": "processed", "reason": "", "from": "processed", "from_reason": ""},
         "rekeys": [
             {
                 "entity": "teachers",

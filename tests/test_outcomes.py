@@ -88,6 +88,47 @@ def test_from_previous_keeps_the_night_before(missing_students, capsys):
     assert payload["entities"]["students"]["added"] == 3
 
 
+def test_a_diff_from_a_night_clever_did_not_process_says_so(missing_students, capsys):
+    """Incident: `diff --from previous` out of night 2 (no students.csv) listed 3 students
+    added with no word that Clever never served night 2 — the workbench's explorer said it,
+    the CLI's text, JSON and the report's HTML did not. They say which night Clever served."""
+    diff = ("--store", missing_students, "diff", "--district", "maple", "--from", "previous")
+    said = (
+        "from night 2 (2026-09-02): Clever did not process it (missing-file: students.csv), so "
+        "its records never reached the apps; it served night 1's state: compare with night 1"
+    )
+
+    code, out, _ = run(capsys, *diff)
+    assert (code, out.splitlines()[:2]) == (
+        0,
+        [
+            "maple: snapshot 2 (night 2, 2026-09-02 02:00) → snapshot 3 (night 3, "
+            "2026-09-03 02:00)",
+            said,
+        ],
+    )
+    code, out, _ = run(capsys, *diff, "--format", "json")
+    assert json.loads(out)["outcome"] == {
+        "to": "processed",
+        "reason": "",
+        "from": "not-processed",
+        "from_reason": "missing-file: students.csv",
+        "live": 1,
+    }
+    code, out, _ = run(capsys, *diff, "--format", "html")
+    escaped = said.replace("night 1's", "night 1&#x27;s")
+    assert f'<p class="hold">{escaped}</p>' in out
+    code, out, _ = run(capsys, *diff[:-2], "--format", "json")  # from live: night 1
+    assert json.loads(out)["outcome"] == {
+        "to": "processed",
+        "reason": "",
+        "from": "processed",
+        "from_reason": "",
+    }
+    code, out, _ = run(capsys, *diff[:-2])
+    assert said not in out
+
+
 def test_a_not_processed_night_is_no_mass_deletion_in_the_diff(missing_students, capsys):
     code, out, _ = run(
         capsys,
@@ -162,14 +203,19 @@ def test_diff_json_says_the_outcome_snapshots_lists(tmp_path, capsys):
         ("processed", ""),
         ("held", "hold: teachers deletion"),
     ]
-    for frm in ("live", "previous", "n2"):
+    held = {"to": "held", "reason": "hold: teachers deletion"}
+    for frm, from_outcome in (
+        ("live", {"from": "processed", "from_reason": ""}),
+        ("previous", {"from": "processed", "from_reason": ""}),
+        ("n2", {"from": "held", "from_reason": "hold: teachers deletion"}),
+    ):
         code, out, _ = run(capsys, *diff, "--from", frm)
-        assert (code, json.loads(out)["outcome"]) == (
-            0,
-            {"to": "held", "reason": "hold: teachers deletion"},
-        )
+        assert (code, json.loads(out)["outcome"]) == (0, held | from_outcome)
     code, out, _ = run(capsys, *diff, "--from", "n2", "--to", "n1")
-    assert (code, json.loads(out)["outcome"]) == (0, {"to": "processed", "reason": ""})
+    assert (code, json.loads(out)["outcome"]) == (
+        0,
+        {"to": "processed", "reason": "", "from": "held", "from_reason": "hold: teachers deletion"},
+    )
 
 
 def test_a_change_only_in_a_column_clever_ignores_predicts_no_update_hold(tmp_path, capsys):

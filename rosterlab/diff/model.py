@@ -130,12 +130,22 @@ class DiffResult:
     # not-processed or served; the stored outcome, against the live state before ``to``).
     outcome: str = PROCESSED
     outcome_reason: str = ""
+    # The same of ``from``; when Clever did not process it, ``served_before`` is the state it
+    # served instead when ``to`` arrived (None: none yet) — ``from`` never reached the apps.
+    from_outcome: str = PROCESSED
+    from_outcome_reason: str = ""
+    served_before: SnapshotInfo | None = None
 
     @property
     def not_processed(self) -> str | None:
         """Why Clever does not process the ``to`` upload (None: it does): it keeps serving the
         last state it processed, so nothing here is deleted or held."""
         return self.outcome_reason if self.outcome == NOT_PROCESSED else None
+
+    @property
+    def from_not_processed(self) -> str | None:
+        """Why Clever did not process the ``from`` upload (None: it did)."""
+        return self.from_outcome_reason if self.from_outcome == NOT_PROCESSED else None
 
     @property
     def hold_predicted(self) -> bool:

@@ -9,7 +9,7 @@ from rosterlab.diff.hold import hold_reasons
 from rosterlab.diff.model import DiffResult, HoldThresholds
 from rosterlab.errors import SnapshotNotFoundError
 from rosterlab.store import SnapshotInfo, Store
-from rosterlab.store.outcomes import API_ORIGIN, live_before, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
 
 LIVE = "live"
 
@@ -87,6 +87,10 @@ def diff_snapshots(
     else:
         parts = run_diff(store, from_snapshot, to_snapshot, details=details)
     outcome = outcome_of(store, to_snapshot.id)
+    from_outcome = outcome_of(store, from_snapshot.id)
+    served_before = (
+        live_before(store, to_snapshot) if from_outcome.outcome == NOT_PROCESSED else None
+    )
     result = DiffResult(
         district=district,
         from_snapshot=from_snapshot,
@@ -99,6 +103,9 @@ def diff_snapshots(
         changes=parts.changes,
         outcome=outcome.outcome,
         outcome_reason=outcome.reason,
+        from_outcome=from_outcome.outcome,
+        from_outcome_reason=from_outcome.reason,
+        served_before=served_before,
     )
     if result.not_processed or to_snapshot.origin == API_ORIGIN or result.backward:
         return result

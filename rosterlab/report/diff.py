@@ -138,7 +138,17 @@ def diff_dict(result: DiffResult, *, details: bool = False, redact: bool = False
             }
             for r in result.rekeys
         ],
-        "outcome": {"to": result.outcome, "reason": result.outcome_reason},
+        "outcome": {
+            "to": result.outcome,
+            "reason": result.outcome_reason,
+            "from": result.from_outcome,
+            "from_reason": result.from_outcome_reason,
+            **(
+                {"live": result.served_before.id if result.served_before else None}
+                if result.from_not_processed
+                else {}
+            ),
+        },
         "hold": {
             "predicted": result.hold_predicted,
             "reasons": [
@@ -208,6 +218,27 @@ def _shown(value: str | None) -> str:
     return NULL_TEXT if value is None else repr(value)
 
 
+def night_text(snap: SnapshotInfo) -> str:
+    """``night 3 (2026-09-03)``."""
+    return f"night {snap.seq} ({snap.taken_at:%Y-%m-%d})"
+
+
+def from_not_processed_sentence(result: DiffResult) -> str | None:
+    """A from-night Clever never processed is a state it never served: say which it did."""
+    if result.from_not_processed is None:
+        return None
+    live = result.served_before
+    served = (
+        f"it served night {live.seq}'s state: compare with night {live.seq}"
+        if live is not None
+        else "it served none of the district's nights before it"
+    )
+    return (
+        f"from {night_text(result.from_snapshot)}: Clever did not process it "
+        f"({result.from_not_processed}), so its records never reached the apps; {served}"
+    )
+
+
 def not_processed_sentence(result: DiffResult) -> str:
     return (
         f"Clever does not process snapshot {result.to_snapshot.id} ({result.not_processed}): "
@@ -225,6 +256,8 @@ def served_sentence(result: DiffResult, no_hold: str = "no hold") -> str:
 def diff_text(result: DiffResult, *, details: bool = False, redact: bool = False) -> str:
     """The human summary: counts, changed fields, re-keys, duplicates, rollovers, the hold."""
     lines = [f"{result.district}: {_night(result.from_snapshot)} → {_night(result.to_snapshot)}"]
+    if (unserved := from_not_processed_sentence(result)) is not None:
+        lines.append(unserved)
     lines += _table(
         ("entity", "added", "removed", "changed", "unchanged"),
         (
@@ -324,6 +357,11 @@ def diff_fragment(result: DiffResult, *, details: bool = False, redact: bool = F
     """The diff as an HTML fragment (for notebooks and the full page)."""
     parts = [
         f"<p>{esc(_night(result.from_snapshot))} → {esc(_night(result.to_snapshot))}</p>",
+        *(
+            [f'<p class="hold">{esc(unserved)}</p>']
+            if (unserved := from_not_processed_sentence(result)) is not None
+            else []
+        ),
         "<h2>Records</h2>",
         html_table(
             ("entity", "added", "removed", "changed", "unchanged"),

@@ -17,13 +17,15 @@ from rosterlab.diff import DiffResult, EntityDiff, HoldReason, diff_snapshots, r
 from rosterlab.report.diff import (
     BACKWARD,
     TIMELINE_WORDS,
+    from_not_processed_sentence,
+    night_text,
     not_processed_sentence,
     served_sentence,
 )
 from rosterlab.report.html import esc, html_table
-from rosterlab.store.outcomes import API_ORIGIN, NOT_PROCESSED, live_before, outcome_of
+from rosterlab.store.outcomes import API_ORIGIN
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
-from rosterlab.ui.picker import SnapshotPicker, night_text
+from rosterlab.ui.picker import SnapshotPicker
 from rosterlab.ui.session import NightRef, Workbench
 
 ALL_FIELDS = "(all fields)"
@@ -253,7 +255,7 @@ class DiffExplorer(Panel):
         else:
             css = "hold" if result.not_processed else "muted"
             parts.append(f'<div class="{css}">{esc(self._no_hold())}</div>')
-        if (unserved := self._from_not_processed()) is not None:
+        if (unserved := from_not_processed_sentence(result)) is not None:
             parts.append(f'<div class="hold">{esc(unserved)}</div>')
         parts += [
             f"<div>re-keyed {esc(r.entity)}: {esc(r.old_key)} → {esc(r.new_key)} "
@@ -277,24 +279,6 @@ class DiffExplorer(Panel):
         if result.to_snapshot.origin == API_ORIGIN:
             return served_sentence(result)
         return f"hold: {BACKWARD}" if result.backward else "no hold predicted"
-
-    def _from_not_processed(self) -> str | None:
-        """A from-night Clever never processed is a state it never served: say which it did."""
-        assert self.result is not None
-        old, new = self.result.from_snapshot, self.result.to_snapshot
-        outcome = outcome_of(self.bench.store, old.id)
-        if outcome.outcome != NOT_PROCESSED:
-            return None
-        live = live_before(self.bench.store, new)
-        served = (
-            f"it served night {live.seq}'s state: compare with night {live.seq}"
-            if live is not None and live.seq < new.seq
-            else "it served none of the district's nights before it"
-        )
-        return (
-            f"from {night_text(old)}: Clever did not process it ({outcome.reason}), so its "
-            f"records never reached the apps; {served}"
-        )
 
     @staticmethod
     def _entity_html(item: EntityDiff) -> str:
@@ -323,7 +307,7 @@ class DiffExplorer(Panel):
             if result.hold_reasons
             else f"  {self._no_hold()}",
         ]
-        if (unserved := self._from_not_processed()) is not None:
+        if (unserved := from_not_processed_sentence(result)) is not None:
             lines.append(f"  {unserved}")
         lines += [
             f"  re-keyed {r.entity}: {r.old_key} → {r.new_key} (matched on "

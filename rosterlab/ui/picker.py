@@ -8,6 +8,7 @@ import ipywidgets as widgets
 
 from rosterlab.config import DistrictSettings
 from rosterlab.diff import LIVE, HoldThresholds, NoLiveStateError, live_from
+from rosterlab.report.diff import night_text
 from rosterlab.store import SnapshotInfo, Store
 from rosterlab.store.outcomes import PROCESSED, outcomes
 from rosterlab.ui.base import Panel
@@ -28,10 +29,6 @@ def night_options(store: Store, district: str) -> list[tuple[str, int]]:
     """A night dropdown's options: each night's label and snapshot id."""
     done = outcomes(store, district)
     return [(night_label(s, done[s.id].outcome), s.id) for s in store.snapshots(district)]
-
-
-def night_text(snap: SnapshotInfo) -> str:
-    return f"night {snap.seq} ({snap.taken_at:%Y-%m-%d})"
 
 
 class SnapshotPicker(Panel):
