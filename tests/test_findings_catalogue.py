@@ -99,6 +99,8 @@ def test_every_template_formats_without_leftover_fields():
         "file": "students.csv",
         "expected": "students.csv",
         "detail": "too many fields",
+        "printed": "the row count sqlcmd prints after the rows",
+        "switch": "SET NOCOUNT ON",
         "suggestion": "Kindergarten",
         "contacts": 6,
         "sections": 4,

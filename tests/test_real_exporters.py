@@ -7,6 +7,7 @@ The rule tests below read like the spec (../shared/spec/clever-sftp.md): one cas
 
 from __future__ import annotations
 
+import codecs
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -550,3 +551,232 @@ def test_powershell_5_1_s_default_ascii_writes_lost_letters_as_question_marks(tm
         ]  # fmt: skip
         names = store.entity_frame(1, "students").sort("Student_id")["First_name"].to_list()
         assert names == ["Ada", "Bo", "Zo?"]
+
+
+# --- query tools' output conventions ----------------------------------------------------------
+
+
+def sqlcmd_output(rows: Rows) -> bytes:
+    """SQL Server ``sqlcmd -s"," -W -Q "SELECT …" -o students.csv``: the column names, a line of
+    dashes under them, the rows with NULL printed as ``NULL``, then an empty line and the row
+    count ``(N rows affected)`` unless the script says SET NOCOUNT ON — the output
+    shadiakiki1986/sqlcmd-csv (README.md) exists to turn into valid CSV
+    (stackoverflow.com/questions/425379). Run on Windows: CRLF."""
+    names = list(rows[0])
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in names}
+    values = [",".join(row[c] or "NULL" for c in names) for row in rows]
+    lines = [",".join(names), ",".join("-" * widths[c] for c in names), *values, "",
+             f"({len(rows)} rows affected)"]  # fmt: skip
+    return "".join(line + "\r\n" for line in lines).encode("ascii")
+
+
+def test_sqlcmd_s_underline_null_and_row_count_are_named_with_their_switches(tmp_path):
+    """The dashes line was a school '---------' found only through its cells (Low_grade
+    '---------------' is not a recognised value, …), NULL as text passed unnoticed in Principal,
+    and the row count was a malformed row whose hint spoke of quoting commas."""
+    night = district()
+    for row in night["schools.csv"]:
+        row["Principal"] = ""
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    (folder / "schools.csv").write_bytes(sqlcmd_output(night["schools.csv"]))
+    assert (folder / "schools.csv").read_bytes().splitlines()[1] == (
+        b"---------,----------------,-------------,---------------,----------,------------,"
+        b"----------,------------,---------"
+    )
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        found = [(f.code, f.field, f.value, f.row) for f in findings if f.entity == "schools"
+                 and f.severity != "info"]  # fmt: skip
+        by_code = {f.code: f for f in findings}
+        stored = sorted(store.entity_frame(1, "schools")["School_id"])
+    assert found == [
+        ("blank-row", None, None, 4),
+        ("query-tool-line", None, "(2 rows affected)", 5),
+        # the underline, and what its dashes make of the school's other values
+        ("invalid-value", "High_grade", "----------", 1),
+        ("invalid-value", "Low_grade", "---------------", 1),
+        ("underline-row", "School_id", "---------", 1),
+        ("invalid-phone", "School_phone", "------------", 1),
+        ("invalid-state", "School_state", "------------", 1),
+        ("invalid-zip", "School_zip", "----------", 1),
+        ("null-marker", "Principal", "NULL", 2),  # both schools: one finding for the value
+    ]
+    assert by_code["underline-row"].message == (
+        "schools.csv has the dashes a query tool prints under the header as a row (School_id "
+        "'---------'); Clever reads it as one more record."
+    )
+    assert by_code["underline-row"].hint == (
+        "Leave the underline out: sqlcmd -h -1 (then write the header line yourself), SQL*Plus "
+        "SET UNDERLINE OFF or SET PAGESIZE 0."
+    )
+    assert by_code["query-tool-line"].message == (
+        "schools.csv row 5 is '(2 rows affected)', the row count sqlcmd prints after the rows, "
+        "not a record."
+    )
+    assert by_code["query-tool-line"].hint == (
+        "Leave it out in the export script (SET NOCOUNT ON) and export again."
+    )
+    assert by_code["null-marker"].message == (
+        "2 schools (SCH-1, SCH-2): Principal is 'NULL', a database NULL written as text; Clever "
+        "reads the text."
+    )
+    # Clever reads the underline as a school: rosterlab stores what Clever would read
+    assert stored == ["---------", "SCH-1", "SCH-2"]
+
+
+def sqlplus_paged_spool(rows: Rows, page: int) -> bytes:
+    """Oracle SQL*Plus spool of a ``col||','||col`` select whose alias is the header line, with
+    PAGESIZE left to paginate and FEEDBACK on: each page starts with the heading and a line of
+    dashes under it, an empty line separates the pages (codeproject.com Articles/5164858
+    "Prepare Oracle SQL for Spooling": without PAGESIZE 0 "the rows in the output would be
+    split … between which there would be an empty line and header repeated on each page"), and
+    the spool ends with "N rows selected." (SET FEEDBACK; SQL*Plus SET System Variable Summary,
+    scribd.com/document/82462007)."""
+    header = ",".join(rows[0])
+    lines: list[str] = []
+    for start in range(0, len(rows), page):
+        lines += ["" if lines else None, header, "-" * len(header)]  # type: ignore[list-item]
+        lines += [",".join(row.values()) for row in rows[start : start + page]]
+    lines += ["", f"{len(rows)} rows selected."]
+    return "".join(line + "\r\n" for line in lines if line is not None).encode("ascii")
+
+
+def test_a_paged_sqlplus_spool_names_its_repeated_header_underlines_and_feedback(tmp_path):
+    """Each page's heading was an enrollment 'Section_id/Student_id' found only as three broken
+    links; the underlines and "3 rows selected." were malformed rows whose hint spoke of
+    quoting commas. Each line is now named for what SQL*Plus printed, with its setting."""
+    night = district()
+    folder = write_bundle(tmp_path / "b", night, sqlplus_spool)
+    (folder / "enrollments.csv").write_bytes(sqlplus_paged_spool(night["enrollments.csv"], 2))
+    assert (folder / "enrollments.csv").read_bytes().split(b"\r\n")[4:7] == [
+        b"",
+        b"School_id,Section_id,Student_id",
+        b"-------------------------------",
+    ]
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        found = [(f.code, f.field, f.value, f.row) for f in findings if f.severity != "info"]
+        header = next(f for f in findings if f.code == "repeated-header")
+        feedback = next(f for f in findings if f.value == "3 rows selected.")
+        keys = sorted(store.entity_frame(1, "enrollments")["key"])
+    dashes = "-" * 31
+    assert found == [
+        ("blank-row", None, None, 4),
+        ("blank-row", None, None, 8),
+        ("query-tool-line", None, dashes, 1),
+        ("query-tool-line", None, dashes, 6),
+        ("query-tool-line", None, "3 rows selected.", 9),
+        ("repeated-header", "Section_id", "Section_id", 5),
+        # the second page's heading, read as an enrollment
+        ("unknown-school", "School_id", "School_id", 5),
+        ("enrollment-unknown-section", "Section_id", "Section_id", 5),
+        ("enrollment-unknown-student", "Student_id", "Student_id", 5),
+    ]
+    assert header.message == (
+        "enrollments.csv repeats its header line as a row (Section_id 'Section_id'); Clever "
+        "reads it as one more record."
+    )
+    assert header.hint == (
+        "Write the header once: SQL*Plus repeats it on every page unless SET PAGESIZE 0 (write "
+        "the header with PROMPT); when joining exports, drop every part's header but the first."
+    )
+    assert (feedback.message, feedback.hint) == (
+        "enrollments.csv row 9 is '3 rows selected.', the row count SQL*Plus prints after the "
+        "rows, not a record.",
+        "Leave it out in the export script (SET FEEDBACK OFF) and export again.",
+    )
+    assert keys == ["SEC-1/S-1", "SEC-2/S-2", "SEC-2/S-3", "Section_id/Student_id"]
+
+
+def test_exports_joined_into_one_file_repeat_the_header_in_any_case(tmp_path):
+    """One export per school joined into one file byte for byte (``copy /b sch1.csv+sch2.csv
+    students.csv``), each part's header kept where a joiner must "read header; if (first
+    input) output header" (perlmonks.org node_id=11101870): the second header is found
+    whatever its case (Oracle's SCHOOL_ID,STUDENT_ID,… here)."""
+    night = district()
+    parts = [[r for r in night["students.csv"] if r["School_id"] == s] for s in ("SCH-1", "SCH-2")]
+    folder = write_bundle(tmp_path / "b", night, sqlplus_spool)
+    (folder / "students.csv").write_bytes(b"".join(sqlplus_spool(part) for part in parts))
+    with ingest_and_check(tmp_path, folder) as (findings, _):
+        header = [
+            (f.code, f.field, f.value, f.row) for f in findings if f.code == "repeated-header"
+        ]
+    assert header == [("repeated-header", "Student_id", "STUDENT_ID", 3)]
+
+
+def mysql_into_outfile(rows: Rows) -> bytes:
+    """MySQL ``SELECT … INTO OUTFILE … FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"'
+    ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'`` (boyter/boyter.org
+    content/posts/2011-02-14-mysql-export-csv.md), the header a ``SELECT 'School_id', …
+    UNION ALL`` before the rows: every string quoted, and NULL — an empty value here, as a
+    LEFT JOIN to contacts leaves a student without one — written ``\\N`` unquoted ("NULL is
+    represented by the \\N sequence", MySQL Reference Manual, null-values.html)."""
+
+    def cell(value: str) -> str:
+        return '"' + value.replace('"', '\\"') + '"' if value else "\\N"
+
+    lines = [",".join(map(cell, row)) for row in [list(rows[0]), *map(dict.values, rows)]]
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def test_mysql_s_null_sequence_is_found_where_clever_reads_it_as_text(tmp_path):
+    """\\N passed unnoticed in every free-text contact column: Clever would read a contact
+    named '\\N' (sis_id '\\N') for each student without one. Each column is one finding."""
+    folder = write_bundle(tmp_path / "b", district(), mysql_into_outfile)
+    assert (folder / "students.csv").read_bytes().splitlines()[4] == (
+        b'"SCH-2","S-3","1003","Okafor","Cy","12","01/30/2009","N","N",\\N,\\N,\\N,\\N,\\N,\\N'
+    )
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        found = [(f.code, f.entity, f.field, f.value, f.count) for f in findings
+                 if f.severity != "info"]  # fmt: skip
+        (language,) = [f for f in findings if f.field == "Home_language"]
+        snapshot = store.snapshots("real")[-1]
+        contacts, values = store.entity_in(snapshot, "contacts")
+        stored = store.rows(f"SELECT key FROM {contacts} ORDER BY key", values)
+    assert found == [
+        ("null-marker", "contacts", "Contact_phone", "\\N", 3),
+        ("null-marker", "contacts", "Contact_name", "\\N", 2),
+        ("null-marker", "contacts", "Contact_relationship", "\\N", 2),
+        ("null-marker", "contacts", "Contact_sis_id", "\\N", 2),
+        ("null-marker", "contacts", "Contact_type", "\\N", 2),
+        ("null-marker", "students", "Home_language", "\\N", 1),
+    ]
+    assert language.message == (
+        "students S-3: Home_language is '\\N', a database NULL written as text; Clever reads "
+        "the text."
+    )
+    assert language.hint == (
+        "Write NULL as an empty value: wrap the column in COALESCE(…, '') in the export's query "
+        "(MySQL's INTO OUTFILE writes \\N, or NULL with ESCAPED BY ''; sqlcmd prints NULL)."
+    )
+    # what Clever would read: a contact '\N' for S-2 and S-3
+    assert [key for (key,) in stored] == [
+        "S-1/sis_id:C-1", "S-1/sis_id:C-2", "S-2/sis_id:\\N", "S-3/sis_id:\\N"
+    ]  # fmt: skip
+
+
+def excel_csv_utf8(rows: Rows) -> bytes:
+    """Excel's "CSV UTF-8 (Comma delimited)" save: UTF-8 with a byte-order mark, CRLF, quotes
+    only where a value needs them (donatstudios.com/CSV-An-Encoding-Nightmare, from a company
+    importing SIS exports: Excel "will only reliably load a UTF-8 CSV if a UTF-8 BOM is in
+    place", so districts keep it)."""
+    lines = [",".join(map(_minimal, row)) for row in [list(rows[0]), *map(dict.values, rows)]]
+    return codecs.BOM_UTF8 + "".join(line + "\r\n" for line in lines).encode()
+
+
+def test_excel_csv_utf8_is_read_whole_with_one_byte_order_mark_warning_a_file(tmp_path):
+    """The mark is not read into the first header (School_id matches, every row is kept) and
+    the letters arrive as written; the only finding is the mark itself, once a file (ours:
+    v2.1.1 asks for UTF-8 and does not say whether its reader skips a mark)."""
+    night = district()
+    night["students.csv"][3]["First_name"] = "Zoë"
+    with ingest_and_check(tmp_path, write_bundle(tmp_path / "b", night, excel_csv_utf8)) as (
+        findings,
+        store,
+    ):
+        assert summary(findings) == [
+            ("bom-present", entity, None, None)
+            for entity in ("enrollments", "schools", "sections", "staff", "students", "teachers")
+        ]
+        names = store.entity_frame(1, "students").sort("Student_id")["First_name"].to_list()
+        schools = store.entity_frame(1, "schools")["School_id"].to_list()
+    assert names == ["Ada", "Bo", "Zoë"]
+    assert sorted(schools) == ["SCH-1", "SCH-2"]

@@ -2,7 +2,9 @@
 
 - cells: required values, vocabularies (with the canonical spelling as the fix), dates, emails,
   phones, years, Excel damage (scientific-notation IDs, zips that lost a leading zero, M/D/YY
-  dates) and padded IDs — one finding per cell, the most specific code first;
+  dates), padded IDs, a database's NULL written as text, and the lines a query tool prints for
+  people that parse as records (the header again, the dashes under it: seen on the record's ID)
+  — one finding per cell, the most specific code first;
 - duplicate IDs: a key that repeats (what Clever then does is not stated); for students, whose
   rows repeat once per contact, a row whose student-level values differ from the student's first
   row; values that must be unique in the district; teachers listed at several schools;
@@ -82,13 +84,19 @@ def _words(vocabulary: str, v: str) -> Sql:
     return f"list_contains(?::VARCHAR[], {v})", [words]
 
 
-def cell_rules(field: spec.Field, v: str) -> list[Rule]:
+def cell_rules(field: spec.Field, v: str, *, record_id: bool = False) -> list[Rule]:
     """The rules of one spec field over the value SQL ``v``, in order.
 
     Each kind starts with a cheap test that accepts the common well-formed value, so the
     costlier tests (regular expressions, date parsing) only see the few values that fail it.
+    ``record_id``: the field is its file's record ID, whose value tells a line a query tool
+    printed for people (the header again, the dashes under it) from a record.
     """
     rules = blank_rules(field, v)
+    rules.append(((f"{v} IN ('NULL', '\\N')", []), "null-marker"))
+    if record_id:
+        rules.append(((f"lower(trim({v})) = ?", [field.name.lower()]), "repeated-header"))
+        rules.append(((f"(contains({v}, '--') AND trim({v}, ' -') = '')", []), "underline-row"))
     if field.district_office:  # staff School_id (v2.1.1); any other spelling: the fix named
         rules.append(((f"{v} = '{spec.DISTRICT_OFFICE}'", []), None))
         rules.append(((district_office_sql(v), []), "invalid-value"))
@@ -168,6 +176,7 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
     fails on some row fails on some version — 300,000 versions instead of 479,672 rows.
     """
     record = spec.FILES[staged.spec_name].entities[0]
+    record_id = spec.ENTITIES[record].key[0]
     by_version = len(spec.FILES[staged.spec_name].entities) > 1
     # Each finding query, in column order, with the SQL counting its rows in the one pass (None:
     # a query over distinct values, always run) and whether it counts over the versions.
@@ -186,13 +195,15 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             value=v,
             info=bound(detail) if detail else NULL,
         )
+        heads = field.name == record_id
         if field.references is None:
-            rules = cell_rules(field, v)
-            if len(rules) == 1 and rules[0][1] is None:
-                continue  # a blank is fine and nothing else is checked
-            code_sql, code_params = _case(rules)
+            code_sql, code_params = _case(cell_rules(field, v, record_id=heads))
             versions = by_version and entity.name == record
-            counted = _case(cell_rules(field, quote_ident(field.name))) if versions else None
+            counted = (
+                _case(cell_rules(field, quote_ident(field.name), record_id=heads))
+                if versions
+                else None
+            )
             count_sql, count_params = counted or (code_sql, code_params)
             planned.append(
                 (
@@ -207,7 +218,7 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
             )
             continue
         blanks = blank_rules(field, v)
-        rules = cell_rules(field, "d.v0")[len(blanks) :]
+        rules = cell_rules(field, "d.v0", record_id=heads)[len(blanks) :]
         values = ctx.distinct(staged, field.name)
         if blanks[0][1] is not None:
             # Whether a row is blank, without testing every row: its NULLs are counted in the

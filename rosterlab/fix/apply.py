@@ -195,7 +195,7 @@ class Correction:
             f"INSERT INTO {CHANGES} SELECT 0, NULL, 'not parseable, so not in the corrected "
             "bundle: ' || message, coalesce(list_position(?::VARCHAR[], entity), 0), "
             "\"row\", -1, entity, NULL, NULL, 'dropped', NULL, NULL FROM findings "
-            "WHERE snapshot_id = ? AND code = 'malformed-row'",
+            "WHERE snapshot_id = ? AND code IN ('malformed-row', 'query-tool-line')",
             [list(spec.ENTITIES), self.snapshot.id],
         )
 

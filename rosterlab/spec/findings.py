@@ -486,6 +486,20 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         clever=UNCONFIRMED,
     ),
     _t(
+        code="query-tool-line",
+        severity="error",
+        group="file",
+        title="Query tool's line as a row",
+        when=(
+            "a line a query tool prints for people where a record belongs, which no record "
+            "reads: sqlcmd's '(N rows affected)', SQL*Plus's 'N rows selected.', the dashes "
+            "under the column names (when they parse as a record: underline-row)"
+        ),
+        message="{file} row {row} is {value!r}, {printed}, not a record.",
+        hint="Leave it out in the export script ({switch}) and export again.",
+        clever=UNCONFIRMED,
+    ),
+    _t(
         code="too-many-columns",
         severity="error",
         group="file",
@@ -760,6 +774,56 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         when="leading/trailing whitespace in an ID",
         message="{entity} {key}: {field} has leading or trailing spaces.",
         hint="Trim the ID; Clever treats ' 123' and '123' as different records.",
+        clever=PROCESSED,
+    ),
+    _t(
+        code="repeated-header",
+        severity="warning",
+        group="row",
+        title="Header repeated as a row",
+        when=(
+            "a record whose ID is its own column name (any case): the header line again, as "
+            "SQL*Plus prints it on every page, or as joined exports carry it"
+        ),
+        message="{file} repeats its header line as a row ({field} {value!r}); Clever reads it "
+        "as one more record.",
+        hint="Write the header once: SQL*Plus repeats it on every page unless SET PAGESIZE 0 "
+        "(write the header with PROMPT); when joining exports, drop every part's header but the "
+        "first.",
+        clever=PROCESSED,
+    ),
+    _t(
+        code="underline-row",
+        severity="warning",
+        group="row",
+        title="Header underline as a row",
+        when=(
+            "a record whose ID is only dashes: the line sqlcmd and SQL*Plus print under the "
+            "column names"
+        ),
+        message="{file} has the dashes a query tool prints under the header as a row ({field} "
+        "{value!r}); Clever reads it as one more record.",
+        hint="Leave the underline out: sqlcmd -h -1 (then write the header line yourself), "
+        "SQL*Plus SET UNDERLINE OFF or SET PAGESIZE 0.",
+        clever=PROCESSED,
+    ),
+    _t(
+        code="null-marker",
+        severity="warning",
+        group="row",
+        title="NULL written as text",
+        when=(
+            "a value that is a database's NULL spelled out — 'NULL' (sqlcmd) or '\\N' (MySQL's "
+            "SELECT … INTO OUTFILE) — where the export meant an empty value (ours: v2.1.1 reads "
+            "every value as text)"
+        ),
+        message="{entity} {key}: {field} is '{value}', a database NULL written as text; Clever "
+        "reads the text.",
+        hint="Write NULL as an empty value: wrap the column in COALESCE(…, '') in the export's "
+        "query (MySQL's INTO OUTFILE writes \\N, or NULL with ESCAPED BY ''; sqlcmd prints "
+        "NULL).",
+        many="{count:,} {entity} ({samples}): {field} is '{value}', a database NULL written as "
+        "text; Clever reads the text.",
         clever=PROCESSED,
     ),
     _t(

@@ -12,6 +12,7 @@ Ingest stages a bundle before merging it; checks, fixes and the UI stage a store
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -359,11 +360,16 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
     # DuckDB may reject a row once per surplus or missing field: one finding per row, the
     # reject naming the most fields found (too many) or the fewest (too few).
     rejects = store.rows(
-        "SELECT line, error_type, error_message FROM reject_errors QUALIFY row_number() "
-        "OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY COLUMNS' "
-        "THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
+        "SELECT line, error_type, error_message, csv_line FROM reject_errors QUALIFY "
+        "row_number() OVER (PARTITION BY line ORDER BY CASE WHEN error_type = 'TOO MANY "
+        "COLUMNS' THEN -column_idx::BIGINT ELSE column_idx END) = 1 ORDER BY line"
     )
-    problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text in rejects}
+    problems = {int(line) - 1: _reject_detail(kind, text) for line, kind, text, _ in rejects}
+    printed = {
+        int(line) - 1: (text.strip(), tool)
+        for line, _, _, text in rejects
+        if (tool := _query_tool_line(text or "")) is not None
+    }
     for row, fields in surplus.items():
         if fields == TOO_LONG:  # DuckDB may skip a huge last line without a word
             problems.setdefault(
@@ -373,18 +379,24 @@ def stage_file(store: Store, source: SourceFile) -> FileStaging:
         problems[row] = _reject_detail(
             "TOO MANY COLUMNS", f"Expected Number of Columns: {width} Found: {fields}"
         )
+    entity = spec.entity_of_file(source.spec_name)
     findings = [
-        finding(
-            "malformed-row",
-            entity=spec.entity_of_file(source.spec_name),
+        finding("malformed-row", entity=entity, row=row, file=source.name, detail=detail)
+        if row not in printed
+        else finding(
+            "query-tool-line",
+            entity=entity,
             row=row,
+            value=printed[row][0],
             file=source.name,
-            detail=detail,
+            printed=printed[row][1][0],
+            switch=printed[row][1][1],
         )
         for row, detail in sorted(problems.items())
     ]
-    skipped = sorted({int(line) - 1 for line, _, _ in rejects} | set(source.blank_rows))
-    accepted_surplus = sorted(set(surplus) - {int(line) - 1 for line, _, _ in rejects})
+    rejected = {int(line) - 1 for line, *_ in rejects}
+    skipped = sorted(rejected | set(source.blank_rows))
+    accepted_surplus = sorted(set(surplus) - rejected)
     _create_staging_view(store, view, parsed, skipped, accepted_surplus)
     rows = store.rows(f"SELECT count(*) FROM {view}")[0][0]
     return FileStaging(
@@ -517,6 +529,39 @@ def _create_staging_view(
         )
         numbered = f"SELECT * FROM ({numbered}) WHERE _row NOT IN (SELECT row FROM {excluded})"
     store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
+
+
+# Lines a query tool prints for people, where a record belongs: what each is, and the setting
+# that leaves it out. sqlcmd's row count "(N rows affected)" (osql: "(N row(s) affected)"),
+# SQL*Plus's FEEDBACK line, and the dashes both print under the column names (a line the
+# parser rejects: no separator in it, or fewer than the header's).
+_QUERY_TOOL_LINES = (
+    (
+        re.compile(r"\([0-9]+ rows?(?:\(s\))? affected\)"),
+        "the row count sqlcmd prints after the rows",
+        "SET NOCOUNT ON",
+    ),
+    (
+        re.compile(r"(?:[0-9]+|no) rows? selected\.?"),
+        "the row count SQL*Plus prints after the rows",
+        "SET FEEDBACK OFF",
+    ),
+    (
+        re.compile(r"-[-, ]*"),
+        "the dashes a query tool prints under the column names",
+        "sqlcmd -h -1; SQL*Plus SET UNDERLINE OFF or SET PAGESIZE 0",
+    ),
+)
+
+
+def _query_tool_line(line: str) -> tuple[str, str] | None:
+    """What ``line`` is when a query tool printed it for people, and the setting that leaves it
+    out; None for any other line."""
+    text = line.strip()
+    return next(
+        ((what, switch) for pattern, what, switch in _QUERY_TOOL_LINES if pattern.fullmatch(text)),
+        None,
+    )
 
 
 def _reject_detail(error_type: str, message: str) -> str:
