@@ -248,6 +248,10 @@ ALLOWED = [
     ("state-two-letters", "schools.csv", 0, "School_state", "TX"),
     ("grade-ungraded", "students.csv", 2, "Grade", "Ungraded"),
     ("subject-any-case", "sections.csv", 0, "Subject", "ARTS AND MUSIC"),
+    # v2.1.1's email format is x@y.z, nothing of case: an SIS that keeps addresses in capitals
+    ("email-upper-case", "teachers.csv", 0, "Teacher_email", "JO.PARK@MAPLE.EXAMPLE"),
+    # LibreOffice "Quote all text cells", PowerShell: a quoted empty value is blank
+    ("optional-blank", "schools.csv", 0, "School_phone", ""),
 ]
 
 
@@ -265,6 +269,12 @@ def test_a_value_v2_1_1_allows_raises_nothing(tmp_path, file, row, column, value
 
 
 # --- one case per rule: what v2.1.1 does not allow is found, with its fix ---------------------
+
+# The hint of an invalid date: the value rewritten, and where to format it.
+DATE_QUERY = (
+    "in the export's query, format the date with CONVERT(varchar, date, 101) (SQL Server) or "
+    "TO_CHAR(date, 'MM/DD/YYYY') (Oracle)."
+)
 
 PROBLEMS = [
     ("frl-long-form", "students.csv", 2, "Frl_status", "Free", "invalid-value", "Use F."),
@@ -288,6 +298,36 @@ PROBLEMS = [
      "duplicate-unique-value", None),
     ("school-number-blank", "schools.csv", 1, "School_number", "", "missing-value", None),
     ("staff-email-only-spaces", "staff.csv", 2, "Staff_email", "   ", "missing-value", None),
+    # an unformatted date column: Export-Csv writes .NET's en-US DateTime (FACTS-To-CSV-Sync
+    # sql/students.sql formats it with CONVERT(varchar, st.Birthdate, 101) to avoid this), sqlcmd
+    # its datetime, Python's isoformat() the ISO form; the hint gives the date rewritten
+    ("dob-powershell-datetime", "students.csv", 2, "DOB", "11/2/2010 12:00:00 AM", "invalid-date",
+     f"Write 11/02/2010 (MM/DD/YYYY): {DATE_QUERY}"),
+    ("dob-sqlcmd-datetime", "students.csv", 2, "DOB", "2010-11-02 00:00:00.000", "invalid-date",
+     f"Write 11/02/2010 (MM/DD/YYYY): {DATE_QUERY}"),
+    ("dob-iso-datetime", "students.csv", 2, "DOB", "2010-11-02T00:00:00", "invalid-date",
+     f"Write 11/02/2010 (MM/DD/YYYY): {DATE_QUERY}"),
+    ("dob-impossible", "students.csv", 2, "DOB", "02/30/2010", "invalid-date",
+     f"Write a valid date as MM/DD/YYYY: {DATE_QUERY}"),
+    # FACTS-To-CSV-Sync sql/students.sql strips the zeros of its zero-padded GradeLevel;
+    # K12-Analytics-Engineering/kae_dbt macros/convert_grade_level_to_id.sql reads 'k', 'tk',
+    # 'pk' and Ed-Fi's descriptors ('Tenth grade', EdWire/dagster-edfi-api-to-bq-amt)
+    ("grade-zero-padded", "students.csv", 2, "Grade", "09", "invalid-value", "Use 9."),
+    ("grade-k", "students.csv", 2, "Grade", "K", "invalid-value", "Use Kindergarten."),
+    ("grade-tk", "students.csv", 2, "Grade", "TK", "invalid-value",
+     "Use TransitionalKindergarten."),
+    ("grade-ed-fi-descriptor", "students.csv", 2, "Grade", "Tenth grade", "invalid-value",
+     "Use 10."),
+    # a bit column through an ODBC DataSet and Export-Csv: .NET's Boolean, True/False
+    # (techblog.moppleit.dk predictable-csv-exports-in-powershell: "booleans switch to strings")
+    ("iep-boolean", "students.csv", 2, "IEP_status", "True", "invalid-value", "Use Y."),
+    # sqlcmd prints NULL (shadiakiki1986/sqlcmd-csv README.md)
+    ("home-language-null", "students.csv", 2, "Home_language", "NULL", "null-marker", None),
+    ("phone-with-dashes", "schools.csv", 0, "School_phone", "617-555-0100", "invalid-phone",
+     None),
+    # a CHAR column spooled by SQL*Plus keeps its padding (see sqlplus_colsep_spool)
+    ("number-with-trailing-space", "schools.csv", 0, "School_number", "101 ", "padded-id",
+     None),
 ]  # fmt: skip
 
 
@@ -780,3 +820,19 @@ def test_excel_csv_utf8_is_read_whole_with_one_byte_order_mark_warning_a_file(tm
         schools = store.entity_frame(1, "schools")["School_id"].to_list()
     assert names == ["Ada", "Bo", "Zoë"]
     assert sorted(schools) == ["SCH-1", "SCH-2"]
+
+
+def test_genders_spelled_out_get_their_letter_and_v2_1_1_s_letters_pass(tmp_path):
+    """An SIS's gender description exported instead of its code (Male, Female): the hint names
+    the letter v2.1.1 takes (M, F, X), where it said "Use one of M, F, X."; X raises nothing."""
+    night = district()
+    for row, gender in zip(night["students.csv"], ("Female", "Female", "Male", "X"), strict=True):
+        row["Gender"] = gender
+    with ingest_and_check(
+        tmp_path, write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    ) as run:
+        findings, _ = run
+    assert [(f.code, f.key, f.value, f.hint) for f in findings if f.severity != "info"] == [
+        ("invalid-value", "S-1", "Female", "Use F."),
+        ("invalid-value", "S-2", "Male", "Use M."),
+    ]

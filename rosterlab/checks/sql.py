@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rosterlab import spec
@@ -39,10 +40,25 @@ INFO_NAME = {
 }
 
 # Codes whose hint names the value to use instead (see :func:`suggestion`).
-SUGGESTING = frozenset({"invalid-value", "invalid-zip", "unlisted-contact-value"})
+SUGGESTING = frozenset({"invalid-value", "invalid-zip", "unlisted-contact-value", "invalid-date"})
 
 # Suggested fix for a value outside a vocabulary that has no canonical spelling.
 YEAR_SUGGESTION = "a four-digit year (YYYY)"
+# Suggested fix for a date in no format an exporter is known to write.
+DATE_SUGGESTION = "a valid date as MM/DD/YYYY"
+# Dates as exporters write them when the query leaves a date column unformatted: ISO (MySQL,
+# PostgreSQL, Python's str(date)), ISO with a time (sqlcmd's datetime, JSON), month and day
+# without leading zeros, with PowerShell's en-US time ('1/5/2010 12:00:00 AM'), compact ISO.
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%Y%m%d",
+)
 
 
 def field_of(file_name: str, column: str) -> spec.Field | None:
@@ -70,6 +86,8 @@ def suggestion(entity: str, column: str, value: str) -> str:
     """The value to use instead of ``value`` (``K`` → ``Kindergarten``, ``Free`` → ``F``,
     ``12345-6789`` → ``123456789``)."""
     field = spec.ENTITIES[entity].field(column)
+    if field.kind == "date":
+        return _as_mm_dd_yyyy(value.strip())
     if field.kind == "zip":
         return re.sub(r"[^0-9A-Za-z]", "", value)
     if field.district_office:
@@ -85,6 +103,18 @@ def suggestion(entity: str, column: str, value: str) -> str:
     if canonical is not None:
         return canonical
     return "one of " + ", ".join(words)
+
+
+def _as_mm_dd_yyyy(value: str) -> str:
+    """``value`` rewritten as MM/DD/YYYY when it is a date in a format exporters write
+    ('2010-01-05T00:00:00' → '01/05/2010 (MM/DD/YYYY)'); else :data:`DATE_SUGGESTION`."""
+    for layout in DATE_FORMATS:
+        try:
+            day = datetime.strptime(value, layout)
+        except ValueError:
+            continue
+        return f"{day:%m/%d/%Y} (MM/DD/YYYY)"
+    return DATE_SUGGESTION
 
 
 def build_finding(

@@ -737,7 +737,8 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
         title="Invalid date",
         when="a date not in MM/DD/YYYY, or impossible",
         message="{entity} {key}: {field} {value!r} is not a valid MM/DD/YYYY date.",
-        hint="Write dates as MM/DD/YYYY.",
+        hint="Write {suggestion}: in the export's query, format the date with CONVERT(varchar, "
+        "date, 101) (SQL Server) or TO_CHAR(date, 'MM/DD/YYYY') (Oracle).",
         many="{count:,} {entity} ({samples}): {field} {value!r} is not a valid MM/DD/YYYY date.",
         clever=PROCESSED,
     ),

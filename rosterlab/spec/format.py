@@ -463,6 +463,9 @@ CASE_INSENSITIVE_VOCABULARIES = frozenset(
 # Lists Clever does not enforce (v2.1.1 says free text): an off-list value is info, never a warning.
 ADVISORY_VOCABULARIES = frozenset({"contact_type", "contact_relationship"})
 
+# Grades 1 to 12 as words (Ed-Fi's descriptors: 'First grade' … 'Twelfth grade').
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth",
+            "Tenth", "Eleventh", "Twelfth")  # fmt: skip
 # Non-canonical spellings seen in SIS exports, with the canonical value as the suggested fix.
 GRADE_ALIASES: dict[str, str] = {
     "K": "Kindergarten",
@@ -473,13 +476,19 @@ GRADE_ALIASES: dict[str, str] = {
     "Prekindergarten": "PreKindergarten",
     "TK": "TransitionalKindergarten",
     "Postgraduate": "PostGraduate",
+    "Transitional Kindergarten": "TransitionalKindergarten",
     **{f"{n:02d}": str(n) for n in range(1, 13)},
+    # Ed-Fi's grade level descriptors (K12-Analytics-Engineering/kae_dbt
+    # macros/convert_grade_level_to_id.sql reads them beside the SIS spellings above)
+    **{f"{word} grade": str(n) for n, word in enumerate(ORDINALS, start=1)},
 }
 
 # Suggested fixes per vocabulary (looked up case-insensitively after an exact miss).
 ALIASES: dict[str, dict[str, str]] = {
     "grade": GRADE_ALIASES,
     "frl": {"Free": "F", "Reduced": "R", "Paid": "N"},
+    "gender": {"Male": "M", "Female": "F", "Nonbinary": "X", "Non-binary": "X"},
+    "yes_no": {"Yes": "Y", "No": "N", "True": "Y", "False": "N"},
     "contact_type": {
         "Guardian": "Parent/Guardian",
         "Parent": "Parent/Guardian",
