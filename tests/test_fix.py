@@ -266,6 +266,30 @@ def test_set_by_key_and_by_condition_and_fill_a_column_that_was_not_sent(maple, 
     ]
 
 
+def test_a_set_key_is_the_key_check_shows_or_a_part_naming_one_record(maple, tmp_path):
+    rules = rules_of(
+        '[[rules]]\nop = "set"\nentity = "teachers"\nfield = "Title"\n'
+        'keys = ["T-2", "T-3/SCH-1", "SCH-1", "T-9"]\nvalue = "Coach"\nreason = "titles"\n'
+    )
+    out = tmp_path / "out"
+    result = fix_snapshot(maple.store, maple.night_2, rules, out, force=True)
+
+    assert changes_of(out) == [
+        "teachers,T-2/SCH-2,Title,changed,,Coach,1:set,titles",
+        "teachers,T-3/SCH-1,Title,changed,,Coach,1:set,titles",
+    ]
+    assert [(o.changes, o.notes) for o in result.outcomes] == [
+        (
+            2,
+            (
+                "SCH-1 is part of several teachers keys: T-1/SCH-1, T-3/SCH-1; give one as key",
+                "no teachers record has key T-9",
+                "Title added to teachers.csv (it was not sent)",
+            ),
+        )
+    ]
+
+
 def test_a_student_on_several_rows_changes_once_in_the_log(maple, tmp_path):
     rules = rules_of(
         '[[rules]]\nop = "set"\nentity = "students"\nfield = "Grade"\nkey = "S-001"\n'

@@ -337,8 +337,7 @@ class Correction:
         params: list[Any] = list(scope[1])
         if rule.keys:
             conditions.append(f"{work.key(entity)} IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(list(rule.keys))
-            self._note_missing_keys(rule, entity, work, notes)
+            params.append(self._full_keys(rule, entity, work, notes))
         for name, value in rule.where:
             position = work.position(name)
             if position is None:
@@ -361,17 +360,34 @@ class Correction:
             rule, work, entity, column, "?", [rule.value], " AND ".join(conditions), params
         )
 
-    def _note_missing_keys(
+    def _full_keys(
         self, rule: SetRule, entity: spec.Entity, work: WorkFile, notes: list[str]
-    ) -> None:
-        missing = self.store.rows(
-            f"SELECT k FROM unnest(?::VARCHAR[]) t(k) WHERE k NOT IN (SELECT {work.key(entity)} "
-            f"FROM {work.table} WHERE {work.rows_of(entity)}) ORDER BY k",
-            [list(rule.keys)],
+    ) -> list[str]:
+        """The records ``rule.keys`` name, as ``check`` and ``diff`` show their keys: a key
+        itself, else the one key of which it is a ``/``-separated part (teachers ``T-1`` →
+        ``T-1/SCH-1``, as ``timeline --key`` reads it). A key naming none or several is noted."""
+        found = self.store.rows(
+            "SELECT k, coalesce(list(DISTINCT w.key ORDER BY w.key) FILTER (w.key IS NOT NULL), "
+            "[]), bool_or(w.key = k) FROM unnest(?::VARCHAR[]) t(k) LEFT JOIN (SELECT DISTINCT "
+            f"{work.key(entity)} AS key FROM {work.table} WHERE {work.rows_of(entity)}) w "
+            "ON w.key = k OR list_contains(string_split(w.key, ?), k) GROUP BY k ORDER BY k",
+            [list(rule.keys), spec.KEY_SEPARATOR],
         )
+        keys: list[str] = []
+        missing: list[str] = []
+        for key, names, exact in found:
+            if exact or len(names) == 1:
+                keys.append(key if exact else names[0])
+            elif names:
+                notes.append(
+                    f"{key} is part of several {entity.name} keys: {', '.join(names)}; "
+                    "give one as key"
+                )
+            else:
+                missing.append(key)
         if missing:
-            listed = ", ".join(k for (k,) in missing)
-            notes.append(f"no {entity.name} record has key {listed}")
+            notes.append(f"no {entity.name} record has key {', '.join(missing)}")
+        return keys
 
     def _add_column(self, work: WorkFile, name: str) -> int:
         """Append a column the district did not send (NULL everywhere) to a work file."""

@@ -6,8 +6,10 @@ Each ``[[rules]]`` table has an ``op``, a ``reason`` (why this correction is rig
 =================  ==========================================================================
 ``drop``           ``entity``, ``code``: drop the records that carry this finding code
 ``map``            ``entity``, ``field``, ``values`` (table old → new): map values on a field
-``set`` / ``fill`` ``entity``, ``field``, ``value``; optional ``key`` / ``keys`` and ``where``
-                   (table field → value, ``""`` = blank): ``fill`` only writes blank fields
+``set`` / ``fill`` ``entity``, ``field``, ``value``; optional ``key`` / ``keys`` (as ``check``
+                   shows them, ``T-1/SCH-1``, or a part naming one record, ``T-1``) and
+                   ``where`` (table field → value, ``""`` = blank): ``fill`` only writes blank
+                   fields
 ``ledger``         apply the district's customization ledger (its kept field overrides)
 ``rename-column``  ``file``, ``from``, ``to``: rename a misspelled column of a file's header
 ``rekey``          ``entity``, ``from``, ``to``: change a record's ID everywhere it is referenced
