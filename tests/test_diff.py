@@ -266,6 +266,36 @@ def test_a_truncated_export_predicts_a_deletion_hold(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("sync_type", "hint"),
+    [
+        (
+            "sftp",
+            "Check the export is complete; if the deletions are real, approve the hold in Clever.",
+        ),
+        (
+            "clever-managed",
+            "Check the SIS still holds these students: Clever's own sync reads it, so ask Clever "
+            "Support to check the sync if it does; if the deletions are real, approve the hold in "
+            "Clever.",
+        ),
+        (
+            "sis-managed",
+            "Ask your SIS vendor whether their nightly export is complete; if the deletions are "
+            "real, approve the hold in Clever.",
+        ),
+    ],
+)
+def test_a_deletion_hold_hint_is_worded_for_the_sync_type(tmp_path, sync_type, hint):
+    """Only an SFTP district builds the export itself; Clever's sync or the SIS vendor builds
+    the others' files."""
+    night = tiny_night()
+    del night["students.csv"][3:]
+    result = diff(ingest_history(tmp_path, tiny_night(), night))
+
+    assert history_findings(result, sync_type)[0].hint == hint
+
+
 def test_district_thresholds_decide_the_hold(tmp_path):
     night = tiny_night()
     del night["students.csv"][3:]

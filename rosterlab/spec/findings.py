@@ -1129,6 +1129,19 @@ CATALOGUE_ENTRIES: tuple[FindingType, ...] = (
             "hold the sync."
         ),
         hint="Check the export is complete; if the deletions are real, approve the hold in Clever.",
+        hint_by_sync_type=(
+            (
+                "clever-managed",
+                "Check the SIS still holds these {entity}: Clever's own sync reads it, so ask "
+                "Clever Support to check the sync if it does; if the deletions are real, approve "
+                "the hold in Clever.",
+            ),
+            (
+                "sis-managed",
+                "Ask your SIS vendor whether their nightly export is complete; if the deletions "
+                "are real, approve the hold in Clever.",
+            ),
+        ),
         clever=HELD,
     ),
     _t(
