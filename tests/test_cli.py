@@ -99,16 +99,22 @@ def test_fail_on_sets_exit_code_one(capsys, tmp_path, district):
     assert run(capsys, *args)[0] == 0
 
 
-def test_snapshots_of_a_district_the_store_lacks_name_the_ones_it_holds(capsys, tmp_path, district):
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_snapshots_of_a_district_the_store_lacks_name_the_ones_it_holds(
+    capsys, tmp_path, district, form
+):
     """`snapshots --district mapel` (a typo) said 'no snapshots yet: ingest a bundle', as if the
-    store were empty."""
+    store were empty; then it said the error on stdout with exit 0 (JSON: `[]`), where every
+    other command exits 2 for a district the store lacks (docs/cli.md: 2 = could not do its job,
+    one line on stderr)."""
     store = str(tmp_path / "s.duckdb")
     run(capsys, "--store", store, "ingest", str(district))
-    assert run(capsys, "--store", store, "snapshots", "--district", "mapel") == (
-        0,
-        "district mapel has no snapshots (the store holds maple): check --district, or ingest "
-        "its nights with rosterlab ingest\n",
+    args = ["--store", store, "snapshots", "--district", "mapel", "--format", form]
+    assert run(capsys, *args) == (
+        2,
         "",
+        "rosterlab: district mapel has no snapshots (the store holds maple): check --district, "
+        "or ingest its nights with rosterlab ingest\n",
     )
 
 

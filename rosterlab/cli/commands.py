@@ -117,15 +117,15 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     with open_store(settings, read_only=True) as store:
+        history = store.snapshots(args.district)
+        if args.district and not history:
+            raise store.no_snapshots(args.district)
         outcome = outcomes(store, args.district)
-        items = [
-            (s, store.snapshot_rows(s.id), outcome[s.id]) for s in store.snapshots(args.district)
-        ]
-        districts = store.districts()
+        items = [(s, store.snapshot_rows(s.id), outcome[s.id]) for s in history]
     if args.format == "json":
         output.emit_json([render.snapshot_dict(*item) for item in items])
     else:
-        output.emit(render.snapshots_text(items, district=args.district, districts=districts))
+        output.emit(render.snapshots_text(items))
     return EXIT_OK
 
 

@@ -166,18 +166,8 @@ def findings_by_code(findings: Sequence[Finding]) -> list[str]:
     return [f"{first[c].severity:<7} {c} ×{counts[c]}: {shown(first[c].message)}" for c in codes]
 
 
-def snapshots_text(
-    items: Sequence[tuple[SnapshotInfo, Mapping[str, int], UploadOutcome]],
-    *,
-    district: str | None = None,
-    districts: Sequence[str] = (),
-) -> str:
-    """The snapshots table; ``district``: the one asked for, ``districts``: the store's."""
-    if not items and district and districts:
-        return (
-            f"district {district} has no snapshots (the store holds {', '.join(districts)}): "
-            "check --district, or ingest its nights with rosterlab ingest"
-        )
+def snapshots_text(items: Sequence[tuple[SnapshotInfo, Mapping[str, int], UploadOutcome]]) -> str:
+    """The snapshots table (an empty store: how to start)."""
     if not items:
         return "no snapshots yet: ingest a bundle with rosterlab ingest"
     entities = list(items[0][1]) if items else []
