@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from rosterlab import spec
+from rosterlab.report.diff import RATIO_DIGITS
 from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
 from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
@@ -47,7 +48,7 @@ def status_dict(status: FleetStatus) -> dict[str, Any]:
                 "kind": h.kind,
                 "count": h.count,
                 "base": h.base,
-                "ratio": h.ratio,
+                "ratio": round(h.ratio, RATIO_DIGITS),  # as diff's JSON says it
                 "threshold": h.threshold,
             }
             for h in status.holds
