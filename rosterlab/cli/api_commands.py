@@ -10,6 +10,7 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.cli import output
 from rosterlab.cli.common import (
+    SNAP_HELP,
     add_command,
     add_district,
     add_format,
@@ -163,9 +164,16 @@ def register(sub: Any) -> None:
     add_district(rec)
     rec.add_argument(
         "--upload",
-        help="uploaded snapshot (default: the newest before --served that Clever processed)",
+        metavar="SNAP",
+        help="the upload: "
+        + SNAP_HELP
+        + " (default: the newest before --served that Clever processed)",
     )
-    rec.add_argument("--served", help="API snapshot (default: the newest api pull)")
+    rec.add_argument(
+        "--served",
+        metavar="SNAP",
+        help="the API pull: " + SNAP_HELP + " (default: the newest api pull)",
+    )
     rec.add_argument("--details", action="store_true", help="list every difference")
     rec.add_argument(
         "--fail-on-unexplained",
@@ -221,7 +229,9 @@ def register(sub: Any) -> None:
         "  # the accepted token: export ROSTERLAB_STANDIN_TOKEN=anything",
     )
     add_district(serve)
-    serve.add_argument("--snapshot", default="latest", help="snapshot id or latest (default)")
+    serve.add_argument(
+        "--snapshot", default="latest", metavar="SNAP", help=SNAP_HELP + " (default: latest)"
+    )
     serve.add_argument(
         "--as-is",
         action="store_true",
