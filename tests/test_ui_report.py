@@ -417,6 +417,25 @@ def test_no_personal_value_of_the_samples_appears_in_a_redacted_report_or_diff(t
     assert sorted(value for value in personal if value in everything) == []
 
 
+def test_what_to_do_next_asks_for_root_causes_only_where_the_night_lists_them(tmp_path):
+    """The latest night was not processed (students.csv missing): its findings list no root
+    cause, yet 'What to do next' began 'Fix the root causes listed above'."""
+    missing_students = tiny_night()
+    del missing_students["students.csv"]
+    path = store_of(tmp_path, tiny_night(), missing_students)
+    out = tmp_path / "r.html"
+    assert main(["--store", str(path), "report", "--district", "tiny", "--out", str(out)]) == 0
+    page = " ".join(out.read_text().split())
+
+    assert "Root causes (fix these first)" not in page
+    assert "<td>missing-file</td>" in page
+    assert "root causes listed above" not in page
+    assert (
+        "<li>Fix the problems listed above in your SIS or export: root causes first, where it "
+        "lists any, biggest first; the hints say how.</li>"
+    ) in page
+
+
 @pytest.mark.parametrize(
     ("sync_type", "source"),
     [
