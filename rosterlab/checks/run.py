@@ -42,7 +42,7 @@ from rosterlab.store.outcomes import (
     snapshot_outcome,
 )
 
-CHECKS_VERSION = "11"
+CHECKS_VERSION = "12"
 STAGE = "check"
 
 
