@@ -692,6 +692,40 @@ def test_a_section_changing_students_maps_only_the_entries_that_come_and_go(
     assert found.after["enrollments.csv"] == [("SCH-1", "SEC-1", "S-003")]
 
 
+def test_sections_changed_twice_deleted_and_created_map_their_entries_from_their_lists(
+    tmp_path, capsys, monkeypatch
+):
+    """A section the events name maps the entries that come and go from its lists before and
+    after: SEC-1 changed twice (the last event wins: Ada out, Cy in twice — two rows), SEC-2
+    deleted (every entry leaves), SEC-3 created (its entry comes)."""
+    pulls = _kept_pull(tmp_path, capsys, monkeypatch)
+    with Store.open(pulls) as store:
+        first, second = (served(store, "sections", "$.sis_id", s) for s in ("SEC-1", "SEC-2"))
+        cy = served(store, "users-student", "$.roles.student.sis_id", "S-003")
+        ada = served(store, "users-student", "$.roles.student.sis_id", "S-001")
+        without_ada = [s for s in first["students"] if s != ada["id"]]
+        created = {**first, "id": "5ec000000000000000000003", "sis_id": "SEC-3",
+                   "students": [ada["id"]]}  # fmt: skip
+        found = in_place(
+            store,
+            tmp_path,
+            ("sections.updated", {**first, "students": without_ada}),
+            ("sections.updated", {**first, "students": [*without_ada, cy["id"], cy["id"]]}),
+            ("sections.deleted", second),
+            ("sections.created", created),
+        )
+    assert sorted(found.before["enrollments.csv"]) == [
+        ("SCH-1", "SEC-1", "S-001"),
+        ("SCH-2", "SEC-2", "S-003"),
+    ]
+    assert sorted(found.after["enrollments.csv"]) == [
+        ("SCH-1", "SEC-1", "S-003"),
+        ("SCH-1", "SEC-1", "S-003"),
+        ("SCH-1", "SEC-3", "S-001"),
+    ]
+    assert sorted(row[1] for row in found.after["sections.csv"]) == ["SEC-1", "SEC-3"]
+
+
 def test_a_student_deleted_while_a_section_still_lists_it(tmp_path, capsys, monkeypatch):
     """users.deleted of New (S-006) with no sections.updated (Clever's events of one night
     need not come together): SEC-1 still lists the id, so its row loses the Student_id, as the
