@@ -9,6 +9,7 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.store import ColumnMap, Store, ingest_bundle, positional, stage_snapshot
+from rosterlab.store.store import STAGING_CATALOG
 from tests.tiny import tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0)
@@ -208,3 +209,48 @@ def test_a_file_the_ingest_transcoded_is_sniffed_again(store, tmp_path):
 
 def tiny_school_rows() -> bytes:
     return b"School_id,School_name,School_number\nSCH-1,Maple Elementary,101\n"
+
+
+def staged_ids(store: Store) -> list[tuple[object, ...]]:
+    return store.rows("SELECT _row, c1 FROM staged_students ORDER BY _row")
+
+
+def test_a_plain_ingest_stages_where_every_connection_of_the_store_reads_it(store, tmp_path):
+    night = tiny_night()
+    with open_bundle(write_night(tmp_path / "n1", night)) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_1)
+
+    expected = [(i, row[1]) for i, row in enumerate(night["students.csv"][1:], start=1)]
+    lane = store.lane()  # another connection of the store's database, as a check lane uses
+    try:
+        assert (store.staged_in, staged_ids(store), staged_ids(lane)) == (
+            STAGING_CATALOG,
+            expected,
+            expected,
+        )
+    finally:
+        lane.close()
+
+
+def test_an_ingest_inside_a_transaction_stages_temp_views_found_before_the_shared_ones(
+    store, tmp_path
+):
+    with open_bundle(write_night(tmp_path / "n1", tiny_night())) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_1)
+    shared = staged_ids(store)
+    night = tiny_night()
+    del night["students.csv"][1]  # tonight's students.csv lacks its first row
+    with store.trial(), open_bundle(write_night(tmp_path / "n2", night)) as bundle:
+        ingest_bundle(store, bundle, district="maple", taken_at=NIGHT_2)
+        # one DuckDB transaction writes one attached database: the trial's staging is TEMP
+        assert store.staged_in is None
+        assert staged_ids(store) == [
+            (i, row[1]) for i, row in enumerate(night["students.csv"][1:], 1)
+        ]
+    lane = store.lane()
+    try:
+        assert staged_ids(lane) == shared  # the other connections never saw the TEMP views
+    finally:
+        lane.close()
+    stage_snapshot(store, 1)  # staged again outside: shared, the TEMP views dropped
+    assert (store.staged_in, staged_ids(store)) == (STAGING_CATALOG, shared)

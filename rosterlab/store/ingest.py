@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -103,25 +103,34 @@ class Ingestor:
         if history and taken_at <= history[-1].taken_at and not allow_out_of_order:
             raise OutOfOrderError(_out_of_order(source, taken_at, district, history))
         seq = history[-1].seq + 1 if history else 1
-        with self.store.transaction():
-            snapshot = self._insert_snapshot(
-                bundle,
-                district,
-                district_name,
-                seq,
-                taken_at,
-                sync_type,
-                origin,
-                source,
-                snapshot_id,
-            )
-            with self._keeping_raw(bundle, snapshot) as parsed:
-                ingest_findings = self._stage_files(bundle, snapshot, written)
-                parsed.set()
+        with self._keeping_raw(bundle, district, seq) as keeping:
+            # Staged before the transaction when none is open (a plain ingest): into the
+            # store's staging catalog, which a check's lanes read too (one transaction writes
+            # one attached database). Files written from their parse tables stay TEMP.
+            staged = None
+            if not self.store.in_transaction and not written:
+                staged = self._stage_files(bundle, written, shared=True)
+            with self.store.transaction():
+                snapshot = self._insert_snapshot(
+                    bundle,
+                    district,
+                    district_name,
+                    seq,
+                    taken_at,
+                    sync_type,
+                    origin,
+                    source,
+                    snapshot_id,
+                )
+                if staged is None:
+                    staged = self._stage_files(bundle, written, shared=False)
+                keeping.parsed.set()
+                ingest_findings = self._record_staging(bundle, snapshot, staged)
                 self._merge_entities(bundle, snapshot, delta)
-            findings = tuple(ingest_findings)
-            self.store.record_findings(snapshot.id, "ingest", findings)
-            self.progress("committing")
+                keeping.keep()
+                findings = tuple(ingest_findings)
+                self.store.record_findings(snapshot.id, "ingest", findings)
+                self.progress("committing")
         return IngestResult(snapshot, True, findings)
 
     def _insert_snapshot(
@@ -162,13 +171,12 @@ class Ingestor:
         return self.store.snapshot(snapshot_id)
 
     def _stage_files(
-        self, bundle: Bundle, snapshot: SnapshotInfo, written: Collection[str]
-    ) -> list[Finding]:
-        """Stage every parsable file; the bundle's findings (rows placed on data rows, hints
-        worded for the district's sync type) and the parse's."""
-        findings: list[Finding] = []
-        breaks: dict[str, LineBreaks] = {}
-        clear_staging(self.store)
+        self, bundle: Bundle, written: Collection[str], *, shared: bool
+    ) -> list[FileStaging | None]:
+        """Stage every parsable file (``shared``: into the staging catalog, see
+        :func:`clear_staging`); how each file was staged, None for one not parsed."""
+        clear_staging(self.store, shared=shared)
+        found: list[FileStaging | None] = []
         for source in bundle.files:
             staged: FileStaging | None = None
             if source.parsable and source.spec_name in written:
@@ -176,6 +184,17 @@ class Ingestor:
             if source.parsable and staged is None:
                 self.progress(f"parsing {source.name} ({source.size:,} bytes)")
                 staged = stage_file(self.store, source)
+            found.append(staged)
+        return found
+
+    def _record_staging(
+        self, bundle: Bundle, snapshot: SnapshotInfo, staging: Sequence[FileStaging | None]
+    ) -> list[Finding]:
+        """Record the bundle's files and how each was staged; the bundle's findings (rows placed
+        on data rows, hints worded for the district's sync type) and the parse's."""
+        findings: list[Finding] = []
+        breaks: dict[str, LineBreaks] = {}
+        for source, staged in zip(bundle.files, staging, strict=True):
             if staged is not None:
                 findings += staged.findings
                 if staged.breaks and source.spec_name is not None:
@@ -440,14 +459,15 @@ class Ingestor:
         self.store.execute("DROP TABLE IF EXISTS _repeated")
 
     @contextmanager
-    def _keeping_raw(self, bundle: Bundle, snapshot: SnapshotInfo) -> Iterator[threading.Event]:
+    def _keeping_raw(self, bundle: Bundle, district: str, seq: int) -> Iterator[_Keeping]:
         """Keep the received files the raw store lacks, compressed in a worker beside the body.
 
-        The body parses then merges, and sets the yielded event once the parse is done. The
-        codec needs about twice a file's size in memory, so the largest file waits for that
-        event: its codec never meets the parse's peak (DuckDB parsing that same file), while the
-        other files and then the largest are compressed beside the parse and the merge. The
-        worker never touches DuckDB: keyframes are read before it starts, blobs written after.
+        The body parses then merges, and sets the yielded ``parsed`` event once the parse is
+        done; then, inside its transaction, ``keep()`` writes the blobs. The codec needs about
+        twice a file's size in memory, so the largest file waits for that event: its codec never
+        meets the parse's peak (DuckDB parsing that same file), while the other files and then
+        the largest are compressed beside the parse and the merge. The worker never touches
+        DuckDB: keyframes are read before it starts, blobs written by ``keep()``.
         """
         kept = {
             row[0]
@@ -460,30 +480,32 @@ class Ingestor:
         for source in bundle.files:
             if source.sha256 not in kept:
                 kept.add(source.sha256)
-                jobs.append((source, self._stored_keyframe(source, snapshot)))
+                jobs.append((source, self._stored_keyframe(source, district, seq)))
         jobs.sort(key=lambda job: job[0].size)  # the largest last
         parsed, stop = threading.Event(), threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
             packing = pool.submit(_pack_files, jobs, parsed, stop)
             del jobs  # the worker owns the keyframes now and drops each once used
+
+            def keep() -> None:
+                self.progress("keeping raw files")
+                for source, blob in packing.result():
+                    self.store.execute(
+                        "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [source.sha256, source.size, blob.codec, blob.data, blob.base_sha256],
+                    )
+
             try:
-                yield parsed
+                yield _Keeping(parsed, keep)
             except BaseException:
                 stop.set()
                 raise
             finally:
                 parsed.set()
-            self.progress("keeping raw files")
-            packed = packing.result()
-        for source, blob in packed:
-            self.store.execute(
-                "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [source.sha256, source.size, blob.codec, blob.data, blob.base_sha256],
-            )
 
     def _stored_keyframe(
-        self, source: SourceFile, snapshot: SnapshotInfo
+        self, source: SourceFile, district: str, seq: int
     ) -> tuple[str, int, bytes] | None:
         """(sha256, bytes, data) of the keyframe behind the district's newest earlier version."""
         if source.spec_name is None:
@@ -494,7 +516,7 @@ class Ingestor:
             "JOIN raw_files k ON k.sha256 = coalesce(r.base_sha256, r.sha256) "
             "WHERE s.district = ? AND s.seq < ? AND f.spec_name = ? "
             "ORDER BY s.seq DESC LIMIT 1",
-            [snapshot.district, snapshot.seq, source.spec_name],
+            [district, seq, source.spec_name],
         )
         if not found:
             return None
@@ -502,6 +524,15 @@ class Ingestor:
             "SELECT sha256, bytes, data FROM raw_files WHERE sha256 = ?", [found[0][0]]
         )[0]
         return sha256, size, data
+
+
+@dataclass(frozen=True)
+class _Keeping:
+    """The raw files being kept (:meth:`Ingestor._keeping_raw`): set ``parsed`` once the parse
+    is done; ``keep()`` waits for the blobs and writes them (inside the ingest's transaction)."""
+
+    parsed: threading.Event
+    keep: Callable[[], None]
 
 
 def _pack_files(

@@ -307,11 +307,38 @@ def _restage_file(store: Store, recorded: _Recorded, path: Path) -> None:
     _create_staging_view(store, view, parsed, recorded.skipped, recorded.dropped)
 
 
-def clear_staging(store: Store) -> None:
-    """Drop every staging view (nothing is staged afterwards)."""
+def clear_staging(store: Store, *, shared: bool = True) -> None:
+    """Drop every staging view (nothing is staged afterwards) and choose where the next staging
+    goes: the store's staging catalog (:meth:`Store.staging_catalog`), which every connection of
+    the store sees, unless ``shared`` is False or a transaction is open (then TEMP views).
+
+    A TEMP object is found before the staging catalog's of the same name — a view's tables too:
+    DuckDB keeps them as ``main.<table>`` —, so staging into the catalog drops the TEMP ones
+    (a transaction cannot drop the catalog's: they are left, found only for a file tonight
+    stages again, and replaced by the next staging there).
+    """
+    catalog = store.staging_catalog() if shared else None
     for file_name in spec.FILES:
-        store.execute(f"DROP VIEW IF EXISTS {staging_table(file_name)}")
+        store.execute(f"DROP VIEW IF EXISTS temp.main.{staging_table(file_name)}")
+        if catalog is not None:
+            store.execute(f"DROP VIEW IF EXISTS {catalog}.main.{staging_table(file_name)}")
+            parsed = parsed_table(file_name)
+            for table in (parsed, f"_segments_{parsed}", f"_dropped_{parsed}"):
+                store.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+    store.staged_in = catalog
     store.staged_snapshot = None
+
+
+def _staging_object(store: Store, name: str) -> str:
+    """A staging table's or view's qualified name, in the catalog the staging goes to."""
+    return f"{store.staged_in or 'temp'}.main.{name}"
+
+
+def _create(store: Store, kind: str, name: str) -> str:
+    """``CREATE OR REPLACE [TEMP] <kind> <name>`` in the catalog the staging goes to."""
+    if store.staged_in is None:
+        return f"CREATE OR REPLACE TEMP {kind} {name}"
+    return f"CREATE OR REPLACE {kind} {_staging_object(store, name)}"
 
 
 def stage_bundle(store: Store, bundle: Bundle) -> None:
@@ -431,7 +458,7 @@ def stage_written(store: Store, source: SourceFile) -> FileStaging | None:
         f"nullif(p.{positional(i)}, '') AS {positional(i)}" for i in range(len(source.header))
     )
     view = staging_table(source.spec_name)
-    store.execute(f"DROP VIEW IF EXISTS {view}")
+    store.execute(f"DROP VIEW IF EXISTS {_staging_object(store, view)}")
     _create_staging_view(store, view, parsed, [], [], values)
     rows = int(store.rows(f"SELECT count(*) FROM {parsed}")[0][0])
     # A line per row and the header's: no value holds a line break, nothing to look for.
@@ -469,9 +496,9 @@ def _parse(store: Store, path: Path, spec_name: str, width: int) -> str:
     columns = "{" + ", ".join(f"'{positional(i)}': 'VARCHAR'" for i in range(width)) + "}"
     store.execute("DROP TABLE IF EXISTS reject_errors")
     store.execute("DROP TABLE IF EXISTS reject_scans")
-    store.execute(f"DROP VIEW IF EXISTS {staging_table(spec_name)}")
+    store.execute(f"DROP VIEW IF EXISTS {_staging_object(store, staging_table(spec_name))}")
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {parsed} AS SELECT * FROM read_csv(?, "
+        f"{_create(store, 'TABLE', parsed)} AS SELECT * FROM read_csv(?, "
         f"header = true, auto_detect = false, columns = {columns}, delim = ',', "
         "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
         "store_rejects = true)",
@@ -497,15 +524,17 @@ def _create_staging_view(
     dropped: list[int],
     values: str = "p.*",
 ) -> None:
-    """``staged_<file>``: the parsed rows with ``_row``, their data row number in the file.
+    """``staged_<file>``: the parsed rows (table ``parsed``) with ``_row``, their data row number
+    in the file; beside them in the catalog the staging goes to.
 
     The parse keeps file order, so the n-th accepted row has the n-th rowid. When malformed or
     blank rows were skipped, the accepted ordinal o lands on data row o + k, where k counts
     the skipped rows before it: the k-th skipped row s_k starts the ordinals >= s_k - k + 1.
     ``dropped`` rows were parsed but are malformed all the same: the view leaves them out.
     """
-    ordinal = _ordinal_sql(parsed)
-    numbered = f"SELECT {ordinal} AS _row, {values} FROM {parsed} p"
+    table = _staging_object(store, parsed)
+    ordinal = _ordinal_sql(table)
+    numbered = f"SELECT {ordinal} AS _row, {values} FROM {table} p"
     if skipped:
         segments = "_segments_" + parsed
         # Consecutive skipped rows share a start: the run keeps its last (largest) shift.
@@ -513,22 +542,25 @@ def _create_staging_view(
         # skipped row (a million blank lines took minutes while holding the store).
         shifts = {s - k + 1: k for k, s in enumerate(skipped, start=1)}
         store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {segments} AS SELECT unnest(?::BIGINT[]) AS start, "
+            f"{_create(store, 'TABLE', segments)} AS SELECT unnest(?::BIGINT[]) AS start, "
             "unnest(?::BIGINT[]) AS shift",
             [list(shifts), list(shifts.values())],
         )
         numbered = (
-            f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, {values} FROM {parsed} p "
-            f"ASOF LEFT JOIN {segments} g ON {ordinal} >= g.start"
+            f"SELECT {ordinal} + coalesce(g.shift, 0) AS _row, {values} FROM {table} p "
+            f"ASOF LEFT JOIN {_staging_object(store, segments)} g ON {ordinal} >= g.start"
         )
     if dropped:
         excluded = "_dropped_" + parsed
         store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {excluded} AS SELECT unnest(?::BIGINT[]) AS row",
+            f"{_create(store, 'TABLE', excluded)} AS SELECT unnest(?::BIGINT[]) AS row",
             [dropped],
         )
-        numbered = f"SELECT * FROM ({numbered}) WHERE _row NOT IN (SELECT row FROM {excluded})"
-    store.execute(f"CREATE TEMP VIEW {view} AS {numbered}")
+        numbered = (
+            f"SELECT * FROM ({numbered}) WHERE _row NOT IN "
+            f"(SELECT row FROM {_staging_object(store, excluded)})"
+        )
+    store.execute(f"{_create(store, 'VIEW', view)} AS {numbered}")
 
 
 # Lines a query tool prints for people, where a record belongs: what each is, and the setting

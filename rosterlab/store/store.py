@@ -136,6 +136,8 @@ _SNAPSHOT_COLUMNS = (
     "id, district, seq, taken_at, ingested_at, source, bundle_sha256, origin, sync_type"
 )
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()  # every open store, for interrupt_queries()
+# The in-memory database staging goes to outside a transaction (Store.staging_catalog).
+STAGING_CATALOG = "rosterlab_staging"
 
 
 def interrupt_queries() -> None:
@@ -179,6 +181,7 @@ class Store:
         self._depth = 0
         # Which snapshot the temporary staging views (staged_<file>) currently hold.
         self.staged_snapshot: int | None = None
+        self.staged_in: str | None = None  # their catalog: None for TEMP (staging_catalog)
         self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
         _OPEN.add(self)
         self._descriptor: int | None = None  # the writer's own view of the file, to publish it
@@ -186,6 +189,8 @@ class Store:
         self.waited = 0.0  # seconds spent waiting for another process to release the file
         self.reading_copy = False  # True: reads the published copy, not the store file
         self._lanes: list[duckdb.DuckDBPyConnection] = []  # open second lanes (beside)
+        self._search_path: str | None = None  # set once STAGING_CATALOG is attached
+        self._staging_attached: bool | None = None  # None: not tried yet
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -412,6 +417,11 @@ class Store:
             self.execute("ROLLBACK")
             self.staged_snapshot = None  # staging made inside the trial is gone too
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction (or a trial) is open."""
+        return bool(self._depth)
+
     def _require_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"store {self.path} is open read-only: reopen it for writing")
@@ -455,6 +465,59 @@ class Store:
             lane.close(interrupt=True)
             raise
         lane.close(interrupt=False)
+
+    def staging_catalog(self) -> str | None:
+        """Where staging and the checks' shared tables go: outside a transaction the attached
+        in-memory database :data:`STAGING_CATALOG`, which every connection of the store sees
+        (a TEMP table is its own connection's), so a check's lanes read tonight's files.
+
+        None — TEMP — inside a transaction (a DuckDB transaction writes one attached database)
+        or where it cannot be attached (a read-only store file). Its tables are found by their
+        plain names after the store's own (a TEMP one of the same name first).
+        """
+        if self._depth:
+            return None
+        if self._staging_attached is None:
+            database = self._rows("SELECT current_database()")[0][0]
+            try:
+                self._con.execute(f"ATTACH ':memory:' AS {STAGING_CATALOG}")
+            except duckdb.Error:
+                self._staging_attached = False
+                return None
+            self._search_path = f"{quote_ident(database)},{STAGING_CATALOG}"
+            _name_tables_of(self._con, self._search_path)
+            self._staging_attached = True
+        return STAGING_CATALOG if self._staging_attached else None
+
+    def lane(self) -> Store:
+        """This store on a second connection of its database, for another thread: the same
+        tables by the same names (staging included), committed data only; close it after."""
+        lane = Store(self._cursor(), self.path, self.read_only)
+        lane.memory_limit, lane.reading_copy = self.memory_limit, self.reading_copy
+        lane._staging_attached, lane._search_path = self._staging_attached, self._search_path
+        lane.staged_snapshot = self.staged_snapshot
+        return lane
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        database = self._rows("SELECT current_database()")[0][0]
+        con = self._con.cursor()
+        con.execute(f"USE {quote_ident(database)}")  # a reader's copy is attached
+        if self._search_path is not None:
+            _name_tables_of(con, self._search_path)
+        return con
+
+    def interrupt(self) -> None:
+        """Stop the statement this store is running (from another thread; idle: no effect)."""
+        with suppress(duckdb.Error):  # closed meanwhile
+            self._con.interrupt()
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        """Insert a frame's rows into ``table`` (its columns, in order)."""
+        self._con.register("_appended", frame)
+        try:
+            self.execute(f"INSERT INTO {table} SELECT * FROM _appended")
+        finally:
+            self._con.unregister("_appended")
 
     def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._resources():
@@ -808,9 +871,7 @@ class Beside:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: list[Future[list[tuple[Any, ...]]]] = []
         if concurrent:
-            database = store._rows("SELECT current_database()")[0][0]
-            self._con = store._con.cursor()
-            self._con.execute(f"USE {quote_ident(database)}")  # a reader's copy is attached
+            self._con = store._cursor()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="rosterlab-beside")
             store._lanes.append(self._con)  # interrupt_queries() stops it too
 
@@ -861,6 +922,11 @@ class Beside:
         finally:
             self._store._lanes.remove(con)
             con.close()
+
+
+def _name_tables_of(con: duckdb.DuckDBPyConnection, search_path: str) -> None:
+    """Let ``con`` find tables by plain names in the store's database, then in staging's."""
+    con.execute("SET search_path = " + "'" + search_path.replace("'", "''") + "'")
 
 
 def _check_path(path: Path, *, read_only: bool, copy_exists: bool) -> None:
