@@ -339,8 +339,10 @@ def profile_snapshot(
     staged: Mapping[str, StagedFile],
     settings: CheckSettings,
     ctx: CheckContext | None = None,
+    *,
+    keep: bool = True,
 ) -> list[FieldProfile]:
-    """Profile a staged snapshot and keep the profile (when the store is writable).
+    """Profile a staged snapshot and keep the profile (when the store is writable and ``keep``).
 
     During a check run, ``ctx`` lends the distinct-value tables the other checks made.
     """
@@ -358,7 +360,7 @@ def profile_snapshot(
         profiles += profile_file(
             store, staged_file, settings.pattern_sample, known, versions, committed
         )
-    if not store.read_only:
+    if keep and not store.read_only:
         _save(store, snapshot_id, profiles)
     return profiles
 
@@ -489,8 +491,13 @@ def _file_of(f: Finding) -> str:
 
 
 def check_fields(ctx: CheckContext) -> list[Finding]:
-    """Profile tonight's columns and compare them with the previous snapshot's."""
-    current = profile_snapshot(ctx.store, ctx.snapshot.id, ctx.staged, ctx.settings, ctx)
+    """Profile tonight's columns (or keep the profile a check lane made) and compare them with
+    the previous snapshot's."""
+    current = list(ctx.profiled)
+    if not current:
+        current = profile_snapshot(ctx.store, ctx.snapshot.id, ctx.staged, ctx.settings, ctx)
+    elif not ctx.store.read_only:
+        _save(ctx.store, ctx.snapshot.id, current)
     if ctx.previous is None:
         return []
     previous = ctx.previous_profiles

@@ -115,6 +115,10 @@ class CheckContext:
     # The upload outcome's records Clever does not serve, started beside once needed (a
     # writable store's run only: a reader records no outcome).
     unserved: UnservedLater | None = field(default=None, compare=False)
+    # A check lane's own table for its finding rows (rosterlab.checks.lanes), None: the run's.
+    rows_into: str | None = None
+    # Tonight's field profile when a check lane made it (rosterlab.checks.lanes).
+    profiled: list[FieldProfile] = field(default_factory=list, compare=False)
 
     def committed_rows(
         self, sql: str, params: Sequence[Any] | None = None
@@ -135,7 +139,8 @@ class CheckContext:
 
         Rows whose columns are all blank are left out. A column of a file in
         :data:`DISTINCT_TOGETHER` derives from the tuple table of its group: one aggregation
-        over the big file instead of one per column.
+        over the big file instead of one per column. Made outside a transaction, the table is
+        in the store's staging catalog, which a check lane's connection sees too.
         """
         key = (staged.view, columns)
         if key in self.tables:
@@ -147,17 +152,17 @@ class CheckContext:
             and all(c in staged.columns.spec_positions for c in together)
         ):
             wide = self.distinct(staged, *together)
-            name = f"_check_values_{len(self.tables)}"
+            name, create = self._new_table()
             i = together.index(columns[0])
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT v{i} AS v0, sum(_rows) AS _rows "
+                f"{create} AS SELECT v{i} AS v0, sum(_rows) AS _rows "
                 f"FROM {wide} WHERE v{i} IS NOT NULL GROUP BY 1"
             )
         else:
-            name = f"_check_values_{len(self.tables)}"
+            name, create = self._new_table()
             values = [staged.columns.value(c) for c in columns]
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT "
+                f"{create} AS SELECT "
                 + ", ".join(f"{v} AS v{i}" for i, v in enumerate(values))
                 + f", count(*) AS _rows FROM {staged.view} WHERE "
                 + " OR ".join(f"{v} IS NOT NULL" for v in values)
@@ -165,6 +170,14 @@ class CheckContext:
             )
         self.tables[key] = name
         return name
+
+    def _new_table(self) -> tuple[str, str]:
+        """The next distinct-values table's name and the SQL creating it (see :meth:`distinct`)."""
+        name = f"_check_values_{len(self.tables)}"
+        catalog = self.store.staging_catalog()
+        if catalog is None:
+            return name, f"CREATE OR REPLACE TEMP TABLE {name}"
+        return f"{catalog}.main.{name}", f"CREATE OR REPLACE TABLE {catalog}.main.{name}"
 
     def distinct_table(self, staged: StagedFile, column: str) -> str | None:
         """The distinct-values table of one column, if a check already made it."""

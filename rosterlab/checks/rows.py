@@ -277,6 +277,15 @@ def _cell_queries(ctx: CheckContext, staged: StagedFile) -> list[Sql]:
     return [query for count, over, query in planned if count is None or next(found[over])]
 
 
+def cell_values(ctx: CheckContext) -> None:
+    """Make the distinct-value tables the cells check reads (its columns pointing at another
+    file) before it runs beside checks that make more (rosterlab.checks.lanes)."""
+    for staged in ctx.staged.values():
+        for field in spec.file_columns(staged.spec_name):
+            if field.references is not None and has(staged, field.name):
+                ctx.distinct(staged, field.name)
+
+
 def check_cells(ctx: CheckContext) -> list[Finding]:
     """Required values and the format of every spec cell, file by file."""
     found: list[Finding] = []

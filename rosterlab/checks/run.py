@@ -21,6 +21,7 @@ from rosterlab.checks.crossfile import (
     check_shared_ids,
 )
 from rosterlab.checks.fields import HISTORY_CODES, check_fields, snapshot_profiles
+from rosterlab.checks.lanes import LANE_CHECKS, CheckLane
 from rosterlab.checks.ledger import check_ledger, ledger_fingerprint
 from rosterlab.checks.model import (
     Check,
@@ -213,13 +214,17 @@ def _context(
     )
 
 
-def _compute(ctx: CheckContext) -> list[Finding]:
-    """Every check in order; once the findings so far say the upload outcome will count the
-    records Clever does not serve, their query starts beside the checks left."""
+def _compute(ctx: CheckContext, lane: CheckLane | None = None) -> list[Finding]:
+    """Every check in order (those of the ``lane`` taken from it); once the findings so far say
+    the upload outcome will count the records Clever does not serve, their query starts beside
+    the checks left."""
     create_rows_table(ctx)
     found: list[Finding] = []
     for check in CHECKS:
-        found += check.run(ctx)
+        if lane is not None and check.name in LANE_CHECKS:
+            found += lane.findings(ctx, check.name)
+        else:
+            found += check.run(ctx)
         if ctx.unserved is not None:
             ctx.unserved.start_if_needed(found)
     return worded_for(ctx.snapshot, root_causes(found))
@@ -294,13 +299,16 @@ def run_checks(
             ctx = _context(store, snapshot, previous, settings, beside)
             # The temporary tables are dropped after the transaction ends: a failed statement
             # (out of memory) aborts it, and only its rollback makes the connection usable again.
+            lane = None
             try:
+                # The checks after cells run on a lane of their own beside it (checks.lanes).
+                lane = CheckLane.start(ctx, CHECKS)
                 if store.read_only:
-                    found = _compute(ctx)
+                    found = _compute(ctx, lane)
                     details = rows_table(store, snapshot_id)
                 else:
                     with store.transaction():
-                        found = _compute(ctx)
+                        found = _compute(ctx, lane)
                         store.record_findings(snapshot_id, STAGE, found)
                         everything = (*store.findings(snapshot_id, "ingest"), *found)
                         record_outcome(
@@ -317,7 +325,14 @@ def run_checks(
                             "INSERT OR REPLACE INTO check_runs VALUES (?, ?, now()::TIMESTAMP)",
                             [snapshot_id, fingerprint],
                         )
+            except BaseException:
+                if lane is not None:
+                    lane.close(interrupt=True)
+                    lane = None
+                raise
             finally:
+                if lane is not None:
+                    lane.close(interrupt=False)
                 ctx.drop_tables()
         history = ctx.history[-1] if ctx.history else None
     findings = (*store.findings(snapshot_id, "ingest"), *found)

@@ -328,7 +328,7 @@ def find(ctx: CheckContext, queries: Sequence[Sql], *, file: str) -> list[Findin
     code."""
     if not queries:
         return []
-    table = rows_table(ctx.store, ctx.snapshot.id)
+    table = ctx.rows_into or rows_table(ctx.store, ctx.snapshot.id)
     batch = len(ctx.batches)
     ctx.batches.append(file)
     sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
