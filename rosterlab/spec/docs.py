@@ -14,6 +14,11 @@ GROUP_TITLES = {
 }
 
 
+def _row(*cells: str) -> str:
+    """One markdown table row; a ``|`` inside a cell escaped."""
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def render_catalogue() -> str:
     """The findings catalogue as Markdown, one table per group."""
     lines = [
@@ -57,10 +62,7 @@ def render_catalogue() -> str:
         "| code | message on a pull | hint on a pull |",
         "| --- | --- | --- |",
     ]
-    for entry in CATALOGUE_ENTRIES:
-        if entry.served:
-            served = (f"`{entry.code}`", entry.served, entry.served_hint)
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in served) + " |")
+    lines += [_row(f"`{e.code}`", e.served, e.served_hint) for e in CATALOGUE_ENTRIES if e.served]
     lines += [
         "",
         "## References Clever does not follow",
@@ -73,10 +75,7 @@ def render_catalogue() -> str:
         "| code | message on an enrollment |",
         "| --- | --- |",
     ]
-    for entry in CATALOGUE_ENTRIES:
-        if entry.unfollowed:
-            worded = (f"`{entry.code}`", entry.unfollowed)
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in worded) + " |")
+    lines += [_row(f"`{e.code}`", e.unfollowed) for e in CATALOGUE_ENTRIES if e.unfollowed]
     lines += [
         "",
         "## Optional files",
@@ -88,10 +87,9 @@ def render_catalogue() -> str:
         "| code | message on an optional file | what Clever does |",
         "| --- | --- | --- |",
     ]
-    for entry in CATALOGUE_ENTRIES:
-        if entry.optional:
-            optional = (f"`{entry.code}`", entry.optional, entry.optional_clever)
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in optional) + " |")
+    lines += [
+        _row(f"`{e.code}`", e.optional, e.optional_clever) for e in CATALOGUE_ENTRIES if e.optional
+    ]
     lines += [
         "",
         "## Root causes",
