@@ -908,6 +908,47 @@ def test_a_paged_students_spool_s_heading_is_one_student_and_contact_not_a_real_
     assert groups == [("query-tool/students.csv", 2, 11, "query-tool-header")]
 
 
+def sqlcmd_headed_every(rows: Rows, every: int) -> bytes:
+    """``sqlcmd -h N`` (-h rows_per_header): the column names and their dashes again every N
+    rows (a blank line before each repeat here; what lies between them does not matter to the
+    group), then the row count, as :func:`sqlcmd_output`."""
+    head = sqlcmd_output(rows).decode("ascii").split("\r\n")[:2]
+    lines: list[str] = []
+    for start in range(0, len(rows), every):
+        lines += [*([""] if lines else []), *head]
+        lines += [",".join(row[c] or "NULL" for c in row) for row in rows[start : start + every]]
+    lines += ["", f"({len(rows)} rows affected)"]
+    return "".join(line + "\r\n" for line in lines).encode("ascii")
+
+
+def test_sqlcmd_headed_every_n_rows_is_one_group_of_header_and_underline_led_by_the_header(
+    tmp_path,
+):
+    """sqlcmd -h 2 repeats the header and its underline: both read as a student with a contact
+    (four records), one group whose hint leaves both out (-h -1, SET PAGESIZE 0) — not the
+    underline's alone. The NULLs sqlcmd printed in the real rows keep their own finding."""
+    night = district()
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    (folder / "students.csv").write_bytes(sqlcmd_headed_every(night["students.csv"], 2))
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        (group,) = run_checks(store, 1).groups
+    assert (group.cause, group.codes, group.count, group.findings, group.kind) == (
+        "query-tool/students.csv",
+        ("invalid-phone", "unlisted-contact-value", "invalid-date", "invalid-value",
+         "underline-row", "repeated-header", "unknown-school", "student-without-enrollments"),
+        4,
+        22,
+        "query-tool-header",
+    )  # fmt: skip
+    assert group.hint == HEADER_AGAIN.format("students.csv")
+    assert sorted({(f.code, f.cause) for f in findings if f.cause != group.cause}) == [
+        ("blank-row", None),
+        ("null-marker", None),
+        ("query-tool-line", None),
+    ]
+    assert sum(f.count for f in findings if f.code == "null-marker") == 12
+
+
 def test_a_query_tool_line_s_cause_reaches_only_the_records_the_line_made():
     """Two headings read as students (students.csv rows 4 and 9, in two cases: parts of two
     tools joined) and the contact on row 4. A finding joins their group when it is of those
