@@ -269,7 +269,7 @@ def root_causes(found: Sequence[Finding]) -> list[Finding]:
     }
     printed: dict[tuple[str | None, str | None], str] = {
         (f.entity, f.key): printed_lines[line(f)]
-        for f in found
+        for f in (found if printed_lines else ())
         if f.key and line(f) in printed_lines
     }
 
