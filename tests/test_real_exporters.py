@@ -8,6 +8,7 @@ The rule tests below read like the spec (../shared/spec/clever-sftp.md): one cas
 from __future__ import annotations
 
 import codecs
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +19,12 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.checks import run_checks
+from rosterlab.checks.run import root_causes
 from rosterlab.fix import fix_snapshot, parse_rules
-from rosterlab.spec import Finding
+from rosterlab.report.html_report import findings_fragment
+from rosterlab.spec import Finding, finding
 from rosterlab.store import Store, export_snapshot, ingest_bundle
+from tests.cli_run import run
 
 Rows = list[dict[str, str]]
 District = dict[str, Rows]
@@ -740,6 +744,256 @@ def test_exports_joined_into_one_file_repeat_the_header_in_any_case(tmp_path):
             (f.code, f.field, f.value, f.row) for f in findings if f.code == "repeated-header"
         ]
     assert header == [("repeated-header", "Student_id", "STUDENT_ID", 3)]
+
+
+# A query tool's line read as a record is one root cause per file: its findings (the column names
+# or dashes read as values, the links they break, the record repeated) go with the line, under
+# one hint naming the tool's setting.
+HEADER_AGAIN = (
+    "Every finding listed is {}'s header line again, which Clever reads as one more record: its "
+    "column names are not values to correct. Write the header once: SQL*Plus repeats it on "
+    "every page unless SET PAGESIZE 0 (write the header with PROMPT); when joining exports, drop "
+    "every part's header but the first. sqlcmd prints the header and its underline again every "
+    "-h rows: -h -1 leaves them out."
+)
+UNDERLINE = (
+    "Every finding listed is the line of dashes a query tool printed under {}'s header, which "
+    "Clever reads as one more record: its dashes are not values to correct. Leave the underline "
+    "out: sqlcmd -h -1 (then write the header line yourself), SQL*Plus SET UNDERLINE OFF or SET "
+    "PAGESIZE 0."
+)
+
+
+def ingested(tmp_path: Path, folder: Path) -> Path:
+    """``folder`` ingested into a fresh store, closed for the CLI: the store's path."""
+    path = tmp_path / "store.duckdb"
+    with Store.open(path) as store, open_bundle(folder) as bundle:
+        ingest_bundle(store, bundle, district="real", taken_at=TAKEN_AT, sync_type="sftp")
+    return path
+
+
+def test_a_sqlcmd_underline_is_one_root_cause_with_the_switch_in_text_json_and_report(
+    tmp_path, capsys
+):
+    """The underline read as a school was five findings of its dashes (Low_grade
+    '---------------' is not a recognised value, …), each with its own advice: one group now,
+    whose hint is sqlcmd's switch; the NULL markers and the row count keep their own."""
+    night = district()
+    for row in night["schools.csv"]:
+        row["Principal"] = ""
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    (folder / "schools.csv").write_bytes(sqlcmd_output(night["schools.csv"]))
+    store = str(ingested(tmp_path, folder))
+
+    _, text, _ = run(capsys, "--store", store, "check", "--district", "real")
+    _, out, _ = run(capsys, "--store", store, "check", "--district", "real", "--format", "json")
+    with Store.open(Path(store)) as opened:
+        result = run_checks(opened, 1)
+    report = findings_fragment(result)[1].splitlines()
+
+    hint = UNDERLINE.format("schools.csv")
+    codes = ["invalid-value", "underline-row", "invalid-phone", "invalid-state", "invalid-zip"]
+    assert json.loads(out)["groups"] == [
+        {"cause": "query-tool/schools.csv", "codes": codes, "count": 1, "findings": 6,
+         "severity": "warning", "kind": "query-tool-underline", "hint": hint},
+    ]  # fmt: skip
+    assert [(f.code, f.field, f.row, f.cause) for f in result.findings] == [
+        ("blank-row", None, 4, None),
+        ("query-tool-line", None, 5, None),
+        ("invalid-value", "High_grade", 1, "query-tool/schools.csv"),
+        ("invalid-value", "Low_grade", 1, "query-tool/schools.csv"),
+        ("underline-row", "School_id", 1, "query-tool/schools.csv"),
+        ("invalid-phone", "School_phone", 1, "query-tool/schools.csv"),
+        ("invalid-state", "School_state", 1, "query-tool/schools.csv"),
+        ("invalid-zip", "School_zip", 1, "query-tool/schools.csv"),
+        ("null-marker", "Principal", 2, None),
+    ]
+    assert text.splitlines()[2:5] == [
+        "fix first (root causes, most records broken first):",
+        "  query-tool/schools.csv      1 record  " + ", ".join(codes),
+        f"      hint: {hint}",
+    ]
+    fixed = "      hint: fixed with its root cause query-tool/schools.csv (above)"
+    assert text.splitlines().count(fixed) == 5  # each of the line's codes: none of its own
+    assert "      hint: Leave it out in the export script (SET NOCOUNT ON) and export again." in (
+        text.splitlines()
+    )
+    assert report[1:3] == [
+        "  cause query-tool/schools.csv breaks 1 record (" + ", ".join(codes) + ")",
+        f"    what to do: {hint}",
+    ]
+
+
+def test_paged_sqlplus_spools_are_one_root_cause_a_file_and_real_problems_keep_theirs(tmp_path):
+    """sections.csv and enrollments.csv spooled a record a page: each later page's heading was
+    a section 'Section_id' (unknown school and teacher, then a duplicate ID) and an enrollment
+    'Section_id/Student_id' (then a duplicate enrollment). Each file is one group now, with
+    SET PAGESIZE 0; the district's own problems in the same files — SEC-3 that no one enrolls
+    in, the enrollment of a student S-9 students.csv lacks — keep their own groups."""
+    night = district()
+    night["sections.csv"].append(dict(night["sections.csv"][1], Section_id="SEC-3"))
+    night["enrollments.csv"].append({"School_id": "SCH-2", "Section_id": "SEC-2",
+                                     "Student_id": "S-9"})  # fmt: skip
+    folder = write_bundle(tmp_path / "b", night, sqlplus_spool)
+    for name in ("sections.csv", "enrollments.csv"):
+        (folder / name).write_bytes(sqlplus_paged_spool(night[name], 1))
+    with ingest_and_check(tmp_path, folder) as (_, store):
+        result = run_checks(store, 1)
+    caused = [(f.code, f.entity, f.key, f.row, f.cause) for f in result.findings if f.cause]
+    groups = [(g.cause, g.codes, g.count, g.findings, g.severity, g.kind) for g in result.groups]
+    hints = [g.hint for g in result.groups]
+    sections = "query-tool/sections.csv"
+    enrollments = "query-tool/enrollments.csv"
+    assert caused == [
+        ("invalid-value", "sections", "Section_id", 4, sections),
+        ("repeated-header", "sections", "Section_id", 4, sections),
+        ("invalid-value", "sections", "Section_id", 4, sections),
+        ("invalid-date", "sections", "Section_id", 4, sections),
+        ("invalid-date", "sections", "Section_id", 4, sections),
+        ("repeated-header", "enrollments", "Section_id/Student_id", 4, enrollments),
+        # the third page's heading: the record again, not a row of its own
+        ("duplicate-id", "sections", "Section_id", 8, sections),
+        ("unknown-school", "sections", "Section_id", 4, sections),
+        ("section-unknown-teacher", "sections", "Section_id", 4, sections),
+        ("unknown-school", "enrollments", "Section_id/Student_id", 4, enrollments),
+        # its section 'Section_id' is the other file's heading: no broken link there
+        ("enrollment-unknown-student", "enrollments", "Section_id/Student_id", 4, enrollments),
+        ("enrollment-unknown-student", "enrollments", "SEC-2/S-9", 14, "students/S-9"),
+        ("duplicate-enrollment", "enrollments", "Section_id/Student_id", 8, enrollments),
+        ("section-without-students", "sections", "SEC-3", 10, "sections/SEC-3"),
+    ]
+    assert groups == [
+        (sections, ("invalid-value", "repeated-header", "invalid-date", "duplicate-id",
+                    "unknown-school", "section-unknown-teacher"), 1, 8, "error",
+         "query-tool-header"),
+        (enrollments, ("repeated-header", "unknown-school", "enrollment-unknown-student",
+                       "duplicate-enrollment"), 1, 4, "error", "query-tool-header"),
+        ("students/S-9", ("enrollment-unknown-student",), 1, 1, "error", "missing-record"),
+        ("sections/SEC-3", ("section-without-students",), 1, 1, "warning",
+         "unreferenced-record"),
+    ]  # fmt: skip
+    assert hints[:2] == [HEADER_AGAIN.format(name) for name in ("sections.csv", "enrollments.csv")]
+
+
+def test_a_paged_students_spool_s_heading_is_one_student_and_contact_not_a_real_bad_date(
+    tmp_path,
+):
+    """students.csv holds a student and its contact on each line: the second page's heading is
+    both (two records, one group); S-3's date of birth, wrong on a line of its own, is not."""
+    night = district()
+    night["students.csv"][3]["DOB"] = "13/01/2009"
+    folder = write_bundle(tmp_path / "b", night, sqlplus_spool)
+    (folder / "students.csv").write_bytes(sqlplus_paged_spool(night["students.csv"], 2))
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        groups = [(g.cause, g.count, g.findings, g.kind) for g in run_checks(store, 1).groups]
+    assert [(f.code, f.entity, f.key, f.value, f.cause) for f in findings if f.cause] == [
+        ("invalid-phone", "contacts", "Student_id/sis_id:Contact_sis_id", "Contact_phone",
+         "query-tool/students.csv"),
+        ("unlisted-contact-value", "contacts", "Student_id/sis_id:Contact_sis_id",
+         "Contact_relationship", "query-tool/students.csv"),
+        ("unlisted-contact-value", "contacts", "Student_id/sis_id:Contact_sis_id",
+         "Contact_type", "query-tool/students.csv"),
+        ("invalid-date", "students", "Student_id", "DOB", "query-tool/students.csv"),
+        ("invalid-value", "students", "Student_id", "Frl_status", "query-tool/students.csv"),
+        ("invalid-value", "students", "Student_id", "Grade", "query-tool/students.csv"),
+        ("invalid-value", "students", "Student_id", "Home_language", "query-tool/students.csv"),
+        ("invalid-value", "students", "Student_id", "IEP_status", "query-tool/students.csv"),
+        ("repeated-header", "students", "Student_id", "Student_id", "query-tool/students.csv"),
+        ("unknown-school", "students", "Student_id", "School_id", "query-tool/students.csv"),
+        ("student-without-enrollments", "students", "Student_id", "Student_id",
+         "query-tool/students.csv"),
+    ]  # fmt: skip
+    (bad_date,) = [f for f in findings if f.key == "S-3"]
+    assert (bad_date.code, bad_date.row, bad_date.cause) == ("invalid-date", 8, None)
+    assert groups == [("query-tool/students.csv", 2, 11, "query-tool-header")]
+
+
+def sqlcmd_headed_every(rows: Rows, every: int) -> bytes:
+    """``sqlcmd -h N`` (-h rows_per_header): the column names and their dashes again every N
+    rows (a blank line before each repeat here; what lies between them does not matter to the
+    group), then the row count, as :func:`sqlcmd_output`."""
+    head = sqlcmd_output(rows).decode("ascii").split("\r\n")[:2]
+    lines: list[str] = []
+    for start in range(0, len(rows), every):
+        lines += [*([""] if lines else []), *head]
+        lines += [",".join(row[c] or "NULL" for c in row) for row in rows[start : start + every]]
+    lines += ["", f"({len(rows)} rows affected)"]
+    return "".join(line + "\r\n" for line in lines).encode("ascii")
+
+
+def test_sqlcmd_headed_every_n_rows_is_one_group_of_header_and_underline_led_by_the_header(
+    tmp_path,
+):
+    """sqlcmd -h 2 repeats the header and its underline: both read as a student with a contact
+    (four records), one group whose hint leaves both out (-h -1, SET PAGESIZE 0) — not the
+    underline's alone. The NULLs sqlcmd printed in the real rows keep their own finding."""
+    night = district()
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    (folder / "students.csv").write_bytes(sqlcmd_headed_every(night["students.csv"], 2))
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        (group,) = run_checks(store, 1).groups
+    assert (group.cause, group.codes, group.count, group.findings, group.kind) == (
+        "query-tool/students.csv",
+        ("invalid-phone", "unlisted-contact-value", "invalid-date", "invalid-value",
+         "underline-row", "repeated-header", "unknown-school", "student-without-enrollments"),
+        4,
+        22,
+        "query-tool-header",
+    )  # fmt: skip
+    assert group.hint == HEADER_AGAIN.format("students.csv")
+    assert sorted({(f.code, f.cause) for f in findings if f.cause != group.cause}) == [
+        ("blank-row", None),
+        ("null-marker", None),
+        ("query-tool-line", None),
+    ]
+    assert sum(f.count for f in findings if f.code == "null-marker") == 12
+
+
+def test_a_query_tool_line_s_cause_reaches_only_the_records_the_line_made():
+    """Two headings read as students (students.csv rows 4 and 9, in two cases: parts of two
+    tools joined) and the contact on row 4. A finding joins their group when it is of those
+    records — on their line, of their key, naming one as its cause — or, counting several
+    records, when every one is theirs. A record whose key is another column's name (student
+    'Grade'), the same key in another file (teacher 'Student_id', on its row 4) or a finding with
+    no row (a predicted hold) is the district's own, and keeps its cause."""
+    found = [
+        finding("repeated-header", entity="students", key="Student_id", field="Student_id",
+                value="Student_id", row=4, file="students.csv"),
+        finding("repeated-header", entity="students", key="STUDENT_ID", field="Student_id",
+                value="STUDENT_ID", row=9, file="students.csv"),
+        finding("incomplete-contact", entity="contacts",
+                key="Student_id/sis_id:Contact_sis_id", field="Contact_name", row=4),
+        finding("enrollment-unknown-student", entity="enrollments", key="SEC-1/STUDENT_ID",
+                field="Student_id", value="STUDENT_ID", row=2, cause="students/STUDENT_ID"),
+        # the same column name in both headings: two records, both the lines'
+        finding("invalid-date", entity="students", field="DOB", value="DOB", row=4, count=2,
+                sample_keys=("Student_id", "STUDENT_ID")),
+        finding("incomplete-contact", entity="contacts", field="Contact_name", row=4, count=2,
+                rows=2, sample_keys=("Student_id/sis_id:Contact_sis_id", "S-1/sis_id:C-1")),
+        finding("invalid-value", entity="students", field="Grade", value="Grade", row=4,
+                count=2, sample_keys=("Student_id", "Grade")),
+        finding("invalid-date", entity="students", key="Grade", field="DOB", value="1/1/09",
+                row=6),
+        finding("invalid-email", entity="teachers", key="Student_id", field="Teacher_email",
+                value="x", row=4),
+        finding("enrollment-unknown-student", entity="enrollments", key="SEC-1/S-9",
+                field="Student_id", value="S-9", row=3, cause="students/S-9"),
+        finding("hold-mass-deletion", entity="students", value="3", ratio=0.5, threshold=0.2,
+                total=6),
+    ]  # fmt: skip
+    assert [f.cause for f in root_causes(found)] == [
+        "query-tool/students.csv",
+        "query-tool/students.csv",
+        "query-tool/students.csv",
+        "query-tool/students.csv",
+        "query-tool/students.csv",
+        None,  # a contact of the line's and C-1 of S-1's: not only the line's
+        None,  # Grade 'Grade' of the heading and of student 'Grade'
+        None,
+        None,
+        "students/S-9",
+        None,
+    ]
 
 
 def mysql_into_outfile(rows: Rows) -> bytes:

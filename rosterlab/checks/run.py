@@ -43,7 +43,7 @@ from rosterlab.store.outcomes import (
     snapshot_outcome,
 )
 
-CHECKS_VERSION = "12"
+CHECKS_VERSION = "13"
 STAGE = "check"
 
 
@@ -231,6 +231,9 @@ def _compute(ctx: CheckContext, lane: CheckLane | None = None) -> list[Finding]:
 
 
 EXCEL_CAUSE = "excel-round-trip/{file}"
+QUERY_TOOL_CAUSE = "query-tool/{file}"
+# A query tool's line read as a record (checks.rows: seen on the record's ID).
+QUERY_TOOL_CODES = frozenset({"repeated-header", "underline-row"})
 
 
 def root_causes(found: Sequence[Finding]) -> list[Finding]:
@@ -240,6 +243,11 @@ def root_causes(found: Sequence[Finding]) -> list[Finding]:
       the re-keys whose new key differs from the old only by that number are its doing.
     - An Excel round trip (``excel-damage``): the damaged file's findings share the cause
       ``excel-round-trip/<file>``, and so does a format shift of a damaged column.
+    - A query tool's line read as a record (``repeated-header``, ``underline-row``): the
+      findings of the record it made share the cause ``query-tool/<file>`` — those on its row
+      (the file's other records there: a student's contact), those of its key (a duplicate
+      key) or naming it as their cause, and an aggregated one whose every record is such a
+      line's. A finding of any other record keeps its cause, wherever it is in the file.
     """
     numbers = {f.value: f.cause for f in found if f.code == "school-id-is-number" and f.value}
     damaged = {
@@ -248,7 +256,41 @@ def root_causes(found: Sequence[Finding]) -> list[Finding]:
         if f.code == "excel-damage" and f.entity
     }
 
+    def line(f: Finding) -> tuple[str, int | None]:
+        """The finding's line: its entity's file and its (first) row."""
+        return (spec.ENTITIES[f.entity].file if f.entity else "", f.row)
+
+    # The lines a query tool printed that parse as records, and the records (entity, key)
+    # found on them: the line's own, and the file's other records there (a student's contact).
+    printed_lines = {
+        line(f): QUERY_TOOL_CAUSE.format(file=line(f)[0])
+        for f in found
+        if f.code in QUERY_TOOL_CODES and f.entity and f.row is not None
+    }
+    printed: dict[tuple[str | None, str | None], str] = {
+        (f.entity, f.key): printed_lines[line(f)]
+        for f in (found if printed_lines else ())
+        if f.key and line(f) in printed_lines
+    }
+
+    def query_tool(f: Finding) -> str | None:
+        """The cause ``query-tool/<file>`` of a finding of a record a query tool's line made."""
+        if not printed:
+            return None
+        if f.key is None and f.count > 1:  # aggregated over a column: all its records listed?
+            causes = {printed.get((f.entity, key)) for key in f.sample_keys}
+            return causes.pop() if f.count <= len(f.sample_keys) and len(causes) == 1 else None
+        named, _, key = (f.cause or "").partition(spec.KEY_SEPARATOR)
+        return (
+            printed_lines.get(line(f))
+            or printed.get((f.entity, f.key))
+            or printed.get((named, key))
+        )
+
     def explained(f: Finding) -> Finding:
+        cause = query_tool(f)
+        if cause is not None:
+            return replace(f, cause=cause)
         if f.code == "id-rekeyed" and f.key and f.value:
             new_parts = set(f.key.split(spec.KEY_SEPARATOR))
             changed = new_parts - set(f.value.split(spec.KEY_SEPARATOR))

@@ -1448,6 +1448,29 @@ class RootCause:
 
 
 ROOT_CAUSES: tuple[RootCause, ...] = (
+    # A query tool's lines read as records (cause ``query-tool/<file>``): their findings are
+    # column names or dashes read as values, so the one hint is the tool's setting, as the
+    # line's own finding words it. First, so a broken link on the line does not make the group a
+    # missing record; the header first, as a tool that repeats it repeats the underline too
+    # (SQL*Plus's pages, sqlcmd -h N) and the setting that leaves one out leaves both.
+    RootCause(
+        "query-tool-header",
+        ("repeated-header",),
+        "Header repeated as a record",
+        "Every finding listed is {key}'s header line again, which Clever reads as one more "
+        "record: its column names are not values to correct. "
+        + CATALOGUE["repeated-header"].hint
+        + " sqlcmd prints the header and its underline again every -h rows: -h -1 leaves them "
+        "out.",
+    ),
+    RootCause(
+        "query-tool-underline",
+        ("underline-row",),
+        "Header underline as a record",
+        "Every finding listed is the line of dashes a query tool printed under {key}'s header, "
+        "which Clever reads as one more record: its dashes are not values to correct. "
+        + CATALOGUE["underline-row"].hint,
+    ),
     RootCause(
         "school-number-as-id",
         ("school-id-is-number",),
