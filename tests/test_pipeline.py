@@ -158,9 +158,9 @@ def counting_checks(monkeypatch) -> list[int]:
     computed: list[int] = []
     compute = checks_run._compute
 
-    def counted(ctx):
+    def counted(ctx, lane=None):
         computed.append(ctx.snapshot.id)
-        return compute(ctx)
+        return compute(ctx, lane)
 
     monkeypatch.setattr(checks_run, "_compute", counted)
     return computed
