@@ -2,7 +2,10 @@
 
 Clever starts processing about five minutes after the last SFTP activity, so the final names
 change only in one burst of renames once every file is uploaded and verified: every rename
-request leaves in a single write, so even a push killed mid-burst renames all files or none. A
+request leaves in a single write, so a push killed mid-burst has sent all renames or none. The
+server makes them in order until it stops, and it can stop early once the client is gone (seen
+with OpenSSH's sftp-server under load): a push killed just after the burst can leave the first
+files new and the rest old beside their new ``*.part`` — the next push completes it. A
 failure before the burst leaves the remote's previous bundle untouched and removes our ``*.part``
 files (a killed push leaves them; the next push overwrites or removes them).
 """

@@ -146,8 +146,9 @@ class _SFTPClient(paramiko.SFTPClient):
         """posix-rename every ``(old, new)`` pair in one burst; each rename's error or None.
 
         All requests leave in a single write (one SSH packet when the channel window allows),
-        so a client killed during the burst has sent every rename or none: the server then
-        renames all the files or none, never some. The replies are read afterwards.
+        so a client killed during the burst has sent every rename or none; the server makes them
+        in order, and may stop after any of them if the client died (seen with OpenSSH's
+        sftp-server). The replies are read afterwards.
         """
         replies = _Replies(self)
         numbers = []
