@@ -182,6 +182,44 @@ def every_body(served: ServedDistrict, version: str) -> dict[tuple[str, str], di
     return bodies
 
 
+def test_an_events_pull_that_pages_everything_says_why_without_progress(
+    tmp_path, capsys, monkeypatch
+):
+    """A cron job runs `api pull --events` with no terminal (no progress lines): when the events
+    cannot be applied, its output — text and JSON — still says it was a full pull, and why."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, third = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
+        first_pull = capsys.readouterr()
+    assert first_pull.err == ""
+    assert first_pull.out.splitlines()[-1] == (
+        "  events: not applied, a full pull instead: no earlier pull of [api.standin] v3.1 to "
+        "apply events to"
+    )
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--format", "json") == 0
+        second_pull = capsys.readouterr()
+    assert second_pull.err == ""
+    api = json.loads(second_pull.out)["api"]
+    assert api["events_applied_to"] is None
+    assert api["events_not_applied"] == "snapshot 1 has no event cursor (events not served then)"
+    assert api["pages"] == 9
+    with standin(uploads, DISTRICT) as origin:  # that pull has a cursor: the events apply
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events") == 0
+        applied = capsys.readouterr().out
+    assert applied.splitlines()[-1] == (
+        "  api: served data unchanged since the newest snapshot; nothing new recorded"
+    )
+
+
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
     # Night 2: Cy's Last_name is blank, so Clever skips Cy (its enrollment row is unchanged) and
     # Cy's contact; Bo joins SEC-1 (an enrollment row only). Both sections' students change.

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,13 +84,15 @@ NEWEST_EVENT = "f" * 24
 @dataclass(frozen=True)
 class PullResult:
     """What a pull did: the ingest result, the recorded pull (None when unchanged), whether it
-    resumed, the rows per bundle file, and the snapshot events were applied to (None: full)."""
+    resumed, the rows per bundle file, the snapshot events were applied to (None: full), and
+    why events were asked for but not applied (None: not asked for, or applied)."""
 
     ingest: IngestResult
     pull: ApiPull | None
     resumed: bool
     rows: dict[str, int]
     events_base: int | None
+    full_because: str | None = None  # why an events pull (--events) was a full pull
 
 
 def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
@@ -244,7 +246,9 @@ def pull_district(
     """Pull the district the token sees (every resource, or the events since the last pull)
     and record it as one snapshot."""
     say = progress or (lambda _message: None)
-    base = _event_base(store, target, district, say) if events else None
+    base, full_because = _event_base(store, target, district) if events else (None, None)
+    if full_because is not None:
+        say(f"{full_because}: full pull")
     folder = work_folder(store, district, target)
     manifest = _Manifest(folder, target, _mode(base))
     if manifest.resumed:
@@ -259,10 +263,9 @@ def pull_district(
                     except RefusedError as refused:
                         if refused.status not in (400, 404) or manifest.pages:
                             raise
-                        say(
-                            f"the API refused event cursor {base.event_cursor} ({refused}): "
-                            "full pull"
-                        )
+                        cursor = base.event_cursor
+                        full_because = f"the API refused event cursor {cursor} ({refused})"
+                        say(f"{full_because}: full pull")
                         base = None
                         manifest = _Manifest(folder, target, _mode(None))
                 if base is None:
@@ -276,6 +279,7 @@ def pull_district(
                 manifest.state["rate_limit_waits"] += api.rate_limit_waits
                 manifest.save()
         result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+        result = replace(result, full_because=full_because)
     except BaseException:
         if base is None:  # the loader's served rows, committed before the snapshot's
             with contextlib.suppress(Exception):  # a resume reads the pages again anyway
@@ -291,29 +295,25 @@ def _mode(base: ApiPull | None) -> dict[str, Any]:
     return {"kind": "events", "base": base.snapshot_id, "cursor": base.event_cursor}
 
 
-def _event_base(store: Store, target: ApiTarget, district: str, say: Progress) -> ApiPull | None:
-    """The pull whose cursor the events continue from, or None (saying why) for a full pull."""
+def _event_base(
+    store: Store, target: ApiTarget, district: str
+) -> tuple[ApiPull | None, str | None]:
+    """The pull whose cursor the events continue from, or None and why it is a full pull."""
     earlier = [
         p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
     ]
     if not earlier:
-        say(
-            f"no earlier pull of [api.{target.name}] v{target.version} to apply events to: "
-            "full pull"
-        )
-        return None
+        return None, f"no earlier pull of [api.{target.name}] v{target.version} to apply events to"
     last = earlier[-1]
     if last.event_cursor is None:
-        say(f"snapshot {last.snapshot_id} has no event cursor (events not served then): full pull")
-        return None
+        return None, f"snapshot {last.snapshot_id} has no event cursor (events not served then)"
     age = datetime.now(UTC).replace(tzinfo=None) - last.finished_at
     if age > EVENT_WINDOW:
-        say(
+        return None, (
             f"the last pull (snapshot {last.snapshot_id}) is {age.days} days old, beyond Clever's "
-            f"{EVENT_WINDOW.days}-day event window: full pull"
+            f"{EVENT_WINDOW.days}-day event window"
         )
-        return None
-    return last
+    return last, None
 
 
 def _fetch_cursor(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Progress) -> None:
