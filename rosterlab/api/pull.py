@@ -69,6 +69,7 @@ from rosterlab.store.api_pulls import (
     pack_page,
     pending_served,
     pull_of,
+    pulled_as,
     pulls,
     record_pull,
     served_of,
@@ -289,6 +290,24 @@ def pull_district(
     return result
 
 
+def _same_district(
+    store: Store, served: dict[str, Any], district: str, target: ApiTarget, folder: Path
+) -> None:
+    """A token sees one district, whatever --district says: the Clever district an earlier pull
+    recorded under another name only is not this one (a mistyped --district would start a
+    second history of it). Refused, its pages are not kept for a resume under the wrong name."""
+    clever_id = served.get("id")
+    others = pulled_as(store, str(clever_id)) if clever_id else []
+    if others and district not in others:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ApiError(
+            f"[api.{target.name}] serves Clever district {clever_id} "
+            f"({served.get('name') or 'no name'}), which this store pulled as district "
+            f"{others[0]}, not {district}: run api pull --district {others[0]} (the token "
+            "decides which district is served)"
+        )
+
+
 def _mode(base: ApiPull | None) -> dict[str, Any]:
     if base is None:
         return {"kind": "full"}
@@ -450,6 +469,7 @@ def _record(
             applied = load_pages(store, [p.path for p in kept])
         say(f"mapping {applied:,} records to a bundle")
         served = district_status(store)
+        _same_district(store, served, district, target, folder)
         scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
         scope = {step_name(r, role): scope.get(step_name(r, role), 0) for r, role in STEPS}
         # after the owners' mapping, the sis_ids are current and the ext keys known

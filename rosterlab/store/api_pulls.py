@@ -126,6 +126,18 @@ def pulls(store: Store, district: str) -> list[ApiPull]:
     return _pulls(store, "s.district = ?", [district])
 
 
+def pulled_as(store: Store, clever_district_id: str) -> list[str]:
+    """The store's districts holding a pull of this Clever district, in name order."""
+    return [
+        district
+        for (district,) in store.rows(
+            "SELECT DISTINCT s.district FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id "
+            "WHERE p.clever_district_id = ? ORDER BY s.district",
+            [clever_district_id],
+        )
+    ]
+
+
 def pull_of(store: Store, snapshot_id: int) -> ApiPull | None:
     """The pull that made a snapshot (None: not an API snapshot)."""
     found = _pulls(store, "s.id = ?", [snapshot_id])
