@@ -80,6 +80,9 @@ MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
 # ``ending_before`` an id above every id gives the newest event (unconfirmed at Clever).
 NEWEST_EVENT = "f" * 24
+# The cursor of a pull that found events served but none yet (ours): every event served later
+# was created after it, so the next events pull asks for all of them (no ``starting_after``).
+BEFORE_ANY_EVENT = ""
 
 
 @dataclass(frozen=True)
@@ -342,7 +345,7 @@ def _fetch_cursor(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: P
     uri = f"/v{target.version}/events?limit=1&ending_before={NEWEST_EVENT}"
     try:
         newest = api.fetch(uri, manifest.folder / "cursor.json")
-        manifest.state["event_cursor"] = newest.last_id
+        manifest.state["event_cursor"] = newest.last_id or BEFORE_ANY_EVENT
     except RefusedError as refused:
         if refused.status != 404:
             raise
@@ -366,7 +369,8 @@ def _fetch_events(
             [base.snapshot_id, EVENTS_STEP],
         )[0][0]
         manifest.state["first_event_page"] = int(earlier) + 1
-    query = urlencode({"limit": target.page_limit, "starting_after": base.event_cursor})
+    after = {"starting_after": base.event_cursor} if base.event_cursor else {}
+    query = urlencode({"limit": target.page_limit, **after})
     _fetch_steps(
         api,
         target,

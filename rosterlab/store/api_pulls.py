@@ -48,7 +48,7 @@ class ApiPull:
     rate_limit_waits: int
     started_at: datetime
     finished_at: datetime
-    event_cursor: str | None
+    event_cursor: str | None  # None: events not served; "": served, none yet (all apply next)
 
 
 def packed_path(page: Path, sha256: str) -> Path:
