@@ -365,6 +365,50 @@ def test_a_wrong_token_is_refused_with_401_and_says_where_the_token_comes_from(
     assert snapshot_state(uploaded) == before
 
 
+def test_nothing_listening_at_base_url_names_the_target_to_check(
+    uploaded, tmp_path, capsys, monkeypatch
+):
+    """A wrong port (or a stand-in not started) is refused at every try: the one line names the
+    setting to check rather than blaming Clever's API alone."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    before = snapshot_state(uploaded)
+    origin = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    assert pull(uploaded, configure(tmp_path, origin)) == 2
+    assert capsys.readouterr().err == (
+        f"rosterlab: cannot connect to {origin} on /v3.1/events?limit=1&ending_before={'f' * 24}"
+        ", 4 times: nothing answers there: check base_url of [api.standin] (a stand-in must be "
+        "running) or retry later (the pull resumes where it stopped)\n"
+    )
+    assert snapshot_state(uploaded) == before
+
+
+def test_a_mistyped_district_is_refused_when_the_token_s_district_was_pulled_as_another(
+    uploaded, tmp_path, capsys, monkeypatch
+):
+    """The token decides which district the API serves; --district only names it in the store.
+    A typo must not start a second history of a district already pulled under its own name."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with standin(uploaded, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        capsys.readouterr()
+        assert pull(uploaded, config, "--format", "json") == 0
+        clever_id = json.loads(capsys.readouterr().out)["api"]["district"]["clever_id"]
+        before = snapshot_state(uploaded)
+        assert main(
+            ["--store", str(uploaded), "--config", str(config), "api", "pull", "--target",
+             "standin", "--district", "mapel"]
+        ) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert pull(uploaded, config) == 0  # under its own name it pulls as before
+    assert err == (
+        f"rosterlab: [api.standin] serves Clever district {clever_id} ({DISTRICT}), which this "
+        f"store pulled as district {DISTRICT}, not mapel: run api pull --district {DISTRICT} "
+        "(the token decides which district is served)\n"
+    )
+    assert snapshot_state(uploaded) == before
+    assert not (tmp_path / ".rosterlab.duckdb.api-pulls" / "mapel.standin").exists()
+
+
 @pytest.mark.parametrize(
     "fault", ["503@2", "drop@3", "malformed@4", "429@2"], ids=lambda f: f.split("@")[0]
 )

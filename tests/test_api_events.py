@@ -172,6 +172,32 @@ def test_a_cursor_outside_the_30_day_window_falls_back_to_a_full_pull_saying_so(
     assert again["snapshot"]["bundle_sha256"] == fallback["snapshot"]["bundle_sha256"]
 
 
+def test_a_pull_before_any_event_lets_the_next_events_pull_apply_them_all(
+    tmp_path, capsys, monkeypatch
+):
+    """A district's first night serves events but has none yet (nothing to diff it with): the
+    pull's cursor is "before any event", so the next night's --events pull applies every event
+    then served instead of paging everything again for want of a cursor."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        full = pulled(pulls, configure(tmp_path, origin), capsys)
+    assert full["api"]["event_cursor"] == ""
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        applied = pulled(pulls, config, capsys, "--events")
+        again = pulled(pulls, config, capsys)  # a full pull of the same night
+    assert applied["api"]["events_applied_to"] == full["snapshot"]["id"]
+    assert applied["api"]["events_not_applied"] is None
+    assert applied["api"]["requests"] == 1
+    assert applied["api"]["event_cursor"] not in (None, "")
+    assert again["snapshot"]["new"] is False
+    assert again["snapshot"]["bundle_sha256"] == applied["snapshot"]["bundle_sha256"]
+
+
 def every_body(served: ServedDistrict, version: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Every (resource, id) → body the stand-in serves, from its pages."""
     bodies = {}
@@ -180,6 +206,44 @@ def every_body(served: ServedDistrict, version: str) -> dict[tuple[str, str], di
         assert not page.more_after
         bodies.update({(resource, cid): json.loads(body) for cid, body in page.items})
     return bodies
+
+
+def test_an_events_pull_that_pages_everything_says_why_without_progress(
+    tmp_path, capsys, monkeypatch
+):
+    """A cron job runs `api pull --events` with no terminal (no progress lines): when the events
+    cannot be applied, its output — text and JSON — still says it was a full pull, and why."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, third = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
+        first_pull = capsys.readouterr()
+    assert first_pull.err == ""
+    assert first_pull.out.splitlines()[-1] == (
+        "  events: not applied, a full pull instead: no earlier pull of [api.standin] v3.1 to "
+        "apply events to"
+    )
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--format", "json") == 0
+        second_pull = capsys.readouterr()
+    assert second_pull.err == ""
+    api = json.loads(second_pull.out)["api"]
+    assert api["events_applied_to"] is None
+    assert api["events_not_applied"] == "snapshot 1 has no event cursor (events not served then)"
+    assert api["pages"] == 9
+    with standin(uploads, DISTRICT) as origin:  # that pull has a cursor: the events apply
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events") == 0
+        applied = capsys.readouterr().out
+    assert applied.splitlines()[-1] == (
+        "  api: served data unchanged since the newest snapshot; nothing new recorded"
+    )
 
 
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
@@ -898,8 +962,8 @@ def test_a_sample_districts_nights_pulled_by_events_are_its_full_pulls(
                 assert rows(e, a.id, entity) == rows(f, b.id, entity), (a.seq, entity)
     events_pulls = said[::2]
     assert "no earlier pull" in events_pulls[0]
-    assert "has no event cursor" in events_pulls[1]  # night 1 was served without events
-    for err in events_pulls[2:]:  # then every night by the owners' delta
+    # night 1 was served with events but none yet: every later night by the owners' delta
+    for err in events_pulls[1:]:
         assert "records own the rows those events may change" in err
     in_full = [
         line.split("] ", 1)[1]

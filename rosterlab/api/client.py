@@ -54,7 +54,14 @@ class RefusedError(ApiError):
 
 
 class _Retry(Exception):
-    """A transient failure: retry the page after a backoff."""
+    """A transient failure: retry the page after a backoff. ``remedy``: what to do when the
+    retries are spent."""
+
+    def __init__(
+        self, message: str, remedy: str = "Clever's API is not answering well; retry later"
+    ) -> None:
+        super().__init__(message)
+        self.remedy = remedy
 
 
 class ApiClient:
@@ -130,8 +137,8 @@ class ApiClient:
                 failures += 1
                 if failures > self.target.retries:
                     raise ApiError(
-                        f"{transient} on {uri}, {failures} times: Clever's API is not answering "
-                        "well; retry later (the pull resumes where it stopped)"
+                        f"{transient} on {uri}, {failures} times: {transient.remedy} (the pull "
+                        "resumes where it stopped)"
                     ) from transient
                 wait = min(MAX_BACKOFF, self.target.backoff * 2 ** (failures - 1))
                 self.progress(f"{transient} on {uri}: retry {failures} in {wait:.1f}s")
@@ -154,7 +161,12 @@ class ApiClient:
             partial.unlink(missing_ok=True)
             raise _Retry("timed out") from exc
         except httpx.ConnectError as exc:
-            raise _Retry(f"cannot connect to {self.target.base_url}") from exc
+            raise _Retry(
+                f"cannot connect to {self.target.base_url}",
+                # refused or unresolvable every time: more often a wrong address than an outage
+                f"nothing answers there: check base_url of [api.{self.target.name}] (a stand-in "
+                "must be running) or retry later",
+            ) from exc
         except httpx.TransportError as exc:
             partial.unlink(missing_ok=True)
             raise _Retry(f"connection lost ({type(exc).__name__})") from exc

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ from rosterlab.store.api_pulls import (
     pack_page,
     pending_served,
     pull_of,
+    pulled_as,
     pulls,
     record_pull,
     served_of,
@@ -79,18 +80,23 @@ MANIFEST = "manifest.json"
 SIS_SYNC_TYPES = {"sftp": "sftp"}  # Clever's sis_type → our sync type; others: the district's
 # ``ending_before`` an id above every id gives the newest event (unconfirmed at Clever).
 NEWEST_EVENT = "f" * 24
+# The cursor of a pull that found events served but none yet (ours): every event served later
+# was created after it, so the next events pull asks for all of them (no ``starting_after``).
+BEFORE_ANY_EVENT = ""
 
 
 @dataclass(frozen=True)
 class PullResult:
     """What a pull did: the ingest result, the recorded pull (None when unchanged), whether it
-    resumed, the rows per bundle file, and the snapshot events were applied to (None: full)."""
+    resumed, the rows per bundle file, the snapshot events were applied to (None: full), and
+    why events were asked for but not applied (None: not asked for, or applied)."""
 
     ingest: IngestResult
     pull: ApiPull | None
     resumed: bool
     rows: dict[str, int]
     events_base: int | None
+    full_because: str | None = None  # why an events pull (--events) was a full pull
 
 
 def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
@@ -244,7 +250,9 @@ def pull_district(
     """Pull the district the token sees (every resource, or the events since the last pull)
     and record it as one snapshot."""
     say = progress or (lambda _message: None)
-    base = _event_base(store, target, district, say) if events else None
+    base, full_because = _event_base(store, target, district) if events else (None, None)
+    if full_because is not None:
+        say(f"{full_because}: full pull")
     folder = work_folder(store, district, target)
     manifest = _Manifest(folder, target, _mode(base))
     if manifest.resumed:
@@ -259,10 +267,9 @@ def pull_district(
                     except RefusedError as refused:
                         if refused.status not in (400, 404) or manifest.pages:
                             raise
-                        say(
-                            f"the API refused event cursor {base.event_cursor} ({refused}): "
-                            "full pull"
-                        )
+                        cursor = base.event_cursor
+                        full_because = f"the API refused event cursor {cursor} ({refused})"
+                        say(f"{full_because}: full pull")
                         base = None
                         manifest = _Manifest(folder, target, _mode(None))
                 if base is None:
@@ -276,6 +283,7 @@ def pull_district(
                 manifest.state["rate_limit_waits"] += api.rate_limit_waits
                 manifest.save()
         result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+        result = replace(result, full_because=full_because)
     except BaseException:
         if base is None:  # the loader's served rows, committed before the snapshot's
             with contextlib.suppress(Exception):  # a resume reads the pages again anyway
@@ -285,35 +293,49 @@ def pull_district(
     return result
 
 
+def _same_district(
+    store: Store, served: dict[str, Any], district: str, target: ApiTarget, folder: Path
+) -> None:
+    """A token sees one district, whatever --district says: the Clever district an earlier pull
+    recorded under another name only is not this one (a mistyped --district would start a
+    second history of it). Refused, its pages are not kept for a resume under the wrong name."""
+    clever_id = served.get("id")
+    others = pulled_as(store, str(clever_id)) if clever_id else []
+    if others and district not in others:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ApiError(
+            f"[api.{target.name}] serves Clever district {clever_id} "
+            f"({served.get('name') or 'no name'}), which this store pulled as district "
+            f"{others[0]}, not {district}: run api pull --district {others[0]} (the token "
+            "decides which district is served)"
+        )
+
+
 def _mode(base: ApiPull | None) -> dict[str, Any]:
     if base is None:
         return {"kind": "full"}
     return {"kind": "events", "base": base.snapshot_id, "cursor": base.event_cursor}
 
 
-def _event_base(store: Store, target: ApiTarget, district: str, say: Progress) -> ApiPull | None:
-    """The pull whose cursor the events continue from, or None (saying why) for a full pull."""
+def _event_base(
+    store: Store, target: ApiTarget, district: str
+) -> tuple[ApiPull | None, str | None]:
+    """The pull whose cursor the events continue from, or None and why it is a full pull."""
     earlier = [
         p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
     ]
     if not earlier:
-        say(
-            f"no earlier pull of [api.{target.name}] v{target.version} to apply events to: "
-            "full pull"
-        )
-        return None
+        return None, f"no earlier pull of [api.{target.name}] v{target.version} to apply events to"
     last = earlier[-1]
     if last.event_cursor is None:
-        say(f"snapshot {last.snapshot_id} has no event cursor (events not served then): full pull")
-        return None
+        return None, f"snapshot {last.snapshot_id} has no event cursor (events not served then)"
     age = datetime.now(UTC).replace(tzinfo=None) - last.finished_at
     if age > EVENT_WINDOW:
-        say(
+        return None, (
             f"the last pull (snapshot {last.snapshot_id}) is {age.days} days old, beyond Clever's "
-            f"{EVENT_WINDOW.days}-day event window: full pull"
+            f"{EVENT_WINDOW.days}-day event window"
         )
-        return None
-    return last
+    return last, None
 
 
 def _fetch_cursor(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: Progress) -> None:
@@ -323,7 +345,7 @@ def _fetch_cursor(api: ApiClient, target: ApiTarget, manifest: _Manifest, say: P
     uri = f"/v{target.version}/events?limit=1&ending_before={NEWEST_EVENT}"
     try:
         newest = api.fetch(uri, manifest.folder / "cursor.json")
-        manifest.state["event_cursor"] = newest.last_id
+        manifest.state["event_cursor"] = newest.last_id or BEFORE_ANY_EVENT
     except RefusedError as refused:
         if refused.status != 404:
             raise
@@ -347,7 +369,8 @@ def _fetch_events(
             [base.snapshot_id, EVENTS_STEP],
         )[0][0]
         manifest.state["first_event_page"] = int(earlier) + 1
-    query = urlencode({"limit": target.page_limit, "starting_after": base.event_cursor})
+    after = {"starting_after": base.event_cursor} if base.event_cursor else {}
+    query = urlencode({"limit": target.page_limit, **after})
     _fetch_steps(
         api,
         target,
@@ -450,6 +473,7 @@ def _record(
             applied = load_pages(store, [p.path for p in kept])
         say(f"mapping {applied:,} records to a bundle")
         served = district_status(store)
+        _same_district(store, served, district, target, folder)
         scope = dict(store.rows("SELECT step, count(*) FROM api_objects GROUP BY step"))
         scope = {step_name(r, role): scope.get(step_name(r, role), 0) for r, role in STEPS}
         # after the owners' mapping, the sis_ids are current and the ext keys known

@@ -56,14 +56,18 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
         output.emit_json(
             {
                 **render.ingest_dict(night.result, night.outcome),
-                "api": render_api.pull_dict(result.pull, result.resumed, result.events_base),
+                "api": render_api.pull_dict(
+                    result.pull, result.resumed, result.events_base, result.full_because
+                ),
             }
         )
     else:
         output.emit(
             render.ingest_text(night.result, night.rows, night.outcome)
             + "\n"
-            + render_api.pull_text(result.pull, result.resumed, result.events_base)
+            + render_api.pull_text(
+                result.pull, result.resumed, result.events_base, result.full_because
+            )
         )
     return EXIT_FINDINGS if fails(night.result.severity_counts(), args.fail_on) else EXIT_OK
 

@@ -8,7 +8,10 @@ from rosterlab.store.api_pulls import ApiPull
 
 
 def pull_dict(
-    pull: ApiPull | None, resumed: bool, events_base: int | None
+    pull: ApiPull | None,
+    resumed: bool,
+    events_base: int | None,
+    full_because: str | None,
 ) -> dict[str, Any] | None:
     if pull is None:
         return None
@@ -18,6 +21,7 @@ def pull_dict(
         "version": pull.version,
         "resumed": resumed,
         "events_applied_to": events_base,
+        "events_not_applied": full_because,
         "event_cursor": pull.event_cursor,
         "district": {
             "clever_id": pull.clever_district_id,
@@ -34,9 +38,18 @@ def pull_dict(
     }
 
 
-def pull_text(pull: ApiPull | None, resumed: bool, events_base: int | None) -> str:
+def pull_text(
+    pull: ApiPull | None,
+    resumed: bool,
+    events_base: int | None,
+    full_because: str | None,
+) -> str:
+    """``full_because``: why --events made a full pull (said whether or not progress is shown:
+    a cron job asked for events and must learn it paged everything instead)."""
+    fallback = f"  events: not applied, a full pull instead: {full_because}" if full_because else ""
     if pull is None:
-        return "  api: served data unchanged since the newest snapshot; nothing new recorded"
+        unchanged = "  api: served data unchanged since the newest snapshot; nothing new recorded"
+        return "\n".join(line for line in (unchanged, fallback) if line)
     served = " · ".join(f"{step} {count:,}" for step, count in pull.scope.items())
     pause = (
         f", paused {pull.pause_start} – {pull.pause_end}"
@@ -52,5 +65,6 @@ def pull_text(pull: ApiPull | None, resumed: bool, events_base: int | None) -> s
             f"  district: state {pull.district_state or 'unknown'}, sis_type "
             f"{pull.sis_type or 'unknown'}, last sync {pull.last_sync or 'never'}{pause}",
             f"  served: {served}",
+            *([fallback] if fallback else []),
         ]
     )

@@ -48,7 +48,7 @@ class ApiPull:
     rate_limit_waits: int
     started_at: datetime
     finished_at: datetime
-    event_cursor: str | None
+    event_cursor: str | None  # None: events not served; "": served, none yet (all apply next)
 
 
 def packed_path(page: Path, sha256: str) -> Path:
@@ -124,6 +124,18 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
 def pulls(store: Store, district: str) -> list[ApiPull]:
     """A district's recorded pulls, oldest first."""
     return _pulls(store, "s.district = ?", [district])
+
+
+def pulled_as(store: Store, clever_district_id: str) -> list[str]:
+    """The store's districts holding a pull of this Clever district, in name order."""
+    return [
+        district
+        for (district,) in store.rows(
+            "SELECT DISTINCT s.district FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id "
+            "WHERE p.clever_district_id = ? ORDER BY s.district",
+            [clever_district_id],
+        )
+    ]
 
 
 def pull_of(store: Store, snapshot_id: int) -> ApiPull | None:
