@@ -1091,6 +1091,28 @@ def test_a_corrected_bundle_without_its_header_rows_re_ingests_and_fix_says_how_
     ]  # fmt: skip
 
 
+def test_a_rule_for_the_header_rows_finds_none_left_and_says_why(tmp_path):
+    """A district's rules written before: ``drop`` of the heading's record and a ``set`` while
+    the underline is there. The header rows are gone before any rule, so each changes nothing
+    and says so, instead of a silent 0."""
+    rules = parse_rules(
+        b'[[rules]]\nop = "drop"\nentity = "students"\ncode = "repeated-header"\n'
+        b'reason = "SQL*Plus pages"\n\n'
+        b'[[rules]]\nop = "set"\nentity = "students"\nfield = "Grade"\nvalue = "12"\n'
+        b'when = "underline-row"\nreason = "sqlcmd underline"\n',
+        name="real.rules.toml",
+    )
+    with ingest_and_check(tmp_path, headed_district(tmp_path)) as (_, store):
+        result = fix_snapshot(store, 1, rules, tmp_path / "out")
+    assert [(o.op, o.changes, o.notes) for o in result.outcomes] == [
+        ("drop", 0, ("the rows carrying repeated-header are header rows, left out of the "
+                     "corrected bundle before any rule: none is left for this rule",)),
+        ("set", 0, ("the rows carrying underline-row are header rows, left out of the "
+                    "corrected bundle before any rule: none is left for this rule",)),
+    ]  # fmt: skip
+    assert (result.header_rows, result.changes) == (6, 15)
+
+
 def test_a_query_tool_line_s_cause_reaches_only_the_records_the_line_made():
     """Two headings read as students (students.csv rows 4 and 9, in two cases: parts of two
     tools joined) and the contact on row 4. A finding joins their group when it is of those

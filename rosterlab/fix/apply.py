@@ -298,8 +298,15 @@ class Correction:
 
         A finding with a row pins the row of the file (whichever of the file's entities it is
         reported on: contact findings are reported on students.csv's rows); one without a row
-        is matched by the rule entity's key.
+        is matched by the rule entity's key. The header rows (``repeated-header``,
+        ``underline-row``) left the work tables before any rule: none is left to carry them.
         """
+        if code in HEADER_LINES:
+            notes.append(
+                f"the rows carrying {code} are header rows, left out of the corrected bundle "
+                "before any rule: none is left for this rule"
+            )
+            return None
         by_row = (
             'SELECT "row" FROM finding_places WHERE snapshot_id = ? AND code = ? '
             'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL'
