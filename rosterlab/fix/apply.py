@@ -217,7 +217,7 @@ class Correction:
         name (every row of a record repeated, not only its first) leaves the corrected bundle,
         and the change log says so, with the row, for every record on it (a student and its
         contact)."""
-        printed = (
+        header_rows = (
             'SELECT "row", min(code) AS code FROM finding_places WHERE snapshot_id = ? '
             "AND code IN (SELECT unnest(?::VARCHAR[])) "
             'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL GROUP BY "row"'
@@ -234,7 +234,7 @@ class Correction:
         for work in self.files.values():
             entities = spec.FILES[work.spec_name].entities
             self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE fix_printed AS {printed}",
+                f"CREATE OR REPLACE TEMP TABLE fix_header_rows AS {header_rows}",
                 [self.snapshot.id, codes, list(entities)],
             )
             for name in entities:
@@ -244,13 +244,13 @@ class Correction:
                     "corrected bundle: ' || ? || ' row ' || _row || "
                     f"' is ' || {what} || ' (' || code || ')', ?, _row, -1, ?, "
                     f"{work.key(entity)}, NULL, 'dropped', NULL, NULL FROM {work.table} "
-                    f'JOIN fix_printed ON _row = "row" WHERE {work.rows_of(entity)}',
+                    f'JOIN fix_header_rows ON _row = "row" WHERE {work.rows_of(entity)}',
                     [HEADER_ROWS, names[work.spec_name], *what_params, work.order, entity.name],
                 )
             self.store.execute(
-                f'DELETE FROM {work.table} WHERE _row IN (SELECT "row" FROM fix_printed)'
+                f'DELETE FROM {work.table} WHERE _row IN (SELECT "row" FROM fix_header_rows)'
             )
-        self.store.execute("DROP TABLE fix_printed")
+        self.store.execute("DROP TABLE fix_header_rows")
 
     # --- applying rules --------------------------------------------------------------------
     def apply(self, rule: Rule) -> list[str]:
