@@ -193,7 +193,7 @@ def test_broken_enrollment_is_dropped_with_exact_files_manifest_and_change_log(m
             "staff": 0,
             "admins": 0,
         },
-        "changes": {"file": "changes.csv", "rows": 2, "unparseable_rows": 0},
+        "changes": {"file": "changes.csv", "rows": 2, "unparseable_rows": 0, "header_rows": 0},
         "findings": {
             "before": {
                 "error": 1,

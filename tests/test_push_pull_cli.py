@@ -373,3 +373,46 @@ def test_pull_checks_with_the_district_toml_recorded_for_the_district(capsys, tm
     code, text, err = cli(capsys, lab, "pull", "--target", "clever-maple", "--district", "maple")
     assert (code, err) == (0, "")
     assert "33% of teachers would be deleted (threshold 5%)" in text
+
+
+def test_a_corrected_bundle_without_its_header_rows_is_pushed_and_pulled_back(
+    capsys, tmp_path, lab
+):
+    """students.csv printed by ``sqlcmd -h 2``: its header and underline again before every two
+    rows, each read as a student with a contact. fix leaves the three header rows out, push
+    sends the district's rows only, and the night pulled back is the corrected one: no error,
+    no header row; the deletion of the header rows' records is all it differs by."""
+    night = tiny_night()
+    header, *rows = night["students.csv"]
+    underline = ["-" * len(name) for name in header]
+    night["students.csv"] = [header, underline, *rows[:2], header, underline, *rows[2:]]
+    assert cli(capsys, lab, "ingest", str(write_tiny_night(tmp_path / "headed", night)),
+               "--district", "maple")[0] == 0  # fmt: skip
+    out = tmp_path / "fixed"
+    code, text, err = cli(
+        capsys, lab, "fix", "--district", "maple", "--rules", str(lab["rules"]), "--out", str(out)
+    )
+    assert (code, err) == (0, "")
+    assert text.splitlines()[3] == (
+        "  3 header rows left out (the header line again, or its underline, read as a record; in "
+        "changes.csv)"
+    )
+
+    code, text, err = cli(capsys, lab, "push", str(out), "--target", "clever-maple")
+    assert (code, err) == (0, "")
+    assert folder_digests(lab["remote"]) == spec_digests(out)
+    assert (lab["remote"] / "students.csv").read_text().splitlines() == [
+        ",".join(row) for row in (header, *rows)
+    ]
+
+    code, text, err = cli(capsys, lab, "pull", "--target", "clever-maple", "--district", "maple")
+    assert (code, err) == (0, "")
+    with Store.open(lab["store"]) as store:
+        assert store.snapshot(2).origin == "corrected"
+        found = [(f.code, f.entity, f.value) for f in store.findings(2) if f.severity != "info"]
+    # against night 1, which Clever read with them, the header rows' records (the header's and
+    # the underline's, each a student with a contact) are deletions: 2 of 5 in this tiny district
+    assert found == [
+        ("hold-mass-deletion", "students", "2"),
+        ("hold-mass-deletion", "contacts", "2"),
+    ]

@@ -949,6 +949,170 @@ def test_sqlcmd_headed_every_n_rows_is_one_group_of_header_and_underline_led_by_
     assert sum(f.count for f in findings if f.code == "null-marker") == 12
 
 
+# A header row — the header line again, or its underline, read as a record — is not a record:
+# the corrected bundle leaves it out, like a row the parser could not read, and says so.
+REPEATED = (
+    "not a record, so not in the corrected bundle: {} row {} is its header line again "
+    "(repeated-header)"
+)
+UNDERLINE_ROW = (
+    "not a record, so not in the corrected bundle: {} row {} is the dashes a query "
+    "tool prints under its header (underline-row)"
+)
+UNPARSED = "not parseable, so not in the corrected bundle: {} row {} is '{}', {}, not a record."
+
+
+def headed_district(tmp_path: Path) -> Path:
+    """students.csv from ``sqlcmd -h 2`` (its header and underline again every two rows, NULLs,
+    the row count) and enrollments.csv a SQL*Plus spool of two-row pages (its heading again,
+    underlines that do not parse, "4 rows selected."). Two genuine rows look like the lines:
+    student S-4 is named Last_name First_name, and an enrollment names student 'Student_id'
+    (which only the heading made a student)."""
+    night = district()
+    night["students.csv"].append(
+        dict(
+            night["students.csv"][3],
+            Student_id="S-4",
+            Student_number="1004",
+            Last_name="Last_name",
+            First_name="First_name",
+        )
+    )
+    night["enrollments.csv"].append({"School_id": "SCH-1", "Section_id": "SEC-1",
+                                     "Student_id": "Student_id"})  # fmt: skip
+    folder = write_bundle(tmp_path / "b", night, powershell7_export_csv)
+    (folder / "students.csv").write_bytes(sqlcmd_headed_every(night["students.csv"], 2))
+    (folder / "enrollments.csv").write_bytes(sqlplus_paged_spool(night["enrollments.csv"], 2))
+    return folder
+
+
+def test_the_corrected_bundle_leaves_out_each_header_row_and_logs_it_with_its_records(tmp_path):
+    """Every header row read as a record — each of the record 'Student_id''s two rows, not only
+    the first its finding shows, and each underline — leaves the corrected bundle with the
+    contact on its line; the change log names file, row and why, in file and row order with the
+    rows the parser could not read. S-4 and the enrollment of 'Student_id' are kept: that
+    enrollment's broken link, hidden by the heading, now remains as an error."""
+    folder = headed_district(tmp_path)
+    with ingest_and_check(tmp_path, folder) as (findings, store):
+        (heading,) = [f for f in findings if f.code == "repeated-header" and f.entity == "students"]
+        result = fix_snapshot(store, 1, parse_rules(b"", name="none.toml"), tmp_path / "out")
+    out = tmp_path / "out"
+    assert (heading.row, heading.rows) == (5, 2)  # its second row, 10, is in finding_rows only
+    assert (out / "students.csv").read_bytes().decode().split("\r\n") == [
+        "School_id,Student_id,Student_number,Last_name,First_name,Grade,DOB,Frl_status,"
+        "IEP_status,Home_language,Contact_type,Contact_relationship,Contact_name,Contact_phone,"
+        "Contact_sis_id",
+        "SCH-1,S-1,1001,Lee,Ada,Kindergarten,03/14/2020,F,N,Spanish,Parent/Guardian,parent,"
+        "Pat Lee,6175550102,C-1",
+        "SCH-1,S-1,1001,Lee,Ada,Kindergarten,03/14/2020,F,N,Spanish,emergency,Grandparent,"
+        "Sam Lee,NULL,C-2",
+        "SCH-2,S-2,1002,Diaz,Bo,10,11/02/2010,R,Y,english,NULL,NULL,NULL,NULL,NULL",
+        "SCH-2,S-3,1003,Okafor,Cy,12,01/30/2009,N,N,NULL,NULL,NULL,NULL,NULL,NULL",
+        "SCH-2,S-4,1004,Last_name,First_name,12,01/30/2009,N,N,NULL,NULL,NULL,NULL,NULL,NULL",
+        "",
+    ]  # the NULLs sqlcmd printed are the district's to fix (null-marker), not header rows
+    assert (out / "enrollments.csv").read_bytes().decode().split("\r\n") == [
+        "School_id,Section_id,Student_id",
+        "SCH-1,SEC-1,S-1",
+        "SCH-2,SEC-2,S-2",
+        "SCH-2,SEC-2,S-3",
+        "SCH-1,SEC-1,Student_id",
+        "",
+    ]
+
+    def dropped(entity: str, key: str, reason: str) -> str:
+        return f'{entity},{key},,dropped,,,,"{reason}"'
+
+    def header_row(row: int) -> list[str]:  # the student, and the contact on its line
+        reason = REPEATED.format("students.csv", row)
+        return [dropped("students", "Student_id", reason),
+                dropped("contacts", "Student_id/sis_id:Contact_sis_id", reason)]  # fmt: skip
+
+    def underline_row(row: int) -> list[str]:  # changes.csv keeps a leading '-' from formulas
+        reason = UNDERLINE_ROW.format("students.csv", row)
+        return [dropped("students", "'----------", reason),
+                dropped("contacts", "'----------/sis_id:--------------", reason)]  # fmt: skip
+
+    dashes = ("-" * 31, "the dashes a query tool prints under the column names")
+    sqlcmd_count = ("(5 rows affected)", "the row count sqlcmd prints after the rows")
+    sqlplus_count = ("4 rows selected.", "the row count SQL*Plus prints after the rows")
+    assert (out / "changes.csv").read_text().splitlines() == [
+        "entity,key,field,change,old,new,rule,reason",
+        *underline_row(1), *header_row(5), *underline_row(6), *header_row(10), *underline_row(11),
+        dropped("students", "", UNPARSED.format("students.csv", 14, *sqlcmd_count)),
+        dropped("enrollments", "", UNPARSED.format("enrollments.csv", 1, *dashes)),
+        dropped("enrollments", "Section_id/Student_id", REPEATED.format("enrollments.csv", 5)),
+        dropped("enrollments", "", UNPARSED.format("enrollments.csv", 6, *dashes)),
+        dropped("enrollments", "", UNPARSED.format("enrollments.csv", 10, *sqlplus_count)),
+    ]  # fmt: skip
+    assert (result.header_rows, result.unparseable_rows, result.changes) == (6, 4, 15)
+    assert result.manifest()["changes"] == {
+        "file": "changes.csv", "rows": 15, "unparseable_rows": 4, "header_rows": 6,
+    }  # fmt: skip
+    assert [(f.code, f.key, f.row) for f in result.remaining] == [
+        ("enrollment-unknown-student", "SEC-1/Student_id", 4)
+    ]
+    # C-1, C-2 and the three lines whose contact columns sqlcmd filled with NULL
+    assert (result.entity_rows["students"], result.entity_rows["contacts"]) == (4, 5)
+    assert not {"repeated-header", "underline-row", "query-tool-line"} & set(
+        result.after["by_code"]
+    )
+
+
+def test_a_corrected_bundle_without_its_header_rows_re_ingests_and_fix_says_how_many(
+    tmp_path, capsys
+):
+    """``fix`` counts the header rows it left out beside the unparseable ones; the corrected
+    bundle, ingested as a district of its own, is its records only: no header row, no line a
+    query tool printed, and 'Student_id' no longer a student."""
+    store = str(ingested(tmp_path, headed_district(tmp_path)))
+    rules = tmp_path / "none.toml"
+    rules.write_text("")
+    out = tmp_path / "out"
+    _, text, _ = run(capsys, "--store", store, "fix", "--district", "real", "--rules",
+                     str(rules), "--out", str(out))  # fmt: skip
+    assert text.splitlines()[1:3] == [
+        "  4 unparseable rows left out (in changes.csv)",
+        "  6 header rows left out (the header line again, or its underline, read as a record; in "
+        "changes.csv)",
+    ]
+    _, text, _ = run(capsys, "--store", store, "fix", "--district", "real", "--rules",
+                     str(rules), "--out", str(tmp_path / "again"), "--format", "json")  # fmt: skip
+    assert json.loads(text)["changes"]["header_rows"] == 6
+    (tmp_path / "fresh").mkdir()
+    with ingest_and_check(tmp_path / "fresh", out) as (found, fresh):
+        students = sorted(set(fresh.entity_frame(1, "students")["Student_id"]))
+    assert students == ["S-1", "S-2", "S-3", "S-4"]
+    assert [(f.code, f.key, f.field) for f in found if f.severity != "info"] == [
+        # the NULLs sqlcmd printed, one finding a column (the district's to fix)
+        *(("null-marker", None, field) for field in ("Contact_phone", "Contact_name",
+          "Contact_relationship", "Contact_sis_id", "Contact_type", "Home_language")),
+        ("enrollment-unknown-student", "SEC-1/Student_id", "Student_id"),
+    ]  # fmt: skip
+
+
+def test_a_rule_for_the_header_rows_finds_none_left_and_says_why(tmp_path):
+    """A district's rules written before: ``drop`` of the heading's record and a ``set`` while
+    the underline is there. The header rows are gone before any rule, so each changes nothing
+    and says so, instead of a silent 0."""
+    rules = parse_rules(
+        b'[[rules]]\nop = "drop"\nentity = "students"\ncode = "repeated-header"\n'
+        b'reason = "SQL*Plus pages"\n\n'
+        b'[[rules]]\nop = "set"\nentity = "students"\nfield = "Grade"\nvalue = "12"\n'
+        b'when = "underline-row"\nreason = "sqlcmd underline"\n',
+        name="real.rules.toml",
+    )
+    with ingest_and_check(tmp_path, headed_district(tmp_path)) as (_, store):
+        result = fix_snapshot(store, 1, rules, tmp_path / "out")
+    assert [(o.op, o.changes, o.notes) for o in result.outcomes] == [
+        ("drop", 0, ("the rows carrying repeated-header are header rows, left out of the "
+                     "corrected bundle before any rule: none is left for this rule",)),
+        ("set", 0, ("the rows carrying underline-row are header rows, left out of the "
+                    "corrected bundle before any rule: none is left for this rule",)),
+    ]  # fmt: skip
+    assert (result.header_rows, result.changes) == (6, 15)
+
+
 def test_a_query_tool_line_s_cause_reaches_only_the_records_the_line_made():
     """Two headings read as students (students.csv rows 4 and 9, in two cases: parts of two
     tools joined) and the contact on row 4. A finding joins their group when it is of those

@@ -40,6 +40,16 @@ from rosterlab.store.sql import spreadsheet_safe_sql
 CHANGES = "fix_changes"
 LEDGER = "ledger"  # the checks room's customization ledger (store migration 4)
 CHANGES_HEADER = ("entity", "key", "field", "change", "old", "new", "rule", "reason")
+# The change log's rule numbers of what no rule did: the header rows (the header line again, or
+# its underline, read as a record) and the rows the parser could not read (rules count from 1).
+HEADER_ROWS = -1
+UNPARSEABLE = 0
+# A header row as the checks find it (repeated-header, underline-row: a query tool's pages, joined
+# exports), as the change log says what it is.
+HEADER_LINES = {
+    "repeated-header": "its header line again",
+    "underline-row": "the dashes a query tool prints under its header",
+}
 
 
 @dataclass
@@ -86,13 +96,13 @@ class Correction:
         self.files: dict[str, WorkFile] = {}
         self.unparsed: list[str] = []
         staged = stage_snapshot(store, snapshot.id)
-        newlines = dict(
-            store.rows(
-                "SELECT spec_name, newline FROM snapshot_files WHERE snapshot_id = ? "
-                "AND spec_name IS NOT NULL",
-                [snapshot.id],
-            )
+        received = store.rows(
+            "SELECT spec_name, newline, name FROM snapshot_files WHERE snapshot_id = ? "
+            "AND spec_name IS NOT NULL",
+            [snapshot.id],
         )
+        newlines = {spec_name: newline for spec_name, newline, _ in received}
+        names = {spec_name: name for spec_name, _, name in received}
         usual = _usual_newline(list(newlines.values()))
         for order, spec_name in enumerate(spec.FILES):
             if spec_name in newlines and spec_name not in staged:
@@ -117,6 +127,7 @@ class Correction:
             "new VARCHAR)"
         )
         self._log_unparseable_rows()
+        self._leave_out_header_rows(names)
 
     def close(self) -> None:
         """Drop the work tables (they are temporary: this only frees memory early)."""
@@ -190,14 +201,56 @@ class Correction:
         self.store.execute(f"UPDATE {work.table} SET {c} = {new} WHERE {where}", bound)
 
     def _log_unparseable_rows(self) -> None:
-        """Rows the parser could not read are not in staging: say so in the change log."""
+        """Rows the parser could not read are not in staging: say so in the change log (in
+        their file's order, as the header rows)."""
         self.store.execute(
-            f"INSERT INTO {CHANGES} SELECT 0, NULL, 'not parseable, so not in the corrected "
-            "bundle: ' || message, coalesce(list_position(?::VARCHAR[], entity), 0), "
-            "\"row\", -1, entity, NULL, NULL, 'dropped', NULL, NULL FROM findings "
+            f"INSERT INTO {CHANGES} SELECT ?, NULL, 'not parseable, so not in the corrected "
+            "bundle: ' || message, coalesce((?::INTEGER[])[list_position(?::VARCHAR[], entity)], "
+            "0), \"row\", -1, entity, NULL, NULL, 'dropped', NULL, NULL FROM findings "
             "WHERE snapshot_id = ? AND code IN ('malformed-row', 'query-tool-line')",
-            [list(spec.ENTITIES), self.snapshot.id],
+            [UNPARSEABLE, _file_orders(), list(spec.ENTITIES), self.snapshot.id],
         )
+
+    def _leave_out_header_rows(self, names: dict[str, str]) -> None:
+        """Header rows — the header line again, the dashes a query tool prints under it, read as
+        records (``repeated-header``, ``underline-row``) — are not records: each row the findings
+        name (every row of a record repeated, not only its first) leaves the corrected bundle,
+        and the change log says so, with the row, for every record on it (a student and its
+        contact)."""
+        header_rows = (
+            'SELECT "row", min(code) AS code FROM finding_places WHERE snapshot_id = ? '
+            "AND code IN (SELECT unnest(?::VARCHAR[])) "
+            'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL GROUP BY "row"'
+        )
+        codes = list(HEADER_LINES)
+        if not self.store.rows(
+            "SELECT count(*) FROM findings WHERE snapshot_id = ? "
+            "AND code IN (SELECT unnest(?::VARCHAR[]))",
+            [self.snapshot.id, codes],
+        )[0][0]:
+            return  # a night without a header row pays one query
+        what = "CASE code " + " ".join("WHEN ? THEN ?" for _ in codes) + " END"
+        what_params = [v for pair in HEADER_LINES.items() for v in pair]
+        for work in self.files.values():
+            entities = spec.FILES[work.spec_name].entities
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE fix_header_rows AS {header_rows}",
+                [self.snapshot.id, codes, list(entities)],
+            )
+            for name in entities:
+                entity = spec.ENTITIES[name]
+                self.store.execute(
+                    f"INSERT INTO {CHANGES} SELECT ?, NULL, 'not a record, so not in the "
+                    "corrected bundle: ' || ? || ' row ' || _row || "
+                    f"' is ' || {what} || ' (' || code || ')', ?, _row, -1, ?, "
+                    f"{work.key(entity)}, NULL, 'dropped', NULL, NULL FROM {work.table} "
+                    f'JOIN fix_header_rows ON _row = "row" WHERE {work.rows_of(entity)}',
+                    [HEADER_ROWS, names[work.spec_name], *what_params, work.order, entity.name],
+                )
+            self.store.execute(
+                f'DELETE FROM {work.table} WHERE _row IN (SELECT "row" FROM fix_header_rows)'
+            )
+        self.store.execute("DROP TABLE fix_header_rows")
 
     # --- applying rules --------------------------------------------------------------------
     def apply(self, rule: Rule) -> list[str]:
@@ -245,8 +298,15 @@ class Correction:
 
         A finding with a row pins the row of the file (whichever of the file's entities it is
         reported on: contact findings are reported on students.csv's rows); one without a row
-        is matched by the rule entity's key.
+        is matched by the rule entity's key. The header rows (``repeated-header``,
+        ``underline-row``) left the work tables before any rule: none is left to carry them.
         """
+        if code in HEADER_LINES:
+            notes.append(
+                f"the rows carrying {code} are header rows, left out of the corrected bundle "
+                "before any rule: none is left for this rule"
+            )
+            return None
         by_row = (
             'SELECT "row" FROM finding_places WHERE snapshot_id = ? AND code = ? '
             'AND entity IN (SELECT unnest(?::VARCHAR[])) AND "row" IS NOT NULL'
@@ -539,15 +599,33 @@ class Correction:
         columns = ("entity", "key", "field", "change", "old", "new", "rule_label", "reason")
         safe = ", ".join(f"{spreadsheet_safe_sql(c)} AS {c}" for c in columns)
         return (
-            f"SELECT {safe} FROM ({self._DISTINCT_CHANGES}) ORDER BY rule, f, r, c, key, old, new"
+            f"SELECT {safe} FROM ({self._DISTINCT_CHANGES}) "
+            f"ORDER BY greatest(rule, {UNPARSEABLE}), f, r, c, key, old, new"
         )
 
     def changes_per_rule(self) -> dict[int, int]:
-        """Rows of ``changes.csv`` per rule number (0: rows the parser could not read)."""
+        """Rows of ``changes.csv`` per rule number (UNPARSEABLE: rows the parser could not read,
+        HEADER_ROWS: the records on header rows)."""
         rows = self.store.rows(
             f"SELECT rule, count(*) FROM ({self._DISTINCT_CHANGES}) GROUP BY rule"
         )
         return {int(rule): int(count) for rule, count in rows}
+
+    def header_rows(self) -> int:
+        """How many header rows (the header line again, its underline) were left out."""
+        return int(
+            self.store.rows(
+                f"SELECT count(DISTINCT (file_order, _row)) FROM {CHANGES} WHERE rule = ?",
+                [HEADER_ROWS],
+            )[0][0]
+        )
+
+
+def _file_orders() -> list[int]:
+    """Per entity of spec.ENTITIES, its file's order (a work file's ``order``): the change log
+    lists what no rule did file by file, row by row."""
+    files = list(spec.FILES)
+    return [files.index(entity.file) for entity in spec.ENTITIES.values()]
 
 
 def _usual_newline(styles: list[str | None]) -> str:

@@ -26,7 +26,7 @@ from rosterlab import spec
 from rosterlab.bundle.digest import file_sha256
 from rosterlab.config import DistrictSettings
 from rosterlab.errors import FixError, cannot_write, disk_full
-from rosterlab.fix.apply import CHANGES_HEADER, Correction
+from rosterlab.fix.apply import CHANGES_HEADER, UNPARSEABLE, Correction
 from rosterlab.fix.hold import HoldPrediction
 from rosterlab.fix.recheck import (
     CHANGES,
@@ -123,6 +123,7 @@ class FixResult:
     files: tuple[WrittenFile, ...]
     outcomes: tuple[RuleOutcome, ...]
     unparseable_rows: int  # source rows the parser could not read (dropped; in changes.csv)
+    header_rows: int  # the header line again, or its underline, read as a row (dropped; ditto)
     changes: int  # rows of changes.csv
     before: dict[str, Any]
     after: dict[str, Any]
@@ -160,6 +161,7 @@ class FixResult:
                 "file": CHANGES,
                 "rows": self.changes,
                 "unparseable_rows": self.unparseable_rows,
+                "header_rows": self.header_rows,
             },
             "findings": {
                 "before": self.before,
@@ -283,7 +285,8 @@ def _fix(
                 out_dir=out,
                 files=files,
                 outcomes=outcomes,
-                unparseable_rows=per_rule.get(0, 0),
+                unparseable_rows=per_rule.get(UNPARSEABLE, 0),
+                header_rows=work.header_rows(),
                 changes=sum(per_rule.values()),
                 before=before,
                 after=spec.findings_summary(checked.findings),

@@ -64,6 +64,11 @@ def fix_text(result: FixResult) -> str:
         lines.append(
             f"  {plural(result.unparseable_rows, 'unparseable row')} left out (in changes.csv)"
         )
+    if result.header_rows:
+        lines.append(
+            f"  {plural(result.header_rows, 'header row')} left out (the header line again, or "
+            "its underline, read as a record; in changes.csv)"
+        )
     lines.append("  files: " + " · ".join(f"{f.name} {f.rows:,}" for f in result.files))
     lines.append(f"  changes.csv: {plural(result.changes, 'row')}")
     lines.append(f"  findings before: {summary_text(result.before)}")
