@@ -439,6 +439,23 @@ def test_a_429_storm_waits_for_each_reset_and_still_makes_one_correct_snapshot(
     assert result["api"]["scope"]["users-contact"] == 3
 
 
+def test_a_pull_after_one_that_kept_no_page_does_not_say_resumed(
+    uploaded, tmp_path, capsys, monkeypatch
+):
+    """The first attempt gets the cursor, then every page is refused: nothing to resume."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    port = free_port()
+    with standin(uploaded, DISTRICT, "--fault", "503@2+", port=port) as origin:
+        assert pull(uploaded, configure(tmp_path, origin)) == 2
+    capsys.readouterr()
+    with standin(uploaded, DISTRICT, port=port) as origin:
+        assert pull(uploaded, configure(tmp_path, origin), "--progress", "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert "resuming" not in captured.err
+    result = json.loads(captured.out)
+    assert (result["api"]["resumed"], result["api"]["pages"]) == (False, 9)
+
+
 def test_a_broken_pull_resumes_where_it_stopped(uploaded, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     port = free_port()

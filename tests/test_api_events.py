@@ -148,6 +148,30 @@ def test_applying_the_events_gives_exactly_the_snapshot_a_full_pull_gives(
     assert {s["key"]: s["Teacher_2_id"] for s in sections} == {"SEC-1": None, "SEC-2": None}
 
 
+def test_an_events_pull_counts_the_pages_it_fetched_in_its_requests_and_those_it_kept(
+    tmp_path, capsys, monkeypatch
+):
+    """The base pull's 9 pages are kept, not fetched again: the one page of events is what the
+    one request fetched (text and JSON say the same)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, third = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        full = pulled(pulls, configure(tmp_path, origin), capsys)
+    assert (full["api"]["pages"], full["api"]["pages_fetched"]) == (9, 9)
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  api: "))
+    assert line == (
+        "  api: standin v3.1, 1 pages in 1 requests, 0 rate-limit waits, events applied to "
+        f"snapshot {full['snapshot']['id']} (9 pages kept from it)"
+    )
+
+
 def test_a_cursor_outside_the_30_day_window_falls_back_to_a_full_pull_saying_so(
     tmp_path, capsys, monkeypatch
 ):
@@ -243,6 +267,65 @@ def test_an_events_pull_that_pages_everything_says_why_without_progress(
         applied = capsys.readouterr().out
     assert applied.splitlines()[-1] == (
         "  api: served data unchanged since the newest snapshot; nothing new recorded"
+    )
+
+
+def test_an_unchanged_pull_gives_the_newest_pull_without_a_cursor_its_cursor(
+    tmp_path, capsys, monkeypatch
+):
+    """Night 2 is pulled while events are not served (no cursor); the next pull finds the very
+    same pages, events served: nothing new is recorded, but the newest pull takes its cursor,
+    so night 3 goes by events and gives the bundle a full pull gives."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls, fresh = (tmp_path / f"{n}.duckdb" for n in ("uploads", "pulls", "fresh"))
+    first, second, third = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        assert pulled(pulls, configure(tmp_path, origin), capsys)["api"]["event_cursor"] is None
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
+        unchanged = capsys.readouterr().out.splitlines()
+    assert unchanged[-2:] == [
+        "  api: served data unchanged since the newest snapshot; nothing new recorded but its "
+        "event cursor: the next --events pull applies the events after it",
+        "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
+        "served then)",
+    ]
+    ingest(uploads, tmp_path / "n3", third, NOW - timedelta(days=1))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        applied = pulled(pulls, config, capsys, "--events")
+        full = pulled(fresh, config, capsys)
+    assert (applied["api"]["events_applied_to"], applied["api"]["events_not_applied"]) == (1, None)
+    assert applied["snapshot"]["bundle_sha256"] == full["snapshot"]["bundle_sha256"]
+    assert history(capsys, pulls)["doctor"]["healthy"] is True
+
+
+def test_an_unchanged_pull_of_other_pages_leaves_the_newest_pull_without_a_cursor(
+    tmp_path, capsys, monkeypatch
+):
+    """The same data served in other pages (one record a page): the events after the new
+    cursor are not known to apply to the newest pull's pages, so it keeps no cursor and the
+    next --events pull is still a full pull, saying why."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        pulled(pulls, configure(tmp_path, origin), capsys)
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin, page_limit=1), "--no-progress") == 0
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "  api: served data unchanged since the newest snapshot; nothing new recorded"
+        )
+        assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
+        "served then)"
     )
 
 

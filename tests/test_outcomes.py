@@ -162,6 +162,33 @@ def test_a_not_processed_night_is_passed_over_in_a_timeline(missing_students, ca
     ]
 
 
+def test_a_timeline_says_a_removal_on_a_held_night_was_held(tmp_path, capsys):
+    """Night 2 deletes 2 of 3 teachers: Clever holds it, so T-2 is still in the apps until the
+    district approves the hold; the timeline says so on that night's entry (text and JSON)."""
+    night_2 = tiny_night()
+    del night_2["teachers.csv"][2:]
+    store = ingest_nights(tmp_path, capsys, tiny_night(), night_2, tiny_night())
+    asked = ("--store", store, "timeline", "--district", "maple", "--entity", "teachers")
+    code, out, _ = run(capsys, *asked, "--key", "T-2")
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "  night 1 (snapshot 1, 2026-09-01 02:00)  first seen",
+        "  night 2 (snapshot 2, 2026-09-02 02:00)  removed — Clever: held (hold: teachers "
+        "deletion): sync held until the district approves it (Clever's published thresholds)",
+        "  night 3 (snapshot 3, 2026-09-03 02:00)  reappeared",
+    ]
+    code, out, _ = run(capsys, *asked, "--key", "T-2", "--format", "json")
+    assert code == 0
+    assert [
+        (e["seq"], e["change"], e.get("outcome"), e.get("outcome_reason"))
+        for e in json.loads(out)["events"]
+    ] == [
+        (1, "first-seen", None, None),
+        (2, "removed", "held", "hold: teachers deletion"),
+        (3, "reappeared", None, None),
+    ]
+
+
 def test_a_mass_deletion_is_held_and_rows_clever_skips_are_counted(tmp_path, capsys):
     night_2 = tiny_night()
     del night_2["teachers.csv"][2:]  # T-2 and T-3 gone: 2 of 3 teachers deleted

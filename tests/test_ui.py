@@ -28,6 +28,7 @@ from rosterlab.ui import (  # noqa: E402
     sync_history,
 )
 from tests.sftp_servers import current_user, known_hosts_line  # noqa: E402
+from tests.test_outcomes import ingest_nights as checked_nights  # noqa: E402
 from tests.tiny import Night, ingest_nights, tiny_night  # noqa: E402
 
 pytest_plugins = ["tests.sftp_servers"]
@@ -232,6 +233,31 @@ def test_diff_explorer_says_clever_did_not_process_a_night_either_side(tmp_path)
     ]
     assert [label for label, _ in into.picker.to_box.options] == labels
     assert [label for label, _ in FindingsBrowser(bench, 2).night.options] == labels
+
+
+def test_diff_explorer_timeline_says_a_removal_on_a_held_night_was_held(tmp_path, capsys):
+    """Night 2 deletes 2 of 3 teachers: held, so T-2 is still in the apps; its timeline's
+    night-2 row says what Clever did with that night, in the words `timeline` uses."""
+    held = tiny_night()
+    del held["teachers.csv"][2:]
+    bench = open_workbench(checked_nights(tmp_path, capsys, tiny_night(), held), district="maple")
+    explorer = DiffExplorer(bench, (1, 2))
+    explorer.tabs.selected_index = 3
+    explorer.record.value = "T-2/SCH-2"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", explorer.timeline.value)
+    assert [cells[i : i + 7] for i in range(0, len(cells), 7)] == [
+        ["1", "2026-09-01", "first seen", "", "", "", ""],
+        [
+            "2",
+            "2026-09-02",
+            "removed",
+            "",
+            "",
+            "",
+            "Clever: held (hold: teachers deletion): sync held until the district approves it "
+            "(Clever&#x27;s published thresholds)",
+        ],
+    ]
 
 
 def test_diff_explorer_text_output_is_the_full_repr(renamed):

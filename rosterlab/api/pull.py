@@ -63,6 +63,7 @@ from rosterlab.store.api_pulls import (
     adopt_served,
     compress_served,
     drop_pending,
+    keep_cursor,
     keep_served,
     kept_pages,
     mark_served,
@@ -89,7 +90,9 @@ BEFORE_ANY_EVENT = ""
 class PullResult:
     """What a pull did: the ingest result, the recorded pull (None when unchanged), whether it
     resumed, the rows per bundle file, the snapshot events were applied to (None: full), and
-    why events were asked for but not applied (None: not asked for, or applied)."""
+    why events were asked for but not applied (None: not asked for, or applied). ``fetched``:
+    the pages this pull fetched (with those a resumed attempt kept), as its ``requests`` count
+    them; an events pull's snapshot keeps the base pull's pages too (``pull.pages``)."""
 
     ingest: IngestResult
     pull: ApiPull | None
@@ -97,6 +100,8 @@ class PullResult:
     rows: dict[str, int]
     events_base: int | None
     full_because: str | None = None  # why an events pull (--events) was a full pull
+    fetched: int = 0
+    cursor_kept: bool = False  # unchanged, and the newest pull takes this pull's event cursor
 
 
 def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
@@ -119,7 +124,6 @@ class _Manifest:
     def __init__(self, folder: Path, target: ApiTarget, mode: dict[str, Any]) -> None:
         self.folder = folder
         self.path = folder / MANIFEST
-        self.resumed = False
         state: dict[str, Any] | None = None
         if self.path.is_file():
             try:
@@ -145,9 +149,9 @@ class _Manifest:
                 "requests": 0,
                 "rate_limit_waits": 0,
             }
-        else:
-            self.resumed = True
         self.state = state
+        # resumed: an earlier attempt's pages are used (one that kept none resumes nothing)
+        self.resumed = self.pages > 0
 
     @property
     def pages(self) -> int:
@@ -463,6 +467,7 @@ def _record(
         newest = [p["last_id"] for p in manifest.state["steps"][EVENTS_STEP]["pages"]]
         cursor = next((c for c in reversed(newest) if c), base.event_cursor)
     delta, ext = None, None
+    cursor_kept = False
     with tempfile.TemporaryDirectory(prefix="rosterlab-api-") as tmp, store.transaction():
         if base is None:  # a full pull's objects were read while fetching
             applied = count_objects(store)
@@ -527,12 +532,52 @@ def _record(
                 adopt_served(store, district, ingest.snapshot.id)
             else:
                 keep_served(store, district, ingest.snapshot.id)
+        elif (
+            base is None
+            and cursor is not None
+            and _same_pages(store, target, district, ingest.snapshot.id, fetched, folder)
+        ):
+            # what this pull would keep, the newest pull keeps: the events after this pull's
+            # cursor apply to its pages, and its served state is these pages' (none applied)
+            keep_cursor(store, ingest.snapshot.id, cursor)
+            adopt_served(store, district, ingest.snapshot.id)
+            cursor_kept = True
         elif base is None:
             drop_pending(store, district)
         # unchanged: a kept state holds the events applied, which a later pull applies again
         view = kept_state or base is None
         store.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS api_objects")
-    return PullResult(ingest, pull, manifest.resumed, rows, base.snapshot_id if base else None)
+    return PullResult(
+        ingest,
+        pull,
+        manifest.resumed,
+        rows,
+        base.snapshot_id if base else None,
+        fetched=len(fetched),
+        cursor_kept=cursor_kept,
+    )
+
+
+def _same_pages(
+    store: Store,
+    target: ApiTarget,
+    district: str,
+    snapshot_id: int,
+    fetched: list[KeptPage],
+    folder: Path,
+) -> bool:
+    """Whether a full pull whose bundle is unchanged fetched exactly the pages the newest pull
+    of the target kept, that pull being the unchanged snapshot's: then its event cursor is as
+    good for those pages as for these. Pages that differ (a record changed in a way the bundle
+    does not show, a Clever id re-issued) keep the newest pull's cursor as it was: events
+    applied to other pages than the cursor's could give another state than a full pull."""
+    earlier = [
+        p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
+    ]
+    if not earlier or earlier[-1].snapshot_id != snapshot_id:
+        return False
+    kept = kept_pages(store, snapshot_id, folder / "base", write=False)
+    return [(p.step, p.sha256) for p in kept] == [(p.step, p.sha256) for p in fetched]
 
 
 def _apply_kept(

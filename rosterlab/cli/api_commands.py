@@ -57,7 +57,11 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             {
                 **render.ingest_dict(night.result, night.outcome),
                 "api": render_api.pull_dict(
-                    result.pull, result.resumed, result.events_base, result.full_because
+                    result.pull,
+                    result.resumed,
+                    result.events_base,
+                    result.full_because,
+                    result.fetched,
                 ),
             }
         )
@@ -66,7 +70,12 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             render.ingest_text(night.result, night.rows, night.outcome)
             + "\n"
             + render_api.pull_text(
-                result.pull, result.resumed, result.events_base, result.full_because
+                result.pull,
+                result.resumed,
+                result.events_base,
+                result.full_because,
+                result.fetched,
+                result.cursor_kept,
             )
         )
     return EXIT_FINDINGS if fails(night.result.severity_counts(), args.fail_on) else EXIT_OK

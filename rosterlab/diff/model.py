@@ -174,6 +174,10 @@ class TimelineEvent:
     ``not-served`` (a pull from the Data API without a record the uploads hold: Clever skipped
     it, the district did not remove it), ``served`` (a pull serves it again, or first serves a
     record the uploads showed; followed by ``changed`` events against the previous pull's).
+
+    ``outcome``/``outcome_reason``: the night's stored outcome when Clever did not simply apply
+    it (``held``: the apps keep the state before it until the district approves the hold), so
+    that a ``removed`` on a held night is not read as gone from the apps; None otherwise.
     """
 
     snapshot_id: int
@@ -183,6 +187,8 @@ class TimelineEvent:
     field: str | None = None
     old: str | None = None
     new: str | None = None
+    outcome: str | None = None
+    outcome_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ is then cheap. At each night the lowest ``row_hash`` present stands for the key,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff.model import Timeline, TimelineEvent
 from rosterlab.errors import ConfigError
 from rosterlab.store import SnapshotInfo, Store, quote_ident
-from rosterlab.store.outcomes import API_ORIGIN, outcomes
+from rosterlab.store.outcomes import API_ORIGIN, PROCESSED, SERVED, UploadOutcome, outcomes
 
 
 def _values(entity: spec.Entity, row: Mapping[str, Any]) -> dict[str, str]:
@@ -34,6 +34,14 @@ def _field_events(
         for n in names
         if old.get(n) != new.get(n)
     ]
+
+
+def _with_outcome(events: list[TimelineEvent], outcome: UploadOutcome) -> list[TimelineEvent]:
+    """A night's events, each saying the night's stored outcome when Clever did not simply
+    apply it (held: the apps keep the state before it until the district approves)."""
+    if outcome.outcome in (PROCESSED, SERVED):
+        return events
+    return [replace(e, outcome=outcome.outcome, outcome_reason=outcome.reason) for e in events]
 
 
 CANDIDATES_LISTED = 10
@@ -81,6 +89,8 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
     of a composite key is enough when it names one record: :func:`full_key`).
 
     A night Clever did not process is passed over: Clever kept serving the record as it was.
+    The events of a held night carry its outcome (the apps keep the state before it until the
+    district approves the hold).
     As in the diff, uploads follow uploads and pulls from the Data API follow pulls: a pull that
     does not serve a record the uploads hold (a row Clever skipped) says ``not-served`` — the
     district did not remove it — and ``served`` when a pull serves it again (or first serves a
@@ -101,10 +111,11 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
     ).to_dicts()
     events: list[TimelineEvent] = []
     uploads, pulls = _Track(), _Track()
-    served = {i for i, outcome in outcomes(store, district).items() if outcome.applied}
+    nights = outcomes(store, district)
     for snap in snapshots:
-        if snap.id not in served:
+        if not nights[snap.id].applied:
             continue
+        before = len(events)
         present = [
             v
             for v in versions
@@ -135,4 +146,5 @@ def record_timeline(store: Store, district: str, entity: str, key: str) -> Timel
             pulls.not_served = current is None and uploads.present > 0
         track.last_seen = current if current is not None else track.last_seen
         track.present = len(present)
+        events[before:] = _with_outcome(events[before:], nights[snap.id])
     return Timeline(district, entity, key, len(snapshots), tuple(events))

@@ -16,8 +16,9 @@ from typing import Any
 
 from rosterlab import spec
 from rosterlab.diff import DiffResult, Timeline
-from rosterlab.diff.model import TimelineChange
+from rosterlab.diff.model import TimelineChange, TimelineEvent
 from rosterlab.report.html import PAGE_STYLE, esc, html_table
+from rosterlab.report.snapshots import night_outcome_text
 from rosterlab.store import SnapshotInfo
 from rosterlab.store.outcomes import API_ORIGIN, SERVED_REASON
 
@@ -518,6 +519,11 @@ def timeline_dict(timeline: Timeline) -> dict[str, Any]:
                 "field": e.field,
                 "old": e.old,
                 "new": e.new,
+                **(
+                    {"outcome": e.outcome, "outcome_reason": e.outcome_reason}
+                    if e.outcome is not None
+                    else {}
+                ),
             }
             for e in timeline.events
         ],
@@ -532,12 +538,17 @@ def timeline_text(timeline: Timeline) -> str:
     for e in timeline.events:
         when = f"night {e.seq} (snapshot {e.snapshot_id}, {e.taken_at:%Y-%m-%d %H:%M})"
         if e.change == "changed":
-            lines.append(
-                f"  {when}  {e.field}: {_shown(e.old)} → {_shown(e.new)}"
-                + normalisation(e.old, e.new)
-            )
+            what = f"{e.field}: {_shown(e.old)} → {_shown(e.new)}" + normalisation(e.old, e.new)
         elif e.change == "versions":
-            lines.append(f"  {when}  {TIMELINE_WORDS[e.change]}: {e.old} → {e.new}")
+            what = f"{TIMELINE_WORDS[e.change]}: {e.old} → {e.new}"
         else:
-            lines.append(f"  {when}  {TIMELINE_WORDS[e.change]}")
+            what = TIMELINE_WORDS[e.change]
+        lines.append(f"  {when}  {what}" + timeline_outcome(e))
     return "\n".join(lines)
+
+
+def timeline_outcome(event: TimelineEvent) -> str:
+    """`` — Clever: held (…): …`` after an event of a night Clever did not simply apply."""
+    if event.outcome is None:
+        return ""
+    return " — " + night_outcome_text(event.outcome, event.outcome_reason)

@@ -9,8 +9,10 @@ from typing import Any
 from rosterlab import spec
 from rosterlab.report.text import shown
 from rosterlab.spec import Finding, plural
+from rosterlab.spec.findings import HELD as HOLD_CONSEQUENCE
+from rosterlab.spec.findings import NOT_PROCESSED as NOT_PROCESSED_CONSEQUENCE
 from rosterlab.store import DATED_BY, IngestResult, SnapshotInfo
-from rosterlab.store.outcomes import SERVED, UploadOutcome
+from rosterlab.store.outcomes import HELD, NOT_PROCESSED, SERVED, UploadOutcome
 
 
 def _iso(value: Any) -> str:
@@ -75,6 +77,20 @@ def outcome_text(outcome: UploadOutcome, *, short: bool = False) -> str:
             else f" describe{'s' if outcome.served_findings == 1 else ''} served records"
         )
     return text
+
+
+# What an outcome Clever does not simply apply means, in the catalogue's words.
+OUTCOME_MEANS = {HELD: HOLD_CONSEQUENCE, NOT_PROCESSED: NOT_PROCESSED_CONSEQUENCE}
+
+
+def night_outcome_text(outcome: str, reason: str | None) -> str:
+    """A night's outcome beside what happened on it (a record's timeline): ``Clever: held
+    (hold: teachers deletion): sync held until the district approves it (…)``."""
+    return (
+        f"Clever: {outcome}"
+        + (f" ({reason})" if reason else "")
+        + (f": {OUTCOME_MEANS[outcome]}" if outcome in OUTCOME_MEANS else "")
+    )
 
 
 HOLD_THRESHOLDS = (("hold_deletion_threshold", "deleted"), ("hold_update_threshold", "updated"))

@@ -121,6 +121,14 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
         )
 
 
+def keep_cursor(store: Store, snapshot_id: int, event_cursor: str) -> None:
+    """A later pull found exactly this pull's pages served: the events after ``event_cursor``
+    (that pull's newer cursor) apply to these pages as well (call inside its transaction)."""
+    store.execute(
+        "UPDATE api_pulls SET event_cursor = ? WHERE snapshot_id = ?", [event_cursor, snapshot_id]
+    )
+
+
 def pulls(store: Store, district: str) -> list[ApiPull]:
     """A district's recorded pulls, oldest first."""
     return _pulls(store, "s.district = ?", [district])

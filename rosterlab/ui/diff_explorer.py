@@ -23,6 +23,7 @@ from rosterlab.report.diff import (
     served_sentence,
 )
 from rosterlab.report.html import esc, html_table
+from rosterlab.report.snapshots import night_outcome_text
 from rosterlab.store.outcomes import API_ORIGIN
 from rosterlab.ui.base import PAGE_SIZE, Pager, Panel, html_box, wrap
 from rosterlab.ui.picker import SnapshotPicker
@@ -31,7 +32,7 @@ from rosterlab.ui.session import NightRef, Workbench
 ALL_FIELDS = "(all fields)"
 CHANGE_KINDS = ("all", "added", "removed", "changed")
 RECORDS_OFFERED = 100  # keys in the record picker at once (the search narrows them)
-TIMELINE_COLUMNS = ("night", "date", "change", "field", "old", "new")
+TIMELINE_COLUMNS = ("night", "date", "change", "field", "old", "new", "Clever")
 
 
 def hold_text(reason: HoldReason) -> str:
@@ -230,7 +231,15 @@ class DiffExplorer(Panel):
             return
         timeline = record_timeline(self.bench.store, self.picker.district, self.entity, key)
         rows = [
-            (e.seq, f"{e.taken_at:%Y-%m-%d}", TIMELINE_WORDS[e.change], e.field, e.old, e.new)
+            (
+                e.seq,
+                f"{e.taken_at:%Y-%m-%d}",
+                TIMELINE_WORDS[e.change],
+                e.field,
+                e.old,
+                e.new,
+                night_outcome_text(e.outcome, e.outcome_reason) if e.outcome else None,
+            )
             for e in timeline.events
         ]
         self.timeline.value = wrap(
