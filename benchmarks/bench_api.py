@@ -447,7 +447,8 @@ def floor(work: Path, code: Path) -> dict[str, object]:
     events pull and a full pull of the same hold.
 
     The events after the full pull's cursor are recorded from the stand-in of night 3 (its
-    events computed by one request first, untimed). Then, each in its own child process:
+    events computed by one request first; untimed, and kept for the step's next run). Then,
+    each in its own child process:
     against a replay of those events, :data:`BARE_EVENTS` (pages to disk), each of
     :data:`EVENT_READINGS` over its pages (the floor: the one of fewest CPU seconds), and the
     events pull (on a copy of the full pull's store); against the replay of night 2 (step
