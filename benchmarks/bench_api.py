@@ -19,7 +19,11 @@ measurement runs in its own child process (seconds and peak RSS of that child):
   keeps a copy of its pull's store: each events step starts from it, so it can be run again
   (with other pull code: ``--pull-code DIR``, a tree whose ``rosterlab`` the pulls run; the
   stand-in stays this tree's) and compared with the full pull of the same run;
-* ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3.
+* ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3;
+* step floor (one hold, after step full): the events pull's input floor — a bare loop fetching
+  night 3's events as the events pull does, to disk, and the cheapest DuckDB read of those pages
+  that keeps each event's object id, type and id — beside the events pull and a full pull of
+  night 2, all against replays, in the same hold (:func:`floor`).
 
 Targets (issue 14): full pull ≤ 1.5× the bare loop with peak RSS ≤ 1.5 GB; events pull ≤ 0.1×
 the full pull; reconcile ≤ 2× the consecutive diff.
@@ -29,7 +33,8 @@ the full pull; reconcile ≤ 2× the consecutive diff.
 
 At 1M a step takes minutes: run them one by one (each under the bench lock), in order: bare,
 full, events, full3, beside (night 3's pull beside its upload, then reconcile and diff), then
-report (writes docs/benchmarks.md); ``reconcile`` measures reconcile and diff again. ``all``
+report (writes docs/benchmarks.md); ``reconcile`` measures reconcile and diff again, ``floor``
+the events' input floor (not in the report: docs/benchmarks.md cites its results.json). ``all``
 (the default) runs every step. Step full is two halves that fit a hold each: ``record`` (the
 stand-in's events warmed, every response recorded; untimed) then ``replay`` (the bare loop and
 the pull timed against the recording; run it again to re-measure).
@@ -55,7 +60,7 @@ from benchmarks.bench_diff import DISTRICT, history
 from benchmarks.common import DATA, PYTHON, ROOT, Timed, run_timed, write_section
 from rosterlab.store.files import published_path
 
-STEPS = ("bare", "full", "events", "full3", "beside", "reconcile", "report")
+STEPS = ("bare", "full", "events", "full3", "beside", "reconcile", "floor", "report")
 SPLIT = {"record": "full", "replay": "full"}  # the two halves of step full, kept under its name
 TOKEN = "bench-token"
 ENV = {"ROSTERLAB_STANDIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
@@ -182,6 +187,87 @@ with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"},
 with open(f"{folder}/index.json", "w") as out:
     json.dump(index, out)
 """
+CURSOR_URI = "/v3.1/events?limit=1&ending_before=" + "f" * 24
+
+# The events after ``cursor``, added to the responses recorded in ``folder`` (:data:`RECORD`'s
+# index), requested as an events pull requests them.
+RECORD_EVENTS = """
+import json, os, sys, httpx
+origin, folder, cursor = sys.argv[1], sys.argv[2], sys.argv[3]
+token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
+index = json.load(open(f"{folder}/index.json"))
+with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=3600) as c:
+    uri = f"/v3.1/events?limit=10000&starting_after={cursor}"
+    while uri:
+        r = c.get(uri)
+        r.raise_for_status()
+        index[uri] = f"events-{len(index):05d}.json"
+        with open(f"{folder}/{index[uri]}", "wb") as out:
+            out.write(r.content)
+        body = r.json()
+        uri = next((l["uri"] for l in body["links"] if l["rel"] == "next"), None)
+        uri = uri if body["data"] else None
+json.dump(index, open(f"{folder}/index.json", "w"))
+"""
+
+# The events analogue of :data:`BARE`: the pages an events pull requests (limit 10000 after the
+# cursor, following ``next`` until a page is empty or has none), each parsed as BARE parses, to
+# disk.
+BARE_EVENTS = """
+import os, sys, httpx
+origin, folder, cursor = sys.argv[1], sys.argv[2], sys.argv[3]
+token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
+with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=600) as c:
+    n = 0
+    uri = f"/v3.1/events?limit=10000&starting_after={cursor}"
+    while uri:
+        r = c.get(uri)
+        with open(f"{folder}/{n:05d}.json", "wb") as out:
+            out.write(r.content)
+        n += 1
+        body = r.json()
+        uri = next((l["uri"] for l in body["links"] if l["rel"] == "next"), None)
+        uri = uri if body["data"] else None
+"""
+
+# What an events pull needs of each event (its object's id, its type, its own id) read from
+# each page into DuckDB, three ways (the floor is the cheapest, each its own child process):
+# ``extract`` is the pull's own reading (``read_events``) without the object, ``transform``
+# converts only those fields of the page's JSON, ``columns`` has read_json convert only them.
+# One statement per page, as the pull reads them (a page is one JSON object, up to 76 MB at
+# 1M), under the pull's 1 GB limit.
+PAGE = "read_json_objects(?, format = 'auto', maximum_object_size = {size})"
+EVENT = '{"id": "VARCHAR", "type": "VARCHAR", "data": {"object": {"id": "VARCHAR"}}}'
+SHAPE = '{"data": [{"data": ' + EVENT + "}]}"
+EVENT_READINGS = {
+    "extract": "SELECT x[2], x[1], x[3] FROM (SELECT json_extract_string(j, ['$.type', "
+    "'$.data.object.id', '$.id']) AS x FROM (SELECT unnest(json_extract(json, '$.data[*].data')) "
+    f"AS j FROM {PAGE}))",
+    "transform": "SELECT e.data.data.object.id, e.data.type, e.data.id FROM (SELECT "
+    f"unnest(json_transform(json, '{SHAPE}').data) AS e FROM {PAGE})",
+    "columns": "SELECT e.data.data.object.id, e.data.type, e.data.id FROM (SELECT unnest(data) "
+    "AS e FROM read_json(?, format = 'auto', maximum_object_size = {size}, columns = "
+    "{'data': 'STRUCT(data STRUCT(id VARCHAR, type VARCHAR, data STRUCT(object STRUCT(id "
+    "VARCHAR))))[]'}))",
+}
+# argv: the pages' folder, one of EVENT_READINGS; prints the events read
+EVENTS_FLOOR = """
+import sys, duckdb
+from pathlib import Path
+con = duckdb.connect(config={"memory_limit": "1GB"})
+con.execute("SET enable_progress_bar = false")
+con.execute("CREATE TABLE events (oid VARCHAR, type VARCHAR, eid VARCHAR)")
+for page in sorted(Path(sys.argv[1]).iterdir()):
+    reading = sys.argv[2].replace("{size}", str(page.stat().st_size + 1))
+    con.execute(f"INSERT INTO events {reading}", [str(page)])
+print(con.execute("SELECT count(*) FROM events").fetchone()[0])
+"""
+
+
+def cursor_of(recorded: Path) -> str:
+    """The event cursor a full pull of the responses in ``recorded`` keeps (the newest event)."""
+    index = json.loads((recorded / "index.json").read_text())
+    return str(json.loads((recorded / index[CURSOR_URI]).read_text())["data"][-1]["data"]["id"])
 
 
 @contextmanager
@@ -326,10 +412,7 @@ def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[st
     if measured:
         return measured
     if step == "events":  # from the full pull's store, so that it can be run again
-        fresh_store(pulls)
-        for path in after_full.iterdir():
-            copy = shutil.copytree if path.is_dir() else shutil.copy2
-            copy(path, work / path.name)
+        restore(after_full, pulls)
         with standin(uploads, 3) as served:
             warm = first_events(served.origin)
             print(
@@ -338,6 +421,8 @@ def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[st
             events = pull(pulls, served.origin, "events", code)
         return {"events": timed(events), "first_events": warm,
                 "standin": [served.started, served.peak_mb]}  # fmt: skip
+    if step == "floor":
+        return floor(work, code)
     if step == "full3":  # no events pull follows: the stand-in serves none
         fresh_store(fresh)
         with standin(uploads, 3, events=False) as served:
@@ -347,6 +432,82 @@ def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[st
         with standin(uploads, 3, events=False) as served:
             pull(uploads, served.origin, "full", code)
     return reconciled(uploads)
+
+
+def restore(after_full: Path, pulls: Path) -> None:
+    """The full pull's store back at ``pulls`` (a copy: an events pull writes into it)."""
+    fresh_store(pulls)
+    for path in after_full.iterdir():
+        copy = shutil.copytree if path.is_dir() else shutil.copy2
+        copy(path, pulls.parent / path.name)
+
+
+def floor(work: Path, code: Path) -> dict[str, object]:
+    """Step floor, one hold: what merely fetching and reading the events costs, against the
+    events pull and a full pull of the same hold.
+
+    The events after the full pull's cursor are recorded from the stand-in of night 3 (its
+    events computed by one request first; untimed, and kept for the step's next run). Then,
+    each in its own child process:
+    against a replay of those events, :data:`BARE_EVENTS` (pages to disk), each of
+    :data:`EVENT_READINGS` over its pages (the floor: the one of fewest CPU seconds), and the
+    events pull (on a copy of the full pull's store); against the replay of night 2 (step
+    record's), the bare loop and a full pull into a fresh store, as step replay times them.
+    Replays on both sides: on 2 cores a live stand-in rendering the pages would compete with
+    the client's work. The load average is kept at the start, after the events, at the end.
+    """
+    uploads, pulls, fresh = work / "uploads.duckdb", work / "pulls.duckdb", work / "fresh.duckdb"
+    recorded, events_recorded = work / "recorded", work / "recorded-events"
+    cursor = cursor_of(recorded)
+    loads = [load()]
+    index = events_recorded / "index.json"
+    warm = None  # the events kept from an earlier run of the step (recorded once, untimed)
+    if not index.exists() or f"starting_after={cursor}" not in index.read_text():
+        shutil.rmtree(events_recorded, ignore_errors=True)
+        events_recorded.mkdir()
+        index.write_text("{}")
+        with standin(uploads, 3) as served:
+            warm = first_events(served.origin)
+            run_timed([PYTHON, "-c", RECORD_EVENTS, served.origin, str(events_recorded), cursor],
+                      env=ENV)  # fmt: skip
+    pages = work / "bare-events"
+    shutil.rmtree(pages, ignore_errors=True)
+    pages.mkdir()
+    with replay(events_recorded) as origin:
+        bare_events = run_timed([PYTHON, "-c", BARE_EVENTS, origin, str(pages), cursor], env=ENV)
+        reads = {
+            name: run_timed([PYTHON, "-c", EVENTS_FLOOR, str(pages), sql], env=ENV)
+            for name, sql in EVENT_READINGS.items()
+        }
+        sizes = [page.stat().st_size for page in pages.iterdir()]
+        restore(work / "after-full", pulls)
+        events = pull(pulls, origin, "events", code)
+    loads.append(load())
+    shutil.rmtree(pages)
+    fresh_store(fresh)
+    full_pages = work / "bare"
+    shutil.rmtree(full_pages, ignore_errors=True)
+    full_pages.mkdir()
+    with replay(recorded) as origin:
+        bare = run_timed([PYTHON, "-c", BARE, origin, str(full_pages)], env=ENV)
+        full = pull(fresh, origin, "full", code)
+    shutil.rmtree(full_pages)
+    loads.append(load())
+    cheapest = min(reads, key=lambda name: reads[name].cpu)
+    lines = {"bare_events": bare_events, "duckdb_read": reads[cheapest], "events": events}
+    return {
+        "first_events": warm,
+        "event_pages": [len(sizes), sum(sizes), max(sizes)],
+        "events_read": {name: int(t.stdout.split()[-1]) for name, t in reads.items()},
+        "readings": {name: timed(t) for name, t in reads.items()},
+        "cheapest": cheapest,
+        **{name: timed(t) for name, t in lines.items()},
+        "bare": timed(bare),
+        "full": timed(full),
+        "x_full": {name: round(t.seconds / full.seconds, 3) for name, t in lines.items()},
+        "x_full_cpu": {name: round(t.cpu / full.cpu, 3) for name, t in lines.items()},
+        "loads": loads,
+    }
 
 
 def reconciled(uploads: Path) -> dict[str, object]:

@@ -26,7 +26,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from benchmarks.bench_api import FIRST_EVENTS, RECORD, TOKEN, free_port, peak_mb, replay
+from benchmarks.bench_api import (
+    FIRST_EVENTS,
+    RECORD,
+    RECORD_EVENTS,
+    TOKEN,
+    cursor_of,
+    free_port,
+    peak_mb,
+    replay,
+)
 from benchmarks.common import API_INGEST, DATA, PYTHON, run_timed
 
 DISTRICT = "apibench"
@@ -111,28 +120,6 @@ def pull(store: Path, origin: str, mode: str, tree: Path) -> dict[str, object]:
             **json.loads(timed.stdout.strip().splitlines()[-1])}  # fmt: skip
 
 
-# The events after night 2's cursor, added to night 3's recorded responses (``RECORD``'s index).
-RECORD_EVENTS = """
-import json, os, sys, httpx
-origin, folder, cursor = sys.argv[1], sys.argv[2], sys.argv[3]
-token = os.environ["ROSTERLAB_STANDIN_TOKEN"]
-index = json.load(open(f"{folder}/index.json"))
-with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=3600) as c:
-    uri = f"/v3.1/events?limit=10000&starting_after={cursor}"
-    while uri:
-        r = c.get(uri)
-        r.raise_for_status()
-        index[uri] = f"events-{len(index):05d}.json"
-        with open(f"{folder}/{index[uri]}", "wb") as out:
-            out.write(r.content)
-        body = r.json()
-        uri = next((l["uri"] for l in body["links"] if l["rel"] == "next"), None)
-        uri = uri if body["data"] else None
-json.dump(index, open(f"{folder}/index.json", "w"))
-"""
-CURSOR_URI = "/v3.1/events?limit=1&ending_before=" + "f" * 24
-
-
 def recorded(uploads: Path, work: Path, tree: Path) -> tuple[Path, Path]:
     """Night 2's and night 3's responses, recorded once (kept beside the uploads store)."""
     env = {"ROSTERLAB_STANDIN_TOKEN": TOKEN}
@@ -147,10 +134,7 @@ def recorded(uploads: Path, work: Path, tree: Path) -> tuple[Path, Path]:
             run_timed([PYTHON, "-c", FIRST_EVENTS, served.origin], env=env)
             run_timed([PYTHON, "-c", RECORD, served.origin, str(folder)], env=env)
             if night == 3:
-                night2 = folders[0]
-                index = json.loads((night2 / "index.json").read_text())
-                newest = json.loads((night2 / index[CURSOR_URI]).read_text())["data"]
-                cursor = newest[-1]["data"]["id"]
+                cursor = cursor_of(folders[0])
                 run_timed([PYTHON, "-c", RECORD_EVENTS, served.origin, str(folder), cursor],
                           env=env)  # fmt: skip
         finally:
