@@ -367,6 +367,20 @@ def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def bare_and_full(recorded: Path, pages: Path, store: Path, code: Path) -> tuple[Timed, Timed]:
+    """The bare loop (its pages to ``pages``, removed after) and a full pull into ``store``, made
+    fresh, timed back to back against the recorded responses: on these 2 cores the stand-in's
+    rendering would compete with the pull's own work (not the bare loop's)."""
+    fresh_store(store)
+    shutil.rmtree(pages, ignore_errors=True)
+    pages.mkdir()
+    with replay(recorded) as origin:
+        bare = run_timed([PYTHON, "-c", BARE, origin, str(pages)], env=ENV)
+        full = pull(store, origin, "full", code)
+    shutil.rmtree(pages)
+    return bare, full
+
+
 def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[str, object]:
     """One step's measurements (the stores it needs are those the earlier steps left); the
     pulls run the ``rosterlab`` of tree ``code``."""
@@ -397,16 +411,7 @@ def run_step(step: str, work: Path, students: int, code: Path = ROOT) -> dict[st
             run_timed([PYTHON, "-c", RECORD, served.origin, str(recorded)], env=ENV)
         measured = {"first_events": warm, "standin": [served.started, served.peak_mb]}
     if step in ("full", "replay"):
-        fresh_store(pulls)
-        pages = work / "bare"
-        shutil.rmtree(pages, ignore_errors=True)
-        pages.mkdir()
-        # Both timed against the recorded responses, back to back: on these 2 cores the
-        # stand-in's rendering would compete with the pull's own work (not the bare loop's).
-        with replay(recorded) as origin:
-            bare = run_timed([PYTHON, "-c", BARE, origin, str(pages)], env=ENV)
-            full = pull(pulls, origin, "full", code)
-        shutil.rmtree(pages)
+        bare, full = bare_and_full(recorded, work / "bare", pulls, code)
         copy_store(pulls, after_full)
         measured |= {"full": timed(full), "bare": timed(bare)}
     if measured:
@@ -484,14 +489,7 @@ def floor(work: Path, code: Path) -> dict[str, object]:
         events = pull(pulls, origin, "events", code)
     loads.append(load())
     shutil.rmtree(pages)
-    fresh_store(fresh)
-    full_pages = work / "bare"
-    shutil.rmtree(full_pages, ignore_errors=True)
-    full_pages.mkdir()
-    with replay(recorded) as origin:
-        bare = run_timed([PYTHON, "-c", BARE, origin, str(full_pages)], env=ENV)
-        full = pull(fresh, origin, "full", code)
-    shutil.rmtree(full_pages)
+    bare, full = bare_and_full(recorded, work / "bare", fresh, code)
     loads.append(load())
     cheapest = min(reads, key=lambda name: reads[name].cpu)
     lines = {"bare_events": bare_events, "duckdb_read": reads[cheapest], "events": events}
