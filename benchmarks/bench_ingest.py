@@ -45,7 +45,9 @@ block_size, used_blocks = con.execute(
 sizes = {"used_bytes": block_size * used_blocks}
 if sys.argv[2:] == ["store"]:
     for codec, n, packed in con.execute(
-        "SELECT codec, count(*), sum(octet_length(data)) FROM raw_files GROUP BY codec"
+        "SELECT codec, count(*), sum(octet_length(data) + coalesce(("
+        "SELECT sum(octet_length(p.data)) FROM raw_file_parts p WHERE p.sha256 = r.sha256), 0)) "
+        "FROM raw_files r GROUP BY codec"
     ).fetchall():
         sizes[codec] = {"files": n, "bytes": int(packed)}
 print(json.dumps(sizes))

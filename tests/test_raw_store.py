@@ -6,6 +6,7 @@ enough for zstd's long-distance matching to matter); each test names its inciden
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ import pytest
 
 from rosterlab.bundle import open_bundle
 from rosterlab.errors import StoreError
-from rosterlab.store import Store, export_snapshot, ingest_bundle
+from rosterlab.store import Store, export_snapshot, ingest_bundle, raw
+from rosterlab.store.doctor import RESTORE, check_store
 from tests.tiny import Night, tiny_night, write_night
 
 NIGHT_1 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
@@ -296,3 +298,75 @@ def test_a_late_night_replayed_by_rebuild_is_a_delta_and_every_night_still_expor
     ]
     for snapshot, folder in zip(store.snapshots("maple"), folders, strict=True):
         assert exported(store, snapshot.id, tmp_path / f"out{snapshot.seq}") == received(folder)
+
+
+def noisy_night(students: int = 80_000, seed: int = 11) -> Night:
+    """The big night whose last column holds 128 random base64 characters per student: its
+    students.csv (~16 MB) compresses to about 9 MiB, over two of the raw store's parts."""
+    rng = random.Random(seed)
+    night = big_night(students, seed)
+    rows = [night["students.csv"][0]]
+    for row in night["students.csv"][1:]:
+        rows.append([*row[:-1], base64.b64encode(rng.randbytes(96)).decode()])
+    return {**night, "students.csv": rows}
+
+
+def parts(store: Store, digest: str) -> list[int]:
+    """The byte length of each part of a kept blob, the head in raw_files first."""
+    head = store.rows("SELECT octet_length(data) FROM raw_files WHERE sha256 = ?", [digest])
+    rest = store.rows(
+        "SELECT octet_length(data) FROM raw_file_parts WHERE sha256 = ? ORDER BY part", [digest]
+    )
+    return [head[0][0], *(size for (size,) in rest)]
+
+
+def test_a_blob_over_4_mib_is_kept_in_parts_and_exports_byte_for_byte(store, tmp_path):
+    first = noisy_night()
+    n1 = write(tmp_path, "n1", first)
+    n2 = write(tmp_path, "n2", renamed(first, range(0, 600), "Moreau"))
+    ids = [ingest(store, n1, 1), ingest(store, n2, 2)]
+    keyframe = sha256((n1 / "students.csv").read_bytes())
+    sizes = parts(store, keyframe)
+    assert len(sizes) == 3 and sizes[:2] == [raw.PART, raw.PART] and 0 < sizes[2] <= raw.PART
+    assert store.rows("SELECT part FROM raw_file_parts ORDER BY part") == [(1,), (2,)]
+    # night 2 is a small delta of that keyframe, read back from its three parts
+    assert kept(store, n2) == ("zstd-delta", keyframe)
+    assert len(parts(store, sha256((n2 / "students.csv").read_bytes()))) == 1
+    for snapshot_id, folder in zip(ids, (n1, n2), strict=True):
+        assert exported(store, snapshot_id, tmp_path / f"out{snapshot_id}") == received(folder)
+    report = check_store(store)  # the store is not published yet (it is on close): not asked
+    assert (report.raw_files, report.raw_files_decoded) == (6, 6)  # 5 files, 1 delta
+    assert [p for p in report.problems if p.check in ("raw-files", "orphans")] == []
+
+
+def test_a_blob_kept_whole_before_parts_existed_still_reads(store, tmp_path):
+    """A store migrated to schema 16 keeps its earlier blobs whole in raw_files.data."""
+    n1 = write(tmp_path, "n1", noisy_night())
+    snapshot_id = ingest(store, n1, 1)
+    digest = sha256((n1 / "students.csv").read_bytes())
+    whole = store.stored_raw(digest)[1].data
+    store.execute("UPDATE raw_files SET data = ? WHERE sha256 = ?", [whole, digest])
+    store.execute("DELETE FROM raw_file_parts WHERE sha256 = ?", [digest])
+    assert parts(store, digest) == [len(whole)]
+    assert exported(store, snapshot_id, tmp_path / "out") == received(n1)
+
+
+def test_a_lost_part_or_a_part_without_its_file_is_a_doctor_problem(store, tmp_path):
+    n1 = write(tmp_path, "n1", noisy_night())
+    snapshot_id = ingest(store, n1, 1)
+    digest = sha256((n1 / "students.csv").read_bytes())
+    store.execute("DELETE FROM raw_file_parts WHERE sha256 = ? AND part = 2", [digest])
+    with pytest.raises(StoreError) as caught:
+        export_snapshot(store, snapshot_id, tmp_path / "out")
+    assert str(caught.value) == (
+        f"raw file {digest[:12]} is corrupt (truncated or overlong): "
+        "export it with --canonical instead"
+    )
+    assert [p.check for p in check_store(store).problems if p.check != "published"] == ["raw-files"]
+    store.execute("DELETE FROM raw_files WHERE sha256 = ?", [digest])
+    assert [(p.check, p.message) for p in check_store(store).problems if p.check == "orphans"] == [
+        (
+            "orphans",
+            f"raw_file_parts has 1 part of raw file {digest[:12]}, which is not kept; {RESTORE}",
+        )
+    ]

@@ -102,11 +102,7 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
                 blob = raw.Blob(raw.FULL, packed.read_bytes())
             else:
                 blob = raw.pack(page.path.name, page.path, page.sha256, page.bytes, None)
-            store.execute(
-                "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [page.sha256, page.bytes, blob.codec, blob.data, blob.base_sha256],
-            )
+            store.keep_raw(page.sha256, page.bytes, blob)
         store.execute(
             "INSERT INTO api_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
             [

@@ -117,6 +117,8 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
     decoded = 0
     if "raw_files" in tables:
         problems += _limited(_raw_present(store))
+        if "raw_file_parts" in tables:
+            problems += _limited(_raw_parts_owned(store))
         if not quick:
             decoded, found = _raw_decodes(store)
             problems += _limited(iter(found))
@@ -321,6 +323,20 @@ def _orphans(store: Store, tables: set[str]) -> Iterator[Problem]:
                 f"{table} has {rows} rows of snapshot {snapshot}, which does not exist; {RESTORE}",
                 snapshot=snapshot,
             )
+
+
+def _raw_parts_owned(store: Store) -> Iterator[Problem]:
+    """Every stored part belongs to a kept raw file (a part without one is a half-removed blob)."""
+    for sha256, parts in store.rows(
+        "SELECT sha256, count(*) FROM raw_file_parts "
+        "WHERE sha256 NOT IN (SELECT sha256 FROM raw_files) GROUP BY ALL ORDER BY sha256"
+    ):
+        yield Problem(
+            "orphans",
+            f"raw_file_parts has {parts} part{'s' if parts > 1 else ''} of raw file "
+            f"{sha256[:12]}, which is not kept; "
+            f"{RESTORE}",
+        )
 
 
 def _raw_present(store: Store) -> Iterator[Problem]:

@@ -489,12 +489,11 @@ class Ingestor:
 
             def keep() -> None:
                 self.progress("keeping raw files")
-                for source, blob in packing.result():
-                    self.store.execute(
-                        "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [source.sha256, source.size, blob.codec, blob.data, blob.base_sha256],
-                    )
+                packed = packing.result()
+                while packed:  # each blob freed once kept: the largest, last, meets no other
+                    source, blob = packed.pop(0)
+                    self.store.keep_raw(source.sha256, source.size, blob)
+                    del blob
 
             try:
                 yield _Keeping(parsed, keep)
@@ -520,10 +519,8 @@ class Ingestor:
         )
         if not found:
             return None
-        sha256, size, data = self.store.rows(
-            "SELECT sha256, bytes, data FROM raw_files WHERE sha256 = ?", [found[0][0]]
-        )[0]
-        return sha256, size, data
+        stored = self.store.stored_raw(found[0][0])
+        return None if stored is None else (found[0][0], stored[0], stored[1].data)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ DELTA = "zstd-delta"
 LEVEL = 3
 REKEY_RATIO = 0.25  # a delta above this share of a full frame's size starts a new keyframe
 CHUNK = 4 << 20
+PART = 4 << 20  # a stored blob's part (rosterlab/store/schema.py, RAW_PARTS)
 _MAX_WINDOW_LOG = 31  # zstd's limit on 64-bit: a delta reaches back over at most 2 GiB
 
 

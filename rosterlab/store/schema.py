@@ -319,6 +319,18 @@ CREATE TABLE check_runs (
 # 'zstd-delta') against the keyframe ``base_sha256``; see rosterlab/store/raw.py.
 RAW_DELTAS = "ALTER TABLE raw_files ADD COLUMN base_sha256 VARCHAR"
 
+# A blob longer than rosterlab.store.raw.PART keeps its first PART bytes in ``raw_files.data``
+# and the rest in numbered parts here (1, 2, ...): DuckDB copies a bound blob several times
+# while inserting it, so a 83 MiB students.csv bound whole raised the 1M full pull's peak by
+# ~150 MiB; parts of 4 MiB do not. Blobs kept before this migration are whole, with no parts.
+RAW_PARTS = """
+CREATE TABLE raw_file_parts (
+    sha256 VARCHAR NOT NULL,
+    part INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (sha256, part)
+)"""
+
 
 # The versions of each key two or more versions hold at once in a snapshot (a duplicate ID as
 # the store sees it). Kept by the ingest so a diff finds a touched key's other versions here
@@ -621,4 +633,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
+        (16, "raw blobs over 4 MiB kept in parts", RAW_PARTS),
     ]

@@ -847,30 +847,61 @@ class Store:
 
     def _raw_blob(self, sha256: str) -> tuple[int, raw.Blob, raw.Keyframe | None]:
         """A kept file's size, blob and (for a delta) loaded keyframe."""
-        rows = self._rows(
-            "SELECT bytes, codec, data, base_sha256 FROM raw_files WHERE sha256 = ?", [sha256]
-        )
-        if not rows:
+        stored = self.stored_raw(sha256)
+        if stored is None:
             raise StoreError(
                 f"raw file {sha256[:12]} is not kept (pruned by retention): "
                 "export with --canonical instead"
             )
-        from rosterlab.store import raw
-
-        size, codec, data, base_sha256 = rows[0]
-        keyframe = self._raw_keyframe(sha256, base_sha256) if base_sha256 else None
-        return size, raw.Blob(codec, data, base_sha256), keyframe
+        size, blob = stored
+        keyframe = self._raw_keyframe(sha256, blob.base_sha256) if blob.base_sha256 else None
+        return size, blob, keyframe
 
     def _raw_keyframe(self, sha256: str, base_sha256: str) -> raw.Keyframe:
-        rows = self._rows("SELECT bytes, data FROM raw_files WHERE sha256 = ?", [base_sha256])
-        if not rows:
+        stored = self.stored_raw(base_sha256)
+        if stored is None:
             raise StoreError(
                 f"raw file {sha256[:12]} is a delta of keyframe {base_sha256[:12]}, which is not "
                 "kept: export with --canonical instead"
             )
         from rosterlab.store import raw
 
-        return raw.load_keyframe(base_sha256, *rows[0])
+        return raw.load_keyframe(base_sha256, stored[0], stored[1].data)
+
+    def stored_raw(self, sha256: str) -> tuple[int, raw.Blob] | None:
+        """A kept file's size and blob as stored, its parts joined; None when it is not kept."""
+        rows = self._rows(
+            "SELECT bytes, codec, data, base_sha256 FROM raw_files WHERE sha256 = ?", [sha256]
+        )
+        if not rows:
+            return None
+        from rosterlab.store import raw
+
+        size, codec, data, base_sha256 = rows[0]
+        parts = self._rows(
+            "SELECT data FROM raw_file_parts WHERE sha256 = ? ORDER BY part", [sha256]
+        )
+        if parts:
+            data = b"".join([data, *(part for (part,) in parts)])
+        return size, raw.Blob(codec, data, base_sha256)
+
+    def keep_raw(self, sha256: str, size: int, blob: raw.Blob) -> None:
+        """Keep a received file's blob: its first :data:`raw.PART` bytes in ``raw_files``, the
+        rest in numbered ``raw_file_parts``, so that no statement binds more than a part (DuckDB
+        copies a bound blob several times while inserting it)."""
+        from rosterlab.store import raw
+
+        data = memoryview(blob.data)
+        self.execute(
+            "INSERT INTO raw_files (sha256, bytes, codec, data, base_sha256) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [sha256, size, blob.codec, bytes(data[: raw.PART]), blob.base_sha256],
+        )
+        for part, start in enumerate(range(raw.PART, len(data), raw.PART), 1):
+            self.execute(
+                "INSERT INTO raw_file_parts (sha256, part, data) VALUES (?, ?, ?)",
+                [sha256, part, bytes(data[start : start + raw.PART])],
+            )
 
     def district_sync_type(self, district: str) -> str | None:
         rows = self._rows("SELECT sync_type FROM districts WHERE district = ?", [district])
