@@ -16,7 +16,8 @@ import httpx
 
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
-from rosterlab.store import Store, forget_snapshot, ingest_bundle
+from rosterlab.store import Store, forget_snapshot, ingest_bundle, redate_snapshot
+from rosterlab.store.doctor import check_store
 from tests.api_standin import TOKEN, TOKEN_ENV, standin
 from tests.test_api import DISTRICT, configure
 from tests.test_api_events import SAMPLES
@@ -152,6 +153,7 @@ def moved(store: Store) -> list[tuple[Any, ...]]:
 def test_a_rekeyed_record_and_a_changed_sis_id_keeping_its_clever_id_over_three_pulls(
     tmp_path, monkeypatch
 ):
+    """Each change closes one row and opens one; T-1 served again is a second row of its own."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     store, (p1, p2, p3), served = three_pulls(tmp_path)
     (s003,) = [c for e, sis, c in served[0] if sis == "S-003"]
@@ -171,6 +173,12 @@ def test_a_rekeyed_record_and_a_changed_sis_id_keeping_its_clever_id_over_three_
             ("teachers", "T-1", jo, p3, None),
         ]
         assert s.rows("SELECT count(*) FROM api_ids")[0][0] == runs(served) == 14
+    # the first pull redated between the two others: each pull still reads its own ids
+    with Store.open(store) as s:
+        after, before = s.snapshot(p2).taken_at, s.snapshot(p3).taken_at
+        redate_snapshot(s, p1, after + (before - after) / 2)
+        assert [x.id for x in s.snapshots(DISTRICT) if x.origin == "api"] == [p2, p1, p3]
+        assert [ids_of(s, p) for p in (p1, p2, p3)] == served
 
 
 def test_forgetting_a_pull_or_an_upload_keeps_the_other_pulls_ids(tmp_path, monkeypatch):
@@ -227,3 +235,35 @@ def test_a_store_that_kept_the_ids_per_snapshot_is_migrated_to_the_same_interval
     with Store.open(store) as s:
         assert s.rows("FROM api_ids ORDER BY ALL") == recorded
         assert [ids_of(s, p) for p in pulls] == served
+
+
+def test_doctor_finds_an_interval_that_names_an_upload_and_a_clever_id_kept_twice(
+    tmp_path, monkeypatch
+):
+    """Healthy after the pulls and after forgetting one; then two damages, a line each."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    store, (p1, p2, p3), served = three_pulls(tmp_path)
+    (s003x,) = [c for e, sis, c in served[1] if sis == "S-003X"]
+    with Store.open(store, read_only=True) as s:
+        assert check_store(s, quick=True).problems == ()
+    with Store.open(store) as s:
+        forget_snapshot(s, p2)
+    with Store.open(store, read_only=True) as s:
+        assert check_store(s, quick=True).problems == ()
+    with Store.open(store) as s:
+        first_upload = s.snapshots(DISTRICT)[0].id
+        s.execute("UPDATE api_ids SET valid_from = ? WHERE sis_id = 'S-003'", [first_upload])
+        s.execute(
+            "INSERT INTO api_ids VALUES (?, 'students', 'S-003X', ?, ?, NULL)",
+            [DISTRICT, s003x, p3],
+        )
+    with Store.open(store, read_only=True) as s:
+        problems = [(p.check, p.message) for p in check_store(s, quick=True).problems]
+    restore = "restore the store from a backup, or re-create it by ingesting the district's nights"
+    assert problems == [
+        ("api-ids", f"students 'S-003' of district {DISTRICT} has Clever id interval "
+                    f"[{first_upload}, {p1}], not between two of the district's api pulls; "
+                    f"{restore}"),
+        ("api-ids", f"students 'S-003X' of district {DISTRICT}: the same Clever id is kept twice "
+                    f"from pull {p3} (reconcile would read it twice); {restore}"),
+    ]  # fmt: skip
