@@ -256,7 +256,7 @@ def test_a_bundle_comes_back_through_the_api_equal_except_the_documented_lossy_f
         assert (recorded.sis_type, recorded.last_sync) == ("sftp", "2026-09-01T02:00:00.000Z")
         assert recorded.pages == 9 and recorded.requests == 10 and recorded.rate_limit_waits == 0
         clever_ids = store.rows(
-            "SELECT entity, count(*) FROM api_ids WHERE snapshot_id = ? GROUP BY ALL ORDER BY 1",
+            "SELECT entity, count(*) FROM api_ids_of(?) GROUP BY ALL ORDER BY 1",
             [served.id],
         )
         assert clever_ids == [

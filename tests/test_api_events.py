@@ -1036,8 +1036,10 @@ def test_a_sample_districts_nights_pulled_by_events_are_its_full_pulls(
             assert e.snapshot_files(a.id).drop("mtime").to_dicts() == (
                 f.snapshot_files(b.id).drop("mtime").to_dicts()
             )
-            for table in ("snapshot_entities", "api_ids"):
-                query = f"SELECT * EXCLUDE (snapshot_id) FROM {table} WHERE snapshot_id = ? "
+            for query in (
+                "SELECT * EXCLUDE (snapshot_id) FROM snapshot_entities WHERE snapshot_id = ? ",
+                "FROM api_ids_of(?) ",
+            ):
                 assert e.rows(query + "ORDER BY ALL", [a.id]) == f.rows(
                     query + "ORDER BY ALL", [b.id]
                 )

@@ -107,8 +107,8 @@ def test_a_merged_user_comes_back_as_its_teacher_rows_and_its_staff_rows(
         assert_round_trip(s, upload.id, served.id)
         ids = dict(
             s.rows(
-                "SELECT entity || ' ' || sis_id, clever_id FROM api_ids WHERE snapshot_id = ? "
-                "AND sis_id IN ('T-1', 'F-2')",
+                "SELECT entity || ' ' || sis_id, clever_id FROM api_ids_of(?) "
+                "WHERE sis_id IN ('T-1', 'F-2')",
                 [served.id],
             )
         )

@@ -948,16 +948,38 @@ def _enrollments(store: Store, out: _Out) -> int:
     return _write(store, out, "enrollments.csv", columns, from_sql)
 
 
+# Each served record's (entity, sis_id, clever_id), of ``api_sis``.
+_SERVED_IDS = (
+    "(SELECT DISTINCT entity, sis_id, clever_id FROM ("
+    "SELECT 'schools' AS entity, sis AS sis_id, id AS clever_id FROM api_sis "
+    "WHERE step = 'schools' "
+    "UNION ALL SELECT 'sections', sis, id FROM api_sis WHERE step = 'sections' "
+    "UNION ALL SELECT 'students', sis, id FROM api_sis WHERE step = 'users-student' "
+    "UNION ALL SELECT 'teachers', sis, id FROM api_sis WHERE step = 'users-teacher' "
+    "UNION ALL SELECT 'staff', sis, id FROM api_sis WHERE step = 'users-staff') "
+    "WHERE sis_id IS NOT NULL)"
+)
+
+
 def record_clever_ids(store: Store, snapshot_id: int) -> None:
-    """Keep each record's Clever id beside its sis_id (table ``api_ids``), for reconcile."""
+    """Keep each record's Clever id beside its sis_id (table ``api_ids``), for reconcile: as a
+    delta on the district's open rows. An open pair the pull no longer serves is closed at the
+    district's previous pull, a pair new to it opens a row at it, every other pair is left alone.
+
+    Called before the pull's ``api_pulls`` row is written (the previous pull is the newest one
+    recorded). The ids are read back through ``api_ids_of(snapshot)`` (rosterlab/store/schema.py).
+    """
+    district = "(SELECT district FROM snapshots WHERE id = ?)"
     store.execute(
-        "INSERT INTO api_ids SELECT ?, entity, sis_id, clever_id FROM ("
-        "SELECT 'schools' AS entity, sis AS sis_id, id AS clever_id FROM api_sis "
-        "WHERE step = 'schools' "
-        "UNION ALL SELECT 'sections', sis, id FROM api_sis WHERE step = 'sections' "
-        "UNION ALL SELECT 'students', sis, id FROM api_sis WHERE step = 'users-student' "
-        "UNION ALL SELECT 'teachers', sis, id FROM api_sis WHERE step = 'users-teacher' "
-        "UNION ALL SELECT 'staff', sis, id FROM api_sis WHERE step = 'users-staff') "
-        "WHERE sis_id IS NOT NULL",
-        [snapshot_id],
+        "UPDATE api_ids SET valid_to = (SELECT max(p.snapshot_id) FROM api_pulls p "
+        f"JOIN snapshots s ON s.id = p.snapshot_id WHERE s.district = {district}) "
+        f"WHERE district = {district} AND valid_to IS NULL AND (entity, sis_id, clever_id) "
+        f"NOT IN (FROM {_SERVED_IDS})",
+        [snapshot_id, snapshot_id],
+    )
+    store.execute(
+        f"INSERT INTO api_ids SELECT {district}, entity, sis_id, clever_id, ?, NULL "
+        f"FROM {_SERVED_IDS} ANTI JOIN (SELECT entity, sis_id, clever_id FROM api_ids "
+        f"WHERE district = {district} AND valid_to IS NULL) USING (entity, sis_id, clever_id)",
+        [snapshot_id, snapshot_id, snapshot_id],
     )

@@ -733,10 +733,9 @@ class _Reconciler:
         is served as its teacher row's (docs/api.md, merged users). Binds the served id."""
         sis = f"split_part(key, {quote_literal(spec.KEY_SEPARATOR)}, 1)"
         return (
-            f"(CASE WHEN field IN ('First_name', 'Last_name') AND {sis} IN (SELECT s.sis_id "
-            "FROM api_ids s JOIN api_ids t ON t.snapshot_id = s.snapshot_id "
-            "AND t.clever_id = s.clever_id AND t.entity = 'teachers' "
-            "WHERE s.snapshot_id = ? AND s.entity = 'staff') "
+            f"(CASE WHEN field IN ('First_name', 'Last_name') AND {sis} IN (WITH i AS "
+            "(FROM api_ids_of(?)) SELECT s.sis_id FROM i s JOIN i t ON t.clever_id = s.clever_id "
+            "AND t.entity = 'teachers' WHERE s.entity = 'staff') "
             "THEN 'a teacher who is also staff (the same email) is one user: the teacher''s "
             f"name is served' ELSE {normalised} END)"
         )
@@ -851,9 +850,9 @@ class _Reconciler:
             return
         listed = rekeys[:DETAIL_LIMIT]
         ids = self.store.rows(
-            "SELECT (SELECT any_value(clever_id) FROM api_ids WHERE snapshot_id = ? "
-            "AND entity = r.entity AND sis_id = r.old_sis), (SELECT any_value(clever_id) "
-            "FROM api_ids WHERE snapshot_id = ? AND entity = r.entity AND sis_id = r.new_sis) "
+            "SELECT (SELECT any_value(clever_id) FROM api_ids_of(?) "
+            "WHERE entity = r.entity AND sis_id = r.old_sis), (SELECT any_value(clever_id) "
+            "FROM api_ids_of(?) WHERE entity = r.entity AND sis_id = r.new_sis) "
             "FROM (SELECT unnest(?::VARCHAR[]) AS entity, unnest(?::VARCHAR[]) AS old_sis, "
             "unnest(?::VARCHAR[]) AS new_sis, unnest(range(?)) AS i) r ORDER BY i",
             [

@@ -249,3 +249,60 @@ def forget_served(store: Store, snapshot_ids: Sequence[int]) -> None:
         [list(snapshot_ids)],
     )
     store.execute(f"DELETE FROM api_served_of WHERE snapshot_id IN {gone}", [list(snapshot_ids)])
+
+
+def forget_ids(store: Store, district: str, snapshot_ids: Sequence[int]) -> None:
+    """Take the district's pulls among ``snapshot_ids`` out of its ``api_ids`` intervals (they
+    are being removed; call it while their ``snapshots`` and ``api_pulls`` rows are still there).
+
+    Each interval keeps the pulls left in it (none: the row goes), runs that a removed pull kept
+    apart become one row, and a pair the newest pull left serves is open again. One pass over the
+    district's rows, only when a pull is removed; the other pulls' ids stay what they were.
+    """
+    pulls = [
+        snapshot_id
+        for (snapshot_id,) in store.rows(
+            "SELECT p.snapshot_id FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id "
+            "WHERE s.district = ? ORDER BY 1",
+            [district],
+        )
+    ]
+    gone = set(snapshot_ids)
+    if not gone.intersection(pulls):
+        return
+    kept = [pull for pull in pulls if pull not in gone]
+    # per pull (kept or not): the rank among the kept of the first kept pull at or after it
+    # (``up``) and of the last kept pull at or before it (``down``), NULL where there is none
+    up, down, rank = [], [], 0
+    for pull in pulls:
+        up.append(rank + 1 if rank < len(kept) else None)
+        if pull not in gone:
+            rank += 1
+            up[-1] = rank
+        down.append(rank or None)
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE _runs AS "
+        "WITH m AS (SELECT unnest(?::INTEGER[]) AS id, unnest(?::BIGINT[]) AS up, "
+        "unnest(?::BIGINT[]) AS down), "
+        "r AS (SELECT i.entity, i.sis_id, i.clever_id, f.up AS lo, t.down AS hi FROM api_ids i "
+        "JOIN m f ON f.id = i.valid_from JOIN m t ON t.id = coalesce(i.valid_to, ?) "
+        "WHERE i.district = ?), "
+        "s AS (SELECT *, coalesce(lo <> lag(hi) OVER (PARTITION BY entity, sis_id, clever_id "
+        "ORDER BY lo) + 1, true) AS fresh FROM r WHERE lo <= hi), "
+        "g AS (SELECT *, sum(fresh::INTEGER) OVER (PARTITION BY entity, sis_id, clever_id "
+        "ORDER BY lo) AS run FROM s) "
+        "SELECT entity, sis_id, clever_id, min(lo) AS lo, max(hi) AS hi FROM g "
+        "GROUP BY entity, sis_id, clever_id, run",
+        [pulls, up, down, pulls[-1], district],
+    )
+    store.execute("DELETE FROM api_ids WHERE district = ?", [district])
+    store.execute(
+        "INSERT INTO api_ids SELECT ?, r.entity, r.sis_id, r.clever_id, f.id, "
+        "CASE WHEN r.hi = ? THEN NULL ELSE t.id END FROM _runs r "
+        "JOIN (SELECT unnest(?::INTEGER[]) AS id, generate_subscripts(?::INTEGER[], 1) AS n) f "
+        "ON f.n = r.lo "
+        "JOIN (SELECT unnest(?::INTEGER[]) AS id, generate_subscripts(?::INTEGER[], 1) AS n) t "
+        "ON t.n = r.hi",
+        [district, len(kept), kept, kept, kept, kept],
+    )
+    store.execute("DROP TABLE _runs")

@@ -5,7 +5,8 @@ schema migrations complete; every snapshot's ``snapshot_files`` add up to the bu
 and it has one ``snapshot_entities`` row per entity; every received file has its raw blob, and
 (unless ``quick``) the blob decodes to bytes with that sha256; the SCD2 tables keep their
 invariants (``valid_from <= valid_to``, no version open twice, intervals within the district's
-nights, row counts per night equal ``snapshot_entities``); seqs run 1, 2, 3... per district.
+nights, row counts per night equal ``snapshot_entities``); seqs run 1, 2, 3... per district;
+``api_ids`` intervals begin and end at the district's pulls, no Clever id kept twice at once.
 
 Each problem is one line saying what is wrong and what to do. The store is opened read-only and
 without migrating, so a store that needs an upgrade is reported rather than upgraded.
@@ -27,6 +28,7 @@ from rosterlab.store.schema import duplicate_versions_sql, migrations
 from rosterlab.store.sql import quote_ident
 from rosterlab.store.store import Store
 
+API_ID_INTERVALS = 17  # the migration that made api_ids intervals
 LISTED = 20  # problems listed per check; the rest are counted in one more line
 RESTORE = "restore the store from a backup, or re-create it by ingesting the district's nights"
 STATE_TABLES = ("snapshots", "findings", "check_runs", "pushes", "ledger", "raw_files")
@@ -122,6 +124,8 @@ def check_store(store: Store, *, quick: bool = False) -> DoctorReport:
         if not quick:
             decoded, found = _raw_decodes(store)
             problems += _limited(iter(found))
+    if API_ID_INTERVALS in _applied(store, tables):
+        problems += _limited(_api_ids(store))
     for entity in spec.ENTITIES.values():
         if entity.name in tables:
             problems += _limited(_scd2(store, entity.name))
@@ -405,6 +409,38 @@ def _scd2(store: Store, entity: str) -> Iterator[Problem]:
             "scd2",
             f"{entity} {key!r} of district {district}: the same version is present twice from "
             f"night {valid_from} (ingest would mis-close it); {RESTORE}",
+            district,
+            entity=entity,
+        )
+
+
+def _api_ids(store: Store) -> Iterator[Problem]:
+    """Clever id intervals begin and end at pulls of their district, in order, and no pair is
+    served twice at once (``api_ids_of`` would read it twice)."""
+    pulls = "(SELECT p.snapshot_id FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id "
+    for district, entity, sis_id, valid_from, valid_to in store.rows(
+        f"SELECT district, entity, sis_id, valid_from, valid_to FROM api_ids i "
+        f"WHERE valid_from NOT IN {pulls}WHERE s.district = i.district) "
+        f"OR valid_to NOT IN {pulls}WHERE s.district = i.district) "
+        "OR valid_to < valid_from ORDER BY ALL"
+    ):
+        yield Problem(
+            "api-ids",
+            f"{entity} {sis_id!r} of district {district} has Clever id interval "
+            f"[{valid_from}, {valid_to}], not between two of the district's api pulls; {RESTORE}",
+            district,
+            entity=entity,
+        )
+    for district, entity, sis_id, valid_from in store.rows(
+        "SELECT district, entity, sis_id, valid_from FROM (SELECT *, "
+        "lag(coalesce(valid_to, 2147483647)) OVER (PARTITION BY district, entity, sis_id, "
+        "clever_id ORDER BY valid_from, valid_to NULLS LAST) AS before FROM api_ids) "
+        "WHERE before >= valid_from ORDER BY ALL"
+    ):
+        yield Problem(
+            "api-ids",
+            f"{entity} {sis_id!r} of district {district}: the same Clever id is kept twice from "
+            f"pull {valid_from} (reconcile would read it twice); {RESTORE}",
             district,
             entity=entity,
         )

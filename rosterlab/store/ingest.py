@@ -33,7 +33,7 @@ from rosterlab.errors import (
 from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import raw
-from rosterlab.store.api_pulls import forget_served
+from rosterlab.store.api_pulls import forget_ids, forget_served
 from rosterlab.store.delta import OwnerDelta, merge_delta
 from rosterlab.store.pushes import was_pushed
 from rosterlab.store.sql import quote_ident
@@ -906,10 +906,11 @@ def _replay(
             if old.id in times:
                 folders[old.id] = Path(tmp) / str(old.id)
                 materialize(store, old.id, folders[old.id])
-        _forget_district(store, district, [old.id for old in history])
         dropped = [old.id for old in history if old.id not in times]
+        forget_ids(store, district, dropped)  # reads the pulls' snapshots: before they go
+        _forget_district(store, district, [old.id for old in history])
         forget_served(store, dropped)
-        for table in ("field_profiles", "check_runs", "api_pulls", "api_pages", "api_ids"):
+        for table in ("field_profiles", "check_runs", "api_pulls", "api_pages"):
             store.execute(
                 f"DELETE FROM {table} WHERE snapshot_id IN (SELECT unnest(?::INTEGER[]))",
                 [dropped],

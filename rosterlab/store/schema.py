@@ -429,7 +429,8 @@ SELECT DISTINCT s.id, {quote_literal(entity.name)}, p.key, p.row_hash FROM (
 
 # rosterlab.api: one row per API pull (the snapshot it made, version, district status, sharing
 # scope as records served per step), its raw JSON pages (content-addressed in raw_files, so the
-# snapshot can be re-derived), and each served record's Clever id beside its sis_id. Kept apart
+# snapshot can be re-derived), and each served record's Clever id beside its sis_id (one row per
+# snapshot here; intervals of pulls since migration 17, API_ID_INTERVALS). Kept apart
 # from the entity tables so an API snapshot's row hashes equal the upload's for equal data.
 API_TABLES = """
 CREATE TABLE api_pulls (
@@ -607,6 +608,52 @@ CREATE VIEW finding_places AS
     UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
 
 
+# Clever ids as intervals (rosterlab/api/mapping.py ``record_clever_ids``): per district, each
+# (entity, sis_id, clever_id) with the API pulls that served it, ``[valid_from, valid_to]`` in the
+# pulls' snapshot ids (``valid_to`` NULL while the district's newest pull serves it). The pulls of a
+# district are its snapshots with an ``api_pulls`` row, in id order (the order they were pulled);
+# upload snapshots between them are no part of an interval, and snapshot ids, unlike seqs, stay
+# as they are when a replay inserts, moves or drops a night (ingest.py ``_replay``). A pull
+# records its delta only: pairs new to it open a row, pairs it no longer serves are closed at the
+# previous pull. ``api_ids_of(snapshot)`` is the one reader: the (entity, sis_id, clever_id) an
+# API snapshot served, nothing for another snapshot. Rows kept per snapshot before move into
+# intervals (runs of consecutive pulls); rows of a snapshot the store no longer holds, or that is
+# no pull, are dropped.
+API_ID_INTERVALS = """
+CREATE TABLE api_id_intervals (
+    district VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL,
+    sis_id VARCHAR NOT NULL,
+    clever_id VARCHAR NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER
+);
+INSERT INTO api_id_intervals
+    WITH pulls AS (
+        SELECT s.district, p.snapshot_id,
+            row_number() OVER (PARTITION BY s.district ORDER BY p.snapshot_id) AS n,
+            max(p.snapshot_id) OVER (PARTITION BY s.district) AS newest
+        FROM api_pulls p JOIN snapshots s ON s.id = p.snapshot_id
+    ), served AS (
+        SELECT DISTINCT p.district, i.entity, i.sis_id, i.clever_id, p.snapshot_id, p.n, p.newest
+        FROM api_ids i JOIN pulls p ON p.snapshot_id = i.snapshot_id
+    )
+    SELECT district, entity, sis_id, clever_id, min(snapshot_id),
+        CASE WHEN max(snapshot_id) = any_value(newest) THEN NULL ELSE max(snapshot_id) END
+    FROM (
+        SELECT *, n - row_number() OVER (
+            PARTITION BY district, entity, sis_id, clever_id ORDER BY n) AS run
+        FROM served
+    ) GROUP BY district, entity, sis_id, clever_id, run;
+DROP TABLE api_ids;
+ALTER TABLE api_id_intervals RENAME TO api_ids;
+CREATE MACRO api_ids_of(snapshot) AS TABLE
+    SELECT i.entity, i.sis_id, i.clever_id
+    FROM snapshots s JOIN api_ids i ON i.district = s.district
+    WHERE s.id = snapshot AND s.id IN (SELECT snapshot_id FROM api_pulls)
+        AND i.valid_from <= s.id AND (i.valid_to IS NULL OR i.valid_to >= s.id)"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -634,4 +681,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
         (16, "raw blobs over 4 MiB kept in parts", RAW_PARTS),
+        (17, "Clever ids as intervals of a district's api pulls", API_ID_INTERVALS),
     ]
