@@ -36,6 +36,7 @@ from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
+from rosterlab.store.api_pulls import pulls as pulls_of
 from rosterlab.store.api_pulls import served_of
 from rosterlab.store.staging import parsed_table
 from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
@@ -453,6 +454,74 @@ def test_an_events_pull_that_fell_back_and_found_nothing_new_says_both(
         cursor_kept=True,
     )
     assert newest["api"]["event_cursor"] not in (None, "")
+
+
+def aged(store: Path, days: int) -> None:
+    """``days`` pass for the store's pulls (nothing else changes): their recorded times move
+    back, as the stand-in's clock is the night it serves, not the wall clock."""
+    with Store.open(store) as s:
+        s.execute(
+            "UPDATE api_pulls SET started_at = started_at - to_days(?), "
+            "finished_at = finished_at - to_days(?), "
+            "cursor_confirmed_at = cursor_confirmed_at - to_days(?)",
+            [days, days, days],
+        )
+
+
+def test_nightly_events_pulls_of_unchanged_data_keep_the_cursor_inside_the_window(
+    tmp_path, capsys, monkeypatch
+):
+    """Issue 14: the data stays unchanged for 40 nights. Each --events pull finds no event after
+    the cursor, so every event after it is newer than that pull, and Clever keeps them 30 days
+    from then: the pull renews the cursor's window instead of the 30 days running from the
+    pull that recorded it (a full pull every night after day 30). Past 30 days without a
+    confirmation it is a full pull, saying why; finding the very same pages, it renews too."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        new = pulled(pulls, config, capsys)
+        said = []
+        for days in (20, 20, 31, 0):
+            aged(pulls, days)
+            api = pulled(pulls, config, capsys, "--events")["api"]
+            said.append((api["events_applied_to"], api["events_not_applied"], api["cursor_kept"]))
+    base = new["snapshot"]["id"]
+    assert said == [
+        (base, None, False),
+        (base, None, False),  # 40 days after the pull, 20 after the last event pull found none
+        (
+            None,
+            f"the event cursor of the last pull (snapshot {base}) was last confirmed 31 days "
+            "ago, beyond Clever's 30-day event window",
+            True,
+        ),
+        (base, None, False),
+    ]
+    with Store.open(pulls, read_only=True) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+    assert recorded.event_cursor == new["api"]["event_cursor"]
+    assert recorded.started_at < NOW.replace(tzinfo=None) - timedelta(days=70)
+    assert recorded.cursor_confirmed_at > NOW.replace(tzinfo=None) - timedelta(minutes=5)
+
+
+def test_a_pull_kept_before_migration_18_has_its_cursor_confirmed_at_its_start(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    ingest(uploads, tmp_path / "n1", nights()[0], NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        pulled(pulls, configure(tmp_path, origin), capsys)
+    with Store.open(pulls) as s:
+        s.execute("ALTER TABLE api_pulls DROP COLUMN cursor_confirmed_at")
+        s.execute("DELETE FROM schema_migrations WHERE version = 18")
+    with Store.open(pulls) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+    assert recorded.cursor_confirmed_at == recorded.started_at
 
 
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):

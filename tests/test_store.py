@@ -289,6 +289,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (13, "the way each field profile's pattern sample was drawn"),
             (14, "whether a field profile's distinct count is an estimate"),
             (15, "the rows behind each finding kept as lists"),
+            (18, "when each api pull's event cursor was last confirmed"),
         ]
 
 

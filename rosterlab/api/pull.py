@@ -62,6 +62,7 @@ from rosterlab.store.api_pulls import (
     KeptPage,
     adopt_served,
     compress_served,
+    confirm_cursor,
     drop_pending,
     keep_cursor,
     keep_served,
@@ -340,11 +341,14 @@ def _event_base(
     last = earlier[-1]
     if last.event_cursor is None:
         return None, f"snapshot {last.snapshot_id} has no event cursor (events not served then)"
-    age = datetime.now(UTC).replace(tzinfo=None) - last.finished_at
+    # Clever keeps events 30 days: the events after the cursor are all still served while the
+    # last time it was known to miss none (that pull's start, or a later pull's that found no
+    # event after it) is within the window; past it, some may be gone, the cursor's own too.
+    age = datetime.now(UTC).replace(tzinfo=None) - (last.cursor_confirmed_at or last.started_at)
     if age > EVENT_WINDOW:
         return None, (
-            f"the last pull (snapshot {last.snapshot_id}) is {age.days} days old, beyond Clever's "
-            f"{EVENT_WINDOW.days}-day event window"
+            f"the event cursor of the last pull (snapshot {last.snapshot_id}) was last confirmed "
+            f"{age.days} days ago, beyond Clever's {EVENT_WINDOW.days}-day event window"
         )
     return last, None
 
@@ -545,11 +549,14 @@ def _record(
         ):
             # what this pull would keep, the newest pull keeps: the events after this pull's
             # cursor apply to its pages, and its served state is these pages' (none applied)
-            keep_cursor(store, ingest.snapshot.id, cursor)
+            keep_cursor(store, ingest.snapshot.id, cursor, pull.started_at)
             adopt_served(store, district, ingest.snapshot.id)
             cursor_kept = True
         elif base is None:
             drop_pending(store, district)
+        elif not any(p.records for p in fetched):
+            # no event after the base's cursor: any that follows is newer than this pull
+            confirm_cursor(store, base.snapshot_id, pull.started_at)
         # unchanged: a kept state holds the events applied, which a later pull applies again
         view = kept_state or base is None
         store.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS api_objects")

@@ -595,6 +595,15 @@ CREATE VIEW finding_places AS
     UNION ALL SELECT snapshot_id, code, entity, key, field, "row" FROM finding_rows"""
 
 
+# When each API pull's event cursor was last known to miss no event (rosterlab/api/pull.py
+# ``_event_base``): the pull's start, or a later pull's that found no event after it or took
+# it with the very same pages. Clever keeps events 30 days, so the events after the cursor are
+# all still served while this is under 30 days old. Pulls kept before: their start.
+CURSOR_CONFIRMED = """
+ALTER TABLE api_pulls ADD COLUMN cursor_confirmed_at TIMESTAMP;
+UPDATE api_pulls SET cursor_confirmed_at = started_at"""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) in order; applied ones are recorded in ``schema_migrations``.
 
@@ -621,4 +630,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (13, "the way each field profile's pattern sample was drawn", PROFILE_VERSIONS),
         (14, "whether a field profile's distinct count is an estimate", DISTINCT_ESTIMATED),
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
+        (18, "when each api pull's event cursor was last confirmed", CURSOR_CONFIRMED),
     ]
