@@ -36,6 +36,7 @@ from rosterlab.api.target import ApiTarget
 from rosterlab.bundle import open_bundle
 from rosterlab.cli import main
 from rosterlab.store import Store, ingest_bundle
+from rosterlab.store.api_pulls import pulls as pulls_of
 from rosterlab.store.api_pulls import served_of
 from rosterlab.store.staging import parsed_table
 from tests.api_standin import TOKEN, TOKEN_ENV, free_port, standin
@@ -266,7 +267,7 @@ def test_an_events_pull_that_pages_everything_says_why_without_progress(
         assert pull(pulls, configure(tmp_path, origin), "--events") == 0
         applied = capsys.readouterr().out
     assert applied.splitlines()[-1] == (
-        "  api: served data unchanged since the newest snapshot; nothing new recorded"
+        "  unchanged: the served data is snapshot 2's; nothing new recorded"
     )
 
 
@@ -288,8 +289,8 @@ def test_an_unchanged_pull_gives_the_newest_pull_without_a_cursor_its_cursor(
         assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
         unchanged = capsys.readouterr().out.splitlines()
     assert unchanged[-2:] == [
-        "  api: served data unchanged since the newest snapshot; nothing new recorded but its "
-        "event cursor: the next --events pull applies the events after it",
+        "  unchanged: the served data is snapshot 1's; nothing new recorded but its event "
+        "cursor: the next --events pull applies the events after it",
         "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
         "served then)",
     ]
@@ -320,13 +321,207 @@ def test_an_unchanged_pull_of_other_pages_leaves_the_newest_pull_without_a_curso
         capsys.readouterr()
         assert pull(pulls, configure(tmp_path, origin, page_limit=1), "--no-progress") == 0
         assert capsys.readouterr().out.splitlines()[-1] == (
-            "  api: served data unchanged since the newest snapshot; nothing new recorded"
+            "  unchanged: the served data is snapshot 1's; nothing new recorded"
         )
         assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
         "served then)"
     )
+
+
+def unchanged(new: dict[str, Any], **facts: Any) -> dict[str, Any]:
+    """The ``api`` object of an unchanged pull: the new pull's, but what this pull did."""
+    return {**new, "unchanged": True, **facts}
+
+
+def test_an_unchanged_full_pull_says_what_it_did_in_json_and_text(tmp_path, capsys, monkeypatch):
+    """Issue 14: a cron job's full pull of a night already pulled recorded nothing new; its JSON
+    still says what the pull did (requests, pages, the district as served, the snapshot it
+    matched, the cursor kept), not ``"api": null``."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        new = pulled(pulls, config, capsys)
+        again = pulled(pulls, config, capsys)
+        capsys.readouterr()
+        assert pull(pulls, config, "--no-progress") == 0
+        text = capsys.readouterr().out.splitlines()
+    assert new["api"] == {
+        "target": "standin",
+        "base_url": origin,
+        "version": "3.1",
+        "unchanged": False,
+        "matched_snapshot": None,
+        "resumed": False,
+        "events_applied_to": None,
+        "events_not_applied": None,
+        "event_cursor": new["api"]["event_cursor"],
+        "cursor_kept": False,
+        "district": {
+            "clever_id": new["api"]["district"]["clever_id"],
+            "state": "success",
+            "sis_type": "sftp",
+            "last_sync": (NOW - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "pause_start": None,
+            "pause_end": None,
+        },
+        "scope": {"districts": 1, "schools": 2, "terms": 1, "courses": 2, "sections": 2,
+                  "users-student": 3, "users-teacher": 2, "users-staff": 1, "users-contact": 3},
+        "pages": 9,
+        "pages_fetched": 9,
+        "requests": 10,
+        "rate_limit_waits": 0,
+    }  # fmt: skip
+    assert new["api"]["event_cursor"] not in (None, "")
+    assert (again["snapshot"]["id"], again["snapshot"]["new"]) == (new["snapshot"]["id"], False)
+    assert again["api"] == unchanged(
+        new["api"], matched_snapshot=new["snapshot"]["id"], cursor_kept=True
+    )
+    scope = " · ".join(f"{step} {count}" for step, count in new["api"]["scope"].items())
+    last_sync = new["api"]["district"]["last_sync"]
+    assert text[-4:] == [
+        "  api: standin v3.1, 9 pages in 10 requests, 0 rate-limit waits",
+        f"  district: state success, sis_type sftp, last sync {last_sync}",
+        f"  served: {scope}",
+        f"  unchanged: the served data is snapshot {new['snapshot']['id']}'s; nothing new recorded "
+        "but its event cursor: the next --events pull applies the events after it",
+    ]
+
+
+def test_an_unchanged_events_pull_says_it_applied_the_events_and_kept_no_cursor(
+    tmp_path, capsys, monkeypatch
+):
+    """No event after the cursor: the events pull fetches one empty page of events, applies it
+    to the base pull's 9 pages and matches that pull's snapshot; the cursor stays the base's."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        new = pulled(pulls, config, capsys)
+        applied = pulled(pulls, config, capsys, "--events")
+        capsys.readouterr()
+        assert pull(pulls, config, "--events", "--no-progress") == 0
+        text = capsys.readouterr().out.splitlines()
+    base = new["snapshot"]["id"]
+    assert applied["snapshot"]["new"] is False
+    assert applied["api"] == unchanged(
+        new["api"],
+        matched_snapshot=base,
+        events_applied_to=base,
+        pages=10,
+        pages_fetched=1,
+        requests=1,
+    )
+    assert (text[-4], text[-1]) == (
+        f"  api: standin v3.1, 1 pages in 1 requests, 0 rate-limit waits, events applied to "
+        f"snapshot {base} (9 pages kept from it)",
+        f"  unchanged: the served data is snapshot {base}'s; nothing new recorded",
+    )
+
+
+def test_an_events_pull_that_fell_back_and_found_nothing_new_says_both(
+    tmp_path, capsys, monkeypatch
+):
+    """Night 2 pulled while events were not served (no cursor); --events then pages everything
+    (saying why), finds the same pages, and the newest pull takes the cursor it fetched."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        new = pulled(pulls, configure(tmp_path, origin), capsys)
+    assert (new["api"]["event_cursor"], new["api"]["requests"]) == (None, 10)
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        fallback = pulled(pulls, config, capsys, "--events")
+        newest = pulled(pulls, config, capsys)  # a full pull: the newest event, as the cursor
+    base = new["snapshot"]["id"]
+    assert fallback["snapshot"]["new"] is False
+    assert fallback["api"] == unchanged(
+        {**new["api"], "base_url": origin},
+        matched_snapshot=base,
+        events_not_applied=f"snapshot {base} has no event cursor (events not served then)",
+        event_cursor=newest["api"]["event_cursor"],
+        cursor_kept=True,
+    )
+    assert newest["api"]["event_cursor"] not in (None, "")
+
+
+def aged(store: Path, days: int) -> None:
+    """``days`` pass for the store's pulls (nothing else changes): their recorded times move
+    back, as the stand-in's clock is the night it serves, not the wall clock."""
+    with Store.open(store) as s:
+        s.execute(
+            "UPDATE api_pulls SET started_at = started_at - to_days(?), "
+            "finished_at = finished_at - to_days(?), "
+            "cursor_confirmed_at = cursor_confirmed_at - to_days(?)",
+            [days, days, days],
+        )
+
+
+def test_nightly_events_pulls_of_unchanged_data_keep_the_cursor_inside_the_window(
+    tmp_path, capsys, monkeypatch
+):
+    """Issue 14: the data stays unchanged for 40 nights. Each --events pull finds no event after
+    the cursor, so every event after it is newer than that pull, and Clever keeps them 30 days
+    from then: the pull renews the cursor's window instead of the 30 days running from the
+    pull that recorded it (a full pull every night after day 30). Past 30 days without a
+    confirmation it is a full pull, saying why; finding the very same pages, it renews too."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        config = configure(tmp_path, origin)
+        new = pulled(pulls, config, capsys)
+        said = []
+        for days in (20, 20, 31, 0):
+            aged(pulls, days)
+            api = pulled(pulls, config, capsys, "--events")["api"]
+            said.append((api["events_applied_to"], api["events_not_applied"], api["cursor_kept"]))
+    base = new["snapshot"]["id"]
+    assert said == [
+        (base, None, False),
+        (base, None, False),  # 40 days after the pull, 20 after the last event pull found none
+        (
+            None,
+            f"the event cursor of the last pull (snapshot {base}) was last confirmed 31 days "
+            "ago, beyond Clever's 30-day event window",
+            True,
+        ),
+        (base, None, False),
+    ]
+    with Store.open(pulls, read_only=True) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+    assert recorded.event_cursor == new["api"]["event_cursor"]
+    assert recorded.started_at < NOW.replace(tzinfo=None) - timedelta(days=70)
+    assert recorded.cursor_confirmed_at > NOW.replace(tzinfo=None) - timedelta(minutes=5)
+
+
+def test_a_pull_kept_before_migration_18_has_its_cursor_confirmed_at_its_start(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    ingest(uploads, tmp_path / "n1", nights()[0], NOW - timedelta(days=2))
+    with standin(uploads, DISTRICT) as origin:
+        pulled(pulls, configure(tmp_path, origin), capsys)
+    with Store.open(pulls) as s:
+        s.execute("ALTER TABLE api_pulls DROP COLUMN cursor_confirmed_at")
+        s.execute("DELETE FROM schema_migrations WHERE version = 18")
+    with Store.open(pulls) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+    assert recorded.cursor_confirmed_at == recorded.started_at
 
 
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):

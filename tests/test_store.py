@@ -291,6 +291,7 @@ def test_migrations_are_recorded_once(tmp_path):
             (15, "the rows behind each finding kept as lists"),
             (16, "raw blobs over 4 MiB kept in parts"),
             (17, "Clever ids as intervals of a district's api pulls"),
+            (18, "when each api pull's event cursor was last confirmed"),
         ]
 
 

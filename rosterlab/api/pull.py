@@ -62,6 +62,7 @@ from rosterlab.store.api_pulls import (
     KeptPage,
     adopt_served,
     compress_served,
+    confirm_cursor,
     drop_pending,
     keep_cursor,
     keep_served,
@@ -88,14 +89,16 @@ BEFORE_ANY_EVENT = ""
 
 @dataclass(frozen=True)
 class PullResult:
-    """What a pull did: the ingest result, the recorded pull (None when unchanged), whether it
-    resumed, the rows per bundle file, the snapshot events were applied to (None: full), and
-    why events were asked for but not applied (None: not asked for, or applied). ``fetched``:
-    the pages this pull fetched (with those a resumed attempt kept), as its ``requests`` count
-    them; an events pull's snapshot keeps the base pull's pages too (``pull.pages``)."""
+    """What a pull did: the ingest result, the pull (recorded when ``ingest.new``; unchanged,
+    what it saw, its snapshot the one it matched and its ``event_cursor`` the one the next
+    events pull continues from, the target's newest pull's), whether it resumed, the rows per
+    bundle file, the snapshot events were applied to (None: full), and why events were asked
+    for but not applied (None: not asked for, or applied). ``fetched``: the pages this pull
+    fetched (with those a resumed attempt kept), as its ``requests`` count them; an events
+    pull's state is made of the base pull's pages too (``pull.pages``)."""
 
     ingest: IngestResult
-    pull: ApiPull | None
+    pull: ApiPull
     resumed: bool
     rows: dict[str, int]
     events_base: int | None
@@ -321,23 +324,31 @@ def _mode(base: ApiPull | None) -> dict[str, Any]:
     return {"kind": "events", "base": base.snapshot_id, "cursor": base.event_cursor}
 
 
+def _target_pulls(store: Store, target: ApiTarget, district: str) -> list[ApiPull]:
+    """The district's recorded pulls of ``target`` at its version, oldest first."""
+    return [
+        p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
+    ]
+
+
 def _event_base(
     store: Store, target: ApiTarget, district: str
 ) -> tuple[ApiPull | None, str | None]:
     """The pull whose cursor the events continue from, or None and why it is a full pull."""
-    earlier = [
-        p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
-    ]
+    earlier = _target_pulls(store, target, district)
     if not earlier:
         return None, f"no earlier pull of [api.{target.name}] v{target.version} to apply events to"
     last = earlier[-1]
     if last.event_cursor is None:
         return None, f"snapshot {last.snapshot_id} has no event cursor (events not served then)"
-    age = datetime.now(UTC).replace(tzinfo=None) - last.finished_at
+    # Clever keeps events 30 days: the events after the cursor are all still served while the
+    # last time it was known to miss none (that pull's start, or a later pull's that found no
+    # event after it) is within the window; past it, some may be gone, the cursor's own too.
+    age = datetime.now(UTC).replace(tzinfo=None) - (last.cursor_confirmed_at or last.started_at)
     if age > EVENT_WINDOW:
         return None, (
-            f"the last pull (snapshot {last.snapshot_id}) is {age.days} days old, beyond Clever's "
-            f"{EVENT_WINDOW.days}-day event window"
+            f"the event cursor of the last pull (snapshot {last.snapshot_id}) was last confirmed "
+            f"{age.days} days ago, beyond Clever's {EVENT_WINDOW.days}-day event window"
         )
     return last, None
 
@@ -502,29 +513,28 @@ def _record(
                 delta=delta,
             )
         drop_owners(store)
-        pull = None
+        started = datetime.fromisoformat(manifest.state["started_at"])
+        pull = ApiPull(
+            snapshot_id=ingest.snapshot.id,
+            target=target.name,
+            base_url=target.base_url,
+            version=target.version,
+            clever_district_id=served.get("id"),
+            district_state=served.get("state"),
+            sis_type=served.get("sis_type"),
+            last_sync=served.get("last_sync"),
+            pause_start=served.get("pause_start"),
+            pause_end=served.get("pause_end"),
+            scope=scope,
+            pages=len(kept),
+            requests=manifest.state["requests"],
+            rate_limit_waits=manifest.state["rate_limit_waits"],
+            started_at=started.replace(tzinfo=None),
+            finished_at=datetime.now(UTC).replace(tzinfo=None),
+            event_cursor=cursor,
+        )
         if ingest.new:
             record_clever_ids(store, ingest.snapshot.id)
-            started = datetime.fromisoformat(manifest.state["started_at"])
-            pull = ApiPull(
-                snapshot_id=ingest.snapshot.id,
-                target=target.name,
-                base_url=target.base_url,
-                version=target.version,
-                clever_district_id=served.get("id"),
-                district_state=served.get("state"),
-                sis_type=served.get("sis_type"),
-                last_sync=served.get("last_sync"),
-                pause_start=served.get("pause_start"),
-                pause_end=served.get("pause_end"),
-                scope=scope,
-                pages=len(kept),
-                requests=manifest.state["requests"],
-                rate_limit_waits=manifest.state["rate_limit_waits"],
-                started_at=started.replace(tzinfo=None),
-                finished_at=datetime.now(UTC).replace(tzinfo=None),
-                event_cursor=cursor,
-            )
             record_pull(store, pull, kept)
             if kept_state:  # the events were applied to it in place
                 mark_served(store, district, ingest.snapshot.id)
@@ -539,14 +549,20 @@ def _record(
         ):
             # what this pull would keep, the newest pull keeps: the events after this pull's
             # cursor apply to its pages, and its served state is these pages' (none applied)
-            keep_cursor(store, ingest.snapshot.id, cursor)
+            keep_cursor(store, ingest.snapshot.id, cursor, pull.started_at)
             adopt_served(store, district, ingest.snapshot.id)
             cursor_kept = True
         elif base is None:
             drop_pending(store, district)
+        elif not any(p.records for p in fetched):
+            # no event after the base's cursor: any that follows is newer than this pull
+            confirm_cursor(store, base.snapshot_id, pull.started_at)
         # unchanged: a kept state holds the events applied, which a later pull applies again
         view = kept_state or base is None
         store.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS api_objects")
+    if not ingest.new:  # the cursor the next events pull continues from
+        newest = _target_pulls(store, target, district)
+        pull = replace(pull, event_cursor=newest[-1].event_cursor if newest else None)
     return PullResult(
         ingest,
         pull,
@@ -571,9 +587,7 @@ def _same_pages(
     good for those pages as for these. Pages that differ (a record changed in a way the bundle
     does not show, a Clever id re-issued) keep the newest pull's cursor as it was: events
     applied to other pages than the cursor's could give another state than a full pull."""
-    earlier = [
-        p for p in pulls(store, district) if (p.target, p.version) == (target.name, target.version)
-    ]
+    earlier = _target_pulls(store, target, district)
     if not earlier or earlier[-1].snapshot_id != snapshot_id:
         return False
     kept = kept_pages(store, snapshot_id, folder / "base", write=False)

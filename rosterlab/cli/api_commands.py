@@ -26,6 +26,31 @@ STANDIN_MEMORY_LIMIT = "1GB"  # unless memory_limit is configured
 # default limit (80 % of RAM) they would stay in memory; beyond this one they spill to disk.
 PULL_MEMORY_LIMIT = "1GB"  # unless memory_limit is configured
 
+PULL_DETAILS = """
+
+JSON (--format json): the ingest's object (snapshot, findings_summary, outcome, ...) and "api",
+an object whether or not the pull recorded a new snapshot:
+  target, base_url, version   the [api.NAME] table pulled
+  unchanged          true: the served data maps to the bundle of the district's newest
+                     snapshot; nothing new recorded (snapshot.new is false)
+  matched_snapshot   that snapshot's id when unchanged, else null
+  resumed            true: pages an earlier, broken attempt kept were used
+  events_applied_to  the snapshot whose pull's pages the events were applied to (--events),
+                     else null (a full pull)
+  events_not_applied why --events made a full pull instead (null: not asked for, or applied)
+  event_cursor       the event id the next --events pull continues after ("": every event,
+                     null: events not served, the next is a full pull); unchanged: the
+                     target's newest pull's
+  cursor_kept        true: an unchanged full pull fetched the very pages of the newest pull,
+                     which takes this pull's event cursor
+  district           {clever_id, state, sis_type, last_sync, pause_start, pause_end} as served
+  scope              {step: records served}, e.g. users-student
+  pages              the pages the pull's state is made of (an events pull: the base pull's
+                     and its own), kept with a new snapshot
+  pages_fetched      the pages this pull fetched (with those of a resumed attempt)
+  requests, rate_limit_waits   HTTP requests (retries and a resumed attempt's included)
+                     and 429 (rate limit) waits"""
+
 
 def cmd_api_pull(args: argparse.Namespace) -> int:
     from rosterlab.api import api_token, load_api_target, pull_district
@@ -56,27 +81,14 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
         output.emit_json(
             {
                 **render.ingest_dict(night.result, night.outcome),
-                "api": render_api.pull_dict(
-                    result.pull,
-                    result.resumed,
-                    result.events_base,
-                    result.full_because,
-                    result.fetched,
-                ),
+                "api": render_api.pull_dict(result),
             }
         )
     else:
         output.emit(
             render.ingest_text(night.result, night.rows, night.outcome)
             + "\n"
-            + render_api.pull_text(
-                result.pull,
-                result.resumed,
-                result.events_base,
-                result.full_because,
-                result.fetched,
-                result.cursor_kept,
-            )
+            + render_api.pull_text(result)
         )
     return EXIT_FINDINGS if fails(night.result.severity_counts(), args.fail_on) else EXIT_OK
 
@@ -213,6 +225,7 @@ def register(sub: Any) -> None:
         '  # rosterlab.toml: [api.clever-oak] base_url = "https://api.clever.com", '
         'version = "3.1", token_env = "OAK_TOKEN"',
     )
+    pull.description = (pull.description or "") + PULL_DETAILS
     pull.add_argument("--target", required=True, help="an [api.NAME] table of rosterlab.toml")
     add_district(pull)
     pull.add_argument(

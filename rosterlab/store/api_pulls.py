@@ -49,6 +49,8 @@ class ApiPull:
     started_at: datetime
     finished_at: datetime
     event_cursor: str | None  # None: events not served; "": served, none yet (all apply next)
+    # since when the cursor is known to miss no event (None: ``started_at``); see confirm_cursor
+    cursor_confirmed_at: datetime | None = None
 
 
 def packed_path(page: Path, sha256: str) -> Path:
@@ -71,7 +73,7 @@ def pack_page(page: Path, sha256: str, size: int) -> None:
 _PULL_COLUMNS = (
     "snapshot_id, target, base_url, version, clever_district_id, district_state, sis_type, "
     "last_sync, pause_start, pause_end, scope, pages, requests, rate_limit_waits, started_at, "
-    "finished_at, event_cursor"
+    "finished_at, event_cursor, cursor_confirmed_at"
 )
 
 
@@ -82,9 +84,10 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
 
     values: list[Any] = [getattr(pull, name.strip()) for name in _PULL_COLUMNS.split(",")]
     values[10] = {"key": list(pull.scope), "value": list(pull.scope.values())}
+    values[17] = pull.cursor_confirmed_at or pull.started_at
     store.execute(
         f"INSERT INTO api_pulls ({_PULL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?, ?, ?, ?)",
+        "MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?, ?, ?, ?, ?)",
         [*values[:10], values[10]["key"], values[10]["value"], *values[11:]],
     )
     kept = {
@@ -117,11 +120,23 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
         )
 
 
-def keep_cursor(store: Store, snapshot_id: int, event_cursor: str) -> None:
-    """A later pull found exactly this pull's pages served: the events after ``event_cursor``
-    (that pull's newer cursor) apply to these pages as well (call inside its transaction)."""
+def keep_cursor(store: Store, snapshot_id: int, event_cursor: str, confirmed_at: datetime) -> None:
+    """A later pull (started at ``confirmed_at``) found exactly this pull's pages served: the
+    events after ``event_cursor`` (that pull's newer cursor) apply to these pages as well (call
+    inside its transaction)."""
     store.execute(
-        "UPDATE api_pulls SET event_cursor = ? WHERE snapshot_id = ?", [event_cursor, snapshot_id]
+        "UPDATE api_pulls SET event_cursor = ?, cursor_confirmed_at = ? WHERE snapshot_id = ?",
+        [event_cursor, confirmed_at, snapshot_id],
+    )
+
+
+def confirm_cursor(store: Store, snapshot_id: int, confirmed_at: datetime) -> None:
+    """An events pull started at ``confirmed_at`` found no event after this pull's cursor: every
+    event after it is newer than that, so Clever keeps them all for 30 days from then."""
+    store.execute(
+        "UPDATE api_pulls SET cursor_confirmed_at = greatest(cursor_confirmed_at, ?) "
+        "WHERE snapshot_id = ?",
+        [confirmed_at, snapshot_id],
     )
 
 

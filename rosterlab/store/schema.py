@@ -652,6 +652,13 @@ CREATE MACRO api_ids_of(snapshot) AS TABLE
     FROM snapshots s JOIN api_ids i ON i.district = s.district
     WHERE s.id = snapshot AND s.id IN (SELECT snapshot_id FROM api_pulls)
         AND i.valid_from <= s.id AND (i.valid_to IS NULL OR i.valid_to >= s.id)"""
+# When each API pull's event cursor was last known to miss no event (rosterlab/api/pull.py
+# ``_event_base``): the pull's start, or a later pull's that found no event after it or took
+# it with the very same pages. Clever keeps events 30 days, so the events after the cursor are
+# all still served while this is under 30 days old. Pulls kept before: their start.
+CURSOR_CONFIRMED = """
+ALTER TABLE api_pulls ADD COLUMN cursor_confirmed_at TIMESTAMP;
+UPDATE api_pulls SET cursor_confirmed_at = started_at"""
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -682,4 +689,5 @@ def migrations() -> list[tuple[int, str, str]]:
         (15, "the rows behind each finding kept as lists", FINDING_ROW_LISTS),
         (16, "raw blobs over 4 MiB kept in parts", RAW_PARTS),
         (17, "Clever ids as intervals of a district's api pulls", API_ID_INTERVALS),
+        (18, "when each api pull's event cursor was last confirmed", CURSOR_CONFIRMED),
     ]

@@ -130,7 +130,7 @@ def _pull(bench: Workbench, night: NightRef, target: str | None) -> Static:
             check_ingested(store, result.ingest, bench.settings)
         where = f"the local stand-in serving night {upload.seq} (Data API v{STANDIN_VERSION})"
     snap = result.ingest.snapshot
-    if result.pull is None:
+    if not result.ingest.new:
         text = f"{bench.district}: {where} serves what snapshot #{snap.id} holds: no new snapshot"
     else:
         scope = " · ".join(f"{step} {count:,}" for step, count in result.pull.scope.items())
