@@ -84,10 +84,7 @@ def pulled(store: Path, config: Path, capsys: Any, *extra: str) -> dict[str, Any
 
 
 def test_the_standin_serves_events_of_the_nights_it_has_validated_and_ascending(tmp_path):
-    uploads = tmp_path / "uploads.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads = two_nights(tmp_path)
     with standin(uploads, DISTRICT) as origin:
         auth = {"Authorization": f"Bearer {TOKEN}"}
         body = httpx.get(f"{origin}/v3.1/events?limit=100", headers=auth).json()
@@ -311,10 +308,7 @@ def test_an_unchanged_pull_of_other_pages_leaves_the_newest_pull_without_a_curso
     cursor are not known to apply to the newest pull's pages, so it keeps no cursor and the
     next --events pull is still a full pull, saying why."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT, "--no-events") as origin:
         pulled(pulls, configure(tmp_path, origin), capsys)
     with standin(uploads, DISTRICT) as origin:
@@ -330,6 +324,15 @@ def test_an_unchanged_pull_of_other_pages_leaves_the_newest_pull_without_a_curso
     )
 
 
+def two_nights(tmp_path: Path) -> Path:
+    """An uploads store holding the district's nights 1 and 2 (three and two days ago)."""
+    uploads = tmp_path / "uploads.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
+    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    return uploads
+
+
 def unchanged(new: dict[str, Any], **facts: Any) -> dict[str, Any]:
     """The ``api`` object of an unchanged pull: the new pull's, but what this pull did."""
     return {**new, "unchanged": True, **facts}
@@ -340,10 +343,7 @@ def test_an_unchanged_full_pull_says_what_it_did_in_json_and_text(tmp_path, caps
     still says what the pull did (requests, pages, the district as served, the snapshot it
     matched, the cursor kept), not ``"api": null``."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT) as origin:
         config = configure(tmp_path, origin)
         new = pulled(pulls, config, capsys)
@@ -399,10 +399,7 @@ def test_an_unchanged_events_pull_says_it_applied_the_events_and_kept_no_cursor(
     """No event after the cursor: the events pull fetches one empty page of events, applies it
     to the base pull's 9 pages and matches that pull's snapshot; the cursor stays the base's."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT) as origin:
         config = configure(tmp_path, origin)
         new = pulled(pulls, config, capsys)
@@ -433,10 +430,7 @@ def test_an_events_pull_that_fell_back_and_found_nothing_new_says_both(
     """Night 2 pulled while events were not served (no cursor); --events then pages everything
     (saying why), finds the same pages, and the newest pull takes the cursor it fetched."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT, "--no-events") as origin:
         new = pulled(pulls, configure(tmp_path, origin), capsys)
     assert (new["api"]["event_cursor"], new["api"]["requests"]) == (None, 10)
@@ -477,10 +471,7 @@ def test_nightly_events_pulls_of_unchanged_data_keep_the_cursor_inside_the_windo
     pull that recorded it (a full pull every night after day 30). Past 30 days without a
     confirmation it is a full pull, saying why; finding the very same pages, it renews too."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
-    first, second, _ = nights()
-    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=3))
-    ingest(uploads, tmp_path / "n2", second, NOW - timedelta(days=2))
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT) as origin:
         config = configure(tmp_path, origin)
         new = pulled(pulls, config, capsys)
