@@ -90,13 +90,7 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
         "MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?, ?, ?, ?, ?)",
         [*values[:10], values[10]["key"], values[10]["value"], *values[11:]],
     )
-    kept = {
-        row[0]
-        for row in store.rows(
-            "SELECT sha256 FROM raw_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
-            [[p.sha256 for p in pages]],
-        )
-    }
+    kept = store.raw_kept([p.sha256 for p in pages])
     for page in pages:
         if page.sha256 not in kept:
             kept.add(page.sha256)

@@ -469,13 +469,7 @@ class Ingestor:
         the largest are compressed beside the parse and the merge. The worker never touches
         DuckDB: keyframes are read before it starts, blobs written by ``keep()``.
         """
-        kept = {
-            row[0]
-            for row in self.store.rows(
-                "SELECT sha256 FROM raw_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
-                [[source.sha256 for source in bundle.files]],
-            )
-        }
+        kept = self.store.raw_kept([source.sha256 for source in bundle.files])
         jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]] = []
         for source in bundle.files:
             if source.sha256 not in kept:

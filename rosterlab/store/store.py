@@ -885,6 +885,16 @@ class Store:
             data = b"".join([data, *(part for (part,) in parts)])
         return size, raw.Blob(codec, data, base_sha256)
 
+    def raw_kept(self, sha256s: Sequence[str]) -> set[str]:
+        """Which of these files the raw store keeps already (content-addressed: kept once)."""
+        return {
+            row[0]
+            for row in self._rows(
+                "SELECT sha256 FROM raw_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                [list(sha256s)],
+            )
+        }
+
     def keep_raw(self, sha256: str, size: int, blob: raw.Blob) -> None:
         """Keep a received file's blob: its first :data:`raw.PART` bytes in ``raw_files``, the
         rest in numbered ``raw_file_parts``, so that no statement binds more than a part (DuckDB
