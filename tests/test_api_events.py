@@ -515,6 +515,42 @@ def test_a_pull_kept_before_migration_18_has_its_cursor_confirmed_at_its_start(
     assert recorded.cursor_confirmed_at == recorded.started_at
 
 
+def quiet(number: int) -> Night:
+    """A night whose upload differs from the others only in T-1's password, which the API never
+    serves: Clever serves the same records, only the district's ``last_sync`` moves."""
+    night = copy.deepcopy(EVERY_FIELD_NIGHT)
+    night["teachers.csv"][1][10] = f"pw-{number}"
+    return night
+
+
+def test_an_event_keeps_its_id_when_the_window_drops_an_older_night(tmp_path):
+    """An event id is its night's second, then a counter from 0 for that night: when the window
+    moves past the oldest night the stand-in kept, the events it still serves keep their ids,
+    so a cursor inside the window stays valid; the dropped night's event is a 404."""
+    uploads = tmp_path / "uploads.duckdb"
+    times = [NOW - timedelta(days=days) for days in (45, 40, 20, 1)]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    served = []
+    for number, when in enumerate(times):
+        ingest(uploads, tmp_path / f"n{number}", quiet(number), when)
+        if number >= 2:
+            with standin(uploads, DISTRICT) as origin:
+                body = httpx.get(f"{origin}/v3.1/events?limit=100", headers=auth).json()
+                gone = httpx.get(
+                    f"{origin}/v3.1/events?starting_after={event_id(times[1])}", headers=auth
+                )
+            served.append(([e["data"]["id"] for e in body["data"]], gone.status_code))
+    assert served == [
+        ([event_id(times[1]), event_id(times[2])], 200),  # nights 0-2 within 30 days of 2
+        ([event_id(times[2]), event_id(times[3])], 404),  # night 1 is before the window
+    ]
+
+
+def event_id(night: datetime) -> str:
+    """The id of a night's first event (its only one: the district's ``last_sync``)."""
+    return f"{int(night.timestamp()):08x}{0:016x}"
+
+
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):
     # Night 2: Cy's Last_name is blank, so Clever skips Cy (its enrollment row is unchanged) and
     # Cy's contact; Bo joins SEC-1 (an enrollment row only). Both sections' students change.
