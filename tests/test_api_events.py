@@ -330,6 +330,32 @@ def test_an_unchanged_pull_of_other_pages_gives_the_newest_pull_those_pages_and_
         assert rederived(s, 1, tmp_path / "again") == bundle_files(s, 1)
 
 
+def test_an_unchanged_pull_serving_other_clever_ids_leaves_the_newest_pull_as_it_was(
+    tmp_path, capsys, monkeypatch
+):
+    """The bundle does not show Clever ids: when the store keeps another id for a record than
+    the one served now (as after Clever re-issued it), the newest pull would read back other
+    ids than it recorded, so it takes neither the pages nor the cursor."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        pulled(pulls, configure(tmp_path, origin), capsys)
+    with Store.open(pulls) as s:
+        s.execute("UPDATE api_ids SET clever_id = ? WHERE sis_id = 'S-001'", ["f" * 24])
+        ids = s.rows("FROM api_ids_of(1) ORDER BY ALL")
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin, page_limit=1), "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "  unchanged: the served data is snapshot 1's; nothing new recorded"
+    )
+    with Store.open(pulls, read_only=True) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+        assert (recorded.pages, recorded.event_cursor) == (9, None)
+        assert s.rows("FROM api_ids_of(1) ORDER BY ALL") == ids
+    assert ("students", "S-001", "f" * 24) in ids
+
+
 def rederived(store: Store, snapshot_id: int, folder: Path) -> dict[str, str]:
     """The sha256 of each file an API snapshot's kept pages re-derive."""
     rederive(store, snapshot_id, folder)
