@@ -8,6 +8,7 @@ gives; a cursor outside the window falls back to a full pull, saying so.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 from collections import Counter
@@ -286,8 +287,8 @@ def test_an_unchanged_pull_gives_the_newest_pull_without_a_cursor_its_cursor(
         assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
         unchanged = capsys.readouterr().out.splitlines()
     assert unchanged[-2:] == [
-        "  unchanged: the served data is snapshot 1's; nothing new recorded but its event "
-        "cursor: the next --events pull applies the events after it",
+        "  unchanged: the served data is snapshot 1's; no new snapshot, its pull takes this "
+        "pull's pages and event cursor: the next --events pull applies the events after it",
         "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
         "served then)",
     ]
@@ -301,27 +302,69 @@ def test_an_unchanged_pull_gives_the_newest_pull_without_a_cursor_its_cursor(
     assert history(capsys, pulls)["doctor"]["healthy"] is True
 
 
-def test_an_unchanged_pull_of_other_pages_leaves_the_newest_pull_without_a_cursor(
+def test_an_unchanged_pull_of_other_pages_gives_the_newest_pull_those_pages_and_its_cursor(
     tmp_path, capsys, monkeypatch
 ):
-    """The same data served in other pages (one record a page): the events after the new
-    cursor are not known to apply to the newest pull's pages, so it keeps no cursor and the
-    next --events pull is still a full pull, saying why."""
+    """The same data served in other pages (one record a page), events served now: the newest
+    pull (no cursor) takes these pages with their cursor — the events after it apply to them,
+    and its snapshot's files re-derive from them byte for byte —, so the next --events pull
+    goes by events."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
     with standin(uploads, DISTRICT, "--no-events") as origin:
-        pulled(pulls, configure(tmp_path, origin), capsys)
+        new = pulled(pulls, configure(tmp_path, origin), capsys)
     with standin(uploads, DISTRICT) as origin:
         capsys.readouterr()
         assert pull(pulls, configure(tmp_path, origin, page_limit=1), "--no-progress") == 0
         assert capsys.readouterr().out.splitlines()[-1] == (
-            "  unchanged: the served data is snapshot 1's; nothing new recorded"
+            "  unchanged: the served data is snapshot 1's; no new snapshot, its pull takes this "
+            "pull's pages and event cursor: the next --events pull applies the events after it"
         )
-        assert pull(pulls, configure(tmp_path, origin), "--events", "--no-progress") == 0
+        events = pulled(pulls, configure(tmp_path, origin), capsys, "--events")
+    assert (new["api"]["pages"], new["api"]["event_cursor"]) == (9, None)
+    assert (events["api"]["events_applied_to"], events["api"]["events_not_applied"]) == (1, None)
+    assert (events["api"]["pages"], events["snapshot"]["new"]) == (18, False)  # 17 + 1 of events
+    with Store.open(pulls) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+        assert (recorded.pages, recorded.event_cursor) == (17, events["api"]["event_cursor"])
+        assert rederived(s, 1, tmp_path / "again") == bundle_files(s, 1)
+
+
+def test_an_unchanged_pull_serving_other_clever_ids_leaves_the_newest_pull_as_it_was(
+    tmp_path, capsys, monkeypatch
+):
+    """The bundle does not show Clever ids: when the store keeps another id for a record than
+    the one served now (as after Clever re-issued it), the newest pull would read back other
+    ids than it recorded, so it takes neither the pages nor the cursor."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads, pulls = two_nights(tmp_path), tmp_path / "pulls.duckdb"
+    with standin(uploads, DISTRICT, "--no-events") as origin:
+        pulled(pulls, configure(tmp_path, origin), capsys)
+    with Store.open(pulls) as s:
+        s.execute("UPDATE api_ids SET clever_id = ? WHERE sis_id = 'S-001'", ["f" * 24])
+        ids = s.rows("FROM api_ids_of(1) ORDER BY ALL")
+    with standin(uploads, DISTRICT) as origin:
+        capsys.readouterr()
+        assert pull(pulls, configure(tmp_path, origin, page_limit=1), "--no-progress") == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "  events: not applied, a full pull instead: snapshot 1 has no event cursor (events not "
-        "served then)"
+        "  unchanged: the served data is snapshot 1's; nothing new recorded"
     )
+    with Store.open(pulls, read_only=True) as s:
+        (recorded,) = pulls_of(s, DISTRICT)
+        assert (recorded.pages, recorded.event_cursor) == (9, None)
+        assert s.rows("FROM api_ids_of(1) ORDER BY ALL") == ids
+    assert ("students", "S-001", "f" * 24) in ids
+
+
+def rederived(store: Store, snapshot_id: int, folder: Path) -> dict[str, str]:
+    """The sha256 of each file an API snapshot's kept pages re-derive."""
+    rederive(store, snapshot_id, folder)
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def bundle_files(store: Store, snapshot_id: int) -> dict[str, str]:
+    """The sha256 of each file of a snapshot, as the store records them."""
+    return {f["name"]: f["sha256"] for f in store.snapshot_files(snapshot_id).to_dicts()}
 
 
 def two_nights(tmp_path: Path) -> Path:
@@ -388,8 +431,9 @@ def test_an_unchanged_full_pull_says_what_it_did_in_json_and_text(tmp_path, caps
         "  api: standin v3.1, 9 pages in 10 requests, 0 rate-limit waits",
         f"  district: state success, sis_type sftp, last sync {last_sync}",
         f"  served: {scope}",
-        f"  unchanged: the served data is snapshot {new['snapshot']['id']}'s; nothing new recorded "
-        "but its event cursor: the next --events pull applies the events after it",
+        f"  unchanged: the served data is snapshot {new['snapshot']['id']}'s; no new snapshot, its "
+        "pull takes this pull's pages and event cursor: the next --events pull applies the events "
+        "after it",
     ]
 
 
@@ -513,6 +557,153 @@ def test_a_pull_kept_before_migration_18_has_its_cursor_confirmed_at_its_start(
     with Store.open(pulls) as s:
         (recorded,) = pulls_of(s, DISTRICT)
     assert recorded.cursor_confirmed_at == recorded.started_at
+
+
+def quiet(number: int) -> Night:
+    """A night whose upload differs from the others only in T-1's password, which the API never
+    serves: Clever serves the same records, only the district's ``last_sync`` moves."""
+    night = copy.deepcopy(EVERY_FIELD_NIGHT)
+    night["teachers.csv"][1][10] = f"pw-{number}"
+    return night
+
+
+def pull_state(store: Path) -> list[tuple[Any, ...]]:
+    """Per API snapshot: its pull's district status, scope and cursor, the Clever ids kept for
+    it, and whether its kept pages re-derive its files byte for byte."""
+    with Store.open(store) as s:
+        return [
+            (
+                p.snapshot_id,
+                p.district_state,
+                p.last_sync,
+                p.scope,
+                p.event_cursor,
+                s.rows("FROM api_ids_of(?) ORDER BY ALL", [p.snapshot_id]),
+                rederived(s, p.snapshot_id, store.parent / f"again-{store.stem}-{p.snapshot_id}")
+                == bundle_files(s, p.snapshot_id),
+            )
+            for p in pulls_of(s, DISTRICT)
+        ]
+
+
+def test_nights_moving_only_last_sync_go_by_events_and_keep_the_cursor_current(
+    tmp_path, capsys, monkeypatch
+):
+    """Issue 14: a summer without roster changes, the SIS syncing every night (``last_sync``
+    moves). Each --events pull applies a ``districts.updated`` that changes no bundle row: the
+    newest pull takes the state it made — its pages plus the event page, the last event as its
+    cursor confirmed at this pull's start, the district's status — so events pulls 20 and 11
+    days apart go on past 30 days from the full pull (and from the first events pull) without a
+    full pull. 31 days without a pull fall back to a full pull, whose pages (another
+    ``last_sync``) the newest pull takes too; the next night goes by events again. A roster
+    change after such nights applies exactly: a store pulled in full at the same moments has
+    the same history, the same pulls' district status, cursors and Clever ids, and every
+    pull's kept pages re-derive its snapshot's files."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    uploads = tmp_path / "uploads.duckdb"
+    by_events, by_full = tmp_path / "events.duckdb", tmp_path / "full.duckdb"
+    days = (-1, 0, 20, 40, 60, 71, 102, 103, 105)  # the nights' days after the first pull
+    changed = copy.deepcopy(nights()[1])  # S-002 leaves, S-006 arrives, Cy's grade
+    first = NOW - timedelta(days=days[-1])
+    said, recorded = [], []
+    for number, day in enumerate(days):
+        night = changed if day == days[-1] else quiet(number)
+        ingest(uploads, tmp_path / f"n{number}", night, first + timedelta(days=day))
+        if day < 0:
+            continue
+        for store in (by_events, by_full):
+            if day > 0:
+                aged(store, day - days[number - 1])
+        with standin(uploads, DISTRICT, "--as-is") as origin:
+            config = configure(tmp_path, origin)
+            api = pulled(by_events, config, capsys, "--events")["api"]
+            assert pull(by_full, config) == 0
+        said.append(
+            (
+                day,
+                api["events_applied_to"],
+                api["events_not_applied"],
+                api["unchanged"],
+                api["cursor_kept"],
+                api["requests"],
+            )
+        )
+        with Store.open(by_events, read_only=True) as s:
+            newest = pulls_of(s, DISTRICT)[-1]
+        assert newest.event_cursor == api["event_cursor"]
+        assert newest.last_sync == api["district"]["last_sync"]
+        assert newest.last_sync == (first + timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        recent = newest.cursor_confirmed_at > NOW.replace(tzinfo=None) - timedelta(minutes=5)
+        recorded.append((newest.snapshot_id, newest.pages, recent))
+    assert said == [
+        (0, None, "no earlier pull of [api.standin] v3.1 to apply events to", False, False, 10),
+        (20, 1, None, True, True, 1),
+        (40, 1, None, True, True, 1),  # 40 days after the full pull: by events still
+        (60, 1, None, True, True, 1),
+        (71, 1, None, True, True, 1),  # 51 days after the first events pull
+        (
+            102,
+            None,
+            "the event cursor of the last pull (snapshot 1) was last confirmed 31 days ago, "
+            "beyond Clever's 30-day event window",
+            True,
+            True,
+            10,
+        ),
+        (103, 1, None, True, True, 1),
+        (105, 1, None, False, False, 1),
+    ]
+    assert recorded == [
+        (1, 9, True),
+        (1, 10, True),  # its pages and the event page
+        (1, 11, True),
+        (1, 12, True),
+        (1, 13, True),
+        (1, 9, True),  # the full pull's pages
+        (1, 10, True),
+        (2, 11, True),  # an events snapshot: its base's pages and its event page
+    ]
+    events, full = history(capsys, by_events, KEYS), history(capsys, by_full, KEYS)
+    for part in ("nights", "diffs", "timelines", "doctor"):
+        assert events[part] == full[part], part
+    assert events["doctor"]["healthy"] is True
+    assert len(events["nights"]) == 2
+    students = {r["key"]: r["Grade"] for r in events["nights"][2]["rows"]["students"]}
+    assert students == {"S-001": "3", "S-003": "12", "S-006": "3"}
+    state = pull_state(by_events)
+    assert state == pull_state(by_full)
+    assert [s[6] for s in state] == [True, True]
+
+
+KEYS = ("S-001", "S-002", "S-006")
+
+
+def test_an_event_keeps_its_id_when_the_window_drops_an_older_night(tmp_path):
+    """An event id is its night's second, then a counter from 0 for that night: when the window
+    moves past the oldest night the stand-in kept, the events it still serves keep their ids,
+    so a cursor inside the window stays valid; the dropped night's event is a 404."""
+    uploads = tmp_path / "uploads.duckdb"
+    times = [NOW - timedelta(days=days) for days in (45, 40, 20, 1)]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    served = []
+    for number, when in enumerate(times):
+        ingest(uploads, tmp_path / f"n{number}", quiet(number), when)
+        if number >= 2:
+            with standin(uploads, DISTRICT) as origin:
+                body = httpx.get(f"{origin}/v3.1/events?limit=100", headers=auth).json()
+                gone = httpx.get(
+                    f"{origin}/v3.1/events?starting_after={event_id(times[1])}", headers=auth
+                )
+            served.append(([e["data"]["id"] for e in body["data"]], gone.status_code))
+    assert served == [
+        ([event_id(times[1]), event_id(times[2])], 200),  # nights 0-2 within 30 days of 2
+        ([event_id(times[2]), event_id(times[3])], 404),  # night 1 is before the window
+    ]
+
+
+def event_id(night: datetime) -> str:
+    """The id of a night's first event (its only one: the district's ``last_sync``)."""
+    return f"{int(night.timestamp()):08x}{0:016x}"
 
 
 def test_events_are_exactly_the_bodies_that_differ_between_two_nights(tmp_path):

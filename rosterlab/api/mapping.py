@@ -983,3 +983,15 @@ def record_clever_ids(store: Store, snapshot_id: int) -> None:
         f"WHERE district = {district} AND valid_to IS NULL) USING (entity, sis_id, clever_id)",
         [snapshot_id, snapshot_id, snapshot_id],
     )
+
+
+def serves_clever_ids(store: Store, snapshot_id: int) -> bool:
+    """Whether the records mapped (``api_sis``) are served under exactly the Clever ids the
+    store keeps for API snapshot ``snapshot_id`` (a re-issued Clever id does not show in the
+    bundle)."""
+    differ = store.rows(
+        f"SELECT count(*) FROM ((FROM {_SERVED_IDS} EXCEPT FROM api_ids_of(?)) "
+        f"UNION ALL (FROM api_ids_of(?) EXCEPT FROM {_SERVED_IDS}))",
+        [snapshot_id, snapshot_id],
+    )
+    return differ[0][0] == 0

@@ -3,7 +3,9 @@
 A full pull first remembers the newest event id (the cursor), then pages every resource. An
 events pull (``--events``) fetches the events after the last pull's cursor and applies them to
 that pull's kept pages; with no usable cursor (none recorded, older than Clever's 30-day window,
-or refused by the API) it falls back to a full pull and says so.
+or refused by the API) it falls back to a full pull and says so. A pull whose state maps to the
+bundle of the target's newest pull records no snapshot; that pull takes its state (pages, event
+cursor, district status) when it serves the same Clever ids, so its cursor stays current.
 
 Pages land one by one in a work folder beside the store, with a manifest saying which pages are
 complete and where each resource continues; a broken pull (an error, Ctrl-C, a crash) resumes
@@ -48,6 +50,7 @@ from rosterlab.api.mapping import (
     read_events,
     record_clever_ids,
     serve_kept,
+    serves_clever_ids,
     start_objects,
     step_name,
     write_bundle,
@@ -64,7 +67,6 @@ from rosterlab.store.api_pulls import (
     compress_served,
     confirm_cursor,
     drop_pending,
-    keep_cursor,
     keep_served,
     kept_pages,
     mark_served,
@@ -75,6 +77,7 @@ from rosterlab.store.api_pulls import (
     pulls,
     record_pull,
     served_of,
+    take_pull,
 )
 from rosterlab.store.delta import OwnedFile, OwnerDelta
 
@@ -104,7 +107,7 @@ class PullResult:
     events_base: int | None
     full_because: str | None = None  # why an events pull (--events) was a full pull
     fetched: int = 0
-    cursor_kept: bool = False  # unchanged, and the newest pull takes this pull's event cursor
+    cursor_kept: bool = False  # unchanged, and the newest pull takes this pull's state
 
 
 def work_folder(store: Store, district: str, target: ApiTarget) -> Path:
@@ -542,22 +545,23 @@ def _record(
                 adopt_served(store, district, ingest.snapshot.id)
             else:
                 keep_served(store, district, ingest.snapshot.id)
-        elif (
-            base is None
-            and cursor is not None
-            and _same_pages(store, target, district, ingest.snapshot.id, fetched, folder)
-        ):
-            # what this pull would keep, the newest pull keeps: the events after this pull's
-            # cursor apply to its pages, and its served state is these pages' (none applied)
-            keep_cursor(store, ingest.snapshot.id, cursor, pull.started_at)
-            adopt_served(store, district, ingest.snapshot.id)
+        elif _takes_state(store, target, district, pull, base, fetched):
+            # the newest pull's snapshot is this state's bundle: that pull takes this state
+            # (its pages, cursor and district status), so the events after this pull's cursor
+            # apply to its pages and its served state
+            take_pull(store, pull, kept)
+            if base is None:  # the loader wrote them
+                adopt_served(store, district, ingest.snapshot.id)
+            elif not kept_state:  # a kept state holds the events applied in place already
+                keep_served(store, district, ingest.snapshot.id)
             cursor_kept = True
         elif base is None:
             drop_pending(store, district)
         elif not any(p.records for p in fetched):
             # no event after the base's cursor: any that follows is newer than this pull
             confirm_cursor(store, base.snapshot_id, pull.started_at)
-        # unchanged: a kept state holds the events applied, which a later pull applies again
+        # unchanged, not taken: a kept state holds the events applied, which a later pull
+        # applies again
         view = kept_state or base is None
         store.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS api_objects")
     if not ingest.new:  # the cursor the next events pull continues from
@@ -574,24 +578,30 @@ def _record(
     )
 
 
-def _same_pages(
+def _takes_state(
     store: Store,
     target: ApiTarget,
     district: str,
-    snapshot_id: int,
+    pull: ApiPull,
+    base: ApiPull | None,
     fetched: list[KeptPage],
-    folder: Path,
 ) -> bool:
-    """Whether a full pull whose bundle is unchanged fetched exactly the pages the newest pull
-    of the target kept, that pull being the unchanged snapshot's: then its event cursor is as
-    good for those pages as for these. Pages that differ (a record changed in a way the bundle
-    does not show, a Clever id re-issued) keep the newest pull's cursor as it was: events
-    applied to other pages than the cursor's could give another state than a full pull."""
+    """Whether the newest pull of the target takes the state an unchanged pull found (what
+    the events after ``pull``'s cursor apply to): the state maps to that pull's snapshot's
+    bundle (``pull.snapshot_id``, the one it matched), so re-deriving it from the new pages
+    gives its files, and it serves the same district under the same Clever ids, which the
+    bundle does not show. A full pull needs a cursor (events served), an events pull events
+    applied (with none, it only confirms its base's cursor); another state leaves the newest
+    pull as it was."""
     earlier = _target_pulls(store, target, district)
-    if not earlier or earlier[-1].snapshot_id != snapshot_id:
+    if not earlier or earlier[-1].snapshot_id != pull.snapshot_id:
         return False
-    kept = kept_pages(store, snapshot_id, folder / "base", write=False)
-    return [(p.step, p.sha256) for p in kept] == [(p.step, p.sha256) for p in fetched]
+    moved = pull.event_cursor is not None if base is None else any(p.records for p in fetched)
+    return (
+        moved
+        and earlier[-1].clever_district_id == pull.clever_district_id
+        and serves_clever_ids(store, pull.snapshot_id)
+    )
 
 
 def _apply_kept(

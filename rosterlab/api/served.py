@@ -183,7 +183,9 @@ class ServedDistrict:
                 )
             self.store.execute(served_sql.BODIES_TABLE)
             following = {old.seq: new.seq for old, new in pairs}
-            offsets = (0, 0)
+            # an event id is its night's epoch seconds, then a counter from 0 (continued by a
+            # night of the same second): the same whatever older nights the window still keeps
+            offsets, second = (0, 0), None
             for night in self._chain if pairs else ():
                 values = self._values(night, next=following.get(night.seq, night.seq))
                 for statement in served_sql.NIGHT_BODIES:
@@ -191,7 +193,10 @@ class ServedDistrict:
                 self._python_escapes("served_bodies", night.seq)
                 before = next((old for old, new in pairs if new == night), None)
                 if before is not None:
+                    stamp = int(night.taken_at.replace(tzinfo=UTC).timestamp())
+                    offsets = offsets if stamp == second else (0, 0)
                     offsets = self._changes_to_events(before, night, offsets)
+                    second = stamp
                     # its bodies served their two pairs
                     self.store.execute("DELETE FROM served_bodies WHERE night = ?", [before.seq])
             for table in ("served_bodies", "served_candidates", "served_changes"):

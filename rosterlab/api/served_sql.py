@@ -660,8 +660,9 @@ def _served(night: str) -> str:
 # ``updated`` (``r``, from 1, in event order) with its bodies in each version (``before``,
 # ``after``; ``before31``, ``after31``) and its number among the changes of each version it
 # changes in (``n30``, ``n31``; NULL in a version where it does not change). Event ids: the
-# night's epoch seconds, then a counter from the version's $offset30 or $offset31, so they
-# ascend across nights.
+# night's epoch seconds, then a counter from the version's $offset30 or $offset31 (0, unless
+# the night before has the same second), so they ascend across nights and an event keeps its id
+# whatever older nights the window still keeps.
 CHANGES = f"""
 CREATE OR REPLACE TEMP TABLE served_changes AS
 WITH o AS ({_served("$old")}), n AS ({_served("$new")}),

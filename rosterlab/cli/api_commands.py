@@ -41,8 +41,10 @@ an object whether or not the pull recorded a new snapshot:
   event_cursor       the event id the next --events pull continues after ("": every event,
                      null: events not served, the next is a full pull); unchanged: the
                      target's newest pull's
-  cursor_kept        true: an unchanged full pull fetched the very pages of the newest pull,
-                     which takes this pull's event cursor
+  cursor_kept        true: unchanged, and the newest pull takes the state this pull found
+                     (its pages, event cursor confirmed at this pull's start, district
+                     status): it maps to that pull's bundle with the same Clever ids (an
+                     events pull: events applied; a full pull: events served)
   district           {clever_id, state, sis_type, last_sync, pause_start, pause_end} as served
   scope              {step: records served}, e.g. users-student
   pages              the pages the pull's state is made of (an events pull: the base pull's

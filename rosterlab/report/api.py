@@ -14,7 +14,7 @@ def pull_dict(result: PullResult) -> dict[str, Any]:
     pages its state was made of (an events pull: the base pull's and its own), kept with a new
     snapshot; ``pages_fetched``: those this pull fetched, in its ``requests``;
     ``event_cursor``: the cursor the next events pull continues from (unchanged: the target's
-    newest pull's, this pull's when ``cursor_kept``)."""
+    newest pull's, this pull's when ``cursor_kept``: that pull took this pull's state)."""
     pull = result.pull
     unchanged = not result.ingest.new
     return {
@@ -49,8 +49,8 @@ def pull_text(result: PullResult) -> str:
     snapshot holds that data; ``full_because``: why --events made a full pull (said whether or
     not progress is shown: a cron job asked for events and must learn it paged everything
     instead). The pages said beside the requests are those this pull fetched; an events pull
-    says how many it kept from the pull it applied them to. ``cursor_kept``: an unchanged pull
-    fetched the very pages of the newest pull, which takes its event cursor."""
+    says how many it kept from the pull it applied them to. ``cursor_kept``: the newest pull
+    took the state an unchanged pull found (its pages, event cursor and district status)."""
     pull, fetched, events_base = result.pull, result.fetched, result.events_base
     served = " · ".join(f"{step} {count:,}" for step, count in pull.scope.items())
     pause = (
@@ -74,11 +74,12 @@ def pull_text(result: PullResult) -> str:
     ]
     if not result.ingest.new:
         lines.append(
-            f"  unchanged: the served data is snapshot {pull.snapshot_id}'s; nothing new recorded"
+            f"  unchanged: the served data is snapshot {pull.snapshot_id}'s; "
             + (
-                " but its event cursor: the next --events pull applies the events after it"
+                "no new snapshot, its pull takes this pull's pages and event cursor: the next "
+                "--events pull applies the events after it"
                 if result.cursor_kept
-                else ""
+                else "nothing new recorded"
             )
         )
     if result.full_because:

@@ -80,8 +80,6 @@ _PULL_COLUMNS = (
 def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
     """Record a pull and keep its pages (call inside the snapshot's transaction); a page
     compressed ahead by :func:`pack_page` is stored as packed."""
-    from rosterlab.store import raw
-
     values: list[Any] = [getattr(pull, name.strip()) for name in _PULL_COLUMNS.split(",")]
     values[10] = {"key": list(pull.scope), "value": list(pull.scope.values())}
     values[17] = pull.cursor_confirmed_at or pull.started_at
@@ -90,6 +88,13 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
         "MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?, ?, ?, ?, ?)",
         [*values[:10], values[10]["key"], values[10]["value"], *values[11:]],
     )
+    _keep_pages(store, pull.snapshot_id, pages)
+
+
+def _keep_pages(store: Store, snapshot_id: int, pages: Sequence[KeptPage]) -> None:
+    """A pull's pages as ``api_pages`` rows, in pull order, each page's blob kept once."""
+    from rosterlab.store import raw  # the codec loads only for a pull, not to read pulls
+
     kept = store.raw_kept([p.sha256 for p in pages])
     for page in pages:
         if page.sha256 not in kept:
@@ -102,26 +107,42 @@ def record_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
             store.keep_raw(page.sha256, page.bytes, blob)
         store.execute(
             "INSERT INTO api_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                pull.snapshot_id,
-                page.step,
-                page.page,
-                page.uri,
-                page.sha256,
-                page.bytes,
-                page.records,
-            ],
+            [snapshot_id, page.step, page.page, page.uri, page.sha256, page.bytes, page.records],
         )
 
 
-def keep_cursor(store: Store, snapshot_id: int, event_cursor: str, confirmed_at: datetime) -> None:
-    """A later pull (started at ``confirmed_at``) found exactly this pull's pages served: the
-    events after ``event_cursor`` (that pull's newer cursor) apply to these pages as well (call
-    inside its transaction)."""
+def take_pull(store: Store, pull: ApiPull, pages: Sequence[KeptPage]) -> None:
+    """A later pull found served a state that maps to the bundle of this pull's snapshot
+    (``pull.snapshot_id``) with the same Clever ids: this pull takes that state. Its pages
+    become ``pages`` (an events pull's: this pull's own plus its event pages, a full pull's:
+    those it fetched), its event cursor ``pull``'s, confirmed at ``pull``'s start (the events
+    after it apply to those pages), and what it records of the district as served follows them
+    (base URL, status, scope, page count); its own start, finish, requests and rate-limit waits
+    stay. Call inside the later pull's transaction; the blobs of pages no pull keeps any more
+    stay in ``raw_files``, as a forgotten snapshot's do."""
     store.execute(
-        "UPDATE api_pulls SET event_cursor = ?, cursor_confirmed_at = ? WHERE snapshot_id = ?",
-        [event_cursor, confirmed_at, snapshot_id],
+        "UPDATE api_pulls SET base_url = ?, clever_district_id = ?, district_state = ?, "
+        "sis_type = ?, last_sync = ?, pause_start = ?, pause_end = ?, "
+        "scope = MAP(?::VARCHAR[], ?::BIGINT[]), pages = ?, event_cursor = ?, "
+        "cursor_confirmed_at = ? WHERE snapshot_id = ?",
+        [
+            pull.base_url,
+            pull.clever_district_id,
+            pull.district_state,
+            pull.sis_type,
+            pull.last_sync,
+            pull.pause_start,
+            pull.pause_end,
+            list(pull.scope),
+            list(pull.scope.values()),
+            len(pages),
+            pull.event_cursor,
+            pull.started_at,
+            pull.snapshot_id,
+        ],
     )
+    store.execute("DELETE FROM api_pages WHERE snapshot_id = ?", [pull.snapshot_id])
+    _keep_pages(store, pull.snapshot_id, pages)
 
 
 def confirm_cursor(store: Store, snapshot_id: int, confirmed_at: datetime) -> None:

@@ -653,8 +653,8 @@ CREATE MACRO api_ids_of(snapshot) AS TABLE
     WHERE s.id = snapshot AND s.id IN (SELECT snapshot_id FROM api_pulls)
         AND i.valid_from <= s.id AND (i.valid_to IS NULL OR i.valid_to >= s.id)"""
 # When each API pull's event cursor was last known to miss no event (rosterlab/api/pull.py
-# ``_event_base``): the pull's start, or a later pull's that found no event after it or took
-# it with the very same pages. Clever keeps events 30 days, so the events after the cursor are
+# ``_event_base``): the pull's start, or a later pull's that found no event after it or whose
+# state (pages, cursor) it took. Clever keeps events 30 days, so the events after the cursor are
 # all still served while this is under 30 days old. Pulls kept before: their start.
 CURSOR_CONFIRMED = """
 ALTER TABLE api_pulls ADD COLUMN cursor_confirmed_at TIMESTAMP;
