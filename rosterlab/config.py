@@ -86,6 +86,9 @@ class FleetDistrict:
     # rosterlab.toml gives the district's settings ([districts.ID], or settings in its fleet
     # table): then they win over a drop folder's district.toml, as with ``rosterlab ingest``.
     configured: bool = False
+    # An ``api`` district's nights go by events (``api pull --events``, which falls back to a
+    # full pull itself, saying why); ``events = false`` forces full pulls: the setting's place.
+    full_pulls: str | None = None
 
 
 @dataclass(frozen=True)
@@ -324,11 +327,13 @@ def _fleet(
         return None
     if not isinstance(table, dict):
         raise ConfigError(f"{config}: fleet must be a table ([fleet]), not {type(table).__name__}")
-    unknown = sorted(set(table) - {"root", "districts"})
+    unknown = sorted(set(table) - {"root", "districts", "events"})
     if unknown:
         raise ConfigError(
-            f"{config} [fleet]: unknown key(s) {', '.join(unknown)}; allowed: districts, root"
+            f"{config} [fleet]: unknown key(s) {', '.join(unknown)}; allowed: districts, "
+            "events, root"
         )
+    events = _events(table, f"{config} [fleet]", True)
     base = config.parent
     root = table.get("root", DEFAULT_FLEET_ROOT)
     if not isinstance(root, str) or not root.strip():
@@ -337,7 +342,7 @@ def _fleet(
     if not isinstance(tables, dict):
         raise ConfigError(f"{config} [fleet]: districts must be [fleet.districts.ID] tables")
     districts = tuple(
-        _fleet_district(ident, tables[ident], raw, base, config, district_tables)
+        _fleet_district(ident, tables[ident], raw, base, config, district_tables, events)
         for ident in sorted(tables)
     )
     _refuse_twice(districts, config)
@@ -379,6 +384,7 @@ def _fleet_district(
     base: Path,
     config: Path,
     district_tables: dict[str, Any],
+    fleet_events: bool,
 ) -> FleetDistrict:
     where = f"{config} [fleet.districts.{ident}]"
     if not _FLEET_ID.fullmatch(ident):
@@ -389,9 +395,10 @@ def _fleet_district(
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of settings, not {type(table).__name__}")
     settings_keys = {"name", "sync_type", *SHARE_KEYS, *COUNT_KEYS}
-    unknown = sorted(set(table) - {"source", "folder", "target"} - settings_keys)
+    fleet_keys = {"source", "folder", "target", "events"}
+    unknown = sorted(set(table) - fleet_keys - settings_keys)
     if unknown:
-        allowed = ", ".join(sorted({"source", "folder", "target"} | settings_keys))
+        allowed = ", ".join(sorted(fleet_keys | settings_keys))
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
     sources = ", ".join(FLEET_SOURCES)
     source = table.get("source")
@@ -406,8 +413,11 @@ def _fleet_district(
         raise ConfigError(
             f'{where}: source = "{source}" needs {wanted} = "{example}" (text), got {value!r}'
         )
-    if unwanted in table:
-        raise ConfigError(f'{where}: {unwanted} has no meaning with source = "{source}": drop it')
+    for meaningless in (unwanted, *(("events",) if source != "api" else ())):
+        if meaningless in table:
+            raise ConfigError(
+                f'{where}: {meaningless} has no meaning with source = "{source}": drop it'
+            )
     if source != "drop":
         kind = "targets" if source == "pull" else "api"
         known = raw.get(kind)
@@ -420,4 +430,19 @@ def _fleet_district(
     configured = ident in district_tables or bool(own)
     if source == "drop":
         return FleetDistrict(ident, source, settings, folder=base / value, configured=configured)
-    return FleetDistrict(ident, source, settings, target=value, configured=configured)
+    full_pulls = None
+    if source == "api" and not _events(table, where, fleet_events):
+        place = f"[fleet.districts.{ident}]" if "events" in table else "[fleet]"
+        full_pulls = f"{place} events = false in {config.name}"
+    return FleetDistrict(
+        ident, source, settings, target=value, configured=configured, full_pulls=full_pulls
+    )
+
+
+def _events(table: dict[str, Any], where: str, default: bool) -> bool:
+    """``events``: whether the fleet's ``api`` districts go by events (true, the default) or
+    pull in full every night (false); a district's own key wins over ``[fleet]``'s."""
+    value = table.get("events", default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: events {value!r} must be true or false")
+    return value

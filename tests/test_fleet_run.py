@@ -567,7 +567,7 @@ def test_a_district_whose_worker_keeps_dying_fails_alone_and_the_next_run_takes_
         ),
         (
             '[fleet]\nwhere = "x"\n',
-            "{config} [fleet]: unknown key(s) where; allowed: districts, root",
+            "{config} [fleet]: unknown key(s) where; allowed: districts, events, root",
         ),
         (
             '[fleet.districts.maple]\nsource = "ftp"\n',
@@ -595,14 +595,14 @@ def test_a_district_whose_worker_keeps_dying_fails_alone_and_the_next_run_takes_
         (
             '[fleet.districts.maple]\nsource = "drop"\nfolder = "x"\nhold = 2\n',
             "{config} [fleet.districts.maple]: unknown key(s) hold; allowed: column_emptied_"
-            "min_fill, column_emptied_ratio, folder, format_shift_min_values, "
+            "min_fill, column_emptied_ratio, events, folder, format_shift_min_values, "
             "format_shift_share, hold_deletion_threshold, hold_update_threshold, name, "
             "source, sync_type, target",
         ),
         (  # a misspelt source: the key is named, not "source None"
             '[fleet.districts.maple]\nsourse = "drop"\nfolder = "x"\n',
             "{config} [fleet.districts.maple]: unknown key(s) sourse; allowed: column_emptied_"
-            "min_fill, column_emptied_ratio, folder, format_shift_min_values, "
+            "min_fill, column_emptied_ratio, events, folder, format_shift_min_values, "
             "format_shift_share, hold_deletion_threshold, hold_update_threshold, name, "
             "source, sync_type, target",
         ),

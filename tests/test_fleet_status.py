@@ -145,8 +145,9 @@ def test_fleet_status_json(fleets: tuple[Path, Path], capsys: pytest.CaptureFixt
     assert code == 0
     assert list(payload) == [
         "root", "night", "nights", "districts", "tonight", "not_run", "unconfigured",
-        "call_first", "holds", "grid", "trends",
+        "call_first", "holds", "grid", "trends", "api_pulls",
     ]  # fmt: skip
+    assert payload["api_pulls"] == []  # no Data API district in this fleet
     assert payload["not_run"] == []
     assert payload["root"] == str(fleets[0].parent / "fleet")
     assert payload["night"] == "2026-09-03"
@@ -268,6 +269,9 @@ def test_the_notebook_displays_show_each_section_as_text_and_escaped_html(
         repr(ui.error_trends(status)).splitlines()[2] == "  d004          0      2      4  climbing"
     )
     assert ui.outcome_grid(status)._repr_html_().count('<td class="processed">') == 32
+    # no Data API district in this fleet: the view says so (status_text leaves it out)
+    assert repr(ui.api_pulls(status)) == "pulled from the Data API tonight:\n  none"
+    assert '<p class="muted">None.</p>' in ui.api_pulls(status)._repr_html_()
 
 
 def test_rows_clever_may_skip_are_counted_apart_and_older_results_still_read(

@@ -29,8 +29,8 @@ Call first, in this order (a district once, under its first tier; ties by distri
      nights have none) rise twice in a row, the last rise tonight (the biggest rise first)
   4. rows-skipped tonight (the most rows first)
   5. no-upload tonight
-Text and HTML list the grid rows with a night not processed and the districts with any error;
-JSON lists every district.
+Text and HTML list the grid rows with a night not processed, the districts with any error, and
+how each Data API district's night was pulled; JSON lists every district.
 
 JSON (--format json), one object:
   root        the fleet root
@@ -46,7 +46,12 @@ JSON (--format json), one object:
   call_first  [{rank, district, tier, why}], in call order
   holds       [{district, entity, kind, count, base, ratio, threshold}]: predicted holds tonight
   grid        [{district, outcomes: [outcome or null per night of nights]}], by district
-  trends      [{district, errors: [count or null per night of nights], climbing}], by district"""
+  trends      [{district, errors: [count or null per night of nights], climbing}], by district
+  api_pulls   [{district, snapshot_id, unchanged, pulled_by, pages_fetched, events_applied_to,
+              events_not_applied}]: tonight's Data API districts, by district: pulled_by
+              events (pages_fetched event pages applied to snapshot events_applied_to) or
+              full (events_not_applied: why); unchanged: the served data is snapshot_id's,
+              no new night"""
 
 
 def night_of(text: str | None) -> date:
@@ -99,9 +104,12 @@ def register_run(commands: Any) -> None:
         commands,
         "run",
         "Run a night for every district of [fleet] (one Dask task each): ingest, check, "
-        "outcome, diff against the last processed state, Parquet results. Exit 0 when the "
-        "night ran, failed districts listed (1 with --fail-on when a district's outcome is "
-        "that or worse); a district already done is not run again.",
+        "outcome, diff against the last processed state, Parquet results. An api district "
+        "goes by events (as api pull --events, a full pull when they cannot be applied; "
+        "events = false in [fleet] or its [fleet.districts.ID] forces full pulls); the "
+        "output says how its night was pulled. Exit 0 when the night ran, failed districts "
+        "listed (1 with --fail-on when a district's outcome is that or worse); a district "
+        "already done is not run again.",
         "rosterlab fleet run --night 2026-09-03                # embedded cluster, one worker "
         "per core\n"
         "  rosterlab fleet run --scheduler tcp://10.0.0.5:8786   # an existing Dask cluster\n"

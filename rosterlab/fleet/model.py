@@ -42,9 +42,25 @@ def store_path(root: Path, district: str) -> Path:
 
 
 @dataclass(frozen=True)
+class ApiNight:
+    """How an ``api`` district's night was pulled: ``by`` ``events`` (applied to the pull of
+    snapshot ``events_applied_to``, ``pages`` event pages fetched) or ``full`` (``pages``
+    fetched; ``events_not_applied``: why not by events — the pull's fallback, or the setting
+    forcing full pulls)."""
+
+    by: str
+    pages: int
+    events_applied_to: int | None = None
+    events_not_applied: str | None = None
+
+
+@dataclass(frozen=True)
 class DistrictRun:
     """One district's night: its outcome (``processed``, ``held``, ``not-processed``,
-    ``no-upload`` or ``failed``), why, and whether this run did it or found it done already."""
+    ``no-upload``, ``failed`` or ``served``), why, and whether this run did it or found it done
+    already. ``unchanged``: the night's files (or served data) are the district's newest
+    snapshot's, ``snapshot_id``: no new night; ``api``: how a Data API district's night was
+    pulled."""
 
     district: str
     night: date
@@ -54,6 +70,8 @@ class DistrictRun:
     seconds: float
     attempts: int
     already_done: bool = False
+    unchanged: bool = False
+    api: ApiNight | None = None
 
 
 @dataclass(frozen=True)

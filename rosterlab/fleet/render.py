@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rosterlab.fleet.model import DistrictRun, FleetRun
+from rosterlab.report.fleet import pulled_text
 
 BAR_WIDTH = 24
 
@@ -23,8 +24,24 @@ def _where(run: FleetRun) -> str:
     return f"on {run.workers} Dask worker{'' if run.workers == 1 else 's'}"
 
 
+def pulled(run: DistrictRun) -> str | None:
+    """How a Data API district's night was pulled (None: not pulled from the Data API)."""
+    if run.api is None:
+        return None
+    api = run.api
+    return pulled_text(
+        run.snapshot_id,
+        run.unchanged,
+        api.by,
+        api.pages,
+        api.events_applied_to,
+        api.events_not_applied,
+    )
+
+
 def fleet_run_text(run: FleetRun, results: str) -> str:
-    """The night in a few lines: counts per outcome, then every failed district and why."""
+    """The night in a few lines: counts per outcome, every failed district and why, then how
+    each Data API district's night was pulled."""
     counts = ", ".join(f"{outcome} {n}" for outcome, n in run.counts().items())
     done = sum(d.already_done for d in run.districts)
     lines = [
@@ -34,6 +51,10 @@ def fleet_run_text(run: FleetRun, results: str) -> str:
     if run.failures:
         lines.append(f"failed ({len(run.failures)}; the other districts ran):")
         lines += [f"  {d.district}: {d.reason}" for d in run.failures]
+    api = [(d.district, told) for d in run.districts if (told := pulled(d)) is not None]
+    if api:
+        lines.append(f"pulled from the Data API ({len(api)}):")
+        lines += [f"  {district}: {told}" for district, told in api]
     lines.append(f"results: {results}")
     return "\n".join(lines)
 
@@ -55,6 +76,15 @@ def fleet_run_dict(run: FleetRun, results: str) -> dict[str, Any]:
                 "attempts": d.attempts,
                 "already_done": d.already_done,
                 "seconds": round(d.seconds, 3),
+                "unchanged": d.unchanged,
+                "api": None
+                if d.api is None
+                else {
+                    "pulled_by": d.api.by,
+                    "pages_fetched": d.api.pages,
+                    "events_applied_to": d.api.events_applied_to,
+                    "events_not_applied": d.api.events_not_applied,
+                },
             }
             for d in run.districts
         ],

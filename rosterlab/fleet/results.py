@@ -27,6 +27,7 @@ _POLARS: dict[str, Any] = {
     "INTEGER": pl.Int32,
     "DOUBLE": pl.Float64,
     "TIMESTAMP": pl.Datetime("us"),
+    "BOOLEAN": pl.Boolean,
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
     table: {name: _POLARS[kind] for name, kind in columns.items()}

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from rosterlab.checks import CheckedNight, check_ingested, ingest_and_check
 from rosterlab.config import DistrictSettings, FleetDistrict
 from rosterlab.diff import HoldThresholds, diff_snapshots
 from rosterlab.errors import BundleError, ConfigError, OutOfOrderError, RosterlabError
-from rosterlab.fleet.model import DistrictRun, Fleet
+from rosterlab.fleet.model import ApiNight, DistrictRun, Fleet
 from rosterlab.fleet.results import OUTCOMES, Rows, read_outcome, write_night
 from rosterlab.store import Store
 from rosterlab.store.district_settings import settings_for_district
@@ -59,8 +59,8 @@ def run_district(fleet: Fleet, district: FleetDistrict, night: date) -> District
         done = already_done(fleet, district.district, night)
         if done is not None:
             return done
-        attempts = _attempt(fleet.root, district.district, night)
-        tables = _night_tables(fleet, district, night)
+        attempts, begun = _attempt(fleet.root, district.district, night)
+        tables = _night_tables(fleet, district, night, begun)
     except RosterlabError as exc:
         return record_failure(
             fleet, district.district, night, exc.message, time.monotonic() - started, attempts
@@ -69,14 +69,32 @@ def run_district(fleet: Fleet, district: FleetDistrict, night: date) -> District
     outcome |= {"seconds": time.monotonic() - started, "attempts": attempts}
     write_night(fleet.root, night, district.district, {**tables, OUTCOMES: [outcome]})
     _attempts_file(fleet.root, district.district, night).unlink(missing_ok=True)
+    return _district_run(district.district, night, outcome)
+
+
+def _district_run(
+    district: str, night: date, row: dict[str, Any], *, already_done: bool = False
+) -> DistrictRun:
+    """The district's night as its ``outcomes`` row records it."""
+    api = None
+    if row.get("pulled_by") is not None:
+        api = ApiNight(
+            row["pulled_by"],
+            row["pages_fetched"],
+            row["events_applied_to"],
+            row["events_not_applied"],
+        )
     return DistrictRun(
-        district.district,
+        district,
         night,
-        outcome["outcome"],
-        outcome["reason"],
-        outcome["snapshot_id"],
-        outcome["seconds"],
-        attempts,
+        row["outcome"],
+        row["reason"],
+        row["snapshot_id"],
+        row["seconds"],
+        row["attempts"],
+        already_done=already_done,
+        unchanged=bool(row.get("unchanged")),
+        api=api,
     )
 
 
@@ -104,16 +122,7 @@ def already_done(fleet: Fleet, district: str, night: date) -> DistrictRun | None
     with _open_store(fleet, district, read_only=True) as store:
         if recorded["snapshot_id"] not in {s.id for s in store.snapshots(district)}:
             return None
-    return DistrictRun(
-        district,
-        night,
-        recorded["outcome"],
-        recorded["reason"],
-        recorded["snapshot_id"],
-        recorded["seconds"],
-        recorded["attempts"],
-        already_done=True,
-    )
+    return _district_run(district, night, recorded, already_done=True)
 
 
 def _attempts_file(root: Path, district: str, night: date) -> Path:
@@ -121,19 +130,27 @@ def _attempts_file(root: Path, district: str, night: date) -> Path:
 
 
 def _attempts_so_far(root: Path, district: str, night: date) -> int:
+    return _attempts_kept(root, district, night)[0]
+
+
+def _attempts_kept(root: Path, district: str, night: date) -> tuple[int, datetime | None]:
+    """The starts of the district's night so far, and when the first began (UTC, naive)."""
     try:
-        return int(_attempts_file(root, district, night).read_text() or 0)
+        count, _, begun = _attempts_file(root, district, night).read_text().partition(" ")
+        return int(count or 0), datetime.fromisoformat(begun) if begun else None
     except (OSError, ValueError):
-        return 0
+        return 0, None
 
 
-def _attempt(root: Path, district: str, night: date) -> int:
-    """Count this start of the district's night (a worker that died left its count behind)."""
+def _attempt(root: Path, district: str, night: date) -> tuple[int, datetime]:
+    """Count this start of the district's night (a worker that died left its count behind,
+    and when the night's first attempt began: a snapshot it recorded is the night's own)."""
     path = _attempts_file(root, district, night)
     path.parent.mkdir(parents=True, exist_ok=True)
-    attempts = _attempts_so_far(root, district, night) + 1
-    path.write_text(str(attempts))
-    return attempts
+    attempts, begun = _attempts_kept(root, district, night)
+    begun = begun or datetime.now(UTC).replace(tzinfo=None)
+    path.write_text(f"{attempts + 1} {begun.isoformat()}")
+    return attempts + 1, begun
 
 
 def _outcome_row(outcome: str, reason: str, **values: Any) -> dict[str, Any]:
@@ -148,6 +165,11 @@ def _outcome_row(outcome: str, reason: str, **values: Any) -> dict[str, Any]:
         "warnings": 0,
         "infos": 0,
         "bundle_sha256": None,
+        "unchanged": None,
+        "pulled_by": None,
+        "pages_fetched": None,
+        "events_applied_to": None,
+        "events_not_applied": None,
     }
     return row | values
 
@@ -174,8 +196,13 @@ def night_bundle(folder: Path, night: date) -> Path | None:
     return found[0] if found else None
 
 
-def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[str, Rows]:
+def _night_tables(
+    fleet: Fleet, district: FleetDistrict, night: date, begun: datetime
+) -> dict[str, Rows]:
+    """The night's tables; ``begun``: when the night's first attempt began (an API snapshot
+    taken since is the night's own, recorded by an attempt whose worker died)."""
     bundle = None
+    api = None
     if district.source == "drop":
         assert district.folder is not None
         bundle = night_bundle(district.folder, night)
@@ -190,24 +217,40 @@ def _night_tables(fleet: Fleet, district: FleetDistrict, night: date) -> dict[st
         elif district.source == "pull":
             checked = _ingest_pull(fleet, district, store)
         else:
-            checked = _ingest_api(fleet, district, store)
+            checked, api = _ingest_api(fleet, district, store)
         snapshot = checked.result.snapshot
         earlier = _night_name(snapshot.taken_at)
         # The same files as the district's newest night: no new snapshot, nothing changed (and
         # no diff to write) — but a held upload sent again is still the held upload: its diff
-        # against the live state before it gives tonight the holds that night predicted.
-        unchanged = not checked.result.new and earlier != night.isoformat()
+        # against the live state before it gives tonight the holds that night predicted. A
+        # drop's night is named by its date; a pull's snapshot is taken when it is pulled, so
+        # one taken before tonight's first attempt is an earlier night's (a run past midnight
+        # has pulled it on tonight's date).
+        if api is None:
+            unchanged = not checked.result.new and earlier != night.isoformat()
+        else:
+            unchanged = not checked.result.new and snapshot.taken_at < begun
         held = checked.outcome.outcome == HELD
         tables = _tables(store, district.district, known, checked, diffed=held or not unchanged)
+    outcome = {**tables[OUTCOMES][0], "unchanged": unchanged}
+    if api is not None:
+        outcome |= {
+            "pulled_by": api.by,
+            "pages_fetched": api.pages,
+            "events_applied_to": api.events_applied_to,
+            "events_not_applied": api.events_not_applied,
+        }
     if unchanged:
         # The same upload again: what decided its outcome (a missing file, a hold) still does.
-        outcome = tables[OUTCOMES][0]
-        told = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
+        if api is None:
+            told = f"unchanged: the same files as {earlier} (snapshot {snapshot.id})"
+        else:
+            told = f"unchanged: the served data is snapshot {snapshot.id}'s (pulled {earlier})"
         if held:
             told += ", held that night: Clever applies them once the district approves the hold"
         reason = f"{outcome['reason']}; {told}" if outcome["reason"] else told
-        return {**tables, OUTCOMES: [{**outcome, "reason": reason}]}
-    return tables
+        outcome |= {"reason": reason}
+    return {**tables, OUTCOMES: [outcome]}
 
 
 def _drop_settings(
@@ -301,7 +344,11 @@ def _ingest_pull(fleet: Fleet, district: FleetDistrict, store: Store) -> Checked
             )
 
 
-def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedNight:
+def _ingest_api(
+    fleet: Fleet, district: FleetDistrict, store: Store
+) -> tuple[CheckedNight, ApiNight]:
+    """The night by events (``api pull --events``: a full pull, saying why, when they cannot
+    be applied) unless the fleet's config forces full pulls; and how it was pulled."""
     from rosterlab.api import api_token, load_api_target, pull_district
 
     assert district.target is not None
@@ -312,10 +359,17 @@ def _ingest_api(fleet: Fleet, district: FleetDistrict, store: Store) -> CheckedN
         target,
         api_token(target),
         district=district.district,
+        events=district.full_pulls is None,
         sync_type=known.sync_type,
         district_name=known.name,
     )
-    return check_ingested(store, pulled.ingest, known)
+    how = ApiNight(
+        "full" if pulled.events_base is None else "events",
+        pulled.fetched,
+        pulled.events_base,
+        district.full_pulls or pulled.full_because,
+    )
+    return check_ingested(store, pulled.ingest, known), how
 
 
 def _tables(

@@ -15,7 +15,7 @@ from rosterlab import spec
 from rosterlab.report.diff import RATIO_DIGITS
 from rosterlab.report.html import PAGE_STYLE
 from rosterlab.report.text import shown
-from rosterlab.store.fleet_results import ErrorTrend, FleetStatus
+from rosterlab.store.fleet_results import ApiPullNight, ErrorTrend, FleetStatus
 from rosterlab.store.outcomes import PROCESSED, SERVED
 
 NO_RESULT = "—"
@@ -61,7 +61,52 @@ def status_dict(status: FleetStatus) -> dict[str, Any]:
             {"district": t.district, "errors": list(t.errors), "climbing": t.climbing}
             for t in status.trends
         ],
+        "api_pulls": [
+            {
+                "district": p.district,
+                "snapshot_id": p.snapshot_id,
+                "unchanged": p.unchanged,
+                "pulled_by": p.pulled_by,
+                "pages_fetched": p.pages,
+                "events_applied_to": p.events_applied_to,
+                "events_not_applied": p.events_not_applied,
+            }
+            for p in status.api_pulls
+        ],
     }
+
+
+def pulled_text(
+    snapshot_id: int | None,
+    unchanged: bool,
+    by: str,
+    pages: int,
+    applied_to: int | None,
+    not_applied: str | None,
+) -> str:
+    """How a Data API district's night was pulled, in one line (``fleet run`` and ``fleet
+    status`` say it alike): the snapshot it made, or unchanged (the served data is the newest
+    snapshot's: no new night), then by events (applied to which snapshot, how many pages) or
+    by a full pull and why the events were not applied."""
+    if by == "events":
+        how = f"by events: {spec.plural(pages, 'event page')} applied to snapshot {applied_to}"
+    else:
+        why = f"; events not applied: {not_applied}" if not_applied else ""
+        how = f"by a full pull of {spec.plural(pages, 'page')}{why}"
+    if unchanged:
+        return f"unchanged, the served data is snapshot {snapshot_id}'s ({how})"
+    return f"snapshot {snapshot_id} {how}"
+
+
+def _pulled(pull: ApiPullNight) -> str:
+    return pulled_text(
+        pull.snapshot_id,
+        pull.unchanged,
+        pull.pulled_by,
+        pull.pages,
+        pull.events_applied_to,
+        pull.events_not_applied,
+    )
 
 
 def _day(night: date) -> str:
@@ -174,8 +219,19 @@ def trends_text(status: FleetStatus) -> str:
     return "\n".join(lines)
 
 
+def api_pulls_text(status: FleetStatus) -> str:
+    """How each Data API district's night was pulled."""
+    width = max((len(p.district) for p in status.api_pulls), default=0)
+    lines = [f"  {shown(p.district):<{width}}  {shown(_pulled(p))}" for p in status.api_pulls] or [
+        "  none"
+    ]
+    return "\n".join(["pulled from the Data API tonight:", *lines])
+
+
 def status_text(status: FleetStatus) -> str:
-    parts = (headline_text, call_first_text, holds_text, grid_text, trends_text)
+    """Every view; the Data API pulls when the fleet pulled any tonight."""
+    pulls = (api_pulls_text,) if status.api_pulls else ()
+    parts = (headline_text, call_first_text, holds_text, *pulls, grid_text, trends_text)
     return "\n\n".join(part(status) for part in parts)
 
 
@@ -268,6 +324,15 @@ def trends_html(status: FleetStatus) -> str:
     )
 
 
+def api_pulls_html(status: FleetStatus) -> str:
+    if not status.api_pulls:
+        return '<p class="muted">None.</p>'
+    return _table(
+        ["district", "pulled"],
+        [_row(_cell(p.district), _cell(_pulled(p))) for p in status.api_pulls],
+    )
+
+
 def status_html(status: FleetStatus) -> str:
     """One self-contained page (inline style, no scripts); every value escaped."""
     title = f"rosterlab fleet status — {status.night.isoformat()}"
@@ -280,6 +345,11 @@ def status_html(status: FleetStatus) -> str:
         call_first_html(status),
         "<h2>Predicted holds tonight</h2>",
         holds_html(status),
+        *(
+            ["<h2>Pulled from the Data API tonight</h2>", api_pulls_html(status)]
+            if status.api_pulls
+            else []
+        ),
         "<h2>Outcomes</h2>",
         grid_html(status),
         "<h2>Errors per night</h2>",

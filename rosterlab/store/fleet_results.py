@@ -90,6 +90,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "bundle_sha256": "VARCHAR",
         "seconds": "DOUBLE",
         "attempts": "INTEGER",
+        # the night's files or served data are the newest snapshot's: no new night
+        "unchanged": "BOOLEAN",
+        # a Data API district's night (NULL otherwise): events or full, the pages fetched, the
+        # snapshot the events were applied to, why they were not (a full pull)
+        "pulled_by": "VARCHAR",
+        "pages_fetched": "BIGINT",
+        "events_applied_to": "BIGINT",
+        "events_not_applied": "VARCHAR",
     },
 }
 
@@ -127,6 +135,21 @@ class CallFirst:
 
 
 @dataclass(frozen=True)
+class ApiPullNight:
+    """A Data API district's pull tonight: the snapshot it made, or matched (``unchanged``: no
+    new night), and how — ``pulled_by`` events (``pages`` event pages applied to the pull of
+    snapshot ``events_applied_to``) or full (``pages``; ``events_not_applied``: why)."""
+
+    district: str
+    snapshot_id: int | None
+    unchanged: bool
+    pulled_by: str
+    pages: int
+    events_applied_to: int | None
+    events_not_applied: str | None
+
+
+@dataclass(frozen=True)
 class FleetStatus:
     """The fleet's status for ``night``: everything the views show, computed once.
 
@@ -147,6 +170,8 @@ class FleetStatus:
     not_run: tuple[str, ...] = ()
     # Districts with results on the nights shown that the fleet no longer configures.
     unconfigured: tuple[str, ...] = ()
+    # Tonight's Data API districts: how each night was pulled, by district.
+    api_pulls: tuple[ApiPullNight, ...] = ()
 
     @property
     def configured(self) -> int:
@@ -219,6 +244,7 @@ def fleet_status(
             call_first=_call_first(con, tonight, holds, paths_from),
             not_run=tuple(sorted(set(districts if fleet is None else fleet) - ran)),
             unconfigured=tuple(sorted(set(districts) - set(fleet))) if fleet is not None else (),
+            api_pulls=_api_pulls(con, tonight),
         )
     finally:
         con.close()
@@ -232,10 +258,10 @@ def _load(con: duckdb.DuckDBPyConnection, root: str | Path, table: str) -> None:
     pattern = results_glob(root, table)
     if not any(Path(root, RESULTS, table).glob("night=*/district=*/*.parquet")):
         return
-    names = ", ".join(columns)
     try:
+        # by name: a column written by a later version only reads NULL in the earlier files
         con.execute(
-            f"INSERT INTO {table} SELECT {names} FROM read_parquet($pattern, "
+            f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet($pattern, "
             "hive_partitioning = true, hive_types = {'night': DATE, 'district': VARCHAR}, "
             "union_by_name = true)",
             {"pattern": pattern},
@@ -304,6 +330,16 @@ def _tonight(con: duckdb.DuckDBPyConnection, tonight: date) -> tuple[tuple[str, 
     )
     others = sorted(set(counts) - set(OUTCOMES))
     return tuple((outcome, int(counts.get(outcome, 0))) for outcome in (*OUTCOMES, *others))
+
+
+def _api_pulls(con: duckdb.DuckDBPyConnection, tonight: date) -> tuple[ApiPullNight, ...]:
+    rows = con.execute(
+        "SELECT district, snapshot_id, coalesce(unchanged, false), pulled_by, pages_fetched, "
+        "events_applied_to, events_not_applied FROM outcomes "
+        "WHERE night = $tonight AND pulled_by IS NOT NULL ORDER BY district",
+        {"tonight": tonight},
+    ).fetchall()
+    return tuple(ApiPullNight(*row) for row in rows)
 
 
 def _holds(con: duckdb.DuckDBPyConnection, tonight: date) -> tuple[HoldPrediction, ...]:

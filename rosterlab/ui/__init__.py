@@ -12,6 +12,7 @@ from rosterlab.ui.fields import FieldMatrixView, fill_rates, matrix_for
 from rosterlab.ui.findings import FindingsBrowser, check
 from rosterlab.ui.fix_panel import FixPanel, PushPreview
 from rosterlab.ui.fleet import (
+    api_pulls,
     call_first,
     error_trends,
     fleet_status_of,
@@ -43,6 +44,7 @@ __all__ = [
     "Static",
     "SyncHistory",
     "Workbench",
+    "api_pulls",
     "build_sample_store",
     "call_first",
     "check",

@@ -2,6 +2,7 @@
 
 >>> status = fleet_status_of("rosterlab.toml")      # the latest night with results
 >>> call_first(status); predicted_holds(status); outcome_grid(status); error_trends(status)
+>>> api_pulls(status)                               # how each Data API district was pulled
 """
 
 from __future__ import annotations
@@ -51,3 +52,8 @@ def outcome_grid(status: FleetStatus) -> Static:
 
 def error_trends(status: FleetStatus) -> Static:
     return Static(wrap(render.trends_html(status)), render.trends_text(status))
+
+
+def api_pulls(status: FleetStatus) -> Static:
+    """How each Data API district's night was pulled: by events or in full (and why)."""
+    return Static(wrap(render.api_pulls_html(status)), render.api_pulls_text(status))
