@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1472,3 +1473,60 @@ def test_a_night_of_large_event_pages_is_read_within_the_memory_limit(tmp_path: 
             "SELECT kind, obj->>'name', count(*) FROM api_latest GROUP BY ALL ORDER BY ALL"
         )
     assert latest == [("deleted", "page 6", 1), ("updated", "page 6", 399)]
+
+
+def keeping_limits(store: Store, said: list[tuple[str, str]]) -> Callable[[str], None]:
+    """A progress that notes DuckDB's memory limit as the raw files are kept."""
+
+    def note(message: str) -> None:
+        if message.startswith("keeping raw files"):
+            said.append((message, store.rows("SELECT current_setting('memory_limit')")[0][0]))
+
+    return note
+
+
+def test_only_an_api_pull_packs_its_largest_delta_with_duckdbs_buffers_evicted(tmp_path):
+    """Session 14, issue 14: a 1M events pull peaked at ~2 GB, students.csv's delta codec on
+    top of DuckDB's whole 1 GB limit; a pull now packs that delta with DuckDB's buffers
+    evicted. An upload's night whose largest file is a delta keeps DuckDB's limit (its staging
+    stays in memory for the checks), and a pull into a fresh store has no keyframe to evict
+    for."""
+    uploads, pulls = tmp_path / "uploads.duckdb", tmp_path / "pulls.duckdb"
+    first, second, _ = nights()
+    ingest(uploads, tmp_path / "n1", first, NOW - timedelta(days=2))
+    full: list[tuple[str, str]] = []
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        target = ApiTarget("standin", origin, "3.1", TOKEN_ENV)
+        with Store.open(pulls, memory_limit="1GB") as s:
+            pull_district(s, target, TOKEN, district=DISTRICT, progress=keeping_limits(s, full))
+    uploaded: list[tuple[str, str]] = []
+    when = NOW - timedelta(days=1)
+    with Store.open(uploads, memory_limit="1GB") as s:
+        with open_bundle(write_night(tmp_path / "n2", second, when=when)) as b:
+            ingest_bundle(
+                s, b, district=DISTRICT, taken_at=when, progress=keeping_limits(s, uploaded)
+            )
+        largest = max(second, key=lambda name: (tmp_path / "n2" / name).stat().st_size)
+        (sha,) = s.rows(
+            "SELECT sha256 FROM snapshot_files WHERE snapshot_id = 2 AND name = ?", [largest]
+        )[0]
+        assert s.rows("SELECT codec FROM raw_files WHERE sha256 = ?", [sha]) == [("zstd-delta",)]
+    events: list[tuple[str, str]] = []
+    with standin(uploads, DISTRICT, "--as-is") as origin:
+        target = ApiTarget("standin", origin, "3.1", TOKEN_ENV)
+        with Store.open(pulls, memory_limit="1GB") as s:
+            pulled = pull_district(
+                s, target, TOKEN, district=DISTRICT, events=True, progress=keeping_limits(s, events)
+            )
+            assert s.rows("SELECT current_setting('memory_limit')") == [("953.6 MiB",)]
+    assert largest == "students.csv"
+    assert full == [("keeping raw files", "953.6 MiB")]
+    assert uploaded == [("keeping raw files", "953.6 MiB")]
+    assert events == [
+        (
+            "keeping raw files (students.csv packed against its keyframe, "
+            "DuckDB's buffers evicted)",
+            "61.0 MiB",
+        )
+    ]
+    assert pulled.events_base == 1

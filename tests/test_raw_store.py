@@ -370,3 +370,43 @@ def test_a_lost_part_or_a_part_without_its_file_is_a_doctor_problem(store, tmp_p
             f"raw_file_parts has 1 part of raw file {digest[:12]}, which is not kept; {RESTORE}",
         )
     ]
+
+
+def test_an_ingest_evicting_for_its_delta_packs_it_with_duckdbs_limit_lowered(tmp_path):
+    # Sessions 13–14, issue 14: a 1M events pull peaked at ~2 GB — students.csv's delta codec
+    # (its keyframe's content and the file, ~2 × 428 MB) on top of DuckDB's whole 1 GB limit.
+    # An ingest told to (an API pull's) packs the largest file's delta in keep(), DuckDB's limit
+    # lowered meanwhile; night 1 has no keyframe (full frames, streamed): nothing is evicted.
+    n1, n2 = churn_nights(tmp_path)
+    limit = "SELECT current_setting('memory_limit')"
+    said: list[tuple[str, str]] = []
+    with Store.open(tmp_path / "store.duckdb", memory_limit="1GB", threads=2) as store:
+
+        def keeping(message: str) -> None:
+            if message.startswith("keeping raw files"):
+                said.append((message, store.rows(limit)[0][0]))
+
+        ids = []
+        for night, folder in enumerate((n1, n2), 1):
+            with open_bundle(folder) as bundle:
+                result = ingest_bundle(
+                    store,
+                    bundle,
+                    district="maple",
+                    taken_at=NIGHT_1 + timedelta(days=night - 1),
+                    progress=keeping,
+                    evict_for_delta=True,
+                )
+            ids.append(result.snapshot.id)
+        assert said == [
+            ("keeping raw files", "953.6 MiB"),
+            (
+                "keeping raw files (students.csv packed against its keyframe, "
+                "DuckDB's buffers evicted)",
+                "61.0 MiB",
+            ),
+        ]
+        assert store.rows(limit) == [("953.6 MiB",)]
+        assert kept(store, n2) == ("zstd-delta", sha256((n1 / "students.csv").read_bytes()))
+        for snapshot_id, folder in zip(ids, (n1, n2), strict=True):
+            assert exported(store, snapshot_id, tmp_path / f"out{snapshot_id}") == received(folder)

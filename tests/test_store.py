@@ -366,3 +366,15 @@ def test_a_snapshot_origin_outside_the_vocabulary_is_refused(store, tmp_path):
     with pytest.raises(StoreError, match="origin 'emailed' must be one of upload, pulled"):
         ingest_night(store, write_night(tmp_path / "n1", tiny_night()), NIGHT_1, origin="emailed")
     assert store.snapshots("maple") == []
+
+
+def test_buffers_evicted_lowers_duckdbs_limit_for_the_block_and_keeps_its_tables(tmp_path):
+    # Session 13, issue 14: a raw file's delta codec runs beside DuckDB's buffers evicted; the
+    # limit comes back as it was (DuckDB's default when none was configured), temp tables whole.
+    with Store.open(tmp_path / "store.duckdb") as store:
+        (default,) = store.rows("SELECT current_setting('memory_limit')")[0]
+        store.execute("CREATE TEMP TABLE kept AS SELECT range AS i FROM range(2000000)")
+        with store.buffers_evicted():
+            assert store.rows("SELECT current_setting('memory_limit')") == [("61.0 MiB",)]
+        assert store.rows("SELECT current_setting('memory_limit')") == [(default,)]
+        assert store.rows("SELECT count(*), sum(i) FROM kept") == [(2000000, 1999999000000)]

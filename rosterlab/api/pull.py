@@ -514,6 +514,7 @@ def _record(
                 progress=say,
                 written=rows,
                 delta=delta,
+                evict_for_delta=True,  # an API pull, not an upload: see ingest_bundle
             )
         drop_owners(store)
         started = datetime.fromisoformat(manifest.state["started_at"])

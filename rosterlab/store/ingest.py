@@ -88,6 +88,7 @@ class Ingestor:
         replaying: bool = False,
         written: Collection[str] = (),
         delta: OwnerDelta | None = None,
+        evict_for_delta: bool = False,
     ) -> IngestResult:
         if sync_type not in spec.SYNC_TYPES:
             raise StoreError(f"sync type {sync_type!r} must be one of {', '.join(spec.SYNC_TYPES)}")
@@ -103,7 +104,7 @@ class Ingestor:
         if history and taken_at <= history[-1].taken_at and not allow_out_of_order:
             raise OutOfOrderError(_out_of_order(source, taken_at, district, history))
         seq = history[-1].seq + 1 if history else 1
-        with self._keeping_raw(bundle, district, seq) as keeping:
+        with self._keeping_raw(bundle, district, seq, evict_for_delta=evict_for_delta) as keeping:
             # Staged before the transaction when none is open (a plain ingest): into the
             # store's staging catalog, which a check's lanes read too (one transaction writes
             # one attached database). Files written from their parse tables stay TEMP.
@@ -459,7 +460,9 @@ class Ingestor:
         self.store.execute("DROP TABLE IF EXISTS _repeated")
 
     @contextmanager
-    def _keeping_raw(self, bundle: Bundle, district: str, seq: int) -> Iterator[_Keeping]:
+    def _keeping_raw(
+        self, bundle: Bundle, district: str, seq: int, *, evict_for_delta: bool
+    ) -> Iterator[_Keeping]:
         """Keep the received files the raw store lacks, compressed in a worker beside the body.
 
         The body parses then merges, and sets the yielded ``parsed`` event once the parse is
@@ -468,6 +471,14 @@ class Ingestor:
         meets the parse's peak (DuckDB parsing that same file), while the other files and then
         the largest are compressed beside the parse and the merge. The worker never touches
         DuckDB: keyframes are read before it starts, blobs written by ``keep()``.
+
+        With ``evict_for_delta`` (a Data API pull), a largest file kept against a stored
+        keyframe waits for ``keep()`` instead, after the merges, which evicts DuckDB's buffers
+        while its codec runs (:meth:`Store.buffers_evicted`): the keyframe's content plus the
+        new file or the verifying decoder's window (~2 × the file) would otherwise come on top
+        of DuckDB's whole limit. A full frame has no keyframe to load and waits for the parse
+        only. An upload leaves it off: the eviction would write the night's staging to disk
+        before the checks read it back, unmeasured against the ingest and check targets.
         """
         kept = self.store.raw_kept([source.sha256 for source in bundle.files])
         jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]] = []
@@ -476,14 +487,25 @@ class Ingestor:
                 kept.add(source.sha256)
                 jobs.append((source, self._stored_keyframe(source, district, seq)))
         jobs.sort(key=lambda job: job[0].size)  # the largest last
-        parsed, stop = threading.Event(), threading.Event()
+        evicting = evict_for_delta and bool(jobs) and jobs[-1][1] is not None
+        largest = jobs[-1][0].name if jobs else ""
+        parsed, stop, evicted = threading.Event(), threading.Event(), threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            packing = pool.submit(_pack_files, jobs, parsed, stop)
+            packing = pool.submit(_pack_files, jobs, evicted if evicting else parsed, stop)
             del jobs  # the worker owns the keyframes now and drops each once used
 
             def keep() -> None:
-                self.progress("keeping raw files")
-                packed = packing.result()
+                if evicting:
+                    with self.store.buffers_evicted():
+                        self.progress(
+                            f"keeping raw files ({largest} packed against its keyframe, "
+                            "DuckDB's buffers evicted)"
+                        )
+                        evicted.set()
+                        packed = packing.result()
+                else:
+                    self.progress("keeping raw files")
+                    packed = packing.result()
                 while packed:  # each blob freed once kept: the largest, last, meets no other
                     source, blob = packed.pop(0)
                     self.store.keep_raw(source.sha256, source.size, blob)
@@ -496,6 +518,7 @@ class Ingestor:
                 raise
             finally:
                 parsed.set()
+                evicted.set()
 
     def _stored_keyframe(
         self, source: SourceFile, district: str, seq: int
@@ -528,14 +551,15 @@ class _Keeping:
 
 def _pack_files(
     jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]],
-    parsed: threading.Event,
+    last: threading.Event,
     stop: threading.Event,
 ) -> list[tuple[SourceFile, raw.Blob]]:
-    """Compress files one at a time, smallest first; the largest once ``parsed`` is set."""
+    """Compress files one at a time, smallest first; the largest once ``last`` is set (the
+    parse done, or DuckDB's buffers evicted: :meth:`Ingestor._keeping_raw`)."""
     packed = []
     while jobs:
         if len(jobs) == 1:
-            parsed.wait()  # a failed body sets it too, with stop
+            last.wait()  # a failed body sets it too, with stop
         if stop.is_set():
             break
         source, stored = jobs.pop(0)
@@ -667,6 +691,7 @@ def ingest_bundle(
     snapshot_id: int | None = None,
     written: Collection[str] = (),
     delta: OwnerDelta | None = None,
+    evict_for_delta: bool = False,
 ) -> IngestResult:
     """Record ``bundle`` as the district's next snapshot (a no-op when already ingested).
 
@@ -681,7 +706,9 @@ def ingest_bundle(
     names spec files just written from their parse tables (``parsed_table``, c0..cN in file
     order): those are staged from the tables instead of being parsed back (``stage_written``).
     ``delta`` (an events pull's touched owners) merges each entity from their rows alone where
-    that is exact (:mod:`rosterlab.store.delta`).
+    that is exact (:mod:`rosterlab.store.delta`). ``evict_for_delta`` (a Data API pull) packs
+    the largest raw file, when kept against a stored keyframe, after the merges with DuckDB's
+    buffers evicted (``Ingestor._keeping_raw``); an upload leaves it off.
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
     when, dated_by = resolve_taken_at(
@@ -701,6 +728,7 @@ def ingest_bundle(
         snapshot_id,
         written,
         delta,
+        evict_for_delta,
     )
     return replace(result, dated_by=dated_by)
 
@@ -731,6 +759,7 @@ def _ingest(
     snapshot_id: int | None,
     written: Collection[str],
     delta: OwnerDelta | None,
+    evict_for_delta: bool,
 ) -> IngestResult:
     ingestor = Ingestor(store, progress)
     args = _run_args(
@@ -745,6 +774,7 @@ def _ingest(
         snapshot_id=snapshot_id,
         written=() if rebuild else written,  # a replay parses over the tables
         delta=None if rebuild else delta,
+        evict_for_delta=evict_for_delta,
     )
     if not rebuild:
         return ingestor.run(bundle, **args)
@@ -764,6 +794,7 @@ def _run_args(
     snapshot_id: int | None = None,
     written: Collection[str] = (),
     delta: OwnerDelta | None = None,
+    evict_for_delta: bool = False,
 ) -> dict[str, Any]:
     """``Ingestor.run``'s keywords for one night: a bundle rosterlab pushed for the district
     that comes back is origin ``corrected``."""
@@ -779,6 +810,7 @@ def _run_args(
         "snapshot_id": snapshot_id,
         "written": written,
         "delta": delta,
+        "evict_for_delta": evict_for_delta,
     }
 
 

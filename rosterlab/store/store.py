@@ -32,7 +32,7 @@ from rosterlab.spec import Finding
 from rosterlab.spec.lines import LineBreaks
 from rosterlab.store import files
 from rosterlab.store.schema import migrations
-from rosterlab.store.sql import quote_ident
+from rosterlab.store.sql import quote_ident, quote_literal
 
 if TYPE_CHECKING:  # polars and the raw codec load where used: a reader (diff) needs neither
     import polars as pl
@@ -138,6 +138,10 @@ _SNAPSHOT_COLUMNS = (
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()  # every open store, for interrupt_queries()
 # The in-memory database staging goes to outside a transaction (Store.staging_catalog).
 STAGING_CATALOG = "rosterlab_staging"
+DEFAULT_LIMIT = "DuckDB's default"  # Store.memory_limit when none was configured
+# DuckDB's memory limit while its buffers are evicted (Store.buffers_evicted): what a statement
+# of the raw store (a 4 MiB part) needs.
+EVICTED_LIMIT = "64MB"
 
 
 def interrupt_queries() -> None:
@@ -182,7 +186,7 @@ class Store:
         # Which snapshot the temporary staging views (staged_<file>) currently hold.
         self.staged_snapshot: int | None = None
         self.staged_in: str | None = None  # their catalog: None for TEMP (staging_catalog)
-        self.memory_limit = "DuckDB's default"  # as configured, for the out-of-memory message
+        self.memory_limit = DEFAULT_LIMIT  # as configured, for the out-of-memory message
         _OPEN.add(self)
         self._descriptor: int | None = None  # the writer's own view of the file, to publish it
         self._damaged = False
@@ -462,6 +466,33 @@ class Store:
                 self._damaged = True  # never publish this over the readers' good copy
                 raise files.damaged(self.path, reason, in_copy=self.reading_copy) from exc
             raise
+
+    @contextmanager
+    def buffers_evicted(self) -> Iterator[None]:
+        """DuckDB's buffers evicted while the block runs (its memory limit lowered to
+        :data:`EVICTED_LIMIT`: cached blocks dropped, temp tables written to its temp folder),
+        for work beside the store that needs the memory — a large raw file's delta codec, about
+        twice the file (:mod:`rosterlab.store.raw`), which would otherwise come on top of
+        DuckDB's whole limit; the limit as configured again after. When DuckDB cannot get below
+        that limit (pinned buffers) it keeps its limit and the block runs all the same."""
+        configured = self.memory_limit
+        restore = (
+            "RESET memory_limit"
+            if configured == DEFAULT_LIMIT
+            else f"SET memory_limit = {quote_literal(configured)}"
+        )
+        try:
+            self._con.execute(f"SET memory_limit = {quote_literal(EVICTED_LIMIT)}")
+        except duckdb.Error:
+            lowered = False
+        else:
+            lowered = True
+        try:
+            yield
+        finally:
+            if lowered:
+                with self._resources():
+                    self._con.execute(restore)
 
     @contextmanager
     def beside(self) -> Iterator[Beside]:
