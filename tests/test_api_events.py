@@ -1487,7 +1487,7 @@ def keeping_limits(store: Store, said: list[tuple[str, str]]) -> Callable[[str],
 
 def test_only_an_api_pull_packs_its_largest_delta_with_duckdbs_buffers_evicted(tmp_path):
     """Session 14, issue 14: a 1M events pull peaked at ~2 GB, students.csv's delta codec on
-    top of DuckDB's whole 1 GB limit; a pull now packs that delta with DuckDB's buffers
+    top of DuckDB's whole 1 GB limit; `api pull` now packs that delta with DuckDB's buffers
     evicted. An upload's night whose largest file is a delta keeps DuckDB's limit (its staging
     stays in memory for the checks), and a pull into a fresh store has no keyframe to evict
     for."""
@@ -1516,7 +1516,13 @@ def test_only_an_api_pull_packs_its_largest_delta_with_duckdbs_buffers_evicted(t
         target = ApiTarget("standin", origin, "3.1", TOKEN_ENV)
         with Store.open(pulls, memory_limit="1GB") as s:
             pulled = pull_district(
-                s, target, TOKEN, district=DISTRICT, events=True, progress=keeping_limits(s, events)
+                s,
+                target,
+                TOKEN,
+                district=DISTRICT,
+                events=True,
+                progress=keeping_limits(s, events),
+                evict_for_delta=True,  # as `api pull` sets it
             )
             assert s.rows("SELECT current_setting('memory_limit')") == [("953.6 MiB",)]
     assert largest == "students.csv"

@@ -256,9 +256,13 @@ def pull_district(
     sync_type: str | None = None,
     district_name: str | None = None,
     progress: Progress | None = None,
+    evict_for_delta: bool = False,
 ) -> PullResult:
     """Pull the district the token sees (every resource, or the events since the last pull)
-    and record it as one snapshot."""
+    and record it as one snapshot. ``evict_for_delta``: for a pull under a tight memory limit
+    (``api pull``'s 1 GB), the largest raw file, when kept as a delta, is packed with DuckDB's
+    buffers evicted (:func:`ingest_bundle`); measured only there, so the fleet's and the
+    workbench's pulls leave it off."""
     say = progress or (lambda _message: None)
     base, full_because = _event_base(store, target, district) if events else (None, None)
     if full_because is not None:
@@ -292,7 +296,9 @@ def pull_district(
                 manifest.state["requests"] += api.requests
                 manifest.state["rate_limit_waits"] += api.rate_limit_waits
                 manifest.save()
-        result = _record(store, target, manifest, base, district, sync_type, district_name, say)
+        result = _record(
+            store, target, manifest, base, district, sync_type, district_name, say, evict_for_delta
+        )
         result = replace(result, full_because=full_because)
     except BaseException:
         if base is None:  # the loader's served rows, committed before the snapshot's
@@ -461,6 +467,7 @@ def _record(
     sync_type: str | None,
     district_name: str | None,
     say: Progress,
+    evict_for_delta: bool,
 ) -> PullResult:
     folder = manifest.folder
     fetched = [
@@ -514,7 +521,7 @@ def _record(
                 progress=say,
                 written=rows,
                 delta=delta,
-                evict_for_delta=True,  # an API pull, not an upload: see ingest_bundle
+                evict_for_delta=evict_for_delta,
             )
         drop_owners(store)
         started = datetime.fromisoformat(manifest.state["started_at"])

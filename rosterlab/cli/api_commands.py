@@ -77,6 +77,7 @@ def cmd_api_pull(args: argparse.Namespace) -> int:
             sync_type=known.sync_type if known else None,
             district_name=known.name if known else None,
             progress=progress,
+            evict_for_delta=True,  # under PULL_MEMORY_LIMIT unless configured
         )
         night = check_ingested(store, result.ingest, known)
     if args.format == "json":

@@ -472,13 +472,14 @@ class Ingestor:
         the largest are compressed beside the parse and the merge. The worker never touches
         DuckDB: keyframes are read before it starts, blobs written by ``keep()``.
 
-        With ``evict_for_delta`` (a Data API pull), a largest file kept against a stored
-        keyframe waits for ``keep()`` instead, after the merges, which evicts DuckDB's buffers
-        while its codec runs (:meth:`Store.buffers_evicted`): the keyframe's content plus the
-        new file or the verifying decoder's window (~2 × the file) would otherwise come on top
-        of DuckDB's whole limit. A full frame has no keyframe to load and waits for the parse
-        only. An upload leaves it off: the eviction would write the night's staging to disk
-        before the checks read it back, unmeasured against the ingest and check targets.
+        With ``evict_for_delta`` (``api pull``, under its 1 GB limit), a largest file kept
+        against a stored keyframe waits for ``keep()`` instead, after the merges, which evicts
+        DuckDB's buffers while its codec runs (:meth:`Store.buffers_evicted`): the keyframe's
+        content plus the new file or the verifying decoder's window (~2 × the file) would
+        otherwise come on top of DuckDB's whole limit. A full frame has no keyframe to load and
+        waits for the parse only. An upload leaves it off: the eviction would write the night's
+        staging to disk before the checks read it back, unmeasured against the ingest and check
+        targets (as the fleet's and the workbench's pulls, under their own limits).
         """
         kept = self.store.raw_kept([source.sha256 for source in bundle.files])
         jobs: list[tuple[SourceFile, tuple[str, int, bytes] | None]] = []
@@ -706,9 +707,9 @@ def ingest_bundle(
     names spec files just written from their parse tables (``parsed_table``, c0..cN in file
     order): those are staged from the tables instead of being parsed back (``stage_written``).
     ``delta`` (an events pull's touched owners) merges each entity from their rows alone where
-    that is exact (:mod:`rosterlab.store.delta`). ``evict_for_delta`` (a Data API pull) packs
-    the largest raw file, when kept against a stored keyframe, after the merges with DuckDB's
-    buffers evicted (``Ingestor._keeping_raw``); an upload leaves it off.
+    that is exact (:mod:`rosterlab.store.delta`). ``evict_for_delta`` (``api pull``, under its
+    1 GB limit) packs the largest raw file, when kept against a stored keyframe, after the
+    merges with DuckDB's buffers evicted (``Ingestor._keeping_raw``); an upload leaves it off.
     """
     sync_type = sync_type or store.district_sync_type(district) or "sftp"
     when, dated_by = resolve_taken_at(
