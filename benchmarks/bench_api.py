@@ -22,8 +22,10 @@ measurement runs in its own child process (seconds and peak RSS of that child):
 * ``reconcile`` of night 3's upload against its pull, and ``diff_snapshots`` of nights 2 → 3;
 * step floor (one hold, after step full): the events pull's input floor — a bare loop fetching
   night 3's events as the events pull does, to disk, and the cheapest DuckDB read of those pages
-  that keeps each event's object id, type and id — beside the events pull and a full pull of
-  night 2, all against replays, in the same hold (:func:`floor`).
+  that keeps each event's object id, type and id; what knowing the enrollment entries that
+  change costs (the events read with their objects, the sections' lists compared); the readers'
+  copy of the events pull's store alone — beside the events pull and a full pull of night 2, all
+  against replays, in the same hold (:func:`floor`).
 
 Targets (issue 14): full pull ≤ 1.5× the bare loop with peak RSS ≤ 1.5 GB; events pull ≤ 0.1×
 the full pull; reconcile ≤ 2× the consecutive diff.
@@ -279,6 +281,53 @@ for page in sorted(Path(sys.argv[1]).iterdir()):
 print(con.execute("SELECT count(*) FROM events").fetchone()[0])
 """
 
+# The least an events pull computes to know which enrollment rows change (argv: the pages'
+# folder): each page read as the pull reads it, one statement per page, keeping each event's
+# object and previous attributes, then the (section, student) entries entering or leaving, from
+# the events alone (a ``sections.updated`` event carries both lists); prints the entries. A lower
+# bound: under 3 GB, not the pull's 1 GB (keeping the previous attributes too ran out of 1 GB).
+EVENTS_DIFF = """
+import sys, duckdb
+from pathlib import Path
+con = duckdb.connect(config={"memory_limit": "3GB"})
+con.execute("SET enable_progress_bar = false")
+con.execute("CREATE TABLE ev (type VARCHAR, oid VARCHAR, obj JSON, prev JSON)")
+for page in sorted(Path(sys.argv[1]).iterdir()):
+    con.execute(
+        "INSERT INTO ev SELECT x[1], x[2], json_extract(j, '$.data.object'), "
+        "json_extract(j, '$.data.previous_attributes') FROM (SELECT "
+        "json_extract_string(j, ['$.type', '$.data.object.id']) AS x, j FROM (SELECT "
+        "unnest(json_extract(json, '$.data[*].data')) AS j FROM read_json_objects(?, "
+        f"format = 'auto', maximum_object_size = {page.stat().st_size + 1})))", [str(page)])
+con.execute(
+    "CREATE TABLE moved AS SELECT oid AS section, unnest(list_concat("
+    "list_filter(b, lambda s: NOT list_contains(a, s)), "
+    "list_filter(a, lambda s: NOT list_contains(b, s)))) AS student FROM (SELECT oid, "
+    "from_json(obj->'students', '[\\"varchar\\"]') AS a, "
+    "from_json(prev->'students', '[\\"varchar\\"]') AS b "
+    "FROM ev WHERE type = 'sections.updated' AND (prev->'students') IS NOT NULL)")
+print(con.execute("SELECT count(*) FROM moved").fetchone()[0])
+"""
+
+# The readers' copy a write publishes (rosterlab.store.files.publish), alone (argv: the store):
+# the whole file copied in the kernel to a partial file, fsynced, removed.
+PUBLISH = """
+import os, sys
+source = os.open(sys.argv[1], os.O_RDONLY)
+size, done = os.fstat(source).st_size, 0
+partial = sys.argv[1] + ".bench.partial"
+out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+while done < size:
+    copied = os.copy_file_range(source, out, size - done, done)
+    if not copied:
+        break
+    done += copied
+os.fsync(out)
+os.close(out)
+os.remove(partial)
+print(size)
+"""
+
 
 def cursor_of(recorded: Path) -> str:
     """The event cursor a full pull of the responses in ``recorded`` keeps (the newest event)."""
@@ -472,8 +521,9 @@ def floor(work: Path, code: Path) -> dict[str, object]:
     events computed by one request first; untimed, and kept for the step's next run). Then,
     each in its own child process:
     against a replay of those events, :data:`BARE_EVENTS` (pages to disk), each of
-    :data:`EVENT_READINGS` over its pages (the floor: the one of fewest CPU seconds), and the
-    events pull (on a copy of the full pull's store); against the replay of night 2 (step
+    :data:`EVENT_READINGS` over its pages (the floor: the one of fewest CPU seconds),
+    :data:`EVENTS_DIFF` over them, and the events pull (on a copy of the full pull's store),
+    then :data:`PUBLISH` of that pull's store; against the replay of night 2 (step
     record's), the bare loop and a full pull into a fresh store, as step replay times them.
     Replays on both sides: on 2 cores a live stand-in rendering the pages would compete with
     the client's work. The load average is kept at the start, after the events, at the end.
@@ -502,18 +552,28 @@ def floor(work: Path, code: Path) -> dict[str, object]:
             for name, sql in EVENT_READINGS.items()
         }
         sizes = [page.stat().st_size for page in pages.iterdir()]
+        moved = run_timed([PYTHON, "-c", EVENTS_DIFF, str(pages)], env=ENV)
         restore(work / "after-full", pulls)
         events = pull(pulls, origin, "events", code)
+    published = run_timed([PYTHON, "-c", PUBLISH, str(pulls)], env=ENV)
     loads.append(load())
     shutil.rmtree(pages)
     bare, full = bare_and_full(recorded, work / "bare", fresh, code)
     loads.append(load())
     cheapest = min(reads, key=lambda name: reads[name].cpu)
-    lines = {"bare_events": bare_events, "duckdb_read": reads[cheapest], "events": events}
+    lines = {
+        "bare_events": bare_events,
+        "duckdb_read": reads[cheapest],
+        "entries_moved": moved,
+        "readers_copy": published,
+        "events": events,
+    }
     return {
         "first_events": warm,
         "event_pages": [len(sizes), sum(sizes), max(sizes)],
         "events_read": {name: int(t.stdout.split()[-1]) for name, t in reads.items()},
+        "entries": int(moved.stdout.split()[-1]),
+        "store_bytes": int(published.stdout.split()[-1]),
         "readings": {name: timed(t) for name, t in reads.items()},
         "cheapest": cheapest,
         **{name: timed(t) for name, t in lines.items()},
