@@ -54,6 +54,24 @@ JSON (--format json), one object:
               no new night"""
 
 
+RUN_DETAILS = """
+
+JSON (--format json), one object:
+  night       the night run, YYYY-MM-DD
+  workers     Dask worker processes (0: --serial, no Dask)
+  dashboard   the Dask dashboard's link (the embedded cluster's or --scheduler's), null when
+              none is served
+  results     the folder the night's Parquet results went to
+  counts      {outcome: districts}, by outcome name
+  failed      the districts whose outcome is failed, by district
+  districts   [{district, outcome, reason, snapshot_id, attempts, already_done, seconds,
+              unchanged, api}], by district: already_done, a district whose night a run
+              before had finished (not run again); unchanged, the night's files or served
+              data are the newest snapshot's (no new night, no diff); api, for a Data API
+              district, {pulled_by, pages_fetched, events_applied_to, events_not_applied}
+              (as fleet status's api_pulls), else null"""
+
+
 def night_of(text: str | None) -> date:
     """``--night``: a ``YYYY-MM-DD`` date, as the drop folders name nights (default: today)."""
     if text is None:
@@ -118,6 +136,7 @@ def register_run(commands: Any) -> None:
         "  rosterlab fleet run --format json --fail-on not-processed  # cron: exit 1 when a "
         "district failed or Clever will not process its night",
     )
+    run.description = (run.description or "") + RUN_DETAILS
     run.add_argument(
         "--night", help="the night to run, YYYY-MM-DD as the drop folders name it (default: today)"
     )
