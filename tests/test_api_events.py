@@ -190,6 +190,12 @@ def test_a_cursor_outside_the_30_day_window_falls_back_to_a_full_pull_saying_so(
     cursor = full["api"]["event_cursor"]
     assert f"the API refused event cursor {cursor} (" in fallback["stderr"]
     assert "older than the 30-day window" in fallback["stderr"]
+    # the advice fits a cursor past the window, not a district without events
+    assert (
+        "the event cursor is no longer served (older than Clever's 30 days of events, or not "
+        "this district's): a full pull records a new one)"
+    ) in fallback["stderr"]
+    assert "opt-in" not in fallback["stderr"]
     assert fallback["stderr"].rstrip().endswith("committing")
     assert fallback["api"]["events_applied_to"] is None
     assert fallback["api"]["pages"] == 9

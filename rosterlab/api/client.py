@@ -237,7 +237,11 @@ def _refusal(target: ApiTarget, status: int, uri: str, message: str | None) -> s
         401: f"check the district-app token in {where}",
         403: f"the token may not see this district; check the token in {where}",
         404: (
-            "events are opt-in per district: ask the district to turn them on"
+            # starting_after an event Clever no longer serves: the pull's fallback is the remedy
+            "the event cursor is no longer served (older than Clever's 30 days of events, or "
+            "not this district's): a full pull records a new one"
+            if "/events" in uri and "starting_after=" in uri
+            else "events are opt-in per district: ask the district to turn them on"
             if "/events" in uri
             else "check the target's base_url and version"
         ),
